@@ -1,0 +1,123 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TributaryError } from '@tributary/proto';
+
+/** How to install nats-server, said in one line when it is missing. */
+export const NATS_SERVER_INSTALL_HINT =
+  'nats-server is not on PATH: install it with `apt-get install nats-server` (Debian/Ubuntu) or `brew install nats-server` (macOS)';
+
+export interface NatsServerOptions {
+  /** Directory for JetStream storage; a temp dir (removed on stop) when omitted. */
+  storeDir?: string;
+  /** Port to listen on; a free loopback port when omitted. */
+  port?: number;
+  /** Largest message payload in bytes. @default 1048576 */
+  maxPayload?: number;
+  /** nats-server binary. @default "nats-server" (from PATH) */
+  binary?: string;
+  /** Milliseconds to wait for the server to accept connections. @default 10000 */
+  startTimeoutMs?: number;
+}
+
+/** A nats-server child process with JetStream on a loopback port. */
+export class NatsServer {
+  private constructor(
+    readonly url: string,
+    readonly port: number,
+    readonly storeDir: string,
+    private readonly child: ChildProcess,
+    private readonly ownsStoreDir: boolean,
+    private readonly workDir: string,
+  ) {}
+
+  /** True when a nats-server binary can be started. */
+  static available(binary = 'nats-server'): boolean {
+    const probe = spawnSync(binary, ['--version'], { stdio: 'ignore' });
+    return probe.error === undefined && probe.status === 0;
+  }
+
+  static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
+    const binary = options.binary ?? 'nats-server';
+    if (!NatsServer.available(binary)) {
+      throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'NATS_SERVER_MISSING', message: NATS_SERVER_INSTALL_HINT });
+    }
+    const workDir = await mkdtemp(join(tmpdir(), 'tributary-nats-'));
+    const ownsStoreDir = options.storeDir === undefined;
+    const storeDir = options.storeDir ?? join(workDir, 'jetstream');
+    const port = options.port ?? (await freePort());
+    const config = [
+      `host: 127.0.0.1`,
+      `port: ${port}`,
+      `max_payload: ${options.maxPayload ?? 1048576}`,
+      `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+    ].join('\n');
+    const configPath = join(workDir, 'nats.conf');
+    await writeFile(configPath, config + '\n');
+    const child = spawn(binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    const server = new NatsServer(`nats://127.0.0.1:${port}`, port, storeDir, child, ownsStoreDir, workDir);
+    try {
+      await waitForPort(port, options.startTimeoutMs ?? 10_000, child);
+    } catch (err) {
+      await server.stop();
+      throw new TributaryError({
+        code: 'UNAVAILABLE',
+        reason: 'NATS_SERVER_START_FAILED',
+        message: `nats-server did not start on port ${port}: ${stderr.trim().split('\n').pop() ?? String(err)}`,
+        cause: err,
+      });
+    }
+    return server;
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s) and removes temp files it owns. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await rm(this.workDir, { recursive: true, force: true });
+    if (!this.ownsStoreDir) return;
+    await rm(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+/** A TCP port free on 127.0.0.1 at the time of the call. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`nats-server exited with code ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = netConnect({ port, host: '127.0.0.1' }, () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('timed out');
+}

@@ -1,0 +1,225 @@
+// Original file: tributary.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from '../../tributary/v1/AddSiteRequest.js';
+import type { CreateFederationRequest as _tributary_v1_CreateFederationRequest, CreateFederationRequest__Output as _tributary_v1_CreateFederationRequest__Output } from '../../tributary/v1/CreateFederationRequest.js';
+import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from '../../tributary/v1/CreateInvitationRequest.js';
+import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from '../../tributary/v1/DownloadModelRequest.js';
+import type { Federation as _tributary_v1_Federation, Federation__Output as _tributary_v1_Federation__Output } from '../../tributary/v1/Federation.js';
+import type { GetFederationRequest as _tributary_v1_GetFederationRequest, GetFederationRequest__Output as _tributary_v1_GetFederationRequest__Output } from '../../tributary/v1/GetFederationRequest.js';
+import type { GetRoundRequest as _tributary_v1_GetRoundRequest, GetRoundRequest__Output as _tributary_v1_GetRoundRequest__Output } from '../../tributary/v1/GetRoundRequest.js';
+import type { GetRunRequest as _tributary_v1_GetRunRequest, GetRunRequest__Output as _tributary_v1_GetRunRequest__Output } from '../../tributary/v1/GetRunRequest.js';
+import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from '../../tributary/v1/Invitation.js';
+import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from '../../tributary/v1/ListFederationsRequest.js';
+import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from '../../tributary/v1/ListFederationsResponse.js';
+import type { ListModelVersionsRequest as _tributary_v1_ListModelVersionsRequest, ListModelVersionsRequest__Output as _tributary_v1_ListModelVersionsRequest__Output } from '../../tributary/v1/ListModelVersionsRequest.js';
+import type { ListModelVersionsResponse as _tributary_v1_ListModelVersionsResponse, ListModelVersionsResponse__Output as _tributary_v1_ListModelVersionsResponse__Output } from '../../tributary/v1/ListModelVersionsResponse.js';
+import type { ListRoundsRequest as _tributary_v1_ListRoundsRequest, ListRoundsRequest__Output as _tributary_v1_ListRoundsRequest__Output } from '../../tributary/v1/ListRoundsRequest.js';
+import type { ListRoundsResponse as _tributary_v1_ListRoundsResponse, ListRoundsResponse__Output as _tributary_v1_ListRoundsResponse__Output } from '../../tributary/v1/ListRoundsResponse.js';
+import type { ListRunsRequest as _tributary_v1_ListRunsRequest, ListRunsRequest__Output as _tributary_v1_ListRunsRequest__Output } from '../../tributary/v1/ListRunsRequest.js';
+import type { ListRunsResponse as _tributary_v1_ListRunsResponse, ListRunsResponse__Output as _tributary_v1_ListRunsResponse__Output } from '../../tributary/v1/ListRunsResponse.js';
+import type { ListSitesRequest as _tributary_v1_ListSitesRequest, ListSitesRequest__Output as _tributary_v1_ListSitesRequest__Output } from '../../tributary/v1/ListSitesRequest.js';
+import type { ListSitesResponse as _tributary_v1_ListSitesResponse, ListSitesResponse__Output as _tributary_v1_ListSitesResponse__Output } from '../../tributary/v1/ListSitesResponse.js';
+import type { ModelChunk as _tributary_v1_ModelChunk, ModelChunk__Output as _tributary_v1_ModelChunk__Output } from '../../tributary/v1/ModelChunk.js';
+import type { RevokeSiteRequest as _tributary_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _tributary_v1_RevokeSiteRequest__Output } from '../../tributary/v1/RevokeSiteRequest.js';
+import type { Round as _tributary_v1_Round, Round__Output as _tributary_v1_Round__Output } from '../../tributary/v1/Round.js';
+import type { Run as _tributary_v1_Run, Run__Output as _tributary_v1_Run__Output } from '../../tributary/v1/Run.js';
+import type { RunEvent as _tributary_v1_RunEvent, RunEvent__Output as _tributary_v1_RunEvent__Output } from '../../tributary/v1/RunEvent.js';
+import type { Site as _tributary_v1_Site, Site__Output as _tributary_v1_Site__Output } from '../../tributary/v1/Site.js';
+import type { StartRunRequest as _tributary_v1_StartRunRequest, StartRunRequest__Output as _tributary_v1_StartRunRequest__Output } from '../../tributary/v1/StartRunRequest.js';
+import type { StopRunRequest as _tributary_v1_StopRunRequest, StopRunRequest__Output as _tributary_v1_StopRunRequest__Output } from '../../tributary/v1/StopRunRequest.js';
+import type { WatchRunRequest as _tributary_v1_WatchRunRequest, WatchRunRequest__Output as _tributary_v1_WatchRunRequest__Output } from '../../tributary/v1/WatchRunRequest.js';
+
+export interface AdminServiceClient extends grpc.Client {
+  AddSite(argument: _tributary_v1_AddSiteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  AddSite(argument: _tributary_v1_AddSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  AddSite(argument: _tributary_v1_AddSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  AddSite(argument: _tributary_v1_AddSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  addSite(argument: _tributary_v1_AddSiteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  addSite(argument: _tributary_v1_AddSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  addSite(argument: _tributary_v1_AddSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  addSite(argument: _tributary_v1_AddSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  
+  CreateFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  CreateFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  CreateFederation(argument: _tributary_v1_CreateFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  CreateFederation(argument: _tributary_v1_CreateFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  createFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  createFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  createFederation(argument: _tributary_v1_CreateFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  createFederation(argument: _tributary_v1_CreateFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  
+  CreateInvitation(argument: _tributary_v1_CreateInvitationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  CreateInvitation(argument: _tributary_v1_CreateInvitationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  CreateInvitation(argument: _tributary_v1_CreateInvitationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  CreateInvitation(argument: _tributary_v1_CreateInvitationRequest, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  createInvitation(argument: _tributary_v1_CreateInvitationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  createInvitation(argument: _tributary_v1_CreateInvitationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  createInvitation(argument: _tributary_v1_CreateInvitationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  createInvitation(argument: _tributary_v1_CreateInvitationRequest, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  
+  DownloadModel(argument: _tributary_v1_DownloadModelRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_ModelChunk__Output>;
+  DownloadModel(argument: _tributary_v1_DownloadModelRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_ModelChunk__Output>;
+  downloadModel(argument: _tributary_v1_DownloadModelRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_ModelChunk__Output>;
+  downloadModel(argument: _tributary_v1_DownloadModelRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_ModelChunk__Output>;
+  
+  GetFederation(argument: _tributary_v1_GetFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  GetFederation(argument: _tributary_v1_GetFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  GetFederation(argument: _tributary_v1_GetFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  GetFederation(argument: _tributary_v1_GetFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  getFederation(argument: _tributary_v1_GetFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  getFederation(argument: _tributary_v1_GetFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  getFederation(argument: _tributary_v1_GetFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  getFederation(argument: _tributary_v1_GetFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  
+  GetRound(argument: _tributary_v1_GetRoundRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
+  GetRound(argument: _tributary_v1_GetRoundRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
+  GetRound(argument: _tributary_v1_GetRoundRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
+  GetRound(argument: _tributary_v1_GetRoundRequest, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
+  getRound(argument: _tributary_v1_GetRoundRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
+  getRound(argument: _tributary_v1_GetRoundRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
+  getRound(argument: _tributary_v1_GetRoundRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
+  getRound(argument: _tributary_v1_GetRoundRequest, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
+  
+  GetRun(argument: _tributary_v1_GetRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  GetRun(argument: _tributary_v1_GetRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  GetRun(argument: _tributary_v1_GetRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  GetRun(argument: _tributary_v1_GetRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  getRun(argument: _tributary_v1_GetRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  getRun(argument: _tributary_v1_GetRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  getRun(argument: _tributary_v1_GetRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  getRun(argument: _tributary_v1_GetRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  
+  ListFederations(argument: _tributary_v1_ListFederationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  ListFederations(argument: _tributary_v1_ListFederationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  ListFederations(argument: _tributary_v1_ListFederationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  ListFederations(argument: _tributary_v1_ListFederationsRequest, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  listFederations(argument: _tributary_v1_ListFederationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  listFederations(argument: _tributary_v1_ListFederationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  listFederations(argument: _tributary_v1_ListFederationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  listFederations(argument: _tributary_v1_ListFederationsRequest, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListModelVersions(argument: _tributary_v1_ListModelVersionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
+  ListModelVersions(argument: _tributary_v1_ListModelVersionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
+  ListModelVersions(argument: _tributary_v1_ListModelVersionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
+  ListModelVersions(argument: _tributary_v1_ListModelVersionsRequest, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
+  listModelVersions(argument: _tributary_v1_ListModelVersionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
+  listModelVersions(argument: _tributary_v1_ListModelVersionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
+  listModelVersions(argument: _tributary_v1_ListModelVersionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
+  listModelVersions(argument: _tributary_v1_ListModelVersionsRequest, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListRounds(argument: _tributary_v1_ListRoundsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
+  ListRounds(argument: _tributary_v1_ListRoundsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
+  ListRounds(argument: _tributary_v1_ListRoundsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
+  ListRounds(argument: _tributary_v1_ListRoundsRequest, callback: grpc.requestCallback<_tributary_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
+  listRounds(argument: _tributary_v1_ListRoundsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
+  listRounds(argument: _tributary_v1_ListRoundsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
+  listRounds(argument: _tributary_v1_ListRoundsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
+  listRounds(argument: _tributary_v1_ListRoundsRequest, callback: grpc.requestCallback<_tributary_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListRuns(argument: _tributary_v1_ListRunsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListRunsResponse__Output>): grpc.ClientUnaryCall;
+  ListRuns(argument: _tributary_v1_ListRunsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListRunsResponse__Output>): grpc.ClientUnaryCall;
+  ListRuns(argument: _tributary_v1_ListRunsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListRunsResponse__Output>): grpc.ClientUnaryCall;
+  ListRuns(argument: _tributary_v1_ListRunsRequest, callback: grpc.requestCallback<_tributary_v1_ListRunsResponse__Output>): grpc.ClientUnaryCall;
+  listRuns(argument: _tributary_v1_ListRunsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListRunsResponse__Output>): grpc.ClientUnaryCall;
+  listRuns(argument: _tributary_v1_ListRunsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListRunsResponse__Output>): grpc.ClientUnaryCall;
+  listRuns(argument: _tributary_v1_ListRunsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListRunsResponse__Output>): grpc.ClientUnaryCall;
+  listRuns(argument: _tributary_v1_ListRunsRequest, callback: grpc.requestCallback<_tributary_v1_ListRunsResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListSites(argument: _tributary_v1_ListSitesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  ListSites(argument: _tributary_v1_ListSitesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  ListSites(argument: _tributary_v1_ListSitesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  ListSites(argument: _tributary_v1_ListSitesRequest, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  listSites(argument: _tributary_v1_ListSitesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  listSites(argument: _tributary_v1_ListSitesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  listSites(argument: _tributary_v1_ListSitesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  listSites(argument: _tributary_v1_ListSitesRequest, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  
+  RevokeSite(argument: _tributary_v1_RevokeSiteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  RevokeSite(argument: _tributary_v1_RevokeSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  RevokeSite(argument: _tributary_v1_RevokeSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  RevokeSite(argument: _tributary_v1_RevokeSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  revokeSite(argument: _tributary_v1_RevokeSiteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  revokeSite(argument: _tributary_v1_RevokeSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  revokeSite(argument: _tributary_v1_RevokeSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  revokeSite(argument: _tributary_v1_RevokeSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  
+  StartRun(argument: _tributary_v1_StartRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  StartRun(argument: _tributary_v1_StartRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  StartRun(argument: _tributary_v1_StartRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  StartRun(argument: _tributary_v1_StartRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  startRun(argument: _tributary_v1_StartRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  startRun(argument: _tributary_v1_StartRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  startRun(argument: _tributary_v1_StartRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  startRun(argument: _tributary_v1_StartRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  
+  StopRun(argument: _tributary_v1_StopRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  StopRun(argument: _tributary_v1_StopRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  StopRun(argument: _tributary_v1_StopRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  StopRun(argument: _tributary_v1_StopRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  stopRun(argument: _tributary_v1_StopRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  stopRun(argument: _tributary_v1_StopRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  stopRun(argument: _tributary_v1_StopRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  stopRun(argument: _tributary_v1_StopRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  
+  WatchRun(argument: _tributary_v1_WatchRunRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_RunEvent__Output>;
+  WatchRun(argument: _tributary_v1_WatchRunRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_RunEvent__Output>;
+  watchRun(argument: _tributary_v1_WatchRunRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_RunEvent__Output>;
+  watchRun(argument: _tributary_v1_WatchRunRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_RunEvent__Output>;
+  
+}
+
+export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation {
+  AddSite: grpc.handleUnaryCall<_tributary_v1_AddSiteRequest__Output, _tributary_v1_Site>;
+  
+  CreateFederation: grpc.handleUnaryCall<_tributary_v1_CreateFederationRequest__Output, _tributary_v1_Federation>;
+  
+  CreateInvitation: grpc.handleUnaryCall<_tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation>;
+  
+  DownloadModel: grpc.handleServerStreamingCall<_tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk>;
+  
+  GetFederation: grpc.handleUnaryCall<_tributary_v1_GetFederationRequest__Output, _tributary_v1_Federation>;
+  
+  GetRound: grpc.handleUnaryCall<_tributary_v1_GetRoundRequest__Output, _tributary_v1_Round>;
+  
+  GetRun: grpc.handleUnaryCall<_tributary_v1_GetRunRequest__Output, _tributary_v1_Run>;
+  
+  ListFederations: grpc.handleUnaryCall<_tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse>;
+  
+  ListModelVersions: grpc.handleUnaryCall<_tributary_v1_ListModelVersionsRequest__Output, _tributary_v1_ListModelVersionsResponse>;
+  
+  ListRounds: grpc.handleUnaryCall<_tributary_v1_ListRoundsRequest__Output, _tributary_v1_ListRoundsResponse>;
+  
+  ListRuns: grpc.handleUnaryCall<_tributary_v1_ListRunsRequest__Output, _tributary_v1_ListRunsResponse>;
+  
+  ListSites: grpc.handleUnaryCall<_tributary_v1_ListSitesRequest__Output, _tributary_v1_ListSitesResponse>;
+  
+  RevokeSite: grpc.handleUnaryCall<_tributary_v1_RevokeSiteRequest__Output, _tributary_v1_Site>;
+  
+  StartRun: grpc.handleUnaryCall<_tributary_v1_StartRunRequest__Output, _tributary_v1_Run>;
+  
+  StopRun: grpc.handleUnaryCall<_tributary_v1_StopRunRequest__Output, _tributary_v1_Run>;
+  
+  WatchRun: grpc.handleServerStreamingCall<_tributary_v1_WatchRunRequest__Output, _tributary_v1_RunEvent>;
+  
+}
+
+export interface AdminServiceDefinition extends grpc.ServiceDefinition {
+  AddSite: MethodDefinition<_tributary_v1_AddSiteRequest, _tributary_v1_Site, _tributary_v1_AddSiteRequest__Output, _tributary_v1_Site__Output>
+  CreateFederation: MethodDefinition<_tributary_v1_CreateFederationRequest, _tributary_v1_Federation, _tributary_v1_CreateFederationRequest__Output, _tributary_v1_Federation__Output>
+  CreateInvitation: MethodDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_Invitation, _tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation__Output>
+  DownloadModel: MethodDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_ModelChunk, _tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk__Output>
+  GetFederation: MethodDefinition<_tributary_v1_GetFederationRequest, _tributary_v1_Federation, _tributary_v1_GetFederationRequest__Output, _tributary_v1_Federation__Output>
+  GetRound: MethodDefinition<_tributary_v1_GetRoundRequest, _tributary_v1_Round, _tributary_v1_GetRoundRequest__Output, _tributary_v1_Round__Output>
+  GetRun: MethodDefinition<_tributary_v1_GetRunRequest, _tributary_v1_Run, _tributary_v1_GetRunRequest__Output, _tributary_v1_Run__Output>
+  ListFederations: MethodDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse__Output>
+  ListModelVersions: MethodDefinition<_tributary_v1_ListModelVersionsRequest, _tributary_v1_ListModelVersionsResponse, _tributary_v1_ListModelVersionsRequest__Output, _tributary_v1_ListModelVersionsResponse__Output>
+  ListRounds: MethodDefinition<_tributary_v1_ListRoundsRequest, _tributary_v1_ListRoundsResponse, _tributary_v1_ListRoundsRequest__Output, _tributary_v1_ListRoundsResponse__Output>
+  ListRuns: MethodDefinition<_tributary_v1_ListRunsRequest, _tributary_v1_ListRunsResponse, _tributary_v1_ListRunsRequest__Output, _tributary_v1_ListRunsResponse__Output>
+  ListSites: MethodDefinition<_tributary_v1_ListSitesRequest, _tributary_v1_ListSitesResponse, _tributary_v1_ListSitesRequest__Output, _tributary_v1_ListSitesResponse__Output>
+  RevokeSite: MethodDefinition<_tributary_v1_RevokeSiteRequest, _tributary_v1_Site, _tributary_v1_RevokeSiteRequest__Output, _tributary_v1_Site__Output>
+  StartRun: MethodDefinition<_tributary_v1_StartRunRequest, _tributary_v1_Run, _tributary_v1_StartRunRequest__Output, _tributary_v1_Run__Output>
+  StopRun: MethodDefinition<_tributary_v1_StopRunRequest, _tributary_v1_Run, _tributary_v1_StopRunRequest__Output, _tributary_v1_Run__Output>
+  WatchRun: MethodDefinition<_tributary_v1_WatchRunRequest, _tributary_v1_RunEvent, _tributary_v1_WatchRunRequest__Output, _tributary_v1_RunEvent__Output>
+}

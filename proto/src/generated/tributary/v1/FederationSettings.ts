@@ -1,0 +1,29 @@
+// Original file: tributary.proto
+
+import type { RoundFailurePolicy as _tributary_v1_RoundFailurePolicy, RoundFailurePolicy__Output as _tributary_v1_RoundFailurePolicy__Output } from '../../tributary/v1/RoundFailurePolicy.js';
+
+export interface FederationSettings {
+  'strategy'?: (string);
+  'strategyOptions'?: ({[key: string]: string});
+  'rounds'?: (number);
+  'minSites'?: (number);
+  'sampleFraction'?: (number | string);
+  'sampleCount'?: (number);
+  'roundDeadlineSeconds'?: (number);
+  'onRoundFailure'?: (_tributary_v1_RoundFailurePolicy);
+  'evaluateEvery'?: (number);
+  'normBound'?: (number | string);
+}
+
+export interface FederationSettings__Output {
+  'strategy': (string);
+  'strategyOptions': ({[key: string]: string});
+  'rounds': (number);
+  'minSites': (number);
+  'sampleFraction': (number);
+  'sampleCount': (number);
+  'roundDeadlineSeconds': (number);
+  'onRoundFailure': (_tributary_v1_RoundFailurePolicy__Output);
+  'evaluateEvery': (number);
+  'normBound': (number);
+}

@@ -1,0 +1,8 @@
+// Original file: tributary.proto
+
+
+export interface ListFederationsRequest {
+}
+
+export interface ListFederationsRequest__Output {
+}

@@ -1,0 +1,10 @@
+// Original file: tributary.proto
+
+
+export interface ListModelVersionsRequest {
+  'federation'?: (string);
+}
+
+export interface ListModelVersionsRequest__Output {
+  'federation': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: tributary.proto
+
+
+export interface ListRunsRequest {
+  'federation'?: (string);
+}
+
+export interface ListRunsRequest__Output {
+  'federation': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: tributary.proto
+
+
+export interface ListSitesRequest {
+  'federation'?: (string);
+}
+
+export interface ListSitesRequest__Output {
+  'federation': (string);
+}

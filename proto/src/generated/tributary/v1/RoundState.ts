@@ -1,0 +1,26 @@
+// Original file: tributary.proto
+
+export const RoundState = {
+  ROUND_STATE_UNSPECIFIED: 'ROUND_STATE_UNSPECIFIED',
+  ROUND_STATE_PENDING: 'ROUND_STATE_PENDING',
+  ROUND_STATE_OPEN: 'ROUND_STATE_OPEN',
+  ROUND_STATE_AGGREGATING: 'ROUND_STATE_AGGREGATING',
+  ROUND_STATE_COMMITTED: 'ROUND_STATE_COMMITTED',
+  ROUND_STATE_FAILED: 'ROUND_STATE_FAILED',
+} as const;
+
+export type RoundState =
+  | 'ROUND_STATE_UNSPECIFIED'
+  | 0
+  | 'ROUND_STATE_PENDING'
+  | 1
+  | 'ROUND_STATE_OPEN'
+  | 2
+  | 'ROUND_STATE_AGGREGATING'
+  | 3
+  | 'ROUND_STATE_COMMITTED'
+  | 4
+  | 'ROUND_STATE_FAILED'
+  | 5
+
+export type RoundState__Output = typeof RoundState[keyof typeof RoundState]

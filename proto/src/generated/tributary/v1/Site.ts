@@ -1,0 +1,24 @@
+// Original file: tributary.proto
+
+import type { SiteStatus as _tributary_v1_SiteStatus, SiteStatus__Output as _tributary_v1_SiteStatus__Output } from '../../tributary/v1/SiteStatus.js';
+import type { Long } from '@grpc/proto-loader';
+
+export interface Site {
+  'name'?: (string);
+  'keyId'?: (string);
+  'publicKey'?: (Buffer | Uint8Array | string);
+  'status'?: (_tributary_v1_SiteStatus);
+  'federations'?: (string)[];
+  'createdAtMs'?: (number | string | Long);
+  'revokedAtMs'?: (number | string | Long);
+}
+
+export interface Site__Output {
+  'name': (string);
+  'keyId': (string);
+  'publicKey': (Buffer);
+  'status': (_tributary_v1_SiteStatus__Output);
+  'federations': (string)[];
+  'createdAtMs': (number);
+  'revokedAtMs': (number);
+}

@@ -1,0 +1,23 @@
+// Original file: tributary.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface UpdateSummary {
+  'site'?: (string);
+  'updateId'?: (string);
+  'numExamples'?: (number | string | Long);
+  'payloadSha256'?: (string);
+  'payloadSize'?: (number | string | Long);
+  'metrics'?: ({[key: string]: number | string});
+  'acceptedAtMs'?: (number | string | Long);
+}
+
+export interface UpdateSummary__Output {
+  'site': (string);
+  'updateId': (string);
+  'numExamples': (number);
+  'payloadSha256': (string);
+  'payloadSize': (number);
+  'metrics': ({[key: string]: number});
+  'acceptedAtMs': (number);
+}

@@ -1,0 +1,10 @@
+// Original file: tributary.proto
+
+
+export interface WatchTasksRequest {
+  'federation'?: (string);
+}
+
+export interface WatchTasksRequest__Output {
+  'federation': (string);
+}

@@ -1,0 +1,8 @@
+// Original file: tributary.proto
+
+
+export interface WhoAmIRequest {
+}
+
+export interface WhoAmIRequest__Output {
+}

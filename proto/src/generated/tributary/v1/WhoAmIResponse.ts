@@ -1,0 +1,15 @@
+// Original file: tributary.proto
+
+import type { Site as _tributary_v1_Site, Site__Output as _tributary_v1_Site__Output } from '../../tributary/v1/Site.js';
+
+export interface WhoAmIResponse {
+  'role'?: (string);
+  'keyId'?: (string);
+  'site'?: (_tributary_v1_Site | null);
+}
+
+export interface WhoAmIResponse__Output {
+  'role': (string);
+  'keyId': (string);
+  'site': (_tributary_v1_Site__Output | null);
+}
