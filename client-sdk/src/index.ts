@@ -1,0 +1,49 @@
+/**
+ * Tributary's site SDK: a partner site watches its tasks, trains on its own data, and publishes
+ * signed model updates. The data never leaves the site.
+ *
+ * ```ts
+ * import { SiteClient } from '@tributary/client-sdk';
+ * import { fromFloat64, toFloat64 } from '@tributary/proto';
+ *
+ * const client = await SiteClient.connect({
+ *   coordinator: 'coordinator.example.org:7400',
+ *   nats: 'nats://coordinator.example.org:4222',
+ *   key: './site.key', // written by `tributary keygen`, mode 0600
+ * });
+ * const stop = new AbortController();
+ * process.once('SIGINT', () => stop.abort());
+ *
+ * const summary = await client.participate('churn', async (task) => {
+ *   // task.model is the global model (digest-checked); task.signal aborts at the round's deadline.
+ *   const weights = { ...task.model };
+ *   for (const [name, t] of Object.entries(task.model)) {
+ *     const values = toFloat64(t);
+ *     for (let epoch = 0; epoch < 3 && !task.signal.aborted; epoch++) {
+ *       for (let i = 0; i < values.length; i++) values[i] = (values[i] ?? 0) * 0.99; // your training step
+ *       task.log({ loss: 1 / (epoch + 1) }, epoch);    // streamed to the coordinator, signed
+ *     }
+ *     weights[name] = fromFloat64(t.dtype, t.shape, values);
+ *   }
+ *   return { weights, numExamples: 1_000 };            // checked locally, then signed and sent
+ * }, {
+ *   signal: stop.signal,
+ *   onVerdict: (v) => console.log(v.accepted ? `round ${v.round} accepted` : `refused: ${v.reason} ${v.message}`),
+ * });
+ *
+ * console.log(summary); // { tasks, accepted, refused, failed }
+ * await client.close();
+ * ```
+ *
+ * For finer control, iterate `client.tasks(federation)` and call `client.submit(task, result)`.
+ *
+ * @module
+ */
+export { SiteClient } from './site-client.js';
+export { compileSiteClientOptions, DEFAULT_VERDICT_TIMEOUT_MS } from './options.js';
+export type { CompiledSiteClientOptions, SiteClientOptions } from './options.js';
+export type { SiteLogger } from './logging.js';
+export type { ParticipateOptions, TrainOutcome } from './participate.js';
+export type { ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
+export { Backoff, backoffDelay, retry, sleep } from './backoff.js';
+export type { BackoffPolicy, RetryOptions } from './backoff.js';

@@ -1,0 +1,105 @@
+import { Reason, TributaryError } from '@tributary/proto';
+import { describeError } from './logging.js';
+import type { SiteLogger } from './logging.js';
+import { raceAbort } from './signals.js';
+import type { ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
+
+export interface ParticipateOptions {
+  /** Stops participation: `participate` resolves (train is not awaited further). */
+  signal?: AbortSignal;
+  /** Resolves after this many tasks. @default unlimited */
+  maxTasks?: number;
+  /** Called with each verdict; may be async. Errors are logged, not thrown. */
+  onVerdict?: (verdict: UpdateVerdict) => void | Promise<void>;
+}
+
+/** What `participate` needs of a client. */
+export interface Participant {
+  tasks(federation: string, opts: { signal?: AbortSignal }): AsyncIterable<SiteTask>;
+  submit(task: SiteTask, result: TrainResult, opts: { signal?: AbortSignal }): Promise<UpdateVerdict>;
+}
+
+/** How one call of the user's `train` ended. */
+export type TrainOutcome =
+  | { readonly status: 'completed'; readonly result: TrainResult }
+  | { readonly status: 'failed'; readonly error: TributaryError }
+  | { readonly status: 'cancelled'; readonly error: TributaryError };
+
+/** Runs `train`, normalising whatever it throws; `cancelled` when `signal` aborted first. */
+export async function runTrain(train: TrainFn, task: SiteTask, signal: AbortSignal | undefined): Promise<TrainOutcome> {
+  const running = Promise.resolve().then(() => train(task));
+  try {
+    return { status: 'completed', result: await raceAbort(running, signal) };
+  } catch (err) {
+    const error = TributaryError.from(err);
+    return signal?.aborted === true ? { status: 'cancelled', error } : { status: 'failed', error };
+  }
+}
+
+/**
+ * The participation loop: each task is trained with `train`, its update submitted and its
+ * verdict reported. A failing `train` or submit is logged and counted, and the site waits for
+ * the next task. Resolves when `signal` aborts, the client closes, or `maxTasks` is reached.
+ */
+export async function participate(
+  client: Participant,
+  logger: SiteLogger,
+  federation: string,
+  train: TrainFn,
+  opts: ParticipateOptions = {},
+): Promise<ParticipationSummary> {
+  if (typeof train !== 'function') throw invalid(`train must be a function, got ${typeof train}`);
+  const { signal, maxTasks, onVerdict } = opts;
+  if (maxTasks !== undefined && !(Number.isSafeInteger(maxTasks) && maxTasks > 0)) {
+    throw invalid(`maxTasks must be a positive integer, got ${String(maxTasks)}`);
+  }
+  const summary: ParticipationSummary = { tasks: 0, accepted: 0, refused: 0, failed: 0 };
+  // A function, so the compiler does not assume the signal keeps the state it had earlier.
+  const stopped = (): boolean => signal?.aborted === true;
+  if (stopped()) return summary;
+
+  for await (const task of client.tasks(federation, signal === undefined ? {} : { signal })) {
+    const where = { federation, runId: task.runId, round: task.round };
+    if (task.kind !== 'train') {
+      logger.warn({ ...where, kind: task.kind }, 'task kind not handled by participate; skipped');
+      continue;
+    }
+    summary.tasks++;
+    const outcome = await runTrain(train, task, signal);
+    if (outcome.status === 'cancelled') break;
+    if (outcome.status === 'failed') {
+      summary.failed++;
+      logger.warn({ ...where, err: describeError(outcome.error) }, 'train failed; waiting for the next task');
+    } else {
+      try {
+        const verdict = await client.submit(task, outcome.result, signal === undefined ? {} : { signal });
+        if (verdict.accepted) summary.accepted++;
+        else summary.refused++;
+        await reportVerdict(onVerdict, verdict, logger);
+      } catch (err) {
+        if (stopped()) break;
+        summary.failed++;
+        logger.warn({ ...where, err: describeError(err) }, 'update not delivered; waiting for the next task');
+      }
+    }
+    if (maxTasks !== undefined && summary.tasks >= maxTasks) break;
+  }
+  return summary;
+}
+
+async function reportVerdict(
+  onVerdict: ParticipateOptions['onVerdict'],
+  verdict: UpdateVerdict,
+  logger: SiteLogger,
+): Promise<void> {
+  if (onVerdict === undefined) return;
+  try {
+    await onVerdict(verdict);
+  } catch (err) {
+    logger.warn({ updateId: verdict.updateId, err: describeError(err) }, 'onVerdict threw');
+  }
+}
+
+function invalid(message: string): TributaryError {
+  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message: `participate: ${message}` });
+}

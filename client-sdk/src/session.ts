@@ -1,0 +1,15 @@
+import type { JetStreamClient, NatsConnection } from 'nats';
+import type { RpcClient, SigningKey } from '@tributary/proto';
+import type { CompiledSiteClientOptions } from './options.js';
+import type { SiteLogger } from './logging.js';
+
+/** What a connected site holds: its identity, both connections and its options. */
+export interface SiteSession {
+  readonly site: string;
+  readonly key: SigningKey;
+  readonly options: CompiledSiteClientOptions;
+  readonly logger: SiteLogger;
+  readonly rpc: RpcClient;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+}

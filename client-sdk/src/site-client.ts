@@ -1,0 +1,325 @@
+import { connect as connectNats } from 'nats';
+import type { NatsConnection } from 'nats';
+import {
+  Reason,
+  RpcClient,
+  TributaryError,
+  assertName,
+  decodeSafetensors,
+  readKeyFile,
+} from '@tributary/proto';
+import type { EnrollRequest, EnrollResponse__Output, Site__Output, SigningKey, TensorMap, WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
+import { compileSiteClientOptions } from './options.js';
+import type { CompiledSiteClientOptions, SiteClientOptions } from './options.js';
+import { describeError } from './logging.js';
+import { MetricsPublisher } from './metrics.js';
+import { downloadModelPayload } from './model-download.js';
+import { participate } from './participate.js';
+import type { ParticipateOptions } from './participate.js';
+import type { SiteSession } from './session.js';
+import { abortError, linkSignals, raceAbort, throwIfAborted } from './signals.js';
+import { ActiveSiteTask } from './site-task.js';
+import { submitUpdate } from './submission.js';
+import { TaskLedger, watchTasks } from './task-stream.js';
+import type { ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
+
+/** How long connect waits for WhoAmI. */
+const CONNECT_TIMEOUT_MS = 15_000;
+/** How long close waits for buffered metrics and the NATS drain. */
+const CLOSE_GRACE_MS = 5_000;
+
+/**
+ * A partner site's connection to a Tributary federation: watches its tasks over gRPC, hands
+ * the global model to your training code, and publishes signed updates over NATS JetStream.
+ */
+export class SiteClient {
+  /** The site's name, as registered with the coordinator. */
+  readonly site: string;
+  readonly #session: SiteSession;
+  readonly #closing = new AbortController();
+  readonly #ledger = new TaskLedger();
+  readonly #metrics: MetricsPublisher;
+  #closed: Promise<void> | undefined;
+
+  private constructor(session: SiteSession) {
+    this.site = session.site;
+    this.#session = session;
+    this.#metrics = new MetricsPublisher(session);
+  }
+
+  /**
+   * Connects to the coordinator (gRPC, every call signed with the site's key) and to NATS, and
+   * learns the site's name with WhoAmI. Fails with a TributaryError naming what is wrong: bad
+   * options (INVALID_ARGUMENT), an unreadable key file, an unreachable server (UNAVAILABLE), a
+   * key the coordinator does not know or one that is not a site's (PERMISSION_DENIED).
+   */
+  /**
+   * Joins with a one-time invitation token minted by an admin (`tributary site invite`): the
+   * coordinator records this key as the site's. Then `connect()` as usual.
+   */
+  static async enroll(opts: {
+    coordinator: string;
+    key: SigningKey | string;
+    invitationToken: string;
+    /** Needed when the invitation does not name the site. */
+    siteName?: string;
+    credentials?: SiteClientOptions['credentials'];
+  }): Promise<Site__Output> {
+    const key = typeof opts.key === 'string' ? await readKeyFile(opts.key) : opts.key;
+    const rpc = new RpcClient({
+      address: opts.coordinator,
+      key,
+      service: 'SiteService',
+      ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
+    });
+    try {
+      const request: EnrollRequest = { invitationToken: opts.invitationToken, siteName: opts.siteName ?? '', publicKey: Buffer.from(key.publicKey) };
+      const response = await rpc.unary<EnrollRequest, EnrollResponse__Output>('Enroll', request);
+      if (!response.site) throw new TributaryError({ code: 'INTERNAL', reason: 'INTERNAL', message: 'enrollment returned no site' });
+      return response.site;
+    } catch (err) {
+      throw TributaryError.from(err);
+    } finally {
+      rpc.close();
+    }
+  }
+
+  static async connect(opts: SiteClientOptions): Promise<SiteClient> {
+    const options = compileSiteClientOptions(opts);
+    const key = typeof options.key === 'string' ? await readKeyFile(options.key) : options.key;
+    const rpc = new RpcClient({
+      address: options.coordinator,
+      key,
+      service: 'SiteService',
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    });
+    let nc: NatsConnection | undefined;
+    try {
+      const site = await whoAmI(rpc, options, key);
+      nc = await openNats(options, site);
+      const session: SiteSession = { site, key, options, logger: options.logger, rpc, nc, js: nc.jetstream() };
+      const client = new SiteClient(session);
+      client.#watchConnection();
+      options.logger.info({ site, coordinator: options.coordinator, nats: options.nats }, 'site connected');
+      return client;
+    } catch (err) {
+      rpc.close();
+      if (nc !== undefined) await nc.close().catch(() => undefined);
+      throw TributaryError.from(err);
+    }
+  }
+
+  /**
+   * The site's tasks in a federation, each with its global model downloaded and checked.
+   * Reconnects with backoff after transient failures, skips tasks already handed out, and ends
+   * when `signal` aborts or the client closes. Throws for permanent failures (not a member,
+   * unknown federation, revoked key).
+   */
+  async *tasks(federation: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<SiteTask, void, undefined> {
+    this.#assertOpen();
+    const stream = linkSignals([opts.signal, this.#closing.signal]);
+    try {
+      yield* watchTasks(
+        { session: this.#session, ledger: this.#ledger, metrics: this.#metrics },
+        { federation, signal: stream.signal, taskParents: [opts.signal, this.#closing.signal] },
+      );
+    } finally {
+      stream.dispose();
+    }
+  }
+
+  /**
+   * The next task in a federation. Rejects with DEADLINE_EXCEEDED after `timeoutMs`, or with
+   * the abort error when `signal` aborts or the client closes.
+   */
+  async nextTask(federation: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<SiteTask> {
+    this.#assertOpen();
+    const { timeoutMs } = opts;
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+      throw new TributaryError({
+        code: 'INVALID_ARGUMENT',
+        reason: Reason.INVALID_ARGUMENT,
+        message: `nextTask: timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`,
+      });
+    }
+    const wait = linkSignals(
+      [opts.signal, this.#closing.signal],
+      timeoutMs === undefined
+        ? {}
+        : {
+            deadline: {
+              atMs: Date.now() + timeoutMs,
+              reason: () =>
+                new TributaryError({
+                  code: 'DEADLINE_EXCEEDED',
+                  reason: 'DEADLINE_EXCEEDED',
+                  message: `no task for federation "${federation}" within ${timeoutMs} ms`,
+                }),
+            },
+          },
+    );
+    try {
+      const tasks = watchTasks(
+        { session: this.#session, ledger: this.#ledger, metrics: this.#metrics },
+        { federation, signal: wait.signal, taskParents: [opts.signal, this.#closing.signal] },
+      );
+      for await (const task of tasks) return task;
+      throw abortError(wait.signal);
+    } finally {
+      wait.dispose();
+    }
+  }
+
+  /**
+   * Sends `result` as this site's update for `task` and waits for the coordinator's verdict.
+   * Checks the weights against the task's model spec, finiteness and numExamples first
+   * (INVALID_ARGUMENT with reason SCHEMA_MISMATCH, NON_FINITE or ZERO_EXAMPLES, nothing sent).
+   * A refusal by the coordinator resolves as `{ accepted: false, reason }`.
+   */
+  async submit(task: SiteTask, result: TrainResult, opts: { signal?: AbortSignal } = {}): Promise<UpdateVerdict> {
+    this.#assertOpen();
+    const op = linkSignals([opts.signal, this.#closing.signal]);
+    try {
+      if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op.signal);
+      return await submitUpdate(this.#session, task, result, op.signal);
+    } finally {
+      op.dispose();
+    }
+  }
+
+  /**
+   * Trains on every task of a federation with `train` and submits the results. A failing
+   * `train` is logged and counted, and the site waits for the next task. Resolves with the
+   * counts when `signal` aborts, the client closes, or `maxTasks` tasks were handled.
+   */
+  participate(federation: string, train: TrainFn, opts: ParticipateOptions = {}): Promise<ParticipationSummary> {
+    this.#assertOpen();
+    return participate(this, this.#session.logger, federation, train, opts);
+  }
+
+  /** A model version of a federation (the latest by default), digest-checked and decoded. */
+  async downloadModel(
+    federation: string,
+    version = 0,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ version: number; sha256: string; model: TensorMap }> {
+    this.#assertOpen();
+    assertName('federation', federation);
+    if (!Number.isSafeInteger(version) || version < 0) {
+      throw new TributaryError({
+        code: 'INVALID_ARGUMENT',
+        reason: Reason.INVALID_ARGUMENT,
+        message: `downloadModel: version must be a non-negative integer (0 = latest), got ${String(version)}`,
+      });
+    }
+    const op = linkSignals([opts.signal, this.#closing.signal]);
+    try {
+      const { rpc, options, logger } = this.#session;
+      const payload = await downloadModelPayload(
+        { rpc, retry: options.retry, logger, signal: op.signal },
+        { federation, version },
+      );
+      return { version: payload.version, sha256: payload.sha256, model: decodeSafetensors(payload.bytes).tensors };
+    } finally {
+      op.dispose();
+    }
+  }
+
+  /**
+   * Stops everything in flight (task streams end, task signals abort, submits reject with
+   * CANCELLED), publishes buffered metrics, drains NATS and closes gRPC. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    const { nc, rpc, logger } = this.#session;
+    this.#closing.abort(
+      new TributaryError({ code: 'CANCELLED', reason: 'CANCELLED', message: 'the site client is closing' }),
+    );
+    const grace = AbortSignal.timeout(CLOSE_GRACE_MS);
+    const flushed = this.#metrics.flushAll();
+    this.#metrics.close();
+    await raceAbort(flushed, grace).catch(() => {
+      logger.warn({}, 'metrics still buffered at close were dropped');
+    });
+    try {
+      await raceAbort(nc.drain(), grace);
+    } catch (err) {
+      logger.debug({ err: describeError(err) }, 'NATS drain did not finish; closing');
+      await nc.close().catch(() => undefined);
+    }
+    rpc.close();
+    logger.info({ site: this.site }, 'site client closed');
+  }
+
+  #assertOpen(): void {
+    throwIfAborted(this.#closing.signal);
+  }
+
+  /** Logs NATS disconnects and reconnects; ends with the connection. */
+  #watchConnection(): void {
+    const { nc, logger } = this.#session;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'error') {
+          logger.warn({ type: s.type, data: String(s.data) }, 'NATS connection problem');
+        } else if (s.type === 'reconnect') {
+          logger.info({ data: String(s.data) }, 'NATS reconnected');
+        }
+      }
+    })().catch(() => undefined);
+    void nc.closed().then((err) => {
+      if (err !== undefined && !this.#closing.signal.aborted) {
+        logger.warn({ err: describeError(err) }, 'NATS connection closed');
+      }
+    });
+  }
+}
+
+async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: SigningKey): Promise<string> {
+  let who: WhoAmIResponse__Output;
+  try {
+    who = await rpc.unary<WhoAmIRequest, WhoAmIResponse__Output>('WhoAmI', {}, { timeoutMs: CONNECT_TIMEOUT_MS });
+  } catch (err) {
+    const e = TributaryError.from(err);
+    if (e.code !== 'UNAVAILABLE' && e.code !== 'DEADLINE_EXCEEDED') throw e;
+    throw new TributaryError({
+      code: e.code,
+      reason: e.reason,
+      message: `cannot reach the coordinator at ${options.coordinator}: ${e.message}`,
+      cause: e,
+    });
+  }
+  if (who.role !== 'site') {
+    throw new TributaryError({
+      code: 'PERMISSION_DENIED',
+      reason: Reason.PERMISSION_DENIED,
+      message: `key ${key.keyId} is ${who.role === '' ? 'not a site key' : `an ${who.role} key, not a site key`}: SiteClient needs the key of a site added to the coordinator or enrolled with an invitation`,
+    });
+  }
+  const site = who.site?.name ?? '';
+  if (site === '') {
+    throw new TributaryError({ code: 'INTERNAL', reason: Reason.INTERNAL, message: 'WhoAmI named no site for a site key' });
+  }
+  return site;
+}
+
+async function openNats(options: CompiledSiteClientOptions, site: string): Promise<NatsConnection> {
+  try {
+    return await connectNats({
+      servers: [...options.nats],
+      name: `tributary-site-${site}`,
+      maxReconnectAttempts: -1,
+    });
+  } catch (err) {
+    throw new TributaryError({
+      code: 'UNAVAILABLE',
+      reason: 'UNAVAILABLE',
+      message: `cannot connect to NATS at ${options.nats.join(', ')}: ${describeError(err)}`,
+      cause: err,
+    });
+  }
+}

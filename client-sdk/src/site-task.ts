@@ -1,0 +1,81 @@
+import { Reason, TributaryError } from '@tributary/proto';
+import type { Task__Output, TensorMap, TensorSpec__Output } from '@tributary/proto';
+import type { TaskMetrics } from './metrics.js';
+import { linkSignals } from './signals.js';
+import type { LinkedSignal } from './signals.js';
+import type { SiteTask } from './types.js';
+
+/** The identity of a task: one per run and round. */
+export function taskKey(t: { federation: string; runId: string; round: number }): string {
+  return `${t.federation}/${t.runId}/${t.round}`;
+}
+
+/** Signal of a task: aborts at its deadline (DEADLINE_PASSED) or when a parent aborts. */
+export function taskSignal(
+  task: { federation: string; runId: string; round: number; deadlineAtMs: number },
+  parents: ReadonlyArray<AbortSignal | undefined>,
+): LinkedSignal {
+  if (task.deadlineAtMs <= 0) return linkSignals(parents);
+  return linkSignals(parents, {
+    deadline: {
+      atMs: task.deadlineAtMs,
+      reason: () =>
+        new TributaryError({
+          code: 'DEADLINE_EXCEEDED',
+          reason: Reason.DEADLINE_PASSED,
+          message: `deadline of ${task.federation} run ${task.runId} round ${task.round} passed at ${new Date(task.deadlineAtMs).toISOString()}`,
+          retryable: false,
+        }),
+    },
+  });
+}
+
+/** A task handed to user code: the fields of the wire Task, the model, a signal and a metrics log. */
+export class ActiveSiteTask implements SiteTask {
+  readonly federation: string;
+  readonly runId: string;
+  readonly round: number;
+  readonly kind: string;
+  readonly modelVersion: number;
+  readonly config: Readonly<Record<string, string>>;
+  readonly deadlineAtMs: number;
+  readonly modelSpec: TensorSpec__Output[];
+  readonly model: TensorMap;
+  readonly signal: AbortSignal;
+  readonly #metrics: TaskMetrics;
+
+  constructor(init: { task: Task__Output; model: TensorMap; signal: AbortSignal; metrics: TaskMetrics }) {
+    const t = init.task;
+    this.federation = t.federation;
+    this.runId = t.runId;
+    this.round = t.round;
+    this.kind = t.kind;
+    this.modelVersion = t.modelVersion;
+    this.config = Object.freeze({ ...t.config });
+    this.deadlineAtMs = t.deadlineAtMs;
+    this.modelSpec = t.modelSpec?.tensors ?? [];
+    this.model = init.model;
+    this.signal = init.signal;
+    this.#metrics = init.metrics;
+  }
+
+  /** Arrow property so `const { log } = task` works too. */
+  readonly log = (metrics: Record<string, number>, step?: number): void => {
+    this.#metrics.log(metrics, step);
+  };
+
+  /** Publishes the points logged so far (best effort). */
+  flushMetrics(): Promise<void> {
+    return this.#metrics.flush();
+  }
+}
+
+/** Why a wire Task cannot be worked on, or undefined when it is well formed. */
+export function taskProblem(t: Task__Output, federation: string): string | undefined {
+  if (t.federation !== federation) return `task for federation "${t.federation}" on the "${federation}" stream`;
+  if (t.runId === '') return 'task without a run id';
+  if (!Number.isSafeInteger(t.round) || t.round <= 0) return `task with round ${t.round}`;
+  if (!Number.isSafeInteger(t.modelVersion) || t.modelVersion <= 0) return `task with model version ${t.modelVersion}`;
+  if (t.modelSpec === null || t.modelSpec.tensors.length === 0) return 'task without a model spec';
+  return undefined;
+}

@@ -1,0 +1,72 @@
+import { encodeEnvelope, encodeManifest, newUpdateId, signEnvelope, subjects } from '@tributary/proto';
+import type { UpdateManifest } from '@tributary/proto';
+import { publishDurably } from './jetstream.js';
+import type { SiteSession } from './session.js';
+import type { SiteTask, TrainResult, UpdateVerdict } from './types.js';
+import { encodeUpdate, publishPayload } from './update-payload.js';
+import { VerdictWatch } from './verdict.js';
+
+/**
+ * Sends one update and waits for its verdict: local checks and encoding, payload chunks (all
+ * acked), then the signed manifest (msgID = update id), with the verdict subscription opened
+ * before the manifest. A refusal is a verdict, not an error.
+ */
+export async function submitUpdate(
+  session: SiteSession,
+  task: SiteTask,
+  result: TrainResult,
+  signal: AbortSignal,
+): Promise<UpdateVerdict> {
+  const { site, key, js, logger, options } = session;
+  const { federation, runId, round } = task;
+  const update = encodeUpdate(task, result);
+  const updateId = newUpdateId();
+  const where = { federation, runId, round, updateId };
+  const started = Date.now();
+
+  const payload = await publishPayload(session, federation, updateId, update.payload, signal);
+  logger.debug({ ...where, bytes: payload.size, chunks: payload.chunkCount, ms: Date.now() - started }, 'update payload published');
+
+  const manifest: UpdateManifest = {
+    federation,
+    runId,
+    round,
+    site,
+    updateId,
+    createdAtMs: Date.now(),
+    numExamples: update.numExamples,
+    metrics: update.metrics,
+    payloadSize: payload.size,
+    payloadSha256: payload.sha256,
+    chunkCount: payload.chunkCount,
+    chunkSize: payload.chunkSize,
+    tensors: update.tensors,
+    flavor: 'tensors',
+    baseVersion: task.modelVersion,
+  };
+  const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key));
+
+  const watch = await VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site));
+  try {
+    await publishDurably(
+      js,
+      { subject: subjects.update(federation, runId, round, site), data: envelope, msgID: updateId },
+      { policy: options.retry, maxAttempts: options.retry.maxAttempts, signal, logger },
+    );
+    logger.info({ ...where, bytes: payload.size, ms: Date.now() - started }, 'update published; awaiting verdict');
+    const status = await watch.wait({ signal, deadlineAtMs: task.deadlineAtMs });
+    const verdict: UpdateVerdict = {
+      updateId,
+      accepted: status.state === 'UPDATE_STATE_ACCEPTED',
+      reason: status.reason,
+      message: status.message,
+      round: status.round === 0 ? round : status.round,
+      runId: status.runId === '' ? runId : status.runId,
+    };
+    if (verdict.accepted) logger.info({ ...where, ms: Date.now() - started }, 'update accepted');
+    else logger.warn({ ...where, reason: verdict.reason, message: verdict.message }, 'update refused');
+    return verdict;
+  } finally {
+    watch.close();
+  }
+}

@@ -1,0 +1,150 @@
+import { assertName, decodeSafetensors, checkSpec, tensorSpecsOf, TributaryError, Reason } from '@tributary/proto';
+import type { Task__Output, TensorMap, WatchTasksRequest } from '@tributary/proto';
+import { Backoff } from './backoff.js';
+import { describeError } from './logging.js';
+import type { MetricsPublisher } from './metrics.js';
+import { downloadModelPayload } from './model-download.js';
+import type { SiteSession } from './session.js';
+import { linkSignals } from './signals.js';
+import { ActiveSiteTask, taskKey, taskProblem, taskSignal } from './site-task.js';
+
+/** Run/round keys remembered to skip tasks already handed out; oldest forgotten first. */
+const LEDGER_CAPACITY = 4_096;
+
+/** The tasks already handed to user code, so a task re-sent after a reconnect is skipped. */
+export class TaskLedger {
+  readonly #keys = new Set<string>();
+
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  add(key: string): void {
+    this.#keys.add(key);
+    if (this.#keys.size > LEDGER_CAPACITY) {
+      const oldest = this.#keys.values().next();
+      if (oldest.done !== true) this.#keys.delete(oldest.value);
+    }
+  }
+}
+
+export interface TaskStreamOptions {
+  readonly federation: string;
+  /** Ends the stream (quietly) when it aborts. */
+  readonly signal: AbortSignal;
+  /** Signals that also abort each task's signal (the caller's and the client's shutdown). */
+  readonly taskParents: ReadonlyArray<AbortSignal | undefined>;
+}
+
+export interface TaskStreamDeps {
+  readonly session: SiteSession;
+  readonly ledger: TaskLedger;
+  readonly metrics: MetricsPublisher;
+}
+
+/**
+ * WatchTasks as an async iterable of ready-to-train tasks: reconnects with backoff and jitter
+ * after transient failures, downloads and checks each task's model, and skips tasks already
+ * handed out. Ends when `signal` aborts; throws for permanent failures (e.g. not a member).
+ */
+export async function* watchTasks(deps: TaskStreamDeps, opts: TaskStreamOptions): AsyncGenerator<ActiveSiteTask, void, undefined> {
+  const { session } = deps;
+  const { federation, signal } = opts;
+  assertName('federation', federation);
+  const backoff = new Backoff(session.options.retry);
+
+  while (!signal.aborted) {
+    try {
+      const stream = session.rpc.serverStream<WatchTasksRequest, Task__Output>(
+        'WatchTasks',
+        { federation },
+        { signal },
+      );
+      session.logger.debug({ federation }, 'watching tasks');
+      for await (const raw of stream) {
+        backoff.reset();
+        const task = await prepareTask(deps, opts, raw);
+        if (task !== undefined) yield task;
+      }
+      if (signal.aborted) return;
+      session.logger.debug({ federation }, 'task stream ended by the coordinator; reconnecting');
+    } catch (err) {
+      if (signal.aborted) return;
+      const e = TributaryError.from(err);
+      if (!e.retryable) throw e;
+      session.logger.warn(
+        { federation, attempt: backoff.attempt + 1, err: describeError(e) },
+        'task stream interrupted; reconnecting',
+      );
+    }
+    try {
+      await backoff.wait(signal);
+    } catch {
+      return;
+    }
+  }
+}
+
+/** Turns a wire Task into a SiteTask with its model, or undefined (logged) when it is skipped. */
+async function prepareTask(
+  deps: TaskStreamDeps,
+  opts: TaskStreamOptions,
+  raw: Task__Output,
+): Promise<ActiveSiteTask | undefined> {
+  const { session, ledger } = deps;
+  const where = { federation: raw.federation, runId: raw.runId, round: raw.round };
+  const problem = taskProblem(raw, opts.federation);
+  if (problem !== undefined) {
+    session.logger.warn({ ...where, problem }, 'malformed task skipped');
+    return undefined;
+  }
+  const key = taskKey(raw);
+  if (ledger.has(key)) {
+    session.logger.debug(where, 'task already handled; skipped');
+    return undefined;
+  }
+  if (raw.deadlineAtMs > 0 && raw.deadlineAtMs <= Date.now()) {
+    session.logger.warn({ ...where, deadlineAtMs: raw.deadlineAtMs }, 'task deadline already passed; skipped');
+    ledger.add(key);
+    return undefined;
+  }
+
+  const link = taskSignal(raw, opts.taskParents);
+  // The download stops when the stream stops or the task's deadline passes.
+  const download = linkSignals([opts.signal, link.signal]);
+  try {
+    const started = Date.now();
+    const payload = await downloadModelPayload(
+      { rpc: session.rpc, retry: session.options.retry, logger: session.logger, signal: download.signal },
+      { federation: raw.federation, version: raw.modelVersion, expect: { sha256: raw.modelSha256, size: raw.modelSize } },
+    );
+    const model = decodeModel(payload.bytes, raw);
+    session.logger.info(
+      { ...where, modelVersion: payload.version, bytes: payload.bytes.length, ms: Date.now() - started },
+      'task received',
+    );
+    ledger.add(key);
+    const metrics = deps.metrics.forTask(where);
+    return new ActiveSiteTask({ task: raw, model, signal: link.signal, metrics });
+  } catch (err) {
+    link.dispose();
+    if (opts.signal.aborted) return undefined;
+    session.logger.warn({ ...where, err: describeError(err) }, 'model download failed; task skipped');
+    return undefined;
+  } finally {
+    download.dispose();
+  }
+}
+
+function decodeModel(bytes: Uint8Array, raw: Task__Output): TensorMap {
+  const { tensors } = decodeSafetensors(bytes);
+  const mismatch = checkSpec(raw.modelSpec?.tensors ?? [], tensorSpecsOf(tensors));
+  if (mismatch !== undefined) {
+    throw new TributaryError({
+      code: 'DATA_LOSS',
+      reason: Reason.SCHEMA_MISMATCH,
+      message: `global model v${raw.modelVersion} does not match the task's model spec: ${mismatch}`,
+    });
+  }
+  return tensors;
+}

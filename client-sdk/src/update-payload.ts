@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import {
+  CHUNK_INDEX_HEADER,
+  Reason,
+  TributaryError,
+  allFinite,
+  checkSpec,
+  encodeSafetensors,
+  subjects,
+  tensorSpecsOf,
+} from '@tributary/proto';
+import type { TensorSpec__Output } from '@tributary/proto';
+import { publishDurably } from './jetstream.js';
+import type { SiteSession } from './session.js';
+import { abortError, linkSignals } from './signals.js';
+import type { SiteTask, TrainResult } from './types.js';
+
+/** Chunk publishes awaiting their ack at once; more gains nothing against one JetStream server. */
+export const MAX_CHUNKS_IN_FLIGHT = 8;
+
+/** A checked, encoded update, ready to publish. */
+export interface EncodedUpdate {
+  readonly payload: Buffer;
+  readonly tensors: TensorSpec__Output[];
+  readonly numExamples: number;
+  readonly metrics: Record<string, number>;
+}
+
+/**
+ * Checks a train result against the task before anything leaves the site (the coordinator
+ * would refuse it, later and at the cost of an upload) and encodes it as safetensors.
+ */
+export function encodeUpdate(task: SiteTask, result: TrainResult): EncodedUpdate {
+  if (typeof result !== 'object' || result === null) {
+    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'train must return { weights, numExamples, metrics? }');
+  }
+  const { weights, numExamples } = result;
+  if (typeof numExamples !== 'number' || !Number.isSafeInteger(numExamples)) {
+    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, `numExamples must be a positive integer, got ${String(numExamples)}`);
+  }
+  if (numExamples <= 0) {
+    throw refusedLocally('INVALID_ARGUMENT', Reason.ZERO_EXAMPLES, `numExamples must be positive, got ${numExamples}`);
+  }
+  const metrics = result.metrics ?? {};
+  if (typeof metrics !== 'object' || metrics === null) {
+    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'metrics must be an object of finite numbers');
+  }
+  for (const [k, v] of Object.entries(metrics)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, `metric "${k}" must be a finite number, got ${String(v)}`);
+    }
+  }
+  if (typeof weights !== 'object' || weights === null) {
+    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'weights must be a TensorMap');
+  }
+  const tensors = tensorSpecsOf(weights);
+  const mismatch = checkSpec(task.modelSpec, tensors);
+  if (mismatch !== undefined) {
+    throw refusedLocally(
+      'INVALID_ARGUMENT',
+      Reason.SCHEMA_MISMATCH,
+      `weights do not match the model spec of ${task.federation}: ${mismatch}`,
+    );
+  }
+  for (const [name, t] of Object.entries(weights)) {
+    if (!allFinite(t)) {
+      throw refusedLocally('INVALID_ARGUMENT', Reason.NON_FINITE, `tensor "${name}" holds NaN or infinite values`);
+    }
+  }
+  return { payload: encodeSafetensors(weights), tensors, numExamples, metrics: { ...metrics } };
+}
+
+function refusedLocally(code: 'INVALID_ARGUMENT', reason: string, message: string): TributaryError {
+  return new TributaryError({ code, reason, message: `update not sent: ${message}`, details: { local: true } });
+}
+
+export interface PublishedPayload {
+  readonly sha256: string;
+  readonly size: number;
+  readonly chunkCount: number;
+  readonly chunkSize: number;
+}
+
+/**
+ * Publishes the payload in chunks on trib.<fed>.payload.<updateId> (msgID `<updateId>.<i>`,
+ * header Trib-Chunk = i), at most MAX_CHUNKS_IN_FLIGHT awaiting their ack, hashing each chunk
+ * as it is sliced (no copy of the payload). Resolves once every chunk is acked.
+ */
+export async function publishPayload(
+  session: SiteSession,
+  federation: string,
+  updateId: string,
+  payload: Buffer,
+  signal: AbortSignal,
+): Promise<PublishedPayload> {
+  const { chunkSize, retry } = session.options;
+  const chunkCount = Math.ceil(payload.length / chunkSize);
+  const subject = subjects.payload(federation, updateId);
+  const hash = createHash('sha256');
+  // The first failure stops the chunks still retrying.
+  const stop = linkSignals([signal]);
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  try {
+    for (let i = 0; i < chunkCount && failure === undefined && !stop.signal.aborted; i++) {
+      const chunk = payload.subarray(i * chunkSize, Math.min(payload.length, (i + 1) * chunkSize));
+      hash.update(chunk);
+      const sent: Promise<void> = publishDurably(
+        session.js,
+        { subject, data: chunk, msgID: `${updateId}.${i}`, headers: { [CHUNK_INDEX_HEADER]: String(i) } },
+        { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger },
+      ).then(
+        () => {
+          inFlight.delete(sent);
+        },
+        (error: unknown) => {
+          inFlight.delete(sent);
+          if (failure === undefined) {
+            failure = { error };
+            stop.abort(error);
+          }
+        },
+      );
+      inFlight.add(sent);
+      if (inFlight.size >= MAX_CHUNKS_IN_FLIGHT) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    stop.dispose();
+  }
+  if (signal.aborted) throw abortError(signal);
+  if (failure !== undefined) throw failure.error;
+  return { sha256: hash.digest('hex'), size: payload.length, chunkCount, chunkSize };
+}

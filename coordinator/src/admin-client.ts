@@ -1,0 +1,270 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type * as grpc from '@grpc/grpc-js';
+import { Reason, RpcClient, TributaryError } from '@tributary/proto';
+import type {
+  Federation__Output,
+  FederationSettings,
+  Invitation__Output,
+  ListFederationsResponse__Output,
+  ListModelVersionsResponse__Output,
+  ListRoundsResponse__Output,
+  ListRunsResponse__Output,
+  ListSitesResponse__Output,
+  ModelChunk__Output,
+  ModelVersion__Output,
+  Round__Output,
+  Run__Output,
+  RunEvent__Output,
+  SigningKey,
+  Site__Output,
+} from '@tributary/proto';
+
+export interface AdminClientOptions {
+  /** The coordinator's gRPC address, host:port. */
+  address: string;
+  /** The key that signs every call; the coordinator must know it as an admin (or grant it). */
+  key: SigningKey;
+  /** @default insecure (plaintext) */
+  credentials?: grpc.ChannelCredentials;
+  /** Deadline of each unary call in milliseconds. @default 60000 */
+  callTimeoutMs?: number;
+}
+
+/** Attempts of a stream that fails before making progress (model download, run watch). */
+const MAX_STALLED_ATTEMPTS = 5;
+const RETRY_BASE_MS = 200;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * AdminService over signed gRPC calls: federations, sites, invitations, runs, rounds and model
+ * versions. Streams are async iterables; breaking out of a loop cancels the call.
+ */
+export class AdminClient {
+  private readonly rpc: RpcClient;
+  private readonly callTimeoutMs: number;
+
+  constructor(opts: AdminClientOptions) {
+    this.rpc = new RpcClient({
+      address: opts.address,
+      key: opts.key,
+      service: 'AdminService',
+      ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
+    });
+    this.callTimeoutMs = opts.callTimeoutMs ?? 60_000;
+  }
+
+  /** Creates a federation; `initialModel` (safetensors) becomes version 1 and defines the model spec. */
+  createFederation(req: {
+    name: string;
+    description?: string;
+    settings?: FederationSettings;
+    initialModel: Uint8Array;
+  }): Promise<Federation__Output> {
+    return this.call('CreateFederation', {
+      name: req.name,
+      description: req.description ?? '',
+      settings: req.settings ?? {},
+      initialModel: req.initialModel,
+    });
+  }
+
+  getFederation(name: string): Promise<Federation__Output> {
+    return this.call('GetFederation', { name });
+  }
+
+  async listFederations(): Promise<Federation__Output[]> {
+    const res = await this.call<ListFederationsResponse__Output>('ListFederations', {});
+    return res.federations;
+  }
+
+  /** Approves a site's public key and makes it a member of `federations`. */
+  addSite(req: { name: string; publicKey: Uint8Array; federations: string[] }): Promise<Site__Output> {
+    return this.call('AddSite', { name: req.name, publicKey: req.publicKey, federations: req.federations });
+  }
+
+  /** All sites, or the members of `federation`. */
+  async listSites(federation?: string): Promise<Site__Output[]> {
+    const res = await this.call<ListSitesResponse__Output>('ListSites', { federation: federation ?? '' });
+    return res.sites;
+  }
+
+  /** Revokes a site's key: its calls and updates are refused from now on. */
+  revokeSite(name: string): Promise<Site__Output> {
+    return this.call('RevokeSite', { name });
+  }
+
+  /** Mints a one-time enrollment token. @param req.ttlSeconds @default 86400 (server side) */
+  createInvitation(req: { federations: string[]; siteName?: string; ttlSeconds?: number }): Promise<Invitation__Output> {
+    return this.call('CreateInvitation', {
+      federations: req.federations,
+      siteName: req.siteName ?? '',
+      ttlSeconds: req.ttlSeconds ?? 0,
+    });
+  }
+
+  /** Starts a run of the federation; `rounds` overrides the federation's setting. */
+  startRun(federation: string, opts: { rounds?: number } = {}): Promise<Run__Output> {
+    return this.call('StartRun', { federation, rounds: opts.rounds ?? 0 });
+  }
+
+  stopRun(runId: string, reason?: string): Promise<Run__Output> {
+    return this.call('StopRun', { runId, reason: reason ?? '' });
+  }
+
+  getRun(runId: string): Promise<Run__Output> {
+    return this.call('GetRun', { runId });
+  }
+
+  /** Runs, newest first; all federations when `federation` is omitted. */
+  async listRuns(federation?: string): Promise<Run__Output[]> {
+    const res = await this.call<ListRunsResponse__Output>('ListRuns', { federation: federation ?? '' });
+    return res.runs;
+  }
+
+  /** A run's events: SNAPSHOT first, RUN_ENDED last (then the stream ends). */
+  watchRun(runId: string, opts: { signal?: AbortSignal } = {}): AsyncIterable<RunEvent__Output> {
+    return this.rpc.serverStream('WatchRun', { runId }, opts);
+  }
+
+  /**
+   * Follows a run until it ends and returns its final state. A dropped stream is watched again
+   * (the new SNAPSHOT tells whether the run ended meanwhile).
+   */
+  async waitForRun(
+    runId: string,
+    opts: { signal?: AbortSignal; onEvent?: (e: RunEvent__Output) => void } = {},
+  ): Promise<Run__Output> {
+    let stalled = 0;
+    for (;;) {
+      let progressed = false;
+      try {
+        for await (const event of this.watchRun(runId, opts.signal === undefined ? {} : { signal: opts.signal })) {
+          progressed = true;
+          opts.onEvent?.(event);
+          if (event.run !== null && (event.type === 'RUN_ENDED' || event.run.status !== 'RUN_STATUS_RUNNING')) {
+            return event.run;
+          }
+        }
+      } catch (err) {
+        const e = TributaryError.from(err);
+        if (!e.retryable || opts.signal?.aborted === true) throw e;
+        stalled = progressed ? 1 : stalled + 1;
+        if (stalled >= MAX_STALLED_ATTEMPTS) throw e;
+        await pause(backoffMs(stalled), opts.signal);
+        continue;
+      }
+      // The stream ended without RUN_ENDED (server shutting down): ask again.
+      stalled = progressed ? 1 : stalled + 1;
+      if (stalled >= MAX_STALLED_ATTEMPTS) {
+        throw new TributaryError({ code: 'UNAVAILABLE', reason: 'UNAVAILABLE', message: `watch of run ${runId} keeps ending before the run does` });
+      }
+      await pause(backoffMs(stalled), opts.signal);
+    }
+  }
+
+  /** Rounds of a run, in order. */
+  async listRounds(runId: string): Promise<Round__Output[]> {
+    const res = await this.call<ListRoundsResponse__Output>('ListRounds', { runId });
+    return res.rounds;
+  }
+
+  getRound(runId: string, n: number): Promise<Round__Output> {
+    return this.call('GetRound', { runId, number: n });
+  }
+
+  /** Model versions of a federation, oldest first. */
+  async listModelVersions(federation: string): Promise<ModelVersion__Output[]> {
+    const res = await this.call<ListModelVersionsResponse__Output>('ListModelVersions', { federation });
+    return res.versions;
+  }
+
+  /**
+   * Downloads a model version (the latest when `version` is omitted or 0) as safetensors bytes.
+   * A transient failure resumes from the last received offset; the whole payload's SHA-256 and
+   * size are checked (DATA_LOSS / DIGEST_MISMATCH or SIZE_MISMATCH otherwise).
+   */
+  async downloadModel(
+    federation: string,
+    version?: number,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ version: number; sha256: string; bytes: Buffer }> {
+    let pinned: { version: number; sha256: string; totalSize: number; bytes: Buffer } | undefined;
+    const hash = createHash('sha256');
+    let offset = 0;
+    let stalled = 0;
+    const streamOpts = opts.signal === undefined ? {} : { signal: opts.signal };
+    for (;;) {
+      const start = offset;
+      try {
+        const chunks = this.rpc.serverStream<object, ModelChunk__Output>(
+          'DownloadModel',
+          { federation, version: pinned?.version ?? version ?? 0, offset },
+          streamOpts,
+        );
+        for await (const chunk of chunks) {
+          if (pinned === undefined) {
+            pinned = { version: chunk.version, sha256: chunk.sha256, totalSize: chunk.totalSize, bytes: Buffer.allocUnsafe(chunk.totalSize) };
+          } else if (chunk.version !== pinned.version || chunk.sha256 !== pinned.sha256 || chunk.totalSize !== pinned.totalSize) {
+            throw dataLoss(Reason.DIGEST_MISMATCH, `model ${federation} v${pinned.version} changed during the download`);
+          }
+          if (chunk.offset !== offset) {
+            throw dataLoss(Reason.SIZE_MISMATCH, `model chunk at offset ${chunk.offset}, expected ${offset}`);
+          }
+          if (offset + chunk.data.length > pinned.totalSize) {
+            throw dataLoss(Reason.SIZE_MISMATCH, `model ${federation} v${pinned.version} is longer than its announced ${pinned.totalSize} bytes`);
+          }
+          chunk.data.copy(pinned.bytes, offset);
+          hash.update(chunk.data);
+          offset += chunk.data.length;
+        }
+      } catch (err) {
+        const e = TributaryError.from(err);
+        if (e.code !== 'UNAVAILABLE' || opts.signal?.aborted === true) throw e;
+        stalled = offset > start ? 1 : stalled + 1;
+        if (stalled >= MAX_STALLED_ATTEMPTS) throw e;
+        await pause(backoffMs(stalled), opts.signal);
+        continue;
+      }
+      break;
+    }
+    if (pinned === undefined) {
+      throw dataLoss(Reason.SIZE_MISMATCH, `the coordinator sent no data for model ${federation}`);
+    }
+    if (offset !== pinned.totalSize) {
+      throw dataLoss(Reason.SIZE_MISMATCH, `model ${federation} v${pinned.version}: received ${offset} of ${pinned.totalSize} bytes`);
+    }
+    const sha256 = hash.digest('hex');
+    if (sha256 !== pinned.sha256) {
+      throw dataLoss(Reason.DIGEST_MISMATCH, `model ${federation} v${pinned.version}: SHA-256 ${sha256} differs from the announced ${pinned.sha256}`);
+    }
+    return { version: pinned.version, sha256, bytes: pinned.bytes };
+  }
+
+  /** Closes the channel; calls in flight fail. */
+  close(): void {
+    this.rpc.close();
+  }
+
+  private call<Res>(method: string, request: object): Promise<Res> {
+    return this.rpc.unary<object, Res>(method, request, { timeoutMs: this.callTimeoutMs });
+  }
+}
+
+/** Waits, or throws CANCELLED when the signal aborts first. */
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await sleep(ms, undefined, signal === undefined ? {} : { signal });
+  } catch (err) {
+    throw TributaryError.from(err);
+  }
+}
+
+function backoffMs(attempt: number): number {
+  const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function dataLoss(reason: string, message: string): TributaryError {
+  return new TributaryError({ code: 'DATA_LOSS', reason, message, retryable: false });
+}

@@ -1,0 +1,100 @@
+import {
+  TributaryError,
+  serviceDefinition,
+  type DownloadModelRequest__Output,
+  type EnrollRequest__Output,
+  type EnrollResponse__Output,
+  type GetUpdateStatusRequest__Output,
+  type Task__Output,
+  type UpdateStatus__Output,
+  type WatchTasksRequest__Output,
+  type WhoAmIResponse__Output,
+} from '@tributary/proto';
+import { requireMemberOrAdmin, requireSiteMember } from '../auth/principal.js';
+import type { Catalog } from '../federations/catalog.js';
+import type { CoordinatorMetrics } from '../observability/metrics.js';
+import type { TaskBus } from '../rounds/events.js';
+import type { RoundEngine } from '../rounds/engine.js';
+import type { BlobStore, StateStore } from '../state/index.js';
+import { AsyncQueue } from './async-queue.js';
+import type { CallContext, ServiceBinding } from './call.js';
+import { siteMessage } from './convert.js';
+import { modelChunks } from './model-download.js';
+
+export interface SiteServiceDeps {
+  state: StateStore;
+  blobs: BlobStore;
+  catalog: Catalog;
+  engine: RoundEngine;
+  tasks: TaskBus;
+  metrics: CoordinatorMetrics;
+}
+
+/** SiteService: thin handlers that check the caller and delegate. */
+export function siteService(deps: SiteServiceDeps): ServiceBinding {
+  return {
+    definition: serviceDefinition('SiteService'),
+    unary: {
+      Enroll: async (req: EnrollRequest__Output, ctx: CallContext): Promise<EnrollResponse__Output> => {
+        if (ctx.principal.role !== 'enrolling') {
+          throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: 'this key is already registered' });
+        }
+        const site = await deps.catalog.enroll({ token: req.invitationToken, siteName: req.siteName, publicKey: ctx.principal.publicKey });
+        return { site: siteMessage(site) };
+      },
+      WhoAmI: async (_req: object, ctx: CallContext): Promise<WhoAmIResponse__Output> => {
+        const p = ctx.principal;
+        if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site) };
+        if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null };
+        throw new TributaryError({ code: 'UNAUTHENTICATED', reason: 'AUTH_UNKNOWN_KEY', message: 'unknown key' });
+      },
+      GetUpdateStatus: async (req: GetUpdateStatusRequest__Output, ctx: CallContext): Promise<UpdateStatus__Output> => {
+        requireMemberOrAdmin(ctx.principal, req.federation);
+        const record = await deps.state.getUpdate(req.updateId);
+        const own = record && record.federation === req.federation && (ctx.principal.role === 'admin' || (ctx.principal.role === 'site' && record.site === ctx.principal.site.name));
+        if (!record || !own) {
+          return { updateId: req.updateId, state: 'UPDATE_STATE_PENDING', reason: '', message: '', federation: req.federation, runId: '', round: 0, site: '' };
+        }
+        return {
+          updateId: record.updateId,
+          state: record.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED',
+          reason: record.reason,
+          message: record.message,
+          federation: record.federation,
+          runId: record.runId,
+          round: record.round,
+          site: record.site,
+        };
+      },
+    },
+    streams: {
+      WatchTasks: (req: WatchTasksRequest__Output, ctx: CallContext) => watchTasks(req, ctx, deps),
+      DownloadModel: (req: DownloadModelRequest__Output, ctx: CallContext) => {
+        requireMemberOrAdmin(ctx.principal, req.federation);
+        return modelChunks(req, deps, ctx.signal);
+      },
+    },
+  };
+}
+
+async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, deps: SiteServiceDeps): AsyncIterable<Task__Output> {
+  const site = requireSiteMember(ctx.principal, req.federation);
+  const queue = new AsyncQueue<Task__Output>();
+  // Subscribe before looking at the open round, so no task falls between the two.
+  const unsubscribe = deps.tasks.subscribe(req.federation, (offer) => {
+    if (offer.selectedSites.includes(site.name)) queue.push(offer.task);
+  });
+  deps.metrics.connectedSites.inc();
+  try {
+    const open = deps.engine.openTaskFor(req.federation, site.name);
+    if (open) yield open;
+    for (;;) {
+      const task = await queue.next(ctx.signal);
+      if (!task) return;
+      yield task;
+    }
+  } finally {
+    unsubscribe();
+    deps.metrics.connectedSites.dec();
+  }
+}

@@ -1,0 +1,33 @@
+import { TributaryError } from '@tributary/proto';
+import type { SiteRecord } from '../state/index.js';
+
+/** Who made a call, once its signature is verified. */
+export type Principal =
+  | { readonly role: 'admin'; readonly keyId: string }
+  | { readonly role: 'site'; readonly keyId: string; readonly site: SiteRecord }
+  /** A not-yet-known key redeeming an invitation (SiteService.Enroll only). */
+  | { readonly role: 'enrolling'; readonly keyId: string; readonly publicKey: Uint8Array };
+
+export function requireAdmin(p: Principal): void {
+  if (p.role !== 'admin') throw denied('this call needs an admin key');
+}
+
+/** A site acting in a federation it belongs to, or an admin. */
+export function requireMemberOrAdmin(p: Principal, federation: string): void {
+  if (p.role === 'admin') return;
+  if (p.role === 'site' && p.site.federations.includes(federation)) return;
+  if (p.role === 'site') {
+    throw new TributaryError({ code: 'PERMISSION_DENIED', reason: 'NOT_A_MEMBER', message: `site "${p.site.name}" is not a member of federation "${federation}"` });
+  }
+  throw denied('this call needs a site or admin key');
+}
+
+export function requireSiteMember(p: Principal, federation: string): SiteRecord {
+  if (p.role !== 'site') throw denied('this call needs a site key');
+  requireMemberOrAdmin(p, federation);
+  return p.site;
+}
+
+function denied(message: string): TributaryError {
+  return new TributaryError({ code: 'PERMISSION_DENIED', reason: 'PERMISSION_DENIED', message });
+}

@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import type { AdminClient } from '../admin-client.js';
+import type { ClientConfig } from '../config/client-config.js';
+import type { LogLevel } from '../config/values.js';
+import type { Progress } from './progress.js';
+
+/** A command's arguments and options as commander parsed them, before validation. */
+export interface RawInput {
+  readonly args: readonly unknown[];
+  readonly opts: Readonly<Record<string, unknown>>;
+}
+
+/** What a command may use while it runs. */
+export interface CommandContext {
+  /** `--json`: print one envelope, nothing else on stdout. */
+  readonly json: boolean;
+  /** `--log-level`, when given. */
+  readonly logLevel: LogLevel | undefined;
+  /** Aborted on SIGINT / SIGTERM. */
+  readonly signal: AbortSignal;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** `--coordinator` / `--key` after flags > environment > defaults. */
+  clientConfig(): ClientConfig;
+  /** A client of the coordinator, opened on first use and closed when the command ends. */
+  admin(): Promise<AdminClient>;
+  /** Live lines for people; silent with `--json`. */
+  readonly progress: Progress;
+}
+
+/** How a result is shown to people. */
+export interface RenderContext {
+  /** stdout is a terminal. */
+  readonly tty: boolean;
+}
+
+/**
+ * A result that keeps running after it is printed (servers): the runner prints `result`, then
+ * awaits `untilStopped`, which resolves after a clean shutdown on SIGINT / SIGTERM.
+ */
+export class Running<R> {
+  constructor(
+    readonly result: R,
+    readonly untilStopped: () => Promise<void>,
+  ) {}
+}
+
+/**
+ * One CLI command, in its own file under `cli/commands/`: it declares its arguments and options,
+ * validates them into a typed input, runs, and returns a typed result that `render` shows to
+ * people (or the runner prints as `{"ok":true,"result":...}` with `--json`).
+ */
+export interface CliCommand<I, R> {
+  /** `['site', 'add']`, or `['keygen']` for a top-level command. */
+  readonly path: readonly string[];
+  readonly summary: string;
+  /** Commander argument specs with descriptions: `[['<name>', 'site name']]`. */
+  readonly args?: readonly (readonly [spec: string, description: string])[];
+  /** Adds `--coordinator` and `--key`. */
+  readonly connects?: boolean;
+  /**
+   * The command stops cleanly by itself when `ctx.signal` aborts (servers); otherwise SIGINT /
+   * SIGTERM cancel it at once.
+   */
+  readonly handlesInterrupt?: boolean;
+  /** Declares the command's own options. */
+  options?(cmd: Command): void;
+  /** Validates commander's values into the typed input; errors here are usage errors (exit 2). */
+  parse(raw: RawInput): I;
+  run(input: I, ctx: CommandContext): Promise<R | Running<R>>;
+  /** Human output; an empty string prints nothing. */
+  render(result: R, ctx: RenderContext): string;
+  /** Exit code of a successful command. @default 0 */
+  exitCode?(result: R): number;
+}
+
+/** Identity, for type inference of a command's input and result. */
+export function defineCommand<I, R>(command: CliCommand<I, R>): CliCommand<I, R> {
+  return command;
+}

@@ -1,0 +1,124 @@
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { generateSigningKey, readKeyFile, Reason, TributaryError, writeKeyFile } from '@tributary/proto';
+import { parseHostPort } from '../../config/values.js';
+import { defineCommand, Running } from '../command.js';
+import { optInteger, optString } from '../input.js';
+import { fields } from '../render.js';
+import { untilAborted } from '../signals.js';
+
+export interface DevResult {
+  /** The coordinator's gRPC address. */
+  readonly coordinator: string;
+  readonly nats: string;
+  /** Admin key file, created on first use. */
+  readonly keyFile: string;
+  readonly keyId: string;
+  /** Holds admin.key, nats/ (JetStream) and data/ (coordinator state). */
+  readonly dir: string;
+  /** The directory is removed on exit (no --dir given). */
+  readonly temporary: boolean;
+  /** Environment for admin commands and sites in other shells. */
+  readonly exports: Readonly<Record<string, string>>;
+}
+
+export default defineCommand({
+  path: ['dev'],
+  summary: 'Run a local nats-server (JetStream) and a coordinator, with an admin key, for trying things out',
+  handlesInterrupt: true,
+  options(cmd) {
+    cmd
+      .option('--dir <dir>', 'keep state in this directory (default: a temp dir removed on exit)')
+      .option('--grpc-listen <host:port>', 'coordinator gRPC address', '127.0.0.1:7400')
+      .option('--nats-port <port>', 'nats-server port (default: a free port)');
+  },
+  parse(raw) {
+    const dir = optString(raw, 'dir');
+    return {
+      dir,
+      grpcListen: parseHostPort(optString(raw, 'grpcListen') ?? '127.0.0.1:7400', '--grpc-listen', { allowPortZero: true }),
+      natsPort: optInteger(raw, 'natsPort', '--nats-port', 1, 65535),
+    };
+  },
+  async run(input, ctx) {
+    // Loaded on demand: admin commands start faster without the server's modules.
+    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createLogger }] = await Promise.all([
+      import('../../coordinator.js'),
+      import('../../dev/nats-server.js'),
+      import('../../observability/logger.js'),
+    ]);
+    if (!NatsServer.available()) {
+      throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.NATS_SERVER_MISSING, message: NATS_SERVER_INSTALL_HINT });
+    }
+    const temporary = input.dir === undefined;
+    const dir = input.dir === undefined ? await mkdtemp(join(tmpdir(), 'tributary-dev-')) : resolve(ctx.cwd, input.dir);
+    const cleanup: (() => Promise<unknown>)[] = temporary ? [() => rm(dir, { recursive: true, force: true })] : [];
+    const stop = async (): Promise<void> => {
+      for (const step of cleanup.splice(0)) await step().catch(() => undefined);
+    };
+    try {
+      await mkdir(dir, { recursive: true });
+      const keyFile = join(dir, 'admin.key');
+      if (!(await exists(keyFile))) await writeKeyFile(keyFile, generateSigningKey('admin'));
+      const key = await readKeyFile(keyFile);
+      const nats = await NatsServer.start({ storeDir: join(dir, 'nats'), ...(input.natsPort === undefined ? {} : { port: input.natsPort }) });
+      cleanup.unshift(() => nats.stop());
+      const coordinator = await Coordinator.start({
+        dataDir: join(dir, 'data'),
+        grpcListen: input.grpcListen,
+        nats: nats.url,
+        adminKeys: [key.publicKey],
+        logger: createLogger(ctx.logLevel ?? 'warn'),
+      });
+      cleanup.unshift(() => coordinator.close());
+      const result: DevResult = {
+        coordinator: coordinator.address,
+        nats: nats.url,
+        keyFile,
+        keyId: key.keyId,
+        dir,
+        temporary,
+        exports: { TRIBUTARY_COORDINATOR: coordinator.address, TRIBUTARY_KEY: keyFile, TRIBUTARY_NATS: nats.url },
+      };
+      if (ctx.signal.aborted) await stop();
+      return new Running(result, async () => {
+        await untilAborted(ctx.signal);
+        await stop();
+      });
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  },
+  render(r) {
+    return [
+      'Tributary dev environment is up.',
+      fields([
+        ['coordinator', r.coordinator],
+        ['nats', `${r.nats} (JetStream in ${join(r.dir, 'nats')})`],
+        ['admin key', `${r.keyFile} (key id ${r.keyId})`],
+        ['data', `${join(r.dir, 'data')}${r.temporary ? ' (removed on exit)' : ''}`],
+      ]).replace(/^/gm, '  '),
+      '',
+      'In another shell:',
+      ...Object.entries(r.exports).map(([name, value]) => `  export ${name}=${shellQuote(value)}`),
+      '  tributary federation list',
+      '',
+      'Ctrl-C stops both.',
+    ].join('\n');
+  },
+});
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

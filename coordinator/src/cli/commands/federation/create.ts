@@ -1,0 +1,117 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Reason, TributaryError } from '@tributary/proto';
+import type { Federation__Output, FederationSettings } from '@tributary/proto';
+import { invalidValue } from '../../../config/values.js';
+import { defineCommand } from '../../command.js';
+import { UsageError } from '../../errors.js';
+import { nameArg, optDurationMs, optFraction, optInteger, optList, optString, UINT32_MAX } from '../../input.js';
+import { plural } from '../../render.js';
+import { settingsSummary } from './show.js';
+
+const FAILURE_POLICIES = {
+  fail: 'ROUND_FAILURE_POLICY_FAIL_RUN',
+  continue: 'ROUND_FAILURE_POLICY_CONTINUE',
+} as const;
+
+export default defineCommand({
+  path: ['federation', 'create'],
+  summary: 'Create a federation from initial weights (a safetensors file)',
+  args: [['<name>', 'federation name']],
+  connects: true,
+  options(cmd) {
+    cmd
+      .requiredOption('--initial-model <file>', 'initial weights (.safetensors); defines the model spec')
+      .option('--description <text>', 'what the federation is for')
+      .option('--strategy <name>', 'aggregation strategy (default fedavg)')
+      .option('--strategy-option <key=value>', 'strategy option; repeatable', collectOption)
+      .option('--rounds <n>', 'rounds per run (default 3)')
+      .option('--min-sites <n>', 'quorum: fewest accepted updates for a round to commit (default 1)')
+      .option('--sample-fraction <f>', 'fraction of member sites sampled each round, in (0, 1]')
+      .option('--sample-count <n>', 'number of member sites sampled each round')
+      .option('--deadline <duration>', 'round deadline, e.g. 300, 30s, 5m (default 5m)')
+      .option('--on-round-failure <policy>', 'fail (end the run) or continue with the next round (default fail)')
+      .option('--norm-bound <n>', "largest L2 norm of an update's difference from the global model (default off)");
+  },
+  parse(raw) {
+    const sampleFraction = optFraction(raw, 'sampleFraction', '--sample-fraction');
+    const sampleCount = optInteger(raw, 'sampleCount', '--sample-count', 1, UINT32_MAX);
+    if (sampleFraction !== undefined && sampleCount !== undefined) {
+      throw new UsageError('--sample-fraction and --sample-count exclude each other: give one');
+    }
+    const deadlineMs = optDurationMs(raw, 'deadline', '--deadline');
+    if (deadlineMs !== undefined && (deadlineMs < 1000 || deadlineMs / 1000 > UINT32_MAX)) {
+      throw invalidValue('--deadline', optString(raw, 'deadline'), 'must be at least one second');
+    }
+    const policyText = optString(raw, 'onRoundFailure');
+    let onRoundFailure: FederationSettings['onRoundFailure'];
+    if (policyText !== undefined) {
+      if (policyText !== 'fail' && policyText !== 'continue') throw invalidValue('--on-round-failure', policyText, 'expected fail or continue');
+      onRoundFailure = FAILURE_POLICIES[policyText];
+    }
+    const normText = optString(raw, 'normBound');
+    const normBound = normText === undefined ? undefined : Number(normText);
+    if (normBound !== undefined && !(Number.isFinite(normBound) && normBound > 0)) {
+      throw invalidValue('--norm-bound', normText, 'expected a positive number');
+    }
+    const strategyOptions: Record<string, string> = {};
+    for (const entry of optList(raw, 'strategyOption')) {
+      const eq = entry.indexOf('=');
+      if (eq <= 0) throw invalidValue('--strategy-option', entry, 'expected key=value');
+      strategyOptions[entry.slice(0, eq).trim()] = entry.slice(eq + 1).trim();
+    }
+    const settings: FederationSettings = {
+      ...definedOnly({
+        strategy: optString(raw, 'strategy'),
+        rounds: optInteger(raw, 'rounds', '--rounds', 1, UINT32_MAX),
+        minSites: optInteger(raw, 'minSites', '--min-sites', 1, UINT32_MAX),
+        sampleFraction,
+        sampleCount,
+        roundDeadlineSeconds: deadlineMs === undefined ? undefined : Math.ceil(deadlineMs / 1000),
+        onRoundFailure,
+        normBound,
+      }),
+      strategyOptions,
+    };
+    return {
+      name: nameArg(raw, 0, 'federation'),
+      description: optString(raw, 'description'),
+      initialModel: optString(raw, 'initialModel') ?? '',
+      settings,
+    };
+  },
+  async run(input, ctx): Promise<Federation__Output> {
+    const path = resolve(ctx.cwd, input.initialModel);
+    let initialModel: Buffer;
+    try {
+      initialModel = await readFile(path);
+    } catch (err) {
+      throw new TributaryError({
+        code: 'INVALID_ARGUMENT',
+        reason: Reason.INVALID_ARGUMENT,
+        message: `cannot read --initial-model ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`,
+        cause: err,
+      });
+    }
+    const admin = await ctx.admin();
+    return admin.createFederation({
+      name: input.name,
+      initialModel,
+      settings: input.settings,
+      ...(input.description === undefined ? {} : { description: input.description }),
+    });
+  },
+  render(f) {
+    const tensors = f.modelSpec?.tensors.length ?? 0;
+    return `Created federation "${f.name}" (${settingsSummary(f.settings)}; model of ${plural(tensors, 'tensor')}, version ${f.latestVersion}).`;
+  },
+});
+
+function collectOption(value: string, previous: string[] = []): string[] {
+  // key=value pairs may contain commas, so they are not split like other repeatable options.
+  return [...previous, value];
+}
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

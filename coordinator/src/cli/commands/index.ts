@@ -1,0 +1,41 @@
+import type { CliCommand } from '../command.js';
+import dev from './dev.js';
+import federationCreate from './federation/create.js';
+import federationList from './federation/list.js';
+import federationShow from './federation/show.js';
+import keygen from './keygen.js';
+import modelExport from './model/export.js';
+import modelVersions from './model/versions.js';
+import roundsList from './rounds/list.js';
+import runList from './run/list.js';
+import runStart from './run/start.js';
+import runStatus from './run/status.js';
+import runStop from './run/stop.js';
+import runWatch from './run/watch.js';
+import serve from './serve.js';
+import siteAdd from './site/add.js';
+import siteInvite from './site/invite.js';
+import siteList from './site/list.js';
+import siteRevoke from './site/revoke.js';
+
+/** Every command, in the order `tributary --help` lists them. */
+export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
+  keygen,
+  serve,
+  dev,
+  siteAdd,
+  siteList,
+  siteRevoke,
+  siteInvite,
+  federationCreate,
+  federationList,
+  federationShow,
+  runStart,
+  runStop,
+  runStatus,
+  runList,
+  runWatch,
+  roundsList,
+  modelVersions,
+  modelExport,
+];

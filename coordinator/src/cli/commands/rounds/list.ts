@@ -1,0 +1,36 @@
+import type { Round__Output } from '@tributary/proto';
+import { defineCommand } from '../../command.js';
+import { arg } from '../../input.js';
+import { formatBytes, formatElapsed, formatMetrics, formatTime, table } from '../../render.js';
+import { roundState } from '../../views.js';
+
+export default defineCommand({
+  path: ['rounds', 'list'],
+  summary: 'List the rounds of a run',
+  args: [['<run-id>', 'run id']],
+  connects: true,
+  parse(raw) {
+    return { runId: arg(raw, 0) ?? '' };
+  },
+  async run(input, ctx): Promise<Round__Output[]> {
+    return (await ctx.admin()).listRounds(input.runId);
+  },
+  render(rounds) {
+    if (rounds.length === 0) return 'No rounds yet.';
+    return table(
+      ['ROUND', 'STATE', 'SELECTED', 'ACCEPTED', 'REFUSED', 'VERSION', 'OPENED', 'DURATION', 'RECEIVED', 'METRICS / FAILURE'],
+      rounds.map((r) => [
+        String(r.number),
+        roundState(r),
+        String(r.selectedSites.length),
+        String(r.accepted.length),
+        String(r.refused.length),
+        r.committedVersion > 0 ? String(r.committedVersion) : '-',
+        formatTime(r.openedAtMs),
+        r.openedAtMs > 0 && r.closedAtMs > 0 ? formatElapsed(r.closedAtMs - r.openedAtMs) : '-',
+        formatBytes(r.bytesReceived),
+        r.failureReason !== '' ? r.failureReason : formatMetrics(r.metrics),
+      ]),
+    );
+  },
+});

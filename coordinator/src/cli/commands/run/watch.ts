@@ -1,0 +1,93 @@
+import type { Round__Output, Run__Output, RunEvent__Output } from '@tributary/proto';
+import type { AdminClient } from '../../../admin-client.js';
+import { defineCommand } from '../../command.js';
+import type { CommandContext } from '../../command.js';
+import { arg } from '../../input.js';
+import { formatElapsed, formatMetrics } from '../../render.js';
+import { roundState, runStatus, runSummary } from '../../views.js';
+
+export default defineCommand({
+  path: ['run', 'watch'],
+  summary: 'Follow a run live until it ends (exit 0 if it FINISHED, 1 otherwise)',
+  args: [['<run-id>', 'run id']],
+  connects: true,
+  parse(raw) {
+    return { runId: arg(raw, 0) ?? '' };
+  },
+  async run(input, ctx): Promise<Run__Output> {
+    return followRun(await ctx.admin(), input.runId, ctx);
+  },
+  render: runSummary,
+  exitCode: exitCodeOfRun,
+});
+
+/** 0 for a FINISHED (or still RUNNING) run, 1 for FAILED or KILLED. */
+export function exitCodeOfRun(run: Run__Output): number {
+  return run.status === 'RUN_STATUS_FINISHED' || run.status === 'RUN_STATUS_RUNNING' ? 0 : 1;
+}
+
+/** Follows a run to its end, drawing a progress line per round (live on a terminal). */
+export async function followRun(admin: AdminClient, runId: string, ctx: CommandContext): Promise<Run__Output> {
+  const view: { run?: Run__Output; round?: Round__Output } = {};
+  const draw = (note = ''): void => {
+    if (view.run !== undefined) ctx.progress.update(progressLine(view.run, view.round, note));
+  };
+  const ticker = ctx.progress.tty ? setInterval(() => draw(), 1000) : undefined;
+  ticker?.unref();
+  try {
+    return await admin.waitForRun(runId, {
+      signal: ctx.signal,
+      onEvent: (event: RunEvent__Output) => {
+        if (event.run !== null) view.run = event.run;
+        if (event.round !== null) {
+          view.round = event.round;
+          if (view.run !== undefined && event.round.number > view.run.currentRound) {
+            view.run = { ...view.run, currentRound: event.round.number };
+          }
+        }
+        if (view.run === undefined) return;
+        switch (event.type) {
+          case 'ROUND_COMMITTED':
+          case 'ROUND_FAILED':
+            if (view.round !== undefined) ctx.progress.line(progressLine(view.run, view.round, ''));
+            return;
+          case 'UPDATE_ACCEPTED':
+            return draw(event.update === null ? '' : `accepted ${event.update.site}`);
+          case 'UPDATE_REFUSED':
+            return draw(event.refusal === null ? '' : `refused ${event.refusal.site || '?'}: ${event.refusal.reason}`);
+          case 'RUN_ENDED':
+            return;
+          default:
+            return draw();
+        }
+      },
+    });
+  } finally {
+    if (ticker !== undefined) clearInterval(ticker);
+    ctx.progress.done();
+  }
+}
+
+/** `run 3f2a round 2/5  OPEN  accepted 1/3  refused 0  elapsed 12.3s` */
+export function progressLine(run: Run__Output, round: Round__Output | undefined, note: string, nowMs = Date.now()): string {
+  const parts = [`run ${run.id}`];
+  if (round === undefined || round.number === 0) {
+    parts.push(`round 0/${run.rounds}`, runStatus(run), 'waiting for the first round');
+  } else {
+    const elapsed = round.openedAtMs > 0 ? (round.closedAtMs > 0 ? round.closedAtMs : nowMs) - round.openedAtMs : 0;
+    parts.push(
+      `round ${round.number}/${run.rounds}`,
+      roundState(round),
+      `accepted ${round.accepted.length}/${round.selectedSites.length}`,
+      `refused ${round.refused.length}`,
+      `elapsed ${formatElapsed(elapsed)}`,
+    );
+    if (round.state === 'ROUND_STATE_COMMITTED') {
+      parts.push(`version ${round.committedVersion}`);
+      if (Object.keys(round.metrics).length > 0) parts.push(formatMetrics(round.metrics));
+    }
+    if (round.state === 'ROUND_STATE_FAILED' && round.failureReason !== '') parts.push(round.failureReason);
+  }
+  if (note !== '') parts.push(`(${note})`);
+  return parts.join('  ');
+}

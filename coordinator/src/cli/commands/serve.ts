@@ -1,0 +1,77 @@
+import { coordinatorOptionsOf, loadServeConfig } from '../../config/serve-config.js';
+import type { ServeConfigFlags } from '../../config/serve-config.js';
+import { defineCommand, Running } from '../command.js';
+import { collect, optList, optString } from '../input.js';
+import { untilAborted } from '../signals.js';
+
+export interface ServeResult {
+  /** host:port the gRPC server listens on. */
+  readonly address: string;
+  readonly dataDir: string;
+  readonly nats: readonly string[];
+  readonly adminKeyIds: readonly string[];
+  /** 0 when metrics are off. */
+  readonly metricsPort: number;
+  readonly tls: boolean;
+  readonly configFile?: string;
+}
+
+export default defineCommand({
+  path: ['serve'],
+  summary: 'Run the coordinator (flags > TRIBUTARY_* environment > --config YAML file > defaults)',
+  handlesInterrupt: true,
+  options(cmd) {
+    cmd
+      .option('--config <file>', 'YAML config file (env TRIBUTARY_CONFIG)')
+      .option('--data-dir <dir>', 'state directory (default ./.tributary)')
+      .option('--grpc-listen <host:port>', 'gRPC listen address (default 127.0.0.1:7400)')
+      .option('--nats <urls>', 'NATS server URL(s), comma-separated (default nats://127.0.0.1:4222)')
+      .option('--admin-key <key>', 'admin public key (base64) or key file; repeatable', collect)
+      .option('--metrics-port <port>', 'Prometheus metrics port; 0 = off (default 0)')
+      .option('--tls-cert <file>', 'gRPC TLS certificate (PEM)')
+      .option('--tls-key <file>', 'gRPC TLS private key (PEM)')
+      .option('--auth-skew-seconds <duration>', 'accepted clock skew of signed calls (default 300)')
+      .option('--max-update-bytes <size>', 'largest accepted update payload (default 1GiB)');
+  },
+  parse(raw): ServeConfigFlags {
+    const adminKeys = optList(raw, 'adminKey');
+    return {
+      config: optString(raw, 'config'),
+      dataDir: optString(raw, 'dataDir'),
+      grpcListen: optString(raw, 'grpcListen'),
+      nats: optString(raw, 'nats'),
+      adminKeys: adminKeys.length === 0 ? undefined : adminKeys,
+      logLevel: optString(raw, 'logLevel'),
+      metricsPort: optString(raw, 'metricsPort'),
+      tlsCert: optString(raw, 'tlsCert'),
+      tlsKey: optString(raw, 'tlsKey'),
+      authSkewSeconds: optString(raw, 'authSkewSeconds'),
+      maxUpdateBytes: optString(raw, 'maxUpdateBytes'),
+    };
+  },
+  async run(flags, ctx) {
+    const config = await loadServeConfig({ flags, env: ctx.env, cwd: ctx.cwd });
+    // Loaded on demand: admin commands start faster without the server's modules.
+    const [{ Coordinator }, { createLogger }] = await Promise.all([import('../../coordinator.js'), import('../../observability/logger.js')]);
+    const logger = createLogger(config.logLevel);
+    const coordinator = await Coordinator.start(coordinatorOptionsOf(config, logger));
+    const result: ServeResult = {
+      address: coordinator.address,
+      dataDir: config.dataDir,
+      nats: config.nats,
+      adminKeyIds: config.adminKeyIds,
+      metricsPort: config.metricsPort,
+      tls: config.tls !== undefined,
+      ...(config.configFile === undefined ? {} : { configFile: config.configFile }),
+    };
+    return new Running(result, async () => {
+      await untilAborted(ctx.signal);
+      logger.info('stopping');
+      await coordinator.close();
+    });
+  },
+  render(r) {
+    const metrics = r.metricsPort === 0 ? '' : `, metrics on :${r.metricsPort}`;
+    return `Coordinator listening on ${r.address}${r.tls ? ' (TLS)' : ''} (data ${r.dataDir}, NATS ${r.nats.join(',')}${metrics}). Ctrl-C stops it.`;
+  },
+});

@@ -1,0 +1,24 @@
+import { assertName } from '@tributary/proto';
+import type { Site__Output } from '@tributary/proto';
+import { defineCommand } from '../../command.js';
+import { optString } from '../../input.js';
+import { sitesTable } from '../../views.js';
+
+export default defineCommand({
+  path: ['site', 'list'],
+  summary: 'List sites',
+  connects: true,
+  options(cmd) {
+    cmd.option('--federation <name>', 'only members of this federation');
+  },
+  parse(raw) {
+    const federation = optString(raw, 'federation');
+    return { federation: federation === undefined ? undefined : assertName('federation', federation) };
+  },
+  async run(input, ctx): Promise<Site__Output[]> {
+    return (await ctx.admin()).listSites(input.federation);
+  },
+  render(sites) {
+    return sites.length === 0 ? 'No sites.' : sitesTable(sites);
+  },
+});

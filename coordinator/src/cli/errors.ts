@@ -1,0 +1,127 @@
+import { TributaryError } from '@tributary/proto';
+
+/** The reason of errors in how a command was called (unknown option, missing argument...). */
+export const USAGE = 'USAGE';
+
+/** A command-line mistake: exit code 2. */
+export class UsageError extends TributaryError {
+  constructor(message: string, hint?: string) {
+    super({
+      code: 'INVALID_ARGUMENT',
+      reason: USAGE,
+      message,
+      retryable: false,
+      ...(hint === undefined ? {} : { details: { hint } }),
+    });
+  }
+}
+
+/** An error as the CLI shows it: `Error (CODE): message` and a hint, or the `--json` envelope. */
+export interface CliFailure {
+  /** The reason code (e.g. `RUN_NOT_FOUND`, `USAGE`), else the status code. */
+  readonly code: string;
+  readonly message: string;
+  /** What to do about it; empty when the message says it all. */
+  readonly hint: string;
+  /** gRPC-style status (`NOT_FOUND`, `UNAVAILABLE`...). */
+  readonly status: string;
+  readonly exitCode: number;
+}
+
+/** What the runner knows when an error happens, for a helpful hint. */
+export interface FailureContext {
+  /** `['site', 'add']` */
+  readonly command: readonly string[];
+  /** The error came from validating the command line. */
+  readonly usage: boolean;
+  /** The coordinator address and key file, when the command talks to a coordinator. */
+  readonly coordinator?: string | undefined;
+  readonly keyFile?: string | undefined;
+}
+
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+/** The command that lists what a command group refers to. */
+const LISTING: Readonly<Record<string, string>> = {
+  site: 'tributary site list',
+  federation: 'tributary federation list',
+  model: 'tributary federation list',
+  run: 'tributary run list',
+  rounds: 'tributary run list',
+};
+
+export function describeFailure(err: unknown, ctx: FailureContext): CliFailure {
+  const e = TributaryError.from(err);
+  const code = e.reason !== '' && e.reason !== 'INTERNAL' ? e.reason : e.code;
+  const message = e.code === 'UNAVAILABLE' && e.reason === 'UNAVAILABLE' && ctx.coordinator !== undefined
+    ? `cannot reach the coordinator at ${ctx.coordinator} (${connectionProblem(e.message)})`
+    : e.message;
+  const given = e.details?.['hint'];
+  const hint = typeof given === 'string' ? given : hintFor(e, ctx);
+  const exitCode = e.code === 'CANCELLED' ? EXIT_INTERRUPTED : ctx.usage || e.reason === USAGE ? EXIT_USAGE : EXIT_FAILURE;
+  return { code, message, hint, status: e.code, exitCode };
+}
+
+function hintFor(e: TributaryError, ctx: FailureContext): string {
+  const help = `Run \`tributary ${[...ctx.command, '--help'].join(' ')}\` for usage.`;
+  const coordinator = ctx.coordinator ?? 'the configured address';
+  switch (e.reason) {
+    case USAGE:
+      return help;
+    case 'INVALID_NAME':
+      return 'Names use lowercase letters, digits, "-" and "_", start with a letter or digit, and have at most 63 characters.';
+    case 'AUTH_UNKNOWN_KEY':
+      return `The coordinator does not know the key in ${ctx.keyFile ?? 'the key file'}: add its public key to the coordinator's admin_keys, or pick another key with --key / TRIBUTARY_KEY.`;
+    case 'AUTH_EXPIRED':
+      return "Check that this machine's clock agrees with the coordinator's (auth_skew_seconds).";
+    case 'AUTH_SIGNATURE_INVALID':
+    case 'AUTH_REPLAYED':
+      return 'Retry; if it persists, check that client and coordinator run the same Tributary version.';
+    case 'KEY_FILE_INSECURE':
+      return 'Key files must be readable by their owner only.';
+    case 'KEY_FILE_INVALID':
+      return 'Create a key file with `tributary keygen <name>`.';
+    case 'NATS_SERVER_MISSING':
+      return '';
+    case 'NATS_UNAVAILABLE':
+      return 'Start nats-server with JetStream (`nats-server -js`) or point --nats / TRIBUTARY_NATS at one; `tributary dev` starts one for you.';
+    case 'LISTEN_FAILED':
+      return 'Another process may hold the port: choose another with --grpc-listen (port 0 picks a free one).';
+    case 'RUN_NOT_FOUND':
+      return '`tributary run list` shows the runs.';
+    case 'RUN_NOT_RUNNING':
+      return '`tributary run status <run-id>` shows how the run ended.';
+    default:
+      break;
+  }
+  switch (e.code) {
+    case 'INVALID_ARGUMENT':
+      return help;
+    case 'UNAVAILABLE':
+      return `Is the coordinator running at ${coordinator}? Start one with \`tributary serve\` or \`tributary dev\`, or point --coordinator / TRIBUTARY_COORDINATOR at it.`;
+    case 'DEADLINE_EXCEEDED':
+      return `The coordinator at ${coordinator} did not answer in time; check that it is healthy.`;
+    case 'UNAUTHENTICATED':
+      return 'The coordinator refused the call signature: check --key / TRIBUTARY_KEY.';
+    case 'PERMISSION_DENIED':
+      return 'The key lacks the privilege for this: use an admin key (--key / TRIBUTARY_KEY).';
+    case 'NOT_FOUND':
+      return `\`${LISTING[ctx.command[0] ?? ''] ?? 'tributary federation list'}\` shows what exists.`;
+    case 'ALREADY_EXISTS':
+      return 'Choose another name.';
+    case 'FAILED_PRECONDITION':
+      return 'The current state does not allow this; the message says why.';
+    case 'CANCELLED':
+      return '';
+    default:
+      return 'Run again with --log-level debug for details.';
+  }
+}
+
+/** The useful part of grpc-js's connection errors: `connect ECONNREFUSED 127.0.0.1:7400`. */
+function connectionProblem(message: string): string {
+  const last = /Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(message)?.[1];
+  return (last ?? message).trim();
+}

@@ -1,0 +1,90 @@
+import { Command, Option } from 'commander';
+import { LOG_LEVELS } from '../config/values.js';
+import type { CliCommand, RawInput } from './command.js';
+
+/** Descriptions of the command groups. */
+const GROUPS: Readonly<Record<string, string>> = {
+  site: 'Partner sites: add, list, revoke, invite',
+  federation: 'Federations: create, list, show',
+  run: 'Training runs: start, stop, status, list, watch',
+  rounds: 'Rounds of a run',
+  model: 'Model versions: list and export',
+};
+
+export interface Selection {
+  readonly command: CliCommand<unknown, unknown>;
+  readonly raw: RawInput;
+}
+
+/**
+ * The commander program for the given commands. Parsing only selects a command and collects its
+ * raw input (through `onSelect`); the runner validates and runs it. Commander never exits the
+ * process nor prints errors itself: its errors are thrown as CommanderError.
+ */
+export function buildProgram(opts: {
+  commands: readonly CliCommand<unknown, unknown>[];
+  version: string;
+  writeOut: (text: string) => void;
+  writeErr: (text: string) => void;
+  onSelect: (selection: Selection) => void;
+}): Command {
+  const program = new Command('tributary')
+    .description('Operate a Tributary federated training coordinator.')
+    .version(opts.version, '-v, --version', 'print the version')
+    .addOption(new Option('--log-level <level>', 'log level; debug also prints stack traces').choices(LOG_LEVELS))
+    .exitOverride()
+    .configureOutput({ writeOut: opts.writeOut, writeErr: opts.writeErr, outputError: () => {} })
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Admin commands connect to --coordinator (TRIBUTARY_COORDINATOR, default 127.0.0.1:7400)',
+        'and sign calls with --key (TRIBUTARY_KEY, default ./admin.key).',
+        '',
+        'Get started:  tributary dev        (a local nats-server and coordinator)',
+      ].join('\n'),
+    );
+
+  for (const command of opts.commands) {
+    const [first, second] = command.path;
+    if (first === undefined) continue;
+    let parent = program;
+    let name = first;
+    if (second !== undefined) {
+      parent = program.commands.find((c) => c.name() === first) ?? program.command(first).description(GROUPS[first] ?? first);
+      name = second;
+    }
+    const leaf = parent.command(name).description(command.summary);
+    for (const [spec, description] of command.args ?? []) leaf.argument(spec, description);
+    command.options?.(leaf);
+    if (command.connects === true) {
+      leaf.option('--coordinator <host:port>', 'coordinator address (env TRIBUTARY_COORDINATOR)');
+      leaf.option('--key <file>', 'signing key file (env TRIBUTARY_KEY)');
+    }
+    leaf.option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
+    leaf.action((...params: unknown[]) => {
+      const self = params[params.length - 1] as Command;
+      opts.onSelect({ command, raw: { args: self.processedArgs as unknown[], opts: self.optsWithGlobals() } });
+    });
+  }
+  return program;
+}
+
+/** The command path named by argv's leading words (for hints on usage errors). */
+export function commandPathOf(program: Command, argv: readonly string[]): string[] {
+  const path: string[] = [];
+  let current = program;
+  for (const word of argv) {
+    if (word.startsWith('-')) continue;
+    const next = current.commands.find((c) => c.name() === word);
+    if (next === undefined) {
+      // Before the first command word, a non-option word is an option's value.
+      if (path.length === 0) continue;
+      break;
+    }
+    path.push(word);
+    current = next;
+  }
+  return path;
+}

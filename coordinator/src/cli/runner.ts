@@ -1,0 +1,261 @@
+import { readFileSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { readKeyFile, TributaryError } from '@tributary/proto';
+import type { SigningKey } from '@tributary/proto';
+import { AdminClient } from '../admin-client.js';
+import { loadClientConfig } from '../config/client-config.js';
+import type { ClientConfig } from '../config/client-config.js';
+import { parseLogLevel } from '../config/values.js';
+import type { LogLevel } from '../config/values.js';
+import { Running } from './command.js';
+import type { CliCommand, CommandContext, RawInput } from './command.js';
+import { describeFailure, EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from './errors.js';
+import type { CliFailure } from './errors.js';
+import { optString } from './input.js';
+import { buildProgram, commandPathOf } from './program.js';
+import type { Selection } from './program.js';
+import { silentProgress, streamProgress } from './progress.js';
+import type { Progress } from './progress.js';
+
+/** The process around the CLI; tests may pass their own. */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream & { readonly isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Source of SIGINT / SIGTERM. @default process */
+  readonly signals?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
+}
+
+export function processIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+}
+
+/**
+ * Parses argv, runs the selected command and prints its result (or one JSON envelope with
+ * `--json`). Returns the exit code: 0 success, 1 failure, 2 usage error, 130 interrupted.
+ */
+export async function runCli(
+  argv: readonly string[],
+  commands: readonly CliCommand<unknown, unknown>[],
+  io: CliIo = processIo(),
+): Promise<number> {
+  const json = argv.includes('--json');
+  const output = new Output(io, json, debugRequested(argv));
+  let selection: Selection | undefined;
+  const program = buildProgram({
+    commands,
+    version: packageVersion(),
+    writeOut: (text) => io.stdout.write(text),
+    writeErr: (text) => {
+      if (!json) io.stderr.write(text);
+    },
+    onSelect: (s) => {
+      selection = s;
+    },
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    const path = commandPathOf(program, argv);
+    if (!(err instanceof CommanderError)) return output.failure(err, { command: path, usage: true });
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    if (err.code === 'commander.help') {
+      // Commander printed the help of a command group called without a command.
+      if (!json) return EXIT_USAGE;
+      const message = path.length === 0 ? 'missing command' : `missing command after "tributary ${path.join(' ')}"`;
+      return output.failure(new UsageError(message), { command: path, usage: true });
+    }
+    return output.failure(new UsageError(err.message.replace(/^error: /, '')), { command: path, usage: true });
+  }
+  if (selection === undefined) return 0;
+  return execute(selection, io, output);
+}
+
+async function execute(selection: Selection, io: CliIo, output: Output): Promise<number> {
+  const { command, raw } = selection;
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts += 1;
+    // A second Ctrl-C does not wait for a clean stop.
+    if (interrupts > 1) process.exit(EXIT_INTERRUPTED);
+    controller.abort();
+  };
+  const signals = io.signals ?? process;
+  signals.on('SIGINT', onSignal);
+  signals.on('SIGTERM', onSignal);
+  const tty = io.stdout.isTTY === true;
+  const progress = output.json ? silentProgress : streamProgress(io.stdout, tty);
+  const ctx = new RunnerContext(raw, io, output.json, controller.signal, progress);
+  const failureContext = () => ({ command: command.path, usage: false, ...ctx.addressing(command.connects === true) });
+  try {
+    let input: unknown;
+    try {
+      input = command.parse(raw);
+      if (command.connects === true) ctx.clientConfig();
+    } catch (err) {
+      return output.failure(err, { ...failureContext(), usage: true });
+    }
+    const pending = command.run(input, ctx);
+    const outcome = command.handlesInterrupt === true ? await pending : await cancelOnAbort(pending, controller.signal);
+    progress.done();
+    if (outcome instanceof Running) {
+      output.result(command, outcome.result, tty);
+      await outcome.untilStopped();
+      return 0;
+    }
+    output.result(command, outcome, tty);
+    return command.exitCode?.(outcome) ?? 0;
+  } catch (err) {
+    progress.done();
+    return output.failure(err, failureContext());
+  } finally {
+    ctx.close();
+    signals.off('SIGINT', onSignal);
+    signals.off('SIGTERM', onSignal);
+  }
+}
+
+class RunnerContext implements CommandContext {
+  readonly logLevel: LogLevel | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  private config: ClientConfig | undefined;
+  private client: Promise<AdminClient> | undefined;
+
+  constructor(
+    private readonly raw: RawInput,
+    io: CliIo,
+    readonly json: boolean,
+    readonly signal: AbortSignal,
+    readonly progress: Progress,
+  ) {
+    const level = optString(raw, 'logLevel');
+    this.logLevel = level === undefined ? undefined : parseLogLevel(level, '--log-level');
+    this.env = io.env;
+    this.cwd = io.cwd;
+  }
+
+  clientConfig(): ClientConfig {
+    this.config ??= loadClientConfig({
+      flags: { coordinator: optString(this.raw, 'coordinator'), key: optString(this.raw, 'key') },
+      env: this.env,
+      cwd: this.cwd,
+    });
+    return this.config;
+  }
+
+  admin(): Promise<AdminClient> {
+    this.client ??= (async () => {
+      const config = this.clientConfig();
+      const key = await loadSigningKey(config.keyFile);
+      return new AdminClient({ address: config.coordinator, key });
+    })();
+    return this.client;
+  }
+
+  /** Coordinator address and key file for hints, when known. */
+  addressing(connects: boolean): { coordinator?: string; keyFile?: string } {
+    if (!connects) return {};
+    try {
+      const config = this.clientConfig();
+      return { coordinator: config.coordinator, keyFile: config.keyFile };
+    } catch {
+      return {};
+    }
+  }
+
+  close(): void {
+    void this.client?.then((c) => c.close(), () => undefined);
+  }
+}
+
+async function loadSigningKey(path: string): Promise<SigningKey> {
+  try {
+    return await readKeyFile(path);
+  } catch (err) {
+    const e = TributaryError.from(err);
+    if (e.code !== 'NOT_FOUND') throw e;
+    throw new TributaryError({
+      code: e.code,
+      reason: e.reason,
+      message: e.message,
+      cause: err,
+      details: { hint: 'Create an admin key with `tributary keygen admin`, or choose a key with --key / TRIBUTARY_KEY.' },
+    });
+  }
+}
+
+/** Prints results and failures: human text, or exactly one JSON envelope on stdout. */
+class Output {
+  constructor(
+    private readonly io: CliIo,
+    readonly json: boolean,
+    private readonly debug: boolean,
+  ) {}
+
+  result(command: CliCommand<unknown, unknown>, result: unknown, tty: boolean): void {
+    if (this.json) {
+      this.io.stdout.write(`${JSON.stringify({ ok: true, result: result ?? null }, jsonReplacer)}\n`);
+      return;
+    }
+    const text = command.render(result, { tty });
+    if (text !== '') this.io.stdout.write(`${text}\n`);
+  }
+
+  failure(err: unknown, ctx: Parameters<typeof describeFailure>[1]): number {
+    const f: CliFailure = describeFailure(err, ctx);
+    if (this.json) {
+      const error = { code: f.code, message: f.message, hint: f.hint };
+      this.io.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
+    } else {
+      this.io.stderr.write(`Error (${f.code}): ${f.message}\n${f.hint === '' ? '' : `Hint: ${f.hint}\n`}`);
+    }
+    if (this.debug) this.io.stderr.write(`${stackOf(err)}\n`);
+    return f.exitCode;
+  }
+}
+
+function cancelOnAbort<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new TributaryError({ code: 'CANCELLED', reason: 'CANCELLED', message: 'interrupted' }));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Bytes as base64 (site public keys), bigints as strings. */
+function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
+  const original = (this as Record<string, unknown>)[key];
+  if (original instanceof Uint8Array) return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString('base64');
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
+
+function stackOf(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth += 1) {
+    parts.push(current instanceof Error ? (current.stack ?? current.message) : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join('\nCaused by: ');
+}
+
+function debugRequested(argv: readonly string[]): boolean {
+  const i = argv.indexOf('--log-level');
+  const level = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--log-level='))?.slice('--log-level='.length);
+  return level === 'debug' || level === 'trace';
+}
+
+function packageVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const version = (pkg as { version?: unknown }).version;
+    return typeof version === 'string' ? version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}

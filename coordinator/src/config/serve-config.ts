@@ -1,0 +1,212 @@
+import { access, constants } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { keyIdOf, Reason, TributaryError } from '@tributary/proto';
+import type { Logger } from 'pino';
+import type { CoordinatorOptions } from '../coordinator.js';
+import { readConfigFile, resolvePath, SettingLayers } from './layers.js';
+import type { RawValue } from './layers.js';
+import { readPublicKey } from './public-key.js';
+import {
+  invalidValue,
+  parseByteSize,
+  parseDurationSeconds,
+  parseHostPort,
+  parseInteger,
+  parseLogLevel,
+  parseNatsServers,
+} from './values.js';
+import type { LogLevel, ValueLabel } from './values.js';
+
+/** Keys of the coordinator's YAML config file (also `--<key-with-dashes>` and `TRIBUTARY_<KEY>`). */
+export const SERVE_CONFIG_KEYS = [
+  'data_dir',
+  'grpc_listen',
+  'nats',
+  'admin_keys',
+  'log_level',
+  'metrics_port',
+  'tls_cert',
+  'tls_key',
+  'auth_skew_seconds',
+  'max_update_bytes',
+] as const;
+export type ServeConfigKey = (typeof SERVE_CONFIG_KEYS)[number];
+
+/** `tributary serve`'s settings, validated and defaulted. */
+export interface ServeConfig {
+  /** Absolute path of the state directory. @default ./.tributary */
+  readonly dataDir: string;
+  /** gRPC listen address; port 0 picks a free port. @default 127.0.0.1:7400 */
+  readonly grpcListen: string;
+  /** NATS server URLs. @default ['nats://127.0.0.1:4222'] */
+  readonly nats: readonly string[];
+  /** Public keys allowed to call AdminService; at least one. */
+  readonly adminKeys: readonly Uint8Array[];
+  /** Key ids of `adminKeys`, in the same order. */
+  readonly adminKeyIds: readonly string[];
+  /** @default info */
+  readonly logLevel: LogLevel;
+  /** Prometheus metrics HTTP port; 0 turns metrics off. @default 0 */
+  readonly metricsPort: number;
+  /** gRPC TLS certificate and key files; plaintext when absent. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** Largest accepted clock difference of a signed call. @default 300 */
+  readonly authSkewSeconds: number;
+  /** Largest accepted update payload. @default 1 GiB */
+  readonly maxUpdateBytes: number;
+  /** The YAML file the settings were read from, if any. */
+  readonly configFile?: string;
+}
+
+/** Command-line flags, camelCase (`grpcListen` is `--grpc-listen`); unset flags are undefined. */
+export type ServeConfigFlags = {
+  readonly [K in ServeConfigKey as CamelCase<K>]?: RawValue | undefined;
+} & {
+  /** Path of the YAML config file (`--config`). */
+  readonly config?: string | undefined;
+};
+type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
+
+export interface LoadServeConfigOptions {
+  readonly flags?: ServeConfigFlags;
+  /** @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** YAML config file; else `flags.config`, else `TRIBUTARY_CONFIG`, else none. */
+  readonly configFile?: string;
+  /** Base of relative paths from flags and the environment. @default process.cwd() */
+  readonly cwd?: string;
+}
+
+export const SERVE_DEFAULTS = {
+  dataDir: './.tributary',
+  grpcListen: '127.0.0.1:7400',
+  nats: 'nats://127.0.0.1:4222',
+  logLevel: 'info',
+  metricsPort: 0,
+  authSkewSeconds: 300,
+  maxUpdateBytes: 2 ** 30,
+} as const;
+
+/**
+ * Loads the coordinator's settings once: flags > `TRIBUTARY_*` environment > YAML file >
+ * defaults. Paths in the file are relative to the file. Throws INVALID_ARGUMENT naming the
+ * setting and its source for any bad value, and for unknown keys in the file.
+ */
+export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promise<ServeConfig> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const flags = opts.flags ?? {};
+  const configPath = nonEmpty(opts.configFile) ?? nonEmpty(flags.config) ?? nonEmpty(env['TRIBUTARY_CONFIG']);
+  const file = configPath === undefined ? undefined : await readConfigFile(resolve(cwd, configPath), SERVE_CONFIG_KEYS);
+  const layers = new SettingLayers<ServeConfigKey>(SERVE_CONFIG_KEYS, {
+    flags,
+    env,
+    file,
+    cwd,
+    flagLabels: { admin_keys: '--admin-key' },
+  });
+
+  const dataDirSetting = layers.text('data_dir');
+  const dataDir = dataDirSetting === undefined ? resolve(cwd, SERVE_DEFAULTS.dataDir) : resolvePath(nonBlank(dataDirSetting));
+
+  const listen = layers.text('grpc_listen');
+  const grpcListen = listen === undefined ? SERVE_DEFAULTS.grpcListen : parseHostPort(listen.value, listen.what, { allowPortZero: true });
+
+  const natsSetting = layers.list('nats');
+  const nats = natsSetting === undefined ? [SERVE_DEFAULTS.nats] : parseNatsServers(natsSetting.value, natsSetting.what);
+
+  const keysSetting = layers.list('admin_keys');
+  if (keysSetting === undefined || keysSetting.value.length === 0) {
+    throw new TributaryError({
+      code: 'INVALID_ARGUMENT',
+      reason: Reason.INVALID_ARGUMENT,
+      message: `admin_keys is required: pass --admin-key, set ${layers.envName('admin_keys')}, or set admin_keys in the config file`,
+      details: { hint: 'Create an admin key with `tributary keygen admin`, then pass --admin-key admin.key.' },
+    });
+  }
+  const adminKeys: Uint8Array[] = [];
+  const adminKeyIds: string[] = [];
+  for (const spec of keysSetting.value) {
+    const key = await readPublicKey(spec, keysSetting.what, keysSetting.source.baseDir);
+    const id = keyIdOf(key);
+    if (adminKeyIds.includes(id)) continue;
+    adminKeys.push(key);
+    adminKeyIds.push(id);
+  }
+
+  const level = layers.text('log_level');
+  const logLevel = level === undefined ? SERVE_DEFAULTS.logLevel : parseLogLevel(level.value, level.what);
+
+  const metrics = layers.text('metrics_port');
+  const metricsPort = metrics === undefined ? SERVE_DEFAULTS.metricsPort : parseInteger(metrics.value, metrics.what, 0, 65535);
+
+  const certSetting = layers.text('tls_cert');
+  const keySetting = layers.text('tls_key');
+  let tls: ServeConfig['tls'];
+  if (certSetting !== undefined || keySetting !== undefined) {
+    if (certSetting === undefined || keySetting === undefined) {
+      const given = certSetting ?? keySetting;
+      throw invalidValue(given?.what ?? 'tls', given?.value, 'tls_cert and tls_key go together: set both or neither');
+    }
+    tls = { certFile: await readablePath(certSetting), keyFile: await readablePath(keySetting) };
+  }
+
+  const skew = layers.text('auth_skew_seconds');
+  const authSkewSeconds = skew === undefined ? SERVE_DEFAULTS.authSkewSeconds : positive(parseDurationSeconds(skew.value, skew.what), skew);
+
+  const maxBytes = layers.text('max_update_bytes');
+  const maxUpdateBytes = maxBytes === undefined ? SERVE_DEFAULTS.maxUpdateBytes : positive(parseByteSize(maxBytes.value, maxBytes.what), maxBytes);
+
+  return Object.freeze({
+    dataDir,
+    grpcListen,
+    nats: Object.freeze(nats),
+    adminKeys: Object.freeze(adminKeys),
+    adminKeyIds: Object.freeze(adminKeyIds),
+    logLevel,
+    metricsPort,
+    ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
+    authSkewSeconds,
+    maxUpdateBytes,
+    ...(file === undefined ? {} : { configFile: file.path }),
+  });
+}
+
+/** The Coordinator's options for a loaded config. */
+export function coordinatorOptionsOf(config: ServeConfig, logger?: Logger): CoordinatorOptions {
+  return {
+    dataDir: config.dataDir,
+    grpcListen: config.grpcListen,
+    nats: [...config.nats],
+    adminKeys: [...config.adminKeys],
+    metricsPort: config.metricsPort,
+    authSkewMs: config.authSkewSeconds * 1000,
+    maxUpdateBytes: config.maxUpdateBytes,
+    ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile } }),
+    ...(logger === undefined ? {} : { logger }),
+  };
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === '' ? undefined : s;
+}
+
+function nonBlank<T extends { value: string; what: ValueLabel }>(f: T): T {
+  if (f.value.trim() === '') throw invalidValue(f.what, f.value, 'must not be empty');
+  return f;
+}
+
+function positive(n: number, f: { value: string; what: ValueLabel }): number {
+  if (n <= 0) throw invalidValue(f.what, f.value, 'must be greater than zero');
+  return n;
+}
+
+async function readablePath(f: Parameters<typeof resolvePath>[0]): Promise<string> {
+  const path = resolvePath(nonBlank(f));
+  try {
+    await access(path, constants.R_OK);
+  } catch {
+    throw invalidValue(f.what, f.value, `cannot read ${path}`);
+  }
+  return path;
+}

@@ -1,0 +1,162 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import type { Server as HttpServer } from 'node:http';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { TributaryError, packageDefinition } from '@tributary/proto';
+import { connect, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import { adminService } from './api/admin-service.js';
+import { implement } from './api/call.js';
+import { siteService } from './api/site-service.js';
+import { CallAuthenticator } from './auth/authenticator.js';
+import { Catalog } from './federations/catalog.js';
+import { UpdateIngest, ensureStreams } from './ingest/index.js';
+import { silentLogger } from './observability/logger.js';
+import { CoordinatorMetrics } from './observability/metrics.js';
+import { RoundEngine } from './rounds/engine.js';
+import { RunEventBus, TaskBus } from './rounds/events.js';
+import { BlobStore, LevelStateStore } from './state/index.js';
+import { builtinStrategies } from './strategies/index.js';
+
+export interface CoordinatorOptions {
+  /** Directory for LevelDB state, blobs and staging. Created if missing. */
+  dataDir: string;
+  /** gRPC listen address. Port 0 picks a free port. @default "127.0.0.1:7400" */
+  grpcListen?: string;
+  /** NATS server URL(s). */
+  nats: string | string[];
+  /** Raw 32-byte Ed25519 public keys with admin rights (the bootstrap admins). */
+  adminKeys: Uint8Array[];
+  /** Structured logger. @default silent */
+  logger?: Logger;
+  /** Serve Prometheus metrics on this port (0 or absent: off). */
+  metricsPort?: number;
+  /** Call-signature clock skew window in ms. @default 300000 */
+  authSkewMs?: number;
+  /** Largest accepted update payload in bytes. @default 1 GiB */
+  maxUpdateBytes?: number;
+  /** TLS for gRPC: PEM certificate chain and private key files. */
+  tls?: { certFile: string; keyFile: string };
+  /** Extra options for the NATS connection (credentials, TLS). */
+  natsOptions?: { user?: string; pass?: string; token?: string };
+}
+
+/** Largest gRPC message the server accepts (CreateFederation carries the initial weights). */
+const MAX_GRPC_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The coordinator: gRPC SiteService and AdminService, the NATS update ingest, the round engine,
+ * and the LevelDB state, wired together. `start()` resumes unfinished runs; `close()` stops
+ * everything in order.
+ */
+export class Coordinator {
+  private constructor(
+    /** host:port the gRPC server is bound to. */
+    readonly address: string,
+    readonly dataDir: string,
+    readonly metrics: CoordinatorMetrics,
+    private readonly parts: {
+      server: grpc.Server;
+      nc: NatsConnection;
+      ingest: UpdateIngest;
+      engine: RoundEngine;
+      state: LevelStateStore;
+      shutdown: AbortController;
+      metricsServer?: HttpServer;
+      logger: Logger;
+    },
+  ) {}
+
+  static async start(opts: CoordinatorOptions): Promise<Coordinator> {
+    const logger = opts.logger ?? silentLogger();
+    if (opts.adminKeys.length === 0) {
+      throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: 'at least one admin public key is required' });
+    }
+    await mkdir(join(opts.dataDir, 'staging'), { recursive: true });
+    const state = new LevelStateStore(join(opts.dataDir, 'state'));
+    await state.open();
+    const cleanup: Array<() => Promise<unknown>> = [() => state.close()];
+    try {
+      const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
+      const metrics = new CoordinatorMetrics({ defaultMetrics: true });
+      const strategies = builtinStrategies();
+      const events = new RunEventBus();
+      const tasks = new TaskBus();
+      const maxUpdateBytes = opts.maxUpdateBytes ?? 1024 ** 3;
+      const engine = new RoundEngine({ state, blobs, strategies, logger, metrics, events, tasks, maxUpdateBytes });
+      const catalog = new Catalog({ state, blobs, strategies, logger });
+
+      const nc = await connect({
+        servers: Array.isArray(opts.nats) ? opts.nats : opts.nats.split(',').map((s) => s.trim()),
+        name: 'tributary-coordinator',
+        maxReconnectAttempts: -1,
+        ...opts.natsOptions,
+      }).catch((err: unknown) => {
+        throw new TributaryError({ code: 'UNAVAILABLE', reason: 'NATS_UNAVAILABLE', message: `cannot connect to NATS at ${String(opts.nats)}: ${TributaryError.from(err).message}`, cause: err });
+      });
+      cleanup.unshift(() => nc.close());
+      await ensureStreams(await nc.jetstreamManager());
+      await engine.start();
+      cleanup.unshift(() => engine.stop());
+      const ingest = new UpdateIngest({ nc, state, admission: engine, stagingDir: join(opts.dataDir, 'staging'), logger });
+      await ingest.start();
+      cleanup.unshift(() => ingest.stop());
+
+      const shutdown = new AbortController();
+      const auth = new CallAuthenticator({ state, adminKeys: opts.adminKeys, skewMs: opts.authSkewMs });
+      const server = new grpc.Server({
+        'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
+        'grpc.keepalive_time_ms': 30_000,
+        'grpc.keepalive_permit_without_calls': 1,
+      });
+      const deps = { auth, logger, metrics, shutdown: shutdown.signal };
+      const site = siteService({ state, blobs, catalog, engine, tasks, metrics });
+      const admin = adminService({ state, blobs, catalog, engine, events });
+      server.addService(site.definition, implement(site, deps));
+      server.addService(admin.definition, implement(admin, deps));
+      new ReflectionService(packageDefinition()).addToServer(server);
+      const credentials = opts.tls
+        ? grpc.ServerCredentials.createSsl(null, [
+            { cert_chain: await readFile(opts.tls.certFile), private_key: await readFile(opts.tls.keyFile) },
+          ])
+        : grpc.ServerCredentials.createInsecure();
+      const listen = opts.grpcListen ?? '127.0.0.1:7400';
+      const port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
+      ).catch((err: unknown) => {
+        throw new TributaryError({ code: 'UNAVAILABLE', reason: 'LISTEN_FAILED', message: `cannot listen on ${listen}: ${TributaryError.from(err).message}`, cause: err });
+      });
+      const host = listen.slice(0, listen.lastIndexOf(':'));
+      const address = `${host}:${port}`;
+      const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
+      logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort ?? 0 }, 'coordinator listening');
+      return new Coordinator(address, opts.dataDir, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, logger });
+    } catch (err) {
+      for (const step of cleanup) await step().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Stops accepting calls and updates, ends open streams, and closes NATS and the state store. */
+  async close(): Promise<void> {
+    const p = this.parts;
+    p.shutdown.abort();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        p.server.forceShutdown();
+        resolve();
+      }, 2000);
+      p.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await p.ingest.stop();
+    await p.engine.stop();
+    await p.nc.drain().catch(() => p.nc.close());
+    if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
+    await p.state.close();
+    p.logger.info('coordinator stopped');
+  }
+}

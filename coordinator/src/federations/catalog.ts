@@ -1,0 +1,200 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  TributaryError,
+  assertName,
+  decodeSafetensors,
+  formatPublicKey,
+  keyIdOf,
+  tensorSpecsOf,
+  type FederationSettings,
+} from '@tributary/proto';
+import type { Logger } from 'pino';
+import type { BlobStore, FederationRecord, InvitationRecord, SiteRecord, StateStore } from '../state/index.js';
+import type { StrategyRegistry } from '../strategies/index.js';
+import { normaliseSettings } from '../rounds/settings.js';
+
+/** Default lifetime of an invitation token. */
+const DEFAULT_INVITATION_TTL_SECONDS = 24 * 3600;
+/** Longest lifetime an invitation may be given. */
+const MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600;
+
+/** Federations, sites and invitations: the coordinator's membership records. */
+export class Catalog {
+  constructor(
+    private readonly opts: { state: StateStore; blobs: BlobStore; strategies: StrategyRegistry; logger: Logger; now?: () => number },
+  ) {}
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  async createFederation(req: { name: string; description: string; settings: FederationSettings | null | undefined; initialModel: Uint8Array }): Promise<FederationRecord> {
+    const name = assertName('federation', req.name);
+    const settings = normaliseSettings(req.settings as Parameters<typeof normaliseSettings>[0]);
+    const strategy = this.opts.strategies.get(settings.strategy);
+    settings.strategyOptions = strategy.validateOptions(settings.strategyOptions);
+    if (req.initialModel.byteLength === 0) {
+      throw invalid('initial_model is required: a safetensors file of the initial weights');
+    }
+    const { tensors } = decodeSafetensors(req.initialModel);
+    const modelSpec = tensorSpecsOf(tensors);
+    if (modelSpec.length === 0) throw invalid('initial_model holds no tensors');
+    if (await this.opts.state.getFederation(name)) {
+      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `federation "${name}" already exists` });
+    }
+    const blob = await this.opts.blobs.put(req.initialModel);
+    const at = this.now();
+    const federation: FederationRecord = {
+      name,
+      description: req.description,
+      settings,
+      modelSpec,
+      createdAtMs: at,
+      latestVersion: 1,
+    };
+    await this.opts.state.write([
+      { kind: 'federation', value: federation },
+      {
+        kind: 'modelVersion',
+        value: {
+          federation: name,
+          version: 1,
+          sha256: blob.sha256,
+          size: blob.size,
+          parentVersion: 0,
+          runId: '',
+          round: 0,
+          contributions: [],
+          createdAtMs: at,
+          strategy: '',
+          metrics: {},
+        },
+      },
+    ]);
+    this.opts.logger.info({ federation: name, strategy: settings.strategy, tensors: modelSpec.length }, 'federation created');
+    return federation;
+  }
+
+  async getFederation(name: string): Promise<FederationRecord> {
+    const federation = await this.opts.state.getFederation(assertName('federation', name));
+    if (!federation) throw notFound(`federation "${name}" does not exist`);
+    return federation;
+  }
+
+  async membersOf(federation: string): Promise<string[]> {
+    return (await this.opts.state.listSites()).filter((s) => s.federations.includes(federation)).map((s) => s.name);
+  }
+
+  async addSite(req: { name: string; publicKey: Uint8Array; federations: string[] }): Promise<SiteRecord> {
+    const name = assertName('site', req.name);
+    if (req.publicKey.byteLength !== 32) throw invalid('public_key must be the raw 32-byte Ed25519 public key');
+    const federations = await this.checkFederations(req.federations);
+    const keyId = keyIdOf(req.publicKey);
+    const existing = await this.opts.state.getSite(name);
+    if (existing) {
+      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `site "${name}" already exists` });
+    }
+    const holder = await this.opts.state.getSiteByKeyId(keyId);
+    if (holder) {
+      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `this public key already belongs to site "${holder.name}"` });
+    }
+    const site: SiteRecord = {
+      name,
+      keyId,
+      publicKey: formatPublicKey(req.publicKey),
+      status: 'APPROVED',
+      federations,
+      createdAtMs: this.now(),
+      revokedAtMs: 0,
+    };
+    await this.opts.state.write([{ kind: 'site', value: site }]);
+    this.opts.logger.info({ site: name, keyId, federations }, 'site added');
+    return site;
+  }
+
+  async revokeSite(name: string): Promise<SiteRecord> {
+    const site = await this.opts.state.getSite(assertName('site', name));
+    if (!site) throw notFound(`site "${name}" does not exist`);
+    if (site.status === 'REVOKED') return site;
+    const revoked: SiteRecord = { ...site, status: 'REVOKED', revokedAtMs: this.now() };
+    await this.opts.state.write([{ kind: 'site', value: revoked }]);
+    this.opts.logger.warn({ site: name, keyId: site.keyId }, 'site revoked');
+    return revoked;
+  }
+
+  async createInvitation(req: { federations: string[]; siteName: string; ttlSeconds: number }): Promise<{ token: string; record: InvitationRecord }> {
+    const federations = await this.checkFederations(req.federations);
+    if (federations.length === 0) throw invalid('an invitation needs at least one federation');
+    const siteName = req.siteName ? assertName('site', req.siteName) : '';
+    const ttl = req.ttlSeconds || DEFAULT_INVITATION_TTL_SECONDS;
+    if (ttl > MAX_INVITATION_TTL_SECONDS) throw invalid(`ttl_seconds must be at most ${MAX_INVITATION_TTL_SECONDS}`);
+    const token = `trib_inv_${randomBytes(24).toString('base64url')}`;
+    const at = this.now();
+    const record: InvitationRecord = {
+      tokenSha256: sha256(token),
+      federations,
+      siteName,
+      expiresAtMs: at + ttl * 1000,
+      createdAtMs: at,
+      usedAtMs: 0,
+    };
+    await this.opts.state.write([{ kind: 'invitation', value: record }]);
+    this.opts.logger.info({ federations, siteName, expiresAtMs: record.expiresAtMs }, 'invitation created');
+    return { token, record };
+  }
+
+  /** Redeems a one-time invitation: adds the site with its key, in one atomic write. */
+  async enroll(req: { token: string; siteName: string; publicKey: Uint8Array }): Promise<SiteRecord> {
+    const refused = (message: string) => new TributaryError({ code: 'PERMISSION_DENIED', reason: 'INVITATION_INVALID', message });
+    const invitation = req.token ? await this.opts.state.getInvitation(sha256(req.token)) : undefined;
+    if (!invitation) throw refused('invitation token is not valid');
+    if (invitation.usedAtMs !== 0) throw refused('invitation token was already used');
+    if (this.now() > invitation.expiresAtMs) throw refused('invitation token has expired');
+    const name = assertName('site', req.siteName || invitation.siteName);
+    if (invitation.siteName && invitation.siteName !== name) throw refused(`this invitation is for site "${invitation.siteName}"`);
+    if (req.publicKey.byteLength !== 32) throw invalid('public_key must be the raw 32-byte Ed25519 public key');
+    const keyId = keyIdOf(req.publicKey);
+    if (await this.opts.state.getSite(name)) {
+      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `site "${name}" already exists` });
+    }
+    if (await this.opts.state.getSiteByKeyId(keyId)) {
+      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: 'this public key already belongs to a site' });
+    }
+    const site: SiteRecord = {
+      name,
+      keyId,
+      publicKey: formatPublicKey(req.publicKey),
+      status: 'APPROVED',
+      federations: invitation.federations,
+      createdAtMs: this.now(),
+      revokedAtMs: 0,
+    };
+    await this.opts.state.write([
+      { kind: 'site', value: site },
+      { kind: 'invitation', value: { ...invitation, usedAtMs: this.now() } },
+    ]);
+    this.opts.logger.info({ site: name, keyId, federations: site.federations }, 'site enrolled');
+    return site;
+  }
+
+  private async checkFederations(names: string[]): Promise<string[]> {
+    const unique = [...new Set(names)];
+    for (const name of unique) {
+      assertName('federation', name);
+      if (!(await this.opts.state.getFederation(name))) throw notFound(`federation "${name}" does not exist`);
+    }
+    return unique;
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function invalid(message: string): TributaryError {
+  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message });
+}
+
+function notFound(message: string): TributaryError {
+  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
+}

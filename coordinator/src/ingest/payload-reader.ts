@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { CHUNK_INDEX_HEADER, STREAM_PAYLOADS } from '@tributary/proto';
+import type { JetStreamClient } from 'nats';
+import { refusal, type Refusal } from './verification.js';
+
+/**
+ * Bytes pulled ahead of the reader. NATS drops a connection with more than 64 MB unsent to it,
+ * so this stays well below, whatever else the connection carries.
+ */
+const PULL_AHEAD_BYTES = 16 * 1024 * 1024;
+
+export interface PayloadReadRequest {
+  js: JetStreamClient;
+  /** `trib.<federation>.payload.<updateId>`. */
+  subject: string;
+  /** Staging file to create (truncated if present). */
+  path: string;
+  chunkCount: number;
+  /** Size of every chunk but the last. */
+  chunkSize: number;
+  payloadSize: number;
+  /** Longest wait for the next chunk. */
+  idleTimeoutMs: number;
+}
+
+export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | Refusal;
+
+/**
+ * Reads one update's chunks in stream order with an ordered consumer filtered to its payload
+ * subject, writing them to a staging file while hashing: memory stays at the pull-ahead window.
+ * Chunk indexes must run 0..chunkCount-1 and sizes must match the manifest's layout.
+ * The caller compares the digest and removes the file on refusal.
+ */
+export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadResult> {
+  const consumer = await req.js.consumers.get(STREAM_PAYLOADS, { filterSubjects: req.subject });
+  const messages = await consumer.consume({ max_bytes: PULL_AHEAD_BYTES });
+  const file = await open(req.path, 'w');
+  const hash = createHash('sha256');
+  const lastSize = req.payloadSize - req.chunkSize * (req.chunkCount - 1);
+  let next = 0;
+  let bytes = 0;
+  let idle = false;
+  let failure: Refusal | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const armTimer = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      idle = true;
+      messages.stop();
+    }, req.idleTimeoutMs);
+  };
+  try {
+    armTimer();
+    for await (const m of messages) {
+      armTimer();
+      const index = chunkIndex(m.headers?.get(CHUNK_INDEX_HEADER));
+      if (index === undefined) {
+        failure = refusal('MALFORMED_PAYLOAD', `chunk ${next} has no valid ${CHUNK_INDEX_HEADER} header`);
+        break;
+      }
+      // A resubmit after the duplicate window repeats chunks already read; the digest covers the rest.
+      if (index < next) continue;
+      if (index > next) {
+        failure = refusal('PAYLOAD_MISSING', `chunk ${next} of ${req.chunkCount} is missing (chunk ${index} came next)`);
+        break;
+      }
+      const expected = index === req.chunkCount - 1 ? lastSize : req.chunkSize;
+      if (m.data.length !== expected) {
+        failure = refusal('SIZE_MISMATCH', `chunk ${index} has ${m.data.length} bytes, the manifest implies ${expected}`);
+        break;
+      }
+      hash.update(m.data);
+      await file.write(m.data);
+      bytes += m.data.length;
+      next++;
+      if (next === req.chunkCount) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    messages.stop();
+    await file.close();
+    // Ordered consumers otherwise linger on the server for minutes after use.
+    await consumer.delete().catch(() => false);
+  }
+  if (failure !== undefined) return failure;
+  if (next < req.chunkCount) {
+    const why = idle ? `within ${req.idleTimeoutMs} ms` : 'before the stream ended';
+    return refusal('PAYLOAD_MISSING', `received ${next} of ${req.chunkCount} chunks ${why}`);
+  }
+  return { ok: true, bytes, sha256: hash.digest('hex') };
+}
+
+function chunkIndex(header: string | undefined): number | undefined {
+  if (header === undefined || !/^(0|[1-9][0-9]{0,9})$/.test(header)) return undefined;
+  return Number(header);
+}

@@ -1,0 +1,74 @@
+import { DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, subjects } from '@tributary/proto';
+import { NatsError, StorageType, nanos, type JetStreamManager, type StreamConfig } from 'nats';
+
+/** Resubmits within this window are dropped by JetStream (`Nats-Msg-Id` = update id, chunk id). */
+const DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+/** Room left in a payload message for its headers (`Nats-Msg-Id`, `Trib-Chunk`). */
+const CHUNK_HEADER_ALLOWANCE = 4096;
+
+/** JetStream's API error code for "stream not found". */
+const STREAM_NOT_FOUND = 10059;
+
+type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> & Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size'>>;
+
+/** The data plane's three streams. */
+function dataPlaneStreams(): DataPlaneStream[] {
+  return [
+    {
+      name: STREAM_UPDATES,
+      subjects: [subjects.updateWildcard],
+      storage: StorageType.File,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    },
+    {
+      name: STREAM_PAYLOADS,
+      subjects: [subjects.payloadWildcard],
+      storage: StorageType.File,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      max_msg_size: DEFAULT_CHUNK_SIZE + CHUNK_HEADER_ALLOWANCE,
+    },
+    {
+      name: STREAM_METRICS,
+      subjects: [subjects.metricsWildcard],
+      storage: StorageType.File,
+    },
+  ];
+}
+
+/**
+ * Creates the data plane's streams, or brings an existing one's subjects, duplicate window and
+ * message size limit back to what Tributary expects. Safe to call on every start.
+ */
+export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+  for (const wanted of dataPlaneStreams()) {
+    const existing = await streamConfig(jsm, wanted.name);
+    if (existing === undefined) {
+      await jsm.streams.add(wanted);
+      continue;
+    }
+    if (!differs(existing, wanted)) continue;
+    // Storage cannot change in place: an operator's memory stream stays one.
+    const { storage: _storage, ...settings } = { ...existing, ...wanted };
+    await jsm.streams.update(wanted.name, settings);
+  }
+}
+
+async function streamConfig(jsm: JetStreamManager, name: string): Promise<StreamConfig | undefined> {
+  try {
+    return (await jsm.streams.info(name)).config;
+  } catch (err) {
+    if (err instanceof NatsError && err.api_error?.err_code === STREAM_NOT_FOUND) return undefined;
+    throw err;
+  }
+}
+
+function differs(existing: StreamConfig, wanted: DataPlaneStream): boolean {
+  const sameSubjects =
+    existing.subjects.length === wanted.subjects.length && wanted.subjects.every((s) => existing.subjects.includes(s));
+  return (
+    !sameSubjects ||
+    (wanted.duplicate_window !== undefined && existing.duplicate_window !== wanted.duplicate_window) ||
+    (wanted.max_msg_size !== undefined && existing.max_msg_size !== wanted.max_msg_size)
+  );
+}

@@ -1,0 +1,90 @@
+import {
+  DEFAULT_CHUNK_SIZE,
+  UPDATE_ID_PATTERN,
+  toFloat64,
+  type Tensor,
+  type TensorMap,
+  type UpdateManifest__Output,
+  type UpdateSubject,
+} from '@tributary/proto';
+
+/** A reason code and a one-line message: why an update is refused. */
+export interface Refusal {
+  readonly ok: false;
+  readonly reason: string;
+  readonly message: string;
+}
+
+export function refusal(reason: string, message: string): Refusal {
+  return { ok: false, reason, message };
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F64', 'F16', 'BF16']);
+/** Payload flavors this ingest reads: a safetensors file of tensors ("" from older writers). */
+const TENSOR_FLAVORS: ReadonlySet<string> = new Set(['', 'tensors']);
+
+/** The subject's tokens disagree with the signed manifest: the first differing field, or undefined. */
+export function subjectMismatch(
+  parsed: UpdateSubject | undefined,
+  subject: string,
+  manifest: UpdateManifest__Output,
+): string | undefined {
+  if (parsed === undefined) return `subject "${subject}" is not an update subject`;
+  const fields = ['federation', 'runId', 'round', 'site'] as const;
+  for (const field of fields) {
+    if (parsed[field] !== manifest[field]) {
+      return `subject "${subject}" says ${field} ${JSON.stringify(parsed[field])}, the manifest ${JSON.stringify(manifest[field])}`;
+    }
+  }
+  return undefined;
+}
+
+/** Structural problems of a signed manifest (ids, digest, chunk layout), or undefined. */
+export function manifestProblem(m: UpdateManifest__Output): string | undefined {
+  if (!UPDATE_ID_PATTERN.test(m.updateId)) return `update id ${JSON.stringify(m.updateId)} is not 32 lowercase hex characters`;
+  if (!SHA256_HEX.test(m.payloadSha256)) return `payload_sha256 ${JSON.stringify(m.payloadSha256)} is not 64 lowercase hex characters`;
+  if (!Number.isSafeInteger(m.payloadSize) || m.payloadSize < 1) return `payload_size ${m.payloadSize} is not a positive size`;
+  if (m.chunkSize < 1 || m.chunkSize > DEFAULT_CHUNK_SIZE) {
+    return `chunk_size ${m.chunkSize} is outside 1..${DEFAULT_CHUNK_SIZE}`;
+  }
+  const expectedChunks = Math.ceil(m.payloadSize / m.chunkSize);
+  if (m.chunkCount !== expectedChunks) {
+    return `chunk_count ${m.chunkCount} does not fit payload_size ${m.payloadSize} in chunks of ${m.chunkSize} (expected ${expectedChunks})`;
+  }
+  return undefined;
+}
+
+/** A payload flavor this ingest cannot verify, as a message, or undefined. */
+export function unsupportedFlavor(flavor: string): string | undefined {
+  return TENSOR_FLAVORS.has(flavor) ? undefined : `payload flavor "${flavor}" is not supported (expected "tensors")`;
+}
+
+/**
+ * L2 norm of (update - global) over all floating-point tensors. A tensor missing from the global
+ * model counts against zeros.
+ */
+export function updateNorm(update: TensorMap, global: TensorMap): number {
+  let sum = 0;
+  for (const [name, t] of Object.entries(update)) {
+    if (!FLOAT_DTYPES.has(t.dtype)) continue;
+    const values = floatValues(t);
+    const base = global[name];
+    const baseValues = base !== undefined && base.data.length === values.length ? floatValues(base) : undefined;
+    if (baseValues === undefined) {
+      for (let i = 0; i < values.length; i++) sum += values[i]! * values[i]!;
+    } else {
+      for (let i = 0; i < values.length; i++) {
+        const d = values[i]! - baseValues[i]!;
+        sum += d * d;
+      }
+    }
+  }
+  return Math.sqrt(sum);
+}
+
+/** F32/F64 data as is (no copy); F16/BF16 and integers decoded. */
+function floatValues(t: Tensor): Float32Array | Float64Array {
+  if (t.data instanceof Float32Array || t.data instanceof Float64Array) return t.data;
+  return toFloat64(t);
+}

@@ -1,0 +1,69 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one coordinator (its own registry, so several can share a process). */
+export class CoordinatorMetrics {
+  readonly registry = new Registry();
+  readonly rounds = new Counter({
+    name: 'tributary_rounds_total',
+    help: 'Rounds that reached a final state, by state',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly updatesAccepted = new Counter({
+    name: 'tributary_updates_accepted_total',
+    help: 'Updates accepted',
+    registers: [this.registry],
+  });
+  readonly updatesRefused = new Counter({
+    name: 'tributary_updates_refused_total',
+    help: 'Updates refused, by reason code',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly bytesReceived = new Counter({
+    name: 'tributary_update_bytes_total',
+    help: 'Payload bytes of accepted updates',
+    registers: [this.registry],
+  });
+  readonly aggregationSeconds = new Histogram({
+    name: 'tributary_aggregation_seconds',
+    help: 'Time to close a round: finish the aggregate and commit the model version',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly callsRefused = new Counter({
+    name: 'tributary_calls_refused_total',
+    help: 'gRPC calls refused by authentication or authorisation, by reason code',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly connectedSites = new Gauge({
+    name: 'tributary_connected_sites',
+    help: 'Sites with an open WatchTasks stream',
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Serves /metrics on the given port (127.0.0.1 unless host says otherwise). */
+  async serve(port: number, host = '127.0.0.1'): Promise<Server> {
+    const server = createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      this.registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text))
+        .catch(() => res.writeHead(500).end());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    return server;
+  }
+}

@@ -1,0 +1,43 @@
+import { TributaryError, type FederationSettings__Output } from '@tributary/proto';
+
+/** Defaults applied where a federation's settings leave a field at zero or empty. */
+export const SETTINGS_DEFAULTS = {
+  strategy: 'fedavg',
+  rounds: 3,
+  minSites: 1,
+  roundDeadlineSeconds: 300,
+  onRoundFailure: 'ROUND_FAILURE_POLICY_FAIL_RUN',
+} as const;
+
+/** Largest number of rounds a run may ask for. */
+export const MAX_ROUNDS = 100_000;
+
+/** Fills defaults and checks ranges; errors name the offending setting. */
+export function normaliseSettings(input: Partial<FederationSettings__Output> | null | undefined): FederationSettings__Output {
+  const s = input ?? {};
+  const settings: FederationSettings__Output = {
+    strategy: s.strategy || SETTINGS_DEFAULTS.strategy,
+    strategyOptions: { ...(s.strategyOptions ?? {}) },
+    rounds: s.rounds || SETTINGS_DEFAULTS.rounds,
+    minSites: s.minSites || SETTINGS_DEFAULTS.minSites,
+    sampleFraction: s.sampleFraction ?? 0,
+    sampleCount: s.sampleCount ?? 0,
+    roundDeadlineSeconds: s.roundDeadlineSeconds || SETTINGS_DEFAULTS.roundDeadlineSeconds,
+    onRoundFailure:
+      !s.onRoundFailure || s.onRoundFailure === 'ROUND_FAILURE_POLICY_UNSPECIFIED'
+        ? SETTINGS_DEFAULTS.onRoundFailure
+        : s.onRoundFailure,
+    evaluateEvery: s.evaluateEvery ?? 0,
+    normBound: s.normBound ?? 0,
+  };
+  const bad = (field: string, why: string): never => {
+    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: `settings.${field} ${why}` });
+  };
+  if (settings.rounds > MAX_ROUNDS) bad('rounds', `must be at most ${MAX_ROUNDS}`);
+  if (!(settings.sampleFraction >= 0 && settings.sampleFraction <= 1)) bad('sample_fraction', 'must be within [0, 1]');
+  if (settings.sampleFraction > 0 && settings.sampleCount > 0) bad('sample_fraction', 'and sample_count are exclusive');
+  if (settings.sampleCount > 0 && settings.sampleCount < settings.minSites) bad('sample_count', `must be at least min_sites (${settings.minSites})`);
+  if (!(Number.isFinite(settings.normBound) && settings.normBound >= 0)) bad('norm_bound', 'must be a finite number >= 0');
+  if (settings.roundDeadlineSeconds > 7 * 24 * 3600) bad('round_deadline_seconds', 'must be at most one week');
+  return settings;
+}

@@ -1,0 +1,191 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Reason, TributaryError } from '@tributary/proto';
+
+const SHA256_PATTERN = /^[0-9a-f]{64}$/;
+
+/**
+ * Content-addressed files: the blob with digest `abcd...` lives at `<dir>/sha256/ab/abcd...`.
+ * A blob appears whole or not at all (temp file, fsync, rename), so a reader never sees a
+ * partial payload and a crash leaves at most a stray temp file.
+ */
+export class BlobStore {
+  constructor(readonly dir: string) {}
+
+  /** Path of a blob (whether or not it exists). */
+  path(sha256: string): string {
+    if (!SHA256_PATTERN.test(sha256)) {
+      throw new TributaryError({
+        code: 'INVALID_ARGUMENT',
+        reason: Reason.INVALID_ARGUMENT,
+        message: `invalid sha256 "${sha256}": expected 64 lowercase hex characters`,
+      });
+    }
+    return join(this.dir, 'sha256', sha256.slice(0, 2), sha256);
+  }
+
+  /** Stores bytes under their digest; storing the same bytes again changes nothing. */
+  async put(bytes: Uint8Array): Promise<{ sha256: string; size: number }> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const target = this.path(sha256);
+    if (!(await this.has(sha256))) {
+      const temp = await this.tempPathFor(target);
+      try {
+        const file = await open(temp, 'wx');
+        try {
+          await file.writeFile(bytes);
+          await file.sync();
+        } finally {
+          await file.close();
+        }
+        await rename(temp, target);
+      } catch (err) {
+        await rm(temp, { force: true });
+        throw err;
+      }
+      await syncDirectory(dirname(target));
+    }
+    return { sha256, size: bytes.byteLength };
+  }
+
+  /**
+   * Moves a staged file in under `sha256`, which the caller has already verified (it is not
+   * hashed again). The staged file is gone afterwards, also when the blob already existed.
+   */
+  async putFile(path: string, sha256: string): Promise<void> {
+    const target = this.path(sha256);
+    if (await this.has(sha256)) {
+      await rm(path, { force: true });
+      return;
+    }
+    await mkdir(dirname(target), { recursive: true });
+    await syncFile(path);
+    try {
+      await rename(path, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      // Another filesystem: copy next to the target first so the blob still appears whole.
+      const temp = await this.tempPathFor(target);
+      try {
+        await copyFile(path, temp);
+        await syncFile(temp);
+        await rename(temp, target);
+      } catch (copyErr) {
+        await rm(temp, { force: true });
+        throw copyErr;
+      }
+      await rm(path, { force: true });
+    }
+    await syncDirectory(dirname(target));
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    try {
+      return (await stat(this.path(sha256))).isFile();
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Size in bytes; NOT_FOUND if absent. */
+  async size(sha256: string): Promise<number> {
+    try {
+      return (await stat(this.path(sha256))).size;
+    } catch (err) {
+      throw notFoundOr(err, sha256);
+    }
+  }
+
+  /** The whole blob; NOT_FOUND if absent. */
+  async read(sha256: string): Promise<Buffer> {
+    try {
+      return await readFile(this.path(sha256));
+    } catch (err) {
+      throw notFoundOr(err, sha256);
+    }
+  }
+
+  /**
+   * Up to `length` bytes from `offset` (fewer at the end; empty at the end exactly), for
+   * resumable downloads. OUT_OF_RANGE when `offset` is past the end.
+   */
+  async readRange(sha256: string, offset: number, length: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new TributaryError({
+        code: 'INVALID_ARGUMENT',
+        reason: Reason.INVALID_ARGUMENT,
+        message: `invalid range: offset ${offset}, length ${length}`,
+      });
+    }
+    let file;
+    try {
+      file = await open(this.path(sha256), 'r');
+    } catch (err) {
+      throw notFoundOr(err, sha256);
+    }
+    try {
+      const { size } = await file.stat();
+      if (offset > size) {
+        throw new TributaryError({
+          code: 'OUT_OF_RANGE',
+          reason: Reason.INVALID_ARGUMENT,
+          message: `offset ${offset} is past the end of blob ${sha256} (${size} bytes)`,
+        });
+      }
+      const buffer = Buffer.alloc(Math.min(length, size - offset));
+      let filled = 0;
+      while (filled < buffer.length) {
+        const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === buffer.length ? buffer : buffer.subarray(0, filled);
+    } finally {
+      await file.close();
+    }
+  }
+
+  private async tempPathFor(target: string): Promise<string> {
+    await mkdir(dirname(target), { recursive: true });
+    return `${target}.${randomBytes(6).toString('hex')}.tmp`;
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+// The rename itself is durable only once the directory is synced; some platforms cannot.
+async function syncDirectory(path: string): Promise<void> {
+  let dir;
+  try {
+    dir = await open(path, 'r');
+    await dir.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL') throw err;
+  } finally {
+    await dir?.close();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+function notFoundOr(err: unknown, sha256: string): unknown {
+  if (!isNotFound(err)) return err;
+  return new TributaryError({
+    code: 'NOT_FOUND',
+    reason: Reason.NOT_FOUND,
+    message: `blob ${sha256} not found`,
+    cause: err,
+  });
+}

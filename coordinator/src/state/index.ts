@@ -1,0 +1,12 @@
+export type {
+  FederationRecord,
+  InvitationRecord,
+  ModelVersionRecord,
+  RoundRecord,
+  RunRecord,
+  SiteRecord,
+  UpdateRecord,
+} from './records.js';
+export type { StateStore, StateWrite } from './store.js';
+export { LevelStateStore } from './level-store.js';
+export { BlobStore } from './blob-store.js';

@@ -1,0 +1,68 @@
+import type {
+  FederationSettings__Output,
+  ModelVersion__Output,
+  Round__Output,
+  Run__Output,
+  TensorSpec__Output,
+  UpdateSummary__Output,
+} from '@tributary/proto';
+
+// Records are plain JSON values: what the store writes is what it reads back.
+
+/** A partner site and its Ed25519 key. */
+export interface SiteRecord {
+  name: string;
+  keyId: string;
+  /** Raw 32-byte Ed25519 public key, standard base64. */
+  publicKey: string;
+  status: 'APPROVED' | 'REVOKED';
+  federations: string[];
+  createdAtMs: number;
+  /** 0 if never revoked. */
+  revokedAtMs: number;
+}
+
+/** A federation; its members are the sites whose `federations` name it. */
+export interface FederationRecord {
+  name: string;
+  description: string;
+  settings: FederationSettings__Output;
+  modelSpec: TensorSpec__Output[];
+  createdAtMs: number;
+  latestVersion: number;
+}
+
+export type RunRecord = Run__Output;
+
+export type RoundRecord = Round__Output;
+
+/** The verdict on one update id; its presence is what makes a replayed update id detectable. */
+export interface UpdateRecord {
+  updateId: string;
+  federation: string;
+  runId: string;
+  round: number;
+  site: string;
+  state: 'ACCEPTED' | 'REFUSED';
+  /** Reason code when REFUSED, empty otherwise. */
+  reason: string;
+  message: string;
+  atMs: number;
+  summary?: UpdateSummary__Output;
+  /** Verified payload file while the round has not committed yet. */
+  stagedPath?: string;
+}
+
+export type ModelVersionRecord = ModelVersion__Output;
+
+/** A one-time enrolment token; only its digest is stored. */
+export interface InvitationRecord {
+  tokenSha256: string;
+  federations: string[];
+  /** Name the site must enrol under; empty lets the site choose. */
+  siteName: string;
+  expiresAtMs: number;
+  createdAtMs: number;
+  /** 0 until used. */
+  usedAtMs: number;
+}

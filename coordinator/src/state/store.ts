@@ -1,0 +1,51 @@
+import type {
+  FederationRecord,
+  InvitationRecord,
+  ModelVersionRecord,
+  RoundRecord,
+  RunRecord,
+  SiteRecord,
+  UpdateRecord,
+} from './records.js';
+
+/** One record to write; `write()` applies several together or none. */
+export type StateWrite =
+  | { kind: 'site'; value: SiteRecord }
+  | { kind: 'federation'; value: FederationRecord }
+  | { kind: 'run'; value: RunRecord }
+  | { kind: 'round'; value: RoundRecord }
+  | { kind: 'update'; value: UpdateRecord }
+  | { kind: 'modelVersion'; value: ModelVersionRecord }
+  | { kind: 'invitation'; value: InvitationRecord };
+
+/** The coordinator's durable state. Getters answer `undefined` for a missing record. */
+export interface StateStore {
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  getSite(name: string): Promise<SiteRecord | undefined>;
+  getSiteByKeyId(keyId: string): Promise<SiteRecord | undefined>;
+  listSites(): Promise<SiteRecord[]>;
+
+  getFederation(name: string): Promise<FederationRecord | undefined>;
+  listFederations(): Promise<FederationRecord[]>;
+
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  /** Newest first; all federations when `federation` is undefined. */
+  listRuns(federation?: string): Promise<RunRecord[]>;
+
+  getRound(runId: string, round: number): Promise<RoundRecord | undefined>;
+  /** Ascending by round number. */
+  listRounds(runId: string): Promise<RoundRecord[]>;
+
+  getUpdate(updateId: string): Promise<UpdateRecord | undefined>;
+
+  getModelVersion(federation: string, version: number): Promise<ModelVersionRecord | undefined>;
+  /** Ascending by version. */
+  listModelVersions(federation: string): Promise<ModelVersionRecord[]>;
+
+  getInvitation(tokenSha256: string): Promise<InvitationRecord | undefined>;
+
+  /** Atomic write of several records (one LevelDB batch): all of them or, on error, none. */
+  write(ops: StateWrite[]): Promise<void>;
+}

@@ -1,0 +1,148 @@
+import {
+  Reason,
+  TributaryError,
+  checkSpec,
+  fromFloat64,
+  tensorSpecsOf,
+  toFloat64,
+} from '@tributary/proto';
+import type {
+  DType,
+  FederationSettings__Output,
+  Tensor,
+  TensorMap,
+  TensorSpec__Output,
+} from '@tributary/proto';
+import { scale, weightedAccumulate, weightedMeanOfMetrics } from './kernels.js';
+import type { WeightedMetrics } from './kernels.js';
+import { sampleSites } from './strategy.js';
+import type { Aggregator, RoundContext, SiteUpdate, Strategy } from './strategy.js';
+
+/** Federated averaging: the mean of the sites' models weighted by their numbers of examples. */
+export class FedAvgStrategy implements Strategy {
+  readonly name = 'fedavg';
+
+  validateOptions(options: Record<string, string>): Record<string, string> {
+    const [unknown] = Object.keys(options);
+    if (unknown !== undefined) {
+      throw new TributaryError({
+        code: 'INVALID_ARGUMENT',
+        reason: Reason.INVALID_ARGUMENT,
+        message: `unknown option "${unknown}" for strategy fedavg (it takes none)`,
+      });
+    }
+    return {};
+  }
+
+  selectSites(
+    eligible: string[],
+    settings: FederationSettings__Output,
+    random: () => number,
+  ): string[] {
+    return sampleSites(eligible, settings, random);
+  }
+
+  siteConfig(_ctx: Omit<RoundContext, 'globalModel'>): Record<string, string> {
+    return {};
+  }
+
+  createAggregator(ctx: RoundContext): FedAvgAggregator {
+    return new FedAvgAggregator(ctx.modelSpec);
+  }
+}
+
+/**
+ * Streaming FedAvg: each update is added, times its number of examples, into one float64
+ * accumulator per tensor and then dropped, so memory stays at one model in float64 whatever
+ * the number of sites.
+ */
+export class FedAvgAggregator implements Aggregator {
+  private readonly spec: TensorSpec__Output[];
+  /** Weighted sums per spec tensor; undefined once finished. */
+  private sums: Float64Array[] | undefined;
+  private readonly siteMetrics: WeightedMetrics[] = [];
+  private totalExamples = 0;
+
+  constructor(modelSpec: TensorSpec__Output[]) {
+    this.spec = modelSpec;
+    this.sums = modelSpec.map((t) => new Float64Array(elementCount(t.shape)));
+  }
+
+  get count(): number {
+    return this.siteMetrics.length;
+  }
+
+  fold(update: SiteUpdate): void {
+    const sums = this.sums;
+    if (sums === undefined) {
+      throw strategyError('FAILED_PRECONDITION', 'fedavg: the round was already aggregated');
+    }
+    const weight = update.numExamples;
+    if (!(Number.isFinite(weight) && weight > 0)) {
+      throw new TributaryError({
+        code: 'INVALID_ARGUMENT',
+        reason: Reason.ZERO_EXAMPLES,
+        message: `update ${update.updateId} from site "${update.site}" has ${weight} examples; fedavg needs more than 0`,
+      });
+    }
+    // Check every tensor before adding any, so a refused update leaves the sums untouched.
+    const tensors = this.matchingTensors(update, sums);
+    tensors.forEach((t, i) => {
+      const values = t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : toFloat64(t);
+      weightedAccumulate(sums[i]!, values, weight);
+    });
+    this.totalExamples += weight;
+    this.siteMetrics.push({ weight, metrics: update.metrics });
+  }
+
+  finish(): { model: TensorMap; metrics: Record<string, number> } {
+    const sums = this.sums;
+    if (sums === undefined) {
+      throw strategyError('FAILED_PRECONDITION', 'fedavg: the round was already aggregated');
+    }
+    if (this.count === 0) {
+      throw strategyError('FAILED_PRECONDITION', 'fedavg: no update to aggregate');
+    }
+    this.sums = undefined;
+    const model: TensorMap = {};
+    this.spec.forEach((t, i) => {
+      const mean = sums[i]!;
+      scale(mean, 1 / this.totalExamples);
+      model[t.name] = fromFloat64(t.dtype as DType, t.shape, mean);
+    });
+    const metrics = {
+      ...weightedMeanOfMetrics(this.siteMetrics),
+      num_sites: this.count,
+      num_examples: this.totalExamples,
+    };
+    return { model, metrics };
+  }
+
+  /** The update's tensors in spec order, or STRATEGY_ERROR naming the first mismatch. */
+  private matchingTensors(update: SiteUpdate, sums: Float64Array[]): Tensor[] {
+    const mismatch = checkSpec(this.spec, tensorSpecsOf(update.tensors));
+    const from = `update ${update.updateId} from site "${update.site}"`;
+    if (mismatch !== undefined) {
+      throw strategyError('INVALID_ARGUMENT', `${from} does not match the model spec: ${mismatch}`);
+    }
+    return this.spec.map((spec, i) => {
+      const t = update.tensors[spec.name];
+      const expected = sums[i]!.length;
+      if (t === undefined || t.data.length !== expected) {
+        throw strategyError(
+          'INVALID_ARGUMENT',
+          `${from}: tensor "${spec.name}" does not hold ${expected} values`,
+        );
+      }
+      return t;
+    });
+  }
+}
+
+function elementCount(shape: readonly number[]): number {
+  return shape.reduce((n, d) => n * d, 1);
+}
+
+function strategyError(code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION', message: string): TributaryError {
+  return new TributaryError({ code, reason: Reason.STRATEGY_ERROR, message });
+}

@@ -1,0 +1,59 @@
+// Numeric kernels of the strategies: pure functions over typed arrays, no orchestration.
+// Plain indexed loops: V8 keeps them monomorphic per array type, near memory bandwidth.
+
+/** `acc[i] += weight * values[i]` for every i; the lengths must match. */
+export function weightedAccumulate(
+  acc: Float64Array,
+  values: Float64Array | Float32Array,
+  weight: number,
+): void {
+  if (values.length !== acc.length) {
+    throw new RangeError(`length mismatch: accumulator ${acc.length}, values ${values.length}`);
+  }
+  for (let i = 0; i < acc.length; i++) acc[i]! += weight * values[i]!;
+}
+
+/** `values[i] *= factor` in place. */
+export function scale(values: Float64Array, factor: number): void {
+  for (let i = 0; i < values.length; i++) values[i]! *= factor;
+}
+
+/** Euclidean norm of `a - b`; the lengths must match. */
+export function l2NormOfDifference(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length) {
+    throw new RangeError(`length mismatch: ${a.length} and ${b.length}`);
+  }
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! - b[i]!;
+    sum += d * d;
+  }
+  return Math.sqrt(sum);
+}
+
+/** A site's metrics and the weight they carry (its number of examples). */
+export interface WeightedMetrics {
+  weight: number;
+  metrics: Readonly<Record<string, number>>;
+}
+
+/**
+ * Per metric key, the weighted mean over the samples that report it. Non-finite values count
+ * as not reported: one site's NaN loss would otherwise blank the round's figure.
+ */
+export function weightedMeanOfMetrics(samples: Iterable<WeightedMetrics>): Record<string, number> {
+  const sums = new Map<string, { weighted: number; weight: number }>();
+  for (const { weight, metrics } of samples) {
+    if (!(weight > 0)) continue;
+    for (const [key, value] of Object.entries(metrics)) {
+      if (!Number.isFinite(value)) continue;
+      const sum = sums.get(key) ?? { weighted: 0, weight: 0 };
+      sum.weighted += weight * value;
+      sum.weight += weight;
+      sums.set(key, sum);
+    }
+  }
+  const mean: Record<string, number> = {};
+  for (const [key, { weighted, weight }] of sums) mean[key] = weighted / weight;
+  return mean;
+}

@@ -1,0 +1,144 @@
+/**
+ * Tributary's wire contract: the generated message types of tributary.proto, error and reason
+ * codes, names, keys and signatures, call authentication, NATS subjects, and the safetensors codec.
+ */
+export { Reason, TributaryError, codeOfGrpcStatus, grpcStatusOf, isTributaryError } from './errors.js';
+export type { Code, ReasonCode, TributaryErrorInit } from './errors.js';
+export { NAME_PATTERN, assertName, isValidName } from './names.js';
+export type { NameKind } from './names.js';
+export {
+  PUBLIC_KEY_BYTES,
+  SECRET_KEY_BYTES,
+  SIGNATURE_BYTES,
+  decodeKeyFile,
+  encodeKeyFile,
+  formatPublicKey,
+  generateSigningKey,
+  keyIdOf,
+  parsePublicKey,
+  readKeyFile,
+  signBytes,
+  verifyBytes,
+  writeKeyFile,
+} from './keys.js';
+export type { SigningKey } from './keys.js';
+export { envelopeSigningBytes, isEnvelopeKind, signEnvelope, verifyEnvelope } from './envelope.js';
+export type { EnvelopeKind } from './envelope.js';
+export {
+  UPDATE_ID_PATTERN,
+  decodeEnvelope,
+  decodeManifest,
+  decodeMetricBatch,
+  decodeUpdateStatus,
+  encodeEnvelope,
+  encodeManifest,
+  encodeMetricBatch,
+  encodeUpdateStatus,
+  newUpdateId,
+} from './wire.js';
+export {
+  CHUNK_INDEX_HEADER,
+  DEFAULT_CHUNK_SIZE,
+  STREAM_METRICS,
+  STREAM_PAYLOADS,
+  STREAM_UPDATES,
+  subjects,
+} from './subjects.js';
+export type { UpdateSubject } from './subjects.js';
+export {
+  DTYPE_NAMES,
+  allFinite,
+  checkSpec,
+  decodeSafetensors,
+  dtypeSize,
+  encodeSafetensors,
+  fromFloat64,
+  isDType,
+  sha256Hex,
+  tensor,
+  tensorSpecsOf,
+  toFloat64,
+} from './safetensors.js';
+export type { DType, Tensor, TensorData, TensorMap } from './safetensors.js';
+export {
+  AUTH_HEADERS,
+  CallVerifier,
+  DEFAULT_AUTH_SKEW_MS,
+  DEFAULT_MAX_NONCES,
+  REASON_TRAILER,
+  callSigningBytes,
+  signCall,
+} from './callauth.js';
+export type { CallToVerify, CallVerifierOptions } from './callauth.js';
+export {
+  PROTO_LOADER_OPTIONS,
+  PROTO_PATH,
+  RpcClient,
+  loadTributaryPackage,
+  methodPath,
+  packageDefinition,
+  requestDigestOf,
+  serviceDefinition,
+} from './grpc.js';
+export type { RpcClientOptions, ServiceDefinitionOf, ServiceName, StreamCallOptions, UnaryCallOptions } from './grpc.js';
+
+// Generated from tributary.proto (npm run gen).
+export type { AddSiteRequest, AddSiteRequest__Output } from './generated/tributary/v1/AddSiteRequest.js';
+export type { AdminServiceClient, AdminServiceDefinition, AdminServiceHandlers } from './generated/tributary/v1/AdminService.js';
+export type { CreateFederationRequest, CreateFederationRequest__Output } from './generated/tributary/v1/CreateFederationRequest.js';
+export type { CreateInvitationRequest, CreateInvitationRequest__Output } from './generated/tributary/v1/CreateInvitationRequest.js';
+export type { DownloadModelRequest, DownloadModelRequest__Output } from './generated/tributary/v1/DownloadModelRequest.js';
+export type { EnrollRequest, EnrollRequest__Output } from './generated/tributary/v1/EnrollRequest.js';
+export type { EnrollResponse, EnrollResponse__Output } from './generated/tributary/v1/EnrollResponse.js';
+export type { Federation, Federation__Output } from './generated/tributary/v1/Federation.js';
+export type { FederationSettings, FederationSettings__Output } from './generated/tributary/v1/FederationSettings.js';
+export type { GetFederationRequest, GetFederationRequest__Output } from './generated/tributary/v1/GetFederationRequest.js';
+export type { GetRoundRequest, GetRoundRequest__Output } from './generated/tributary/v1/GetRoundRequest.js';
+export type { GetRunRequest, GetRunRequest__Output } from './generated/tributary/v1/GetRunRequest.js';
+export type { GetUpdateStatusRequest, GetUpdateStatusRequest__Output } from './generated/tributary/v1/GetUpdateStatusRequest.js';
+export type { Invitation, Invitation__Output } from './generated/tributary/v1/Invitation.js';
+export type { ListFederationsRequest, ListFederationsRequest__Output } from './generated/tributary/v1/ListFederationsRequest.js';
+export type { ListFederationsResponse, ListFederationsResponse__Output } from './generated/tributary/v1/ListFederationsResponse.js';
+export type { ListModelVersionsRequest, ListModelVersionsRequest__Output } from './generated/tributary/v1/ListModelVersionsRequest.js';
+export type { ListModelVersionsResponse, ListModelVersionsResponse__Output } from './generated/tributary/v1/ListModelVersionsResponse.js';
+export type { ListRoundsRequest, ListRoundsRequest__Output } from './generated/tributary/v1/ListRoundsRequest.js';
+export type { ListRoundsResponse, ListRoundsResponse__Output } from './generated/tributary/v1/ListRoundsResponse.js';
+export type { ListRunsRequest, ListRunsRequest__Output } from './generated/tributary/v1/ListRunsRequest.js';
+export type { ListRunsResponse, ListRunsResponse__Output } from './generated/tributary/v1/ListRunsResponse.js';
+export type { ListSitesRequest, ListSitesRequest__Output } from './generated/tributary/v1/ListSitesRequest.js';
+export type { ListSitesResponse, ListSitesResponse__Output } from './generated/tributary/v1/ListSitesResponse.js';
+export type { MetricBatch, MetricBatch__Output } from './generated/tributary/v1/MetricBatch.js';
+export type { MetricPoint, MetricPoint__Output } from './generated/tributary/v1/MetricPoint.js';
+export type { ModelChunk, ModelChunk__Output } from './generated/tributary/v1/ModelChunk.js';
+export type { ModelSpec, ModelSpec__Output } from './generated/tributary/v1/ModelSpec.js';
+export type { ModelVersion, ModelVersion__Output } from './generated/tributary/v1/ModelVersion.js';
+export type { Refusal, Refusal__Output } from './generated/tributary/v1/Refusal.js';
+export type { RevokeSiteRequest, RevokeSiteRequest__Output } from './generated/tributary/v1/RevokeSiteRequest.js';
+export type { Round, Round__Output } from './generated/tributary/v1/Round.js';
+export { RoundFailurePolicy } from './generated/tributary/v1/RoundFailurePolicy.js';
+export type { RoundFailurePolicy__Output } from './generated/tributary/v1/RoundFailurePolicy.js';
+export { RoundState } from './generated/tributary/v1/RoundState.js';
+export type { RoundState__Output } from './generated/tributary/v1/RoundState.js';
+export type { Run, Run__Output } from './generated/tributary/v1/Run.js';
+export type { RunEvent, RunEvent__Output } from './generated/tributary/v1/RunEvent.js';
+export { RunStatus } from './generated/tributary/v1/RunStatus.js';
+export type { RunStatus__Output } from './generated/tributary/v1/RunStatus.js';
+export type { SignedEnvelope, SignedEnvelope__Output } from './generated/tributary/v1/SignedEnvelope.js';
+export type { Site, Site__Output } from './generated/tributary/v1/Site.js';
+export type { SiteServiceClient, SiteServiceDefinition, SiteServiceHandlers } from './generated/tributary/v1/SiteService.js';
+export { SiteStatus } from './generated/tributary/v1/SiteStatus.js';
+export type { SiteStatus__Output } from './generated/tributary/v1/SiteStatus.js';
+export type { StartRunRequest, StartRunRequest__Output } from './generated/tributary/v1/StartRunRequest.js';
+export type { StopRunRequest, StopRunRequest__Output } from './generated/tributary/v1/StopRunRequest.js';
+export type { Task, Task__Output } from './generated/tributary/v1/Task.js';
+export type { TensorSpec, TensorSpec__Output } from './generated/tributary/v1/TensorSpec.js';
+export type { UpdateManifest, UpdateManifest__Output } from './generated/tributary/v1/UpdateManifest.js';
+export { UpdateState } from './generated/tributary/v1/UpdateState.js';
+export type { UpdateState__Output } from './generated/tributary/v1/UpdateState.js';
+export type { UpdateStatus, UpdateStatus__Output } from './generated/tributary/v1/UpdateStatus.js';
+export type { UpdateSummary, UpdateSummary__Output } from './generated/tributary/v1/UpdateSummary.js';
+export type { WatchRunRequest, WatchRunRequest__Output } from './generated/tributary/v1/WatchRunRequest.js';
+export type { WatchTasksRequest, WatchTasksRequest__Output } from './generated/tributary/v1/WatchTasksRequest.js';
+export type { WhoAmIRequest, WhoAmIRequest__Output } from './generated/tributary/v1/WhoAmIRequest.js';
+export type { WhoAmIResponse, WhoAmIResponse__Output } from './generated/tributary/v1/WhoAmIResponse.js';
+export type { ProtoGrpcType } from './generated/tributary.js';

@@ -1,0 +1,22 @@
+import { Reason, TributaryError } from './errors.js';
+
+/** Names of federations, sites and groups: safe as NATS subject tokens and file names. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export type NameKind = 'federation' | 'site' | 'group';
+
+export function isValidName(s: unknown): s is string {
+  return typeof s === 'string' && NAME_PATTERN.test(s);
+}
+
+/** Returns `s` when it is a valid name; throws INVALID_ARGUMENT / INVALID_NAME otherwise. */
+export function assertName(kind: NameKind, s: unknown): string {
+  if (isValidName(s)) return s;
+  const shown = typeof s === 'string' ? JSON.stringify(s) : String(s);
+  throw new TributaryError({
+    code: 'INVALID_ARGUMENT',
+    reason: Reason.INVALID_NAME,
+    message: `invalid ${kind} name ${shown}: must match ${NAME_PATTERN.source}`,
+    details: { kind },
+  });
+}

@@ -1,0 +1,408 @@
+import { Reason, TributaryError } from './errors.js';
+import type { TensorSpec__Output } from './generated/tributary/v1/TensorSpec.js';
+export { sha256Hex } from './encoding.js';
+
+/** Safetensors dtypes Tributary reads and writes. */
+export type DType = 'F32' | 'F64' | 'F16' | 'BF16' | 'I32' | 'I64' | 'U8';
+
+/** Tensor values; F16 and BF16 are kept as their raw 16-bit patterns. */
+export type TensorData = Float32Array | Float64Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
+
+export interface Tensor {
+  dtype: DType;
+  /** Dimensions; empty for a scalar. */
+  shape: number[];
+  /** Row-major values, product(shape) of them. */
+  data: TensorData;
+}
+
+/** Tensors by name; insertion order is file order. */
+export type TensorMap = Record<string, Tensor>;
+
+interface DTypeInfo {
+  readonly bytes: number;
+  readonly create: (length: number) => TensorData;
+  readonly accepts: (data: TensorData) => boolean;
+}
+
+const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
+  F32: { bytes: 4, create: (n) => new Float32Array(n), accepts: (d) => d instanceof Float32Array },
+  F64: { bytes: 8, create: (n) => new Float64Array(n), accepts: (d) => d instanceof Float64Array },
+  F16: { bytes: 2, create: (n) => new Uint16Array(n), accepts: (d) => d instanceof Uint16Array },
+  BF16: { bytes: 2, create: (n) => new Uint16Array(n), accepts: (d) => d instanceof Uint16Array },
+  I32: { bytes: 4, create: (n) => new Int32Array(n), accepts: (d) => d instanceof Int32Array },
+  I64: { bytes: 8, create: (n) => new BigInt64Array(n), accepts: (d) => d instanceof BigInt64Array },
+  U8: { bytes: 1, create: (n) => new Uint8Array(n), accepts: (d) => d instanceof Uint8Array },
+};
+
+/** Every supported dtype, in a stable order. */
+export const DTYPE_NAMES: readonly DType[] = ['F32', 'F64', 'F16', 'BF16', 'I32', 'I64', 'U8'];
+
+export function isDType(s: unknown): s is DType {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, s);
+}
+
+/** Bytes per element of a dtype. */
+export function dtypeSize(dtype: DType): number {
+  return DTYPES[dtype].bytes;
+}
+
+// The parser's sanity cap on header size, as in the reference implementation.
+const MAX_HEADER_BYTES = 100_000_000;
+const METADATA_KEY = '__metadata__';
+
+// Typed arrays use the host byte order; safetensors is little-endian.
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function assertLittleEndianHost(): void {
+  if (!HOST_IS_LITTLE_ENDIAN) {
+    throw new TributaryError({ code: 'UNIMPLEMENTED', reason: Reason.INTERNAL, message: 'safetensors codec needs a little-endian host' });
+  }
+}
+
+/** Builds a tensor, checking the array type against the dtype and its length against the shape. */
+export function tensor(dtype: DType, shape: readonly number[], data: TensorData): Tensor {
+  if (!isDType(dtype)) throw invalidArgument(`unsupported dtype ${JSON.stringify(dtype)}; expected one of ${DTYPE_NAMES.join(', ')}`);
+  const count = elementCount(shape);
+  if (count === undefined) throw invalidArgument(`invalid shape ${JSON.stringify(shape)}: dimensions must be non-negative integers`);
+  if (!DTYPES[dtype].accepts(data)) throw invalidArgument(`${dtype} data must be a ${DTYPES[dtype].create(0).constructor.name}`);
+  if (data.length !== count) {
+    throw invalidArgument(`shape ${formatShape(shape)} holds ${count} values but the data has ${data.length}`);
+  }
+  return { dtype, shape: [...shape], data };
+}
+
+/** Encodes tensors (in map order) as a safetensors payload; the header is padded to 8 bytes. */
+export function encodeSafetensors(t: TensorMap, metadata?: Record<string, string>): Buffer {
+  assertLittleEndianHost();
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined && Object.keys(metadata).length > 0) {
+    const meta: Record<string, string> = {};
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw invalidArgument(`metadata ${JSON.stringify(k)} must be a string`);
+      setOwn(meta, k, v);
+    }
+    setOwn(header, METADATA_KEY, meta);
+  }
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, value] of Object.entries(t)) {
+    if (name === METADATA_KEY) throw invalidArgument(`"${METADATA_KEY}" cannot name a tensor`);
+    const checked = tensor(value.dtype, value.shape, value.data);
+    const bytes = new Uint8Array(checked.data.buffer, checked.data.byteOffset, checked.data.byteLength);
+    setOwn(header, name, { dtype: checked.dtype, shape: checked.shape, data_offsets: [offset, offset + bytes.length] });
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const headerLength = Math.ceil(json.length / 8) * 8;
+  const out = Buffer.allocUnsafe(8 + headerLength + offset);
+  out.writeBigUInt64LE(BigInt(headerLength), 0);
+  json.copy(out, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLength);
+  let at = 8 + headerLength;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+interface HeaderEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+  order: number;
+}
+
+/**
+ * Decodes a safetensors payload, copying each tensor into its own aligned array. Any
+ * inconsistency is a TributaryError INVALID_ARGUMENT / MALFORMED_PAYLOAD.
+ */
+export function decodeSafetensors(bytes: Uint8Array): { tensors: TensorMap; metadata: Record<string, string> } {
+  assertLittleEndianHost();
+  if (!(bytes instanceof Uint8Array)) throw malformed('payload is not bytes');
+  if (bytes.length < 8) throw malformed(`payload of ${bytes.length} bytes is shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const declared = view.getBigUint64(0, true);
+  if (declared > BigInt(bytes.length - 8)) {
+    throw malformed(`header length ${declared} exceeds the ${bytes.length - 8} bytes after it`);
+  }
+  const headerLength = Number(declared);
+  if (headerLength > MAX_HEADER_BYTES) throw malformed(`header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes`);
+
+  let parsed: unknown;
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+    parsed = JSON.parse(text);
+  } catch {
+    throw malformed('header is not valid UTF-8 JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw malformed('header is not a JSON object');
+
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: HeaderEntry[] = [];
+  for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
+    if (name === METADATA_KEY) {
+      if (raw === null) continue;
+      if (typeof raw !== 'object' || Array.isArray(raw)) throw malformed(`"${METADATA_KEY}" is not an object`);
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string') throw malformed(`metadata ${JSON.stringify(k)} is not a string`);
+        setOwn(metadata, k, v);
+      }
+      continue;
+    }
+    entries.push(parseEntry(name, raw, entries.length, dataLength));
+  }
+
+  // The data must be covered exactly: no gaps, no overlaps, nothing left over.
+  const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end || a.order - b.order);
+  let expected = 0;
+  for (const e of byOffset) {
+    if (e.begin !== expected) {
+      throw malformed(
+        e.begin < expected
+          ? `tensor ${JSON.stringify(e.name)} overlaps another tensor's data`
+          : `gap in the data before tensor ${JSON.stringify(e.name)}`,
+      );
+    }
+    expected = e.end;
+  }
+  if (expected !== dataLength) throw malformed(`data section has ${dataLength} bytes but tensors cover ${expected}`);
+
+  const tensors: TensorMap = {};
+  for (const e of byOffset) {
+    const info = DTYPES[e.dtype];
+    const data = info.create((e.end - e.begin) / info.bytes);
+    new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
+    setOwn(tensors, e.name, { dtype: e.dtype, shape: e.shape, data });
+  }
+  return { tensors, metadata };
+}
+
+function parseEntry(name: string, raw: unknown, order: number, dataLength: number): HeaderEntry {
+  const what = `tensor ${JSON.stringify(name)}`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw malformed(`${what} is not an object`);
+  const o = raw as Record<string, unknown>;
+  const dtype = o['dtype'];
+  if (!isDType(dtype)) throw malformed(`${what} has unsupported dtype ${JSON.stringify(dtype) ?? 'undefined'}`);
+  const shape = o['shape'];
+  if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) throw malformed(`${what} has an invalid shape`);
+  const offsets = o['data_offsets'];
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger)) {
+    throw malformed(`${what} has invalid data_offsets`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end || end > dataLength) throw malformed(`${what} has data_offsets [${begin}, ${end}] outside the ${dataLength}-byte data`);
+  const count = elementCount(shape as number[]);
+  const size = DTYPES[dtype].bytes;
+  if (count === undefined || count * size !== end - begin) {
+    throw malformed(`${what}: ${dtype} shape ${formatShape(shape as number[])} does not match its ${end - begin} bytes`);
+  }
+  return { name, dtype, shape: [...(shape as number[])], begin, end, order };
+}
+
+/** Name, dtype and shape of every tensor, in map order. */
+export function tensorSpecsOf(t: TensorMap): TensorSpec__Output[] {
+  return Object.entries(t).map(([name, v]) => ({ name, dtype: v.dtype, shape: [...v.shape] }));
+}
+
+/** The first difference between two schemas as a message, or undefined when they match (order aside). */
+export function checkSpec(expected: readonly TensorSpec__Output[], actual: readonly TensorSpec__Output[]): string | undefined {
+  const actualByName = new Map<string, TensorSpec__Output>();
+  for (const a of actual) {
+    if (actualByName.has(a.name)) return `duplicate tensor ${JSON.stringify(a.name)}`;
+    actualByName.set(a.name, a);
+  }
+  const expectedNames = new Set<string>();
+  for (const e of expected) {
+    expectedNames.add(e.name);
+    const a = actualByName.get(e.name);
+    if (a === undefined) return `missing tensor ${JSON.stringify(e.name)}`;
+    if (a.dtype !== e.dtype) return `tensor ${JSON.stringify(e.name)} has dtype ${a.dtype}, expected ${e.dtype}`;
+    if (!sameShape(a.shape, e.shape)) {
+      return `tensor ${JSON.stringify(e.name)} has shape ${formatShape(a.shape)}, expected ${formatShape(e.shape)}`;
+    }
+  }
+  for (const a of actual) {
+    if (!expectedNames.has(a.name)) return `unexpected tensor ${JSON.stringify(a.name)}`;
+  }
+  return undefined;
+}
+
+/** The tensor's values as float64 (F16/BF16 decoded, I64 converted with possible rounding). */
+export function toFloat64(t: Tensor): Float64Array {
+  const d = t.data;
+  const out = new Float64Array(d.length);
+  switch (t.dtype) {
+    case 'F16':
+      for (let i = 0; i < d.length; i++) out[i] = decodeMinifloat(d[i] as number, 5, 10);
+      return out;
+    case 'BF16':
+      for (let i = 0; i < d.length; i++) out[i] = decodeMinifloat(d[i] as number, 8, 7);
+      return out;
+    case 'I64':
+      for (let i = 0; i < d.length; i++) out[i] = Number(d[i] as bigint);
+      return out;
+    default:
+      out.set(d as Exclude<TensorData, BigInt64Array>);
+      return out;
+  }
+}
+
+/**
+ * A tensor of `dtype` from float64 values: floats round to nearest (ties to even; F16/BF16
+ * overflow to infinity); integer dtypes round half to even and must be finite and in range.
+ */
+export function fromFloat64(dtype: DType, shape: readonly number[], values: Float64Array): Tensor {
+  if (!isDType(dtype)) throw invalidArgument(`unsupported dtype ${JSON.stringify(dtype)}`);
+  const n = values.length;
+  switch (dtype) {
+    case 'F64':
+      return tensor(dtype, shape, Float64Array.from(values));
+    case 'F32':
+      return tensor(dtype, shape, Float32Array.from(values));
+    case 'F16':
+    case 'BF16': {
+      const [e, m] = dtype === 'F16' ? [5, 10] : [8, 7];
+      const out = new Uint16Array(n);
+      for (let i = 0; i < n; i++) out[i] = encodeMinifloat(values[i] as number, e, m);
+      return tensor(dtype, shape, out);
+    }
+    case 'I32': {
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = integerIn(values[i] as number, -2147483648, 2147483647, dtype);
+      return tensor(dtype, shape, out);
+    }
+    case 'U8': {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = integerIn(values[i] as number, 0, 255, dtype);
+      return tensor(dtype, shape, out);
+    }
+    case 'I64': {
+      const out = new BigInt64Array(n);
+      // 2^63 is exactly representable; every double below it converts into range.
+      for (let i = 0; i < n; i++) out[i] = BigInt(integerIn(values[i] as number, -(2 ** 63), 2 ** 63, dtype, true));
+      return tensor(dtype, shape, out);
+    }
+  }
+}
+
+/** True when no value is NaN or infinite (integer dtypes always are finite). */
+export function allFinite(t: Tensor): boolean {
+  const d = t.data;
+  switch (t.dtype) {
+    case 'F32':
+    case 'F64': {
+      const f = d as Float32Array | Float64Array;
+      for (let i = 0; i < f.length; i++) {
+        const v = f[i] as number;
+        // v - v is NaN exactly for NaN and ±Infinity.
+        if (v - v !== 0) return false;
+      }
+      return true;
+    }
+    case 'F16':
+    case 'BF16': {
+      const mask = t.dtype === 'F16' ? 0x7c00 : 0x7f80;
+      const bits = d as Uint16Array;
+      for (let i = 0; i < bits.length; i++) if (((bits[i] as number) & mask) === mask) return false;
+      return true;
+    }
+    default:
+      return true;
+  }
+}
+
+// IEEE-style binary formats with `e` exponent bits and `m` mantissa bits (F16: 5/10, BF16: 8/7).
+function decodeMinifloat(bits: number, e: number, m: number): number {
+  const sign = bits >> (e + m) & 1 ? -1 : 1;
+  const expMax = (1 << e) - 1;
+  const exp = (bits >> m) & expMax;
+  const frac = bits & ((1 << m) - 1);
+  const bias = (1 << (e - 1)) - 1;
+  if (exp === expMax) return frac === 0 ? sign * Infinity : NaN;
+  if (exp === 0) return sign * frac * 2 ** (1 - bias - m);
+  return sign * (2 ** m + frac) * 2 ** (exp - bias - m);
+}
+
+function encodeMinifloat(x: number, e: number, m: number): number {
+  const expMax = (1 << e) - 1;
+  const bias = (1 << (e - 1)) - 1;
+  const signBit = x < 0 || Object.is(x, -0) ? 1 << (e + m) : 0;
+  if (Number.isNaN(x)) return (expMax << m) | (1 << (m - 1));
+  const a = Math.abs(x);
+  if (a === Infinity) return signBit | (expMax << m);
+  if (a === 0) return signBit;
+  const minExp = 1 - bias;
+  let exp = Math.floor(Math.log2(a));
+  if (2 ** exp > a) exp--;
+  else if (2 ** (exp + 1) <= a) exp++;
+  if (exp < minExp) {
+    // Subnormal: a carry into 2^m yields the smallest normal's encoding, as it should.
+    return signBit | roundHalfEven(a / 2 ** (minExp - m));
+  }
+  let mant = roundHalfEven(a / 2 ** (exp - m));
+  if (mant === 2 ** (m + 1)) {
+    mant = 2 ** m;
+    exp++;
+  }
+  if (exp > bias) return signBit | (expMax << m);
+  return signBit | ((exp + bias) << m) | (mant - 2 ** m);
+}
+
+function roundHalfEven(q: number): number {
+  const f = Math.floor(q);
+  const d = q - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+function integerIn(v: number, min: number, max: number, dtype: DType, maxExclusive = false): number {
+  const r = roundHalfEven(v);
+  if (!Number.isFinite(v) || r < min || (maxExclusive ? r >= max : r > max)) {
+    throw invalidArgument(`value ${v} does not fit dtype ${dtype}`);
+  }
+  return r === 0 ? 0 : r;
+}
+
+function elementCount(shape: readonly unknown[]): number | undefined {
+  if (!Array.isArray(shape)) return undefined;
+  let count = 1;
+  for (const d of shape) {
+    if (!isNonNegativeInteger(d)) return undefined;
+    count *= d;
+    if (!Number.isSafeInteger(count)) return undefined;
+  }
+  return count;
+}
+
+function isNonNegativeInteger(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function formatShape(shape: readonly unknown[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+// Plain assignment of "__proto__" would change the prototype instead of adding a key.
+function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function malformed(message: string): TributaryError {
+  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.MALFORMED_PAYLOAD, message: `malformed safetensors payload: ${message}` });
+}
+
+function invalidArgument(message: string): TributaryError {
+  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message });
+}

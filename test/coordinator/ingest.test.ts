@@ -1,0 +1,429 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  LevelStateStore,
+  NatsServer,
+  UpdateIngest,
+  ensureStreams,
+  silentLogger,
+  type AdmissionContext,
+  type UpdateAdmission,
+  type Verdict,
+} from '@tributary/coordinator';
+import {
+  CHUNK_INDEX_HEADER,
+  STREAM_PAYLOADS,
+  STREAM_UPDATES,
+  decodeUpdateStatus,
+  encodeEnvelope,
+  encodeManifest,
+  encodeSafetensors,
+  formatPublicKey,
+  generateSigningKey,
+  newUpdateId,
+  sha256Hex,
+  signEnvelope,
+  subjects,
+  tensor,
+  tensorSpecsOf,
+  type SigningKey,
+  type TensorMap,
+  type UpdateManifest,
+  type UpdateManifest__Output,
+  type UpdateStatus__Output,
+} from '@tributary/proto';
+import { connect, headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+const FED = 'fed1';
+const PAYLOAD_TIMEOUT_MS = 1500;
+
+const globalModel: TensorMap = {
+  w: tensor('F32', [2, 3], new Float32Array([0, 0, 0, 0, 0, 0])),
+  b: tensor('F32', [3], new Float32Array([0, 0, 0])),
+};
+const modelSpec = tensorSpecsOf(globalModel);
+
+function weights(values: { w?: number[]; b?: number[] } = {}): TensorMap {
+  return {
+    w: tensor('F32', [2, 3], new Float32Array(values.w ?? [1, 2, 3, 4, 5, 6])),
+    b: tensor('F32', [3], new Float32Array(values.b ?? [0.5, -0.5, 0.25])),
+  };
+}
+
+/** Round-engine stand-in: admits with a fixed context, records what the ingest hands over. */
+class RecordingAdmission implements UpdateAdmission {
+  context: AdmissionContext = { modelSpec, globalModel, normBound: 0, maxPayloadBytes: 1024 * 1024 };
+  admitVerdict: Verdict = { ok: true };
+  accepted: { manifest: UpdateManifest__Output; tensors: TensorMap; bytes: number; payload: Buffer }[] = [];
+  refused: Parameters<UpdateAdmission['refuse']>[0][] = [];
+  /** Resolves accept() when set; lets a test hold an update mid-verdict. */
+  gate?: Promise<void>;
+  /** Makes the next accept() throw, before or after recording the update. */
+  failNext?: 'before-record' | 'after-record';
+
+  constructor(private readonly state: LevelStateStore) {}
+
+  async admit(_manifest: UpdateManifest__Output): ReturnType<UpdateAdmission['admit']> {
+    return this.admitVerdict.ok ? { ok: true, ...this.context } : this.admitVerdict;
+  }
+
+  async accept(manifest: UpdateManifest__Output, tensors: TensorMap, info: { bytes: number; stagedPath: string }): Promise<Verdict> {
+    await this.gate;
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure === 'before-record') throw new Error('state store unavailable');
+    const payload = await readFile(info.stagedPath);
+    await rm(info.stagedPath);
+    this.accepted.push({ manifest, tensors, bytes: info.bytes, payload });
+    await this.state.write([{ kind: 'update', value: record(manifest, 'ACCEPTED', '', '') }]);
+    if (failure === 'after-record') throw new Error('crashed before answering');
+    return { ok: true };
+  }
+
+  async refuse(info: Parameters<UpdateAdmission['refuse']>[0]): Promise<void> {
+    this.refused.push(info);
+    if (info.manifest && info.updateId && !(await this.state.getUpdate(info.updateId))) {
+      await this.state.write([{ kind: 'update', value: record(info.manifest, 'REFUSED', info.reason, info.message) }]);
+    }
+  }
+}
+
+function record(m: UpdateManifest__Output, state: 'ACCEPTED' | 'REFUSED', reason: string, message: string) {
+  return { updateId: m.updateId, federation: m.federation, runId: m.runId, round: m.round, site: m.site, state, reason, message, atMs: Date.now() };
+}
+
+interface Submission {
+  key: SigningKey;
+  site: string;
+  runId: string;
+  round?: number;
+  tensors?: TensorMap;
+  /** Raw payload instead of encoded tensors. */
+  payload?: Buffer;
+  chunkSize?: number;
+  /** Chunk indexes not to publish. */
+  skipChunks?: number[];
+  /** Fields overriding what the manifest would honestly say. */
+  manifest?: Partial<UpdateManifest>;
+  /** Subject overriding the manifest's own. */
+  subject?: string;
+  /** Signature produced by this key instead, still naming `key`'s id. */
+  signWith?: SigningKey;
+  /** Nats-Msg-Id of the manifest. @default the update id */
+  msgId?: string;
+}
+
+describe('UpdateIngest', () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+  let jsm: JetStreamManager;
+  let dir: string;
+  let state: LevelStateStore;
+  let admission: RecordingAdmission;
+  let ingest: UpdateIngest;
+  const verdicts: UpdateStatus__Output[] = [];
+  const alpha = generateSigningKey('alpha');
+  const beta = generateSigningKey('beta');
+  const gone = generateSigningKey('gone');
+  const stranger = generateSigningKey('stranger');
+  let runSeq = 0;
+  let runId = '';
+
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+    nc = await connect({ servers: [nats.url] });
+    js = nc.jetstream();
+    jsm = await nc.jetstreamManager();
+    await ensureStreams(jsm);
+    dir = await mkdtemp(join(tmpdir(), 'tributary-ingest-'));
+    state = new LevelStateStore(join(dir, 'state'));
+    await state.open();
+    const site = (name: string, key: SigningKey, status: 'APPROVED' | 'REVOKED') => ({
+      kind: 'site' as const,
+      value: { name, keyId: key.keyId, publicKey: formatPublicKey(key.publicKey), status, federations: [FED], createdAtMs: 1, revokedAtMs: status === 'REVOKED' ? 2 : 0 },
+    });
+    await state.write([site('alpha', alpha, 'APPROVED'), site('beta', beta, 'APPROVED'), site('gone', gone, 'REVOKED')]);
+    nc.subscribe(`trib.${FED}.verdict.*`, { callback: (_err, msg) => verdicts.push(decodeUpdateStatus(msg.data)) });
+    admission = new RecordingAdmission(state);
+    ingest = new UpdateIngest({ nc, state, admission, stagingDir: join(dir, 'staging'), logger: silentLogger(), payloadTimeoutMs: PAYLOAD_TIMEOUT_MS });
+    await ingest.start();
+  });
+
+  afterAll(async () => {
+    await ingest?.stop();
+    await nc?.drain();
+    await state?.close();
+    await nats?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    runId = `run${++runSeq}`;
+    admission.context = { modelSpec, globalModel, normBound: 0, maxPayloadBytes: 1024 * 1024 };
+    admission.admitVerdict = { ok: true };
+    admission.accepted.length = 0;
+    admission.refused.length = 0;
+  });
+
+  /** Publishes chunks (acked) then the signed manifest, as a site does. */
+  async function submit(s: Submission): Promise<{ updateId: string; manifest: UpdateManifest; payload: Buffer }> {
+    const payload = s.payload ?? encodeSafetensors(s.tensors ?? weights());
+    const updateId = (s.manifest?.updateId as string | undefined) ?? newUpdateId();
+    const chunkSize = s.chunkSize ?? 64;
+    const chunkCount = Math.ceil(payload.length / chunkSize);
+    for (let i = 0; i < chunkCount; i++) {
+      if (s.skipChunks?.includes(i)) continue;
+      const h = headers();
+      h.set(CHUNK_INDEX_HEADER, String(i));
+      await js.publish(subjects.payload(FED, updateId), payload.subarray(i * chunkSize, (i + 1) * chunkSize), { msgID: `${updateId}.${i}`, headers: h });
+    }
+    const tensors = s.tensors ?? weights();
+    const manifest: UpdateManifest = {
+      federation: FED,
+      runId: s.runId,
+      round: s.round ?? 1,
+      site: s.site,
+      updateId,
+      createdAtMs: Date.now(),
+      numExamples: 10,
+      metrics: { loss: 0.5 },
+      payloadSize: payload.length,
+      payloadSha256: sha256Hex(payload),
+      chunkCount,
+      chunkSize,
+      tensors: tensorSpecsOf(tensors),
+      flavor: 'tensors',
+      baseVersion: 1,
+      ...s.manifest,
+    };
+    const envelope = signEnvelope('update', encodeManifest(manifest), s.signWith ?? s.key);
+    const subject = s.subject ?? subjects.update(FED, s.runId, s.round ?? 1, s.site);
+    await js.publish(subject, encodeEnvelope({ ...envelope, keyId: s.key.keyId }), { msgID: s.msgId ?? updateId });
+    return { updateId, manifest, payload };
+  }
+
+  async function verdictFor(run: string): Promise<UpdateStatus__Output> {
+    const until = Date.now() + 15_000;
+    while (Date.now() < until) {
+      const v = verdicts.find((x) => x.runId === run);
+      if (v) return v;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no verdict for run ${run}`);
+  }
+
+  async function expectRefused(reason: string, site = 'alpha'): Promise<UpdateStatus__Output> {
+    const v = await verdictFor(runId);
+    expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason, federation: FED, site, runId });
+    expect(v.message).not.toBe('');
+    expect(admission.accepted).toHaveLength(0);
+    expect(admission.refused.map((r) => r.reason)).toEqual([reason]);
+    return v;
+  }
+
+  async function chunksLeft(updateId: string): Promise<number> {
+    const info = await jsm.streams.info(STREAM_PAYLOADS, { subjects_filter: subjects.payload(FED, updateId) });
+    return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  }
+
+  it('accepts a valid update and hands over exactly the tensors that were sent', async () => {
+    const sent = weights({ w: [1.5, -2, 3, 4, 5.25, 6], b: [7, 8, 9] });
+    const { updateId, payload } = await submit({ key: alpha, site: 'alpha', runId, tensors: sent });
+    const v = await verdictFor(runId);
+    expect(v).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED', reason: '', updateId, federation: FED, runId, round: 1, site: 'alpha' });
+    expect(admission.accepted).toHaveLength(1);
+    const got = admission.accepted[0]!;
+    expect(got.manifest.updateId).toBe(updateId);
+    expect(got.bytes).toBe(payload.length);
+    expect(got.payload.equals(payload)).toBe(true);
+    expect(Object.keys(got.tensors)).toEqual(['w', 'b']);
+    expect(got.tensors.w).toEqual(sent.w);
+    expect(got.tensors.b).toEqual(sent.b);
+    expect(admission.refused).toHaveLength(0);
+  });
+
+  it('purges the chunks and leaves nothing in staging once an update is decided', async () => {
+    const { updateId } = await submit({ key: alpha, site: 'alpha', runId });
+    await verdictFor(runId);
+    await expect.poll(() => chunksLeft(updateId)).toBe(0);
+    expect(await readdir(join(dir, 'staging'))).toEqual([]);
+    expect(await jsm.consumers.list(STREAM_PAYLOADS).next()).toEqual([]);
+  });
+
+  it('accepts a payload of many full-size chunks', async () => {
+    const n = 400_000;
+    const big: TensorMap = { w: tensor('F32', [n], Float32Array.from({ length: n }, (_, i) => i / n)) };
+    admission.context = { ...admission.context, modelSpec: tensorSpecsOf(big), globalModel: big, maxPayloadBytes: 0 };
+    const { payload } = await submit({ key: alpha, site: 'alpha', runId, tensors: big, chunkSize: 983_040 });
+    const v = await verdictFor(runId);
+    expect(v.state).toBe('UPDATE_STATE_ACCEPTED');
+    expect(admission.accepted[0]?.payload.equals(payload)).toBe(true);
+  });
+
+  it('refuses a forged signature with SIGNATURE_INVALID', async () => {
+    const { updateId } = await submit({ key: alpha, site: 'alpha', runId, signWith: stranger });
+    const v = await expectRefused('SIGNATURE_INVALID');
+    expect(v.updateId).toBe(updateId);
+    // The claimed update id is not recorded: a forger cannot burn a real site's id.
+    expect(admission.refused[0]?.updateId).toBeUndefined();
+    expect(await state.getUpdate(updateId)).toBeUndefined();
+  });
+
+  it('refuses a key it does not know with UNKNOWN_KEY', async () => {
+    await submit({ key: stranger, site: 'alpha', runId });
+    await expectRefused('UNKNOWN_KEY');
+  });
+
+  it('refuses a revoked key with KEY_REVOKED', async () => {
+    await submit({ key: gone, site: 'gone', runId });
+    await expectRefused('KEY_REVOKED', 'gone');
+  });
+
+  it('refuses an update id that was already used with REPLAYED_UPDATE', async () => {
+    const first = await submit({ key: alpha, site: 'alpha', runId });
+    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+    verdicts.length = 0;
+    admission.accepted.length = 0;
+    await submit({ key: alpha, site: 'alpha', runId, manifest: { updateId: first.updateId }, msgId: `${first.updateId}.again` });
+    await expectRefused('REPLAYED_UPDATE');
+    expect((await state.getUpdate(first.updateId))?.state).toBe('ACCEPTED');
+  });
+
+  it('refuses a payload whose digest differs from the manifest with DIGEST_MISMATCH', async () => {
+    const { updateId } = await submit({ key: alpha, site: 'alpha', runId, manifest: { payloadSha256: sha256Hex(randomBytes(16)) } });
+    await expectRefused('DIGEST_MISMATCH');
+    expect(admission.refused[0]?.updateId).toBe(updateId);
+    await expect.poll(() => chunksLeft(updateId)).toBe(0);
+    expect(await readdir(join(dir, 'staging'))).toEqual([]);
+  });
+
+  it('refuses a manifest declaring a wrong tensor shape with SCHEMA_MISMATCH before reading the payload', async () => {
+    const wrong: TensorMap = { ...weights(), b: tensor('F32', [4], new Float32Array(4)) };
+    await submit({ key: alpha, site: 'alpha', runId, tensors: wrong });
+    const v = await expectRefused('SCHEMA_MISMATCH');
+    expect(v.message).toContain('b');
+  });
+
+  it('refuses a payload with a wrong tensor name with SCHEMA_MISMATCH', async () => {
+    const renamed = encodeSafetensors({ w: weights().w!, bias: weights().b! });
+    await submit({ key: alpha, site: 'alpha', runId, payload: renamed, manifest: { tensors: modelSpec } });
+    await expectRefused('SCHEMA_MISMATCH');
+  });
+
+  it('refuses a payload with a wrong dtype with SCHEMA_MISMATCH', async () => {
+    const f64 = encodeSafetensors({ w: tensor('F64', [2, 3], new Float64Array(6)), b: weights().b! });
+    await submit({ key: alpha, site: 'alpha', runId, payload: f64, manifest: { tensors: modelSpec } });
+    await expectRefused('SCHEMA_MISMATCH');
+  });
+
+  it('refuses a NaN with NON_FINITE', async () => {
+    await submit({ key: alpha, site: 'alpha', runId, tensors: weights({ b: [1, Number.NaN, 2] }) });
+    await expectRefused('NON_FINITE');
+  });
+
+  it('refuses an update beyond the norm bound with NORM_EXCEEDED', async () => {
+    admission.context = { ...admission.context, normBound: 1 };
+    await submit({ key: alpha, site: 'alpha', runId });
+    await expectRefused('NORM_EXCEEDED');
+  });
+
+  it('refuses a payload above the size limit with PAYLOAD_TOO_LARGE', async () => {
+    admission.context = { ...admission.context, maxPayloadBytes: 10 };
+    await submit({ key: alpha, site: 'alpha', runId });
+    await expectRefused('PAYLOAD_TOO_LARGE');
+  });
+
+  it('refuses garbage on the manifest subject with MALFORMED_ENVELOPE and keeps working', async () => {
+    await js.publish(subjects.update(FED, runId, 1, 'alpha'), randomBytes(200));
+    const v = await expectRefused('MALFORMED_ENVELOPE');
+    expect(v.updateId).toBe('');
+    const garbageRun = runId;
+    runId = `${garbageRun}b`;
+    admission.refused.length = 0;
+    await submit({ key: alpha, site: 'alpha', runId });
+    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+    expect(admission.accepted).toHaveLength(1);
+  });
+
+  it('refuses an update with a chunk missing in the middle with PAYLOAD_MISSING', async () => {
+    await submit({ key: alpha, site: 'alpha', runId, chunkSize: 32, skipChunks: [1] });
+    await expectRefused('PAYLOAD_MISSING');
+  });
+
+  it('refuses an update whose last chunk never arrives with PAYLOAD_MISSING after the timeout', async () => {
+    const payload = encodeSafetensors(weights());
+    const last = Math.ceil(payload.length / 32) - 1;
+    const started = Date.now();
+    await submit({ key: alpha, site: 'alpha', runId, chunkSize: 32, skipChunks: [last] });
+    const v = await expectRefused('PAYLOAD_MISSING');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(PAYLOAD_TIMEOUT_MS);
+    expect(v.message).toContain(`${last} of ${last + 1}`);
+  });
+
+  it('refuses a manifest published on another run\'s subject with SUBJECT_MISMATCH', async () => {
+    const signedRun = `${runId}x`;
+    const { updateId } = await submit({ key: alpha, site: 'alpha', runId, manifest: { runId: signedRun } });
+    // The verdict speaks of the update as signed, so the site can match it.
+    const v = await verdictFor(signedRun);
+    expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'SUBJECT_MISMATCH', updateId, runId: signedRun, site: 'alpha' });
+    expect(admission.refused.map((r) => r.reason)).toEqual(['SUBJECT_MISMATCH']);
+  });
+
+  it('refuses a manifest naming another site than its key with SITE_MISMATCH', async () => {
+    await submit({ key: alpha, site: 'beta', runId });
+    await expectRefused('SITE_MISMATCH');
+  });
+
+  it('refuses zero examples with ZERO_EXAMPLES', async () => {
+    await submit({ key: alpha, site: 'alpha', runId, manifest: { numExamples: 0 } });
+    await expectRefused('ZERO_EXAMPLES');
+  });
+
+  it('passes a refusal of the round engine through to the site', async () => {
+    admission.admitVerdict = { ok: false, reason: 'SITE_NOT_SELECTED', message: 'site "alpha" is not selected for round 1' };
+    const { updateId } = await submit({ key: alpha, site: 'alpha', runId });
+    const v = await expectRefused('SITE_NOT_SELECTED');
+    expect(v.message).toBe('site "alpha" is not selected for round 1');
+    expect(v.updateId).toBe(updateId);
+    expect(admission.refused[0]).toMatchObject({ site: 'alpha', updateId, subject: subjects.update(FED, runId, 1, 'alpha') });
+  });
+
+  it('retries an update when the round engine fails unexpectedly', async () => {
+    admission.failNext = 'before-record';
+    const { updateId } = await submit({ key: alpha, site: 'alpha', runId });
+    const v = await verdictFor(runId);
+    expect(v).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED', updateId });
+    expect(admission.accepted).toHaveLength(1);
+    expect(admission.refused).toHaveLength(0);
+  });
+
+  it('answers a redelivered manifest whose verdict was already recorded without refusing it as a replay', async () => {
+    admission.failNext = 'after-record';
+    const { updateId } = await submit({ key: alpha, site: 'alpha', runId });
+    const v = await verdictFor(runId);
+    expect(v).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED', updateId });
+    expect(admission.accepted).toHaveLength(1);
+    expect(admission.refused).toHaveLength(0);
+    await expect.poll(() => chunksLeft(updateId)).toBe(0);
+  });
+
+  it('keeps a manifest unacked until its verdict is recorded', async () => {
+    let release!: () => void;
+    admission.gate = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await submit({ key: alpha, site: 'alpha', runId });
+      await expect.poll(() => jsm.consumers.info(STREAM_UPDATES, 'tributary-ingest').then((c) => c.num_ack_pending)).toBe(1);
+      expect(admission.accepted).toHaveLength(0);
+      release();
+      expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+      await expect.poll(() => jsm.consumers.info(STREAM_UPDATES, 'tributary-ingest').then((c) => c.num_ack_pending)).toBe(0);
+    } finally {
+      release();
+      admission.gate = undefined;
+    }
+  });
+});

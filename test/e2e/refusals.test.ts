@@ -1,0 +1,155 @@
+import { SiteClient } from '@tributary/client-sdk';
+import { decodeSafetensors, encodeSafetensors, generateSigningKey, tensor, type SigningKey, type TensorMap } from '@tributary/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawSite } from '../helpers/raw-site.js';
+import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
+import { referenceFedAvg, toyModel, toyTrain } from '../helpers/training.js';
+
+describe('refused updates change nothing', () => {
+  let stack: Stack;
+  let raw: RawSite;
+  let runId = '';
+  let keys: Record<string, SigningKey> = {};
+  let selected: string[] = [];
+  let unselected = '';
+  const federation = 'guarded';
+  const base = toyModel();
+
+  beforeAll(async () => {
+    stack = await startStack();
+    raw = await RawSite.connect(stack.nats.url);
+    await stack.admin.createFederation({
+      name: federation,
+      settings: { rounds: 1, minSites: 2, sampleCount: 2, roundDeadlineSeconds: 120 },
+      initialModel: encodeSafetensors(base),
+    });
+    keys = {
+      'member-1': await addSite(stack, 'member-1', [federation]),
+      'member-2': await addSite(stack, 'member-2', [federation]),
+      'member-3': await addSite(stack, 'member-3', [federation]),
+      revoked: await addSite(stack, 'revoked', [federation]),
+    };
+    await stack.admin.revokeSite('revoked');
+    const run = await stack.admin.startRun(federation);
+    runId = run.id;
+    const round = await stack.admin.getRound(runId, 1);
+    selected = round.selectedSites;
+    unselected = ['member-1', 'member-2', 'member-3'].find((s) => !selected.includes(s)) ?? '';
+  });
+  afterAll(async () => {
+    await raw?.close();
+    await stack?.stop();
+  });
+
+  const honest = (site: string): TensorMap => toyTrain(base, site, 1);
+  const send = (site: string, extra: Partial<Parameters<RawSite['send']>[0]> = {}) =>
+    raw.send({ key: keys[site] as SigningKey, site, federation, runId, round: 1, weights: honest(site), ...extra });
+
+  it('selects two of the three members', () => {
+    expect(selected).toHaveLength(2);
+    expect(unselected).not.toBe('');
+  });
+
+  it('refuses a forged signature', async () => {
+    const v = await send(selected[0] ?? '', { signer: generateSigningKey('forger') });
+    expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'SIGNATURE_INVALID' });
+  });
+
+  it('refuses an unknown key', async () => {
+    const v = await raw.send({ key: generateSigningKey('stranger'), site: selected[0] ?? '', federation, runId, round: 1, weights: honest('x') });
+    expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'UNKNOWN_KEY' });
+  });
+
+  it('refuses a revoked key', async () => {
+    expect(await send('revoked')).toMatchObject({ reason: 'KEY_REVOKED' });
+  });
+
+  it('refuses a site that was not selected', async () => {
+    expect(await send(unselected)).toMatchObject({ reason: 'SITE_NOT_SELECTED' });
+  });
+
+  it('refuses an update for the wrong round', async () => {
+    expect(await send(selected[0] ?? '', { round: 2 })).toMatchObject({ reason: 'WRONG_ROUND' });
+  });
+
+  it('refuses a payload whose digest does not match the manifest', async () => {
+    const other = encodeSafetensors(toyTrain(base, 'someone-else', 9));
+    expect(await send(selected[1] ?? '', { payloadOverride: other })).toMatchObject({ reason: 'DIGEST_MISMATCH' });
+  });
+
+  it('refuses wrong tensor names, shapes and dtypes', async () => {
+    const b = base['b'];
+    const w = base['w'];
+    if (!b || !w) throw new Error('toy model changed');
+    const wrongName = { w, bias: b };
+    const wrongShape = { w: tensor('F32', [3, 2], new Float32Array(w.data as Float32Array)), b };
+    const wrongDtype = { w: tensor('F64', [2, 3], Float64Array.from(w.data as Float32Array)), b };
+    for (const weights of [wrongName, wrongShape, wrongDtype]) {
+      expect(await send(selected[1] ?? '', { weights })).toMatchObject({ reason: 'SCHEMA_MISMATCH' });
+    }
+  });
+
+  it('refuses NaN values', async () => {
+    const weights = honest(selected[1] ?? '');
+    (weights['w']?.data as Float32Array)[2] = NaN;
+    expect(await send(selected[1] ?? '', { weights })).toMatchObject({ reason: 'NON_FINITE' });
+  });
+
+  it('survives garbage bytes on the manifest subject and counts them', async () => {
+    await raw.sendGarbage(`trib.${federation}.update.${runId}.1.${selected[0] ?? ''}`, new Uint8Array([0xde, 0xad, 0xbe, 0xef, 1, 2, 3]));
+    const count = await eventually(async () => {
+      const metric = await stack.coordinator.metrics.registry.getSingleMetricAsString('tributary_updates_refused_total');
+      return /reason="MALFORMED_ENVELOPE"} 1/.test(metric) ? true : undefined;
+    });
+    expect(count).toBe(true);
+  });
+
+  it('accepts an honest update and refuses its replay', async () => {
+    expect(await send(selected[0] ?? '')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    const last = raw.lastEnvelope;
+    if (!last) throw new Error('nothing sent');
+    await raw.sendGarbage(last.subject, last.bytes); // same signed bytes, new NATS message
+    const records = await eventually(async () => {
+      const round = await stack.admin.getRound(runId, 1);
+      return round.refused.some((r) => r.reason === 'REPLAYED_UPDATE') ? round : undefined;
+    });
+    expect(records.accepted).toHaveLength(1);
+  });
+
+  it('commits exactly the FedAvg of the two honest updates, untouched by the refused ones', async () => {
+    const second = selected[1] ?? '';
+    expect(await send(second, { numExamples: 30 })).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    const run = await stack.admin.waitForRun(runId);
+    expect(run.status).toBe('RUN_STATUS_FINISHED');
+    const expected = referenceFedAvg([
+      { weights: honest(selected[0] ?? ''), numExamples: 10 },
+      { weights: honest(second), numExamples: 30 },
+    ]);
+    const model = decodeSafetensors((await stack.admin.downloadModel(federation, 2)).bytes).tensors;
+    for (const [name, values] of Object.entries(expected)) {
+      const got = model[name]?.data as Float32Array;
+      values.forEach((v, i) => expect(Math.abs((got[i] ?? NaN) - v)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))));
+    }
+    const round = await stack.admin.getRound(runId, 1);
+    expect(round.accepted.map((a) => a.site).sort()).toEqual([...selected].sort());
+    const reasons = new Set(round.refused.map((r) => r.reason));
+    // Forgeries are counted but never attributed to a round: their contents are not trusted.
+    const refusedMetric = await stack.coordinator.metrics.registry.getSingleMetricAsString('tributary_updates_refused_total');
+    expect(refusedMetric).toMatch(/reason="SIGNATURE_INVALID"} 1/);
+    expect(refusedMetric).toMatch(/reason="UNKNOWN_KEY"} 1/);
+    expect(refusedMetric).toMatch(/reason="KEY_REVOKED"} 1/);
+    for (const reason of ['SITE_NOT_SELECTED', 'WRONG_ROUND', 'DIGEST_MISMATCH', 'SCHEMA_MISMATCH', 'NON_FINITE', 'REPLAYED_UPDATE']) {
+      expect(reasons.has(reason), reason).toBe(true);
+    }
+  });
+
+  it('refuses a straggler after the round has closed', async () => {
+    expect(await send(unselected, { round: 1 })).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'RUN_NOT_RUNNING' });
+  });
+
+  it('lets a site ask for its verdict over gRPC', async () => {
+    const client = await SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key: keys[selected[0] ?? ''] as SigningKey });
+    expect(client.site).toBe(selected[0]);
+    await client.close();
+  });
+});

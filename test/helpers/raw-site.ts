@@ -1,0 +1,117 @@
+import {
+  CHUNK_INDEX_HEADER,
+  DEFAULT_CHUNK_SIZE,
+  decodeUpdateStatus,
+  encodeEnvelope,
+  encodeManifest,
+  encodeSafetensors,
+  newUpdateId,
+  sha256Hex,
+  signEnvelope,
+  subjects,
+  tensorSpecsOf,
+  type SigningKey,
+  type TensorMap,
+  type UpdateManifest,
+  type UpdateStatus__Output,
+} from '@tributary/proto';
+import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+
+/** A hand-driven site that can send anything, well-formed or not, straight onto NATS. */
+export class RawSite {
+  /** The last manifest envelope sent, byte for byte, for replay tests. */
+  lastEnvelope: { subject: string; bytes: Uint8Array } | undefined;
+
+  private constructor(readonly nc: NatsConnection) {}
+
+  static async connect(url: string): Promise<RawSite> {
+    return new RawSite(await connect({ servers: [url] }));
+  }
+
+  /** Publishes payload chunks, then a manifest signed by `signer`; resolves with the verdict. */
+  async send(opts: {
+    key: SigningKey;
+    site: string;
+    federation: string;
+    runId: string;
+    round: number;
+    weights: TensorMap;
+    numExamples?: number;
+    updateId?: string;
+    /** Fields to override in the manifest after it is computed honestly. */
+    tamper?: Partial<UpdateManifest>;
+    /** Bytes to send instead of the payload (the manifest still describes `weights`). */
+    payloadOverride?: Uint8Array;
+    /** Signs with this key instead of `key` (a forgery). */
+    signer?: SigningKey;
+    subject?: string;
+  }): Promise<UpdateStatus__Output> {
+    const js = this.nc.jetstream();
+    const updateId = opts.updateId ?? newUpdateId();
+    const payload = encodeSafetensors(opts.weights);
+    const sent = opts.payloadOverride ?? payload;
+    const chunks = Math.max(1, Math.ceil(sent.byteLength / DEFAULT_CHUNK_SIZE));
+    for (let i = 0; i < chunks; i++) {
+      const h = natsHeaders();
+      h.set(CHUNK_INDEX_HEADER, String(i));
+      await js.publish(subjects.payload(opts.federation, updateId), sent.subarray(i * DEFAULT_CHUNK_SIZE, (i + 1) * DEFAULT_CHUNK_SIZE), {
+        msgID: `${updateId}.${i}`,
+        headers: h,
+      });
+    }
+    const manifest: UpdateManifest = {
+      federation: opts.federation,
+      runId: opts.runId,
+      round: opts.round,
+      site: opts.site,
+      updateId,
+      createdAtMs: Date.now(),
+      numExamples: opts.numExamples ?? 10,
+      metrics: {},
+      payloadSize: payload.byteLength,
+      payloadSha256: sha256Hex(payload),
+      chunkCount: chunks,
+      chunkSize: DEFAULT_CHUNK_SIZE,
+      tensors: tensorSpecsOf(opts.weights),
+      flavor: 'tensors',
+      baseVersion: 0,
+      ...opts.tamper,
+    };
+    const envelope = signEnvelope('update', encodeManifest(manifest), opts.signer ?? opts.key);
+    if (opts.signer) envelope.keyId = opts.key.keyId;
+    const verdict = this.verdict(opts.federation, opts.site, updateId);
+    const subject = opts.subject ?? subjects.update(opts.federation, opts.runId, opts.round, opts.site);
+    const bytes = encodeEnvelope(envelope);
+    this.lastEnvelope = { subject, bytes };
+    await js.publish(subject, bytes, { msgID: updateId });
+    return verdict;
+  }
+
+  /** Publishes raw bytes on a manifest subject. */
+  async sendGarbage(subject: string, bytes: Uint8Array): Promise<void> {
+    await this.nc.jetstream().publish(subject, bytes);
+  }
+
+  verdict(federation: string, site: string, updateId: string, timeoutMs = 20_000): Promise<UpdateStatus__Output> {
+    const sub = this.nc.subscribe(subjects.verdict(federation, site));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        sub.unsubscribe();
+        reject(new Error(`no verdict for ${updateId}`));
+      }, timeoutMs);
+      void (async () => {
+        for await (const m of sub) {
+          const status = decodeUpdateStatus(m.data);
+          if (status.updateId !== updateId) continue;
+          clearTimeout(timer);
+          sub.unsubscribe();
+          resolve(status);
+        }
+      })();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain();
+  }
+}

@@ -1,0 +1,34 @@
+// A partner site in its own OS process: joins a federation with the SDK, trains by adding
+// DELTA to every weight, and writes each update it sends to OUT_DIR/<round>.safetensors so the
+// test can recompute the aggregate independently.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SiteClient } from '@tributary/client-sdk';
+import { encodeSafetensors, tensor } from '@tributary/proto';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const delta = Number(env('DELTA'));
+const numExamples = Number(env('NUM_EXAMPLES'));
+const client = await SiteClient.connect({ coordinator: env('COORDINATOR'), nats: env('NATS'), key: env('KEY_FILE') });
+const controller = new AbortController();
+process.on('SIGTERM', () => controller.abort());
+const summary = await client.participate(
+  env('FEDERATION'),
+  async (task) => {
+    const weights = {};
+    for (const [name, t] of Object.entries(task.model)) {
+      const data = Float32Array.from(t.data, (v) => v + delta);
+      weights[name] = tensor(t.dtype, [...t.shape], data);
+    }
+    writeFileSync(join(env('OUT_DIR'), `${task.round}.safetensors`), encodeSafetensors(weights));
+    task.log({ loss: 1 / task.round }, task.round);
+    return { weights, numExamples, metrics: { loss: 1 / task.round } };
+  },
+  { signal: controller.signal, maxTasks: Number(env('MAX_TASKS')) },
+);
+process.stdout.write(JSON.stringify(summary) + '\n');
+await client.close();
