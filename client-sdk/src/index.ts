@@ -44,6 +44,7 @@ export { compileSiteClientOptions, DEFAULT_VERDICT_TIMEOUT_MS } from './options.
 export type { CompiledSiteClientOptions, SiteClientOptions } from './options.js';
 export type { SiteLogger } from './logging.js';
 export type { ParticipateOptions, TrainOutcome } from './participate.js';
+export type { EvaluateFn, EvaluationResult } from './evaluation.js';
 export type { ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
 export { Backoff, backoffDelay, retry, sleep } from './backoff.js';
 export type { BackoffPolicy, RetryOptions } from './backoff.js';

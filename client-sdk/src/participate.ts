@@ -2,6 +2,7 @@ import { Reason, TributaryError } from '@tributary/proto';
 import { describeError } from './logging.js';
 import type { SiteLogger } from './logging.js';
 import { raceAbort } from './signals.js';
+import type { EvaluateFn, EvaluationResult } from './evaluation.js';
 import type { ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
 
 export interface ParticipateOptions {
@@ -11,22 +12,28 @@ export interface ParticipateOptions {
   maxTasks?: number;
   /** Called with each verdict; may be async. Errors are logged, not thrown. */
   onVerdict?: (verdict: UpdateVerdict) => void | Promise<void>;
+  /**
+   * Federated evaluation: evaluates the global model on local data when the coordinator asks
+   * (federations with `evaluate_every`). Without it, evaluation tasks are skipped.
+   */
+  evaluate?: EvaluateFn;
 }
 
 /** What `participate` needs of a client. */
 export interface Participant {
   tasks(federation: string, opts: { signal?: AbortSignal }): AsyncIterable<SiteTask>;
   submit(task: SiteTask, result: TrainResult, opts: { signal?: AbortSignal }): Promise<UpdateVerdict>;
+  submitEvaluation(task: SiteTask, result: EvaluationResult, opts: { signal?: AbortSignal }): Promise<UpdateVerdict>;
 }
 
-/** How one call of the user's `train` ended. */
-export type TrainOutcome =
-  | { readonly status: 'completed'; readonly result: TrainResult }
+/** How one call of the user's `train` (or `evaluate`) ended. */
+export type TrainOutcome<R = TrainResult> =
+  | { readonly status: 'completed'; readonly result: R }
   | { readonly status: 'failed'; readonly error: TributaryError }
   | { readonly status: 'cancelled'; readonly error: TributaryError };
 
 /** Runs `train`, normalising whatever it throws; `cancelled` when `signal` aborted first. */
-export async function runTrain(train: TrainFn, task: SiteTask, signal: AbortSignal | undefined): Promise<TrainOutcome> {
+export async function runTrain<R>(train: (task: SiteTask) => Promise<R>, task: SiteTask, signal: AbortSignal | undefined): Promise<TrainOutcome<R>> {
   const running = Promise.resolve().then(() => train(task));
   try {
     return { status: 'completed', result: await raceAbort(running, signal) };
@@ -49,7 +56,8 @@ export async function participate(
   opts: ParticipateOptions = {},
 ): Promise<ParticipationSummary> {
   if (typeof train !== 'function') throw invalid(`train must be a function, got ${typeof train}`);
-  const { signal, maxTasks, onVerdict } = opts;
+  const { signal, maxTasks, onVerdict, evaluate } = opts;
+  if (evaluate !== undefined && typeof evaluate !== 'function') throw invalid(`evaluate must be a function, got ${typeof evaluate}`);
   if (maxTasks !== undefined && !(Number.isSafeInteger(maxTasks) && maxTasks > 0)) {
     throw invalid(`maxTasks must be a positive integer, got ${String(maxTasks)}`);
   }
@@ -60,19 +68,23 @@ export async function participate(
 
   for await (const task of client.tasks(federation, signal === undefined ? {} : { signal })) {
     const where = { federation, runId: task.runId, round: task.round };
-    if (task.kind !== 'train') {
+    const evaluating = task.kind === 'evaluate' && evaluate !== undefined;
+    if (task.kind !== 'train' && !evaluating) {
       logger.warn({ ...where, kind: task.kind }, 'task kind not handled by participate; skipped');
       continue;
     }
     summary.tasks++;
-    const outcome = await runTrain(train, task, signal);
+    const outcome = evaluating ? await runTrain(evaluate, task, signal) : await runTrain(train, task, signal);
     if (outcome.status === 'cancelled') break;
     if (outcome.status === 'failed') {
       summary.failed++;
-      logger.warn({ ...where, err: describeError(outcome.error) }, 'train failed; waiting for the next task');
+      logger.warn({ ...where, kind: task.kind, err: describeError(outcome.error) }, `${task.kind} failed; waiting for the next task`);
     } else {
       try {
-        const verdict = await client.submit(task, outcome.result, signal === undefined ? {} : { signal });
+        const opts = signal === undefined ? {} : { signal };
+        const verdict = evaluating
+          ? await client.submitEvaluation(task, outcome.result as EvaluationResult, opts)
+          : await client.submit(task, outcome.result as TrainResult, opts);
         if (verdict.accepted) summary.accepted++;
         else summary.refused++;
         await reportVerdict(onVerdict, verdict, logger);

@@ -20,6 +20,7 @@ import type { SiteSession } from './session.js';
 import { abortError, linkSignals, raceAbort, throwIfAborted } from './signals.js';
 import { ActiveSiteTask } from './site-task.js';
 import { submitUpdate } from './submission.js';
+import { submitEvaluation, type EvaluationResult } from './evaluation.js';
 import { TaskLedger, watchTasks } from './task-stream.js';
 import type { ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
 
@@ -182,6 +183,18 @@ export class SiteClient {
     try {
       if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op.signal);
       return await submitUpdate(this.#session, task, result, op.signal);
+    } finally {
+      op.dispose();
+    }
+  }
+
+  /** Sends the result of an evaluation task (`task.kind === "evaluate"`) and waits for its verdict. */
+  async submitEvaluation(task: SiteTask, result: EvaluationResult, opts: { signal?: AbortSignal } = {}): Promise<UpdateVerdict> {
+    this.#assertOpen();
+    const op = linkSignals([opts.signal, this.#closing.signal]);
+    try {
+      if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op.signal);
+      return await submitEvaluation(this.#session, task, result, op.signal);
     } finally {
       op.dispose();
     }

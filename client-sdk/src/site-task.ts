@@ -6,8 +6,8 @@ import type { LinkedSignal } from './signals.js';
 import type { SiteTask } from './types.js';
 
 /** The identity of a task: one per run and round. */
-export function taskKey(t: { federation: string; runId: string; round: number }): string {
-  return `${t.federation}/${t.runId}/${t.round}`;
+export function taskKey(t: { federation: string; runId: string; round: number; kind: string }): string {
+  return `${t.federation}/${t.runId}/${t.round}/${t.kind}`;
 }
 
 /** Signal of a task: aborts at its deadline (DEADLINE_PASSED) or when a parent aborts. */
@@ -76,6 +76,7 @@ export function taskProblem(t: Task__Output, federation: string): string | undef
   if (t.runId === '') return 'task without a run id';
   if (!Number.isSafeInteger(t.round) || t.round <= 0) return `task with round ${t.round}`;
   if (!Number.isSafeInteger(t.modelVersion) || t.modelVersion <= 0) return `task with model version ${t.modelVersion}`;
-  if (t.modelSpec === null || t.modelSpec.tensors.length === 0) return 'task without a model spec';
+  // An empty spec is legitimate: heterogeneous federations (ensembles) take models of any shape.
+  if (t.modelSpec === null) return 'task without a model spec';
   return undefined;
 }

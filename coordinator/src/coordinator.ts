@@ -84,7 +84,7 @@ export class Coordinator {
       const events = new RunEventBus();
       const tasks = new TaskBus();
       const maxUpdateBytes = opts.maxUpdateBytes ?? 1024 ** 3;
-      const engine = new RoundEngine({ state, blobs, strategies, logger, metrics, events, tasks, maxUpdateBytes });
+      const engine = new RoundEngine({ state, blobs, strategies, logger, metrics, events, tasks, maxUpdateBytes, scratchDir: join(opts.dataDir, 'scratch') });
       const catalog = new Catalog({ state, blobs, strategies, logger });
 
       const nc = await connect({

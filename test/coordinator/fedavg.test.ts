@@ -60,6 +60,9 @@ function context(modelSpec = spec, options: Record<string, string> = {}): RoundC
     globalModel: randomModel(prng(99), modelSpec),
     modelSpec,
     options,
+    serverState: {},
+    scratchDir: '/nonexistent-scratch',
+    memoryBudgetBytes: 1024 ** 3,
   };
 }
 

@@ -97,6 +97,7 @@ function modelVersion(fed: string, version: number): ModelVersionRecord {
     version,
     sha256: 'd'.repeat(64),
     size: 1024,
+    strategyStateSha256: '',
     parentVersion: version - 1,
     runId: version === 1 ? '' : '0123456789abcdef',
     round: version - 1,

@@ -115,6 +115,45 @@ describe('a federated run over real gRPC, NATS JetStream and LevelDB', () => {
     }
   });
 
+  it('runs federated evaluation every N rounds and stores the example-weighted metrics with the round', async () => {
+    await stack.admin.createFederation({
+      name: 'evaluated',
+      settings: { rounds: 2, minSites: 2, evaluateEvery: 1, roundDeadlineSeconds: 60 },
+      initialModel: encodeSafetensors(toyModel()),
+    });
+    const sites = [
+      { key: await addSite(stack, 'eval-a', ['evaluated']), examples: 10, accuracy: 0.5 },
+      { key: await addSite(stack, 'eval-b', ['evaluated']), examples: 30, accuracy: 0.9 },
+    ];
+    const controller = new AbortController();
+    const evaluatedVersions: number[] = [];
+    const clients = await Promise.all(sites.map((s) => SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key: s.key })));
+    const loops = clients.map((client, i) =>
+      client.participate('evaluated', async (task) => ({ weights: toyTrain(task.model, client.site, task.round), numExamples: 5 }), {
+        signal: controller.signal,
+        evaluate: async (task) => {
+          evaluatedVersions.push(task.modelVersion);
+          return { numExamples: sites[i]?.examples ?? 1, metrics: { accuracy: (sites[i]?.accuracy ?? 0) + task.round / 100 } };
+        },
+      }),
+    );
+    const run = await stack.admin.startRun('evaluated');
+    const ended = await stack.admin.waitForRun(run.id);
+    controller.abort();
+    await Promise.all(loops);
+    await Promise.all(clients.map((c) => c.close()));
+    expect(ended.status).toBe('RUN_STATUS_FINISHED');
+    const rounds = await stack.admin.listRounds(run.id);
+    for (const round of rounds) {
+      const expected = (10 * (0.5 + round.number / 100) + 30 * (0.9 + round.number / 100)) / 40;
+      expect(round.metrics['eval_accuracy']).toBeCloseTo(expected, 12);
+      expect(round.metrics['eval_num_sites']).toBe(2);
+      expect(round.metrics['eval_num_examples']).toBe(40);
+    }
+    // Each evaluation ran on the version its round committed.
+    expect([...new Set(evaluatedVersions)].sort()).toEqual(rounds.map((r) => r.committedVersion).sort());
+  });
+
   it('fails a round that misses its quorum at the deadline, and fails the run when so configured', async () => {
     await stack.admin.createFederation({
       name: 'quorum-fail',

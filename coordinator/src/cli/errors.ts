@@ -16,6 +16,19 @@ export class UsageError extends TributaryError {
   }
 }
 
+/** The same error with a hint of what to do about it. */
+export function withHint(err: unknown, hint: string): TributaryError {
+  const e = TributaryError.from(err);
+  return new TributaryError({
+    code: e.code,
+    reason: e.reason,
+    message: e.message,
+    retryable: e.retryable,
+    cause: err,
+    details: { ...e.details, hint },
+  });
+}
+
 /** An error as the CLI shows it: `Error (CODE): message` and a hint, or the `--json` envelope. */
 export interface CliFailure {
   /** The reason code (e.g. `RUN_NOT_FOUND`, `USAGE`), else the status code. */
@@ -114,7 +127,7 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
     case 'FAILED_PRECONDITION':
       return 'The current state does not allow this; the message says why.';
     case 'CANCELLED':
-      return '';
+      return ctx.command[0] === 'run' ? 'The run goes on; `tributary run status <run-id>` shows it.' : '';
     default:
       return 'Run again with --log-level debug for details.';
   }

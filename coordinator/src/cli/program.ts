@@ -31,7 +31,9 @@ export function buildProgram(opts: {
   const program = new Command('tributary')
     .description('Operate a Tributary federated training coordinator.')
     .version(opts.version, '-v, --version', 'print the version')
-    .addOption(new Option('--log-level <level>', 'log level; debug also prints stack traces').choices(LOG_LEVELS))
+    .addOption(logLevelOption())
+    // Program options go before the command, so a command may have its own --version.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: opts.writeOut, writeErr: opts.writeErr, outputError: () => {} })
     .showSuggestionAfterError(true)
@@ -63,12 +65,17 @@ export function buildProgram(opts: {
       leaf.option('--key <file>', 'signing key file (env TRIBUTARY_KEY)');
     }
     leaf.option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
+    leaf.addOption(logLevelOption());
     leaf.action((...params: unknown[]) => {
       const self = params[params.length - 1] as Command;
       opts.onSelect({ command, raw: { args: self.processedArgs as unknown[], opts: self.optsWithGlobals() } });
     });
   }
   return program;
+}
+
+function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'log level; debug also prints stack traces').choices(LOG_LEVELS);
 }
 
 /** The command path named by argv's leading words (for hints on usage errors). */

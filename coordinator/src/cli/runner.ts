@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
 import { CommanderError } from 'commander';
 import { readKeyFile, TributaryError } from '@tributary/proto';
 import type { SigningKey } from '@tributary/proto';
@@ -9,7 +10,7 @@ import { parseLogLevel } from '../config/values.js';
 import type { LogLevel } from '../config/values.js';
 import { Running } from './command.js';
 import type { CliCommand, CommandContext, RawInput } from './command.js';
-import { describeFailure, EXIT_INTERRUPTED, EXIT_USAGE, UsageError } from './errors.js';
+import { describeFailure, EXIT_INTERRUPTED, EXIT_USAGE, UsageError, withHint } from './errors.js';
 import type { CliFailure } from './errors.js';
 import { optString } from './input.js';
 import { buildProgram, commandPathOf } from './program.js';
@@ -41,7 +42,10 @@ export async function runCli(
   io: CliIo = processIo(),
 ): Promise<number> {
   const json = argv.includes('--json');
-  const output = new Output(io, json, debugRequested(argv));
+  const debug = debugRequested(argv);
+  // grpc-js writes its own error lines to stderr; the CLI reports errors itself.
+  if (!debug && io.env['GRPC_VERBOSITY'] === undefined) setLogVerbosity(logVerbosity.NONE);
+  const output = new Output(io, json, debug);
   let selection: Selection | undefined;
   const program = buildProgram({
     commands,
@@ -175,15 +179,8 @@ async function loadSigningKey(path: string): Promise<SigningKey> {
   try {
     return await readKeyFile(path);
   } catch (err) {
-    const e = TributaryError.from(err);
-    if (e.code !== 'NOT_FOUND') throw e;
-    throw new TributaryError({
-      code: e.code,
-      reason: e.reason,
-      message: e.message,
-      cause: err,
-      details: { hint: 'Create an admin key with `tributary keygen admin`, or choose a key with --key / TRIBUTARY_KEY.' },
-    });
+    if (TributaryError.from(err).code !== 'NOT_FOUND') throw err;
+    throw withHint(err, 'Create an admin key with `tributary keygen admin`, or choose a key with --key / TRIBUTARY_KEY.');
   }
 }
 

@@ -70,11 +70,6 @@ export class SettingLayers<K extends string> {
     return this.names[key].env;
   }
 
-  /** The flag of a key. */
-  flagName(key: K): string {
-    return this.names[key].flag;
-  }
-
   /** The first layer that sets `key`, or undefined (the caller's default applies). */
   raw(key: K): Found<unknown> | undefined {
     const names = this.names[key];

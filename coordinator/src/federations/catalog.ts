@@ -68,6 +68,7 @@ export class Catalog {
           createdAtMs: at,
           strategy: '',
           metrics: {},
+          strategyStateSha256: '',
         },
       },
     ]);

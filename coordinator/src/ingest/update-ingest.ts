@@ -13,6 +13,7 @@ import {
   encodeUpdateStatus,
   isValidName,
   subjects,
+  tensor,
   tensorSpecsOf,
   verifyEnvelope,
   type TensorMap,
@@ -25,7 +26,8 @@ import type { Logger } from 'pino';
 import type { AdmissionContext, UpdateAdmission } from '../rounds/admission.js';
 import type { SiteRecord, StateStore, UpdateRecord } from '../state/index.js';
 import { readPayload } from './payload-reader.js';
-import { manifestProblem, refusal, subjectMismatch, unsupportedFlavor, updateNorm, type Refusal } from './verification.js';
+import { OPAQUE_PAYLOAD_TENSOR } from '../strategies/strategy.js';
+import { isTensorFlavor, manifestProblem, refusal, subjectMismatch, unsupportedFlavor, updateNorm, type Refusal } from './verification.js';
 
 export interface UpdateIngestOptions {
   nc: NatsConnection;
@@ -223,8 +225,8 @@ export class UpdateIngest {
     const checked = await this.verifyPayload(d, manifest, admitted);
     if (!checked.ok) return this.refuse(d, checked);
 
-    const stagedPath = d.stagingPath;
-    if (stagedPath === undefined) throw new TributaryError({ code: 'INTERNAL', reason: 'INTERNAL', message: 'verified payload has no staging file' });
+    const stagedPath = d.stagingPath ?? '';
+    if (admitted.expectsPayload && stagedPath === '') throw new TributaryError({ code: 'INTERNAL', reason: 'INTERNAL', message: 'verified payload has no staging file' });
     const verdict = await this.opts.admission.accept(manifest, checked.tensors, { bytes: checked.bytes, stagedPath });
     // From here the engine owns the staged file.
     d.stagingPath = undefined;
@@ -243,13 +245,23 @@ export class UpdateIngest {
     manifest: UpdateManifest__Output,
     ctx: AdmissionContext,
   ): Promise<{ ok: true; tensors: TensorMap; bytes: number } | Refusal> {
+    if (!ctx.expectsPayload) {
+      if (manifest.payloadSize !== 0) return refusal('MALFORMED_MANIFEST', 'this result carries no payload');
+      for (const [key, value] of Object.entries(manifest.metrics)) {
+        if (!Number.isFinite(value)) return refusal('NON_FINITE', `metric "${key}" is not a finite number`);
+      }
+      return { ok: true, tensors: {}, bytes: 0 };
+    }
+    if (manifest.taskKind === 'evaluate') return refusal('MALFORMED_MANIFEST', 'an evaluation result was sent where an update is expected');
     if (ctx.maxPayloadBytes > 0 && manifest.payloadSize > ctx.maxPayloadBytes) {
       return refusal('PAYLOAD_TOO_LARGE', `payload of ${manifest.payloadSize} bytes exceeds the limit of ${ctx.maxPayloadBytes}`);
     }
-    const flavor = unsupportedFlavor(manifest.flavor);
+    const flavor = unsupportedFlavor(manifest.flavor, ctx.heterogeneous);
     if (flavor !== undefined) return refusal('SCHEMA_MISMATCH', flavor);
-    const declared = checkSpec(ctx.modelSpec, manifest.tensors);
-    if (declared !== undefined) return refusal('SCHEMA_MISMATCH', `manifest tensors do not match the model: ${declared}`);
+    if (!ctx.heterogeneous) {
+      const declared = checkSpec(ctx.modelSpec, manifest.tensors);
+      if (declared !== undefined) return refusal('SCHEMA_MISMATCH', `manifest tensors do not match the model: ${declared}`);
+    }
 
     d.stagingPath = join(this.opts.stagingDir, manifest.updateId);
     const read = await readPayload({
@@ -270,18 +282,25 @@ export class UpdateIngest {
     }
     this.log.debug({ updateId: manifest.updateId, bytes: read.bytes }, 'payload digest verified');
 
+    if (!isTensorFlavor(manifest.flavor)) {
+      // An opaque member of a heterogeneous round: verified by digest and size only.
+      const bytes = await readFile(d.stagingPath);
+      return { ok: true, tensors: { [OPAQUE_PAYLOAD_TENSOR]: tensor('U8', [bytes.byteLength], new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) }, bytes: read.bytes };
+    }
     let tensors: TensorMap;
     try {
       tensors = decodeSafetensors(await readFile(d.stagingPath)).tensors;
     } catch (err) {
       return refusal('MALFORMED_PAYLOAD', `payload is not a valid safetensors file: ${TributaryError.from(err).message}`);
     }
-    const actual = checkSpec(ctx.modelSpec, tensorSpecsOf(tensors));
-    if (actual !== undefined) return refusal('SCHEMA_MISMATCH', `payload tensors do not match the model: ${actual}`);
+    if (!ctx.heterogeneous) {
+      const actual = checkSpec(ctx.modelSpec, tensorSpecsOf(tensors));
+      if (actual !== undefined) return refusal('SCHEMA_MISMATCH', `payload tensors do not match the model: ${actual}`);
+    }
     for (const [name, t] of Object.entries(tensors)) {
       if (!allFinite(t)) return refusal('NON_FINITE', `tensor "${name}" has a NaN or infinite value`);
     }
-    if (ctx.normBound > 0) {
+    if (ctx.normBound > 0 && !ctx.heterogeneous) {
       const norm = updateNorm(tensors, ctx.globalModel);
       if (norm > ctx.normBound) {
         return refusal('NORM_EXCEEDED', `update norm ${norm.toPrecision(6)} exceeds the bound ${ctx.normBound}`);

@@ -23,6 +23,8 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F64', 'F16', 'BF16']);
 /** Payload flavors this ingest reads: a safetensors file of tensors ("" from older writers). */
 const TENSOR_FLAVORS: ReadonlySet<string> = new Set(['', 'tensors']);
+/** What a manifest reports: a trained update ("" from older writers) or an evaluation. */
+const TASK_KINDS: ReadonlySet<string> = new Set(['', 'train', 'evaluate']);
 
 /** The subject's tokens disagree with the signed manifest: the first differing field, or undefined. */
 export function subjectMismatch(
@@ -43,6 +45,12 @@ export function subjectMismatch(
 /** Structural problems of a signed manifest (ids, digest, chunk layout), or undefined. */
 export function manifestProblem(m: UpdateManifest__Output): string | undefined {
   if (!UPDATE_ID_PATTERN.test(m.updateId)) return `update id ${JSON.stringify(m.updateId)} is not 32 lowercase hex characters`;
+  if (!TASK_KINDS.has(m.taskKind)) return `task_kind ${JSON.stringify(m.taskKind)} is not "train" or "evaluate"`;
+  if (m.taskKind === 'evaluate') {
+    // Evaluation results carry metrics only.
+    if (m.payloadSize !== 0 || m.chunkCount !== 0) return 'an evaluation result carries no payload (payload_size and chunk_count must be 0)';
+    return undefined;
+  }
   if (!SHA256_HEX.test(m.payloadSha256)) return `payload_sha256 ${JSON.stringify(m.payloadSha256)} is not 64 lowercase hex characters`;
   if (!Number.isSafeInteger(m.payloadSize) || m.payloadSize < 1) return `payload_size ${m.payloadSize} is not a positive size`;
   if (m.chunkSize < 1 || m.chunkSize > DEFAULT_CHUNK_SIZE) {
@@ -55,9 +63,21 @@ export function manifestProblem(m: UpdateManifest__Output): string | undefined {
   return undefined;
 }
 
+/** Flavors of opaque payloads heterogeneous rounds take: "onnx" or "custom:<name>". */
+const OPAQUE_FLAVOR = /^(onnx|custom:[a-z0-9][a-z0-9_.-]{0,62})$/;
+
+/** True for a safetensors payload. */
+export function isTensorFlavor(flavor: string): boolean {
+  return TENSOR_FLAVORS.has(flavor);
+}
+
 /** A payload flavor this ingest cannot verify, as a message, or undefined. */
-export function unsupportedFlavor(flavor: string): string | undefined {
-  return TENSOR_FLAVORS.has(flavor) ? undefined : `payload flavor "${flavor}" is not supported (expected "tensors")`;
+export function unsupportedFlavor(flavor: string, heterogeneous = false): string | undefined {
+  if (TENSOR_FLAVORS.has(flavor)) return undefined;
+  if (heterogeneous && OPAQUE_FLAVOR.test(flavor)) return undefined;
+  return heterogeneous
+    ? `payload flavor "${flavor}" is not supported (expected "tensors", "onnx" or "custom:<name>")`
+    : `payload flavor "${flavor}" is not supported (expected "tensors")`;
 }
 
 /**

@@ -7,6 +7,13 @@ export interface AdmissionContext {
   globalModel: TensorMap;
   normBound: number;
   maxPayloadBytes: number;
+  /**
+   * The round takes models of any architecture (ensembles): skip the spec and norm checks, and
+   * accept opaque payloads of flavors other than "tensors" (handed over as one U8 tensor).
+   */
+  heterogeneous: boolean;
+  /** False for evaluation results, which carry metrics and no payload. */
+  expectsPayload: boolean;
 }
 
 /** What the ingest asks of the round engine about one update. */

@@ -1,10 +1,12 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   TributaryError,
   UPDATE_ID_PATTERN,
   decodeSafetensors,
   encodeSafetensors,
+  tensor,
   type Refusal__Output,
   type RunEvent__Output,
   type RunStatus__Output,
@@ -24,7 +26,7 @@ import type {
   StateStore,
   StateWrite,
 } from '../state/index.js';
-import type { Aggregator, Strategy, StrategyRegistry } from '../strategies/index.js';
+import { OPAQUE_PAYLOAD_TENSOR, type AggregateResult, type Aggregator, type RoundContext, type Strategy, type StrategyRegistry } from '../strategies/index.js';
 import type { AdmissionContext, UpdateAdmission, Verdict } from './admission.js';
 import type { RunEventBus, TaskBus } from './events.js';
 import { normaliseSettings } from './settings.js';
@@ -39,6 +41,10 @@ export interface RoundEngineOptions {
   tasks: TaskBus;
   /** Largest accepted update payload. */
   maxUpdateBytes: number;
+  /** Directory for aggregators' per-round spill files. */
+  scratchDir: string;
+  /** Update bytes an aggregator may hold in memory before spilling. @default 1 GiB */
+  aggregatorMemoryBytes?: number;
   /** Clock, replaceable in tests. */
   now?: () => number;
   /** Uniform [0, 1) source for site sampling. */
@@ -53,9 +59,25 @@ interface ActiveRun {
   globalModel: TensorMap;
   globalSha256: string;
   globalSize: number;
+  /** Strategy state carried from the previous committed round of this run. */
+  serverState: TensorMap;
   round?: RoundRecord;
   aggregator?: Aggregator;
+  /** Federated evaluation of the model the last round committed, while it runs. */
+  evaluation?: EvaluationPhase;
   timer?: NodeJS.Timeout;
+}
+
+/**
+ * Selected sites evaluate the newly committed model on their own data; the example-weighted
+ * mean of their metrics is stored with the round as `eval_<key>`. Kept in memory: after a
+ * restart the run goes on with the next round.
+ */
+interface EvaluationPhase {
+  round: RoundRecord;
+  selected: string[];
+  results: UpdateSummary__Output[];
+  deadlineAtMs: number;
 }
 
 const TERMINAL_RUN: ReadonlySet<RunStatus__Output> = new Set([
@@ -147,6 +169,7 @@ export class RoundEngine implements UpdateAdmission {
         globalModel: await this.loadModel(version),
         globalSha256: version.sha256,
         globalSize: version.size,
+        serverState: {},
       };
       this.active.set(run.id, active);
       this.activeByFederation.set(federationName, run.id);
@@ -175,6 +198,11 @@ export class RoundEngine implements UpdateAdmission {
   openTaskFor(federation: string, site: string): Task__Output | undefined {
     const runId = this.activeByFederation.get(federation);
     const active = runId ? this.active.get(runId) : undefined;
+    const evaluation = active?.evaluation;
+    if (active && evaluation) {
+      if (!evaluation.selected.includes(site) || evaluation.results.some((r) => r.site === site)) return undefined;
+      return this.evaluationTaskOf(active, evaluation);
+    }
     const round = active?.round;
     if (!active || !round || round.state !== 'ROUND_STATE_OPEN') return undefined;
     if (!round.selectedSites.includes(site)) return undefined;
@@ -197,17 +225,21 @@ export class RoundEngine implements UpdateAdmission {
       return refusal('RUN_NOT_RUNNING', `run "${manifest.runId}" is ${stored.status.replace('RUN_STATUS_', '')}`);
     }
     if (run.run.federation !== manifest.federation) return refusal('RUN_NOT_FOUND', `run "${manifest.runId}" does not belong to federation "${manifest.federation}"`);
-    return this.checkRound(run, manifest) ?? {
+    const evaluating = manifest.taskKind === 'evaluate';
+    return (evaluating ? this.checkEvaluation(run, manifest) : this.checkRound(run, manifest)) ?? {
       ok: true,
       modelSpec: run.federation.modelSpec,
       globalModel: run.globalModel,
       normBound: run.run.settings?.normBound ?? 0,
       maxPayloadBytes: this.opts.maxUpdateBytes,
+      heterogeneous: run.strategy.heterogeneous ?? false,
+      expectsPayload: !evaluating,
     };
   }
 
   async accept(manifest: UpdateManifest__Output, tensors: TensorMap, info: { bytes: number; stagedPath: string }): Promise<Verdict> {
     return this.exclusive(async () => {
+      if (manifest.taskKind === 'evaluate') return this.acceptEvaluation(manifest);
       const active = this.active.get(manifest.runId);
       const late = active ? this.checkRound(active, manifest) : refusal('RUN_NOT_RUNNING', `run "${manifest.runId}" is not running`);
       if (late || !active?.round || !active.aggregator) {
@@ -216,11 +248,12 @@ export class RoundEngine implements UpdateAdmission {
       }
       const round = active.round;
       try {
-        active.aggregator.fold({
+        await active.aggregator.fold({
           site: manifest.site,
           updateId: manifest.updateId,
           numExamples: manifest.numExamples,
           metrics: manifest.metrics,
+          flavor: manifest.flavor || 'tensors',
           tensors,
         });
       } catch (err) {
@@ -236,8 +269,9 @@ export class RoundEngine implements UpdateAdmission {
         numExamples: manifest.numExamples,
         payloadSha256: manifest.payloadSha256,
         payloadSize: manifest.payloadSize,
-        metrics: Object.fromEntries(Object.entries(manifest.metrics).filter(([, v]) => Number.isFinite(v))),
+        metrics: finiteOnly(manifest.metrics),
         acceptedAtMs: this.now(),
+        flavor: manifest.flavor || 'tensors',
       };
       round.accepted.push(summary);
       round.bytesReceived += info.bytes;
@@ -314,6 +348,122 @@ export class RoundEngine implements UpdateAdmission {
 
   // --- rounds -------------------------------------------------------------------------------
 
+  private checkEvaluation(active: ActiveRun, manifest: UpdateManifest__Output): { ok: false; reason: string; message: string } | undefined {
+    const ev = active.evaluation;
+    if (!ev || ev.round.number !== manifest.round) return refusal('ROUND_NOT_OPEN', `no evaluation is open for round ${manifest.round}`);
+    if (this.now() > ev.deadlineAtMs) return refusal('DEADLINE_PASSED', `the evaluation of round ${manifest.round} closed at its deadline`);
+    if (!ev.selected.includes(manifest.site)) return refusal('SITE_NOT_SELECTED', `site "${manifest.site}" was not selected to evaluate round ${manifest.round}`);
+    if (ev.results.some((r) => r.site === manifest.site)) return refusal('ALREADY_DELIVERED', `site "${manifest.site}" already evaluated round ${manifest.round}`);
+    return undefined;
+  }
+
+  private async acceptEvaluation(manifest: UpdateManifest__Output): Promise<Verdict> {
+    const active = this.active.get(manifest.runId);
+    if (!active) return refusal('RUN_NOT_RUNNING', `run "${manifest.runId}" is not running`);
+    const late = this.checkEvaluation(active, manifest);
+    const ev = active.evaluation;
+    if (late || !ev) return late ?? refusal('ROUND_NOT_OPEN', 'no evaluation is open');
+    const summary: UpdateSummary__Output = {
+      site: manifest.site,
+      updateId: manifest.updateId,
+      numExamples: manifest.numExamples,
+      payloadSha256: '',
+      payloadSize: 0,
+      metrics: finiteOnly(manifest.metrics),
+      acceptedAtMs: this.now(),
+      flavor: '',
+    };
+    ev.results.push(summary);
+    await this.opts.state.write([
+      {
+        kind: 'update',
+        value: {
+          updateId: manifest.updateId,
+          federation: manifest.federation,
+          runId: manifest.runId,
+          round: manifest.round,
+          site: manifest.site,
+          state: 'ACCEPTED',
+          reason: '',
+          message: '',
+          atMs: summary.acceptedAtMs,
+          summary,
+        },
+      },
+    ]);
+    this.opts.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site }, 'evaluation received');
+    this.emit(active, 'EVALUATION_RECEIVED', { update: summary, round: ev.round });
+    if (ev.results.length >= ev.selected.length) await this.finishEvaluation(active);
+    return { ok: true };
+  }
+
+  /** After a commit: evaluate the new model when due, then go on with the next round. */
+  private async afterCommit(active: ActiveRun, round: RoundRecord): Promise<void> {
+    const settings = active.run.settings ?? normaliseSettings(active.federation.settings);
+    if (this.stopped || settings.evaluateEvery <= 0 || round.number % settings.evaluateEvery !== 0) {
+      await this.openNextRound(active);
+      return;
+    }
+    const members = (await this.opts.state.listSites()).filter((s) => s.status === 'APPROVED' && s.federations.includes(active.run.federation));
+    const selected = active.strategy.selectSites(members.map((s) => s.name).sort(), settings, this.random);
+    const evaluation: EvaluationPhase = { round, selected, results: [], deadlineAtMs: this.now() + settings.roundDeadlineSeconds * 1000 };
+    active.evaluation = evaluation;
+    this.opts.logger.info({ runId: active.run.id, round: round.number, selected }, 'evaluation opened');
+    this.emit(active, 'EVALUATION_OPENED', { round });
+    if (selected.length === 0) {
+      await this.finishEvaluation(active);
+      return;
+    }
+    clearTimeout(active.timer);
+    active.timer = setTimeout(() => {
+      void this.exclusive(async () => {
+        if (active.evaluation === evaluation && this.active.get(active.run.id) === active) await this.finishEvaluation(active);
+      }).catch((err: unknown) => this.opts.logger.error({ err: TributaryError.from(err).message }, 'evaluation close failed'));
+    }, Math.max(0, evaluation.deadlineAtMs - this.now()));
+    active.timer.unref?.();
+    this.opts.tasks.publish(active.run.federation, { task: this.evaluationTaskOf(active, evaluation), selectedSites: selected });
+  }
+
+  private async finishEvaluation(active: ActiveRun): Promise<void> {
+    clearTimeout(active.timer);
+    const ev = active.evaluation;
+    if (!ev) return;
+    active.evaluation = undefined;
+    const round = ev.round;
+    const total = ev.results.reduce((sum, r) => sum + r.numExamples, 0);
+    const sums = new Map<string, { value: number; weight: number }>();
+    for (const r of ev.results) {
+      for (const [key, value] of Object.entries(r.metrics)) {
+        const acc = sums.get(key) ?? { value: 0, weight: 0 };
+        acc.value += value * r.numExamples;
+        acc.weight += r.numExamples;
+        sums.set(key, acc);
+      }
+    }
+    for (const [key, acc] of sums) if (acc.weight > 0) round.metrics[`eval_${key}`] = acc.value / acc.weight;
+    round.metrics['eval_num_sites'] = ev.results.length;
+    round.metrics['eval_num_examples'] = total;
+    await this.opts.state.write([{ kind: 'round', value: round }]);
+    this.opts.logger.info({ runId: active.run.id, round: round.number, sites: ev.results.length }, 'evaluation closed');
+    this.emit(active, 'ROUND_EVALUATED', { round });
+    await this.openNextRound(active);
+  }
+
+  private evaluationTaskOf(active: ActiveRun, ev: EvaluationPhase): Task__Output {
+    return {
+      federation: ev.round.federation,
+      runId: ev.round.runId,
+      round: ev.round.number,
+      kind: 'evaluate',
+      modelVersion: ev.round.committedVersion,
+      modelSha256: active.globalSha256,
+      modelSize: active.globalSize,
+      config: { ...ev.round.config },
+      deadlineAtMs: ev.deadlineAtMs,
+      modelSpec: { tensors: active.strategy.heterogeneous ? [] : active.federation.modelSpec },
+    };
+  }
+
   private checkRound(active: ActiveRun, manifest: UpdateManifest__Output): { ok: false; reason: string; message: string } | undefined {
     const round = active.round;
     if (!round || manifest.round !== round.number) {
@@ -365,7 +515,7 @@ export class RoundEngine implements UpdateAdmission {
     };
     run.currentRound = number;
     active.round = round;
-    active.aggregator = active.strategy.createAggregator({ ...ctx, globalModel: active.globalModel });
+    active.aggregator = active.strategy.createAggregator(this.aggregatorContext(active, ctx));
     await this.opts.state.write([
       { kind: 'run', value: run },
       { kind: 'round', value: round },
@@ -409,16 +559,19 @@ export class RoundEngine implements UpdateAdmission {
     round.state = 'ROUND_STATE_AGGREGATING';
     this.emit(active, 'ROUND_AGGREGATING', {});
     const started = process.hrtime.bigint();
-    let model: TensorMap;
-    let metrics: Record<string, number>;
+    let result: AggregateResult;
     try {
-      ({ model, metrics } = aggregator.finish());
+      result = await aggregator.finish();
     } catch (err) {
       await this.failRound(active, `STRATEGY_ERROR: ${TributaryError.from(err).message}`);
       return;
+    } finally {
+      await this.disposeAggregator(active);
     }
-    const payload = encodeSafetensors(model);
-    const blob = await this.opts.blobs.put(payload);
+    const { model, metrics } = result;
+    const blob = await this.opts.blobs.put(encodeSafetensors(model, result.metadata));
+    const serverState = result.serverState ?? {};
+    const stateBlob = Object.keys(serverState).length > 0 ? await this.opts.blobs.put(encodeSafetensors(serverState)) : undefined;
     const federation = (await this.opts.state.getFederation(active.run.federation)) ?? active.federation;
     const version = federation.latestVersion + 1;
     const at = this.now();
@@ -434,6 +587,7 @@ export class RoundEngine implements UpdateAdmission {
       createdAtMs: at,
       strategy: active.strategy.name,
       metrics,
+      strategyStateSha256: stateBlob?.sha256 ?? '',
     };
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     round.state = 'ROUND_STATE_COMMITTED';
@@ -452,12 +606,12 @@ export class RoundEngine implements UpdateAdmission {
     active.globalModel = model;
     active.globalSha256 = blob.sha256;
     active.globalSize = blob.size;
-    active.aggregator = undefined;
+    active.serverState = serverState;
     this.opts.metrics.aggregationSeconds.observe(seconds);
     this.opts.metrics.rounds.inc({ state: 'committed' });
     this.opts.logger.info({ runId: active.run.id, round: round.number, version, sites: round.accepted.length, seconds }, 'round committed');
     this.emit(active, 'ROUND_COMMITTED', {});
-    await this.openNextRound(active);
+    await this.afterCommit(active, round);
   }
 
   private async failRound(active: ActiveRun, reason: string, advance = true): Promise<void> {
@@ -467,7 +621,7 @@ export class RoundEngine implements UpdateAdmission {
     round.state = 'ROUND_STATE_FAILED';
     round.failureReason = reason;
     round.closedAtMs = this.now();
-    active.aggregator = undefined;
+    await this.disposeAggregator(active);
     await this.opts.state.write([{ kind: 'round', value: round }]);
     this.opts.metrics.rounds.inc({ state: 'failed' });
     this.opts.logger.warn({ runId: active.run.id, round: round.number, reason }, 'round failed');
@@ -513,6 +667,8 @@ export class RoundEngine implements UpdateAdmission {
       globalModel: await this.loadModel(version),
       globalSha256: version.sha256,
       globalSize: version.size,
+      // Only a version this run committed carries this run's strategy state.
+      serverState: version.runId === run.id && version.strategyStateSha256 ? decodeSafetensors(await this.opts.blobs.read(version.strategyStateSha256)).tensors : {},
     };
     this.active.set(run.id, active);
     this.activeByFederation.set(run.federation, run.id);
@@ -524,19 +680,16 @@ export class RoundEngine implements UpdateAdmission {
     // The round was open (or closing) when the coordinator stopped: re-fold what it had accepted.
     round.state = 'ROUND_STATE_OPEN';
     active.round = round;
-    const aggregator = active.strategy.createAggregator({
-      federation: run.federation,
-      runId: run.id,
-      round: round.number,
-      globalModel: active.globalModel,
-      modelSpec: federation.modelSpec,
-      options: settings.strategyOptions,
-    });
-    for (const u of round.accepted) {
-      const { tensors } = decodeSafetensors(await this.opts.blobs.read(u.payloadSha256));
-      aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, tensors });
-    }
+    const aggregator = active.strategy.createAggregator(
+      this.aggregatorContext(active, { federation: run.federation, runId: run.id, round: round.number, modelSpec: federation.modelSpec, options: settings.strategyOptions }),
+    );
     active.aggregator = aggregator;
+    for (const u of round.accepted) {
+      const bytes = await this.opts.blobs.read(u.payloadSha256);
+      const opaque = u.flavor !== '' && u.flavor !== 'tensors';
+      const tensors = opaque ? { [OPAQUE_PAYLOAD_TENSOR]: tensor('U8', [bytes.byteLength], new Uint8Array(bytes)) } : decodeSafetensors(bytes).tensors;
+      await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors });
+    }
     this.opts.logger.info({ runId: run.id, round: round.number, refolded: round.accepted.length }, 'run resumed');
     if (round.accepted.length >= round.selectedSites.length || this.now() >= round.deadlineAtMs) {
       await this.closeRound(active);
@@ -546,6 +699,23 @@ export class RoundEngine implements UpdateAdmission {
   }
 
   // --- helpers ------------------------------------------------------------------------------
+
+  private aggregatorContext(active: ActiveRun, ctx: Omit<RoundContext, 'globalModel' | 'serverState' | 'scratchDir' | 'memoryBudgetBytes'>): RoundContext {
+    return {
+      ...ctx,
+      globalModel: active.globalModel,
+      serverState: active.serverState,
+      scratchDir: join(this.opts.scratchDir, `${ctx.runId}-${ctx.round}`),
+      memoryBudgetBytes: this.opts.aggregatorMemoryBytes ?? 1024 ** 3,
+    };
+  }
+
+  private async disposeAggregator(active: ActiveRun): Promise<void> {
+    const aggregator = active.aggregator;
+    active.aggregator = undefined;
+    if (!aggregator?.dispose) return;
+    await aggregator.dispose().catch((err: unknown) => this.opts.logger.warn({ err: TributaryError.from(err).message }, 'aggregator cleanup failed'));
+  }
 
   private async loadModel(version: ModelVersionRecord): Promise<TensorMap> {
     return decodeSafetensors(await this.opts.blobs.read(version.sha256)).tensors;
@@ -562,7 +732,7 @@ export class RoundEngine implements UpdateAdmission {
       modelSize: active.globalSize,
       config: { ...round.config },
       deadlineAtMs: round.deadlineAtMs,
-      modelSpec: { tensors: active.federation.modelSpec },
+      modelSpec: { tensors: active.strategy.heterogeneous ? [] : active.federation.modelSpec },
     };
   }
 
@@ -587,6 +757,10 @@ function event(type: string, atMs: number, run: RunRecord, round: RoundRecord | 
     update: null,
     refusal: null,
   };
+}
+
+function finiteOnly(metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
 }
 
 function refusal(reason: string, message: string): { ok: false; reason: string; message: string } {

@@ -16,7 +16,7 @@ import type {
 import { scale, weightedAccumulate, weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import { sampleSites } from './strategy.js';
-import type { Aggregator, RoundContext, SiteUpdate, Strategy } from './strategy.js';
+import type { Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 
 /** Federated averaging: the mean of the sites' models weighted by their numbers of examples. */
 export class FedAvgStrategy implements Strategy {
@@ -42,7 +42,7 @@ export class FedAvgStrategy implements Strategy {
     return sampleSites(eligible, settings, random);
   }
 
-  siteConfig(_ctx: Omit<RoundContext, 'globalModel'>): Record<string, string> {
+  siteConfig(_ctx: SiteConfigContext): Record<string, string> {
     return {};
   }
 

@@ -2,8 +2,8 @@ import { FedAvgStrategy } from './fedavg.js';
 import { StrategyRegistry } from './strategy.js';
 
 export { FedAvgAggregator, FedAvgStrategy } from './fedavg.js';
-export { StrategyRegistry, sampleSites } from './strategy.js';
-export type { Aggregator, RoundContext, SiteUpdate, Strategy } from './strategy.js';
+export { OPAQUE_PAYLOAD_TENSOR, StrategyRegistry, sampleSites } from './strategy.js';
+export type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 export { l2NormOfDifference, scale, weightedAccumulate, weightedMeanOfMetrics } from './kernels.js';
 export type { WeightedMetrics } from './kernels.js';
 

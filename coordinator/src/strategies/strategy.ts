@@ -11,6 +11,31 @@ export interface RoundContext {
   modelSpec: TensorSpec__Output[];
   /** Validated strategy options (see `Strategy.validateOptions`). */
   options: Record<string, string>;
+  /**
+   * State the strategy carried over from this run's previous committed round (server optimiser
+   * moments, ...), as returned by the previous `finish()`; empty at a run's first round. It is
+   * persisted with each model version, so it survives a coordinator restart.
+   */
+  serverState: TensorMap;
+  /** A directory this round's aggregator may use for spill files; removed after the round. */
+  scratchDir: string;
+  /** Update bytes an aggregator may hold in memory before it spills to `scratchDir`. */
+  memoryBudgetBytes: number;
+}
+
+/** What a strategy knows when it writes the options sent to sites. */
+export type SiteConfigContext = Pick<RoundContext, 'federation' | 'runId' | 'round' | 'modelSpec' | 'options'>;
+
+/** What a round's aggregation produces. */
+export interface AggregateResult {
+  /** The new global model: the spec's names, dtypes and shapes. */
+  model: TensorMap;
+  /** Strategy metrics, logged with the round. */
+  metrics: Record<string, number>;
+  /** State handed to the next round's aggregator (see `RoundContext.serverState`). */
+  serverState?: TensorMap;
+  /** Safetensors `__metadata__` of the committed model (e.g. an ensemble's member table). */
+  metadata?: Record<string, string>;
 }
 
 /** One verified update, as handed to an aggregator. */
@@ -19,22 +44,41 @@ export interface SiteUpdate {
   updateId: string;
   numExamples: number;
   metrics: Record<string, number>;
+  /**
+   * "tensors" when `tensors` holds the site's model in the federation's spec; any other flavor
+   * ("onnx", "custom:<name>") only reaches heterogeneous strategies, with the opaque payload as
+   * one U8 tensor named `OPAQUE_PAYLOAD_TENSOR`.
+   */
+  flavor: string;
   tensors: TensorMap;
 }
 
+/** Name of the single U8 tensor that carries an opaque (non-safetensors) payload. */
+export const OPAQUE_PAYLOAD_TENSOR = '__payload__';
+
 /** Folds a round's updates one by one into the round's model (streaming). */
 export interface Aggregator {
-  /** Folds one verified update in. Never retains `update.tensors` beyond what the strategy needs. */
-  fold(update: SiteUpdate): void;
+  /**
+   * Folds one verified update in. Never retains `update.tensors` beyond what the strategy needs.
+   * Throws without changing the aggregate when the update cannot be folded.
+   */
+  fold(update: SiteUpdate): void | Promise<void>;
   /** Number folded so far. */
   readonly count: number;
   /** The round's model (same names/dtypes/shapes as the spec) and metrics. Throws TributaryError STRATEGY_ERROR if nothing folded. */
-  finish(): { model: TensorMap; metrics: Record<string, number> };
+  finish(): AggregateResult | Promise<AggregateResult>;
+  /** Releases spill files and buffers; called once the round is closed, whatever its outcome. */
+  dispose?(): Promise<void>;
 }
 
 /** An aggregation strategy: which sites take part, what they are told, how updates combine. */
 export interface Strategy {
   readonly name: string;
+  /**
+   * True when sites may send models of any architecture or framework (ensembles): the
+   * federation's model spec is not enforced on updates and tasks carry no spec.
+   */
+  readonly heterogeneous?: boolean;
   /** Validates options (INVALID_ARGUMENT naming the option) and returns them normalised. */
   validateOptions(options: Record<string, string>): Record<string, string>;
   /** Which of the eligible sites take part, given the settings (sample_fraction / sample_count; deterministic given `random`). */
@@ -44,7 +88,7 @@ export interface Strategy {
     random: () => number,
   ): string[];
   /** Options sent to the selected sites in the task. */
-  siteConfig(ctx: Omit<RoundContext, 'globalModel'>): Record<string, string>;
+  siteConfig(ctx: SiteConfigContext): Record<string, string>;
   createAggregator(ctx: RoundContext): Aggregator;
 }
 

@@ -111,7 +111,8 @@ async function main(): Promise<number> {
     }
     if (watch.signal.aborted) throw watch.signal.reason;
     if (ended?.status !== 'RUN_STATUS_FINISHED') {
-      throw new Error(`run ${run.id} ended ${ended?.status ?? 'without a RUN_ENDED event'}: ${ended?.failureReason ?? ''}`);
+      const why = ended === undefined ? 'the watch stream ended early' : `${ended.status}: ${ended.failureReason}`;
+      throw new Error(`run ${run.id} did not finish (${why})`);
     }
     for (const { stop } of participants) stop.abort();
     await Promise.all(participating);

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { formatPublicKey, generateSigningKey, isValidName, NAME_PATTERN, TributaryError, writeKeyFile } from '@tributary/proto';
 import { invalidValue } from '../../config/values.js';
 import { defineCommand } from '../command.js';
+import { withHint } from '../errors.js';
 import { arg, optFlag, optString } from '../input.js';
 import { fields } from '../render.js';
 
@@ -33,15 +34,8 @@ export default defineCommand({
     try {
       await writeKeyFile(file, key, { overwrite: input.force });
     } catch (err) {
-      const e = TributaryError.from(err);
-      if (e.code !== 'ALREADY_EXISTS') throw e;
-      throw new TributaryError({
-        code: e.code,
-        reason: e.reason,
-        message: e.message,
-        cause: err,
-        details: { hint: 'Pass --force to replace it (its old key stops working), or choose another --out.' },
-      });
+      if (TributaryError.from(err).code !== 'ALREADY_EXISTS') throw err;
+      throw withHint(err, 'Pass --force to replace it (its old key stops working), or choose another --out.');
     }
     return { name: key.name, keyId: key.keyId, publicKey: formatPublicKey(key.publicKey), file };
   },

@@ -15,6 +15,7 @@ export interface ModelVersion {
   'createdAtMs'?: (number | string | Long);
   'strategy'?: (string);
   'metrics'?: ({[key: string]: number | string});
+  'strategyStateSha256'?: (string);
 }
 
 export interface ModelVersion__Output {
@@ -29,4 +30,5 @@ export interface ModelVersion__Output {
   'createdAtMs': (number);
   'strategy': (string);
   'metrics': ({[key: string]: number});
+  'strategyStateSha256': (string);
 }

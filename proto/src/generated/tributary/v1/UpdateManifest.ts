@@ -19,6 +19,7 @@ export interface UpdateManifest {
   'tensors'?: (_tributary_v1_TensorSpec)[];
   'flavor'?: (string);
   'baseVersion'?: (number | string | Long);
+  'taskKind'?: (string);
 }
 
 export interface UpdateManifest__Output {
@@ -37,4 +38,5 @@ export interface UpdateManifest__Output {
   'tensors': (_tributary_v1_TensorSpec__Output)[];
   'flavor': (string);
   'baseVersion': (number);
+  'taskKind': (string);
 }

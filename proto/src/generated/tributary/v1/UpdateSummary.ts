@@ -10,6 +10,7 @@ export interface UpdateSummary {
   'payloadSize'?: (number | string | Long);
   'metrics'?: ({[key: string]: number | string});
   'acceptedAtMs'?: (number | string | Long);
+  'flavor'?: (string);
 }
 
 export interface UpdateSummary__Output {
@@ -20,4 +21,5 @@ export interface UpdateSummary__Output {
   'payloadSize': (number);
   'metrics': ({[key: string]: number});
   'acceptedAtMs': (number);
+  'flavor': (string);
 }

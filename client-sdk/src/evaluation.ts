@@ -1,0 +1,77 @@
+import { DEFAULT_CHUNK_SIZE, TributaryError, encodeEnvelope, encodeManifest, newUpdateId, sha256Hex, signEnvelope, subjects } from '@tributary/proto';
+import type { UpdateManifest } from '@tributary/proto';
+import { publishDurably } from './jetstream.js';
+import type { SiteSession } from './session.js';
+import type { SiteTask, UpdateVerdict } from './types.js';
+import { VerdictWatch } from './verdict.js';
+
+/** What `evaluate` returns: metrics of the global model on local data, and how many examples they cover. */
+export interface EvaluationResult {
+  /** Examples evaluated on; weights this site's metrics in the federation's aggregate. */
+  numExamples: number;
+  metrics: Record<string, number>;
+}
+
+/** Evaluates the task's global model (`task.model`) on the site's own data. */
+export type EvaluateFn = (task: SiteTask) => Promise<EvaluationResult>;
+
+const EMPTY_SHA256 = sha256Hex(new Uint8Array(0));
+
+/**
+ * Sends an evaluation result: a signed manifest of kind "evaluate" with metrics and no payload,
+ * then waits for the verdict like an update.
+ */
+export async function submitEvaluation(session: SiteSession, task: SiteTask, result: EvaluationResult, signal: AbortSignal): Promise<UpdateVerdict> {
+  if (task.kind !== 'evaluate') throw invalid(`task of kind "${task.kind}" is not an evaluation`);
+  if (!Number.isSafeInteger(result.numExamples) || result.numExamples <= 0) {
+    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'ZERO_EXAMPLES', message: `evaluation numExamples must be a positive integer, got ${String(result.numExamples)}` });
+  }
+  for (const [key, value] of Object.entries(result.metrics)) {
+    if (!Number.isFinite(value)) throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'NON_FINITE', message: `evaluation metric "${key}" is not a finite number` });
+  }
+  const { site, key, js, options, logger } = session;
+  const { federation, runId, round } = task;
+  const updateId = newUpdateId();
+  const manifest: UpdateManifest = {
+    federation,
+    runId,
+    round,
+    site,
+    updateId,
+    createdAtMs: Date.now(),
+    numExamples: result.numExamples,
+    metrics: result.metrics,
+    payloadSize: 0,
+    payloadSha256: EMPTY_SHA256,
+    chunkCount: 0,
+    chunkSize: DEFAULT_CHUNK_SIZE,
+    tensors: [],
+    flavor: 'tensors',
+    baseVersion: task.modelVersion,
+    taskKind: 'evaluate',
+  };
+  const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key));
+  const watch = await VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site));
+  try {
+    await publishDurably(
+      js,
+      { subject: subjects.update(federation, runId, round, site), data: envelope, msgID: updateId },
+      { policy: options.retry, maxAttempts: options.retry.maxAttempts, signal, logger },
+    );
+    const status = await watch.wait({ signal, deadlineAtMs: task.deadlineAtMs });
+    return {
+      updateId,
+      accepted: status.state === 'UPDATE_STATE_ACCEPTED',
+      reason: status.reason,
+      message: status.message,
+      round,
+      runId,
+    };
+  } finally {
+    watch.close();
+  }
+}
+
+function invalid(message: string): TributaryError {
+  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message });
+}
