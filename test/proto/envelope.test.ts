@@ -38,6 +38,7 @@ function manifest(): UpdateManifest {
     tensors: [{ name: 'w', dtype: 'F32', shape: [32, 32] }],
     flavor: 'tensors',
     baseVersion: 3,
+    taskKind: '',
   };
 }
 
