@@ -75,8 +75,8 @@ class RecordingAdmission implements UpdateAdmission {
     const failure = this.failNext;
     this.failNext = undefined;
     if (failure === 'before-record') throw new Error('state store unavailable');
-    const payload = await readFile(info.stagedPath);
-    await rm(info.stagedPath);
+    const payload = info.stagedPath === '' ? Buffer.alloc(0) : await readFile(info.stagedPath);
+    if (info.stagedPath !== '') await rm(info.stagedPath);
     this.accepted.push({ manifest, tensors, bytes: info.bytes, payload });
     await this.state.write([{ kind: 'update', value: record(manifest, 'ACCEPTED', '', '') }]);
     if (failure === 'after-record') throw new Error('crashed before answering');
@@ -252,6 +252,53 @@ describe('UpdateIngest', () => {
     await expect.poll(() => chunksLeft(updateId)).toBe(0);
     expect(await readdir(join(dir, 'staging'))).toEqual([]);
     expect(await jsm.consumers.list(STREAM_PAYLOADS).next()).toEqual([]);
+  });
+
+  it('accepts an evaluation result with metrics and no payload when the engine expects one', async () => {
+    admission.context = { ...admission.context, expectsPayload: false };
+    await submit({
+      key: alpha,
+      site: 'alpha',
+      runId,
+      payload: Buffer.alloc(0),
+      manifest: { taskKind: 'evaluate', payloadSize: 0, chunkCount: 0, tensors: [], metrics: { accuracy: 0.75 } },
+    });
+    expect(await verdictFor(runId)).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    expect(admission.accepted[0]?.tensors).toEqual({});
+    expect(admission.accepted[0]?.manifest.metrics).toEqual({ accuracy: 0.75 });
+  });
+
+  it('refuses an evaluation result that carries a payload with MALFORMED_MANIFEST', async () => {
+    admission.context = { ...admission.context, expectsPayload: false };
+    await submit({ key: alpha, site: 'alpha', runId, manifest: { taskKind: 'evaluate' } });
+    await expectRefused('MALFORMED_MANIFEST');
+  });
+
+  it('hands an opaque ensemble member over as one U8 tensor when the round is heterogeneous', async () => {
+    admission.context = { ...admission.context, heterogeneous: true };
+    const payload = Buffer.from('an onnx graph, opaque to the coordinator');
+    await submit({ key: alpha, site: 'alpha', runId, payload, manifest: { flavor: 'onnx', tensors: [] } });
+    expect(await verdictFor(runId)).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    const member = admission.accepted[0]?.tensors['__payload__'];
+    expect(member?.dtype).toBe('U8');
+    expect(Buffer.from(member?.data as Uint8Array).equals(payload)).toBe(true);
+  });
+
+  it('refuses an opaque flavor in a round that takes only the federation model, with SCHEMA_MISMATCH', async () => {
+    await submit({ key: alpha, site: 'alpha', runId, payload: Buffer.from('opaque'), manifest: { flavor: 'custom:naive-bayes', tensors: [] } });
+    await expectRefused('SCHEMA_MISMATCH');
+  });
+
+  it('accepts models of another shape when the round is heterogeneous, still refusing NaN', async () => {
+    admission.context = { ...admission.context, heterogeneous: true };
+    const other: TensorMap = { embedding: tensor('F32', [4], new Float32Array([1, 2, 3, 4])) };
+    await submit({ key: alpha, site: 'alpha', runId, tensors: other });
+    expect(await verdictFor(runId)).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    const poisoned: TensorMap = { embedding: tensor('F32', [4], new Float32Array([1, NaN, 3, 4])) };
+    runId = `${runId}b`;
+    admission.accepted.length = 0;
+    await submit({ key: alpha, site: 'alpha', runId, tensors: poisoned });
+    expect(await verdictFor(runId)).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'NON_FINITE' });
   });
 
   it('accepts a payload of many full-size chunks', async () => {
