@@ -46,5 +46,8 @@ export type { SiteLogger } from './logging.js';
 export type { ParticipateOptions, TrainOutcome } from './participate.js';
 export type { EvaluateFn, EvaluationResult } from './evaluation.js';
 export type { ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
+export type { PayloadTrainResult, TensorTrainResult } from './types.js';
+export { EnsembleModel } from './ensemble-model.js';
+export type { EnsemblePredictOptions, EnsemblePrediction, MemberPredict } from './ensemble-model.js';
 export { Backoff, backoffDelay, retry, sleep } from './backoff.js';
 export type { BackoffPolicy, RetryOptions } from './backoff.js';

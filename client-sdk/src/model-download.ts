@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Reason, TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, assertName } from '@tributary/proto';
 import type { DownloadModelRequest, ModelChunk__Output, RpcClient } from '@tributary/proto';
 import { Backoff, sleep } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
@@ -29,6 +29,26 @@ export interface DownloadedModel {
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * A model version's payload exactly as committed, size- and SHA-256-checked, after validating
+ * the request (INVALID_ARGUMENT for a bad federation name or version). `version` 0 is the
+ * latest. The bytes are safetensors; an ensemble's decode with `decodeEnsemble`.
+ */
+export async function downloadModelVersion(
+  ctx: ModelDownloadContext,
+  req: { readonly federation: string; readonly version: number },
+): Promise<DownloadedModel> {
+  assertName('federation', req.federation);
+  if (!Number.isSafeInteger(req.version) || req.version < 0) {
+    throw new TributaryError({
+      code: 'INVALID_ARGUMENT',
+      reason: Reason.INVALID_ARGUMENT,
+      message: `model version must be a non-negative integer (0 = latest), got ${String(req.version)}`,
+    });
+  }
+  return downloadModelPayload(ctx, { federation: req.federation, version: req.version });
+}
 
 /**
  * Downloads a model payload with DownloadModel, resuming from the last offset after transient

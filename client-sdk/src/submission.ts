@@ -41,7 +41,7 @@ export async function submitUpdate(
     chunkCount: payload.chunkCount,
     chunkSize: payload.chunkSize,
     tensors: update.tensors,
-    flavor: 'tensors',
+    flavor: update.flavor,
     baseVersion: task.modelVersion,
   };
   const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key));

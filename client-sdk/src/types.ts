@@ -27,12 +27,36 @@ export interface SiteTask {
   log(metrics: Record<string, number>, step?: number): void;
 }
 
-/** What `train` returns: the new weights (same spec as the model), their weight in averaging, and metrics. */
-export interface TrainResult {
-  weights: TensorMap;
+/**
+ * What `train` returns: the site's model, its weight in averaging, and metrics. The model is
+ * either `weights` (tensors; in the task's model spec unless the spec is empty) or, in
+ * heterogeneous federations (ensembles), a `payload` of any framework's bytes.
+ */
+export type TrainResult = TensorTrainResult | PayloadTrainResult;
+
+interface TrainResultCommon {
   /** Examples trained on; must be a positive integer. */
   numExamples: number;
   metrics?: Record<string, number>;
+}
+
+/** A model as tensors, sent as safetensors (flavor "tensors"). */
+export interface TensorTrainResult extends TrainResultCommon {
+  weights: TensorMap;
+  payload?: undefined;
+}
+
+/** A model as bytes the coordinator does not read, tagged with its flavor. */
+export interface PayloadTrainResult extends TrainResultCommon {
+  payload: {
+    /**
+     * "onnx", "custom:<name>" (name matching `^[a-z0-9][a-z0-9_.-]{0,62}$`), or "tensors" for
+     * bytes that already are a safetensors file (checked like `weights`).
+     */
+    flavor: string;
+    bytes: Uint8Array;
+  };
+  weights?: undefined;
 }
 
 export type TrainFn = (task: SiteTask) => Promise<TrainResult>;

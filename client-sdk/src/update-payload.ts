@@ -3,13 +3,17 @@ import {
   CHUNK_INDEX_HEADER,
   Reason,
   TributaryError,
+  TENSORS_FLAVOR,
   allFinite,
   checkSpec,
+  decodeSafetensors,
   encodeSafetensors,
+  isOpaqueFlavor,
+  payloadFlavorProblem,
   subjects,
   tensorSpecsOf,
 } from '@tributary/proto';
-import type { TensorSpec__Output } from '@tributary/proto';
+import type { TensorMap, TensorSpec__Output } from '@tributary/proto';
 import { publishDurably } from './jetstream.js';
 import type { SiteSession } from './session.js';
 import { abortError, linkSignals } from './signals.js';
@@ -21,6 +25,9 @@ export const MAX_CHUNKS_IN_FLIGHT = 8;
 /** A checked, encoded update, ready to publish. */
 export interface EncodedUpdate {
   readonly payload: Buffer;
+  /** "tensors" for safetensors, else the flavor of opaque bytes. */
+  readonly flavor: string;
+  /** The payload's tensor schema; empty for opaque bytes. */
   readonly tensors: TensorSpec__Output[];
   readonly numExamples: number;
   readonly metrics: Record<string, number>;
@@ -28,13 +35,15 @@ export interface EncodedUpdate {
 
 /**
  * Checks a train result against the task before anything leaves the site (the coordinator
- * would refuse it, later and at the cost of an upload) and encodes it as safetensors.
+ * would refuse it, later and at the cost of an upload) and encodes it: weights as
+ * safetensors, a payload as its bytes. An empty task spec (heterogeneous federations) takes
+ * tensors of any names and shapes.
  */
 export function encodeUpdate(task: SiteTask, result: TrainResult): EncodedUpdate {
   if (typeof result !== 'object' || result === null) {
-    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'train must return { weights, numExamples, metrics? }');
+    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'train must return { weights, numExamples, metrics? } or { payload: { flavor, bytes }, numExamples, metrics? }');
   }
-  const { weights, numExamples } = result;
+  const { numExamples } = result;
   if (typeof numExamples !== 'number' || !Number.isSafeInteger(numExamples)) {
     throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, `numExamples must be a positive integer, got ${String(numExamples)}`);
   }
@@ -50,11 +59,58 @@ export function encodeUpdate(task: SiteTask, result: TrainResult): EncodedUpdate
       throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, `metric "${k}" must be a finite number, got ${String(v)}`);
     }
   }
+  const common = { numExamples, metrics: { ...metrics } };
+  if (result.payload !== undefined) {
+    if (result.weights !== undefined) {
+      throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'train returned both weights and a payload; return one of them');
+    }
+    return { ...encodePayload(task, result.payload), ...common };
+  }
+  const { weights } = result;
   if (typeof weights !== 'object' || weights === null) {
     throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'weights must be a TensorMap');
   }
+  return { payload: encodeSafetensors(weights), flavor: TENSORS_FLAVOR, tensors: checkedSpecs(task, weights), ...common };
+}
+
+/** A payload's bytes as sent: opaque flavors as they are, "tensors" bytes once they decode and check. */
+function encodePayload(task: SiteTask, payload: { flavor: string; bytes: Uint8Array }): Pick<EncodedUpdate, 'payload' | 'flavor' | 'tensors'> {
+  if (typeof payload !== 'object' || payload === null) {
+    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'payload must be { flavor, bytes }');
+  }
+  const { flavor, bytes } = payload;
+  const problem = payloadFlavorProblem(flavor);
+  if (problem !== undefined) throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, problem);
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0) {
+    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, `payload bytes must be a non-empty Uint8Array`);
+  }
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!isOpaqueFlavor(flavor)) {
+    let tensors: TensorMap;
+    try {
+      tensors = decodeSafetensors(buffer).tensors;
+    } catch (err) {
+      throw refusedLocally('INVALID_ARGUMENT', Reason.MALFORMED_PAYLOAD, `a "tensors" payload must be a safetensors file: ${TributaryError.from(err).message}`);
+    }
+    return { payload: buffer, flavor, tensors: checkedSpecs(task, tensors) };
+  }
+  if (task.modelSpec.length > 0) {
+    throw refusedLocally(
+      'INVALID_ARGUMENT',
+      Reason.SCHEMA_MISMATCH,
+      `${task.federation} expects tensors in its model spec; a "${flavor}" payload is only taken by heterogeneous federations (ensembles)`,
+    );
+  }
+  return { payload: buffer, flavor, tensors: [] };
+}
+
+/** The tensors' schema once it matches the task's spec (any schema when the spec is empty) and every value is finite. */
+function checkedSpecs(task: SiteTask, weights: TensorMap): TensorSpec__Output[] {
   const tensors = tensorSpecsOf(weights);
-  const mismatch = checkSpec(task.modelSpec, tensors);
+  if (tensors.length === 0) {
+    throw refusedLocally('INVALID_ARGUMENT', Reason.SCHEMA_MISMATCH, 'the model holds no tensors');
+  }
+  const mismatch = task.modelSpec.length === 0 ? undefined : checkSpec(task.modelSpec, tensors);
   if (mismatch !== undefined) {
     throw refusedLocally(
       'INVALID_ARGUMENT',
@@ -67,7 +123,7 @@ export function encodeUpdate(task: SiteTask, result: TrainResult): EncodedUpdate
       throw refusedLocally('INVALID_ARGUMENT', Reason.NON_FINITE, `tensor "${name}" holds NaN or infinite values`);
     }
   }
-  return { payload: encodeSafetensors(weights), tensors, numExamples, metrics: { ...metrics } };
+  return tensors;
 }
 
 function refusedLocally(code: 'INVALID_ARGUMENT', reason: string, message: string): TributaryError {

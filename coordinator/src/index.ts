@@ -33,3 +33,6 @@ export * from './ingest/index.js';
 export { AdminClient, type AdminClientOptions } from './admin-client.js';
 export { loadServeConfig, type ServeConfig, type LoadServeConfigOptions } from './config/serve-config.js';
 export { loadClientConfig, type ClientConfig } from './config/client-config.js';
+export { parseDuration, parseByteSize, type LogLevel } from './config/values.js';
+export { coordinatorOptionsOf, SERVE_CONFIG_KEYS, type ServeConfigFlags } from './config/serve-config.js';
+export { type LoadClientConfigOptions } from './config/client-config.js';

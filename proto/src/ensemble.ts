@@ -1,7 +1,7 @@
 import { Reason, TributaryError } from './errors.js';
 import { isValidName } from './names.js';
 import { decodeSafetensors, tensor } from './safetensors.js';
-import type { TensorMap } from './safetensors.js';
+import type { Tensor, TensorMap } from './safetensors.js';
 import { UPDATE_ID_PATTERN } from './wire.js';
 
 /** Flavor of a safetensors payload: the site's model as named tensors of any shapes. */
@@ -95,7 +95,7 @@ export function ensembleTensors(
   members: readonly EnsembleMemberInput[],
   options: { combine?: EnsembleCombine } = {},
 ): { tensors: TensorMap; metadata: Record<string, string> } {
-  if (!Array.isArray(members) || members.length === 0) throw invalidArgument('an ensemble needs at least one member');
+  if (members.length === 0) throw invalidArgument('an ensemble needs at least one member');
   if (options.combine !== undefined && !isEnsembleCombine(options.combine)) {
     throw invalidArgument(`combine must be "mean" or "vote", got ${JSON.stringify(options.combine)}`);
   }
@@ -106,14 +106,13 @@ export function ensembleTensors(
   }
   if (!(total > 0)) throw invalidArgument('the weights of an ensemble must not all be 0');
 
-  const tensors: TensorMap = {};
+  // Object.fromEntries defines keys, so a tensor or metric named "__proto__" stays a key.
+  const entries: Array<[string, Tensor]> = [];
   const infos: EnsembleMemberInfo[] = members.map((m, index) => {
     const problem = memberInfoProblem(m);
     if (problem !== undefined) throw invalidArgument(`member ${index}: ${problem}`);
-    const prefix = `${MEMBER_PREFIX}${index}/`;
-    for (const [name, t] of memberTensors(m, index)) setOwn(tensors, prefix + name, t);
-    const metrics: Record<string, number> = {};
-    for (const [k, v] of Object.entries(m.metrics)) if (Number.isFinite(v)) setOwn(metrics, k, v);
+    for (const [name, t] of memberTensors(m, index)) entries.push([`${MEMBER_PREFIX}${index}/${name}`, t]);
+    const metrics: Record<string, number> = Object.fromEntries(Object.entries(m.metrics).filter(([, v]) => Number.isFinite(v)));
     return { index, site: m.site, updateId: m.updateId, flavor: m.flavor, weight: m.weight / total, numExamples: m.numExamples, metrics };
   });
   const manifest: EnsembleManifest = {
@@ -121,7 +120,7 @@ export function ensembleTensors(
     ...(options.combine === undefined ? {} : { combine: options.combine }),
     members: infos,
   };
-  return { tensors, metadata: { [ENSEMBLE_METADATA_KEY]: JSON.stringify(manifest) } };
+  return { tensors: Object.fromEntries(entries), metadata: { [ENSEMBLE_METADATA_KEY]: JSON.stringify(manifest) } };
 }
 
 /** True when safetensors metadata carries an ensemble manifest. */
@@ -137,16 +136,16 @@ export function isEnsembleMetadata(metadata: Readonly<Record<string, string>>): 
 export function decodeEnsemble(input: Uint8Array | { tensors: TensorMap; metadata: Readonly<Record<string, string>> }): Ensemble {
   const { tensors, metadata } = input instanceof Uint8Array ? decodeSafetensors(input) : input;
   const manifest = parseManifest(metadata);
-  const payloads = manifest.members.map((): TensorMap => ({}));
+  const grouped = manifest.members.map((): Array<[string, Tensor]> => []);
   for (const [name, t] of Object.entries(tensors)) {
     const slash = name.indexOf('/', MEMBER_PREFIX.length);
     const index = name.startsWith(MEMBER_PREFIX) && slash > 0 ? name.slice(MEMBER_PREFIX.length, slash) : '';
-    const payload = /^(0|[1-9][0-9]*)$/.test(index) ? payloads[Number(index)] : undefined;
-    if (payload === undefined) throw malformed(`tensor ${JSON.stringify(name)} belongs to no member`);
-    setOwn(payload, name.slice(slash + 1), t);
+    const group = /^(0|[1-9][0-9]*)$/.test(index) ? grouped[Number(index)] : undefined;
+    if (group === undefined) throw malformed(`tensor ${JSON.stringify(name)} belongs to no member`);
+    group.push([name.slice(slash + 1), t]);
   }
   const members = manifest.members.map((info, i): EnsembleMember => {
-    const payload = payloads[i] ?? {};
+    const payload: TensorMap = Object.fromEntries(grouped[i] ?? []);
     const names = Object.keys(payload);
     if (info.flavor === TENSORS_FLAVOR) {
       if (names.length === 0) throw malformed(`member ${i} (site "${info.site}") has no tensors`);
@@ -162,7 +161,7 @@ export function decodeEnsemble(input: Uint8Array | { tensors: TensorMap; metadat
 }
 
 /** The member's tensors to store under its prefix, checked. */
-function memberTensors(m: EnsembleMemberInput, index: number): Array<[string, TensorMap[string]]> {
+function memberTensors(m: EnsembleMemberInput, index: number): Array<[string, Tensor]> {
   const what = `member ${index} (site ${JSON.stringify(m.site)}, flavor ${JSON.stringify(m.flavor)})`;
   if (m.flavor === TENSORS_FLAVOR) {
     if (m.tensors === undefined || typeof m.tensors !== 'object' || m.tensors === null) throw invalidArgument(`${what} needs tensors`);
@@ -231,11 +230,6 @@ function parseMemberInfo(raw: unknown, i: number): EnsembleMemberInfo {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-// Plain assignment of "__proto__" would change the prototype instead of adding a key.
-function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function malformed(message: string): TributaryError {

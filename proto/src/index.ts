@@ -61,6 +61,27 @@ export {
 } from './safetensors.js';
 export type { DType, Tensor, TensorData, TensorMap } from './safetensors.js';
 export {
+  ENSEMBLE_FORMAT_VERSION,
+  ENSEMBLE_METADATA_KEY,
+  OPAQUE_PAYLOAD_TENSOR,
+  TENSORS_FLAVOR,
+  decodeEnsemble,
+  ensembleTensors,
+  isEnsembleCombine,
+  isEnsembleMetadata,
+  isOpaqueFlavor,
+  payloadFlavorProblem,
+} from './ensemble.js';
+export type {
+  Ensemble,
+  EnsembleCombine,
+  EnsembleManifest,
+  EnsembleMember,
+  EnsembleMemberInfo,
+  EnsembleMemberInput,
+  EnsembleMemberPayload,
+} from './ensemble.js';
+export {
   AUTH_HEADERS,
   CallVerifier,
   DEFAULT_AUTH_SKEW_MS,

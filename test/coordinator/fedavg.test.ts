@@ -67,7 +67,7 @@ function context(modelSpec = spec, options: Record<string, string> = {}): RoundC
 }
 
 function siteUpdate(site: string, numExamples: number, tensors: TensorMap, metrics: Record<string, number> = {}): SiteUpdate {
-  return { site, updateId: site.padEnd(32, '0'), numExamples, metrics, tensors };
+  return { site, updateId: site.padEnd(32, '0'), numExamples, metrics, flavor: 'tensors', tensors };
 }
 
 /** sum_k n_k x_k / sum_k n_k, per value, in plain float64. */

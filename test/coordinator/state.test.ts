@@ -69,6 +69,7 @@ function round(runId: string, number: number): RoundRecord {
       {
         site: 'alpha',
         updateId: 'a'.repeat(32),
+        flavor: 'tensors',
         numExamples: 120,
         payloadSha256: 'b'.repeat(64),
         payloadSize: 4096,

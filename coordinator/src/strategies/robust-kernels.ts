@@ -115,23 +115,12 @@ export function lowestScores(scores: Float64Array, m: number): number[] {
     .slice(0, m);
 }
 
-/**
- * The mean of the rows, weighted by `weights` (uniform when omitted), into `out`. Multi-Krum
- * uses it to average the updates it selected.
- */
-export function meanOfRows(rows: readonly FloatVector[], weights?: readonly number[], out?: Float64Array): Float64Array {
+/** The plain mean of the rows, into `out`; Multi-Krum averages the updates it selected with it. */
+export function meanOfRows(rows: readonly FloatVector[], out?: Float64Array): Float64Array {
   const { n, result } = checkRows(rows, out);
-  if (weights !== undefined && weights.length !== n) throw new RangeError(`${weights.length} weights for ${n} rows`);
-  let total = 0;
   result.fill(0);
-  for (let r = 0; r < n; r++) {
-    const w = weights === undefined ? 1 : weights[r]!;
-    if (!(Number.isFinite(w) && w >= 0)) throw new RangeError(`weight ${w} is not a finite non-negative number`);
-    weightedAccumulate(result, rows[r]!, w);
-    total += w;
-  }
-  if (!(total > 0)) throw new RangeError('the weights sum to 0');
-  scale(result, 1 / total);
+  for (let r = 0; r < n; r++) weightedAccumulate(result, rows[r]!, 1);
+  scale(result, 1 / n);
   return result;
 }
 

@@ -103,7 +103,7 @@ export class UpdateBuffer {
    * refused update (INVALID_ARGUMENT) or a failed spill leaves the buffer unchanged. The caller
    * may drop `tensors` once this resolves.
    */
-  append(tensors: TensorMap): Promise<number> {
+  async append(tensors: TensorMap): Promise<number> {
     this.assertOpen();
     const pieces = this.orderedTensors(tensors);
     // Appends run one at a time, so indices follow call order and the budget is counted right.

@@ -1,0 +1,168 @@
+/**
+ * The tracking store contract, modelled on MLflow's tracking `AbstractStore`: experiments, runs,
+ * params, metrics (key, value, timestamp in ms, step), tags, batched logging, metric history and
+ * run search. Every store (embedded, in-memory, an MLflow server over REST, or a plugin's)
+ * implements it with the same semantics, and fails with a TributaryError whose `reason` is an
+ * MLflow error code (see `TrackingReason`).
+ */
+
+/** MLflow's run states. */
+export const RUN_STATUSES = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Terminal run states: the run is over. */
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['FINISHED', 'FAILED', 'KILLED']);
+
+export type LifecycleStage = 'active' | 'deleted';
+
+/** One point of a metric's history. NaN and ±Infinity are legal values, as in MLflow. */
+export interface Metric {
+  key: string;
+  value: number;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+  /** A 64-bit integer in MLflow; here a safe integer (rounds use `step = round`). */
+  step: number;
+}
+
+/** A metric to log; `timestamp` defaults to now and `step` to 0, as in MLflow's `log_metric`. */
+export interface MetricInput {
+  key: string;
+  value: number;
+  timestamp?: number;
+  step?: number;
+}
+
+export interface Param {
+  key: string;
+  value: string;
+}
+
+export interface RunTag {
+  key: string;
+  value: string;
+}
+
+export interface Experiment {
+  experimentId: string;
+  name: string;
+  artifactLocation: string;
+  lifecycleStage: LifecycleStage;
+  /** Milliseconds since the epoch, when the store records it. */
+  creationTime?: number;
+  lastUpdateTime?: number;
+  tags: Record<string, string>;
+}
+
+export interface RunInfo {
+  runId: string;
+  experimentId: string;
+  runName: string;
+  status: RunStatus;
+  startTime: number;
+  /** Set once the run ends. */
+  endTime?: number;
+  lifecycleStage: LifecycleStage;
+  userId?: string;
+  artifactUri?: string;
+}
+
+export interface RunData {
+  /** The latest point of each metric: highest step, then timestamp, then value (as MLflow). */
+  metrics: Record<string, Metric>;
+  params: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+export interface Run {
+  info: RunInfo;
+  data: RunData;
+}
+
+export interface CreateRunOptions {
+  experimentId: string;
+  /** Kept in step with the `mlflow.runName` tag; generated when neither is given. */
+  runName?: string;
+  /** @default Date.now() */
+  startTime?: number;
+  tags?: Record<string, string>;
+  userId?: string;
+}
+
+export interface UpdateRunOptions {
+  /** @default the run's current status */
+  status?: RunStatus;
+  endTime?: number;
+  runName?: string;
+}
+
+export interface LogBatchInput {
+  metrics?: readonly MetricInput[];
+  params?: readonly Param[];
+  tags?: readonly RunTag[];
+}
+
+export interface PageOptions {
+  maxResults?: number;
+  /** The `nextPageToken` of the previous page; opaque. */
+  pageToken?: string;
+}
+
+export interface SearchExperimentsOptions extends PageOptions {
+  /** e.g. `name LIKE 'churn%' and tags.team = 'risk'`. */
+  filter?: string;
+  /** e.g. `['name ASC']`; default creation time, newest first. */
+  orderBy?: readonly string[];
+}
+
+export interface SearchRunsOptions extends PageOptions {
+  experimentIds: readonly string[];
+  /**
+   * MLflow's search syntax: comparisons joined by AND, e.g.
+   * `metrics.accuracy > 0.9 and params.strategy = 'fedavg' and attributes.status = 'FINISHED'`.
+   */
+  filter?: string;
+  /** e.g. `['metrics.accuracy DESC', 'attributes.start_time ASC']`; default newest first. */
+  orderBy?: readonly string[];
+}
+
+export interface ExperimentsPage {
+  experiments: Experiment[];
+  nextPageToken?: string;
+}
+
+export interface RunsPage {
+  runs: Run[];
+  nextPageToken?: string;
+}
+
+export interface MetricHistoryPage {
+  /** Ordered by step, then timestamp. */
+  metrics: Metric[];
+  nextPageToken?: string;
+}
+
+/** Where runs, params, metrics and tags go. Selected by a tracking URI (see the registry). */
+export interface TrackingStore {
+  /** Creates an experiment and returns its id; RESOURCE_ALREADY_EXISTS if the name is taken. */
+  createExperiment(name: string, tags?: Record<string, string>): Promise<string>;
+  getExperiment(experimentId: string): Promise<Experiment>;
+  getExperimentByName(name: string): Promise<Experiment>;
+  searchExperiments(options?: SearchExperimentsOptions): Promise<ExperimentsPage>;
+
+  createRun(options: CreateRunOptions): Promise<Run>;
+  getRun(runId: string): Promise<Run>;
+  updateRun(runId: string, update: UpdateRunOptions): Promise<RunInfo>;
+  searchRuns(options: SearchRunsOptions): Promise<RunsPage>;
+
+  /**
+   * Logs metrics (appended), params (immutable: the same value again is fine, another value is
+   * INVALID_PARAMETER_VALUE) and tags (last write wins). Any size: a store that talks to a
+   * server splits the batch into requests the server accepts, as MLflow's client does.
+   */
+  logBatch(runId: string, batch: LogBatchInput): Promise<void>;
+  getMetricHistory(runId: string, key: string, options?: PageOptions): Promise<MetricHistoryPage>;
+  deleteTag(runId: string, key: string): Promise<void>;
+
+  close(): Promise<void>;
+}
