@@ -40,6 +40,12 @@ export interface UpdateIngestOptions {
   payloadTimeoutMs?: number;
   /** Durable consumer on TRIB_UPDATES; coordinators sharing it share the work. @default "tributary-ingest" */
   consumerName?: string;
+  /**
+   * Updates verified at the same time. Memory grows with it (each holds one decoded update);
+   * reading one update's chunks waits on the network, so a few in parallel keep a round busy.
+   * @default 4
+   */
+  concurrency?: number;
 }
 
 /** A manifest not acked within this time is redelivered; progress on a long payload read extends it. */
@@ -81,9 +87,15 @@ export class UpdateIngest {
   private jsm?: JetStreamManager;
   private messages?: ConsumerMessages;
   private loop?: Promise<void>;
+  private readonly concurrency: number;
+  /** Update ids being verified now: a copy arriving meanwhile is a replay. */
+  private readonly inFlight = new Set<string>();
+  /** Chunk purges running after their verdicts; awaited on stop. */
+  private readonly cleanups = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: UpdateIngestOptions) {
     this.payloadTimeoutMs = opts.payloadTimeoutMs ?? 30_000;
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
     this.consumerName = opts.consumerName ?? 'tributary-ingest';
     this.log = opts.logger.child({ component: 'ingest' });
   }
@@ -96,8 +108,8 @@ export class UpdateIngest {
     this.js = this.opts.nc.jetstream();
     await this.ensureConsumer(this.jsm);
     const consumer = await this.js.consumers.get(STREAM_UPDATES, this.consumerName);
-    // One manifest at a time: max_ack_pending 1 keeps the next one on the server, not ageing here.
-    this.messages = await consumer.consume({ max_messages: 1 });
+    // max_ack_pending = concurrency keeps further manifests on the server, not ageing here.
+    this.messages = await consumer.consume({ max_messages: this.concurrency });
     this.loop = this.run(this.messages);
     this.log.debug({ consumer: this.consumerName }, 'update ingest started');
   }
@@ -111,11 +123,12 @@ export class UpdateIngest {
     if (!messages || !loop) return;
     messages.stop();
     await loop;
+    await Promise.allSettled([...this.cleanups]);
     this.log.debug('update ingest stopped');
   }
 
   private async ensureConsumer(jsm: JetStreamManager): Promise<void> {
-    const tuning = { ack_wait: nanos(ACK_WAIT_MS), max_ack_pending: 1, max_deliver: -1 };
+    const tuning = { ack_wait: nanos(ACK_WAIT_MS), max_ack_pending: this.concurrency, max_deliver: -1 };
     try {
       await jsm.consumers.info(STREAM_UPDATES, this.consumerName);
       await jsm.consumers.update(STREAM_UPDATES, this.consumerName, tuning);
@@ -131,10 +144,17 @@ export class UpdateIngest {
   }
 
   private async run(messages: ConsumerMessages): Promise<void> {
+    const running = new Set<Promise<void>>();
     try {
-      for await (const m of messages) await this.handle(m);
+      for await (const m of messages) {
+        const handled = this.handle(m).finally(() => running.delete(handled));
+        running.add(handled);
+        if (running.size >= this.concurrency) await Promise.race(running);
+      }
     } catch (err) {
       this.log.error({ err }, 'update ingest stopped pulling manifests');
+    } finally {
+      await Promise.allSettled([...running]);
     }
   }
 
@@ -213,6 +233,21 @@ export class UpdateIngest {
     const problem = manifestProblem(manifest);
     if (problem !== undefined) return this.refuse(d, refusal('MALFORMED_MANIFEST', problem));
 
+    if (this.inFlight.has(manifest.updateId)) {
+      return this.refuse(d, refusal('REPLAYED_UPDATE', `update id ${manifest.updateId} is already being verified`));
+    }
+    this.inFlight.add(manifest.updateId);
+    try {
+      return await this.processClaimed(m, d, manifest);
+    } finally {
+      this.inFlight.delete(manifest.updateId);
+    }
+  }
+
+  /** The checks after the manifest is authenticated, with its update id claimed. */
+  private async processClaimed(m: JsMsg, d: Delivery, manifest: UpdateManifest__Output): Promise<Outcome> {
+    const { state } = this.opts;
+    const started = performance.now();
     const prior = await state.getUpdate(manifest.updateId);
     if (prior !== undefined) {
       if (m.redelivered && sameUpdate(prior, manifest)) return this.republish(d, prior);
@@ -232,7 +267,15 @@ export class UpdateIngest {
     d.stagingPath = undefined;
     if (!verdict.ok) return this.refuse(d, refusal(verdict.reason, verdict.message));
     this.log.debug(
-      { federation: manifest.federation, runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId, bytes: checked.bytes },
+      {
+        federation: manifest.federation,
+        runId: manifest.runId,
+        round: manifest.round,
+        site: manifest.site,
+        updateId: manifest.updateId,
+        bytes: checked.bytes,
+        ms: Math.round(performance.now() - started),
+      },
       'update accepted',
     );
     await this.conclude(d, 'UPDATE_STATE_ACCEPTED', '', '');
@@ -358,11 +401,12 @@ export class UpdateIngest {
     // pending update's payload.
     if (manifest !== undefined && isValidName(manifest.federation) && UPDATE_ID_PATTERN.test(manifest.updateId)) {
       const subject = subjects.payload(manifest.federation, manifest.updateId);
-      try {
-        await this.jetstreamManager().streams.purge(STREAM_PAYLOADS, { filter: subject });
-      } catch (err) {
-        this.log.warn({ err, subject }, 'could not purge payload chunks');
-      }
+      // Off the critical path: the verdict does not wait for the purge (30-80 ms).
+      const purge = this.jetstreamManager()
+        .streams.purge(STREAM_PAYLOADS, { filter: subject })
+        .catch((err: unknown) => this.log.warn({ err, subject }, 'could not purge payload chunks'))
+        .finally(() => this.cleanups.delete(purge));
+      this.cleanups.add(purge);
     }
   }
 

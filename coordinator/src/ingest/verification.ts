@@ -46,6 +46,8 @@ export function subjectMismatch(
 export function manifestProblem(m: UpdateManifest__Output): string | undefined {
   if (!UPDATE_ID_PATTERN.test(m.updateId)) return `update id ${JSON.stringify(m.updateId)} is not 32 lowercase hex characters`;
   if (!TASK_KINDS.has(m.taskKind)) return `task_kind ${JSON.stringify(m.taskKind)} is not "train" or "evaluate"`;
+  const metadata = metadataProblem(m);
+  if (metadata !== undefined) return metadata;
   if (m.taskKind === 'evaluate') {
     // Evaluation results carry metrics only.
     if (m.payloadSize !== 0 || m.chunkCount !== 0) return 'an evaluation result carries no payload (payload_size and chunk_count must be 0)';
@@ -69,6 +71,29 @@ const OPAQUE_FLAVOR = /^(onnx|custom:[a-z0-9][a-z0-9_.-]{0,62})$/;
 /** True for a safetensors payload. */
 export function isTensorFlavor(flavor: string): boolean {
   return TENSOR_FLAVORS.has(flavor);
+}
+
+/** Bounds on what a site may attach to an update besides the model (lineage metadata). */
+const MAX_DATASETS = 16;
+const MAX_CONTEXT_ENTRIES = 32;
+const MAX_METRICS = 256;
+const MAX_KEY_CHARS = 250;
+const MAX_VALUE_CHARS = 8000;
+
+function metadataProblem(m: UpdateManifest__Output): string | undefined {
+  if (Object.keys(m.metrics).length > MAX_METRICS) return `more than ${MAX_METRICS} metrics`;
+  for (const key of Object.keys(m.metrics)) if (key.length === 0 || key.length > MAX_KEY_CHARS) return `metric key ${JSON.stringify(key.slice(0, 40))} is empty or longer than ${MAX_KEY_CHARS} characters`;
+  if (m.datasets.length > MAX_DATASETS) return `more than ${MAX_DATASETS} dataset descriptors`;
+  for (const d of m.datasets) {
+    if (d.name.length === 0 || d.name.length > MAX_KEY_CHARS) return 'a dataset descriptor needs a name of at most 250 characters';
+    if ([d.digest, d.source, d.context].some((v) => v.length > MAX_KEY_CHARS) || d.schema.length > MAX_VALUE_CHARS) return `dataset descriptor "${d.name}" has an oversized field`;
+  }
+  const context = Object.entries(m.context);
+  if (context.length > MAX_CONTEXT_ENTRIES) return `more than ${MAX_CONTEXT_ENTRIES} context entries`;
+  for (const [k, v] of context) {
+    if (k.length === 0 || k.length > MAX_KEY_CHARS || v.length > MAX_VALUE_CHARS) return `context entry ${JSON.stringify(k.slice(0, 40))} is empty or oversized`;
+  }
+  return undefined;
 }
 
 /** A payload flavor this ingest cannot verify, as a message, or undefined. */

@@ -272,6 +272,8 @@ export class RoundEngine implements UpdateAdmission {
         metrics: finiteOnly(manifest.metrics),
         acceptedAtMs: this.now(),
         flavor: manifest.flavor || 'tensors',
+        datasets: manifest.datasets,
+        context: { ...manifest.context },
       };
       round.accepted.push(summary);
       round.bytesReceived += info.bytes;
@@ -372,6 +374,8 @@ export class RoundEngine implements UpdateAdmission {
       metrics: finiteOnly(manifest.metrics),
       acceptedAtMs: this.now(),
       flavor: '',
+      datasets: manifest.datasets,
+      context: { ...manifest.context },
     };
     ev.results.push(summary);
     await this.opts.state.write([

@@ -307,10 +307,14 @@ function option(values: Record<string, number>, name: string): number {
 
 function stateValues(strategy: string, key: string, t: Tensor | undefined, shape: readonly number[]): Float64Array {
   if (t === undefined) throw failed(`${strategy}: the server state carried from the previous round has no tensor "${key}"`);
-  if (t.dtype !== 'F64' || !(t.data instanceof Float64Array) || t.data.length !== elementCount(shape)) {
+  if (t.dtype !== 'F64' || !(t.data instanceof Float64Array) || !sameShape(t.shape, shape)) {
     throw failed(`${strategy}: server state tensor "${key}" is ${t.dtype} [${t.shape.join(', ')}], expected F64 [${shape.join(', ')}]`);
   }
   return Float64Array.from(t.data);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function isFloat(dtype: string): boolean {

@@ -1,9 +1,28 @@
 import { FedAvgStrategy } from './fedavg.js';
+import { FedAvgMStrategy } from './fedavgm.js';
+import { FedOptStrategy } from './fedopt.js';
+import { FedProxStrategy } from './fedprox.js';
 import { StrategyRegistry } from './strategy.js';
 
 export { FedAvgAggregator, FedAvgStrategy } from './fedavg.js';
 export { OPAQUE_PAYLOAD_TENSOR, StrategyRegistry, sampleSites } from './strategy.js';
 export type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
+export { FedProxStrategy } from './fedprox.js';
+export { FedAvgMStrategy, momentumOptimizer } from './fedavgm.js';
+export { FedOptStrategy, ServerOptimizerAggregator, adaptiveOptimizer } from './fedopt.js';
+export type { AdaptiveParameters, AdaptiveStrategyName, ServerOptimizer } from './fedopt.js';
+export {
+  adagradSecondMoment,
+  adamSecondMoment,
+  adaptiveStep,
+  firstMoment,
+  momentumStep,
+  sumOfSquares,
+  toPseudoGradient,
+  yogiSecondMoment,
+} from './optimizer-kernels.js';
+export { formatNumberOptions, parseNumberOptions } from './strategy-options.js';
+export type { NumberOptionSpec } from './strategy-options.js';
 export { l2NormOfDifference, scale, weightedAccumulate, weightedMeanOfMetrics } from './kernels.js';
 export type { WeightedMetrics } from './kernels.js';
 
@@ -11,5 +30,10 @@ export type { WeightedMetrics } from './kernels.js';
 export function builtinStrategies(): StrategyRegistry {
   const registry = new StrategyRegistry();
   registry.register(new FedAvgStrategy());
+  registry.register(new FedProxStrategy());
+  registry.register(new FedAvgMStrategy());
+  registry.register(new FedOptStrategy('fedadam'));
+  registry.register(new FedOptStrategy('fedyogi'));
+  registry.register(new FedOptStrategy('fedadagrad'));
   return registry;
 }

@@ -5,12 +5,15 @@ import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Ou
 import type { AdminServiceClient as _tributary_v1_AdminServiceClient, AdminServiceDefinition as _tributary_v1_AdminServiceDefinition } from './tributary/v1/AdminService.js';
 import type { CreateFederationRequest as _tributary_v1_CreateFederationRequest, CreateFederationRequest__Output as _tributary_v1_CreateFederationRequest__Output } from './tributary/v1/CreateFederationRequest.js';
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from './tributary/v1/CreateInvitationRequest.js';
+import type { DatasetDescriptor as _tributary_v1_DatasetDescriptor, DatasetDescriptor__Output as _tributary_v1_DatasetDescriptor__Output } from './tributary/v1/DatasetDescriptor.js';
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from './tributary/v1/DownloadModelRequest.js';
 import type { EnrollRequest as _tributary_v1_EnrollRequest, EnrollRequest__Output as _tributary_v1_EnrollRequest__Output } from './tributary/v1/EnrollRequest.js';
 import type { EnrollResponse as _tributary_v1_EnrollResponse, EnrollResponse__Output as _tributary_v1_EnrollResponse__Output } from './tributary/v1/EnrollResponse.js';
 import type { Federation as _tributary_v1_Federation, Federation__Output as _tributary_v1_Federation__Output } from './tributary/v1/Federation.js';
 import type { FederationSettings as _tributary_v1_FederationSettings, FederationSettings__Output as _tributary_v1_FederationSettings__Output } from './tributary/v1/FederationSettings.js';
 import type { GetFederationRequest as _tributary_v1_GetFederationRequest, GetFederationRequest__Output as _tributary_v1_GetFederationRequest__Output } from './tributary/v1/GetFederationRequest.js';
+import type { GetMetricHistoryRequest as _tributary_v1_GetMetricHistoryRequest, GetMetricHistoryRequest__Output as _tributary_v1_GetMetricHistoryRequest__Output } from './tributary/v1/GetMetricHistoryRequest.js';
+import type { GetMetricHistoryResponse as _tributary_v1_GetMetricHistoryResponse, GetMetricHistoryResponse__Output as _tributary_v1_GetMetricHistoryResponse__Output } from './tributary/v1/GetMetricHistoryResponse.js';
 import type { GetRoundRequest as _tributary_v1_GetRoundRequest, GetRoundRequest__Output as _tributary_v1_GetRoundRequest__Output } from './tributary/v1/GetRoundRequest.js';
 import type { GetRunRequest as _tributary_v1_GetRunRequest, GetRunRequest__Output as _tributary_v1_GetRunRequest__Output } from './tributary/v1/GetRunRequest.js';
 import type { GetUpdateStatusRequest as _tributary_v1_GetUpdateStatusRequest, GetUpdateStatusRequest__Output as _tributary_v1_GetUpdateStatusRequest__Output } from './tributary/v1/GetUpdateStatusRequest.js';
@@ -26,7 +29,9 @@ import type { ListRunsResponse as _tributary_v1_ListRunsResponse, ListRunsRespon
 import type { ListSitesRequest as _tributary_v1_ListSitesRequest, ListSitesRequest__Output as _tributary_v1_ListSitesRequest__Output } from './tributary/v1/ListSitesRequest.js';
 import type { ListSitesResponse as _tributary_v1_ListSitesResponse, ListSitesResponse__Output as _tributary_v1_ListSitesResponse__Output } from './tributary/v1/ListSitesResponse.js';
 import type { MetricBatch as _tributary_v1_MetricBatch, MetricBatch__Output as _tributary_v1_MetricBatch__Output } from './tributary/v1/MetricBatch.js';
+import type { MetricEvent as _tributary_v1_MetricEvent, MetricEvent__Output as _tributary_v1_MetricEvent__Output } from './tributary/v1/MetricEvent.js';
 import type { MetricPoint as _tributary_v1_MetricPoint, MetricPoint__Output as _tributary_v1_MetricPoint__Output } from './tributary/v1/MetricPoint.js';
+import type { MetricSeries as _tributary_v1_MetricSeries, MetricSeries__Output as _tributary_v1_MetricSeries__Output } from './tributary/v1/MetricSeries.js';
 import type { ModelChunk as _tributary_v1_ModelChunk, ModelChunk__Output as _tributary_v1_ModelChunk__Output } from './tributary/v1/ModelChunk.js';
 import type { ModelSpec as _tributary_v1_ModelSpec, ModelSpec__Output as _tributary_v1_ModelSpec__Output } from './tributary/v1/ModelSpec.js';
 import type { ModelVersion as _tributary_v1_ModelVersion, ModelVersion__Output as _tributary_v1_ModelVersion__Output } from './tributary/v1/ModelVersion.js';
@@ -35,6 +40,8 @@ import type { RevokeSiteRequest as _tributary_v1_RevokeSiteRequest, RevokeSiteRe
 import type { Round as _tributary_v1_Round, Round__Output as _tributary_v1_Round__Output } from './tributary/v1/Round.js';
 import type { Run as _tributary_v1_Run, Run__Output as _tributary_v1_Run__Output } from './tributary/v1/Run.js';
 import type { RunEvent as _tributary_v1_RunEvent, RunEvent__Output as _tributary_v1_RunEvent__Output } from './tributary/v1/RunEvent.js';
+import type { SearchRunsRequest as _tributary_v1_SearchRunsRequest, SearchRunsRequest__Output as _tributary_v1_SearchRunsRequest__Output } from './tributary/v1/SearchRunsRequest.js';
+import type { SearchRunsResponse as _tributary_v1_SearchRunsResponse, SearchRunsResponse__Output as _tributary_v1_SearchRunsResponse__Output } from './tributary/v1/SearchRunsResponse.js';
 import type { SignedEnvelope as _tributary_v1_SignedEnvelope, SignedEnvelope__Output as _tributary_v1_SignedEnvelope__Output } from './tributary/v1/SignedEnvelope.js';
 import type { Site as _tributary_v1_Site, Site__Output as _tributary_v1_Site__Output } from './tributary/v1/Site.js';
 import type { SiteServiceClient as _tributary_v1_SiteServiceClient, SiteServiceDefinition as _tributary_v1_SiteServiceDefinition } from './tributary/v1/SiteService.js';
@@ -42,9 +49,11 @@ import type { StartRunRequest as _tributary_v1_StartRunRequest, StartRunRequest_
 import type { StopRunRequest as _tributary_v1_StopRunRequest, StopRunRequest__Output as _tributary_v1_StopRunRequest__Output } from './tributary/v1/StopRunRequest.js';
 import type { Task as _tributary_v1_Task, Task__Output as _tributary_v1_Task__Output } from './tributary/v1/Task.js';
 import type { TensorSpec as _tributary_v1_TensorSpec, TensorSpec__Output as _tributary_v1_TensorSpec__Output } from './tributary/v1/TensorSpec.js';
+import type { TrackedRun as _tributary_v1_TrackedRun, TrackedRun__Output as _tributary_v1_TrackedRun__Output } from './tributary/v1/TrackedRun.js';
 import type { UpdateManifest as _tributary_v1_UpdateManifest, UpdateManifest__Output as _tributary_v1_UpdateManifest__Output } from './tributary/v1/UpdateManifest.js';
 import type { UpdateStatus as _tributary_v1_UpdateStatus, UpdateStatus__Output as _tributary_v1_UpdateStatus__Output } from './tributary/v1/UpdateStatus.js';
 import type { UpdateSummary as _tributary_v1_UpdateSummary, UpdateSummary__Output as _tributary_v1_UpdateSummary__Output } from './tributary/v1/UpdateSummary.js';
+import type { WatchMetricsRequest as _tributary_v1_WatchMetricsRequest, WatchMetricsRequest__Output as _tributary_v1_WatchMetricsRequest__Output } from './tributary/v1/WatchMetricsRequest.js';
 import type { WatchRunRequest as _tributary_v1_WatchRunRequest, WatchRunRequest__Output as _tributary_v1_WatchRunRequest__Output } from './tributary/v1/WatchRunRequest.js';
 import type { WatchTasksRequest as _tributary_v1_WatchTasksRequest, WatchTasksRequest__Output as _tributary_v1_WatchTasksRequest__Output } from './tributary/v1/WatchTasksRequest.js';
 import type { WhoAmIRequest as _tributary_v1_WhoAmIRequest, WhoAmIRequest__Output as _tributary_v1_WhoAmIRequest__Output } from './tributary/v1/WhoAmIRequest.js';
@@ -61,12 +70,15 @@ export interface ProtoGrpcType {
       AdminService: SubtypeConstructor<typeof grpc.Client, _tributary_v1_AdminServiceClient> & { service: _tributary_v1_AdminServiceDefinition }
       CreateFederationRequest: MessageTypeDefinition<_tributary_v1_CreateFederationRequest, _tributary_v1_CreateFederationRequest__Output>
       CreateInvitationRequest: MessageTypeDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_CreateInvitationRequest__Output>
+      DatasetDescriptor: MessageTypeDefinition<_tributary_v1_DatasetDescriptor, _tributary_v1_DatasetDescriptor__Output>
       DownloadModelRequest: MessageTypeDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_DownloadModelRequest__Output>
       EnrollRequest: MessageTypeDefinition<_tributary_v1_EnrollRequest, _tributary_v1_EnrollRequest__Output>
       EnrollResponse: MessageTypeDefinition<_tributary_v1_EnrollResponse, _tributary_v1_EnrollResponse__Output>
       Federation: MessageTypeDefinition<_tributary_v1_Federation, _tributary_v1_Federation__Output>
       FederationSettings: MessageTypeDefinition<_tributary_v1_FederationSettings, _tributary_v1_FederationSettings__Output>
       GetFederationRequest: MessageTypeDefinition<_tributary_v1_GetFederationRequest, _tributary_v1_GetFederationRequest__Output>
+      GetMetricHistoryRequest: MessageTypeDefinition<_tributary_v1_GetMetricHistoryRequest, _tributary_v1_GetMetricHistoryRequest__Output>
+      GetMetricHistoryResponse: MessageTypeDefinition<_tributary_v1_GetMetricHistoryResponse, _tributary_v1_GetMetricHistoryResponse__Output>
       GetRoundRequest: MessageTypeDefinition<_tributary_v1_GetRoundRequest, _tributary_v1_GetRoundRequest__Output>
       GetRunRequest: MessageTypeDefinition<_tributary_v1_GetRunRequest, _tributary_v1_GetRunRequest__Output>
       GetUpdateStatusRequest: MessageTypeDefinition<_tributary_v1_GetUpdateStatusRequest, _tributary_v1_GetUpdateStatusRequest__Output>
@@ -82,7 +94,9 @@ export interface ProtoGrpcType {
       ListSitesRequest: MessageTypeDefinition<_tributary_v1_ListSitesRequest, _tributary_v1_ListSitesRequest__Output>
       ListSitesResponse: MessageTypeDefinition<_tributary_v1_ListSitesResponse, _tributary_v1_ListSitesResponse__Output>
       MetricBatch: MessageTypeDefinition<_tributary_v1_MetricBatch, _tributary_v1_MetricBatch__Output>
+      MetricEvent: MessageTypeDefinition<_tributary_v1_MetricEvent, _tributary_v1_MetricEvent__Output>
       MetricPoint: MessageTypeDefinition<_tributary_v1_MetricPoint, _tributary_v1_MetricPoint__Output>
+      MetricSeries: MessageTypeDefinition<_tributary_v1_MetricSeries, _tributary_v1_MetricSeries__Output>
       ModelChunk: MessageTypeDefinition<_tributary_v1_ModelChunk, _tributary_v1_ModelChunk__Output>
       ModelSpec: MessageTypeDefinition<_tributary_v1_ModelSpec, _tributary_v1_ModelSpec__Output>
       ModelVersion: MessageTypeDefinition<_tributary_v1_ModelVersion, _tributary_v1_ModelVersion__Output>
@@ -94,6 +108,8 @@ export interface ProtoGrpcType {
       Run: MessageTypeDefinition<_tributary_v1_Run, _tributary_v1_Run__Output>
       RunEvent: MessageTypeDefinition<_tributary_v1_RunEvent, _tributary_v1_RunEvent__Output>
       RunStatus: EnumTypeDefinition
+      SearchRunsRequest: MessageTypeDefinition<_tributary_v1_SearchRunsRequest, _tributary_v1_SearchRunsRequest__Output>
+      SearchRunsResponse: MessageTypeDefinition<_tributary_v1_SearchRunsResponse, _tributary_v1_SearchRunsResponse__Output>
       SignedEnvelope: MessageTypeDefinition<_tributary_v1_SignedEnvelope, _tributary_v1_SignedEnvelope__Output>
       Site: MessageTypeDefinition<_tributary_v1_Site, _tributary_v1_Site__Output>
       SiteService: SubtypeConstructor<typeof grpc.Client, _tributary_v1_SiteServiceClient> & { service: _tributary_v1_SiteServiceDefinition }
@@ -102,10 +118,12 @@ export interface ProtoGrpcType {
       StopRunRequest: MessageTypeDefinition<_tributary_v1_StopRunRequest, _tributary_v1_StopRunRequest__Output>
       Task: MessageTypeDefinition<_tributary_v1_Task, _tributary_v1_Task__Output>
       TensorSpec: MessageTypeDefinition<_tributary_v1_TensorSpec, _tributary_v1_TensorSpec__Output>
+      TrackedRun: MessageTypeDefinition<_tributary_v1_TrackedRun, _tributary_v1_TrackedRun__Output>
       UpdateManifest: MessageTypeDefinition<_tributary_v1_UpdateManifest, _tributary_v1_UpdateManifest__Output>
       UpdateState: EnumTypeDefinition
       UpdateStatus: MessageTypeDefinition<_tributary_v1_UpdateStatus, _tributary_v1_UpdateStatus__Output>
       UpdateSummary: MessageTypeDefinition<_tributary_v1_UpdateSummary, _tributary_v1_UpdateSummary__Output>
+      WatchMetricsRequest: MessageTypeDefinition<_tributary_v1_WatchMetricsRequest, _tributary_v1_WatchMetricsRequest__Output>
       WatchRunRequest: MessageTypeDefinition<_tributary_v1_WatchRunRequest, _tributary_v1_WatchRunRequest__Output>
       WatchTasksRequest: MessageTypeDefinition<_tributary_v1_WatchTasksRequest, _tributary_v1_WatchTasksRequest__Output>
       WhoAmIRequest: MessageTypeDefinition<_tributary_v1_WhoAmIRequest, _tributary_v1_WhoAmIRequest__Output>

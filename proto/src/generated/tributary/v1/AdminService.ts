@@ -8,6 +8,8 @@ import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, 
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from '../../tributary/v1/DownloadModelRequest.js';
 import type { Federation as _tributary_v1_Federation, Federation__Output as _tributary_v1_Federation__Output } from '../../tributary/v1/Federation.js';
 import type { GetFederationRequest as _tributary_v1_GetFederationRequest, GetFederationRequest__Output as _tributary_v1_GetFederationRequest__Output } from '../../tributary/v1/GetFederationRequest.js';
+import type { GetMetricHistoryRequest as _tributary_v1_GetMetricHistoryRequest, GetMetricHistoryRequest__Output as _tributary_v1_GetMetricHistoryRequest__Output } from '../../tributary/v1/GetMetricHistoryRequest.js';
+import type { GetMetricHistoryResponse as _tributary_v1_GetMetricHistoryResponse, GetMetricHistoryResponse__Output as _tributary_v1_GetMetricHistoryResponse__Output } from '../../tributary/v1/GetMetricHistoryResponse.js';
 import type { GetRoundRequest as _tributary_v1_GetRoundRequest, GetRoundRequest__Output as _tributary_v1_GetRoundRequest__Output } from '../../tributary/v1/GetRoundRequest.js';
 import type { GetRunRequest as _tributary_v1_GetRunRequest, GetRunRequest__Output as _tributary_v1_GetRunRequest__Output } from '../../tributary/v1/GetRunRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from '../../tributary/v1/Invitation.js';
@@ -21,14 +23,18 @@ import type { ListRunsRequest as _tributary_v1_ListRunsRequest, ListRunsRequest_
 import type { ListRunsResponse as _tributary_v1_ListRunsResponse, ListRunsResponse__Output as _tributary_v1_ListRunsResponse__Output } from '../../tributary/v1/ListRunsResponse.js';
 import type { ListSitesRequest as _tributary_v1_ListSitesRequest, ListSitesRequest__Output as _tributary_v1_ListSitesRequest__Output } from '../../tributary/v1/ListSitesRequest.js';
 import type { ListSitesResponse as _tributary_v1_ListSitesResponse, ListSitesResponse__Output as _tributary_v1_ListSitesResponse__Output } from '../../tributary/v1/ListSitesResponse.js';
+import type { MetricEvent as _tributary_v1_MetricEvent, MetricEvent__Output as _tributary_v1_MetricEvent__Output } from '../../tributary/v1/MetricEvent.js';
 import type { ModelChunk as _tributary_v1_ModelChunk, ModelChunk__Output as _tributary_v1_ModelChunk__Output } from '../../tributary/v1/ModelChunk.js';
 import type { RevokeSiteRequest as _tributary_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _tributary_v1_RevokeSiteRequest__Output } from '../../tributary/v1/RevokeSiteRequest.js';
 import type { Round as _tributary_v1_Round, Round__Output as _tributary_v1_Round__Output } from '../../tributary/v1/Round.js';
 import type { Run as _tributary_v1_Run, Run__Output as _tributary_v1_Run__Output } from '../../tributary/v1/Run.js';
 import type { RunEvent as _tributary_v1_RunEvent, RunEvent__Output as _tributary_v1_RunEvent__Output } from '../../tributary/v1/RunEvent.js';
+import type { SearchRunsRequest as _tributary_v1_SearchRunsRequest, SearchRunsRequest__Output as _tributary_v1_SearchRunsRequest__Output } from '../../tributary/v1/SearchRunsRequest.js';
+import type { SearchRunsResponse as _tributary_v1_SearchRunsResponse, SearchRunsResponse__Output as _tributary_v1_SearchRunsResponse__Output } from '../../tributary/v1/SearchRunsResponse.js';
 import type { Site as _tributary_v1_Site, Site__Output as _tributary_v1_Site__Output } from '../../tributary/v1/Site.js';
 import type { StartRunRequest as _tributary_v1_StartRunRequest, StartRunRequest__Output as _tributary_v1_StartRunRequest__Output } from '../../tributary/v1/StartRunRequest.js';
 import type { StopRunRequest as _tributary_v1_StopRunRequest, StopRunRequest__Output as _tributary_v1_StopRunRequest__Output } from '../../tributary/v1/StopRunRequest.js';
+import type { WatchMetricsRequest as _tributary_v1_WatchMetricsRequest, WatchMetricsRequest__Output as _tributary_v1_WatchMetricsRequest__Output } from '../../tributary/v1/WatchMetricsRequest.js';
 import type { WatchRunRequest as _tributary_v1_WatchRunRequest, WatchRunRequest__Output as _tributary_v1_WatchRunRequest__Output } from '../../tributary/v1/WatchRunRequest.js';
 
 export interface AdminServiceClient extends grpc.Client {
@@ -72,6 +78,15 @@ export interface AdminServiceClient extends grpc.Client {
   getFederation(argument: _tributary_v1_GetFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
   getFederation(argument: _tributary_v1_GetFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
   getFederation(argument: _tributary_v1_GetFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  
+  GetMetricHistory(argument: _tributary_v1_GetMetricHistoryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_GetMetricHistoryResponse__Output>): grpc.ClientUnaryCall;
+  GetMetricHistory(argument: _tributary_v1_GetMetricHistoryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_GetMetricHistoryResponse__Output>): grpc.ClientUnaryCall;
+  GetMetricHistory(argument: _tributary_v1_GetMetricHistoryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_GetMetricHistoryResponse__Output>): grpc.ClientUnaryCall;
+  GetMetricHistory(argument: _tributary_v1_GetMetricHistoryRequest, callback: grpc.requestCallback<_tributary_v1_GetMetricHistoryResponse__Output>): grpc.ClientUnaryCall;
+  getMetricHistory(argument: _tributary_v1_GetMetricHistoryRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_GetMetricHistoryResponse__Output>): grpc.ClientUnaryCall;
+  getMetricHistory(argument: _tributary_v1_GetMetricHistoryRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_GetMetricHistoryResponse__Output>): grpc.ClientUnaryCall;
+  getMetricHistory(argument: _tributary_v1_GetMetricHistoryRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_GetMetricHistoryResponse__Output>): grpc.ClientUnaryCall;
+  getMetricHistory(argument: _tributary_v1_GetMetricHistoryRequest, callback: grpc.requestCallback<_tributary_v1_GetMetricHistoryResponse__Output>): grpc.ClientUnaryCall;
   
   GetRound(argument: _tributary_v1_GetRoundRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
   GetRound(argument: _tributary_v1_GetRoundRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Round__Output>): grpc.ClientUnaryCall;
@@ -145,6 +160,15 @@ export interface AdminServiceClient extends grpc.Client {
   revokeSite(argument: _tributary_v1_RevokeSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
   revokeSite(argument: _tributary_v1_RevokeSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
   
+  SearchRuns(argument: _tributary_v1_SearchRunsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_SearchRunsResponse__Output>): grpc.ClientUnaryCall;
+  SearchRuns(argument: _tributary_v1_SearchRunsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_SearchRunsResponse__Output>): grpc.ClientUnaryCall;
+  SearchRuns(argument: _tributary_v1_SearchRunsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_SearchRunsResponse__Output>): grpc.ClientUnaryCall;
+  SearchRuns(argument: _tributary_v1_SearchRunsRequest, callback: grpc.requestCallback<_tributary_v1_SearchRunsResponse__Output>): grpc.ClientUnaryCall;
+  searchRuns(argument: _tributary_v1_SearchRunsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_SearchRunsResponse__Output>): grpc.ClientUnaryCall;
+  searchRuns(argument: _tributary_v1_SearchRunsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_SearchRunsResponse__Output>): grpc.ClientUnaryCall;
+  searchRuns(argument: _tributary_v1_SearchRunsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_SearchRunsResponse__Output>): grpc.ClientUnaryCall;
+  searchRuns(argument: _tributary_v1_SearchRunsRequest, callback: grpc.requestCallback<_tributary_v1_SearchRunsResponse__Output>): grpc.ClientUnaryCall;
+  
   StartRun(argument: _tributary_v1_StartRunRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   StartRun(argument: _tributary_v1_StartRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   StartRun(argument: _tributary_v1_StartRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
@@ -162,6 +186,11 @@ export interface AdminServiceClient extends grpc.Client {
   stopRun(argument: _tributary_v1_StopRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   stopRun(argument: _tributary_v1_StopRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   stopRun(argument: _tributary_v1_StopRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  
+  WatchMetrics(argument: _tributary_v1_WatchMetricsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_MetricEvent__Output>;
+  WatchMetrics(argument: _tributary_v1_WatchMetricsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_MetricEvent__Output>;
+  watchMetrics(argument: _tributary_v1_WatchMetricsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_MetricEvent__Output>;
+  watchMetrics(argument: _tributary_v1_WatchMetricsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_MetricEvent__Output>;
   
   WatchRun(argument: _tributary_v1_WatchRunRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_RunEvent__Output>;
   WatchRun(argument: _tributary_v1_WatchRunRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_RunEvent__Output>;
@@ -181,6 +210,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   GetFederation: grpc.handleUnaryCall<_tributary_v1_GetFederationRequest__Output, _tributary_v1_Federation>;
   
+  GetMetricHistory: grpc.handleUnaryCall<_tributary_v1_GetMetricHistoryRequest__Output, _tributary_v1_GetMetricHistoryResponse>;
+  
   GetRound: grpc.handleUnaryCall<_tributary_v1_GetRoundRequest__Output, _tributary_v1_Round>;
   
   GetRun: grpc.handleUnaryCall<_tributary_v1_GetRunRequest__Output, _tributary_v1_Run>;
@@ -197,9 +228,13 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   RevokeSite: grpc.handleUnaryCall<_tributary_v1_RevokeSiteRequest__Output, _tributary_v1_Site>;
   
+  SearchRuns: grpc.handleUnaryCall<_tributary_v1_SearchRunsRequest__Output, _tributary_v1_SearchRunsResponse>;
+  
   StartRun: grpc.handleUnaryCall<_tributary_v1_StartRunRequest__Output, _tributary_v1_Run>;
   
   StopRun: grpc.handleUnaryCall<_tributary_v1_StopRunRequest__Output, _tributary_v1_Run>;
+  
+  WatchMetrics: grpc.handleServerStreamingCall<_tributary_v1_WatchMetricsRequest__Output, _tributary_v1_MetricEvent>;
   
   WatchRun: grpc.handleServerStreamingCall<_tributary_v1_WatchRunRequest__Output, _tributary_v1_RunEvent>;
   
@@ -211,6 +246,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   CreateInvitation: MethodDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_Invitation, _tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation__Output>
   DownloadModel: MethodDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_ModelChunk, _tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk__Output>
   GetFederation: MethodDefinition<_tributary_v1_GetFederationRequest, _tributary_v1_Federation, _tributary_v1_GetFederationRequest__Output, _tributary_v1_Federation__Output>
+  GetMetricHistory: MethodDefinition<_tributary_v1_GetMetricHistoryRequest, _tributary_v1_GetMetricHistoryResponse, _tributary_v1_GetMetricHistoryRequest__Output, _tributary_v1_GetMetricHistoryResponse__Output>
   GetRound: MethodDefinition<_tributary_v1_GetRoundRequest, _tributary_v1_Round, _tributary_v1_GetRoundRequest__Output, _tributary_v1_Round__Output>
   GetRun: MethodDefinition<_tributary_v1_GetRunRequest, _tributary_v1_Run, _tributary_v1_GetRunRequest__Output, _tributary_v1_Run__Output>
   ListFederations: MethodDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse__Output>
@@ -219,7 +255,9 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   ListRuns: MethodDefinition<_tributary_v1_ListRunsRequest, _tributary_v1_ListRunsResponse, _tributary_v1_ListRunsRequest__Output, _tributary_v1_ListRunsResponse__Output>
   ListSites: MethodDefinition<_tributary_v1_ListSitesRequest, _tributary_v1_ListSitesResponse, _tributary_v1_ListSitesRequest__Output, _tributary_v1_ListSitesResponse__Output>
   RevokeSite: MethodDefinition<_tributary_v1_RevokeSiteRequest, _tributary_v1_Site, _tributary_v1_RevokeSiteRequest__Output, _tributary_v1_Site__Output>
+  SearchRuns: MethodDefinition<_tributary_v1_SearchRunsRequest, _tributary_v1_SearchRunsResponse, _tributary_v1_SearchRunsRequest__Output, _tributary_v1_SearchRunsResponse__Output>
   StartRun: MethodDefinition<_tributary_v1_StartRunRequest, _tributary_v1_Run, _tributary_v1_StartRunRequest__Output, _tributary_v1_Run__Output>
   StopRun: MethodDefinition<_tributary_v1_StopRunRequest, _tributary_v1_Run, _tributary_v1_StopRunRequest__Output, _tributary_v1_Run__Output>
+  WatchMetrics: MethodDefinition<_tributary_v1_WatchMetricsRequest, _tributary_v1_MetricEvent, _tributary_v1_WatchMetricsRequest__Output, _tributary_v1_MetricEvent__Output>
   WatchRun: MethodDefinition<_tributary_v1_WatchRunRequest, _tributary_v1_RunEvent, _tributary_v1_WatchRunRequest__Output, _tributary_v1_RunEvent__Output>
 }

@@ -1,6 +1,7 @@
 // Original file: tributary.proto
 
 import type { TensorSpec as _tributary_v1_TensorSpec, TensorSpec__Output as _tributary_v1_TensorSpec__Output } from '../../tributary/v1/TensorSpec.js';
+import type { DatasetDescriptor as _tributary_v1_DatasetDescriptor, DatasetDescriptor__Output as _tributary_v1_DatasetDescriptor__Output } from '../../tributary/v1/DatasetDescriptor.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface UpdateManifest {
@@ -20,6 +21,8 @@ export interface UpdateManifest {
   'flavor'?: (string);
   'baseVersion'?: (number | string | Long);
   'taskKind'?: (string);
+  'datasets'?: (_tributary_v1_DatasetDescriptor)[];
+  'context'?: ({[key: string]: string});
 }
 
 export interface UpdateManifest__Output {
@@ -39,4 +42,6 @@ export interface UpdateManifest__Output {
   'flavor': (string);
   'baseVersion': (number);
   'taskKind': (string);
+  'datasets': (_tributary_v1_DatasetDescriptor__Output)[];
+  'context': ({[key: string]: string});
 }

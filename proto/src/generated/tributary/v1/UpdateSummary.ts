@@ -1,5 +1,6 @@
 // Original file: tributary.proto
 
+import type { DatasetDescriptor as _tributary_v1_DatasetDescriptor, DatasetDescriptor__Output as _tributary_v1_DatasetDescriptor__Output } from '../../tributary/v1/DatasetDescriptor.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface UpdateSummary {
@@ -11,6 +12,8 @@ export interface UpdateSummary {
   'metrics'?: ({[key: string]: number | string});
   'acceptedAtMs'?: (number | string | Long);
   'flavor'?: (string);
+  'datasets'?: (_tributary_v1_DatasetDescriptor)[];
+  'context'?: ({[key: string]: string});
 }
 
 export interface UpdateSummary__Output {
@@ -22,4 +25,6 @@ export interface UpdateSummary__Output {
   'metrics': ({[key: string]: number});
   'acceptedAtMs': (number);
   'flavor': (string);
+  'datasets': (_tributary_v1_DatasetDescriptor__Output)[];
+  'context': ({[key: string]: string});
 }
