@@ -4,7 +4,6 @@ import {
   Reason,
   RpcClient,
   TributaryError,
-  assertName,
   decodeSafetensors,
   readKeyFile,
 } from '@tributary/proto';
@@ -13,7 +12,7 @@ import { compileSiteClientOptions } from './options.js';
 import type { CompiledSiteClientOptions, SiteClientOptions } from './options.js';
 import { describeError } from './logging.js';
 import { MetricsPublisher } from './metrics.js';
-import { downloadModelPayload } from './model-download.js';
+import { downloadModelVersion } from './model-download.js';
 import { participate } from './participate.js';
 import type { ParticipateOptions } from './participate.js';
 import type { SiteSession } from './session.js';
@@ -210,33 +209,35 @@ export class SiteClient {
     return participate(this, this.#session.logger, federation, train, opts);
   }
 
+  /**
+   * A model version's payload exactly as committed (the latest by default), size- and
+   * digest-checked. Decode an ensemble with `EnsembleModel.decode`.
+   */
+  async downloadModelBytes(
+    federation: string,
+    version = 0,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ version: number; sha256: string; bytes: Buffer }> {
+    this.#assertOpen();
+    const op = linkSignals([opts.signal, this.#closing.signal]);
+    try {
+      const { rpc, options, logger } = this.#session;
+      return await downloadModelVersion({ rpc, retry: options.retry, logger, signal: op.signal }, { federation, version });
+    } finally {
+      op.dispose();
+    }
+  }
+
   /** A model version of a federation (the latest by default), digest-checked and decoded. */
   async downloadModel(
     federation: string,
     version = 0,
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ version: number; sha256: string; model: TensorMap }> {
-    this.#assertOpen();
-    assertName('federation', federation);
-    if (!Number.isSafeInteger(version) || version < 0) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `downloadModel: version must be a non-negative integer (0 = latest), got ${String(version)}`,
-      });
-    }
-    const op = linkSignals([opts.signal, this.#closing.signal]);
-    try {
-      const { rpc, options, logger } = this.#session;
-      const payload = await downloadModelPayload(
-        { rpc, retry: options.retry, logger, signal: op.signal },
-        { federation, version },
-      );
-      return { version: payload.version, sha256: payload.sha256, model: decodeSafetensors(payload.bytes).tensors };
-    } finally {
-      op.dispose();
-    }
+    const payload = await this.downloadModelBytes(federation, version, opts);
+    return { version: payload.version, sha256: payload.sha256, model: decodeSafetensors(payload.bytes).tensors };
   }
+
 
   /**
    * Stops everything in flight (task streams end, task signals abort, submits reject with

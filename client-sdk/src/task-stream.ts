@@ -138,7 +138,9 @@ async function prepareTask(
 
 function decodeModel(bytes: Uint8Array, raw: Task__Output): TensorMap {
   const { tensors } = decodeSafetensors(bytes);
-  const mismatch = checkSpec(raw.modelSpec?.tensors ?? [], tensorSpecsOf(tensors));
+  // An empty spec means a heterogeneous federation (ensembles): any model goes.
+  const spec = raw.modelSpec?.tensors ?? [];
+  const mismatch = spec.length === 0 ? undefined : checkSpec(spec, tensorSpecsOf(tensors));
   if (mismatch !== undefined) {
     throw new TributaryError({
       code: 'DATA_LOSS',

@@ -11,7 +11,7 @@ import {
 } from '@tributary/proto';
 import type { EnsembleMemberInput, TensorMap } from '@tributary/proto';
 import type { RoundContext, SiteUpdate } from '@tributary/coordinator';
-import { EnsembleStrategy } from '../../coordinator/src/strategies/ensemble.js';
+import { EnsembleStrategy } from '@tributary/coordinator';
 
 const strategy = new EnsembleStrategy();
 

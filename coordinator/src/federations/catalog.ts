@@ -38,7 +38,8 @@ export class Catalog {
     }
     const { tensors } = decodeSafetensors(req.initialModel);
     const modelSpec = tensorSpecsOf(tensors);
-    if (modelSpec.length === 0) throw invalid('initial_model holds no tensors');
+    // Ensembles take models of any shape: their initial model may be empty.
+    if (modelSpec.length === 0 && !strategy.heterogeneous) throw invalid('initial_model holds no tensors');
     if (await this.opts.state.getFederation(name)) {
       throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `federation "${name}" already exists` });
     }

@@ -1,6 +1,7 @@
 import {
   DEFAULT_CHUNK_SIZE,
   UPDATE_ID_PATTERN,
+  isOpaqueFlavor,
   toFloat64,
   type Tensor,
   type TensorMap,
@@ -65,9 +66,6 @@ export function manifestProblem(m: UpdateManifest__Output): string | undefined {
   return undefined;
 }
 
-/** Flavors of opaque payloads heterogeneous rounds take: "onnx" or "custom:<name>". */
-const OPAQUE_FLAVOR = /^(onnx|custom:[a-z0-9][a-z0-9_.-]{0,62})$/;
-
 /** True for a safetensors payload. */
 export function isTensorFlavor(flavor: string): boolean {
   return TENSOR_FLAVORS.has(flavor);
@@ -99,7 +97,8 @@ function metadataProblem(m: UpdateManifest__Output): string | undefined {
 /** A payload flavor this ingest cannot verify, as a message, or undefined. */
 export function unsupportedFlavor(flavor: string, heterogeneous = false): string | undefined {
   if (TENSOR_FLAVORS.has(flavor)) return undefined;
-  if (heterogeneous && OPAQUE_FLAVOR.test(flavor)) return undefined;
+  // Opaque members (onnx, custom:<name>) only in heterogeneous rounds; the rule lives in proto.
+  if (heterogeneous && isOpaqueFlavor(flavor)) return undefined;
   return heterogeneous
     ? `payload flavor "${flavor}" is not supported (expected "tensors", "onnx" or "custom:<name>")`
     : `payload flavor "${flavor}" is not supported (expected "tensors")`;

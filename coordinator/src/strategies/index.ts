@@ -2,12 +2,15 @@ import { FedAvgStrategy } from './fedavg.js';
 import { FedAvgMStrategy } from './fedavgm.js';
 import { FedOptStrategy } from './fedopt.js';
 import { FedProxStrategy } from './fedprox.js';
+import { EnsembleStrategy } from './ensemble.js';
 import { StrategyRegistry } from './strategy.js';
 
 export { FedAvgAggregator, FedAvgStrategy } from './fedavg.js';
 export { OPAQUE_PAYLOAD_TENSOR, StrategyRegistry, sampleSites } from './strategy.js';
 export type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 export { FedProxStrategy } from './fedprox.js';
+export { EnsembleAggregator, EnsembleStrategy, MIN_MODE_EPSILON, compileEnsembleOptions, rankEnsembleMembers } from './ensemble.js';
+export type { EnsembleOptions, EnsembleWeighting } from './ensemble.js';
 export { FedAvgMStrategy, momentumOptimizer } from './fedavgm.js';
 export { FedOptStrategy, ServerOptimizerAggregator, adaptiveOptimizer } from './fedopt.js';
 export type { AdaptiveParameters, AdaptiveStrategyName, ServerOptimizer } from './fedopt.js';
@@ -35,5 +38,6 @@ export function builtinStrategies(): StrategyRegistry {
   registry.register(new FedOptStrategy('fedadam'));
   registry.register(new FedOptStrategy('fedyogi'));
   registry.register(new FedOptStrategy('fedadagrad'));
+  registry.register(new EnsembleStrategy());
   return registry;
 }

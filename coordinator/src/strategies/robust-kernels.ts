@@ -7,9 +7,6 @@ import { scale, weightedAccumulate } from './kernels.js';
 /** One update's values (or a slice of them). */
 export type FloatVector = Float32Array | Float64Array;
 
-/** Columns up to this many values are sorted by insertion, larger ones by the native sort. */
-const INSERTION_SORT_MAX = 32;
-
 /**
  * Per coordinate, the median of the rows' values: the middle one for an odd count, the mean of
  * the two middle ones for an even count (as numpy's `median`). Writes into `out` and returns it.
@@ -20,8 +17,16 @@ export function coordinateMedian(rows: readonly FloatVector[], out?: Float64Arra
   const lo = (n - 1) >> 1;
   const hi = n >> 1;
   for (let j = 0; j < length; j++) {
-    sortColumn(rows, j, column);
-    result[j] = lo === hi ? column[lo]! : (column[lo]! + column[hi]!) / 2;
+    gatherColumn(rows, j, column);
+    selectInPlace(column, lo, 0, n - 1);
+    if (lo === hi) {
+      result[j] = column[lo]!;
+      continue;
+    }
+    // Everything after position lo is at least column[lo]: the next order statistic is their minimum.
+    let next = column[hi]!;
+    for (let r = hi + 1; r < n; r++) if (column[r]! < next) next = column[r]!;
+    result[j] = (column[lo]! + next) / 2;
   }
   return result;
 }
@@ -47,7 +52,10 @@ export function coordinateTrimmedMean(rows: readonly FloatVector[], beta: number
     if (k === 0) {
       for (let r = 0; r < n; r++) sum += rows[r]![j]!;
     } else {
-      sortColumn(rows, j, column);
+      // Positions k .. n-k-1 then hold the kept order statistics, in some order.
+      gatherColumn(rows, j, column);
+      selectInPlace(column, k, 0, n - 1);
+      selectInPlace(column, n - k - 1, k, n - 1);
       for (let r = k; r < n - k; r++) sum += column[r]!;
     }
     result[j] = sum / kept;
@@ -161,22 +169,46 @@ function checkRows(
   return { n, length, result: out ?? new Float64Array(length) };
 }
 
-/** Copies coordinate `j` of every row into `column` (length n) and sorts it ascending. */
-function sortColumn(rows: readonly FloatVector[], j: number, column: Float64Array): void {
-  const n = column.length;
-  if (n > INSERTION_SORT_MAX) {
-    for (let r = 0; r < n; r++) column[r] = rows[r]![j]!;
-    column.sort();
-    return;
-  }
-  // Insertion sort while gathering: a few dozen values sort faster in JS than through a call.
-  for (let r = 0; r < n; r++) {
-    const v = rows[r]![j]!;
-    let k = r - 1;
-    while (k >= 0 && column[k]! > v) {
-      column[k + 1] = column[k]!;
-      k--;
+function gatherColumn(rows: readonly FloatVector[], j: number, column: Float64Array): void {
+  for (let r = 0; r < column.length; r++) column[r] = rows[r]![j]!;
+}
+
+/**
+ * Quickselect (Hoare partition, median-of-three pivot): reorders a[left..right] so that a[k]
+ * holds the value a sort would put there, with no larger value before it and no smaller after.
+ */
+function selectInPlace(a: Float64Array, k: number, left: number, right: number): void {
+  while (right - left > 8) {
+    const mid = (left + right) >>> 1;
+    if (a[mid]! < a[left]!) swap(a, mid, left);
+    if (a[right]! < a[left]!) swap(a, right, left);
+    if (a[right]! < a[mid]!) swap(a, right, mid);
+    const pivot = a[mid]!;
+    let i = left;
+    let j = right;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) swap(a, i++, j--);
     }
-    column[k + 1] = v;
+    // Now a[left..j] <= pivot <= a[i..right], and anything between equals the pivot.
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else return;
   }
+  for (let r = left + 1; r <= right; r++) {
+    const v = a[r]!;
+    let p = r - 1;
+    while (p >= left && a[p]! > v) {
+      a[p + 1] = a[p]!;
+      p--;
+    }
+    a[p + 1] = v;
+  }
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
 }

@@ -53,8 +53,7 @@ export interface SiteUpdate {
   tensors: TensorMap;
 }
 
-/** Name of the single U8 tensor that carries an opaque (non-safetensors) payload. */
-export const OPAQUE_PAYLOAD_TENSOR = '__payload__';
+export { OPAQUE_PAYLOAD_TENSOR } from '@tributary/proto';
 
 /** Folds a round's updates one by one into the round's model (streaming). */
 export interface Aggregator {

@@ -114,9 +114,10 @@ export class UpdateBuffer {
 
   /**
    * Coordinates [start, end) of update `index`. For an update held in memory this is a view
-   * of the buffer's own vector: read it, do not change it.
+   * of the buffer's own vector: read it, do not change it. A spilled update is read into the
+   * start of `into` when given (of `valueType`, at least end - start long), else a new vector.
    */
-  async readSlice(index: number, start: number, end: number): Promise<FloatVector> {
+  async readSlice(index: number, start: number, end: number, into?: FloatVector): Promise<FloatVector> {
     this.assertOpen();
     const slot = this.slots[index];
     if (slot === undefined) throw new RangeError(`no update ${index} (the buffer holds ${this.count})`);
@@ -124,7 +125,10 @@ export class UpdateBuffer {
       throw new RangeError(`slice [${start}, ${end}) is outside [0, ${this.length})`);
     }
     if (slot.kind === 'memory') return slot.values.subarray(start, end);
-    const out = this.newVector(end - start);
+    const out = into === undefined ? this.newVector(end - start) : into.subarray(0, end - start);
+    if (into !== undefined && (out.length !== end - start || into.BYTES_PER_ELEMENT !== this.bytesPerValue)) {
+      throw new RangeError(`cannot read ${end - start} ${this.valueType} values into a ${into.constructor.name} of ${into.length}`);
+    }
     const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     const handle = await open(slot.path, 'r');
     try {
@@ -140,24 +144,38 @@ export class UpdateBuffer {
     return out;
   }
 
-  /** Coordinates [start, end) of the updates `indices` (all of them by default), in that order. */
-  async readSlices(start: number, end: number, indices?: readonly number[]): Promise<FloatVector[]> {
-    const which = indices ?? Array.from({ length: this.count }, (_, i) => i);
+  /**
+   * Coordinates [start, end) of the updates `indices` (all of them by default), in that order;
+   * spilled ones read into `into[k]` (for the k-th index) when given.
+   */
+  async readSlices(
+    start: number,
+    end: number,
+    indices?: readonly number[],
+    into?: readonly (FloatVector | undefined)[],
+  ): Promise<FloatVector[]> {
+    const which = indices ?? this.allIndices();
     const rows = new Array<FloatVector>(which.length);
     for (let from = 0; from < which.length; from += READ_CONCURRENCY) {
       const batch = which.slice(from, from + READ_CONCURRENCY);
-      const read = await Promise.all(batch.map((i) => this.readSlice(i, start, end)));
+      const read = await Promise.all(batch.map((i, k) => this.readSlice(i, start, end, into?.[from + k])));
       read.forEach((row, k) => (rows[from + k] = row));
     }
     return rows;
   }
 
-  /** The model in consecutive slices of `sliceLength` coordinates, each across the updates `indices` (default all). */
+  /**
+   * The model in consecutive slices of `sliceLength` coordinates, each across the updates
+   * `indices` (default all). Spilled rows are read into vectors reused from slice to slice: a
+   * slice's rows hold until the next one is requested.
+   */
   async *slices(indices?: readonly number[]): AsyncGenerator<UpdateSlice> {
-    const step = this.sliceLength;
+    const which = indices ?? this.allIndices();
+    const step = Math.min(this.sliceLength, this.length);
+    const reused = which.map((i) => (this.slots[i]?.kind === 'file' ? this.newVector(step) : undefined));
     for (let start = 0; start < this.length; start += step) {
       const end = Math.min(this.length, start + step);
-      yield { start, end, rows: await this.readSlices(start, end, indices) };
+      yield { start, end, rows: await this.readSlices(start, end, which, reused) };
     }
   }
 
@@ -258,6 +276,10 @@ export class UpdateBuffer {
       }
       return t;
     });
+  }
+
+  private allIndices(): number[] {
+    return Array.from({ length: this.count }, (_, i) => i);
   }
 
   private newVector(length: number): FloatVector {
