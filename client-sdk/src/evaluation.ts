@@ -2,7 +2,8 @@ import { DEFAULT_CHUNK_SIZE, TributaryError, encodeEnvelope, encodeManifest, new
 import type { UpdateManifest } from '@tributary/proto';
 import { publishDurably } from './jetstream.js';
 import type { SiteSession } from './session.js';
-import type { SiteTask, UpdateVerdict } from './types.js';
+import { describeDatasets } from './lineage.js';
+import type { DatasetDescriptor, SiteTask, UpdateVerdict } from './types.js';
 import { VerdictWatch } from './verdict.js';
 
 /** What `evaluate` returns: metrics of the global model on local data, and how many examples they cover. */
@@ -10,6 +11,9 @@ export interface EvaluationResult {
   /** Examples evaluated on; weights this site's metrics in the federation's aggregate. */
   numExamples: number;
   metrics: Record<string, number>;
+  /** The evaluation data (never the data itself). */
+  datasets?: DatasetDescriptor[];
+  context?: Record<string, string>;
 }
 
 /** Evaluates the task's global model (`task.model`) on the site's own data. */
@@ -49,6 +53,8 @@ export async function submitEvaluation(session: SiteSession, task: SiteTask, res
     flavor: 'tensors',
     baseVersion: task.modelVersion,
     taskKind: 'evaluate',
+    datasets: describeDatasets(result.datasets?.map((d) => ({ context: 'evaluation', ...d }))),
+    context: { ...(result.context ?? {}) },
   };
   const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key));
   const watch = await VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site));

@@ -45,7 +45,7 @@ export type { CompiledSiteClientOptions, SiteClientOptions } from './options.js'
 export type { SiteLogger } from './logging.js';
 export type { ParticipateOptions, TrainOutcome } from './participate.js';
 export type { EvaluateFn, EvaluationResult } from './evaluation.js';
-export type { ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
+export type { DatasetDescriptor, ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
 export type { PayloadTrainResult, TensorTrainResult } from './types.js';
 export { EnsembleModel } from './ensemble-model.js';
 export type { EnsemblePredictOptions, EnsemblePrediction, MemberPredict } from './ensemble-model.js';

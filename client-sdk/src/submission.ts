@@ -5,6 +5,7 @@ import type { SiteSession } from './session.js';
 import type { SiteTask, TrainResult, UpdateVerdict } from './types.js';
 import { encodeUpdate, publishPayload } from './update-payload.js';
 import { VerdictWatch } from './verdict.js';
+import { describeDatasets } from './lineage.js';
 
 /**
  * Sends one update and waits for its verdict: local checks and encoding, payload chunks (all
@@ -36,6 +37,8 @@ export async function submitUpdate(
     createdAtMs: Date.now(),
     numExamples: update.numExamples,
     metrics: update.metrics,
+    datasets: describeDatasets(result.datasets),
+    context: { ...(result.context ?? {}) },
     payloadSize: payload.size,
     payloadSha256: payload.sha256,
     chunkCount: payload.chunkCount,

@@ -38,6 +38,24 @@ interface TrainResultCommon {
   /** Examples trained on; must be a positive integer. */
   numExamples: number;
   metrics?: Record<string, number>;
+  /** What the site trained on (never the data itself): recorded in the model version's lineage. */
+  datasets?: DatasetDescriptor[];
+  /** Run context, e.g. `{ "code.version": "4f2a9c1", "ci.job": "1234" }`: recorded with the update. */
+  context?: Record<string, string>;
+}
+
+/** A description of a dataset a site used, as in MLflow's log-inputs. */
+export interface DatasetDescriptor {
+  name: string;
+  /** A stable fingerprint the site computes over the data (e.g. SHA-256 of the files). */
+  digest?: string;
+  /** Schema as JSON text. */
+  schema?: string;
+  rows?: number;
+  /** Where the data lives at the site (a path or table name). */
+  source?: string;
+  /** "training" or "evaluation". */
+  context?: string;
 }
 
 /** A model as tensors, sent as safetensors (flavor "tensors"). */

@@ -55,7 +55,7 @@ function weights(values: { w?: number[]; b?: number[] } = {}): TensorMap {
 
 /** Round-engine stand-in: admits with a fixed context, records what the ingest hands over. */
 class RecordingAdmission implements UpdateAdmission {
-  context: AdmissionContext = { modelSpec, globalModel, normBound: 0, maxPayloadBytes: 1024 * 1024, heterogeneous: false, expectsPayload: true };
+  context: AdmissionContext = { modelSpec, globalModel, normBound: 0, maxPayloadBytes: 1024 * 1024, heterogeneous: false, expectsPayload: true, clipToNormBound: false };
   admitVerdict: Verdict = { ok: true };
   accepted: { manifest: UpdateManifest__Output; tensors: TensorMap; bytes: number; payload: Buffer }[] = [];
   refused: Parameters<UpdateAdmission['refuse']>[0][] = [];
@@ -163,7 +163,7 @@ describe('UpdateIngest', () => {
 
   beforeEach(() => {
     runId = `run${++runSeq}`;
-    admission.context = { modelSpec, globalModel, normBound: 0, maxPayloadBytes: 1024 * 1024, heterogeneous: false, expectsPayload: true };
+    admission.context = { modelSpec, globalModel, normBound: 0, maxPayloadBytes: 1024 * 1024, heterogeneous: false, expectsPayload: true, clipToNormBound: false };
     admission.admitVerdict = { ok: true };
     admission.accepted.length = 0;
     admission.refused.length = 0;

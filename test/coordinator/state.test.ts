@@ -70,6 +70,8 @@ function round(runId: string, number: number): RoundRecord {
         site: 'alpha',
         updateId: 'a'.repeat(32),
         flavor: 'tensors',
+        datasets: [{ name: 'claims', digest: 'e'.repeat(64), schema: '', rows: 120, source: '', context: 'training' }],
+        context: { 'code.version': '4f2a9c1' },
         numExamples: 120,
         payloadSha256: 'b'.repeat(64),
         payloadSize: 4096,

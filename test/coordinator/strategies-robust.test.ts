@@ -4,11 +4,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromFloat64, isTributaryError, tensor } from '@tributary/proto';
 import type { Tensor, TensorMap, TensorSpec__Output } from '@tributary/proto';
-import { FedAvgStrategy } from '../../coordinator/src/strategies/fedavg.js';
-import { KrumStrategy, MultiKrumStrategy } from '../../coordinator/src/strategies/krum.js';
-import { MedianStrategy } from '../../coordinator/src/strategies/median.js';
 import {
+  FedAvgStrategy,
+  KrumStrategy,
+  MedianStrategy,
+  MultiKrumStrategy,
+  TrimmedMeanStrategy,
+  UpdateBuffer,
   accumulatePairwiseSquaredDistances,
+  builtinStrategies,
   clipToNorm,
   coordinateMedian,
   coordinateTrimmedMean,
@@ -16,11 +20,8 @@ import {
   lowestScores,
   meanOfRows,
   trimCount,
-} from '../../coordinator/src/strategies/robust-kernels.js';
-import type { FloatVector } from '../../coordinator/src/strategies/robust-kernels.js';
-import type { AggregateResult, RoundContext, SiteUpdate, Strategy } from '../../coordinator/src/strategies/strategy.js';
-import { TrimmedMeanStrategy } from '../../coordinator/src/strategies/trimmed-mean.js';
-import { UpdateBuffer } from '../../coordinator/src/strategies/update-buffer.js';
+} from '@tributary/coordinator';
+import type { AggregateResult, FloatVector, RoundContext, SiteUpdate, Strategy } from '@tributary/coordinator';
 
 // mulberry32: a small seeded PRNG, so every run sees the same "random" data.
 function prng(seed: number): () => number {
@@ -215,7 +216,7 @@ describe('coordinate-wise median kernel', () => {
   });
 
   it('handles float32 rows and columns full of ties', () => {
-    for (const rows of [randomRows(11, 6, 200, 'F32'), tiedRows(12, 9, 200), tiedRows(13, 40, 200)]) {
+    for (const rows of [randomRows(11, 6, 200, 'F32'), tiedRows(12, 9, 200), tiedRows(13, 40, 200), tiedRows(15, 101, 200)]) {
       const expected = Array.from({ length: 200 }, (_, j) => referenceMedian(columnOf(rows, j)));
       expect(Array.from(coordinateMedian(rows))).toEqual(expected);
     }
@@ -255,9 +256,10 @@ describe('coordinate-wise trimmed mean kernel', () => {
 
   it('trims floor(beta x n) at each end, with ties', () => {
     expect([trimCount(10, 0.1), trimCount(9, 0.1), trimCount(20, 0.49), trimCount(3, 0)]).toEqual([1, 0, 9, 0]);
-    const rows = tiedRows(22, 12, 100);
-    const expected = Array.from({ length: 100 }, (_, j) => referenceTrimmedMean(columnOf(rows, j), 0.25));
-    expectClose(coordinateTrimmedMean(rows, 0.25), expected);
+    for (const rows of [tiedRows(22, 12, 100), tiedRows(24, 60, 100)]) {
+      const expected = Array.from({ length: 100 }, (_, j) => referenceTrimmedMean(columnOf(rows, j), 0.25));
+      expectClose(coordinateTrimmedMean(rows, 0.25), expected);
+    }
   });
 
   it('refuses beta outside [0, 0.5)', () => {
@@ -362,12 +364,16 @@ describe('UpdateBuffer', () => {
         expect(Array.from(await buffer.readSlice(i, start, end))).toEqual(expected[i]!.slice(start, end));
       }
     }
-    const slices = [];
-    for await (const s of buffer.slices()) slices.push(s);
-    expect(slices[0]!.start).toBe(0);
-    expect(slices.at(-1)!.end).toBe(specLength);
-    for (const { start, end, rows } of slices) {
+    // A slice's rows are only valid until the next slice is read: check each as it comes.
+    let covered = 0;
+    for await (const { start, end, rows } of buffer.slices()) {
+      expect(start).toBe(covered);
       expect(rows.map((r) => Array.from(r))).toEqual(expected.map((e) => e.slice(start, end)));
+      covered = end;
+    }
+    expect(covered).toBe(specLength);
+    for await (const { start, end, rows } of buffer.slices([4, 1])) {
+      expect(rows.map((r) => Array.from(r))).toEqual([expected[4]!.slice(start, end), expected[1]!.slice(start, end)]);
     }
   }
 
@@ -455,7 +461,12 @@ describe('robust strategy options', () => {
     expect(optionError(new MultiKrumStrategy(), { weighting: 'uniform' })).toMatch(/unknown option "weighting" for strategy multi-krum/);
   });
 
-  it('send nothing to the sites and sample them like fedavg', () => {
+  it('are built in under their names', () => {
+    const registry = builtinStrategies();
+    for (const name of ['trimmed-mean', 'median', 'krum', 'multi-krum']) expect(registry.get(name).name).toBe(name);
+  });
+
+  it('send nothing to the sites', () => {
     for (const s of [new MedianStrategy(), new TrimmedMeanStrategy(), new KrumStrategy(), new MultiKrumStrategy()]) {
       expect(s.siteConfig({ federation: 'churn', runId: 'r', round: 1, modelSpec: spec, options: {} })).toEqual({});
     }

@@ -153,3 +153,55 @@ describe('refused updates change nothing', () => {
     await client.close();
   });
 });
+
+describe('a norm bound', () => {
+  let stack: Stack;
+  let raw: RawSite;
+  beforeAll(async () => {
+    stack = await startStack();
+    raw = await RawSite.connect(stack.nats.url);
+  });
+  afterAll(async () => {
+    await raw?.close();
+    await stack?.stop();
+  });
+
+  const base = toyModel();
+  const far = (): TensorMap => {
+    const w = base['w'];
+    const b = base['b'];
+    if (!w || !b) throw new Error('toy model changed');
+    return { w: tensor('F32', [2, 3], (w.data as Float32Array).map((v) => v + 30)), b };
+  };
+  const distance = (model: TensorMap): number => {
+    let sum = 0;
+    for (const [name, t] of Object.entries(model)) {
+      const origin = base[name]?.data as Float32Array;
+      (t.data as Float32Array).forEach((v, i) => (sum += (v - (origin[i] ?? 0)) ** 2));
+    }
+    return Math.sqrt(sum);
+  };
+
+  it('refuses an update beyond it with NORM_EXCEEDED by default', async () => {
+    await stack.admin.createFederation({ name: 'bounded', settings: { rounds: 1, normBound: 5, roundDeadlineSeconds: 60 }, initialModel: encodeSafetensors(base) });
+    const key = await addSite(stack, 'pusher', ['bounded']);
+    const run = await stack.admin.startRun('bounded');
+    expect(await raw.send({ key, site: 'pusher', federation: 'bounded', runId: run.id, round: 1, weights: far() })).toMatchObject({ reason: 'NORM_EXCEEDED' });
+    await stack.admin.stopRun(run.id, 'done');
+  });
+
+  it('clips an update back onto the bound when the mode is clip', async () => {
+    await stack.admin.createFederation({
+      name: 'clipped',
+      settings: { rounds: 1, normBound: 5, normBoundMode: 'clip', roundDeadlineSeconds: 60 },
+      initialModel: encodeSafetensors(base),
+    });
+    const key = await addSite(stack, 'clipped-site', ['clipped']);
+    const run = await stack.admin.startRun('clipped');
+    expect(await raw.send({ key, site: 'clipped-site', federation: 'clipped', runId: run.id, round: 1, weights: far() })).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+    const model = decodeSafetensors((await stack.admin.downloadModel('clipped', 2)).bytes).tensors;
+    expect(distance(model)).toBeCloseTo(5, 4);
+    expect((await stack.admin.getRound(run.id, 1)).metrics['clipped_updates']).toBe(1);
+  });
+});

@@ -343,7 +343,7 @@ export class UpdateIngest {
     for (const [name, t] of Object.entries(tensors)) {
       if (!allFinite(t)) return refusal('NON_FINITE', `tensor "${name}" has a NaN or infinite value`);
     }
-    if (ctx.normBound > 0 && !ctx.heterogeneous) {
+    if (ctx.normBound > 0 && !ctx.heterogeneous && !ctx.clipToNormBound) {
       const norm = updateNorm(tensors, ctx.globalModel);
       if (norm > ctx.normBound) {
         return refusal('NORM_EXCEEDED', `update norm ${norm.toPrecision(6)} exceeds the bound ${ctx.normBound}`);

@@ -14,6 +14,8 @@ export interface AdmissionContext {
   heterogeneous: boolean;
   /** False for evaluation results, which carry metrics and no payload. */
   expectsPayload: boolean;
+  /** Updates beyond normBound are clipped by the engine rather than refused here. */
+  clipToNormBound: boolean;
 }
 
 /** What the ingest asks of the round engine about one update. */

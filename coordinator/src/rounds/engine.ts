@@ -29,6 +29,7 @@ import type {
 import { OPAQUE_PAYLOAD_TENSOR, type AggregateResult, type Aggregator, type RoundContext, type Strategy, type StrategyRegistry } from '../strategies/index.js';
 import type { AdmissionContext, UpdateAdmission, Verdict } from './admission.js';
 import type { RunEventBus, TaskBus } from './events.js';
+import { clipUpdateToNorm } from './norm-clip.js';
 import { normaliseSettings } from './settings.js';
 
 export interface RoundEngineOptions {
@@ -234,6 +235,7 @@ export class RoundEngine implements UpdateAdmission {
       maxPayloadBytes: this.opts.maxUpdateBytes,
       heterogeneous: run.strategy.heterogeneous ?? false,
       expectsPayload: !evaluating,
+      clipToNormBound: run.run.settings?.normBoundMode === 'clip',
     };
   }
 
@@ -247,6 +249,15 @@ export class RoundEngine implements UpdateAdmission {
         return late ?? refusal('ROUND_NOT_OPEN', 'the round is not open');
       }
       const round = active.round;
+      const settings = active.run.settings;
+      if (settings && settings.normBound > 0 && settings.normBoundMode === 'clip' && !active.strategy.heterogeneous) {
+        const clip = clipUpdateToNorm(tensors, active.globalModel, settings.normBound);
+        if (clip.clipped) {
+          tensors = clip.tensors;
+          round.metrics['clipped_updates'] = (round.metrics['clipped_updates'] ?? 0) + 1;
+          this.opts.logger.info({ runId: manifest.runId, site: manifest.site, norm: clip.norm, bound: settings.normBound }, 'update clipped to the norm bound');
+        }
+      }
       try {
         await active.aggregator.fold({
           site: manifest.site,
@@ -597,7 +608,7 @@ export class RoundEngine implements UpdateAdmission {
     round.state = 'ROUND_STATE_COMMITTED';
     round.closedAtMs = at;
     round.committedVersion = version;
-    round.metrics = { ...metrics, aggregation_seconds: seconds, duration_seconds: (at - round.openedAtMs) / 1000 };
+    round.metrics = { ...round.metrics, ...metrics, aggregation_seconds: seconds, duration_seconds: (at - round.openedAtMs) / 1000 };
     active.run.latestVersion = version;
     const updatedFederation: FederationRecord = { ...federation, latestVersion: version };
     await this.opts.state.write([

@@ -29,6 +29,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
         : s.onRoundFailure,
     evaluateEvery: s.evaluateEvery ?? 0,
     normBound: s.normBound ?? 0,
+    normBoundMode: s.normBoundMode || 'refuse',
   };
   const bad = (field: string, why: string): never => {
     throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: `settings.${field} ${why}` });
@@ -38,6 +39,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
   if (settings.sampleFraction > 0 && settings.sampleCount > 0) bad('sample_fraction', 'and sample_count are exclusive');
   if (settings.sampleCount > 0 && settings.sampleCount < settings.minSites) bad('sample_count', `must be at least min_sites (${settings.minSites})`);
   if (!(Number.isFinite(settings.normBound) && settings.normBound >= 0)) bad('norm_bound', 'must be a finite number >= 0');
+  if (settings.normBoundMode !== 'refuse' && settings.normBoundMode !== 'clip') bad('norm_bound_mode', `must be "refuse" or "clip", got "${settings.normBoundMode}"`);
   if (settings.roundDeadlineSeconds > 7 * 24 * 3600) bad('round_deadline_seconds', 'must be at most one week');
   return settings;
 }

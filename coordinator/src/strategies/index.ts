@@ -3,12 +3,34 @@ import { FedAvgMStrategy } from './fedavgm.js';
 import { FedOptStrategy } from './fedopt.js';
 import { FedProxStrategy } from './fedprox.js';
 import { EnsembleStrategy } from './ensemble.js';
+import { KrumStrategy, MultiKrumStrategy } from './krum.js';
+import { MedianStrategy } from './median.js';
+import { TrimmedMeanStrategy } from './trimmed-mean.js';
 import { StrategyRegistry } from './strategy.js';
 
 export { FedAvgAggregator, FedAvgStrategy } from './fedavg.js';
 export { OPAQUE_PAYLOAD_TENSOR, StrategyRegistry, sampleSites } from './strategy.js';
 export type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 export { FedProxStrategy } from './fedprox.js';
+export { KrumAggregator, KrumStrategy, MultiKrumStrategy } from './krum.js';
+export type { KrumOptions } from './krum.js';
+export { MedianAggregator, MedianStrategy } from './median.js';
+export { TrimmedMeanAggregator, TrimmedMeanStrategy } from './trimmed-mean.js';
+export { BufferedAggregator, ServerSideStrategy } from './robust-strategy.js';
+export type { FoldedUpdate } from './robust-strategy.js';
+export { UpdateBuffer } from './update-buffer.js';
+export type { UpdateBufferOptions, UpdateSlice } from './update-buffer.js';
+export {
+  accumulatePairwiseSquaredDistances,
+  clipToNorm,
+  coordinateMedian,
+  coordinateTrimmedMean,
+  krumScores,
+  lowestScores,
+  meanOfRows,
+  trimCount,
+} from './robust-kernels.js';
+export type { FloatVector } from './robust-kernels.js';
 export { EnsembleAggregator, EnsembleStrategy, MIN_MODE_EPSILON, compileEnsembleOptions, rankEnsembleMembers } from './ensemble.js';
 export type { EnsembleOptions, EnsembleWeighting } from './ensemble.js';
 export { FedAvgMStrategy, momentumOptimizer } from './fedavgm.js';
@@ -38,6 +60,10 @@ export function builtinStrategies(): StrategyRegistry {
   registry.register(new FedOptStrategy('fedadam'));
   registry.register(new FedOptStrategy('fedyogi'));
   registry.register(new FedOptStrategy('fedadagrad'));
+  registry.register(new TrimmedMeanStrategy());
+  registry.register(new MedianStrategy());
+  registry.register(new KrumStrategy());
+  registry.register(new MultiKrumStrategy());
   registry.register(new EnsembleStrategy());
   return registry;
 }

@@ -31,7 +31,9 @@ export default defineCommand({
       .option('--sample-count <n>', 'number of member sites sampled each round')
       .option('--deadline <duration>', 'round deadline, e.g. 300, 30s, 5m (default 5m)')
       .option('--on-round-failure <policy>', 'fail (end the run) or continue with the next round (default fail)')
-      .option('--norm-bound <n>', "largest L2 norm of an update's difference from the global model (default off)");
+      .option('--norm-bound <n>', "largest L2 norm of an update's difference from the global model (default off)")
+      .option('--norm-bound-mode <mode>', 'refuse (default) or clip updates beyond --norm-bound')
+      .option('--evaluate-every <n>', 'federated evaluation of the new model every n rounds (default off)');
   },
   parse(raw) {
     const sampleFraction = optFraction(raw, 'sampleFraction', '--sample-fraction');
@@ -54,6 +56,10 @@ export default defineCommand({
     if (normBound !== undefined && !(Number.isFinite(normBound) && normBound > 0)) {
       throw invalidValue('--norm-bound', normText, 'expected a positive number');
     }
+    const normModeText = optString(raw, 'normBoundMode');
+    if (normModeText !== undefined && normModeText !== 'refuse' && normModeText !== 'clip') {
+      throw invalidValue('--norm-bound-mode', normModeText, 'expected refuse or clip');
+    }
     const strategyOptions: Record<string, string> = {};
     for (const entry of optList(raw, 'strategyOption')) {
       const eq = entry.indexOf('=');
@@ -70,6 +76,8 @@ export default defineCommand({
         roundDeadlineSeconds: deadlineMs === undefined ? undefined : Math.ceil(deadlineMs / 1000),
         onRoundFailure,
         normBound,
+        normBoundMode: normModeText,
+        evaluateEvery: optInteger(raw, 'evaluateEvery', '--evaluate-every', 1, UINT32_MAX),
       }),
       strategyOptions,
     };

@@ -13,6 +13,7 @@ export interface FederationSettings {
   'onRoundFailure'?: (_tributary_v1_RoundFailurePolicy);
   'evaluateEvery'?: (number);
   'normBound'?: (number | string);
+  'normBoundMode'?: (string);
 }
 
 export interface FederationSettings__Output {
@@ -26,4 +27,5 @@ export interface FederationSettings__Output {
   'onRoundFailure': (_tributary_v1_RoundFailurePolicy__Output);
   'evaluateEvery': (number);
   'normBound': (number);
+  'normBoundMode': (string);
 }
