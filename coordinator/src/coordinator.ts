@@ -17,7 +17,7 @@ import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
 import { BlobStore, LevelStateStore } from './state/index.js';
-import { builtinStrategies } from './strategies/index.js';
+import { builtinStrategies, loadStrategyPlugin } from './strategies/index.js';
 
 export interface CoordinatorOptions {
   /** Directory for LevelDB state, blobs and staging. Created if missing. */
@@ -38,6 +38,12 @@ export interface CoordinatorOptions {
   maxUpdateBytes?: number;
   /** TLS for gRPC: PEM certificate chain and private key files. */
   tls?: { certFile: string; keyFile: string };
+  /** Third-party strategy modules (paths or package names) to load at start. */
+  strategyPlugins?: string[];
+  /** Tracking store URI. @default level://<dataDir>/tracking */
+  trackingUri?: string;
+  /** Modules registering tracking store schemes, loaded before the store opens. */
+  trackingPlugins?: string[];
   /** Extra options for the NATS connection (credentials, TLS). */
   natsOptions?: { user?: string; pass?: string; token?: string };
 }
@@ -81,6 +87,10 @@ export class Coordinator {
       const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
       const metrics = new CoordinatorMetrics({ defaultMetrics: true });
       const strategies = builtinStrategies();
+      for (const plugin of opts.strategyPlugins ?? []) {
+        const added = await loadStrategyPlugin(strategies, plugin);
+        logger.info({ plugin, strategies: added }, 'strategy plugin loaded');
+      }
       const events = new RunEventBus();
       const tasks = new TaskBus();
       const maxUpdateBytes = opts.maxUpdateBytes ?? 1024 ** 3;

@@ -29,6 +29,9 @@ export const SERVE_CONFIG_KEYS = [
   'tls_key',
   'auth_skew_seconds',
   'max_update_bytes',
+  'tracking_uri',
+  'tracking_plugins',
+  'strategy_plugins',
 ] as const;
 export type ServeConfigKey = (typeof SERVE_CONFIG_KEYS)[number];
 
@@ -54,6 +57,12 @@ export interface ServeConfig {
   readonly authSkewSeconds: number;
   /** Largest accepted update payload. @default 1 GiB */
   readonly maxUpdateBytes: number;
+  /** Tracking store URI; default level://<data_dir>/tracking. */
+  readonly trackingUri?: string;
+  /** Modules registering tracking store schemes, resolved from the working directory (or the config file's). */
+  readonly trackingPlugins: readonly string[];
+  /** Modules registering aggregation strategies. */
+  readonly strategyPlugins: readonly string[];
   /** The YAML file the settings were read from, if any. */
   readonly configFile?: string;
 }
@@ -157,6 +166,17 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
   const maxBytes = layers.text('max_update_bytes');
   const maxUpdateBytes = maxBytes === undefined ? SERVE_DEFAULTS.maxUpdateBytes : positive(parseByteSize(maxBytes.value, maxBytes.what), maxBytes);
 
+  const tracking = layers.text('tracking_uri');
+  const trackingUri = tracking === undefined ? undefined : nonBlank(tracking).value;
+  const pluginPaths = (key: 'tracking_plugins' | 'strategy_plugins'): string[] => {
+    const setting = layers.list(key);
+    if (setting === undefined) return [];
+    // A relative path is relative to where it was written (the config file's folder or the cwd).
+    return setting.value.map((spec) => (spec.startsWith('.') ? resolve(setting.source.baseDir, spec) : spec));
+  };
+  const trackingPlugins = pluginPaths('tracking_plugins');
+  const strategyPlugins = pluginPaths('strategy_plugins');
+
   return Object.freeze({
     dataDir,
     grpcListen,
@@ -168,6 +188,9 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
     authSkewSeconds,
     maxUpdateBytes,
+    ...(trackingUri === undefined ? {} : { trackingUri }),
+    trackingPlugins: Object.freeze(trackingPlugins),
+    strategyPlugins: Object.freeze(strategyPlugins),
     ...(file === undefined ? {} : { configFile: file.path }),
   });
 }
@@ -182,6 +205,9 @@ export function coordinatorOptionsOf(config: ServeConfig, logger?: Logger): Coor
     metricsPort: config.metricsPort,
     authSkewMs: config.authSkewSeconds * 1000,
     maxUpdateBytes: config.maxUpdateBytes,
+    strategyPlugins: [...config.strategyPlugins],
+    trackingPlugins: [...config.trackingPlugins],
+    ...(config.trackingUri === undefined ? {} : { trackingUri: config.trackingUri }),
     ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile } }),
     ...(logger === undefined ? {} : { logger }),
   };

@@ -31,10 +31,15 @@ export default defineCommand({
       .option('--tls-cert <file>', 'gRPC TLS certificate (PEM)')
       .option('--tls-key <file>', 'gRPC TLS private key (PEM)')
       .option('--auth-skew-seconds <duration>', 'accepted clock skew of signed calls (default 300)')
-      .option('--max-update-bytes <size>', 'largest accepted update payload (default 1GiB)');
+      .option('--max-update-bytes <size>', 'largest accepted update payload (default 1GiB)')
+      .option('--tracking-uri <uri>', 'tracking store: level://PATH, memory:, http(s)://MLFLOW-HOST, or a plugin scheme (default level://<data-dir>/tracking)')
+      .option('--tracking-plugin <module>', 'module or package registering tracking store schemes; repeatable', collect)
+      .option('--strategy-plugin <module>', 'module or package registering aggregation strategies; repeatable', collect);
   },
   parse(raw): ServeConfigFlags {
     const adminKeys = optList(raw, 'adminKey');
+    const strategyPlugins = optList(raw, 'strategyPlugin');
+    const trackingPlugins = optList(raw, 'trackingPlugin');
     return {
       config: optString(raw, 'config'),
       dataDir: optString(raw, 'dataDir'),
@@ -47,6 +52,9 @@ export default defineCommand({
       tlsKey: optString(raw, 'tlsKey'),
       authSkewSeconds: optString(raw, 'authSkewSeconds'),
       maxUpdateBytes: optString(raw, 'maxUpdateBytes'),
+      trackingUri: optString(raw, 'trackingUri'),
+      trackingPlugins: trackingPlugins.length === 0 ? undefined : trackingPlugins,
+      strategyPlugins: strategyPlugins.length === 0 ? undefined : strategyPlugins,
     };
   },
   async run(flags, ctx) {

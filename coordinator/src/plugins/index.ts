@@ -1,0 +1,10 @@
+export {
+  PluginReason,
+  isPathSpecifier,
+  loadPlugin,
+  pluginError,
+  pluginExport,
+  type LoadPluginOptions,
+  type LoadedPlugin,
+  type PluginReasonCode,
+} from './loader.js';
