@@ -36,3 +36,5 @@ export { loadClientConfig, type ClientConfig } from './config/client-config.js';
 export { parseDuration, parseByteSize, type LogLevel } from './config/values.js';
 export { coordinatorOptionsOf, SERVE_CONFIG_KEYS, type ServeConfigFlags } from './config/serve-config.js';
 export { type LoadClientConfigOptions } from './config/client-config.js';
+export * from './tracking/index.js';
+export * from './plugins/index.js';

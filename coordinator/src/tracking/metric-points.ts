@@ -4,37 +4,52 @@ import type { Metric } from './store.js';
 // A point's position in a metric's history as a fixed-width string, so that string order is
 // (step, timestamp, value) order: stores key history by it (appends are one put, reads are
 // ordered ranges), dedupe exact repeats by it (a retried batch logs nothing twice) and page by it.
-const STEP_OFFSET = 2 ** 53; // steps are safe integers: shift them to non-negative
-const STEP_DIGITS = 17;
-const TIME_DIGITS = 16;
-const POINT_KEY = /^(\d{17})\.(\d{16})\.([0-9a-f]{16})$/;
+// Steps are safe integers: negative ones are '0' + (step + MAX_SAFE_INTEGER), others '1' + step.
+const POINT_KEY = /^([01])(\d{16})\.(\d{16})\.([0-9a-f]{16})$/;
+const NAN_BITS = 'fff8000000000000';
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HI = LITTLE_ENDIAN ? 1 : 0;
+const LO = LITTLE_ENDIAN ? 0 : 1;
 
 /** Sorts like the number (NaN after +Infinity); -0 is stored as 0. */
 function sortableBits(value: number): string {
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, Object.is(value, -0) ? 0 : value);
-  let bits = view.getBigUint64(0);
-  bits = bits & 0x8000_0000_0000_0000n ? ~bits & 0xffff_ffff_ffff_ffffn : bits | 0x8000_0000_0000_0000n;
-  return bits.toString(16).padStart(16, '0');
+  if (Number.isNaN(value)) return NAN_BITS;
+  f64[0] = value === 0 ? 0 : value;
+  let hi = u32[HI]!;
+  let lo = u32[LO]!;
+  if (hi & 0x8000_0000) {
+    hi = ~hi >>> 0;
+    lo = ~lo >>> 0;
+  } else {
+    hi = (hi | 0x8000_0000) >>> 0;
+  }
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
 }
 
 function valueOfSortableBits(hex: string): number {
-  let bits = BigInt('0x' + hex);
-  bits = bits & 0x8000_0000_0000_0000n ? bits & 0x7fff_ffff_ffff_ffffn : ~bits & 0xffff_ffff_ffff_ffffn;
-  const view = new DataView(new ArrayBuffer(8));
-  view.setBigUint64(0, bits);
-  return view.getFloat64(0);
+  let hi = parseInt(hex.slice(0, 8), 16);
+  let lo = parseInt(hex.slice(8), 16);
+  if (hi & 0x8000_0000) {
+    hi = (hi & 0x7fff_ffff) >>> 0;
+  } else {
+    hi = ~hi >>> 0;
+    lo = ~lo >>> 0;
+  }
+  u32[HI] = hi;
+  u32[LO] = lo;
+  return f64[0]!;
 }
 
 /** The point's position key (step, timestamp, value), without the metric's name. */
 export function metricPointKey(m: Pick<Metric, 'step' | 'timestamp' | 'value'>): string {
-  return (
-    String(m.step + STEP_OFFSET).padStart(STEP_DIGITS, '0') +
-    '.' +
-    String(m.timestamp).padStart(TIME_DIGITS, '0') +
-    '.' +
-    sortableBits(m.value)
-  );
+  const step =
+    m.step < 0
+      ? '0' + String(m.step + Number.MAX_SAFE_INTEGER).padStart(16, '0')
+      : '1' + String(m.step).padStart(16, '0');
+  return step + '.' + String(m.timestamp).padStart(16, '0') + '.' + sortableBits(m.value);
 }
 
 /** The metric a point key (and its metric name) stand for. */
@@ -43,9 +58,9 @@ export function metricOfPointKey(key: string, pointKey: string): Metric {
   if (match === null) throw invalidParameter(`corrupt metric point key '${pointKey}'`);
   return {
     key,
-    step: Number(match[1]) - STEP_OFFSET,
-    timestamp: Number(match[2]),
-    value: valueOfSortableBits(match[3] ?? ''),
+    step: match[1] === '0' ? Number(match[2]) - Number.MAX_SAFE_INTEGER : Number(match[2]),
+    timestamp: Number(match[3]),
+    value: valueOfSortableBits(match[4] ?? ''),
   };
 }
 
@@ -54,9 +69,19 @@ export function isMetricPointKey(point: string): boolean {
   return POINT_KEY.test(point);
 }
 
+/** Orders points as their point keys do: step, timestamp, then value (NaN last, -0 as 0). */
+export function compareMetricPoints(a: Metric, b: Metric): number {
+  if (a.step !== b.step) return a.step < b.step ? -1 : 1;
+  if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp ? -1 : 1;
+  const aNaN = Number.isNaN(a.value);
+  const bNaN = Number.isNaN(b.value);
+  if (aNaN || bNaN) return aNaN === bNaN ? 0 : aNaN ? 1 : -1;
+  return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
+}
+
 /** MLflow's "latest" value of a metric: the highest (step, timestamp, value). */
 export function isNewerMetric(candidate: Metric, current: Metric | undefined): boolean {
-  return current === undefined || metricPointKey(candidate) > metricPointKey(current);
+  return current === undefined || compareMetricPoints(candidate, current) > 0;
 }
 
 /**

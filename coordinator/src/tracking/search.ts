@@ -43,7 +43,13 @@ const RUN_SCHEMA: SearchSchema = {
   numericAttributes: new Set(['start_time', 'end_time']),
   listAttributes: new Set(['run_id']),
   orderableAttributes: new Set(['run_id', 'run_name', 'status', 'user_id', 'artifact_uri', 'start_time', 'end_time']),
-  aliases: { created: 'start_time', Created: 'start_time', 'run name': 'run_name', 'Run name': 'run_name', 'Run Name': 'run_name' },
+  aliases: {
+    created: 'start_time',
+    Created: 'start_time',
+    'run name': 'run_name',
+    'Run name': 'run_name',
+    'Run Name': 'run_name',
+  },
 };
 
 const EXPERIMENT_SCHEMA: SearchSchema = {

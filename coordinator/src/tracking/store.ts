@@ -157,8 +157,11 @@ export interface TrackingStore {
 
   /**
    * Logs metrics (appended), params (immutable: the same value again is fine, another value is
-   * INVALID_PARAMETER_VALUE) and tags (last write wins). Any size: a store that talks to a
-   * server splits the batch into requests the server accepts, as MLflow's client does.
+   * INVALID_PARAMETER_VALUE) and tags (last write wins). Every entity is checked before anything
+   * is written. Any size: the embedded stores write a batch atomically; a store that talks to a
+   * server splits it into requests the server accepts, as MLflow's client does, so a failure
+   * part-way (a param conflict found by the server) leaves the earlier requests logged.
+   * Repeating an identical metric point is a no-op, so a retried batch logs nothing twice.
    */
   logBatch(runId: string, batch: LogBatchInput): Promise<void>;
   getMetricHistory(runId: string, key: string, options?: PageOptions): Promise<MetricHistoryPage>;

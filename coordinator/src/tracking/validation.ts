@@ -45,11 +45,15 @@ function resolvesElsewhere(name: string): boolean {
   return false;
 }
 
+// Keys already found valid: metric batches repeat a few keys many times over.
+const validKeys = new Set<string>();
+
 function validateKey(kind: 'metric' | 'param' | 'tag', key: unknown, where: string): string {
   const label = kind === 'param' ? 'parameter' : kind;
   if (!isPlainString(key) || key === '') {
     throw invalidParameter(`${where}: ${label} name is missing. A key name must be provided.`);
   }
+  if (validKeys.has(key)) return key;
   if (!VALID_KEY.test(key)) {
     throw invalidParameter(
       `${where}: invalid ${label} name '${key}'. Names may only contain alphanumerics, ` +
@@ -63,6 +67,8 @@ function validateKey(kind: 'metric' | 'param' | 'tag', key: unknown, where: stri
     );
   }
   checkLength(`${where}: ${capitalise(kind)} key`, key, TrackingLimits.MAX_ENTITY_KEY_LENGTH);
+  if (validKeys.size >= 10_000) validKeys.clear();
+  validKeys.add(key);
   return key;
 }
 
@@ -154,6 +160,11 @@ export function normaliseBatch(batch: LogBatchInput, now: number): NormalisedBat
     );
   }
   return { metrics, params, tags };
+}
+
+/** The tags of a new run, checked as tags of a batch are. */
+export function validateRunTags(tags: Record<string, string> | undefined): RunTag[] {
+  return Object.entries(tags ?? {}).map(([key, value], i) => validateTag({ key, value }, `tags[${i}]`));
 }
 
 export function validateExperimentName(name: unknown): string {

@@ -1,0 +1,57 @@
+export type {
+  CreateRunOptions,
+  Experiment,
+  ExperimentsPage,
+  LifecycleStage,
+  LogBatchInput,
+  Metric,
+  MetricHistoryPage,
+  MetricInput,
+  PageOptions,
+  Param,
+  Run,
+  RunData,
+  RunInfo,
+  RunStatus,
+  RunTag,
+  RunsPage,
+  SearchExperimentsOptions,
+  SearchRunsOptions,
+  TrackingStore,
+  UpdateRunOptions,
+} from './store.js';
+export { RUN_STATUSES, TERMINAL_RUN_STATUSES } from './store.js';
+export {
+  TrackingReason,
+  grpcCodeOfTrackingReason,
+  hasTrackingReason,
+  isResourceAlreadyExists,
+  isResourceDoesNotExist,
+  type TrackingReasonCode,
+} from './errors.js';
+export { TrackingLimits, RUN_NAME_TAG } from './validation.js';
+export {
+  parseRunFilter,
+  parseRunOrderBy,
+  parseExperimentFilter,
+  parseExperimentOrderBy,
+  searchRunList,
+  searchExperimentList,
+  type SearchClause,
+  type OrderClause,
+  type Comparator,
+  type SearchEntity,
+} from './search.js';
+export { MemoryTrackingStore } from './memory-store.js';
+export { LevelTrackingStore } from './level-store.js';
+export { MlflowRestStore, MLFLOW_API_PREFIX, type MlflowRestStoreOptions } from './mlflow-rest-store.js';
+export {
+  TrackingStoreRegistry,
+  TrackingRegistryReason,
+  defaultTrackingStoreRegistry,
+  levelPathOf,
+  openTrackingStore,
+  registerTrackingPlugin,
+  type TrackingPluginModule,
+  type TrackingStoreBuilder,
+} from './registry.js';

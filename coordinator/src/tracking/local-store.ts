@@ -1,0 +1,368 @@
+import { randomUUID } from 'node:crypto';
+import { TrackingReason, invalidParameter, resourceAlreadyExists, resourceDoesNotExist, trackingError } from './errors.js';
+import { isMetricPointKey, isNewerMetric, metricPointKey } from './metric-points.js';
+import { decodePageToken, encodePageToken, searchExperimentList, searchRunList } from './search.js';
+import type {
+  CreateRunOptions,
+  Experiment,
+  ExperimentsPage,
+  LogBatchInput,
+  Metric,
+  MetricHistoryPage,
+  PageOptions,
+  Run,
+  RunInfo,
+  RunsPage,
+  SearchExperimentsOptions,
+  SearchRunsOptions,
+  TrackingStore,
+  UpdateRunOptions,
+} from './store.js';
+import {
+  RUN_NAME_TAG,
+  TrackingLimits,
+  normaliseBatch,
+  validateExperimentId,
+  validateExperimentName,
+  validateExperimentTags,
+  validateMaxResults,
+  validateMetricKey,
+  validateRunId,
+  validateRunName,
+  validateRunStatus,
+  validateRunTags,
+  validateTagKey,
+  validateTime,
+} from './validation.js';
+
+/** A run as an embedded store keeps it: info, params and tags (latest metrics live apart). */
+export interface RunRecord {
+  info: RunInfo;
+  params: Record<string, string>;
+  tags: Record<string, string>;
+}
+
+/** One atomic change to a run: its record (when params, tags or info changed) and metric points. */
+export interface RunWrite {
+  runId: string;
+  record?: RunRecord;
+  /** Whether `record` is a new run (so its experiment index entry is written too). */
+  created?: boolean;
+  /** Points to add to the history; exact repeats of stored points are no-ops. */
+  points: Metric[];
+  /** New latest values, already compared with the stored ones. */
+  latest: Metric[];
+}
+
+/**
+ * The storage an embedded store needs. `LocalTrackingStore` holds every MLflow rule (validation,
+ * param immutability, latest metrics, run name tag, search and paging), so the memory and
+ * LevelDB stores differ only here.
+ */
+export interface TrackingBackend {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  nextExperimentId(): Promise<string>;
+  getExperiment(experimentId: string): Promise<Experiment | undefined>;
+  getExperimentIdByName(name: string): Promise<string | undefined>;
+  listExperiments(): Promise<Experiment[]>;
+  /** Adds an experiment and its name index entry. */
+  createExperiment(experiment: Experiment): Promise<void>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  listRuns(experimentIds: readonly string[]): Promise<RunRecord[]>;
+  /** The latest point of each of the run's metrics (only `keys`, when given). */
+  latestMetrics(runId: string, keys?: readonly string[]): Promise<Metric[]>;
+  /** History points strictly after the point key `after`, in point-key order. */
+  history(runId: string, key: string, after: string | undefined, limit: number): Promise<Metric[]>;
+  write(change: RunWrite): Promise<void>;
+}
+
+/** The TrackingStore rules over a backend: shared by MemoryTrackingStore and LevelTrackingStore. */
+export class LocalTrackingStore implements TrackingStore {
+  // Writes read what they replace (params, latest metrics), so they run one at a time.
+  private writeTail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  protected constructor(private readonly backend: TrackingBackend) {}
+
+  protected async open(): Promise<void> {
+    await this.backend.open();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writeTail.catch(() => undefined);
+    await this.backend.close();
+  }
+
+  async createExperiment(name: string, tags?: Record<string, string>): Promise<string> {
+    this.checkOpen();
+    const checkedName = validateExperimentName(name);
+    const checkedTags = validateExperimentTags(tags);
+    return this.serialised(async () => {
+      if ((await this.backend.getExperimentIdByName(checkedName)) !== undefined) {
+        throw resourceAlreadyExists(`Experiment '${checkedName}' already exists.`);
+      }
+      const experimentId = await this.backend.nextExperimentId();
+      const now = Date.now();
+      await this.backend.createExperiment({
+        experimentId,
+        name: checkedName,
+        artifactLocation: '',
+        lifecycleStage: 'active',
+        creationTime: now,
+        lastUpdateTime: now,
+        tags: Object.fromEntries(checkedTags.map((t) => [t.key, t.value])),
+      });
+      return experimentId;
+    });
+  }
+
+  async getExperiment(experimentId: string): Promise<Experiment> {
+    this.checkOpen();
+    const experiment = await this.backend.getExperiment(validateExperimentId(experimentId));
+    if (experiment === undefined) throw resourceDoesNotExist(`No Experiment with id=${experimentId} exists`);
+    return experiment;
+  }
+
+  async getExperimentByName(name: string): Promise<Experiment> {
+    this.checkOpen();
+    const id = await this.backend.getExperimentIdByName(validateExperimentName(name));
+    const experiment = id === undefined ? undefined : await this.backend.getExperiment(id);
+    if (experiment === undefined) throw resourceDoesNotExist(`Could not find experiment with name '${name}'`);
+    return experiment;
+  }
+
+  async searchExperiments(options: SearchExperimentsOptions = {}): Promise<ExperimentsPage> {
+    this.checkOpen();
+    const maxResults = validateMaxResults(
+      options.maxResults,
+      TrackingLimits.SEARCH_MAX_RESULTS_DEFAULT,
+      TrackingLimits.SEARCH_MAX_RESULTS_THRESHOLD,
+    );
+    return searchExperimentList(await this.backend.listExperiments(), {
+      maxResults,
+      ...(options.filter === undefined ? {} : { filter: options.filter }),
+      ...(options.orderBy === undefined ? {} : { orderBy: options.orderBy }),
+      ...(options.pageToken === undefined ? {} : { pageToken: options.pageToken }),
+    });
+  }
+
+  async createRun(options: CreateRunOptions): Promise<Run> {
+    this.checkOpen();
+    const experimentId = validateExperimentId(options.experimentId);
+    const startTime = validateTime('start_time', options.startTime ?? Date.now());
+    const tags = validateRunTags(options.tags);
+    const tagRecord: Record<string, string> = Object.fromEntries(tags.map((t) => [t.key, t.value]));
+    const nameTag = Object.hasOwn(tagRecord, RUN_NAME_TAG) ? tagRecord[RUN_NAME_TAG] : undefined;
+    const givenName = options.runName === undefined || options.runName === '' ? undefined : validateRunName(options.runName);
+    if (givenName !== undefined && nameTag !== undefined && givenName !== nameTag) {
+      throw invalidParameter(
+        `Both 'run_name' argument and '${RUN_NAME_TAG}' tag are specified, but with different values ` +
+          `(run_name='${givenName}', ${RUN_NAME_TAG}='${nameTag}').`,
+      );
+    }
+    if (options.userId !== undefined && typeof options.userId !== 'string') {
+      throw invalidParameter('user_id must be a string');
+    }
+    const runId = randomUUID().replaceAll('-', '');
+    const runName = givenName ?? nameTag ?? `run-${runId.slice(0, 8)}`;
+    return this.serialised(async () => {
+      const experiment = await this.backend.getExperiment(experimentId);
+      if (experiment === undefined) throw resourceDoesNotExist(`No Experiment with id=${experimentId} exists`);
+      if (experiment.lifecycleStage !== 'active') {
+        throw invalidParameter(`The experiment ${experimentId} must be in the 'active' state.`);
+      }
+      const record: RunRecord = {
+        info: {
+          runId,
+          experimentId,
+          runName,
+          status: 'RUNNING',
+          startTime,
+          lifecycleStage: 'active',
+          ...(options.userId === undefined ? {} : { userId: options.userId }),
+        },
+        params: {},
+        tags: { ...tagRecord, [RUN_NAME_TAG]: runName },
+      };
+      await this.backend.write({ runId, record, created: true, points: [], latest: [] });
+      return toRun(record, []);
+    });
+  }
+
+  async getRun(runId: string): Promise<Run> {
+    this.checkOpen();
+    const record = await this.runRecord(runId);
+    return toRun(record, await this.backend.latestMetrics(record.info.runId));
+  }
+
+  async updateRun(runId: string, update: UpdateRunOptions): Promise<RunInfo> {
+    this.checkOpen();
+    const status = update.status === undefined ? undefined : validateRunStatus(update.status);
+    const endTime = update.endTime === undefined ? undefined : validateTime('end_time', update.endTime);
+    const runName = update.runName === undefined || update.runName === '' ? undefined : validateRunName(update.runName);
+    return this.serialised(async () => {
+      const record = await this.activeRun(runId);
+      const info: RunInfo = {
+        ...record.info,
+        ...(status === undefined ? {} : { status }),
+        ...(endTime === undefined ? {} : { endTime }),
+        ...(runName === undefined ? {} : { runName }),
+      };
+      const tags = runName === undefined ? record.tags : { ...record.tags, [RUN_NAME_TAG]: runName };
+      await this.backend.write({ runId: info.runId, record: { ...record, info, tags }, points: [], latest: [] });
+      return info;
+    });
+  }
+
+  async searchRuns(options: SearchRunsOptions): Promise<RunsPage> {
+    this.checkOpen();
+    if (!Array.isArray(options?.experimentIds)) throw invalidParameter('experiment_ids must be a list of experiment ids');
+    const experimentIds = options.experimentIds.map(validateExperimentId);
+    const maxResults = validateMaxResults(
+      options.maxResults,
+      TrackingLimits.SEARCH_MAX_RESULTS_DEFAULT,
+      TrackingLimits.SEARCH_MAX_RESULTS_THRESHOLD,
+    );
+    const records = await this.backend.listRuns([...new Set(experimentIds)]);
+    const runs = await Promise.all(
+      records.map(async (r) => toRun(r, await this.backend.latestMetrics(r.info.runId))),
+    );
+    return searchRunList(runs, {
+      maxResults,
+      ...(options.filter === undefined ? {} : { filter: options.filter }),
+      ...(options.orderBy === undefined ? {} : { orderBy: options.orderBy }),
+      ...(options.pageToken === undefined ? {} : { pageToken: options.pageToken }),
+    });
+  }
+
+  async logBatch(runId: string, batch: LogBatchInput): Promise<void> {
+    this.checkOpen();
+    validateRunId(runId);
+    const { metrics, params, tags } = normaliseBatch(batch, Date.now());
+    // Nothing to log is not a request at all, as with MLflow's client.
+    if (metrics.length === 0 && params.length === 0 && tags.length === 0) return;
+    await this.serialised(async () => {
+      const record = await this.activeRun(runId);
+      const conflicts = params.filter((p) => Object.hasOwn(record.params, p.key) && record.params[p.key] !== p.value);
+      if (conflicts.length > 0) {
+        const logged = conflicts.map((p) => ({ key: p.key, old_value: record.params[p.key], new_value: p.value }));
+        throw invalidParameter(
+          `Changing param values is not allowed. Params were already logged='${JSON.stringify(logged)}' ` +
+            `for run ID='${record.info.runId}'.`,
+          { conflicts: logged },
+        );
+      }
+      let next: RunRecord | undefined;
+      if (params.length > 0 || tags.length > 0) {
+        const newTags = Object.fromEntries(tags.map((t) => [t.key, t.value]));
+        const nameTag = Object.hasOwn(newTags, RUN_NAME_TAG) ? newTags[RUN_NAME_TAG] : undefined;
+        next = {
+          info: nameTag === undefined ? record.info : { ...record.info, runName: nameTag },
+          params: { ...record.params, ...Object.fromEntries(params.map((p) => [p.key, p.value])) },
+          tags: { ...record.tags, ...newTags },
+        };
+      }
+      const latest = await this.newLatest(record.info.runId, metrics);
+      await this.backend.write({
+        runId: record.info.runId,
+        ...(next === undefined ? {} : { record: next }),
+        points: metrics,
+        latest,
+      });
+    });
+  }
+
+  async getMetricHistory(runId: string, key: string, options: PageOptions = {}): Promise<MetricHistoryPage> {
+    this.checkOpen();
+    const metricKey = validateMetricKey(key);
+    const maxResults = validateMaxResults(
+      options.maxResults,
+      TrackingLimits.GET_METRIC_HISTORY_MAX_RESULTS,
+      TrackingLimits.GET_METRIC_HISTORY_MAX_RESULTS,
+    );
+    let after: string | undefined;
+    if (options.pageToken !== undefined && options.pageToken !== '') {
+      const cursor = decodePageToken(options.pageToken)['after'];
+      if (typeof cursor !== 'string' || !isMetricPointKey(cursor)) {
+        throw invalidParameter(`Invalid page token '${options.pageToken}'`);
+      }
+      after = cursor;
+    }
+    const record = await this.runRecord(runId);
+    // One extra point tells whether another page follows.
+    const points = await this.backend.history(record.info.runId, metricKey, after, maxResults + 1);
+    if (points.length <= maxResults) return { metrics: points };
+    const metrics = points.slice(0, maxResults);
+    const last = metrics[metrics.length - 1]!;
+    return { metrics, nextPageToken: encodePageToken({ after: metricPointKey(last) }) };
+  }
+
+  async deleteTag(runId: string, key: string): Promise<void> {
+    this.checkOpen();
+    const tagKey = validateTagKey(key);
+    await this.serialised(async () => {
+      const record = await this.activeRun(runId);
+      if (!Object.hasOwn(record.tags, tagKey)) {
+        throw resourceDoesNotExist(`No tag with name: ${tagKey} in run with id ${record.info.runId}`);
+      }
+      const tags = Object.fromEntries(Object.entries(record.tags).filter(([k]) => k !== tagKey));
+      await this.backend.write({ runId: record.info.runId, record: { ...record, tags }, points: [], latest: [] });
+    });
+  }
+
+  private async newLatest(runId: string, metrics: readonly Metric[]): Promise<Metric[]> {
+    if (metrics.length === 0) return [];
+    const keys = [...new Set(metrics.map((m) => m.key))];
+    const latest = new Map((await this.backend.latestMetrics(runId, keys)).map((m) => [m.key, m]));
+    const changed = new Map<string, Metric>();
+    for (const m of metrics) {
+      if (isNewerMetric(m, latest.get(m.key))) {
+        latest.set(m.key, m);
+        changed.set(m.key, m);
+      }
+    }
+    return [...changed.values()];
+  }
+
+  private async runRecord(runId: string): Promise<RunRecord> {
+    const record = await this.backend.getRun(validateRunId(runId));
+    if (record === undefined) throw resourceDoesNotExist(`Run with id=${runId} not found`);
+    return record;
+  }
+
+  private async activeRun(runId: string): Promise<RunRecord> {
+    const record = await this.runRecord(runId);
+    if (record.info.lifecycleStage !== 'active') {
+      throw invalidParameter(
+        `The run ${runId} must be in the 'active' state. Current state is ${record.info.lifecycleStage}.`,
+      );
+    }
+    return record;
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.writeTail.then(work, work);
+    this.writeTail = done.catch(() => undefined);
+    return done;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) {
+      throw trackingError({ reason: TrackingReason.STORE_CLOSED, message: 'the tracking store is closed' });
+    }
+  }
+}
+
+function toRun(record: RunRecord, latest: readonly Metric[]): Run {
+  return {
+    info: { ...record.info },
+    data: {
+      metrics: Object.fromEntries(latest.map((m) => [m.key, { ...m }])),
+      params: Object.fromEntries(Object.entries(record.params)),
+      tags: Object.fromEntries(Object.entries(record.tags)),
+    },
+  };
+}
