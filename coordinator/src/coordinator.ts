@@ -17,6 +17,7 @@ import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
 import { BlobStore, LevelStateStore } from './state/index.js';
+import { RunTracker, TrackingStoreRegistry, type TrackingStore } from './tracking/index.js';
 import { builtinStrategies, loadStrategyPlugin } from './strategies/index.js';
 
 export interface CoordinatorOptions {
@@ -71,6 +72,8 @@ export class Coordinator {
       shutdown: AbortController;
       metricsServer?: HttpServer;
       logger: Logger;
+      tracker: RunTracker;
+      trackingStore: TrackingStore;
     },
   ) {}
 
@@ -109,6 +112,17 @@ export class Coordinator {
       await ensureStreams(await nc.jetstreamManager());
       await engine.start();
       cleanup.unshift(() => engine.stop());
+      const trackingRegistry = TrackingStoreRegistry.withBuiltins();
+      for (const plugin of opts.trackingPlugins ?? []) {
+        const schemes = await trackingRegistry.loadPlugin(plugin);
+        logger.info({ plugin, schemes }, 'tracking plugin loaded');
+      }
+      const trackingUri = opts.trackingUri ?? `level://${join(opts.dataDir, 'tracking')}`;
+      const trackingStore = await trackingRegistry.open(trackingUri);
+      cleanup.unshift(() => trackingStore.close());
+      const tracker = new RunTracker({ store: trackingStore, state, events, logger });
+      await tracker.start();
+      cleanup.unshift(() => tracker.stop());
       const ingest = new UpdateIngest({ nc, state, admission: engine, stagingDir: join(opts.dataDir, 'staging'), logger });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
@@ -141,11 +155,16 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort ?? 0 }, 'coordinator listening');
-      return new Coordinator(address, opts.dataDir, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, logger });
+      return new Coordinator(address, opts.dataDir, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, logger, tracker, trackingStore });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The run tracker, which logs runs into the tracking store. */
+  get tracker(): RunTracker {
+    return this.parts.tracker;
   }
 
   /** Stops accepting calls and updates, ends open streams, and closes NATS and the state store. */
@@ -164,6 +183,8 @@ export class Coordinator {
     });
     await p.ingest.stop();
     await p.engine.stop();
+    await p.tracker.stop();
+    await p.trackingStore.close().catch((err: unknown) => p.logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));
     await p.nc.drain().catch(() => p.nc.close());
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();

@@ -5,6 +5,13 @@ type Listener<T> = (value: T) => void;
 /** Fan-out of values to listeners keyed by a string (a run id, a federation name). */
 class Topic<T> {
   private readonly listeners = new Map<string, Set<Listener<T>>>();
+  private readonly everything = new Set<(key: string, value: T) => void>();
+
+  /** Every value of every key. */
+  subscribeAll(listener: (key: string, value: T) => void): () => void {
+    this.everything.add(listener);
+    return () => this.everything.delete(listener);
+  }
 
   subscribe(key: string, listener: Listener<T>): () => void {
     let set = this.listeners.get(key);
@@ -21,6 +28,7 @@ class Topic<T> {
 
   publish(key: string, value: T): void {
     for (const listener of [...(this.listeners.get(key) ?? [])]) listener(value);
+    for (const listener of [...this.everything]) listener(key, value);
   }
 }
 

@@ -55,3 +55,4 @@ export {
   type TrackingPluginModule,
   type TrackingStoreBuilder,
 } from './registry.js';
+export { RunTracker, RUN_ID_TAG, type RunTrackerOptions } from './run-tracker.js';

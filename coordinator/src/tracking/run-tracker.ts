@@ -1,0 +1,349 @@
+import {
+  TributaryError,
+  type GetMetricHistoryResponse__Output,
+  type MetricPoint__Output,
+  type MetricSeries__Output,
+  type SearchRunsResponse__Output,
+  type TrackedRun__Output,
+} from '@tributary/proto';
+import type { Logger } from 'pino';
+import type { RunEventBus } from '../rounds/events.js';
+import type { RoundRecord, RunRecord, StateStore } from '../state/index.js';
+import { isResourceDoesNotExist } from './errors.js';
+import type { MetricInput, Param, RunStatus, RunTag, TrackingStore } from './store.js';
+
+/** Tag holding Tributary's run id on the tracking run. */
+export const RUN_ID_TAG = 'tributary.run_id';
+/** Tag holding the last round logged, so a restart logs exactly the rounds still missing. */
+const LOGGED_ROUNDS_TAG = 'tributary.logged_rounds';
+/** MLflow caps tag values at 5000 characters. */
+const MAX_TAG_CHARS = 5000;
+/** Wait before retrying a run whose logging failed (tracking server down, ...). */
+const RETRY_MS = 5_000;
+
+const RUN_STATUS: Readonly<Record<string, RunStatus>> = {
+  RUN_STATUS_RUNNING: 'RUNNING',
+  RUN_STATUS_FINISHED: 'FINISHED',
+  RUN_STATUS_FAILED: 'FAILED',
+  RUN_STATUS_KILLED: 'KILLED',
+};
+
+export interface RunTrackerOptions {
+  store: TrackingStore;
+  state: StateStore;
+  events: RunEventBus;
+  logger: Logger;
+}
+
+/**
+ * Logs runs into the tracking store, MLflow style: one experiment per federation, one run per
+ * training run, the federation settings as params, rounds as steps, lineage as tags, and the
+ * sites' live metrics as `site/<site>/<key>`. It is driven by the state store, not by memory:
+ * each run event triggers a sync that logs whatever rounds are final and not yet logged, so a
+ * coordinator restart or a tracking outage loses nothing, it only delays.
+ */
+export class RunTracker {
+  private readonly trackingIds = new Map<string, string>();
+  private readonly experimentIds = new Map<string, string>();
+  private readonly pending = new Set<string>();
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: RunTrackerOptions) {
+    this.log = opts.logger.child({ component: 'tracking' });
+  }
+
+  /** Follows run events, and catches up on every run the state store knows. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.opts.events.subscribeAll((runId) => this.schedule(runId));
+    for (const run of await this.opts.state.listRuns()) this.schedule(run.id);
+  }
+
+  /** Stops following events and waits for the logging in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    for (const timer of this.retries.values()) clearTimeout(timer);
+    await this.chain.catch(() => undefined);
+  }
+
+  /** Resolves once every scheduled sync has run (for tests and orderly shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const current = this.chain;
+      await current.catch(() => undefined);
+      if (current === this.chain && this.pending.size === 0) return;
+    }
+  }
+
+  /** Appends sites' metric points to the run as `site/<site>/<key>`, in one batch. */
+  async logSiteMetrics(
+    runId: string,
+    entries: ReadonlyArray<{ site: string; points: ReadonlyArray<{ key: string; value: number; timestampMs: number; step: number }> }>,
+  ): Promise<void> {
+    const run = await this.requireRun(runId);
+    const trackingRunId = await this.ensureRun(run);
+    const metrics: MetricInput[] = [];
+    for (const e of entries) {
+      for (const p of e.points) metrics.push({ key: siteKey(e.site, p.key), value: p.value, timestamp: p.timestampMs, step: p.step });
+    }
+    if (metrics.length > 0) await this.opts.store.logBatch(trackingRunId, { metrics });
+  }
+
+  /** Runs of a federation in the tracking store, with MLflow's search semantics. */
+  async searchRuns(federation: string, opts: { filter?: string; orderBy?: string[]; maxResults?: number; pageToken?: string }): Promise<SearchRunsResponse__Output> {
+    const experimentId = await this.findExperiment(federation);
+    if (experimentId === undefined) return { runs: [], nextPageToken: '' };
+    const page = await this.opts.store.searchRuns({
+      experimentIds: [experimentId],
+      ...(opts.filter ? { filter: opts.filter } : {}),
+      ...(opts.orderBy && opts.orderBy.length > 0 ? { orderBy: opts.orderBy } : {}),
+      maxResults: opts.maxResults || 100,
+      ...(opts.pageToken ? { pageToken: opts.pageToken } : {}),
+    });
+    const runs: TrackedRun__Output[] = page.runs.map((r) => ({
+      trackingRunId: r.info.runId,
+      runId: r.data.tags[RUN_ID_TAG] ?? '',
+      name: r.info.runName,
+      status: r.info.status,
+      startTimeMs: r.info.startTime,
+      endTimeMs: r.info.endTime ?? 0,
+      metrics: Object.fromEntries(Object.entries(r.data.metrics).map(([k, m]) => [k, m.value])),
+      params: { ...r.data.params },
+      tags: { ...r.data.tags },
+    }));
+    return { runs, nextPageToken: page.nextPageToken ?? '' };
+  }
+
+  /** The run's own series of `key` (rounds as steps) and each site's `site/<site>/<key>`. */
+  async metricHistory(federation: string, runId: string, key: string): Promise<GetMetricHistoryResponse__Output> {
+    let run: RunRecord | undefined;
+    if (runId) {
+      run = await this.requireRun(runId);
+      if (run.federation !== federation) throw notFound(`run "${runId}" does not belong to federation "${federation}"`);
+    } else {
+      run = (await this.opts.state.listRuns(federation))[0];
+      if (!run) throw notFound(`federation "${federation}" has no runs yet`);
+    }
+    const trackingRunId = await this.ensureRun(run);
+    const tracked = await this.opts.store.getRun(trackingRunId);
+    const series: MetricSeries__Output[] = [];
+    if (tracked.data.metrics[key]) series.push({ site: '', points: await this.history(trackingRunId, key) });
+    const suffix = `/${key}`;
+    const sites = Object.keys(tracked.data.metrics)
+      .filter((k) => k.startsWith('site/') && k.endsWith(suffix) && k.length > 'site/'.length + suffix.length)
+      .map((k) => k.slice('site/'.length, -suffix.length))
+      .filter((site) => !site.includes('/'))
+      .sort();
+    for (const site of sites) series.push({ site, points: await this.history(trackingRunId, siteKey(site, key)) });
+    return { runId: run.id, key, series };
+  }
+
+  // --- syncing ------------------------------------------------------------------------------
+
+  private schedule(runId: string): void {
+    if (this.stopped || this.pending.has(runId)) return;
+    this.pending.add(runId);
+    clearTimeout(this.retries.get(runId));
+    this.retries.delete(runId);
+    this.chain = this.chain.then(async () => {
+      this.pending.delete(runId);
+      try {
+        await this.sync(runId);
+      } catch (err) {
+        const e = TributaryError.from(err);
+        this.log.warn({ runId, err: e.message }, 'run not logged to the tracking store yet; will retry');
+        if (!this.stopped) {
+          const timer = setTimeout(() => this.schedule(runId), RETRY_MS);
+          timer.unref?.();
+          this.retries.set(runId, timer);
+        }
+      }
+    });
+  }
+
+  private async sync(runId: string): Promise<void> {
+    const run = await this.opts.state.getRun(runId);
+    if (!run) return;
+    const trackingRunId = await this.ensureRun(run);
+    const tracked = await this.opts.store.getRun(trackingRunId);
+    let logged = Number(tracked.data.tags[LOGGED_ROUNDS_TAG] ?? '0') || 0;
+    const rounds = await this.opts.state.listRounds(runId);
+    const terminal = run.status !== 'RUN_STATUS_RUNNING';
+    for (const round of rounds) {
+      if (round.number <= logged) continue;
+      const later = rounds.some((r) => r.number > round.number);
+      if (!isFinal(round, run, terminal || later)) break;
+      const { metrics, tags } = roundRecords(round);
+      tags.push({ key: LOGGED_ROUNDS_TAG, value: String(round.number) });
+      await this.opts.store.logBatch(trackingRunId, { metrics, tags });
+      logged = round.number;
+    }
+    const status = RUN_STATUS[run.status];
+    if (terminal && status && tracked.info.status !== status && logged >= (rounds.at(-1)?.number ?? 0)) {
+      if (run.failureReason) await this.opts.store.logBatch(trackingRunId, { tags: [{ key: 'tributary.failure_reason', value: clip(run.failureReason) }] });
+      await this.opts.store.updateRun(trackingRunId, { status, endTime: run.endedAtMs || Date.now() });
+    }
+  }
+
+  /** The tracking run of a Tributary run, created with its params and tags the first time. */
+  private async ensureRun(run: RunRecord): Promise<string> {
+    const known = this.trackingIds.get(run.id);
+    if (known) return known;
+    const experimentId = await this.ensureExperiment(run.federation);
+    const found = await this.opts.store.searchRuns({ experimentIds: [experimentId], filter: `tags."${RUN_ID_TAG}" = '${run.id}'`, maxResults: 1 });
+    let trackingRunId = found.runs[0]?.info.runId;
+    if (!trackingRunId) {
+      const created = await this.opts.store.createRun({
+        experimentId,
+        runName: `${run.federation}-${run.id}`,
+        startTime: run.startedAtMs,
+        tags: {
+          [RUN_ID_TAG]: run.id,
+          'tributary.federation': run.federation,
+          'tributary.start_version': String(run.startVersion),
+          'mlflow.source.name': 'tributary',
+          'mlflow.source.type': 'JOB',
+        },
+      });
+      trackingRunId = created.info.runId;
+      await this.opts.store.logBatch(trackingRunId, { params: paramsOf(run) });
+    }
+    this.trackingIds.set(run.id, trackingRunId);
+    return trackingRunId;
+  }
+
+  private async ensureExperiment(federation: string): Promise<string> {
+    const known = this.experimentIds.get(federation) ?? (await this.findExperiment(federation));
+    if (known) return known;
+    let id: string;
+    try {
+      id = await this.opts.store.createExperiment(federation, { 'tributary.federation': federation });
+    } catch (err) {
+      // Another coordinator (or an earlier attempt) created it meanwhile.
+      id = (await this.findExperiment(federation)) ?? '';
+      if (!id) throw err;
+    }
+    this.experimentIds.set(federation, id);
+    return id;
+  }
+
+  private async findExperiment(federation: string): Promise<string | undefined> {
+    const known = this.experimentIds.get(federation);
+    if (known) return known;
+    try {
+      const experiment = await this.opts.store.getExperimentByName(federation);
+      this.experimentIds.set(federation, experiment.experimentId);
+      return experiment.experimentId;
+    } catch (err) {
+      if (isResourceDoesNotExist(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private async history(trackingRunId: string, key: string): Promise<MetricPoint__Output[]> {
+    const points: MetricPoint__Output[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await this.opts.store.getMetricHistory(trackingRunId, key, { maxResults: 10_000, ...(pageToken ? { pageToken } : {}) });
+      for (const m of page.metrics) points.push({ key, value: m.value, timestampMs: m.timestamp, step: m.step });
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return points;
+  }
+
+  private async requireRun(runId: string): Promise<RunRecord> {
+    const run = await this.opts.state.getRun(runId);
+    if (!run) throw notFound(`run "${runId}" does not exist`);
+    return run;
+  }
+}
+
+/** A round is logged once nothing more will be added to it. */
+function isFinal(round: RoundRecord, run: RunRecord, movedOn: boolean): boolean {
+  if (round.state === 'ROUND_STATE_FAILED') return true;
+  if (round.state !== 'ROUND_STATE_COMMITTED') return false;
+  const every = run.settings?.evaluateEvery ?? 0;
+  const evaluationDue = every > 0 && round.number % every === 0;
+  return !evaluationDue || 'eval_num_sites' in round.metrics || movedOn;
+}
+
+/** What a final round logs: metrics at step = round number, lineage and failures as tags. */
+function roundRecords(round: RoundRecord): { metrics: MetricInput[]; tags: RunTag[] } {
+  const at = round.closedAtMs || Date.now();
+  const step = round.number;
+  const m = (key: string, value: number): MetricInput => ({ key, value, timestamp: at, step });
+  const metrics: MetricInput[] = [
+    m('round_duration_seconds', round.closedAtMs > 0 ? (round.closedAtMs - round.openedAtMs) / 1000 : 0),
+    m('sites_selected', round.selectedSites.length),
+    m('sites_accepted', round.accepted.length),
+    m('sites_refused', round.refused.length),
+    m('bytes_received', round.bytesReceived),
+    m('round_failed', round.state === 'ROUND_STATE_FAILED' ? 1 : 0),
+  ];
+  const byReason = new Map<string, number>();
+  for (const r of round.refused) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
+  for (const [reason, count] of byReason) metrics.push(m(`refused/${reason}`, count));
+  for (const [key, value] of Object.entries(round.metrics)) metrics.push(m(key, value));
+  const tags: RunTag[] = [];
+  const prefix = `tributary.round.${round.number}`;
+  if (round.state === 'ROUND_STATE_COMMITTED') {
+    metrics.push(m('model_version', round.committedVersion));
+    tags.push({ key: 'tributary.model_version', value: String(round.committedVersion) });
+    const lineage = {
+      version: round.committedVersion,
+      parent: round.baseVersion,
+      contributions: round.accepted.map((u) => ({
+        site: u.site,
+        update_id: u.updateId,
+        sha256: u.payloadSha256,
+        num_examples: u.numExamples,
+        ...(u.datasets.length > 0 ? { datasets: u.datasets.map((d) => ({ name: d.name, digest: d.digest, rows: d.rows, context: d.context })) } : {}),
+        ...(Object.keys(u.context).length > 0 ? { context: u.context } : {}),
+      })),
+    };
+    tags.push({ key: `${prefix}.lineage`, value: clip(JSON.stringify(lineage)) });
+  } else {
+    tags.push({ key: `${prefix}.failure`, value: clip(round.failureReason) });
+  }
+  return { metrics, tags };
+}
+
+/** The federation settings a run was started with, as immutable params. */
+function paramsOf(run: RunRecord): Param[] {
+  const s = run.settings;
+  const params: Param[] = [
+    { key: 'federation', value: run.federation },
+    { key: 'rounds', value: String(run.rounds) },
+    { key: 'start_version', value: String(run.startVersion) },
+  ];
+  if (!s) return params;
+  params.push(
+    { key: 'strategy', value: s.strategy },
+    { key: 'min_sites', value: String(s.minSites) },
+    { key: 'sample_fraction', value: String(s.sampleFraction) },
+    { key: 'sample_count', value: String(s.sampleCount) },
+    { key: 'round_deadline_seconds', value: String(s.roundDeadlineSeconds) },
+    { key: 'on_round_failure', value: s.onRoundFailure.replace('ROUND_FAILURE_POLICY_', '').toLowerCase() },
+    { key: 'evaluate_every', value: String(s.evaluateEvery) },
+    { key: 'norm_bound', value: String(s.normBound) },
+    { key: 'norm_bound_mode', value: s.normBoundMode || 'refuse' },
+  );
+  for (const [k, v] of Object.entries(s.strategyOptions)) params.push({ key: `strategy.${k}`, value: v });
+  return params;
+}
+
+function siteKey(site: string, key: string): string {
+  return `site/${site}/${key}`;
+}
+
+function clip(text: string): string {
+  return text.length <= MAX_TAG_CHARS ? text : `${text.slice(0, MAX_TAG_CHARS - 1)}…`;
+}
+
+function notFound(message: string): TributaryError {
+  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
+}
