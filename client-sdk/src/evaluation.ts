@@ -1,10 +1,9 @@
-import { DEFAULT_CHUNK_SIZE, TributaryError, encodeEnvelope, encodeManifest, newUpdateId, sha256Hex, signEnvelope, subjects } from '@tributary/proto';
+import { DEFAULT_CHUNK_SIZE, TributaryError, newUpdateId, sha256Hex } from '@tributary/proto';
 import type { UpdateManifest } from '@tributary/proto';
-import { publishDurably } from './jetstream.js';
 import type { SiteSession } from './session.js';
 import { describeDatasets } from './lineage.js';
 import type { DatasetDescriptor, SiteTask, UpdateVerdict } from './types.js';
-import { VerdictWatch } from './verdict.js';
+import { publishManifest } from './submission.js';
 
 /** What `evaluate` returns: metrics of the global model on local data, and how many examples they cover. */
 export interface EvaluationResult {
@@ -33,10 +32,10 @@ export async function submitEvaluation(session: SiteSession, task: SiteTask, res
   for (const [key, value] of Object.entries(result.metrics)) {
     if (!Number.isFinite(value)) throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'NON_FINITE', message: `evaluation metric "${key}" is not a finite number` });
   }
-  const { site, key, js, options, logger } = session;
+  const { site } = session;
   const { federation, runId, round } = task;
   const updateId = newUpdateId();
-  const manifest: UpdateManifest = {
+  const manifest: UpdateManifest & { updateId: string } = {
     federation,
     runId,
     round,
@@ -56,26 +55,7 @@ export async function submitEvaluation(session: SiteSession, task: SiteTask, res
     datasets: describeDatasets(result.datasets?.map((d) => ({ context: 'evaluation', ...d }))),
     context: { ...(result.context ?? {}) },
   };
-  const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key));
-  const watch = await VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site));
-  try {
-    await publishDurably(
-      js,
-      { subject: subjects.update(federation, runId, round, site), data: envelope, msgID: updateId },
-      { policy: options.retry, maxAttempts: options.retry.maxAttempts, signal, logger },
-    );
-    const status = await watch.wait({ signal, deadlineAtMs: task.deadlineAtMs });
-    return {
-      updateId,
-      accepted: status.state === 'UPDATE_STATE_ACCEPTED',
-      reason: status.reason,
-      message: status.message,
-      round,
-      runId,
-    };
-  } finally {
-    watch.close();
-  }
+  return publishManifest(session, task, manifest, signal, { bytes: 0, started: Date.now() });
 }
 
 function invalid(message: string): TributaryError {

@@ -18,7 +18,7 @@ export async function submitUpdate(
   result: TrainResult,
   signal: AbortSignal,
 ): Promise<UpdateVerdict> {
-  const { site, key, js, logger, options } = session;
+  const { site, logger } = session;
   const { federation, runId, round } = task;
   const update = encodeUpdate(task, result);
   const updateId = newUpdateId();
@@ -28,7 +28,7 @@ export async function submitUpdate(
   const payload = await publishPayload(session, federation, updateId, update.payload, signal);
   logger.debug({ ...where, bytes: payload.size, chunks: payload.chunkCount, ms: Date.now() - started }, 'update payload published');
 
-  const manifest: UpdateManifest = {
+  const manifest: UpdateManifest & { updateId: string } = {
     federation,
     runId,
     round,
@@ -47,8 +47,25 @@ export async function submitUpdate(
     flavor: update.flavor,
     baseVersion: task.modelVersion,
   };
-  const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key));
+  return publishManifest(session, task, manifest, signal, { bytes: payload.size, started });
+}
 
+/**
+ * Signs and publishes a manifest (msgID = update id) with the verdict subscription opened
+ * first, then waits for the verdict. A refusal is a verdict, not an error.
+ */
+export async function publishManifest(
+  session: SiteSession,
+  task: SiteTask,
+  manifest: UpdateManifest & { updateId: string },
+  signal: AbortSignal,
+  progress: { bytes: number; started: number },
+): Promise<UpdateVerdict> {
+  const { site, key, js, logger, options } = session;
+  const { federation, runId, round } = task;
+  const { updateId } = manifest;
+  const where = { federation, runId, round, updateId, kind: manifest.taskKind || 'train' };
+  const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key));
   const watch = await VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site));
   try {
     await publishDurably(
@@ -56,7 +73,7 @@ export async function submitUpdate(
       { subject: subjects.update(federation, runId, round, site), data: envelope, msgID: updateId },
       { policy: options.retry, maxAttempts: options.retry.maxAttempts, signal, logger },
     );
-    logger.info({ ...where, bytes: payload.size, ms: Date.now() - started }, 'update published; awaiting verdict');
+    logger.info({ ...where, bytes: progress.bytes, ms: Date.now() - progress.started }, 'update published; awaiting verdict');
     const status = await watch.wait({ signal, deadlineAtMs: task.deadlineAtMs });
     const verdict: UpdateVerdict = {
       updateId,
@@ -66,7 +83,7 @@ export async function submitUpdate(
       round: status.round === 0 ? round : status.round,
       runId: status.runId === '' ? runId : status.runId,
     };
-    if (verdict.accepted) logger.info({ ...where, ms: Date.now() - started }, 'update accepted');
+    if (verdict.accepted) logger.info({ ...where, ms: Date.now() - progress.started }, 'update accepted');
     else logger.warn({ ...where, reason: verdict.reason, message: verdict.message }, 'update refused');
     return verdict;
   } finally {

@@ -274,38 +274,10 @@ export class RoundEngine implements UpdateAdmission {
       }
       // Keep the verified payload: lineage points at it, and a restart re-folds the open round from it.
       await this.opts.blobs.putFile(info.stagedPath, manifest.payloadSha256);
-      const summary: UpdateSummary__Output = {
-        site: manifest.site,
-        updateId: manifest.updateId,
-        numExamples: manifest.numExamples,
-        payloadSha256: manifest.payloadSha256,
-        payloadSize: manifest.payloadSize,
-        metrics: finiteOnly(manifest.metrics),
-        acceptedAtMs: this.now(),
-        flavor: manifest.flavor || 'tensors',
-        datasets: manifest.datasets,
-        context: { ...manifest.context },
-      };
+      const summary = summaryOf(manifest, this.now());
       round.accepted.push(summary);
       round.bytesReceived += info.bytes;
-      await this.opts.state.write([
-        {
-          kind: 'update',
-          value: {
-            updateId: manifest.updateId,
-            federation: manifest.federation,
-            runId: manifest.runId,
-            round: manifest.round,
-            site: manifest.site,
-            state: 'ACCEPTED',
-            reason: '',
-            message: '',
-            atMs: summary.acceptedAtMs,
-            summary,
-          },
-        },
-        { kind: 'round', value: round },
-      ]);
+      await this.opts.state.write([acceptedRecord(manifest, summary), { kind: 'round', value: round }]);
       this.opts.metrics.updatesAccepted.inc();
       this.opts.metrics.bytesReceived.inc(info.bytes);
       this.opts.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId }, 'update accepted');
@@ -376,36 +348,9 @@ export class RoundEngine implements UpdateAdmission {
     const late = this.checkEvaluation(active, manifest);
     const ev = active.evaluation;
     if (late || !ev) return late ?? refusal('ROUND_NOT_OPEN', 'no evaluation is open');
-    const summary: UpdateSummary__Output = {
-      site: manifest.site,
-      updateId: manifest.updateId,
-      numExamples: manifest.numExamples,
-      payloadSha256: '',
-      payloadSize: 0,
-      metrics: finiteOnly(manifest.metrics),
-      acceptedAtMs: this.now(),
-      flavor: '',
-      datasets: manifest.datasets,
-      context: { ...manifest.context },
-    };
+    const summary = summaryOf(manifest, this.now());
     ev.results.push(summary);
-    await this.opts.state.write([
-      {
-        kind: 'update',
-        value: {
-          updateId: manifest.updateId,
-          federation: manifest.federation,
-          runId: manifest.runId,
-          round: manifest.round,
-          site: manifest.site,
-          state: 'ACCEPTED',
-          reason: '',
-          message: '',
-          atMs: summary.acceptedAtMs,
-          summary,
-        },
-      },
-    ]);
+    await this.opts.state.write([acceptedRecord(manifest, summary)]);
     this.opts.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site }, 'evaluation received');
     this.emit(active, 'EVALUATION_RECEIVED', { update: summary, round: ev.round });
     if (ev.results.length >= ev.selected.length) await this.finishEvaluation(active);
@@ -771,6 +716,41 @@ function event(type: string, atMs: number, run: RunRecord, round: RoundRecord | 
     round: round ? structuredClone(round) : null,
     update: null,
     refusal: null,
+  };
+}
+
+/** What the round, the model version's lineage and the tracking store keep of an accepted manifest. */
+function summaryOf(manifest: UpdateManifest__Output, at: number): UpdateSummary__Output {
+  const evaluation = manifest.taskKind === 'evaluate';
+  return {
+    site: manifest.site,
+    updateId: manifest.updateId,
+    numExamples: manifest.numExamples,
+    payloadSha256: evaluation ? '' : manifest.payloadSha256,
+    payloadSize: evaluation ? 0 : manifest.payloadSize,
+    metrics: finiteOnly(manifest.metrics),
+    acceptedAtMs: at,
+    flavor: evaluation ? '' : manifest.flavor || 'tensors',
+    datasets: manifest.datasets,
+    context: { ...manifest.context },
+  };
+}
+
+function acceptedRecord(manifest: UpdateManifest__Output, summary: UpdateSummary__Output): StateWrite {
+  return {
+    kind: 'update',
+    value: {
+      updateId: manifest.updateId,
+      federation: manifest.federation,
+      runId: manifest.runId,
+      round: manifest.round,
+      site: manifest.site,
+      state: 'ACCEPTED',
+      reason: '',
+      message: '',
+      atMs: summary.acceptedAtMs,
+      summary,
+    },
   };
 }
 
