@@ -79,11 +79,14 @@ describe('runs in the tracking store', () => {
 
     const lineage = JSON.parse(tracked?.tags['tributary.round.2.lineage'] ?? '{}') as {
       version: number;
+      sha256: string;
       parent: number;
       contributions: Array<{ site: string; sha256: string; datasets?: Array<{ name: string }>; context?: Record<string, string> }>;
     };
     const version = (await stack.admin.listModelVersions('tracked')).find((v) => v.version === 3);
     expect(lineage.version).toBe(3);
+    expect(lineage.sha256).toBe(version?.sha256);
+    expect(tracked?.tags['tributary.model_sha256']).toBe(version?.sha256);
     expect(lineage.parent).toBe(2);
     expect(lineage.contributions.map((c) => c.sha256).sort()).toEqual(version?.contributions.map((c) => c.payloadSha256).sort());
     expect(lineage.contributions.find((c) => c.site === 'tracked-a')?.datasets?.[0]?.name).toBe('tracked-a-claims');

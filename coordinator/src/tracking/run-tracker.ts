@@ -177,7 +177,8 @@ export class RunTracker {
       if (round.number <= logged) continue;
       const later = rounds.some((r) => r.number > round.number);
       if (!isFinal(round, run, terminal || later)) break;
-      const { metrics, tags } = roundRecords(round);
+      const version = round.state === 'ROUND_STATE_COMMITTED' ? await this.opts.state.getModelVersion(run.federation, round.committedVersion) : undefined;
+      const { metrics, tags } = roundRecords(round, version?.sha256 ?? '');
       tags.push({ key: LOGGED_ROUNDS_TAG, value: String(round.number) });
       await this.opts.store.logBatch(trackingRunId, { metrics, tags });
       logged = round.number;
@@ -272,7 +273,7 @@ function isFinal(round: RoundRecord, run: RunRecord, movedOn: boolean): boolean 
 }
 
 /** What a final round logs: metrics at step = round number, lineage and failures as tags. */
-function roundRecords(round: RoundRecord): { metrics: MetricInput[]; tags: RunTag[] } {
+function roundRecords(round: RoundRecord, modelSha256: string): { metrics: MetricInput[]; tags: RunTag[] } {
   const at = round.closedAtMs || Date.now();
   const step = round.number;
   const m = (key: string, value: number): MetricInput => ({ key, value, timestamp: at, step });
@@ -293,8 +294,10 @@ function roundRecords(round: RoundRecord): { metrics: MetricInput[]; tags: RunTa
   if (round.state === 'ROUND_STATE_COMMITTED') {
     metrics.push(m('model_version', round.committedVersion));
     tags.push({ key: 'tributary.model_version', value: String(round.committedVersion) });
+    tags.push({ key: 'tributary.model_sha256', value: modelSha256 });
     const lineage = {
       version: round.committedVersion,
+      sha256: modelSha256,
       parent: round.baseVersion,
       contributions: round.accepted.map((u) => ({
         site: u.site,
