@@ -127,6 +127,44 @@ describe('the CLI tour of the README, through the real binary', () => {
     expect(json<Array<{ name: string; status: string }>>(after).find((s) => s.name === 'hospital-a')?.status).toContain('REVOKED');
   });
 
+  it('creates a federation for every built-in strategy, with its options', async () => {
+    const cases: Array<[string, string[]]> = [
+      ['fedavg', []],
+      ['fedprox', ['mu=0.1']],
+      ['fedavgm', ['server_momentum=0.9']],
+      ['fedadam', ['eta=0.05', 'beta_1=0.8']],
+      ['fedyogi', ['tau=0.01']],
+      ['fedadagrad', ['eta=0.2']],
+      ['trimmed-mean', ['beta=0.2']],
+      ['median', []],
+      ['krum', ['f=1']],
+      ['multi-krum', ['f=1', 'm=2']],
+      ['ensemble', ['weight_by=metric:accuracy', 'top_k=2']],
+    ];
+    for (const [strategy, options] of cases) {
+      const name = `s-${strategy}`;
+      const args = ['federation', 'create', name, '--initial-model', 'init.safetensors', '--strategy', strategy];
+      for (const o of options) args.push('--strategy-option', o);
+      const created = await tributary(args, env, dir);
+      expect(created.code, `${strategy}: ${created.stdout}${created.stderr}`).toBe(0);
+      const shown = json<{ settings: { strategy: string; strategyOptions: Record<string, string> } }>(await tributary(['federation', 'show', name, '--json'], env, dir));
+      expect(shown.settings.strategy).toBe(strategy);
+      for (const o of options) {
+        const [key, value] = o.split('=') as [string, string];
+        expect(shown.settings.strategyOptions[key], `${strategy} ${key}`).toBe(value);
+      }
+    }
+  });
+
+  it('refuses an unknown strategy option, naming it', async () => {
+    const bad = await tributary(['federation', 'create', 'bad-opt', '--initial-model', 'init.safetensors', '--strategy', 'fedadam', '--strategy-option', 'beta_9=1', '--json'], env, dir);
+    expect(bad.code).toBe(1);
+    const envelope = JSON.parse(bad.stdout) as { ok: boolean; error: { code: string; message: string } };
+    expect(envelope.error.message).toContain('beta_9');
+    const unknown = await tributary(['federation', 'create', 'bad-strategy', '--initial-model', 'init.safetensors', '--strategy', 'fedmagic', '--json'], env, dir);
+    expect((JSON.parse(unknown.stdout) as { error: { message: string } }).error.message).toMatch(/unknown strategy "fedmagic" \(known: .*fedadam/);
+  });
+
   it('prints one error envelope with a code and a hint when a command fails', async () => {
     const missing = await tributary(['federation', 'show', 'no-such-federation', '--json'], env, dir);
     expect(missing.code).toBe(1);
