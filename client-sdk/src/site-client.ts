@@ -65,13 +65,7 @@ export class SiteClient {
     siteName?: string;
     credentials?: SiteClientOptions['credentials'];
   }): Promise<Site__Output> {
-    const key = typeof opts.key === 'string' ? await readKeyFile(opts.key) : opts.key;
-    const rpc = new RpcClient({
-      address: opts.coordinator,
-      key,
-      service: 'SiteService',
-      ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
-    });
+    const { key, rpc } = await siteRpc(opts.coordinator, opts.key, opts.credentials);
     try {
       const request: EnrollRequest = { invitationToken: opts.invitationToken, siteName: opts.siteName ?? '', publicKey: Buffer.from(key.publicKey) };
       const response = await rpc.unary<EnrollRequest, EnrollResponse__Output>('Enroll', request);
@@ -86,13 +80,7 @@ export class SiteClient {
 
   static async connect(opts: SiteClientOptions): Promise<SiteClient> {
     const options = compileSiteClientOptions(opts);
-    const key = typeof options.key === 'string' ? await readKeyFile(options.key) : options.key;
-    const rpc = new RpcClient({
-      address: options.coordinator,
-      key,
-      service: 'SiteService',
-      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-    });
+    const { key, rpc } = await siteRpc(options.coordinator, options.key, options.credentials);
     let nc: NatsConnection | undefined;
     try {
       const site = await whoAmI(rpc, options, key);
@@ -177,26 +165,12 @@ export class SiteClient {
    * A refusal by the coordinator resolves as `{ accepted: false, reason }`.
    */
   async submit(task: SiteTask, result: TrainResult, opts: { signal?: AbortSignal } = {}): Promise<UpdateVerdict> {
-    this.#assertOpen();
-    const op = linkSignals([opts.signal, this.#closing.signal]);
-    try {
-      if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op.signal);
-      return await submitUpdate(this.#session, task, result, op.signal);
-    } finally {
-      op.dispose();
-    }
+    return this.#submitAfterMetrics(task, opts.signal, (signal) => submitUpdate(this.#session, task, result, signal));
   }
 
   /** Sends the result of an evaluation task (`task.kind === "evaluate"`) and waits for its verdict. */
   async submitEvaluation(task: SiteTask, result: EvaluationResult, opts: { signal?: AbortSignal } = {}): Promise<UpdateVerdict> {
-    this.#assertOpen();
-    const op = linkSignals([opts.signal, this.#closing.signal]);
-    try {
-      if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op.signal);
-      return await submitEvaluation(this.#session, task, result, op.signal);
-    } finally {
-      op.dispose();
-    }
+    return this.#submitAfterMetrics(task, opts.signal, (signal) => submitEvaluation(this.#session, task, result, signal));
   }
 
   /**
@@ -218,14 +192,10 @@ export class SiteClient {
     version = 0,
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ version: number; sha256: string; bytes: Buffer }> {
-    this.#assertOpen();
-    const op = linkSignals([opts.signal, this.#closing.signal]);
-    try {
+    return this.#whileOpen(opts.signal, (signal) => {
       const { rpc, options, logger } = this.#session;
-      return await downloadModelVersion({ rpc, retry: options.retry, logger, signal: op.signal }, { federation, version });
-    } finally {
-      op.dispose();
-    }
+      return downloadModelVersion({ rpc, retry: options.retry, logger, signal }, { federation, version });
+    });
   }
 
   /** A model version of a federation (the latest by default), digest-checked and decoded. */
@@ -273,6 +243,25 @@ export class SiteClient {
     throwIfAborted(this.#closing.signal);
   }
 
+  /** Runs `call` with a signal that aborts with the caller's `signal` or when the client closes. */
+  async #whileOpen<T>(signal: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    const op = linkSignals([signal, this.#closing.signal]);
+    try {
+      return await call(op.signal);
+    } finally {
+      op.dispose();
+    }
+  }
+
+  /** Publishes the metrics the task logged so far, then its result with `send`. */
+  #submitAfterMetrics(task: SiteTask, signal: AbortSignal | undefined, send: (signal: AbortSignal) => Promise<UpdateVerdict>): Promise<UpdateVerdict> {
+    return this.#whileOpen(signal, async (op) => {
+      if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op);
+      return send(op);
+    });
+  }
+
   /** Logs NATS disconnects and reconnects; ends with the connection. */
   #watchConnection(): void {
     const { nc, logger } = this.#session;
@@ -291,6 +280,22 @@ export class SiteClient {
       }
     });
   }
+}
+
+/** The site's key, read from its file when given a path, and a SiteService client signing with it. */
+async function siteRpc(
+  coordinator: string,
+  key: SigningKey | string,
+  credentials: SiteClientOptions['credentials'],
+): Promise<{ key: SigningKey; rpc: RpcClient }> {
+  const signingKey = typeof key === 'string' ? await readKeyFile(key) : key;
+  const rpc = new RpcClient({
+    address: coordinator,
+    key: signingKey,
+    service: 'SiteService',
+    ...(credentials === undefined ? {} : { credentials }),
+  });
+  return { key: signingKey, rpc };
 }
 
 async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: SigningKey): Promise<string> {

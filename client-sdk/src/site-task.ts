@@ -1,5 +1,5 @@
 import { Reason, TributaryError } from '@tributary/proto';
-import type { Task__Output, TensorMap, TensorSpec__Output } from '@tributary/proto';
+import type { Task__Output, TensorMap } from '@tributary/proto';
 import type { TaskMetrics } from './metrics.js';
 import { linkSignals } from './signals.js';
 import type { LinkedSignal } from './signals.js';
@@ -30,32 +30,36 @@ export function taskSignal(
   });
 }
 
+/**
+ * A base class whose instances hold `fields` as their own properties, typed by `T`, so that a
+ * class implementing an interface need not declare the interface's fields again.
+ */
+function withFields<T extends object>(): new (fields: T) => Readonly<T> {
+  return class {
+    constructor(fields: T) {
+      Object.assign(this, fields);
+    }
+  } as new (fields: T) => Readonly<T>;
+}
+
 /** A task handed to user code: the fields of the wire Task, the model, a signal and a metrics log. */
-export class ActiveSiteTask implements SiteTask {
-  readonly federation: string;
-  readonly runId: string;
-  readonly round: number;
-  readonly kind: string;
-  readonly modelVersion: number;
-  readonly config: Readonly<Record<string, string>>;
-  readonly deadlineAtMs: number;
-  readonly modelSpec: TensorSpec__Output[];
-  readonly model: TensorMap;
-  readonly signal: AbortSignal;
+export class ActiveSiteTask extends withFields<Omit<SiteTask, 'log'>>() implements SiteTask {
   readonly #metrics: TaskMetrics;
 
   constructor(init: { task: Task__Output; model: TensorMap; signal: AbortSignal; metrics: TaskMetrics }) {
     const t = init.task;
-    this.federation = t.federation;
-    this.runId = t.runId;
-    this.round = t.round;
-    this.kind = t.kind;
-    this.modelVersion = t.modelVersion;
-    this.config = Object.freeze({ ...t.config });
-    this.deadlineAtMs = t.deadlineAtMs;
-    this.modelSpec = t.modelSpec?.tensors ?? [];
-    this.model = init.model;
-    this.signal = init.signal;
+    super({
+      federation: t.federation,
+      runId: t.runId,
+      round: t.round,
+      kind: t.kind,
+      modelVersion: t.modelVersion,
+      config: Object.freeze({ ...t.config }),
+      deadlineAtMs: t.deadlineAtMs,
+      modelSpec: t.modelSpec?.tensors ?? [],
+      model: init.model,
+      signal: init.signal,
+    });
     this.#metrics = init.metrics;
   }
 

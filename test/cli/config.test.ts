@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatPublicKey, generateSigningKey, isTributaryError, writeKeyFile } from '@tributary/proto';
 import { loadClientConfig, loadServeConfig } from '@tributary/coordinator';
+import { rejection } from '../helpers/errors.js';
 
 const adminKey = generateSigningKey('admin');
 const otherKey = generateSigningKey('other');
@@ -23,14 +24,10 @@ async function configFile(text: string, name = 'tributary.yaml'): Promise<string
   return path;
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error & { code?: string; reason?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    expect(isTributaryError(err)).toBe(true);
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
+async function configError(p: Promise<unknown>): Promise<Error & { code?: string; reason?: string }> {
+  const err = await rejection(p);
+  expect(isTributaryError(err)).toBe(true);
+  return err as Error;
 }
 
 describe('loadServeConfig', () => {
@@ -100,7 +97,7 @@ describe('loadServeConfig', () => {
 
   it('refuses an unknown key in the config file, naming it', async () => {
     const file = await configFile(`admin_keys: [${ADMIN_B64}]\ngrpc_lisen: 127.0.0.1:7400\n`);
-    const err = await rejection(loadServeConfig({ configFile: file, env: {}, cwd: dir }));
+    const err = await configError(loadServeConfig({ configFile: file, env: {}, cwd: dir }));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('unknown key "grpc_lisen"');
     expect(err.message).toContain(file);
@@ -108,30 +105,30 @@ describe('loadServeConfig', () => {
 
   it('refuses a config file that is not a mapping', async () => {
     const file = await configFile('- just\n- a list\n');
-    const err = await rejection(loadServeConfig({ configFile: file, env: {}, cwd: dir }));
+    const err = await configError(loadServeConfig({ configFile: file, env: {}, cwd: dir }));
     expect(err.message).toContain('expected a mapping');
   });
 
   it('requires at least one admin key', async () => {
-    const err = await rejection(loadServeConfig({ env: {}, cwd: dir }));
+    const err = await configError(loadServeConfig({ env: {}, cwd: dir }));
     expect(err.message).toMatch(/^admin_keys is required/);
   });
 
   it('names the setting and its source when a value is invalid', async () => {
-    const err = await rejection(
+    const err = await configError(
       loadServeConfig({ flags: { adminKeys: [ADMIN_B64] }, env: { TRIBUTARY_GRPC_LISTEN: 'localhost' }, cwd: dir }),
     );
     expect(err.message).toBe('invalid grpc_listen "localhost" (from TRIBUTARY_GRPC_LISTEN): expected host:port, e.g. 127.0.0.1:7400');
   });
 
   it('refuses an admin key that is neither base64 nor a readable file', async () => {
-    const err = await rejection(loadServeConfig({ flags: { adminKeys: ['no-such.key'] }, env: {}, cwd: dir }));
+    const err = await configError(loadServeConfig({ flags: { adminKeys: ['no-such.key'] }, env: {}, cwd: dir }));
     expect(err.message).toContain('admin_keys "no-such.key" (from --admin-key)');
   });
 
   it('wants tls_cert and tls_key together', async () => {
     await writeFile(join(dir, 'cert.pem'), 'x');
-    const err = await rejection(loadServeConfig({ flags: { adminKeys: [ADMIN_B64], tlsCert: 'cert.pem' }, env: {}, cwd: dir }));
+    const err = await configError(loadServeConfig({ flags: { adminKeys: [ADMIN_B64], tlsCert: 'cert.pem' }, env: {}, cwd: dir }));
     expect(err.message).toContain('tls_cert and tls_key go together');
   });
 

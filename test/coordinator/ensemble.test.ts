@@ -12,21 +12,13 @@ import {
 import type { EnsembleMemberInput, TensorMap } from '@tributary/proto';
 import type { RoundContext, SiteUpdate } from '@tributary/coordinator';
 import { EnsembleStrategy } from '@tributary/coordinator';
+import { caught } from '../helpers/errors.js';
+import { roundContext } from '../helpers/strategy-inputs.js';
 
 const strategy = new EnsembleStrategy();
 
 function context(options: Record<string, string> = {}): RoundContext {
-  return {
-    federation: 'ensembles',
-    runId: '0123456789abcdef',
-    round: 1,
-    globalModel: {},
-    modelSpec: [],
-    options: strategy.validateOptions(options),
-    serverState: {},
-    scratchDir: '/nonexistent-scratch',
-    memoryBudgetBytes: 1024 ** 3,
-  };
+  return roundContext({ federation: 'ensembles', options: strategy.validateOptions(options) });
 }
 
 /** A distinct, valid update id per site name. */
@@ -55,15 +47,6 @@ async function aggregate(updates: SiteUpdate[], options: Record<string, string> 
   const result = await aggregator.finish();
   const ensemble = decodeEnsemble({ tensors: result.model, metadata: result.metadata ?? {} });
   return { result, ensemble, weights: Object.fromEntries(ensemble.members.map((m) => [m.site, m.weight])) };
-}
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
 }
 
 function expectError(err: unknown, match: { code?: string; reason: string }, message?: RegExp): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromFloat64, isTributaryError, tensor } from '@tributary/proto';
-import type { FederationSettings__Output, Tensor, TensorMap, TensorSpec__Output } from '@tributary/proto';
+import type { FederationSettings__Output, TensorMap, TensorSpec__Output } from '@tributary/proto';
 import {
   FedAvgStrategy,
   builtinStrategies,
@@ -8,33 +8,10 @@ import {
   normaliseSettings,
 } from '@tributary/coordinator';
 import type { RoundContext, SiteUpdate } from '@tributary/coordinator';
-
-// mulberry32: a small seeded PRNG, so every run sees the same "random" data.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-// Written out here rather than borrowed from the codec, so the reference stays independent.
-function decodeF16(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-function valuesOf(t: Tensor): number[] {
-  if (t.dtype === 'F16') return Array.from(t.data as Uint16Array, decodeF16);
-  return Array.from(t.data as Float32Array | Float64Array);
-}
+import { caught } from '../helpers/errors.js';
+import { valuesOf } from '../helpers/numeric.js';
+import { prng } from '../helpers/random.js';
+import { roundContext, siteUpdate } from '../helpers/strategy-inputs.js';
 
 const spec: TensorSpec__Output[] = [
   { name: 'dense.weight', dtype: 'F32', shape: [8, 5] },
@@ -53,21 +30,7 @@ function randomModel(random: () => number, modelSpec = spec): TensorMap {
 }
 
 function context(modelSpec = spec, options: Record<string, string> = {}): RoundContext {
-  return {
-    federation: 'churn',
-    runId: '0123456789abcdef',
-    round: 1,
-    globalModel: randomModel(prng(99), modelSpec),
-    modelSpec,
-    options,
-    serverState: {},
-    scratchDir: '/nonexistent-scratch',
-    memoryBudgetBytes: 1024 ** 3,
-  };
-}
-
-function siteUpdate(site: string, numExamples: number, tensors: TensorMap, metrics: Record<string, number> = {}): SiteUpdate {
-  return { site, updateId: site.padEnd(32, '0'), numExamples, metrics, flavor: 'tensors', tensors };
+  return roundContext({ globalModel: randomModel(prng(99), modelSpec), modelSpec, options });
 }
 
 /** sum_k n_k x_k / sum_k n_k, per value, in plain float64. */
@@ -103,15 +66,6 @@ function aggregate(updates: SiteUpdate[]) {
   for (const u of updates) aggregator.fold(u);
   expect(aggregator.count).toBe(updates.length);
   return aggregator.finish();
-}
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('FedAvg aggregation', () => {

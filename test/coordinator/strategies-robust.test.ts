@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromFloat64, isTributaryError, tensor } from '@tributary/proto';
-import type { Tensor, TensorMap, TensorSpec__Output } from '@tributary/proto';
+import type { TensorMap, TensorSpec__Output } from '@tributary/proto';
 import {
   FedAvgStrategy,
   KrumStrategy,
@@ -22,18 +22,10 @@ import {
   trimCount,
 } from '@tributary/coordinator';
 import type { AggregateResult, FloatVector, RoundContext, SiteUpdate, Strategy } from '@tributary/coordinator';
-
-// mulberry32: a small seeded PRNG, so every run sees the same "random" data.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { caught, rejection } from '../helpers/errors.js';
+import { expectClose, valuesOf } from '../helpers/numeric.js';
+import { prng } from '../helpers/random.js';
+import { roundContext, siteUpdate } from '../helpers/strategy-inputs.js';
 
 /** Standard normal draws (Box-Muller) from a seeded uniform source. */
 function gaussian(random: () => number): () => number {
@@ -81,14 +73,6 @@ function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(referenceSquaredDistance(a, b));
 }
 
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = 1e-12): void {
-  expect(actual.length).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const bound = tolerance * Math.max(1, Math.abs(expected[i]!));
-    expect(Math.abs(actual[i]! - expected[i]!), `[${i}] = ${actual[i]}, expected ${expected[i]}`).toBeLessThanOrEqual(bound);
-  }
-}
-
 function randomRows(seed: number, n: number, length: number, type: 'F32' | 'F64' = 'F64'): FloatVector[] {
   const random = prng(seed);
   return Array.from({ length: n }, () => {
@@ -104,21 +88,6 @@ function tiedRows(seed: number, n: number, length: number): FloatVector[] {
 }
 
 // --- rounds ----------------------------------------------------------------------------------
-
-// Written out here rather than borrowed from the codec, so the reference stays independent.
-function decodeF16(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-function valuesOf(t: Tensor): number[] {
-  if (t.dtype === 'F16') return Array.from(t.data as Uint16Array, decodeF16);
-  return Array.from(t.data as Float32Array | Float64Array | Int32Array);
-}
 
 /** All tensors of a model in spec order, as one plain array. */
 function flat(model: TensorMap, modelSpec: readonly TensorSpec__Output[]): number[] {
@@ -145,10 +114,6 @@ function modelOf(values: ArrayLike<number>, modelSpec = spec): TensorMap {
   return model;
 }
 
-function siteUpdate(site: string, numExamples: number, tensors: TensorMap, metrics: Record<string, number> = {}): SiteUpdate {
-  return { site, updateId: site.padEnd(32, '0'), numExamples, metrics, flavor: 'tensors', tensors };
-}
-
 let scratchRoot: string;
 beforeAll(async () => {
   scratchRoot = await mkdtemp(join(tmpdir(), 'tributary-robust-'));
@@ -160,17 +125,14 @@ afterAll(async () => {
 let rounds = 0;
 function context(options: Record<string, string> = {}, memoryBudgetBytes = 1024 ** 3, modelSpec = spec): RoundContext {
   rounds++;
-  return {
-    federation: 'churn',
-    runId: '0123456789abcdef',
+  return roundContext({
     round: rounds,
     globalModel: modelOf(new Float64Array(specLength)),
     modelSpec,
     options,
-    serverState: {},
     scratchDir: join(scratchRoot, `round-${rounds}`),
     memoryBudgetBytes,
-  };
+  });
 }
 
 async function aggregate(
@@ -186,24 +148,6 @@ async function aggregate(
   } finally {
     await aggregator.dispose?.();
   }
-}
-
-async function rejection(promise: unknown): Promise<unknown> {
-  try {
-    await promise;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
 }
 
 // --- kernels ---------------------------------------------------------------------------------
@@ -430,7 +374,7 @@ describe('UpdateBuffer', () => {
 
 describe('robust strategy options', () => {
   function optionError(strategy: Strategy, options: Record<string, string>): string {
-    const err = thrown(() => strategy.validateOptions(options));
+    const err = caught(() => strategy.validateOptions(options));
     if (!isTributaryError(err)) throw err;
     expect(err.code).toBe('INVALID_ARGUMENT');
     return err.message;

@@ -2,16 +2,12 @@ import { decodeSafetensors, encodeSafetensors, tensor, type SigningKey, type Ten
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSite } from '../helpers/raw-site.js';
 import { addSite, startStack, type Stack } from '../helpers/stack.js';
+import { expectClose } from '../helpers/numeric.js';
 import { referenceFedAvg, toyModel, toyTrain } from '../helpers/training.js';
 
 /** The model's values in spec order, as float64. */
 function flat(model: TensorMap): Float64Array {
   return Float64Array.from(Object.values(model).flatMap((t) => Array.from(t.data as Float32Array)));
-}
-
-function expectClose(got: Float64Array, want: Float64Array, tolerance: number): void {
-  expect(got.length).toBe(want.length);
-  want.forEach((w, i) => expect(Math.abs((got[i] ?? NaN) - w), `value ${i}`).toBeLessThanOrEqual(tolerance * Math.max(1, Math.abs(w))));
 }
 
 describe('strategies through the real coordinator', () => {

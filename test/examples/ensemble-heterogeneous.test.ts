@@ -11,6 +11,8 @@ import type { SiteUpdate } from '@tributary/coordinator';
 import { EnsembleStrategy } from '@tributary/coordinator';
 import { NUM_CLASSES, NUM_FEATURES, splitIris } from '../../examples/src/quickstart/data.js';
 import type { Dataset } from '../../examples/src/quickstart/data.js';
+import { prng } from '../helpers/random.js';
+import { roundContext } from '../helpers/strategy-inputs.js';
 
 /**
  * Accuracy the ensemble must beat on the 30 held-out rows. Each site sees mostly two classes,
@@ -19,18 +21,6 @@ import type { Dataset } from '../../examples/src/quickstart/data.js';
 const ENSEMBLE_ACCURACY_THRESHOLD = 0.85;
 
 type Rows = number[][];
-
-// mulberry32, so the feature maps are the same on every run.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function rowsOf(data: Dataset): Rows {
   return Array.from({ length: data.size }, (_, i) => Array.from(data.x.subarray(i * NUM_FEATURES, (i + 1) * NUM_FEATURES)));
@@ -274,17 +264,7 @@ function trainSites(): { sites: SiteModel[]; test: { x: Rows; y: Uint8Array } } 
 /** The committed model version's bytes, as DownloadModel returns them. */
 async function ensembleRound(updates: SiteUpdate[], options: Record<string, string>): Promise<Uint8Array> {
   const strategy = new EnsembleStrategy();
-  const aggregator = strategy.createAggregator({
-    federation: 'iris',
-    runId: 'run-1',
-    round: 1,
-    globalModel: {},
-    modelSpec: [],
-    options: strategy.validateOptions(options),
-    serverState: {},
-    scratchDir: '/nonexistent-scratch',
-    memoryBudgetBytes: 1024 ** 3,
-  });
+  const aggregator = strategy.createAggregator(roundContext({ federation: 'iris', runId: 'run-1', options: strategy.validateOptions(options) }));
   for (const u of updates) await aggregator.fold(u);
   const { model, metadata } = await aggregator.finish();
   return encodeSafetensors(model, metadata);

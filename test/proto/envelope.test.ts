@@ -39,6 +39,8 @@ function manifest(): UpdateManifest {
     flavor: 'tensors',
     baseVersion: 3,
     taskKind: '',
+    datasets: [{ name: 'claims', digest: 'cd'.repeat(32), schema: '', rows: 120, source: 'warehouse.claims', context: 'training' }],
+    context: { 'code.version': '4f2a9c1' },
   };
 }
 

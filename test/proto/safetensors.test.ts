@@ -15,18 +15,14 @@ import {
   type TensorData,
   type TensorMap,
 } from '@tributary/proto';
+import { caught } from '../helpers/errors.js';
 
 const values = (d: TensorData | undefined): (number | bigint)[] => (d === undefined ? [] : Array.from(d as ArrayLike<number | bigint>));
 
 function expectMalformed(bytes: Uint8Array): void {
-  let caught: unknown;
-  try {
-    decodeSafetensors(bytes);
-  } catch (err) {
-    caught = err;
-  }
-  expect(isTributaryError(caught), String(caught)).toBe(true);
-  expect(caught).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'MALFORMED_PAYLOAD' });
+  const err = caught(() => decodeSafetensors(bytes));
+  expect(isTributaryError(err), String(err)).toBe(true);
+  expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'MALFORMED_PAYLOAD' });
 }
 
 /** A payload with a hand-written header (no padding) followed by `data`. */

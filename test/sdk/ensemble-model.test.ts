@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EnsembleModel } from '@tributary/client-sdk';
 import { encodeSafetensors, ensembleTensors, isTributaryError, tensor } from '@tributary/proto';
 import type { EnsembleCombine, EnsembleMember, EnsembleMemberInput } from '@tributary/proto';
+import { caught } from '../helpers/errors.js';
 
 type Rows = number[][];
 
@@ -36,15 +37,6 @@ const canned = (member: EnsembleMember): Rows => OUTPUTS[member.site]!;
 function expectRows(actual: Rows, expected: Rows): void {
   expect(actual).toHaveLength(expected.length);
   actual.forEach((row, r) => row.forEach((v, c) => expect(v, `row ${r} class ${c}`).toBeCloseTo(expected[r]![c]!, 12)));
-}
-
-function caught(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('EnsembleModel.decode', () => {

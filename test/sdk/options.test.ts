@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CHUNK_SIZE, TributaryError, generateSigningKey } from '@tributary/proto';
 import { compileSiteClientOptions, DEFAULT_VERDICT_TIMEOUT_MS } from '@tributary/client-sdk';
 import type { SiteClientOptions } from '@tributary/client-sdk';
+import { caught } from '../helpers/errors.js';
 
 const base: SiteClientOptions = {
   coordinator: '127.0.0.1:7400',
@@ -10,13 +11,9 @@ const base: SiteClientOptions = {
 };
 
 function failure(opts: unknown): TributaryError {
-  try {
-    compileSiteClientOptions(opts as SiteClientOptions);
-  } catch (err) {
-    expect(err).toBeInstanceOf(TributaryError);
-    return err as TributaryError;
-  }
-  throw new Error('expected the options to be refused');
+  const err = caught(() => compileSiteClientOptions(opts as SiteClientOptions));
+  expect(err).toBeInstanceOf(TributaryError);
+  return err as TributaryError;
 }
 
 describe('compileSiteClientOptions', () => {

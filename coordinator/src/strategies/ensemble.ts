@@ -1,7 +1,8 @@
 import { Reason, TributaryError, TENSORS_FLAVOR, ensembleTensors, isEnsembleCombine, payloadFlavorProblem } from '@tributary/proto';
 import type { EnsembleCombine, EnsembleMemberInput, FederationSettings__Output, TensorMap } from '@tributary/proto';
 import { weightedMeanOfMetrics } from './kernels.js';
-import { OPAQUE_PAYLOAD_TENSOR, sampleSites } from './strategy.js';
+import { invalidOption } from './strategy-options.js';
+import { OPAQUE_PAYLOAD_TENSOR, sampleSites, strategyError } from './strategy.js';
 import type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 
 /** How members are weighted: by examples, or by a validation metric every site reports. */
@@ -249,12 +250,4 @@ function memberInput(m: HeldMember, weight: number): EnsembleMemberInput {
     metrics: m.metrics,
     tensors: m.tensors,
   };
-}
-
-function invalidOption(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message });
-}
-
-function strategyError(code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION', message: string): TributaryError {
-  return new TributaryError({ code, reason: Reason.STRATEGY_ERROR, message });
 }

@@ -15,7 +15,8 @@ import type {
 } from '@tributary/proto';
 import { scale, weightedAccumulate, weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
-import { sampleSites } from './strategy.js';
+import { rejectAllOptions } from './strategy-options.js';
+import { sampleSites, strategyError } from './strategy.js';
 import type { Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 
 /** Federated averaging: the mean of the sites' models weighted by their numbers of examples. */
@@ -23,15 +24,7 @@ export class FedAvgStrategy implements Strategy {
   readonly name = 'fedavg';
 
   validateOptions(options: Record<string, string>): Record<string, string> {
-    const [unknown] = Object.keys(options);
-    if (unknown !== undefined) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `unknown option "${unknown}" for strategy fedavg (it takes none)`,
-      });
-    }
-    return {};
+    return rejectAllOptions(this.name, options);
   }
 
   selectSites(
@@ -141,8 +134,4 @@ export class FedAvgAggregator implements Aggregator {
 
 function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
-}
-
-function strategyError(code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION', message: string): TributaryError {
-  return new TributaryError({ code, reason: Reason.STRATEGY_ERROR, message });
 }

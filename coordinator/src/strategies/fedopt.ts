@@ -21,7 +21,7 @@ import {
 } from './optimizer-kernels.js';
 import { formatNumberOptions, parseNumberOptions } from './strategy-options.js';
 import type { NumberOptionSpec } from './strategy-options.js';
-import { sampleSites } from './strategy.js';
+import { sampleSites, strategyError } from './strategy.js';
 import type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 
 /**
@@ -85,11 +85,7 @@ export class ServerOptimizerAggregator implements Aggregator {
     // Checked against the real spec first, so a wrong dtype is reported as the site sent it.
     const mismatch = checkSpec(this.spec, tensorSpecsOf(update.tensors));
     if (mismatch !== undefined) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.STRATEGY_ERROR,
-        message: `update ${update.updateId} from site "${update.site}" does not match the model spec: ${mismatch}`,
-      });
+      throw strategyError('INVALID_ARGUMENT', `update ${update.updateId} from site "${update.site}" does not match the model spec: ${mismatch}`);
     }
     const tensors: TensorMap = { ...update.tensors };
     for (const name of this.widened) {
@@ -100,7 +96,7 @@ export class ServerOptimizerAggregator implements Aggregator {
   }
 
   finish(): AggregateResult {
-    if (this.count === 0) throw failed(`${this.strategy}: no update to aggregate`);
+    if (this.count === 0) throw strategyError('FAILED_PRECONDITION', `${this.strategy}: no update to aggregate`);
     const averaged = this.mean.finish();
     const previous = this.previousState();
     const model: TensorMap = {};
@@ -124,7 +120,7 @@ export class ServerOptimizerAggregator implements Aggregator {
       stepSquares += this.optimizer.step(x, delta, state);
       const next = fromFloat64(spec.dtype as DType, spec.shape, x);
       if (!allFinite(next)) {
-        throw failed(`${this.strategy}: the step left tensor "${spec.name}" with non-finite values (try a smaller server learning rate)`);
+        throw strategyError('FAILED_PRECONDITION', `${this.strategy}: the step left tensor "${spec.name}" with non-finite values (try a smaller server learning rate)`);
       }
       model[spec.name] = next;
       this.optimizer.slots.forEach(({ name }, i) => {
@@ -147,7 +143,7 @@ export class ServerOptimizerAggregator implements Aggregator {
     const t = this.globalModel[spec.name];
     const expected = elementCount(spec.shape);
     if (t === undefined || t.data.length !== expected) {
-      throw failed(`${this.strategy}: the global model has no tensor "${spec.name}" of ${expected} values`);
+      throw strategyError('FAILED_PRECONDITION', `${this.strategy}: the global model has no tensor "${spec.name}" of ${expected} values`);
     }
     return toFloat64(t);
   }
@@ -171,7 +167,7 @@ export class ServerOptimizerAggregator implements Aggregator {
     }
     const unexpected = Object.keys(this.serverState).find((key) => !expected.has(key));
     if (unexpected !== undefined) {
-      throw failed(`${this.strategy}: the server state holds "${unexpected}", which this strategy and model do not use`);
+      throw strategyError('FAILED_PRECONDITION', `${this.strategy}: the server state holds "${unexpected}", which this strategy and model do not use`);
     }
     return state;
   }
@@ -196,9 +192,9 @@ const POSITIVE = { min: 0, minExclusive: true } as const;
 const DECAY = { min: 0, maxExclusive: 1 } as const;
 
 /**
- * Options and defaults of each adaptive strategy: Flower's FedAdam, FedYogi and FedAdagrad
- * defaults (flwr.server.strategy), since Reddi et al. report per-task tuned values rather than
- * defaults. FedAdagrad takes no β2 and defaults β1 to 0 (Adagrad without momentum, which Flower
+ * Options and defaults of each adaptive strategy: β1 = 0.9, β2 = 0.99 and τ = 1e-3 as Reddi et
+ * al. use them (and Flower's current strategies default to); η and η_l are per-task in the
+ * paper, so these take Flower's defaults. FedAdagrad takes no β2 and defaults β1 to 0 (Adagrad without momentum, which Flower
  * fixes); β1 stays settable since Algorithm 2 allows momentum there too. `eta_l` is the sites'
  * learning rate: the server only sends it.
  */
@@ -208,7 +204,7 @@ const ADAPTIVE_OPTIONS: Readonly<Record<AdaptiveStrategyName, Readonly<Record<st
     eta_l: { ...POSITIVE, default: 0.1 },
     beta_1: { ...DECAY, default: 0.9 },
     beta_2: { ...DECAY, default: 0.99 },
-    tau: { ...POSITIVE, default: 1e-9 },
+    tau: { ...POSITIVE, default: 1e-3 },
   },
   fedyogi: {
     eta: { ...POSITIVE, default: 0.01 },
@@ -221,7 +217,7 @@ const ADAPTIVE_OPTIONS: Readonly<Record<AdaptiveStrategyName, Readonly<Record<st
     eta: { ...POSITIVE, default: 0.1 },
     eta_l: { ...POSITIVE, default: 0.1 },
     beta_1: { ...DECAY, default: 0 },
-    tau: { ...POSITIVE, default: 1e-9 },
+    tau: { ...POSITIVE, default: 1e-3 },
   },
 };
 
@@ -306,9 +302,9 @@ function option(values: Record<string, number>, name: string): number {
 }
 
 function stateValues(strategy: string, key: string, t: Tensor | undefined, shape: readonly number[]): Float64Array {
-  if (t === undefined) throw failed(`${strategy}: the server state carried from the previous round has no tensor "${key}"`);
+  if (t === undefined) throw strategyError('FAILED_PRECONDITION', `${strategy}: the server state carried from the previous round has no tensor "${key}"`);
   if (t.dtype !== 'F64' || !(t.data instanceof Float64Array) || !sameShape(t.shape, shape)) {
-    throw failed(`${strategy}: server state tensor "${key}" is ${t.dtype} [${t.shape.join(', ')}], expected F64 [${shape.join(', ')}]`);
+    throw strategyError('FAILED_PRECONDITION', `${strategy}: server state tensor "${key}" is ${t.dtype} [${t.shape.join(', ')}], expected F64 [${shape.join(', ')}]`);
   }
   return Float64Array.from(t.data);
 }
@@ -323,8 +319,4 @@ function isFloat(dtype: string): boolean {
 
 function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
-}
-
-function failed(message: string): TributaryError {
-  return new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.STRATEGY_ERROR, message });
 }

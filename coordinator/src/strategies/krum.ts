@@ -1,8 +1,8 @@
-import { Reason, TributaryError } from '@tributary/proto';
 import { accumulatePairwiseSquaredDistances, krumScores, lowestScores, meanOfRows } from './robust-kernels.js';
-import { BufferedAggregator, ServerSideStrategy, strategyError } from './robust-strategy.js';
-import { formatNumberOptions, parseNumberOptions } from './strategy-options.js';
+import { BufferedAggregator, ServerSideStrategy } from './robust-strategy.js';
+import { formatNumberOptions, invalidOption, parseNumberOptions } from './strategy-options.js';
 import type { NumberOptionSpec } from './strategy-options.js';
+import { strategyError } from './strategy.js';
 import type { RoundContext } from './strategy.js';
 
 /** `f`: byzantine sites tolerated; a round then needs more than 2f + 2 updates. */
@@ -80,6 +80,7 @@ export class KrumAggregator extends BufferedAggregator {
     const { f, m } = this.options;
     if (!(n > 2 * f + 2)) {
       throw strategyError(
+        'FAILED_PRECONDITION',
         `${this.strategy} tolerates f = ${f} byzantine site(s) only with more than 2f + 2 = ${2 * f + 2} updates, ` +
           `but the round has ${n}: lower f or raise min_sites to at least ${2 * f + 3}`,
       );
@@ -102,9 +103,5 @@ export class KrumAggregator extends BufferedAggregator {
 /** `value` if it is an integer, else INVALID_ARGUMENT in the format of the other option errors. */
 function integer(name: string, value: number, options: Record<string, string>): number {
   if (Number.isSafeInteger(value)) return value;
-  throw new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.INVALID_ARGUMENT,
-    message: `strategy option "${name}" must be an integer >= 0, got ${JSON.stringify(options[name])}`,
-  });
+  throw invalidOption(`strategy option "${name}" must be an integer >= 0, got ${JSON.stringify(options[name])}`);
 }

@@ -1,6 +1,6 @@
-import { Reason, TributaryError } from '@tributary/proto';
 import { coordinateMedian } from './robust-kernels.js';
 import { BufferedAggregator, ServerSideStrategy } from './robust-strategy.js';
+import { rejectAllOptions } from './strategy-options.js';
 import type { RoundContext } from './strategy.js';
 
 /**
@@ -12,15 +12,7 @@ export class MedianStrategy extends ServerSideStrategy {
   readonly name = 'median';
 
   validateOptions(options: Record<string, string>): Record<string, string> {
-    const [unknown] = Object.keys(options);
-    if (unknown !== undefined) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `unknown option "${unknown}" for strategy median (it takes none)`,
-      });
-    }
-    return {};
+    return rejectAllOptions(this.name, options);
   }
 
   createAggregator(ctx: RoundContext): MedianAggregator {

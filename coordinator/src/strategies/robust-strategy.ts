@@ -6,7 +6,7 @@ import type { FederationSettings__Output } from '@tributary/proto';
 import { weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import type { FloatVector } from './robust-kernels.js';
-import { sampleSites } from './strategy.js';
+import { sampleSites, strategyError } from './strategy.js';
 import type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 import { UpdateBuffer } from './update-buffer.js';
 
@@ -82,7 +82,7 @@ export abstract class BufferedAggregator implements Aggregator {
 
   async finish(): Promise<AggregateResult> {
     this.assertOpen();
-    if (this.count === 0) throw strategyError(`${this.strategy}: no update to aggregate`);
+    if (this.count === 0) throw strategyError('FAILED_PRECONDITION', `${this.strategy}: no update to aggregate`);
     this.finished = true;
     const { values, metrics } = await this.combine();
     return {
@@ -119,11 +119,6 @@ export abstract class BufferedAggregator implements Aggregator {
   }
 
   private assertOpen(): void {
-    if (this.finished) throw strategyError(`${this.strategy}: the round was already aggregated`);
+    if (this.finished) throw strategyError('FAILED_PRECONDITION', `${this.strategy}: the round was already aggregated`);
   }
-}
-
-/** A strategy's failure to aggregate the round (the round fails with this message). */
-export function strategyError(message: string): TributaryError {
-  return new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.STRATEGY_ERROR, message });
 }

@@ -46,6 +46,16 @@ export function parseNumberOptions<K extends string>(
   return values;
 }
 
+/**
+ * Options of a strategy that takes none: `{}`, or INVALID_ARGUMENT naming the first option,
+ * e.g. `unknown option "mu" for strategy fedavg (it takes none)`.
+ */
+export function rejectAllOptions(strategy: string, options: Readonly<Record<string, string>>): Record<string, string> {
+  const [unknown] = Object.keys(options);
+  if (unknown !== undefined) throw invalidOption(`unknown option "${unknown}" for strategy ${strategy} (it takes none)`);
+  return {};
+}
+
 /** Options as strings again, in their shortest round-trip form (`1e-9`, `0.9`). */
 export function formatNumberOptions(values: Readonly<Record<string, number>>): Record<string, string> {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
@@ -61,6 +71,7 @@ function describeInterval(spec: NumberOptionSpec): string {
   return `in ${spec.minExclusive ? '(' : '['}${spec.min}, ${spec.maxExclusive})`;
 }
 
-function invalidOption(message: string): TributaryError {
+/** INVALID_ARGUMENT for a bad strategy option, the one error all option checks raise. */
+export function invalidOption(message: string): TributaryError {
   return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message });
 }

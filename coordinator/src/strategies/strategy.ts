@@ -162,3 +162,11 @@ function sampleSize(
   }
   return n;
 }
+
+/**
+ * STRATEGY_ERROR: an update the strategy cannot fold (INVALID_ARGUMENT; the update is refused)
+ * or a round it cannot aggregate (FAILED_PRECONDITION; the round fails with this message).
+ */
+export function strategyError(code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION', message: string): TributaryError {
+  return new TributaryError({ code, reason: Reason.STRATEGY_ERROR, message });
+}

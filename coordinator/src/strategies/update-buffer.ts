@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Reason, TributaryError, checkSpec, fromFloat64, tensorSpecsOf, toFloat64 } from '@tributary/proto';
+import { checkSpec, fromFloat64, tensorSpecsOf, toFloat64 } from '@tributary/proto';
 import type { DType, Tensor, TensorMap, TensorSpec__Output } from '@tributary/proto';
 import type { FloatVector } from './robust-kernels.js';
+import { strategyError } from './strategy.js';
 
 export interface UpdateBufferOptions {
   /** The model's tensors; an update's vector concatenates them in this order. */
@@ -268,11 +269,11 @@ export class UpdateBuffer {
   /** The update's tensors in spec order, or INVALID_ARGUMENT naming the first mismatch. */
   private orderedTensors(tensors: TensorMap): Tensor[] {
     const mismatch = checkSpec(this.spec, tensorSpecsOf(tensors));
-    if (mismatch !== undefined) throw invalidUpdate(`the update does not match the model spec: ${mismatch}`);
+    if (mismatch !== undefined) throw strategyError('INVALID_ARGUMENT', `the update does not match the model spec: ${mismatch}`);
     return this.spec.map((spec, i) => {
       const t = tensors[spec.name]!;
       if (t.data.length !== this.sizes[i]) {
-        throw invalidUpdate(`tensor "${spec.name}" holds ${t.data.length} values, its shape ${this.sizes[i]}`);
+        throw strategyError('INVALID_ARGUMENT', `tensor "${spec.name}" holds ${t.data.length} values, its shape ${this.sizes[i]}`);
       }
       return t;
     });
@@ -288,7 +289,7 @@ export class UpdateBuffer {
 
   private assertOpen(): void {
     if (this.disposed) {
-      throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.STRATEGY_ERROR, message: 'the update buffer was disposed' });
+      throw strategyError('FAILED_PRECONDITION', 'the update buffer was disposed');
     }
   }
 }
@@ -303,8 +304,4 @@ function valuesOf(t: Tensor): Float32Array | Float64Array | Int32Array | Uint8Ar
     default:
       return t.data as Float32Array | Float64Array | Int32Array | Uint8Array;
   }
-}
-
-function invalidUpdate(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.STRATEGY_ERROR, message });
 }
