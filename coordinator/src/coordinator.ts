@@ -84,7 +84,17 @@ export class Coordinator {
     }
     await mkdir(join(opts.dataDir, 'staging'), { recursive: true });
     const state = new LevelStateStore(join(opts.dataDir, 'state'));
-    await state.open();
+    await state.open().catch((err: unknown) => {
+      const locked = (err as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED';
+      throw new TributaryError({
+        code: 'FAILED_PRECONDITION',
+        reason: locked ? 'DATA_DIR_IN_USE' : 'STATE_STORE_UNAVAILABLE',
+        message: locked
+          ? `data directory ${opts.dataDir} is in use by another coordinator (its LevelDB is locked)`
+          : `cannot open the state store in ${opts.dataDir}: ${TributaryError.from(err).message}`,
+        cause: err,
+      });
+    });
     const cleanup: Array<() => Promise<unknown>> = [() => state.close()];
     try {
       const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
@@ -109,7 +119,20 @@ export class Coordinator {
         throw new TributaryError({ code: 'UNAVAILABLE', reason: 'NATS_UNAVAILABLE', message: `cannot connect to NATS at ${String(opts.nats)}: ${TributaryError.from(err).message}`, cause: err });
       });
       cleanup.unshift(() => nc.close());
-      await ensureStreams(await nc.jetstreamManager());
+      await nc
+        .jetstreamManager()
+        .then((jsm) => ensureStreams(jsm))
+        .catch((err: unknown) => {
+          const noJetStream = /503|jetstream not enabled/i.test(String((err as Error)?.message ?? err));
+          throw new TributaryError({
+            code: 'FAILED_PRECONDITION',
+            reason: noJetStream ? 'JETSTREAM_UNAVAILABLE' : 'NATS_UNAVAILABLE',
+            message: noJetStream
+              ? `NATS at ${String(opts.nats)} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`
+              : `cannot set up the JetStream streams: ${TributaryError.from(err).message}`,
+            cause: err,
+          });
+        });
       await engine.start();
       cleanup.unshift(() => engine.stop());
       const trackingRegistry = TrackingStoreRegistry.withBuiltins();

@@ -4,13 +4,22 @@ import { NatsError, StorageType, nanos, type JetStreamManager, type StreamConfig
 /** Resubmits within this window are dropped by JetStream (`Nats-Msg-Id` = update id, chunk id). */
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 
+/**
+ * How long messages stay. Manifests and metric batches are processed within seconds and kept a
+ * week for inspection; chunks are purged once their update is decided, so only abandoned
+ * uploads (a manifest that never came) ever reach their age limit.
+ */
+const UPDATES_MAX_AGE_MS = 7 * 24 * 3600_000;
+const PAYLOADS_MAX_AGE_MS = 24 * 3600_000;
+const METRICS_MAX_AGE_MS = 7 * 24 * 3600_000;
+
 /** Room left in a payload message for its headers (`Nats-Msg-Id`, `Trib-Chunk`). */
 const CHUNK_HEADER_ALLOWANCE = 4096;
 
 /** JetStream's API error code for "stream not found". */
 const STREAM_NOT_FOUND = 10059;
 
-type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> & Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size'>>;
+type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> & Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age'>>;
 
 /** The data plane's three streams. */
 function dataPlaneStreams(): DataPlaneStream[] {
@@ -20,6 +29,7 @@ function dataPlaneStreams(): DataPlaneStream[] {
       subjects: [subjects.updateWildcard],
       storage: StorageType.File,
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      max_age: nanos(UPDATES_MAX_AGE_MS),
     },
     {
       name: STREAM_PAYLOADS,
@@ -27,18 +37,21 @@ function dataPlaneStreams(): DataPlaneStream[] {
       storage: StorageType.File,
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       max_msg_size: DEFAULT_CHUNK_SIZE + CHUNK_HEADER_ALLOWANCE,
+      max_age: nanos(PAYLOADS_MAX_AGE_MS),
     },
     {
       name: STREAM_METRICS,
       subjects: [subjects.metricsWildcard],
       storage: StorageType.File,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      max_age: nanos(METRICS_MAX_AGE_MS),
     },
   ];
 }
 
 /**
- * Creates the data plane's streams, or brings an existing one's subjects, duplicate window and
- * message size limit back to what Tributary expects. Safe to call on every start.
+ * Creates the data plane's streams, or brings an existing one's subjects, duplicate window,
+ * message size limit and age limit back to what Tributary expects. Safe to call on every start.
  */
 export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
   for (const wanted of dataPlaneStreams()) {
@@ -69,6 +82,7 @@ function differs(existing: StreamConfig, wanted: DataPlaneStream): boolean {
   return (
     !sameSubjects ||
     (wanted.duplicate_window !== undefined && existing.duplicate_window !== wanted.duplicate_window) ||
-    (wanted.max_msg_size !== undefined && existing.max_msg_size !== wanted.max_msg_size)
+    (wanted.max_msg_size !== undefined && existing.max_msg_size !== wanted.max_msg_size) ||
+    (wanted.max_age !== undefined && existing.max_age !== wanted.max_age)
   );
 }

@@ -38,7 +38,7 @@ export interface UpdateIngestOptions {
   logger: Logger;
   /** Longest wait for the next payload chunk before refusing with PAYLOAD_MISSING. @default 30000 */
   payloadTimeoutMs?: number;
-  /** Durable consumer on TRIB_UPDATES; coordinators sharing it share the work. @default "tributary-ingest" */
+  /** Durable consumer on TRIB_UPDATES; one coordinator (one state store) per set of streams. @default "tributary-ingest" */
   consumerName?: string;
   /**
    * Updates verified at the same time. Memory grows with it (each holds one decoded update);
@@ -288,11 +288,11 @@ export class UpdateIngest {
     manifest: UpdateManifest__Output,
     ctx: AdmissionContext,
   ): Promise<{ ok: true; tensors: TensorMap; bytes: number } | Refusal> {
+    for (const [key, value] of Object.entries(manifest.metrics)) {
+      if (!Number.isFinite(value)) return refusal('NON_FINITE', `metric "${key}" is not a finite number`);
+    }
     if (!ctx.expectsPayload) {
       if (manifest.payloadSize !== 0) return refusal('MALFORMED_MANIFEST', 'this result carries no payload');
-      for (const [key, value] of Object.entries(manifest.metrics)) {
-        if (!Number.isFinite(value)) return refusal('NON_FINITE', `metric "${key}" is not a finite number`);
-      }
       return { ok: true, tensors: {}, bytes: 0 };
     }
     if (manifest.taskKind === 'evaluate') return refusal('MALFORMED_MANIFEST', 'an evaluation result was sent where an update is expected');

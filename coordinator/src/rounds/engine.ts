@@ -116,6 +116,10 @@ export class RoundEngine implements UpdateAdmission {
         } catch (err) {
           const e = TributaryError.from(err);
           this.opts.logger.error({ runId: run.id, err: e.message }, 'run could not be resumed');
+          const open = run.currentRound > 0 ? await this.opts.state.getRound(run.id, run.currentRound) : undefined;
+          if (open && open.state !== 'ROUND_STATE_COMMITTED' && open.state !== 'ROUND_STATE_FAILED') {
+            await this.opts.state.write([{ kind: 'round', value: { ...open, state: 'ROUND_STATE_FAILED', failureReason: `RESUME_FAILED: ${e.message}`, closedAtMs: this.now() } }]);
+          }
           await this.endRun(run.id, 'RUN_STATUS_FAILED', `resume failed: ${e.message}`, run);
         }
       }
@@ -249,14 +253,10 @@ export class RoundEngine implements UpdateAdmission {
         return late ?? refusal('ROUND_NOT_OPEN', 'the round is not open');
       }
       const round = active.round;
-      const settings = active.run.settings;
-      if (settings && settings.normBound > 0 && settings.normBoundMode === 'clip' && !active.strategy.heterogeneous) {
-        const clip = clipUpdateToNorm(tensors, active.globalModel, settings.normBound);
-        if (clip.clipped) {
-          tensors = clip.tensors;
-          round.metrics['clipped_updates'] = (round.metrics['clipped_updates'] ?? 0) + 1;
-          this.opts.logger.info({ runId: manifest.runId, site: manifest.site, norm: clip.norm, bound: settings.normBound }, 'update clipped to the norm bound');
-        }
+      const clip = this.clipped(active, tensors);
+      if (clip.clipped) {
+        round.metrics['clipped_updates'] = (round.metrics['clipped_updates'] ?? 0) + 1;
+        this.opts.logger.info({ runId: manifest.runId, site: manifest.site, norm: clip.norm }, 'update clipped to the norm bound');
       }
       try {
         await active.aggregator.fold({
@@ -265,7 +265,7 @@ export class RoundEngine implements UpdateAdmission {
           numExamples: manifest.numExamples,
           metrics: manifest.metrics,
           flavor: manifest.flavor || 'tensors',
-          tensors,
+          tensors: clip.tensors,
         });
       } catch (err) {
         const e = TributaryError.from(err);
@@ -648,7 +648,9 @@ export class RoundEngine implements UpdateAdmission {
       const bytes = await this.opts.blobs.read(u.payloadSha256);
       const opaque = u.flavor !== '' && u.flavor !== 'tensors';
       const tensors = opaque ? { [OPAQUE_PAYLOAD_TENSOR]: tensor('U8', [bytes.byteLength], new Uint8Array(bytes)) } : decodeSafetensors(bytes).tensors;
-      await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors });
+      // The stored payload is what the site sent: clip it again exactly as when it was accepted.
+      const folded = opaque ? tensors : this.clipped(active, tensors).tensors;
+      await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors: folded });
     }
     this.opts.logger.info({ runId: run.id, round: round.number, refolded: round.accepted.length }, 'run resumed');
     if (round.accepted.length >= round.selectedSites.length || this.now() >= round.deadlineAtMs) {
@@ -659,6 +661,15 @@ export class RoundEngine implements UpdateAdmission {
   }
 
   // --- helpers ------------------------------------------------------------------------------
+
+  /** The update as it is folded: scaled back to the norm bound when the run clips. */
+  private clipped(active: ActiveRun, tensors: TensorMap): { tensors: TensorMap; clipped: boolean; norm: number } {
+    const settings = active.run.settings;
+    if (!settings || settings.normBound <= 0 || settings.normBoundMode !== 'clip' || active.strategy.heterogeneous) {
+      return { tensors, clipped: false, norm: 0 };
+    }
+    return clipUpdateToNorm(tensors, active.globalModel, settings.normBound);
+  }
 
   private aggregatorContext(active: ActiveRun, ctx: Omit<RoundContext, 'globalModel' | 'serverState' | 'scratchDir' | 'memoryBudgetBytes'>): RoundContext {
     return {

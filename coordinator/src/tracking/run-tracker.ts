@@ -43,7 +43,8 @@ export interface RunTrackerOptions {
  * coordinator restart or a tracking outage loses nothing, it only delays.
  */
 export class RunTracker {
-  private readonly trackingIds = new Map<string, string>();
+  /** Tracking run of each Tributary run; a promise, so concurrent callers create it once. */
+  private readonly trackingIds = new Map<string, Promise<string>>();
   private readonly experimentIds = new Map<string, string>();
   private readonly pending = new Set<string>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
@@ -191,9 +192,18 @@ export class RunTracker {
   }
 
   /** The tracking run of a Tributary run, created with its params and tags the first time. */
-  private async ensureRun(run: RunRecord): Promise<string> {
-    const known = this.trackingIds.get(run.id);
-    if (known) return known;
+  private ensureRun(run: RunRecord): Promise<string> {
+    let pending = this.trackingIds.get(run.id);
+    if (!pending) {
+      pending = this.findOrCreateRun(run);
+      this.trackingIds.set(run.id, pending);
+      // A failure is not remembered: the next call tries again.
+      pending.catch(() => this.trackingIds.delete(run.id));
+    }
+    return pending;
+  }
+
+  private async findOrCreateRun(run: RunRecord): Promise<string> {
     const experimentId = await this.ensureExperiment(run.federation);
     const found = await this.opts.store.searchRuns({ experimentIds: [experimentId], filter: `tags."${RUN_ID_TAG}" = '${run.id}'`, maxResults: 1 });
     let trackingRunId = found.runs[0]?.info.runId;
@@ -213,7 +223,6 @@ export class RunTracker {
       trackingRunId = created.info.runId;
       await this.opts.store.logBatch(trackingRunId, { params: paramsOf(run) });
     }
-    this.trackingIds.set(run.id, trackingRunId);
     return trackingRunId;
   }
 
@@ -308,7 +317,7 @@ function roundRecords(round: RoundRecord, modelSha256: string): { metrics: Metri
         ...(Object.keys(u.context).length > 0 ? { context: u.context } : {}),
       })),
     };
-    tags.push({ key: `${prefix}.lineage`, value: clip(JSON.stringify(lineage)) });
+    tags.push({ key: `${prefix}.lineage`, value: lineageTag(lineage) });
   } else {
     tags.push({ key: `${prefix}.failure`, value: clip(round.failureReason) });
   }
@@ -337,6 +346,25 @@ function paramsOf(run: RunRecord): Param[] {
   );
   for (const [k, v] of Object.entries(s.strategyOptions)) params.push({ key: `strategy.${k}`, value: v });
   return params;
+}
+
+/**
+ * Lineage as a JSON tag within MLflow's 5000 characters: whole when it fits, else without the
+ * per-site datasets and context, else the digests of as many contributions as fit (the model
+ * version in the state store always has the whole lineage).
+ */
+function lineageTag(lineage: { version: number; sha256: string; parent: number; contributions: Array<Record<string, unknown>> }): string {
+  const full = JSON.stringify(lineage);
+  if (full.length <= MAX_TAG_CHARS) return full;
+  const slim = lineage.contributions.map((c) => ({ site: c['site'], update_id: c['update_id'], sha256: c['sha256'], num_examples: c['num_examples'] }));
+  const withoutMetadata = JSON.stringify({ ...lineage, contributions: slim });
+  if (withoutMetadata.length <= MAX_TAG_CHARS) return withoutMetadata;
+  let kept = slim.length;
+  for (;;) {
+    kept = Math.floor(kept / 2);
+    const partial = JSON.stringify({ ...lineage, contributions: slim.slice(0, kept), contributions_total: slim.length });
+    if (partial.length <= MAX_TAG_CHARS || kept === 0) return partial;
+  }
 }
 
 function siteKey(site: string, key: string): string {
