@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { DEFAULT_CHUNK_SIZE, Reason, TributaryError } from '@tributary/proto';
 import type { SigningKey } from '@tributary/proto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -15,6 +16,21 @@ export interface SiteClientOptions {
   key: SigningKey | string;
   /** gRPC channel credentials. @default insecure */
   credentials?: ChannelCredentials;
+  /**
+   * Credentials and TLS for NATS: at most one of `token`, `user` with `pass`, or `credsFile`.
+   * Without `tls`, the connection uses TLS only when the server asks for it, trusting the
+   * system's CAs. Files must be readable when `connect` is called.
+   * @default none
+   */
+  natsAuth?: {
+    user?: string;
+    pass?: string;
+    token?: string;
+    /** Path of a NATS `.creds` file (user JWT and NKEY seed). */
+    credsFile?: string;
+    /** PEM files: the CA that signed the server's certificate; a client certificate and key for mutual TLS (both or neither). */
+    tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  };
   /** Bytes per update payload chunk on NATS; at most DEFAULT_CHUNK_SIZE, which the payload stream accepts. @default DEFAULT_CHUNK_SIZE (960 KiB) */
   chunkSize?: number;
   /** How long `submit` waits for the verdict on NATS before asking the coordinator with GetUpdateStatus. @default 60_000 */
@@ -37,6 +53,7 @@ export interface CompiledSiteClientOptions {
   readonly nats: readonly string[];
   readonly key: SigningKey | string;
   readonly credentials: ChannelCredentials | undefined;
+  readonly natsAuth: CompiledNatsAuth | undefined;
   readonly chunkSize: number;
   readonly verdictTimeoutMs: number;
   readonly logger: SiteLogger;
@@ -45,6 +62,15 @@ export interface CompiledSiteClientOptions {
   readonly metricsFlushIntervalMs: number;
   /** Points that trigger an immediate metrics flush. */
   readonly metricsMaxBatch: number;
+}
+
+/** `SiteClientOptions.natsAuth`, checked: one kind of credentials at most, readable files. */
+export interface CompiledNatsAuth {
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+  readonly credsFile?: string;
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
 }
 
 export const DEFAULT_VERDICT_TIMEOUT_MS = 60_000;
@@ -71,6 +97,7 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
     nats: Object.freeze(natsServers(opts.nats)),
     key: signingKey(opts.key),
     credentials: credentials(opts.credentials),
+    natsAuth: natsAuth(opts.natsAuth),
     chunkSize: integer('chunkSize', opts.chunkSize, DEFAULT_CHUNK_SIZE, 1, DEFAULT_CHUNK_SIZE),
     verdictTimeoutMs: duration('verdictTimeoutMs', opts.verdictTimeoutMs, DEFAULT_VERDICT_TIMEOUT_MS),
     logger: logger(opts.logger),
@@ -84,13 +111,16 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
   });
 }
 
-/** The one message format of option errors: `invalid SiteClientOptions.<name>: expected <what>, got <value>`. */
-function invalid(name: string, expected: string, got: unknown): never {
+/**
+ * The one message format of option errors: `invalid SiteClientOptions.<name>: expected <what>, got <value>`.
+ * `shown` replaces the value where it may be a secret.
+ */
+function invalid(name: string, expected: string, got: unknown, shown = describe(got)): never {
   const path = name === '' ? 'SiteClientOptions' : `SiteClientOptions.${name}`;
   throw new TributaryError({
     code: 'INVALID_ARGUMENT',
     reason: Reason.INVALID_ARGUMENT,
-    message: `invalid ${path}: expected ${expected}, got ${describe(got)}`,
+    message: `invalid ${path}: expected ${expected}, got ${shown}`,
     details: { option: name },
   });
 }
@@ -159,6 +189,77 @@ function credentials(v: unknown): ChannelCredentials | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'object' || v === null) invalid('credentials', 'gRPC ChannelCredentials', v);
   return v as ChannelCredentials;
+}
+
+const NATS_AUTH_KEYS = ['user', 'pass', 'token', 'credsFile', 'tls'] as const;
+const NATS_TLS_KEYS = ['caFile', 'certFile', 'keyFile'] as const;
+
+function natsAuth(v: unknown): CompiledNatsAuth | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid('natsAuth', 'an object', v);
+  const given = v as Record<string, unknown>;
+  knownKeys('natsAuth', given, NATS_AUTH_KEYS);
+  const user = text('natsAuth.user', given['user'], false);
+  const pass = text('natsAuth.pass', given['pass'], true);
+  const token = text('natsAuth.token', given['token'], true);
+  const credsFile = readableFile('natsAuth.credsFile', given['credsFile']);
+  if (user !== undefined && pass === undefined) invalid('natsAuth.pass', 'a password with natsAuth.user', undefined);
+  if (pass !== undefined && user === undefined) invalid('natsAuth.user', 'a user name with natsAuth.pass', undefined);
+  const kinds = [user === undefined ? '' : 'user/pass', token === undefined ? '' : 'token', credsFile === undefined ? '' : 'credsFile'].filter((k) => k !== '');
+  if (kinds.length > 1) invalid('natsAuth', 'at most one of token, user with pass, or credsFile', v, kinds.join(' and '));
+  const tls = natsTls(given['tls']);
+  return Object.freeze({
+    ...(user === undefined ? {} : { user }),
+    ...(pass === undefined ? {} : { pass }),
+    ...(token === undefined ? {} : { token }),
+    ...(credsFile === undefined ? {} : { credsFile }),
+    ...(tls === undefined ? {} : { tls }),
+  });
+}
+
+function natsTls(v: unknown): CompiledNatsAuth['tls'] {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid('natsAuth.tls', 'an object', v);
+  const given = v as Record<string, unknown>;
+  knownKeys('natsAuth.tls', given, NATS_TLS_KEYS);
+  const caFile = readableFile('natsAuth.tls.caFile', given['caFile']);
+  const certFile = readableFile('natsAuth.tls.certFile', given['certFile']);
+  const keyFile = readableFile('natsAuth.tls.keyFile', given['keyFile']);
+  if (certFile !== undefined && keyFile === undefined) invalid('natsAuth.tls.keyFile', 'a key file with natsAuth.tls.certFile', undefined);
+  if (keyFile !== undefined && certFile === undefined) invalid('natsAuth.tls.certFile', 'a certificate file with natsAuth.tls.keyFile', undefined);
+  return Object.freeze({
+    ...(caFile === undefined ? {} : { caFile }),
+    ...(certFile === undefined ? {} : { certFile }),
+    ...(keyFile === undefined ? {} : { keyFile }),
+  });
+}
+
+/** A misspelt key (`password` for `pass`) would silently connect without credentials. */
+function knownKeys(name: string, given: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(given).find((key) => given[key] !== undefined && !known.includes(key));
+  if (unknown !== undefined) invalid(name, `only the keys ${known.join(', ')}`, unknown);
+}
+
+/** A non-empty string; secrets are never echoed in the error. */
+function text(name: string, v: unknown, secret: boolean): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') {
+    const blank = v === null || v === '' || (typeof v === 'string' && v.trim() === '');
+    invalid(name, 'a non-empty string', v, secret && !blank ? `a ${typeof v} (not shown)` : describe(v));
+  }
+  return v;
+}
+
+function readableFile(name: string, v: unknown): string | undefined {
+  const path = text(name, v, false);
+  if (path === undefined) return undefined;
+  try {
+    if (!statSync(path).isFile()) throw new Error('not a file');
+    accessSync(path, constants.R_OK);
+  } catch {
+    invalid(name, 'the path of a readable file', v);
+  }
+  return path;
 }
 
 function logger(v: unknown): SiteLogger {

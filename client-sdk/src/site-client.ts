@@ -1,5 +1,6 @@
-import { connect as connectNats } from 'nats';
-import type { NatsConnection } from 'nats';
+import { readFile } from 'node:fs/promises';
+import { connect as connectNats, credsAuthenticator, ErrorCode, NatsError } from 'nats';
+import type { ConnectionOptions, NatsConnection } from 'nats';
 import {
   Reason,
   RpcClient,
@@ -9,7 +10,7 @@ import {
 } from '@tributary/proto';
 import type { EnrollRequest, EnrollResponse__Output, Site__Output, SigningKey, TensorMap, WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
 import { compileSiteClientOptions } from './options.js';
-import type { CompiledSiteClientOptions, SiteClientOptions } from './options.js';
+import type { CompiledNatsAuth, CompiledSiteClientOptions, SiteClientOptions } from './options.js';
 import { describeError } from './logging.js';
 import { MetricsPublisher } from './metrics.js';
 import { downloadModelVersion } from './model-download.js';
@@ -327,18 +328,40 @@ async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: S
 }
 
 async function openNats(options: CompiledSiteClientOptions, site: string): Promise<NatsConnection> {
+  const auth = options.natsAuth === undefined ? {} : await natsConnectionAuth(options.natsAuth);
   try {
     return await connectNats({
       servers: [...options.nats],
       name: `tributary-site-${site}`,
       maxReconnectAttempts: -1,
+      ...auth,
     });
   } catch (err) {
+    if (err instanceof NatsError && err.isAuthError()) {
+      throw new TributaryError({
+        code: 'PERMISSION_DENIED',
+        reason: Reason.PERMISSION_DENIED,
+        message: `NATS at ${options.nats.join(', ')} refused the site's credentials (${options.natsAuth === undefined ? 'none given: set natsAuth' : 'check natsAuth'}): ${describeError(err)}`,
+        cause: err,
+      });
+    }
+    const noTls = err instanceof NatsError && err.code === ErrorCode.ServerOptionNotAvailable;
     throw new TributaryError({
       code: 'UNAVAILABLE',
       reason: 'UNAVAILABLE',
-      message: `cannot connect to NATS at ${options.nats.join(', ')}: ${describeError(err)}`,
+      message: `cannot connect to NATS at ${options.nats.join(', ')}: ${noTls ? 'the server does not offer TLS, which natsAuth.tls asks for' : describeError(err)}`,
       cause: err,
     });
   }
+}
+
+/** nats.js connection options of `natsAuth`; the .creds file is read here, at connect. */
+async function natsConnectionAuth(auth: CompiledNatsAuth): Promise<Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator' | 'tls'>> {
+  const creds = auth.credsFile === undefined ? undefined : await readFile(auth.credsFile, 'utf8');
+  return {
+    ...(auth.user === undefined ? {} : { user: auth.user, pass: auth.pass }),
+    ...(auth.token === undefined ? {} : { token: auth.token }),
+    ...(creds === undefined ? {} : { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) }),
+    ...(auth.tls === undefined ? {} : { tls: { ...auth.tls } }),
+  };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { TributaryError, packageDefinition } from '@tributary/proto';
-import { connect, type NatsConnection } from 'nats';
+import { connect, ErrorCode, NatsError, type ConnectionOptions, type NatsConnection, type TlsOptions } from 'nats';
 import type { Logger } from 'pino';
 import { adminService } from './api/admin-service.js';
 import { implement } from './api/call.js';
@@ -46,8 +46,17 @@ export interface CoordinatorOptions {
   /** Modules registering tracking store schemes, loaded before the store opens. */
   trackingPlugins?: string[];
   /** Extra options for the NATS connection (credentials, TLS). */
-  natsOptions?: { user?: string; pass?: string; token?: string };
+  natsOptions?: CoordinatorNatsOptions;
 }
+
+/**
+ * The NATS connection options the coordinator passes on: one kind of credentials (user and
+ * password, a token, or an authenticator such as nats.js `credsAuthenticator`) and TLS files.
+ */
+export type CoordinatorNatsOptions = Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator'> & {
+  /** PEM files: the CA that signed the server's certificate, and a client certificate and key for mutual TLS. */
+  tls?: Pick<TlsOptions, 'caFile' | 'certFile' | 'keyFile'>;
+};
 
 /** Largest gRPC message the server accepts (CreateFederation carries the initial weights). */
 const MAX_GRPC_MESSAGE_BYTES = 256 * 1024 * 1024;
@@ -116,7 +125,7 @@ export class Coordinator {
         maxReconnectAttempts: -1,
         ...opts.natsOptions,
       }).catch((err: unknown) => {
-        throw new TributaryError({ code: 'UNAVAILABLE', reason: 'NATS_UNAVAILABLE', message: `cannot connect to NATS at ${String(opts.nats)}: ${TributaryError.from(err).message}`, cause: err });
+        throw natsConnectFailure(err, String(opts.nats));
       });
       cleanup.unshift(() => nc.close());
       await nc
@@ -213,4 +222,25 @@ export class Coordinator {
     await p.state.close();
     p.logger.info('coordinator stopped');
   }
+}
+
+/** A failed NATS connect, with a hint where the credentials or TLS settings are the likely cause. */
+function natsConnectFailure(err: unknown, servers: string): TributaryError {
+  const refused = err instanceof NatsError && err.isAuthError();
+  const noTls = err instanceof NatsError && err.code === ErrorCode.ServerOptionNotAvailable;
+  const message = noTls ? 'the server does not offer TLS' : TributaryError.from(err).message;
+  const hint = refused
+    ? 'NATS refused the credentials: check nats_user / nats_password, nats_token or nats_creds.'
+    : noTls
+      ? 'nats_tls_ca, nats_tls_cert and nats_tls_key need a NATS server with TLS: configure TLS there, or remove them.'
+      : /certificate/i.test(message)
+        ? "nats_tls_ca must be the CA that signed the NATS server's certificate, and the certificate must name the host in nats."
+        : undefined;
+  return new TributaryError({
+    code: refused ? 'PERMISSION_DENIED' : 'UNAVAILABLE',
+    reason: refused ? 'NATS_AUTH_FAILED' : 'NATS_UNAVAILABLE',
+    message: `cannot connect to NATS at ${servers}: ${message}`,
+    cause: err,
+    ...(hint === undefined ? {} : { details: { hint } }),
+  });
 }

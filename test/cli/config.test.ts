@@ -1,9 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatPublicKey, generateSigningKey, isTributaryError, writeKeyFile } from '@tributary/proto';
-import { loadClientConfig, loadServeConfig } from '@tributary/coordinator';
+import { coordinatorOptionsOf, loadClientConfig, loadServeConfig } from '@tributary/coordinator';
+import { nkeys } from 'nats';
 import { rejection } from '../helpers/errors.js';
 
 const adminKey = generateSigningKey('admin');
@@ -138,6 +139,133 @@ describe('loadServeConfig', () => {
   });
 });
 
+describe('loadServeConfig: NATS credentials and TLS', () => {
+  const flags = { adminKeys: [ADMIN_B64] };
+  const TOKEN = 'tok-9c1e-secret';
+
+  /** A .creds file as `nsc` writes it: a user JWT and the user's NKEY seed. */
+  async function credsFile(name: string, jwt: string): Promise<string> {
+    const seed = new TextDecoder().decode(nkeys.createUser().getSeed());
+    const text = [
+      '-----BEGIN NATS USER JWT-----',
+      jwt,
+      '------END NATS USER JWT------',
+      '',
+      '************************* IMPORTANT *************************',
+      'NKEY Seed printed below can be used to sign and prove identity.',
+      '',
+      '-----BEGIN USER NKEY SEED-----',
+      seed,
+      '------END USER NKEY SEED------',
+      '',
+    ].join('\n');
+    return configFile(text, name);
+  }
+
+  it('has no NATS credentials or TLS unless configured', async () => {
+    const config = await loadServeConfig({ flags, env: {}, cwd: dir });
+    expect(config.natsCredentials).toBeUndefined();
+    expect(config.natsTls).toBeUndefined();
+    expect(coordinatorOptionsOf(config).natsOptions).toBeUndefined();
+  });
+
+  it('takes NATS settings from flags over the environment over the file', async () => {
+    const file = await configFile(`admin_keys: [${ADMIN_B64}]\nnats_user: file-user\nnats_password: file-pass\n`);
+    const config = await loadServeConfig({
+      flags: { config: file, natsPassword: 'flag-pass' },
+      env: { TRIBUTARY_NATS_USER: 'env-user', TRIBUTARY_NATS_PASSWORD: 'env-pass' },
+      cwd: dir,
+    });
+    expect(config.natsCredentials).toEqual({ kind: 'user', user: 'env-user', password: 'flag-pass' });
+    expect(coordinatorOptionsOf(config).natsOptions).toEqual({ user: 'env-user', pass: 'flag-pass' });
+  });
+
+  it('passes a token from TRIBUTARY_NATS_TOKEN to the NATS connection', async () => {
+    const config = await loadServeConfig({ flags, env: { TRIBUTARY_NATS_TOKEN: TOKEN }, cwd: dir });
+    expect(config.natsCredentials).toEqual({ kind: 'token', token: TOKEN });
+    expect(coordinatorOptionsOf(config).natsOptions).toEqual({ token: TOKEN });
+  });
+
+  it('reads a .creds file named in the config file, relative to the file, into a credentials authenticator', async () => {
+    await credsFile('coordinator.creds', 'eyJ0eXAiOiJKV1QifQ.user-jwt');
+    const file = await configFile(`admin_keys: [${ADMIN_B64}]\nnats_creds: coordinator.creds\n`);
+    const config = await loadServeConfig({ configFile: file, env: {}, cwd: '/' });
+    expect(config.natsCredentials).toMatchObject({ kind: 'creds', credsFile: join(dir, 'coordinator.creds') });
+    const authenticator = coordinatorOptionsOf(config).natsOptions?.authenticator;
+    expect(typeof authenticator).toBe('function');
+    // The authenticator answers the server's nonce with the file's JWT and a signature by its seed.
+    const answer = (authenticator as (nonce?: string) => unknown)('server-nonce');
+    expect(answer).toMatchObject({ jwt: 'eyJ0eXAiOiJKV1QifQ.user-jwt' });
+  });
+
+  it('passes the NATS TLS files as absolute paths', async () => {
+    for (const name of ['ca.pem', 'client.pem', 'client.key']) await writeFile(join(dir, name), 'pem');
+    const file = await configFile(`admin_keys: [${ADMIN_B64}]\nnats_tls_ca: ca.pem\nnats_tls_cert: client.pem\n`);
+    const config = await loadServeConfig({ flags: { config: file, natsTlsKey: 'client.key' }, env: {}, cwd: dir });
+    const tls = { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key') };
+    expect(config.natsTls).toEqual(tls);
+    expect(coordinatorOptionsOf(config).natsOptions).toEqual({ tls });
+  });
+
+  it('takes nats_tls_ca alone, with the NATS token', async () => {
+    await writeFile(join(dir, 'ca.pem'), 'pem');
+    const config = await loadServeConfig({ flags: { ...flags, natsTlsCa: 'ca.pem' }, env: { TRIBUTARY_NATS_TOKEN: TOKEN }, cwd: dir });
+    expect(coordinatorOptionsOf(config).natsOptions).toEqual({ token: TOKEN, tls: { caFile: join(dir, 'ca.pem') } });
+  });
+
+  it('refuses a token together with a user and password, naming both sources and not the secret', async () => {
+    const err = await configError(
+      loadServeConfig({ flags: { ...flags, natsUser: 'u', natsPassword: 'p4ss' }, env: { TRIBUTARY_NATS_TOKEN: TOKEN }, cwd: dir }),
+    );
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.message).toBe(
+      'invalid nats_token (from TRIBUTARY_NATS_TOKEN): conflicts with nats_user (from --nats-user): set only one of nats_token, nats_user with nats_password, or nats_creds',
+    );
+    expect(err.message).not.toContain(TOKEN);
+  });
+
+  it('refuses a token together with a .creds file', async () => {
+    await credsFile('c.creds', 'jwt');
+    const file = await configFile(`admin_keys: [${ADMIN_B64}]\nnats_creds: c.creds\n`);
+    const err = await configError(loadServeConfig({ flags: { config: file, natsToken: TOKEN }, env: {}, cwd: dir }));
+    expect(err.message).toMatch(/^invalid nats_creds \(from config file .*\): conflicts with nats_token \(from --nats-token\)/);
+    expect(err.message).not.toContain(TOKEN);
+  });
+
+  it('wants nats_user and nats_password together, without showing the password', async () => {
+    const err = await configError(loadServeConfig({ flags, env: { TRIBUTARY_NATS_PASSWORD: 'p4ss-word' }, cwd: dir }));
+    expect(err.message).toBe('invalid nats_password (from TRIBUTARY_NATS_PASSWORD): nats_user and nats_password go together: set both or neither');
+  });
+
+  it('wants nats_tls_cert and nats_tls_key together', async () => {
+    await writeFile(join(dir, 'client.pem'), 'pem');
+    const err = await configError(loadServeConfig({ flags: { ...flags, natsTlsCert: 'client.pem' }, env: {}, cwd: dir }));
+    expect(err.message).toContain('nats_tls_cert and nats_tls_key go together');
+  });
+
+  it('refuses NATS files that cannot be read', async () => {
+    await mkdir(join(dir, 'a-directory'));
+    const missingCreds = await configError(loadServeConfig({ flags: { ...flags, natsCreds: 'missing.creds' }, env: {}, cwd: dir }));
+    expect(missingCreds.message).toBe(`invalid nats_creds "missing.creds" (from --nats-creds): cannot read ${join(dir, 'missing.creds')}`);
+    const missingCa = await configError(loadServeConfig({ flags, env: { TRIBUTARY_NATS_TLS_CA: 'missing.pem' }, cwd: dir }));
+    expect(missingCa.message).toContain('invalid nats_tls_ca "missing.pem" (from TRIBUTARY_NATS_TLS_CA): cannot read');
+    const directory = await configError(loadServeConfig({ flags: { ...flags, natsTlsCa: 'a-directory' }, env: {}, cwd: dir }));
+    expect(directory.message).toContain('cannot read');
+  });
+
+  it('refuses a nats_creds file that is not a NATS credentials file', async () => {
+    await writeFile(join(dir, 'not.creds'), 'user: someone\n');
+    const err = await configError(loadServeConfig({ flags: { ...flags, natsCreds: 'not.creds' }, env: {}, cwd: dir }));
+    expect(err.message).toBe('invalid nats_creds "not.creds" (from --nats-creds): not a NATS credentials file (expected a user JWT and an NKEY seed)');
+  });
+
+  it('refuses a blank NATS token in the config file', async () => {
+    const file = await configFile(`admin_keys: [${ADMIN_B64}]\nnats_token: "  "\n`);
+    const err = await configError(loadServeConfig({ configFile: file, env: {}, cwd: dir }));
+    expect(err.message).toBe(`invalid nats_token (from config file ${file}): must not be empty`);
+  });
+});
+
 describe('loadClientConfig', () => {
   it('defaults to 127.0.0.1:7400 and ./admin.key', () => {
     expect(loadClientConfig({ env: {}, cwd: dir })).toEqual({ coordinator: '127.0.0.1:7400', keyFile: join(dir, 'admin.key') });
@@ -150,6 +278,33 @@ describe('loadClientConfig', () => {
       coordinator: 'flag-host:2',
       keyFile: join(dir, 'mine.key'),
     });
+  });
+
+  it('connects with TLS when a CA is given: --tls-ca over TRIBUTARY_TLS_CA, relative to the working directory', async () => {
+    await writeFile(join(dir, 'flag-ca.pem'), 'pem');
+    await writeFile(join(dir, 'env-ca.pem'), 'pem');
+    const env = { TRIBUTARY_TLS_CA: 'env-ca.pem' };
+    expect(loadClientConfig({ env, cwd: dir }).tls).toEqual({ caFile: join(dir, 'env-ca.pem') });
+    expect(loadClientConfig({ flags: { tlsCa: 'flag-ca.pem' }, env, cwd: dir }).tls).toEqual({ caFile: join(dir, 'flag-ca.pem') });
+  });
+
+  it('takes a client certificate and key for mutual TLS from TRIBUTARY_TLS_CERT and TRIBUTARY_TLS_KEY', async () => {
+    for (const name of ['ca.pem', 'client.pem', 'client.key']) await writeFile(join(dir, name), 'pem');
+    const config = loadClientConfig({ flags: { tlsCa: 'ca.pem' }, env: { TRIBUTARY_TLS_CERT: 'client.pem', TRIBUTARY_TLS_KEY: 'client.key' }, cwd: dir });
+    expect(config.tls).toEqual({ caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key') });
+  });
+
+  it('wants tls_cert and tls_key together', async () => {
+    await writeFile(join(dir, 'client.key'), 'pem');
+    expect(() => loadClientConfig({ flags: { tlsKey: 'client.key' }, env: {}, cwd: dir })).toThrow(
+      'invalid tls_key "client.key" (from --tls-key): tls_cert and tls_key go together: set both or neither',
+    );
+  });
+
+  it('refuses a TLS file that cannot be read', () => {
+    expect(() => loadClientConfig({ env: { TRIBUTARY_TLS_CA: 'missing.pem' }, cwd: dir })).toThrow(
+      `invalid tls_ca "missing.pem" (from TRIBUTARY_TLS_CA): cannot read ${join(dir, 'missing.pem')}`,
+    );
   });
 
   it('refuses an address without a port', () => {

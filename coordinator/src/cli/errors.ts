@@ -50,6 +50,8 @@ export interface FailureContext {
   /** The coordinator address and key file, when the command talks to a coordinator. */
   readonly coordinator?: string | undefined;
   readonly keyFile?: string | undefined;
+  /** Whether the command connects with TLS (--tls-ca), when it talks to a coordinator. */
+  readonly tls?: boolean | undefined;
 }
 
 export const EXIT_FAILURE = 1;
@@ -113,7 +115,12 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
     case 'INVALID_ARGUMENT':
       return help;
     case 'UNAVAILABLE':
-      return `Is the coordinator running at ${coordinator}? Start one with \`tributary serve\` or \`tributary dev\`, or point --coordinator / TRIBUTARY_COORDINATOR at it.`;
+      if (ctx.tls === true && /certificate/i.test(e.message)) {
+        return `The coordinator's certificate was refused: --tls-ca / TRIBUTARY_TLS_CA must be the CA that signed it, and it must name the host of --coordinator (${coordinator}).`;
+      }
+      return `Is the coordinator running at ${coordinator}? Start one with \`tributary serve\` or \`tributary dev\`, or point --coordinator / TRIBUTARY_COORDINATOR at it.${
+        ctx.tls === false ? ' If it uses TLS, pass its CA with --tls-ca / TRIBUTARY_TLS_CA.' : ''
+      }`;
     case 'DEADLINE_EXCEEDED':
       return `The coordinator at ${coordinator} did not answer in time; check that it is healthy.`;
     case 'UNAUTHENTICATED':

@@ -42,7 +42,8 @@ export function buildProgram(opts: {
       [
         '',
         'Admin commands connect to --coordinator (TRIBUTARY_COORDINATOR, default 127.0.0.1:7400)',
-        'and sign calls with --key (TRIBUTARY_KEY, default ./admin.key).',
+        'and sign calls with --key (TRIBUTARY_KEY, default ./admin.key); --tls-ca (TRIBUTARY_TLS_CA)',
+        'connects with TLS to a coordinator that has tls_cert and tls_key.',
         '',
         'Get started:  tributary dev        (a local nats-server and coordinator)',
       ].join('\n'),
@@ -63,6 +64,9 @@ export function buildProgram(opts: {
     if (command.connects === true) {
       leaf.option('--coordinator <host:port>', 'coordinator address (env TRIBUTARY_COORDINATOR)');
       leaf.option('--key <file>', 'signing key file (env TRIBUTARY_KEY)');
+      leaf.option('--tls-ca <file>', 'connect with TLS, trusting this CA certificate (PEM) (env TRIBUTARY_TLS_CA)');
+      leaf.option('--tls-cert <file>', 'client certificate (PEM) for mutual TLS, with --tls-key (env TRIBUTARY_TLS_CERT)');
+      leaf.option('--tls-key <file>', 'client private key (PEM) for mutual TLS (env TRIBUTARY_TLS_KEY)');
     }
     leaf.option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
     leaf.addOption(logLevelOption());

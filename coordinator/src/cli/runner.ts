@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
+import { readFile } from 'node:fs/promises';
+import { credentials as channelCredentials, logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { CommanderError } from 'commander';
 import { readKeyFile, TributaryError } from '@tributary/proto';
 import type { SigningKey } from '@tributary/proto';
 import { AdminClient } from '../admin-client.js';
 import { loadClientConfig } from '../config/client-config.js';
 import type { ClientConfig } from '../config/client-config.js';
+import type { TlsFiles } from '../config/tls-files.js';
 import { parseLogLevel } from '../config/values.js';
 import type { LogLevel } from '../config/values.js';
 import { Running } from './command.js';
@@ -143,7 +146,13 @@ class RunnerContext implements CommandContext {
 
   clientConfig(): ClientConfig {
     this.config ??= loadClientConfig({
-      flags: { coordinator: optString(this.raw, 'coordinator'), key: optString(this.raw, 'key') },
+      flags: {
+        coordinator: optString(this.raw, 'coordinator'),
+        key: optString(this.raw, 'key'),
+        tlsCa: optString(this.raw, 'tlsCa'),
+        tlsCert: optString(this.raw, 'tlsCert'),
+        tlsKey: optString(this.raw, 'tlsKey'),
+      },
       env: this.env,
       cwd: this.cwd,
     });
@@ -154,17 +163,18 @@ class RunnerContext implements CommandContext {
     this.client ??= (async () => {
       const config = this.clientConfig();
       const key = await loadSigningKey(config.keyFile);
-      return new AdminClient({ address: config.coordinator, key });
+      const credentials = config.tls === undefined ? undefined : await tlsCredentials(config.tls);
+      return new AdminClient({ address: config.coordinator, key, ...(credentials === undefined ? {} : { credentials }) });
     })();
     return this.client;
   }
 
-  /** Coordinator address and key file for hints, when known. */
-  addressing(connects: boolean): { coordinator?: string; keyFile?: string } {
+  /** Coordinator address, key file and whether TLS is on, for hints, when known. */
+  addressing(connects: boolean): { coordinator?: string; keyFile?: string; tls?: boolean } {
     if (!connects) return {};
     try {
       const config = this.clientConfig();
-      return { coordinator: config.coordinator, keyFile: config.keyFile };
+      return { coordinator: config.coordinator, keyFile: config.keyFile, tls: config.tls !== undefined };
     } catch {
       return {};
     }
@@ -182,6 +192,13 @@ async function loadSigningKey(path: string): Promise<SigningKey> {
     if (TributaryError.from(err).code !== 'NOT_FOUND') throw err;
     throw withHint(err, 'Create an admin key with `tributary keygen admin`, or choose a key with --key / TRIBUTARY_KEY.');
   }
+}
+
+/** gRPC channel credentials from TLS files (already checked readable by the config loader). */
+async function tlsCredentials(tls: TlsFiles): Promise<ChannelCredentials> {
+  const read = (path: string | undefined): Promise<Buffer | null> => (path === undefined ? Promise.resolve(null) : readFile(path));
+  const [ca, key, cert] = await Promise.all([read(tls.caFile), read(tls.keyFile), read(tls.certFile)]);
+  return channelCredentials.createSsl(ca, key, cert);
 }
 
 /** Prints results and failures: human text, or exactly one JSON envelope on stdout. */

@@ -1,11 +1,14 @@
-import { access, constants } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { keyIdOf, Reason, TributaryError } from '@tributary/proto';
+import { credsAuthenticator } from 'nats';
 import type { Logger } from 'pino';
-import type { CoordinatorOptions } from '../coordinator.js';
+import type { CoordinatorNatsOptions, CoordinatorOptions } from '../coordinator.js';
 import { readConfigFile, resolvePath, SettingLayers } from './layers.js';
-import type { RawValue } from './layers.js';
+import type { Found, RawValue } from './layers.js';
 import { readPublicKey } from './public-key.js';
+import { loadTlsFiles, readablePath } from './tls-files.js';
+import type { TlsFiles } from './tls-files.js';
 import {
   invalidValue,
   parseByteSize,
@@ -22,6 +25,13 @@ export const SERVE_CONFIG_KEYS = [
   'data_dir',
   'grpc_listen',
   'nats',
+  'nats_user',
+  'nats_password',
+  'nats_token',
+  'nats_creds',
+  'nats_tls_ca',
+  'nats_tls_cert',
+  'nats_tls_key',
   'admin_keys',
   'log_level',
   'metrics_port',
@@ -43,6 +53,10 @@ export interface ServeConfig {
   readonly grpcListen: string;
   /** NATS server URLs. @default ['nats://127.0.0.1:4222'] */
   readonly nats: readonly string[];
+  /** How the coordinator authenticates to NATS; no credentials when absent. */
+  readonly natsCredentials?: NatsCredentials;
+  /** TLS files for NATS; when absent, TLS only if the server asks for it, trusting the system's CAs. */
+  readonly natsTls?: TlsFiles;
   /** Public keys allowed to call AdminService; at least one. */
   readonly adminKeys: readonly Uint8Array[];
   /** Key ids of `adminKeys`, in the same order. */
@@ -66,6 +80,13 @@ export interface ServeConfig {
   /** The YAML file the settings were read from, if any. */
   readonly configFile?: string;
 }
+
+/** One kind of NATS credentials. Secrets: never log them. */
+export type NatsCredentials =
+  | { readonly kind: 'user'; readonly user: string; readonly password: string }
+  | { readonly kind: 'token'; readonly token: string }
+  /** A NATS `.creds` file (user JWT and NKEY seed) and its text. */
+  | { readonly kind: 'creds'; readonly credsFile: string; readonly creds: string };
 
 /** Command-line flags, camelCase (`grpcListen` is `--grpc-listen`); unset flags are undefined. */
 export type ServeConfigFlags = {
@@ -124,6 +145,9 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
   const natsSetting = layers.list('nats');
   const nats = natsSetting === undefined ? [SERVE_DEFAULTS.nats] : parseNatsServers(natsSetting.value, natsSetting.what);
 
+  const natsCredentials = await loadNatsCredentials(layers);
+  const natsTls = loadTlsFiles(layers, { ca: 'nats_tls_ca', cert: 'nats_tls_cert', key: 'nats_tls_key' });
+
   const keysSetting = layers.list('admin_keys');
   if (keysSetting === undefined || keysSetting.value.length === 0) {
     throw new TributaryError({
@@ -157,7 +181,7 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
       const given = certSetting ?? keySetting;
       throw invalidValue(given?.what ?? 'tls', given?.value, 'tls_cert and tls_key go together: set both or neither');
     }
-    tls = { certFile: await readablePath(certSetting), keyFile: await readablePath(keySetting) };
+    tls = { certFile: readablePath(certSetting), keyFile: readablePath(keySetting) };
   }
 
   const skew = layers.text('auth_skew_seconds');
@@ -181,6 +205,8 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
     dataDir,
     grpcListen,
     nats: Object.freeze(nats),
+    ...(natsCredentials === undefined ? {} : { natsCredentials: Object.freeze(natsCredentials) }),
+    ...(natsTls === undefined ? {} : { natsTls }),
     adminKeys: Object.freeze(adminKeys),
     adminKeyIds: Object.freeze(adminKeyIds),
     logLevel,
@@ -209,8 +235,69 @@ export function coordinatorOptionsOf(config: ServeConfig, logger?: Logger): Coor
     trackingPlugins: [...config.trackingPlugins],
     ...(config.trackingUri === undefined ? {} : { trackingUri: config.trackingUri }),
     ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile } }),
+    ...(config.natsCredentials === undefined && config.natsTls === undefined ? {} : { natsOptions: natsOptionsOf(config) }),
     ...(logger === undefined ? {} : { logger }),
   };
+}
+
+/** The nats.js connection options of the configured NATS credentials and TLS files. */
+function natsOptionsOf(config: ServeConfig): CoordinatorNatsOptions {
+  const c = config.natsCredentials;
+  const credentials: CoordinatorNatsOptions =
+    c === undefined
+      ? {}
+      : c.kind === 'user'
+        ? { user: c.user, pass: c.password }
+        : c.kind === 'token'
+          ? { token: c.token }
+          : { authenticator: credsAuthenticator(new TextEncoder().encode(c.creds)) };
+  return { ...credentials, ...(config.natsTls === undefined ? {} : { tls: { ...config.natsTls } }) };
+}
+
+/** At most one of nats_token, nats_user with nats_password, and nats_creds. */
+async function loadNatsCredentials(layers: SettingLayers<ServeConfigKey>): Promise<NatsCredentials | undefined> {
+  const user = layers.text('nats_user');
+  const password = layers.text('nats_password');
+  const token = layers.text('nats_token');
+  const creds = layers.text('nats_creds');
+  if ((user === undefined) !== (password === undefined)) {
+    const given = user ?? password;
+    throw invalidSetting(given?.what ?? 'nats_user', 'nats_user and nats_password go together: set both or neither');
+  }
+  const [first, second] = [user, token, creds].filter((f) => f !== undefined);
+  if (first !== undefined && second !== undefined) {
+    throw invalidSetting(second.what, `conflicts with ${labelOf(first.what)}: set only one of nats_token, nats_user with nats_password, or nats_creds`);
+  }
+  if (user !== undefined && password !== undefined) {
+    return { kind: 'user', user: nonBlank(user).value, password: nonBlankSecret(password).value };
+  }
+  if (token !== undefined) return { kind: 'token', token: nonBlankSecret(token).value };
+  if (creds === undefined) return undefined;
+  const credsFile = readablePath(creds);
+  const text = await readFile(credsFile, 'utf8');
+  // credsAuthenticator parses the file only when it connects; a wrong file should fail here.
+  if (!/-{3,}\s*BEGIN NATS USER JWT\s*-{3,}/.test(text) || !/-{3,}\s*BEGIN USER NKEY SEED\s*-{3,}/.test(text)) {
+    throw invalidValue(creds.what, creds.value, 'not a NATS credentials file (expected a user JWT and an NKEY seed)');
+  }
+  return { kind: 'creds', credsFile, creds: text };
+}
+
+/** Like `invalidValue`, without the value: for settings that may hold secrets. */
+function invalidSetting(what: ValueLabel, why: string): TributaryError {
+  return new TributaryError({
+    code: 'INVALID_ARGUMENT',
+    reason: Reason.INVALID_ARGUMENT,
+    message: `invalid ${labelOf(what)}: ${why}`,
+  });
+}
+
+function labelOf(what: ValueLabel): string {
+  return typeof what === 'string' ? what : `${what.name} (from ${what.from})`;
+}
+
+function nonBlankSecret(f: Found<string>): Found<string> {
+  if (f.value.trim() === '') throw invalidSetting(f.what, 'must not be empty');
+  return f;
 }
 
 function nonEmpty(s: string | undefined): string | undefined {
@@ -225,14 +312,4 @@ function nonBlank<T extends { value: string; what: ValueLabel }>(f: T): T {
 function positive(n: number, f: { value: string; what: ValueLabel }): number {
   if (n <= 0) throw invalidValue(f.what, f.value, 'must be greater than zero');
   return n;
-}
-
-async function readablePath(f: Parameters<typeof resolvePath>[0]): Promise<string> {
-  const path = resolvePath(nonBlank(f));
-  try {
-    await access(path, constants.R_OK);
-  } catch {
-    throw invalidValue(f.what, f.value, `cannot read ${path}`);
-  }
-  return path;
 }

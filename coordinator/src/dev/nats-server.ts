@@ -20,6 +20,10 @@ export interface NatsServerOptions {
   binary?: string;
   /** Milliseconds to wait for the server to accept connections. @default 10000 */
   startTimeoutMs?: number;
+  /** Clients must present this token, or this user and password. @default no authentication */
+  auth?: { token?: string; user?: string; password?: string };
+  /** Clients must connect with TLS (PEM files); `caFile` is the server's `ca_file`. @default plaintext */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
 }
 
 /** A nats-server child process with JetStream on a loopback port. */
@@ -44,6 +48,8 @@ export class NatsServer {
     if (!NatsServer.available(binary)) {
       throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'NATS_SERVER_MISSING', message: NATS_SERVER_INSTALL_HINT });
     }
+    // Checked before anything is created.
+    const security = [...authorizationBlock(options.auth), ...tlsBlock(options.tls)];
     const workDir = await mkdtemp(join(tmpdir(), 'tributary-nats-'));
     const ownsStoreDir = options.storeDir === undefined;
     const storeDir = options.storeDir ?? join(workDir, 'jetstream');
@@ -53,6 +59,7 @@ export class NatsServer {
       `port: ${port}`,
       `max_payload: ${options.maxPayload ?? 1048576}`,
       `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+      ...security,
     ].join('\n');
     const configPath = join(workDir, 'nats.conf');
     await writeFile(configPath, config + '\n');
@@ -89,6 +96,31 @@ export class NatsServer {
     if (!this.ownsStoreDir) return;
     await rm(this.storeDir, { recursive: true, force: true });
   }
+}
+
+/** nats-server 2.9's `authorization {}` block: a token, or a user and password. */
+function authorizationBlock(auth: NatsServerOptions['auth']): string[] {
+  if (auth === undefined) return [];
+  const { token, user, password } = auth;
+  if (token !== undefined && (user !== undefined || password !== undefined)) {
+    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: 'NatsServerOptions.auth takes a token, or a user and password, not both' });
+  }
+  if ((user === undefined) !== (password === undefined)) {
+    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: 'NatsServerOptions.auth.user and .password go together' });
+  }
+  // JSON strings are valid quoted strings in the nats-server config syntax.
+  if (token !== undefined) return [`authorization { token: ${JSON.stringify(token)} }`];
+  if (user !== undefined && password !== undefined) {
+    return [`authorization { user: ${JSON.stringify(user)}, password: ${JSON.stringify(password)} }`];
+  }
+  return [];
+}
+
+function tlsBlock(tls: NatsServerOptions['tls']): string[] {
+  if (tls === undefined) return [];
+  const files = [`cert_file: ${JSON.stringify(tls.certFile)}`, `key_file: ${JSON.stringify(tls.keyFile)}`];
+  if (tls.caFile !== undefined) files.push(`ca_file: ${JSON.stringify(tls.caFile)}`);
+  return [`tls { ${files.join(', ')} }`];
 }
 
 /** A TCP port free on 127.0.0.1 at the time of the call. */

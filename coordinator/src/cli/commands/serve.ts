@@ -9,6 +9,10 @@ export interface ServeResult {
   readonly address: string;
   readonly dataDir: string;
   readonly nats: readonly string[];
+  /** How the coordinator authenticates to NATS (never the secret itself). */
+  readonly natsAuth: 'none' | 'user' | 'token' | 'creds';
+  /** TLS files are configured for NATS. */
+  readonly natsTls: boolean;
   readonly adminKeyIds: readonly string[];
   /** 0 when metrics are off. */
   readonly metricsPort: number;
@@ -26,6 +30,13 @@ export default defineCommand({
       .option('--data-dir <dir>', 'state directory (default ./.tributary)')
       .option('--grpc-listen <host:port>', 'gRPC listen address (default 127.0.0.1:7400)')
       .option('--nats <urls>', 'NATS server URL(s), comma-separated (default nats://127.0.0.1:4222)')
+      .option('--nats-user <user>', 'NATS user, with --nats-password')
+      .option('--nats-password <password>', 'NATS password (prefer env TRIBUTARY_NATS_PASSWORD: flags show in ps)')
+      .option('--nats-token <token>', 'NATS token (prefer env TRIBUTARY_NATS_TOKEN: flags show in ps)')
+      .option('--nats-creds <file>', 'NATS credentials file (.creds: user JWT and NKEY seed)')
+      .option('--nats-tls-ca <file>', 'CA certificate (PEM) that signed the NATS server certificate')
+      .option('--nats-tls-cert <file>', 'client certificate (PEM) for NATS mutual TLS, with --nats-tls-key')
+      .option('--nats-tls-key <file>', 'client private key (PEM) for NATS mutual TLS')
       .option('--admin-key <key>', 'admin public key (base64) or key file; repeatable', collect)
       .option('--metrics-port <port>', 'Prometheus metrics port; 0 = off (default 0)')
       .option('--tls-cert <file>', 'gRPC TLS certificate (PEM)')
@@ -45,6 +56,13 @@ export default defineCommand({
       dataDir: optString(raw, 'dataDir'),
       grpcListen: optString(raw, 'grpcListen'),
       nats: optString(raw, 'nats'),
+      natsUser: optString(raw, 'natsUser'),
+      natsPassword: optString(raw, 'natsPassword'),
+      natsToken: optString(raw, 'natsToken'),
+      natsCreds: optString(raw, 'natsCreds'),
+      natsTlsCa: optString(raw, 'natsTlsCa'),
+      natsTlsCert: optString(raw, 'natsTlsCert'),
+      natsTlsKey: optString(raw, 'natsTlsKey'),
       adminKeys: adminKeys.length === 0 ? undefined : adminKeys,
       logLevel: optString(raw, 'logLevel'),
       metricsPort: optString(raw, 'metricsPort'),
@@ -67,6 +85,8 @@ export default defineCommand({
       address: coordinator.address,
       dataDir: config.dataDir,
       nats: config.nats,
+      natsAuth: config.natsCredentials?.kind ?? 'none',
+      natsTls: config.natsTls !== undefined,
       adminKeyIds: config.adminKeyIds,
       metricsPort: config.metricsPort,
       tls: config.tls !== undefined,
@@ -80,6 +100,8 @@ export default defineCommand({
   },
   render(r) {
     const metrics = r.metricsPort === 0 ? '' : `, metrics on :${r.metricsPort}`;
-    return `Coordinator listening on ${r.address}${r.tls ? ' (TLS)' : ''} (data ${r.dataDir}, NATS ${r.nats.join(',')}${metrics}). Ctrl-C stops it.`;
+    const natsSecurity = [r.natsAuth === 'none' ? '' : r.natsAuth, r.natsTls ? 'TLS' : ''].filter((s) => s !== '').join(', ');
+    const nats = `${r.nats.join(',')}${natsSecurity === '' ? '' : ` (${natsSecurity})`}`;
+    return `Coordinator listening on ${r.address}${r.tls ? ' (TLS)' : ''} (data ${r.dataDir}, NATS ${nats}${metrics}). Ctrl-C stops it.`;
   },
 });
