@@ -211,4 +211,14 @@ describe('a federated run over real gRPC, NATS JetStream and LevelDB', () => {
       reason: 'INVITATION_INVALID',
     });
   });
+
+  it('joins a known site to another federation when it is added again with its own key', async () => {
+    await stack.admin.createFederation({ name: 'second-home', initialModel: encodeSafetensors(toyModel()) });
+    const key = await addSite(stack, 'wanderer', ['invited']);
+    const joined = await stack.admin.addSite({ name: 'wanderer', publicKey: key.publicKey, federations: ['second-home'] });
+    expect(joined.federations.sort()).toEqual(['invited', 'second-home']);
+    await expect(stack.admin.addSite({ name: 'wanderer', publicKey: generateSigningKey('other').publicKey, federations: ['second-home'] })).rejects.toMatchObject({
+      code: 'ALREADY_EXISTS',
+    });
+  });
 });

@@ -94,7 +94,17 @@ export class Catalog {
     const keyId = keyIdOf(req.publicKey);
     const existing = await this.opts.state.getSite(name);
     if (existing) {
-      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `site "${name}" already exists` });
+      // Adding a known site again with its own key joins it to more federations.
+      if (existing.keyId !== keyId) {
+        throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `site "${name}" already exists with another key` });
+      }
+      if (existing.status === 'REVOKED') {
+        throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'KEY_REVOKED', message: `site "${name}" is revoked` });
+      }
+      const joined: SiteRecord = { ...existing, federations: [...new Set([...existing.federations, ...federations])] };
+      await this.opts.state.write([{ kind: 'site', value: joined }]);
+      this.opts.logger.info({ site: name, federations: joined.federations }, 'site joined federations');
+      return joined;
     }
     const holder = await this.opts.state.getSiteByKeyId(keyId);
     if (holder) {
