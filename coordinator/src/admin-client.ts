@@ -5,17 +5,20 @@ import { Reason, RpcClient, TributaryError } from '@tributary/proto';
 import type {
   Federation__Output,
   FederationSettings,
+  GetMetricHistoryResponse__Output,
   Invitation__Output,
   ListFederationsResponse__Output,
   ListModelVersionsResponse__Output,
   ListRoundsResponse__Output,
   ListRunsResponse__Output,
   ListSitesResponse__Output,
+  MetricEvent__Output,
   ModelChunk__Output,
   ModelVersion__Output,
   Round__Output,
   Run__Output,
   RunEvent__Output,
+  SearchRunsResponse__Output,
   SigningKey,
   Site__Output,
 } from '@tributary/proto';
@@ -239,6 +242,44 @@ export class AdminClient {
       throw dataLoss(Reason.DIGEST_MISMATCH, `model ${federation} v${pinned.version}: SHA-256 ${sha256} differs from the announced ${pinned.sha256}`);
     }
     return { version: pinned.version, sha256, bytes: pinned.bytes };
+  }
+
+  /**
+   * Metric points of a federation's sites as the coordinator stores them, live (no history);
+   * only one run's, or only some keys', when asked. Runs until `signal` aborts or the loop breaks.
+   */
+  watchMetrics(
+    federation: string,
+    opts: { runId?: string; keys?: readonly string[]; signal?: AbortSignal } = {},
+  ): AsyncIterable<MetricEvent__Output> {
+    return this.rpc.serverStream(
+      'WatchMetrics',
+      { federation, runId: opts.runId ?? '', keys: [...(opts.keys ?? [])] },
+      opts.signal === undefined ? {} : { signal: opts.signal },
+    );
+  }
+
+  /** The run's own series of `key` and each site's; the federation's latest run when `runId` is omitted. */
+  getMetricHistory(federation: string, key: string, opts: { runId?: string } = {}): Promise<GetMetricHistoryResponse__Output> {
+    return this.call('GetMetricHistory', { federation, key, runId: opts.runId ?? '' });
+  }
+
+  /**
+   * Runs of a federation in the tracking store, MLflow style: `filter` such as
+   * `metrics.accuracy > 0.9`, `orderBy` such as `['metrics.accuracy DESC']`.
+   * @param opts.maxResults @default 100 (server side), at most 1000
+   */
+  searchRuns(
+    federation: string,
+    opts: { filter?: string; orderBy?: readonly string[]; maxResults?: number; pageToken?: string } = {},
+  ): Promise<SearchRunsResponse__Output> {
+    return this.call('SearchRuns', {
+      federation,
+      filter: opts.filter ?? '',
+      orderBy: [...(opts.orderBy ?? [])],
+      maxResults: opts.maxResults ?? 0,
+      pageToken: opts.pageToken ?? '',
+    });
   }
 
   /** Closes the channel; calls in flight fail. */

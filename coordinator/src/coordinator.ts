@@ -11,7 +11,7 @@ import { implement } from './api/call.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
 import { Catalog } from './federations/catalog.js';
-import { UpdateIngest, ensureStreams } from './ingest/index.js';
+import { MetricEventBus, MetricIngest, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { silentLogger } from './observability/logger.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
@@ -83,6 +83,7 @@ export class Coordinator {
       logger: Logger;
       tracker: RunTracker;
       trackingStore: TrackingStore;
+      metricIngest: MetricIngest;
     },
   ) {}
 
@@ -155,6 +156,10 @@ export class Coordinator {
       const tracker = new RunTracker({ store: trackingStore, state, events, logger });
       await tracker.start();
       cleanup.unshift(() => tracker.stop());
+      const metricEvents = new MetricEventBus();
+      const metricIngest = new MetricIngest({ nc, state, tracker, bus: metricEvents, metrics, logger });
+      await metricIngest.start();
+      cleanup.unshift(() => metricIngest.stop());
       const ingest = new UpdateIngest({ nc, state, admission: engine, stagingDir: join(opts.dataDir, 'staging'), logger });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
@@ -168,7 +173,7 @@ export class Coordinator {
       });
       const deps = { auth, logger, metrics, shutdown: shutdown.signal };
       const site = siteService({ state, blobs, catalog, engine, tasks, metrics });
-      const admin = adminService({ state, blobs, catalog, engine, events });
+      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents });
       server.addService(site.definition, implement(site, deps));
       server.addService(admin.definition, implement(admin, deps));
       new ReflectionService(packageDefinition()).addToServer(server);
@@ -187,7 +192,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort ?? 0 }, 'coordinator listening');
-      return new Coordinator(address, opts.dataDir, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, logger, tracker, trackingStore });
+      return new Coordinator(address, opts.dataDir, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, logger, tracker, trackingStore, metricIngest });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -214,6 +219,7 @@ export class Coordinator {
       });
     });
     await p.ingest.stop();
+    await p.metricIngest.stop();
     await p.engine.stop();
     await p.tracker.stop();
     await p.trackingStore.close().catch((err: unknown) => p.logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));

@@ -26,6 +26,7 @@ export { CoordinatorMetrics } from './observability/metrics.js';
 export { createLogger, silentLogger, type Logger } from './observability/logger.js';
 export { RoundEngine, type RoundEngineOptions } from './rounds/engine.js';
 export { normaliseSettings, SETTINGS_DEFAULTS } from './rounds/settings.js';
+export { RunEventBus, TaskBus, type TaskOffer } from './rounds/events.js';
 export type { UpdateAdmission, AdmissionContext, Verdict } from './rounds/admission.js';
 export * from './state/index.js';
 export * from './strategies/index.js';

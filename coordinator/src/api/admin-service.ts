@@ -38,6 +38,9 @@ import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceBinding } from './call.js';
 import { federationMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
+import { metricsService } from './metrics-service.js';
+import type { MetricEventBus } from '../ingest/metric-events.js';
+import type { RunTracker } from '../tracking/run-tracker.js';
 
 export interface AdminServiceDeps {
   state: StateStore;
@@ -45,6 +48,8 @@ export interface AdminServiceDeps {
   catalog: Catalog;
   engine: RoundEngine;
   events: RunEventBus;
+  tracker: Pick<RunTracker, 'metricHistory' | 'searchRuns'>;
+  metricEvents: MetricEventBus;
 }
 
 /** AdminService: every method needs an admin key; handlers validate and delegate. */
@@ -58,6 +63,7 @@ export function adminService(deps: AdminServiceDeps): ServiceBinding {
     if (!run) throw notFound(`run "${runId}" does not exist`);
     return run;
   };
+  const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
     definition: serviceDefinition('AdminService'),
     unary: {
@@ -111,6 +117,7 @@ export function adminService(deps: AdminServiceDeps): ServiceBinding {
         await deps.catalog.getFederation(req.federation);
         return { versions: await deps.state.listModelVersions(req.federation) };
       }),
+      ...metricsApi.unary,
     },
     streams: {
       WatchRun: (req: WatchRunRequest__Output, ctx: CallContext) => {
@@ -121,6 +128,7 @@ export function adminService(deps: AdminServiceDeps): ServiceBinding {
         requireAdmin(ctx.principal);
         return modelChunks(req, deps, ctx.signal);
       },
+      ...metricsApi.streams,
     },
   };
 }

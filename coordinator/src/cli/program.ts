@@ -9,6 +9,8 @@ const GROUPS: Readonly<Record<string, string>> = {
   run: 'Training runs: start, stop, status, list, watch',
   rounds: 'Rounds of a run',
   model: 'Model versions: list and export',
+  metrics: 'Metrics sites stream: tail, show',
+  runs: 'Runs in the tracking store: search',
 };
 
 export interface Selection {

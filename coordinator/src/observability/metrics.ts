@@ -43,6 +43,28 @@ export class CoordinatorMetrics {
     help: 'Sites with an open WatchTasks stream',
     registers: [this.registry],
   });
+  readonly metricPoints = new Counter({
+    name: 'tributary_metric_points_total',
+    help: 'Metric points from sites committed to the tracking store',
+    registers: [this.registry],
+  });
+  readonly metricBatchesRefused = new Counter({
+    name: 'tributary_metric_batches_refused_total',
+    help: 'Metric batches from sites refused, by reason code',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly metricFlushFailures = new Counter({
+    name: 'tributary_metric_flush_failures_total',
+    help: 'Writes of buffered metric points to the tracking store that failed (the batches are redelivered)',
+    registers: [this.registry],
+  });
+  readonly metricIngestLag = new Histogram({
+    name: 'tributary_metric_ingest_lag_seconds',
+    help: "Time from a metric point's timestamp at the site to its commit in the tracking store",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });

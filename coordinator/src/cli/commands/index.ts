@@ -4,6 +4,8 @@ import federationCreate from './federation/create.js';
 import federationList from './federation/list.js';
 import federationShow from './federation/show.js';
 import keygen from './keygen.js';
+import metricsShow from './metrics/show.js';
+import metricsTail from './metrics/tail.js';
 import modelExport from './model/export.js';
 import modelVersions from './model/versions.js';
 import roundsList from './rounds/list.js';
@@ -12,6 +14,7 @@ import runStart from './run/start.js';
 import runStatus from './run/status.js';
 import runStop from './run/stop.js';
 import runWatch from './run/watch.js';
+import runsSearch from './runs/search.js';
 import serve from './serve.js';
 import siteAdd from './site/add.js';
 import siteInvite from './site/invite.js';
@@ -36,6 +39,9 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   runList,
   runWatch,
   roundsList,
+  metricsTail,
+  metricsShow,
+  runsSearch,
   modelVersions,
   modelExport,
 ];

@@ -1,0 +1,146 @@
+import {
+  TributaryError,
+  assertName,
+  type GetMetricHistoryRequest__Output,
+  type GetMetricHistoryResponse__Output,
+  type MetricEvent__Output,
+  type SearchRunsRequest__Output,
+  type SearchRunsResponse__Output,
+  type WatchMetricsRequest__Output,
+} from '@tributary/proto';
+import { requireAdmin } from '../auth/principal.js';
+import type { MetricEventBus } from '../ingest/metric-events.js';
+import type { StateStore } from '../state/index.js';
+import type { RunTracker } from '../tracking/run-tracker.js';
+import { validateMetricKey } from '../tracking/validation.js';
+import { AsyncQueue } from './async-queue.js';
+import type { CallContext, ServiceBinding } from './call.js';
+
+export interface MetricsServiceDeps {
+  state: StateStore;
+  tracker: Pick<RunTracker, 'metricHistory' | 'searchRuns'>;
+  bus: MetricEventBus;
+}
+
+/** SearchRuns pages hold at most this many runs. */
+export const MAX_SEARCH_RESULTS = 1000;
+const DEFAULT_SEARCH_RESULTS = 100;
+/** Bounds on what a request may carry. */
+const MAX_FILTER_CHARS = 10_000;
+const MAX_ORDER_BY = 20;
+const MAX_WATCHED_KEYS = 100;
+/**
+ * Batches a watcher may fall behind by before its stream ends with RESOURCE_EXHAUSTED, so a
+ * slow client cannot make the coordinator hold an ever-growing backlog.
+ */
+const MAX_WATCH_BACKLOG = 10_000;
+const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * AdminService's metric methods: WatchMetrics (live points from sites), GetMetricHistory and
+ * SearchRuns (the tracking store). Admin only, like every AdminService method.
+ */
+export function metricsService(deps: MetricsServiceDeps): Pick<ServiceBinding, 'unary' | 'streams'> {
+  const requireFederation = async (name: string): Promise<string> => {
+    assertName('federation', name);
+    if ((await deps.state.getFederation(name)) === undefined) throw notFound(`federation "${name}" does not exist`);
+    return name;
+  };
+  return {
+    unary: {
+      GetMetricHistory: async (req: GetMetricHistoryRequest__Output, ctx: CallContext): Promise<GetMetricHistoryResponse__Output> => {
+        requireAdmin(ctx.principal);
+        const federation = await requireFederation(req.federation);
+        if (req.runId !== '') checkRunId(req.runId);
+        if (req.key === '') throw invalid('key is required, e.g. "loss"');
+        const key = validateMetricKey(req.key);
+        return deps.tracker.metricHistory(federation, req.runId, key);
+      },
+      SearchRuns: async (req: SearchRunsRequest__Output, ctx: CallContext): Promise<SearchRunsResponse__Output> => {
+        requireAdmin(ctx.principal);
+        const federation = await requireFederation(req.federation);
+        if (req.maxResults > MAX_SEARCH_RESULTS) throw invalid(`max_results is ${req.maxResults}; at most ${MAX_SEARCH_RESULTS}`);
+        if (req.filter.length > MAX_FILTER_CHARS) throw invalid(`filter is longer than ${MAX_FILTER_CHARS} characters`);
+        if (req.orderBy.length > MAX_ORDER_BY) throw invalid(`more than ${MAX_ORDER_BY} order_by clauses`);
+        return deps.tracker.searchRuns(federation, {
+          ...(req.filter === '' ? {} : { filter: req.filter }),
+          ...(req.orderBy.length === 0 ? {} : { orderBy: [...req.orderBy] }),
+          maxResults: req.maxResults === 0 ? DEFAULT_SEARCH_RESULTS : req.maxResults,
+          ...(req.pageToken === '' ? {} : { pageToken: req.pageToken }),
+        });
+      },
+    },
+    streams: {
+      WatchMetrics: (req: WatchMetricsRequest__Output, ctx: CallContext) => {
+        requireAdmin(ctx.principal);
+        assertName('federation', req.federation);
+        if (req.runId !== '') checkRunId(req.runId);
+        if (req.keys.length > MAX_WATCHED_KEYS) throw invalid(`more than ${MAX_WATCHED_KEYS} keys`);
+        for (const key of req.keys) validateMetricKey(key);
+        return watchMetrics(req, ctx, deps, requireFederation);
+      },
+    },
+  };
+}
+
+type Watched = { event: MetricEvent__Output } | { overflow: true };
+
+async function* watchMetrics(
+  req: WatchMetricsRequest__Output,
+  ctx: CallContext,
+  deps: MetricsServiceDeps,
+  requireFederation: (name: string) => Promise<string>,
+): AsyncIterable<MetricEvent__Output> {
+  const keys = req.keys.length === 0 ? undefined : new Set(req.keys);
+  const queue = new AsyncQueue<Watched>();
+  let backlog = 0;
+  let overflowed = false;
+  // Subscribed before the checks, so nothing committed after the call began is missed.
+  const unsubscribe = deps.bus.subscribe(req.federation, (event) => {
+    if (overflowed || (req.runId !== '' && event.runId !== req.runId)) return;
+    const points = keys === undefined ? event.points : event.points.filter((p) => keys.has(p.key));
+    if (points.length === 0) return;
+    if (++backlog > MAX_WATCH_BACKLOG) {
+      overflowed = true;
+      queue.push({ overflow: true });
+      return;
+    }
+    queue.push({ event: points === event.points ? event : { ...event, points } });
+  });
+  try {
+    await requireFederation(req.federation);
+    if (req.runId !== '') {
+      const run = await deps.state.getRun(req.runId);
+      if (run === undefined || run.federation !== req.federation) {
+        throw notFound(`run "${req.runId}" of federation "${req.federation}" does not exist`);
+      }
+    }
+    for (;;) {
+      const item = await queue.next(ctx.signal);
+      if (item === undefined) return;
+      if ('overflow' in item) {
+        throw new TributaryError({
+          code: 'RESOURCE_EXHAUSTED',
+          reason: 'RESOURCE_EXHAUSTED',
+          message: `the watcher fell more than ${MAX_WATCH_BACKLOG} batches behind; watch again, or narrow it to a run or keys`,
+        });
+      }
+      backlog--;
+      yield item.event;
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
+function checkRunId(runId: string): void {
+  if (!RUN_ID.test(runId)) throw invalid(`invalid run id ${JSON.stringify(runId.slice(0, 140))}`);
+}
+
+function invalid(message: string): TributaryError {
+  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message });
+}
+
+function notFound(message: string): TributaryError {
+  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
+}

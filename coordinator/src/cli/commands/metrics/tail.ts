@@ -1,0 +1,144 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TributaryError } from '@tributary/proto';
+import type { MetricEvent__Output, MetricPoint__Output } from '@tributary/proto';
+import { encodeMetricValue } from '../../../tracking/metric-points.js';
+import { defineCommand } from '../../command.js';
+import { collect, nameArg, optList, optString } from '../../input.js';
+import { plural } from '../../render.js';
+
+export interface TailInput {
+  readonly federation: string;
+  readonly runId: string | undefined;
+  readonly keys: readonly string[];
+}
+
+export interface TailResult {
+  /** Points printed before the tail was stopped. */
+  readonly points: number;
+  /** Batches (site, run, round) they came in. */
+  readonly batches: number;
+}
+
+/** A metric value as JSON can hold it: a number, or MLflow's words for NaN and the infinities. */
+export type JsonMetricValue = number | 'NaN' | 'Infinity' | '-Infinity';
+
+export function jsonMetricValue(v: number): JsonMetricValue {
+  return encodeMetricValue(v) as JsonMetricValue;
+}
+
+/** Point tails in JSON: one object per line. Metric values NaN and ±Infinity as MLflow's JSON words. */
+export interface PointRecord {
+  readonly time: string;
+  readonly timestampMs: number;
+  readonly federation: string;
+  readonly runId: string;
+  readonly round: number;
+  readonly site: string;
+  readonly key: string;
+  readonly step: number;
+  readonly value: JsonMetricValue;
+  readonly storedAtMs: number;
+}
+
+/** Reconnections tried in a row without receiving anything. */
+const MAX_STALLED_ATTEMPTS = 5;
+const RETRY_BASE_MS = 500;
+
+const HELP = `
+Prints one line per point as the coordinator stores it: time (UTC), site, key, step, value.
+Stops on Ctrl-C.
+
+With --json, prints one JSON object per point and line (ndjson):
+  {"time":"2024-05-01T12:00:00.123Z","timestampMs":...,"federation":"...","runId":"...","round":1,
+   "site":"...","key":"loss","step":12,"value":0.25,"storedAtMs":...}
+NaN and infinite values are the strings "NaN", "Infinity" and "-Infinity". After Ctrl-C the last
+line is the envelope {"ok":true,"result":{"points":N,"batches":M}}.`;
+
+export default defineCommand({
+  path: ['metrics', 'tail'],
+  summary: 'Follow the metric points sites stream, live, until interrupted',
+  args: [['<federation>', 'federation name']],
+  connects: true,
+  handlesInterrupt: true,
+  options(cmd) {
+    cmd
+      .option('--run <id>', 'only points of this run')
+      .option('--metric <key>', 'only this metric key (repeatable, or comma-separated)', collect)
+      .addHelpText('after', HELP);
+  },
+  parse(raw): TailInput {
+    const runId = optString(raw, 'run');
+    return { federation: nameArg(raw, 0, 'federation'), runId, keys: optList(raw, 'metric') };
+  },
+  async run(input, ctx): Promise<TailResult> {
+    const admin = await ctx.admin();
+    const write = ctx.json
+      ? (event: MetricEvent__Output, p: MetricPoint__Output) => void process.stdout.write(`${JSON.stringify(pointRecord(event, p))}\n`)
+      : (event: MetricEvent__Output, p: MetricPoint__Output) => ctx.progress.line(pointLine(event, p));
+    let points = 0;
+    let batches = 0;
+    let stalled = 0;
+    for (;;) {
+      let progressed = false;
+      try {
+        const events = admin.watchMetrics(input.federation, {
+          ...(input.runId === undefined ? {} : { runId: input.runId }),
+          keys: input.keys,
+          signal: ctx.signal,
+        });
+        for await (const event of events) {
+          progressed = true;
+          batches += 1;
+          for (const p of event.points) write(event, p);
+          points += event.points.length;
+        }
+      } catch (err) {
+        if (ctx.signal.aborted) return { points, batches };
+        const e = TributaryError.from(err);
+        if (!e.retryable) throw e;
+        stalled = progressed ? 1 : stalled + 1;
+        if (stalled >= MAX_STALLED_ATTEMPTS) throw e;
+      }
+      if (ctx.signal.aborted) return { points, batches };
+      // The stream ended (coordinator shutting down) or dropped: follow again.
+      try {
+        await sleep(RETRY_BASE_MS * 2 ** Math.min(stalled, 4), undefined, { signal: ctx.signal });
+      } catch {
+        return { points, batches };
+      }
+    }
+  },
+  render(result) {
+    return `Stopped after ${plural(result.points, 'point')} in ${result.batches} ${result.batches === 1 ? 'batch' : 'batches'}.`;
+  },
+});
+
+/** `2024-05-01 12:00:00.123Z  site-a  loss  step 12  0.25` */
+export function pointLine(event: MetricEvent__Output, p: MetricPoint__Output): string {
+  return `${formatMillis(p.timestampMs)}  ${event.site}  ${p.key}  step ${p.step}  ${formatValue(p.value)}`;
+}
+
+export function pointRecord(event: MetricEvent__Output, p: MetricPoint__Output): PointRecord {
+  return {
+    time: new Date(p.timestampMs).toISOString(),
+    timestampMs: p.timestampMs,
+    federation: event.federation,
+    runId: event.runId,
+    round: event.round,
+    site: event.site,
+    key: p.key,
+    step: p.step,
+    value: jsonMetricValue(p.value),
+    storedAtMs: event.storedAtMs,
+  };
+}
+
+/** UTC time to the millisecond. */
+function formatMillis(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ');
+}
+
+/** Up to 6 significant digits; integers, NaN and infinities as they are. */
+export function formatValue(v: number): string {
+  return Number.isInteger(v) || !Number.isFinite(v) ? String(v) : String(Number(v.toPrecision(6)));
+}

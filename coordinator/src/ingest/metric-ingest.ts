@@ -1,0 +1,408 @@
+import {
+  Reason,
+  STREAM_METRICS,
+  TributaryError,
+  decodeEnvelope,
+  decodeMetricBatch,
+  isValidName,
+  verifyEnvelope,
+  type MetricBatch__Output,
+} from '@tributary/proto';
+import { AckPolicy, DeliverPolicy, NatsError, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import type { CoordinatorMetrics } from '../observability/metrics.js';
+import type { StateStore } from '../state/index.js';
+import type { RunTracker } from '../tracking/run-tracker.js';
+import { validateMetricKey } from '../tracking/validation.js';
+import type { MetricEventBus } from './metric-events.js';
+import { refusal, type Refusal } from './verification.js';
+
+export interface MetricIngestOptions {
+  nc: NatsConnection;
+  state: StateStore;
+  /** Where verified points go; resolves once the tracking store committed them. */
+  tracker: Pick<RunTracker, 'logSiteMetrics'>;
+  /** Committed points are published here, for WatchMetrics. */
+  bus: MetricEventBus;
+  metrics: CoordinatorMetrics;
+  logger: Logger;
+  /** Durable consumer on TRIB_METRICS; coordinators sharing it share the work. @default "tributary-metrics" */
+  consumerName?: string;
+  /**
+   * Longest time a verified point waits before it is written. Points are written as soon as the
+   * store is idle and nothing else has arrived, or the write before finished; this only bounds
+   * the wait in between. @default 100
+   */
+  flushIntervalMs?: number;
+  /** Points that are written at once, without waiting for the interval. @default 5000 */
+  maxBatchPoints?: number;
+}
+
+/** A batch not settled within this time is redelivered (a flush takes milliseconds). */
+const ACK_WAIT_MS = 30_000;
+/**
+ * Batches delivered and not yet acked. Two write buffers hold at most 2 x maxBatchPoints points,
+ * which for the SDK's 500-point batches is a few dozen messages; the bound only matters for
+ * clients sending many tiny batches.
+ */
+const MAX_ACK_PENDING = 20_000;
+/** Bytes pulled ahead; well under nats-server's 64 MB max_pending per connection. */
+const PULL_MAX_BYTES = 4 * 1024 * 1024;
+/** More points than this in one batch is not a site streaming metrics (the SDK sends 500). */
+const MAX_POINTS_PER_BATCH = 10_000;
+/** Redelivery delay after a failed write: doubles with each delivery up to the maximum. */
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 30_000;
+/** Run id -> federation entries kept; runs never move, so the cache only needs a size bound. */
+const RUN_CACHE_SIZE = 10_000;
+/** JetStream's API error code for "consumer not found". */
+const CONSUMER_NOT_FOUND = 10014;
+
+/** Tracking store errors about the data itself: retrying the same points cannot succeed. */
+const PERMANENT_CODES: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'OUT_OF_RANGE']);
+
+/** A verified batch waiting to be written, and the delivery to ack once it is. */
+interface Accepted {
+  msg: JsMsg;
+  readonly batch: MetricBatch__Output;
+}
+
+/** The tokens of trib.<federation>.metrics.<run>.<site>, unauthenticated. */
+interface MetricsSubject {
+  federation: string;
+  runId: string;
+  site: string;
+}
+
+/**
+ * Verifies signed metric batches from TRIB_METRICS and writes their points to the tracking
+ * store, many batches in one `logSiteMetrics` call per run. A batch is acked only once its points
+ * are committed, so a failed write or a crash means redelivery, never loss; a refused batch is
+ * counted by reason, logged and terminated. Committed points are published on the bus.
+ */
+export class MetricIngest {
+  private readonly consumerName: string;
+  private readonly flushIntervalMs: number;
+  private readonly maxBatchPoints: number;
+  private readonly log: Logger;
+  private messages?: ConsumerMessages;
+  private loop?: Promise<void>;
+  /** Verified batches not yet handed to a write. */
+  private buffer: Accepted[] = [];
+  private bufferedPoints = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** Writes run one after another; this is the last one queued. It never rejects. */
+  private writes: Promise<void> = Promise.resolve();
+  /** Writes queued or running. */
+  private writing = 0;
+  /** Buffered or being written, by stream sequence: a redelivery meanwhile only refreshes the ack handle. */
+  private readonly unsettled = new Map<number, Accepted>();
+  private readonly runFederations = new Map<string, string>();
+
+  constructor(private readonly opts: MetricIngestOptions) {
+    this.consumerName = opts.consumerName ?? 'tributary-metrics';
+    this.flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 100);
+    this.maxBatchPoints = Math.max(1, Math.floor(opts.maxBatchPoints ?? 5000));
+    this.log = opts.logger.child({ component: 'metric-ingest' });
+  }
+
+  /** Binds the durable consumer (the streams must exist: ensureStreams) and starts processing. */
+  async start(): Promise<void> {
+    if (this.loop) return;
+    const jsm = await this.opts.nc.jetstreamManager();
+    await this.ensureConsumer(jsm);
+    const consumer = await this.opts.nc.jetstream().consumers.get(STREAM_METRICS, this.consumerName);
+    this.messages = await consumer.consume({ max_bytes: PULL_MAX_BYTES });
+    this.loop = this.run(this.messages);
+    this.log.debug({ consumer: this.consumerName }, 'metric ingest started');
+  }
+
+  /** Stops pulling, then writes and acks what was verified so far. */
+  async stop(): Promise<void> {
+    const messages = this.messages;
+    const loop = this.loop;
+    this.messages = undefined;
+    this.loop = undefined;
+    if (!messages || !loop) return;
+    messages.stop();
+    await loop;
+    await this.flush();
+    this.log.debug('metric ingest stopped');
+  }
+
+  private async ensureConsumer(jsm: JetStreamManager): Promise<void> {
+    const tuning = { ack_wait: nanos(ACK_WAIT_MS), max_ack_pending: MAX_ACK_PENDING, max_deliver: -1 };
+    try {
+      await jsm.consumers.info(STREAM_METRICS, this.consumerName);
+      await jsm.consumers.update(STREAM_METRICS, this.consumerName, tuning);
+    } catch (err) {
+      if (!(err instanceof NatsError && err.api_error?.err_code === CONSUMER_NOT_FOUND)) throw err;
+      await jsm.consumers.add(STREAM_METRICS, {
+        durable_name: this.consumerName,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ...tuning,
+      });
+    }
+  }
+
+  private async run(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const m of messages) {
+        await this.receive(m);
+        if (this.buffer.length === 0) continue;
+        if (this.bufferedPoints >= this.maxBatchPoints) {
+          // Verifying goes on while one write runs; a second full buffer waits for it.
+          const previous = this.writes;
+          void this.flush();
+          await previous;
+        } else if (this.writing === 0 && messages.getPending() <= 1) {
+          // Nothing else has arrived and the store is idle: write now rather than wait.
+          void this.flush();
+        } else if (this.timer === undefined) {
+          this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
+        }
+      }
+    } catch (err) {
+      this.log.error({ err }, 'metric ingest stopped pulling batches');
+    } finally {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** Verifies one delivery and buffers it, or refuses it; never throws. */
+  private async receive(m: JsMsg): Promise<void> {
+    const pending = this.unsettled.get(m.seq);
+    if (pending !== undefined) {
+      // Redelivered while its write is under way: ack the newest delivery, write nothing twice.
+      pending.msg = m;
+      return;
+    }
+    let verdict: MetricBatch__Output | Refusal;
+    try {
+      verdict = await this.verify(m);
+    } catch (err) {
+      // The state store failed, not the batch: try again later.
+      this.log.error({ err: TributaryError.from(err), subject: m.subject }, 'metric batch could not be verified; will retry');
+      this.settle(() => m.nak(retryDelayMs(m.info.deliveryCount)));
+      return;
+    }
+    if ('ok' in verdict) {
+      this.refuse(m, verdict);
+      return;
+    }
+    if (verdict.points.length === 0) {
+      this.settle(() => m.ack());
+      return;
+    }
+    const accepted: Accepted = { msg: m, batch: verdict };
+    this.buffer.push(accepted);
+    this.unsettled.set(m.seq, accepted);
+    this.bufferedPoints += verdict.points.length;
+  }
+
+  /** The checks, in order: envelope, key, signature, batch, site, subject, membership, run, points. */
+  private async verify(m: JsMsg): Promise<MetricBatch__Output | Refusal> {
+    const { state } = this.opts;
+    let envelope;
+    try {
+      envelope = decodeEnvelope(m.data);
+    } catch (err) {
+      return refusal(Reason.MALFORMED_ENVELOPE, `metrics envelope cannot be decoded: ${TributaryError.from(err).message}`);
+    }
+    if (envelope.kind !== 'metrics') return refusal(Reason.MALFORMED_ENVELOPE, `envelope kind "${envelope.kind}" is not "metrics"`);
+    const site = await state.getSiteByKeyId(envelope.keyId);
+    if (site === undefined) return refusal(Reason.UNKNOWN_KEY, `key ${JSON.stringify(envelope.keyId)} is not known`);
+    if (site.status === 'REVOKED') return refusal(Reason.KEY_REVOKED, `the key of site "${site.name}" is revoked`);
+    if (!verifyEnvelope(envelope, Buffer.from(site.publicKey, 'base64'))) {
+      return refusal(Reason.SIGNATURE_INVALID, `signature does not verify with the key of site "${site.name}"`);
+    }
+    let batch: MetricBatch__Output;
+    try {
+      batch = decodeMetricBatch(envelope.body);
+    } catch (err) {
+      return refusal(Reason.MALFORMED_ENVELOPE, `metric batch cannot be decoded: ${TributaryError.from(err).message}`);
+    }
+    if (batch.site !== site.name) {
+      return refusal(Reason.SITE_MISMATCH, `batch names site "${batch.site}" but is signed by site "${site.name}"`);
+    }
+    const mismatch = subjectMismatch(m.subject, batch);
+    if (mismatch !== undefined) return refusal(Reason.SUBJECT_MISMATCH, mismatch);
+    if (!site.federations.includes(batch.federation)) {
+      return refusal(Reason.NOT_A_MEMBER, `site "${site.name}" is not a member of federation "${batch.federation}"`);
+    }
+    if ((await this.federationOfRun(batch.runId)) !== batch.federation) {
+      return refusal(Reason.RUN_NOT_FOUND, `run "${batch.runId}" of federation "${batch.federation}" does not exist`);
+    }
+    const problem = pointsProblem(batch);
+    if (problem !== undefined) return refusal(Reason.INVALID_ARGUMENT, problem);
+    return batch;
+  }
+
+  private async federationOfRun(runId: string): Promise<string | undefined> {
+    const known = this.runFederations.get(runId);
+    if (known !== undefined) return known;
+    const run = await this.opts.state.getRun(runId);
+    if (run === undefined) return undefined;
+    if (this.runFederations.size >= RUN_CACHE_SIZE) this.runFederations.clear();
+    this.runFederations.set(runId, run.federation);
+    return run.federation;
+  }
+
+  private refuse(m: JsMsg, r: Refusal): void {
+    this.opts.metrics.metricBatchesRefused.inc({ reason: r.reason });
+    this.log.warn({ subject: m.subject, reason: r.reason }, `metric batch refused: ${r.message}`);
+    this.settle(() => m.term());
+  }
+
+  /**
+   * Hands the buffer to a write, queued behind the one running; resolves when it is done. What
+   * arrives during a write goes in the next one (group commit): writes grow with the load, and a
+   * point waits at most for one write before its own begins.
+   */
+  private flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffer.length === 0) return this.writes;
+    const items = this.buffer;
+    this.buffer = [];
+    this.bufferedPoints = 0;
+    this.writing += 1;
+    this.writes = this.writes
+      .then(() => this.write(items))
+      .catch((err: unknown) => this.log.error({ err }, 'metric write failed unexpectedly; its batches will be redelivered'))
+      .then(() => {
+        this.writing -= 1;
+        if (this.writing === 0 && this.buffer.length > 0) void this.flush();
+      });
+    return this.writes;
+  }
+
+  /** Writes the batches, one tracker call per run; never rejects. */
+  private async write(items: readonly Accepted[]): Promise<void> {
+    const byRun = new Map<string, Accepted[]>();
+    for (const item of items) {
+      const group = byRun.get(item.batch.runId);
+      if (group === undefined) byRun.set(item.batch.runId, [item]);
+      else group.push(item);
+    }
+    await Promise.all([...byRun].map(([runId, group]) => this.writeRun(runId, group)));
+  }
+
+  private async writeRun(runId: string, group: readonly Accepted[]): Promise<void> {
+    try {
+      await this.opts.tracker.logSiteMetrics(runId, group.map(entryOf));
+    } catch (err) {
+      await this.writeFailed(runId, group, TributaryError.from(err));
+      return;
+    }
+    this.committed(group, Date.now());
+  }
+
+  /**
+   * A write of several batches that the store refuses for its data is retried batch by batch,
+   * so one bad batch cannot hold the others back; any other failure is retried by redelivery.
+   */
+  private async writeFailed(runId: string, group: readonly Accepted[], e: TributaryError): Promise<void> {
+    this.opts.metrics.metricFlushFailures.inc();
+    if (!PERMANENT_CODES.has(e.code)) {
+      this.log.error({ runId, batches: group.length, err: e }, 'metric points could not be written; they will be redelivered');
+      for (const item of group) this.release(item, (m) => m.nak(retryDelayMs(m.info.deliveryCount)));
+      return;
+    }
+    if (group.length === 1) {
+      const item = group[0]!;
+      this.release(item, (m) => this.refuse(m, refusal(e.reason, `the tracking store refused the batch: ${e.message}`)));
+      return;
+    }
+    for (const item of group) await this.writeRun(runId, [item]);
+  }
+
+  /** Acks the batches, records their lag and publishes them. */
+  private committed(group: readonly Accepted[], storedAtMs: number): void {
+    const { metrics, bus } = this.opts;
+    for (const item of group) {
+      const { batch } = item;
+      for (const p of batch.points) metrics.metricIngestLag.observe(Math.max(0, storedAtMs - p.timestampMs) / 1000);
+      metrics.metricPoints.inc(batch.points.length);
+      this.release(item, (m) => m.ack());
+      if (bus.watched(batch.federation)) {
+        bus.publish({ federation: batch.federation, runId: batch.runId, round: batch.round, site: batch.site, points: batch.points, storedAtMs });
+      }
+    }
+  }
+
+  private release(item: Accepted, reply: (m: JsMsg) => void): void {
+    this.unsettled.delete(item.msg.seq);
+    this.settle(() => reply(item.msg));
+  }
+
+  /** Acks, naks or terminates; a closed connection only means the batch comes back later. */
+  private settle(reply: () => void): void {
+    try {
+      reply();
+    } catch (err) {
+      this.log.warn({ err }, 'could not settle a metric batch; it will be redelivered');
+    }
+  }
+}
+
+function entryOf(item: Accepted): { site: string; points: MetricBatch__Output['points'] } {
+  return { site: item.batch.site, points: item.batch.points };
+}
+
+function parseMetricsSubject(subject: string): MetricsSubject | undefined {
+  const t = subject.split('.');
+  if (t.length !== 5 || t[0] !== 'trib' || t[2] !== 'metrics') return undefined;
+  const [, federation, , runId, site] = t as [string, string, string, string, string];
+  return isValidName(federation) && isValidName(site) ? { federation, runId, site } : undefined;
+}
+
+/** The subject's tokens disagree with the signed batch: the first differing field, or undefined. */
+function subjectMismatch(subject: string, batch: MetricBatch__Output): string | undefined {
+  const parsed = parseMetricsSubject(subject);
+  if (parsed === undefined) return `subject "${subject}" is not a metrics subject`;
+  for (const field of ['federation', 'runId', 'site'] as const) {
+    if (parsed[field] !== batch[field]) {
+      return `subject "${subject}" says ${field} ${JSON.stringify(parsed[field])}, the batch ${JSON.stringify(batch[field])}`;
+    }
+  }
+  return undefined;
+}
+
+/** Keys already found valid, by site; a stream repeats a few keys many times over. */
+const validKeys = new Map<string, Set<string>>();
+const VALID_KEYS_PER_SITE = 10_000;
+
+/**
+ * A point the tracking store would refuse, as a message, or undefined. Keys follow MLflow's rules
+ * as stored (`site/<site>/<key>`); NaN and ±Infinity are kept, as MLflow keeps them.
+ */
+function pointsProblem(batch: MetricBatch__Output): string | undefined {
+  if (batch.points.length > MAX_POINTS_PER_BATCH) return `${batch.points.length} points in one batch; at most ${MAX_POINTS_PER_BATCH}`;
+  let known = validKeys.get(batch.site);
+  if (known === undefined || known.size >= VALID_KEYS_PER_SITE) {
+    known = new Set();
+    validKeys.set(batch.site, known);
+  }
+  for (let i = 0; i < batch.points.length; i++) {
+    const p = batch.points[i]!;
+    if (!known.has(p.key)) {
+      if (p.key === '') return `point ${i} has no key`;
+      try {
+        validateMetricKey(`site/${batch.site}/${p.key}`);
+      } catch (err) {
+        return `point ${i}: ${TributaryError.from(err).message}`;
+      }
+      known.add(p.key);
+    }
+    if (!Number.isSafeInteger(p.timestampMs) || p.timestampMs < 0) return `point ${i} ("${p.key}") has an invalid timestamp ${p.timestampMs}`;
+    if (!Number.isSafeInteger(p.step)) return `point ${i} ("${p.key}") has an invalid step ${p.step}`;
+  }
+  return undefined;
+}
+
+function retryDelayMs(deliveries: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, deliveries - 1));
+}
