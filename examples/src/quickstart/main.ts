@@ -91,15 +91,15 @@ async function main(): Promise<number> {
     );
 
     // 4. Follow the run; score every committed model version on the held-out rows.
-    console.log('round | sites | global accuracy (held-out) | mean site loss');
-    printRow(0, undefined, accuracy(initial, test), undefined);
+    console.log('round | sites | seconds | global accuracy (held-out) | mean site loss');
+    printRow(0, undefined, undefined, accuracy(initial, test), undefined);
     let ended: Run__Output | undefined;
     try {
       for await (const event of admin.watchRun(run.id, { signal: watch.signal })) {
         const round = event.round;
         if (event.type === 'ROUND_COMMITTED' && round) {
           const model = await downloadModel(admin, round.committedVersion);
-          printRow(round.number, round.accepted.length, accuracy(model, test), round.metrics['loss']);
+          printRow(round.number, round.accepted.length, (round.closedAtMs - round.openedAtMs) / 1000, accuracy(model, test), round.metrics['loss']);
         } else if (event.type === 'ROUND_FAILED' && round) {
           console.log(`round ${round.number} failed: ${round.failureReason}`);
         } else if (event.type === 'RUN_ENDED') {
@@ -158,10 +158,11 @@ async function downloadModel(admin: AdminClient, version?: number): Promise<Soft
   return fromTensors(decodeSafetensors(bytes).tensors);
 }
 
-function printRow(round: number, sites: number | undefined, accuracy: number, loss: number | undefined): void {
+function printRow(round: number, sites: number | undefined, seconds: number | undefined, accuracy: number, loss: number | undefined): void {
   const cells = [
     String(round).padStart(5),
     (sites === undefined ? '-' : String(sites)).padStart(5),
+    (seconds === undefined ? '-' : seconds.toFixed(2)).padStart(7),
     accuracy.toFixed(2).padStart(26),
     (loss === undefined ? '-' : loss.toFixed(4)).padStart(14),
   ];
