@@ -1,19 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatPublicKey, readKeyFile } from '@tributary/proto';
 import { freePort } from '@tributary/coordinator';
-
-const MAIN = fileURLToPath(new URL('../../coordinator/dist/cli/main.js', import.meta.url));
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { runCli, type CliResult } from '../helpers/cli.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -24,14 +15,8 @@ afterEach(async () => {
 });
 
 /** Runs `tributary <args>` in the temp dir, with no TRIBUTARY_* settings from the outside. */
-function tributary(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRIBUTARY_')));
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { cwd: dir, env: { ...clean, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function tributary(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runCli(args, { cwd: dir, env, withoutOuterSettings: true, timeoutMs: 30_000 });
 }
 
 function envelope(stdout: string): unknown {

@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  LevelStateStore,
-  NatsServer,
   UpdateIngest,
-  ensureStreams,
   silentLogger,
+  type LevelStateStore,
   type AdmissionContext,
   type UpdateAdmission,
   type Verdict,
@@ -17,14 +14,11 @@ import {
   STREAM_PAYLOADS,
   STREAM_UPDATES,
   decodeUpdateStatus,
-  encodeEnvelope,
   encodeManifest,
   encodeSafetensors,
-  formatPublicKey,
   generateSigningKey,
   newUpdateId,
   sha256Hex,
-  signEnvelope,
   subjects,
   tensor,
   tensorSpecsOf,
@@ -34,8 +28,9 @@ import {
   type UpdateManifest__Output,
   type UpdateStatus__Output,
 } from '@tributary/proto';
-import { connect, headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { signedEnvelope, siteWrite, startDataPlane, type DataPlane } from '../helpers/data-plane.js';
 
 const FED = 'fed1';
 const PAYLOAD_TIMEOUT_MS = 1500;
@@ -117,7 +112,7 @@ interface Submission {
 }
 
 describe('UpdateIngest', () => {
-  let nats: NatsServer;
+  let plane: DataPlane;
   let nc: NatsConnection;
   let js: JetStreamClient;
   let jsm: JetStreamManager;
@@ -134,19 +129,9 @@ describe('UpdateIngest', () => {
   let runId = '';
 
   beforeAll(async () => {
-    nats = await NatsServer.start();
-    nc = await connect({ servers: [nats.url] });
-    js = nc.jetstream();
-    jsm = await nc.jetstreamManager();
-    await ensureStreams(jsm);
-    dir = await mkdtemp(join(tmpdir(), 'tributary-ingest-'));
-    state = new LevelStateStore(join(dir, 'state'));
-    await state.open();
-    const site = (name: string, key: SigningKey, status: 'APPROVED' | 'REVOKED') => ({
-      kind: 'site' as const,
-      value: { name, keyId: key.keyId, publicKey: formatPublicKey(key.publicKey), status, federations: [FED], createdAtMs: 1, revokedAtMs: status === 'REVOKED' ? 2 : 0 },
-    });
-    await state.write([site('alpha', alpha, 'APPROVED'), site('beta', beta, 'APPROVED'), site('gone', gone, 'REVOKED')]);
+    plane = await startDataPlane('tributary-ingest-');
+    ({ nc, js, jsm, dir, state } = plane);
+    await state.write([siteWrite('alpha', alpha, 'APPROVED', [FED]), siteWrite('beta', beta, 'APPROVED', [FED]), siteWrite('gone', gone, 'REVOKED', [FED])]);
     nc.subscribe(`trib.${FED}.verdict.*`, { callback: (_err, msg) => verdicts.push(decodeUpdateStatus(msg.data)) });
     admission = new RecordingAdmission(state);
     ingest = new UpdateIngest({ nc, state, admission, stagingDir: join(dir, 'staging'), logger: silentLogger(), payloadTimeoutMs: PAYLOAD_TIMEOUT_MS });
@@ -155,10 +140,7 @@ describe('UpdateIngest', () => {
 
   afterAll(async () => {
     await ingest?.stop();
-    await nc?.drain();
-    await state?.close();
-    await nats?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await plane?.stop();
   });
 
   beforeEach(() => {
@@ -200,9 +182,8 @@ describe('UpdateIngest', () => {
       baseVersion: 1,
       ...s.manifest,
     };
-    const envelope = signEnvelope('update', encodeManifest(manifest), s.signWith ?? s.key);
     const subject = s.subject ?? subjects.update(FED, s.runId, s.round ?? 1, s.site);
-    await js.publish(subject, encodeEnvelope({ ...envelope, keyId: s.key.keyId }), { msgID: s.msgId ?? updateId });
+    await js.publish(subject, signedEnvelope('update', encodeManifest(manifest), s.key, s.signWith), { msgID: s.msgId ?? updateId });
     return { updateId, manifest, payload };
   }
 

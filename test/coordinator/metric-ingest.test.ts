@@ -1,35 +1,28 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CoordinatorMetrics,
-  LevelStateStore,
   MemoryTrackingStore,
   MetricEventBus,
   MetricIngest,
-  NatsServer,
   RunEventBus,
   RunTracker,
-  ensureStreams,
   silentLogger,
+  type LevelStateStore,
 } from '@tributary/coordinator';
 import {
   STREAM_METRICS,
   TributaryError,
-  encodeEnvelope,
   encodeMetricBatch,
-  formatPublicKey,
   generateSigningKey,
   newUpdateId,
-  signEnvelope,
   subjects,
   type MetricBatch,
   type MetricEvent__Output,
   type MetricPoint,
   type SigningKey,
 } from '@tributary/proto';
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { signedEnvelope, siteWrite, startDataPlane, type DataPlane } from '../helpers/data-plane.js';
 import { eventually } from '../helpers/stack.js';
 
 const FED = 'fed1';
@@ -67,11 +60,10 @@ class FlakyTracker {
 }
 
 describe('MetricIngest', () => {
-  let nats: NatsServer;
+  let plane: DataPlane;
   let nc: NatsConnection;
   let js: JetStreamClient;
   let jsm: JetStreamManager;
-  let dir: string;
   let state: LevelStateStore;
   let store: MemoryTrackingStore;
   let tracker: RunTracker;
@@ -90,24 +82,14 @@ describe('MetricIngest', () => {
   let runId = '';
 
   beforeAll(async () => {
-    nats = await NatsServer.start();
-    nc = await connect({ servers: [nats.url] });
-    js = nc.jetstream();
-    jsm = await nc.jetstreamManager();
-    await ensureStreams(jsm);
-    dir = await mkdtemp(join(tmpdir(), 'tributary-metric-ingest-'));
-    state = new LevelStateStore(join(dir, 'state'));
-    await state.open();
-    const site = (name: string, key: SigningKey, status: 'APPROVED' | 'REVOKED', federations = [FED]) => ({
-      kind: 'site' as const,
-      value: { name, keyId: key.keyId, publicKey: formatPublicKey(key.publicKey), status, federations, createdAtMs: 1, revokedAtMs: status === 'REVOKED' ? 2 : 0 },
-    });
+    plane = await startDataPlane('tributary-metric-ingest-');
+    ({ nc, js, jsm, state } = plane);
     await state.write([
-      site('alpha', alpha, 'APPROVED'),
-      site('beta', beta, 'APPROVED'),
-      site('gamma', gamma, 'APPROVED'),
-      site('gone', gone, 'REVOKED'),
-      site('outsider', outsider, 'APPROVED', [OTHER_FED]),
+      siteWrite('alpha', alpha, 'APPROVED', [FED]),
+      siteWrite('beta', beta, 'APPROVED', [FED]),
+      siteWrite('gamma', gamma, 'APPROVED', [FED]),
+      siteWrite('gone', gone, 'REVOKED', [FED]),
+      siteWrite('outsider', outsider, 'APPROVED', [OTHER_FED]),
       { kind: 'run', value: runRecord('other-run', OTHER_FED) },
       { kind: 'federation', value: { name: FED, description: '', settings: null as never, modelSpec: [], createdAtMs: 1, latestVersion: 1 } },
     ]);
@@ -122,11 +104,8 @@ describe('MetricIngest', () => {
 
   afterAll(async () => {
     await ingest?.stop();
-    await nc?.drain();
+    await plane?.stop();
     await store?.close();
-    await state?.close();
-    await nats?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   beforeEach(async () => {
@@ -171,8 +150,7 @@ describe('MetricIngest', () => {
     const site = p.site ?? p.key.name;
     const batchId = newUpdateId();
     const body = encodeMetricBatch({ federation: FED, runId, round: 1, site, batchId, createdAtMs: Date.now(), points: p.points, ...p.batch });
-    const envelope = signEnvelope(p.kind ?? 'metrics', body, p.signWith ?? p.key);
-    await js.publish(p.subject ?? subjects.metrics(FED, runId, site), encodeEnvelope({ ...envelope, keyId: p.key.keyId }), { msgID: batchId });
+    await js.publish(p.subject ?? subjects.metrics(FED, runId, site), signedEnvelope(p.kind ?? 'metrics', body, p.key, p.signWith), { msgID: batchId });
   }
 
   function points(n: number, opts: { from?: number; key?: string; at?: number; value?: (step: number) => number } = {}): MetricPoint[] {
@@ -246,7 +224,7 @@ describe('MetricIngest', () => {
 
   it('stores a batch published twice under the same id once', async () => {
     const body = encodeMetricBatch({ federation: FED, runId, round: 1, site: 'alpha', batchId: 'b'.repeat(32), createdAtMs: Date.now(), points: points(4) });
-    const bytes = encodeEnvelope(signEnvelope('metrics', body, alpha));
+    const bytes = signedEnvelope('metrics', body, alpha);
     await js.publish(subjects.metrics(FED, runId, 'alpha'), bytes, { msgID: 'b'.repeat(32) });
     await js.publish(subjects.metrics(FED, runId, 'alpha'), bytes, { msgID: 'b'.repeat(32) });
     await settled();

@@ -1,92 +1,60 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SiteClient } from '@tributary/client-sdk';
 import { encodeSafetensors, sha256Hex } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelopeOf, runCli, startCli, type CliProcess, type CliResult } from '../helpers/cli.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 
-const CLI = fileURLToPath(new URL('../../coordinator/dist/cli/main.js', import.meta.url));
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `tributary <args>` as a user would, in `cwd`, with the dev stack's environment. */
-function tributary(args: string[], env: Record<string, string>, cwd: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-function json<T>(r: Result): T {
-  const envelope = JSON.parse(r.stdout) as { ok: boolean; result: T; error?: unknown };
+function json<T>(r: CliResult): T {
+  const envelope = envelopeOf<T>(r);
   if (!envelope.ok) throw new Error(`command failed: ${r.stdout}`);
-  return envelope.result;
+  return envelope.result as T;
 }
 
 describe('the CLI tour of the README, through the real binary', () => {
   let dir: string;
-  let dev: ChildProcess;
+  let dev: CliProcess | undefined;
   let env: Record<string, string> = {};
+
+  /** Runs `tributary <args>` as a user would, in the tour's directory, with the dev stack's environment. */
+  const tributary = (args: string[]): Promise<CliResult> => runCli(args, { env, cwd: dir });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tributary-tour-'));
-    dev = spawn(process.execPath, [CLI, 'dev', '--dir', join(dir, 'dev'), '--grpc-listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const ready = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      dev.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) resolve(out);
-      });
-      dev.on('exit', (code) => reject(new Error(`dev exited with ${code}`)));
-    });
-    const started = JSON.parse(ready) as { ok: boolean; result: { exports: Record<string, string> } };
+    dev = await startCli(['dev', '--dir', join(dir, 'dev'), '--grpc-listen', '127.0.0.1:0', '--json']);
+    const started = JSON.parse(dev.firstLine) as { ok: boolean; result: { exports: Record<string, string> } };
     env = started.result.exports;
   });
 
   afterAll(async () => {
-    if (dev && dev.exitCode === null) {
-      const exited = new Promise((r) => dev.once('exit', r));
-      dev.kill('SIGINT');
-      await exited;
-    }
+    await dev?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
   it('walks from keygen to an exported model version', async () => {
-    const keygen = await tributary(['keygen', 'hospital-a', '--out', 'hospital-a.key'], env, dir);
+    const keygen = await tributary(['keygen', 'hospital-a', '--out', 'hospital-a.key']);
     expect(keygen.code, keygen.stderr).toBe(0);
     expect((await stat(join(dir, 'hospital-a.key'))).mode & 0o777).toBe(0o600);
 
     await writeFile(join(dir, 'init.safetensors'), encodeSafetensors(toyModel()));
-    const create = await tributary(
-      ['federation', 'create', 'churn', '--initial-model', 'init.safetensors', '--strategy', 'fedavg', '--rounds', '2', '--min-sites', '1', '--deadline', '5m'],
-      env,
-      dir,
-    );
+    const create = await tributary([
+      'federation', 'create', 'churn', '--initial-model', 'init.safetensors', '--strategy', 'fedavg', '--rounds', '2', '--min-sites', '1', '--deadline', '5m',
+    ]);
     expect(create.code, create.stderr + create.stdout).toBe(0);
 
-    const add = await tributary(['site', 'add', 'hospital-a', '--public-key', 'hospital-a.key', '--federation', 'churn'], env, dir);
+    const add = await tributary(['site', 'add', 'hospital-a', '--public-key', 'hospital-a.key', '--federation', 'churn']);
     expect(add.code, add.stderr + add.stdout).toBe(0);
 
-    const invite = await tributary(['site', 'invite', '--federation', 'churn', '--name', 'hospital-b', '--ttl', '24h', '--json'], env, dir);
+    const invite = await tributary(['site', 'invite', '--federation', 'churn', '--name', 'hospital-b', '--ttl', '24h', '--json']);
     expect(invite.code, invite.stderr).toBe(0);
     expect(json<{ token: string }>(invite).token).toMatch(/^trib_inv_/);
 
-    const sites = await tributary(['site', 'list', '--federation', 'churn', '--json'], env, dir);
+    const sites = await tributary(['site', 'list', '--federation', 'churn', '--json']);
     expect(json<Array<{ name: string }>>(sites).map((s) => s.name)).toEqual(['hospital-a']);
 
-    const show = await tributary(['federation', 'show', 'churn'], env, dir);
+    const show = await tributary(['federation', 'show', 'churn']);
     expect(show.code).toBe(0);
     expect(show.stdout).toContain('churn');
     expect(show.stdout).toContain('hospital-a');
@@ -98,7 +66,7 @@ describe('the CLI tour of the README, through the real binary', () => {
       signal: controller.signal,
     });
 
-    const start = await tributary(['run', 'start', 'churn', '--watch'], env, dir);
+    const start = await tributary(['run', 'start', 'churn', '--watch']);
     controller.abort();
     await training;
     await site.close();
@@ -106,24 +74,24 @@ describe('the CLI tour of the README, through the real binary', () => {
     const runId = /[0-9a-f]{16}/.exec(start.stdout)?.[0] ?? '';
     expect(runId).not.toBe('');
 
-    const status = await tributary(['run', 'status', runId, '--json'], env, dir);
+    const status = await tributary(['run', 'status', runId, '--json']);
     expect(json<{ run: { status: string } }>(status).run.status).toBe('RUN_STATUS_FINISHED');
 
-    const rounds = await tributary(['rounds', 'list', runId], env, dir);
+    const rounds = await tributary(['rounds', 'list', runId]);
     expect(rounds.code).toBe(0);
     expect(rounds.stdout.match(/COMMITTED/g)).toHaveLength(2);
 
-    const versions = await tributary(['model', 'versions', 'churn', '--json'], env, dir);
+    const versions = await tributary(['model', 'versions', 'churn', '--json']);
     const list = json<Array<{ version: number; sha256: string }>>(versions);
     expect(list.map((v) => v.version)).toEqual([1, 2, 3]);
 
-    const exported = await tributary(['model', 'export', 'churn', '--version', '3', '--out', 'churn-v3.safetensors'], env, dir);
+    const exported = await tributary(['model', 'export', 'churn', '--version', '3', '--out', 'churn-v3.safetensors']);
     expect(exported.code, exported.stderr).toBe(0);
     expect(sha256Hex(await readFile(join(dir, 'churn-v3.safetensors')))).toBe(list[2]?.sha256);
 
-    const revoke = await tributary(['site', 'revoke', 'hospital-a'], env, dir);
+    const revoke = await tributary(['site', 'revoke', 'hospital-a']);
     expect(revoke.code).toBe(0);
-    const after = await tributary(['site', 'list', '--json'], env, dir);
+    const after = await tributary(['site', 'list', '--json']);
     expect(json<Array<{ name: string; status: string }>>(after).find((s) => s.name === 'hospital-a')?.status).toContain('REVOKED');
   });
 
@@ -145,9 +113,9 @@ describe('the CLI tour of the README, through the real binary', () => {
       const name = `s-${strategy}`;
       const args = ['federation', 'create', name, '--initial-model', 'init.safetensors', '--strategy', strategy];
       for (const o of options) args.push('--strategy-option', o);
-      const created = await tributary(args, env, dir);
+      const created = await tributary(args);
       expect(created.code, `${strategy}: ${created.stdout}${created.stderr}`).toBe(0);
-      const shown = json<{ settings: { strategy: string; strategyOptions: Record<string, string> } }>(await tributary(['federation', 'show', name, '--json'], env, dir));
+      const shown = json<{ settings: { strategy: string; strategyOptions: Record<string, string> } }>(await tributary(['federation', 'show', name, '--json']));
       expect(shown.settings.strategy).toBe(strategy);
       for (const o of options) {
         const [key, value] = o.split('=') as [string, string];
@@ -157,20 +125,19 @@ describe('the CLI tour of the README, through the real binary', () => {
   });
 
   it('refuses an unknown strategy option, naming it', async () => {
-    const bad = await tributary(['federation', 'create', 'bad-opt', '--initial-model', 'init.safetensors', '--strategy', 'fedadam', '--strategy-option', 'beta_9=1', '--json'], env, dir);
+    const bad = await tributary(['federation', 'create', 'bad-opt', '--initial-model', 'init.safetensors', '--strategy', 'fedadam', '--strategy-option', 'beta_9=1', '--json']);
     expect(bad.code).toBe(1);
-    const envelope = JSON.parse(bad.stdout) as { ok: boolean; error: { code: string; message: string } };
-    expect(envelope.error.message).toContain('beta_9');
-    const unknown = await tributary(['federation', 'create', 'bad-strategy', '--initial-model', 'init.safetensors', '--strategy', 'fedmagic', '--json'], env, dir);
-    expect((JSON.parse(unknown.stdout) as { error: { message: string } }).error.message).toMatch(/unknown strategy "fedmagic" \(known: .*fedadam/);
+    expect(envelopeOf(bad).error?.message).toContain('beta_9');
+    const unknown = await tributary(['federation', 'create', 'bad-strategy', '--initial-model', 'init.safetensors', '--strategy', 'fedmagic', '--json']);
+    expect(envelopeOf(unknown).error?.message).toMatch(/unknown strategy "fedmagic" \(known: .*fedadam/);
   });
 
   it('prints one error envelope with a code and a hint when a command fails', async () => {
-    const missing = await tributary(['federation', 'show', 'no-such-federation', '--json'], env, dir);
+    const missing = await tributary(['federation', 'show', 'no-such-federation', '--json']);
     expect(missing.code).toBe(1);
-    const envelope = JSON.parse(missing.stdout) as { ok: boolean; error: { code: string; message: string; hint: string } };
+    const envelope = envelopeOf(missing);
     expect(envelope.ok).toBe(false);
-    expect(envelope.error.code).toBe('NOT_FOUND');
-    expect(envelope.error.message).toContain('no-such-federation');
+    expect(envelope.error?.code).toBe('NOT_FOUND');
+    expect(envelope.error?.message).toContain('no-such-federation');
   });
 });

@@ -1,28 +1,15 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { SiteClient } from '@tributary/client-sdk';
 import { encodeSafetensors, writeKeyFile, type MetricEvent__Output } from '@tributary/proto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelopeOf, runCli } from '../helpers/cli.js';
 import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 
-const CLI = fileURLToPath(new URL('../../coordinator/dist/cli/main.js', import.meta.url));
 const STEPS = 40;
 const SITES = ['m-a', 'm-b', 'm-c'];
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 describe('live metrics from sites', () => {
   let stack: Stack;
@@ -98,13 +85,13 @@ describe('live metrics from sites', () => {
 
   it('shows a metric per site with a sparkline, and finds runs, through the CLI', async () => {
     const env = { TRIBUTARY_COORDINATOR: stack.coordinator.address, TRIBUTARY_KEY: join(dir, 'admin.key') };
-    const shown = await cli(['metrics', 'show', 'live', '--metric', 'loss'], env);
+    const shown = await runCli(['metrics', 'show', 'live', '--metric', 'loss'], { env });
     expect(shown.code, shown.stderr).toBe(0);
     for (const site of SITES) expect(shown.stdout).toContain(site);
     expect(shown.stdout).toMatch(/[▁▂▃▄▅▆▇█]{5,}/);
-    const found = await cli(['runs', 'search', 'live', '--filter', 'metrics.sites_accepted = 3', '--json'], env);
+    const found = await runCli(['runs', 'search', 'live', '--filter', 'metrics.sites_accepted = 3', '--json'], { env });
     expect(found.code, found.stderr).toBe(0);
-    const envelope = JSON.parse(found.stdout) as { ok: boolean; result: unknown };
+    const envelope = envelopeOf(found);
     expect(envelope.ok).toBe(true);
     expect(JSON.stringify(envelope.result)).toContain(runId);
   });

@@ -1,6 +1,7 @@
 import { SiteClient } from '@tributary/client-sdk';
 import { decodeSafetensors, encodeSafetensors, generateSigningKey, tensor, type SigningKey, type TensorMap } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectClose } from '../helpers/numeric.js';
 import { RawSite } from '../helpers/raw-site.js';
 import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
 import { referenceFedAvg, toyModel, toyTrain } from '../helpers/training.js';
@@ -126,10 +127,7 @@ describe('refused updates change nothing', () => {
       { weights: honest(second), numExamples: 30 },
     ]);
     const model = decodeSafetensors((await stack.admin.downloadModel(federation, 2)).bytes).tensors;
-    for (const [name, values] of Object.entries(expected)) {
-      const got = model[name]?.data as Float32Array;
-      values.forEach((v, i) => expect(Math.abs((got[i] ?? NaN) - v)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))));
-    }
+    for (const [name, values] of Object.entries(expected)) expectClose(model[name]?.data as Float32Array, values, 1e-6);
     const round = await stack.admin.getRound(runId, 1);
     expect(round.accepted.map((a) => a.site).sort()).toEqual([...selected].sort());
     const reasons = new Set(round.refused.map((r) => r.reason));

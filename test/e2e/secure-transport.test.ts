@@ -1,17 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { compileSiteClientOptions, SiteClient, type SiteClientOptions } from '@tributary/client-sdk';
 import { AdminClient, Coordinator, coordinatorOptionsOf, loadServeConfig, NatsServer } from '@tributary/coordinator';
 import { encodeSafetensors, formatPublicKey, generateSigningKey, isTributaryError, writeKeyFile, type SigningKey } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelopeOf, runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { caught, rejection } from '../helpers/errors.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 
-const CLI = fileURLToPath(new URL('../../coordinator/dist/cli/main.js', import.meta.url));
 const TOKEN = 's3cret-nats-token-7f2c';
 
 /** openssl is a Debian package; without it the suite is skipped, and nothing is installed. */
@@ -45,33 +44,11 @@ async function makeCertificates(dir: string): Promise<Certificates> {
   return { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
 }
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tributary(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-function envelope(r: CliResult): { ok: boolean; result?: unknown; error?: { code: string; message: string; hint: string } } {
-  return JSON.parse(r.stdout) as { ok: boolean; result?: unknown; error?: { code: string; message: string; hint: string } };
-}
-
 describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with a token over TLS', () => {
   let dir: string;
   let certs: Certificates;
   let nats: NatsServer;
-  let serve: ChildProcess;
-  let serveOutput = '';
+  let serve: CliProcess | undefined;
   let address: string;
   let adminKey: SigningKey;
   let adminKeyFile: string;
@@ -105,21 +82,8 @@ describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with
     await writeKeyFile(adminKeyFile, adminKey);
     grpcTls = grpc.credentials.createSsl(await readFile(certs.caFile));
 
-    serve = spawn(process.execPath, [CLI, ...serveArgs(join(dir, 'data'))], {
-      env: { ...process.env, TRIBUTARY_NATS_TOKEN: TOKEN },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    serve.stderr?.on('data', (d: Buffer) => (serveOutput += d.toString()));
-    const firstLine = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      serve.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        serveOutput += d.toString();
-        if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
-      });
-      serve.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${serveOutput}`)));
-    });
-    const started = JSON.parse(firstLine) as { ok: boolean; result: { address: string; tls: boolean; natsAuth: string; natsTls: boolean } };
+    serve = await startCli(serveArgs(join(dir, 'data')), { env: { TRIBUTARY_NATS_TOKEN: TOKEN } });
+    const started = JSON.parse(serve.firstLine) as { ok: boolean; result: { address: string; tls: boolean; natsAuth: string; natsTls: boolean } };
     expect(started.result).toMatchObject({ tls: true, natsAuth: 'token', natsTls: true });
     address = started.result.address;
     admin = new AdminClient({ address, key: adminKey, credentials: grpcTls });
@@ -127,11 +91,7 @@ describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with
 
   afterAll(async () => {
     admin?.close();
-    if (serve !== undefined && serve.exitCode === null) {
-      const exited = new Promise((r) => serve.once('exit', r));
-      serve.kill('SIGINT');
-      await exited;
-    }
+    await serve?.stop();
     await nats?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -186,25 +146,23 @@ describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with
   });
 
   it('lets the admin CLI list federations over TLS with --tls-ca', async () => {
-    const r = await tributary(['federation', 'list', '--json', '--coordinator', address, '--key', adminKeyFile, '--tls-ca', certs.caFile]);
+    const r = await runCli(['federation', 'list', '--json', '--coordinator', address, '--key', adminKeyFile, '--tls-ca', certs.caFile]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const names = (envelope(r).result as Array<{ name: string }>).map((f) => f.name);
+    const names = (envelopeOf(r).result as Array<{ name: string }>).map((f) => f.name);
     expect(names).toContain('secure');
   });
 
   it('takes the CA from TRIBUTARY_TLS_CA', async () => {
-    const r = await tributary(['federation', 'list', '--json'], {
-      TRIBUTARY_COORDINATOR: address,
-      TRIBUTARY_KEY: adminKeyFile,
-      TRIBUTARY_TLS_CA: certs.caFile,
+    const r = await runCli(['federation', 'list', '--json'], {
+      env: { TRIBUTARY_COORDINATOR: address, TRIBUTARY_KEY: adminKeyFile, TRIBUTARY_TLS_CA: certs.caFile },
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 
   it('fails clearly when the admin CLI connects to the TLS coordinator without the CA', async () => {
-    const r = await tributary(['federation', 'list', '--json', '--coordinator', address, '--key', adminKeyFile]);
+    const r = await runCli(['federation', 'list', '--json', '--coordinator', address, '--key', adminKeyFile]);
     expect(r.code).toBe(1);
-    const { ok, error } = envelope(r);
+    const { ok, error } = envelopeOf(r);
     expect(ok).toBe(false);
     expect(error?.code).toBe('UNAVAILABLE');
     expect(error?.message).toContain(`cannot reach the coordinator at ${address}`);
@@ -212,16 +170,16 @@ describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with
   });
 
   it('stops a coordinator without the NATS token at start, with NATS_AUTH_FAILED', async () => {
-    const r = await tributary(serveArgs(join(dir, 'data-without-token')), { TRIBUTARY_NATS_TOKEN: '' });
+    const r = await runCli(serveArgs(join(dir, 'data-without-token')), { env: { TRIBUTARY_NATS_TOKEN: '' } });
     expect(r.code).toBe(1);
-    const { error } = envelope(r);
+    const { error } = envelopeOf(r);
     expect(error?.code).toBe('NATS_AUTH_FAILED');
     expect(error?.hint).toContain('nats_token');
   });
 
   it('never writes the NATS token to the coordinator output, even at debug level', () => {
-    expect(serveOutput).toContain('coordinator listening');
-    expect(serveOutput).not.toContain(TOKEN);
+    expect(serve?.output()).toContain('coordinator listening');
+    expect(serve?.output()).not.toContain(TOKEN);
   });
 });
 

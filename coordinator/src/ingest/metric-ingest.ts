@@ -8,13 +8,14 @@ import {
   verifyEnvelope,
   type MetricBatch__Output,
 } from '@tributary/proto';
-import { AckPolicy, DeliverPolicy, NatsError, nanos, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import type { MetricEventBus } from './metric-events.js';
+import { ensureDurableConsumer } from './streams.js';
 import { refusal, type Refusal } from './verification.js';
 
 export interface MetricIngestOptions {
@@ -55,8 +56,6 @@ const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
 /** Run id -> federation entries kept; runs never move, so the cache only needs a size bound. */
 const RUN_CACHE_SIZE = 10_000;
-/** JetStream's API error code for "consumer not found". */
-const CONSUMER_NOT_FOUND = 10014;
 
 /** Tracking store errors about the data itself: retrying the same points cannot succeed. */
 const PERMANENT_CODES: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'NOT_FOUND', 'OUT_OF_RANGE']);
@@ -110,7 +109,11 @@ export class MetricIngest {
   async start(): Promise<void> {
     if (this.loop) return;
     const jsm = await this.opts.nc.jetstreamManager();
-    await this.ensureConsumer(jsm);
+    await ensureDurableConsumer(jsm, STREAM_METRICS, this.consumerName, {
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_ack_pending: MAX_ACK_PENDING,
+      max_deliver: -1,
+    });
     const consumer = await this.opts.nc.jetstream().consumers.get(STREAM_METRICS, this.consumerName);
     this.messages = await consumer.consume({ max_bytes: PULL_MAX_BYTES });
     this.loop = this.run(this.messages);
@@ -128,22 +131,6 @@ export class MetricIngest {
     await loop;
     await this.flush();
     this.log.debug('metric ingest stopped');
-  }
-
-  private async ensureConsumer(jsm: JetStreamManager): Promise<void> {
-    const tuning = { ack_wait: nanos(ACK_WAIT_MS), max_ack_pending: MAX_ACK_PENDING, max_deliver: -1 };
-    try {
-      await jsm.consumers.info(STREAM_METRICS, this.consumerName);
-      await jsm.consumers.update(STREAM_METRICS, this.consumerName, tuning);
-    } catch (err) {
-      if (!(err instanceof NatsError && err.api_error?.err_code === CONSUMER_NOT_FOUND)) throw err;
-      await jsm.consumers.add(STREAM_METRICS, {
-        durable_name: this.consumerName,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ...tuning,
-      });
-    }
   }
 
   private async run(messages: ConsumerMessages): Promise<void> {

@@ -1,5 +1,5 @@
 import { DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, subjects } from '@tributary/proto';
-import { NatsError, StorageType, nanos, type JetStreamManager, type StreamConfig } from 'nats';
+import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerUpdateConfig, type JetStreamManager, type StreamConfig } from 'nats';
 
 /** Resubmits within this window are dropped by JetStream (`Nats-Msg-Id` = update id, chunk id). */
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
@@ -16,8 +16,9 @@ const METRICS_MAX_AGE_MS = 7 * 24 * 3600_000;
 /** Room left in a payload message for its headers (`Nats-Msg-Id`, `Trib-Chunk`). */
 const CHUNK_HEADER_ALLOWANCE = 4096;
 
-/** JetStream's API error code for "stream not found". */
+/** JetStream's API error codes for "stream not found" and "consumer not found". */
 const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
 
 type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> & Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age'>>;
 
@@ -64,6 +65,30 @@ export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
     // Storage cannot change in place: an operator's memory stream stays one.
     const { storage: _storage, ...settings } = { ...existing, ...wanted };
     await jsm.streams.update(wanted.name, settings);
+  }
+}
+
+/**
+ * Creates the durable consumer `name` on `stream` (explicit acks, from the stream's first message),
+ * or brings an existing one's `tuning` back to what is asked. Safe to call on every start.
+ */
+export async function ensureDurableConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  name: string,
+  tuning: ConsumerUpdateConfig,
+): Promise<void> {
+  try {
+    await jsm.consumers.info(stream, name);
+    await jsm.consumers.update(stream, name, tuning);
+  } catch (err) {
+    if (!(err instanceof NatsError && err.api_error?.err_code === CONSUMER_NOT_FOUND)) throw err;
+    await jsm.consumers.add(stream, {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ...tuning,
+    });
   }
 }
 

@@ -21,11 +21,12 @@ import {
   type UpdateState__Output,
   type UpdateSubject,
 } from '@tributary/proto';
-import { AckPolicy, DeliverPolicy, NatsError, nanos, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { nanos, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type { AdmissionContext, UpdateAdmission } from '../rounds/admission.js';
 import type { SiteRecord, StateStore, UpdateRecord } from '../state/index.js';
 import { readPayload } from './payload-reader.js';
+import { ensureDurableConsumer } from './streams.js';
 import { OPAQUE_PAYLOAD_TENSOR } from '../strategies/strategy.js';
 import { isTensorFlavor, manifestProblem, refusal, subjectMismatch, unsupportedFlavor, updateNorm, type Refusal } from './verification.js';
 
@@ -54,8 +55,6 @@ const PROGRESS_EVERY_MS = ACK_WAIT_MS / 4;
 /** Deliveries an unexpected failure (state store, NATS) gets before the update is refused as INTERNAL. */
 const MAX_DELIVERIES = 5;
 const RETRY_DELAY_MS = 2_000;
-/** JetStream's API error code for "consumer not found". */
-const CONSUMER_NOT_FOUND = 10014;
 
 /** What is known about the manifest being processed, growing as checks pass. */
 interface Delivery {
@@ -106,7 +105,11 @@ export class UpdateIngest {
     await mkdir(this.opts.stagingDir, { recursive: true });
     this.jsm = await this.opts.nc.jetstreamManager();
     this.js = this.opts.nc.jetstream();
-    await this.ensureConsumer(this.jsm);
+    await ensureDurableConsumer(this.jsm, STREAM_UPDATES, this.consumerName, {
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_ack_pending: this.concurrency,
+      max_deliver: -1,
+    });
     const consumer = await this.js.consumers.get(STREAM_UPDATES, this.consumerName);
     // max_ack_pending = concurrency keeps further manifests on the server, not ageing here.
     this.messages = await consumer.consume({ max_messages: this.concurrency });
@@ -125,22 +128,6 @@ export class UpdateIngest {
     await loop;
     await Promise.allSettled([...this.cleanups]);
     this.log.debug('update ingest stopped');
-  }
-
-  private async ensureConsumer(jsm: JetStreamManager): Promise<void> {
-    const tuning = { ack_wait: nanos(ACK_WAIT_MS), max_ack_pending: this.concurrency, max_deliver: -1 };
-    try {
-      await jsm.consumers.info(STREAM_UPDATES, this.consumerName);
-      await jsm.consumers.update(STREAM_UPDATES, this.consumerName, tuning);
-    } catch (err) {
-      if (!(err instanceof NatsError && err.api_error?.err_code === CONSUMER_NOT_FOUND)) throw err;
-      await jsm.consumers.add(STREAM_UPDATES, {
-        durable_name: this.consumerName,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ...tuning,
-      });
-    }
   }
 
   private async run(messages: ConsumerMessages): Promise<void> {

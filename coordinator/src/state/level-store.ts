@@ -1,5 +1,4 @@
 import { Level } from 'level';
-import type { BatchOperation } from 'level';
 import { Reason, TributaryError } from '@tributary/proto';
 import type {
   FederationRecord,
@@ -10,24 +9,15 @@ import type {
   SiteRecord,
   UpdateRecord,
 } from './records.js';
+import { AFTER_SEP, SEP, openSublevel, prefixRange, type LevelBatchOp, type LevelDb, type Sublevel } from './level-layout.js';
 import type { StateStore, StateWrite } from './store.js';
 
-// Composite keys join their parts with NUL: it sorts before every character a part may hold,
-// so `part + NUL` .. `part + SOH` ranges over exactly one federation's or run's entries.
-const SEP = '\x00';
-const AFTER_SEP = '\x01';
 const ROUND_DIGITS = 10; // uint32
 const SAFE_DIGITS = 16; // Number.MAX_SAFE_INTEGER
 
-function openSublevel<V>(db: Level<string, unknown>, name: string) {
-  return db.sublevel<string, V>(name, { valueEncoding: 'json' });
-}
-type Sublevel<V> = ReturnType<typeof openSublevel<V>>;
-type BatchOp = BatchOperation<Level<string, unknown>, string, unknown>;
-
 /** The state store on one LevelDB database in `dir`, one sublevel per record kind. */
 export class LevelStateStore implements StateStore {
-  private readonly db: Level<string, unknown>;
+  private readonly db: LevelDb;
   private readonly sites: Sublevel<SiteRecord>;
   /** keyId -> site name. */
   private readonly siteKeys: Sublevel<string>;
@@ -138,7 +128,7 @@ export class LevelStateStore implements StateStore {
   }
 
   private async applyWrites(ops: StateWrite[]): Promise<void> {
-    const batch: BatchOp[] = [];
+    const batch: LevelBatchOp[] = [];
     // Records replaced earlier in this same batch, so index upkeep sees the batch's own effects.
     const pendingSites = new Map<string, SiteRecord>();
     const pendingRuns = new Map<string, RunRecord>();
@@ -263,10 +253,6 @@ function counter(kind: string, field: string, value: unknown, max: number): numb
 
 function padded(n: number, digits: number): string {
   return String(n).padStart(digits, '0');
-}
-
-function prefixRange(part: string): { gt: string; lt: string } {
-  return { gt: part + SEP, lt: part + AFTER_SEP };
 }
 
 function roundKey(runId: string, round: number): string {

@@ -1,16 +1,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
-import type { BatchOperation } from 'level';
+import { SEP, openSublevel, prefixRange, type LevelBatchOp, type LevelDb, type Sublevel } from '../state/level-layout.js';
 import { LocalTrackingStore } from './local-store.js';
 import type { RunRecord, RunWrite, TrackingBackend } from './local-store.js';
 import { compareMetricPoints, decodeMetricValue, encodeMetricValue, metricOfPointKey, metricPointKey } from './metric-points.js';
 import type { Experiment, Metric } from './store.js';
 
-// Composite keys join parts with NUL, which no run id, experiment id or metric key may hold
-// (validation allows none), so `prefix + NUL` .. `prefix + SOH` covers exactly one run or metric.
-const SEP = '\x00';
-const AFTER_SEP = '\x01';
+// No run id, experiment id or metric key may hold NUL (validation allows none), so a prefix range
+// of composite keys covers exactly one run or metric.
 const EXPERIMENT_SEQ = 'experiment-seq';
 /** Blocks read from the database at a time while paging through a history. */
 const BLOCKS_PER_READ = 64;
@@ -22,15 +20,8 @@ interface StoredMetric {
   step: number;
 }
 
-type Db = Level<string, unknown>;
-function openSublevel<V>(db: Db, name: string, valueEncoding: 'json' | 'utf8' | 'view') {
-  return db.sublevel<string, V>(name, { valueEncoding });
-}
-type Sublevel<V> = ReturnType<typeof openSublevel<V>>;
-type BatchOp = BatchOperation<Db, string, unknown>;
-
 class LevelBackend implements TrackingBackend {
-  private readonly db: Db;
+  private readonly db: LevelDb;
   private readonly meta: Sublevel<number>;
   private readonly experiments: Sublevel<Experiment>;
   /** name -> experiment id. */
@@ -90,7 +81,7 @@ class LevelBackend implements TrackingBackend {
 
   async createExperiment(experiment: Experiment): Promise<void> {
     const seq = Number(experiment.experimentId);
-    const ops: BatchOp[] = [
+    const ops: LevelBatchOp[] = [
       { type: 'put', sublevel: this.experiments, key: experiment.experimentId, value: experiment },
       { type: 'put', sublevel: this.experimentNames, key: experiment.name, value: experiment.experimentId },
     ];
@@ -135,7 +126,7 @@ class LevelBackend implements TrackingBackend {
   async history(runId: string, key: string, after: string | undefined, limit: number): Promise<Metric[]> {
     const prefix = runId + SEP + key + SEP;
     const wanted: Array<{ key: string; first: string }> = [];
-    for await (const k of this.blocks.keys({ gt: prefix, lt: runId + SEP + key + AFTER_SEP })) {
+    for await (const k of this.blocks.keys(prefixRange(runId + SEP + key))) {
       const [first = '', last = ''] = k.slice(prefix.length).split(SEP, 2);
       if (after === undefined || last > after) wanted.push({ key: k, first });
     }
@@ -171,7 +162,7 @@ class LevelBackend implements TrackingBackend {
 
   async write(change: RunWrite): Promise<void> {
     const { runId } = change;
-    const ops: BatchOp[] = [];
+    const ops: LevelBatchOp[] = [];
     if (change.record !== undefined) {
       ops.push({ type: 'put', sublevel: this.runs, key: runId, value: change.record });
       if (change.created === true) {
@@ -204,10 +195,6 @@ class LevelBackend implements TrackingBackend {
       this.blocks,
     ] as Array<Sublevel<unknown>>;
   }
-}
-
-function prefixRange(part: string): { gt: string; lt: string } {
-  return { gt: part + SEP, lt: part + AFTER_SEP };
 }
 
 function byKey(points: readonly Metric[]): Map<string, Metric[]> {
