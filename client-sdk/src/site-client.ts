@@ -49,12 +49,6 @@ export class SiteClient {
   }
 
   /**
-   * Connects to the coordinator (gRPC, every call signed with the site's key) and to NATS, and
-   * learns the site's name with WhoAmI. Fails with a TributaryError naming what is wrong: bad
-   * options (INVALID_ARGUMENT), an unreadable key file, an unreachable server (UNAVAILABLE), a
-   * key the coordinator does not know or one that is not a site's (PERMISSION_DENIED).
-   */
-  /**
    * Joins with a one-time invitation token minted by an admin (`tributary site invite`): the
    * coordinator records this key as the site's. Then `connect()` as usual.
    */
@@ -79,6 +73,12 @@ export class SiteClient {
     }
   }
 
+  /**
+   * Connects to the coordinator (gRPC, every call signed with the site's key) and to NATS, and
+   * learns the site's name with WhoAmI. Fails with a TributaryError naming what is wrong: bad
+   * options (INVALID_ARGUMENT), an unreadable key file, an unreachable server (UNAVAILABLE), a
+   * key the coordinator does not know or one that is not a site's (PERMISSION_DENIED).
+   */
   static async connect(opts: SiteClientOptions): Promise<SiteClient> {
     const options = compileSiteClientOptions(opts);
     const { key, rpc } = await siteRpc(options.coordinator, options.key, options.credentials);

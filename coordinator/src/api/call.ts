@@ -124,6 +124,8 @@ async function serveStream(call: grpc.ServerWritableStream<object, object>, path
 
 function toServiceError(err: unknown, path: string, deps: Deps): Partial<grpc.StatusObject> {
   const e = TributaryError.from(err);
+  // Authentication failures are counted where they happen; authorisation failures here.
+  if (e.code === 'PERMISSION_DENIED') deps.metrics.callsRefused.inc({ reason: e.reason });
   if (e.code === 'INTERNAL' || e.code === 'UNKNOWN') {
     deps.logger.error({ method: path, err: err instanceof Error ? err.stack : String(err) }, 'call failed');
   } else {
