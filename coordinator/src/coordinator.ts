@@ -10,6 +10,7 @@ import { adminService } from './api/admin-service.js';
 import { implement } from './api/call.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
+import { NonceJournal } from './auth/nonce-journal.js';
 import { Catalog } from './federations/catalog.js';
 import { MetricEventBus, MetricIngest, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { silentLogger } from './observability/logger.js';
@@ -84,6 +85,7 @@ export class Coordinator {
       tracker: RunTracker;
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
+      nonceJournal: NonceJournal;
     },
   ) {}
 
@@ -165,7 +167,10 @@ export class Coordinator {
       cleanup.unshift(() => ingest.stop());
 
       const shutdown = new AbortController();
-      const auth = new CallAuthenticator({ state, adminKeys: opts.adminKeys, skewMs: opts.authSkewMs });
+      // Nonces outlive restarts: a call captured just before one stays a replay after it.
+      const nonces = NonceJournal.open(join(opts.dataDir, 'call-nonces.log'));
+      cleanup.unshift(async () => nonces.journal.close());
+      const auth = new CallAuthenticator({ state, adminKeys: opts.adminKeys, skewMs: opts.authSkewMs, journal: nonces.journal, remembered: nonces.live });
       const server = new grpc.Server({
         'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
         'grpc.keepalive_time_ms': 30_000,
@@ -192,7 +197,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort ?? 0 }, 'coordinator listening');
-      return new Coordinator(address, opts.dataDir, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, logger, tracker, trackingStore, metricIngest });
+      return new Coordinator(address, opts.dataDir, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, logger, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -226,6 +231,7 @@ export class Coordinator {
     await p.nc.drain().catch(() => p.nc.close());
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();
+    p.nonceJournal.close();
     p.logger.info('coordinator stopped');
   }
 }

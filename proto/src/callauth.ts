@@ -48,6 +48,18 @@ export interface CallVerifierOptions {
   skewMs?: number;
   /** Nonces remembered at most; the oldest are forgotten first. @default 1_000_000 */
   maxNonces?: number;
+  /**
+   * Called with every nonce the verifier starts remembering, so a server can journal them and
+   * `remember()` them after a restart: a call captured before a restart then stays refused.
+   */
+  onNonce?: (entry: RememberedNonce) => void;
+}
+
+/** A nonce a verifier refuses to see again until `untilMs`. */
+export interface RememberedNonce {
+  keyId: string;
+  nonce: string;
+  untilMs: number;
 }
 
 export interface CallToVerify {
@@ -67,10 +79,12 @@ export class CallVerifier {
   readonly maxNonces: number;
   // "<keyId>:<nonce>" -> time until which a replay must be refused; insertion-ordered.
   private readonly nonces = new Map<string, number>();
+  private readonly onNonce: ((entry: RememberedNonce) => void) | undefined;
 
   constructor(opts: CallVerifierOptions = {}) {
     this.skewMs = opts.skewMs ?? DEFAULT_AUTH_SKEW_MS;
     this.maxNonces = opts.maxNonces ?? DEFAULT_MAX_NONCES;
+    this.onNonce = opts.onNonce;
     if (!(Number.isFinite(this.skewMs) && this.skewMs >= 0)) throw new RangeError('skewMs must be a non-negative number');
     if (!(Number.isInteger(this.maxNonces) && this.maxNonces > 0)) throw new RangeError('maxNonces must be a positive integer');
   }
@@ -106,12 +120,19 @@ export class CallVerifier {
     this.forgetExpired(now);
     if (this.nonces.has(nonceKey)) throw unauthenticated(Reason.AUTH_REPLAYED, 'call replayed (nonce already used)');
     this.nonces.set(nonceKey, timestamp + this.skewMs);
+    this.onNonce?.({ keyId, nonce, untilMs: timestamp + this.skewMs });
     while (this.nonces.size > this.maxNonces) {
       const oldest = this.nonces.keys().next();
       if (oldest.done === true) break;
       this.nonces.delete(oldest.value);
     }
     return { keyId };
+  }
+
+  /** Refuses a nonce until `untilMs`, as if a call had used it (nonces journaled before a restart). */
+  remember(entry: RememberedNonce, nowMs = Date.now()): void {
+    if (entry.untilMs < nowMs) return;
+    this.nonces.set(`${entry.keyId}:${entry.nonce}`, entry.untilMs);
   }
 
   // Entries arrive in roughly timestamp order, so pruning from the front is enough; an entry

@@ -90,7 +90,7 @@ export {
   callSigningBytes,
   signCall,
 } from './callauth.js';
-export type { CallToVerify, CallVerifierOptions } from './callauth.js';
+export type { CallToVerify, CallVerifierOptions, RememberedNonce } from './callauth.js';
 export {
   PROTO_LOADER_OPTIONS,
   PROTO_PATH,

@@ -56,6 +56,15 @@ describe('gRPC call authentication', () => {
     expect(await rawCall(stack.coordinator.address, headers)).toEqual({ code: grpc.status.UNAUTHENTICATED, reason: 'AUTH_REPLAYED' });
   });
 
+  it('refuses a call replayed after the coordinator restarted', async () => {
+    const headers = signCall(stack.adminKey, method, emptyBody());
+    expect((await rawCall(stack.coordinator.address, headers)).code).toBe(grpc.status.OK);
+    await stack.stopCoordinator();
+    await stack.restartCoordinator();
+    expect(await rawCall(stack.coordinator.address, headers)).toEqual({ code: grpc.status.UNAUTHENTICATED, reason: 'AUTH_REPLAYED' });
+    expect((await rawCall(stack.coordinator.address, signCall(stack.adminKey, method, emptyBody()))).code).toBe(grpc.status.OK);
+  });
+
   it('refuses a forged signature', async () => {
     const forger = generateSigningKey('forger');
     const headers = { ...signCall(forger, method, emptyBody()), 'x-tributary-key-id': stack.adminKey.keyId };

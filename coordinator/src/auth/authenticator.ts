@@ -1,4 +1,5 @@
-import { CallVerifier, TributaryError, keyIdOf, parsePublicKey, AUTH_HEADERS } from '@tributary/proto';
+import { CallVerifier, TributaryError, keyIdOf, parsePublicKey, AUTH_HEADERS, type RememberedNonce } from '@tributary/proto';
+import type { NonceJournal } from './nonce-journal.js';
 import type { StateStore } from '../state/index.js';
 import type { Principal } from './principal.js';
 
@@ -13,8 +14,10 @@ export class CallAuthenticator {
   private readonly verifier: CallVerifier;
   private readonly admins: Map<string, Uint8Array>;
 
-  constructor(private readonly opts: { state: StateStore; adminKeys: readonly Uint8Array[]; skewMs?: number }) {
-    this.verifier = new CallVerifier({ skewMs: opts.skewMs ?? 300_000 });
+  constructor(private readonly opts: { state: StateStore; adminKeys: readonly Uint8Array[]; skewMs?: number; journal?: NonceJournal; remembered?: readonly RememberedNonce[] }) {
+    const journal = opts.journal;
+    this.verifier = new CallVerifier({ skewMs: opts.skewMs ?? 300_000, ...(journal ? { onNonce: (e: RememberedNonce) => journal.record(e) } : {}) });
+    for (const entry of opts.remembered ?? []) this.verifier.remember(entry);
     this.admins = new Map(opts.adminKeys.map((k) => [keyIdOf(k), k]));
   }
 
