@@ -259,9 +259,12 @@ export class AdminClient {
     );
   }
 
-  /** The run's own series of `key` and each site's; the federation's latest run when `runId` is omitted. */
-  getMetricHistory(federation: string, key: string, opts: { runId?: string } = {}): Promise<GetMetricHistoryResponse__Output> {
-    return this.call('GetMetricHistory', { federation, key, runId: opts.runId ?? '' });
+  /**
+   * The run's own series of `key` and each site's; the federation's latest run when `runId` is
+   * omitted. Series longer than `maxPoints` (default and at most 10,000) come back thinned evenly.
+   */
+  getMetricHistory(federation: string, key: string, opts: { runId?: string; maxPoints?: number } = {}): Promise<GetMetricHistoryResponse__Output> {
+    return this.call('GetMetricHistory', { federation, key, runId: opts.runId ?? '', maxPoints: opts.maxPoints ?? 0 });
   }
 
   /**

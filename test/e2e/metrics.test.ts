@@ -68,6 +68,18 @@ describe('live metrics from sites', () => {
     });
   });
 
+  it('thins long series to the points asked for, keeping the first and the last', async () => {
+    const thin = await stack.admin.getMetricHistory('live', 'loss', { runId, maxPoints: 7 });
+    for (const series of thin.series) {
+      expect(series.points.length).toBeLessThanOrEqual(7);
+      expect(series.points.length).toBeGreaterThanOrEqual(4);
+      expect(series.points[0]?.step).toBe(1);
+      expect(series.points.at(-1)?.step).toBe(STEPS);
+      const steps = series.points.map((p) => p.step);
+      expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+    }
+  });
+
   it('streams them live to watchers, filtered by key', async () => {
     await eventually(() => (watched.reduce((n, e) => n + e.points.length, 0) >= STEPS * SITES.length ? true : undefined));
     expect(new Set(watched.flatMap((e) => e.points.map((p) => p.key)))).toEqual(new Set(['loss']));

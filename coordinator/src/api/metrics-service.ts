@@ -54,7 +54,7 @@ export function metricsService(deps: MetricsServiceDeps): Pick<ServiceBinding, '
         if (req.runId !== '') checkRunId(req.runId);
         if (req.key === '') throw invalid('key is required, e.g. "loss"');
         const key = validateMetricKey(req.key);
-        return deps.tracker.metricHistory(federation, req.runId, key);
+        return deps.tracker.metricHistory(federation, req.runId, key, req.maxPoints);
       },
       SearchRuns: async (req: SearchRunsRequest__Output, ctx: CallContext): Promise<SearchRunsResponse__Output> => {
         requireAdmin(ctx.principal);

@@ -18,6 +18,8 @@ export const RUN_ID_TAG = 'tributary.run_id';
 const LOGGED_ROUNDS_TAG = 'tributary.logged_rounds';
 /** MLflow caps tag values at 5000 characters. */
 const MAX_TAG_CHARS = 5000;
+/** Most points GetMetricHistory returns per series. */
+const MAX_HISTORY_POINTS = 10_000;
 /** Wait before retrying a run whose logging failed (tracking server down, ...). */
 const RETRY_MS = 5_000;
 
@@ -120,7 +122,8 @@ export class RunTracker {
   }
 
   /** The run's own series of `key` (rounds as steps) and each site's `site/<site>/<key>`. */
-  async metricHistory(federation: string, runId: string, key: string): Promise<GetMetricHistoryResponse__Output> {
+  async metricHistory(federation: string, runId: string, key: string, maxPoints = MAX_HISTORY_POINTS): Promise<GetMetricHistoryResponse__Output> {
+    const limit = Math.max(2, Math.min(MAX_HISTORY_POINTS, maxPoints || MAX_HISTORY_POINTS));
     let run: RunRecord | undefined;
     if (runId) {
       run = await this.requireRun(runId);
@@ -132,14 +135,14 @@ export class RunTracker {
     const trackingRunId = await this.ensureRun(run);
     const tracked = await this.opts.store.getRun(trackingRunId);
     const series: MetricSeries__Output[] = [];
-    if (tracked.data.metrics[key]) series.push({ site: '', points: await this.history(trackingRunId, key) });
+    if (tracked.data.metrics[key]) series.push({ site: '', points: await this.history(trackingRunId, key, limit) });
     const suffix = `/${key}`;
     const sites = Object.keys(tracked.data.metrics)
       .filter((k) => k.startsWith('site/') && k.endsWith(suffix) && k.length > 'site/'.length + suffix.length)
       .map((k) => k.slice('site/'.length, -suffix.length))
       .filter((site) => !site.includes('/'))
       .sort();
-    for (const site of sites) series.push({ site, points: await this.history(trackingRunId, siteKey(site, key)) });
+    for (const site of sites) series.push({ site, points: await this.history(trackingRunId, siteKey(site, key), limit) });
     return { runId: run.id, key, series };
   }
 
@@ -254,15 +257,37 @@ export class RunTracker {
     }
   }
 
-  private async history(trackingRunId: string, key: string): Promise<MetricPoint__Output[]> {
-    const points: MetricPoint__Output[] = [];
+  /**
+   * A series thinned to at most `limit` points while it is read: memory stays at 2 x limit
+   * whatever the history's length (keep every k-th point, doubling k whenever the buffer fills).
+   */
+  private async history(trackingRunId: string, key: string, limit: number): Promise<MetricPoint__Output[]> {
+    let kept: MetricPoint__Output[] = [];
+    let stride = 1;
+    let seen = 0;
+    let last: MetricPoint__Output | undefined;
     let pageToken: string | undefined;
     do {
       const page = await this.opts.store.getMetricHistory(trackingRunId, key, { maxResults: 10_000, ...(pageToken ? { pageToken } : {}) });
-      for (const m of page.metrics) points.push({ key, value: m.value, timestampMs: m.timestamp, step: m.step });
+      for (const m of page.metrics) {
+        last = { key, value: m.value, timestampMs: m.timestamp, step: m.step };
+        if (seen++ % stride === 0) kept.push(last);
+        if (kept.length >= 2 * limit) {
+          kept = kept.filter((_, i) => i % 2 === 0);
+          stride *= 2;
+        }
+      }
       pageToken = page.nextPageToken;
     } while (pageToken);
-    return points;
+    if (kept.length > limit) {
+      const step = kept.length / limit;
+      kept = Array.from({ length: limit - 1 }, (_, i) => kept[Math.floor(i * step)] as MetricPoint__Output);
+    }
+    if (last && kept.at(-1) !== last) {
+      if (kept.length >= limit) kept.pop();
+      kept.push(last);
+    }
+    return kept;
   }
 
   private async requireRun(runId: string): Promise<RunRecord> {

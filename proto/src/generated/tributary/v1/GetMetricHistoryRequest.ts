@@ -5,10 +5,12 @@ export interface GetMetricHistoryRequest {
   'federation'?: (string);
   'runId'?: (string);
   'key'?: (string);
+  'maxPoints'?: (number);
 }
 
 export interface GetMetricHistoryRequest__Output {
   'federation': (string);
   'runId': (string);
   'key': (string);
+  'maxPoints': (number);
 }
