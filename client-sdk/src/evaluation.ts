@@ -1,4 +1,4 @@
-import { DEFAULT_CHUNK_SIZE, TributaryError, newUpdateId, sha256Hex } from '@tributary/proto';
+import { DEFAULT_CHUNK_SIZE, Reason, TENSORS_FLAVOR, TributaryError, newUpdateId, sha256Hex } from '@tributary/proto';
 import type { UpdateManifest } from '@tributary/proto';
 import type { SiteSession } from './session.js';
 import { describeDatasets } from './lineage.js';
@@ -27,10 +27,10 @@ const EMPTY_SHA256 = sha256Hex(new Uint8Array(0));
 export async function submitEvaluation(session: SiteSession, task: SiteTask, result: EvaluationResult, signal: AbortSignal): Promise<UpdateVerdict> {
   if (task.kind !== 'evaluate') throw invalid(`task of kind "${task.kind}" is not an evaluation`);
   if (!Number.isSafeInteger(result.numExamples) || result.numExamples <= 0) {
-    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'ZERO_EXAMPLES', message: `evaluation numExamples must be a positive integer, got ${String(result.numExamples)}` });
+    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.ZERO_EXAMPLES, message: `evaluation numExamples must be a positive integer, got ${String(result.numExamples)}` });
   }
   for (const [key, value] of Object.entries(result.metrics)) {
-    if (!Number.isFinite(value)) throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'NON_FINITE', message: `evaluation metric "${key}" is not a finite number` });
+    if (!Number.isFinite(value)) throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.NON_FINITE, message: `evaluation metric "${key}" is not a finite number` });
   }
   const { site } = session;
   const { federation, runId, round } = task;
@@ -49,7 +49,7 @@ export async function submitEvaluation(session: SiteSession, task: SiteTask, res
     chunkCount: 0,
     chunkSize: DEFAULT_CHUNK_SIZE,
     tensors: [],
-    flavor: 'tensors',
+    flavor: TENSORS_FLAVOR,
     baseVersion: task.modelVersion,
     taskKind: 'evaluate',
     datasets: describeDatasets(result.datasets?.map((d) => ({ context: 'evaluation', ...d }))),

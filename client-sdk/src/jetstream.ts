@@ -46,9 +46,10 @@ export function natsFailure(err: unknown, what: string): TributaryError {
   }
   const api = err.jsError();
   if (api !== null) {
+    const code = api.code === 503 ? 'UNAVAILABLE' : 'FAILED_PRECONDITION';
     return new TributaryError({
-      code: api.code === 503 ? 'UNAVAILABLE' : 'FAILED_PRECONDITION',
-      reason: api.code === 503 ? 'UNAVAILABLE' : 'FAILED_PRECONDITION',
+      code,
+      reason: code,
       message: `${what}: JetStream refused it (${api.code}${api.err_code === undefined ? '' : `/${api.err_code}`}): ${api.description}`,
       cause: err,
     });
@@ -86,13 +87,10 @@ export function natsFailure(err: unknown, what: string): TributaryError {
         message: `${what}: ${err.message}`,
         cause: err,
       });
-    default:
-      return new TributaryError({
-        code: TRANSIENT_CODES.has(err.code) ? 'UNAVAILABLE' : 'UNKNOWN',
-        reason: TRANSIENT_CODES.has(err.code) ? 'UNAVAILABLE' : 'UNKNOWN',
-        message: `${what}: ${err.message}`,
-        cause: err,
-      });
+    default: {
+      const code = TRANSIENT_CODES.has(err.code) ? 'UNAVAILABLE' : 'UNKNOWN';
+      return new TributaryError({ code, reason: code, message: `${what}: ${err.message}`, cause: err });
+    }
   }
 }
 

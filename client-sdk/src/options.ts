@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { DEFAULT_CHUNK_SIZE, Reason, TributaryError } from '@tributary/proto';
+import { DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError } from '@tributary/proto';
 import type { SigningKey } from '@tributary/proto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { BackoffPolicy } from './backoff.js';
@@ -176,9 +176,9 @@ function signingKey(v: unknown): SigningKey | string {
     typeof k.name !== 'string' ||
     typeof k.keyId !== 'string' ||
     !(k.publicKey instanceof Uint8Array) ||
-    k.publicKey.length !== 32 ||
+    k.publicKey.length !== PUBLIC_KEY_BYTES ||
     !(k.secretKey instanceof Uint8Array) ||
-    k.secretKey.length !== 64
+    k.secretKey.length !== SECRET_KEY_BYTES
   ) {
     invalid('key', `${expected} (name, keyId, 32-byte publicKey, 64-byte secretKey)`, v);
   }

@@ -108,10 +108,7 @@ export class SiteClient {
     this.#assertOpen();
     const stream = linkSignals([opts.signal, this.#closing.signal]);
     try {
-      yield* watchTasks(
-        { session: this.#session, ledger: this.#ledger, metrics: this.#metrics },
-        { federation, signal: stream.signal, taskParents: [opts.signal, this.#closing.signal] },
-      );
+      yield* this.#watchTasks(federation, stream.signal, opts.signal);
     } finally {
       stream.dispose();
     }
@@ -148,11 +145,7 @@ export class SiteClient {
           },
     );
     try {
-      const tasks = watchTasks(
-        { session: this.#session, ledger: this.#ledger, metrics: this.#metrics },
-        { federation, signal: wait.signal, taskParents: [opts.signal, this.#closing.signal] },
-      );
-      for await (const task of tasks) return task;
+      for await (const task of this.#watchTasks(federation, wait.signal, opts.signal)) return task;
       throw abortError(wait.signal);
     } finally {
       wait.dispose();
@@ -209,7 +202,6 @@ export class SiteClient {
     return { version: payload.version, sha256: payload.sha256, model: decodeSafetensors(payload.bytes).tensors };
   }
 
-
   /**
    * Stops everything in flight (task streams end, task signals abort, submits reject with
    * CANCELLED), publishes buffered metrics, drains NATS and closes gRPC. Idempotent.
@@ -238,6 +230,14 @@ export class SiteClient {
     }
     rpc.close();
     logger.info({ site: this.site }, 'site client closed');
+  }
+
+  /** The federation's tasks until `signal` aborts; each task's signal follows the caller's and the client's. */
+  #watchTasks(federation: string, signal: AbortSignal, callerSignal: AbortSignal | undefined): AsyncGenerator<SiteTask, void, undefined> {
+    return watchTasks(
+      { session: this.#session, ledger: this.#ledger, metrics: this.#metrics },
+      { federation, signal, taskParents: [callerSignal, this.#closing.signal] },
+    );
   }
 
   #assertOpen(): void {

@@ -41,34 +41,34 @@ export interface EncodedUpdate {
  */
 export function encodeUpdate(task: SiteTask, result: TrainResult): EncodedUpdate {
   if (typeof result !== 'object' || result === null) {
-    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'train must return { weights, numExamples, metrics? } or { payload: { flavor, bytes }, numExamples, metrics? }');
+    throw refusedLocally(Reason.INVALID_ARGUMENT, 'train must return { weights, numExamples, metrics? } or { payload: { flavor, bytes }, numExamples, metrics? }');
   }
   const { numExamples } = result;
   if (typeof numExamples !== 'number' || !Number.isSafeInteger(numExamples)) {
-    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, `numExamples must be a positive integer, got ${String(numExamples)}`);
+    throw refusedLocally(Reason.INVALID_ARGUMENT, `numExamples must be a positive integer, got ${String(numExamples)}`);
   }
   if (numExamples <= 0) {
-    throw refusedLocally('INVALID_ARGUMENT', Reason.ZERO_EXAMPLES, `numExamples must be positive, got ${numExamples}`);
+    throw refusedLocally(Reason.ZERO_EXAMPLES, `numExamples must be positive, got ${numExamples}`);
   }
   const metrics = result.metrics ?? {};
   if (typeof metrics !== 'object' || metrics === null) {
-    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'metrics must be an object of finite numbers');
+    throw refusedLocally(Reason.INVALID_ARGUMENT, 'metrics must be an object of finite numbers');
   }
   for (const [k, v] of Object.entries(metrics)) {
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, `metric "${k}" must be a finite number, got ${String(v)}`);
+      throw refusedLocally(Reason.INVALID_ARGUMENT, `metric "${k}" must be a finite number, got ${String(v)}`);
     }
   }
   const common = { numExamples, metrics: { ...metrics } };
   if (result.payload !== undefined) {
     if (result.weights !== undefined) {
-      throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'train returned both weights and a payload; return one of them');
+      throw refusedLocally(Reason.INVALID_ARGUMENT, 'train returned both weights and a payload; return one of them');
     }
     return { ...encodePayload(task, result.payload), ...common };
   }
   const { weights } = result;
   if (typeof weights !== 'object' || weights === null) {
-    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'weights must be a TensorMap');
+    throw refusedLocally(Reason.INVALID_ARGUMENT, 'weights must be a TensorMap');
   }
   return { payload: encodeSafetensors(weights), flavor: TENSORS_FLAVOR, tensors: checkedSpecs(task, weights), ...common };
 }
@@ -76,13 +76,13 @@ export function encodeUpdate(task: SiteTask, result: TrainResult): EncodedUpdate
 /** A payload's bytes as sent: opaque flavors as they are, "tensors" bytes once they decode and check. */
 function encodePayload(task: SiteTask, payload: { flavor: string; bytes: Uint8Array }): Pick<EncodedUpdate, 'payload' | 'flavor' | 'tensors'> {
   if (typeof payload !== 'object' || payload === null) {
-    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, 'payload must be { flavor, bytes }');
+    throw refusedLocally(Reason.INVALID_ARGUMENT, 'payload must be { flavor, bytes }');
   }
   const { flavor, bytes } = payload;
   const problem = payloadFlavorProblem(flavor);
-  if (problem !== undefined) throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, problem);
+  if (problem !== undefined) throw refusedLocally(Reason.INVALID_ARGUMENT, problem);
   if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0) {
-    throw refusedLocally('INVALID_ARGUMENT', Reason.INVALID_ARGUMENT, `payload bytes must be a non-empty Uint8Array`);
+    throw refusedLocally(Reason.INVALID_ARGUMENT, `payload bytes must be a non-empty Uint8Array`);
   }
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (!isOpaqueFlavor(flavor)) {
@@ -90,13 +90,12 @@ function encodePayload(task: SiteTask, payload: { flavor: string; bytes: Uint8Ar
     try {
       tensors = decodeSafetensors(buffer).tensors;
     } catch (err) {
-      throw refusedLocally('INVALID_ARGUMENT', Reason.MALFORMED_PAYLOAD, `a "tensors" payload must be a safetensors file: ${TributaryError.from(err).message}`);
+      throw refusedLocally(Reason.MALFORMED_PAYLOAD, `a "tensors" payload must be a safetensors file: ${TributaryError.from(err).message}`);
     }
     return { payload: buffer, flavor, tensors: checkedSpecs(task, tensors) };
   }
   if (task.modelSpec.length > 0) {
     throw refusedLocally(
-      'INVALID_ARGUMENT',
       Reason.SCHEMA_MISMATCH,
       `${task.federation} expects tensors in its model spec; a "${flavor}" payload is only taken by heterogeneous federations (ensembles)`,
     );
@@ -108,26 +107,26 @@ function encodePayload(task: SiteTask, payload: { flavor: string; bytes: Uint8Ar
 function checkedSpecs(task: SiteTask, weights: TensorMap): TensorSpec__Output[] {
   const tensors = tensorSpecsOf(weights);
   if (tensors.length === 0) {
-    throw refusedLocally('INVALID_ARGUMENT', Reason.SCHEMA_MISMATCH, 'the model holds no tensors');
+    throw refusedLocally(Reason.SCHEMA_MISMATCH, 'the model holds no tensors');
   }
   const mismatch = task.modelSpec.length === 0 ? undefined : checkSpec(task.modelSpec, tensors);
   if (mismatch !== undefined) {
     throw refusedLocally(
-      'INVALID_ARGUMENT',
       Reason.SCHEMA_MISMATCH,
       `weights do not match the model spec of ${task.federation}: ${mismatch}`,
     );
   }
   for (const [name, t] of Object.entries(weights)) {
     if (!allFinite(t)) {
-      throw refusedLocally('INVALID_ARGUMENT', Reason.NON_FINITE, `tensor "${name}" holds NaN or infinite values`);
+      throw refusedLocally(Reason.NON_FINITE, `tensor "${name}" holds NaN or infinite values`);
     }
   }
   return tensors;
 }
 
-function refusedLocally(code: 'INVALID_ARGUMENT', reason: string, message: string): TributaryError {
-  return new TributaryError({ code, reason, message: `update not sent: ${message}`, details: { local: true } });
+/** INVALID_ARGUMENT for an update refused before anything was sent. */
+function refusedLocally(reason: string, message: string): TributaryError {
+  return new TributaryError({ code: 'INVALID_ARGUMENT', reason, message: `update not sent: ${message}`, details: { local: true } });
 }
 
 export interface PublishedPayload {

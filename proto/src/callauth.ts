@@ -119,8 +119,9 @@ export class CallVerifier {
     const nonceKey = `${keyId}:${nonce}`;
     this.forgetExpired(now);
     if (this.nonces.has(nonceKey)) throw unauthenticated(Reason.AUTH_REPLAYED, 'call replayed (nonce already used)');
-    this.nonces.set(nonceKey, timestamp + this.skewMs);
-    this.onNonce?.({ keyId, nonce, untilMs: timestamp + this.skewMs });
+    const untilMs = timestamp + this.skewMs;
+    this.nonces.set(nonceKey, untilMs);
+    this.onNonce?.({ keyId, nonce, untilMs });
     while (this.nonces.size > this.maxNonces) {
       const oldest = this.nonces.keys().next();
       if (oldest.done === true) break;

@@ -18,6 +18,13 @@ export type ServiceDefinitionOf<S extends ServiceName> = S extends 'SiteService'
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyMethodDefinition = protoLoader.MethodDefinition<any, any, any, any>;
 type MethodTable = Record<string, AnyMethodDefinition>;
+/** A call ready to go: its path, definition, serialised request and signed metadata. */
+interface PreparedCall {
+  path: string;
+  def: AnyMethodDefinition;
+  bytes: Buffer;
+  metadata: grpc.Metadata;
+}
 
 let cachedPackageDefinition: protoLoader.PackageDefinition | undefined;
 let cachedPackage: ProtoGrpcType | undefined;
@@ -125,7 +132,7 @@ export class RpcClient {
         reject(cancelled(method));
         return;
       }
-      let prepared: { path: string; def: AnyMethodDefinition; bytes: Buffer; metadata: grpc.Metadata };
+      let prepared: PreparedCall;
       try {
         prepared = this.prepare(method, request, false);
       } catch (err) {
@@ -165,7 +172,7 @@ export class RpcClient {
 
   private async *openStream<Req, Res>(method: string, request: Req, signal: AbortSignal | undefined): AsyncGenerator<Res, void, undefined> {
     if (signal?.aborted === true) throw cancelled(method);
-    let prepared: { path: string; def: AnyMethodDefinition; bytes: Buffer; metadata: grpc.Metadata };
+    let prepared: PreparedCall;
     try {
       prepared = this.prepare(method, request, true);
     } catch (err) {
@@ -187,7 +194,7 @@ export class RpcClient {
     }
   }
 
-  private prepare(method: string, request: unknown, responseStream: boolean): { path: string; def: AnyMethodDefinition; bytes: Buffer; metadata: grpc.Metadata } {
+  private prepare(method: string, request: unknown, responseStream: boolean): PreparedCall {
     const table = rawService(this.service);
     const def = Object.hasOwn(table, method) ? table[method] : undefined;
     if (def === undefined || def.requestStream || def.responseStream !== responseStream) {
