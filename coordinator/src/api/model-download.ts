@@ -23,10 +23,17 @@ export async function* modelChunks(req: DownloadModelRequest__Output, deps: { st
     yield { ...header, offset, data: Buffer.alloc(0) };
     return;
   }
-  while (offset < version.size && !signal.aborted) {
-    const length = Math.min(chunk, version.size - offset);
-    const data = await deps.blobs.readRange(version.sha256, offset, length);
-    yield { ...header, offset, data };
-    offset += length;
+  if (signal.aborted) return;
+  // One open file for the whole stream; closed also when the consumer stops early.
+  const reader = await deps.blobs.openReader(version.sha256);
+  try {
+    while (offset < version.size && !signal.aborted) {
+      const length = Math.min(chunk, version.size - offset);
+      const data = await reader.readRange(offset, length);
+      yield { ...header, offset, data };
+      offset += length;
+    }
+  } finally {
+    await reader.close();
   }
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Reason, TributaryError } from '@tributary/proto';
 
@@ -112,13 +112,17 @@ export class BlobStore {
    * resumable downloads. OUT_OF_RANGE when `offset` is past the end.
    */
   async readRange(sha256: string, offset: number, length: number): Promise<Buffer> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `invalid range: offset ${offset}, length ${length}`,
-      });
+    checkRange(offset, length);
+    const reader = await this.openReader(sha256);
+    try {
+      return await reader.readRange(offset, length);
+    } finally {
+      await reader.close();
     }
+  }
+
+  /** Opens a blob once for many range reads (a download's chunks); close it when done. NOT_FOUND if absent. */
+  async openReader(sha256: string): Promise<BlobReader> {
     let file;
     try {
       file = await open(this.path(sha256), 'r');
@@ -126,30 +130,59 @@ export class BlobStore {
       throw notFoundOr(err, sha256);
     }
     try {
-      const { size } = await file.stat();
-      if (offset > size) {
-        throw new TributaryError({
-          code: 'OUT_OF_RANGE',
-          reason: Reason.INVALID_ARGUMENT,
-          message: `offset ${offset} is past the end of blob ${sha256} (${size} bytes)`,
-        });
-      }
-      const buffer = Buffer.alloc(Math.min(length, size - offset));
-      let filled = 0;
-      while (filled < buffer.length) {
-        const { bytesRead } = await file.read(buffer, filled, buffer.length - filled, offset + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return filled === buffer.length ? buffer : buffer.subarray(0, filled);
-    } finally {
+      return new BlobReader(file, sha256, (await file.stat()).size);
+    } catch (err) {
       await file.close();
+      throw err;
     }
   }
 
   private async tempPathFor(target: string): Promise<string> {
     await mkdir(dirname(target), { recursive: true });
     return `${target}.${randomBytes(6).toString('hex')}.tmp`;
+  }
+}
+
+/** An open blob; blobs never change, so its size is read once. */
+export class BlobReader {
+  constructor(
+    private readonly file: FileHandle,
+    private readonly sha256: string,
+    readonly size: number,
+  ) {}
+
+  /** As `BlobStore.readRange`. */
+  async readRange(offset: number, length: number): Promise<Buffer> {
+    checkRange(offset, length);
+    if (offset > this.size) {
+      throw new TributaryError({
+        code: 'OUT_OF_RANGE',
+        reason: Reason.INVALID_ARGUMENT,
+        message: `offset ${offset} is past the end of blob ${this.sha256} (${this.size} bytes)`,
+      });
+    }
+    const buffer = Buffer.alloc(Math.min(length, this.size - offset));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await this.file.read(buffer, filled, buffer.length - filled, offset + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled === buffer.length ? buffer : buffer.subarray(0, filled);
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
+}
+
+function checkRange(offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new TributaryError({
+      code: 'INVALID_ARGUMENT',
+      reason: Reason.INVALID_ARGUMENT,
+      message: `invalid range: offset ${offset}, length ${length}`,
+    });
   }
 }
 
