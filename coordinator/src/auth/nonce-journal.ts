@@ -29,7 +29,7 @@ export class NonceJournal {
   }
 
   record(entry: RememberedNonce): void {
-    writeSync(this.fd, `${entry.untilMs} ${entry.keyId} ${entry.nonce}\n`);
+    writeSync(this.fd, formatLine(entry));
     if (++this.lines >= COMPACT_AFTER) this.rewrite(parse(readFileSync(this.path, 'utf8'), Date.now()));
   }
 
@@ -41,13 +41,17 @@ export class NonceJournal {
   private rewrite(live: RememberedNonce[]): void {
     const temp = `${this.path}.tmp`;
     const fd = openSync(temp, 'w', 0o600);
-    writeSync(fd, live.map((e) => `${e.untilMs} ${e.keyId} ${e.nonce}\n`).join(''));
+    writeSync(fd, live.map(formatLine).join(''));
     closeSync(fd);
     renameSync(temp, this.path);
     closeSync(this.fd);
     this.fd = openSync(this.path, 'a', 0o600);
     this.lines = live.length;
   }
+}
+
+function formatLine(e: RememberedNonce): string {
+  return `${e.untilMs} ${e.keyId} ${e.nonce}\n`;
 }
 
 function parse(text: string, nowMs: number): RememberedNonce[] {

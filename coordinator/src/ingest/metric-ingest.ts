@@ -15,7 +15,7 @@ import type { StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import type { MetricEventBus } from './metric-events.js';
-import { ensureDurableConsumer } from './streams.js';
+import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
 import { refusal, type Refusal } from './verification.js';
 
 export interface MetricIngestOptions {
@@ -84,8 +84,7 @@ export class MetricIngest {
   private readonly flushIntervalMs: number;
   private readonly maxBatchPoints: number;
   private readonly log: Logger;
-  private messages?: ConsumerMessages;
-  private loop?: Promise<void>;
+  private consuming?: Consuming;
   /** Verified batches not yet handed to a write. */
   private buffer: Accepted[] = [];
   private bufferedPoints = 0;
@@ -107,7 +106,7 @@ export class MetricIngest {
 
   /** Binds the durable consumer (the streams must exist: ensureStreams) and starts processing. */
   async start(): Promise<void> {
-    if (this.loop) return;
+    if (this.consuming) return;
     const jsm = await this.opts.nc.jetstreamManager();
     await ensureDurableConsumer(jsm, STREAM_METRICS, this.consumerName, {
       ack_wait: nanos(ACK_WAIT_MS),
@@ -115,20 +114,17 @@ export class MetricIngest {
       max_deliver: -1,
     });
     const consumer = await this.opts.nc.jetstream().consumers.get(STREAM_METRICS, this.consumerName);
-    this.messages = await consumer.consume({ max_bytes: PULL_MAX_BYTES });
-    this.loop = this.run(this.messages);
+    const messages = await consumer.consume({ max_bytes: PULL_MAX_BYTES });
+    this.consuming = { messages, loop: this.run(messages) };
     this.log.debug({ consumer: this.consumerName }, 'metric ingest started');
   }
 
   /** Stops pulling, then writes and acks what was verified so far. */
   async stop(): Promise<void> {
-    const messages = this.messages;
-    const loop = this.loop;
-    this.messages = undefined;
-    this.loop = undefined;
-    if (!messages || !loop) return;
-    messages.stop();
-    await loop;
+    const consuming = this.consuming;
+    this.consuming = undefined;
+    if (!consuming) return;
+    await stopConsuming(consuming);
     await this.flush();
     this.log.debug('metric ingest stopped');
   }

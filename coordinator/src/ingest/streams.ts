@@ -1,5 +1,5 @@
 import { DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, subjects } from '@tributary/proto';
-import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerUpdateConfig, type JetStreamManager, type StreamConfig } from 'nats';
+import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type StreamConfig } from 'nats';
 
 /** Resubmits within this window are dropped by JetStream (`Nats-Msg-Id` = update id, chunk id). */
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
@@ -90,6 +90,18 @@ export async function ensureDurableConsumer(
       ...tuning,
     });
   }
+}
+
+/** A consumer's pulled messages and the loop draining them. */
+export interface Consuming {
+  readonly messages: ConsumerMessages;
+  readonly loop: Promise<void>;
+}
+
+/** Stops pulling and waits for the loop to finish what it holds. */
+export async function stopConsuming({ messages, loop }: Consuming): Promise<void> {
+  messages.stop();
+  await loop;
 }
 
 async function streamConfig(jsm: JetStreamManager, name: string): Promise<StreamConfig | undefined> {

@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import type { AdmissionContext, UpdateAdmission } from '../rounds/admission.js';
 import type { SiteRecord, StateStore, UpdateRecord } from '../state/index.js';
 import { readPayload } from './payload-reader.js';
-import { ensureDurableConsumer } from './streams.js';
+import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
 import { OPAQUE_PAYLOAD_TENSOR } from '../strategies/strategy.js';
 import { isTensorFlavor, manifestProblem, refusal, subjectMismatch, unsupportedFlavor, updateNorm, type Refusal } from './verification.js';
 
@@ -84,8 +84,7 @@ export class UpdateIngest {
   private readonly log: Logger;
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
-  private messages?: ConsumerMessages;
-  private loop?: Promise<void>;
+  private consuming?: Consuming;
   private readonly concurrency: number;
   /** Update ids being verified now: a copy arriving meanwhile is a replay. */
   private readonly inFlight = new Set<string>();
@@ -101,7 +100,7 @@ export class UpdateIngest {
 
   /** Binds the durable consumer (the streams must exist: ensureStreams) and starts processing. */
   async start(): Promise<void> {
-    if (this.loop) return;
+    if (this.consuming) return;
     await mkdir(this.opts.stagingDir, { recursive: true });
     this.jsm = await this.opts.nc.jetstreamManager();
     this.js = this.opts.nc.jetstream();
@@ -112,20 +111,17 @@ export class UpdateIngest {
     });
     const consumer = await this.js.consumers.get(STREAM_UPDATES, this.consumerName);
     // max_ack_pending = concurrency keeps further manifests on the server, not ageing here.
-    this.messages = await consumer.consume({ max_messages: this.concurrency });
-    this.loop = this.run(this.messages);
+    const messages = await consumer.consume({ max_messages: this.concurrency });
+    this.consuming = { messages, loop: this.run(messages) };
     this.log.debug({ consumer: this.consumerName }, 'update ingest started');
   }
 
   /** Finishes the update in progress, then stops pulling. */
   async stop(): Promise<void> {
-    const messages = this.messages;
-    const loop = this.loop;
-    this.messages = undefined;
-    this.loop = undefined;
-    if (!messages || !loop) return;
-    messages.stop();
-    await loop;
+    const consuming = this.consuming;
+    this.consuming = undefined;
+    if (!consuming) return;
+    await stopConsuming(consuming);
     await Promise.allSettled([...this.cleanups]);
     this.log.debug('update ingest stopped');
   }

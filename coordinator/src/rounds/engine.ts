@@ -364,8 +364,7 @@ export class RoundEngine implements UpdateAdmission {
       await this.openNextRound(active);
       return;
     }
-    const members = (await this.opts.state.listSites()).filter((s) => s.status === 'APPROVED' && s.federations.includes(active.run.federation));
-    const selected = active.strategy.selectSites(members.map((s) => s.name).sort(), settings, this.random);
+    const selected = active.strategy.selectSites(await this.eligibleSites(active.run.federation), settings, this.random);
     const evaluation: EvaluationPhase = { round, selected, results: [], deadlineAtMs: this.now() + settings.roundDeadlineSeconds * 1000 };
     active.evaluation = evaluation;
     this.opts.logger.info({ runId: active.run.id, round: round.number, selected }, 'evaluation opened');
@@ -448,10 +447,7 @@ export class RoundEngine implements UpdateAdmission {
     }
     const settings = run.settings ?? normaliseSettings(active.federation.settings);
     const number = run.currentRound + 1;
-    const members = (await this.opts.state.listSites()).filter(
-      (s) => s.status === 'APPROVED' && s.federations.includes(run.federation),
-    );
-    const eligible = members.map((s) => s.name).sort();
+    const eligible = await this.eligibleSites(run.federation);
     const selected = active.strategy.selectSites(eligible, settings, this.random);
     const opened = this.now();
     const ctx = { federation: run.federation, runId: run.id, round: number, modelSpec: active.federation.modelSpec, options: settings.strategyOptions };
@@ -661,6 +657,12 @@ export class RoundEngine implements UpdateAdmission {
   }
 
   // --- helpers ------------------------------------------------------------------------------
+
+  /** Approved member sites of a federation, by name: what a round or an evaluation samples from. */
+  private async eligibleSites(federation: string): Promise<string[]> {
+    const sites = await this.opts.state.listSites();
+    return sites.filter((s) => s.status === 'APPROVED' && s.federations.includes(federation)).map((s) => s.name).sort();
+  }
 
   /** The update as it is folded: scaled back to the norm bound when the run clips. */
   private clipped(active: ActiveRun, tensors: TensorMap): { tensors: TensorMap; clipped: boolean; norm: number } {
