@@ -49,8 +49,6 @@ export interface UpdateRecord {
   message: string;
   atMs: number;
   summary?: UpdateSummary__Output;
-  /** Verified payload file while the round has not committed yet. */
-  stagedPath?: string;
 }
 
 export type ModelVersionRecord = ModelVersion__Output;

@@ -20,17 +20,17 @@ import type {
 } from './store.js';
 import {
   RUN_NAME_TAG,
-  TrackingLimits,
   normaliseBatch,
   validateExperimentId,
   validateExperimentName,
   validateExperimentTags,
-  validateMaxResults,
+  validateHistoryMaxResults,
   validateMetricKey,
+  validateOptionalRunName,
   validateRunId,
-  validateRunName,
   validateRunStatus,
   validateRunTags,
+  validateSearchMaxResults,
   validateTagKey,
   validateTime,
 } from './validation.js';
@@ -136,11 +136,7 @@ export class LocalTrackingStore implements TrackingStore {
 
   async searchExperiments(options: SearchExperimentsOptions = {}): Promise<ExperimentsPage> {
     this.checkOpen();
-    const maxResults = validateMaxResults(
-      options.maxResults,
-      TrackingLimits.SEARCH_MAX_RESULTS_DEFAULT,
-      TrackingLimits.SEARCH_MAX_RESULTS_THRESHOLD,
-    );
+    const maxResults = validateSearchMaxResults(options.maxResults);
     return searchExperimentList(await this.backend.listExperiments(), {
       maxResults,
       ...(options.filter === undefined ? {} : { filter: options.filter }),
@@ -156,7 +152,7 @@ export class LocalTrackingStore implements TrackingStore {
     const tags = validateRunTags(options.tags);
     const tagRecord: Record<string, string> = Object.fromEntries(tags.map((t) => [t.key, t.value]));
     const nameTag = Object.hasOwn(tagRecord, RUN_NAME_TAG) ? tagRecord[RUN_NAME_TAG] : undefined;
-    const givenName = options.runName === undefined || options.runName === '' ? undefined : validateRunName(options.runName);
+    const givenName = validateOptionalRunName(options.runName);
     if (givenName !== undefined && nameTag !== undefined && givenName !== nameTag) {
       throw invalidParameter(
         `Both 'run_name' argument and '${RUN_NAME_TAG}' tag are specified, but with different values ` +
@@ -202,7 +198,7 @@ export class LocalTrackingStore implements TrackingStore {
     this.checkOpen();
     const status = update.status === undefined ? undefined : validateRunStatus(update.status);
     const endTime = update.endTime === undefined ? undefined : validateTime('end_time', update.endTime);
-    const runName = update.runName === undefined || update.runName === '' ? undefined : validateRunName(update.runName);
+    const runName = validateOptionalRunName(update.runName);
     return this.serialised(async () => {
       const record = await this.activeRun(runId);
       const info: RunInfo = {
@@ -221,11 +217,7 @@ export class LocalTrackingStore implements TrackingStore {
     this.checkOpen();
     if (!Array.isArray(options?.experimentIds)) throw invalidParameter('experiment_ids must be a list of experiment ids');
     const experimentIds = options.experimentIds.map(validateExperimentId);
-    const maxResults = validateMaxResults(
-      options.maxResults,
-      TrackingLimits.SEARCH_MAX_RESULTS_DEFAULT,
-      TrackingLimits.SEARCH_MAX_RESULTS_THRESHOLD,
-    );
+    const maxResults = validateSearchMaxResults(options.maxResults);
     const records = await this.backend.listRuns([...new Set(experimentIds)]);
     const runs = await Promise.all(
       records.map(async (r) => toRun(r, await this.backend.latestMetrics(r.info.runId))),
@@ -278,11 +270,7 @@ export class LocalTrackingStore implements TrackingStore {
   async getMetricHistory(runId: string, key: string, options: PageOptions = {}): Promise<MetricHistoryPage> {
     this.checkOpen();
     const metricKey = validateMetricKey(key);
-    const maxResults = validateMaxResults(
-      options.maxResults,
-      TrackingLimits.GET_METRIC_HISTORY_MAX_RESULTS,
-      TrackingLimits.GET_METRIC_HISTORY_MAX_RESULTS,
-    );
+    const maxResults = validateHistoryMaxResults(options.maxResults);
     let after: string | undefined;
     if (options.pageToken !== undefined && options.pageToken !== '') {
       const cursor = decodePageToken(options.pageToken)['after'];

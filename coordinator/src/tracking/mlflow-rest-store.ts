@@ -34,12 +34,13 @@ import {
   validateExperimentId,
   validateExperimentName,
   validateExperimentTags,
-  validateMaxResults,
+  validateHistoryMaxResults,
   validateMetricKey,
+  validateOptionalRunName,
   validateRunId,
-  validateRunName,
   validateRunStatus,
   validateRunTags,
+  validateSearchMaxResults,
   validateTagKey,
   validateTime,
 } from './validation.js';
@@ -339,11 +340,7 @@ export class MlflowRestStore implements TrackingStore {
 
   async searchExperiments(options: SearchExperimentsOptions = {}): Promise<ExperimentsPage> {
     const res = await this.call('POST', 'experiments/search', {
-      max_results: validateMaxResults(
-        options.maxResults,
-        TrackingLimits.SEARCH_MAX_RESULTS_DEFAULT,
-        TrackingLimits.SEARCH_MAX_RESULTS_THRESHOLD,
-      ),
+      max_results: validateSearchMaxResults(options.maxResults),
       ...pageToken(options.pageToken),
       ...(options.filter ? { filter: options.filter } : {}),
       ...(options.orderBy && options.orderBy.length > 0 ? { order_by: [...options.orderBy] } : {}),
@@ -360,7 +357,7 @@ export class MlflowRestStore implements TrackingStore {
       ...(options.userId === undefined ? {} : { user_id: options.userId }),
       start_time: validateTime('start_time', options.startTime ?? Date.now()),
       ...(tags.length > 0 ? { tags } : {}),
-      ...(options.runName === undefined || options.runName === '' ? {} : { run_name: validateRunName(options.runName) }),
+      run_name: validateOptionalRunName(options.runName), // absent from the JSON when undefined
     });
     return decodeRun(res['run']);
   }
@@ -378,7 +375,7 @@ export class MlflowRestStore implements TrackingStore {
       run_id: runId,
       status,
       ...(update.endTime === undefined ? {} : { end_time: validateTime('end_time', update.endTime) }),
-      ...(update.runName === undefined || update.runName === '' ? {} : { run_name: validateRunName(update.runName) }),
+      run_name: validateOptionalRunName(update.runName), // absent from the JSON when undefined
     });
     return decodeRunInfo(res['run_info'], {});
   }
@@ -389,11 +386,7 @@ export class MlflowRestStore implements TrackingStore {
       experiment_ids: options.experimentIds.map(validateExperimentId),
       ...(options.filter ? { filter: options.filter } : {}),
       run_view_type: 'ACTIVE_ONLY',
-      max_results: validateMaxResults(
-        options.maxResults,
-        TrackingLimits.SEARCH_MAX_RESULTS_DEFAULT,
-        TrackingLimits.SEARCH_MAX_RESULTS_THRESHOLD,
-      ),
+      max_results: validateSearchMaxResults(options.maxResults),
       ...(options.orderBy && options.orderBy.length > 0 ? { order_by: [...options.orderBy] } : {}),
       ...pageToken(options.pageToken),
     });
@@ -415,11 +408,7 @@ export class MlflowRestStore implements TrackingStore {
     const res = await this.call('GET', 'metrics/get-history', {
       run_id: validateRunId(runId),
       metric_key: metricKey,
-      max_results: validateMaxResults(
-        options.maxResults,
-        TrackingLimits.GET_METRIC_HISTORY_MAX_RESULTS,
-        TrackingLimits.GET_METRIC_HISTORY_MAX_RESULTS,
-      ),
+      max_results: validateHistoryMaxResults(options.maxResults),
       ...pageToken(options.pageToken),
     });
     const metrics = list(res['metrics'], 'metrics').map(decodeMetric);

@@ -48,6 +48,8 @@ export class RunTracker {
   /** Tracking run of each Tributary run; a promise, so concurrent callers create it once. */
   private readonly trackingIds = new Map<string, Promise<string>>();
   private readonly experimentIds = new Map<string, string>();
+  /** Last round logged of each run: its LOGGED_ROUNDS_TAG, read from the store on the first sync. */
+  private readonly loggedRounds = new Map<string, number>();
   private readonly pending = new Set<string>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
   private chain: Promise<unknown> = Promise.resolve();
@@ -87,8 +89,8 @@ export class RunTracker {
     runId: string,
     entries: ReadonlyArray<{ site: string; points: ReadonlyArray<{ key: string; value: number; timestampMs: number; step: number }> }>,
   ): Promise<void> {
-    const run = await this.requireRun(runId);
-    const trackingRunId = await this.ensureRun(run);
+    // Runs are never deleted, so a run already mapped to a tracking run needs no state read.
+    const trackingRunId = await (this.trackingIds.get(runId) ?? this.ensureRun(await this.requireRun(runId)));
     const metrics: MetricInput[] = [];
     for (const e of entries) {
       for (const p of e.points) metrics.push({ key: siteKey(e.site, p.key), value: p.value, timestamp: p.timestampMs, step: p.step });
@@ -158,6 +160,8 @@ export class RunTracker {
       try {
         await this.sync(runId);
       } catch (err) {
+        // A failed write may have landed in part: the retry reads the tag again.
+        this.loggedRounds.delete(runId);
         const e = TributaryError.from(err);
         this.log.warn({ runId, err: e.message }, 'run not logged to the tracking store yet; will retry');
         if (!this.stopped) {
@@ -173,13 +177,15 @@ export class RunTracker {
     const run = await this.opts.state.getRun(runId);
     if (!run) return;
     const trackingRunId = await this.ensureRun(run);
-    const tracked = await this.opts.store.getRun(trackingRunId);
-    let logged = Number(tracked.data.tags[LOGGED_ROUNDS_TAG] ?? '0') || 0;
-    const rounds = await this.opts.state.listRounds(runId);
     const terminal = run.status !== 'RUN_STATUS_RUNNING';
-    for (const round of rounds) {
+    // The tracking run is read only when its status may need setting or the tag is not known yet.
+    const tracked = terminal || !this.loggedRounds.has(runId) ? await this.opts.store.getRun(trackingRunId) : undefined;
+    let logged = this.loggedRounds.get(runId) ?? (Number(tracked?.data.tags[LOGGED_ROUNDS_TAG] ?? '0') || 0);
+    const rounds = await this.opts.state.listRounds(runId);
+    // listRounds returns rounds in ascending number order.
+    for (const [i, round] of rounds.entries()) {
       if (round.number <= logged) continue;
-      const later = rounds.some((r) => r.number > round.number);
+      const later = i < rounds.length - 1;
       if (!isFinal(round, run, terminal || later)) break;
       const version = round.state === 'ROUND_STATE_COMMITTED' ? await this.opts.state.getModelVersion(run.federation, round.committedVersion) : undefined;
       const { metrics, tags } = roundRecords(round, version?.sha256 ?? '');
@@ -187,8 +193,9 @@ export class RunTracker {
       await this.opts.store.logBatch(trackingRunId, { metrics, tags });
       logged = round.number;
     }
+    this.loggedRounds.set(runId, logged);
     const status = RUN_STATUS[run.status];
-    if (terminal && status && tracked.info.status !== status && logged >= (rounds.at(-1)?.number ?? 0)) {
+    if (tracked && terminal && status && tracked.info.status !== status && logged >= (rounds.at(-1)?.number ?? 0)) {
       if (run.failureReason) await this.opts.store.logBatch(trackingRunId, { tags: [{ key: 'tributary.failure_reason', value: clip(run.failureReason) }] });
       await this.opts.store.updateRun(trackingRunId, { status, endTime: run.endedAtMs || Date.now() });
     }

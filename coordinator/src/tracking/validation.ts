@@ -225,8 +225,23 @@ export function validateRunName(name: unknown): string {
   return name;
 }
 
+/** A run name, or undefined when absent or empty (the store then picks one). */
+export function validateOptionalRunName(name: unknown): string | undefined {
+  return name === undefined || name === '' ? undefined : validateRunName(name);
+}
+
+/** `max_results` of a search, or its default when absent. */
+export function validateSearchMaxResults(maxResults: unknown): number {
+  return validateMaxResults(maxResults, TrackingLimits.SEARCH_MAX_RESULTS_DEFAULT, TrackingLimits.SEARCH_MAX_RESULTS_THRESHOLD);
+}
+
+/** `max_results` of a metric history page, or its default when absent. */
+export function validateHistoryMaxResults(maxResults: unknown): number {
+  return validateMaxResults(maxResults, TrackingLimits.GET_METRIC_HISTORY_MAX_RESULTS, TrackingLimits.GET_METRIC_HISTORY_MAX_RESULTS);
+}
+
 /** `maxResults` checked against a ceiling, or the default when absent. */
-export function validateMaxResults(maxResults: unknown, fallback: number, ceiling: number): number {
+function validateMaxResults(maxResults: unknown, fallback: number, ceiling: number): number {
   if (maxResults === undefined) return fallback;
   if (typeof maxResults !== 'number' || !Number.isInteger(maxResults) || maxResults < 1) {
     throw invalidParameter(
