@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import { Reason, TributaryError } from '@tributary/proto';
 import { invalidValue } from './values.js';
 import type { ValueLabel } from './values.js';
@@ -136,6 +135,8 @@ export async function readConfigFile(path: string, knownKeys: readonly string[])
       details: { hint: 'Check --config / TRIBUTARY_CONFIG.' },
     });
   }
+  // Loaded on demand: only `serve --config` reads YAML, and every CLI command imports this module.
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { prettyErrors: false });
   const firstError = doc.errors[0];
   if (firstError !== undefined) {

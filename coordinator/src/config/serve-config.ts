@@ -7,7 +7,7 @@ import type { CoordinatorNatsOptions, CoordinatorOptions } from '../coordinator.
 import { readConfigFile, resolvePath, SettingLayers } from './layers.js';
 import type { Found, RawValue } from './layers.js';
 import { readPublicKey } from './public-key.js';
-import { loadTlsFiles, readablePath } from './tls-files.js';
+import { certificatePair, loadTlsFiles, readablePath } from './tls-files.js';
 import type { TlsFiles } from './tls-files.js';
 import {
   invalidValue,
@@ -173,16 +173,8 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
   const metrics = layers.text('metrics_port');
   const metricsPort = metrics === undefined ? SERVE_DEFAULTS.metricsPort : parseInteger(metrics.value, metrics.what, 0, 65535);
 
-  const certSetting = layers.text('tls_cert');
-  const keySetting = layers.text('tls_key');
-  let tls: ServeConfig['tls'];
-  if (certSetting !== undefined || keySetting !== undefined) {
-    if (certSetting === undefined || keySetting === undefined) {
-      const given = certSetting ?? keySetting;
-      throw invalidValue(given?.what ?? 'tls', given?.value, 'tls_cert and tls_key go together: set both or neither');
-    }
-    tls = { certFile: readablePath(certSetting), keyFile: readablePath(keySetting) };
-  }
+  const tlsPair = certificatePair(layers, 'tls_cert', 'tls_key');
+  const tls = tlsPair === undefined ? undefined : { certFile: readablePath(tlsPair.cert), keyFile: readablePath(tlsPair.key) };
 
   const skew = layers.text('auth_skew_seconds');
   const authSkewSeconds = skew === undefined ? SERVE_DEFAULTS.authSkewSeconds : positive(parseDurationSeconds(skew.value, skew.what), skew);

@@ -15,18 +15,26 @@ export interface TlsFiles {
 /** A CA file, a certificate with its key, or all three, all readable; undefined when none is set. */
 export function loadTlsFiles<K extends string>(layers: SettingLayers<K>, keys: { readonly ca: K; readonly cert: K; readonly key: K }): TlsFiles | undefined {
   const ca = layers.text(keys.ca);
-  const cert = layers.text(keys.cert);
-  const key = layers.text(keys.key);
-  if ((cert === undefined) !== (key === undefined)) {
-    const given = cert ?? key;
-    throw invalidValue(given?.what ?? keys.cert, given?.value, `${keys.cert} and ${keys.key} go together: set both or neither`);
-  }
-  if (ca === undefined && cert === undefined) return undefined;
+  const pair = certificatePair(layers, keys.cert, keys.key);
+  if (ca === undefined && pair === undefined) return undefined;
   return Object.freeze({
     ...(ca === undefined ? {} : { caFile: readablePath(ca) }),
-    ...(cert === undefined ? {} : { certFile: readablePath(cert) }),
-    ...(key === undefined ? {} : { keyFile: readablePath(key) }),
+    ...(pair === undefined ? {} : { certFile: readablePath(pair.cert), keyFile: readablePath(pair.key) }),
   });
+}
+
+/** The settings of a certificate and its key, both or neither; undefined when neither is set. */
+export function certificatePair<K extends string>(
+  layers: SettingLayers<K>,
+  certKey: K,
+  keyKey: K,
+): { readonly cert: Found<string>; readonly key: Found<string> } | undefined {
+  const cert = layers.text(certKey);
+  const key = layers.text(keyKey);
+  if (cert !== undefined && key !== undefined) return { cert, key };
+  const given = cert ?? key;
+  if (given === undefined) return undefined;
+  throw invalidValue(given.what, given.value, `${certKey} and ${keyKey} go together: set both or neither`);
 }
 
 /** The absolute path of a setting naming a file, which must be readable. */

@@ -1,11 +1,4 @@
-import {
-  Reason,
-  TributaryError,
-  checkSpec,
-  fromFloat64,
-  tensorSpecsOf,
-  toFloat64,
-} from '@tributary/proto';
+import { checkSpec, fromFloat64, tensorSpecsOf, toFloat64 } from '@tributary/proto';
 import type {
   DType,
   FederationSettings__Output,
@@ -16,7 +9,7 @@ import type {
 import { scale, weightedAccumulate, weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import { rejectAllOptions } from './strategy-options.js';
-import { sampleSites, strategyError } from './strategy.js';
+import { exampleWeight, sampleSites, strategyError } from './strategy.js';
 import type { Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 
 /** Federated averaging: the mean of the sites' models weighted by their numbers of examples. */
@@ -70,14 +63,7 @@ export class FedAvgAggregator implements Aggregator {
     if (sums === undefined) {
       throw strategyError('FAILED_PRECONDITION', 'fedavg: the round was already aggregated');
     }
-    const weight = update.numExamples;
-    if (!(Number.isFinite(weight) && weight > 0)) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.ZERO_EXAMPLES,
-        message: `update ${update.updateId} from site "${update.site}" has ${weight} examples; fedavg needs more than 0`,
-      });
-    }
+    const weight = exampleWeight(update, 'fedavg');
     // Check every tensor before adding any, so a refused update leaves the sums untouched.
     const tensors = this.matchingTensors(update, sums);
     tensors.forEach((t, i) => {

@@ -2,7 +2,7 @@
 // Coordinate-wise kernels take one slice of every update (`rows`, equal lengths), so a strategy
 // can run them over a model in pieces; the distance kernel accumulates across such slices.
 
-import { scale, weightedAccumulate } from './kernels.js';
+import { l2NormOfDifference, scale, weightedAccumulate } from './kernels.js';
 
 /** One update's values (or a slice of them). */
 export type FloatVector = Float32Array | Float64Array;
@@ -140,12 +140,7 @@ export function meanOfRows(rows: readonly FloatVector[], out?: Float64Array): Fl
 export function clipToNorm(update: Float64Array, global: Float64Array, bound: number): { clipped: boolean; norm: number } {
   if (update.length !== global.length) throw new RangeError(`length mismatch: update ${update.length}, global ${global.length}`);
   if (!(Number.isFinite(bound) && bound > 0)) throw new RangeError(`the norm bound must be a positive number, got ${bound}`);
-  let sum = 0;
-  for (let i = 0; i < update.length; i++) {
-    const diff = update[i]! - global[i]!;
-    sum += diff * diff;
-  }
-  const norm = Math.sqrt(sum);
+  const norm = l2NormOfDifference(update, global);
   if (norm <= bound) return { clipped: false, norm };
   const factor = bound / norm;
   for (let i = 0; i < update.length; i++) update[i] = global[i]! + (update[i]! - global[i]!) * factor;

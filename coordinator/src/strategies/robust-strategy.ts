@@ -1,12 +1,12 @@
 // What the robust strategies (median, trimmed mean, Krum) share: server-side aggregation over
 // an UpdateBuffer that keeps the round's updates until finish().
 
-import { Reason, TributaryError } from '@tributary/proto';
+import { TributaryError } from '@tributary/proto';
 import type { FederationSettings__Output } from '@tributary/proto';
 import { weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import type { FloatVector } from './robust-kernels.js';
-import { sampleSites, strategyError } from './strategy.js';
+import { exampleWeight, sampleSites, strategyError } from './strategy.js';
 import type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 import { UpdateBuffer } from './update-buffer.js';
 
@@ -62,19 +62,12 @@ export abstract class BufferedAggregator implements Aggregator {
 
   async fold(update: SiteUpdate): Promise<void> {
     this.assertOpen();
-    const weight = update.numExamples;
-    const from = `update ${update.updateId} from site "${update.site}"`;
-    if (!(Number.isFinite(weight) && weight > 0)) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.ZERO_EXAMPLES,
-        message: `${from} has ${weight} examples; ${this.strategy} needs more than 0`,
-      });
-    }
+    const weight = exampleWeight(update, this.strategy);
     try {
       await this.buffer.append(update.tensors);
     } catch (err) {
       const e = TributaryError.from(err);
+      const from = `update ${update.updateId} from site "${update.site}"`;
       throw new TributaryError({ code: e.code, reason: e.reason, message: `${from}: ${e.message}`, cause: err });
     }
     this.folded.push({ site: update.site, updateId: update.updateId, weight, metrics: update.metrics });

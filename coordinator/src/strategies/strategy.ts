@@ -170,3 +170,17 @@ function sampleSize(
 export function strategyError(code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION', message: string): TributaryError {
   return new TributaryError({ code, reason: Reason.STRATEGY_ERROR, message });
 }
+
+/**
+ * The update's number of examples, the weight it carries; ZERO_EXAMPLES unless it is a positive
+ * finite number, e.g. `update u1 from site "a" has 0 examples; fedavg needs more than 0`.
+ */
+export function exampleWeight(update: SiteUpdate, strategy: string): number {
+  const weight = update.numExamples;
+  if (Number.isFinite(weight) && weight > 0) return weight;
+  throw new TributaryError({
+    code: 'INVALID_ARGUMENT',
+    reason: Reason.ZERO_EXAMPLES,
+    message: `update ${update.updateId} from site "${update.site}" has ${weight} examples; ${strategy} needs more than 0`,
+  });
+}

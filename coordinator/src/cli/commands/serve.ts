@@ -1,4 +1,3 @@
-import { coordinatorOptionsOf, loadServeConfig } from '../../config/serve-config.js';
 import type { ServeConfigFlags } from '../../config/serve-config.js';
 import { defineCommand, Running } from '../command.js';
 import { collect, optList, optString } from '../input.js';
@@ -76,8 +75,9 @@ export default defineCommand({
     };
   },
   async run(flags, ctx) {
+    // Loaded on demand: admin commands start faster without the server's modules (nats among them).
+    const { coordinatorOptionsOf, loadServeConfig } = await import('../../config/serve-config.js');
     const config = await loadServeConfig({ flags, env: ctx.env, cwd: ctx.cwd });
-    // Loaded on demand: admin commands start faster without the server's modules.
     const [{ Coordinator }, { createLogger }] = await Promise.all([import('../../coordinator.js'), import('../../observability/logger.js')]);
     const logger = createLogger(config.logLevel);
     const coordinator = await Coordinator.start(coordinatorOptionsOf(config, logger));

@@ -1,7 +1,6 @@
-import { assertName } from '@tributary/proto';
 import type { Run__Output } from '@tributary/proto';
 import { defineCommand } from '../../command.js';
-import { arg, optFlag, optInteger, UINT32_MAX } from '../../input.js';
+import { nameArg, optFlag, optInteger, UINT32_MAX } from '../../input.js';
 import { plural } from '../../render.js';
 import { runSummary } from '../../views.js';
 import { exitCodeOfRun, followRun } from './watch.js';
@@ -17,7 +16,7 @@ export default defineCommand({
   },
   parse(raw) {
     return {
-      federation: assertName('federation', arg(raw, 0) ?? ''),
+      federation: nameArg(raw, 0, 'federation'),
       rounds: optInteger(raw, 'rounds', '--rounds', 1, UINT32_MAX),
       watch: optFlag(raw, 'watch'),
     };
