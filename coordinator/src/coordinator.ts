@@ -119,7 +119,7 @@ export class Coordinator {
       const events = new RunEventBus();
       const tasks = new TaskBus();
       const maxUpdateBytes = opts.maxUpdateBytes ?? 1024 ** 3;
-      const engine = new RoundEngine({ state, blobs, strategies, logger, metrics, events, tasks, maxUpdateBytes, scratchDir: join(opts.dataDir, 'scratch') });
+      const engine = new RoundEngine({ state, blobs, strategies, logger, metrics, events, tasks, maxUpdateBytes, scratchDir: join(opts.dataDir, 'scratch'), aggregatorMemoryBytes: 1024 ** 3 });
       const catalog = new Catalog({ state, blobs, strategies, logger });
 
       const nc = await connect({
@@ -162,7 +162,18 @@ export class Coordinator {
       const metricIngest = new MetricIngest({ nc, state, tracker, bus: metricEvents, metrics, logger });
       await metricIngest.start();
       cleanup.unshift(() => metricIngest.stop());
-      const ingest = new UpdateIngest({ nc, state, admission: engine, stagingDir: join(opts.dataDir, 'staging'), logger });
+      const ingest = new UpdateIngest({
+        nc,
+        state,
+        blobs,
+        admission: engine,
+        metrics,
+        stagingDir: join(opts.dataDir, 'staging'),
+        logger,
+        payloadTimeoutMs: 30_000,
+        consumerName: 'tributary-ingest',
+        concurrency: 4,
+      });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
 

@@ -27,7 +27,8 @@ export { createLogger, silentLogger, type Logger } from './observability/logger.
 export { RoundEngine, type RoundEngineOptions } from './rounds/engine.js';
 export { normaliseSettings, SETTINGS_DEFAULTS } from './rounds/settings.js';
 export { RunEventBus, TaskBus, type TaskOffer } from './rounds/events.js';
-export type { UpdateAdmission, AdmissionContext, Verdict } from './rounds/admission.js';
+export type { UpdateAdmission, AdmissionContext, Admission, Refusal } from './rounds/admission.js';
+export { VerifiedUpdate } from './updates/verified-update.js';
 export * from './state/index.js';
 export * from './strategies/index.js';
 export * from './ingest/index.js';

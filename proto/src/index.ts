@@ -56,10 +56,13 @@ export {
   isDType,
   sha256Hex,
   tensor,
+  parseSafetensorsHeader,
+  safetensorsHeaderLength,
+  tensorOfBytes,
   tensorSpecsOf,
   toFloat64,
 } from './safetensors.js';
-export type { DType, Tensor, TensorData, TensorMap } from './safetensors.js';
+export type { DType, SafetensorsEntry, SafetensorsLayout, Tensor, TensorData, TensorMap } from './safetensors.js';
 export {
   ENSEMBLE_FORMAT_VERSION,
   ENSEMBLE_METADATA_KEY,
@@ -140,6 +143,8 @@ export { RoundFailurePolicy } from './generated/tributary/v1/RoundFailurePolicy.
 export type { RoundFailurePolicy__Output } from './generated/tributary/v1/RoundFailurePolicy.js';
 export { RoundState } from './generated/tributary/v1/RoundState.js';
 export type { RoundState__Output } from './generated/tributary/v1/RoundState.js';
+export { EvaluationState } from './generated/tributary/v1/EvaluationState.js';
+export type { EvaluationState__Output } from './generated/tributary/v1/EvaluationState.js';
 export type { Run, Run__Output } from './generated/tributary/v1/Run.js';
 export type { RunEvent, RunEvent__Output } from './generated/tributary/v1/RunEvent.js';
 export { RunStatus } from './generated/tributary/v1/RunStatus.js';

@@ -108,42 +108,57 @@ export function encodeSafetensors(t: TensorMap, metadata?: Record<string, string
   return out;
 }
 
-interface HeaderEntry {
-  name: string;
-  dtype: DType;
-  shape: number[];
-  begin: number;
-  end: number;
+/** One tensor's place in a safetensors data section: bytes [begin, end) after the header. */
+export interface SafetensorsEntry {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: number[];
+  readonly begin: number;
+  readonly end: number;
+}
+
+interface HeaderEntry extends SafetensorsEntry {
   order: number;
 }
 
-/**
- * Decodes a safetensors payload, copying each tensor into its own aligned array. Any
- * inconsistency is a TributaryError INVALID_ARGUMENT / MALFORMED_PAYLOAD.
- */
-export function decodeSafetensors(bytes: Uint8Array): { tensors: TensorMap; metadata: Record<string, string> } {
-  assertLittleEndianHost();
-  if (!(bytes instanceof Uint8Array)) throw malformed('payload is not bytes');
-  if (bytes.length < 8) throw malformed(`payload of ${bytes.length} bytes is shorter than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const declared = view.getBigUint64(0, true);
-  if (declared > BigInt(bytes.length - 8)) {
-    throw malformed(`header length ${declared} exceeds the ${bytes.length - 8} bytes after it`);
-  }
-  const headerLength = Number(declared);
-  if (headerLength > MAX_HEADER_BYTES) throw malformed(`header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes`);
+/** What a safetensors header says: its tensors in data order, and its `__metadata__`. */
+export interface SafetensorsLayout {
+  /** Bytes before the data section (8 + header length). */
+  readonly dataStart: number;
+  /** Sorted by `begin`; together they cover the data section exactly. */
+  readonly entries: readonly SafetensorsEntry[];
+  readonly metadata: Record<string, string>;
+}
 
+/**
+ * Reads the 8-byte length prefix: the header's length, checked against the bytes that follow
+ * (`totalLength`) and `maxHeaderBytes`. Lets a reader look at the header before any data.
+ */
+export function safetensorsHeaderLength(prefix: Uint8Array, totalLength: number, maxHeaderBytes = MAX_HEADER_BYTES): number {
+  assertLittleEndianHost();
+  if (!(prefix instanceof Uint8Array)) throw malformed('payload is not bytes');
+  if (totalLength < 8 || prefix.length < 8) throw malformed(`payload of ${totalLength} bytes is shorter than the 8-byte header length`);
+  const declared = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (declared > BigInt(totalLength - 8)) throw malformed(`header length ${declared} exceeds the ${totalLength - 8} bytes after it`);
+  const headerLength = Number(declared);
+  const limit = Math.min(maxHeaderBytes, MAX_HEADER_BYTES);
+  if (headerLength > limit) throw malformed(`header length ${headerLength} exceeds ${limit} bytes`);
+  return headerLength;
+}
+
+/**
+ * Parses and checks a safetensors header (the JSON after the length prefix) for a data section
+ * of `dataLength` bytes: dtypes, shapes, offsets, and exact coverage of the data.
+ */
+export function parseSafetensorsHeader(header: Uint8Array, dataLength: number): SafetensorsLayout {
   let parsed: unknown;
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(header));
   } catch {
     throw malformed('header is not valid UTF-8 JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw malformed('header is not a JSON object');
 
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
   const entries: HeaderEntry[] = [];
   for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
@@ -173,15 +188,30 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: TensorMap; meta
     expected = e.end;
   }
   if (expected !== dataLength) throw malformed(`data section has ${dataLength} bytes but tensors cover ${expected}`);
+  return { dataStart: 8 + header.length, entries: byOffset.map(({ order: _order, ...e }) => e), metadata };
+}
 
+/**
+ * Decodes a safetensors payload, copying each tensor into its own aligned array. Any
+ * inconsistency is a TributaryError INVALID_ARGUMENT / MALFORMED_PAYLOAD.
+ */
+export function decodeSafetensors(bytes: Uint8Array): { tensors: TensorMap; metadata: Record<string, string> } {
+  if (!(bytes instanceof Uint8Array)) throw malformed('payload is not bytes');
+  const headerLength = safetensorsHeaderLength(bytes, bytes.length);
+  const layout = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length - 8 - headerLength);
   const tensors: TensorMap = {};
-  for (const e of byOffset) {
-    const info = DTYPES[e.dtype];
-    const data = info.create((e.end - e.begin) / info.bytes);
-    new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
-    setOwn(tensors, e.name, { dtype: e.dtype, shape: e.shape, data });
+  for (const e of layout.entries) {
+    setOwn(tensors, e.name, tensorOfBytes(e, bytes.subarray(layout.dataStart + e.begin, layout.dataStart + e.end)));
   }
-  return { tensors, metadata };
+  return { tensors, metadata: layout.metadata };
+}
+
+/** A tensor holding a copy of `bytes` (the entry's data, little-endian) in an aligned array. */
+export function tensorOfBytes(entry: Pick<SafetensorsEntry, 'dtype' | 'shape'>, bytes: Uint8Array): Tensor {
+  const info = DTYPES[entry.dtype];
+  const data = info.create(bytes.length / info.bytes);
+  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes);
+  return { dtype: entry.dtype, shape: [...entry.shape], data };
 }
 
 function parseEntry(name: string, raw: unknown, order: number, dataLength: number): HeaderEntry {

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  UpdateIngest,
-  silentLogger,
-  type LevelStateStore,
-  type AdmissionContext,
-  type UpdateAdmission,
-  type Verdict,
-} from '@tributary/coordinator';
+import { silentLogger, type LevelStateStore } from '@tributary/coordinator';
+import { UpdateIngest } from '../../coordinator/src/ingest/update-ingest.js';
+import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
+import type { Admission, AdmissionContext, UpdateAdmission } from '../../coordinator/src/rounds/admission.js';
+import { BlobStore } from '../../coordinator/src/state/blob-store.js';
+import { toFoldable, type Refusal } from '../../coordinator/src/updates/foldable-update.js';
+import type { VerifiedUpdate } from '../../coordinator/src/updates/verified-update.js';
 import {
   CHUNK_INDEX_HEADER,
   STREAM_PAYLOADS,
@@ -48,43 +47,51 @@ function weights(values: { w?: number[]; b?: number[] } = {}): TensorMap {
   };
 }
 
+const baseContext: AdmissionContext = { modelSpec, globalModel, normBound: 0, normMode: 'refuse', maxPayloadBytes: 1024 * 1024, heterogeneous: false, expectsPayload: true };
+
 /** Round-engine stand-in: admits with a fixed context, records what the ingest hands over. */
 class RecordingAdmission implements UpdateAdmission {
-  context: AdmissionContext = { modelSpec, globalModel, normBound: 0, maxPayloadBytes: 1024 * 1024, heterogeneous: false, expectsPayload: true, clipToNormBound: false };
-  admitVerdict: Verdict = { ok: true };
+  context: AdmissionContext = baseContext;
+  admitRefusal: Refusal | undefined;
   accepted: { manifest: UpdateManifest__Output; tensors: TensorMap; bytes: number; payload: Buffer }[] = [];
-  refused: Parameters<UpdateAdmission['refuse']>[0][] = [];
-  /** Resolves accept() when set; lets a test hold an update mid-verdict. */
+  /** Refusals the ingest attributed to a round (signed by the site the subject names, a member). */
+  refused: (Refusal & { manifest: UpdateManifest__Output; updateId: string; site: string })[] = [];
+  /** Resolves deliver() when set; lets a test hold an update mid-verdict. */
   gate?: Promise<void>;
-  /** Makes the next accept() throw, before or after recording the update. */
+  /** Makes the next deliver() throw, before or after recording the update. */
   failNext?: 'before-record' | 'after-record';
 
   constructor(private readonly state: LevelStateStore) {}
 
-  async admit(_manifest: UpdateManifest__Output): ReturnType<UpdateAdmission['admit']> {
-    return this.admitVerdict.ok ? { ok: true, ...this.context } : this.admitVerdict;
+  async admit(_manifest: UpdateManifest__Output): Promise<Admission> {
+    return this.admitRefusal ? { ok: false, refusal: this.admitRefusal } : { ok: true, context: this.context };
   }
 
-  async accept(manifest: UpdateManifest__Output, tensors: TensorMap, info: { bytes: number; stagedPath: string }): Promise<Verdict> {
-    await this.gate;
-    const failure = this.failNext;
-    this.failNext = undefined;
-    if (failure === 'before-record') throw new Error('state store unavailable');
-    const payload = info.stagedPath === '' ? Buffer.alloc(0) : await readFile(info.stagedPath);
-    if (info.stagedPath !== '') await rm(info.stagedPath);
-    this.accepted.push({ manifest, tensors, bytes: info.bytes, payload });
-    await this.state.write([{ kind: 'update', value: record(manifest, 'ACCEPTED', '', '') }]);
-    if (failure === 'after-record') throw new Error('crashed before answering');
-    return { ok: true };
-  }
-
-  async refuse(info: Parameters<UpdateAdmission['refuse']>[0]): Promise<void> {
-    this.refused.push(info);
-    if (info.manifest && info.updateId && !(await this.state.getUpdate(info.updateId))) {
-      await this.state.write([{ kind: 'update', value: record(info.manifest, 'REFUSED', info.reason, info.message) }]);
+  async deliver(update: VerifiedUpdate): Promise<Refusal | undefined> {
+    try {
+      await this.gate;
+      const failure = this.failNext;
+      this.failNext = undefined;
+      if (failure === 'before-record') throw new Error('state store unavailable');
+      const payload = Buffer.from(await update.payload());
+      const tensors = update.isEvaluation ? {} : toFoldable(payload, update.manifest.flavor, this.context).tensors;
+      this.accepted.push({ manifest: update.manifest, tensors, bytes: update.bytes, payload });
+      await this.state.write([{ kind: 'update', value: record(update.manifest, 'ACCEPTED', '', '') }]);
+      if (failure === 'after-record') throw new Error('crashed before answering');
+      await update.commit();
+      return undefined;
+    } finally {
+      await update.discard();
     }
   }
+
+  async noteRefusal(manifest: UpdateManifest__Output, refusal: Refusal): Promise<void> {
+    this.refused.push({ ...refusal, manifest, updateId: manifest.updateId, site: manifest.site });
+  }
 }
+
+/** Refusals of manifests that cannot be attributed to their subject's site: counted, never recorded. */
+const UNATTRIBUTED = new Set(['MALFORMED_ENVELOPE', 'UNKNOWN_KEY', 'KEY_REVOKED', 'SIGNATURE_INVALID', 'SITE_MISMATCH', 'SUBJECT_MISMATCH', 'NOT_A_MEMBER']);
 
 function record(m: UpdateManifest__Output, state: 'ACCEPTED' | 'REFUSED', reason: string, message: string) {
   return { updateId: m.updateId, federation: m.federation, runId: m.runId, round: m.round, site: m.site, state, reason, message, atMs: Date.now() };
@@ -120,6 +127,7 @@ describe('UpdateIngest', () => {
   let state: LevelStateStore;
   let admission: RecordingAdmission;
   let ingest: UpdateIngest;
+  let metrics: CoordinatorMetrics;
   const verdicts: UpdateStatus__Output[] = [];
   const alpha = generateSigningKey('alpha');
   const beta = generateSigningKey('beta');
@@ -134,7 +142,19 @@ describe('UpdateIngest', () => {
     await state.write([siteWrite('alpha', alpha, 'APPROVED', [FED]), siteWrite('beta', beta, 'APPROVED', [FED]), siteWrite('gone', gone, 'REVOKED', [FED])]);
     nc.subscribe(`trib.${FED}.verdict.*`, { callback: (_err, msg) => verdicts.push(decodeUpdateStatus(msg.data)) });
     admission = new RecordingAdmission(state);
-    ingest = new UpdateIngest({ nc, state, admission, stagingDir: join(dir, 'staging'), logger: silentLogger(), payloadTimeoutMs: PAYLOAD_TIMEOUT_MS });
+    metrics = new CoordinatorMetrics();
+    ingest = new UpdateIngest({
+      nc,
+      state,
+      blobs: new BlobStore(join(dir, 'blobs')),
+      admission,
+      metrics,
+      stagingDir: join(dir, 'staging'),
+      logger: silentLogger(),
+      payloadTimeoutMs: PAYLOAD_TIMEOUT_MS,
+      consumerName: 'tributary-ingest',
+      concurrency: 4,
+    });
     await ingest.start();
   });
 
@@ -145,8 +165,8 @@ describe('UpdateIngest', () => {
 
   beforeEach(() => {
     runId = `run${++runSeq}`;
-    admission.context = { modelSpec, globalModel, normBound: 0, maxPayloadBytes: 1024 * 1024, heterogeneous: false, expectsPayload: true, clipToNormBound: false };
-    admission.admitVerdict = { ok: true };
+    admission.context = baseContext;
+    admission.admitRefusal = undefined;
     admission.accepted.length = 0;
     admission.refused.length = 0;
   });
@@ -202,7 +222,8 @@ describe('UpdateIngest', () => {
     expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason, federation: FED, site, runId });
     expect(v.message).not.toBe('');
     expect(admission.accepted).toHaveLength(0);
-    expect(admission.refused.map((r) => r.reason)).toEqual([reason]);
+    expect(admission.refused.map((r) => r.reason)).toEqual(UNATTRIBUTED.has(reason) ? [] : [reason]);
+    expect(await metrics.registry.getSingleMetricAsString('tributary_updates_refused_total')).toContain(`reason="${reason}"`);
     return v;
   }
 
@@ -297,7 +318,7 @@ describe('UpdateIngest', () => {
     const v = await expectRefused('SIGNATURE_INVALID');
     expect(v.updateId).toBe(updateId);
     // The claimed update id is not recorded: a forger cannot burn a real site's id.
-    expect(admission.refused[0]?.updateId).toBeUndefined();
+    expect(admission.refused).toHaveLength(0);
     expect(await state.getUpdate(updateId)).toBeUndefined();
   });
 
@@ -398,7 +419,9 @@ describe('UpdateIngest', () => {
     // The verdict speaks of the update as signed, so the site can match it.
     const v = await verdictFor(signedRun);
     expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'SUBJECT_MISMATCH', updateId, runId: signedRun, site: 'alpha' });
-    expect(admission.refused.map((r) => r.reason)).toEqual(['SUBJECT_MISMATCH']);
+    // Nothing is recorded under an update id whose subject and signer disagree.
+    expect(admission.refused).toHaveLength(0);
+    expect(await state.getUpdate(updateId)).toBeUndefined();
   });
 
   it('refuses a manifest naming another site than its key with SITE_MISMATCH', async () => {
@@ -412,12 +435,13 @@ describe('UpdateIngest', () => {
   });
 
   it('passes a refusal of the round engine through to the site', async () => {
-    admission.admitVerdict = { ok: false, reason: 'SITE_NOT_SELECTED', message: 'site "alpha" is not selected for round 1' };
+    admission.admitRefusal = { reason: 'SITE_NOT_SELECTED', message: 'site "alpha" is not selected for round 1' };
     const { updateId } = await submit({ key: alpha, site: 'alpha', runId });
     const v = await expectRefused('SITE_NOT_SELECTED');
     expect(v.message).toBe('site "alpha" is not selected for round 1');
     expect(v.updateId).toBe(updateId);
-    expect(admission.refused[0]).toMatchObject({ site: 'alpha', updateId, subject: subjects.update(FED, runId, 1, 'alpha') });
+    expect(admission.refused[0]).toMatchObject({ site: 'alpha', updateId, reason: 'SITE_NOT_SELECTED' });
+    expect(await state.getUpdate(updateId)).toMatchObject({ state: 'REFUSED', reason: 'SITE_NOT_SELECTED' });
   });
 
   it('retries an update when the round engine fails unexpectedly', async () => {

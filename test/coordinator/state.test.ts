@@ -91,6 +91,7 @@ function round(runId: string, number: number): RoundRecord {
     metrics: {},
     bytesReceived: 4096,
     config: { mu: '0.01' },
+    evaluation: 'EVALUATION_STATE_NONE',
   };
 }
 

@@ -11,6 +11,7 @@ import {
 import type { Logger } from 'pino';
 import type { BlobStore, FederationRecord, InvitationRecord, SiteRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
+import { INITIAL_WEIGHTS, prepareModelVersion } from '../models/model-version.js';
 import { normaliseSettings } from '../rounds/settings.js';
 
 /** Default lifetime of an invitation token. */
@@ -43,36 +44,11 @@ export class Catalog {
     if (await this.opts.state.getFederation(name)) {
       throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `federation "${name}" already exists` });
     }
-    const blob = await this.opts.blobs.put(req.initialModel);
     const at = this.now();
-    const federation: FederationRecord = {
-      name,
-      description: req.description,
-      settings,
-      modelSpec,
-      createdAtMs: at,
-      latestVersion: 1,
-    };
-    await this.opts.state.write([
-      { kind: 'federation', value: federation },
-      {
-        kind: 'modelVersion',
-        value: {
-          federation: name,
-          version: 1,
-          sha256: blob.sha256,
-          size: blob.size,
-          parentVersion: 0,
-          runId: '',
-          round: 0,
-          contributions: [],
-          createdAtMs: at,
-          strategy: '',
-          metrics: {},
-          strategyStateSha256: '',
-        },
-      },
-    ]);
+    const draft: FederationRecord = { name, description: req.description, settings, modelSpec, createdAtMs: at, latestVersion: 0 };
+    const initial = await prepareModelVersion(this.opts.blobs, draft, { payload: req.initialModel }, INITIAL_WEIGHTS, { atMs: at, version: 1 });
+    await this.opts.state.write(initial.writes);
+    const federation = initial.federation;
     this.opts.logger.info({ federation: name, strategy: settings.strategy, tensors: modelSpec.length }, 'federation created');
     return federation;
   }

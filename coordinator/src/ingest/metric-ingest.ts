@@ -16,7 +16,14 @@ import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import type { MetricEventBus } from './metric-events.js';
 import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
-import { refusal, type Refusal } from './verification.js';
+import type { Refusal as UpdateRefusal } from '../updates/foldable-update.js';
+
+/** A refused batch: the refusal, tagged so it cannot be mistaken for a batch. */
+type Refusal = { readonly ok: false } & UpdateRefusal;
+
+function refusal(reason: UpdateRefusal['reason'], message: string): Refusal {
+  return { ok: false, reason, message };
+}
 
 export interface MetricIngestOptions {
   nc: NatsConnection;
@@ -296,7 +303,7 @@ export class MetricIngest {
     }
     if (group.length === 1) {
       const item = group[0]!;
-      this.release(item, (m) => this.refuse(m, refusal(e.reason, `the tracking store refused the batch: ${e.message}`)));
+      this.release(item, (m) => this.refuse(m, refusal(e.reason as UpdateRefusal['reason'], `the tracking store refused the batch: ${e.message}`)));
       return;
     }
     for (const item of group) await this.writeRun(runId, [item]);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { CHUNK_INDEX_HEADER, STREAM_PAYLOADS } from '@tributary/proto';
 import type { JetStreamClient } from 'nats';
-import { refusal, type Refusal } from './verification.js';
+import type { Refusal } from '../updates/foldable-update.js';
 
 /**
  * Bytes pulled ahead of the reader. NATS drops a connection with more than 64 MB unsent to it,
@@ -24,7 +24,7 @@ export interface PayloadReadRequest {
   idleTimeoutMs: number;
 }
 
-export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | Refusal;
+export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | ({ ok: false } & Refusal);
 
 /**
  * Reads one update's chunks in stream order with an ordered consumer filtered to its payload
@@ -41,7 +41,7 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
   let next = 0;
   let bytes = 0;
   let idle = false;
-  let failure: Refusal | undefined;
+  let failure: ({ ok: false } & Refusal) | undefined;
   let timer: NodeJS.Timeout | undefined;
   const armTimer = (): void => {
     clearTimeout(timer);
@@ -56,18 +56,18 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
       armTimer();
       const index = chunkIndex(m.headers?.get(CHUNK_INDEX_HEADER));
       if (index === undefined) {
-        failure = refusal('MALFORMED_PAYLOAD', `chunk ${next} has no valid ${CHUNK_INDEX_HEADER} header`);
+        failure = refused('MALFORMED_PAYLOAD', `chunk ${next} has no valid ${CHUNK_INDEX_HEADER} header`);
         break;
       }
       // A resubmit after the duplicate window repeats chunks already read; the digest covers the rest.
       if (index < next) continue;
       if (index > next) {
-        failure = refusal('PAYLOAD_MISSING', `chunk ${next} of ${req.chunkCount} is missing (chunk ${index} came next)`);
+        failure = refused('PAYLOAD_MISSING', `chunk ${next} of ${req.chunkCount} is missing (chunk ${index} came next)`);
         break;
       }
       const expected = index === req.chunkCount - 1 ? lastSize : req.chunkSize;
       if (m.data.length !== expected) {
-        failure = refusal('SIZE_MISMATCH', `chunk ${index} has ${m.data.length} bytes, the manifest implies ${expected}`);
+        failure = refused('SIZE_MISMATCH', `chunk ${index} has ${m.data.length} bytes, the manifest implies ${expected}`);
         break;
       }
       hash.update(m.data);
@@ -87,7 +87,7 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
   if (failure !== undefined) return failure;
   if (next < req.chunkCount) {
     const why = idle ? `within ${req.idleTimeoutMs} ms` : 'before the stream ended';
-    return refusal('PAYLOAD_MISSING', `received ${next} of ${req.chunkCount} chunks ${why}`);
+    return refused('PAYLOAD_MISSING', `received ${next} of ${req.chunkCount} chunks ${why}`);
   }
   return { ok: true, bytes, sha256: hash.digest('hex') };
 }
@@ -95,4 +95,8 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
 function chunkIndex(header: string | undefined): number | undefined {
   if (header === undefined || !/^(0|[1-9][0-9]{0,9})$/.test(header)) return undefined;
   return Number(header);
+}
+
+function refused(reason: Refusal['reason'], message: string): { ok: false } & Refusal {
+  return { ok: false, reason, message };
 }

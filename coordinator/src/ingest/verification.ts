@@ -1,29 +1,7 @@
-import {
-  DEFAULT_CHUNK_SIZE,
-  UPDATE_ID_PATTERN,
-  isOpaqueFlavor,
-  toFloat64,
-  type Tensor,
-  type TensorMap,
-  type UpdateManifest__Output,
-  type UpdateSubject,
-} from '@tributary/proto';
-
-/** A reason code and a one-line message: why an update is refused. */
-export interface Refusal {
-  readonly ok: false;
-  readonly reason: string;
-  readonly message: string;
-}
-
-export function refusal(reason: string, message: string): Refusal {
-  return { ok: false, reason, message };
-}
+import { DEFAULT_CHUNK_SIZE, UPDATE_ID_PATTERN, isOpaqueFlavor, type UpdateManifest__Output, type UpdateSubject } from '@tributary/proto';
+import { isTensorFlavor } from '../updates/foldable-update.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F64', 'F16', 'BF16']);
-/** Payload flavors this ingest reads: a safetensors file of tensors ("" from older writers). */
-const TENSOR_FLAVORS: ReadonlySet<string> = new Set(['', 'tensors']);
 /** What a manifest reports: a trained update ("" from older writers) or an evaluation. */
 const TASK_KINDS: ReadonlySet<string> = new Set(['', 'train', 'evaluate']);
 
@@ -66,11 +44,6 @@ export function manifestProblem(m: UpdateManifest__Output): string | undefined {
   return undefined;
 }
 
-/** True for a safetensors payload. */
-export function isTensorFlavor(flavor: string): boolean {
-  return TENSOR_FLAVORS.has(flavor);
-}
-
 /** Bounds on what a site may attach to an update besides the model (lineage metadata). */
 const MAX_DATASETS = 16;
 const MAX_CONTEXT_ENTRIES = 32;
@@ -96,39 +69,10 @@ function metadataProblem(m: UpdateManifest__Output): string | undefined {
 
 /** A payload flavor this ingest cannot verify, as a message, or undefined. */
 export function unsupportedFlavor(flavor: string, heterogeneous = false): string | undefined {
-  if (TENSOR_FLAVORS.has(flavor)) return undefined;
+  if (isTensorFlavor(flavor)) return undefined;
   // Opaque members (onnx, custom:<name>) only in heterogeneous rounds; the rule lives in proto.
   if (heterogeneous && isOpaqueFlavor(flavor)) return undefined;
   return heterogeneous
     ? `payload flavor "${flavor}" is not supported (expected "tensors", "onnx" or "custom:<name>")`
     : `payload flavor "${flavor}" is not supported (expected "tensors")`;
-}
-
-/**
- * L2 norm of (update - global) over all floating-point tensors. A tensor missing from the global
- * model counts against zeros.
- */
-export function updateNorm(update: TensorMap, global: TensorMap): number {
-  let sum = 0;
-  for (const [name, t] of Object.entries(update)) {
-    if (!FLOAT_DTYPES.has(t.dtype)) continue;
-    const values = floatValues(t);
-    const base = global[name];
-    const baseValues = base !== undefined && base.data.length === values.length ? floatValues(base) : undefined;
-    if (baseValues === undefined) {
-      for (let i = 0; i < values.length; i++) sum += values[i]! * values[i]!;
-    } else {
-      for (let i = 0; i < values.length; i++) {
-        const d = values[i]! - baseValues[i]!;
-        sum += d * d;
-      }
-    }
-  }
-  return Math.sqrt(sum);
-}
-
-/** F32/F64 data as is (no copy); F16/BF16 and integers decoded. */
-function floatValues(t: Tensor): Float32Array | Float64Array {
-  if (t.data instanceof Float32Array || t.data instanceof Float64Array) return t.data;
-  return toFloat64(t);
 }

@@ -1,32 +1,36 @@
-import type { TensorMap, TensorSpec__Output, UpdateManifest__Output } from '@tributary/proto';
+import type { UpdateManifest__Output } from '@tributary/proto';
+import type { FoldPolicy, Refusal } from '../updates/foldable-update.js';
+import type { VerifiedUpdate } from '../updates/verified-update.js';
 
-export type Verdict = { ok: true } | { ok: false; reason: string; message: string };
+export type { Refusal } from '../updates/foldable-update.js';
 
-export interface AdmissionContext {
-  modelSpec: TensorSpec__Output[];
-  globalModel: TensorMap;
-  normBound: number;
-  maxPayloadBytes: number;
-  /**
-   * The round takes models of any architecture (ensembles): skip the spec and norm checks, and
-   * accept opaque payloads of flavors other than "tensors" (handed over as one U8 tensor).
-   */
-  heterogeneous: boolean;
+/** What the open round tells the ingest about the updates it takes. */
+export interface AdmissionContext extends FoldPolicy {
+  /** Largest payload the round reads. */
+  readonly maxPayloadBytes: number;
   /** False for evaluation results, which carry metrics and no payload. */
-  expectsPayload: boolean;
-  /** Updates beyond normBound are clipped by the engine rather than refused here. */
-  clipToNormBound: boolean;
+  readonly expectsPayload: boolean;
 }
 
-/** What the ingest asks of the round engine about one update. */
+export type Admission = { ok: true; context: AdmissionContext } | { ok: false; refusal: Refusal };
+
+/**
+ * What the ingest asks of the rounds about one update, in the order an update travels:
+ * admit the authenticated manifest before any payload byte is read, deliver the verified update,
+ * or note why it was refused.
+ */
 export interface UpdateAdmission {
-  /** Checks of a signature-verified manifest from a known, approved site, before any payload byte is read:
-   *  run exists and is RUNNING, round is the open one, site selected and not yet delivered, deadline not passed. */
-  admit(manifest: UpdateManifest__Output): Promise<({ ok: true } & AdmissionContext) | { ok: false; reason: string; message: string }>;
-  /** A fully verified update (digest, size, schema, finite, norm): record it (UpdateRecord ACCEPTED) and fold it.
-   *  May still refuse (round closed meanwhile). `stagedPath` is the verified payload file, owned by the engine afterwards. */
-  accept(manifest: UpdateManifest__Output, tensors: TensorMap, info: { bytes: number; stagedPath: string }): Promise<Verdict>;
-  /** Records a refusal: UpdateRecord REFUSED when updateId is well-formed and new, the round's refused list when
-   *  the round is known, the refusal metric, a log line and a run event. Never throws. */
-  refuse(info: { manifest?: UpdateManifest__Output; subject: string; site?: string; updateId?: string; reason: string; message: string }): Promise<void>;
+  /**
+   * Checks a manifest signed by a known, approved member site against its run and round: run
+   * running, round open, site selected and not yet delivered, deadline not passed.
+   */
+  admit(manifest: UpdateManifest__Output): Promise<Admission>;
+  /**
+   * Folds a fully verified update into its round (or records an evaluation result) and answers
+   * undefined, or refuses it (the round closed meanwhile). Takes ownership of the update: it is
+   * committed or discarded before this resolves.
+   */
+  deliver(update: VerifiedUpdate): Promise<Refusal | undefined>;
+  /** Adds an authenticated update's refusal to its round's record and events. Never throws. */
+  noteRefusal(manifest: UpdateManifest__Output, refusal: Refusal): Promise<void>;
 }

@@ -49,6 +49,7 @@ export {
 } from './optimizer-kernels.js';
 export { formatNumberOptions, parseNumberOptions } from './strategy-options.js';
 export type { NumberOptionSpec } from './strategy-options.js';
+export { SquaredDistance, clipUpdateToNorm, floatValues, isFloatDType, updateNorm } from './update-norm.js';
 export { l2NormOfDifference, scale, weightedAccumulate, weightedMeanOfMetrics } from './kernels.js';
 export type { WeightedMetrics } from './kernels.js';
 

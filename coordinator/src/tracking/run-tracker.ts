@@ -186,7 +186,7 @@ export class RunTracker {
     for (const [i, round] of rounds.entries()) {
       if (round.number <= logged) continue;
       const later = i < rounds.length - 1;
-      if (!isFinal(round, run, terminal || later)) break;
+      if (!isFinal(round, terminal || later)) break;
       const version = round.state === 'ROUND_STATE_COMMITTED' ? await this.opts.state.getModelVersion(run.federation, round.committedVersion) : undefined;
       const { metrics, tags } = roundRecords(round, version?.sha256 ?? '');
       tags.push({ key: LOGGED_ROUNDS_TAG, value: String(round.number) });
@@ -305,12 +305,10 @@ export class RunTracker {
 }
 
 /** A round is logged once nothing more will be added to it. */
-function isFinal(round: RoundRecord, run: RunRecord, movedOn: boolean): boolean {
+function isFinal(round: RoundRecord, movedOn: boolean): boolean {
   if (round.state === 'ROUND_STATE_FAILED') return true;
   if (round.state !== 'ROUND_STATE_COMMITTED') return false;
-  const every = run.settings?.evaluateEvery ?? 0;
-  const evaluationDue = every > 0 && round.number % every === 0;
-  return !evaluationDue || 'eval_num_sites' in round.metrics || movedOn;
+  return round.evaluation !== 'EVALUATION_STATE_PENDING' || movedOn;
 }
 
 /** What a final round logs: metrics at step = round number, lineage and failures as tags. */

@@ -74,6 +74,7 @@ export interface ProtoGrpcType {
       DownloadModelRequest: MessageTypeDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_DownloadModelRequest__Output>
       EnrollRequest: MessageTypeDefinition<_tributary_v1_EnrollRequest, _tributary_v1_EnrollRequest__Output>
       EnrollResponse: MessageTypeDefinition<_tributary_v1_EnrollResponse, _tributary_v1_EnrollResponse__Output>
+      EvaluationState: EnumTypeDefinition
       Federation: MessageTypeDefinition<_tributary_v1_Federation, _tributary_v1_Federation__Output>
       FederationSettings: MessageTypeDefinition<_tributary_v1_FederationSettings, _tributary_v1_FederationSettings__Output>
       GetFederationRequest: MessageTypeDefinition<_tributary_v1_GetFederationRequest, _tributary_v1_GetFederationRequest__Output>

@@ -3,6 +3,7 @@
 import type { RoundState as _tributary_v1_RoundState, RoundState__Output as _tributary_v1_RoundState__Output } from '../../tributary/v1/RoundState.js';
 import type { UpdateSummary as _tributary_v1_UpdateSummary, UpdateSummary__Output as _tributary_v1_UpdateSummary__Output } from '../../tributary/v1/UpdateSummary.js';
 import type { Refusal as _tributary_v1_Refusal, Refusal__Output as _tributary_v1_Refusal__Output } from '../../tributary/v1/Refusal.js';
+import type { EvaluationState as _tributary_v1_EvaluationState, EvaluationState__Output as _tributary_v1_EvaluationState__Output } from '../../tributary/v1/EvaluationState.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Round {
@@ -22,6 +23,7 @@ export interface Round {
   'metrics'?: ({[key: string]: number | string});
   'bytesReceived'?: (number | string | Long);
   'config'?: ({[key: string]: string});
+  'evaluation'?: (_tributary_v1_EvaluationState);
 }
 
 export interface Round__Output {
@@ -41,4 +43,5 @@ export interface Round__Output {
   'metrics': ({[key: string]: number});
   'bytesReceived': (number);
   'config': ({[key: string]: string});
+  'evaluation': (_tributary_v1_EvaluationState__Output);
 }

@@ -1,0 +1,119 @@
+import {
+  STREAM_PAYLOADS,
+  UPDATE_ID_PATTERN,
+  encodeUpdateStatus,
+  isValidName,
+  subjects,
+  type UpdateManifest__Output,
+  type UpdateState__Output,
+  type UpdateSubject,
+} from '@tributary/proto';
+import type { JetStreamManager, NatsConnection } from 'nats';
+import type { Logger } from 'pino';
+import type { CoordinatorMetrics } from '../observability/metrics.js';
+import type { UpdateAdmission } from '../rounds/admission.js';
+import type { SiteRecord, StateStore, UpdateRecord } from '../state/index.js';
+import type { Refusal } from '../updates/foldable-update.js';
+import { refusedRecord } from '../rounds/update-records.js';
+
+/** What is known about a manifest being processed, growing as its checks pass. */
+export interface Delivery {
+  readonly subject: string;
+  /** Subject tokens; unauthenticated. */
+  readonly parsed: UpdateSubject | undefined;
+  /** Update id read from an unverified body, only to address the verdict. */
+  claimedUpdateId?: string;
+  /** The signing key's site, once the key is known. */
+  site?: SiteRecord;
+  /** Set once the signature verified and the body decoded. */
+  manifest?: UpdateManifest__Output;
+  /**
+   * Set once the manifest's signer is the site its subject names and a member of its federation:
+   * only then is anything recorded under its update id.
+   */
+  attributable?: boolean;
+}
+
+export interface UpdateOutcomesOptions {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  state: StateStore;
+  admission: UpdateAdmission;
+  metrics: CoordinatorMetrics;
+  logger: Logger;
+}
+
+/**
+ * How an update's processing ends: refusals recorded (counted, logged, the update id's record
+ * and its round's list, for attributable manifests only), verdicts answered on the site's
+ * verdict subject, and the update's payload chunks purged.
+ */
+export class UpdateOutcomes {
+  /** Chunk purges running after their verdicts; awaited on stop. */
+  private readonly cleanups = new Set<Promise<unknown>>();
+
+  constructor(private readonly opts: UpdateOutcomesOptions) {}
+
+  /** Records a refusal and answers the site. Refusals of unattributable manifests are only counted and logged. */
+  async refuse(d: Delivery, r: Refusal): Promise<void> {
+    const manifest = d.attributable ? d.manifest : undefined;
+    const site = d.site?.name ?? d.parsed?.site;
+    this.opts.metrics.updatesRefused.inc({ reason: r.reason });
+    this.opts.logger.warn({ subject: d.subject, site, updateId: manifest?.updateId ?? d.claimedUpdateId, reason: r.reason }, `update refused: ${r.message}`);
+    if (manifest !== undefined) {
+      // A replayed id keeps its first verdict; only new, well-formed ids are recorded.
+      if (r.reason !== 'REPLAYED_UPDATE' && UPDATE_ID_PATTERN.test(manifest.updateId) && !(await this.opts.state.getUpdate(manifest.updateId))) {
+        await this.opts.state.write([{ kind: 'update', value: refusedRecord(manifest, r.reason, r.message, Date.now()) }]);
+      }
+      await this.opts.admission.noteRefusal(manifest, r);
+    }
+    this.answer(d, 'UPDATE_STATE_REFUSED', r.reason, r.message);
+  }
+
+  /** Answers an accepted update. */
+  accepted(d: Delivery): void {
+    this.answer(d, 'UPDATE_STATE_ACCEPTED', '', '');
+  }
+
+  /** A redelivered manifest whose verdict was already recorded: answer it again, change nothing. */
+  repeat(d: Delivery, prior: UpdateRecord): void {
+    this.opts.logger.debug({ updateId: prior.updateId, state: prior.state }, 'redelivered manifest already decided');
+    this.answer(d, prior.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED', prior.reason, prior.message);
+  }
+
+  /** Waits for the chunk purges still running. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.cleanups]);
+  }
+
+  /** Publishes the verdict on the site's verdict subject and purges the update's chunks. */
+  private answer(d: Delivery, state: UpdateState__Output, reason: string, message: string): void {
+    const manifest = d.manifest;
+    const federation = manifest?.federation ?? d.parsed?.federation ?? '';
+    const site = d.site?.name ?? d.parsed?.site ?? '';
+    if (isValidName(federation) && isValidName(site)) {
+      const status = encodeUpdateStatus({
+        updateId: manifest?.updateId ?? d.claimedUpdateId ?? '',
+        state,
+        reason,
+        message,
+        federation,
+        runId: manifest?.runId ?? d.parsed?.runId ?? '',
+        round: manifest?.round ?? d.parsed?.round ?? 0,
+        site,
+      });
+      this.opts.nc.publish(subjects.verdict(federation, site), status);
+    }
+    // Only an attributable manifest may clear chunks: a forged one could otherwise delete a
+    // pending update's payload.
+    if (d.attributable && manifest !== undefined && UPDATE_ID_PATTERN.test(manifest.updateId)) {
+      const subject = subjects.payload(manifest.federation, manifest.updateId);
+      // Off the critical path: the verdict does not wait for the purge (30-80 ms).
+      const purge = this.opts.jsm.streams
+        .purge(STREAM_PAYLOADS, { filter: subject })
+        .catch((err: unknown) => this.opts.logger.warn({ err, subject }, 'could not purge payload chunks'))
+        .finally(() => this.cleanups.delete(purge));
+      this.cleanups.add(purge);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import type { RunEvent__Output, TensorMap } from '@tributary/proto';
+import type { Logger } from 'pino';
+import type { CoordinatorMetrics } from '../observability/metrics.js';
+import type { BlobStore, FederationRecord, RoundRecord, RunRecord, StateStore } from '../state/index.js';
+import type { Aggregator, Strategy, StrategyRegistry } from '../strategies/index.js';
+import type { FoldPolicy } from '../updates/foldable-update.js';
+import type { RunEventBus, TaskBus } from './events.js';
+import type { EvaluationWindow } from './evaluation-phase.js';
+
+/** What the round engine's parts share: stores, buses, clock and randomness. */
+export interface RoundServices {
+  readonly state: StateStore;
+  readonly blobs: BlobStore;
+  readonly strategies: StrategyRegistry;
+  readonly logger: Logger;
+  readonly metrics: CoordinatorMetrics;
+  readonly events: RunEventBus;
+  readonly tasks: TaskBus;
+  /** Largest accepted update payload. */
+  readonly maxUpdateBytes: number;
+  /** Directory for aggregators' per-round spill files. */
+  readonly scratchDir: string;
+  /** Update bytes an aggregator may hold in memory before spilling. */
+  readonly aggregatorMemoryBytes: number;
+  readonly now: () => number;
+  /** Uniform [0, 1) source for site sampling. */
+  readonly random: () => number;
+  /** Runs `fn` after everything queued for the federation (timers use it). */
+  readonly serialise: <T>(federation: string, fn: () => Promise<T>) => Promise<T>;
+}
+
+/** The global model a run's current round hands out. */
+export interface GlobalModel {
+  tensors: TensorMap;
+  sha256: string;
+  size: number;
+}
+
+/** A run this coordinator is driving, with its open round (and aggregator) or evaluation. */
+export interface ActiveRun {
+  run: RunRecord;
+  federation: FederationRecord;
+  strategy: Strategy;
+  model: GlobalModel;
+  /** Strategy state carried from the previous committed round of this run. */
+  serverState: TensorMap;
+  round?: RoundRecord;
+  aggregator?: Aggregator;
+  /** Federated evaluation of the model the last round committed, while it runs. */
+  evaluation?: EvaluationWindow;
+  timer?: NodeJS.Timeout;
+  /** Set once the run has ended: late timers and deliveries see it and do nothing. */
+  ended?: boolean;
+}
+
+/** How the active run's open round takes updates. */
+export function foldPolicyOf(active: ActiveRun): FoldPolicy {
+  const settings = active.run.settings;
+  return {
+    modelSpec: active.federation.modelSpec,
+    globalModel: active.model.tensors,
+    normBound: settings?.normBound ?? 0,
+    normMode: settings?.normBoundMode === 'clip' ? 'clip' : 'refuse',
+    heterogeneous: active.strategy.heterogeneous ?? false,
+  };
+}
+
+/** Publishes a run event carrying copies of the run and its current round. */
+export function emit(services: RoundServices, active: ActiveRun, type: string, extra: Partial<RunEvent__Output> = {}): void {
+  services.events.publish(active.run.id, { ...runEvent(type, services.now(), active.run, active.round ?? null), ...extra });
+}
+
+export function runEvent(type: string, atMs: number, run: RunRecord, round: RoundRecord | null): RunEvent__Output {
+  return {
+    type,
+    atMs,
+    run: structuredClone(run),
+    round: round ? structuredClone(round) : null,
+    update: null,
+    refusal: null,
+  };
+}
+
+/** Arms the active run's one timer; `fire` runs in the federation's queue unless the run moved on. */
+export function armTimer(services: RoundServices, active: ActiveRun, atMs: number, fire: () => Promise<void>, what: string): void {
+  clearTimeout(active.timer);
+  active.timer = setTimeout(
+    () => {
+      void services
+        .serialise(active.run.federation, async () => {
+          if (!active.ended) await fire();
+        })
+        .catch((err: unknown) => services.logger.error({ err, runId: active.run.id }, `${what} failed`));
+    },
+    Math.max(0, atMs - services.now()),
+  );
+  active.timer.unref?.();
+}

@@ -1,0 +1,77 @@
+import { TributaryError, decodeSafetensors } from '@tributary/proto';
+import type { RunRecord } from '../state/index.js';
+import { toFoldable } from '../updates/foldable-update.js';
+import { foldPolicyOf, type ActiveRun, type RoundServices } from './active-run.js';
+import type { RoundLifecycle } from './round-lifecycle.js';
+import { notFound, type ActiveRuns, type RunLifecycle } from './run-lifecycle.js';
+import { normaliseSettings } from './settings.js';
+
+/**
+ * Picks up the runs that were RUNNING when the coordinator last stopped: a round that was open
+ * (or closing) is re-folded from the payloads it had accepted, exactly as they were folded live,
+ * and closed at once if complete or past its deadline; otherwise the run goes on with its next
+ * round. A run that cannot resume is FAILED with RESUME_FAILED on its open round.
+ */
+export class Recovery {
+  constructor(
+    private readonly s: RoundServices,
+    private readonly active: ActiveRuns,
+    private readonly runs: RunLifecycle,
+    private readonly rounds: RoundLifecycle,
+  ) {}
+
+  async resume(run: RunRecord): Promise<void> {
+    try {
+      await this.resumeOrThrow(run);
+    } catch (err) {
+      const e = TributaryError.from(err);
+      this.s.logger.error({ runId: run.id, err: e.message }, 'run could not be resumed');
+      const open = run.currentRound > 0 ? await this.s.state.getRound(run.id, run.currentRound) : undefined;
+      if (open && open.state !== 'ROUND_STATE_COMMITTED' && open.state !== 'ROUND_STATE_FAILED') {
+        await this.s.state.write([{ kind: 'round', value: { ...open, state: 'ROUND_STATE_FAILED', failureReason: `RESUME_FAILED: ${e.message}`, closedAtMs: this.s.now() } }]);
+      }
+      await this.runs.end(run, 'RUN_STATUS_FAILED', `resume failed: ${e.message}`);
+    }
+  }
+
+  private async resumeOrThrow(run: RunRecord): Promise<void> {
+    const federation = await this.runs.federationOf(run);
+    const version = await this.s.state.getModelVersion(run.federation, run.latestVersion);
+    if (!version) throw notFound(`model version ${run.latestVersion} is missing`);
+    const settings = run.settings ?? normaliseSettings(federation.settings);
+    const active: ActiveRun = {
+      run,
+      federation,
+      strategy: this.s.strategies.get(settings.strategy),
+      model: await this.runs.loadModel(version),
+      // Only a version this run committed carries this run's strategy state.
+      serverState: version.runId === run.id && version.strategyStateSha256 ? decodeSafetensors(await this.s.blobs.read(version.strategyStateSha256)).tensors : {},
+    };
+    this.active.add(active);
+    const round = run.currentRound > 0 ? await this.s.state.getRound(run.id, run.currentRound) : undefined;
+    if (!round || round.state === 'ROUND_STATE_COMMITTED' || round.state === 'ROUND_STATE_FAILED') {
+      if (round?.evaluation === 'EVALUATION_STATE_PENDING') {
+        // Evaluations live in memory: the one under way when the coordinator stopped is abandoned.
+        round.evaluation = 'EVALUATION_STATE_SKIPPED';
+        await this.s.state.write([{ kind: 'round', value: round }]);
+      }
+      await this.runs.advance(active);
+      return;
+    }
+    round.state = 'ROUND_STATE_OPEN';
+    active.round = round;
+    const aggregator = active.strategy.createAggregator(this.rounds.aggregatorContext(active, round));
+    active.aggregator = aggregator;
+    const policy = foldPolicyOf(active);
+    for (const u of round.accepted) {
+      const { tensors } = toFoldable(await this.s.blobs.read(u.payloadSha256), u.flavor, policy);
+      await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors });
+    }
+    this.s.logger.info({ runId: run.id, round: round.number, refolded: round.accepted.length }, 'run resumed');
+    if (round.accepted.length >= round.selectedSites.length || this.s.now() >= round.deadlineAtMs) {
+      await this.rounds.close(active);
+    } else {
+      this.rounds.armDeadline(active);
+    }
+  }
+}

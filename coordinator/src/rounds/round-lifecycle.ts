@@ -1,0 +1,254 @@
+import type { Refusal__Output, UpdateManifest__Output } from '@tributary/proto';
+import { TributaryError } from '@tributary/proto';
+import { join } from 'node:path';
+import { prepareModelVersion } from '../models/model-version.js';
+import { membersOf } from '../sites/membership.js';
+import type { RoundRecord } from '../state/index.js';
+import type { AggregateResult, RoundContext } from '../strategies/index.js';
+import { toFoldable, type Refusal } from '../updates/foldable-update.js';
+import type { VerifiedUpdate } from '../updates/verified-update.js';
+import { armTimer, emit, foldPolicyOf, type ActiveRun, type RoundServices } from './active-run.js';
+import { normaliseSettings } from './settings.js';
+import { trainingTask } from './tasks.js';
+import { acceptedRecord, summaryOf } from './update-records.js';
+
+/** What happens after a round closes; the run decides (evaluate, next round, end). */
+export interface RoundOutcomes {
+  committed(active: ActiveRun, round: RoundRecord): Promise<void>;
+  failed(active: ActiveRun, round: RoundRecord, reason: string): Promise<void>;
+}
+
+/**
+ * One round of a run: PENDING -> OPEN -> AGGREGATING -> COMMITTED, or FAILED with a reason.
+ * Opens it (sampling, task offer, deadline), folds verified updates as they arrive, closes it at
+ * quorum of all selected sites or at the deadline, and commits the model version.
+ * Every method runs inside the federation's queue.
+ */
+export class RoundLifecycle {
+  constructor(
+    private readonly s: RoundServices,
+    private readonly outcomes: RoundOutcomes,
+  ) {}
+
+  /** Opens round `run.currentRound + 1`. */
+  async open(active: ActiveRun): Promise<void> {
+    const run = active.run;
+    const settings = run.settings ?? normaliseSettings(active.federation.settings);
+    const number = run.currentRound + 1;
+    const eligible = (await membersOf(this.s.state, run.federation, { approvedOnly: true })).map((site) => site.name);
+    const selected = active.strategy.selectSites(eligible, settings, this.s.random);
+    const opened = this.s.now();
+    const ctx = { federation: run.federation, runId: run.id, round: number, modelSpec: active.federation.modelSpec, options: settings.strategyOptions };
+    const round: RoundRecord = {
+      federation: run.federation,
+      runId: run.id,
+      number,
+      state: 'ROUND_STATE_OPEN',
+      selectedSites: selected,
+      accepted: [],
+      refused: [],
+      openedAtMs: opened,
+      deadlineAtMs: opened + settings.roundDeadlineSeconds * 1000,
+      closedAtMs: 0,
+      failureReason: '',
+      baseVersion: run.latestVersion,
+      committedVersion: 0,
+      metrics: {},
+      bytesReceived: 0,
+      config: active.strategy.siteConfig(ctx),
+      evaluation: 'EVALUATION_STATE_NONE',
+    };
+    run.currentRound = number;
+    active.round = round;
+    active.aggregator = active.strategy.createAggregator(this.aggregatorContext(active, round));
+    await this.s.state.write([
+      { kind: 'run', value: run },
+      { kind: 'round', value: round },
+    ]);
+    this.s.logger.info({ runId: run.id, round: number, selected }, 'round opened');
+    emit(this.s, active, 'ROUND_OPENED');
+    if (selected.length < settings.minSites) {
+      await this.fail(active, `QUORUM_NOT_MET: ${eligible.length} eligible site(s), ${selected.length} selected, min_sites is ${settings.minSites}`);
+      return;
+    }
+    this.armDeadline(active);
+    this.s.tasks.publish(run.federation, { task: trainingTask(active, round), selectedSites: selected });
+  }
+
+  /** Why the open round cannot take this manifest now, or undefined. */
+  admissionProblem(active: ActiveRun, manifest: UpdateManifest__Output): Refusal | undefined {
+    const round = active.round;
+    if (!round || manifest.round !== round.number) {
+      return { reason: 'WRONG_ROUND', message: `round ${manifest.round} is not the current round${round ? ` (${round.number})` : ''}` };
+    }
+    if (round.state !== 'ROUND_STATE_OPEN') return { reason: 'ROUND_NOT_OPEN', message: `round ${round.number} is ${round.state.replace('ROUND_STATE_', '')}` };
+    if (this.s.now() > round.deadlineAtMs) return { reason: 'DEADLINE_PASSED', message: `round ${round.number} closed at its deadline` };
+    if (!round.selectedSites.includes(manifest.site)) return { reason: 'SITE_NOT_SELECTED', message: `site "${manifest.site}" was not selected for round ${round.number}` };
+    if (round.accepted.some((u) => u.site === manifest.site)) {
+      return { reason: 'ALREADY_DELIVERED', message: `site "${manifest.site}" already delivered an update for round ${round.number}` };
+    }
+    if (manifest.baseVersion !== 0 && manifest.baseVersion !== round.baseVersion) {
+      return { reason: 'WRONG_ROUND', message: `update trained from model version ${manifest.baseVersion}, round ${round.number} hands out version ${round.baseVersion}` };
+    }
+    return undefined;
+  }
+
+  /** Folds a verified update into the open round, commits its payload and records it. */
+  async fold(active: ActiveRun, update: VerifiedUpdate): Promise<Refusal | undefined> {
+    const manifest = update.manifest;
+    const late = this.admissionProblem(active, manifest);
+    const round = active.round;
+    if (late || !round || !active.aggregator) return late ?? { reason: 'ROUND_NOT_OPEN', message: 'the round is not open' };
+    let foldable;
+    try {
+      foldable = toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active));
+    } catch (err) {
+      return { reason: 'MALFORMED_PAYLOAD', message: `payload cannot be decoded: ${TributaryError.from(err).message}` };
+    }
+    if (foldable.clipped) {
+      round.metrics['clipped_updates'] = (round.metrics['clipped_updates'] ?? 0) + 1;
+      this.s.logger.info({ runId: manifest.runId, site: manifest.site, norm: foldable.norm }, 'update clipped to the norm bound');
+    }
+    try {
+      await active.aggregator.fold({
+        site: manifest.site,
+        updateId: manifest.updateId,
+        numExamples: manifest.numExamples,
+        metrics: manifest.metrics,
+        flavor: manifest.flavor || 'tensors',
+        tensors: foldable.tensors,
+      });
+    } catch (err) {
+      const e = TributaryError.from(err);
+      return { reason: e.reason === 'INTERNAL' ? 'STRATEGY_ERROR' : (e.reason as Refusal['reason']), message: e.message };
+    }
+    // Keep the verified payload: lineage points at it, and a restart re-folds the open round from it.
+    await update.commit();
+    const summary = summaryOf(manifest, this.s.now());
+    round.accepted.push(summary);
+    round.bytesReceived += update.bytes;
+    await this.s.state.write([acceptedRecord(manifest, summary), { kind: 'round', value: round }]);
+    this.s.metrics.updatesAccepted.inc();
+    this.s.metrics.bytesReceived.inc(update.bytes);
+    this.s.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId }, 'update accepted');
+    emit(this.s, active, 'UPDATE_ACCEPTED', { update: summary });
+    if (round.accepted.length >= round.selectedSites.length) await this.close(active);
+    return undefined;
+  }
+
+  /** Adds a refusal to the round the manifest names (or the current one) and announces it. */
+  async noteRefusal(active: ActiveRun, manifest: UpdateManifest__Output, refusal: Refusal__Output): Promise<void> {
+    // A refusal naming a round that does not exist shows on the current round.
+    const round = active.round?.number === manifest.round ? active.round : ((await this.s.state.getRound(manifest.runId, manifest.round)) ?? active.round);
+    if (round) {
+      round.refused.push(refusal);
+      await this.s.state.write([{ kind: 'round', value: round }]);
+    }
+    emit(this.s, active, 'UPDATE_REFUSED', { refusal, round: round ? structuredClone(round) : null });
+  }
+
+  /** Arms the open round's deadline. */
+  armDeadline(active: ActiveRun): void {
+    const round = active.round;
+    if (!round) return;
+    armTimer(this.s, active, round.deadlineAtMs, async () => {
+      if (active.round === round && round.state === 'ROUND_STATE_OPEN') await this.close(active);
+    }, 'round close');
+  }
+
+  /** Closes the open round: commits a model version at quorum, otherwise fails the round. */
+  async close(active: ActiveRun): Promise<void> {
+    clearTimeout(active.timer);
+    const round = active.round;
+    const aggregator = active.aggregator;
+    if (!round || !aggregator || round.state !== 'ROUND_STATE_OPEN') return;
+    const settings = active.run.settings ?? normaliseSettings(active.federation.settings);
+    if (round.accepted.length < settings.minSites) {
+      await this.fail(active, `QUORUM_NOT_MET: ${round.accepted.length} of ${round.selectedSites.length} selected site(s) delivered, min_sites is ${settings.minSites}`);
+      return;
+    }
+    round.state = 'ROUND_STATE_AGGREGATING';
+    emit(this.s, active, 'ROUND_AGGREGATING');
+    const started = process.hrtime.bigint();
+    let result: AggregateResult;
+    try {
+      result = await aggregator.finish();
+    } catch (err) {
+      await this.fail(active, `STRATEGY_ERROR: ${TributaryError.from(err).message}`);
+      return;
+    } finally {
+      await this.disposeAggregator(active);
+    }
+    await this.commit(active, round, result, started);
+    await this.outcomes.committed(active, round);
+  }
+
+  private async commit(active: ActiveRun, round: RoundRecord, result: AggregateResult, started: bigint): Promise<void> {
+    const federation = (await this.s.state.getFederation(active.run.federation)) ?? active.federation;
+    const at = this.s.now();
+    const serverState = result.serverState ?? {};
+    const prepared = await prepareModelVersion(
+      this.s.blobs,
+      federation,
+      { tensors: result.model, ...(result.metadata ? { metadata: result.metadata } : {}) },
+      { parentVersion: round.baseVersion, runId: active.run.id, round: round.number, contributions: round.accepted, strategy: active.strategy.name, metrics: result.metrics },
+      { serverState, atMs: at },
+    );
+    const version = prepared.record.version;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const settings = active.run.settings ?? normaliseSettings(active.federation.settings);
+    round.state = 'ROUND_STATE_COMMITTED';
+    round.closedAtMs = at;
+    round.committedVersion = version;
+    round.metrics = { ...round.metrics, ...result.metrics, aggregation_seconds: seconds, duration_seconds: (at - round.openedAtMs) / 1000 };
+    round.evaluation = settings.evaluateEvery > 0 && round.number % settings.evaluateEvery === 0 ? 'EVALUATION_STATE_PENDING' : 'EVALUATION_STATE_NONE';
+    active.run.latestVersion = version;
+    await this.s.state.write([...prepared.writes, { kind: 'round', value: round }, { kind: 'run', value: active.run }]);
+    active.federation = prepared.federation;
+    active.model = { tensors: result.model, sha256: prepared.record.sha256, size: prepared.record.size };
+    active.serverState = serverState;
+    this.s.metrics.aggregationSeconds.observe(seconds);
+    this.s.metrics.rounds.inc({ state: 'committed' });
+    this.s.logger.info({ runId: active.run.id, round: round.number, version, sites: round.accepted.length, seconds }, 'round committed');
+    emit(this.s, active, 'ROUND_COMMITTED');
+  }
+
+  /** Fails the open round; `advance` hands the run its outcome (next round or end). */
+  async fail(active: ActiveRun, reason: string, advance = true): Promise<void> {
+    clearTimeout(active.timer);
+    const round = active.round;
+    if (!round) return;
+    round.state = 'ROUND_STATE_FAILED';
+    round.failureReason = reason;
+    round.closedAtMs = this.s.now();
+    await this.disposeAggregator(active);
+    await this.s.state.write([{ kind: 'round', value: round }]);
+    this.s.metrics.rounds.inc({ state: 'failed' });
+    this.s.logger.warn({ runId: active.run.id, round: round.number, reason }, 'round failed');
+    emit(this.s, active, 'ROUND_FAILED');
+    if (advance) await this.outcomes.failed(active, round, reason);
+  }
+
+  /** A fresh aggregator for the round (opening it, or re-folding it after a restart). */
+  aggregatorContext(active: ActiveRun, round: RoundRecord): RoundContext {
+    const settings = active.run.settings ?? normaliseSettings(active.federation.settings);
+    return {
+      federation: active.run.federation,
+      runId: active.run.id,
+      round: round.number,
+      modelSpec: active.federation.modelSpec,
+      options: settings.strategyOptions,
+      globalModel: active.model.tensors,
+      serverState: active.serverState,
+      scratchDir: join(this.s.scratchDir, `${active.run.id}-${round.number}`),
+      memoryBudgetBytes: this.s.aggregatorMemoryBytes,
+    };
+  }
+
+  private async disposeAggregator(active: ActiveRun): Promise<void> {
+    const aggregator = active.aggregator;
+    active.aggregator = undefined;
+    if (!aggregator?.dispose) return;
+    await aggregator.dispose().catch((err: unknown) => this.s.logger.warn({ err: TributaryError.from(err).message }, 'aggregator cleanup failed'));
+  }
+}

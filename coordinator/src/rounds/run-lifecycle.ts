@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { TributaryError, decodeSafetensors, type RunStatus__Output } from '@tributary/proto';
+import type { FederationRecord, ModelVersionRecord, RoundRecord, RunRecord } from '../state/index.js';
+import { emit, runEvent, type ActiveRun, type GlobalModel, type RoundServices } from './active-run.js';
+import type { EvaluationPhase } from './evaluation-phase.js';
+import type { RoundLifecycle } from './round-lifecycle.js';
+import { normaliseSettings } from './settings.js';
+
+export const TERMINAL_RUN: ReadonlySet<RunStatus__Output> = new Set(['RUN_STATUS_FINISHED', 'RUN_STATUS_FAILED', 'RUN_STATUS_KILLED']);
+
+/** The runs this coordinator drives, by run id and by federation (one running run each). */
+export class ActiveRuns {
+  private readonly byId = new Map<string, ActiveRun>();
+  private readonly byFederation = new Map<string, ActiveRun>();
+
+  get(runId: string): ActiveRun | undefined {
+    return this.byId.get(runId);
+  }
+
+  ofFederation(federation: string): ActiveRun | undefined {
+    return this.byFederation.get(federation);
+  }
+
+  add(active: ActiveRun): void {
+    this.byId.set(active.run.id, active);
+    this.byFederation.set(active.run.federation, active);
+  }
+
+  remove(active: ActiveRun): void {
+    active.ended = true;
+    clearTimeout(active.timer);
+    this.byId.delete(active.run.id);
+    if (this.byFederation.get(active.run.federation) === active) this.byFederation.delete(active.run.federation);
+  }
+
+  all(): ActiveRun[] {
+    return [...this.byId.values()];
+  }
+}
+
+/**
+ * A run from start to end: RUNNING while it advances round by round (with an evaluation after a
+ * commit when due), then FINISHED, FAILED or KILLED. Every method runs inside the federation's queue.
+ */
+export class RunLifecycle {
+  constructor(
+    private readonly s: RoundServices,
+    private readonly active: ActiveRuns,
+    private readonly rounds: RoundLifecycle,
+    private readonly evaluation: EvaluationPhase,
+    private readonly isStopping: () => boolean,
+  ) {}
+
+  async start(federationName: string, rounds?: number): Promise<RunRecord> {
+    const federation = await this.s.state.getFederation(federationName);
+    if (!federation) throw notFound(`federation "${federationName}" does not exist`);
+    const running = this.active.ofFederation(federationName);
+    if (running) {
+      throw new TributaryError({
+        code: 'FAILED_PRECONDITION',
+        reason: 'RUN_ALREADY_RUNNING',
+        message: `federation "${federationName}" already has run ${running.run.id} in progress; stop it first`,
+      });
+    }
+    const settings = normaliseSettings(federation.settings);
+    if (rounds !== undefined && rounds > 0) settings.rounds = rounds;
+    const strategy = this.s.strategies.get(settings.strategy);
+    const version = await this.s.state.getModelVersion(federationName, federation.latestVersion);
+    if (!version) throw new TributaryError({ code: 'INTERNAL', reason: 'INTERNAL', message: `model version ${federation.latestVersion} of "${federationName}" is missing` });
+    const run: RunRecord = {
+      id: randomBytes(8).toString('hex'),
+      federation: federationName,
+      status: 'RUN_STATUS_RUNNING',
+      rounds: settings.rounds,
+      currentRound: 0,
+      startedAtMs: this.s.now(),
+      endedAtMs: 0,
+      failureReason: '',
+      startVersion: federation.latestVersion,
+      latestVersion: federation.latestVersion,
+      settings,
+    };
+    await this.s.state.write([{ kind: 'run', value: run }]);
+    const active: ActiveRun = { run, federation, strategy, model: await this.loadModel(version), serverState: {} };
+    this.active.add(active);
+    this.s.logger.info({ runId: run.id, federation: federationName, rounds: run.rounds }, 'run started');
+    await this.advance(active);
+    return { ...active.run };
+  }
+
+  async stop(runId: string, reason: string): Promise<RunRecord> {
+    const run = await this.s.state.getRun(runId);
+    if (!run) throw notFound(`run "${runId}" does not exist`);
+    if (TERMINAL_RUN.has(run.status)) return run;
+    const active = this.active.get(runId);
+    if (active?.round && active.round.state === 'ROUND_STATE_OPEN') {
+      await this.rounds.fail(active, `RUN_STOPPED: ${reason || 'stopped by an operator'}`, false);
+    }
+    return this.end(run, 'RUN_STATUS_KILLED', reason || 'stopped by an operator');
+  }
+
+  /** Opens the next round, or ends the run FINISHED after its last one. */
+  async advance(active: ActiveRun): Promise<void> {
+    if (this.isStopping() || active.ended) return;
+    if (active.run.currentRound >= active.run.rounds) {
+      await this.end(active.run, 'RUN_STATUS_FINISHED', '');
+      return;
+    }
+    await this.rounds.open(active);
+  }
+
+  /** After a commit: evaluate the new model when due, then go on with the next round. */
+  async committed(active: ActiveRun, round: RoundRecord): Promise<void> {
+    if (!this.isStopping() && round.evaluation === 'EVALUATION_STATE_PENDING') {
+      await this.evaluation.open(active, round);
+      return;
+    }
+    await this.advance(active);
+  }
+
+  /** After a failed round: the run's policy decides between the next round and failing the run. */
+  async failed(active: ActiveRun, round: RoundRecord, reason: string): Promise<void> {
+    const policy = active.run.settings?.onRoundFailure ?? 'ROUND_FAILURE_POLICY_FAIL_RUN';
+    if (policy === 'ROUND_FAILURE_POLICY_CONTINUE') {
+      await this.advance(active);
+    } else {
+      await this.end(active.run, 'RUN_STATUS_FAILED', `round ${round.number} failed: ${reason}`);
+    }
+  }
+
+  /** Ends a run with `status`; an evaluation still pending is marked SKIPPED. */
+  async end(run: RunRecord, status: RunStatus__Output, reason: string): Promise<RunRecord> {
+    const active = this.active.get(run.id);
+    const record = active?.run ?? run;
+    record.status = status;
+    record.endedAtMs = this.s.now();
+    record.failureReason = reason;
+    const pending = active?.evaluation?.round;
+    if (active) active.evaluation = undefined;
+    if (pending) pending.evaluation = 'EVALUATION_STATE_SKIPPED';
+    await this.s.state.write([{ kind: 'run', value: record }, ...(pending ? [{ kind: 'round' as const, value: pending }] : [])]);
+    this.s.logger.info({ runId: run.id, status, reason }, 'run ended');
+    if (active) {
+      emit(this.s, active, 'RUN_ENDED');
+      this.active.remove(active);
+    } else {
+      this.s.events.publish(run.id, runEvent('RUN_ENDED', this.s.now(), record, null));
+    }
+    return { ...record };
+  }
+
+  async loadModel(version: ModelVersionRecord): Promise<GlobalModel> {
+    return { tensors: decodeSafetensors(await this.s.blobs.read(version.sha256)).tensors, sha256: version.sha256, size: version.size };
+  }
+
+  /** The federation a run belongs to, or NOT_FOUND. */
+  async federationOf(run: RunRecord): Promise<FederationRecord> {
+    const federation = await this.s.state.getFederation(run.federation);
+    if (!federation) throw notFound(`federation "${run.federation}" is gone`);
+    return federation;
+  }
+}
+
+export function notFound(message: string): TributaryError {
+  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
+}

@@ -1,0 +1,35 @@
+import type { Task__Output } from '@tributary/proto';
+import type { RoundRecord } from '../state/index.js';
+import type { ActiveRun } from './active-run.js';
+
+/** The training task of an open round, as the selected sites receive it. */
+export function trainingTask(active: ActiveRun, round: RoundRecord): Task__Output {
+  return {
+    federation: round.federation,
+    runId: round.runId,
+    round: round.number,
+    kind: 'train',
+    modelVersion: round.baseVersion,
+    modelSha256: active.model.sha256,
+    modelSize: active.model.size,
+    config: { ...round.config },
+    deadlineAtMs: round.deadlineAtMs,
+    modelSpec: { tensors: active.strategy.heterogeneous ? [] : active.federation.modelSpec },
+  };
+}
+
+/** The evaluation task of a committed round's model. */
+export function evaluationTask(active: ActiveRun, round: RoundRecord, deadlineAtMs: number): Task__Output {
+  return {
+    federation: round.federation,
+    runId: round.runId,
+    round: round.number,
+    kind: 'evaluate',
+    modelVersion: round.committedVersion,
+    modelSha256: active.model.sha256,
+    modelSize: active.model.size,
+    config: { ...round.config },
+    deadlineAtMs,
+    modelSpec: { tensors: active.strategy.heterogeneous ? [] : active.federation.modelSpec },
+  };
+}
