@@ -75,6 +75,7 @@ export const subjects = {
   /** Site-bound chunk subjects (`sitePayload`) and, while senders move over, the older `payload` ones. */
   payloadWildcard: 'trib.*.payload.>',
   metricsWildcard: 'trib.*.metrics.*.*',
+  verdictWildcard: 'trib.*.verdict.*',
   /** The tokens of an update subject, or undefined when it is not one. */
   parseUpdate(subject: string): UpdateSubject | undefined {
     if (typeof subject !== 'string') return undefined;

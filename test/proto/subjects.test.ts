@@ -52,6 +52,7 @@ describe('NATS subjects', () => {
       'trib.churn.metrics.*.site-a',
     ]);
     expect(subjects.inboxPrefix('site-a')).toBe('_INBOX_site-a');
+    expect(subjects.verdictWildcard).toBe('trib.*.verdict.*');
   });
 
   it('parses site-bound payload subjects back into their parts', () => {
