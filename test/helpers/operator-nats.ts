@@ -31,19 +31,39 @@ export interface Refusal {
   readonly subject: string;
 }
 
-/** A site's connection, recording every permissions violation the server reports. */
+/** A site's connection, recording every permissions violation and error the server reports. */
 export class SiteConnection {
   readonly refusals: Refusal[] = [];
+  /** Error codes the server sent (`AUTHENTICATION_EXPIRED`, `AUTHORIZATION_VIOLATION`...). */
+  readonly errors: string[] = [];
   private readonly waiters = new Set<() => void>();
+  private readonly disconnected: Promise<number>;
 
   constructor(readonly nc: NatsConnection) {
+    let onDisconnect: (atMs: number) => void = () => {};
+    this.disconnected = new Promise((resolve) => (onDisconnect = resolve));
+    void nc.closed().then(() => onDisconnect(Date.now()));
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type !== 'error' || s.permissionContext === undefined) continue;
+        if (s.type === 'disconnect') onDisconnect(Date.now());
+        if (s.type !== 'error') continue;
+        this.errors.push(String(s.data));
+        if (s.permissionContext === undefined) continue;
         this.refusals.push({ ...s.permissionContext });
         for (const wake of this.waiters) wake();
       }
     })();
+  }
+
+  /** When the server dropped the connection (first disconnect, or close); rejects after `timeoutMs`. */
+  async dropped(timeoutMs: number): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still connected after ${timeoutMs} ms`)), timeoutMs)));
+    try {
+      return await Promise.race([this.disconnected, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Resolves once the server refused `operation` on `subject`; rejects after `timeoutMs`. */
@@ -106,13 +126,4 @@ export async function startOperatorNats(): Promise<OperatorNats> {
       await nats.stop();
     },
   };
-}
-
-/** Resolves with the connection's close error (or undefined), or `'open'` after `timeoutMs`. */
-export async function closedWithin(nc: NatsConnection, timeoutMs: number): Promise<Error | undefined | 'open'> {
-  let timer: NodeJS.Timeout | undefined;
-  const open = new Promise<'open'>((resolve) => (timer = setTimeout(() => resolve('open'), timeoutMs)));
-  const result = await Promise.race([nc.closed().then((err) => err ?? undefined), open]);
-  clearTimeout(timer);
-  return result;
 }
