@@ -21,7 +21,7 @@
  * ```
  */
 export { Coordinator, type CoordinatorOptions } from './coordinator.js';
-export { NatsServer, NATS_SERVER_INSTALL_HINT, freePort, type NatsServerOptions } from './dev/nats-server.js';
+export { NatsServer, NATS_SERVER_INSTALL_HINT, freePort, type NatsServerOptions, type OperatorModeAccess } from './dev/nats-server.js';
 export { CoordinatorMetrics } from './observability/metrics.js';
 export { createLogger, silentLogger, type Logger } from './observability/logger.js';
 export { RoundEngine, type RoundEngineOptions } from './rounds/engine.js';
@@ -32,6 +32,7 @@ export { VerifiedUpdate } from './updates/verified-update.js';
 export * from './state/index.js';
 export * from './strategies/index.js';
 export * from './ingest/index.js';
+export * from './nats-auth/index.js';
 export { AdminClient, type AdminClientOptions } from './admin-client.js';
 export { loadServeConfig, type ServeConfig, type LoadServeConfigOptions } from './config/serve-config.js';
 export { loadClientConfig, type ClientConfig } from './config/client-config.js';

@@ -44,7 +44,7 @@ export {
   STREAM_UPDATES,
   subjects,
 } from './subjects.js';
-export type { UpdateSubject } from './subjects.js';
+export type { PayloadSubject, UpdateSubject } from './subjects.js';
 export {
   DTYPE_NAMES,
   allFinite,

@@ -25,14 +25,27 @@ export interface UpdateSubject {
   site: string;
 }
 
+export interface PayloadSubject {
+  federation: string;
+  site: string;
+  updateId: string;
+}
+
 export const subjects = {
   /** trib.<fed>.update.<run>.<round>.<site> */
   update(federation: string, runId: string, round: number, site: string): string {
     return `trib.${assertName('federation', federation)}.update.${idToken('run id', runId)}.${roundToken(round)}.${assertName('site', site)}`;
   },
-  /** trib.<fed>.payload.<updateId> */
+  /**
+   * trib.<fed>.payload.<updateId>: chunks on a subject that does not name their sender.
+   * @deprecated use `sitePayload`, whose subject a NATS permission can bind to the site.
+   */
   payload(federation: string, updateId: string): string {
     return `trib.${assertName('federation', federation)}.payload.${idToken('update id', updateId)}`;
+  },
+  /** trib.<fed>.payload.<site>.<updateId>: an update's payload chunks, named by their sender. */
+  sitePayload(federation: string, site: string, updateId: string): string {
+    return `trib.${assertName('federation', federation)}.payload.${assertName('site', site)}.${idToken('update id', updateId)}`;
   },
   /** trib.<fed>.metrics.<run>.<site> */
   metrics(federation: string, runId: string, site: string): string {
@@ -42,9 +55,27 @@ export const subjects = {
   verdict(federation: string, site: string): string {
     return `trib.${assertName('federation', federation)}.verdict.${assertName('site', site)}`;
   },
+  /**
+   * The subjects a site may publish on in `federation`, and nothing else: its update manifests,
+   * payload chunks and metric batches (each names the site, so a NATS permission binds it).
+   */
+  sitePublishing(federation: string, site: string): string[] {
+    const f = assertName('federation', federation);
+    const s = assertName('site', site);
+    return [`trib.${f}.update.*.*.${s}`, `trib.${f}.payload.${s}.*`, `trib.${f}.metrics.*.${s}`];
+  },
+  /**
+   * The inbox prefix of `site`'s NATS connection (nats.js `inboxPrefix`): replies to it, JetStream
+   * publish acks included, arrive under `<prefix>.>`, which only that site may subscribe to.
+   */
+  inboxPrefix(site: string): string {
+    return `_INBOX_${assertName('site', site)}`;
+  },
   updateWildcard: 'trib.*.update.*.*.*',
-  payloadWildcard: 'trib.*.payload.*',
+  /** Site-bound chunk subjects (`sitePayload`) and, while senders move over, the older `payload` ones. */
+  payloadWildcard: 'trib.*.payload.>',
   metricsWildcard: 'trib.*.metrics.*.*',
+  verdictWildcard: 'trib.*.verdict.*',
   /** The tokens of an update subject, or undefined when it is not one. */
   parseUpdate(subject: string): UpdateSubject | undefined {
     if (typeof subject !== 'string') return undefined;
@@ -56,6 +87,16 @@ export const subjects = {
     const n = Number(round);
     if (n > MAX_ROUND) return undefined;
     return { federation, runId, round: n, site };
+  },
+  /** The tokens of a site-bound payload subject (`sitePayload`), or undefined when it is not one. */
+  parsePayload(subject: string): PayloadSubject | undefined {
+    if (typeof subject !== 'string') return undefined;
+    const t = subject.split('.');
+    if (t.length !== 5) return undefined;
+    const [trib, federation, kind, site, updateId] = t as [string, string, string, string, string];
+    if (trib !== 'trib' || kind !== 'payload') return undefined;
+    if (!isValidName(federation) || !isValidName(site) || !ID_TOKEN.test(updateId)) return undefined;
+    return { federation, site, updateId };
   },
 } as const;
 

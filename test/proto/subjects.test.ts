@@ -5,11 +5,12 @@ describe('NATS subjects', () => {
   it('formats every subject', () => {
     expect(subjects.update('churn', '0123456789abcdef', 3, 'site-a')).toBe('trib.churn.update.0123456789abcdef.3.site-a');
     expect(subjects.payload('churn', 'ab'.repeat(16))).toBe(`trib.churn.payload.${'ab'.repeat(16)}`);
+    expect(subjects.sitePayload('churn', 'site-a', 'ab'.repeat(16))).toBe(`trib.churn.payload.site-a.${'ab'.repeat(16)}`);
     expect(subjects.metrics('churn', 'r1', 'site-a')).toBe('trib.churn.metrics.r1.site-a');
     expect(subjects.verdict('churn', 'site-a')).toBe('trib.churn.verdict.site-a');
     expect([subjects.updateWildcard, subjects.payloadWildcard, subjects.metricsWildcard]).toEqual([
       'trib.*.update.*.*.*',
-      'trib.*.payload.*',
+      'trib.*.payload.>',
       'trib.*.metrics.*.*',
     ]);
     expect([STREAM_UPDATES, STREAM_PAYLOADS, STREAM_METRICS, CHUNK_INDEX_HEADER]).toEqual(['TRIB_UPDATES', 'TRIB_PAYLOADS', 'TRIB_METRICS', 'Trib-Chunk']);
@@ -44,6 +45,38 @@ describe('NATS subjects', () => {
     }
   });
 
+  it('names the subjects a site may publish on, each bound to the site', () => {
+    expect(subjects.sitePublishing('churn', 'site-a')).toEqual([
+      'trib.churn.update.*.*.site-a',
+      'trib.churn.payload.site-a.*',
+      'trib.churn.metrics.*.site-a',
+    ]);
+    expect(subjects.inboxPrefix('site-a')).toBe('_INBOX_site-a');
+    expect(subjects.verdictWildcard).toBe('trib.*.verdict.*');
+  });
+
+  it('parses site-bound payload subjects back into their parts', () => {
+    expect(subjects.parsePayload(subjects.sitePayload('churn', 'site-a', 'u1'))).toEqual({ federation: 'churn', site: 'site-a', updateId: 'u1' });
+    for (const s of [
+      'trib.churn.payload.u1',
+      'trib.churn.payload.site-a.u1.x',
+      'trib.churn.update.site-a.u1',
+      'trib.Churn.payload.site-a.u1',
+      'trib.churn.payload.*.u1',
+      'trib.churn.payload.site-a.>',
+      'trib.churn.payload.site-a.',
+      '',
+    ]) {
+      expect(subjects.parsePayload(s), s).toBeUndefined();
+    }
+  });
+
+  it('keeps site-bound payload subjects and the older ones inside the payload stream', () => {
+    expect(matchesWildcard(subjects.payloadWildcard, subjects.sitePayload('churn', 'site-a', 'u1'))).toBe(true);
+    expect(matchesWildcard(subjects.payloadWildcard, subjects.payload('churn', 'u1'))).toBe(true);
+    expect(matchesWildcard(subjects.payloadWildcard, subjects.update('churn', 'r1', 1, 'site-a'))).toBe(false);
+  });
+
   it('refuses tokens that would change the subject', () => {
     expect(() => subjects.update('churn', 'r.1', 1, 'site-a')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => subjects.update('churn', 'r1', 1, '*')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
@@ -52,5 +85,20 @@ describe('NATS subjects', () => {
     expect(() => subjects.payload('churn', '>')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => subjects.metrics('churn', 'r1', 'a b')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
     expect(() => subjects.verdict('churn', '')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
+    expect(() => subjects.sitePayload('churn', 'site.a', 'u1')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
+    expect(() => subjects.sitePayload('churn', 'site-a', 'u.1')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => subjects.sitePublishing('churn', '>')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
+    expect(() => subjects.inboxPrefix('a.b')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
   });
 });
+
+/** NATS subject matching: `*` is one token, a final `>` one or more. */
+function matchesWildcard(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const t = subject.split('.');
+  for (const [i, w] of p.entries()) {
+    if (w === '>') return t.length > i;
+    if (t[i] === undefined || (w !== '*' && w !== t[i])) return false;
+  }
+  return t.length === p.length;
+}

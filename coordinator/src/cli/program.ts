@@ -11,6 +11,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   model: 'Model versions: list and export',
   metrics: 'Metrics sites stream: tail, show',
   runs: 'Runs in the tracking store: search',
+  nats: 'NATS credentials: init (operator, accounts, server configuration)',
 };
 
 export interface Selection {

@@ -4,6 +4,9 @@ import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TributaryError } from '@tributary/proto';
+import { NatsAuthority } from '../nats-auth/authority.js';
+import { createNatsAuthority } from '../nats-auth/authority-setup.js';
+import { operatorModeLines } from '../nats-auth/server-config.js';
 
 /** How to install nats-server, said in one line when it is missing. */
 export const NATS_SERVER_INSTALL_HINT =
@@ -24,6 +27,24 @@ export interface NatsServerOptions {
   auth?: { token?: string; user?: string; password?: string };
   /** Clients must connect with TLS (PEM files); `caFile` is the server's `ca_file`. @default plaintext */
   tls?: { certFile: string; keyFile: string; caFile?: string };
+  /**
+   * Operator mode (decentralised JWT auth): the server trusts the authority in `authorityDir`
+   * (written by `tributary nats init`), or a new one in a temp dir; every client needs creds.
+   * Not with `auth`. @default off
+   */
+  operator?: { authorityDir?: string };
+}
+
+/** The credentials of a server in operator mode. */
+export interface OperatorModeAccess {
+  /** The authority directory (a temp one, removed on stop, when none was given). */
+  readonly authorityDir: string;
+  /** The coordinator's creds file and its content. */
+  readonly coordinatorCredsFile: string;
+  readonly coordinatorCreds: Uint8Array;
+  /** A system-account user's creds file and its content (account updates). */
+  readonly systemCredsFile: string;
+  readonly systemCreds: Uint8Array;
 }
 
 /** A nats-server child process with JetStream on a loopback port. */
@@ -35,6 +56,8 @@ export class NatsServer {
     private readonly child: ChildProcess,
     private readonly ownsStoreDir: boolean,
     private readonly workDir: string,
+    /** Present in operator mode. */
+    readonly operator: OperatorModeAccess | undefined,
   ) {}
 
   /** True when a nats-server binary can be started. */
@@ -50,7 +73,20 @@ export class NatsServer {
     }
     // Checked before anything is created.
     const security = [...authorizationBlock(options.auth), ...tlsBlock(options.tls)];
+    if (options.operator !== undefined && options.auth !== undefined) {
+      throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: 'NatsServerOptions.operator and .auth do not go together' });
+    }
     const workDir = await mkdtemp(join(tmpdir(), 'tributary-nats-'));
+    let operator: OperatorModeAccess | undefined;
+    if (options.operator !== undefined) {
+      const given = options.operator.authorityDir;
+      const mode = await operatorMode(given ?? join(workDir, 'authority'), join(workDir, 'jwt'), given === undefined).catch(async (err: unknown) => {
+        await rm(workDir, { recursive: true, force: true });
+        throw err;
+      });
+      security.push(...mode.lines);
+      operator = mode.access;
+    }
     const ownsStoreDir = options.storeDir === undefined;
     const storeDir = options.storeDir ?? join(workDir, 'jetstream');
     const port = options.port ?? (await freePort());
@@ -68,7 +104,7 @@ export class NatsServer {
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
     });
-    const server = new NatsServer(`nats://127.0.0.1:${port}`, port, storeDir, child, ownsStoreDir, workDir);
+    const server = new NatsServer(`nats://127.0.0.1:${port}`, port, storeDir, child, ownsStoreDir, workDir, operator);
     try {
       await waitForPort(port, options.startTimeoutMs ?? 10_000, child);
     } catch (err) {
@@ -114,6 +150,25 @@ function authorizationBlock(auth: NatsServerOptions['auth']): string[] {
     return [`authorization { user: ${JSON.stringify(user)}, password: ${JSON.stringify(password)} }`];
   }
   return [];
+}
+
+/**
+ * The operator-mode lines for `authorityDir` (created first when `create`) and the creds it holds.
+ * The resolver directory is the launcher's own; the preload carries the authority's current
+ * account JWT, so revocations saved by the authority hold from the first connect.
+ */
+async function operatorMode(authorityDir: string, resolverDir: string, create: boolean): Promise<{ lines: string[]; access: OperatorModeAccess }> {
+  if (create) await createNatsAuthority({ dir: authorityDir });
+  const authority = await NatsAuthority.load({ dir: authorityDir });
+  const access: OperatorModeAccess = {
+    authorityDir: authority.dir,
+    coordinatorCredsFile: authority.coordinatorCredsFile,
+    coordinatorCreds: await authority.coordinatorCreds(),
+    systemCredsFile: authority.systemCredsFile,
+    systemCreds: await authority.systemCreds(),
+  };
+  await authority.close();
+  return { lines: operatorModeLines(authority.operatorModeSettings(resolverDir)), access };
 }
 
 function tlsBlock(tls: NatsServerOptions['tls']): string[] {

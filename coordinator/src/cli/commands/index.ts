@@ -8,6 +8,7 @@ import metricsShow from './metrics/show.js';
 import metricsTail from './metrics/tail.js';
 import modelExport from './model/export.js';
 import modelVersions from './model/versions.js';
+import natsInit from './nats/init.js';
 import roundsList from './rounds/list.js';
 import runList from './run/list.js';
 import runStart from './run/start.js';
@@ -44,4 +45,5 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   runsSearch,
   modelVersions,
   modelExport,
+  natsInit,
 ];

@@ -1,0 +1,114 @@
+import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { TributaryError } from '@tributary/proto';
+
+/**
+ * Where an authority directory keeps each thing. The directory is 0700 and every file 0600:
+ * the seeds and creds in it are as good as the walls they build.
+ */
+export class AuthorityLayout {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+
+  /** nats-server configuration in operator mode, for `nats-server -c`. */
+  get serverConfig(): string {
+    return join(this.dir, 'nats-server.conf');
+  }
+  /** What the coordinator needs to mint users and re-sign the account (`AuthoritySecrets`). */
+  get secrets(): string {
+    return join(this.dir, 'authority.json');
+  }
+  /** Identity seeds of the operator and accounts: needed only to re-issue the operator JWT. */
+  get identityKeys(): string {
+    return join(this.dir, 'identity-keys.json');
+  }
+  get operatorJwt(): string {
+    return join(this.dir, 'operator.jwt');
+  }
+  get systemAccountJwt(): string {
+    return join(this.dir, 'system-account.jwt');
+  }
+  /** The Tributary account's current JWT: re-signed with each revocation. */
+  get accountJwt(): string {
+    return join(this.dir, 'account.jwt');
+  }
+  /** The coordinator's own NATS user. */
+  get coordinatorCreds(): string {
+    return join(this.dir, 'coordinator.creds');
+  }
+  /** A system-account user, to push account updates to the servers. */
+  get systemCreds(): string {
+    return join(this.dir, 'system.creds');
+  }
+  /** The full resolver's directory when nats-server runs from `serverConfig`. */
+  get resolverDir(): string {
+    return join(this.dir, 'jwt');
+  }
+  /** JetStream's store when nats-server runs from `serverConfig` without `--store-dir`. */
+  get storeDir(): string {
+    return join(this.dir, 'jetstream');
+  }
+}
+
+/** Creates `dir` (and parents) owner-only; an existing directory is narrowed to 0700. */
+export async function makePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
+/**
+ * Writes a 0600 file through a temp file and a rename, so a reader never sees half of it and a
+ * crash leaves the old one. `exclusive` refuses to replace an existing file.
+ */
+export async function writePrivateFile(path: string, content: string | Uint8Array, opts: { exclusive?: boolean } = {}): Promise<void> {
+  if (opts.exclusive === true && (await exists(path))) {
+    throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `${path} already exists; refusing to overwrite it` });
+  }
+  const temp = `${path}.${process.pid}.tmp`;
+  const handle = await open(temp, 'w', 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+}
+
+/** Reads a file of the authority; refuses one that group or others may read. */
+export async function readPrivateFile(path: string): Promise<string> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+  } catch (err) {
+    throw new TributaryError({
+      code: 'FAILED_PRECONDITION',
+      reason: 'NATS_AUTHORITY_MISSING',
+      message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      cause: err,
+      details: { hint: 'Create an authority with `tributary nats init --dir <dir>`, or point to the directory it wrote.' },
+    });
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new TributaryError({
+      code: 'FAILED_PRECONDITION',
+      reason: 'NATS_AUTHORITY_INSECURE',
+      message: `${path} may be read by others (mode ${(mode & 0o777).toString(8)}): it must be 0600`,
+      details: { hint: `chmod 600 ${path}` },
+    });
+  }
+  return readFile(path, 'utf8');
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
