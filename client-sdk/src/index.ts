@@ -49,5 +49,3 @@ export type { DatasetDescriptor, ParticipationSummary, SiteTask, TrainFn, TrainR
 export type { PayloadTrainResult, TensorTrainResult } from './types.js';
 export { EnsembleModel } from './ensemble-model.js';
 export type { EnsemblePredictOptions, EnsemblePrediction, MemberPredict } from './ensemble-model.js';
-export { Backoff, backoffDelay, retry, sleep } from './backoff.js';
-export type { BackoffPolicy, RetryOptions } from './backoff.js';
