@@ -36,6 +36,7 @@
  * ```
  *
  * For finer control, iterate `client.tasks(federation)` and call `client.submit(task, result)`.
+ * To test a `train` callback against a real local coordinator, see `@tributary/client-sdk/testing`.
  *
  * @module
  */
