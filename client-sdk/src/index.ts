@@ -36,6 +36,7 @@
  * ```
  *
  * For finer control, iterate `client.tasks(federation)` and call `client.submit(task, result)`.
+ * To test a `train` callback against a real local coordinator, see `@tributary/client-sdk/testing`.
  *
  * @module
  */
@@ -49,5 +50,3 @@ export type { DatasetDescriptor, ParticipationSummary, SiteTask, TrainFn, TrainR
 export type { PayloadTrainResult, TensorTrainResult } from './types.js';
 export { EnsembleModel } from './ensemble-model.js';
 export type { EnsemblePredictOptions, EnsemblePrediction, MemberPredict } from './ensemble-model.js';
-export { Backoff, backoffDelay, retry, sleep } from './backoff.js';
-export type { BackoffPolicy, RetryOptions } from './backoff.js';

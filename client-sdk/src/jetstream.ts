@@ -1,8 +1,7 @@
 import { ErrorCode, NatsError, headers as natsHeaders } from 'nats';
 import type { JetStreamClient, PubAck } from 'nats';
-import { Reason, TributaryError, isTributaryError } from '@tributary/proto';
-import { retry } from './backoff.js';
-import type { BackoffPolicy } from './backoff.js';
+import { Reason, TributaryError, isTributaryError, retry } from '@tributary/proto';
+import type { BackoffPolicy } from '@tributary/proto';
 import { describeError } from './logging.js';
 import type { SiteLogger } from './logging.js';
 

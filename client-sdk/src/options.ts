@@ -1,8 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError } from '@tributary/proto';
-import type { SigningKey } from '@tributary/proto';
+import { DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError } from '@tributary/proto';
+import type { BackoffPolicy, SigningKey } from '@tributary/proto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import type { BackoffPolicy } from './backoff.js';
 import { SILENT_LOGGER } from './logging.js';
 import type { SiteLogger } from './logging.js';
 
@@ -76,7 +75,7 @@ export interface CompiledNatsAuth {
 export const DEFAULT_VERDICT_TIMEOUT_MS = 60_000;
 export const DEFAULT_METRICS_FLUSH_INTERVAL_MS = 1_000;
 export const METRICS_MAX_BATCH = 500;
-const DEFAULT_RETRY = { initialDelayMs: 200, maxDelayMs: 10_000, maxAttempts: 8 } as const;
+const DEFAULT_RETRY = DEFAULT_BACKOFF_POLICY;
 /** setTimeout's limit. */
 const MAX_DURATION_MS = 2_147_483_647;
 

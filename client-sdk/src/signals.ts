@@ -1,24 +1,7 @@
-import { TributaryError, isTributaryError } from '@tributary/proto';
+import { abortError } from '@tributary/proto';
 
 /** Largest delay `setTimeout` honours; longer delays are re-armed in steps of this size. */
 const MAX_TIMER_MS = 2_147_483_647;
-
-/** The error to throw for an aborted signal: its reason when that is a TributaryError, else CANCELLED. */
-export function abortError(signal: AbortSignal): TributaryError {
-  const reason: unknown = signal.reason;
-  if (isTributaryError(reason)) return reason;
-  return new TributaryError({
-    code: 'CANCELLED',
-    reason: 'CANCELLED',
-    message: reason instanceof Error ? reason.message : 'operation cancelled',
-    cause: reason,
-  });
-}
-
-/** Throws `abortError(signal)` when the signal has aborted. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) throw abortError(signal);
-}
 
 /** A signal that aborts when any parent aborts or at `deadline.atMs`; `dispose()` detaches it. */
 export interface LinkedSignal {

@@ -5,19 +5,21 @@ import {
   Reason,
   RpcClient,
   TributaryError,
+  abortError,
   decodeSafetensors,
+  downloadModel,
   readKeyFile,
+  throwIfAborted,
 } from '@tributary/proto';
 import type { EnrollRequest, EnrollResponse__Output, Site__Output, SigningKey, TensorMap, WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
 import { compileSiteClientOptions } from './options.js';
 import type { CompiledNatsAuth, CompiledSiteClientOptions, SiteClientOptions } from './options.js';
-import { describeError } from './logging.js';
+import { describeError, logDownloadRetry } from './logging.js';
 import { MetricsPublisher } from './metrics.js';
-import { downloadModelVersion } from './model-download.js';
 import { participate } from './participate.js';
 import type { ParticipateOptions } from './participate.js';
 import type { SiteSession } from './session.js';
-import { abortError, linkSignals, raceAbort, throwIfAborted } from './signals.js';
+import { linkSignals, raceAbort } from './signals.js';
 import { ActiveSiteTask } from './site-task.js';
 import { submitUpdate } from './submission.js';
 import { submitEvaluation, type EvaluationResult } from './evaluation.js';
@@ -188,7 +190,7 @@ export class SiteClient {
   ): Promise<{ version: number; sha256: string; bytes: Buffer }> {
     return this.#whileOpen(opts.signal, (signal) => {
       const { rpc, options, logger } = this.#session;
-      return downloadModelVersion({ rpc, retry: options.retry, logger, signal }, { federation, version });
+      return downloadModel(rpc, { federation, version }, { signal, retry: options.retry, onRetry: logDownloadRetry(logger, federation) });
     });
   }
 

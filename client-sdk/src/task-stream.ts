@@ -1,9 +1,7 @@
-import { assertName, decodeSafetensors, checkSpec, tensorSpecsOf, TributaryError, Reason } from '@tributary/proto';
+import { assertName, Backoff, decodeSafetensors, checkSpec, downloadModel, tensorSpecsOf, TributaryError, Reason } from '@tributary/proto';
 import type { Task__Output, TensorMap, WatchTasksRequest } from '@tributary/proto';
-import { Backoff } from './backoff.js';
-import { describeError } from './logging.js';
+import { describeError, logDownloadRetry } from './logging.js';
 import type { MetricsPublisher } from './metrics.js';
-import { downloadModelPayload } from './model-download.js';
 import type { SiteSession } from './session.js';
 import { linkSignals } from './signals.js';
 import { ActiveSiteTask, taskKey, taskProblem, taskSignal } from './site-task.js';
@@ -114,9 +112,10 @@ async function prepareTask(
   const download = linkSignals([opts.signal, link.signal]);
   try {
     const started = Date.now();
-    const payload = await downloadModelPayload(
-      { rpc: session.rpc, retry: session.options.retry, logger: session.logger, signal: download.signal },
+    const payload = await downloadModel(
+      session.rpc,
       { federation: raw.federation, version: raw.modelVersion, expect: { sha256: raw.modelSha256, size: raw.modelSize } },
+      { signal: download.signal, retry: session.options.retry, onRetry: logDownloadRetry(session.logger, raw.federation) },
     );
     const model = decodeModel(payload.bytes, raw);
     session.logger.info(

@@ -4,6 +4,7 @@ import {
   Reason,
   TributaryError,
   TENSORS_FLAVOR,
+  abortError,
   allFinite,
   checkSpec,
   decodeSafetensors,
@@ -16,7 +17,7 @@ import {
 import type { TensorMap, TensorSpec__Output } from '@tributary/proto';
 import { publishDurably } from './jetstream.js';
 import type { SiteSession } from './session.js';
-import { abortError, linkSignals } from './signals.js';
+import { linkSignals } from './signals.js';
 import type { SiteTask, TrainResult } from './types.js';
 
 /** Chunk publishes awaiting their ack at once; more gains nothing against one JetStream server. */

@@ -1,10 +1,9 @@
-import { TributaryError, decodeUpdateStatus } from '@tributary/proto';
+import { Backoff, TributaryError, abortError, decodeUpdateStatus, sleep } from '@tributary/proto';
 import type { GetUpdateStatusRequest, UpdateStatus__Output } from '@tributary/proto';
 import type { Subscription } from 'nats';
-import { Backoff, sleep } from './backoff.js';
 import { describeError } from './logging.js';
 import type { SiteSession } from './session.js';
-import { abortError, raceAbort } from './signals.js';
+import { raceAbort } from './signals.js';
 
 /** Least pause between two GetUpdateStatus calls. */
 const MIN_POLL_INTERVAL_MS = 250;

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type * as grpc from '@grpc/grpc-js';
-import { Reason, RpcClient, TributaryError } from '@tributary/proto';
+import { DEFAULT_BACKOFF_POLICY, RpcClient, downloadModel, waitForRun } from '@tributary/proto';
 import type {
+  BackoffPolicy,
   Federation__Output,
   FederationSettings,
   GetMetricHistoryResponse__Output,
@@ -13,7 +12,6 @@ import type {
   ListRunsResponse__Output,
   ListSitesResponse__Output,
   MetricEvent__Output,
-  ModelChunk__Output,
   ModelVersion__Output,
   Round__Output,
   Run__Output,
@@ -32,12 +30,9 @@ export interface AdminClientOptions {
   credentials?: grpc.ChannelCredentials;
   /** Deadline of each unary call in milliseconds. @default 60000 */
   callTimeoutMs?: number;
+  /** Retries of model downloads and run watches after transient failures. @default DEFAULT_BACKOFF_POLICY */
+  retry?: BackoffPolicy;
 }
-
-/** Attempts of a stream that fails before making progress (model download, run watch). */
-const MAX_STALLED_ATTEMPTS = 5;
-const RETRY_BASE_MS = 200;
-const RETRY_MAX_MS = 5000;
 
 /**
  * AdminService over signed gRPC calls: federations, sites, invitations, runs, rounds and model
@@ -46,6 +41,7 @@ const RETRY_MAX_MS = 5000;
 export class AdminClient {
   private readonly rpc: RpcClient;
   private readonly callTimeoutMs: number;
+  private readonly retry: BackoffPolicy;
 
   constructor(opts: AdminClientOptions) {
     this.rpc = new RpcClient({
@@ -55,6 +51,7 @@ export class AdminClient {
       ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
     });
     this.callTimeoutMs = opts.callTimeoutMs ?? 60_000;
+    this.retry = opts.retry ?? DEFAULT_BACKOFF_POLICY;
   }
 
   /** Creates a federation; `initialModel` (safetensors) becomes version 1 and defines the model spec. */
@@ -134,36 +131,11 @@ export class AdminClient {
    * Follows a run until it ends and returns its final state. A dropped stream is watched again
    * (the new SNAPSHOT tells whether the run ended meanwhile).
    */
-  async waitForRun(
+  waitForRun(
     runId: string,
     opts: { signal?: AbortSignal; onEvent?: (e: RunEvent__Output) => void } = {},
   ): Promise<Run__Output> {
-    let stalled = 0;
-    for (;;) {
-      let progressed = false;
-      try {
-        for await (const event of this.watchRun(runId, opts.signal === undefined ? {} : { signal: opts.signal })) {
-          progressed = true;
-          opts.onEvent?.(event);
-          if (event.run !== null && (event.type === 'RUN_ENDED' || event.run.status !== 'RUN_STATUS_RUNNING')) {
-            return event.run;
-          }
-        }
-      } catch (err) {
-        const e = TributaryError.from(err);
-        if (!e.retryable || opts.signal?.aborted === true) throw e;
-        stalled = progressed ? 1 : stalled + 1;
-        if (stalled >= MAX_STALLED_ATTEMPTS) throw e;
-        await pause(backoffMs(stalled), opts.signal);
-        continue;
-      }
-      // The stream ended without RUN_ENDED (server shutting down): ask again.
-      stalled = progressed ? 1 : stalled + 1;
-      if (stalled >= MAX_STALLED_ATTEMPTS) {
-        throw new TributaryError({ code: 'UNAVAILABLE', reason: 'UNAVAILABLE', message: `watch of run ${runId} keeps ending before the run does` });
-      }
-      await pause(backoffMs(stalled), opts.signal);
-    }
+    return waitForRun(this.rpc, runId, { ...opts, retry: this.retry });
   }
 
   /** Rounds of a run, in order. */
@@ -187,61 +159,12 @@ export class AdminClient {
    * A transient failure resumes from the last received offset; the whole payload's SHA-256 and
    * size are checked (DATA_LOSS / DIGEST_MISMATCH or SIZE_MISMATCH otherwise).
    */
-  async downloadModel(
+  downloadModel(
     federation: string,
     version?: number,
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ version: number; sha256: string; bytes: Buffer }> {
-    let pinned: { version: number; sha256: string; totalSize: number; bytes: Buffer } | undefined;
-    const hash = createHash('sha256');
-    let offset = 0;
-    let stalled = 0;
-    const streamOpts = opts.signal === undefined ? {} : { signal: opts.signal };
-    for (;;) {
-      const start = offset;
-      try {
-        const chunks = this.rpc.serverStream<object, ModelChunk__Output>(
-          'DownloadModel',
-          { federation, version: pinned?.version ?? version ?? 0, offset },
-          streamOpts,
-        );
-        for await (const chunk of chunks) {
-          if (pinned === undefined) {
-            pinned = { version: chunk.version, sha256: chunk.sha256, totalSize: chunk.totalSize, bytes: Buffer.allocUnsafe(chunk.totalSize) };
-          } else if (chunk.version !== pinned.version || chunk.sha256 !== pinned.sha256 || chunk.totalSize !== pinned.totalSize) {
-            throw dataLoss(Reason.DIGEST_MISMATCH, `model ${federation} v${pinned.version} changed during the download`);
-          }
-          if (chunk.offset !== offset) {
-            throw dataLoss(Reason.SIZE_MISMATCH, `model chunk at offset ${chunk.offset}, expected ${offset}`);
-          }
-          if (offset + chunk.data.length > pinned.totalSize) {
-            throw dataLoss(Reason.SIZE_MISMATCH, `model ${federation} v${pinned.version} is longer than its announced ${pinned.totalSize} bytes`);
-          }
-          chunk.data.copy(pinned.bytes, offset);
-          hash.update(chunk.data);
-          offset += chunk.data.length;
-        }
-      } catch (err) {
-        const e = TributaryError.from(err);
-        if (e.code !== 'UNAVAILABLE' || opts.signal?.aborted === true) throw e;
-        stalled = offset > start ? 1 : stalled + 1;
-        if (stalled >= MAX_STALLED_ATTEMPTS) throw e;
-        await pause(backoffMs(stalled), opts.signal);
-        continue;
-      }
-      break;
-    }
-    if (pinned === undefined) {
-      throw dataLoss(Reason.SIZE_MISMATCH, `the coordinator sent no data for model ${federation}`);
-    }
-    if (offset !== pinned.totalSize) {
-      throw dataLoss(Reason.SIZE_MISMATCH, `model ${federation} v${pinned.version}: received ${offset} of ${pinned.totalSize} bytes`);
-    }
-    const sha256 = hash.digest('hex');
-    if (sha256 !== pinned.sha256) {
-      throw dataLoss(Reason.DIGEST_MISMATCH, `model ${federation} v${pinned.version}: SHA-256 ${sha256} differs from the announced ${pinned.sha256}`);
-    }
-    return { version: pinned.version, sha256, bytes: pinned.bytes };
+    return downloadModel(this.rpc, { federation, version: version ?? 0 }, { ...opts, retry: this.retry });
   }
 
   /**
@@ -293,22 +216,4 @@ export class AdminClient {
   private call<Res>(method: string, request: object): Promise<Res> {
     return this.rpc.unary<object, Res>(method, request, { timeoutMs: this.callTimeoutMs });
   }
-}
-
-/** Waits, or throws CANCELLED when the signal aborts first. */
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  try {
-    await sleep(ms, undefined, signal === undefined ? {} : { signal });
-  } catch (err) {
-    throw TributaryError.from(err);
-  }
-}
-
-function backoffMs(attempt: number): number {
-  const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-function dataLoss(reason: string, message: string): TributaryError {
-  return new TributaryError({ code: 'DATA_LOSS', reason, message, retryable: false });
 }

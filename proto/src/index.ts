@@ -1,6 +1,8 @@
 /**
  * Tributary's wire contract: the generated message types of tributary.proto, error and reason
- * codes, names, keys and signatures, call authentication, NATS subjects, and the safetensors codec.
+ * codes, names, keys and signatures, call authentication, NATS subjects, the safetensors codec,
+ * and the client side both sites and operators use: signed RPC calls, retries with backoff,
+ * resumable model downloads and run watches.
  */
 export { Reason, TributaryError, codeOfGrpcStatus, grpcStatusOf, isTributaryError } from './errors.js';
 export type { Code, ReasonCode, TributaryErrorInit } from './errors.js';
@@ -97,14 +99,23 @@ export type { CallToVerify, CallVerifierOptions, RememberedNonce } from './calla
 export {
   PROTO_LOADER_OPTIONS,
   PROTO_PATH,
-  RpcClient,
   loadTributaryPackage,
   methodPath,
   packageDefinition,
   requestDigestOf,
   serviceDefinition,
 } from './grpc.js';
-export type { RpcClientOptions, ServiceDefinitionOf, ServiceName, StreamCallOptions, UnaryCallOptions } from './grpc.js';
+export type { ServiceDefinitionOf, ServiceName } from './grpc.js';
+// Client side, shared by the site SDK and the admin client.
+export { RpcClient } from './client/rpc-client.js';
+export type { CallOptions, RpcClientOptions } from './client/rpc-client.js';
+export { abortError, throwIfAborted } from './client/abort.js';
+export { Backoff, DEFAULT_BACKOFF_POLICY, backoffDelay, isRetryable, retry, sleep } from './client/backoff.js';
+export type { BackoffPolicy, RetryOptions } from './client/backoff.js';
+export { downloadModel } from './client/model-download.js';
+export type { DownloadedModel, ModelDownloadOptions, ModelDownloadRequest } from './client/model-download.js';
+export { waitForRun } from './client/run-watch.js';
+export type { RunWaitOptions } from './client/run-watch.js';
 
 // Generated from tributary.proto (npm run gen).
 export type { AddSiteRequest, AddSiteRequest__Output } from './generated/tributary/v1/AddSiteRequest.js';

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { generateSigningKey, readKeyFile, Reason, TributaryError, writeKeyFile } from '@tributary/proto';
 import { parseHostPort } from '../../config/values.js';
 import { defineCommand, Running } from '../command.js';
-import { optInteger, optString } from '../input.js';
+import { optFlag, optInteger, optString } from '../input.js';
 import { fields } from '../render.js';
 import { untilAborted } from '../signals.js';
 
@@ -31,7 +31,8 @@ export default defineCommand({
     cmd
       .option('--dir <dir>', 'keep state in this directory (default: a temp dir removed on exit)')
       .option('--grpc-listen <host:port>', 'coordinator gRPC address', '127.0.0.1:7400')
-      .option('--nats-port <port>', 'nats-server port (default: a free port)');
+      .option('--nats-port <port>', 'nats-server port (default: a free port)')
+      .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
   },
   parse(raw) {
     const dir = optString(raw, 'dir');
@@ -39,6 +40,7 @@ export default defineCommand({
       dir,
       grpcListen: parseHostPort(optString(raw, 'grpcListen') ?? '127.0.0.1:7400', '--grpc-listen', { allowPortZero: true }),
       natsPort: optInteger(raw, 'natsPort', '--nats-port', 1, 65535),
+      stopOnStdinClose: optFlag(raw, 'stopOnStdinClose'),
     };
   },
   async run(input, ctx) {
@@ -57,6 +59,8 @@ export default defineCommand({
     const stop = async (): Promise<void> => {
       for (const step of cleanup.splice(0)) await step().catch(() => undefined);
     };
+    // A parent that dies without stopping its child still closes the child's stdin.
+    const stopped = input.stopOnStdinClose ? AbortSignal.any([ctx.signal, stdinClosed()]) : ctx.signal;
     try {
       await mkdir(dir, { recursive: true });
       const keyFile = join(dir, 'admin.key');
@@ -81,9 +85,9 @@ export default defineCommand({
         temporary,
         exports: { TRIBUTARY_COORDINATOR: coordinator.address, TRIBUTARY_KEY: keyFile, TRIBUTARY_NATS: nats.url },
       };
-      if (ctx.signal.aborted) await stop();
+      if (stopped.aborted) await stop();
       return new Running(result, async () => {
-        await untilAborted(ctx.signal);
+        await untilAborted(stopped);
         await stop();
       });
     } catch (err) {
@@ -109,6 +113,15 @@ export default defineCommand({
     ].join('\n');
   },
 });
+
+/** Aborts when standard input ends or closes; reading it keeps its buffer empty. */
+function stdinClosed(): AbortSignal {
+  const closed = new AbortController();
+  const onClose = (): void => closed.abort();
+  process.stdin.once('end', onClose).once('close', onClose).once('error', onClose);
+  process.stdin.resume();
+  return closed.signal;
+}
 
 async function exists(path: string): Promise<boolean> {
   try {

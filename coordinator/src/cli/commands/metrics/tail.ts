@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { TributaryError } from '@tributary/proto';
+import { Backoff, DEFAULT_BACKOFF_POLICY, TributaryError, sleep } from '@tributary/proto';
 import type { MetricEvent__Output, MetricPoint__Output } from '@tributary/proto';
 import { encodeMetricValue } from '../../../tracking/metric-points.js';
 import { defineCommand } from '../../command.js';
@@ -40,10 +39,6 @@ export interface PointRecord {
   readonly storedAtMs: number;
 }
 
-/** Reconnections tried in a row without receiving anything. */
-const MAX_STALLED_ATTEMPTS = 5;
-const RETRY_BASE_MS = 500;
-
 const HELP = `
 Prints one line per point as the coordinator stores it: time (UTC), site, key, step, value.
 Stops on Ctrl-C.
@@ -77,9 +72,10 @@ export default defineCommand({
       : (event: MetricEvent__Output, p: MetricPoint__Output) => ctx.progress.line(pointLine(event, p));
     let points = 0;
     let batches = 0;
-    let stalled = 0;
+    const backoff = new Backoff(DEFAULT_BACKOFF_POLICY);
     for (;;) {
-      let progressed = false;
+      // The stream ended (coordinator shutting down) or dropped: follow again.
+      let failure = new TributaryError({ code: 'UNAVAILABLE', reason: 'UNAVAILABLE', message: 'the metric stream ended' });
       try {
         const events = admin.watchMetrics(input.federation, {
           ...(input.runId === undefined ? {} : { runId: input.runId }),
@@ -87,22 +83,20 @@ export default defineCommand({
           signal: ctx.signal,
         });
         for await (const event of events) {
-          progressed = true;
+          backoff.reset();
           batches += 1;
           for (const p of event.points) write(event, p);
           points += event.points.length;
         }
       } catch (err) {
         if (ctx.signal.aborted) return { points, batches };
-        const e = TributaryError.from(err);
-        if (!e.retryable) throw e;
-        stalled = progressed ? 1 : stalled + 1;
-        if (stalled >= MAX_STALLED_ATTEMPTS) throw e;
+        failure = TributaryError.from(err);
       }
       if (ctx.signal.aborted) return { points, batches };
-      // The stream ended (coordinator shutting down) or dropped: follow again.
+      const delayMs = backoff.retryDelay(failure);
+      if (delayMs === undefined) throw failure;
       try {
-        await sleep(RETRY_BASE_MS * 2 ** Math.min(stalled, 4), undefined, { signal: ctx.signal });
+        await sleep(delayMs, ctx.signal);
       } catch {
         return { points, batches };
       }

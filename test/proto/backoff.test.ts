@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { TributaryError } from '@tributary/proto';
-import { Backoff, backoffDelay, retry, sleep } from '@tributary/client-sdk';
+import { Backoff, TributaryError, backoffDelay, retry, sleep } from '@tributary/proto';
 
 const policy = { initialDelayMs: 100, maxDelayMs: 1_000 };
 const unavailable = (): TributaryError =>
@@ -34,6 +33,25 @@ describe('Backoff', () => {
     b.reset();
     expect(b.attempt).toBe(0);
     expect(b.nextDelay()).toBe(50);
+  });
+
+  it('gives a retry delay for retryable errors until maxAttempts attempts have failed', () => {
+    const b = new Backoff({ ...policy, maxAttempts: 3 }, () => 0.5);
+    expect([b.retryDelay(unavailable()), b.retryDelay(unavailable()), b.retryDelay(unavailable())]).toEqual([50, 100, undefined]);
+  });
+
+  it('gives no retry delay for errors that are not retryable', () => {
+    const b = new Backoff(policy, () => 0.5);
+    const refused = new TributaryError({ code: 'PERMISSION_DENIED', reason: 'NOT_A_MEMBER', message: 'no' });
+    expect(b.retryDelay(refused)).toBeUndefined();
+    expect(b.retryDelay(new Error('flaky'), () => true)).toBe(50);
+  });
+
+  it('gives no retry delay that would end past maxElapsedMs', () => {
+    const b = new Backoff({ initialDelayMs: 1_000, maxDelayMs: 1_000, maxElapsedMs: 500 }, () => 0.9);
+    expect(b.retryDelay(unavailable())).toBeUndefined();
+    const c = new Backoff({ initialDelayMs: 1_000, maxDelayMs: 1_000, maxElapsedMs: 500 }, () => 0.1);
+    expect(c.retryDelay(unavailable())).toBe(100);
   });
 });
 

@@ -1,0 +1,145 @@
+import { TributaryError } from '../errors.js';
+import { abortError, throwIfAborted } from './abort.js';
+
+/**
+ * The one retry policy of Tributary's clients: exponential backoff with full jitter (the delay
+ * before retry `n` is uniform in [0, min(maxDelayMs, initialDelayMs * multiplier^n))), bounded by
+ * attempts and by elapsed time. Only errors that are `retryable` are retried.
+ */
+export interface BackoffPolicy {
+  /** Ceiling of the first delay, in ms. */
+  readonly initialDelayMs: number;
+  /** Largest ceiling, in ms. */
+  readonly maxDelayMs: number;
+  /** Growth of the ceiling per attempt. @default 2 */
+  readonly multiplier?: number;
+  /** Attempts in all, the first included, before giving up. @default Infinity */
+  readonly maxAttempts?: number;
+  /** Time from the first attempt after which no retry starts, in ms. @default Infinity */
+  readonly maxElapsedMs?: number;
+}
+
+/** What sites and admin clients use unless told otherwise. */
+export const DEFAULT_BACKOFF_POLICY: Readonly<Required<Omit<BackoffPolicy, 'maxElapsedMs'>>> = Object.freeze({
+  initialDelayMs: 200,
+  maxDelayMs: 10_000,
+  multiplier: 2,
+  maxAttempts: 8,
+});
+
+/** True for errors worth another attempt: `TributaryError.from(err).retryable`. */
+export function isRetryable(err: unknown): boolean {
+  return TributaryError.from(err).retryable;
+}
+
+/** The delay before retry number `attempt` (0-based) under `policy`. */
+export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * Math.pow(policy.multiplier ?? 2, Math.max(0, attempt)));
+  return Math.floor(random() * ceiling);
+}
+
+/** Resolves after `ms`, or rejects with the abort error as soon as `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(abortError(signal));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortError(signal as AbortSignal));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Backoff state for one operation or long-lived loop (stream reconnects, resumable downloads):
+ * `retryDelay(err)` after each failure, `reset()` after progress.
+ */
+export class Backoff {
+  readonly #policy: BackoffPolicy;
+  readonly #random: () => number;
+  #attempt = 0;
+  #startedAtMs = Date.now();
+
+  constructor(policy: BackoffPolicy, random: () => number = Math.random) {
+    this.#policy = policy;
+    this.#random = random;
+  }
+
+  /** Failures since the last reset. */
+  get attempt(): number {
+    return this.#attempt;
+  }
+
+  /** The next delay; each call grows the ceiling. No limit is checked (see `retryDelay`). */
+  nextDelay(): number {
+    return backoffDelay(this.#attempt++, this.#policy, this.#random);
+  }
+
+  /**
+   * Counts a failure and returns the delay before the next attempt, or undefined when the
+   * policy says to give up: the error is not retryable, `maxAttempts` attempts failed since the
+   * last reset, or the delay would end past `maxElapsedMs`.
+   */
+  retryDelay(error: unknown, retryable: (err: unknown) => boolean = isRetryable): number | undefined {
+    if (!retryable(error)) return undefined;
+    if (this.#attempt + 1 >= (this.#policy.maxAttempts ?? Infinity)) return undefined;
+    const delayMs = this.nextDelay();
+    if (Date.now() + delayMs - this.#startedAtMs > (this.#policy.maxElapsedMs ?? Infinity)) return undefined;
+    return delayMs;
+  }
+
+  /** Starts over, attempts and elapsed time alike (after progress). */
+  reset(): void {
+    this.#attempt = 0;
+    this.#startedAtMs = Date.now();
+  }
+
+  /** Sleeps for `nextDelay()`; rejects when `signal` aborts. Returns the delay slept. */
+  async wait(signal?: AbortSignal): Promise<number> {
+    const delayMs = this.nextDelay();
+    await sleep(delayMs, signal);
+    return delayMs;
+  }
+}
+
+export interface RetryOptions {
+  readonly policy: BackoffPolicy;
+  /** Attempts in all, the first included. @default `policy.maxAttempts` */
+  readonly maxAttempts?: number;
+  /** Stops retrying (and sleeping) when it aborts; the abort error is thrown. */
+  readonly signal?: AbortSignal;
+  /** Which errors are worth another attempt. @default `TributaryError.from(err).retryable` */
+  readonly isRetryable?: (err: unknown) => boolean;
+  /** Called before each sleep, e.g. to log the failure. */
+  readonly onRetry?: (info: { error: unknown; attempt: number; delayMs: number }) => void;
+  /** Source of jitter. @default Math.random */
+  readonly random?: () => number;
+}
+
+/**
+ * Runs `fn` until it succeeds, the error is not retryable, the policy gives up, or the signal
+ * aborts. The last error is rethrown as is (callers normalise it); an abort throws the abort error.
+ */
+export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
+  const policy = opts.maxAttempts === undefined ? opts.policy : { ...opts.policy, maxAttempts: opts.maxAttempts };
+  const backoff = new Backoff(policy, opts.random);
+  for (let attempt = 0; ; attempt++) {
+    throwIfAborted(opts.signal);
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      throwIfAborted(opts.signal);
+      const delayMs = backoff.retryDelay(error, opts.isRetryable);
+      if (delayMs === undefined) throw error;
+      opts.onRetry?.({ error, attempt, delayMs });
+      await sleep(delayMs, opts.signal);
+    }
+  }
+}
