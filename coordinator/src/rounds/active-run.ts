@@ -1,4 +1,4 @@
-import type { RunEvent__Output, TensorMap } from '@tributary/proto';
+import type { FederationSettings__Output, RunEvent__Output, TensorMap } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { BlobStore, FederationRecord, RoundRecord, RunRecord, StateStore } from '../state/index.js';
@@ -6,6 +6,7 @@ import type { Aggregator, Strategy, StrategyRegistry } from '../strategies/index
 import type { FoldPolicy } from '../updates/foldable-update.js';
 import type { RunEventBus, TaskBus } from './events.js';
 import type { EvaluationWindow } from './evaluation-phase.js';
+import { normaliseSettings } from './settings.js';
 
 /** What the round engine's parts share: stores, buses, clock and randomness. */
 export interface RoundServices {
@@ -51,6 +52,11 @@ export interface ActiveRun {
   timer?: NodeJS.Timeout;
   /** Set once the run has ended: late timers and deliveries see it and do nothing. */
   ended?: boolean;
+}
+
+/** The settings the run was started with (older runs stored none: the federation's, defaulted). */
+export function settingsOf(active: ActiveRun): FederationSettings__Output {
+  return active.run.settings ?? normaliseSettings(active.federation.settings);
 }
 
 /** How the active run's open round takes updates. */

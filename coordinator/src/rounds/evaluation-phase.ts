@@ -3,8 +3,7 @@ import { membersOf } from '../sites/membership.js';
 import type { RoundRecord } from '../state/index.js';
 import type { Refusal } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { armTimer, emit, type ActiveRun, type RoundServices } from './active-run.js';
-import { normaliseSettings } from './settings.js';
+import { armTimer, emit, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { evaluationTask } from './tasks.js';
 import { acceptedRecord, summaryOf } from './update-records.js';
 
@@ -34,7 +33,7 @@ export class EvaluationPhase {
 
   /** Opens the evaluation of `round`'s committed model (its `evaluation` is PENDING). */
   async open(active: ActiveRun, round: RoundRecord): Promise<void> {
-    const settings = active.run.settings ?? normaliseSettings(active.federation.settings);
+    const settings = settingsOf(active);
     const eligible = (await membersOf(this.s.state, active.run.federation, { approvedOnly: true })).map((site) => site.name);
     const selected = active.strategy.selectSites(eligible, settings, this.s.random);
     const window: EvaluationWindow = { round, selected, results: [], deadlineAtMs: this.s.now() + settings.roundDeadlineSeconds * 1000 };

@@ -7,8 +7,7 @@ import type { RoundRecord } from '../state/index.js';
 import type { AggregateResult, RoundContext } from '../strategies/index.js';
 import { toFoldable, type Refusal } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { armTimer, emit, foldPolicyOf, type ActiveRun, type RoundServices } from './active-run.js';
-import { normaliseSettings } from './settings.js';
+import { armTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { trainingTask } from './tasks.js';
 import { acceptedRecord, summaryOf } from './update-records.js';
 
@@ -33,7 +32,7 @@ export class RoundLifecycle {
   /** Opens round `run.currentRound + 1`. */
   async open(active: ActiveRun): Promise<void> {
     const run = active.run;
-    const settings = run.settings ?? normaliseSettings(active.federation.settings);
+    const settings = settingsOf(active);
     const number = run.currentRound + 1;
     const eligible = (await membersOf(this.s.state, run.federation, { approvedOnly: true })).map((site) => site.name);
     const selected = active.strategy.selectSites(eligible, settings, this.s.random);
@@ -162,7 +161,7 @@ export class RoundLifecycle {
     const round = active.round;
     const aggregator = active.aggregator;
     if (!round || !aggregator || round.state !== 'ROUND_STATE_OPEN') return;
-    const settings = active.run.settings ?? normaliseSettings(active.federation.settings);
+    const settings = settingsOf(active);
     if (round.accepted.length < settings.minSites) {
       await this.fail(active, `QUORUM_NOT_MET: ${round.accepted.length} of ${round.selectedSites.length} selected site(s) delivered, min_sites is ${settings.minSites}`);
       return;
@@ -196,7 +195,7 @@ export class RoundLifecycle {
     );
     const version = prepared.record.version;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const settings = active.run.settings ?? normaliseSettings(active.federation.settings);
+    const settings = settingsOf(active);
     round.state = 'ROUND_STATE_COMMITTED';
     round.closedAtMs = at;
     round.committedVersion = version;
@@ -231,7 +230,7 @@ export class RoundLifecycle {
 
   /** A fresh aggregator for the round (opening it, or re-folding it after a restart). */
   aggregatorContext(active: ActiveRun, round: RoundRecord): RoundContext {
-    const settings = active.run.settings ?? normaliseSettings(active.federation.settings);
+    const settings = settingsOf(active);
     return {
       federation: active.run.federation,
       runId: active.run.id,
