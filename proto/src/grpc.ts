@@ -49,7 +49,7 @@ export function methodPath(service: ServiceName, method: string): string {
 
 function rawService(service: ServiceName): MethodTable {
   const def = packageDefinition()[`tributary.v1.${service}`];
-  if (def === undefined) throw new TributaryError({ code: 'INTERNAL', reason: Reason.INTERNAL, message: `service ${service} missing from ${PROTO_PATH}` });
+  if (def === undefined) throw TributaryError.internal(`service ${service} missing from ${PROTO_PATH}`);
   return def as unknown as MethodTable;
 }
 
@@ -129,7 +129,7 @@ export class RpcClient {
     return new Promise<Res>((resolve, reject) => {
       const { signal } = opts;
       if (signal?.aborted === true) {
-        reject(cancelled(method));
+        reject(TributaryError.cancelled(`${method} cancelled`));
         return;
       }
       let prepared: PreparedCall;
@@ -153,7 +153,7 @@ export class RpcClient {
         (err, value) => {
           signal?.removeEventListener('abort', onAbort);
           if (err !== null) reject(TributaryError.from(err));
-          else if (value === undefined) reject(new TributaryError({ code: 'INTERNAL', reason: Reason.INTERNAL, message: `${method}: empty response` }));
+          else if (value === undefined) reject(TributaryError.internal(`${method}: empty response`));
           else resolve(value);
         },
       );
@@ -171,7 +171,7 @@ export class RpcClient {
   }
 
   private async *openStream<Req, Res>(method: string, request: Req, signal: AbortSignal | undefined): AsyncGenerator<Res, void, undefined> {
-    if (signal?.aborted === true) throw cancelled(method);
+    if (signal?.aborted === true) throw TributaryError.cancelled(`${method} cancelled`);
     let prepared: PreparedCall;
     try {
       prepared = this.prepare(method, request, true);
@@ -198,22 +198,17 @@ export class RpcClient {
     const table = rawService(this.service);
     const def = Object.hasOwn(table, method) ? table[method] : undefined;
     if (def === undefined || def.requestStream || def.responseStream !== responseStream) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `${this.service} has no ${responseStream ? 'server-streaming' : 'unary'} method ${method}`,
-      });
+      throw TributaryError.invalidArgument(`${this.service} has no ${responseStream ? 'server-streaming' : 'unary'} method ${method}`);
     }
     let serialized: Uint8Array;
     try {
       serialized = def.requestSerialize(request) as Uint8Array;
     } catch (err) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `cannot encode the ${method} request: ${err instanceof Error ? err.message : String(err)}`,
-        cause: err,
-      });
+      throw TributaryError.of(
+        Reason.INVALID_ARGUMENT,
+        `cannot encode the ${method} request: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     const bytes = Buffer.isBuffer(serialized) ? serialized : Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
     const path = methodPath(this.service, method);
@@ -221,8 +216,4 @@ export class RpcClient {
     for (const [k, v] of Object.entries(signCall(this.key, path, bytes))) metadata.set(k, v);
     return { path, def, bytes, metadata };
   }
-}
-
-function cancelled(method: string): TributaryError {
-  return new TributaryError({ code: 'CANCELLED', reason: 'CANCELLED', message: `${method} cancelled` });
 }
