@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Reason, TributaryError, assertName } from '@tributary/proto';
-import type { DownloadModelRequest, ModelChunk__Output, RpcClient } from '@tributary/proto';
+import type { DownloadModelRequest, ModelChunk__Output, ReasonCode, RpcClient } from '@tributary/proto';
 import { Backoff, sleep } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
 import { describeError } from './logging.js';
@@ -151,6 +151,6 @@ function firstChunkHeader(
   return { totalSize, sha256 };
 }
 
-function dataLoss(reason: string, message: string): TributaryError {
+function dataLoss(reason: ReasonCode, message: string): TributaryError {
   return new TributaryError({ code: 'DATA_LOSS', reason, message, retryable: false });
 }

@@ -1,4 +1,4 @@
-import { TributaryError, decodeUpdateStatus } from '@tributary/proto';
+import { Reason, TributaryError, decodeUpdateStatus } from '@tributary/proto';
 import type { GetUpdateStatusRequest, UpdateStatus__Output } from '@tributary/proto';
 import type { Subscription } from 'nats';
 import { Backoff, sleep } from './backoff.js';
@@ -91,13 +91,11 @@ export class VerdictWatch {
     } finally {
       done.abort();
     }
-    throw new TributaryError({
-      code: 'DEADLINE_EXCEEDED',
-      reason: 'DEADLINE_EXCEEDED',
-      message: `no verdict on update ${this.#updateId}; it was published and may still be judged (GetUpdateStatus)`,
-      retryable: false,
-      details: { updateId: this.#updateId },
-    });
+    throw TributaryError.of(
+      Reason.DEADLINE_EXCEEDED,
+      `no verdict on update ${this.#updateId}; it was published and may still be judged (GetUpdateStatus)`,
+      { retryable: false, details: { updateId: this.#updateId } },
+    );
   }
 
   close(): void {
