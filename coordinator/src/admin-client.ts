@@ -15,6 +15,7 @@ import type {
   MetricEvent__Output,
   ModelChunk__Output,
   ModelVersion__Output,
+  ReasonCode,
   Round__Output,
   Run__Output,
   RunEvent__Output,
@@ -309,6 +310,6 @@ function backoffMs(attempt: number): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-function dataLoss(reason: string, message: string): TributaryError {
+function dataLoss(reason: ReasonCode, message: string): TributaryError {
   return new TributaryError({ code: 'DATA_LOSS', reason, message, retryable: false });
 }
