@@ -1,4 +1,4 @@
-import { Reason, TributaryError, decodeEnsemble } from '@tributary/proto';
+import { TributaryError, decodeEnsemble } from '@tributary/proto';
 import type { Ensemble, EnsembleCombine, EnsembleMember, TensorMap } from '@tributary/proto';
 
 /**
@@ -136,5 +136,5 @@ function argmax(values: readonly number[]): number {
 }
 
 function invalid(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message: `ensemble predict: ${message}` });
+  return TributaryError.invalidArgument(`ensemble predict: ${message}`);
 }

@@ -25,12 +25,12 @@ const EMPTY_SHA256 = sha256Hex(new Uint8Array(0));
  * then waits for the verdict like an update.
  */
 export async function submitEvaluation(session: SiteSession, task: SiteTask, result: EvaluationResult, signal: AbortSignal): Promise<UpdateVerdict> {
-  if (task.kind !== 'evaluate') throw invalid(`task of kind "${task.kind}" is not an evaluation`);
+  if (task.kind !== 'evaluate') throw TributaryError.invalidArgument(`task of kind "${task.kind}" is not an evaluation`);
   if (!Number.isSafeInteger(result.numExamples) || result.numExamples <= 0) {
-    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.ZERO_EXAMPLES, message: `evaluation numExamples must be a positive integer, got ${String(result.numExamples)}` });
+    throw TributaryError.of(Reason.ZERO_EXAMPLES, `evaluation numExamples must be a positive integer, got ${String(result.numExamples)}`);
   }
   for (const [key, value] of Object.entries(result.metrics)) {
-    if (!Number.isFinite(value)) throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.NON_FINITE, message: `evaluation metric "${key}" is not a finite number` });
+    if (!Number.isFinite(value)) throw TributaryError.of(Reason.NON_FINITE, `evaluation metric "${key}" is not a finite number`);
   }
   const { site } = session;
   const { federation, runId, round } = task;
@@ -58,6 +58,3 @@ export async function submitEvaluation(session: SiteSession, task: SiteTask, res
   return publishManifest(session, task, manifest, signal, { bytes: 0, started: Date.now() });
 }
 
-function invalid(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message });
-}

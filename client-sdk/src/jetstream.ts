@@ -45,50 +45,34 @@ export function natsFailure(err: unknown, what: string): TributaryError {
   }
   const api = err.jsError();
   if (api !== null) {
-    const code = api.code === 503 ? 'UNAVAILABLE' : 'FAILED_PRECONDITION';
-    return new TributaryError({
-      code,
-      reason: code,
-      message: `${what}: JetStream refused it (${api.code}${api.err_code === undefined ? '' : `/${api.err_code}`}): ${api.description}`,
-      cause: err,
-    });
+    return TributaryError.of(
+      api.code === 503 ? Reason.UNAVAILABLE : Reason.FAILED_PRECONDITION,
+      `${what}: JetStream refused it (${api.code}${api.err_code === undefined ? '' : `/${api.err_code}`}): ${api.description}`,
+      { cause: err },
+    );
   }
   switch (err.code) {
     case ErrorCode.NoResponders:
-      return new TributaryError({
-        code: 'UNAVAILABLE',
-        reason: 'UNAVAILABLE',
-        message: `${what}: no JetStream stream answered (is the coordinator running? it creates the streams)`,
-        cause: err,
-      });
+      return TributaryError.of(
+        Reason.UNAVAILABLE,
+        `${what}: no JetStream stream answered (is the coordinator running? it creates the streams)`,
+        { cause: err },
+      );
     case ErrorCode.MaxPayloadExceeded:
-      return new TributaryError({
-        code: 'RESOURCE_EXHAUSTED',
-        reason: Reason.PAYLOAD_TOO_LARGE,
-        message: `${what}: message exceeds the NATS server's max_payload (lower chunkSize)`,
-        retryable: false,
-        cause: err,
-      });
+      return TributaryError.of(
+        Reason.PAYLOAD_TOO_LARGE,
+        `${what}: message exceeds the NATS server's max_payload (lower chunkSize)`,
+        { retryable: false, cause: err },
+      );
     case ErrorCode.ConnectionClosed:
     case ErrorCode.ConnectionDraining:
-      return new TributaryError({
-        code: 'UNAVAILABLE',
-        reason: 'UNAVAILABLE',
-        message: `${what}: the NATS connection is closed`,
-        retryable: false,
-        cause: err,
-      });
+      return TributaryError.of(Reason.UNAVAILABLE, `${what}: the NATS connection is closed`, { retryable: false, cause: err });
     case ErrorCode.PermissionsViolation:
     case ErrorCode.AuthorizationViolation:
-      return new TributaryError({
-        code: 'PERMISSION_DENIED',
-        reason: Reason.PERMISSION_DENIED,
-        message: `${what}: ${err.message}`,
-        cause: err,
-      });
+      return TributaryError.of(Reason.PERMISSION_DENIED, `${what}: ${err.message}`, { cause: err });
     default: {
-      const code = TRANSIENT_CODES.has(err.code) ? 'UNAVAILABLE' : 'UNKNOWN';
-      return new TributaryError({ code, reason: code, message: `${what}: ${err.message}`, cause: err });
+      const reason = TRANSIENT_CODES.has(err.code) ? Reason.UNAVAILABLE : Reason.UNKNOWN;
+      return TributaryError.of(reason, `${what}: ${err.message}`, { cause: err });
     }
   }
 }

@@ -1,5 +1,4 @@
 import {
-  Reason,
   TributaryError,
   encodeEnvelope,
   encodeMetricBatch,
@@ -161,27 +160,19 @@ export class TaskMetrics {
 
 function validPoints(metrics: Record<string, number>, step: number | undefined): Array<[string, number]> {
   if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) {
-    throw invalidLog('metrics must be an object of numbers, e.g. { loss: 0.3 }');
+    throw TributaryError.invalidArgument('task.log: metrics must be an object of numbers, e.g. { loss: 0.3 }');
   }
   if (step !== undefined && !Number.isSafeInteger(step)) {
-    throw invalidLog(`step must be an integer, got ${String(step)}`);
+    throw TributaryError.invalidArgument(`task.log: step must be an integer, got ${String(step)}`);
   }
   const entries = Object.entries(metrics);
   for (const [key, value] of entries) {
     if (key === '' || key.length > MAX_KEY_LENGTH) {
-      throw invalidLog(`metric key must be 1 to ${MAX_KEY_LENGTH} characters, got "${key.slice(0, 40)}"`);
+      throw TributaryError.invalidArgument(`task.log: metric key must be 1 to ${MAX_KEY_LENGTH} characters, got "${key.slice(0, 40)}"`);
     }
     if (typeof value !== 'number') {
-      throw invalidLog(`metric "${key}" must be a number, got ${typeof value}`);
+      throw TributaryError.invalidArgument(`task.log: metric "${key}" must be a number, got ${typeof value}`);
     }
   }
   return entries;
-}
-
-function invalidLog(message: string): TributaryError {
-  return new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.INVALID_ARGUMENT,
-    message: `task.log: ${message}`,
-  });
 }

@@ -116,12 +116,7 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
  */
 function invalid(name: string, expected: string, got: unknown, shown = describe(got)): never {
   const path = name === '' ? 'SiteClientOptions' : `SiteClientOptions.${name}`;
-  throw new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.INVALID_ARGUMENT,
-    message: `invalid ${path}: expected ${expected}, got ${shown}`,
-    details: { option: name },
-  });
+  throw TributaryError.of(Reason.INVALID_ARGUMENT, `invalid ${path}: expected ${expected}, got ${shown}`, { details: { option: name } });
 }
 
 function describe(v: unknown): string {

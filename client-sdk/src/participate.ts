@@ -1,4 +1,4 @@
-import { Reason, TributaryError } from '@tributary/proto';
+import { TributaryError } from '@tributary/proto';
 import { describeError } from './logging.js';
 import type { SiteLogger } from './logging.js';
 import { raceAbort } from './signals.js';
@@ -55,11 +55,11 @@ export async function participate(
   train: TrainFn,
   opts: ParticipateOptions = {},
 ): Promise<ParticipationSummary> {
-  if (typeof train !== 'function') throw invalid(`train must be a function, got ${typeof train}`);
+  if (typeof train !== 'function') throw TributaryError.invalidArgument(`participate: train must be a function, got ${typeof train}`);
   const { signal, maxTasks, onVerdict, evaluate } = opts;
-  if (evaluate !== undefined && typeof evaluate !== 'function') throw invalid(`evaluate must be a function, got ${typeof evaluate}`);
+  if (evaluate !== undefined && typeof evaluate !== 'function') throw TributaryError.invalidArgument(`participate: evaluate must be a function, got ${typeof evaluate}`);
   if (maxTasks !== undefined && !(Number.isSafeInteger(maxTasks) && maxTasks > 0)) {
-    throw invalid(`maxTasks must be a positive integer, got ${String(maxTasks)}`);
+    throw TributaryError.invalidArgument(`participate: maxTasks must be a positive integer, got ${String(maxTasks)}`);
   }
   const summary: ParticipationSummary = { tasks: 0, accepted: 0, refused: 0, failed: 0 };
   // A function, so the compiler does not assume the signal keeps the state it had earlier.
@@ -112,6 +112,3 @@ async function reportVerdict(
   }
 }
 
-function invalid(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message: `participate: ${message}` });
-}

@@ -66,7 +66,7 @@ export class SiteClient {
     try {
       const request: EnrollRequest = { invitationToken: opts.invitationToken, siteName: opts.siteName ?? '', publicKey: Buffer.from(key.publicKey) };
       const response = await rpc.unary<EnrollRequest, EnrollResponse__Output>('Enroll', request);
-      if (!response.site) throw new TributaryError({ code: 'INTERNAL', reason: 'INTERNAL', message: 'enrollment returned no site' });
+      if (!response.site) throw TributaryError.internal('enrollment returned no site');
       return response.site;
     } catch (err) {
       throw TributaryError.from(err);
@@ -124,11 +124,7 @@ export class SiteClient {
     this.#assertOpen();
     const { timeoutMs } = opts;
     if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `nextTask: timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`,
-      });
+      throw TributaryError.invalidArgument(`nextTask: timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`);
     }
     const wait = linkSignals(
       [opts.signal, this.#closing.signal],
@@ -138,11 +134,7 @@ export class SiteClient {
             deadline: {
               atMs: Date.now() + timeoutMs,
               reason: () =>
-                new TributaryError({
-                  code: 'DEADLINE_EXCEEDED',
-                  reason: 'DEADLINE_EXCEEDED',
-                  message: `no task for federation "${federation}" within ${timeoutMs} ms`,
-                }),
+                TributaryError.of(Reason.DEADLINE_EXCEEDED, `no task for federation "${federation}" within ${timeoutMs} ms`),
             },
           },
     );
@@ -216,7 +208,7 @@ export class SiteClient {
   async #shutdown(): Promise<void> {
     const { nc, rpc, logger } = this.#session;
     this.#closing.abort(
-      new TributaryError({ code: 'CANCELLED', reason: 'CANCELLED', message: 'the site client is closing' }),
+      TributaryError.cancelled('the site client is closing'),
     );
     const grace = AbortSignal.timeout(CLOSE_GRACE_MS);
     const flushed = this.#metrics.flushAll();
@@ -308,23 +300,17 @@ async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: S
   } catch (err) {
     const e = TributaryError.from(err);
     if (e.code !== 'UNAVAILABLE' && e.code !== 'DEADLINE_EXCEEDED') throw e;
-    throw new TributaryError({
-      code: e.code,
-      reason: e.reason,
-      message: `cannot reach the coordinator at ${options.coordinator}: ${e.message}`,
-      cause: e,
-    });
+    throw TributaryError.of(e.reason, `cannot reach the coordinator at ${options.coordinator}: ${e.message}`, { code: e.code, cause: e });
   }
   if (who.role !== 'site') {
-    throw new TributaryError({
-      code: 'PERMISSION_DENIED',
-      reason: Reason.PERMISSION_DENIED,
-      message: `key ${key.keyId} is ${who.role === '' ? 'not a site key' : `an ${who.role} key, not a site key`}: SiteClient needs the key of a site added to the coordinator or enrolled with an invitation`,
-    });
+    throw TributaryError.of(
+      Reason.PERMISSION_DENIED,
+      `key ${key.keyId} is ${who.role === '' ? 'not a site key' : `an ${who.role} key, not a site key`}: SiteClient needs the key of a site added to the coordinator or enrolled with an invitation`,
+    );
   }
   const site = who.site?.name ?? '';
   if (site === '') {
-    throw new TributaryError({ code: 'INTERNAL', reason: Reason.INTERNAL, message: 'WhoAmI named no site for a site key' });
+    throw TributaryError.internal('WhoAmI named no site for a site key');
   }
   return site;
 }
@@ -340,20 +326,18 @@ async function openNats(options: CompiledSiteClientOptions, site: string): Promi
     });
   } catch (err) {
     if (err instanceof NatsError && err.isAuthError()) {
-      throw new TributaryError({
-        code: 'PERMISSION_DENIED',
-        reason: Reason.PERMISSION_DENIED,
-        message: `NATS at ${options.nats.join(', ')} refused the site's credentials (${options.natsAuth === undefined ? 'none given: set natsAuth' : 'check natsAuth'}): ${describeError(err)}`,
-        cause: err,
-      });
+      throw TributaryError.of(
+        Reason.PERMISSION_DENIED,
+        `NATS at ${options.nats.join(', ')} refused the site's credentials (${options.natsAuth === undefined ? 'none given: set natsAuth' : 'check natsAuth'}): ${describeError(err)}`,
+        { cause: err },
+      );
     }
     const noTls = err instanceof NatsError && err.code === ErrorCode.ServerOptionNotAvailable;
-    throw new TributaryError({
-      code: 'UNAVAILABLE',
-      reason: 'UNAVAILABLE',
-      message: `cannot connect to NATS at ${options.nats.join(', ')}: ${noTls ? 'the server does not offer TLS, which natsAuth.tls asks for' : describeError(err)}`,
-      cause: err,
-    });
+    throw TributaryError.of(
+      Reason.UNAVAILABLE,
+      `cannot connect to NATS at ${options.nats.join(', ')}: ${noTls ? 'the server does not offer TLS, which natsAuth.tls asks for' : describeError(err)}`,
+      { cause: err },
+    );
   }
 }
 

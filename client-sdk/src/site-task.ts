@@ -20,12 +20,11 @@ export function taskSignal(
     deadline: {
       atMs: task.deadlineAtMs,
       reason: () =>
-        new TributaryError({
-          code: 'DEADLINE_EXCEEDED',
-          reason: Reason.DEADLINE_PASSED,
-          message: `deadline of ${task.federation} run ${task.runId} round ${task.round} passed at ${new Date(task.deadlineAtMs).toISOString()}`,
-          retryable: false,
-        }),
+        TributaryError.of(
+          Reason.DEADLINE_PASSED,
+          `deadline of ${task.federation} run ${task.runId} round ${task.round} passed at ${new Date(task.deadlineAtMs).toISOString()}`,
+          { code: 'DEADLINE_EXCEEDED', retryable: false },
+        ),
     },
   });
 }

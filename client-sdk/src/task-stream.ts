@@ -141,11 +141,11 @@ function decodeModel(bytes: Uint8Array, raw: Task__Output): TensorMap {
   const spec = raw.modelSpec?.tensors ?? [];
   const mismatch = spec.length === 0 ? undefined : checkSpec(spec, tensorSpecsOf(tensors));
   if (mismatch !== undefined) {
-    throw new TributaryError({
-      code: 'DATA_LOSS',
-      reason: Reason.SCHEMA_MISMATCH,
-      message: `global model v${raw.modelVersion} does not match the task's model spec: ${mismatch}`,
-    });
+    throw TributaryError.of(
+      Reason.SCHEMA_MISMATCH,
+      `global model v${raw.modelVersion} does not match the task's model spec: ${mismatch}`,
+      { code: 'DATA_LOSS' },
+    );
   }
   return tensors;
 }

@@ -14,7 +14,7 @@ import {
   subjects,
   tensorSpecsOf,
 } from '@tributary/proto';
-import type { TensorMap, TensorSpec__Output } from '@tributary/proto';
+import type { ReasonCode, TensorMap, TensorSpec__Output } from '@tributary/proto';
 import { publishDurably } from './jetstream.js';
 import type { SiteSession } from './session.js';
 import { linkSignals } from './signals.js';
@@ -125,9 +125,9 @@ function checkedSpecs(task: SiteTask, weights: TensorMap): TensorSpec__Output[] 
   return tensors;
 }
 
-/** INVALID_ARGUMENT for an update refused before anything was sent. */
-function refusedLocally(reason: string, message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason, message: `update not sent: ${message}`, details: { local: true } });
+/** An update refused before anything was sent. */
+function refusedLocally(reason: ReasonCode, message: string): TributaryError {
+  return TributaryError.of(reason, `update not sent: ${message}`, { details: { local: true } });
 }
 
 export interface PublishedPayload {

@@ -1,4 +1,4 @@
-import { Backoff, TributaryError, abortError, decodeUpdateStatus, sleep } from '@tributary/proto';
+import { Backoff, Reason, TributaryError, abortError, decodeUpdateStatus, sleep } from '@tributary/proto';
 import type { GetUpdateStatusRequest, UpdateStatus__Output } from '@tributary/proto';
 import type { Subscription } from 'nats';
 import { describeError } from './logging.js';
@@ -90,13 +90,11 @@ export class VerdictWatch {
     } finally {
       done.abort();
     }
-    throw new TributaryError({
-      code: 'DEADLINE_EXCEEDED',
-      reason: 'DEADLINE_EXCEEDED',
-      message: `no verdict on update ${this.#updateId}; it was published and may still be judged (GetUpdateStatus)`,
-      retryable: false,
-      details: { updateId: this.#updateId },
-    });
+    throw TributaryError.of(
+      Reason.DEADLINE_EXCEEDED,
+      `no verdict on update ${this.#updateId}; it was published and may still be judged (GetUpdateStatus)`,
+      { retryable: false, details: { updateId: this.#updateId } },
+    );
   }
 
   close(): void {

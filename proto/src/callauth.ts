@@ -96,29 +96,29 @@ export class CallVerifier {
     const timestampText = header(input.headers, AUTH_HEADERS.timestamp);
     const nonce = header(input.headers, AUTH_HEADERS.nonce);
     const signatureText = header(input.headers, AUTH_HEADERS.signature);
-    if (!KEY_ID.test(keyId)) throw unauthenticated(Reason.AUTH_MISSING, `malformed ${AUTH_HEADERS.keyId} header`);
-    if (!TIMESTAMP.test(timestampText)) throw unauthenticated(Reason.AUTH_MISSING, `malformed ${AUTH_HEADERS.timestamp} header`);
-    if (!NONCE.test(nonce)) throw unauthenticated(Reason.AUTH_MISSING, `malformed ${AUTH_HEADERS.nonce} header`);
+    if (!KEY_ID.test(keyId)) throw TributaryError.of(Reason.AUTH_MISSING, `malformed ${AUTH_HEADERS.keyId} header`);
+    if (!TIMESTAMP.test(timestampText)) throw TributaryError.of(Reason.AUTH_MISSING, `malformed ${AUTH_HEADERS.timestamp} header`);
+    if (!NONCE.test(nonce)) throw TributaryError.of(Reason.AUTH_MISSING, `malformed ${AUTH_HEADERS.nonce} header`);
 
     const timestamp = Number(timestampText);
     if (Math.abs(now - timestamp) > this.skewMs) {
-      throw unauthenticated(
+      throw TributaryError.of(
         Reason.AUTH_EXPIRED,
         `call timestamp is ${Math.round((now - timestamp) / 1000)} s away from the server clock (allowed ${Math.round(this.skewMs / 1000)} s); check the clock`,
       );
     }
     const publicKey = input.resolveKey(keyId);
-    if (publicKey === undefined) throw unauthenticated(Reason.AUTH_UNKNOWN_KEY, `unknown key ${keyId}`);
+    if (publicKey === undefined) throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, `unknown key ${keyId}`);
 
     const signature = decodeBase64Exact(signatureText, SIGNATURE_BYTES);
     const signed = callSigningBytes(input.method, timestamp, nonce, input.bodySha256Hex);
     if (signature === undefined || !verifyBytes(publicKey, signed, signature)) {
-      throw unauthenticated(Reason.AUTH_SIGNATURE_INVALID, `call signature does not verify for key ${keyId}`);
+      throw TributaryError.of(Reason.AUTH_SIGNATURE_INVALID, `call signature does not verify for key ${keyId}`);
     }
 
     const nonceKey = `${keyId}:${nonce}`;
     this.forgetExpired(now);
-    if (this.nonces.has(nonceKey)) throw unauthenticated(Reason.AUTH_REPLAYED, 'call replayed (nonce already used)');
+    if (this.nonces.has(nonceKey)) throw TributaryError.of(Reason.AUTH_REPLAYED, 'call replayed (nonce already used)');
     const untilMs = timestamp + this.skewMs;
     this.nonces.set(nonceKey, untilMs);
     this.onNonce?.({ keyId, nonce, untilMs });
@@ -148,10 +148,6 @@ export class CallVerifier {
 
 function header(headers: Record<string, string | undefined>, name: string): string {
   const v = headers[name];
-  if (typeof v !== 'string' || v === '') throw unauthenticated(Reason.AUTH_MISSING, `missing ${name} header: calls must be signed`);
+  if (typeof v !== 'string' || v === '') throw TributaryError.of(Reason.AUTH_MISSING, `missing ${name} header: calls must be signed`);
   return v;
-}
-
-function unauthenticated(reason: string, message: string): TributaryError {
-  return new TributaryError({ code: 'UNAUTHENTICATED', reason, message });
 }

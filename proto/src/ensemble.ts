@@ -233,9 +233,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function malformed(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.MALFORMED_PAYLOAD, message: `malformed ensemble: ${message}` });
+  return TributaryError.of(Reason.MALFORMED_PAYLOAD, `malformed ensemble: ${message}`);
 }
 
 function invalidArgument(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message: `ensemble: ${message}` });
+  return TributaryError.invalidArgument(`ensemble: ${message}`);
 }

@@ -45,67 +45,225 @@ export const grpcStatusOf = (code: Code): number => CODES.indexOf(code);
 /** The code of a gRPC numeric status; unknown numbers give `UNKNOWN`. */
 export const codeOfGrpcStatus = (n: number): Code => CODES[n] ?? 'UNKNOWN';
 
-/** Stable reason codes: why something was refused. Documented in docs/protocol.md. */
+/**
+ * Every reason code of Tributary: why something was refused or failed. Stable: they travel on the
+ * wire (the `x-tributary-reason` trailer, `UpdateStatus.reason`, `Refusal.reason`, failure
+ * reasons) and are documented in docs/protocol.md. Each gRPC status name is also a reason, for
+ * failures that carry no reason of their own (a call that never reached the coordinator).
+ */
 export const Reason = {
+  // Requests and calls
   INVALID_NAME: 'INVALID_NAME',
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   NOT_FOUND: 'NOT_FOUND',
   ALREADY_EXISTS: 'ALREADY_EXISTS',
-  MALFORMED_ENVELOPE: 'MALFORMED_ENVELOPE',
-  MALFORMED_MANIFEST: 'MALFORMED_MANIFEST',
-  MALFORMED_PAYLOAD: 'MALFORMED_PAYLOAD',
-  UNKNOWN_KEY: 'UNKNOWN_KEY',
-  KEY_REVOKED: 'KEY_REVOKED',
-  SIGNATURE_INVALID: 'SIGNATURE_INVALID',
-  SITE_MISMATCH: 'SITE_MISMATCH',
-  SUBJECT_MISMATCH: 'SUBJECT_MISMATCH',
-  NOT_A_MEMBER: 'NOT_A_MEMBER',
-  RUN_NOT_FOUND: 'RUN_NOT_FOUND',
-  RUN_NOT_RUNNING: 'RUN_NOT_RUNNING',
-  WRONG_ROUND: 'WRONG_ROUND',
-  ROUND_NOT_OPEN: 'ROUND_NOT_OPEN',
-  SITE_NOT_SELECTED: 'SITE_NOT_SELECTED',
-  ALREADY_DELIVERED: 'ALREADY_DELIVERED',
-  DEADLINE_PASSED: 'DEADLINE_PASSED',
-  REPLAYED_UPDATE: 'REPLAYED_UPDATE',
-  DIGEST_MISMATCH: 'DIGEST_MISMATCH',
-  SIZE_MISMATCH: 'SIZE_MISMATCH',
-  PAYLOAD_MISSING: 'PAYLOAD_MISSING',
-  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  SCHEMA_MISMATCH: 'SCHEMA_MISMATCH',
-  NON_FINITE: 'NON_FINITE',
-  NORM_EXCEEDED: 'NORM_EXCEEDED',
-  ZERO_EXAMPLES: 'ZERO_EXAMPLES',
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  INVITATION_INVALID: 'INVITATION_INVALID',
+  RUN_ALREADY_RUNNING: 'RUN_ALREADY_RUNNING',
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNIMPLEMENTED: 'UNIMPLEMENTED',
+  INTERNAL: 'INTERNAL',
+  // Call authentication
   AUTH_MISSING: 'AUTH_MISSING',
   AUTH_EXPIRED: 'AUTH_EXPIRED',
   AUTH_REPLAYED: 'AUTH_REPLAYED',
   AUTH_SIGNATURE_INVALID: 'AUTH_SIGNATURE_INVALID',
   AUTH_UNKNOWN_KEY: 'AUTH_UNKNOWN_KEY',
-  PERMISSION_DENIED: 'PERMISSION_DENIED',
-  INVITATION_INVALID: 'INVITATION_INVALID',
+  KEY_REVOKED: 'KEY_REVOKED',
+  // Updates, evaluation results, metric batches and verdicts
+  MALFORMED_ENVELOPE: 'MALFORMED_ENVELOPE',
+  MALFORMED_MANIFEST: 'MALFORMED_MANIFEST',
+  MALFORMED_PAYLOAD: 'MALFORMED_PAYLOAD',
+  UNKNOWN_KEY: 'UNKNOWN_KEY',
+  SIGNATURE_INVALID: 'SIGNATURE_INVALID',
+  VERDICT_SIGNATURE_INVALID: 'VERDICT_SIGNATURE_INVALID',
+  SITE_MISMATCH: 'SITE_MISMATCH',
+  SUBJECT_MISMATCH: 'SUBJECT_MISMATCH',
+  NOT_A_MEMBER: 'NOT_A_MEMBER',
+  REPLAYED_UPDATE: 'REPLAYED_UPDATE',
+  ZERO_EXAMPLES: 'ZERO_EXAMPLES',
+  RUN_NOT_FOUND: 'RUN_NOT_FOUND',
+  RUN_NOT_RUNNING: 'RUN_NOT_RUNNING',
+  WRONG_ROUND: 'WRONG_ROUND',
+  ROUND_NOT_OPEN: 'ROUND_NOT_OPEN',
+  DEADLINE_PASSED: 'DEADLINE_PASSED',
+  SITE_NOT_SELECTED: 'SITE_NOT_SELECTED',
+  ALREADY_DELIVERED: 'ALREADY_DELIVERED',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  SCHEMA_MISMATCH: 'SCHEMA_MISMATCH',
+  PAYLOAD_MISSING: 'PAYLOAD_MISSING',
+  UPLOAD_TIMEOUT: 'UPLOAD_TIMEOUT',
+  SIZE_MISMATCH: 'SIZE_MISMATCH',
+  DIGEST_MISMATCH: 'DIGEST_MISMATCH',
+  NON_FINITE: 'NON_FINITE',
+  NORM_EXCEEDED: 'NORM_EXCEEDED',
+  // Rounds and runs
   QUORUM_NOT_MET: 'QUORUM_NOT_MET',
   STRATEGY_ERROR: 'STRATEGY_ERROR',
+  NON_FINITE_AGGREGATE: 'NON_FINITE_AGGREGATE',
   RUN_STOPPED: 'RUN_STOPPED',
-  NATS_SERVER_MISSING: 'NATS_SERVER_MISSING',
-  NATS_SERVER_START_FAILED: 'NATS_SERVER_START_FAILED',
-  KEY_FILE_INVALID: 'KEY_FILE_INVALID',
-  KEY_FILE_INSECURE: 'KEY_FILE_INSECURE',
-  RUN_ALREADY_RUNNING: 'RUN_ALREADY_RUNNING',
   RESUME_FAILED: 'RESUME_FAILED',
+  // Starting the coordinator
   NATS_UNAVAILABLE: 'NATS_UNAVAILABLE',
+  NATS_AUTH_FAILED: 'NATS_AUTH_FAILED',
+  NATS_CREDENTIALS_INVALID: 'NATS_CREDENTIALS_INVALID',
   JETSTREAM_UNAVAILABLE: 'JETSTREAM_UNAVAILABLE',
   LISTEN_FAILED: 'LISTEN_FAILED',
   DATA_DIR_IN_USE: 'DATA_DIR_IN_USE',
   STATE_STORE_UNAVAILABLE: 'STATE_STORE_UNAVAILABLE',
-  UNIMPLEMENTED: 'UNIMPLEMENTED',
-  INTERNAL: 'INTERNAL',
+  NATS_AUTHORITY_MISSING: 'NATS_AUTHORITY_MISSING',
+  NATS_AUTHORITY_INSECURE: 'NATS_AUTHORITY_INSECURE',
+  NATS_AUTHORITY_INVALID: 'NATS_AUTHORITY_INVALID',
+  CLAIMS_UPDATE_FAILED: 'CLAIMS_UPDATE_FAILED',
+  CLAIMS_UPDATE_REFUSED: 'CLAIMS_UPDATE_REFUSED',
+  // Plugins
+  PLUGIN_NOT_FOUND: 'PLUGIN_NOT_FOUND',
+  PLUGIN_LOAD_FAILED: 'PLUGIN_LOAD_FAILED',
+  PLUGIN_INVALID: 'PLUGIN_INVALID',
+  // Tracking stores (the store reasons are MLflow's error codes)
+  UNKNOWN_TRACKING_SCHEME: 'UNKNOWN_TRACKING_SCHEME',
+  INVALID_TRACKING_URI: 'INVALID_TRACKING_URI',
+  TRACKING_STORE_OPEN_FAILED: 'TRACKING_STORE_OPEN_FAILED',
+  TRACKING_STORE_CLOSED: 'TRACKING_STORE_CLOSED',
+  RESOURCE_DOES_NOT_EXIST: 'RESOURCE_DOES_NOT_EXIST',
+  RESOURCE_ALREADY_EXISTS: 'RESOURCE_ALREADY_EXISTS',
+  INVALID_PARAMETER_VALUE: 'INVALID_PARAMETER_VALUE',
+  TEMPORARILY_UNAVAILABLE: 'TEMPORARILY_UNAVAILABLE',
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
+  // Local tools
+  NATS_SERVER_MISSING: 'NATS_SERVER_MISSING',
+  NATS_SERVER_START_FAILED: 'NATS_SERVER_START_FAILED',
+  KEY_FILE_INVALID: 'KEY_FILE_INVALID',
+  KEY_FILE_INSECURE: 'KEY_FILE_INSECURE',
+  USAGE: 'USAGE',
+  // gRPC status names (OK aside), for failures without a reason of their own
+  CANCELLED: 'CANCELLED',
+  UNKNOWN: 'UNKNOWN',
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
+  FAILED_PRECONDITION: 'FAILED_PRECONDITION',
+  ABORTED: 'ABORTED',
+  OUT_OF_RANGE: 'OUT_OF_RANGE',
+  UNAVAILABLE: 'UNAVAILABLE',
+  DATA_LOSS: 'DATA_LOSS',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
 } as const;
 
 /** One of the `Reason` constants. */
 export type ReasonCode = (typeof Reason)[keyof typeof Reason];
 
+/**
+ * The gRPC status of each reason: the one place that decides it. A few call sites override it
+ * (documented in docs/protocol.md), e.g. `OUT_OF_RANGE` for a download offset past the end.
+ */
+export const REASON_STATUS: Readonly<Record<ReasonCode, Code>> = {
+  INVALID_NAME: 'INVALID_ARGUMENT',
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  NOT_FOUND: 'NOT_FOUND',
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  INVITATION_INVALID: 'PERMISSION_DENIED',
+  RUN_ALREADY_RUNNING: 'FAILED_PRECONDITION',
+  RATE_LIMITED: 'RESOURCE_EXHAUSTED',
+  UNIMPLEMENTED: 'UNIMPLEMENTED',
+  INTERNAL: 'INTERNAL',
+  AUTH_MISSING: 'UNAUTHENTICATED',
+  AUTH_EXPIRED: 'UNAUTHENTICATED',
+  AUTH_REPLAYED: 'UNAUTHENTICATED',
+  AUTH_SIGNATURE_INVALID: 'UNAUTHENTICATED',
+  AUTH_UNKNOWN_KEY: 'UNAUTHENTICATED',
+  KEY_REVOKED: 'UNAUTHENTICATED',
+  MALFORMED_ENVELOPE: 'INVALID_ARGUMENT',
+  MALFORMED_MANIFEST: 'INVALID_ARGUMENT',
+  MALFORMED_PAYLOAD: 'INVALID_ARGUMENT',
+  UNKNOWN_KEY: 'UNAUTHENTICATED',
+  SIGNATURE_INVALID: 'UNAUTHENTICATED',
+  VERDICT_SIGNATURE_INVALID: 'UNAUTHENTICATED',
+  SITE_MISMATCH: 'PERMISSION_DENIED',
+  SUBJECT_MISMATCH: 'INVALID_ARGUMENT',
+  NOT_A_MEMBER: 'PERMISSION_DENIED',
+  REPLAYED_UPDATE: 'ALREADY_EXISTS',
+  ZERO_EXAMPLES: 'INVALID_ARGUMENT',
+  RUN_NOT_FOUND: 'NOT_FOUND',
+  RUN_NOT_RUNNING: 'FAILED_PRECONDITION',
+  WRONG_ROUND: 'FAILED_PRECONDITION',
+  ROUND_NOT_OPEN: 'FAILED_PRECONDITION',
+  DEADLINE_PASSED: 'FAILED_PRECONDITION',
+  SITE_NOT_SELECTED: 'FAILED_PRECONDITION',
+  ALREADY_DELIVERED: 'ALREADY_EXISTS',
+  PAYLOAD_TOO_LARGE: 'RESOURCE_EXHAUSTED',
+  SCHEMA_MISMATCH: 'INVALID_ARGUMENT',
+  PAYLOAD_MISSING: 'DATA_LOSS',
+  UPLOAD_TIMEOUT: 'DEADLINE_EXCEEDED',
+  SIZE_MISMATCH: 'DATA_LOSS',
+  DIGEST_MISMATCH: 'DATA_LOSS',
+  NON_FINITE: 'INVALID_ARGUMENT',
+  NORM_EXCEEDED: 'INVALID_ARGUMENT',
+  QUORUM_NOT_MET: 'FAILED_PRECONDITION',
+  STRATEGY_ERROR: 'FAILED_PRECONDITION',
+  NON_FINITE_AGGREGATE: 'FAILED_PRECONDITION',
+  RUN_STOPPED: 'FAILED_PRECONDITION',
+  RESUME_FAILED: 'INTERNAL',
+  NATS_UNAVAILABLE: 'UNAVAILABLE',
+  NATS_AUTH_FAILED: 'PERMISSION_DENIED',
+  NATS_CREDENTIALS_INVALID: 'UNAUTHENTICATED',
+  JETSTREAM_UNAVAILABLE: 'FAILED_PRECONDITION',
+  LISTEN_FAILED: 'UNAVAILABLE',
+  DATA_DIR_IN_USE: 'FAILED_PRECONDITION',
+  STATE_STORE_UNAVAILABLE: 'FAILED_PRECONDITION',
+  NATS_AUTHORITY_MISSING: 'FAILED_PRECONDITION',
+  NATS_AUTHORITY_INSECURE: 'FAILED_PRECONDITION',
+  NATS_AUTHORITY_INVALID: 'FAILED_PRECONDITION',
+  CLAIMS_UPDATE_FAILED: 'UNAVAILABLE',
+  CLAIMS_UPDATE_REFUSED: 'FAILED_PRECONDITION',
+  PLUGIN_NOT_FOUND: 'NOT_FOUND',
+  PLUGIN_LOAD_FAILED: 'FAILED_PRECONDITION',
+  PLUGIN_INVALID: 'INVALID_ARGUMENT',
+  UNKNOWN_TRACKING_SCHEME: 'INVALID_ARGUMENT',
+  INVALID_TRACKING_URI: 'INVALID_ARGUMENT',
+  TRACKING_STORE_OPEN_FAILED: 'FAILED_PRECONDITION',
+  TRACKING_STORE_CLOSED: 'FAILED_PRECONDITION',
+  RESOURCE_DOES_NOT_EXIST: 'NOT_FOUND',
+  RESOURCE_ALREADY_EXISTS: 'ALREADY_EXISTS',
+  INVALID_PARAMETER_VALUE: 'INVALID_ARGUMENT',
+  TEMPORARILY_UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL_ERROR: 'INTERNAL',
+  NATS_SERVER_MISSING: 'FAILED_PRECONDITION',
+  NATS_SERVER_START_FAILED: 'UNAVAILABLE',
+  KEY_FILE_INVALID: 'INVALID_ARGUMENT',
+  KEY_FILE_INSECURE: 'FAILED_PRECONDITION',
+  USAGE: 'INVALID_ARGUMENT',
+  CANCELLED: 'CANCELLED',
+  UNKNOWN: 'UNKNOWN',
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
+  FAILED_PRECONDITION: 'FAILED_PRECONDITION',
+  ABORTED: 'ABORTED',
+  OUT_OF_RANGE: 'OUT_OF_RANGE',
+  UNAVAILABLE: 'UNAVAILABLE',
+  DATA_LOSS: 'DATA_LOSS',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+};
+
+/** True for the reason codes of `Reason` (e.g. a reason read off the wire). */
+export function isReasonCode(value: unknown): value is ReasonCode {
+  return typeof value === 'string' && Object.hasOwn(REASON_STATUS, value);
+}
+
+/** The reason that stands for a bare gRPC status (`OK` is no failure, so `UNKNOWN`). */
+const reasonOfCode = (code: Code): ReasonCode => (code === 'OK' ? Reason.UNKNOWN : code);
+
 /** gRPC trailer key that carries a TributaryError's reason across the wire. */
 export const REASON_TRAILER = 'x-tributary-reason';
+
+/** Why something was refused: a reason code and a one-line message. */
+export interface Refusal {
+  readonly reason: ReasonCode;
+  readonly message: string;
+}
+
+/** A refusal with this reason and message. */
+export const refusalOf = (reason: ReasonCode, message: string): Refusal => ({ reason, message });
 
 const RETRYABLE_CODES: ReadonlySet<Code> = new Set<Code>([
   'UNAVAILABLE',
@@ -114,21 +272,26 @@ const RETRYABLE_CODES: ReadonlySet<Code> = new Set<Code>([
   'ABORTED',
 ]);
 
-export interface TributaryErrorInit {
-  code: Code;
-  reason: string;
-  message: string;
+export interface TributaryErrorOptions {
+  /** @default the reason's status in `REASON_STATUS` */
+  code?: Code;
   /** @default true for UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED */
   retryable?: boolean;
   cause?: unknown;
   details?: Record<string, unknown>;
 }
 
+export interface TributaryErrorInit extends TributaryErrorOptions {
+  code: Code;
+  reason: ReasonCode;
+  message: string;
+}
+
 /** The one error type of Tributary: a gRPC code, a stable reason code and a message. */
 export class TributaryError extends Error {
   override readonly name = 'TributaryError';
   readonly code: Code;
-  readonly reason: string;
+  readonly reason: ReasonCode;
   readonly retryable: boolean;
   readonly details?: Record<string, unknown>;
 
@@ -140,34 +303,66 @@ export class TributaryError extends Error {
     if (init.details !== undefined) this.details = init.details;
   }
 
+  /** An error for `reason`, with its status from `REASON_STATUS` unless `options.code` says otherwise. */
+  static of(reason: ReasonCode, message: string, options: TributaryErrorOptions = {}): TributaryError {
+    return new TributaryError({ ...options, code: options.code ?? REASON_STATUS[reason], reason, message });
+  }
+
+  /** INVALID_ARGUMENT: a value is missing or malformed; the message names it. */
+  static invalidArgument(message: string, reason: ReasonCode = Reason.INVALID_ARGUMENT): TributaryError {
+    return TributaryError.of(reason, message);
+  }
+
+  /** NOT_FOUND: the named thing does not exist. */
+  static notFound(message: string): TributaryError {
+    return TributaryError.of(Reason.NOT_FOUND, message);
+  }
+
+  /** INTERNAL: a bug or a broken invariant. */
+  static internal(message: string, cause?: unknown): TributaryError {
+    return TributaryError.of(Reason.INTERNAL, message, cause === undefined ? {} : { cause });
+  }
+
+  /** CANCELLED: the caller gave up (an abort signal, Ctrl-C, a closing client). */
+  static cancelled(message: string, cause?: unknown): TributaryError {
+    return TributaryError.of(Reason.CANCELLED, message, cause === undefined ? {} : { cause });
+  }
+
   /**
    * Normalises anything thrown: a TributaryError is returned as is; a gRPC ServiceError keeps its
-   * status and the reason from its `x-tributary-reason` trailer; an abort becomes CANCELLED;
-   * anything else is INTERNAL.
+   * status and the reason from its `x-tributary-reason` trailer (or its status name when the
+   * trailer is missing or names no known reason, which is then kept in `details.reason`); an abort
+   * becomes CANCELLED; anything else is INTERNAL.
    */
   static from(err: unknown): TributaryError {
     if (err instanceof TributaryError) return err;
     if (isServiceErrorLike(err)) {
       const code = codeOfGrpcStatus(err.code);
-      const reasonValues = err.metadata?.get(REASON_TRAILER) ?? [];
-      const first = reasonValues[0];
-      const reason = typeof first === 'string' && first !== '' ? first : code;
+      const trailer = err.metadata?.get(REASON_TRAILER)?.[0];
       const message =
         typeof err.details === 'string' && err.details !== '' ? err.details : err.message;
-      return new TributaryError({ code, reason, message, cause: err });
+      if (isReasonCode(trailer)) return TributaryError.of(trailer, message, { code, cause: err });
+      // A reason this version does not know (from a newer coordinator) is kept for the logs.
+      const unknown = typeof trailer === 'string' && trailer !== '' ? { details: { reason: trailer } } : {};
+      return TributaryError.of(reasonOfCode(code), message, { code, cause: err, ...unknown });
     }
     if (isAbortError(err)) {
-      return new TributaryError({
-        code: 'CANCELLED',
-        reason: 'CANCELLED',
-        message: err instanceof Error ? err.message : 'operation aborted',
-        cause: err,
-      });
+      return TributaryError.cancelled(err instanceof Error ? err.message : 'operation aborted', err);
     }
     const message =
       err instanceof Error ? err.message : typeof err === 'string' ? err : String(err);
-    return new TributaryError({ code: 'INTERNAL', reason: Reason.INTERNAL, message, cause: err });
+    return TributaryError.internal(message, err);
   }
+
+  /** The refusal this error stands for: its reason and message. */
+  toRefusal(): Refusal {
+    return refusalOf(this.reason, this.message);
+  }
+}
+
+/** True when `err` is a TributaryError (or its structural twin) with this reason. */
+export function hasReason(err: unknown, reason: ReasonCode): boolean {
+  return isTributaryError(err) && err.reason === reason;
 }
 
 /** True for TributaryError instances (also across duplicated module copies). */

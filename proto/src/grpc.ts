@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { sha256Hex } from './encoding.js';
-import { Reason, TributaryError } from './errors.js';
+import { TributaryError } from './errors.js';
 import type { ProtoGrpcType } from './generated/tributary.js';
 import type { AdminServiceDefinition } from './generated/tributary/v1/AdminService.js';
 import type { SiteServiceDefinition } from './generated/tributary/v1/SiteService.js';
@@ -41,7 +41,7 @@ export function methodPath(service: ServiceName, method: string): string {
 /** The methods of a service as proto-loader defines them (the RPC client serialises with these). */
 export function serviceMethods(service: ServiceName): MethodTable {
   const def = packageDefinition()[`tributary.v1.${service}`];
-  if (def === undefined) throw new TributaryError({ code: 'INTERNAL', reason: Reason.INTERNAL, message: `service ${service} missing from ${PROTO_PATH}` });
+  if (def === undefined) throw TributaryError.internal(`service ${service} missing from ${PROTO_PATH}`);
   return def as unknown as MethodTable;
 }
 

@@ -4,8 +4,18 @@
  * and the client side both sites and operators use: signed RPC calls, retries with backoff,
  * resumable model downloads and run watches.
  */
-export { Reason, TributaryError, codeOfGrpcStatus, grpcStatusOf, isTributaryError } from './errors.js';
-export type { Code, ReasonCode, TributaryErrorInit } from './errors.js';
+export {
+  REASON_STATUS,
+  Reason,
+  TributaryError,
+  codeOfGrpcStatus,
+  grpcStatusOf,
+  hasReason,
+  isReasonCode,
+  isTributaryError,
+  refusalOf,
+} from './errors.js';
+export type { Code, ReasonCode, Refusal, TributaryErrorInit, TributaryErrorOptions } from './errors.js';
 export { NAME_PATTERN, assertName, isValidName } from './names.js';
 export type { NameKind } from './names.js';
 export {
@@ -147,7 +157,7 @@ export type { MetricPoint, MetricPoint__Output } from './generated/tributary/v1/
 export type { ModelChunk, ModelChunk__Output } from './generated/tributary/v1/ModelChunk.js';
 export type { ModelSpec, ModelSpec__Output } from './generated/tributary/v1/ModelSpec.js';
 export type { ModelVersion, ModelVersion__Output } from './generated/tributary/v1/ModelVersion.js';
-export type { Refusal, Refusal__Output } from './generated/tributary/v1/Refusal.js';
+export type { Refusal as RefusalMessage, Refusal__Output } from './generated/tributary/v1/Refusal.js';
 export type { RevokeSiteRequest, RevokeSiteRequest__Output } from './generated/tributary/v1/RevokeSiteRequest.js';
 export type { Round, Round__Output } from './generated/tributary/v1/Round.js';
 export { RoundFailurePolicy } from './generated/tributary/v1/RoundFailurePolicy.js';

@@ -117,12 +117,7 @@ export async function writeKeyFile(path: string, key: SigningKey, opts: { overwr
     handle = await open(path, opts.overwrite === true ? 'w' : 'wx', 0o600);
   } catch (err) {
     if (errnoOf(err) === 'EEXIST') {
-      throw new TributaryError({
-        code: 'ALREADY_EXISTS',
-        reason: Reason.ALREADY_EXISTS,
-        message: `key file ${path} already exists; refusing to overwrite it`,
-        cause: err,
-      });
+      throw TributaryError.of(Reason.ALREADY_EXISTS, `key file ${path} already exists; refusing to overwrite it`, { cause: err });
     }
     throw fileError(path, err);
   }
@@ -148,19 +143,18 @@ export async function readKeyFile(path: string): Promise<SigningKey> {
     const stat = await handle.stat();
     if (!stat.isFile()) throw keyFileInvalid(`${path} is not a regular file`);
     if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
-      throw new TributaryError({
-        code: 'FAILED_PRECONDITION',
-        reason: Reason.KEY_FILE_INSECURE,
-        message: `key file ${path} is accessible by others (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`,
-        retryable: false,
-      });
+      throw TributaryError.of(
+        Reason.KEY_FILE_INSECURE,
+        `key file ${path} is accessible by others (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${path}`,
+        { retryable: false },
+      );
     }
     const text = await handle.readFile('utf8');
     try {
       return decodeKeyFile(text);
     } catch (err) {
       if (err instanceof TributaryError) {
-        throw new TributaryError({ code: err.code, reason: err.reason, message: `${path}: ${err.message}`, cause: err });
+        throw TributaryError.of(err.reason, `${path}: ${err.message}`, { code: err.code, cause: err });
       }
       throw err;
     }
@@ -173,11 +167,7 @@ export async function readKeyFile(path: string): Promise<SigningKey> {
 export function parsePublicKey(text: string): Uint8Array {
   const pk = typeof text === 'string' ? decodeBase64Exact(text, PUBLIC_KEY_BYTES) : undefined;
   if (pk === undefined) {
-    throw new TributaryError({
-      code: 'INVALID_ARGUMENT',
-      reason: Reason.INVALID_ARGUMENT,
-      message: `invalid public key: expected base64 of ${PUBLIC_KEY_BYTES} bytes`,
-    });
+    throw TributaryError.invalidArgument(`invalid public key: expected base64 of ${PUBLIC_KEY_BYTES} bytes`);
   }
   return pk;
 }
@@ -192,11 +182,7 @@ function makeKey(name: string, publicKey: Uint8Array, secretKey: Uint8Array): Si
 }
 
 function keyFileInvalid(what: string): TributaryError {
-  return new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.KEY_FILE_INVALID,
-    message: `invalid key file: ${what}`,
-  });
+  return TributaryError.of(Reason.KEY_FILE_INVALID, `invalid key file: ${what}`);
 }
 
 function errnoOf(err: unknown): string | undefined {
@@ -207,15 +193,10 @@ function errnoOf(err: unknown): string | undefined {
 function fileError(path: string, err: unknown): TributaryError {
   const errno = errnoOf(err);
   if (errno === 'ENOENT') {
-    return new TributaryError({ code: 'NOT_FOUND', reason: Reason.NOT_FOUND, message: `key file ${path} does not exist`, cause: err });
+    return TributaryError.of(Reason.NOT_FOUND, `key file ${path} does not exist`, { cause: err });
   }
   if (errno === 'EACCES' || errno === 'EPERM') {
-    return new TributaryError({ code: 'PERMISSION_DENIED', reason: Reason.PERMISSION_DENIED, message: `cannot access key file ${path}`, cause: err });
+    return TributaryError.of(Reason.PERMISSION_DENIED, `cannot access key file ${path}`, { cause: err });
   }
-  return new TributaryError({
-    code: 'INTERNAL',
-    reason: Reason.INTERNAL,
-    message: `key file ${path}: ${err instanceof Error ? err.message : String(err)}`,
-    cause: err,
-  });
+  return TributaryError.internal(`key file ${path}: ${err instanceof Error ? err.message : String(err)}`, err);
 }

@@ -13,10 +13,5 @@ export function isValidName(s: unknown): s is string {
 export function assertName(kind: NameKind, s: unknown): string {
   if (isValidName(s)) return s;
   const shown = typeof s === 'string' ? JSON.stringify(s) : String(s);
-  throw new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.INVALID_NAME,
-    message: `invalid ${kind} name ${shown}: must match ${NAME_PATTERN.source}`,
-    details: { kind },
-  });
+  throw TributaryError.of(Reason.INVALID_NAME, `invalid ${kind} name ${shown}: must match ${NAME_PATTERN.source}`, { details: { kind } });
 }

@@ -56,18 +56,18 @@ const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] ===
 
 function assertLittleEndianHost(): void {
   if (!HOST_IS_LITTLE_ENDIAN) {
-    throw new TributaryError({ code: 'UNIMPLEMENTED', reason: Reason.INTERNAL, message: 'safetensors codec needs a little-endian host' });
+    throw TributaryError.of(Reason.INTERNAL, 'safetensors codec needs a little-endian host', { code: 'UNIMPLEMENTED' });
   }
 }
 
 /** Builds a tensor, checking the array type against the dtype and its length against the shape. */
 export function tensor(dtype: DType, shape: readonly number[], data: TensorData): Tensor {
-  if (!isDType(dtype)) throw invalidArgument(`unsupported dtype ${JSON.stringify(dtype)}; expected one of ${DTYPE_NAMES.join(', ')}`);
+  if (!isDType(dtype)) throw TributaryError.invalidArgument(`unsupported dtype ${JSON.stringify(dtype)}; expected one of ${DTYPE_NAMES.join(', ')}`);
   const count = elementCount(shape);
-  if (count === undefined) throw invalidArgument(`invalid shape ${JSON.stringify(shape)}: dimensions must be non-negative integers`);
-  if (!DTYPES[dtype].accepts(data)) throw invalidArgument(`${dtype} data must be a ${DTYPES[dtype].create(0).constructor.name}`);
+  if (count === undefined) throw TributaryError.invalidArgument(`invalid shape ${JSON.stringify(shape)}: dimensions must be non-negative integers`);
+  if (!DTYPES[dtype].accepts(data)) throw TributaryError.invalidArgument(`${dtype} data must be a ${DTYPES[dtype].create(0).constructor.name}`);
   if (data.length !== count) {
-    throw invalidArgument(`shape ${formatShape(shape)} holds ${count} values but the data has ${data.length}`);
+    throw TributaryError.invalidArgument(`shape ${formatShape(shape)} holds ${count} values but the data has ${data.length}`);
   }
   return { dtype, shape: [...shape], data };
 }
@@ -79,7 +79,7 @@ export function encodeSafetensors(t: TensorMap, metadata?: Record<string, string
   if (metadata !== undefined && Object.keys(metadata).length > 0) {
     const meta: Record<string, string> = {};
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw invalidArgument(`metadata ${JSON.stringify(k)} must be a string`);
+      if (typeof v !== 'string') throw TributaryError.invalidArgument(`metadata ${JSON.stringify(k)} must be a string`);
       setOwn(meta, k, v);
     }
     setOwn(header, METADATA_KEY, meta);
@@ -87,7 +87,7 @@ export function encodeSafetensors(t: TensorMap, metadata?: Record<string, string
   const parts: Uint8Array[] = [];
   let offset = 0;
   for (const [name, value] of Object.entries(t)) {
-    if (name === METADATA_KEY) throw invalidArgument(`"${METADATA_KEY}" cannot name a tensor`);
+    if (name === METADATA_KEY) throw TributaryError.invalidArgument(`"${METADATA_KEY}" cannot name a tensor`);
     const checked = tensor(value.dtype, value.shape, value.data);
     const bytes = new Uint8Array(checked.data.buffer, checked.data.byteOffset, checked.data.byteLength);
     setOwn(header, name, { dtype: checked.dtype, shape: checked.shape, data_offsets: [offset, offset + bytes.length] });
@@ -289,7 +289,7 @@ export function toFloat64(t: Tensor): Float64Array {
  * overflow to infinity); integer dtypes round half to even and must be finite and in range.
  */
 export function fromFloat64(dtype: DType, shape: readonly number[], values: Float64Array): Tensor {
-  if (!isDType(dtype)) throw invalidArgument(`unsupported dtype ${JSON.stringify(dtype)}`);
+  if (!isDType(dtype)) throw TributaryError.invalidArgument(`unsupported dtype ${JSON.stringify(dtype)}`);
   const n = values.length;
   switch (dtype) {
     case 'F64':
@@ -396,7 +396,7 @@ function roundHalfEven(q: number): number {
 function integerIn(v: number, min: number, max: number, dtype: DType, maxExclusive = false): number {
   const r = roundHalfEven(v);
   if (!Number.isFinite(v) || r < min || (maxExclusive ? r >= max : r > max)) {
-    throw invalidArgument(`value ${v} does not fit dtype ${dtype}`);
+    throw TributaryError.invalidArgument(`value ${v} does not fit dtype ${dtype}`);
   }
   return r === 0 ? 0 : r;
 }
@@ -430,9 +430,5 @@ function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
 }
 
 function malformed(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.MALFORMED_PAYLOAD, message: `malformed safetensors payload: ${message}` });
-}
-
-function invalidArgument(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message });
+  return TributaryError.of(Reason.MALFORMED_PAYLOAD, `malformed safetensors payload: ${message}`);
 }

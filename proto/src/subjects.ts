@@ -1,4 +1,4 @@
-import { Reason, TributaryError } from './errors.js';
+import { TributaryError } from './errors.js';
 import { assertName, isValidName } from './names.js';
 
 /** JetStream stream of signed update manifests. */
@@ -102,18 +102,10 @@ export const subjects = {
 
 function idToken(what: string, id: string): string {
   if (typeof id === 'string' && ID_TOKEN.test(id)) return id;
-  throw new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.INVALID_ARGUMENT,
-    message: `invalid ${what} ${JSON.stringify(id)}: must match ${ID_TOKEN.source}`,
-  });
+  throw TributaryError.invalidArgument(`invalid ${what} ${JSON.stringify(id)}: must match ${ID_TOKEN.source}`);
 }
 
 function roundToken(round: number): string {
   if (Number.isInteger(round) && round >= 0 && round <= MAX_ROUND) return String(round);
-  throw new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.INVALID_ARGUMENT,
-    message: `invalid round ${String(round)}: must be an integer in [0, ${MAX_ROUND}]`,
-  });
+  throw TributaryError.invalidArgument(`invalid round ${String(round)}: must be an integer in [0, ${MAX_ROUND}]`);
 }

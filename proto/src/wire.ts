@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import protobuf from 'protobufjs';
-import { Reason, TributaryError } from './errors.js';
+import { Reason, TributaryError, type ReasonCode } from './errors.js';
 import type { MetricBatch, MetricBatch__Output } from './generated/tributary/v1/MetricBatch.js';
 import type { SignedEnvelope, SignedEnvelope__Output } from './generated/tributary/v1/SignedEnvelope.js';
 import type { UpdateManifest, UpdateManifest__Output } from './generated/tributary/v1/UpdateManifest.js';
@@ -21,7 +21,7 @@ interface MessageCodec<In, Out> {
 
 // Codecs for the messages that travel over NATS, with the gRPC loader's conversion options so
 // decoded objects have the generated `__Output` shapes (bytes fields decode to Buffer).
-function messageCodec<In extends object, Out>(typeName: string, malformedReason: string): MessageCodec<In, Out> {
+function messageCodec<In extends object, Out>(typeName: string, malformedReason: ReasonCode): MessageCodec<In, Out> {
   let type: protobuf.Type | undefined;
   const lookup = (): protobuf.Type => (type ??= protoRoot().lookupType(`tributary.v1.${typeName}`));
   return {
@@ -31,12 +31,11 @@ function messageCodec<In extends object, Out>(typeName: string, malformedReason:
       try {
         m = t.fromObject(message as Record<string, unknown>);
       } catch (err) {
-        throw new TributaryError({
-          code: 'INVALID_ARGUMENT',
-          reason: Reason.INVALID_ARGUMENT,
-          message: `cannot encode ${typeName}: ${err instanceof Error ? err.message : String(err)}`,
-          cause: err,
-        });
+        throw TributaryError.of(
+          Reason.INVALID_ARGUMENT,
+          `cannot encode ${typeName}: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
       }
       return t.encode(m).finish();
     },
@@ -50,12 +49,11 @@ function messageCodec<In extends object, Out>(typeName: string, malformedReason:
         bytesFieldsToBuffers(t, decoded);
         return decoded as Out;
       } catch (err) {
-        throw new TributaryError({
-          code: 'INVALID_ARGUMENT',
-          reason: malformedReason,
-          message: `malformed ${typeName}: ${err instanceof Error ? err.message : String(err)}`,
-          cause: err,
-        });
+        throw TributaryError.of(
+          malformedReason,
+          `malformed ${typeName}: ${err instanceof Error ? err.message : String(err)}`,
+          { cause: err },
+        );
       }
     },
   };

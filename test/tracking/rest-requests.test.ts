@@ -308,7 +308,11 @@ describe('MLflow REST errors', () => {
     const store = storeOn();
     expect(await failureOf(store.getExperiment('77'))).toMatchObject({ code: 'NOT_FOUND', reason: 'RESOURCE_DOES_NOT_EXIST' });
     fake.answerNext({ status: 404, body: '<html>Not Found</html>' });
-    expect(await failureOf(store.getExperiment('77'))).toMatchObject({ code: 'UNIMPLEMENTED', reason: 'ENDPOINT_NOT_FOUND' });
+    expect(await failureOf(store.getExperiment('77'))).toMatchObject({
+      code: 'UNIMPLEMENTED',
+      reason: 'UNIMPLEMENTED',
+      details: { errorCode: 'ENDPOINT_NOT_FOUND', httpStatus: 404 },
+    });
   });
 
   it('maps a 401 to UNAUTHENTICATED', async () => {

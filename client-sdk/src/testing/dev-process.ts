@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, isReasonCode } from '@tributary/proto';
 
 /** What `tributary dev --json` prints first: where its coordinator, NATS and admin key are. */
 export interface DevEnvironment {
@@ -162,7 +162,7 @@ function environmentOf(line: string): DevEnvironment {
     const hint = typeof error.hint === 'string' && error.hint !== '' ? ` (${error.hint})` : '';
     throw new TributaryError({
       code: 'FAILED_PRECONDITION',
-      reason: typeof error.code === 'string' ? error.code : 'FAILED_PRECONDITION',
+      reason: isReasonCode(error.code) ? error.code : Reason.FAILED_PRECONDITION,
       message: `tributary dev failed: ${String(error.message)}${hint}`,
     });
   }

@@ -7,6 +7,7 @@ import {
   downloadModel,
   encodeSafetensors,
   generateSigningKey,
+  isReasonCode,
   isValidName,
   readKeyFile,
   waitForRun,
@@ -304,7 +305,7 @@ export class LocalFederation {
         summary.refused++;
         throw new TributaryError({
           code: 'FAILED_PRECONDITION',
-          reason: verdict.reason,
+          reason: isReasonCode(verdict.reason) ? verdict.reason : Reason.UNKNOWN,
           message: `the coordinator refused ${site.name}'s update for round ${task.round}: ${verdict.reason} ${verdict.message}`,
         });
       }

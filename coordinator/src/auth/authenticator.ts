@@ -1,4 +1,4 @@
-import { CallVerifier, TributaryError, keyIdOf, parsePublicKey, AUTH_HEADERS, type RememberedNonce } from '@tributary/proto';
+import { CallVerifier, Reason, TributaryError, keyIdOf, parsePublicKey, AUTH_HEADERS, type RememberedNonce } from '@tributary/proto';
 import type { NonceJournal } from './nonce-journal.js';
 import type { StateStore } from '../state/index.js';
 import type { Principal } from './principal.js';
@@ -44,11 +44,11 @@ export class CallAuthenticator {
     if (admin) return { role: 'admin', keyId };
     if (site) {
       if (site.status !== 'APPROVED') {
-        throw new TributaryError({ code: 'UNAUTHENTICATED', reason: 'KEY_REVOKED', message: `the key of site "${site.name}" is revoked` });
+        throw TributaryError.of(Reason.KEY_REVOKED, `the key of site "${site.name}" is revoked`);
       }
       return { role: 'site', keyId, site };
     }
     if (enrollingKey) return { role: 'enrolling', keyId, publicKey: enrollingKey };
-    throw new TributaryError({ code: 'UNAUTHENTICATED', reason: 'AUTH_UNKNOWN_KEY', message: 'unknown key' });
+    throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'unknown key');
   }
 }

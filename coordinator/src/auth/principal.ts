@@ -1,4 +1,4 @@
-import { TributaryError } from '@tributary/proto';
+import { Reason, TributaryError } from '@tributary/proto';
 import type { SiteRecord } from '../state/index.js';
 
 /** Who made a call, once its signature is verified. */
@@ -9,7 +9,7 @@ export type Principal =
   | { readonly role: 'enrolling'; readonly keyId: string; readonly publicKey: Uint8Array };
 
 export function requireAdmin(p: Principal): void {
-  if (p.role !== 'admin') throw denied('this call needs an admin key');
+  if (p.role !== 'admin') throw TributaryError.of(Reason.PERMISSION_DENIED, 'this call needs an admin key');
 }
 
 /** A site acting in a federation it belongs to, or an admin. */
@@ -17,17 +17,14 @@ export function requireMemberOrAdmin(p: Principal, federation: string): void {
   if (p.role === 'admin') return;
   if (p.role === 'site' && p.site.federations.includes(federation)) return;
   if (p.role === 'site') {
-    throw new TributaryError({ code: 'PERMISSION_DENIED', reason: 'NOT_A_MEMBER', message: `site "${p.site.name}" is not a member of federation "${federation}"` });
+    throw TributaryError.of(Reason.NOT_A_MEMBER, `site "${p.site.name}" is not a member of federation "${federation}"`);
   }
-  throw denied('this call needs a site or admin key');
+  throw TributaryError.of(Reason.PERMISSION_DENIED, 'this call needs a site or admin key');
 }
 
 export function requireSiteMember(p: Principal, federation: string): SiteRecord {
-  if (p.role !== 'site') throw denied('this call needs a site key');
+  if (p.role !== 'site') throw TributaryError.of(Reason.PERMISSION_DENIED, 'this call needs a site key');
   requireMemberOrAdmin(p, federation);
   return p.site;
 }
 
-function denied(message: string): TributaryError {
-  return new TributaryError({ code: 'PERMISSION_DENIED', reason: 'PERMISSION_DENIED', message });
-}

@@ -1,14 +1,11 @@
-import { TributaryError } from '@tributary/proto';
+import { REASON_STATUS, Reason, TributaryError } from '@tributary/proto';
 
-/** The reason of errors in how a command was called (unknown option, missing argument...). */
-export const USAGE = 'USAGE';
-
-/** A command-line mistake: exit code 2. */
+/** A command-line mistake (unknown option, missing argument...): reason USAGE, exit code 2. */
 export class UsageError extends TributaryError {
   constructor(message: string, hint?: string) {
     super({
-      code: 'INVALID_ARGUMENT',
-      reason: USAGE,
+      code: REASON_STATUS.USAGE,
+      reason: Reason.USAGE,
       message,
       retryable: false,
       ...(hint === undefined ? {} : { details: { hint } }),
@@ -19,14 +16,7 @@ export class UsageError extends TributaryError {
 /** The same error with a hint of what to do about it. */
 export function withHint(err: unknown, hint: string): TributaryError {
   const e = TributaryError.from(err);
-  return new TributaryError({
-    code: e.code,
-    reason: e.reason,
-    message: e.message,
-    retryable: e.retryable,
-    cause: err,
-    details: { ...e.details, hint },
-  });
+  return TributaryError.of(e.reason, e.message, { code: e.code, retryable: e.retryable, cause: err, details: { ...e.details, hint } });
 }
 
 /** An error as the CLI shows it: `Error (CODE): message` and a hint, or the `--json` envelope. */
@@ -69,13 +59,13 @@ const LISTING: Readonly<Record<string, string>> = {
 
 export function describeFailure(err: unknown, ctx: FailureContext): CliFailure {
   const e = TributaryError.from(err);
-  const code = e.reason !== '' && e.reason !== 'INTERNAL' ? e.reason : e.code;
+  const code = e.reason !== Reason.INTERNAL ? e.reason : e.code;
   const message = e.code === 'UNAVAILABLE' && e.reason === 'UNAVAILABLE' && ctx.coordinator !== undefined
     ? `cannot reach the coordinator at ${ctx.coordinator} (${connectionProblem(e.message)})`
     : e.message;
   const given = e.details?.['hint'];
   const hint = typeof given === 'string' ? given : hintFor(e, ctx);
-  const exitCode = e.code === 'CANCELLED' ? EXIT_INTERRUPTED : ctx.usage || e.reason === USAGE ? EXIT_USAGE : EXIT_FAILURE;
+  const exitCode = e.code === 'CANCELLED' ? EXIT_INTERRUPTED : ctx.usage || e.reason === Reason.USAGE ? EXIT_USAGE : EXIT_FAILURE;
   return { code, message, hint, status: e.code, exitCode };
 }
 
@@ -83,7 +73,7 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
   const help = `Run \`tributary ${[...ctx.command, '--help'].join(' ')}\` for usage.`;
   const coordinator = ctx.coordinator ?? 'the configured address';
   switch (e.reason) {
-    case USAGE:
+    case Reason.USAGE:
       return help;
     case 'INVALID_NAME':
       return 'Names use lowercase letters, digits, "-" and "_", start with a letter or digit, and have at most 63 characters.';
@@ -115,11 +105,13 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
     case 'INVALID_ARGUMENT':
       return help;
     case 'UNAVAILABLE':
-      if (ctx.tls === true && /certificate/i.test(e.message)) {
-        return `The coordinator's certificate was refused: --tls-ca / TRIBUTARY_TLS_CA must be the CA that signed it, and it must name the host of --coordinator (${coordinator}).`;
-      }
+      // gRPC reports a refused certificate as a plain UNAVAILABLE, so the hint names both causes.
       return `Is the coordinator running at ${coordinator}? Start one with \`tributary serve\` or \`tributary dev\`, or point --coordinator / TRIBUTARY_COORDINATOR at it.${
-        ctx.tls === false ? ' If it uses TLS, pass its CA with --tls-ca / TRIBUTARY_TLS_CA.' : ''
+        ctx.tls === false
+          ? ' If it uses TLS, pass its CA with --tls-ca / TRIBUTARY_TLS_CA.'
+          : ctx.tls === true
+            ? ` If it is running, its certificate may have been refused: --tls-ca / TRIBUTARY_TLS_CA must be the CA that signed it, and it must name the host of --coordinator (${coordinator}).`
+            : ''
       }`;
     case 'DEADLINE_EXCEEDED':
       return `The coordinator at ${coordinator} did not answer in time; check that it is healthy.`;

@@ -233,7 +233,7 @@ class Output {
 
 function cancelOnAbort<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new TributaryError({ code: 'CANCELLED', reason: 'CANCELLED', message: 'interrupted' }));
+    const onAbort = (): void => reject(TributaryError.cancelled('interrupted'));
     if (signal.aborted) onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));

@@ -127,13 +127,11 @@ export async function readConfigFile(path: string, knownKeys: readonly string[])
     text = await readFile(path, 'utf8');
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message);
-    throw new TributaryError({
-      code: 'INVALID_ARGUMENT',
-      reason: Reason.INVALID_ARGUMENT,
-      message: `cannot read config file ${path}: ${why}`,
-      cause: err,
-      details: { hint: 'Check --config / TRIBUTARY_CONFIG.' },
-    });
+    throw TributaryError.of(
+      Reason.INVALID_ARGUMENT,
+      `cannot read config file ${path}: ${why}`,
+      { cause: err, details: { hint: 'Check --config / TRIBUTARY_CONFIG.' } },
+    );
   }
   // Loaded on demand: only `serve --config` reads YAML, and every CLI command imports this module.
   const { parseDocument } = await import('yaml');
@@ -158,12 +156,11 @@ export async function readConfigFile(path: string, knownKeys: readonly string[])
 }
 
 function configFileError(path: string, why: string, hint?: string): TributaryError {
-  return new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.INVALID_ARGUMENT,
-    message: `invalid config file ${path}: ${why}`,
-    ...(hint === undefined ? {} : { details: { hint } }),
-  });
+  return TributaryError.of(
+    Reason.INVALID_ARGUMENT,
+    `invalid config file ${path}: ${why}`,
+    hint === undefined ? {} : { details: { hint } },
+  );
 }
 
 /** Resolves a path setting against its source's base directory. */

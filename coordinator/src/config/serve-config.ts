@@ -150,12 +150,11 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
 
   const keysSetting = layers.list('admin_keys');
   if (keysSetting === undefined || keysSetting.value.length === 0) {
-    throw new TributaryError({
-      code: 'INVALID_ARGUMENT',
-      reason: Reason.INVALID_ARGUMENT,
-      message: `admin_keys is required: pass --admin-key, set ${layers.envName('admin_keys')}, or set admin_keys in the config file`,
-      details: { hint: 'Create an admin key with `tributary keygen admin`, then pass --admin-key admin.key.' },
-    });
+    throw TributaryError.of(
+      Reason.INVALID_ARGUMENT,
+      `admin_keys is required: pass --admin-key, set ${layers.envName('admin_keys')}, or set admin_keys in the config file`,
+      { details: { hint: 'Create an admin key with `tributary keygen admin`, then pass --admin-key admin.key.' } },
+    );
   }
   const adminKeys: Uint8Array[] = [];
   const adminKeyIds: string[] = [];
@@ -276,11 +275,7 @@ async function loadNatsCredentials(layers: SettingLayers<ServeConfigKey>): Promi
 
 /** Like `invalidValue`, without the value: for settings that may hold secrets. */
 function invalidSetting(what: ValueLabel, why: string): TributaryError {
-  return new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.INVALID_ARGUMENT,
-    message: `invalid ${labelOf(what)}: ${why}`,
-  });
+  return TributaryError.invalidArgument(`invalid ${labelOf(what)}: ${why}`);
 }
 
 function labelOf(what: ValueLabel): string {

@@ -10,12 +10,7 @@ export type ValueLabel = string | { readonly name: string; readonly from: string
 export function invalidValue(what: ValueLabel, text: unknown, why: string, hint?: string): TributaryError {
   const shown = JSON.stringify(text) ?? String(text);
   const subject = typeof what === 'string' ? `${what} ${shown}` : `${what.name} ${shown} (from ${what.from})`;
-  return new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.INVALID_ARGUMENT,
-    message: `invalid ${subject}: ${why}`,
-    ...(hint === undefined ? {} : { details: { hint } }),
-  });
+  return TributaryError.of(Reason.INVALID_ARGUMENT, `invalid ${subject}: ${why}`, hint === undefined ? {} : { details: { hint } });
 }
 
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = {

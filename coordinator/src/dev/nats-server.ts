@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TributaryError } from '@tributary/proto';
+import { Reason, TributaryError } from '@tributary/proto';
 import { NatsAuthority } from '../nats-auth/authority.js';
 import { createNatsAuthority } from '../nats-auth/authority-setup.js';
 import { operatorModeLines } from '../nats-auth/server-config.js';
@@ -69,7 +69,7 @@ export class NatsServer {
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
     const binary = options.binary ?? 'nats-server';
     if (!NatsServer.available(binary)) {
-      throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'NATS_SERVER_MISSING', message: NATS_SERVER_INSTALL_HINT });
+      throw TributaryError.of(Reason.NATS_SERVER_MISSING, NATS_SERVER_INSTALL_HINT);
     }
     // Checked before anything is created.
     const security = [...authorizationBlock(options.auth), ...tlsBlock(options.tls)];
@@ -109,12 +109,11 @@ export class NatsServer {
       await waitForPort(port, options.startTimeoutMs ?? 10_000, child);
     } catch (err) {
       await server.stop();
-      throw new TributaryError({
-        code: 'UNAVAILABLE',
-        reason: 'NATS_SERVER_START_FAILED',
-        message: `nats-server did not start on port ${port}: ${stderr.trim().split('\n').pop() ?? String(err)}`,
-        cause: err,
-      });
+      throw TributaryError.of(
+        Reason.NATS_SERVER_START_FAILED,
+        `nats-server did not start on port ${port}: ${stderr.trim().split('\n').pop() ?? String(err)}`,
+        { cause: err },
+      );
     }
     return server;
   }
@@ -139,10 +138,10 @@ function authorizationBlock(auth: NatsServerOptions['auth']): string[] {
   if (auth === undefined) return [];
   const { token, user, password } = auth;
   if (token !== undefined && (user !== undefined || password !== undefined)) {
-    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: 'NatsServerOptions.auth takes a token, or a user and password, not both' });
+    throw TributaryError.invalidArgument('NatsServerOptions.auth takes a token, or a user and password, not both');
   }
   if ((user === undefined) !== (password === undefined)) {
-    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: 'NatsServerOptions.auth.user and .password go together' });
+    throw TributaryError.invalidArgument('NatsServerOptions.auth.user and .password go together');
   }
   // JSON strings are valid quoted strings in the nats-server config syntax.
   if (token !== undefined) return [`authorization { token: ${JSON.stringify(token)} }`];

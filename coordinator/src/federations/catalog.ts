@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  Reason,
   TributaryError,
   assertName,
   decodeSafetensors,
@@ -35,14 +36,14 @@ export class Catalog {
     const strategy = this.opts.strategies.get(settings.strategy);
     settings.strategyOptions = strategy.validateOptions(settings.strategyOptions);
     if (req.initialModel.byteLength === 0) {
-      throw invalid('initial_model is required: a safetensors file of the initial weights');
+      throw TributaryError.invalidArgument('initial_model is required: a safetensors file of the initial weights');
     }
     const { tensors } = decodeSafetensors(req.initialModel);
     const modelSpec = tensorSpecsOf(tensors);
     // Ensembles take models of any shape: their initial model may be empty.
-    if (modelSpec.length === 0 && !strategy.heterogeneous) throw invalid('initial_model holds no tensors');
+    if (modelSpec.length === 0 && !strategy.heterogeneous) throw TributaryError.invalidArgument('initial_model holds no tensors');
     if (await this.opts.state.getFederation(name)) {
-      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `federation "${name}" already exists` });
+      throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" already exists`);
     }
     const at = this.now();
     const draft: FederationRecord = { name, description: req.description, settings, modelSpec, createdAtMs: at, latestVersion: 0 };
@@ -55,7 +56,7 @@ export class Catalog {
 
   async getFederation(name: string): Promise<FederationRecord> {
     const federation = await this.opts.state.getFederation(assertName('federation', name));
-    if (!federation) throw notFound(`federation "${name}" does not exist`);
+    if (!federation) throw TributaryError.notFound(`federation "${name}" does not exist`);
     return federation;
   }
 
@@ -65,17 +66,17 @@ export class Catalog {
 
   async addSite(req: { name: string; publicKey: Uint8Array; federations: string[] }): Promise<SiteRecord> {
     const name = assertName('site', req.name);
-    if (req.publicKey.byteLength !== 32) throw invalid('public_key must be the raw 32-byte Ed25519 public key');
+    if (req.publicKey.byteLength !== 32) throw TributaryError.invalidArgument('public_key must be the raw 32-byte Ed25519 public key');
     const federations = await this.checkFederations(req.federations);
     const keyId = keyIdOf(req.publicKey);
     const existing = await this.opts.state.getSite(name);
     if (existing) {
       // Adding a known site again with its own key joins it to more federations.
       if (existing.keyId !== keyId) {
-        throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `site "${name}" already exists with another key` });
+        throw TributaryError.of(Reason.ALREADY_EXISTS, `site "${name}" already exists with another key`);
       }
       if (existing.status === 'REVOKED') {
-        throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'KEY_REVOKED', message: `site "${name}" is revoked` });
+        throw TributaryError.of(Reason.KEY_REVOKED, `site "${name}" is revoked`, { code: 'FAILED_PRECONDITION' });
       }
       const joined: SiteRecord = { ...existing, federations: [...new Set([...existing.federations, ...federations])] };
       await this.opts.state.write([{ kind: 'site', value: joined }]);
@@ -84,7 +85,7 @@ export class Catalog {
     }
     const holder = await this.opts.state.getSiteByKeyId(keyId);
     if (holder) {
-      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `this public key already belongs to site "${holder.name}"` });
+      throw TributaryError.of(Reason.ALREADY_EXISTS, `this public key already belongs to site "${holder.name}"`);
     }
     const site: SiteRecord = {
       name,
@@ -102,7 +103,7 @@ export class Catalog {
 
   async revokeSite(name: string): Promise<SiteRecord> {
     const site = await this.opts.state.getSite(assertName('site', name));
-    if (!site) throw notFound(`site "${name}" does not exist`);
+    if (!site) throw TributaryError.notFound(`site "${name}" does not exist`);
     if (site.status === 'REVOKED') return site;
     const revoked: SiteRecord = { ...site, status: 'REVOKED', revokedAtMs: this.now() };
     await this.opts.state.write([{ kind: 'site', value: revoked }]);
@@ -112,10 +113,10 @@ export class Catalog {
 
   async createInvitation(req: { federations: string[]; siteName: string; ttlSeconds: number }): Promise<{ token: string; record: InvitationRecord }> {
     const federations = await this.checkFederations(req.federations);
-    if (federations.length === 0) throw invalid('an invitation needs at least one federation');
+    if (federations.length === 0) throw TributaryError.invalidArgument('an invitation needs at least one federation');
     const siteName = req.siteName ? assertName('site', req.siteName) : '';
     const ttl = req.ttlSeconds || DEFAULT_INVITATION_TTL_SECONDS;
-    if (ttl > MAX_INVITATION_TTL_SECONDS) throw invalid(`ttl_seconds must be at most ${MAX_INVITATION_TTL_SECONDS}`);
+    if (ttl > MAX_INVITATION_TTL_SECONDS) throw TributaryError.invalidArgument(`ttl_seconds must be at most ${MAX_INVITATION_TTL_SECONDS}`);
     const token = `trib_inv_${randomBytes(24).toString('base64url')}`;
     const at = this.now();
     const record: InvitationRecord = {
@@ -133,20 +134,19 @@ export class Catalog {
 
   /** Redeems a one-time invitation: adds the site with its key, in one atomic write. */
   async enroll(req: { token: string; siteName: string; publicKey: Uint8Array }): Promise<SiteRecord> {
-    const refused = (message: string) => new TributaryError({ code: 'PERMISSION_DENIED', reason: 'INVITATION_INVALID', message });
     const invitation = req.token ? await this.opts.state.getInvitation(sha256(req.token)) : undefined;
-    if (!invitation) throw refused('invitation token is not valid');
-    if (invitation.usedAtMs !== 0) throw refused('invitation token was already used');
-    if (this.now() > invitation.expiresAtMs) throw refused('invitation token has expired');
+    if (!invitation) throw TributaryError.of(Reason.INVITATION_INVALID, 'invitation token is not valid');
+    if (invitation.usedAtMs !== 0) throw TributaryError.of(Reason.INVITATION_INVALID, 'invitation token was already used');
+    if (this.now() > invitation.expiresAtMs) throw TributaryError.of(Reason.INVITATION_INVALID, 'invitation token has expired');
     const name = assertName('site', req.siteName || invitation.siteName);
-    if (invitation.siteName && invitation.siteName !== name) throw refused(`this invitation is for site "${invitation.siteName}"`);
-    if (req.publicKey.byteLength !== 32) throw invalid('public_key must be the raw 32-byte Ed25519 public key');
+    if (invitation.siteName && invitation.siteName !== name) throw TributaryError.of(Reason.INVITATION_INVALID, `this invitation is for site "${invitation.siteName}"`);
+    if (req.publicKey.byteLength !== 32) throw TributaryError.invalidArgument('public_key must be the raw 32-byte Ed25519 public key');
     const keyId = keyIdOf(req.publicKey);
     if (await this.opts.state.getSite(name)) {
-      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `site "${name}" already exists` });
+      throw TributaryError.of(Reason.ALREADY_EXISTS, `site "${name}" already exists`);
     }
     if (await this.opts.state.getSiteByKeyId(keyId)) {
-      throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: 'this public key already belongs to a site' });
+      throw TributaryError.of(Reason.ALREADY_EXISTS, 'this public key already belongs to a site');
     }
     const site: SiteRecord = {
       name,
@@ -169,7 +169,7 @@ export class Catalog {
     const unique = [...new Set(names)];
     for (const name of unique) {
       assertName('federation', name);
-      if (!(await this.opts.state.getFederation(name))) throw notFound(`federation "${name}" does not exist`);
+      if (!(await this.opts.state.getFederation(name))) throw TributaryError.notFound(`federation "${name}" does not exist`);
     }
     return unique;
   }
@@ -179,10 +179,3 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-function invalid(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message });
-}
-
-function notFound(message: string): TributaryError {
-  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
-}

@@ -1,6 +1,6 @@
 import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { TributaryError } from '@tributary/proto';
+import { Reason, TributaryError } from '@tributary/proto';
 
 /**
  * Where an authority directory keeps each thing. The directory is 0700 and every file 0600:
@@ -87,7 +87,7 @@ export async function readPrivateFile(path: string): Promise<string> {
   } catch (err) {
     throw new TributaryError({
       code: 'FAILED_PRECONDITION',
-      reason: 'NATS_AUTHORITY_MISSING',
+      reason: Reason.NATS_AUTHORITY_MISSING,
       message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
       cause: err,
       details: { hint: 'Create an authority with `tributary nats init --dir <dir>`, or point to the directory it wrote.' },
@@ -96,7 +96,7 @@ export async function readPrivateFile(path: string): Promise<string> {
   if ((mode & 0o077) !== 0) {
     throw new TributaryError({
       code: 'FAILED_PRECONDITION',
-      reason: 'NATS_AUTHORITY_INSECURE',
+      reason: Reason.NATS_AUTHORITY_INSECURE,
       message: `${path} may be read by others (mode ${(mode & 0o777).toString(8)}): it must be 0600`,
       details: { hint: `chmod 600 ${path}` },
     });

@@ -1,6 +1,6 @@
 import { decode, encodeAccount, encodeUser, fmtCreds, type Account, type ClaimsData, type KeyPair } from '@nats-io/jwt';
 import { createUser, fromPublic } from '@nats-io/nkeys';
-import { assertName, subjects, TributaryError } from '@tributary/proto';
+import { Reason, assertName, subjects, TributaryError } from '@tributary/proto';
 import type { ConnectionOptions } from 'nats';
 import { AuthorityLayout, readPrivateFile, writePrivateFile } from './authority-layout.js';
 import { expectPublicKey, parseAuthoritySecrets, signingKeyOf, type AuthoritySecrets } from './authority-secrets.js';
@@ -98,7 +98,7 @@ export class NatsAuthority {
   static async load(options: NatsAuthorityOptions): Promise<NatsAuthority> {
     const layout = new AuthorityLayout(options.dir);
     const secrets = parseAuthoritySecrets(await readPrivateFile(layout.secrets), layout.secrets);
-    const invalid = (path: string) => (why: string) => new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'NATS_AUTHORITY_INVALID', message: `${path}: ${why}` });
+    const invalid = (path: string) => (why: string) => new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.NATS_AUTHORITY_INVALID, message: `${path}: ${why}` });
     const operatorSigningKey = signingKeyOf(secrets.operator.signingKeySeed, 'O', 'operator.signingKeySeed', invalid(layout.secrets));
     const accountSigningKey = signingKeyOf(secrets.account.signingKeySeed, 'A', 'account.signingKeySeed', invalid(layout.secrets));
     const operatorJwt = await readJwt(layout.operatorJwt, secrets.operator.publicKey, invalid(layout.operatorJwt));

@@ -1,4 +1,4 @@
-import { TributaryError } from '@tributary/proto';
+import { Reason, TributaryError } from '@tributary/proto';
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 
 /** The subject the full resolver listens on for account JWT updates (system account only). */
@@ -40,7 +40,7 @@ export class ClaimsUpdater {
     } catch (err) {
       throw new TributaryError({
         code: 'UNAVAILABLE',
-        reason: 'CLAIMS_UPDATE_FAILED',
+        reason: Reason.CLAIMS_UPDATE_FAILED,
         message: `could not push the account JWT to ${this.opts.servers.join(', ')}: ${err instanceof Error ? err.message : String(err)}`,
         cause: err,
       });
@@ -81,11 +81,11 @@ function parseAnswer(text: string): ClaimsUpdateAck {
   try {
     body = JSON.parse(text) as typeof body;
   } catch (err) {
-    throw new TributaryError({ code: 'INTERNAL', reason: 'CLAIMS_UPDATE_FAILED', message: `the server answered the account update with ${JSON.stringify(text.slice(0, 200))}`, cause: err });
+    throw new TributaryError({ code: 'INTERNAL', reason: Reason.CLAIMS_UPDATE_FAILED, message: `the server answered the account update with ${JSON.stringify(text.slice(0, 200))}`, cause: err });
   }
   if (body.error !== undefined || body.data?.code !== 200) {
     const detail = body.error?.description ?? body.data?.message ?? text.slice(0, 200);
-    throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'CLAIMS_UPDATE_REFUSED', message: `the server refused the account JWT: ${detail}`, retryable: false });
+    throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.CLAIMS_UPDATE_REFUSED, message: `the server refused the account JWT: ${detail}`, retryable: false });
   }
   return { account: body.data.account ?? '', server: body.server?.name ?? '', message: body.data.message ?? '' };
 }

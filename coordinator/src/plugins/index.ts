@@ -1,5 +1,4 @@
 export {
-  PluginReason,
   isPathSpecifier,
   loadPlugin,
   pluginError,

@@ -2,25 +2,15 @@ import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { TributaryError } from '@tributary/proto';
-import type { Code } from '@tributary/proto';
+import { Reason, TributaryError } from '@tributary/proto';
+import type { ReasonCode } from '@tributary/proto';
 
-/** Why a plugin could not be used. */
-export const PluginReason = {
-  /** No file at the path, or no package of that name. */
-  PLUGIN_NOT_FOUND: 'PLUGIN_NOT_FOUND',
-  /** The module threw while loading (syntax error, missing dependency, top-level throw). */
-  PLUGIN_LOAD_FAILED: 'PLUGIN_LOAD_FAILED',
-  /** The module loaded but does not export what the plugin kind requires. */
-  PLUGIN_INVALID: 'PLUGIN_INVALID',
-} as const;
-export type PluginReasonCode = (typeof PluginReason)[keyof typeof PluginReason];
-
-const CODE_OF: Readonly<Record<PluginReasonCode, Code>> = {
-  PLUGIN_NOT_FOUND: 'NOT_FOUND',
-  PLUGIN_LOAD_FAILED: 'FAILED_PRECONDITION',
-  PLUGIN_INVALID: 'INVALID_ARGUMENT',
-};
+/**
+ * Why a plugin could not be used: PLUGIN_NOT_FOUND (no file at the path, or no package of that
+ * name), PLUGIN_LOAD_FAILED (the module threw while loading: syntax error, missing dependency,
+ * top-level throw) or PLUGIN_INVALID (it does not export what the plugin kind requires).
+ */
+export type PluginReasonCode = Extract<ReasonCode, `PLUGIN_${string}`>;
 
 export interface LoadPluginOptions {
   /** What the plugin is for, as errors name it. @default 'plugin' */
@@ -32,13 +22,13 @@ export interface LoadPluginOptions {
 export interface LoadedPlugin {
   /** The module as it was named (path or package). */
   specifier: string;
-  /** The URL or package name that was imported. */
+  /** The URL that was imported. */
   resolved: string;
   /** The module's namespace. */
   namespace: Readonly<Record<string, unknown>>;
 }
 
-/** A plugin error naming the plugin, with the gRPC code for its reason. */
+/** A plugin error naming the plugin. */
 export function pluginError(
   kind: string,
   specifier: string,
@@ -46,10 +36,7 @@ export function pluginError(
   problem: string,
   cause?: unknown,
 ): TributaryError {
-  return new TributaryError({
-    code: CODE_OF[reason],
-    reason,
-    message: `${kind} "${specifier}" ${problem}`,
+  return TributaryError.of(reason, `${kind} "${specifier}" ${problem}`, {
     ...(cause === undefined ? {} : { cause }),
     details: { plugin: specifier },
   });
@@ -77,14 +64,14 @@ export async function loadPlugin(specifier: string, options: LoadPluginOptions =
   const kind = options.kind ?? 'plugin';
   const cwd = options.cwd ?? process.cwd();
   if (typeof specifier !== 'string' || specifier.trim() === '') {
-    throw pluginError(kind, String(specifier), PluginReason.PLUGIN_NOT_FOUND, 'is not a module path or package name');
+    throw pluginError(kind, String(specifier), Reason.PLUGIN_NOT_FOUND, 'is not a module path or package name');
   }
   if (isPathSpecifier(specifier)) {
     const path = specifier.startsWith('file:') ? fileURLToPath(specifier) : resolve(cwd, specifier);
     try {
       await stat(path);
     } catch (err) {
-      throw pluginError(kind, specifier, PluginReason.PLUGIN_NOT_FOUND, `was not found: no file at ${path}`, err);
+      throw pluginError(kind, specifier, Reason.PLUGIN_NOT_FOUND, `was not found: no file at ${path}`, err);
     }
     const url = pathToFileURL(path).href;
     return { specifier, resolved: url, namespace: await importModule(kind, specifier, url) };
@@ -94,28 +81,30 @@ export async function loadPlugin(specifier: string, options: LoadPluginOptions =
   try {
     resolvedPath = createRequire(join(cwd, 'noop.js')).resolve(specifier);
   } catch {
-    // ESM-only packages cannot be resolved this way; the import below tries them.
+    // ESM-only packages cannot be resolved this way; they are resolved below.
   }
   if (resolvedPath !== undefined) {
     const url = pathToFileURL(resolvedPath).href;
     return { specifier, resolved: url, namespace: await importModule(kind, specifier, url) };
   }
+  // Resolving before importing tells a missing package apart from a missing dependency of it.
+  let url: string;
   try {
-    return { specifier, resolved: specifier, namespace: (await import(specifier)) as Record<string, unknown> };
+    url = import.meta.resolve(specifier);
   } catch (err) {
-    const code = codeOf(err);
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && messageOf(err).includes(`'${specifier}'`)) {
-      throw pluginError(kind, specifier, PluginReason.PLUGIN_NOT_FOUND, `was not found: no package of that name is installed (looked from ${cwd})`, err);
+    if (codeOf(err) === 'ERR_MODULE_NOT_FOUND') {
+      throw pluginError(kind, specifier, Reason.PLUGIN_NOT_FOUND, `was not found: no package of that name is installed (looked from ${cwd})`, err);
     }
-    throw pluginError(kind, specifier, PluginReason.PLUGIN_LOAD_FAILED, `failed to load: ${messageOf(err)}`, err);
+    throw pluginError(kind, specifier, Reason.PLUGIN_LOAD_FAILED, `failed to load: ${messageOf(err)}`, err);
   }
+  return { specifier, resolved: url, namespace: await importModule(kind, specifier, url) };
 }
 
 async function importModule(kind: string, specifier: string, url: string): Promise<Record<string, unknown>> {
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    throw pluginError(kind, specifier, PluginReason.PLUGIN_LOAD_FAILED, `failed to load: ${messageOf(err)}`, err);
+    throw pluginError(kind, specifier, Reason.PLUGIN_LOAD_FAILED, `failed to load: ${messageOf(err)}`, err);
   }
 }
 

@@ -16,11 +16,7 @@ export class BlobStore {
   /** Path of a blob (whether or not it exists). */
   path(sha256: string): string {
     if (!SHA256_PATTERN.test(sha256)) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `invalid sha256 "${sha256}": expected 64 lowercase hex characters`,
-      });
+      throw TributaryError.invalidArgument(`invalid sha256 "${sha256}": expected 64 lowercase hex characters`);
     }
     return join(this.dir, 'sha256', sha256.slice(0, 2), sha256);
   }
@@ -155,11 +151,11 @@ export class BlobReader {
   async readRange(offset: number, length: number): Promise<Buffer> {
     checkRange(offset, length);
     if (offset > this.size) {
-      throw new TributaryError({
-        code: 'OUT_OF_RANGE',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `offset ${offset} is past the end of blob ${this.sha256} (${this.size} bytes)`,
-      });
+      throw TributaryError.of(
+        Reason.INVALID_ARGUMENT,
+        `offset ${offset} is past the end of blob ${this.sha256} (${this.size} bytes)`,
+        { code: 'OUT_OF_RANGE' },
+      );
     }
     const buffer = Buffer.alloc(Math.min(length, this.size - offset));
     let filled = 0;
@@ -178,11 +174,7 @@ export class BlobReader {
 
 function checkRange(offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-    throw new TributaryError({
-      code: 'INVALID_ARGUMENT',
-      reason: Reason.INVALID_ARGUMENT,
-      message: `invalid range: offset ${offset}, length ${length}`,
-    });
+    throw TributaryError.invalidArgument(`invalid range: offset ${offset}, length ${length}`);
   }
 }
 
@@ -215,10 +207,5 @@ function isNotFound(err: unknown): boolean {
 
 function notFoundOr(err: unknown, sha256: string): unknown {
   if (!isNotFound(err)) return err;
-  return new TributaryError({
-    code: 'NOT_FOUND',
-    reason: Reason.NOT_FOUND,
-    message: `blob ${sha256} not found`,
-    cause: err,
-  });
+  return TributaryError.of(Reason.NOT_FOUND, `blob ${sha256} not found`, { cause: err });
 }

@@ -156,11 +156,7 @@ export class LevelStateStore implements StateStore {
             ? pendingKeyOwners.get(keyId)
             : await this.siteKeys.get(keyId);
           if (owner !== undefined && owner !== name) {
-            throw new TributaryError({
-              code: 'ALREADY_EXISTS',
-              reason: Reason.ALREADY_EXISTS,
-              message: `key ${keyId} already belongs to site "${owner}"`,
-            });
+            throw TributaryError.of(Reason.ALREADY_EXISTS, `key ${keyId} already belongs to site "${owner}"`);
           }
           put(this.siteKeys, keyId, name);
           put(this.sites, name, site);
@@ -211,7 +207,7 @@ export class LevelStateStore implements StateStore {
           );
           break;
         default:
-          throw invalid(`unknown state record kind "${String((op as { kind?: unknown }).kind)}"`);
+          throw TributaryError.invalidArgument(`unknown state record kind "${String((op as { kind?: unknown }).kind)}"`);
       }
     }
     if (batch.length > 0) await this.db.batch(batch);
@@ -233,20 +229,16 @@ export class LevelStateStore implements StateStore {
   }
 }
 
-function invalid(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message });
-}
-
 function keyPart(kind: string, field: string, value: unknown): string {
   if (typeof value !== 'string' || value === '' || value.includes(SEP) || value.includes(AFTER_SEP)) {
-    throw invalid(`${kind} record: ${field} must be a non-empty string without control characters`);
+    throw TributaryError.invalidArgument(`${kind} record: ${field} must be a non-empty string without control characters`);
   }
   return value;
 }
 
 function counter(kind: string, field: string, value: unknown, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    throw invalid(`${kind} record: ${field} must be an integer in [0, ${max}]`);
+    throw TributaryError.invalidArgument(`${kind} record: ${field} must be an integer in [0, ${max}]`);
   }
   return value;
 }
@@ -291,7 +283,7 @@ function checkJsonValue(value: unknown, path: string): void {
     case 'boolean':
       return;
     case 'number':
-      if (!Number.isFinite(value)) throw invalid(`${path} is not a finite number`);
+      if (!Number.isFinite(value)) throw TributaryError.invalidArgument(`${path} is not a finite number`);
       return;
     case 'object':
       if (value === null) return;
@@ -300,13 +292,13 @@ function checkJsonValue(value: unknown, path: string): void {
         return;
       }
       if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
-        throw invalid(`${path} is not a plain object`);
+        throw TributaryError.invalidArgument(`${path} is not a plain object`);
       }
       for (const [k, v] of Object.entries(value)) {
         if (v !== undefined) checkJsonValue(v, `${path}.${k}`);
       }
       return;
     default:
-      throw invalid(`${path} is not a JSON value`);
+      throw TributaryError.invalidArgument(`${path} is not a JSON value`);
   }
 }

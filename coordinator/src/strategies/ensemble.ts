@@ -1,7 +1,6 @@
 import { Reason, TributaryError, TENSORS_FLAVOR, ensembleTensors, isEnsembleCombine, payloadFlavorProblem } from '@tributary/proto';
 import type { EnsembleCombine, EnsembleMemberInput, FederationSettings__Output, TensorMap } from '@tributary/proto';
 import { weightedMeanOfMetrics } from './kernels.js';
-import { invalidOption } from './strategy-options.js';
 import { OPAQUE_PAYLOAD_TENSOR, sampleSites, strategyError } from './strategy.js';
 import type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 
@@ -36,31 +35,31 @@ export const MIN_MODE_EPSILON = 1e-12;
 export function compileEnsembleOptions(options: Readonly<Record<string, string>>): EnsembleOptions {
   for (const name of Object.keys(options)) {
     if (!(OPTION_NAMES as readonly string[]).includes(name)) {
-      throw invalidOption(`unknown option "${name}" for strategy ensemble (it takes ${OPTION_NAMES.join(', ')})`);
+      throw TributaryError.invalidArgument(`unknown option "${name}" for strategy ensemble (it takes ${OPTION_NAMES.join(', ')})`);
     }
   }
   const weightBy = options['weight_by'] ?? 'num_examples';
   const mode = options['metric_mode'];
   let weighting: EnsembleWeighting;
   if (weightBy === 'num_examples') {
-    if (mode !== undefined) throw invalidOption('strategy option "metric_mode" applies only with weight_by=metric:<key>');
+    if (mode !== undefined) throw TributaryError.invalidArgument('strategy option "metric_mode" applies only with weight_by=metric:<key>');
     weighting = { kind: 'num_examples' };
   } else if (weightBy.startsWith('metric:') && weightBy.length > 'metric:'.length && weightBy.trim() === weightBy) {
     if (mode !== undefined && mode !== 'max' && mode !== 'min') {
-      throw invalidOption(`strategy option "metric_mode" must be "max" (higher is better) or "min" (lower is better), got ${JSON.stringify(mode)}`);
+      throw TributaryError.invalidArgument(`strategy option "metric_mode" must be "max" (higher is better) or "min" (lower is better), got ${JSON.stringify(mode)}`);
     }
     weighting = { kind: 'metric', key: weightBy.slice('metric:'.length), mode: mode ?? 'max' };
   } else {
-    throw invalidOption(`strategy option "weight_by" must be "num_examples" or "metric:<key>", got ${JSON.stringify(weightBy)}`);
+    throw TributaryError.invalidArgument(`strategy option "weight_by" must be "num_examples" or "metric:<key>", got ${JSON.stringify(weightBy)}`);
   }
   const topKText = options['top_k'] ?? '0';
   const topK = Number(topKText);
   if (!/^[0-9]+$/.test(topKText) || !Number.isSafeInteger(topK)) {
-    throw invalidOption(`strategy option "top_k" must be an integer >= 0 (0 keeps all members), got ${JSON.stringify(topKText)}`);
+    throw TributaryError.invalidArgument(`strategy option "top_k" must be an integer >= 0 (0 keeps all members), got ${JSON.stringify(topKText)}`);
   }
   const combine = options['combine'];
   if (combine !== undefined && !isEnsembleCombine(combine)) {
-    throw invalidOption(`strategy option "combine" must be "mean" or "vote", got ${JSON.stringify(combine)}`);
+    throw TributaryError.invalidArgument(`strategy option "combine" must be "mean" or "vote", got ${JSON.stringify(combine)}`);
   }
   return { weighting, topK, ...(combine === undefined ? {} : { combine }) };
 }
@@ -137,11 +136,7 @@ export class EnsembleAggregator implements Aggregator {
     if (members === undefined) throw strategyError('FAILED_PRECONDITION', 'ensemble: the round was already aggregated');
     const from = `update ${update.updateId} from site "${update.site}"`;
     if (!(Number.isSafeInteger(update.numExamples) && update.numExamples > 0)) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.ZERO_EXAMPLES,
-        message: `${from} has ${update.numExamples} examples; ensemble members need more than 0`,
-      });
+      throw TributaryError.of(Reason.ZERO_EXAMPLES, `${from} has ${update.numExamples} examples; ensemble members need more than 0`);
     }
     if (members.some((m) => m.site === update.site || m.updateId === update.updateId)) {
       throw strategyError('INVALID_ARGUMENT', `${from}: the site or the update is already a member of this round's ensemble`);

@@ -1,5 +1,4 @@
 import {
-  Reason,
   TributaryError,
   allFinite,
   checkSpec,
@@ -241,11 +240,9 @@ export class FedOptStrategy implements Strategy {
 
   constructor(name: AdaptiveStrategyName) {
     if (!Object.prototype.hasOwnProperty.call(ADAPTIVE_OPTIONS, name)) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `unknown adaptive strategy "${String(name)}" (known: ${Object.keys(ADAPTIVE_OPTIONS).join(', ')})`,
-      });
+      throw TributaryError.invalidArgument(
+        `unknown adaptive strategy "${String(name)}" (known: ${Object.keys(ADAPTIVE_OPTIONS).join(', ')})`,
+      );
     }
     this.name = name;
   }

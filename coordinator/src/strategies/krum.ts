@@ -1,6 +1,7 @@
+import { TributaryError } from '@tributary/proto';
 import { accumulatePairwiseSquaredDistances, krumScores, lowestScores, meanOfRows } from './robust-kernels.js';
 import { BufferedAggregator, ServerSideStrategy } from './robust-strategy.js';
-import { formatNumberOptions, invalidOption, parseNumberOptions } from './strategy-options.js';
+import { formatNumberOptions, parseNumberOptions } from './strategy-options.js';
 import type { NumberOptionSpec } from './strategy-options.js';
 import { strategyError } from './strategy.js';
 import type { RoundContext } from './strategy.js';
@@ -103,5 +104,5 @@ export class KrumAggregator extends BufferedAggregator {
 /** `value` if it is an integer, else INVALID_ARGUMENT in the format of the other option errors. */
 function integer(name: string, value: number, options: Record<string, string>): number {
   if (Number.isSafeInteger(value)) return value;
-  throw invalidOption(`strategy option "${name}" must be an integer >= 0, got ${JSON.stringify(options[name])}`);
+  throw TributaryError.invalidArgument(`strategy option "${name}" must be an integer >= 0, got ${JSON.stringify(options[name])}`);
 }

@@ -1,5 +1,5 @@
-import { isTributaryError } from '@tributary/proto';
-import { loadPlugin, pluginError, pluginExport, PluginReason } from '../plugins/loader.js';
+import { Reason, isTributaryError } from '@tributary/proto';
+import { loadPlugin, pluginError, pluginExport } from '../plugins/loader.js';
 import type { Strategy, StrategyRegistry } from './strategy.js';
 
 /**
@@ -17,18 +17,18 @@ export async function loadStrategyPlugin(registry: StrategyRegistry, specifier: 
       await (register as (r: StrategyRegistry) => unknown)(registry);
     } else if (Array.isArray(strategies)) {
       for (const s of strategies as unknown[]) {
-        if (!isStrategy(s)) throw pluginError(kind, specifier, PluginReason.PLUGIN_INVALID, 'exports a strategy without name, validateOptions, selectSites, siteConfig and createAggregator');
+        if (!isStrategy(s)) throw pluginError(kind, specifier, Reason.PLUGIN_INVALID, 'exports a strategy without name, validateOptions, selectSites, siteConfig and createAggregator');
         registry.register(s);
       }
     } else {
-      throw pluginError(kind, specifier, PluginReason.PLUGIN_INVALID, 'exports neither `strategies` (an array) nor `register(registry)`');
+      throw pluginError(kind, specifier, Reason.PLUGIN_INVALID, 'exports neither `strategies` (an array) nor `register(registry)`');
     }
   } catch (err) {
     if (isTributaryError(err)) throw err;
-    throw pluginError(kind, specifier, PluginReason.PLUGIN_LOAD_FAILED, `failed to register: ${err instanceof Error ? err.message : String(err)}`, err);
+    throw pluginError(kind, specifier, Reason.PLUGIN_LOAD_FAILED, `failed to register: ${err instanceof Error ? err.message : String(err)}`, err);
   }
   const added = registry.names().filter((n) => !before.has(n));
-  if (added.length === 0) throw pluginError(kind, specifier, PluginReason.PLUGIN_INVALID, 'registered no strategy');
+  if (added.length === 0) throw pluginError(kind, specifier, Reason.PLUGIN_INVALID, 'registered no strategy');
   return added;
 }
 

@@ -68,7 +68,7 @@ export abstract class BufferedAggregator implements Aggregator {
     } catch (err) {
       const e = TributaryError.from(err);
       const from = `update ${update.updateId} from site "${update.site}"`;
-      throw new TributaryError({ code: e.code, reason: e.reason, message: `${from}: ${e.message}`, cause: err });
+      throw TributaryError.of(e.reason, `${from}: ${e.message}`, { code: e.code, cause: err });
     }
     this.folded.push({ site: update.site, updateId: update.updateId, weight, metrics: update.metrics });
   }

@@ -97,11 +97,7 @@ export class StrategyRegistry {
 
   register(strategy: Strategy): void {
     if (this.strategies.has(strategy.name)) {
-      throw new TributaryError({
-        code: 'ALREADY_EXISTS',
-        reason: Reason.ALREADY_EXISTS,
-        message: `strategy "${strategy.name}" is already registered`,
-      });
+      throw TributaryError.of(Reason.ALREADY_EXISTS, `strategy "${strategy.name}" is already registered`);
     }
     this.strategies.set(strategy.name, strategy);
   }
@@ -110,11 +106,7 @@ export class StrategyRegistry {
   get(name: string): Strategy {
     const strategy = this.strategies.get(name);
     if (strategy === undefined) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `unknown strategy "${name}" (known: ${this.names().join(', ')})`,
-      });
+      throw TributaryError.invalidArgument(`unknown strategy "${name}" (known: ${this.names().join(', ')})`);
     }
     return strategy;
   }
@@ -168,7 +160,7 @@ function sampleSize(
  * or a round it cannot aggregate (FAILED_PRECONDITION; the round fails with this message).
  */
 export function strategyError(code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION', message: string): TributaryError {
-  return new TributaryError({ code, reason: Reason.STRATEGY_ERROR, message });
+  return TributaryError.of(Reason.STRATEGY_ERROR, message, { code });
 }
 
 /**
@@ -178,9 +170,8 @@ export function strategyError(code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION', 
 export function exampleWeight(update: SiteUpdate, strategy: string): number {
   const weight = update.numExamples;
   if (Number.isFinite(weight) && weight > 0) return weight;
-  throw new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: Reason.ZERO_EXAMPLES,
-    message: `update ${update.updateId} from site "${update.site}" has ${weight} examples; ${strategy} needs more than 0`,
-  });
+  throw TributaryError.of(
+    Reason.ZERO_EXAMPLES,
+    `update ${update.updateId} from site "${update.site}" has ${weight} examples; ${strategy} needs more than 0`,
+  );
 }

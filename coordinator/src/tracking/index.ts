@@ -21,14 +21,7 @@ export type {
   UpdateRunOptions,
 } from './store.js';
 export { RUN_STATUSES, TERMINAL_RUN_STATUSES } from './store.js';
-export {
-  TrackingReason,
-  grpcCodeOfTrackingReason,
-  hasTrackingReason,
-  isResourceAlreadyExists,
-  isResourceDoesNotExist,
-  type TrackingReasonCode,
-} from './errors.js';
+export { isResourceAlreadyExists, isResourceDoesNotExist, reasonOfMlflowError } from './errors.js';
 export { TrackingLimits, RUN_NAME_TAG } from './validation.js';
 export {
   parseRunFilter,
@@ -47,7 +40,6 @@ export { LevelTrackingStore } from './level-store.js';
 export { MlflowRestStore, MLFLOW_API_PREFIX, type MlflowRestStoreOptions } from './mlflow-rest-store.js';
 export {
   TrackingStoreRegistry,
-  TrackingRegistryReason,
   defaultTrackingStoreRegistry,
   levelPathOf,
   openTrackingStore,

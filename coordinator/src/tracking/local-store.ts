@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TrackingReason, invalidParameter, resourceAlreadyExists, resourceDoesNotExist, trackingError } from './errors.js';
+import { Reason, TributaryError } from '@tributary/proto';
 import { isMetricPointKey, isNewerMetric, metricPointKey } from './metric-points.js';
 import { decodePageToken, encodePageToken, searchExperimentList, searchRunList } from './search.js';
 import type {
@@ -102,7 +102,7 @@ export class LocalTrackingStore implements TrackingStore {
     const checkedTags = validateExperimentTags(tags);
     return this.serialised(async () => {
       if ((await this.backend.getExperimentIdByName(checkedName)) !== undefined) {
-        throw resourceAlreadyExists(`Experiment '${checkedName}' already exists.`);
+        throw TributaryError.of(Reason.RESOURCE_ALREADY_EXISTS, `Experiment '${checkedName}' already exists.`);
       }
       const experimentId = await this.backend.nextExperimentId();
       const now = Date.now();
@@ -122,7 +122,7 @@ export class LocalTrackingStore implements TrackingStore {
   async getExperiment(experimentId: string): Promise<Experiment> {
     this.checkOpen();
     const experiment = await this.backend.getExperiment(validateExperimentId(experimentId));
-    if (experiment === undefined) throw resourceDoesNotExist(`No Experiment with id=${experimentId} exists`);
+    if (experiment === undefined) throw TributaryError.of(Reason.RESOURCE_DOES_NOT_EXIST, `No Experiment with id=${experimentId} exists`);
     return experiment;
   }
 
@@ -130,7 +130,7 @@ export class LocalTrackingStore implements TrackingStore {
     this.checkOpen();
     const id = await this.backend.getExperimentIdByName(validateExperimentName(name));
     const experiment = id === undefined ? undefined : await this.backend.getExperiment(id);
-    if (experiment === undefined) throw resourceDoesNotExist(`Could not find experiment with name '${name}'`);
+    if (experiment === undefined) throw TributaryError.of(Reason.RESOURCE_DOES_NOT_EXIST, `Could not find experiment with name '${name}'`);
     return experiment;
   }
 
@@ -154,21 +154,22 @@ export class LocalTrackingStore implements TrackingStore {
     const nameTag = Object.hasOwn(tagRecord, RUN_NAME_TAG) ? tagRecord[RUN_NAME_TAG] : undefined;
     const givenName = validateOptionalRunName(options.runName);
     if (givenName !== undefined && nameTag !== undefined && givenName !== nameTag) {
-      throw invalidParameter(
+      throw TributaryError.of(
+        Reason.INVALID_PARAMETER_VALUE,
         `Both 'run_name' argument and '${RUN_NAME_TAG}' tag are specified, but with different values ` +
           `(run_name='${givenName}', ${RUN_NAME_TAG}='${nameTag}').`,
       );
     }
     if (options.userId !== undefined && typeof options.userId !== 'string') {
-      throw invalidParameter('user_id must be a string');
+      throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'user_id must be a string');
     }
     const runId = randomUUID().replaceAll('-', '');
     const runName = givenName ?? nameTag ?? `run-${runId.slice(0, 8)}`;
     return this.serialised(async () => {
       const experiment = await this.backend.getExperiment(experimentId);
-      if (experiment === undefined) throw resourceDoesNotExist(`No Experiment with id=${experimentId} exists`);
+      if (experiment === undefined) throw TributaryError.of(Reason.RESOURCE_DOES_NOT_EXIST, `No Experiment with id=${experimentId} exists`);
       if (experiment.lifecycleStage !== 'active') {
-        throw invalidParameter(`The experiment ${experimentId} must be in the 'active' state.`);
+        throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `The experiment ${experimentId} must be in the 'active' state.`);
       }
       const record: RunRecord = {
         info: {
@@ -215,7 +216,7 @@ export class LocalTrackingStore implements TrackingStore {
 
   async searchRuns(options: SearchRunsOptions): Promise<RunsPage> {
     this.checkOpen();
-    if (!Array.isArray(options?.experimentIds)) throw invalidParameter('experiment_ids must be a list of experiment ids');
+    if (!Array.isArray(options?.experimentIds)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'experiment_ids must be a list of experiment ids');
     const experimentIds = options.experimentIds.map(validateExperimentId);
     const maxResults = validateSearchMaxResults(options.maxResults);
     const records = await this.backend.listRuns([...new Set(experimentIds)]);
@@ -241,10 +242,11 @@ export class LocalTrackingStore implements TrackingStore {
       const conflicts = params.filter((p) => Object.hasOwn(record.params, p.key) && record.params[p.key] !== p.value);
       if (conflicts.length > 0) {
         const logged = conflicts.map((p) => ({ key: p.key, old_value: record.params[p.key], new_value: p.value }));
-        throw invalidParameter(
+        throw TributaryError.of(
+          Reason.INVALID_PARAMETER_VALUE,
           `Changing param values is not allowed. Params were already logged='${JSON.stringify(logged)}' ` +
             `for run ID='${record.info.runId}'.`,
-          { conflicts: logged },
+          { details: { conflicts: logged } },
         );
       }
       let next: RunRecord | undefined;
@@ -275,7 +277,7 @@ export class LocalTrackingStore implements TrackingStore {
     if (options.pageToken !== undefined && options.pageToken !== '') {
       const cursor = decodePageToken(options.pageToken)['after'];
       if (typeof cursor !== 'string' || !isMetricPointKey(cursor)) {
-        throw invalidParameter(`Invalid page token '${options.pageToken}'`);
+        throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `Invalid page token '${options.pageToken}'`);
       }
       after = cursor;
     }
@@ -294,7 +296,7 @@ export class LocalTrackingStore implements TrackingStore {
     await this.serialised(async () => {
       const record = await this.activeRun(runId);
       if (!Object.hasOwn(record.tags, tagKey)) {
-        throw resourceDoesNotExist(`No tag with name: ${tagKey} in run with id ${record.info.runId}`);
+        throw TributaryError.of(Reason.RESOURCE_DOES_NOT_EXIST, `No tag with name: ${tagKey} in run with id ${record.info.runId}`);
       }
       const tags = Object.fromEntries(Object.entries(record.tags).filter(([k]) => k !== tagKey));
       await this.backend.write({ runId: record.info.runId, record: { ...record, tags }, points: [], latest: [] });
@@ -317,14 +319,15 @@ export class LocalTrackingStore implements TrackingStore {
 
   private async runRecord(runId: string): Promise<RunRecord> {
     const record = await this.backend.getRun(validateRunId(runId));
-    if (record === undefined) throw resourceDoesNotExist(`Run with id=${runId} not found`);
+    if (record === undefined) throw TributaryError.of(Reason.RESOURCE_DOES_NOT_EXIST, `Run with id=${runId} not found`);
     return record;
   }
 
   private async activeRun(runId: string): Promise<RunRecord> {
     const record = await this.runRecord(runId);
     if (record.info.lifecycleStage !== 'active') {
-      throw invalidParameter(
+      throw TributaryError.of(
+        Reason.INVALID_PARAMETER_VALUE,
         `The run ${runId} must be in the 'active' state. Current state is ${record.info.lifecycleStage}.`,
       );
     }
@@ -339,7 +342,7 @@ export class LocalTrackingStore implements TrackingStore {
 
   private checkOpen(): void {
     if (this.closed) {
-      throw trackingError({ reason: TrackingReason.STORE_CLOSED, message: 'the tracking store is closed' });
+      throw TributaryError.of(Reason.TRACKING_STORE_CLOSED, 'the tracking store is closed');
     }
   }
 }

@@ -1,4 +1,4 @@
-import { invalidParameter } from './errors.js';
+import { Reason, TributaryError } from '@tributary/proto';
 import type { Metric } from './store.js';
 
 // A point's position in a metric's history as a fixed-width string, so that string order is
@@ -55,7 +55,7 @@ export function metricPointKey(m: Pick<Metric, 'step' | 'timestamp' | 'value'>):
 /** The metric a point key (and its metric name) stand for. */
 export function metricOfPointKey(key: string, pointKey: string): Metric {
   const match = POINT_KEY.exec(pointKey);
-  if (match === null) throw invalidParameter(`corrupt metric point key '${pointKey}'`);
+  if (match === null) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `corrupt metric point key '${pointKey}'`);
   return {
     key,
     step: match[1] === '0' ? Number(match[2]) - Number.MAX_SAFE_INTEGER : Number(match[2]),

@@ -1,11 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TributaryError } from '@tributary/proto';
-import {
-  TrackingReason,
-  invalidParameter,
-  trackingError,
-  trackingReasonOfHttpStatus,
-} from './errors.js';
+import { Reason, TributaryError } from '@tributary/proto';
+import { mlflowErrorOfHttpStatus, reasonOfMlflowError } from './errors.js';
 import { decodeMetricValue, encodeMetricValue } from './metric-points.js';
 import { RUN_STATUSES } from './store.js';
 import type {
@@ -99,11 +94,7 @@ interface ResolvedOptions {
 }
 
 function badOption(message: string): TributaryError {
-  return new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: 'INVALID_ARGUMENT',
-    message: `MLflow tracking store: ${message}`,
-  });
+  return TributaryError.invalidArgument(`MLflow tracking store: ${message}`);
 }
 
 function envNumber(env: Readonly<Record<string, string | undefined>>, name: string, scale: number): number | undefined {
@@ -264,7 +255,7 @@ function fitRequestSize(body: LogBatchBody): LogBatchBody[] {
   const add = (kind: 'metrics' | 'params' | 'tags', entity: Json | Param | RunTag): void => {
     const bytes = jsonBytes(entity) + 1;
     if (base + bytes > limit) {
-      throw invalidParameter(`one ${kind.slice(0, -1)} is larger than MLflow's ${limit}-byte request limit`);
+      throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `one ${kind.slice(0, -1)} is larger than MLflow's ${limit}-byte request limit`);
     }
     if (size + bytes > limit) {
       out.push(current);
@@ -294,8 +285,8 @@ function logBatchJson(body: LogBatchBody): Json {
 /**
  * A tracking store on an MLflow tracking server, through its REST API 2.0 (`http://`, `https://`).
  * Requests are retried on 408, 429 and 5xx and on network failures, with exponential backoff and
- * jitter, as MLflow's client does; `{error_code, message}` answers become TributaryErrors with that
- * error code as reason.
+ * jitter, as MLflow's client does; `{error_code, message}` answers become TributaryErrors with the
+ * matching reason (see `reasonOfMlflowError`).
  */
 export class MlflowRestStore implements TrackingStore {
   private readonly options: ResolvedOptions;
@@ -381,7 +372,7 @@ export class MlflowRestStore implements TrackingStore {
   }
 
   async searchRuns(options: SearchRunsOptions): Promise<RunsPage> {
-    if (!Array.isArray(options?.experimentIds)) throw invalidParameter('experiment_ids must be a list of experiment ids');
+    if (!Array.isArray(options?.experimentIds)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'experiment_ids must be a list of experiment ids');
     const res = await this.call('POST', 'runs/search', {
       experiment_ids: options.experimentIds.map(validateExperimentId),
       ...(options.filter ? { filter: options.filter } : {}),
@@ -422,7 +413,7 @@ export class MlflowRestStore implements TrackingStore {
   /** One API call with MLflow's retry policy; the parsed JSON object of a 200 answer. */
   private async call(method: 'GET' | 'POST', endpoint: string, body: Json): Promise<Json> {
     if (this.closing.signal.aborted) {
-      throw trackingError({ reason: TrackingReason.STORE_CLOSED, message: 'the tracking store is closed' });
+      throw TributaryError.of(Reason.TRACKING_STORE_CLOSED, 'the tracking store is closed');
     }
     const { options } = this;
     let url = `${options.baseUrl}${MLFLOW_API_PREFIX}/${endpoint}`;
@@ -506,11 +497,7 @@ function parseRetryAfter(header: string | null): number | undefined {
 }
 
 function closedDuring(what: string, cause: unknown): TributaryError {
-  return trackingError({
-    reason: TrackingReason.STORE_CLOSED,
-    message: `${what} was abandoned: the tracking store is closed`,
-    cause,
-  });
+  return TributaryError.of(Reason.TRACKING_STORE_CLOSED, `${what} was abandoned: the tracking store is closed`, { cause });
 }
 
 function unreachable(what: string, baseUrl: string, attempts: number, cause: unknown): TributaryError {
@@ -518,12 +505,11 @@ function unreachable(what: string, baseUrl: string, attempts: number, cause: unk
   // fetch's own message is "fetch failed"; the reason (ECONNREFUSED, ...) is its cause.
   const inner = cause instanceof Error && cause.cause instanceof Error ? cause.cause : cause;
   const detail = inner instanceof Error ? inner.message : String(inner);
-  return new TributaryError({
-    code: timedOut ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE',
-    reason: TrackingReason.TEMPORARILY_UNAVAILABLE,
-    message: `MLflow tracking server ${baseUrl}: ${what} failed after ${attempts} attempt(s): ${detail}`,
-    cause,
-  });
+  return TributaryError.of(
+    Reason.TEMPORARILY_UNAVAILABLE,
+    `MLflow tracking server ${baseUrl}: ${what} failed after ${attempts} attempt(s): ${detail}`,
+    { cause, ...(timedOut ? { code: 'DEADLINE_EXCEEDED' } : {}) },
+  );
 }
 
 async function readAnswer(response: Response, what: string): Promise<Json> {
@@ -537,40 +523,38 @@ async function readAnswer(response: Response, what: string): Promise<Json> {
   const object = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Json) : undefined;
   if (response.status === 200) {
     if (object === undefined) {
-      throw trackingError({
-        reason: TrackingReason.INTERNAL_ERROR,
-        message: `${what} succeeded but the answer is not a JSON object: '${text.slice(0, 200)}'`,
-      });
+      throw TributaryError.of(Reason.INTERNAL_ERROR, `${what} succeeded but the answer is not a JSON object: '${text.slice(0, 200)}'`);
     }
     return object;
   }
-  const details = { httpStatus: response.status, endpoint: what };
   if (object !== undefined && (typeof object['error_code'] === 'string' || typeof object['message'] === 'string')) {
-    const reason = reasonOf(object['error_code'], response.status);
+    const errorCode = mlflowErrorOf(object['error_code'], response.status);
     const message = typeof object['message'] === 'string' ? object['message'] : `${what} failed: ${text.slice(0, 500)}`;
-    throw trackingError({ reason, message, details });
+    throw TributaryError.of(reasonOfMlflowError(errorCode), message, {
+      details: { httpStatus: response.status, endpoint: what, errorCode },
+    });
   }
-  throw trackingError({
-    reason: trackingReasonOfHttpStatus(response.status),
-    message: `${what} failed with HTTP ${response.status}${text === '' ? '' : `: ${text.slice(0, 500)}`}`,
-    details,
-  });
+  const errorCode = mlflowErrorOfHttpStatus(response.status);
+  throw TributaryError.of(
+    reasonOfMlflowError(errorCode),
+    `${what} failed with HTTP ${response.status}${text === '' ? '' : `: ${text.slice(0, 500)}`}`,
+    { details: { httpStatus: response.status, endpoint: what, errorCode } },
+  );
 }
 
-function reasonOf(errorCode: unknown, status: number): string {
-  if (typeof errorCode === 'string' && /^\d{3}$/.test(errorCode)) return trackingReasonOfHttpStatus(Number(errorCode));
+/** The MLflow error code of an error answer. */
+function mlflowErrorOf(errorCode: unknown, status: number): string {
+  if (typeof errorCode === 'string' && /^\d{3}$/.test(errorCode)) return mlflowErrorOfHttpStatus(Number(errorCode));
   // A 409 is how some servers and proxies say "already exists".
-  if (status === 409 && (errorCode === undefined || errorCode === 'ALREADY_EXISTS')) {
-    return TrackingReason.RESOURCE_ALREADY_EXISTS;
-  }
-  return typeof errorCode === 'string' && errorCode !== '' ? errorCode : trackingReasonOfHttpStatus(status);
+  if (status === 409 && (errorCode === undefined || errorCode === 'ALREADY_EXISTS')) return 'RESOURCE_ALREADY_EXISTS';
+  return typeof errorCode === 'string' && errorCode !== '' ? errorCode : mlflowErrorOfHttpStatus(status);
 }
 
 // Decoding answers: MLflow writes int64 fields as numbers (older servers as strings) and leaves
 // out unset fields and empty lists.
 
 function malformed(message: string): TributaryError {
-  return trackingError({ reason: TrackingReason.INTERNAL_ERROR, message: `unexpected answer from MLflow: ${message}` });
+  return TributaryError.of(Reason.INTERNAL_ERROR, `unexpected answer from MLflow: ${message}`);
 }
 
 function object(raw: unknown, what: string): Json {

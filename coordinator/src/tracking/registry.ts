@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { TributaryError, isTributaryError } from '@tributary/proto';
+import { Reason, TributaryError, isTributaryError } from '@tributary/proto';
 import type { Code } from '@tributary/proto';
-import { PluginReason, loadPlugin, pluginError, pluginExport } from '../plugins/loader.js';
+import { loadPlugin, pluginError, pluginExport } from '../plugins/loader.js';
 import { LevelTrackingStore } from './level-store.js';
 import { MemoryTrackingStore } from './memory-store.js';
 import { MlflowRestStore } from './mlflow-rest-store.js';
@@ -23,13 +23,6 @@ export interface TrackingPluginModule {
   trackingStores?: Record<string, TrackingStoreBuilder>;
   register?: (registry: TrackingStoreRegistry) => void | Promise<void>;
 }
-
-/** Why a tracking URI could not be opened. */
-export const TrackingRegistryReason = {
-  UNKNOWN_TRACKING_SCHEME: 'UNKNOWN_TRACKING_SCHEME',
-  INVALID_TRACKING_URI: 'INVALID_TRACKING_URI',
-  TRACKING_STORE_OPEN_FAILED: 'TRACKING_STORE_OPEN_FAILED',
-} as const;
 
 const PLUGIN_KIND = 'tracking plugin';
 const SCHEME = /^[a-z][a-z0-9+.-]*$/;
@@ -58,22 +51,13 @@ function messageOf(err: unknown): string {
 }
 
 function invalidPlugin(specifier: string, problem: string, cause?: unknown): TributaryError {
-  return pluginError(PLUGIN_KIND, specifier, PluginReason.PLUGIN_INVALID, problem, cause);
+  return pluginError(PLUGIN_KIND, specifier, Reason.PLUGIN_INVALID, problem, cause);
 }
 
 interface Registration {
   builder: TrackingStoreBuilder;
   /** 'built-in', or the plugin module that registered it. */
   source: string;
-}
-
-function invalidUri(message: string, details?: Record<string, unknown>): TributaryError {
-  return new TributaryError({
-    code: 'INVALID_ARGUMENT',
-    reason: TrackingRegistryReason.INVALID_TRACKING_URI,
-    message,
-    ...(details === undefined ? {} : { details }),
-  });
 }
 
 /** The URI with any password hidden, for messages. */
@@ -87,7 +71,7 @@ function redact(uri: string): string {
  */
 export function levelPathOf(uri: string): string {
   const rest = uri.replace(/^level:(\/\/)?/i, '');
-  if (rest === '') throw invalidUri(`tracking URI "${uri}" has no path; use level://PATH, e.g. level://./tracking`);
+  if (rest === '') throw TributaryError.of(Reason.INVALID_TRACKING_URI, `tracking URI "${uri}" has no path; use level://PATH, e.g. level://./tracking`);
   return resolve(rest);
 }
 
@@ -114,10 +98,10 @@ export class TrackingStoreRegistry {
   register(scheme: string, builder: TrackingStoreBuilder, options: { source?: string } = {}): void {
     const normalised = typeof scheme === 'string' ? scheme.toLowerCase() : '';
     if (!SCHEME.test(normalised)) {
-      throw invalidUri(`"${String(scheme)}" is not a URI scheme (a letter, then letters, digits, +, - or .)`);
+      throw TributaryError.of(Reason.INVALID_TRACKING_URI, `"${String(scheme)}" is not a URI scheme (a letter, then letters, digits, +, - or .)`);
     }
     if (typeof builder !== 'function') {
-      throw invalidUri(`the tracking store builder for scheme "${normalised}" is not a function`);
+      throw TributaryError.of(Reason.INVALID_TRACKING_URI, `the tracking store builder for scheme "${normalised}" is not a function`);
     }
     this.registrations.set(normalised, { builder, source: options.source ?? 'unknown' });
   }
@@ -175,7 +159,7 @@ export class TrackingStoreRegistry {
         await (register as (r: TrackingStoreRegistry) => unknown)(scoped);
       } catch (err) {
         const problem = `failed in register(): ${messageOf(err)}`;
-        throw pluginError(PLUGIN_KIND, specifier, PluginReason.PLUGIN_LOAD_FAILED, problem, err);
+        throw pluginError(PLUGIN_KIND, specifier, Reason.PLUGIN_LOAD_FAILED, problem, err);
       }
       for (const [s, r] of this.registrations) if (before.get(s) !== r.builder) added.add(s);
     }
@@ -190,22 +174,21 @@ export class TrackingStoreRegistry {
     const known = this.schemes();
     const match = typeof uri === 'string' ? URI_SCHEME.exec(uri) : null;
     if (match === null) {
-      throw invalidUri(
+      throw TributaryError.of(
+        Reason.INVALID_TRACKING_URI,
         `tracking URI "${redact(String(uri))}" has no scheme; known schemes: ${known.join(', ')} (e.g. level://./tracking)`,
-        { knownSchemes: known },
+        { details: { knownSchemes: known } },
       );
     }
     const scheme = match[1]!.toLowerCase();
     const registration = this.registrations.get(scheme);
     if (registration === undefined) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: TrackingRegistryReason.UNKNOWN_TRACKING_SCHEME,
-        message:
-          `unknown tracking store scheme "${scheme}" in "${redact(uri)}"; known schemes: ${known.join(', ')}. ` +
+      throw TributaryError.of(
+        Reason.UNKNOWN_TRACKING_SCHEME,
+        `unknown tracking store scheme "${scheme}" in "${redact(uri)}"; known schemes: ${known.join(', ')}. ` +
           'A plugin module can add schemes (--tracking-plugin <module or package>).',
-        details: { scheme, knownSchemes: known },
-      });
+        { details: { scheme, knownSchemes: known } },
+      );
     }
     const origin =
       registration.source === 'built-in'
@@ -216,11 +199,8 @@ export class TrackingStoreRegistry {
       store = await registration.builder(uri);
     } catch (err) {
       // A bad URI stays INVALID_ARGUMENT; anything else means the store cannot be used as configured.
-      const code = isTributaryError(err) && KEPT_OPEN_CODES.has(err.code) ? err.code : 'FAILED_PRECONDITION';
-      throw new TributaryError({
-        code,
-        reason: TrackingRegistryReason.TRACKING_STORE_OPEN_FAILED,
-        message: `${origin} could not open "${redact(uri)}": ${messageOf(err)}`,
+      throw TributaryError.of(Reason.TRACKING_STORE_OPEN_FAILED, `${origin} could not open "${redact(uri)}": ${messageOf(err)}`, {
+        ...(isTributaryError(err) && KEPT_OPEN_CODES.has(err.code) ? { code: err.code } : {}),
         cause: err,
         details: { scheme, plugin: registration.source },
       });
@@ -232,14 +212,12 @@ export class TrackingStoreRegistry {
       } catch {
         // It is refused either way; a failing close must not hide why.
       }
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: PluginReason.PLUGIN_INVALID,
-        message:
-          `${origin} returned something that is not a TrackingStore for "${redact(uri)}" ` +
+      throw TributaryError.of(
+        Reason.PLUGIN_INVALID,
+        `${origin} returned something that is not a TrackingStore for "${redact(uri)}" ` +
           `(missing ${missing.join(', ')})`,
-        details: { scheme, plugin: registration.source },
-      });
+        { details: { scheme, plugin: registration.source } },
+      );
     }
     return store as TrackingStore;
   }

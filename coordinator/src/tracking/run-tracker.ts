@@ -129,10 +129,10 @@ export class RunTracker {
     let run: RunRecord | undefined;
     if (runId) {
       run = await this.requireRun(runId);
-      if (run.federation !== federation) throw notFound(`run "${runId}" does not belong to federation "${federation}"`);
+      if (run.federation !== federation) throw TributaryError.notFound(`run "${runId}" does not belong to federation "${federation}"`);
     } else {
       run = (await this.opts.state.listRuns(federation))[0];
-      if (!run) throw notFound(`federation "${federation}" has no runs yet`);
+      if (!run) throw TributaryError.notFound(`federation "${federation}" has no runs yet`);
     }
     const trackingRunId = await this.ensureRun(run);
     const tracked = await this.opts.store.getRun(trackingRunId);
@@ -299,7 +299,7 @@ export class RunTracker {
 
   private async requireRun(runId: string): Promise<RunRecord> {
     const run = await this.opts.state.getRun(runId);
-    if (!run) throw notFound(`run "${runId}" does not exist`);
+    if (!run) throw TributaryError.notFound(`run "${runId}" does not exist`);
     return run;
   }
 }
@@ -405,6 +405,3 @@ function clip(text: string): string {
   return text.length <= MAX_TAG_CHARS ? text : `${text.slice(0, MAX_TAG_CHARS - 1)}…`;
 }
 
-function notFound(message: string): TributaryError {
-  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
-}

@@ -5,7 +5,7 @@
  * `tags.<key>` or `attributes.<name>` (a bare name is an attribute); keys with characters other
  * than letters, digits, `_` and `.` are quoted: metrics."site/a/loss" or metrics.`site/a/loss`.
  */
-import { invalidParameter } from './errors.js';
+import { Reason, TributaryError } from '@tributary/proto';
 import type { Experiment, ExperimentsPage, Run, RunsPage } from './store.js';
 
 export type SearchEntity = 'metric' | 'param' | 'tag' | 'attribute';
@@ -100,7 +100,7 @@ class Reader {
   }
 
   fail(message: string): never {
-    throw invalidParameter(`Invalid ${this.what} '${this.text}': ${message} (at character ${this.pos + 1})`);
+    throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `Invalid ${this.what} '${this.text}': ${message} (at character ${this.pos + 1})`);
   }
 
   /** A word (letters, digits, `_`), or undefined. */
@@ -280,7 +280,7 @@ function parseFilter(schema: SearchSchema, filter: string | undefined): SearchCl
 
 function parseOrderBy(schema: SearchSchema, orderBy: readonly string[] | undefined): OrderClause[] {
   return (orderBy ?? []).map((text) => {
-    if (typeof text !== 'string') throw invalidParameter('order_by entries must be strings');
+    if (typeof text !== 'string') throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'order_by entries must be strings');
     const reader = new Reader(text, 'order_by clause');
     const { entity, key } = reader.identifier(schema);
     if (entity === 'attribute' && !schema.orderableAttributes.has(key)) {
@@ -457,7 +457,7 @@ export function decodeOffsetToken(token: string | undefined): number {
   if (token === undefined || token === '') return 0;
   const offset = decodePageToken(token)['offset'];
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-    throw invalidParameter(`Invalid page token '${token}'`);
+    throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `Invalid page token '${token}'`);
   }
   return offset;
 }
@@ -473,10 +473,10 @@ export function decodePageToken(token: string): Record<string, unknown> {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(token)) throw new Error('not base64');
     parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
   } catch {
-    throw invalidParameter(`Invalid page token '${token}', could not be decoded`);
+    throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `Invalid page token '${token}', could not be decoded`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw invalidParameter(`Invalid page token '${token}'`);
+    throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `Invalid page token '${token}'`);
   }
   return parsed as Record<string, unknown>;
 }

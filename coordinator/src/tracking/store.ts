@@ -2,8 +2,9 @@
  * The tracking store contract, modelled on MLflow's tracking `AbstractStore`: experiments, runs,
  * params, metrics (key, value, timestamp in ms, step), tags, batched logging, metric history and
  * run search. Every store (embedded, in-memory, an MLflow server over REST, or a plugin's)
- * implements it with the same semantics, and fails with a TributaryError whose `reason` is an
- * MLflow error code (see `TrackingReason`).
+ * implements it with the same semantics, and fails with a TributaryError whose `reason` is one of
+ * the tracking reasons named after MLflow's error codes (`Reason.RESOURCE_DOES_NOT_EXIST`,
+ * `RESOURCE_ALREADY_EXISTS`, `INVALID_PARAMETER_VALUE`, `TRACKING_STORE_CLOSED`, ...).
  */
 
 /** MLflow's run states. */

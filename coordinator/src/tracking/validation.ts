@@ -1,4 +1,4 @@
-import { invalidParameter } from './errors.js';
+import { Reason, TributaryError } from '@tributary/proto';
 import { RUN_STATUSES } from './store.js';
 import type { LogBatchInput, Metric, MetricInput, Param, RunStatus, RunTag } from './store.js';
 
@@ -51,17 +51,19 @@ const validKeys = new Set<string>();
 function validateKey(kind: 'metric' | 'param' | 'tag', key: unknown, where: string): string {
   const label = kind === 'param' ? 'parameter' : kind;
   if (!isPlainString(key) || key === '') {
-    throw invalidParameter(`${where}: ${label} name is missing. A key name must be provided.`);
+    throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `${where}: ${label} name is missing. A key name must be provided.`);
   }
   if (validKeys.has(key)) return key;
   if (!VALID_KEY.test(key)) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `${where}: invalid ${label} name '${key}'. Names may only contain alphanumerics, ` +
         'underscores (_), dashes (-), periods (.), spaces ( ), and slashes (/).',
     );
   }
   if (resolvesElsewhere(key)) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `${where}: invalid ${label} name '${key}'. Names may be treated as files in certain cases, ` +
         'and must not resolve to other names when treated as such.',
     );
@@ -78,7 +80,8 @@ function capitalise(s: string): string {
 
 function checkLength(what: string, value: string, limit: number): void {
   if (value.length > limit) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `${what} '${value.slice(0, 250)}' had length ${value.length}, which exceeded length limit of ${limit}`,
     );
   }
@@ -89,21 +92,24 @@ export function normaliseMetric(m: MetricInput, where: string, now: number): Met
   const key = validateKey('metric', m?.key, where);
   const { value } = m;
   if (typeof value !== 'number') {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `${where}: got invalid value ${String(value)} for metric '${key}'. ` +
         'Please specify value as a valid double (64-bit floating point)',
     );
   }
   const timestamp = m.timestamp ?? now;
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `${where}: got invalid timestamp ${String(timestamp)} for metric '${key}'. ` +
         'Timestamp must be a nonnegative integer (milliseconds since the epoch)',
     );
   }
   const step = m.step ?? 0;
   if (!Number.isSafeInteger(step)) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `${where}: got invalid step ${String(step)} for metric '${key}'. Step must be an integer`,
     );
   }
@@ -112,14 +118,14 @@ export function normaliseMetric(m: MetricInput, where: string, now: number): Met
 
 export function validateParam(p: Param, where: string): Param {
   const key = validateKey('param', p?.key, where);
-  if (!isPlainString(p.value)) throw invalidParameter(`${where}: param '${key}' value must be a string`);
+  if (!isPlainString(p.value)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `${where}: param '${key}' value must be a string`);
   checkLength(`${where}: Param value`, p.value, TrackingLimits.MAX_PARAM_VAL_LENGTH);
   return { key, value: p.value };
 }
 
 export function validateTag(t: RunTag, where: string): RunTag {
   const key = validateKey('tag', t?.key, where);
-  if (!isPlainString(t.value)) throw invalidParameter(`${where}: tag '${key}' value must be a string`);
+  if (!isPlainString(t.value)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `${where}: tag '${key}' value must be a string`);
   checkLength(`${where}: Tag value`, t.value, TrackingLimits.MAX_TAG_VAL_LENGTH);
   return { key, value: t.value };
 }
@@ -143,7 +149,7 @@ export interface NormalisedBatch {
  * MLflow's `log_batch` does; fills in metric timestamps and steps.
  */
 export function normaliseBatch(batch: LogBatchInput, now: number): NormalisedBatch {
-  if (typeof batch !== 'object' || batch === null) throw invalidParameter('log batch must be an object');
+  if (typeof batch !== 'object' || batch === null) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'log batch must be an object');
   const metrics = (batch.metrics ?? []).map((m, i) => normaliseMetric(m, `metrics[${i}]`, now));
   const params = (batch.params ?? []).map((p, i) => validateParam(p, `params[${i}]`));
   const tags = (batch.tags ?? []).map((t, i) => validateTag(t, `tags[${i}]`));
@@ -154,7 +160,8 @@ export function normaliseBatch(batch: LogBatchInput, now: number): NormalisedBat
     seen.add(p.key);
   }
   if (dupes.size > 0) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `Duplicate parameter keys have been submitted: ${JSON.stringify([...dupes])}. ` +
         'Please ensure the request contains only one param value per param key.',
     );
@@ -169,10 +176,11 @@ export function validateRunTags(tags: Record<string, string> | undefined): RunTa
 
 export function validateExperimentName(name: unknown): string {
   if (!isPlainString(name) || name === '') {
-    throw invalidParameter(`Invalid experiment name: '${String(name)}'`);
+    throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `Invalid experiment name: '${String(name)}'`);
   }
   if (name.length > TrackingLimits.MAX_EXPERIMENT_NAME_LENGTH) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `Experiment name exceeds the maximum length of ${TrackingLimits.MAX_EXPERIMENT_NAME_LENGTH} characters`,
     );
   }
@@ -182,7 +190,7 @@ export function validateExperimentName(name: unknown): string {
 export function validateExperimentTags(tags: Record<string, string> | undefined): RunTag[] {
   return Object.entries(tags ?? {}).map(([key, value], i) => {
     validateKey('tag', key, `experiment tags[${i}]`);
-    if (!isPlainString(value)) throw invalidParameter(`experiment tag '${key}' value must be a string`);
+    if (!isPlainString(value)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `experiment tag '${key}' value must be a string`);
     checkLength('Tag key', key, TrackingLimits.MAX_EXPERIMENT_TAG_KEY_LENGTH);
     checkLength('Tag value', value, TrackingLimits.MAX_EXPERIMENT_TAG_VAL_LENGTH);
     return { key, value };
@@ -191,21 +199,22 @@ export function validateExperimentTags(tags: Record<string, string> | undefined)
 
 export function validateRunId(runId: unknown): string {
   if (!isPlainString(runId) || !RUN_ID.test(runId)) {
-    throw invalidParameter(`Invalid run ID: '${String(runId)}'`);
+    throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `Invalid run ID: '${String(runId)}'`);
   }
   return runId;
 }
 
 export function validateExperimentId(experimentId: unknown): string {
   if (!isPlainString(experimentId) || !EXPERIMENT_ID.test(experimentId)) {
-    throw invalidParameter(`Invalid experiment ID: '${String(experimentId)}'`);
+    throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `Invalid experiment ID: '${String(experimentId)}'`);
   }
   return experimentId;
 }
 
 export function validateRunStatus(status: unknown): RunStatus {
   if (!(RUN_STATUSES as readonly unknown[]).includes(status)) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `Invalid run status '${String(status)}'; expected one of ${RUN_STATUSES.join(', ')}`,
     );
   }
@@ -214,13 +223,13 @@ export function validateRunStatus(status: unknown): RunStatus {
 
 export function validateTime(what: string, t: unknown): number {
   if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 0) {
-    throw invalidParameter(`${what} must be a nonnegative integer (milliseconds since the epoch), got ${String(t)}`);
+    throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `${what} must be a nonnegative integer (milliseconds since the epoch), got ${String(t)}`);
   }
   return t;
 }
 
 export function validateRunName(name: unknown): string {
-  if (!isPlainString(name)) throw invalidParameter('run name must be a string');
+  if (!isPlainString(name)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'run name must be a string');
   checkLength('Run name', name, TrackingLimits.MAX_TAG_VAL_LENGTH);
   return name;
 }
@@ -244,12 +253,14 @@ export function validateHistoryMaxResults(maxResults: unknown): number {
 function validateMaxResults(maxResults: unknown, fallback: number, ceiling: number): number {
   if (maxResults === undefined) return fallback;
   if (typeof maxResults !== 'number' || !Number.isInteger(maxResults) || maxResults < 1) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `Invalid value for request parameter max_results. It must be a positive integer, but got value ${String(maxResults)}`,
     );
   }
   if (maxResults > ceiling) {
-    throw invalidParameter(
+    throw TributaryError.of(
+      Reason.INVALID_PARAMETER_VALUE,
       `Invalid value for request parameter max_results. It must be at most ${ceiling}, but got value ${maxResults}`,
     );
   }

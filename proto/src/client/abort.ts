@@ -4,12 +4,7 @@ import { TributaryError, isTributaryError } from '../errors.js';
 export function abortError(signal: AbortSignal): TributaryError {
   const reason: unknown = signal.reason;
   if (isTributaryError(reason)) return reason;
-  return new TributaryError({
-    code: 'CANCELLED',
-    reason: 'CANCELLED',
-    message: reason instanceof Error ? reason.message : 'operation cancelled',
-    cause: reason,
-  });
+  return TributaryError.cancelled(reason instanceof Error ? reason.message : 'operation cancelled', reason);
 }
 
 /** Throws `abortError(signal)` when the signal has aborted. */

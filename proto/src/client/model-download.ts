@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Reason, TributaryError } from '../errors.js';
+import type { ReasonCode } from '../errors.js';
 import type { DownloadModelRequest } from '../generated/tributary/v1/DownloadModelRequest.js';
 import type { ModelChunk__Output } from '../generated/tributary/v1/ModelChunk.js';
 import { assertName } from '../names.js';
@@ -45,11 +46,7 @@ export async function downloadModel(rpc: RpcClient, req: ModelDownloadRequest, o
   assertName('federation', federation);
   const requested = req.version ?? 0;
   if (!Number.isSafeInteger(requested) || requested < 0) {
-    throw new TributaryError({
-      code: 'INVALID_ARGUMENT',
-      reason: Reason.INVALID_ARGUMENT,
-      message: `model version must be a non-negative integer (0 = latest), got ${String(req.version)}`,
-    });
+    throw TributaryError.invalidArgument(`model version must be a non-negative integer (0 = latest), got ${String(req.version)}`);
   }
   const { signal } = opts;
   const hash = createHash('sha256');
@@ -86,7 +83,7 @@ export async function downloadModel(rpc: RpcClient, req: ModelDownloadRequest, o
         throw dataLoss(Reason.PAYLOAD_MISSING, `model ${federation} v${requested || 'latest'}: the server sent no data`);
       }
       if (offset < header.totalSize) {
-        throw new TributaryError({ code: 'UNAVAILABLE', reason: 'UNAVAILABLE', message: `model stream ended at byte ${offset} of ${header.totalSize}` });
+        throw TributaryError.of(Reason.UNAVAILABLE, `model stream ended at byte ${offset} of ${header.totalSize}`);
       }
       const sha256 = hash.digest('hex');
       if (sha256 !== header.sha256) {
@@ -125,6 +122,6 @@ function firstChunkHeader(chunk: ModelChunk__Output, req: ModelDownloadRequest, 
   return { totalSize, sha256 };
 }
 
-function dataLoss(reason: string, message: string): TributaryError {
+function dataLoss(reason: ReasonCode, message: string): TributaryError {
   return new TributaryError({ code: 'DATA_LOSS', reason, message, retryable: false });
 }

@@ -82,7 +82,7 @@ export class RpcClient {
         (err, value) => {
           signal?.removeEventListener('abort', onAbort);
           if (err !== null) reject(signal?.aborted === true ? abortError(signal) : TributaryError.from(err));
-          else if (value === undefined) reject(new TributaryError({ code: 'INTERNAL', reason: Reason.INTERNAL, message: `${method}: empty response` }));
+          else if (value === undefined) reject(TributaryError.internal(`${method}: empty response`));
           else resolve(value);
         },
       );
@@ -129,22 +129,13 @@ export class RpcClient {
     const table = serviceMethods(this.service);
     const def = Object.hasOwn(table, method) ? table[method] : undefined;
     if (def === undefined || def.requestStream || def.responseStream !== responseStream) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `${this.service} has no ${responseStream ? 'server-streaming' : 'unary'} method ${method}`,
-      });
+      throw TributaryError.invalidArgument(`${this.service} has no ${responseStream ? 'server-streaming' : 'unary'} method ${method}`);
     }
     let serialized: Uint8Array;
     try {
       serialized = def.requestSerialize(request) as Uint8Array;
     } catch (err) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `cannot encode the ${method} request: ${err instanceof Error ? err.message : String(err)}`,
-        cause: err,
-      });
+      throw TributaryError.of(Reason.INVALID_ARGUMENT, `cannot encode the ${method} request: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     const bytes = Buffer.isBuffer(serialized) ? serialized : Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
     const path = methodPath(this.service, method);

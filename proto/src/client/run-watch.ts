@@ -1,4 +1,4 @@
-import { TributaryError } from '../errors.js';
+import { Reason, TributaryError } from '../errors.js';
 import type { RunEvent__Output } from '../generated/tributary/v1/RunEvent.js';
 import type { Run__Output } from '../generated/tributary/v1/Run.js';
 import type { WatchRunRequest } from '../generated/tributary/v1/WatchRunRequest.js';
@@ -31,7 +31,7 @@ export async function waitForRun(rpc: RpcClient, runId: string, opts: RunWaitOpt
         if (event.run !== null && (event.type === 'RUN_ENDED' || event.run.status !== 'RUN_STATUS_RUNNING')) return event.run;
       }
       // The stream ended without RUN_ENDED (the server is shutting down): ask again.
-      failure = new TributaryError({ code: 'UNAVAILABLE', reason: 'UNAVAILABLE', message: `the watch of run ${runId} ended before the run did` });
+      failure = TributaryError.of(Reason.UNAVAILABLE, `the watch of run ${runId} ended before the run did`);
     } catch (err) {
       if (signal?.aborted === true) throw abortError(signal);
       failure = TributaryError.from(err);

@@ -51,7 +51,7 @@ export default defineCommand({
       import('../../observability/logger.js'),
     ]);
     if (!NatsServer.available()) {
-      throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.NATS_SERVER_MISSING, message: NATS_SERVER_INSTALL_HINT });
+      throw TributaryError.of(Reason.NATS_SERVER_MISSING, NATS_SERVER_INSTALL_HINT);
     }
     const temporary = input.dir === undefined;
     const dir = input.dir === undefined ? await mkdtemp(join(tmpdir(), 'tributary-dev-')) : resolve(ctx.cwd, input.dir);

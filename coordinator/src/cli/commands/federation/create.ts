@@ -94,12 +94,11 @@ export default defineCommand({
     try {
       initialModel = await readFile(path);
     } catch (err) {
-      throw new TributaryError({
-        code: 'INVALID_ARGUMENT',
-        reason: Reason.INVALID_ARGUMENT,
-        message: `cannot read --initial-model ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`,
-        cause: err,
-      });
+      throw TributaryError.of(
+        Reason.INVALID_ARGUMENT,
+        `cannot read --initial-model ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`,
+        { cause: err },
+      );
     }
     const admin = await ctx.admin();
     return admin.createFederation({
