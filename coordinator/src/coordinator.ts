@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { TributaryError, packageDefinition } from '@tributary/proto';
+import { TributaryError, packageDefinition, serviceDefinition } from '@tributary/proto';
 import { connect, ErrorCode, NatsError, type ConnectionOptions, type NatsConnection, type TlsOptions } from 'nats';
 import type { Logger } from 'pino';
 import { adminService } from './api/admin-service.js';
@@ -179,8 +179,8 @@ export class Coordinator {
       const deps = { auth, logger, metrics, shutdown: shutdown.signal };
       const site = siteService({ state, blobs, catalog, engine, tasks, metrics });
       const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents });
-      server.addService(site.definition, implement(site, deps));
-      server.addService(admin.definition, implement(admin, deps));
+      server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
+      server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
       new ReflectionService(packageDefinition()).addToServer(server);
       const credentials = opts.tls
         ? grpc.ServerCredentials.createSsl(null, [
