@@ -20,7 +20,9 @@
  * await client.waitForRun(run.id);
  * ```
  */
-export { Coordinator, type CoordinatorOptions } from './coordinator.js';
+export { Coordinator } from './coordinator.js';
+export { compileCoordinatorOptions, COORDINATOR_DEFAULTS } from './config/coordinator-options.js';
+export type { ByteSize, CompiledCoordinatorOptions, CoordinatorNatsOptions, CoordinatorOptions, Duration } from './config/coordinator-options.js';
 export { NatsServer, NATS_SERVER_INSTALL_HINT, freePort, type NatsServerOptions } from './dev/nats-server.js';
 export { CoordinatorMetrics } from './observability/metrics.js';
 export { createLogger, silentLogger, type Logger } from './observability/logger.js';

@@ -7,6 +7,7 @@ import {
   type TrackedRun__Output,
 } from '@tributary/proto';
 import type { Logger } from 'pino';
+import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
 import type { RunEventBus } from '../rounds/events.js';
 import type { RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import { isResourceDoesNotExist } from './errors.js';
@@ -20,8 +21,6 @@ const LOGGED_ROUNDS_TAG = 'tributary.logged_rounds';
 const MAX_TAG_CHARS = 5000;
 /** Most points GetMetricHistory returns per series. */
 const MAX_HISTORY_POINTS = 10_000;
-/** Wait before retrying a run whose logging failed (tracking server down, ...). */
-const RETRY_MS = 5_000;
 
 const RUN_STATUS: Readonly<Record<string, RunStatus>> = {
   RUN_STATUS_RUNNING: 'RUNNING',
@@ -35,6 +34,8 @@ export interface RunTrackerOptions {
   state: StateStore;
   events: RunEventBus;
   logger: Logger;
+  /** Wait before retrying a run whose logging failed (tracking server down, ...). @default COORDINATOR_DEFAULTS.trackingRetryDelayMs */
+  retryDelayMs?: number;
 }
 
 /**
@@ -165,7 +166,7 @@ export class RunTracker {
         const e = TributaryError.from(err);
         this.log.warn({ runId, err: e.message }, 'run not logged to the tracking store yet; will retry');
         if (!this.stopped) {
-          const timer = setTimeout(() => this.schedule(runId), RETRY_MS);
+          const timer = setTimeout(() => this.schedule(runId), this.opts.retryDelayMs ?? COORDINATOR_DEFAULTS.trackingRetryDelayMs);
           timer.unref?.();
           this.retries.set(runId, timer);
         }

@@ -30,14 +30,14 @@ export default defineCommand({
   options(cmd) {
     cmd
       .option('--dir <dir>', 'keep state in this directory (default: a temp dir removed on exit)')
-      .option('--grpc-listen <host:port>', 'coordinator gRPC address', '127.0.0.1:7400')
+      .option('--grpc-listen <host:port>', 'coordinator gRPC address (default 127.0.0.1:7400)')
       .option('--nats-port <port>', 'nats-server port (default: a free port)');
   },
   parse(raw) {
     const dir = optString(raw, 'dir');
     return {
       dir,
-      grpcListen: parseHostPort(optString(raw, 'grpcListen') ?? '127.0.0.1:7400', '--grpc-listen', { allowPortZero: true }),
+      grpcListen: optHostPort(optString(raw, 'grpcListen')),
       natsPort: optInteger(raw, 'natsPort', '--nats-port', 1, 65535),
     };
   },
@@ -66,7 +66,7 @@ export default defineCommand({
       cleanup.unshift(() => nats.stop());
       const coordinator = await Coordinator.start({
         dataDir: join(dir, 'data'),
-        grpcListen: input.grpcListen,
+        ...(input.grpcListen === undefined ? {} : { grpcListen: input.grpcListen }),
         nats: nats.url,
         adminKeys: [key.publicKey],
         logger: createLogger(ctx.logLevel ?? 'warn'),
@@ -109,6 +109,10 @@ export default defineCommand({
     ].join('\n');
   },
 });
+
+function optHostPort(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : parseHostPort(text, '--grpc-listen', { allowPortZero: true });
+}
 
 async function exists(path: string): Promise<boolean> {
   try {
