@@ -33,7 +33,7 @@ export interface AdminServiceDeps {
   catalog: Catalog;
   engine: RoundEngine;
   events: RunEventBus;
-  tracker: Pick<RunTracker, 'metricHistory' | 'searchRuns'>;
+  tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
   metricEvents: MetricEventBus;
 }
 

@@ -16,7 +16,7 @@ import type { CallContext, ServiceHandlers } from './call.js';
 
 export interface MetricsServiceDeps {
   state: StateStore;
-  tracker: Pick<RunTracker, 'metricHistory' | 'searchRuns'>;
+  tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
   bus: MetricEventBus;
 }
 
@@ -59,7 +59,7 @@ export function metricsService(deps: MetricsServiceDeps): Pick<ServiceHandlers<'
       if (req.maxResults > MAX_SEARCH_RESULTS) throw invalid(`max_results is ${req.maxResults}; at most ${MAX_SEARCH_RESULTS}`);
       if (req.filter.length > MAX_FILTER_CHARS) throw invalid(`filter is longer than ${MAX_FILTER_CHARS} characters`);
       if (req.orderBy.length > MAX_ORDER_BY) throw invalid(`more than ${MAX_ORDER_BY} order_by clauses`);
-      return deps.tracker.searchRuns(federation, {
+      return deps.tracker.searchTrackingRuns(federation, {
         ...(req.filter === '' ? {} : { filter: req.filter }),
         ...(req.orderBy.length === 0 ? {} : { orderBy: [...req.orderBy] }),
         maxResults: req.maxResults === 0 ? DEFAULT_SEARCH_RESULTS : req.maxResults,
