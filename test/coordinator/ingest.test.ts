@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  UpdateIngest,
-  silentLogger,
-  type LevelStateStore,
-  type AdmissionContext,
-  type UpdateAdmission,
-  type Verdict,
-} from '@tributary/coordinator';
+import { UpdateIngest } from '../../coordinator/src/ingest/index.js';
+import { silentLogger } from '../../coordinator/src/observability/logger.js';
+import type { AdmissionContext, UpdateAdmission, Verdict } from '../../coordinator/src/rounds/admission.js';
+import type { LevelStateStore } from '../../coordinator/src/state/index.js';
 import {
   CHUNK_INDEX_HEADER,
   STREAM_PAYLOADS,

@@ -15,7 +15,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { searchExperimentList, searchTrackingRunList } from '@tributary/coordinator';
+import { searchExperimentList, searchTrackingRunList } from '../../coordinator/src/tracking/search.js';
 import type { Experiment, Metric, TrackingRun } from '@tributary/coordinator';
 
 export interface RecordedRequest {

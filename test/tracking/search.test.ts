@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseExperimentFilter, parseTrackingRunFilter, parseTrackingRunOrderBy, searchTrackingRunList } from '@tributary/coordinator';
+import { parseExperimentFilter, parseTrackingRunFilter, parseTrackingRunOrderBy, searchTrackingRunList } from '../../coordinator/src/tracking/search.js';
 import type { TrackingRun } from '@tributary/coordinator';
 
 function run(id: string, over: { params?: Record<string, string>; tags?: Record<string, string>; loss?: number; start?: number } = {}): TrackingRun {
