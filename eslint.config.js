@@ -24,6 +24,16 @@ export default defineConfig(
     },
   },
   {
+    // A package's face is a list of names: `export *` would publish every internal change.
+    files: ['*/src/index.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportAllDeclaration', message: 'List the public names of a package entry; no `export *`.' },
+      ],
+    },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -3,64 +3,22 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { TributaryError, packageDefinition } from '@tributary/proto';
-import { connect, ErrorCode, NatsError, type ConnectionOptions, type NatsConnection, type TlsOptions } from 'nats';
-import type { Logger } from 'pino';
+import { TributaryError, packageDefinition, serviceDefinition } from '@tributary/proto';
+import { connect, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
 import { implement } from './api/call.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
 import { NonceJournal } from './auth/nonce-journal.js';
+import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type CoordinatorOptions } from './config/coordinator-options.js';
 import { Catalog } from './federations/catalog.js';
-import { MetricEventBus, MetricIngest, UpdateIngest, ensureStreams } from './ingest/index.js';
-import { silentLogger } from './observability/logger.js';
+import { MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
 import { BlobStore, LevelStateStore } from './state/index.js';
 import { RunTracker, TrackingStoreRegistry, type TrackingStore } from './tracking/index.js';
 import { builtinStrategies, loadStrategyPlugin } from './strategies/index.js';
-
-export interface CoordinatorOptions {
-  /** Directory for LevelDB state, blobs and staging. Created if missing. */
-  dataDir: string;
-  /** gRPC listen address. Port 0 picks a free port. @default "127.0.0.1:7400" */
-  grpcListen?: string;
-  /** NATS server URL(s). */
-  nats: string | string[];
-  /** Raw 32-byte Ed25519 public keys with admin rights (the bootstrap admins). */
-  adminKeys: Uint8Array[];
-  /** Structured logger. @default silent */
-  logger?: Logger;
-  /** Serve Prometheus metrics on this port (0 or absent: off). */
-  metricsPort?: number;
-  /** Call-signature clock skew window in ms. @default 300000 */
-  authSkewMs?: number;
-  /** Largest accepted update payload in bytes. @default 1 GiB */
-  maxUpdateBytes?: number;
-  /** TLS for gRPC: PEM certificate chain and private key files. */
-  tls?: { certFile: string; keyFile: string };
-  /** Third-party strategy modules (paths or package names) to load at start. */
-  strategyPlugins?: string[];
-  /** Tracking store URI. @default level://<dataDir>/tracking */
-  trackingUri?: string;
-  /** Modules registering tracking store schemes, loaded before the store opens. */
-  trackingPlugins?: string[];
-  /** Extra options for the NATS connection (credentials, TLS). */
-  natsOptions?: CoordinatorNatsOptions;
-}
-
-/**
- * The NATS connection options the coordinator passes on: one kind of credentials (user and
- * password, a token, or an authenticator such as nats.js `credsAuthenticator`) and TLS files.
- */
-export type CoordinatorNatsOptions = Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator'> & {
-  /** PEM files: the CA that signed the server's certificate, and a client certificate and key for mutual TLS. */
-  tls?: Pick<TlsOptions, 'caFile' | 'certFile' | 'keyFile'>;
-};
-
-/** Largest gRPC message the server accepts (CreateFederation carries the initial weights). */
-const MAX_GRPC_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 /**
  * The coordinator: gRPC SiteService and AdminService, the NATS update ingest, the round engine,
@@ -71,7 +29,8 @@ export class Coordinator {
   private constructor(
     /** host:port the gRPC server is bound to. */
     readonly address: string,
-    readonly dataDir: string,
+    /** The options it runs with, validated and defaulted. */
+    readonly options: CompiledCoordinatorOptions,
     readonly metrics: CoordinatorMetrics,
     private readonly parts: {
       server: grpc.Server;
@@ -81,7 +40,6 @@ export class Coordinator {
       state: LevelStateStore;
       shutdown: AbortController;
       metricsServer?: HttpServer;
-      logger: Logger;
       tracker: RunTracker;
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
@@ -89,11 +47,9 @@ export class Coordinator {
     },
   ) {}
 
-  static async start(opts: CoordinatorOptions): Promise<Coordinator> {
-    const logger = opts.logger ?? silentLogger();
-    if (opts.adminKeys.length === 0) {
-      throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: 'at least one admin public key is required' });
-    }
+  static async start(options: CoordinatorOptions): Promise<Coordinator> {
+    const opts = compileCoordinatorOptions(options);
+    const logger = opts.logger;
     await mkdir(join(opts.dataDir, 'staging'), { recursive: true });
     const state = new LevelStateStore(join(opts.dataDir, 'state'));
     await state.open().catch((err: unknown) => {
@@ -112,23 +68,34 @@ export class Coordinator {
       const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
       const metrics = new CoordinatorMetrics({ defaultMetrics: true });
       const strategies = builtinStrategies();
-      for (const plugin of opts.strategyPlugins ?? []) {
+      for (const plugin of opts.strategyPlugins) {
         const added = await loadStrategyPlugin(strategies, plugin);
         logger.info({ plugin, strategies: added }, 'strategy plugin loaded');
       }
       const events = new RunEventBus();
       const tasks = new TaskBus();
-      const maxUpdateBytes = opts.maxUpdateBytes ?? 1024 ** 3;
-      const engine = new RoundEngine({ state, blobs, strategies, logger, metrics, events, tasks, maxUpdateBytes, scratchDir: join(opts.dataDir, 'scratch'), aggregatorMemoryBytes: 1024 ** 3 });
+      const engine = new RoundEngine({
+        state,
+        blobs,
+        strategies,
+        logger,
+        metrics,
+        events,
+        tasks,
+        maxUpdateBytes: opts.rounds.maxUpdateBytes,
+        aggregatorMemoryBytes: opts.rounds.aggregatorMemoryBytes,
+        scratchDir: join(opts.dataDir, 'scratch'),
+      });
       const catalog = new Catalog({ state, blobs, strategies, logger });
 
+      const servers = opts.nats.servers.join(',');
       const nc = await connect({
-        servers: Array.isArray(opts.nats) ? opts.nats : opts.nats.split(',').map((s) => s.trim()),
+        servers: [...opts.nats.servers],
         name: 'tributary-coordinator',
         maxReconnectAttempts: -1,
-        ...opts.natsOptions,
+        ...opts.nats.options,
       }).catch((err: unknown) => {
-        throw natsConnectFailure(err, String(opts.nats));
+        throw natsConnectFailure(err, servers);
       });
       cleanup.unshift(() => nc.close());
       await nc
@@ -140,7 +107,7 @@ export class Coordinator {
             code: 'FAILED_PRECONDITION',
             reason: noJetStream ? 'JETSTREAM_UNAVAILABLE' : 'NATS_UNAVAILABLE',
             message: noJetStream
-              ? `NATS at ${String(opts.nats)} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`
+              ? `NATS at ${servers} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`
               : `cannot set up the JetStream streams: ${TributaryError.from(err).message}`,
             cause: err,
           });
@@ -148,18 +115,26 @@ export class Coordinator {
       await engine.start();
       cleanup.unshift(() => engine.stop());
       const trackingRegistry = TrackingStoreRegistry.withBuiltins();
-      for (const plugin of opts.trackingPlugins ?? []) {
+      for (const plugin of opts.tracking.plugins) {
         const schemes = await trackingRegistry.loadPlugin(plugin);
         logger.info({ plugin, schemes }, 'tracking plugin loaded');
       }
-      const trackingUri = opts.trackingUri ?? `level://${join(opts.dataDir, 'tracking')}`;
-      const trackingStore = await trackingRegistry.open(trackingUri);
+      const trackingStore = await trackingRegistry.open(opts.tracking.uri);
       cleanup.unshift(() => trackingStore.close());
-      const tracker = new RunTracker({ store: trackingStore, state, events, logger });
+      const tracker = new RunTracker({ store: trackingStore, state, events, logger, retryDelayMs: opts.tracking.retryDelayMs });
       await tracker.start();
       cleanup.unshift(() => tracker.stop());
       const metricEvents = new MetricEventBus();
-      const metricIngest = new MetricIngest({ nc, state, tracker, bus: metricEvents, metrics, logger });
+      const metricIngest = new MetricIngest({
+        nc,
+        state,
+        tracker,
+        bus: metricEvents,
+        metrics,
+        logger,
+        flushIntervalMs: opts.metricIngest.flushIntervalMs,
+        maxBatchPoints: opts.metricIngest.maxBatchPoints,
+      });
       await metricIngest.start();
       cleanup.unshift(() => metricIngest.stop());
       const ingest = new UpdateIngest({
@@ -170,35 +145,41 @@ export class Coordinator {
         metrics,
         stagingDir: join(opts.dataDir, 'staging'),
         logger,
-        payloadTimeoutMs: 30_000,
-        consumerName: 'tributary-ingest',
-        concurrency: 4,
+        consumerName: UPDATE_CONSUMER,
+        concurrency: opts.ingest.concurrency,
+        payloadTimeoutMs: opts.ingest.payloadTimeoutMs,
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
 
       const shutdown = new AbortController();
       // Nonces outlive restarts: a call captured just before one stays a replay after it.
-      const nonces = NonceJournal.open(join(opts.dataDir, 'call-nonces.log'));
+      const nonces = NonceJournal.open(join(opts.dataDir, 'call-nonces.log'), { compactAfter: opts.auth.nonceJournalCompactAfter });
       cleanup.unshift(async () => nonces.journal.close());
-      const auth = new CallAuthenticator({ state, adminKeys: opts.adminKeys, skewMs: opts.authSkewMs, journal: nonces.journal, remembered: nonces.live });
+      const auth = new CallAuthenticator({
+        state,
+        adminKeys: opts.adminKeys,
+        skewMs: opts.auth.skewMs,
+        maxNonces: opts.auth.maxNonces,
+        journal: nonces.journal,
+        remembered: nonces.live,
+      });
       const server = new grpc.Server({
-        'grpc.max_receive_message_length': MAX_GRPC_MESSAGE_BYTES,
-        'grpc.keepalive_time_ms': 30_000,
+        'grpc.max_receive_message_length': opts.grpc.maxReceiveMessageBytes,
+        'grpc.keepalive_time_ms': opts.grpc.keepaliveTimeMs,
         'grpc.keepalive_permit_without_calls': 1,
       });
       const deps = { auth, logger, metrics, shutdown: shutdown.signal };
       const site = siteService({ state, blobs, catalog, engine, tasks, metrics });
       const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents });
-      server.addService(site.definition, implement(site, deps));
-      server.addService(admin.definition, implement(admin, deps));
+      server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
+      server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
       new ReflectionService(packageDefinition()).addToServer(server);
-      const credentials = opts.tls
-        ? grpc.ServerCredentials.createSsl(null, [
-            { cert_chain: await readFile(opts.tls.certFile), private_key: await readFile(opts.tls.keyFile) },
-          ])
+      const tls = opts.grpc.tls;
+      const credentials = tls
+        ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: await readFile(tls.certFile), private_key: await readFile(tls.keyFile) }])
         : grpc.ServerCredentials.createInsecure();
-      const listen = opts.grpcListen ?? '127.0.0.1:7400';
+      const listen = opts.grpc.listen;
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
       ).catch((err: unknown) => {
@@ -207,12 +188,16 @@ export class Coordinator {
       const host = listen.slice(0, listen.lastIndexOf(':'));
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
-      logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort ?? 0 }, 'coordinator listening');
-      return new Coordinator(address, opts.dataDir, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, logger, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal });
+      logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort }, 'coordinator listening');
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
     }
+  }
+
+  get dataDir(): string {
+    return this.options.dataDir;
   }
 
   /** The run tracker, which logs runs into the tracking store. */
@@ -223,12 +208,13 @@ export class Coordinator {
   /** Stops accepting calls and updates, ends open streams, and closes NATS and the state store. */
   async close(): Promise<void> {
     const p = this.parts;
+    const logger = this.options.logger;
     p.shutdown.abort();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         p.server.forceShutdown();
         resolve();
-      }, 2000);
+      }, this.options.grpc.shutdownGraceMs);
       p.server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();
@@ -238,12 +224,12 @@ export class Coordinator {
     await p.metricIngest.stop();
     await p.engine.stop();
     await p.tracker.stop();
-    await p.trackingStore.close().catch((err: unknown) => p.logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));
+    await p.trackingStore.close().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));
     await p.nc.drain().catch(() => p.nc.close());
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();
     p.nonceJournal.close();
-    p.logger.info('coordinator stopped');
+    logger.info('coordinator stopped');
   }
 }
 

@@ -20,24 +20,70 @@
  * await client.waitForRun(run.id);
  * ```
  */
-export { Coordinator, type CoordinatorOptions } from './coordinator.js';
-export { NatsServer, NATS_SERVER_INSTALL_HINT, freePort, type NatsServerOptions, type OperatorModeAccess } from './dev/nats-server.js';
-export { CoordinatorMetrics } from './observability/metrics.js';
-export { createLogger, silentLogger, type Logger } from './observability/logger.js';
-export { RoundEngine, type RoundEngineOptions } from './rounds/engine.js';
-export { normaliseSettings, SETTINGS_DEFAULTS } from './rounds/settings.js';
-export { RunEventBus, TaskBus, type TaskOffer } from './rounds/events.js';
-export type { UpdateAdmission, AdmissionContext, Admission, Refusal } from './rounds/admission.js';
-export { VerifiedUpdate } from './updates/verified-update.js';
-export * from './state/index.js';
-export * from './strategies/index.js';
-export * from './ingest/index.js';
-export * from './nats-auth/index.js';
-export { AdminClient, type AdminClientOptions } from './admin-client.js';
-export { loadServeConfig, type ServeConfig, type LoadServeConfigOptions } from './config/serve-config.js';
-export { loadClientConfig, type ClientConfig } from './config/client-config.js';
-export { parseDuration, parseByteSize, type LogLevel } from './config/values.js';
-export { coordinatorOptionsOf, SERVE_CONFIG_KEYS, type ServeConfigFlags } from './config/serve-config.js';
-export { type LoadClientConfigOptions } from './config/client-config.js';
-export * from './tracking/index.js';
-export * from './plugins/index.js';
+
+// The public face of @tributary/coordinator, listed by name: anything not here is internal
+// and may change in any release.
+
+// The server and its options.
+export { Coordinator } from './coordinator.js';
+export { compileCoordinatorOptions, COORDINATOR_DEFAULTS } from './config/coordinator-options.js';
+export type { ByteSize, CompiledCoordinatorOptions, CoordinatorNatsOptions, CoordinatorOptions, Duration } from './config/coordinator-options.js';
+
+// The typed AdminService client.
+export { AdminClient } from './admin-client.js';
+export type { AdminClientOptions } from './admin-client.js';
+
+// A local nats-server with JetStream, for development and tests.
+export { NATS_SERVER_INSTALL_HINT, NatsServer } from './dev/nats-server.js';
+export type { NatsServerOptions, OperatorModeAccess } from './dev/nats-server.js';
+
+// NATS decentralised auth: the operator, the accounts and per-site credentials (`tributary nats init`).
+export { NatsAuthority, DEFAULT_SITE_CREDENTIAL_TTL_MS, MAX_SITE_CREDENTIAL_TTL_MS, MIN_SITE_CREDENTIAL_TTL_MS } from './nats-auth/authority.js';
+export type { NatsAuthorityOptions, SiteCredentials, SiteCredentialsRequest } from './nats-auth/authority.js';
+export { createNatsAuthority } from './nats-auth/authority-setup.js';
+export type { NatsAuthorityFiles, NatsAuthoritySetup } from './nats-auth/authority-setup.js';
+export { MemorySiteCredentialLedger } from './nats-auth/credential-ledger.js';
+export type { IssuedSiteCredential, SiteCredentialLedger } from './nats-auth/credential-ledger.js';
+
+// Configuration as `tributary serve` and the admin commands load it, and the logger.
+export { coordinatorOptionsOf, loadServeConfig } from './config/serve-config.js';
+export type { LoadServeConfigOptions, ServeConfig, ServeConfigFlags } from './config/serve-config.js';
+export { loadClientConfig } from './config/client-config.js';
+export type { ClientConfig, LoadClientConfigOptions } from './config/client-config.js';
+export { createLogger } from './observability/logger.js';
+export type { Logger } from './observability/logger.js';
+
+// Strategy plugins: what a third-party aggregation strategy implements.
+export { StrategyRegistry, sampleSites } from './strategies/strategy.js';
+export type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategies/strategy.js';
+export type { StrategyPluginModule } from './strategies/plugins.js';
+
+// Tracking stores: the store interface a plugin implements, the registry and the built-in stores.
+export type {
+  CreateTrackingRunOptions,
+  Experiment,
+  ExperimentsPage,
+  LifecycleStage,
+  LogBatchInput,
+  Metric,
+  MetricHistoryPage,
+  MetricInput,
+  PageOptions,
+  Param,
+  SearchExperimentsOptions,
+  SearchTrackingRunsOptions,
+  TrackingRun,
+  TrackingRunData,
+  TrackingRunInfo,
+  TrackingRunsPage,
+  TrackingRunStatus,
+  TrackingRunTag,
+  TrackingStore,
+  UpdateTrackingRunOptions,
+} from './tracking/store.js';
+export { TrackingStoreRegistry, openTrackingStore, registerTrackingPlugin } from './tracking/registry.js';
+export type { TrackingPluginModule, TrackingStoreBuilder } from './tracking/registry.js';
+export { LevelTrackingStore } from './tracking/level-store.js';
+export { MemoryTrackingStore } from './tracking/memory-store.js';
+export { MlflowRestStore } from './tracking/mlflow-rest-store.js';
+export type { MlflowRestStoreOptions } from './tracking/mlflow-rest-store.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatPublicKey, readKeyFile } from '@tributary/proto';
-import { freePort } from '@tributary/coordinator';
+import { freePort } from '../../coordinator/src/dev/nats-server.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 
 let dir: string;

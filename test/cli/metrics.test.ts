@@ -3,9 +3,9 @@ import { Writable } from 'node:stream';
 import type { MetricEvent__Output, TrackedRun__Output } from '@tributary/proto';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../coordinator/src/cli/commands/index.js';
-import { downsample, renderShow, sparkline, summariseHistory } from '../../coordinator/src/cli/commands/metrics/show.js';
-import { pointLine, pointRecord } from '../../coordinator/src/cli/commands/metrics/tail.js';
-import { metricColumns, renderSearch } from '../../coordinator/src/cli/commands/runs/search.js';
+import { downsample, renderShow, sparkline, summariseHistory } from '../../coordinator/src/cli/commands/metric/show.js';
+import { pointLine, pointRecord } from '../../coordinator/src/cli/commands/metric/tail.js';
+import { metricColumns, renderSearch } from '../../coordinator/src/cli/commands/run/search.js';
 import { runCli } from '../../coordinator/src/cli/runner.js';
 
 const series = (site: string, values: number[]) => ({
@@ -47,7 +47,7 @@ describe('downsample', () => {
   });
 });
 
-describe('metrics show', () => {
+describe('metric show', () => {
   const history = {
     runId: 'r1',
     key: 'loss',
@@ -78,7 +78,7 @@ describe('metrics show', () => {
   });
 });
 
-describe('metrics tail', () => {
+describe('metric tail', () => {
   const event: MetricEvent__Output = { federation: 'churn', runId: 'r1', round: 2, site: 'alpha', points: [], storedAtMs: 1_700_000_000_500 };
 
   it('prints a point as time, site, key, step and value', () => {
@@ -103,7 +103,7 @@ describe('metrics tail', () => {
   });
 });
 
-describe('runs search', () => {
+describe('run search', () => {
   const run = (runId: string, metrics: Record<string, number>): TrackedRun__Output => ({
     trackingRunId: `t-${runId}`,
     runId,
@@ -157,16 +157,16 @@ describe('metrics and runs commands on the command line', () => {
   }
 
   it('register beside every other command, and document the ndjson output of the tail', async () => {
-    const tail = await cli(['metrics', 'tail', '--help']);
+    const tail = await cli(['metric', 'tail', '--help']);
     expect(tail.code).toBe(0);
     expect(tail.stdout).toContain('--metric <key>');
     expect(tail.stdout).toContain('ndjson');
-    expect((await cli(['metrics', 'show', '--help'])).stdout).toContain('--width <n>');
-    expect((await cli(['runs', 'search', '--help'])).stdout).toContain('--order-by <clause>');
+    expect((await cli(['metric', 'show', '--help'])).stdout).toContain('--width <n>');
+    expect((await cli(['run', 'search', '--help'])).stdout).toContain('--order-by <clause>');
   });
 
-  it('asks for the metric of metrics show', async () => {
-    const { code, stdout } = await cli(['metrics', 'show', 'churn', '--json']);
+  it('asks for the metric of metric show', async () => {
+    const { code, stdout } = await cli(['metric', 'show', 'churn', '--json']);
     expect(code).toBe(2);
     expect(JSON.parse(stdout)).toMatchObject({ ok: false, error: { code: 'USAGE', message: '--metric is required' } });
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseByteSize, parseDuration } from '@tributary/coordinator';
+import { parseByteSize, parseDuration } from '../../coordinator/src/config/values.js';
 
 describe('parseDuration', () => {
   it('reads a bare number as seconds', () => {

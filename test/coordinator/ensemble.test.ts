@@ -11,7 +11,7 @@ import {
 } from '@tributary/proto';
 import type { EnsembleMemberInput, TensorMap } from '@tributary/proto';
 import type { RoundContext, SiteUpdate } from '@tributary/coordinator';
-import { EnsembleStrategy } from '@tributary/coordinator';
+import { EnsembleStrategy } from '../../coordinator/src/strategies/index.js';
 import { caught } from '../helpers/errors.js';
 import { roundContext } from '../helpers/strategy-inputs.js';
 

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fromFloat64, isTributaryError, tensor } from '@tributary/proto';
 import type { FederationSettings__Output, TensorMap, TensorSpec__Output } from '@tributary/proto';
-import {
-  FedAvgStrategy,
-  builtinStrategies,
-  l2NormOfDifference,
-  normaliseSettings,
-} from '@tributary/coordinator';
+import { FedAvgStrategy, builtinStrategies, l2NormOfDifference } from '../../coordinator/src/strategies/index.js';
+import { normaliseSettings } from '../../coordinator/src/rounds/settings.js';
 import type { RoundContext, SiteUpdate } from '@tributary/coordinator';
 import { caught } from '../helpers/errors.js';
 import { valuesOf } from '../helpers/numeric.js';

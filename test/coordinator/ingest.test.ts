@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { silentLogger, type LevelStateStore } from '@tributary/coordinator';
 import { UpdateIngest } from '../../coordinator/src/ingest/update-ingest.js';
 import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
+import { silentLogger } from '../../coordinator/src/observability/logger.js';
 import type { Admission, AdmissionContext, UpdateAdmission } from '../../coordinator/src/rounds/admission.js';
 import { BlobStore } from '../../coordinator/src/state/blob-store.js';
+import type { LevelStateStore } from '../../coordinator/src/state/index.js';
 import { toFoldable, type Refusal } from '../../coordinator/src/updates/foldable-update.js';
 import type { VerifiedUpdate } from '../../coordinator/src/updates/verified-update.js';
 import {

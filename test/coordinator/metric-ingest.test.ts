@@ -1,13 +1,10 @@
-import {
-  CoordinatorMetrics,
-  MemoryTrackingStore,
-  MetricEventBus,
-  MetricIngest,
-  RunEventBus,
-  RunTracker,
-  silentLogger,
-  type LevelStateStore,
-} from '@tributary/coordinator';
+import { MemoryTrackingStore } from '@tributary/coordinator';
+import { MetricEventBus, MetricIngest } from '../../coordinator/src/ingest/index.js';
+import { silentLogger } from '../../coordinator/src/observability/logger.js';
+import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
+import { RunEventBus } from '../../coordinator/src/rounds/events.js';
+import type { LevelStateStore } from '../../coordinator/src/state/index.js';
+import { RunTracker } from '../../coordinator/src/tracking/run-tracker.js';
 import {
   STREAM_METRICS,
   TributaryError,

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTributaryError } from '@tributary/proto';
-import { BlobStore, LevelStateStore, normaliseSettings } from '@tributary/coordinator';
+import { BlobStore, LevelStateStore } from '../../coordinator/src/state/index.js';
+import { normaliseSettings } from '../../coordinator/src/rounds/settings.js';
 import type {
   FederationRecord,
   InvitationRecord,
@@ -14,7 +15,7 @@ import type {
   SiteRecord,
   StateWrite,
   UpdateRecord,
-} from '@tributary/coordinator';
+} from '../../coordinator/src/state/index.js';
 
 const settings = normaliseSettings({});
 

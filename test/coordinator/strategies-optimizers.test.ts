@@ -15,7 +15,7 @@ import {
   sumOfSquares,
   toPseudoGradient,
   yogiSecondMoment,
-} from '@tributary/coordinator';
+} from '../../coordinator/src/strategies/index.js';
 import type { AggregateResult, RoundContext, SiteUpdate, Strategy } from '@tributary/coordinator';
 import { caught } from '../helpers/errors.js';
 import { expectAllClose } from '../helpers/numeric.js';

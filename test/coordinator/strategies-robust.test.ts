@@ -20,8 +20,8 @@ import {
   lowestScores,
   meanOfRows,
   trimCount,
-} from '@tributary/coordinator';
-import type { AggregateResult, FloatVector, RoundContext, SiteUpdate, Strategy } from '@tributary/coordinator';
+} from '../../coordinator/src/strategies/index.js';
+import type { AggregateResult, FloatVector, RoundContext, SiteUpdate, Strategy } from '../../coordinator/src/strategies/index.js';
 import { caught, rejection } from '../helpers/errors.js';
 import { expectClose, valuesOf } from '../helpers/numeric.js';
 import { prng } from '../helpers/random.js';

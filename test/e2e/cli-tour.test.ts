@@ -5,6 +5,7 @@ import { SiteClient } from '@tributary/client-sdk';
 import { encodeSafetensors, sha256Hex } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelopeOf, runCli, startCli, type CliProcess, type CliResult } from '../helpers/cli.js';
+import { eventually } from '../helpers/stack.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 
 function json<T>(r: CliResult): T {
@@ -77,17 +78,24 @@ describe('the CLI tour of the README, through the real binary', () => {
     const status = await tributary(['run', 'status', runId, '--json']);
     expect(json<{ run: { status: string } }>(status).run.status).toBe('RUN_STATUS_FINISHED');
 
-    const rounds = await tributary(['rounds', 'list', runId]);
+    const rounds = await tributary(['round', 'list', runId]);
     expect(rounds.code).toBe(0);
     expect(rounds.stdout.match(/COMMITTED/g)).toHaveLength(2);
 
-    const versions = await tributary(['model', 'versions', 'churn', '--json']);
+    const versions = await tributary(['model', 'list', 'churn', '--json']);
     const list = json<Array<{ version: number; sha256: string }>>(versions);
     expect(list.map((v) => v.version)).toEqual([1, 2, 3]);
 
     const exported = await tributary(['model', 'export', 'churn', '--version', '3', '--out', 'churn-v3.safetensors']);
     expect(exported.code, exported.stderr).toBe(0);
     expect(sha256Hex(await readFile(join(dir, 'churn-v3.safetensors')))).toBe(list[2]?.sha256);
+
+    // The tracking store logs rounds in the background: the run shows up once they are in.
+    const found = await eventually(async () => {
+      const search = json<{ runs: Array<{ runId: string }> }>(await tributary(['run', 'search', 'churn', '--filter', 'metrics.sites_accepted >= 1', '--json']));
+      return search.runs.length > 0 ? search.runs : undefined;
+    });
+    expect(found.map((r) => r.runId)).toEqual([runId]);
 
     const revoke = await tributary(['site', 'revoke', 'hospital-a']);
     expect(revoke.code).toBe(0);

@@ -97,11 +97,11 @@ describe('live metrics from sites', () => {
 
   it('shows a metric per site with a sparkline, and finds runs, through the CLI', async () => {
     const env = { TRIBUTARY_COORDINATOR: stack.coordinator.address, TRIBUTARY_KEY: join(dir, 'admin.key') };
-    const shown = await runCli(['metrics', 'show', 'live', '--metric', 'loss'], { env });
+    const shown = await runCli(['metric', 'show', 'live', '--metric', 'loss'], { env });
     expect(shown.code, shown.stderr).toBe(0);
     for (const site of SITES) expect(shown.stdout).toContain(site);
     expect(shown.stdout).toMatch(/[▁▂▃▄▅▆▇█]{5,}/);
-    const found = await runCli(['runs', 'search', 'live', '--filter', 'metrics.sites_accepted = 3', '--json'], { env });
+    const found = await runCli(['run', 'search', 'live', '--filter', 'metrics.sites_accepted = 3', '--json'], { env });
     expect(found.code, found.stderr).toBe(0);
     const envelope = envelopeOf(found);
     expect(envelope.ok).toBe(true);

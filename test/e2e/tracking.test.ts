@@ -59,7 +59,7 @@ describe('runs in the tracking store', () => {
     const tracker = stack.coordinator.tracker;
     await tracker.idle();
     const found = await eventually(async () => {
-      const page = await tracker.searchRuns('tracked', {});
+      const page = await tracker.searchTrackingRuns('tracked', {});
       return page.runs[0]?.status === 'FINISHED' ? page : undefined;
     });
     const tracked = found.runs[0];
@@ -96,9 +96,9 @@ describe('runs in the tracking store', () => {
   });
 
   it('finds runs with MLflow search syntax', async () => {
-    const none = await stack.coordinator.tracker.searchRuns('tracked', { filter: "params.strategy = 'fedadam'" });
+    const none = await stack.coordinator.tracker.searchTrackingRuns('tracked', { filter: "params.strategy = 'fedadam'" });
     expect(none.runs).toHaveLength(0);
-    const some = await stack.coordinator.tracker.searchRuns('tracked', { filter: 'metrics.sites_accepted >= 2', orderBy: ['attributes.start_time DESC'] });
+    const some = await stack.coordinator.tracker.searchTrackingRuns('tracked', { filter: 'metrics.sites_accepted >= 2', orderBy: ['attributes.start_time DESC'] });
     expect(some.runs).toHaveLength(1);
   });
 });
@@ -133,10 +133,10 @@ export const trackingStores = {
     const stack = await startStack({ trackingUri: 'flaky://', trackingPlugins: [join(dir, 'flaky.mjs')] });
     try {
       const runId = await runFederation(stack, 'outage', 2);
-      expect((await stack.coordinator.tracker.searchRuns('outage', {})).runs).toHaveLength(0);
+      expect((await stack.coordinator.tracker.searchTrackingRuns('outage', {})).runs).toHaveLength(0);
       (globalThis as Record<string, unknown>)['__trackingDown'] = false;
       const page = await eventually(async () => {
-        const p = await stack.coordinator.tracker.searchRuns('outage', {});
+        const p = await stack.coordinator.tracker.searchTrackingRuns('outage', {});
         return p.runs[0]?.status === 'FINISHED' ? p : undefined;
       }, 30_000);
       expect(page.runs[0]?.runId).toBe(runId);

@@ -8,7 +8,7 @@ import { EnsembleModel } from '@tributary/client-sdk';
 import { OPAQUE_PAYLOAD_TENSOR, decodeSafetensors, encodeSafetensors, fromFloat64, tensor, toFloat64 } from '@tributary/proto';
 import type { EnsembleCombine, EnsembleMember, TensorMap } from '@tributary/proto';
 import type { SiteUpdate } from '@tributary/coordinator';
-import { EnsembleStrategy } from '@tributary/coordinator';
+import { EnsembleStrategy } from '../../coordinator/src/strategies/index.js';
 import { NUM_CLASSES, NUM_FEATURES, splitIris } from '../../examples/src/quickstart/data.js';
 import type { Dataset } from '../../examples/src/quickstart/data.js';
 import { prng } from '../helpers/random.js';

@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LevelStateStore, NatsServer, ensureStreams, type StateWrite } from '@tributary/coordinator';
+import { NatsServer } from '@tributary/coordinator';
+import { ensureStreams } from '../../coordinator/src/ingest/index.js';
+import { LevelStateStore, type StateWrite } from '../../coordinator/src/state/index.js';
 import { encodeEnvelope, formatPublicKey, signEnvelope, type EnvelopeKind, type SigningKey } from '@tributary/proto';
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 

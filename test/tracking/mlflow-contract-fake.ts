@@ -15,8 +15,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { searchExperimentList, searchRunList } from '@tributary/coordinator';
-import type { Experiment, Metric, Run } from '@tributary/coordinator';
+import { searchExperimentList, searchTrackingRunList } from '../../coordinator/src/tracking/search.js';
+import type { Experiment, Metric, TrackingRun } from '@tributary/coordinator';
 
 export interface RecordedRequest {
   method: string;
@@ -397,7 +397,7 @@ export class MlflowContractFake {
   private searchRuns(input: Record<string, unknown>): unknown {
     const ids = ((input['experiment_ids'] as unknown[] | undefined) ?? []).map(String);
     const runs = [...this.runs.values()].filter((r) => ids.includes(r.info.experimentId)).map((r) => this.asRun(r));
-    const page = searchRunList(runs, {
+    const page = searchTrackingRunList(runs, {
       maxResults: maxResultsOf(input['max_results'], 1000, 50_000),
       ...(typeof input['filter'] === 'string' ? { filter: input['filter'] } : {}),
       ...(Array.isArray(input['order_by']) ? { orderBy: input['order_by'] as string[] } : {}),
@@ -409,14 +409,14 @@ export class MlflowContractFake {
     };
   }
 
-  private asRun(run: FakeRun): Run {
+  private asRun(run: FakeRun): TrackingRun {
     const metrics = [...run.history.values()].map(latest).filter((m): m is Metric => m !== undefined);
     return {
       info: {
         runId: run.info.runId,
         experimentId: run.info.experimentId,
         runName: run.info.runName,
-        status: run.info.status as Run['info']['status'],
+        status: run.info.status as TrackingRun['info']['status'],
         startTime: run.info.startTime,
         ...(run.info.endTime === undefined ? {} : { endTime: run.info.endTime }),
         lifecycleStage: 'active',

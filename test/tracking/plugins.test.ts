@@ -8,10 +8,10 @@ import {
   MemoryTrackingStore,
   MlflowRestStore,
   TrackingStoreRegistry,
-  levelPathOf,
   openTrackingStore,
   registerTrackingPlugin,
 } from '@tributary/coordinator';
+import { levelPathOf } from '../../coordinator/src/tracking/registry.js';
 import { failureOf } from './failure.js';
 
 // A third-party store as a plugin author would write it: plain JavaScript, no imports of ours.

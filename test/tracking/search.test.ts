@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseExperimentFilter, parseRunFilter, parseRunOrderBy, searchRunList } from '@tributary/coordinator';
-import type { Run } from '@tributary/coordinator';
+import { parseExperimentFilter, parseTrackingRunFilter, parseTrackingRunOrderBy, searchTrackingRunList } from '../../coordinator/src/tracking/search.js';
+import type { TrackingRun } from '@tributary/coordinator';
 
-function run(id: string, over: { params?: Record<string, string>; tags?: Record<string, string>; loss?: number; start?: number } = {}): Run {
+function run(id: string, over: { params?: Record<string, string>; tags?: Record<string, string>; loss?: number; start?: number } = {}): TrackingRun {
   return {
     info: { runId: id, experimentId: '1', runName: id, status: 'FINISHED', startTime: over.start ?? 0, lifecycleStage: 'active' },
     data: {
@@ -13,11 +13,11 @@ function run(id: string, over: { params?: Record<string, string>; tags?: Record<
   };
 }
 
-const ids = (filter: string, runs: Run[]) => searchRunList(runs, { filter, maxResults: 100 }).runs.map((r) => r.info.runId);
+const ids = (filter: string, runs: TrackingRun[]) => searchTrackingRunList(runs, { filter, maxResults: 100 }).runs.map((r) => r.info.runId);
 
 describe('search filter syntax', () => {
   it('parses each entity type and its aliases', () => {
-    expect(parseRunFilter("metric.a > 1 and param.b = 'x' and tag.c != 'y' and attr.status = 'FINISHED' and run_name = 'r'")).toEqual([
+    expect(parseTrackingRunFilter("metric.a > 1 and param.b = 'x' and tag.c != 'y' and attr.status = 'FINISHED' and run_name = 'r'")).toEqual([
       { entity: 'metric', key: 'a', comparator: '>', value: 1 },
       { entity: 'param', key: 'b', comparator: '=', value: 'x' },
       { entity: 'tag', key: 'c', comparator: '!=', value: 'y' },
@@ -27,7 +27,7 @@ describe('search filter syntax', () => {
   });
 
   it('reads quoted keys, escaped quotes, numbers in exponent form and lists', () => {
-    expect(parseRunFilter("metrics.`site/a loss` <= -1.5e-3 AND tags.\"a-b\" = 'it''s' and attributes.run_id IN ('x', \"y\")")).toEqual([
+    expect(parseTrackingRunFilter("metrics.`site/a loss` <= -1.5e-3 AND tags.\"a-b\" = 'it''s' and attributes.run_id IN ('x', \"y\")")).toEqual([
       { entity: 'metric', key: 'site/a loss', comparator: '<=', value: -1.5e-3 },
       { entity: 'tag', key: 'a-b', comparator: '=', value: "it's" },
       { entity: 'attribute', key: 'run_id', comparator: 'IN', value: ['x', 'y'] },
@@ -35,12 +35,12 @@ describe('search filter syntax', () => {
   });
 
   it('says what is wrong and where', () => {
-    expect(() => parseRunFilter("params.x = 'a' or params.y = 'b'")).toThrow(/OR is not supported/);
-    expect(() => parseRunFilter('metrics.x LIKE 1')).toThrow(/invalid comparator 'LIKE' for metric 'x'/);
-    expect(() => parseRunFilter("attributes.colour = 'red'")).toThrow(/invalid attribute key 'colour'/);
-    expect(() => parseRunFilter("datasets.name = 'x'")).toThrow(/invalid entity type 'datasets'/);
-    expect(() => parseRunFilter("params.x = 'open")).toThrow(/unterminated ' quote/);
-    expect(() => parseRunFilter('params.x = 1')).toThrow(/expected a quoted string value for parameter 'x'/);
+    expect(() => parseTrackingRunFilter("params.x = 'a' or params.y = 'b'")).toThrow(/OR is not supported/);
+    expect(() => parseTrackingRunFilter('metrics.x LIKE 1')).toThrow(/invalid comparator 'LIKE' for metric 'x'/);
+    expect(() => parseTrackingRunFilter("attributes.colour = 'red'")).toThrow(/invalid attribute key 'colour'/);
+    expect(() => parseTrackingRunFilter("datasets.name = 'x'")).toThrow(/invalid entity type 'datasets'/);
+    expect(() => parseTrackingRunFilter("params.x = 'open")).toThrow(/unterminated ' quote/);
+    expect(() => parseTrackingRunFilter('params.x = 1')).toThrow(/expected a quoted string value for parameter 'x'/);
     expect(() => parseExperimentFilter('metrics.x > 1')).toThrow(/valid types for experiments are tag, attribute/);
   });
 
@@ -70,22 +70,22 @@ describe('search filter syntax', () => {
 
 describe('search order', () => {
   it('parses directions and defaults to ascending', () => {
-    expect(parseRunOrderBy(['metrics.loss', 'params.lr DESC', 'start_time asc'])).toEqual([
+    expect(parseTrackingRunOrderBy(['metrics.loss', 'params.lr DESC', 'start_time asc'])).toEqual([
       { entity: 'metric', key: 'loss', ascending: true },
       { entity: 'param', key: 'lr', ascending: false },
       { entity: 'attribute', key: 'start_time', ascending: true },
     ]);
-    expect(() => parseRunOrderBy(['metrics.loss UP'])).toThrow(/expected ASC or DESC/);
+    expect(() => parseTrackingRunOrderBy(['metrics.loss UP'])).toThrow(/expected ASC or DESC/);
   });
 
   it('puts NaN and missing values last in both directions', () => {
     const runs = [run('nan', { loss: NaN }), run('none'), run('one', { loss: 1 }), run('two', { loss: 2 })];
-    const order = (o: string) => searchRunList(runs, { orderBy: [o], maxResults: 10 }).runs.map((r) => r.info.runId);
+    const order = (o: string) => searchTrackingRunList(runs, { orderBy: [o], maxResults: 10 }).runs.map((r) => r.info.runId);
     expect(order('metrics.loss ASC').slice(0, 2)).toEqual(['one', 'two']);
     expect(order('metrics.loss DESC').slice(0, 2)).toEqual(['two', 'one']);
   });
 
   it('refuses a page token it did not make', () => {
-    expect(() => searchRunList([], { maxResults: 1, pageToken: 'not a token' })).toThrow(/Invalid page token/);
+    expect(() => searchTrackingRunList([], { maxResults: 1, pageToken: 'not a token' })).toThrow(/Invalid page token/);
   });
 });

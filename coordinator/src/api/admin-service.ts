@@ -1,32 +1,17 @@
 import {
   TributaryError,
   assertName,
-  serviceDefinition,
-  type AddSiteRequest__Output,
-  type CreateFederationRequest__Output,
-  type CreateInvitationRequest__Output,
-  type DownloadModelRequest__Output,
   type Federation__Output,
-  type GetFederationRequest__Output,
-  type GetRoundRequest__Output,
-  type GetRunRequest__Output,
   type Invitation__Output,
   type ListFederationsResponse__Output,
-  type ListModelVersionsRequest__Output,
   type ListModelVersionsResponse__Output,
-  type ListRoundsRequest__Output,
   type ListRoundsResponse__Output,
-  type ListRunsRequest__Output,
   type ListRunsResponse__Output,
-  type ListSitesRequest__Output,
   type ListSitesResponse__Output,
-  type RevokeSiteRequest__Output,
   type Round__Output,
   type Run__Output,
   type RunEvent__Output,
   type Site__Output,
-  type StartRunRequest__Output,
-  type StopRunRequest__Output,
   type WatchRunRequest__Output,
 } from '@tributary/proto';
 import { requireAdmin } from '../auth/principal.js';
@@ -35,7 +20,7 @@ import type { RunEventBus } from '../rounds/events.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
-import type { CallContext, ServiceBinding } from './call.js';
+import type { CallContext, ServiceHandlers } from './call.js';
 import { federationMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 import { metricsService } from './metrics-service.js';
@@ -48,12 +33,12 @@ export interface AdminServiceDeps {
   catalog: Catalog;
   engine: RoundEngine;
   events: RunEventBus;
-  tracker: Pick<RunTracker, 'metricHistory' | 'searchRuns'>;
+  tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
   metricEvents: MetricEventBus;
 }
 
 /** AdminService: every method needs an admin key; handlers validate and delegate. */
-export function adminService(deps: AdminServiceDeps): ServiceBinding {
+export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminService'> {
   const admin = <Req, Res>(fn: (req: Req, ctx: CallContext) => Promise<Res>) => async (req: Req, ctx: CallContext): Promise<Res> => {
     requireAdmin(ctx.principal);
     return fn(req, ctx);
@@ -65,71 +50,65 @@ export function adminService(deps: AdminServiceDeps): ServiceBinding {
   };
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
-    definition: serviceDefinition('AdminService'),
-    unary: {
-      CreateFederation: admin(async (req: CreateFederationRequest__Output): Promise<Federation__Output> => {
-        const federation = await deps.catalog.createFederation({
-          name: req.name,
-          description: req.description,
-          settings: req.settings,
-          initialModel: req.initialModel,
-        });
-        return federationMessage(federation, []);
-      }),
-      GetFederation: admin(async (req: GetFederationRequest__Output): Promise<Federation__Output> => {
-        const federation = await deps.catalog.getFederation(req.name);
-        return federationMessage(federation, await deps.catalog.membersOf(federation.name));
-      }),
-      ListFederations: admin(async (): Promise<ListFederationsResponse__Output> => {
-        const federations = await deps.state.listFederations();
-        const sites = await deps.state.listSites();
-        return {
-          federations: federations.map((f) => federationMessage(f, sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name))),
-        };
-      }),
-      AddSite: admin(async (req: AddSiteRequest__Output): Promise<Site__Output> => siteMessage(await deps.catalog.addSite(req))),
-      ListSites: admin(async (req: ListSitesRequest__Output): Promise<ListSitesResponse__Output> => {
-        if (req.federation) assertName('federation', req.federation);
-        const sites = await deps.state.listSites();
-        return { sites: sites.filter((s) => !req.federation || s.federations.includes(req.federation)).map(siteMessage) };
-      }),
-      RevokeSite: admin(async (req: RevokeSiteRequest__Output): Promise<Site__Output> => siteMessage(await deps.catalog.revokeSite(req.name))),
-      CreateInvitation: admin(async (req: CreateInvitationRequest__Output): Promise<Invitation__Output> => {
-        const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds });
-        return { token, federations: record.federations, siteName: record.siteName, expiresAtMs: record.expiresAtMs };
-      }),
-      StartRun: admin(async (req: StartRunRequest__Output): Promise<Run__Output> => deps.engine.startRun(assertName('federation', req.federation), req.rounds || undefined)),
-      StopRun: admin(async (req: StopRunRequest__Output): Promise<Run__Output> => deps.engine.stopRun(req.runId, req.reason)),
-      GetRun: admin(async (req: GetRunRequest__Output): Promise<Run__Output> => getRun(req.runId)),
-      ListRuns: admin(async (req: ListRunsRequest__Output): Promise<ListRunsResponse__Output> => ({
-        runs: await deps.state.listRuns(req.federation ? assertName('federation', req.federation) : undefined),
-      })),
-      ListRounds: admin(async (req: ListRoundsRequest__Output): Promise<ListRoundsResponse__Output> => {
-        await getRun(req.runId);
-        return { rounds: await deps.state.listRounds(req.runId) };
-      }),
-      GetRound: admin(async (req: GetRoundRequest__Output): Promise<Round__Output> => {
-        const round = await deps.state.getRound(req.runId, req.number);
-        if (!round) throw notFound(`round ${req.number} of run "${req.runId}" does not exist`);
-        return round;
-      }),
-      ListModelVersions: admin(async (req: ListModelVersionsRequest__Output): Promise<ListModelVersionsResponse__Output> => {
-        await deps.catalog.getFederation(req.federation);
-        return { versions: await deps.state.listModelVersions(req.federation) };
-      }),
-      ...metricsApi.unary,
+    CreateFederation: admin(async (req): Promise<Federation__Output> => {
+      const federation = await deps.catalog.createFederation({
+        name: req.name,
+        description: req.description,
+        settings: req.settings,
+        initialModel: req.initialModel,
+      });
+      return federationMessage(federation, []);
+    }),
+    GetFederation: admin(async (req): Promise<Federation__Output> => {
+      const federation = await deps.catalog.getFederation(req.name);
+      return federationMessage(federation, await deps.catalog.membersOf(federation.name));
+    }),
+    ListFederations: admin(async (): Promise<ListFederationsResponse__Output> => {
+      const federations = await deps.state.listFederations();
+      const sites = await deps.state.listSites();
+      return {
+        federations: federations.map((f) => federationMessage(f, sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name))),
+      };
+    }),
+    AddSite: admin(async (req): Promise<Site__Output> => siteMessage(await deps.catalog.addSite(req))),
+    ListSites: admin(async (req): Promise<ListSitesResponse__Output> => {
+      if (req.federation) assertName('federation', req.federation);
+      const sites = await deps.state.listSites();
+      return { sites: sites.filter((s) => !req.federation || s.federations.includes(req.federation)).map(siteMessage) };
+    }),
+    RevokeSite: admin(async (req): Promise<Site__Output> => siteMessage(await deps.catalog.revokeSite(req.name))),
+    CreateInvitation: admin(async (req): Promise<Invitation__Output> => {
+      const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds });
+      return { token, federations: record.federations, siteName: record.siteName, expiresAtMs: record.expiresAtMs };
+    }),
+    StartRun: admin(async (req): Promise<Run__Output> => deps.engine.startRun(assertName('federation', req.federation), req.rounds || undefined)),
+    StopRun: admin(async (req): Promise<Run__Output> => deps.engine.stopRun(req.runId, req.reason)),
+    GetRun: admin(async (req): Promise<Run__Output> => getRun(req.runId)),
+    ListRuns: admin(async (req): Promise<ListRunsResponse__Output> => ({
+      runs: await deps.state.listRuns(req.federation ? assertName('federation', req.federation) : undefined),
+    })),
+    ListRounds: admin(async (req): Promise<ListRoundsResponse__Output> => {
+      await getRun(req.runId);
+      return { rounds: await deps.state.listRounds(req.runId) };
+    }),
+    GetRound: admin(async (req): Promise<Round__Output> => {
+      const round = await deps.state.getRound(req.runId, req.number);
+      if (!round) throw notFound(`round ${req.number} of run "${req.runId}" does not exist`);
+      return round;
+    }),
+    ListModelVersions: admin(async (req): Promise<ListModelVersionsResponse__Output> => {
+      await deps.catalog.getFederation(req.federation);
+      return { versions: await deps.state.listModelVersions(req.federation) };
+    }),
+    WatchRun: (req, ctx) => {
+      requireAdmin(ctx.principal);
+      return watchRun(req, ctx, deps);
     },
-    streams: {
-      WatchRun: (req: WatchRunRequest__Output, ctx: CallContext) => {
-        requireAdmin(ctx.principal);
-        return watchRun(req, ctx, deps);
-      },
-      DownloadModel: (req: DownloadModelRequest__Output, ctx: CallContext) => {
-        requireAdmin(ctx.principal);
-        return modelChunks(req, deps, ctx.signal);
-      },
-      ...metricsApi.streams,
+    DownloadModel: (req, ctx) => {
+      requireAdmin(ctx.principal);
+      return modelChunks(req, deps, ctx.signal);
     },
+    ...metricsApi,
   };
 }
 

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { TributaryError, grpcStatusOf, requestDigestOf, REASON_TRAILER } from '@tributary/proto';
+import { TributaryError, grpcStatusOf, requestDigestOf, serviceDefinition, REASON_TRAILER } from '@tributary/proto';
+import type { AdminServiceHandlers, ServiceName, SiteServiceHandlers } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { CallAuthenticator } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
@@ -13,35 +14,65 @@ export interface CallContext {
   readonly method: string;
 }
 
-export type UnaryHandler = (request: never, ctx: CallContext) => Promise<object>;
-export type StreamHandler = (request: never, ctx: CallContext) => AsyncIterable<object>;
-export type Handlers = Record<string, UnaryHandler | StreamHandler>;
+/** A unary method: a plain typed function, in the connect-es style. */
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+/** A server-streaming method: an async iterable; the stream ends when it does. */
+export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext) => AsyncIterable<Res>;
 
-export interface ServiceBinding {
-  definition: grpc.ServiceDefinition;
-  unary: Record<string, UnaryHandler>;
-  streams: Record<string, StreamHandler>;
+/** The grpc-js handler interfaces generated from tributary.proto, by service. */
+interface GeneratedHandlers {
+  SiteService: SiteServiceHandlers;
+  AdminService: AdminServiceHandlers;
+}
+
+/** Our handler for a generated grpc-js handler type: decoded request in, response (or stream of them) out. */
+type HandlerFor<H> =
+  H extends grpc.handleServerStreamingCall<infer Req, infer Res>
+    ? StreamHandler<Req, Res>
+    : H extends grpc.handleUnaryCall<infer Req, infer Res>
+      ? UnaryHandler<Req, Res>
+      : never;
+
+/**
+ * Every method of a service and nothing else, typed from the generated definitions: a missing
+ * or misspelt method fails the type check (the generated interfaces' index signature is dropped).
+ */
+export type ServiceHandlers<S extends ServiceName> = {
+  [M in keyof GeneratedHandlers[S] as M extends string ? (string extends M ? never : M) : never]: HandlerFor<GeneratedHandlers[S][M]>;
+};
+
+/**
+ * The untyped view implement() dispatches through. Method syntax keeps the request parameter
+ * bivariant, so every typed map fits it without a cast; the definition and the handler types
+ * come from the same .proto, so the request decoded for a method is that method's request type.
+ */
+interface HandlerTable {
+  readonly [method: string]: Handler | undefined;
+}
+type Handler = { handle(request: object, ctx: CallContext): Promise<object> | AsyncIterable<object> }['handle'];
+
+interface Deps {
+  auth: CallAuthenticator;
+  logger: Logger;
+  metrics: CoordinatorMetrics;
+  shutdown: AbortSignal;
 }
 
 /**
- * Turns typed handlers into a grpc-js implementation: every call is authenticated first,
- * errors become a status code with a one-line message and the reason in the
+ * Turns a service's typed handlers into a grpc-js implementation: every call is authenticated
+ * first, errors become a status code with a one-line message and the reason in the
  * `x-tributary-reason` trailer, never a stack trace.
  */
-export function implement(
-  binding: ServiceBinding,
-  deps: { auth: CallAuthenticator; logger: Logger; metrics: CoordinatorMetrics; shutdown: AbortSignal },
-): grpc.UntypedServiceImplementation {
+export function implement<S extends ServiceName>(service: S, handlers: ServiceHandlers<S> & HandlerTable, deps: Deps): grpc.UntypedServiceImplementation {
   const impl: grpc.UntypedServiceImplementation = {};
-  for (const [name, method] of Object.entries(binding.definition)) {
+  for (const [name, method] of Object.entries(serviceDefinition(service))) {
     const path = method.path;
+    const handler = Object.hasOwn(handlers, name) ? handlers[name] : undefined;
     if (method.responseStream) {
-      const handler = binding.streams[name];
       impl[name] = (call: grpc.ServerWritableStream<object, object>) => {
         void serveStream(call, path, handler, deps);
       };
     } else {
-      const handler = binding.unary[name];
       impl[name] = (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
         void serveUnary(call, callback, path, handler, deps);
       };
@@ -49,8 +80,6 @@ export function implement(
   }
   return impl;
 }
-
-type Deps = Parameters<typeof implement>[1];
 
 async function context(call: grpc.ServerUnaryCall<object, object> | grpc.ServerWritableStream<object, object>, path: string, deps: Deps): Promise<{ ctx: CallContext; done: () => void }> {
   const controller = new AbortController();
@@ -77,7 +106,7 @@ async function serveUnary(
   call: grpc.ServerUnaryCall<object, object>,
   callback: grpc.sendUnaryData<object>,
   path: string,
-  handler: UnaryHandler | undefined,
+  handler: Handler | undefined,
   deps: Deps,
 ): Promise<void> {
   let done = () => {};
@@ -85,7 +114,7 @@ async function serveUnary(
     if (!handler) throw unimplemented(path);
     const c = await context(call, path, deps);
     done = c.done;
-    const result = await handler(call.request as never, c.ctx);
+    const result = await handler(call.request, c.ctx);
     callback(null, result);
   } catch (err) {
     callback(toServiceError(err, path, deps));
@@ -94,13 +123,15 @@ async function serveUnary(
   }
 }
 
-async function serveStream(call: grpc.ServerWritableStream<object, object>, path: string, handler: StreamHandler | undefined, deps: Deps): Promise<void> {
+async function serveStream(call: grpc.ServerWritableStream<object, object>, path: string, handler: Handler | undefined, deps: Deps): Promise<void> {
   let done = () => {};
   try {
     if (!handler) throw unimplemented(path);
     const c = await context(call, path, deps);
     done = c.done;
-    for await (const item of handler(call.request as never, c.ctx)) {
+    const items = handler(call.request, c.ctx);
+    if (!isAsyncIterable(items)) throw new TributaryError({ code: 'INTERNAL', reason: 'INTERNAL', message: `${path}: the handler returned no stream` });
+    for await (const item of items) {
       if (c.ctx.signal.aborted) break;
       if (!call.write(item)) {
         await new Promise<void>((resolve) => {
@@ -139,4 +170,8 @@ function toServiceError(err: unknown, path: string, deps: Deps): Partial<grpc.St
 
 function unimplemented(path: string): TributaryError {
   return new TributaryError({ code: 'UNIMPLEMENTED', reason: 'UNIMPLEMENTED', message: `${path} is not implemented` });
+}
+
+function isAsyncIterable(value: object): value is AsyncIterable<object> {
+  return Symbol.asyncIterator in value;
 }

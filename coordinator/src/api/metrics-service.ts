@@ -1,10 +1,8 @@
 import {
   TributaryError,
   assertName,
-  type GetMetricHistoryRequest__Output,
   type GetMetricHistoryResponse__Output,
   type MetricEvent__Output,
-  type SearchRunsRequest__Output,
   type SearchRunsResponse__Output,
   type WatchMetricsRequest__Output,
 } from '@tributary/proto';
@@ -14,11 +12,11 @@ import type { StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import { AsyncQueue } from './async-queue.js';
-import type { CallContext, ServiceBinding } from './call.js';
+import type { CallContext, ServiceHandlers } from './call.js';
 
 export interface MetricsServiceDeps {
   state: StateStore;
-  tracker: Pick<RunTracker, 'metricHistory' | 'searchRuns'>;
+  tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
   bus: MetricEventBus;
 }
 
@@ -40,45 +38,41 @@ const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
  * AdminService's metric methods: WatchMetrics (live points from sites), GetMetricHistory and
  * SearchRuns (the tracking store). Admin only, like every AdminService method.
  */
-export function metricsService(deps: MetricsServiceDeps): Pick<ServiceBinding, 'unary' | 'streams'> {
+export function metricsService(deps: MetricsServiceDeps): Pick<ServiceHandlers<'AdminService'>, 'GetMetricHistory' | 'SearchRuns' | 'WatchMetrics'> {
   const requireFederation = async (name: string): Promise<string> => {
     assertName('federation', name);
     if ((await deps.state.getFederation(name)) === undefined) throw notFound(`federation "${name}" does not exist`);
     return name;
   };
   return {
-    unary: {
-      GetMetricHistory: async (req: GetMetricHistoryRequest__Output, ctx: CallContext): Promise<GetMetricHistoryResponse__Output> => {
-        requireAdmin(ctx.principal);
-        const federation = await requireFederation(req.federation);
-        if (req.runId !== '') checkRunId(req.runId);
-        if (req.key === '') throw invalid('key is required, e.g. "loss"');
-        const key = validateMetricKey(req.key);
-        return deps.tracker.metricHistory(federation, req.runId, key, req.maxPoints);
-      },
-      SearchRuns: async (req: SearchRunsRequest__Output, ctx: CallContext): Promise<SearchRunsResponse__Output> => {
-        requireAdmin(ctx.principal);
-        const federation = await requireFederation(req.federation);
-        if (req.maxResults > MAX_SEARCH_RESULTS) throw invalid(`max_results is ${req.maxResults}; at most ${MAX_SEARCH_RESULTS}`);
-        if (req.filter.length > MAX_FILTER_CHARS) throw invalid(`filter is longer than ${MAX_FILTER_CHARS} characters`);
-        if (req.orderBy.length > MAX_ORDER_BY) throw invalid(`more than ${MAX_ORDER_BY} order_by clauses`);
-        return deps.tracker.searchRuns(federation, {
-          ...(req.filter === '' ? {} : { filter: req.filter }),
-          ...(req.orderBy.length === 0 ? {} : { orderBy: [...req.orderBy] }),
-          maxResults: req.maxResults === 0 ? DEFAULT_SEARCH_RESULTS : req.maxResults,
-          ...(req.pageToken === '' ? {} : { pageToken: req.pageToken }),
-        });
-      },
+    GetMetricHistory: async (req, ctx): Promise<GetMetricHistoryResponse__Output> => {
+      requireAdmin(ctx.principal);
+      const federation = await requireFederation(req.federation);
+      if (req.runId !== '') checkRunId(req.runId);
+      if (req.key === '') throw invalid('key is required, e.g. "loss"');
+      const key = validateMetricKey(req.key);
+      return deps.tracker.metricHistory(federation, req.runId, key, req.maxPoints);
     },
-    streams: {
-      WatchMetrics: (req: WatchMetricsRequest__Output, ctx: CallContext) => {
-        requireAdmin(ctx.principal);
-        assertName('federation', req.federation);
-        if (req.runId !== '') checkRunId(req.runId);
-        if (req.keys.length > MAX_WATCHED_KEYS) throw invalid(`more than ${MAX_WATCHED_KEYS} keys`);
-        for (const key of req.keys) validateMetricKey(key);
-        return watchMetrics(req, ctx, deps, requireFederation);
-      },
+    SearchRuns: async (req, ctx): Promise<SearchRunsResponse__Output> => {
+      requireAdmin(ctx.principal);
+      const federation = await requireFederation(req.federation);
+      if (req.maxResults > MAX_SEARCH_RESULTS) throw invalid(`max_results is ${req.maxResults}; at most ${MAX_SEARCH_RESULTS}`);
+      if (req.filter.length > MAX_FILTER_CHARS) throw invalid(`filter is longer than ${MAX_FILTER_CHARS} characters`);
+      if (req.orderBy.length > MAX_ORDER_BY) throw invalid(`more than ${MAX_ORDER_BY} order_by clauses`);
+      return deps.tracker.searchTrackingRuns(federation, {
+        ...(req.filter === '' ? {} : { filter: req.filter }),
+        ...(req.orderBy.length === 0 ? {} : { orderBy: [...req.orderBy] }),
+        maxResults: req.maxResults === 0 ? DEFAULT_SEARCH_RESULTS : req.maxResults,
+        ...(req.pageToken === '' ? {} : { pageToken: req.pageToken }),
+      });
+    },
+    WatchMetrics: (req, ctx) => {
+      requireAdmin(ctx.principal);
+      assertName('federation', req.federation);
+      if (req.runId !== '') checkRunId(req.runId);
+      if (req.keys.length > MAX_WATCHED_KEYS) throw invalid(`more than ${MAX_WATCHED_KEYS} keys`);
+      for (const key of req.keys) validateMetricKey(key);
+      return watchMetrics(req, ctx, deps, requireFederation);
     },
   };
 }

@@ -1,10 +1,6 @@
 import {
   TributaryError,
-  serviceDefinition,
-  type DownloadModelRequest__Output,
-  type EnrollRequest__Output,
   type EnrollResponse__Output,
-  type GetUpdateStatusRequest__Output,
   type Task__Output,
   type UpdateStatus__Output,
   type WatchTasksRequest__Output,
@@ -17,7 +13,7 @@ import type { TaskBus } from '../rounds/events.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
-import type { CallContext, ServiceBinding } from './call.js';
+import type { CallContext, ServiceHandlers } from './call.js';
 import { siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 
@@ -31,48 +27,43 @@ export interface SiteServiceDeps {
 }
 
 /** SiteService: thin handlers that check the caller and delegate. */
-export function siteService(deps: SiteServiceDeps): ServiceBinding {
+export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService'> {
   return {
-    definition: serviceDefinition('SiteService'),
-    unary: {
-      Enroll: async (req: EnrollRequest__Output, ctx: CallContext): Promise<EnrollResponse__Output> => {
-        if (ctx.principal.role !== 'enrolling') {
-          throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: 'this key is already registered' });
-        }
-        const site = await deps.catalog.enroll({ token: req.invitationToken, siteName: req.siteName, publicKey: ctx.principal.publicKey });
-        return { site: siteMessage(site) };
-      },
-      WhoAmI: async (_req: object, ctx: CallContext): Promise<WhoAmIResponse__Output> => {
-        const p = ctx.principal;
-        if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site) };
-        if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null };
-        throw new TributaryError({ code: 'UNAUTHENTICATED', reason: 'AUTH_UNKNOWN_KEY', message: 'unknown key' });
-      },
-      GetUpdateStatus: async (req: GetUpdateStatusRequest__Output, ctx: CallContext): Promise<UpdateStatus__Output> => {
-        requireMemberOrAdmin(ctx.principal, req.federation);
-        const record = await deps.state.getUpdate(req.updateId);
-        const own = record && record.federation === req.federation && (ctx.principal.role === 'admin' || (ctx.principal.role === 'site' && record.site === ctx.principal.site.name));
-        if (!record || !own) {
-          return { updateId: req.updateId, state: 'UPDATE_STATE_PENDING', reason: '', message: '', federation: req.federation, runId: '', round: 0, site: '' };
-        }
-        return {
-          updateId: record.updateId,
-          state: record.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED',
-          reason: record.reason,
-          message: record.message,
-          federation: record.federation,
-          runId: record.runId,
-          round: record.round,
-          site: record.site,
-        };
-      },
+    Enroll: async (req, ctx): Promise<EnrollResponse__Output> => {
+      if (ctx.principal.role !== 'enrolling') {
+        throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: 'this key is already registered' });
+      }
+      const site = await deps.catalog.enroll({ token: req.invitationToken, siteName: req.siteName, publicKey: ctx.principal.publicKey });
+      return { site: siteMessage(site) };
     },
-    streams: {
-      WatchTasks: (req: WatchTasksRequest__Output, ctx: CallContext) => watchTasks(req, ctx, deps),
-      DownloadModel: (req: DownloadModelRequest__Output, ctx: CallContext) => {
-        requireMemberOrAdmin(ctx.principal, req.federation);
-        return modelChunks(req, deps, ctx.signal);
-      },
+    WhoAmI: async (_req, ctx): Promise<WhoAmIResponse__Output> => {
+      const p = ctx.principal;
+      if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site) };
+      if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null };
+      throw new TributaryError({ code: 'UNAUTHENTICATED', reason: 'AUTH_UNKNOWN_KEY', message: 'unknown key' });
+    },
+    GetUpdateStatus: async (req, ctx): Promise<UpdateStatus__Output> => {
+      requireMemberOrAdmin(ctx.principal, req.federation);
+      const record = await deps.state.getUpdate(req.updateId);
+      const own = record && record.federation === req.federation && (ctx.principal.role === 'admin' || (ctx.principal.role === 'site' && record.site === ctx.principal.site.name));
+      if (!record || !own) {
+        return { updateId: req.updateId, state: 'UPDATE_STATE_PENDING', reason: '', message: '', federation: req.federation, runId: '', round: 0, site: '' };
+      }
+      return {
+        updateId: record.updateId,
+        state: record.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED',
+        reason: record.reason,
+        message: record.message,
+        federation: record.federation,
+        runId: record.runId,
+        round: record.round,
+        site: record.site,
+      };
+    },
+    WatchTasks: (req, ctx) => watchTasks(req, ctx, deps),
+    DownloadModel: (req, ctx) => {
+      requireMemberOrAdmin(ctx.principal, req.federation);
+      return modelChunks(req, deps, ctx.signal);
     },
   };
 }

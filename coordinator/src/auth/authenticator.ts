@@ -14,9 +14,20 @@ export class CallAuthenticator {
   private readonly verifier: CallVerifier;
   private readonly admins: Map<string, Uint8Array>;
 
-  constructor(private readonly opts: { state: StateStore; adminKeys: readonly Uint8Array[]; skewMs?: number; journal?: NonceJournal; remembered?: readonly RememberedNonce[] }) {
+  constructor(
+    private readonly opts: {
+      state: StateStore;
+      adminKeys: readonly Uint8Array[];
+      /** Largest accepted clock difference of a call. */
+      skewMs: number;
+      /** Nonces remembered at most. */
+      maxNonces: number;
+      journal?: NonceJournal;
+      remembered?: readonly RememberedNonce[];
+    },
+  ) {
     const journal = opts.journal;
-    this.verifier = new CallVerifier({ skewMs: opts.skewMs ?? 300_000, ...(journal ? { onNonce: (e: RememberedNonce) => journal.record(e) } : {}) });
+    this.verifier = new CallVerifier({ skewMs: opts.skewMs, maxNonces: opts.maxNonces, ...(journal ? { onNonce: (e: RememberedNonce) => journal.record(e) } : {}) });
     for (const entry of opts.remembered ?? []) this.verifier.remember(entry);
     this.admins = new Map(opts.adminKeys.map((k) => [keyIdOf(k), k]));
   }

@@ -1,9 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type { RememberedNonce } from '@tributary/proto';
 
-/** Lines appended before the journal rewrites itself with only the live entries. */
-const COMPACT_AFTER = 200_000;
-
 /**
  * An append-only file of the call nonces seen within the skew window, so that a call captured
  * shortly before a restart is still refused as a replay after it. One line per nonce:
@@ -16,21 +13,23 @@ export class NonceJournal {
   private constructor(
     private readonly path: string,
     fd: number,
+    /** Lines appended before the journal rewrites itself with only the live entries. */
+    private readonly compactAfter: number,
   ) {
     this.fd = fd;
   }
 
   /** Opens (or creates) the journal and returns the entries still live at `nowMs`. */
-  static open(path: string, nowMs = Date.now()): { journal: NonceJournal; live: RememberedNonce[] } {
-    const live = existsSync(path) ? parse(readFileSync(path, 'utf8'), nowMs) : [];
-    const journal = new NonceJournal(path, openSync(path, 'a', 0o600));
+  static open(path: string, opts: { compactAfter: number; nowMs?: number }): { journal: NonceJournal; live: RememberedNonce[] } {
+    const live = existsSync(path) ? parse(readFileSync(path, 'utf8'), opts.nowMs ?? Date.now()) : [];
+    const journal = new NonceJournal(path, openSync(path, 'a', 0o600), opts.compactAfter);
     journal.rewrite(live);
     return { journal, live };
   }
 
   record(entry: RememberedNonce): void {
     writeSync(this.fd, formatLine(entry));
-    if (++this.lines >= COMPACT_AFTER) this.rewrite(parse(readFileSync(this.path, 'utf8'), Date.now()));
+    if (++this.lines >= this.compactAfter) this.rewrite(parse(readFileSync(this.path, 'utf8'), Date.now()));
   }
 
   close(): void {

@@ -51,8 +51,10 @@ export class Running<R> {
  * people (or the runner prints as `{"ok":true,"result":...}` with `--json`).
  */
 export interface CliCommand<I, R> {
-  /** `['site', 'add']`, or `['keygen']` for a top-level command. */
+  /** `['site', 'add']`, or `['keygen']` for a top-level command: a singular noun, then a verb. */
   readonly path: readonly string[];
+  /** Former spellings (`['rounds', 'list']`): still accepted for one release, hidden from help. */
+  readonly aliases?: readonly (readonly string[])[];
   readonly summary: string;
   /** Commander argument specs with descriptions: `[['<name>', 'site name']]`. */
   readonly args?: readonly (readonly [spec: string, description: string])[];

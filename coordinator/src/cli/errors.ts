@@ -54,7 +54,7 @@ const LISTING: Readonly<Record<string, string>> = {
   federation: 'tributary federation list',
   model: 'tributary federation list',
   run: 'tributary run list',
-  rounds: 'tributary run list',
+  round: 'tributary run list',
 };
 
 export function describeFailure(err: unknown, ctx: FailureContext): CliFailure {

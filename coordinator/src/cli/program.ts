@@ -6,17 +6,18 @@ import type { CliCommand, RawInput } from './command.js';
 const GROUPS: Readonly<Record<string, string>> = {
   site: 'Partner sites: add, list, revoke, invite',
   federation: 'Federations: create, list, show',
-  run: 'Training runs: start, stop, status, list, watch',
-  rounds: 'Rounds of a run',
-  model: 'Model versions: list and export',
-  metrics: 'Metrics sites stream: tail, show',
-  runs: 'Runs in the tracking store: search',
+  run: 'Training runs: start, stop, status, list, watch, search (in the tracking store)',
+  round: 'Rounds of a run: list',
+  model: 'Model versions: list, export',
+  metric: 'Metrics sites stream: tail, show',
   nats: 'NATS credentials: init (operator, accounts, server configuration)',
 };
 
 export interface Selection {
   readonly command: CliCommand<unknown, unknown>;
   readonly raw: RawInput;
+  /** The former spelling the command was called by, if any. */
+  readonly alias?: readonly string[];
 }
 
 /**
@@ -52,33 +53,49 @@ export function buildProgram(opts: {
       ].join('\n'),
     );
 
+  for (const command of opts.commands) addCommand(program, command, command.path, false, opts.onSelect);
+  // After every current spelling, so a former one never creates a visible group.
   for (const command of opts.commands) {
-    const [first, second] = command.path;
-    if (first === undefined) continue;
-    let parent = program;
-    let name = first;
-    if (second !== undefined) {
-      parent = program.commands.find((c) => c.name() === first) ?? program.command(first).description(GROUPS[first] ?? first);
-      name = second;
-    }
-    const leaf = parent.command(name).description(command.summary);
-    for (const [spec, description] of command.args ?? []) leaf.argument(spec, description);
-    command.options?.(leaf);
-    if (command.connects === true) {
-      leaf.option('--coordinator <host:port>', 'coordinator address (env TRIBUTARY_COORDINATOR)');
-      leaf.option('--key <file>', 'signing key file (env TRIBUTARY_KEY)');
-      leaf.option('--tls-ca <file>', 'connect with TLS, trusting this CA certificate (PEM) (env TRIBUTARY_TLS_CA)');
-      leaf.option('--tls-cert <file>', 'client certificate (PEM) for mutual TLS, with --tls-key (env TRIBUTARY_TLS_CERT)');
-      leaf.option('--tls-key <file>', 'client private key (PEM) for mutual TLS (env TRIBUTARY_TLS_KEY)');
-    }
-    leaf.option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
-    leaf.addOption(logLevelOption());
-    leaf.action((...params: unknown[]) => {
-      const self = params[params.length - 1] as Command;
-      opts.onSelect({ command, raw: { args: self.processedArgs as unknown[], opts: self.optsWithGlobals() } });
-    });
+    for (const alias of command.aliases ?? []) addCommand(program, command, alias, true, opts.onSelect);
   }
   return program;
+}
+
+/** Adds `command` at `path` (a group word and a verb, or one word); hidden spellings stay out of help. */
+function addCommand(
+  program: Command,
+  command: CliCommand<unknown, unknown>,
+  path: readonly string[],
+  hidden: boolean,
+  onSelect: (selection: Selection) => void,
+): void {
+  const [first, second] = path;
+  if (first === undefined) return;
+  let parent = program;
+  let name = first;
+  if (second !== undefined) {
+    parent =
+      program.commands.find((c) => c.name() === first) ??
+      program.command(first, { hidden }).description(GROUPS[first] ?? first);
+    name = second;
+  }
+  const leaf = parent.command(name, { hidden }).description(command.summary);
+  for (const [spec, description] of command.args ?? []) leaf.argument(spec, description);
+  command.options?.(leaf);
+  if (command.connects === true) {
+    leaf.option('--coordinator <host:port>', 'coordinator address (env TRIBUTARY_COORDINATOR)');
+    leaf.option('--key <file>', 'signing key file (env TRIBUTARY_KEY)');
+    leaf.option('--tls-ca <file>', 'connect with TLS, trusting this CA certificate (PEM) (env TRIBUTARY_TLS_CA)');
+    leaf.option('--tls-cert <file>', 'client certificate (PEM) for mutual TLS, with --tls-key (env TRIBUTARY_TLS_CERT)');
+    leaf.option('--tls-key <file>', 'client private key (PEM) for mutual TLS (env TRIBUTARY_TLS_KEY)');
+  }
+  leaf.option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
+  leaf.addOption(logLevelOption());
+  leaf.action((...params: unknown[]) => {
+    const self = params[params.length - 1] as Command;
+    const raw = { args: self.processedArgs as unknown[], opts: self.optsWithGlobals() };
+    onSelect(hidden ? { command, raw, alias: path } : { command, raw });
+  });
 }
 
 function logLevelOption(): Option {

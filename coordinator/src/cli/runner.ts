@@ -76,6 +76,11 @@ export async function runCli(
     return output.failure(new UsageError(err.message.replace(/^error: /, '')), { command: path, usage: true });
   }
   if (selection === undefined) return 0;
+  if (selection.alias !== undefined && !json) {
+    io.stderr.write(
+      `Note: "tributary ${selection.alias.join(' ')}" is now "tributary ${selection.command.path.join(' ')}"; the old spelling goes in the next release.\n`,
+    );
+  }
   return execute(selection, io, output);
 }
 

@@ -31,6 +31,7 @@ export interface LoadClientConfigOptions {
   readonly cwd?: string;
 }
 
+/** `coordinator` is the coordinator's default listen address (COORDINATOR_DEFAULTS.grpcListen, not imported: it loads pino). */
 export const CLIENT_DEFAULTS = { coordinator: '127.0.0.1:7400', keyFile: './admin.key' } as const;
 
 /**

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { keyIdOf, Reason, TributaryError } from '@tributary/proto';
 import { credsAuthenticator } from 'nats';
 import type { Logger } from 'pino';
-import type { CoordinatorNatsOptions, CoordinatorOptions } from '../coordinator.js';
+import { COORDINATOR_DEFAULTS } from './coordinator-options.js';
+import type { CoordinatorNatsOptions, CoordinatorOptions } from './coordinator-options.js';
 import { readConfigFile, resolvePath, SettingLayers } from './layers.js';
 import type { Found, RawValue } from './layers.js';
 import { readPublicKey } from './public-key.js';
@@ -107,14 +108,11 @@ export interface LoadServeConfigOptions {
   readonly cwd?: string;
 }
 
+/** Defaults of `serve` alone; the coordinator's own are COORDINATOR_DEFAULTS. */
 export const SERVE_DEFAULTS = {
   dataDir: './.tributary',
-  grpcListen: '127.0.0.1:7400',
   nats: 'nats://127.0.0.1:4222',
   logLevel: 'info',
-  metricsPort: 0,
-  authSkewSeconds: 300,
-  maxUpdateBytes: 2 ** 30,
 } as const;
 
 /**
@@ -140,7 +138,7 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
   const dataDir = dataDirSetting === undefined ? resolve(cwd, SERVE_DEFAULTS.dataDir) : resolvePath(nonBlank(dataDirSetting));
 
   const listen = layers.text('grpc_listen');
-  const grpcListen = listen === undefined ? SERVE_DEFAULTS.grpcListen : parseHostPort(listen.value, listen.what, { allowPortZero: true });
+  const grpcListen = listen === undefined ? COORDINATOR_DEFAULTS.grpcListen : parseHostPort(listen.value, listen.what, { allowPortZero: true });
 
   const natsSetting = layers.list('nats');
   const nats = natsSetting === undefined ? [SERVE_DEFAULTS.nats] : parseNatsServers(natsSetting.value, natsSetting.what);
@@ -170,16 +168,16 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
   const logLevel = level === undefined ? SERVE_DEFAULTS.logLevel : parseLogLevel(level.value, level.what);
 
   const metrics = layers.text('metrics_port');
-  const metricsPort = metrics === undefined ? SERVE_DEFAULTS.metricsPort : parseInteger(metrics.value, metrics.what, 0, 65535);
+  const metricsPort = metrics === undefined ? COORDINATOR_DEFAULTS.metricsPort : parseInteger(metrics.value, metrics.what, 0, 65535);
 
   const tlsPair = certificatePair(layers, 'tls_cert', 'tls_key');
   const tls = tlsPair === undefined ? undefined : { certFile: readablePath(tlsPair.cert), keyFile: readablePath(tlsPair.key) };
 
   const skew = layers.text('auth_skew_seconds');
-  const authSkewSeconds = skew === undefined ? SERVE_DEFAULTS.authSkewSeconds : positive(parseDurationSeconds(skew.value, skew.what), skew);
+  const authSkewSeconds = skew === undefined ? COORDINATOR_DEFAULTS.authSkewMs / 1000 : positive(parseDurationSeconds(skew.value, skew.what), skew);
 
   const maxBytes = layers.text('max_update_bytes');
-  const maxUpdateBytes = maxBytes === undefined ? SERVE_DEFAULTS.maxUpdateBytes : positive(parseByteSize(maxBytes.value, maxBytes.what), maxBytes);
+  const maxUpdateBytes = maxBytes === undefined ? COORDINATOR_DEFAULTS.maxUpdateBytes : positive(parseByteSize(maxBytes.value, maxBytes.what), maxBytes);
 
   const tracking = layers.text('tracking_uri');
   const trackingUri = tracking === undefined ? undefined : nonBlank(tracking).value;
@@ -220,8 +218,8 @@ export function coordinatorOptionsOf(config: ServeConfig, logger?: Logger): Coor
     nats: [...config.nats],
     adminKeys: [...config.adminKeys],
     metricsPort: config.metricsPort,
-    authSkewMs: config.authSkewSeconds * 1000,
-    maxUpdateBytes: config.maxUpdateBytes,
+    authSkew: config.authSkewSeconds * 1000,
+    maxUpdateSize: config.maxUpdateBytes,
     strategyPlugins: [...config.strategyPlugins],
     trackingPlugins: [...config.trackingPlugins],
     ...(config.trackingUri === undefined ? {} : { trackingUri: config.trackingUri }),

@@ -1,4 +1,4 @@
-export { ensureStreams } from './streams.js';
+export { ensureStreams, METRIC_CONSUMER, UPDATE_CONSUMER } from './streams.js';
 export { UpdateIngest } from './update-ingest.js';
 export type { UpdateIngestOptions } from './update-ingest.js';
 export { MetricIngest, type MetricIngestOptions } from './metric-ingest.js';

@@ -15,7 +15,7 @@ import type { StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import type { MetricEventBus } from './metric-events.js';
-import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
+import { METRIC_CONSUMER, ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
 import type { Refusal as UpdateRefusal } from '../updates/foldable-update.js';
 
 /** A refused batch: the refusal, tagged so it cannot be mistaken for a batch. */
@@ -105,7 +105,7 @@ export class MetricIngest {
   private readonly runFederations = new Map<string, string>();
 
   constructor(private readonly opts: MetricIngestOptions) {
-    this.consumerName = opts.consumerName ?? 'tributary-metrics';
+    this.consumerName = opts.consumerName ?? METRIC_CONSUMER;
     this.flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 100);
     this.maxBatchPoints = Math.max(1, Math.floor(opts.maxBatchPoints ?? 5000));
     this.log = opts.logger.child({ component: 'metric-ingest' });

@@ -1,6 +1,10 @@
 import { DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, subjects } from '@tributary/proto';
 import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type StreamConfig } from 'nats';
 
+/** The coordinator's durable consumers: updates (manifests) and metric batches. */
+export const UPDATE_CONSUMER = 'tributary-ingest';
+export const METRIC_CONSUMER = 'tributary-metrics';
+
 /** Resubmits within this window are dropped by JetStream (`Nats-Msg-Id` = update id, chunk id). */
 const DUPLICATE_WINDOW_MS = 10 * 60_000;
 

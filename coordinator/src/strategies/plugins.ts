@@ -3,6 +3,20 @@ import { loadPlugin, pluginError, pluginExport } from '../plugins/loader.js';
 import type { Strategy, StrategyRegistry } from './strategy.js';
 
 /**
+ * What a strategy plugin module exports: its strategies, or a `register` function that adds
+ * them to the registry itself.
+ *
+ * ```js
+ * // last-wins.mjs, loaded with --strategy-plugin ./last-wins.mjs
+ * export const strategies = [new LastWinsStrategy()];
+ * ```
+ */
+export interface StrategyPluginModule {
+  strategies?: Strategy[];
+  register?: (registry: StrategyRegistry) => void | Promise<void>;
+}
+
+/**
  * Loads a third-party strategy module (a path or a package name) into the registry. The module
  * exports `strategies: Strategy[]`, or `register(registry)` to add its own.
  */

@@ -1,5 +1,5 @@
 export type {
-  CreateRunOptions,
+  CreateTrackingRunOptions,
   Experiment,
   ExperimentsPage,
   LifecycleStage,
@@ -9,26 +9,26 @@ export type {
   MetricInput,
   PageOptions,
   Param,
-  Run,
-  RunData,
-  RunInfo,
-  RunStatus,
-  RunTag,
-  RunsPage,
+  TrackingRun,
+  TrackingRunData,
+  TrackingRunInfo,
+  TrackingRunStatus,
+  TrackingRunTag,
+  TrackingRunsPage,
   SearchExperimentsOptions,
-  SearchRunsOptions,
+  SearchTrackingRunsOptions,
   TrackingStore,
-  UpdateRunOptions,
+  UpdateTrackingRunOptions,
 } from './store.js';
-export { RUN_STATUSES, TERMINAL_RUN_STATUSES } from './store.js';
+export { TRACKING_RUN_STATUSES, TERMINAL_TRACKING_RUN_STATUSES } from './store.js';
 export { isResourceAlreadyExists, isResourceDoesNotExist, reasonOfMlflowError } from './errors.js';
 export { TrackingLimits, RUN_NAME_TAG } from './validation.js';
 export {
-  parseRunFilter,
-  parseRunOrderBy,
+  parseTrackingRunFilter,
+  parseTrackingRunOrderBy,
   parseExperimentFilter,
   parseExperimentOrderBy,
-  searchRunList,
+  searchTrackingRunList,
   searchExperimentList,
   type SearchClause,
   type OrderClause,

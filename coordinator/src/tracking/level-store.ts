@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { SEP, openSublevel, prefixRange, type LevelBatchOp, type LevelDb, type Sublevel } from '../state/level-layout.js';
 import { LocalTrackingStore } from './local-store.js';
-import type { RunRecord, RunWrite, TrackingBackend } from './local-store.js';
+import type { TrackingRunRecord, TrackingRunWrite, TrackingBackend } from './local-store.js';
 import { compareMetricPoints, decodeMetricValue, encodeMetricValue, metricOfPointKey, metricPointKey } from './metric-points.js';
 import type { Experiment, Metric } from './store.js';
 
@@ -26,7 +26,7 @@ class LevelBackend implements TrackingBackend {
   private readonly experiments: Sublevel<Experiment>;
   /** name -> experiment id. */
   private readonly experimentNames: Sublevel<string>;
-  private readonly runs: Sublevel<RunRecord>;
+  private readonly runs: Sublevel<TrackingRunRecord>;
   /** experiment id, run id -> run id. */
   private readonly runsByExperiment: Sublevel<string>;
   /** run id, metric key -> latest point. */
@@ -92,17 +92,17 @@ class LevelBackend implements TrackingBackend {
     if (Number.isSafeInteger(seq) && seq > this.experimentSeq) this.experimentSeq = seq;
   }
 
-  getRun(runId: string): Promise<RunRecord | undefined> {
+  getRun(runId: string): Promise<TrackingRunRecord | undefined> {
     return this.runs.get(runId);
   }
 
-  async listRuns(experimentIds: readonly string[]): Promise<RunRecord[]> {
+  async listRuns(experimentIds: readonly string[]): Promise<TrackingRunRecord[]> {
     const ids: string[] = [];
     for (const experimentId of experimentIds) {
       ids.push(...(await this.runsByExperiment.values(prefixRange(experimentId)).all()));
     }
     if (ids.length === 0) return [];
-    return (await this.runs.getMany(ids)).filter((r): r is RunRecord => r !== undefined);
+    return (await this.runs.getMany(ids)).filter((r): r is TrackingRunRecord => r !== undefined);
   }
 
   async latestMetrics(runId: string, keys?: readonly string[]): Promise<Metric[]> {
@@ -160,7 +160,7 @@ class LevelBackend implements TrackingBackend {
     return out;
   }
 
-  async write(change: RunWrite): Promise<void> {
+  async write(change: TrackingRunWrite): Promise<void> {
     const { runId } = change;
     const ops: LevelBatchOp[] = [];
     if (change.record !== undefined) {

@@ -1,22 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { Reason, TributaryError } from '@tributary/proto';
 import { isMetricPointKey, isNewerMetric, metricPointKey } from './metric-points.js';
-import { decodePageToken, encodePageToken, searchExperimentList, searchRunList } from './search.js';
+import { decodePageToken, encodePageToken, searchExperimentList, searchTrackingRunList } from './search.js';
 import type {
-  CreateRunOptions,
+  CreateTrackingRunOptions,
   Experiment,
   ExperimentsPage,
   LogBatchInput,
   Metric,
   MetricHistoryPage,
   PageOptions,
-  Run,
-  RunInfo,
-  RunsPage,
+  TrackingRun,
+  TrackingRunInfo,
+  TrackingRunsPage,
   SearchExperimentsOptions,
-  SearchRunsOptions,
+  SearchTrackingRunsOptions,
   TrackingStore,
-  UpdateRunOptions,
+  UpdateTrackingRunOptions,
 } from './store.js';
 import {
   RUN_NAME_TAG,
@@ -26,26 +26,26 @@ import {
   validateExperimentTags,
   validateHistoryMaxResults,
   validateMetricKey,
-  validateOptionalRunName,
-  validateRunId,
-  validateRunStatus,
-  validateRunTags,
+  validateOptionalTrackingRunName,
+  validateTrackingRunId,
+  validateTrackingRunStatus,
+  validateTrackingRunTags,
   validateSearchMaxResults,
   validateTagKey,
   validateTime,
 } from './validation.js';
 
 /** A run as an embedded store keeps it: info, params and tags (latest metrics live apart). */
-export interface RunRecord {
-  info: RunInfo;
+export interface TrackingRunRecord {
+  info: TrackingRunInfo;
   params: Record<string, string>;
   tags: Record<string, string>;
 }
 
 /** One atomic change to a run: its record (when params, tags or info changed) and metric points. */
-export interface RunWrite {
+export interface TrackingRunWrite {
   runId: string;
-  record?: RunRecord;
+  record?: TrackingRunRecord;
   /** Whether `record` is a new run (so its experiment index entry is written too). */
   created?: boolean;
   /** Points to add to the history; exact repeats of stored points are no-ops. */
@@ -68,13 +68,13 @@ export interface TrackingBackend {
   listExperiments(): Promise<Experiment[]>;
   /** Adds an experiment and its name index entry. */
   createExperiment(experiment: Experiment): Promise<void>;
-  getRun(runId: string): Promise<RunRecord | undefined>;
-  listRuns(experimentIds: readonly string[]): Promise<RunRecord[]>;
+  getRun(runId: string): Promise<TrackingRunRecord | undefined>;
+  listRuns(experimentIds: readonly string[]): Promise<TrackingRunRecord[]>;
   /** The latest point of each of the run's metrics (only `keys`, when given). */
   latestMetrics(runId: string, keys?: readonly string[]): Promise<Metric[]>;
   /** History points strictly after the point key `after`, in point-key order. */
   history(runId: string, key: string, after: string | undefined, limit: number): Promise<Metric[]>;
-  write(change: RunWrite): Promise<void>;
+  write(change: TrackingRunWrite): Promise<void>;
 }
 
 /** The TrackingStore rules over a backend: shared by MemoryTrackingStore and LevelTrackingStore. */
@@ -145,14 +145,14 @@ export class LocalTrackingStore implements TrackingStore {
     });
   }
 
-  async createRun(options: CreateRunOptions): Promise<Run> {
+  async createRun(options: CreateTrackingRunOptions): Promise<TrackingRun> {
     this.checkOpen();
     const experimentId = validateExperimentId(options.experimentId);
     const startTime = validateTime('start_time', options.startTime ?? Date.now());
-    const tags = validateRunTags(options.tags);
+    const tags = validateTrackingRunTags(options.tags);
     const tagRecord: Record<string, string> = Object.fromEntries(tags.map((t) => [t.key, t.value]));
     const nameTag = Object.hasOwn(tagRecord, RUN_NAME_TAG) ? tagRecord[RUN_NAME_TAG] : undefined;
-    const givenName = validateOptionalRunName(options.runName);
+    const givenName = validateOptionalTrackingRunName(options.runName);
     if (givenName !== undefined && nameTag !== undefined && givenName !== nameTag) {
       throw TributaryError.of(
         Reason.INVALID_PARAMETER_VALUE,
@@ -171,7 +171,7 @@ export class LocalTrackingStore implements TrackingStore {
       if (experiment.lifecycleStage !== 'active') {
         throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `The experiment ${experimentId} must be in the 'active' state.`);
       }
-      const record: RunRecord = {
+      const record: TrackingRunRecord = {
         info: {
           runId,
           experimentId,
@@ -185,24 +185,24 @@ export class LocalTrackingStore implements TrackingStore {
         tags: { ...tagRecord, [RUN_NAME_TAG]: runName },
       };
       await this.backend.write({ runId, record, created: true, points: [], latest: [] });
-      return toRun(record, []);
+      return toTrackingRun(record, []);
     });
   }
 
-  async getRun(runId: string): Promise<Run> {
+  async getRun(runId: string): Promise<TrackingRun> {
     this.checkOpen();
-    const record = await this.runRecord(runId);
-    return toRun(record, await this.backend.latestMetrics(record.info.runId));
+    const record = await this.trackingRunRecord(runId);
+    return toTrackingRun(record, await this.backend.latestMetrics(record.info.runId));
   }
 
-  async updateRun(runId: string, update: UpdateRunOptions): Promise<RunInfo> {
+  async updateRun(runId: string, update: UpdateTrackingRunOptions): Promise<TrackingRunInfo> {
     this.checkOpen();
-    const status = update.status === undefined ? undefined : validateRunStatus(update.status);
+    const status = update.status === undefined ? undefined : validateTrackingRunStatus(update.status);
     const endTime = update.endTime === undefined ? undefined : validateTime('end_time', update.endTime);
-    const runName = validateOptionalRunName(update.runName);
+    const runName = validateOptionalTrackingRunName(update.runName);
     return this.serialised(async () => {
-      const record = await this.activeRun(runId);
-      const info: RunInfo = {
+      const record = await this.activeTrackingRun(runId);
+      const info: TrackingRunInfo = {
         ...record.info,
         ...(status === undefined ? {} : { status }),
         ...(endTime === undefined ? {} : { endTime }),
@@ -214,16 +214,16 @@ export class LocalTrackingStore implements TrackingStore {
     });
   }
 
-  async searchRuns(options: SearchRunsOptions): Promise<RunsPage> {
+  async searchRuns(options: SearchTrackingRunsOptions): Promise<TrackingRunsPage> {
     this.checkOpen();
     if (!Array.isArray(options?.experimentIds)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'experiment_ids must be a list of experiment ids');
     const experimentIds = options.experimentIds.map(validateExperimentId);
     const maxResults = validateSearchMaxResults(options.maxResults);
     const records = await this.backend.listRuns([...new Set(experimentIds)]);
     const runs = await Promise.all(
-      records.map(async (r) => toRun(r, await this.backend.latestMetrics(r.info.runId))),
+      records.map(async (r) => toTrackingRun(r, await this.backend.latestMetrics(r.info.runId))),
     );
-    return searchRunList(runs, {
+    return searchTrackingRunList(runs, {
       maxResults,
       ...(options.filter === undefined ? {} : { filter: options.filter }),
       ...(options.orderBy === undefined ? {} : { orderBy: options.orderBy }),
@@ -233,12 +233,12 @@ export class LocalTrackingStore implements TrackingStore {
 
   async logBatch(runId: string, batch: LogBatchInput): Promise<void> {
     this.checkOpen();
-    validateRunId(runId);
+    validateTrackingRunId(runId);
     const { metrics, params, tags } = normaliseBatch(batch, Date.now());
     // Nothing to log is not a request at all, as with MLflow's client.
     if (metrics.length === 0 && params.length === 0 && tags.length === 0) return;
     await this.serialised(async () => {
-      const record = await this.activeRun(runId);
+      const record = await this.activeTrackingRun(runId);
       const conflicts = params.filter((p) => Object.hasOwn(record.params, p.key) && record.params[p.key] !== p.value);
       if (conflicts.length > 0) {
         const logged = conflicts.map((p) => ({ key: p.key, old_value: record.params[p.key], new_value: p.value }));
@@ -249,7 +249,7 @@ export class LocalTrackingStore implements TrackingStore {
           { details: { conflicts: logged } },
         );
       }
-      let next: RunRecord | undefined;
+      let next: TrackingRunRecord | undefined;
       if (params.length > 0 || tags.length > 0) {
         const newTags = Object.fromEntries(tags.map((t) => [t.key, t.value]));
         const nameTag = Object.hasOwn(newTags, RUN_NAME_TAG) ? newTags[RUN_NAME_TAG] : undefined;
@@ -281,7 +281,7 @@ export class LocalTrackingStore implements TrackingStore {
       }
       after = cursor;
     }
-    const record = await this.runRecord(runId);
+    const record = await this.trackingRunRecord(runId);
     // One extra point tells whether another page follows.
     const points = await this.backend.history(record.info.runId, metricKey, after, maxResults + 1);
     if (points.length <= maxResults) return { metrics: points };
@@ -294,7 +294,7 @@ export class LocalTrackingStore implements TrackingStore {
     this.checkOpen();
     const tagKey = validateTagKey(key);
     await this.serialised(async () => {
-      const record = await this.activeRun(runId);
+      const record = await this.activeTrackingRun(runId);
       if (!Object.hasOwn(record.tags, tagKey)) {
         throw TributaryError.of(Reason.RESOURCE_DOES_NOT_EXIST, `No tag with name: ${tagKey} in run with id ${record.info.runId}`);
       }
@@ -317,14 +317,14 @@ export class LocalTrackingStore implements TrackingStore {
     return [...changed.values()];
   }
 
-  private async runRecord(runId: string): Promise<RunRecord> {
-    const record = await this.backend.getRun(validateRunId(runId));
+  private async trackingRunRecord(runId: string): Promise<TrackingRunRecord> {
+    const record = await this.backend.getRun(validateTrackingRunId(runId));
     if (record === undefined) throw TributaryError.of(Reason.RESOURCE_DOES_NOT_EXIST, `Run with id=${runId} not found`);
     return record;
   }
 
-  private async activeRun(runId: string): Promise<RunRecord> {
-    const record = await this.runRecord(runId);
+  private async activeTrackingRun(runId: string): Promise<TrackingRunRecord> {
+    const record = await this.trackingRunRecord(runId);
     if (record.info.lifecycleStage !== 'active') {
       throw TributaryError.of(
         Reason.INVALID_PARAMETER_VALUE,
@@ -347,7 +347,7 @@ export class LocalTrackingStore implements TrackingStore {
   }
 }
 
-function toRun(record: RunRecord, latest: readonly Metric[]): Run {
+function toTrackingRun(record: TrackingRunRecord, latest: readonly Metric[]): TrackingRun {
   return {
     info: { ...record.info },
     data: {

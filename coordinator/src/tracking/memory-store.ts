@@ -1,5 +1,5 @@
 import { LocalTrackingStore } from './local-store.js';
-import type { RunRecord, RunWrite, TrackingBackend } from './local-store.js';
+import type { TrackingRunRecord, TrackingRunWrite, TrackingBackend } from './local-store.js';
 import { metricPointKey } from './metric-points.js';
 import type { Experiment, Metric } from './store.js';
 
@@ -16,7 +16,7 @@ class MemoryBackend implements TrackingBackend {
   private experimentSeq = 0;
   private readonly experiments = new Map<string, Experiment>();
   private readonly experimentNames = new Map<string, string>();
-  private readonly runs = new Map<string, RunRecord>();
+  private readonly runs = new Map<string, TrackingRunRecord>();
   private readonly runsByExperiment = new Map<string, Set<string>>();
   private readonly latest = new Map<string, Map<string, Metric>>();
   private readonly histories = new Map<string, Map<string, History>>();
@@ -47,13 +47,13 @@ class MemoryBackend implements TrackingBackend {
     this.experimentNames.set(experiment.name, experiment.experimentId);
   }
 
-  async getRun(runId: string): Promise<RunRecord | undefined> {
+  async getRun(runId: string): Promise<TrackingRunRecord | undefined> {
     const r = this.runs.get(runId);
     return r === undefined ? undefined : copy(r);
   }
 
-  async listRuns(experimentIds: readonly string[]): Promise<RunRecord[]> {
-    const out: RunRecord[] = [];
+  async listRuns(experimentIds: readonly string[]): Promise<TrackingRunRecord[]> {
+    const out: TrackingRunRecord[] = [];
     for (const id of experimentIds) {
       for (const runId of this.runsByExperiment.get(id) ?? []) {
         const r = this.runs.get(runId);
@@ -77,7 +77,7 @@ class MemoryBackend implements TrackingBackend {
     return history.points.slice(start, start + limit).map((m) => ({ ...m }));
   }
 
-  async write(change: RunWrite): Promise<void> {
+  async write(change: TrackingRunWrite): Promise<void> {
     const { runId } = change;
     if (change.record !== undefined) {
       this.runs.set(runId, copy(change.record));

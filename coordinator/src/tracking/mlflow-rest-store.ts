@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Reason, TributaryError } from '@tributary/proto';
 import { mlflowErrorOfHttpStatus, reasonOfMlflowError } from './errors.js';
 import { decodeMetricValue, encodeMetricValue } from './metric-points.js';
-import { RUN_STATUSES } from './store.js';
+import { TRACKING_RUN_STATUSES } from './store.js';
 import type {
-  CreateRunOptions,
+  CreateTrackingRunOptions,
   Experiment,
   ExperimentsPage,
   LifecycleStage,
@@ -13,15 +13,15 @@ import type {
   MetricHistoryPage,
   PageOptions,
   Param,
-  Run,
-  RunInfo,
-  RunStatus,
-  RunTag,
-  RunsPage,
+  TrackingRun,
+  TrackingRunInfo,
+  TrackingRunStatus,
+  TrackingRunTag,
+  TrackingRunsPage,
   SearchExperimentsOptions,
-  SearchRunsOptions,
+  SearchTrackingRunsOptions,
   TrackingStore,
-  UpdateRunOptions,
+  UpdateTrackingRunOptions,
 } from './store.js';
 import {
   TrackingLimits,
@@ -31,10 +31,10 @@ import {
   validateExperimentTags,
   validateHistoryMaxResults,
   validateMetricKey,
-  validateOptionalRunName,
-  validateRunId,
-  validateRunStatus,
-  validateRunTags,
+  validateOptionalTrackingRunName,
+  validateTrackingRunId,
+  validateTrackingRunStatus,
+  validateTrackingRunTags,
   validateSearchMaxResults,
   validateTagKey,
   validateTime,
@@ -198,7 +198,7 @@ interface LogBatchBody {
   run_id: string;
   metrics: Json[];
   params: Param[];
-  tags: RunTag[];
+  tags: TrackingRunTag[];
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
@@ -252,7 +252,7 @@ function fitRequestSize(body: LogBatchBody): LogBatchBody[] {
   const out: LogBatchBody[] = [];
   let current = empty();
   let size = base;
-  const add = (kind: 'metrics' | 'params' | 'tags', entity: Json | Param | RunTag): void => {
+  const add = (kind: 'metrics' | 'params' | 'tags', entity: Json | Param | TrackingRunTag): void => {
     const bytes = jsonBytes(entity) + 1;
     if (base + bytes > limit) {
       throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `one ${kind.slice(0, -1)} is larger than MLflow's ${limit}-byte request limit`);
@@ -341,37 +341,37 @@ export class MlflowRestStore implements TrackingStore {
     return withToken({ experiments }, res['next_page_token']);
   }
 
-  async createRun(options: CreateRunOptions): Promise<Run> {
-    const tags = validateRunTags(options.tags);
+  async createRun(options: CreateTrackingRunOptions): Promise<TrackingRun> {
+    const tags = validateTrackingRunTags(options.tags);
     const res = await this.call('POST', 'runs/create', {
       experiment_id: validateExperimentId(options.experimentId),
       ...(options.userId === undefined ? {} : { user_id: options.userId }),
       start_time: validateTime('start_time', options.startTime ?? Date.now()),
       ...(tags.length > 0 ? { tags } : {}),
-      run_name: validateOptionalRunName(options.runName), // absent from the JSON when undefined
+      run_name: validateOptionalTrackingRunName(options.runName), // absent from the JSON when undefined
     });
-    return decodeRun(res['run']);
+    return decodeTrackingRun(res['run']);
   }
 
-  async getRun(runId: string): Promise<Run> {
-    const res = await this.call('GET', 'runs/get', { run_id: validateRunId(runId) });
-    return decodeRun(res['run']);
+  async getRun(runId: string): Promise<TrackingRun> {
+    const res = await this.call('GET', 'runs/get', { run_id: validateTrackingRunId(runId) });
+    return decodeTrackingRun(res['run']);
   }
 
-  async updateRun(runId: string, update: UpdateRunOptions): Promise<RunInfo> {
-    validateRunId(runId);
+  async updateRun(runId: string, update: UpdateTrackingRunOptions): Promise<TrackingRunInfo> {
+    validateTrackingRunId(runId);
     // The API always sets a status: keep the current one when none is given, as MLflow's client does.
-    const status = update.status === undefined ? (await this.getRun(runId)).info.status : validateRunStatus(update.status);
+    const status = update.status === undefined ? (await this.getRun(runId)).info.status : validateTrackingRunStatus(update.status);
     const res = await this.call('POST', 'runs/update', {
       run_id: runId,
       status,
       ...(update.endTime === undefined ? {} : { end_time: validateTime('end_time', update.endTime) }),
-      run_name: validateOptionalRunName(update.runName), // absent from the JSON when undefined
+      run_name: validateOptionalTrackingRunName(update.runName), // absent from the JSON when undefined
     });
-    return decodeRunInfo(res['run_info'], {});
+    return decodeTrackingRunInfo(res['run_info'], {});
   }
 
-  async searchRuns(options: SearchRunsOptions): Promise<RunsPage> {
+  async searchRuns(options: SearchTrackingRunsOptions): Promise<TrackingRunsPage> {
     if (!Array.isArray(options?.experimentIds)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'experiment_ids must be a list of experiment ids');
     const res = await this.call('POST', 'runs/search', {
       experiment_ids: options.experimentIds.map(validateExperimentId),
@@ -381,12 +381,12 @@ export class MlflowRestStore implements TrackingStore {
       ...(options.orderBy && options.orderBy.length > 0 ? { order_by: [...options.orderBy] } : {}),
       ...pageToken(options.pageToken),
     });
-    const runs = list(res['runs'], 'runs').map(decodeRun);
+    const runs = list(res['runs'], 'runs').map(decodeTrackingRun);
     return withToken({ runs }, res['next_page_token']);
   }
 
   async logBatch(runId: string, batch: LogBatchInput): Promise<void> {
-    validateRunId(runId);
+    validateTrackingRunId(runId);
     // Everything is checked before the first request, so a bad entity fails the whole batch.
     const normalised = normaliseBatch(batch, Date.now());
     for (const body of splitLogBatch(runId, normalised)) {
@@ -397,7 +397,7 @@ export class MlflowRestStore implements TrackingStore {
   async getMetricHistory(runId: string, key: string, options: PageOptions = {}): Promise<MetricHistoryPage> {
     const metricKey = validateMetricKey(key);
     const res = await this.call('GET', 'metrics/get-history', {
-      run_id: validateRunId(runId),
+      run_id: validateTrackingRunId(runId),
       metric_key: metricKey,
       max_results: validateHistoryMaxResults(options.maxResults),
       ...pageToken(options.pageToken),
@@ -407,7 +407,7 @@ export class MlflowRestStore implements TrackingStore {
   }
 
   async deleteTag(runId: string, key: string): Promise<void> {
-    await this.call('POST', 'runs/delete-tag', { run_id: validateRunId(runId), key: validateTagKey(key) });
+    await this.call('POST', 'runs/delete-tag', { run_id: validateTrackingRunId(runId), key: validateTagKey(key) });
   }
 
   /** One API call with MLflow's retry policy; the parsed JSON object of a 200 answer. */
@@ -625,12 +625,12 @@ function decodeMetric(raw: unknown): Metric {
   };
 }
 
-function decodeRunInfo(raw: unknown, tags: Record<string, string>): RunInfo {
+function decodeTrackingRunInfo(raw: unknown, tags: Record<string, string>): TrackingRunInfo {
   const o = object(raw, 'run info');
   const runId = o['run_id'] ?? o['run_uuid'];
   const endTime = int64(o['end_time'], 'run.info.end_time');
   const status = o['status'] ?? 'RUNNING';
-  if (!(RUN_STATUSES as readonly unknown[]).includes(status)) {
+  if (!(TRACKING_RUN_STATUSES as readonly unknown[]).includes(status)) {
     throw malformed(`run status ${JSON.stringify(status)} is unknown`);
   }
   const nameTag = Object.hasOwn(tags, 'mlflow.runName') ? tags['mlflow.runName'] : undefined;
@@ -638,7 +638,7 @@ function decodeRunInfo(raw: unknown, tags: Record<string, string>): RunInfo {
     runId: stringField(runId, 'run.info.run_id'),
     experimentId: idString(o['experiment_id'], 'run.info.experiment_id'),
     runName: typeof o['run_name'] === 'string' ? o['run_name'] : nameTag ?? '',
-    status: status as RunStatus,
+    status: status as TrackingRunStatus,
     startTime: int64(o['start_time'], 'run.info.start_time') ?? 0,
     ...(endTime === undefined ? {} : { endTime }),
     lifecycleStage: lifecycle(o['lifecycle_stage']),
@@ -647,12 +647,12 @@ function decodeRunInfo(raw: unknown, tags: Record<string, string>): RunInfo {
   };
 }
 
-function decodeRun(raw: unknown): Run {
+function decodeTrackingRun(raw: unknown): TrackingRun {
   const o = object(raw, 'run');
   const data = o['data'] === undefined ? {} : object(o['data'], 'run.data');
   const tags = keyValues(data['tags'], 'run.data.tags');
   return {
-    info: decodeRunInfo(o['info'], tags),
+    info: decodeTrackingRunInfo(o['info'], tags),
     data: {
       metrics: Object.fromEntries(list(data['metrics'], 'run.data.metrics').map(decodeMetric).map((m) => [m.key, m])),
       params: keyValues(data['params'], 'run.data.params'),

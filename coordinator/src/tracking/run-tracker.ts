@@ -7,10 +7,11 @@ import {
   type TrackedRun__Output,
 } from '@tributary/proto';
 import type { Logger } from 'pino';
+import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
 import type { RunEventBus } from '../rounds/events.js';
 import type { RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import { isResourceDoesNotExist } from './errors.js';
-import type { MetricInput, Param, RunStatus, RunTag, TrackingStore } from './store.js';
+import type { MetricInput, Param, TrackingRunStatus, TrackingRunTag, TrackingStore } from './store.js';
 
 /** Tag holding Tributary's run id on the tracking run. */
 export const RUN_ID_TAG = 'tributary.run_id';
@@ -20,10 +21,8 @@ const LOGGED_ROUNDS_TAG = 'tributary.logged_rounds';
 const MAX_TAG_CHARS = 5000;
 /** Most points GetMetricHistory returns per series. */
 const MAX_HISTORY_POINTS = 10_000;
-/** Wait before retrying a run whose logging failed (tracking server down, ...). */
-const RETRY_MS = 5_000;
 
-const RUN_STATUS: Readonly<Record<string, RunStatus>> = {
+const TRACKING_RUN_STATUS_OF: Readonly<Record<string, TrackingRunStatus>> = {
   RUN_STATUS_RUNNING: 'RUNNING',
   RUN_STATUS_FINISHED: 'FINISHED',
   RUN_STATUS_FAILED: 'FAILED',
@@ -35,6 +34,8 @@ export interface RunTrackerOptions {
   state: StateStore;
   events: RunEventBus;
   logger: Logger;
+  /** Wait before retrying a run whose logging failed (tracking server down, ...). @default COORDINATOR_DEFAULTS.trackingRetryDelayMs */
+  retryDelayMs?: number;
 }
 
 /**
@@ -46,7 +47,7 @@ export interface RunTrackerOptions {
  */
 export class RunTracker {
   /** Tracking run of each Tributary run; a promise, so concurrent callers create it once. */
-  private readonly trackingIds = new Map<string, Promise<string>>();
+  private readonly trackingRunIds = new Map<string, Promise<string>>();
   private readonly experimentIds = new Map<string, string>();
   /** Last round logged of each run: its LOGGED_ROUNDS_TAG, read from the store on the first sync. */
   private readonly loggedRounds = new Map<string, number>();
@@ -90,7 +91,7 @@ export class RunTracker {
     entries: ReadonlyArray<{ site: string; points: ReadonlyArray<{ key: string; value: number; timestampMs: number; step: number }> }>,
   ): Promise<void> {
     // Runs are never deleted, so a run already mapped to a tracking run needs no state read.
-    const trackingRunId = await (this.trackingIds.get(runId) ?? this.ensureRun(await this.requireRun(runId)));
+    const trackingRunId = await (this.trackingRunIds.get(runId) ?? this.ensureTrackingRun(await this.requireRun(runId)));
     const metrics: MetricInput[] = [];
     for (const e of entries) {
       for (const p of e.points) metrics.push({ key: siteKey(e.site, p.key), value: p.value, timestamp: p.timestampMs, step: p.step });
@@ -99,7 +100,7 @@ export class RunTracker {
   }
 
   /** Runs of a federation in the tracking store, with MLflow's search semantics. */
-  async searchRuns(federation: string, opts: { filter?: string; orderBy?: string[]; maxResults?: number; pageToken?: string }): Promise<SearchRunsResponse__Output> {
+  async searchTrackingRuns(federation: string, opts: { filter?: string; orderBy?: string[]; maxResults?: number; pageToken?: string }): Promise<SearchRunsResponse__Output> {
     const experimentId = await this.findExperiment(federation);
     if (experimentId === undefined) return { runs: [], nextPageToken: '' };
     const page = await this.opts.store.searchRuns({
@@ -134,7 +135,7 @@ export class RunTracker {
       run = (await this.opts.state.listRuns(federation))[0];
       if (!run) throw TributaryError.notFound(`federation "${federation}" has no runs yet`);
     }
-    const trackingRunId = await this.ensureRun(run);
+    const trackingRunId = await this.ensureTrackingRun(run);
     const tracked = await this.opts.store.getRun(trackingRunId);
     const series: MetricSeries__Output[] = [];
     if (tracked.data.metrics[key]) series.push({ site: '', points: await this.history(trackingRunId, key, limit) });
@@ -165,7 +166,7 @@ export class RunTracker {
         const e = TributaryError.from(err);
         this.log.warn({ runId, err: e.message }, 'run not logged to the tracking store yet; will retry');
         if (!this.stopped) {
-          const timer = setTimeout(() => this.schedule(runId), RETRY_MS);
+          const timer = setTimeout(() => this.schedule(runId), this.opts.retryDelayMs ?? COORDINATOR_DEFAULTS.trackingRetryDelayMs);
           timer.unref?.();
           this.retries.set(runId, timer);
         }
@@ -176,7 +177,7 @@ export class RunTracker {
   private async sync(runId: string): Promise<void> {
     const run = await this.opts.state.getRun(runId);
     if (!run) return;
-    const trackingRunId = await this.ensureRun(run);
+    const trackingRunId = await this.ensureTrackingRun(run);
     const terminal = run.status !== 'RUN_STATUS_RUNNING';
     // The tracking run is read only when its status may need setting or the tag is not known yet.
     const tracked = terminal || !this.loggedRounds.has(runId) ? await this.opts.store.getRun(trackingRunId) : undefined;
@@ -194,7 +195,7 @@ export class RunTracker {
       logged = round.number;
     }
     this.loggedRounds.set(runId, logged);
-    const status = RUN_STATUS[run.status];
+    const status = TRACKING_RUN_STATUS_OF[run.status];
     if (tracked && terminal && status && tracked.info.status !== status && logged >= (rounds.at(-1)?.number ?? 0)) {
       if (run.failureReason) await this.opts.store.logBatch(trackingRunId, { tags: [{ key: 'tributary.failure_reason', value: clip(run.failureReason) }] });
       await this.opts.store.updateRun(trackingRunId, { status, endTime: run.endedAtMs || Date.now() });
@@ -202,18 +203,18 @@ export class RunTracker {
   }
 
   /** The tracking run of a Tributary run, created with its params and tags the first time. */
-  private ensureRun(run: RunRecord): Promise<string> {
-    let pending = this.trackingIds.get(run.id);
+  private ensureTrackingRun(run: RunRecord): Promise<string> {
+    let pending = this.trackingRunIds.get(run.id);
     if (!pending) {
-      pending = this.findOrCreateRun(run);
-      this.trackingIds.set(run.id, pending);
+      pending = this.findOrCreateTrackingRun(run);
+      this.trackingRunIds.set(run.id, pending);
       // A failure is not remembered: the next call tries again.
-      pending.catch(() => this.trackingIds.delete(run.id));
+      pending.catch(() => this.trackingRunIds.delete(run.id));
     }
     return pending;
   }
 
-  private async findOrCreateRun(run: RunRecord): Promise<string> {
+  private async findOrCreateTrackingRun(run: RunRecord): Promise<string> {
     const experimentId = await this.ensureExperiment(run.federation);
     const found = await this.opts.store.searchRuns({ experimentIds: [experimentId], filter: `tags."${RUN_ID_TAG}" = '${run.id}'`, maxResults: 1 });
     let trackingRunId = found.runs[0]?.info.runId;
@@ -312,7 +313,7 @@ function isFinal(round: RoundRecord, movedOn: boolean): boolean {
 }
 
 /** What a final round logs: metrics at step = round number, lineage and failures as tags. */
-function roundRecords(round: RoundRecord, modelSha256: string): { metrics: MetricInput[]; tags: RunTag[] } {
+function roundRecords(round: RoundRecord, modelSha256: string): { metrics: MetricInput[]; tags: TrackingRunTag[] } {
   const at = round.closedAtMs || Date.now();
   const step = round.number;
   const m = (key: string, value: number): MetricInput => ({ key, value, timestamp: at, step });
@@ -328,7 +329,7 @@ function roundRecords(round: RoundRecord, modelSha256: string): { metrics: Metri
   for (const r of round.refused) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
   for (const [reason, count] of byReason) metrics.push(m(`refused/${reason}`, count));
   for (const [key, value] of Object.entries(round.metrics)) metrics.push(m(key, value));
-  const tags: RunTag[] = [];
+  const tags: TrackingRunTag[] = [];
   const prefix = `tributary.round.${round.number}`;
   if (round.state === 'ROUND_STATE_COMMITTED') {
     metrics.push(m('model_version', round.committedVersion));

@@ -6,7 +6,7 @@
  * than letters, digits, `_` and `.` are quoted: metrics."site/a/loss" or metrics.`site/a/loss`.
  */
 import { Reason, TributaryError } from '@tributary/proto';
-import type { Experiment, ExperimentsPage, Run, RunsPage } from './store.js';
+import type { Experiment, ExperimentsPage, TrackingRun, TrackingRunsPage } from './store.js';
 
 export type SearchEntity = 'metric' | 'param' | 'tag' | 'attribute';
 export type Comparator = '=' | '!=' | '>' | '>=' | '<' | '<=' | 'LIKE' | 'ILIKE' | 'IN' | 'NOT IN';
@@ -295,8 +295,8 @@ function parseOrderBy(schema: SearchSchema, orderBy: readonly string[] | undefin
 }
 
 /** Parses a run filter; INVALID_PARAMETER_VALUE names the problem and where it is. */
-export const parseRunFilter = (filter: string | undefined): SearchClause[] => parseFilter(RUN_SCHEMA, filter);
-export const parseRunOrderBy = (orderBy: readonly string[] | undefined): OrderClause[] =>
+export const parseTrackingRunFilter = (filter: string | undefined): SearchClause[] => parseFilter(RUN_SCHEMA, filter);
+export const parseTrackingRunOrderBy = (orderBy: readonly string[] | undefined): OrderClause[] =>
   parseOrderBy(RUN_SCHEMA, orderBy);
 export const parseExperimentFilter = (filter: string | undefined): SearchClause[] =>
   parseFilter(EXPERIMENT_SCHEMA, filter);
@@ -310,7 +310,7 @@ function own<V>(record: Record<string, V>, key: string): V | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
-function runLookup(run: Run): Lookup {
+function trackingRunLookup(run: TrackingRun): Lookup {
   return (entity, key) => {
     switch (entity) {
       case 'metric':
@@ -320,12 +320,12 @@ function runLookup(run: Run): Lookup {
       case 'tag':
         return own(run.data.tags, key);
       case 'attribute':
-        return runAttribute(run, key);
+        return trackingRunAttribute(run, key);
     }
   };
 }
 
-function runAttribute(run: Run, key: string): Value {
+function trackingRunAttribute(run: TrackingRun, key: string): Value {
   const { info } = run;
   switch (key) {
     case 'run_id':
@@ -500,15 +500,15 @@ export interface InProcessSearch {
  * start first, then run id; pages are offsets into that order, so a page token is stable while
  * no run is added or changed between pages (as with MLflow's own stores).
  */
-export function searchRunList(runs: readonly Run[], search: InProcessSearch): RunsPage {
-  const clauses = parseRunFilter(search.filter);
+export function searchTrackingRunList(runs: readonly TrackingRun[], search: InProcessSearch): TrackingRunsPage {
+  const clauses = parseTrackingRunFilter(search.filter);
   const order = [
-    ...parseRunOrderBy(search.orderBy),
+    ...parseTrackingRunOrderBy(search.orderBy),
     { entity: 'attribute', key: 'start_time', ascending: false } as const,
   ];
   decodeOffsetToken(search.pageToken);
-  const selected = runs.filter((run) => matchesAll(clauses, runLookup(run)));
-  const byOrder = comparator<Run>(order, runLookup);
+  const selected = runs.filter((run) => matchesAll(clauses, trackingRunLookup(run)));
+  const byOrder = comparator<TrackingRun>(order, trackingRunLookup);
   selected.sort((a, b) => byOrder(a, b) || compareIds(a.info.runId, b.info.runId));
   const { items, nextPageToken } = page(selected, search.maxResults, search.pageToken);
   return nextPageToken === undefined ? { runs: items } : { runs: items, nextPageToken };

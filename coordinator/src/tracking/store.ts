@@ -8,11 +8,11 @@
  */
 
 /** MLflow's run states. */
-export const RUN_STATUSES = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TRACKING_RUN_STATUSES = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'] as const;
+export type TrackingRunStatus = (typeof TRACKING_RUN_STATUSES)[number];
 
 /** Terminal run states: the run is over. */
-export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['FINISHED', 'FAILED', 'KILLED']);
+export const TERMINAL_TRACKING_RUN_STATUSES: ReadonlySet<TrackingRunStatus> = new Set(['FINISHED', 'FAILED', 'KILLED']);
 
 export type LifecycleStage = 'active' | 'deleted';
 
@@ -39,7 +39,7 @@ export interface Param {
   value: string;
 }
 
-export interface RunTag {
+export interface TrackingRunTag {
   key: string;
   value: string;
 }
@@ -55,11 +55,11 @@ export interface Experiment {
   tags: Record<string, string>;
 }
 
-export interface RunInfo {
+export interface TrackingRunInfo {
   runId: string;
   experimentId: string;
   runName: string;
-  status: RunStatus;
+  status: TrackingRunStatus;
   startTime: number;
   /** Set once the run ends. */
   endTime?: number;
@@ -68,19 +68,19 @@ export interface RunInfo {
   artifactUri?: string;
 }
 
-export interface RunData {
+export interface TrackingRunData {
   /** The latest point of each metric: highest step, then timestamp, then value (as MLflow). */
   metrics: Record<string, Metric>;
   params: Record<string, string>;
   tags: Record<string, string>;
 }
 
-export interface Run {
-  info: RunInfo;
-  data: RunData;
+export interface TrackingRun {
+  info: TrackingRunInfo;
+  data: TrackingRunData;
 }
 
-export interface CreateRunOptions {
+export interface CreateTrackingRunOptions {
   experimentId: string;
   /** Kept in step with the `mlflow.runName` tag; generated when neither is given. */
   runName?: string;
@@ -90,9 +90,9 @@ export interface CreateRunOptions {
   userId?: string;
 }
 
-export interface UpdateRunOptions {
+export interface UpdateTrackingRunOptions {
   /** @default the run's current status */
-  status?: RunStatus;
+  status?: TrackingRunStatus;
   endTime?: number;
   runName?: string;
 }
@@ -100,7 +100,7 @@ export interface UpdateRunOptions {
 export interface LogBatchInput {
   metrics?: readonly MetricInput[];
   params?: readonly Param[];
-  tags?: readonly RunTag[];
+  tags?: readonly TrackingRunTag[];
 }
 
 export interface PageOptions {
@@ -116,7 +116,7 @@ export interface SearchExperimentsOptions extends PageOptions {
   orderBy?: readonly string[];
 }
 
-export interface SearchRunsOptions extends PageOptions {
+export interface SearchTrackingRunsOptions extends PageOptions {
   experimentIds: readonly string[];
   /**
    * MLflow's search syntax: comparisons joined by AND, e.g.
@@ -132,8 +132,8 @@ export interface ExperimentsPage {
   nextPageToken?: string;
 }
 
-export interface RunsPage {
-  runs: Run[];
+export interface TrackingRunsPage {
+  runs: TrackingRun[];
   nextPageToken?: string;
 }
 
@@ -151,10 +151,10 @@ export interface TrackingStore {
   getExperimentByName(name: string): Promise<Experiment>;
   searchExperiments(options?: SearchExperimentsOptions): Promise<ExperimentsPage>;
 
-  createRun(options: CreateRunOptions): Promise<Run>;
-  getRun(runId: string): Promise<Run>;
-  updateRun(runId: string, update: UpdateRunOptions): Promise<RunInfo>;
-  searchRuns(options: SearchRunsOptions): Promise<RunsPage>;
+  createRun(options: CreateTrackingRunOptions): Promise<TrackingRun>;
+  getRun(trackingRunId: string): Promise<TrackingRun>;
+  updateRun(trackingRunId: string, update: UpdateTrackingRunOptions): Promise<TrackingRunInfo>;
+  searchRuns(options: SearchTrackingRunsOptions): Promise<TrackingRunsPage>;
 
   /**
    * Logs metrics (appended), params (immutable: the same value again is fine, another value is
@@ -164,9 +164,9 @@ export interface TrackingStore {
    * part-way (a param conflict found by the server) leaves the earlier requests logged.
    * Repeating an identical metric point is a no-op, so a retried batch logs nothing twice.
    */
-  logBatch(runId: string, batch: LogBatchInput): Promise<void>;
-  getMetricHistory(runId: string, key: string, options?: PageOptions): Promise<MetricHistoryPage>;
-  deleteTag(runId: string, key: string): Promise<void>;
+  logBatch(trackingRunId: string, batch: LogBatchInput): Promise<void>;
+  getMetricHistory(trackingRunId: string, key: string, options?: PageOptions): Promise<MetricHistoryPage>;
+  deleteTag(trackingRunId: string, key: string): Promise<void>;
 
   close(): Promise<void>;
 }

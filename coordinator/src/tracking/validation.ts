@@ -1,6 +1,6 @@
 import { Reason, TributaryError } from '@tributary/proto';
-import { RUN_STATUSES } from './store.js';
-import type { LogBatchInput, Metric, MetricInput, Param, RunStatus, RunTag } from './store.js';
+import { TRACKING_RUN_STATUSES } from './store.js';
+import type { LogBatchInput, Metric, MetricInput, Param, TrackingRunStatus, TrackingRunTag } from './store.js';
 
 /** MLflow's limits (`mlflow/utils/validation.py`), enforced the same way by every store. */
 export const TrackingLimits = {
@@ -123,7 +123,7 @@ export function validateParam(p: Param, where: string): Param {
   return { key, value: p.value };
 }
 
-export function validateTag(t: RunTag, where: string): RunTag {
+export function validateTag(t: TrackingRunTag, where: string): TrackingRunTag {
   const key = validateKey('tag', t?.key, where);
   if (!isPlainString(t.value)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `${where}: tag '${key}' value must be a string`);
   checkLength(`${where}: Tag value`, t.value, TrackingLimits.MAX_TAG_VAL_LENGTH);
@@ -141,7 +141,7 @@ export function validateMetricKey(key: unknown): string {
 export interface NormalisedBatch {
   metrics: Metric[];
   params: Param[];
-  tags: RunTag[];
+  tags: TrackingRunTag[];
 }
 
 /**
@@ -170,7 +170,7 @@ export function normaliseBatch(batch: LogBatchInput, now: number): NormalisedBat
 }
 
 /** The tags of a new run, checked as tags of a batch are. */
-export function validateRunTags(tags: Record<string, string> | undefined): RunTag[] {
+export function validateTrackingRunTags(tags: Record<string, string> | undefined): TrackingRunTag[] {
   return Object.entries(tags ?? {}).map(([key, value], i) => validateTag({ key, value }, `tags[${i}]`));
 }
 
@@ -187,7 +187,7 @@ export function validateExperimentName(name: unknown): string {
   return name;
 }
 
-export function validateExperimentTags(tags: Record<string, string> | undefined): RunTag[] {
+export function validateExperimentTags(tags: Record<string, string> | undefined): TrackingRunTag[] {
   return Object.entries(tags ?? {}).map(([key, value], i) => {
     validateKey('tag', key, `experiment tags[${i}]`);
     if (!isPlainString(value)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `experiment tag '${key}' value must be a string`);
@@ -197,7 +197,7 @@ export function validateExperimentTags(tags: Record<string, string> | undefined)
   });
 }
 
-export function validateRunId(runId: unknown): string {
+export function validateTrackingRunId(runId: unknown): string {
   if (!isPlainString(runId) || !RUN_ID.test(runId)) {
     throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, `Invalid run ID: '${String(runId)}'`);
   }
@@ -211,14 +211,14 @@ export function validateExperimentId(experimentId: unknown): string {
   return experimentId;
 }
 
-export function validateRunStatus(status: unknown): RunStatus {
-  if (!(RUN_STATUSES as readonly unknown[]).includes(status)) {
+export function validateTrackingRunStatus(status: unknown): TrackingRunStatus {
+  if (!(TRACKING_RUN_STATUSES as readonly unknown[]).includes(status)) {
     throw TributaryError.of(
       Reason.INVALID_PARAMETER_VALUE,
-      `Invalid run status '${String(status)}'; expected one of ${RUN_STATUSES.join(', ')}`,
+      `Invalid run status '${String(status)}'; expected one of ${TRACKING_RUN_STATUSES.join(', ')}`,
     );
   }
-  return status as RunStatus;
+  return status as TrackingRunStatus;
 }
 
 export function validateTime(what: string, t: unknown): number {
@@ -228,15 +228,15 @@ export function validateTime(what: string, t: unknown): number {
   return t;
 }
 
-export function validateRunName(name: unknown): string {
+export function validateTrackingRunName(name: unknown): string {
   if (!isPlainString(name)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'run name must be a string');
   checkLength('Run name', name, TrackingLimits.MAX_TAG_VAL_LENGTH);
   return name;
 }
 
 /** A run name, or undefined when absent or empty (the store then picks one). */
-export function validateOptionalRunName(name: unknown): string | undefined {
-  return name === undefined || name === '' ? undefined : validateRunName(name);
+export function validateOptionalTrackingRunName(name: unknown): string | undefined {
+  return name === undefined || name === '' ? undefined : validateTrackingRunName(name);
 }
 
 /** `max_results` of a search, or its default when absent. */

@@ -30,7 +30,7 @@ export default defineCommand({
   options(cmd) {
     cmd
       .option('--dir <dir>', 'keep state in this directory (default: a temp dir removed on exit)')
-      .option('--grpc-listen <host:port>', 'coordinator gRPC address', '127.0.0.1:7400')
+      .option('--grpc-listen <host:port>', 'coordinator gRPC address (default 127.0.0.1:7400)')
       .option('--nats-port <port>', 'nats-server port (default: a free port)')
       .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
   },
@@ -38,7 +38,7 @@ export default defineCommand({
     const dir = optString(raw, 'dir');
     return {
       dir,
-      grpcListen: parseHostPort(optString(raw, 'grpcListen') ?? '127.0.0.1:7400', '--grpc-listen', { allowPortZero: true }),
+      grpcListen: optHostPort(optString(raw, 'grpcListen')),
       natsPort: optInteger(raw, 'natsPort', '--nats-port', 1, 65535),
       stopOnStdinClose: optFlag(raw, 'stopOnStdinClose'),
     };
@@ -70,7 +70,7 @@ export default defineCommand({
       cleanup.unshift(() => nats.stop());
       const coordinator = await Coordinator.start({
         dataDir: join(dir, 'data'),
-        grpcListen: input.grpcListen,
+        ...(input.grpcListen === undefined ? {} : { grpcListen: input.grpcListen }),
         nats: nats.url,
         adminKeys: [key.publicKey],
         logger: createLogger(ctx.logLevel ?? 'warn'),
@@ -121,6 +121,10 @@ function stdinClosed(): AbortSignal {
   process.stdin.once('end', onClose).once('close', onClose).once('error', onClose);
   process.stdin.resume();
   return closed.signal;
+}
+
+function optHostPort(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : parseHostPort(text, '--grpc-listen', { allowPortZero: true });
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -4,18 +4,18 @@ import federationCreate from './federation/create.js';
 import federationList from './federation/list.js';
 import federationShow from './federation/show.js';
 import keygen from './keygen.js';
-import metricsShow from './metrics/show.js';
-import metricsTail from './metrics/tail.js';
+import metricShow from './metric/show.js';
+import metricTail from './metric/tail.js';
 import modelExport from './model/export.js';
-import modelVersions from './model/versions.js';
+import modelList from './model/list.js';
 import natsInit from './nats/init.js';
-import roundsList from './rounds/list.js';
+import roundList from './round/list.js';
 import runList from './run/list.js';
 import runStart from './run/start.js';
 import runStatus from './run/status.js';
 import runStop from './run/stop.js';
+import runSearch from './run/search.js';
 import runWatch from './run/watch.js';
-import runsSearch from './runs/search.js';
 import serve from './serve.js';
 import siteAdd from './site/add.js';
 import siteInvite from './site/invite.js';
@@ -39,11 +39,11 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   runStatus,
   runList,
   runWatch,
-  roundsList,
-  metricsTail,
-  metricsShow,
-  runsSearch,
-  modelVersions,
+  runSearch,
+  roundList,
+  metricTail,
+  metricShow,
+  modelList,
   modelExport,
   natsInit,
 ];

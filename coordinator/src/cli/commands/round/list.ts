@@ -5,7 +5,8 @@ import { formatBytes, formatElapsed, formatMetrics, formatTime, table } from '..
 import { roundState } from '../../views.js';
 
 export default defineCommand({
-  path: ['rounds', 'list'],
+  path: ['round', 'list'],
+  aliases: [['rounds', 'list']],
   summary: 'List the rounds of a run',
   args: [['<run-id>', 'run id']],
   connects: true,

@@ -27,7 +27,8 @@ const MAX_DEFAULT_COLUMNS = 4;
 const METRIC_REFERENCE = /\bmetrics?\.(?:"([^"]+)"|`([^`]+)`|([\w./-]+))/g;
 
 export default defineCommand({
-  path: ['runs', 'search'],
+  path: ['run', 'search'],
+  aliases: [['runs', 'search']],
   summary: "Search a federation's runs in the tracking store (MLflow filter and order-by syntax)",
   args: [['<federation>', 'federation name']],
   connects: true,

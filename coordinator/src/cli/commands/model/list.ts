@@ -4,7 +4,8 @@ import { nameArg } from '../../input.js';
 import { formatBytes, formatMetrics, formatTime, table } from '../../render.js';
 
 export default defineCommand({
-  path: ['model', 'versions'],
+  path: ['model', 'list'],
+  aliases: [['model', 'versions']],
   summary: "List a federation's model versions with their lineage",
   args: [['<federation>', 'federation name']],
   connects: true,

@@ -40,7 +40,8 @@ export const SPARK_LEVELS = '▁▂▃▄▅▆▇█';
 const DEFAULT_WIDTH = 40;
 
 export default defineCommand({
-  path: ['metrics', 'show'],
+  path: ['metric', 'show'],
+  aliases: [['metrics', 'show']],
   summary: "Summarise a metric of a run: a row per site (and the run's own series) with a sparkline",
   args: [['<federation>', 'federation name']],
   connects: true,
@@ -52,7 +53,7 @@ export default defineCommand({
   },
   parse(raw): ShowInput {
     const key = optString(raw, 'metric');
-    if (key === undefined || key === '') throw new UsageError('--metric is required', 'e.g. tributary metrics show churn --metric loss');
+    if (key === undefined || key === '') throw new UsageError('--metric is required', 'e.g. tributary metric show churn --metric loss');
     return {
       federation: nameArg(raw, 0, 'federation'),
       key,

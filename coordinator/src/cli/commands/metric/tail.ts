@@ -50,7 +50,8 @@ NaN and infinite values are the strings "NaN", "Infinity" and "-Infinity". After
 line is the envelope {"ok":true,"result":{"points":N,"batches":M}}.`;
 
 export default defineCommand({
-  path: ['metrics', 'tail'],
+  path: ['metric', 'tail'],
+  aliases: [['metrics', 'tail']],
   summary: 'Follow the metric points sites stream, live, until interrupted',
   args: [['<federation>', 'federation name']],
   connects: true,

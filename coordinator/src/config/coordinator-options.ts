@@ -1,0 +1,262 @@
+import { join } from 'node:path';
+import { DEFAULT_AUTH_SKEW_MS, DEFAULT_MAX_NONCES, PUBLIC_KEY_BYTES } from '@tributary/proto';
+import type { ConnectionOptions, TlsOptions } from 'nats';
+import type { Logger } from 'pino';
+import { silentLogger } from '../observability/logger.js';
+import { invalidValue, parseByteSize, parseDuration, parseHostPort, parseInteger, parseNatsServers } from './values.js';
+
+/** Milliseconds, or text with a unit: `'250ms'`, `'30s'`, `'5m'`, `'1h30m'`. */
+export type Duration = number | string;
+/** Bytes, or text with a unit: `'512MiB'`, `'1GiB'`, `'10MB'`. */
+export type ByteSize = number | string;
+
+/** Options of `Coordinator.start`. Everything but `dataDir`, `nats` and `adminKeys` has a default. */
+export interface CoordinatorOptions {
+  /** Directory for LevelDB state, blobs and staging. Created if missing. */
+  dataDir: string;
+  /** gRPC listen address. Port 0 picks a free port. @default "127.0.0.1:7400" */
+  grpcListen?: string;
+  /** NATS server URL(s): an array, or one string of comma-separated URLs. */
+  nats: string | string[];
+  /** Extra options for the NATS connection (credentials, TLS). */
+  natsOptions?: CoordinatorNatsOptions;
+  /** Raw 32-byte Ed25519 public keys with admin rights (the bootstrap admins). */
+  adminKeys: Uint8Array[];
+  /** TLS for gRPC: PEM certificate chain and private key files. @default plaintext */
+  tls?: { certFile: string; keyFile: string };
+  /** Structured logger. @default silent */
+  logger?: Logger;
+  /** Serve Prometheus metrics on this port; 0 turns metrics off. @default 0 */
+  metricsPort?: number;
+  /** Third-party strategy modules (paths or package names) to load at start. @default [] */
+  strategyPlugins?: string[];
+  /** Tracking store URI. @default level://<dataDir>/tracking */
+  trackingUri?: string;
+  /** Modules registering tracking store schemes, loaded before the store opens. @default [] */
+  trackingPlugins?: string[];
+  /** Wait before logging a run into the tracking store again after a failure. @default '5s' */
+  trackingRetryDelay?: Duration;
+  /** Largest accepted clock difference of a signed call. @default '5m' */
+  authSkew?: Duration;
+  /** Call nonces remembered at most (replay protection within the skew window). @default 1_000_000 */
+  maxNonces?: number;
+  /** Largest accepted update payload. @default '1GiB' */
+  maxUpdateSize?: ByteSize;
+  /** Update bytes an aggregator may hold in memory before spilling to the data directory. @default '1GiB' */
+  aggregatorMemory?: ByteSize;
+  /** Largest gRPC message the server accepts (CreateFederation carries the initial weights). @default '256MiB' */
+  maxGrpcMessageSize?: ByteSize;
+  /** Update ingest over NATS. */
+  ingest?: {
+    /** Updates verified at the same time; each holds one decoded update in memory. @default 4 */
+    concurrency?: number;
+    /** Longest wait for the next payload chunk before refusing with PAYLOAD_MISSING. @default '30s' */
+    payloadTimeout?: Duration;
+  };
+  /** Metric ingest over NATS. */
+  metricIngest?: {
+    /** Longest time a verified point waits before it is written to the tracking store. @default '100ms' */
+    flushInterval?: Duration;
+    /** Points written at once, without waiting for the interval. @default 5000 */
+    maxBatchPoints?: number;
+  };
+  /** How long `close()` lets calls in progress finish before cancelling them. @default '2s' */
+  shutdownGrace?: Duration;
+}
+
+/**
+ * The NATS connection options the coordinator passes on: one kind of credentials (user and
+ * password, a token, or an authenticator such as nats.js `credsAuthenticator`) and TLS files.
+ */
+export type CoordinatorNatsOptions = Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator'> & {
+  /** PEM files: the CA that signed the server's certificate, and a client certificate and key for mutual TLS. */
+  tls?: Pick<TlsOptions, 'caFile' | 'certFile' | 'keyFile'>;
+};
+
+/** `CoordinatorOptions`, validated, defaulted and frozen: what every part of the coordinator reads. */
+export interface CompiledCoordinatorOptions {
+  readonly dataDir: string;
+  readonly adminKeys: readonly Uint8Array[];
+  readonly logger: Logger;
+  /** 0: metrics off. */
+  readonly metricsPort: number;
+  readonly grpc: {
+    readonly listen: string;
+    readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+    readonly maxReceiveMessageBytes: number;
+    readonly keepaliveTimeMs: number;
+    readonly shutdownGraceMs: number;
+  };
+  readonly nats: {
+    readonly servers: readonly string[];
+    readonly options: Readonly<CoordinatorNatsOptions>;
+  };
+  readonly auth: {
+    readonly skewMs: number;
+    readonly maxNonces: number;
+    /** Nonce journal lines appended before it rewrites itself with only the live entries. */
+    readonly nonceJournalCompactAfter: number;
+  };
+  readonly rounds: {
+    readonly maxUpdateBytes: number;
+    readonly aggregatorMemoryBytes: number;
+  };
+  readonly ingest: {
+    readonly concurrency: number;
+    readonly payloadTimeoutMs: number;
+  };
+  readonly metricIngest: {
+    readonly flushIntervalMs: number;
+    readonly maxBatchPoints: number;
+  };
+  readonly tracking: {
+    readonly uri: string;
+    readonly plugins: readonly string[];
+    readonly retryDelayMs: number;
+  };
+  readonly strategyPlugins: readonly string[];
+}
+
+/** Every default of the coordinator, declared once. */
+export const COORDINATOR_DEFAULTS = Object.freeze({
+  grpcListen: '127.0.0.1:7400',
+  metricsPort: 0,
+  maxGrpcMessageBytes: 256 * 2 ** 20,
+  grpcKeepaliveTimeMs: 30_000,
+  shutdownGraceMs: 2_000,
+  authSkewMs: DEFAULT_AUTH_SKEW_MS,
+  maxNonces: DEFAULT_MAX_NONCES,
+  nonceJournalCompactAfter: 200_000,
+  maxUpdateBytes: 2 ** 30,
+  aggregatorMemoryBytes: 2 ** 30,
+  ingestConcurrency: 4,
+  payloadTimeoutMs: 30_000,
+  metricFlushIntervalMs: 100,
+  metricMaxBatchPoints: 5_000,
+  trackingRetryDelayMs: 5_000,
+});
+
+/** setTimeout's limit. */
+const MAX_DURATION_MS = 2_147_483_647;
+
+/**
+ * Validates and defaults `CoordinatorOptions` once. Every bad value throws INVALID_ARGUMENT in
+ * the one format of configuration errors: `invalid CoordinatorOptions.<name> <value>: <why>`.
+ */
+export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoordinatorOptions {
+  if (typeof opts !== 'object' || opts === null) throw invalidValue('CoordinatorOptions', opts, 'expected an options object');
+  const d = COORDINATOR_DEFAULTS;
+  const dataDir = text('dataDir', opts.dataDir);
+  const ingest = group('ingest', opts.ingest);
+  const metricIngest = group('metricIngest', opts.metricIngest);
+  return Object.freeze({
+    dataDir,
+    adminKeys: adminKeys(opts.adminKeys),
+    logger: opts.logger ?? silentLogger(),
+    metricsPort: opts.metricsPort === undefined ? d.metricsPort : parseInteger(opts.metricsPort, label('metricsPort'), 0, 65_535),
+    grpc: Object.freeze({
+      listen: opts.grpcListen === undefined ? d.grpcListen : parseHostPort(text('grpcListen', opts.grpcListen), label('grpcListen'), { allowPortZero: true }),
+      tls: tlsFiles(opts.tls),
+      maxReceiveMessageBytes: byteSize('maxGrpcMessageSize', opts.maxGrpcMessageSize, d.maxGrpcMessageBytes),
+      keepaliveTimeMs: d.grpcKeepaliveTimeMs,
+      shutdownGraceMs: duration('shutdownGrace', opts.shutdownGrace, d.shutdownGraceMs),
+    }),
+    nats: Object.freeze({
+      servers: Object.freeze(natsServers(opts.nats)),
+      options: Object.freeze({ ...opts.natsOptions }),
+    }),
+    auth: Object.freeze({
+      skewMs: duration('authSkew', opts.authSkew, d.authSkewMs),
+      maxNonces: integer('maxNonces', opts.maxNonces, d.maxNonces),
+      nonceJournalCompactAfter: d.nonceJournalCompactAfter,
+    }),
+    rounds: Object.freeze({
+      maxUpdateBytes: byteSize('maxUpdateSize', opts.maxUpdateSize, d.maxUpdateBytes),
+      aggregatorMemoryBytes: byteSize('aggregatorMemory', opts.aggregatorMemory, d.aggregatorMemoryBytes),
+    }),
+    ingest: Object.freeze({
+      concurrency: integer('ingest.concurrency', ingest.concurrency, d.ingestConcurrency, 1_000),
+      payloadTimeoutMs: duration('ingest.payloadTimeout', ingest.payloadTimeout, d.payloadTimeoutMs),
+    }),
+    metricIngest: Object.freeze({
+      flushIntervalMs: duration('metricIngest.flushInterval', metricIngest.flushInterval, d.metricFlushIntervalMs),
+      maxBatchPoints: integer('metricIngest.maxBatchPoints', metricIngest.maxBatchPoints, d.metricMaxBatchPoints),
+    }),
+    tracking: Object.freeze({
+      uri: opts.trackingUri === undefined ? `level://${join(dataDir, 'tracking')}` : text('trackingUri', opts.trackingUri),
+      plugins: Object.freeze(list('trackingPlugins', opts.trackingPlugins)),
+      retryDelayMs: duration('trackingRetryDelay', opts.trackingRetryDelay, d.trackingRetryDelayMs),
+    }),
+    strategyPlugins: Object.freeze(list('strategyPlugins', opts.strategyPlugins)),
+  });
+}
+
+function label(name: string): string {
+  return `CoordinatorOptions.${name}`;
+}
+
+function text(name: string, v: unknown): string {
+  if (typeof v !== 'string' || v.trim() === '') throw invalidValue(label(name), v, 'expected a non-empty string');
+  return v;
+}
+
+function list(name: string, v: unknown): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw invalidValue(label(name), v, 'expected an array of strings');
+  return v.map((item, i) => text(`${name}[${i}]`, item));
+}
+
+function group<T extends object>(name: string, v: T | undefined): Partial<T> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidValue(label(name), v, 'expected an object');
+  return v;
+}
+
+function tlsFiles(v: CoordinatorOptions['tls']): CompiledCoordinatorOptions['grpc']['tls'] {
+  if (v === undefined) return undefined;
+  const files = group('tls', v);
+  return Object.freeze({ certFile: text('tls.certFile', files.certFile), keyFile: text('tls.keyFile', files.keyFile) });
+}
+
+function natsServers(v: unknown): string[] {
+  if (typeof v !== 'string' && !(Array.isArray(v) && v.every((s) => typeof s === 'string'))) {
+    throw invalidValue(label('nats'), v, 'expected a NATS URL, or an array of them');
+  }
+  return parseNatsServers(v, label('nats'));
+}
+
+function adminKeys(v: unknown): Uint8Array[] {
+  if (!Array.isArray(v) || v.length === 0) throw invalidValue(label('adminKeys'), v, 'expected at least one admin public key');
+  return v.map((key: unknown, i) => {
+    if (!(key instanceof Uint8Array) || key.length !== PUBLIC_KEY_BYTES) {
+      throw invalidValue(label(`adminKeys[${i}]`), key, `expected a raw ${PUBLIC_KEY_BYTES}-byte Ed25519 public key`);
+    }
+    return key;
+  });
+}
+
+function integer(name: string, v: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number') throw invalidValue(label(name), v, `expected a whole number from 1 to ${max}`);
+  return parseInteger(v, label(name), 1, max);
+}
+
+/** A number is milliseconds; text needs a unit, as a bare `'300'` could mean seconds or milliseconds. */
+function duration(name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  const why = `expected milliseconds (a number), or text with a unit such as '30s', at most ${MAX_DURATION_MS} ms`;
+  let ms: number;
+  if (typeof v === 'number') ms = v;
+  else if (typeof v === 'string' && !/^\s*[\d.]+\s*$/.test(v)) ms = parseDuration(v, label(name));
+  else throw invalidValue(label(name), v, why);
+  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_DURATION_MS) throw invalidValue(label(name), v, why);
+  return ms;
+}
+
+function byteSize(name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' && typeof v !== 'string') throw invalidValue(label(name), v, "expected bytes (a number), or text such as '1GiB'");
+  const bytes = parseByteSize(v, label(name));
+  if (bytes <= 0) throw invalidValue(label(name), v, 'must be greater than zero');
+  return bytes;
+}
