@@ -197,4 +197,6 @@ export type { WatchRunRequest, WatchRunRequest__Output } from './generated/tribu
 export type { WatchTasksRequest, WatchTasksRequest__Output } from './generated/tributary/v1/WatchTasksRequest.js';
 export type { WhoAmIRequest, WhoAmIRequest__Output } from './generated/tributary/v1/WhoAmIRequest.js';
 export type { WhoAmIResponse, WhoAmIResponse__Output } from './generated/tributary/v1/WhoAmIResponse.js';
+export type { GetNatsCredentialsRequest, GetNatsCredentialsRequest__Output } from './generated/tributary/v1/GetNatsCredentialsRequest.js';
+export type { NatsCredentials, NatsCredentials__Output } from './generated/tributary/v1/NatsCredentials.js';
 export type { ProtoGrpcType } from './generated/tributary.js';

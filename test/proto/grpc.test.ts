@@ -73,6 +73,9 @@ describe('gRPC plumbing', () => {
       GetUpdateStatus(_call, callback) {
         callback(statusError(new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'SITE_NOT_SELECTED', message: 'site-a is not selected' })));
       },
+      GetNatsCredentials(_call, callback) {
+        callback(statusError(new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'FAILED_PRECONDITION', message: 'no NATS credentials here' })));
+      },
       WatchTasks(call) {
         let round = 0;
         const timer = setInterval(() => call.write({ federation: call.request.federation, round: ++round }), 10);

@@ -1,4 +1,5 @@
 import {
+  Reason,
   TributaryError,
   type EnrollResponse__Output,
   type Task__Output,
@@ -38,8 +39,9 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
     },
     WhoAmI: async (_req, ctx): Promise<WhoAmIResponse__Output> => {
       const p = ctx.principal;
-      if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site) };
-      if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null };
+      const coordinator = { coordinatorKey: Buffer.alloc(0), coordinatorKeyId: '', natsCredentialsRequired: false };
+      if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site), ...coordinator };
+      if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null, ...coordinator };
       throw new TributaryError({ code: 'UNAUTHENTICATED', reason: 'AUTH_UNKNOWN_KEY', message: 'unknown key' });
     },
     GetUpdateStatus: async (req, ctx): Promise<UpdateStatus__Output> => {
@@ -59,6 +61,9 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
         round: record.round,
         site: record.site,
       };
+    },
+    GetNatsCredentials: async () => {
+      throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials');
     },
     WatchTasks: (req, ctx) => watchTasks(req, ctx, deps),
     DownloadModel: (req, ctx) => {

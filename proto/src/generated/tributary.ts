@@ -14,6 +14,7 @@ import type { FederationSettings as _tributary_v1_FederationSettings, Federation
 import type { GetFederationRequest as _tributary_v1_GetFederationRequest, GetFederationRequest__Output as _tributary_v1_GetFederationRequest__Output } from './tributary/v1/GetFederationRequest.js';
 import type { GetMetricHistoryRequest as _tributary_v1_GetMetricHistoryRequest, GetMetricHistoryRequest__Output as _tributary_v1_GetMetricHistoryRequest__Output } from './tributary/v1/GetMetricHistoryRequest.js';
 import type { GetMetricHistoryResponse as _tributary_v1_GetMetricHistoryResponse, GetMetricHistoryResponse__Output as _tributary_v1_GetMetricHistoryResponse__Output } from './tributary/v1/GetMetricHistoryResponse.js';
+import type { GetNatsCredentialsRequest as _tributary_v1_GetNatsCredentialsRequest, GetNatsCredentialsRequest__Output as _tributary_v1_GetNatsCredentialsRequest__Output } from './tributary/v1/GetNatsCredentialsRequest.js';
 import type { GetRoundRequest as _tributary_v1_GetRoundRequest, GetRoundRequest__Output as _tributary_v1_GetRoundRequest__Output } from './tributary/v1/GetRoundRequest.js';
 import type { GetRunRequest as _tributary_v1_GetRunRequest, GetRunRequest__Output as _tributary_v1_GetRunRequest__Output } from './tributary/v1/GetRunRequest.js';
 import type { GetUpdateStatusRequest as _tributary_v1_GetUpdateStatusRequest, GetUpdateStatusRequest__Output as _tributary_v1_GetUpdateStatusRequest__Output } from './tributary/v1/GetUpdateStatusRequest.js';
@@ -35,6 +36,7 @@ import type { MetricSeries as _tributary_v1_MetricSeries, MetricSeries__Output a
 import type { ModelChunk as _tributary_v1_ModelChunk, ModelChunk__Output as _tributary_v1_ModelChunk__Output } from './tributary/v1/ModelChunk.js';
 import type { ModelSpec as _tributary_v1_ModelSpec, ModelSpec__Output as _tributary_v1_ModelSpec__Output } from './tributary/v1/ModelSpec.js';
 import type { ModelVersion as _tributary_v1_ModelVersion, ModelVersion__Output as _tributary_v1_ModelVersion__Output } from './tributary/v1/ModelVersion.js';
+import type { NatsCredentials as _tributary_v1_NatsCredentials, NatsCredentials__Output as _tributary_v1_NatsCredentials__Output } from './tributary/v1/NatsCredentials.js';
 import type { Refusal as _tributary_v1_Refusal, Refusal__Output as _tributary_v1_Refusal__Output } from './tributary/v1/Refusal.js';
 import type { RevokeSiteRequest as _tributary_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _tributary_v1_RevokeSiteRequest__Output } from './tributary/v1/RevokeSiteRequest.js';
 import type { Round as _tributary_v1_Round, Round__Output as _tributary_v1_Round__Output } from './tributary/v1/Round.js';
@@ -80,6 +82,7 @@ export interface ProtoGrpcType {
       GetFederationRequest: MessageTypeDefinition<_tributary_v1_GetFederationRequest, _tributary_v1_GetFederationRequest__Output>
       GetMetricHistoryRequest: MessageTypeDefinition<_tributary_v1_GetMetricHistoryRequest, _tributary_v1_GetMetricHistoryRequest__Output>
       GetMetricHistoryResponse: MessageTypeDefinition<_tributary_v1_GetMetricHistoryResponse, _tributary_v1_GetMetricHistoryResponse__Output>
+      GetNatsCredentialsRequest: MessageTypeDefinition<_tributary_v1_GetNatsCredentialsRequest, _tributary_v1_GetNatsCredentialsRequest__Output>
       GetRoundRequest: MessageTypeDefinition<_tributary_v1_GetRoundRequest, _tributary_v1_GetRoundRequest__Output>
       GetRunRequest: MessageTypeDefinition<_tributary_v1_GetRunRequest, _tributary_v1_GetRunRequest__Output>
       GetUpdateStatusRequest: MessageTypeDefinition<_tributary_v1_GetUpdateStatusRequest, _tributary_v1_GetUpdateStatusRequest__Output>
@@ -101,6 +104,7 @@ export interface ProtoGrpcType {
       ModelChunk: MessageTypeDefinition<_tributary_v1_ModelChunk, _tributary_v1_ModelChunk__Output>
       ModelSpec: MessageTypeDefinition<_tributary_v1_ModelSpec, _tributary_v1_ModelSpec__Output>
       ModelVersion: MessageTypeDefinition<_tributary_v1_ModelVersion, _tributary_v1_ModelVersion__Output>
+      NatsCredentials: MessageTypeDefinition<_tributary_v1_NatsCredentials, _tributary_v1_NatsCredentials__Output>
       Refusal: MessageTypeDefinition<_tributary_v1_Refusal, _tributary_v1_Refusal__Output>
       RevokeSiteRequest: MessageTypeDefinition<_tributary_v1_RevokeSiteRequest, _tributary_v1_RevokeSiteRequest__Output>
       Round: MessageTypeDefinition<_tributary_v1_Round, _tributary_v1_Round__Output>

@@ -5,8 +5,10 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from '../../tributary/v1/DownloadModelRequest.js';
 import type { EnrollRequest as _tributary_v1_EnrollRequest, EnrollRequest__Output as _tributary_v1_EnrollRequest__Output } from '../../tributary/v1/EnrollRequest.js';
 import type { EnrollResponse as _tributary_v1_EnrollResponse, EnrollResponse__Output as _tributary_v1_EnrollResponse__Output } from '../../tributary/v1/EnrollResponse.js';
+import type { GetNatsCredentialsRequest as _tributary_v1_GetNatsCredentialsRequest, GetNatsCredentialsRequest__Output as _tributary_v1_GetNatsCredentialsRequest__Output } from '../../tributary/v1/GetNatsCredentialsRequest.js';
 import type { GetUpdateStatusRequest as _tributary_v1_GetUpdateStatusRequest, GetUpdateStatusRequest__Output as _tributary_v1_GetUpdateStatusRequest__Output } from '../../tributary/v1/GetUpdateStatusRequest.js';
 import type { ModelChunk as _tributary_v1_ModelChunk, ModelChunk__Output as _tributary_v1_ModelChunk__Output } from '../../tributary/v1/ModelChunk.js';
+import type { NatsCredentials as _tributary_v1_NatsCredentials, NatsCredentials__Output as _tributary_v1_NatsCredentials__Output } from '../../tributary/v1/NatsCredentials.js';
 import type { Task as _tributary_v1_Task, Task__Output as _tributary_v1_Task__Output } from '../../tributary/v1/Task.js';
 import type { UpdateStatus as _tributary_v1_UpdateStatus, UpdateStatus__Output as _tributary_v1_UpdateStatus__Output } from '../../tributary/v1/UpdateStatus.js';
 import type { WatchTasksRequest as _tributary_v1_WatchTasksRequest, WatchTasksRequest__Output as _tributary_v1_WatchTasksRequest__Output } from '../../tributary/v1/WatchTasksRequest.js';
@@ -27,6 +29,15 @@ export interface SiteServiceClient extends grpc.Client {
   enroll(argument: _tributary_v1_EnrollRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
   enroll(argument: _tributary_v1_EnrollRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
   enroll(argument: _tributary_v1_EnrollRequest, callback: grpc.requestCallback<_tributary_v1_EnrollResponse__Output>): grpc.ClientUnaryCall;
+  
+  GetNatsCredentials(argument: _tributary_v1_GetNatsCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  GetNatsCredentials(argument: _tributary_v1_GetNatsCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  GetNatsCredentials(argument: _tributary_v1_GetNatsCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  GetNatsCredentials(argument: _tributary_v1_GetNatsCredentialsRequest, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  getNatsCredentials(argument: _tributary_v1_GetNatsCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  getNatsCredentials(argument: _tributary_v1_GetNatsCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  getNatsCredentials(argument: _tributary_v1_GetNatsCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  getNatsCredentials(argument: _tributary_v1_GetNatsCredentialsRequest, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
   
   GetUpdateStatus(argument: _tributary_v1_GetUpdateStatusRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_UpdateStatus__Output>): grpc.ClientUnaryCall;
   GetUpdateStatus(argument: _tributary_v1_GetUpdateStatusRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_UpdateStatus__Output>): grpc.ClientUnaryCall;
@@ -58,6 +69,8 @@ export interface SiteServiceHandlers extends grpc.UntypedServiceImplementation {
   
   Enroll: grpc.handleUnaryCall<_tributary_v1_EnrollRequest__Output, _tributary_v1_EnrollResponse>;
   
+  GetNatsCredentials: grpc.handleUnaryCall<_tributary_v1_GetNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials>;
+  
   GetUpdateStatus: grpc.handleUnaryCall<_tributary_v1_GetUpdateStatusRequest__Output, _tributary_v1_UpdateStatus>;
   
   WatchTasks: grpc.handleServerStreamingCall<_tributary_v1_WatchTasksRequest__Output, _tributary_v1_Task>;
@@ -69,6 +82,7 @@ export interface SiteServiceHandlers extends grpc.UntypedServiceImplementation {
 export interface SiteServiceDefinition extends grpc.ServiceDefinition {
   DownloadModel: MethodDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_ModelChunk, _tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk__Output>
   Enroll: MethodDefinition<_tributary_v1_EnrollRequest, _tributary_v1_EnrollResponse, _tributary_v1_EnrollRequest__Output, _tributary_v1_EnrollResponse__Output>
+  GetNatsCredentials: MethodDefinition<_tributary_v1_GetNatsCredentialsRequest, _tributary_v1_NatsCredentials, _tributary_v1_GetNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials__Output>
   GetUpdateStatus: MethodDefinition<_tributary_v1_GetUpdateStatusRequest, _tributary_v1_UpdateStatus, _tributary_v1_GetUpdateStatusRequest__Output, _tributary_v1_UpdateStatus__Output>
   WatchTasks: MethodDefinition<_tributary_v1_WatchTasksRequest, _tributary_v1_Task, _tributary_v1_WatchTasksRequest__Output, _tributary_v1_Task__Output>
   WhoAmI: MethodDefinition<_tributary_v1_WhoAmIRequest, _tributary_v1_WhoAmIResponse, _tributary_v1_WhoAmIRequest__Output, _tributary_v1_WhoAmIResponse__Output>

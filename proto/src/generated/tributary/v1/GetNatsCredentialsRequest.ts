@@ -1,0 +1,10 @@
+// Original file: tributary.proto
+
+
+export interface GetNatsCredentialsRequest {
+  'userPublicKey'?: (string);
+}
+
+export interface GetNatsCredentialsRequest__Output {
+  'userPublicKey': (string);
+}
