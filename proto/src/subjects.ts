@@ -36,13 +36,6 @@ export const subjects = {
   update(federation: string, runId: string, round: number, site: string): string {
     return `trib.${assertName('federation', federation)}.update.${idToken('run id', runId)}.${roundToken(round)}.${assertName('site', site)}`;
   },
-  /**
-   * trib.<fed>.payload.<updateId>: chunks on a subject that does not name their sender.
-   * @deprecated use `sitePayload`, whose subject a NATS permission can bind to the site.
-   */
-  payload(federation: string, updateId: string): string {
-    return `trib.${assertName('federation', federation)}.payload.${idToken('update id', updateId)}`;
-  },
   /** trib.<fed>.payload.<site>.<updateId>: an update's payload chunks, named by their sender. */
   sitePayload(federation: string, site: string, updateId: string): string {
     return `trib.${assertName('federation', federation)}.payload.${assertName('site', site)}.${idToken('update id', updateId)}`;
@@ -72,8 +65,8 @@ export const subjects = {
     return `_INBOX_${assertName('site', site)}`;
   },
   updateWildcard: 'trib.*.update.*.*.*',
-  /** Site-bound chunk subjects (`sitePayload`) and, while senders move over, the older `payload` ones. */
-  payloadWildcard: 'trib.*.payload.>',
+  /** Payload chunk subjects (`sitePayload`). */
+  payloadWildcard: 'trib.*.payload.*.*',
   metricsWildcard: 'trib.*.metrics.*.*',
   verdictWildcard: 'trib.*.verdict.*',
   /** The tokens of an update subject, or undefined when it is not one. */

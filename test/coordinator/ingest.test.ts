@@ -182,7 +182,7 @@ describe('UpdateIngest', () => {
       if (s.skipChunks?.includes(i)) continue;
       const h = headers();
       h.set(CHUNK_INDEX_HEADER, String(i));
-      await js.publish(subjects.payload(FED, updateId), payload.subarray(i * chunkSize, (i + 1) * chunkSize), { msgID: `${updateId}.${i}`, headers: h });
+      await js.publish(subjects.sitePayload(FED, s.site, updateId), payload.subarray(i * chunkSize, (i + 1) * chunkSize), { msgID: `${s.site}.${updateId}.${i}`, headers: h });
     }
     const tensors = s.tensors ?? weights();
     const manifest: UpdateManifest = {
@@ -229,7 +229,7 @@ describe('UpdateIngest', () => {
   }
 
   async function chunksLeft(updateId: string): Promise<number> {
-    const info = await jsm.streams.info(STREAM_PAYLOADS, { subjects_filter: subjects.payload(FED, updateId) });
+    const info = await jsm.streams.info(STREAM_PAYLOADS, { subjects_filter: `trib.${FED}.payload.*.${updateId}` });
     return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
   }
 
@@ -247,6 +247,23 @@ describe('UpdateIngest', () => {
     expect(got.tensors.w).toEqual(sent.w);
     expect(got.tensors.b).toEqual(sent.b);
     expect(admission.refused).toHaveLength(0);
+  });
+
+  it('reads only the signer’s own payload subject, so chunks another site injects under the same update id change nothing', async () => {
+    const sent = weights({ w: [1, 2, 3, 4, 5, 6], b: [7, 8, 9] });
+    const payload = encodeSafetensors(sent);
+    const updateId = newUpdateId();
+    const forged = Buffer.alloc(payload.length, 0xff);
+    for (let i = 0; i < Math.ceil(payload.length / 64); i++) {
+      const h = headers();
+      h.set(CHUNK_INDEX_HEADER, String(i));
+      // Same update id and the message id the victim will use: on its own subject it still cannot displace the victim's chunks.
+      await js.publish(subjects.sitePayload(FED, 'beta', updateId), forged.subarray(i * 64, (i + 1) * 64), { msgID: `beta.${updateId}.${i}`, headers: h });
+    }
+    await submit({ key: alpha, site: 'alpha', runId, tensors: sent, manifest: { updateId } });
+    const v = await verdictFor(runId);
+    expect(v).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED', updateId, site: 'alpha' });
+    expect(admission.accepted[0]!.payload.equals(payload)).toBe(true);
   });
 
   it('purges the chunks and leaves nothing in staging once an update is decided', async () => {

@@ -54,8 +54,8 @@ export class RawSite {
     for (let i = 0; i < chunks; i++) {
       const h = natsHeaders();
       h.set(CHUNK_INDEX_HEADER, String(i));
-      await js.publish(subjects.payload(opts.federation, updateId), sent.subarray(i * DEFAULT_CHUNK_SIZE, (i + 1) * DEFAULT_CHUNK_SIZE), {
-        msgID: `${updateId}.${i}`,
+      await js.publish(subjects.sitePayload(opts.federation, opts.site, updateId), sent.subarray(i * DEFAULT_CHUNK_SIZE, (i + 1) * DEFAULT_CHUNK_SIZE), {
+        msgID: `${opts.site}.${updateId}.${i}`,
         headers: h,
       });
     }

@@ -258,7 +258,7 @@ export class UpdateIngest {
     staging.path = path;
     const read = await readPayload({
       js: this.jetstream(),
-      subject: subjects.payload(manifest.federation, manifest.updateId),
+      subject: subjects.sitePayload(manifest.federation, manifest.site, manifest.updateId),
       path,
       chunkCount: manifest.chunkCount,
       chunkSize: manifest.chunkSize,

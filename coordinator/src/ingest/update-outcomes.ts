@@ -107,7 +107,7 @@ export class UpdateOutcomes {
     // Only an attributable manifest may clear chunks: a forged one could otherwise delete a
     // pending update's payload.
     if (d.attributable && manifest !== undefined && UPDATE_ID_PATTERN.test(manifest.updateId)) {
-      const subject = subjects.payload(manifest.federation, manifest.updateId);
+      const subject = subjects.sitePayload(manifest.federation, manifest.site, manifest.updateId);
       // Off the critical path: the verdict does not wait for the purge (30-80 ms).
       const purge = this.opts.jsm.streams
         .purge(STREAM_PAYLOADS, { filter: subject })
