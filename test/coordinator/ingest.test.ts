@@ -350,13 +350,16 @@ describe('UpdateIngest', () => {
     await expectRefused('KEY_REVOKED', 'gone');
   });
 
-  it('refuses an update id that was already used with REPLAYED_UPDATE', async () => {
+  it('counts a replayed update id, answers it with its first verdict and hands nothing to the round', async () => {
     const first = await submit({ key: alpha, site: 'alpha', runId });
     expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
     verdicts.length = 0;
     admission.accepted.length = 0;
     await submit({ key: alpha, site: 'alpha', runId, manifest: { updateId: first.updateId }, msgId: `${first.updateId}.again` });
-    await expectRefused('REPLAYED_UPDATE');
+    expect(await verdictFor(runId)).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED', updateId: first.updateId });
+    expect(admission.accepted).toHaveLength(0);
+    expect(admission.refused).toHaveLength(0);
+    expect(await metrics.registry.getSingleMetricAsString('tributary_updates_refused_total')).toContain('reason="REPLAYED_UPDATE"');
     expect((await state.getUpdate(first.updateId))?.state).toBe('ACCEPTED');
   });
 

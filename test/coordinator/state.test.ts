@@ -81,7 +81,7 @@ function round(runId: string, number: number): RoundRecord {
       },
     ],
     refused: [
-      { site: 'beta', updateId: 'c'.repeat(32), reason: 'DIGEST_MISMATCH', message: 'digest differs', atMs: 1 },
+      { site: 'beta', updateId: 'c'.repeat(32), reason: 'DIGEST_MISMATCH', message: 'digest differs', atMs: 1, count: 1 },
     ],
     openedAtMs: 1_700_000_000_000,
     deadlineAtMs: 1_700_000_300_000,

@@ -195,7 +195,8 @@ export class UpdateIngest {
     if (problem !== undefined) return this.refuse(d, { reason: 'MALFORMED_MANIFEST', message: problem });
 
     if (this.inFlight.has(manifest.updateId)) {
-      return this.refuse(d, { reason: 'REPLAYED_UPDATE', message: `update id ${manifest.updateId} is already being verified` });
+      this.outcomes?.replayed(d, { reason: 'REPLAYED_UPDATE', message: `update id ${manifest.updateId} is already being verified` });
+      return 'ack';
     }
     this.inFlight.add(manifest.updateId);
     try {
@@ -214,7 +215,8 @@ export class UpdateIngest {
         this.outcomes?.repeat(d, prior);
         return 'ack';
       }
-      return this.refuse(d, { reason: 'REPLAYED_UPDATE', message: `update id ${manifest.updateId} was already used` });
+      this.outcomes?.replayed(d, { reason: 'REPLAYED_UPDATE', message: `update id ${manifest.updateId} was already used` }, sameUpdate(prior, manifest) ? prior : undefined);
+      return 'ack';
     }
     if (manifest.numExamples <= 0) return this.refuse(d, { reason: 'ZERO_EXAMPLES', message: 'num_examples must be greater than 0' });
 

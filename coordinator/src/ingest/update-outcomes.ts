@@ -61,13 +61,26 @@ export class UpdateOutcomes {
     this.opts.metrics.updatesRefused.inc({ reason: r.reason });
     this.opts.logger.warn({ subject: d.subject, site, updateId: manifest?.updateId ?? d.claimedUpdateId, reason: r.reason }, `update refused: ${r.message}`);
     if (manifest !== undefined) {
-      // A replayed id keeps its first verdict; only new, well-formed ids are recorded.
-      if (r.reason !== 'REPLAYED_UPDATE' && UPDATE_ID_PATTERN.test(manifest.updateId) && !(await this.opts.state.getUpdate(manifest.updateId))) {
+      // Only new, well-formed ids are recorded: an id keeps its first verdict.
+      if (UPDATE_ID_PATTERN.test(manifest.updateId) && !(await this.opts.state.getUpdate(manifest.updateId))) {
         await this.opts.state.write([{ kind: 'update', value: refusedRecord(manifest, r.reason, r.message, Date.now()) }]);
       }
       await this.opts.admission.noteRefusal(manifest, r);
     }
     this.answer(d, 'UPDATE_STATE_REFUSED', r.reason, r.message);
+  }
+
+  /**
+   * A replay: a copy of an envelope whose update id is being verified or was already decided.
+   * Anyone who saw the signed bytes can send them again, so a replay costs one count and one log
+   * line: nothing is recorded, no run event is emitted, and no chunks are purged (the original's
+   * may still be in use). A copy of a decided update is answered with its first verdict, which a
+   * site that missed it can use; one in flight gets its verdict when verification ends.
+   */
+  replayed(d: Delivery, r: Refusal, prior?: UpdateRecord): void {
+    this.opts.metrics.updatesRefused.inc({ reason: r.reason });
+    this.opts.logger.warn({ subject: d.subject, site: d.site?.name, updateId: d.manifest?.updateId, reason: r.reason }, `update refused: ${r.message}`);
+    if (prior !== undefined) this.verdict(d, prior.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED', prior.reason, prior.message);
   }
 
   /** Answers an accepted update. */
@@ -88,6 +101,12 @@ export class UpdateOutcomes {
 
   /** Publishes the verdict on the site's verdict subject and purges the update's chunks. */
   private answer(d: Delivery, state: UpdateState__Output, reason: string, message: string): void {
+    this.verdict(d, state, reason, message);
+    this.purge(d);
+  }
+
+  /** Publishes a verdict on the site's verdict subject, when the delivery names a valid one. */
+  private verdict(d: Delivery, state: UpdateState__Output, reason: string, message: string): void {
     const manifest = d.manifest;
     const federation = manifest?.federation ?? d.parsed?.federation ?? '';
     const site = d.site?.name ?? d.parsed?.site ?? '';
@@ -104,6 +123,11 @@ export class UpdateOutcomes {
       });
       this.opts.nc.publish(subjects.verdict(federation, site), status);
     }
+  }
+
+  /** Purges the update's payload chunks, off the critical path. */
+  private purge(d: Delivery): void {
+    const manifest = d.manifest;
     // Only an attributable manifest may clear chunks: a forged one could otherwise delete a
     // pending update's payload.
     if (d.attributable && manifest !== undefined && UPDATE_ID_PATTERN.test(manifest.updateId)) {

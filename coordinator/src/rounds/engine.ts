@@ -140,7 +140,7 @@ export class RoundEngine implements UpdateAdmission {
   }
 
   async noteRefusal(manifest: UpdateManifest__Output, refusal: Refusal): Promise<void> {
-    const record: Refusal__Output = { site: manifest.site, updateId: manifest.updateId, reason: refusal.reason, message: refusal.message, atMs: this.services.now() };
+    const record: Refusal__Output = { site: manifest.site, updateId: manifest.updateId, reason: refusal.reason, message: refusal.message, atMs: this.services.now(), count: 1 };
     try {
       await this.queues.run(manifest.federation, async () => {
         const active = this.active.get(manifest.runId);

@@ -8,6 +8,7 @@ import type { AggregateResult, RoundContext } from '../strategies/index.js';
 import { toFoldable, type Refusal } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
 import { armTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
+import { recordRefusal } from './round-refusals.js';
 import { trainingTask } from './tasks.js';
 import { acceptedRecord, summaryOf } from './update-records.js';
 
@@ -135,15 +136,13 @@ export class RoundLifecycle {
     return undefined;
   }
 
-  /** Adds a refusal to the round the manifest names (or the current one) and announces it. */
+  /** Adds a refusal to the record of the round the manifest names (or the current one) and announces it. */
   async noteRefusal(active: ActiveRun, manifest: UpdateManifest__Output, refusal: Refusal__Output): Promise<void> {
     // A refusal naming a round that does not exist shows on the current round.
     const round = active.round?.number === manifest.round ? active.round : ((await this.s.state.getRound(manifest.runId, manifest.round)) ?? active.round);
-    if (round) {
-      round.refused.push(refusal);
-      await this.s.state.write([{ kind: 'round', value: round }]);
-    }
-    emit(this.s, active, 'UPDATE_REFUSED', { refusal, round: round ? structuredClone(round) : null });
+    const entry = round ? recordRefusal(round.refused, refusal) : refusal;
+    if (round) await this.s.state.write([{ kind: 'round', value: round }]);
+    emit(this.s, active, 'UPDATE_REFUSED', { refusal: { ...entry }, round: round ? structuredClone(round) : null });
   }
 
   /** Arms the open round's deadline. */

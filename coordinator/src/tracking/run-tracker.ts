@@ -9,6 +9,7 @@ import {
 import type { Logger } from 'pino';
 import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
 import type { RunEventBus } from '../rounds/events.js';
+import { refusalCount, totalRefusals } from '../rounds/round-refusals.js';
 import type { RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import { isResourceDoesNotExist } from './errors.js';
 import type { MetricInput, Param, TrackingRunStatus, TrackingRunTag, TrackingStore } from './store.js';
@@ -321,12 +322,12 @@ function roundRecords(round: RoundRecord, modelSha256: string): { metrics: Metri
     m('round_duration_seconds', round.closedAtMs > 0 ? (round.closedAtMs - round.openedAtMs) / 1000 : 0),
     m('sites_selected', round.selectedSites.length),
     m('sites_accepted', round.accepted.length),
-    m('sites_refused', round.refused.length),
+    m('sites_refused', totalRefusals(round.refused)),
     m('bytes_received', round.bytesReceived),
     m('round_failed', round.state === 'ROUND_STATE_FAILED' ? 1 : 0),
   ];
   const byReason = new Map<string, number>();
-  for (const r of round.refused) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + 1);
+  for (const r of round.refused) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + refusalCount(r));
   for (const [reason, count] of byReason) metrics.push(m(`refused/${reason}`, count));
   for (const [key, value] of Object.entries(round.metrics)) metrics.push(m(key, value));
   const tags: TrackingRunTag[] = [];

@@ -3,6 +3,7 @@ import { defineCommand } from '../../command.js';
 import { arg } from '../../input.js';
 import { formatBytes, formatElapsed, formatMetrics, formatTime, table } from '../../render.js';
 import { roundState } from '../../views.js';
+import { totalRefusals } from '../../../rounds/round-refusals.js';
 
 export default defineCommand({
   path: ['round', 'list'],
@@ -25,7 +26,7 @@ export default defineCommand({
         roundState(r),
         String(r.selectedSites.length),
         String(r.accepted.length),
-        String(r.refused.length),
+        String(totalRefusals(r.refused)),
         r.committedVersion > 0 ? String(r.committedVersion) : '-',
         formatTime(r.openedAtMs),
         r.openedAtMs > 0 && r.closedAtMs > 0 ? formatElapsed(r.closedAtMs - r.openedAtMs) : '-',

@@ -5,6 +5,7 @@ import type { CommandContext } from '../../command.js';
 import { arg } from '../../input.js';
 import { formatElapsed, formatMetrics } from '../../render.js';
 import { roundState, runStatus, runSummary } from '../../views.js';
+import { refusalCount, totalRefusals } from '../../../rounds/round-refusals.js';
 
 export default defineCommand({
   path: ['run', 'watch'],
@@ -54,7 +55,7 @@ export async function followRun(admin: AdminClient, runId: string, ctx: CommandC
           case 'UPDATE_ACCEPTED':
             return draw(event.update === null ? '' : `accepted ${event.update.site}`);
           case 'UPDATE_REFUSED':
-            return draw(event.refusal === null ? '' : `refused ${event.refusal.site || '?'}: ${event.refusal.reason}`);
+            return draw(event.refusal === null ? '' : `refused ${event.refusal.site || '?'}: ${event.refusal.reason}${refusalCount(event.refusal) > 1 ? ` (x${refusalCount(event.refusal)})` : ''}`);
           case 'RUN_ENDED':
             return;
           default:
@@ -79,7 +80,7 @@ export function progressLine(run: Run__Output, round: Round__Output | undefined,
       `round ${round.number}/${run.rounds}`,
       roundState(round),
       `accepted ${round.accepted.length}/${round.selectedSites.length}`,
-      `refused ${round.refused.length}`,
+      `refused ${totalRefusals(round.refused)}`,
       `elapsed ${formatElapsed(elapsed)}`,
     );
     if (round.state === 'ROUND_STATE_COMMITTED') {

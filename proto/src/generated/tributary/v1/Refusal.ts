@@ -8,6 +8,7 @@ export interface Refusal {
   'reason'?: (string);
   'message'?: (string);
   'atMs'?: (number | string | Long);
+  'count'?: (number);
 }
 
 export interface Refusal__Output {
@@ -16,4 +17,5 @@ export interface Refusal__Output {
   'reason': (string);
   'message': (string);
   'atMs': (number);
+  'count': (number);
 }
