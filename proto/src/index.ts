@@ -59,11 +59,14 @@ export {
 export type { PayloadSubject, UpdateSubject } from './subjects.js';
 export {
   DTYPE_NAMES,
+  MAX_EXACT_INTEGER,
+  MAX_SAFETENSORS_TENSORS,
   allFinite,
   checkSpec,
   decodeSafetensors,
   dtypeSize,
   encodeSafetensors,
+  firstInexactInteger,
   fromFloat64,
   isDType,
   sha256Hex,

@@ -49,6 +49,12 @@ export function dtypeSize(dtype: DType): number {
 
 // The parser's sanity cap on header size, as in the reference implementation.
 const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Tensors a header may list unless the reader says otherwise: far more than any model has
+ * (large language models have a few thousand), far fewer than a header of zero-size tensors can
+ * name, so such a header is refused while it is read, before its entries are built.
+ */
+export const MAX_SAFETENSORS_TENSORS = 65_536;
 const METADATA_KEY = '__metadata__';
 
 // Typed arrays use the host byte order; safetensors is little-endian.
@@ -148,15 +154,25 @@ export function safetensorsHeaderLength(prefix: Uint8Array, totalLength: number,
 
 /**
  * Parses and checks a safetensors header (the JSON after the length prefix) for a data section
- * of `dataLength` bytes: dtypes, shapes, offsets, and exact coverage of the data.
+ * of `dataLength` bytes: dtypes, shapes, offsets, and exact coverage of the data. A header naming
+ * a tensor twice (JSON would silently keep the last) or listing more than `maxTensors` tensors is
+ * refused with SCHEMA_MISMATCH, found by a scan of its keys before any entry is built.
  */
-export function parseSafetensorsHeader(header: Uint8Array, dataLength: number): SafetensorsLayout {
-  let parsed: unknown;
+export function parseSafetensorsHeader(header: Uint8Array, dataLength: number, opts: { maxTensors?: number } = {}): SafetensorsLayout {
+  let text: string;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(header));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(header);
   } catch {
     throw malformed('header is not valid UTF-8 JSON');
   }
+  const duplicate = scanHeaderKeys(text, opts.maxTensors ?? MAX_SAFETENSORS_TENSORS);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw malformed('header is not valid UTF-8 JSON');
+  }
+  if (duplicate !== undefined) throw schemaMismatch(`header names tensor ${JSON.stringify(duplicate)} more than once`);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw malformed('header is not a JSON object');
 
   const metadata: Record<string, string> = {};
@@ -193,12 +209,13 @@ export function parseSafetensorsHeader(header: Uint8Array, dataLength: number): 
 
 /**
  * Decodes a safetensors payload, copying each tensor into its own aligned array. Any
- * inconsistency is a TributaryError INVALID_ARGUMENT / MALFORMED_PAYLOAD.
+ * inconsistency is a TributaryError INVALID_ARGUMENT / MALFORMED_PAYLOAD (SCHEMA_MISMATCH for a
+ * tensor named twice or more than `maxTensors` tensors).
  */
-export function decodeSafetensors(bytes: Uint8Array): { tensors: TensorMap; metadata: Record<string, string> } {
+export function decodeSafetensors(bytes: Uint8Array, opts: { maxTensors?: number } = {}): { tensors: TensorMap; metadata: Record<string, string> } {
   if (!(bytes instanceof Uint8Array)) throw malformed('payload is not bytes');
   const headerLength = safetensorsHeaderLength(bytes, bytes.length);
-  const layout = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length - 8 - headerLength);
+  const layout = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length - 8 - headerLength, opts);
   const tensors: TensorMap = {};
   for (const e of layout.entries) {
     setOwn(tensors, e.name, tensorOfBytes(e, bytes.subarray(layout.dataStart + e.begin, layout.dataStart + e.end)));
@@ -322,6 +339,21 @@ export function fromFloat64(dtype: DType, shape: readonly number[], values: Floa
   }
 }
 
+/** Largest I64 magnitude Tributary accepts: every integer up to it is exact in float64, where aggregates are computed. */
+export const MAX_EXACT_INTEGER = Number.MAX_SAFE_INTEGER;
+
+/** The index of the first I64 value beyond ±MAX_EXACT_INTEGER, or -1 (other dtypes never have one). */
+export function firstInexactInteger(t: Tensor): number {
+  if (t.dtype !== 'I64') return -1;
+  const d = t.data as BigInt64Array;
+  const max = BigInt(MAX_EXACT_INTEGER);
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i] as bigint;
+    if (v > max || v < -max) return i;
+  }
+  return -1;
+}
+
 /** True when no value is NaN or infinite (integer dtypes always are finite). */
 export function allFinite(t: Tensor): boolean {
   const d = t.data;
@@ -427,6 +459,57 @@ function formatShape(shape: readonly unknown[]): string {
 // Plain assignment of "__proto__" would change the prototype instead of adding a key.
 function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * Scans the top-level keys of a header's JSON text without building it: more than `maxTensors`
+ * tensor names throw at once; returns the first name seen twice, if any. Other defects are left
+ * to JSON.parse.
+ */
+function scanHeaderKeys(text: string, maxTensors: number): string | undefined {
+  const seen = new Set<string>();
+  let duplicate: string | undefined;
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) {
+          escaped = true;
+          i++;
+        } else if (d === 0x22) break;
+      }
+      if (depth !== 1 || !expectKey) continue;
+      expectKey = false;
+      const raw = text.slice(start, i + 1);
+      let key: string;
+      try {
+        key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+      } catch {
+        return undefined; // not JSON: JSON.parse says so
+      }
+      if (key === METADATA_KEY) continue;
+      if (seen.has(key)) duplicate ??= key;
+      seen.add(key);
+      if (seen.size > maxTensors) throw schemaMismatch(`header lists more than ${maxTensors} tensors`);
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      expectKey = c === 0x7b && depth === 1;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return duplicate;
+}
+
+function schemaMismatch(message: string): TributaryError {
+  return TributaryError.of(Reason.SCHEMA_MISMATCH, `safetensors payload: ${message}`);
 }
 
 function malformed(message: string): TributaryError {

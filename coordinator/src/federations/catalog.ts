@@ -3,15 +3,14 @@ import {
   Reason,
   TributaryError,
   assertName,
-  decodeSafetensors,
   formatPublicKey,
   keyIdOf,
-  tensorSpecsOf,
   type FederationSettings,
 } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { BlobStore, FederationRecord, InvitationRecord, SiteRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
+import { checkInitialModel } from '../models/initial-model.js';
 import { INITIAL_WEIGHTS, prepareModelVersion } from '../models/model-version.js';
 import { normaliseSettings } from '../rounds/settings.js';
 
@@ -35,13 +34,7 @@ export class Catalog {
     const settings = normaliseSettings(req.settings as Parameters<typeof normaliseSettings>[0]);
     const strategy = this.opts.strategies.get(settings.strategy);
     settings.strategyOptions = strategy.validateOptions(settings.strategyOptions);
-    if (req.initialModel.byteLength === 0) {
-      throw TributaryError.invalidArgument('initial_model is required: a safetensors file of the initial weights');
-    }
-    const { tensors } = decodeSafetensors(req.initialModel);
-    const modelSpec = tensorSpecsOf(tensors);
-    // Ensembles take models of any shape: their initial model may be empty.
-    if (modelSpec.length === 0 && !strategy.heterogeneous) throw TributaryError.invalidArgument('initial_model holds no tensors');
+    const { modelSpec } = checkInitialModel(req.initialModel, { heterogeneous: strategy.heterogeneous ?? false });
     if (await this.opts.state.getFederation(name)) {
       throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" already exists`);
     }

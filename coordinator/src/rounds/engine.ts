@@ -6,12 +6,13 @@ import type { BlobStore, RoundRecord, RunRecord, StateStore } from '../state/ind
 import type { StrategyRegistry } from '../strategies/index.js';
 import type { Refusal } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { foldPolicyOf, type RoundServices } from './active-run.js';
+import { foldPolicyOf, settingsOf, type RoundServices } from './active-run.js';
 import type { Admission, UpdateAdmission } from './admission.js';
 import { EvaluationPhase } from './evaluation-phase.js';
 import type { RunEventBus, TaskBus } from './events.js';
 import { Recovery } from './recovery.js';
 import { RoundLifecycle } from './round-lifecycle.js';
+import { SETTINGS_DEFAULTS } from './settings.js';
 import { ActiveRuns, RunLifecycle } from './run-lifecycle.js';
 import { SerialQueues } from './serial-queues.js';
 import { trainingTask } from './tasks.js';
@@ -119,6 +120,10 @@ export class RoundEngine implements UpdateAdmission {
       return refused('RUN_NOT_RUNNING', `run "${manifest.runId}" is ${stored.status.replace('RUN_STATUS_', '')}`);
     }
     if (active.run.federation !== manifest.federation) return refused('RUN_NOT_FOUND', `run "${manifest.runId}" does not belong to federation "${manifest.federation}"`);
+    const maxExamples = settingsOf(active).maxExamples || SETTINGS_DEFAULTS.maxExamples;
+    if (manifest.numExamples > maxExamples) {
+      return refused('TOO_MANY_EXAMPLES', `num_examples ${manifest.numExamples} exceeds the federation's max_examples ${maxExamples}`);
+    }
     const evaluating = manifest.taskKind === 'evaluate';
     const problem = evaluating ? this.evaluation.admissionProblem(active, manifest) : this.rounds.admissionProblem(active, manifest);
     if (problem) return { ok: false, refusal: problem };

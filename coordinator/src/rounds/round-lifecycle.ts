@@ -1,5 +1,5 @@
 import type { Refusal__Output, UpdateManifest__Output } from '@tributary/proto';
-import { TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, allFinite } from '@tributary/proto';
 import { join } from 'node:path';
 import { prepareModelVersion } from '../models/model-version.js';
 import { membersOf } from '../sites/membership.js';
@@ -103,7 +103,8 @@ export class RoundLifecycle {
     try {
       foldable = toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active));
     } catch (err) {
-      return { reason: 'MALFORMED_PAYLOAD', message: `payload cannot be decoded: ${TributaryError.from(err).message}` };
+      const e = TributaryError.from(err);
+      return { reason: e.reason === 'INTERNAL' ? 'MALFORMED_PAYLOAD' : (e.reason as Refusal['reason']), message: `payload cannot be folded: ${e.message}` };
     }
     if (foldable.clipped) {
       round.metrics['clipped_updates'] = (round.metrics['clipped_updates'] ?? 0) + 1;
@@ -176,6 +177,12 @@ export class RoundLifecycle {
       return;
     } finally {
       await this.disposeAggregator(active);
+    }
+    // Finite inputs can still sum past the largest double: such a model is never committed.
+    const overflowed = Object.entries(result.model).find(([, t]) => !allFinite(t));
+    if (overflowed !== undefined) {
+      await this.fail(active, `${Reason.NON_FINITE_AGGREGATE}: tensor "${overflowed[0]}" of the aggregate holds NaN or infinity`);
+      return;
     }
     await this.commit(active, round, result, started);
     await this.outcomes.committed(active, round);

@@ -7,6 +7,8 @@ export const SETTINGS_DEFAULTS = {
   minSites: 1,
   roundDeadlineSeconds: 300,
   onRoundFailure: 'ROUND_FAILURE_POLICY_FAIL_RUN',
+  /** Largest num_examples an update may claim: it is the update's weight in the average. */
+  maxExamples: 1_000_000_000,
 } as const;
 
 /** Largest number of rounds a run may ask for. */
@@ -30,6 +32,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
     evaluateEvery: s.evaluateEvery ?? 0,
     normBound: s.normBound ?? 0,
     normBoundMode: s.normBoundMode || 'refuse',
+    maxExamples: s.maxExamples || SETTINGS_DEFAULTS.maxExamples,
   };
   const bad = (field: string, why: string): never => {
     throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: `settings.${field} ${why}` });
@@ -40,6 +43,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
   if (settings.sampleCount > 0 && settings.sampleCount < settings.minSites) bad('sample_count', `must be at least min_sites (${settings.minSites})`);
   if (!(Number.isFinite(settings.normBound) && settings.normBound >= 0)) bad('norm_bound', 'must be a finite number >= 0');
   if (settings.normBoundMode !== 'refuse' && settings.normBoundMode !== 'clip') bad('norm_bound_mode', `must be "refuse" or "clip", got "${settings.normBoundMode}"`);
+  if (!Number.isSafeInteger(settings.maxExamples)) bad('max_examples', `must be at most ${Number.MAX_SAFE_INTEGER}`);
   if (settings.roundDeadlineSeconds > 7 * 24 * 3600) bad('round_deadline_seconds', 'must be at most one week');
   return settings;
 }

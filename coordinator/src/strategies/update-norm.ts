@@ -1,4 +1,4 @@
-import { fromFloat64, toFloat64, type Tensor, type TensorMap } from '@tributary/proto';
+import { Reason, TributaryError, fromFloat64, toFloat64, type Tensor, type TensorMap } from '@tributary/proto';
 
 const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F64', 'F16', 'BF16']);
 
@@ -56,6 +56,8 @@ export function updateNorm(update: TensorMap, global: TensorMap): number {
  */
 export function clipUpdateToNorm(update: TensorMap, global: TensorMap, bound: number): { tensors: TensorMap; clipped: boolean; norm: number } {
   const norm = updateNorm(update, global);
+  // NaN only comes from a non-finite global model, which nothing may be scaled against.
+  if (Number.isNaN(norm)) throw TributaryError.of(Reason.NON_FINITE, 'the distance from the global model is not a number');
   if (!(bound > 0) || norm <= bound) return { tensors: update, clipped: false, norm };
   const factor = bound / norm;
   const tensors: TensorMap = {};

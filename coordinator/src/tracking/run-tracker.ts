@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
 import type { RunEventBus } from '../rounds/events.js';
 import { refusalCount, totalRefusals } from '../rounds/round-refusals.js';
+import { SETTINGS_DEFAULTS } from '../rounds/settings.js';
 import type { RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import { isResourceDoesNotExist } from './errors.js';
 import type { MetricInput, Param, TrackingRunStatus, TrackingRunTag, TrackingStore } from './store.js';
@@ -375,6 +376,7 @@ function paramsOf(run: RunRecord): Param[] {
     { key: 'evaluate_every', value: String(s.evaluateEvery) },
     { key: 'norm_bound', value: String(s.normBound) },
     { key: 'norm_bound_mode', value: s.normBoundMode || 'refuse' },
+    { key: 'max_examples', value: String(s.maxExamples || SETTINGS_DEFAULTS.maxExamples) },
   );
   for (const [k, v] of Object.entries(s.strategyOptions)) params.push({ key: `strategy.${k}`, value: v });
   return params;

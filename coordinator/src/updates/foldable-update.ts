@@ -1,10 +1,13 @@
 import { open } from 'node:fs/promises';
 import {
+  MAX_EXACT_INTEGER,
+  MAX_SAFETENSORS_TENSORS,
   OPAQUE_PAYLOAD_TENSOR,
   TributaryError,
   allFinite,
   checkSpec,
   decodeSafetensors,
+  firstInexactInteger,
   parseSafetensorsHeader,
   safetensorsHeaderLength,
   tensor,
@@ -49,6 +52,8 @@ const HEADER_BYTES_BASE = 8192;
 const HEADER_BYTES_PER_TENSOR = 2048;
 /** Header bytes allowed when the round has no spec (ensemble members of any architecture). */
 const HEADER_BYTES_UNSPECIFIED = 16 * 1024 * 1024;
+/** Tensors a member of a round without a spec may hold: MAX_SAFETENSORS_TENSORS. */
+const TENSORS_UNSPECIFIED = MAX_SAFETENSORS_TENSORS;
 /** Data read per step while inspecting: bounded memory whatever the payload's size. */
 const INSPECT_SLICE_BYTES = 4 * 1024 * 1024;
 
@@ -67,9 +72,13 @@ export async function inspectStagedPayload(path: string, size: number, flavor: s
       const prefix = await readExactly(file, 0, 8);
       const maxHeader = policy.heterogeneous ? HEADER_BYTES_UNSPECIFIED : HEADER_BYTES_BASE + HEADER_BYTES_PER_TENSOR * policy.modelSpec.length;
       const headerLength = safetensorsHeaderLength(prefix, size, maxHeader);
-      layout = parseSafetensorsHeader(await readExactly(file, 8, headerLength), size - 8 - headerLength);
+      // No more tensors than the model has: a header of countless empty tensors stops here, while it is read.
+      const maxTensors = policy.heterogeneous ? TENSORS_UNSPECIFIED : policy.modelSpec.length;
+      layout = parseSafetensorsHeader(await readExactly(file, 8, headerLength), size - 8 - headerLength, { maxTensors });
     } catch (err) {
-      return { reason: 'MALFORMED_PAYLOAD', message: `payload is not a valid safetensors file: ${TributaryError.from(err).message}` };
+      const e = TributaryError.from(err);
+      if (e.reason === 'SCHEMA_MISMATCH') return { reason: 'SCHEMA_MISMATCH', message: `payload tensors do not match the model: ${e.message}` };
+      return { reason: 'MALFORMED_PAYLOAD', message: `payload is not a valid safetensors file: ${e.message}` };
     }
     if (!policy.heterogeneous) {
       const mismatch = checkSpec(policy.modelSpec, layout.entries);
@@ -82,7 +91,8 @@ export async function inspectStagedPayload(path: string, size: number, flavor: s
       if (problem !== undefined) return problem;
     }
     const norm = distance.norm();
-    if (measure && norm > policy.normBound) {
+    // Not `norm > bound`: a NaN norm must refuse, never pass.
+    if (measure && !(norm <= policy.normBound)) {
       return { reason: 'NORM_EXCEEDED', message: `update norm ${norm.toPrecision(6)} exceeds the bound ${policy.normBound}` };
     }
     return undefined;
@@ -104,6 +114,10 @@ async function inspectTensor(
     const bytes = await readExactly(file, dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));
     const slice = tensorOfBytes({ dtype: entry.dtype, shape: [] }, bytes);
     if (!allFinite(slice)) return { reason: 'NON_FINITE', message: `tensor "${entry.name}" has a NaN or infinite value` };
+    const inexact = firstInexactInteger(slice);
+    if (inexact >= 0) {
+      return { reason: 'VALUE_OUT_OF_RANGE', message: `tensor "${entry.name}" holds ${String(slice.data[inexact])}, beyond ±${MAX_EXACT_INTEGER} (exact in float64, where aggregates are computed)` };
+    }
     if (norm && isFloatDType(entry.dtype)) {
       const values = floatValues(slice);
       norm.distance.add(values, base?.subarray(elements, elements + values.length));

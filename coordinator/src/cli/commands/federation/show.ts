@@ -31,6 +31,7 @@ export default defineCommand({
         ['round deadline', s === null ? undefined : `${s.roundDeadlineSeconds}s`],
         ['on round failure', s === null ? undefined : enumLabel(s.onRoundFailure, 'ROUND_FAILURE_POLICY_')],
         ['norm bound', s === null || s.normBound === 0 ? undefined : String(s.normBound)],
+        ['max examples', s === null || s.maxExamples === 0 ? undefined : String(s.maxExamples)],
       ]),
       '',
       `Model spec (${plural(tensors.length, 'tensor')}):`,

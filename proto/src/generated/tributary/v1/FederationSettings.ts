@@ -1,6 +1,7 @@
 // Original file: tributary.proto
 
 import type { RoundFailurePolicy as _tributary_v1_RoundFailurePolicy, RoundFailurePolicy__Output as _tributary_v1_RoundFailurePolicy__Output } from '../../tributary/v1/RoundFailurePolicy.js';
+import type { Long } from '@grpc/proto-loader';
 
 export interface FederationSettings {
   'strategy'?: (string);
@@ -14,6 +15,7 @@ export interface FederationSettings {
   'evaluateEvery'?: (number);
   'normBound'?: (number | string);
   'normBoundMode'?: (string);
+  'maxExamples'?: (number | string | Long);
 }
 
 export interface FederationSettings__Output {
@@ -28,4 +30,5 @@ export interface FederationSettings__Output {
   'evaluateEvery': (number);
   'normBound': (number);
   'normBoundMode': (string);
+  'maxExamples': (number);
 }
