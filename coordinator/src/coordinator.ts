@@ -148,6 +148,8 @@ export class Coordinator {
         consumerName: UPDATE_CONSUMER,
         concurrency: opts.ingest.concurrency,
         payloadTimeoutMs: opts.ingest.payloadTimeoutMs,
+        minUploadBytesPerSecond: opts.ingest.minUploadBytesPerSecond,
+        minUploadMs: opts.ingest.minUploadMs,
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());

@@ -22,7 +22,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.metricsPort).toBe(0);
     expect(o.auth).toMatchObject({ skewMs: 300_000, maxNonces: 1_000_000 });
     expect(o.rounds).toEqual({ maxUpdateBytes: 2 ** 30, aggregatorMemoryBytes: 2 ** 30 });
-    expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000 });
+    expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000, minUploadBytesPerSecond: 2 ** 20, minUploadMs: 60_000 });
     expect(o.metricIngest).toEqual({ flushIntervalMs: 100, maxBatchPoints: 5_000 });
     expect(o.tracking).toEqual({ uri: 'level:///var/lib/tributary/tracking', plugins: [], retryDelayMs: 5_000 });
     expect(o.strategyPlugins).toEqual([]);
@@ -42,13 +42,13 @@ describe('compileCoordinatorOptions', () => {
       trackingRetryDelay: 250,
       maxUpdateSize: '256MiB',
       aggregatorMemory: 1024,
-      ingest: { concurrency: 2, payloadTimeout: '1m' },
+      ingest: { concurrency: 2, payloadTimeout: '1m', minUploadRate: '4MiB/s', minUploadTime: '2m' },
       metricIngest: { flushInterval: '250ms', maxBatchPoints: 100 },
     });
     expect(o.auth.skewMs).toBe(30_000);
     expect(o.tracking.retryDelayMs).toBe(250);
     expect(o.rounds).toEqual({ maxUpdateBytes: 256 * 2 ** 20, aggregatorMemoryBytes: 1024 });
-    expect(o.ingest).toEqual({ concurrency: 2, payloadTimeoutMs: 60_000 });
+    expect(o.ingest).toEqual({ concurrency: 2, payloadTimeoutMs: 60_000, minUploadBytesPerSecond: 4 * 2 ** 20, minUploadMs: 120_000 });
     expect(o.metricIngest).toEqual({ flushIntervalMs: 250, maxBatchPoints: 100 });
   });
 
@@ -73,6 +73,7 @@ describe('compileCoordinatorOptions', () => {
     ['a size with an unknown unit', { maxUpdateSize: '1 GiBibytes' }, 'maxUpdateSize'],
     ['a zero size', { aggregatorMemory: 0 }, 'aggregatorMemory'],
     ['zero ingest concurrency', { ingest: { concurrency: 0 } }, 'ingest.concurrency'],
+    ['a zero upload rate', { ingest: { minUploadRate: '0MiB/s' } }, 'ingest.minUploadRate'],
     ['a fractional batch size', { metricIngest: { maxBatchPoints: 1.5 } }, 'metricIngest.maxBatchPoints'],
     ['a plugin that is not a string', { strategyPlugins: [42] }, 'strategyPlugins[0]'],
   ])('refuses %s with INVALID_ARGUMENT naming the option', (_what, patch, option) => {

@@ -52,6 +52,15 @@ export interface CoordinatorOptions {
     concurrency?: number;
     /** Longest wait for the next payload chunk before refusing with PAYLOAD_MISSING. @default '30s' */
     payloadTimeout?: Duration;
+    /**
+     * Slowest upload a site may make: an update's payload must be read within
+     * `max(minUploadTime, payload_size / minUploadRate)` of its manifest, or it is refused with
+     * UPLOAD_TIMEOUT, so a site trickling chunks cannot hold a verification slot for long.
+     * Bytes per second, or text such as '1MiB/s'. @default '1MiB/s'
+     */
+    minUploadRate?: ByteSize;
+    /** Shortest upload deadline, whatever the payload's size. @default '60s' */
+    minUploadTime?: Duration;
   };
   /** Metric ingest over NATS. */
   metricIngest?: {
@@ -104,6 +113,8 @@ export interface CompiledCoordinatorOptions {
   readonly ingest: {
     readonly concurrency: number;
     readonly payloadTimeoutMs: number;
+    readonly minUploadBytesPerSecond: number;
+    readonly minUploadMs: number;
   };
   readonly metricIngest: {
     readonly flushIntervalMs: number;
@@ -131,6 +142,8 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   aggregatorMemoryBytes: 2 ** 30,
   ingestConcurrency: 4,
   payloadTimeoutMs: 30_000,
+  minUploadBytesPerSecond: 2 ** 20,
+  minUploadMs: 60_000,
   metricFlushIntervalMs: 100,
   metricMaxBatchPoints: 5_000,
   trackingRetryDelayMs: 5_000,
@@ -177,6 +190,8 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
     ingest: Object.freeze({
       concurrency: integer('ingest.concurrency', ingest.concurrency, d.ingestConcurrency, 1_000),
       payloadTimeoutMs: duration('ingest.payloadTimeout', ingest.payloadTimeout, d.payloadTimeoutMs),
+      minUploadBytesPerSecond: byteRate('ingest.minUploadRate', ingest.minUploadRate, d.minUploadBytesPerSecond),
+      minUploadMs: duration('ingest.minUploadTime', ingest.minUploadTime, d.minUploadMs),
     }),
     metricIngest: Object.freeze({
       flushIntervalMs: duration('metricIngest.flushInterval', metricIngest.flushInterval, d.metricFlushIntervalMs),
@@ -251,6 +266,11 @@ function duration(name: string, v: unknown, fallback: number): number {
   else throw invalidValue(label(name), v, why);
   if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_DURATION_MS) throw invalidValue(label(name), v, why);
   return ms;
+}
+
+/** Bytes per second: a number, or a size with an optional `/s` ('1MiB/s'). */
+function byteRate(name: string, v: unknown, fallback: number): number {
+  return byteSize(name, typeof v === 'string' ? v.replace(/\s*\/\s*s\s*$/, '') : v, fallback);
 }
 
 function byteSize(name: string, v: unknown, fallback: number): number {

@@ -22,6 +22,8 @@ export interface PayloadReadRequest {
   payloadSize: number;
   /** Longest wait for the next chunk. */
   idleTimeoutMs: number;
+  /** Longest the whole read may take, from this call: past it the read stops with UPLOAD_TIMEOUT. */
+  deadlineMs: number;
 }
 
 export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | ({ ok: false } & Refusal);
@@ -41,8 +43,13 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
   let next = 0;
   let bytes = 0;
   let idle = false;
+  let late = false;
   let failure: ({ ok: false } & Refusal) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const deadline = setTimeout(() => {
+    late = true;
+    messages.stop();
+  }, req.deadlineMs);
   const armTimer = (): void => {
     clearTimeout(timer);
     timer = setTimeout(() => {
@@ -78,6 +85,7 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
     }
   } finally {
     clearTimeout(timer);
+    clearTimeout(deadline);
     messages.stop();
     await file.close();
     // Ordered consumers otherwise linger on the server for minutes after use; the delete need
@@ -85,6 +93,9 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
     void consumer.delete().catch(() => false);
   }
   if (failure !== undefined) return failure;
+  if (next < req.chunkCount && late) {
+    return refused('UPLOAD_TIMEOUT', `received ${next} of ${req.chunkCount} chunks within the upload deadline of ${Math.round(req.deadlineMs / 1000)} s`);
+  }
   if (next < req.chunkCount) {
     const why = idle ? `within ${req.idleTimeoutMs} ms` : 'before the stream ended';
     return refused('PAYLOAD_MISSING', `received ${next} of ${req.chunkCount} chunks ${why}`);

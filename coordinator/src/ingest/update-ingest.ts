@@ -13,6 +13,7 @@ import {
 } from '@tributary/proto';
 import { nanos, type ConsumerMessages, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
+import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { AdmissionContext, UpdateAdmission } from '../rounds/admission.js';
 import { isMember } from '../sites/membership.js';
@@ -40,6 +41,10 @@ export interface UpdateIngestOptions {
   consumerName: string;
   /** Updates verified at the same time; each holds at most a bounded read window in memory. */
   concurrency: number;
+  /** Slowest accepted upload, bytes per second: with `minUploadMs`, it sets each payload's read deadline. @default 1 MiB/s */
+  minUploadBytesPerSecond?: number;
+  /** Shortest read deadline of a payload. @default 60 s */
+  minUploadMs?: number;
 }
 
 /** A manifest not acked within this time is redelivered; progress on a long payload read extends it. */
@@ -48,6 +53,8 @@ const PROGRESS_EVERY_MS = ACK_WAIT_MS / 4;
 /** Deliveries an unexpected failure (state store, NATS) gets before the update is refused as INTERNAL. */
 const MAX_DELIVERIES = 5;
 const RETRY_DELAY_MS = 2_000;
+/** setTimeout's limit. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 type Outcome = 'ack' | 'term';
 
@@ -66,6 +73,8 @@ export class UpdateIngest {
   private consuming?: Consuming;
   /** Update ids being verified now: a copy arriving meanwhile is a replay. */
   private readonly inFlight = new Set<string>();
+  /** Sites whose payload is being read now: one upload at a time per site, so no site holds every slot. */
+  private readonly uploading = new Set<string>();
 
   constructor(private readonly opts: UpdateIngestOptions) {
     this.log = opts.logger.child({ component: 'ingest' });
@@ -256,17 +265,27 @@ export class UpdateIngest {
       if (declared !== undefined) return { reason: 'SCHEMA_MISMATCH', message: `manifest tensors do not match the model: ${declared}` };
     }
 
+    if (this.uploading.has(manifest.site)) {
+      return { reason: 'UPLOAD_IN_PROGRESS', message: `site "${manifest.site}" is already uploading another update; send the next one after its verdict` };
+    }
     const path = join(this.opts.stagingDir, manifest.updateId);
     staging.path = path;
-    const read = await readPayload({
-      js: this.jetstream(),
-      subject: subjects.sitePayload(manifest.federation, manifest.site, manifest.updateId),
-      path,
-      chunkCount: manifest.chunkCount,
-      chunkSize: manifest.chunkSize,
-      payloadSize: manifest.payloadSize,
-      idleTimeoutMs: this.opts.payloadTimeoutMs,
-    });
+    this.uploading.add(manifest.site);
+    let read;
+    try {
+      read = await readPayload({
+        js: this.jetstream(),
+        subject: subjects.sitePayload(manifest.federation, manifest.site, manifest.updateId),
+        path,
+        chunkCount: manifest.chunkCount,
+        chunkSize: manifest.chunkSize,
+        payloadSize: manifest.payloadSize,
+        idleTimeoutMs: this.opts.payloadTimeoutMs,
+        deadlineMs: this.uploadDeadlineMs(manifest.payloadSize),
+      });
+    } finally {
+      this.uploading.delete(manifest.site);
+    }
     if (!read.ok) return read;
     if (read.bytes !== manifest.payloadSize) return { reason: 'SIZE_MISMATCH', message: `payload has ${read.bytes} bytes, the manifest says ${manifest.payloadSize}` };
     if (read.sha256 !== manifest.payloadSha256) {
@@ -279,6 +298,13 @@ export class UpdateIngest {
       if (problem !== undefined) return problem;
     }
     return new VerifiedUpdate(manifest, read.bytes, path, this.opts.blobs);
+  }
+
+  /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */
+  private uploadDeadlineMs(bytes: number): number {
+    const rate = this.opts.minUploadBytesPerSecond ?? COORDINATOR_DEFAULTS.minUploadBytesPerSecond;
+    const floor = this.opts.minUploadMs ?? COORDINATOR_DEFAULTS.minUploadMs;
+    return Math.min(MAX_TIMER_MS, Math.max(floor, Math.ceil((bytes / rate) * 1000)));
   }
 
   private refuse(d: Delivery, r: Refusal): Promise<Outcome> {
