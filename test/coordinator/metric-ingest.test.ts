@@ -240,8 +240,9 @@ describe('MetricIngest', () => {
       ['RUN_NOT_FOUND', () => publish({ key: alpha, points: points(2), batch: { runId: 'other-run' }, subject: subjects.metrics(FED, 'other-run', 'alpha') })],
       ['MALFORMED_ENVELOPE', async () => void (await js.publish(subjects.metrics(FED, runId, 'alpha'), new Uint8Array([0xff, 0x01, 0x02, 0x03])))],
       ['MALFORMED_ENVELOPE', () => publish({ key: alpha, kind: 'update', points: points(2) })],
-      ['INVALID_ARGUMENT', () => publish({ key: alpha, points: points(2, { key: '../escape' }) })],
-      ['INVALID_ARGUMENT', () => publish({ key: alpha, points: points(2, { key: 'x'.repeat(250) }) })],
+      ['INVALID_METRIC_KEY', () => publish({ key: alpha, points: points(2, { key: '../escape' }) })],
+      ['INVALID_METRIC_KEY', () => publish({ key: alpha, points: points(2, { key: 'pérdida' }) })],
+      ['INVALID_METRIC_KEY', () => publish({ key: alpha, points: points(2, { key: 'x'.repeat(250) }) })],
       ['INVALID_ARGUMENT', () => publish({ key: alpha, points: [{ key: 'loss', value: 1, timestampMs: -5, step: 0 }] })],
     ];
     const expected = new Map<string, number>();

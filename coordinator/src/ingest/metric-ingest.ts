@@ -226,7 +226,7 @@ export class MetricIngest {
       return refusal(Reason.RUN_NOT_FOUND, `run "${batch.runId}" of federation "${batch.federation}" does not exist`);
     }
     const problem = pointsProblem(batch);
-    if (problem !== undefined) return refusal(Reason.INVALID_ARGUMENT, problem);
+    if (problem !== undefined) return refusal(problem.reason, problem.message);
     return batch;
   }
 
@@ -369,8 +369,9 @@ const VALID_KEYS_PER_SITE = 10_000;
  * A point the tracking store would refuse, as a message, or undefined. Keys follow MLflow's rules
  * as stored (`site/<site>/<key>`); NaN and ±Infinity are kept, as MLflow keeps them.
  */
-function pointsProblem(batch: MetricBatch__Output): string | undefined {
-  if (batch.points.length > MAX_POINTS_PER_BATCH) return `${batch.points.length} points in one batch; at most ${MAX_POINTS_PER_BATCH}`;
+function pointsProblem(batch: MetricBatch__Output): Refusal | undefined {
+  const invalid = (message: string): Refusal => refusal(Reason.INVALID_ARGUMENT, message);
+  if (batch.points.length > MAX_POINTS_PER_BATCH) return invalid(`${batch.points.length} points in one batch; at most ${MAX_POINTS_PER_BATCH}`);
   let known = validKeys.get(batch.site);
   if (known === undefined || known.size >= VALID_KEYS_PER_SITE) {
     known = new Set();
@@ -379,16 +380,16 @@ function pointsProblem(batch: MetricBatch__Output): string | undefined {
   for (let i = 0; i < batch.points.length; i++) {
     const p = batch.points[i]!;
     if (!known.has(p.key)) {
-      if (p.key === '') return `point ${i} has no key`;
+      if (p.key === '') return refusal(Reason.INVALID_METRIC_KEY, `point ${i} has no key`);
       try {
         validateMetricKey(`site/${batch.site}/${p.key}`);
       } catch (err) {
-        return `point ${i}: ${TributaryError.from(err).message}`;
+        return refusal(Reason.INVALID_METRIC_KEY, `point ${i}: ${TributaryError.from(err).message}`);
       }
       known.add(p.key);
     }
-    if (!Number.isSafeInteger(p.timestampMs) || p.timestampMs < 0) return `point ${i} ("${p.key}") has an invalid timestamp ${p.timestampMs}`;
-    if (!Number.isSafeInteger(p.step)) return `point ${i} ("${p.key}") has an invalid step ${p.step}`;
+    if (!Number.isSafeInteger(p.timestampMs) || p.timestampMs < 0) return invalid(`point ${i} ("${p.key}") has an invalid timestamp ${p.timestampMs}`);
+    if (!Number.isSafeInteger(p.step)) return invalid(`point ${i} ("${p.key}") has an invalid step ${p.step}`);
   }
   return undefined;
 }

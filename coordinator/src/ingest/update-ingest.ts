@@ -23,7 +23,7 @@ import { VerifiedUpdate } from '../updates/verified-update.js';
 import { readPayload } from './payload-reader.js';
 import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
 import { UpdateOutcomes, type Delivery } from './update-outcomes.js';
-import { manifestProblem, subjectMismatch, unsupportedFlavor } from './verification.js';
+import { manifestProblem, metricKeyProblem, subjectMismatch, unsupportedFlavor } from './verification.js';
 
 export interface UpdateIngestOptions {
   nc: NatsConnection;
@@ -202,6 +202,8 @@ export class UpdateIngest {
     d.attributable = true;
     const problem = manifestProblem(manifest);
     if (problem !== undefined) return this.refuse(d, { reason: 'MALFORMED_MANIFEST', message: problem });
+    const badKey = metricKeyProblem(manifest);
+    if (badKey !== undefined) return this.refuse(d, { reason: 'INVALID_METRIC_KEY', message: badKey });
 
     if (this.inFlight.has(manifest.updateId)) {
       this.outcomes?.replayed(d, { reason: 'REPLAYED_UPDATE', message: `update id ${manifest.updateId} is already being verified` });

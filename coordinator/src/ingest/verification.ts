@@ -1,4 +1,5 @@
-import { DEFAULT_CHUNK_SIZE, UPDATE_ID_PATTERN, isOpaqueFlavor, type UpdateManifest__Output, type UpdateSubject } from '@tributary/proto';
+import { DEFAULT_CHUNK_SIZE, TributaryError, UPDATE_ID_PATTERN, isOpaqueFlavor, type UpdateManifest__Output, type UpdateSubject } from '@tributary/proto';
+import { validateMetricKey } from '../tracking/validation.js';
 import { isTensorFlavor } from '../updates/foldable-update.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -63,6 +64,24 @@ function metadataProblem(m: UpdateManifest__Output): string | undefined {
   if (context.length > MAX_CONTEXT_ENTRIES) return `more than ${MAX_CONTEXT_ENTRIES} context entries`;
   for (const [k, v] of context) {
     if (k.length === 0 || k.length > MAX_KEY_CHARS || v.length > MAX_VALUE_CHARS) return `context entry ${JSON.stringify(k.slice(0, 40))} is empty or oversized`;
+  }
+  return undefined;
+}
+
+/**
+ * A metric key of the manifest the tracking stores would refuse, as a message, or undefined.
+ * Keys are checked once, here, with MLflow's rule (the strictest of the stores), as they will be
+ * stored: as round metrics, and as `eval_<key>` for an evaluation result. A key that passed here
+ * is never the reason a round cannot be logged.
+ */
+export function metricKeyProblem(m: UpdateManifest__Output): string | undefined {
+  for (const key of Object.keys(m.metrics)) {
+    const stored = m.taskKind === 'evaluate' ? [key, `eval_${key}`] : [key];
+    try {
+      for (const k of stored) validateMetricKey(k);
+    } catch (err) {
+      return `metric key ${JSON.stringify(key.slice(0, 60))}: ${TributaryError.from(err).message}`;
+    }
   }
   return undefined;
 }

@@ -19,6 +19,8 @@ import type { MetricInput, Param, TrackingRunStatus, TrackingRunTag, TrackingSto
 export const RUN_ID_TAG = 'tributary.run_id';
 /** Tag holding the last round logged, so a restart logs exactly the rounds still missing. */
 const LOGGED_ROUNDS_TAG = 'tributary.logged_rounds';
+/** Codes of a store refusing the data itself (not being unavailable): the same write would fail again. */
+const STORE_REFUSALS: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'OUT_OF_RANGE']);
 /** MLflow caps tag values at 5000 characters. */
 const MAX_TAG_CHARS = 5000;
 /** Most points GetMetricHistory returns per series. */
@@ -193,7 +195,22 @@ export class RunTracker {
       const version = round.state === 'ROUND_STATE_COMMITTED' ? await this.opts.state.getModelVersion(run.federation, round.committedVersion) : undefined;
       const { metrics, tags } = roundRecords(round, version?.sha256 ?? '');
       tags.push({ key: LOGGED_ROUNDS_TAG, value: String(round.number) });
-      await this.opts.store.logBatch(trackingRunId, { metrics, tags });
+      try {
+        await this.opts.store.logBatch(trackingRunId, { metrics, tags });
+      } catch (err) {
+        const e = TributaryError.from(err);
+        if (!STORE_REFUSALS.has(e.code)) throw err;
+        // The store refuses this data: retrying would refuse it again, for ever. The round's
+        // record is dropped, and the run says so, so the next rounds and the status still land.
+        this.log.error({ runId, round: round.number, reason: e.reason, err: e.message }, "the tracking store refused a round's record; dropped");
+        const dropped = `${e.reason}: ${e.message}`;
+        await this.opts.store.logBatch(trackingRunId, {
+          tags: [
+            { key: `tributary.round.${round.number}.tracking_dropped`, value: clip(dropped) },
+            { key: LOGGED_ROUNDS_TAG, value: String(round.number) },
+          ],
+        });
+      }
       logged = round.number;
     }
     this.loggedRounds.set(runId, logged);
