@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -17,6 +17,7 @@ import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
 import { BlobStore, LevelStateStore } from './state/index.js';
+import { ensurePrivateDirectory } from './state/private-files.js';
 import { RunTracker, TrackingStoreRegistry, type TrackingStore } from './tracking/index.js';
 import { builtinStrategies, loadStrategyPlugin } from './strategies/index.js';
 
@@ -50,7 +51,8 @@ export class Coordinator {
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
     const opts = compileCoordinatorOptions(options);
     const logger = opts.logger;
-    await mkdir(join(opts.dataDir, 'staging'), { recursive: true });
+    // The data directory holds sites' updates and the coordinator's state: its user's only.
+    for (const dir of [opts.dataDir, ...['staging', 'state', 'blobs', 'scratch'].map((d) => join(opts.dataDir, d))]) await ensurePrivateDirectory(dir);
     const state = new LevelStateStore(join(opts.dataDir, 'state'));
     await state.open().catch((err: unknown) => {
       const locked = (err as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED';
@@ -100,7 +102,7 @@ export class Coordinator {
       cleanup.unshift(() => nc.close());
       await nc
         .jetstreamManager()
-        .then((jsm) => ensureStreams(jsm))
+        .then((jsm) => ensureStreams(jsm, opts.streams))
         .catch((err: unknown) => {
           const noJetStream = /503|jetstream not enabled/i.test(String((err as Error)?.message ?? err));
           throw new TributaryError({

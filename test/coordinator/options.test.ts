@@ -24,13 +24,14 @@ describe('compileCoordinatorOptions', () => {
     expect(o.rounds).toEqual({ maxUpdateBytes: 2 ** 30, aggregatorMemoryBytes: 2 ** 30 });
     expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000, minUploadBytesPerSecond: 2 ** 20, minUploadMs: 60_000 });
     expect(o.metricIngest).toEqual({ flushIntervalMs: 100, maxBatchPoints: 5_000 });
+    expect(o.streams).toEqual({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 });
     expect(o.tracking).toEqual({ uri: 'level:///var/lib/tributary/tracking', plugins: [], retryDelayMs: 5_000 });
     expect(o.strategyPlugins).toEqual([]);
   });
 
   it('returns frozen options', () => {
     const o = compileCoordinatorOptions(base);
-    for (const part of [o, o.grpc, o.nats, o.auth, o.rounds, o.ingest, o.metricIngest, o.tracking, o.nats.servers]) {
+    for (const part of [o, o.grpc, o.nats, o.auth, o.rounds, o.ingest, o.streams, o.metricIngest, o.tracking, o.nats.servers]) {
       expect(Object.isFrozen(part)).toBe(true);
     }
   });
@@ -74,6 +75,7 @@ describe('compileCoordinatorOptions', () => {
     ['a zero size', { aggregatorMemory: 0 }, 'aggregatorMemory'],
     ['zero ingest concurrency', { ingest: { concurrency: 0 } }, 'ingest.concurrency'],
     ['a zero upload rate', { ingest: { minUploadRate: '0MiB/s' } }, 'ingest.minUploadRate'],
+    ['a stream limit with an unknown unit', { streams: { payloadsMaxBytes: '8 parsecs' } }, 'streams.payloadsMaxBytes'],
     ['a fractional batch size', { metricIngest: { maxBatchPoints: 1.5 } }, 'metricIngest.maxBatchPoints'],
     ['a plugin that is not a string', { strategyPlugins: [42] }, 'strategyPlugins[0]'],
   ])('refuses %s with INVALID_ARGUMENT naming the option', (_what, patch, option) => {

@@ -1,5 +1,6 @@
 import {
   CHUNK_INDEX_HEADER,
+  STREAM_PAYLOADS,
   encodeEnvelope,
   encodeManifest,
   encodeSafetensors,
@@ -100,5 +101,15 @@ describe('a site trickling chunks', () => {
     const uploading = trickled.find((t) => settled.get(t.updateId)?.reason !== 'UPLOAD_IN_PROGRESS');
     const v = await uploading?.verdict;
     expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'UPLOAD_TIMEOUT' });
+  });
+
+  it('leaves none of its chunks behind once its updates are refused', async () => {
+    const jsm = await raw.nc.jetstreamManager();
+    const left = async (): Promise<number> => {
+      const info = await jsm.streams.info(STREAM_PAYLOADS, { subjects_filter: 'trib.fair.payload.trickler.*' });
+      return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+    };
+    await eventually(async () => ((await left()) === 0 ? true : undefined));
+    expect(await left()).toBe(0);
   });
 });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DEFAULT_AUTH_SKEW_MS, DEFAULT_MAX_NONCES, PUBLIC_KEY_BYTES } from '@tributary/proto';
 import type { ConnectionOptions, TlsOptions } from 'nats';
 import type { Logger } from 'pino';
+import type { StreamLimits } from '../ingest/streams.js';
 import { silentLogger } from '../observability/logger.js';
 import { invalidValue, parseByteSize, parseDuration, parseHostPort, parseInteger, parseNatsServers } from './values.js';
 
@@ -62,6 +63,18 @@ export interface CoordinatorOptions {
     /** Shortest upload deadline, whatever the payload's size. @default '60s' */
     minUploadTime?: Duration;
   };
+  /**
+   * Size limits of the data plane's JetStream streams; past one, the stream drops its oldest
+   * messages. Applied at every start, also to streams that exist.
+   */
+  streams?: {
+    /** TRIB_UPDATES: signed manifests (about 1 KiB each). @default '256MiB' */
+    updatesMaxBytes?: ByteSize;
+    /** TRIB_PAYLOADS: update chunks, purged once their update is decided. @default '8GiB' */
+    payloadsMaxBytes?: ByteSize;
+    /** TRIB_METRICS: signed metric batches. @default '1GiB' */
+    metricsMaxBytes?: ByteSize;
+  };
   /** Metric ingest over NATS. */
   metricIngest?: {
     /** Longest time a verified point waits before it is written to the tracking store. @default '100ms' */
@@ -116,6 +129,7 @@ export interface CompiledCoordinatorOptions {
     readonly minUploadBytesPerSecond: number;
     readonly minUploadMs: number;
   };
+  readonly streams: StreamLimits;
   readonly metricIngest: {
     readonly flushIntervalMs: number;
     readonly maxBatchPoints: number;
@@ -144,6 +158,7 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   payloadTimeoutMs: 30_000,
   minUploadBytesPerSecond: 2 ** 20,
   minUploadMs: 60_000,
+  streams: Object.freeze({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 }),
   metricFlushIntervalMs: 100,
   metricMaxBatchPoints: 5_000,
   trackingRetryDelayMs: 5_000,
@@ -162,6 +177,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
   const dataDir = text('dataDir', opts.dataDir);
   const ingest = group('ingest', opts.ingest);
   const metricIngest = group('metricIngest', opts.metricIngest);
+  const streams = group('streams', opts.streams);
   return Object.freeze({
     dataDir,
     adminKeys: adminKeys(opts.adminKeys),
@@ -192,6 +208,11 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       payloadTimeoutMs: duration('ingest.payloadTimeout', ingest.payloadTimeout, d.payloadTimeoutMs),
       minUploadBytesPerSecond: byteRate('ingest.minUploadRate', ingest.minUploadRate, d.minUploadBytesPerSecond),
       minUploadMs: duration('ingest.minUploadTime', ingest.minUploadTime, d.minUploadMs),
+    }),
+    streams: Object.freeze({
+      updatesMaxBytes: byteSize('streams.updatesMaxBytes', streams.updatesMaxBytes, d.streams.updatesMaxBytes),
+      payloadsMaxBytes: byteSize('streams.payloadsMaxBytes', streams.payloadsMaxBytes, d.streams.payloadsMaxBytes),
+      metricsMaxBytes: byteSize('streams.metricsMaxBytes', streams.metricsMaxBytes, d.streams.metricsMaxBytes),
     }),
     metricIngest: Object.freeze({
       flushIntervalMs: duration('metricIngest.flushInterval', metricIngest.flushInterval, d.metricFlushIntervalMs),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { CHUNK_INDEX_HEADER, STREAM_PAYLOADS } from '@tributary/proto';
 import type { JetStreamClient } from 'nats';
+import { PRIVATE_FILE_MODE } from '../state/private-files.js';
 import type { Refusal } from '../updates/foldable-update.js';
 
 /**
@@ -37,7 +38,7 @@ export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | ({
 export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadResult> {
   const consumer = await req.js.consumers.get(STREAM_PAYLOADS, { filterSubjects: req.subject });
   const messages = await consumer.consume({ max_bytes: PULL_AHEAD_BYTES });
-  const file = await open(req.path, 'w');
+  const file = await open(req.path, 'w', PRIVATE_FILE_MODE);
   const hash = createHash('sha256');
   const lastSize = req.payloadSize - req.chunkSize * (req.chunkCount - 1);
   let next = 0;

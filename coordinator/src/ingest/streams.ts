@@ -1,4 +1,5 @@
 import { DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, subjects } from '@tributary/proto';
+import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
 import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type StreamConfig } from 'nats';
 
 /** The coordinator's durable consumers: updates (manifests) and metric batches. */
@@ -24,10 +25,21 @@ const CHUNK_HEADER_ALLOWANCE = 4096;
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 
-type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> & Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age'>>;
+type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> &
+  Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes'>>;
+
+/**
+ * Largest size of each stream, in bytes; past it the oldest messages are dropped (JetStream's
+ * default discard policy), so no sender can fill the server's disk.
+ */
+export interface StreamLimits {
+  readonly updatesMaxBytes: number;
+  readonly payloadsMaxBytes: number;
+  readonly metricsMaxBytes: number;
+}
 
 /** The data plane's three streams. */
-function dataPlaneStreams(): DataPlaneStream[] {
+function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
   return [
     {
       name: STREAM_UPDATES,
@@ -35,6 +47,7 @@ function dataPlaneStreams(): DataPlaneStream[] {
       storage: StorageType.File,
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       max_age: nanos(UPDATES_MAX_AGE_MS),
+      max_bytes: limits.updatesMaxBytes,
     },
     {
       name: STREAM_PAYLOADS,
@@ -43,6 +56,7 @@ function dataPlaneStreams(): DataPlaneStream[] {
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       max_msg_size: DEFAULT_CHUNK_SIZE + CHUNK_HEADER_ALLOWANCE,
       max_age: nanos(PAYLOADS_MAX_AGE_MS),
+      max_bytes: limits.payloadsMaxBytes,
     },
     {
       name: STREAM_METRICS,
@@ -50,16 +64,18 @@ function dataPlaneStreams(): DataPlaneStream[] {
       storage: StorageType.File,
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       max_age: nanos(METRICS_MAX_AGE_MS),
+      max_bytes: limits.metricsMaxBytes,
     },
   ];
 }
 
 /**
  * Creates the data plane's streams, or brings an existing one's subjects, duplicate window,
- * message size limit and age limit back to what Tributary expects. Safe to call on every start.
+ * message size limit, age limit and size limit back to what Tributary expects. Safe to call on
+ * every start.
  */
-export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
-  for (const wanted of dataPlaneStreams()) {
+export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = COORDINATOR_DEFAULTS.streams): Promise<void> {
+  for (const wanted of dataPlaneStreams(await fittedLimits(jsm, limits))) {
     const existing = await streamConfig(jsm, wanted.name);
     if (existing === undefined) {
       await jsm.streams.add(wanted);
@@ -108,6 +124,19 @@ export async function stopConsuming({ messages, loop }: Consuming): Promise<void
   await loop;
 }
 
+/**
+ * The limits, scaled down in proportion when the account's JetStream storage is smaller than
+ * their sum: a file stream reserves its `max_bytes` there, and the server refuses a stream that
+ * does not fit.
+ */
+async function fittedLimits(jsm: JetStreamManager, limits: StreamLimits): Promise<StreamLimits> {
+  const storage = (await jsm.getAccountInfo()).limits.max_storage;
+  const total = limits.updatesMaxBytes + limits.payloadsMaxBytes + limits.metricsMaxBytes;
+  if (!(storage > 0) || total <= storage) return limits;
+  const share = (bytes: number): number => Math.max(1, Math.floor((bytes * storage) / total));
+  return { updatesMaxBytes: share(limits.updatesMaxBytes), payloadsMaxBytes: share(limits.payloadsMaxBytes), metricsMaxBytes: share(limits.metricsMaxBytes) };
+}
+
 async function streamConfig(jsm: JetStreamManager, name: string): Promise<StreamConfig | undefined> {
   try {
     return (await jsm.streams.info(name)).config;
@@ -124,6 +153,7 @@ function differs(existing: StreamConfig, wanted: DataPlaneStream): boolean {
     !sameSubjects ||
     (wanted.duplicate_window !== undefined && existing.duplicate_window !== wanted.duplicate_window) ||
     (wanted.max_msg_size !== undefined && existing.max_msg_size !== wanted.max_msg_size) ||
-    (wanted.max_age !== undefined && existing.max_age !== wanted.max_age)
+    (wanted.max_age !== undefined && existing.max_age !== wanted.max_age) ||
+    (wanted.max_bytes !== undefined && existing.max_bytes !== wanted.max_bytes)
   );
 }

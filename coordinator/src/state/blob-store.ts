@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Reason, TributaryError } from '@tributary/proto';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
 
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
@@ -28,7 +29,7 @@ export class BlobStore {
     if (!(await this.has(sha256))) {
       const temp = await this.tempPathFor(target);
       try {
-        const file = await open(temp, 'wx');
+        const file = await open(temp, 'wx', PRIVATE_FILE_MODE);
         try {
           await file.writeFile(bytes);
           await file.sync();
@@ -55,7 +56,7 @@ export class BlobStore {
       await rm(path, { force: true });
       return;
     }
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir(dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
     await syncFile(path);
     try {
       await rename(path, target);
@@ -65,6 +66,7 @@ export class BlobStore {
       const temp = await this.tempPathFor(target);
       try {
         await copyFile(path, temp);
+        await chmod(temp, PRIVATE_FILE_MODE);
         await syncFile(temp);
         await rename(temp, target);
       } catch (copyErr) {
@@ -134,7 +136,7 @@ export class BlobStore {
   }
 
   private async tempPathFor(target: string): Promise<string> {
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir(dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
     return `${target}.${randomBytes(6).toString('hex')}.tmp`;
   }
 }

@@ -80,6 +80,8 @@ export default defineCommand({
     const config = await loadServeConfig({ flags, env: ctx.env, cwd: ctx.cwd });
     const [{ Coordinator }, { createLogger }] = await Promise.all([import('../../coordinator.js'), import('../../observability/logger.js')]);
     const logger = createLogger(config.logLevel);
+    // Files libraries write with the process umask (LevelDB's) are the coordinator user's only, as its own are.
+    process.umask(0o077);
     const coordinator = await Coordinator.start(coordinatorOptionsOf(config, logger));
     const result: ServeResult = {
       address: coordinator.address,
