@@ -7,6 +7,7 @@ import type {
   GetMetricHistoryResponse__Output,
   Invitation__Output,
   ListFederationsResponse__Output,
+  CollectGarbageResponse__Output,
   ListModelVersionsResponse__Output,
   ListRoundsResponse__Output,
   ListRunsResponse__Output,
@@ -152,6 +153,14 @@ export class AdminClient {
   async listModelVersions(federation: string): Promise<ModelVersion__Output[]> {
     const res = await this.call<ListModelVersionsResponse__Output>('ListModelVersions', { federation });
     return res.versions;
+  }
+
+  /**
+   * Applies the federation's blob retention policy (`keep_versions`): deletes the blobs of older
+   * model versions that nothing kept needs, and says how many bytes that freed.
+   */
+  collectGarbage(federation: string): Promise<CollectGarbageResponse__Output> {
+    return this.call('CollectGarbage', { federation });
   }
 
   /**

@@ -149,6 +149,8 @@ export type { ListFederationsRequest, ListFederationsRequest__Output } from './g
 export type { ListFederationsResponse, ListFederationsResponse__Output } from './generated/tributary/v1/ListFederationsResponse.js';
 export type { ListModelVersionsRequest, ListModelVersionsRequest__Output } from './generated/tributary/v1/ListModelVersionsRequest.js';
 export type { ListModelVersionsResponse, ListModelVersionsResponse__Output } from './generated/tributary/v1/ListModelVersionsResponse.js';
+export type { CollectGarbageRequest, CollectGarbageRequest__Output } from './generated/tributary/v1/CollectGarbageRequest.js';
+export type { CollectGarbageResponse, CollectGarbageResponse__Output } from './generated/tributary/v1/CollectGarbageResponse.js';
 export type { ListRoundsRequest, ListRoundsRequest__Output } from './generated/tributary/v1/ListRoundsRequest.js';
 export type { ListRoundsResponse, ListRoundsResponse__Output } from './generated/tributary/v1/ListRoundsResponse.js';
 export type { ListRunsRequest, ListRunsRequest__Output } from './generated/tributary/v1/ListRunsRequest.js';

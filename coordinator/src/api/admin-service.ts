@@ -1,6 +1,7 @@
 import {
   TributaryError,
   assertName,
+  type CollectGarbageResponse__Output,
   type Federation__Output,
   type Invitation__Output,
   type ListFederationsResponse__Output,
@@ -100,6 +101,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       await deps.catalog.getFederation(req.federation);
       return { versions: await deps.state.listModelVersions(req.federation) };
     }),
+    CollectGarbage: admin(async (req): Promise<CollectGarbageResponse__Output> => deps.engine.collectGarbage(assertName('federation', req.federation))),
     WatchRun: (req, ctx) => {
       requireAdmin(ctx.principal);
       return watchRun(req, ctx, deps);

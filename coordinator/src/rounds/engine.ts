@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { TributaryError, type Refusal__Output, type Task__Output, type UpdateManifest__Output } from '@tributary/proto';
 import type { Logger } from 'pino';
+import { collectGarbage, type GarbageCollected } from '../models/blob-retention.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { BlobStore, RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
@@ -101,6 +102,16 @@ export class RoundEngine implements UpdateAdmission {
     if (!round || round.state !== 'ROUND_STATE_OPEN' || !round.selectedSites.includes(site)) return undefined;
     if (round.accepted.some((u) => u.site === site)) return undefined;
     return trainingTask(active, round);
+  }
+
+  /**
+   * Applies the federation's blob retention policy, inside its queue: no update of it is being
+   * committed meanwhile.
+   */
+  async collectGarbage(federation: string): Promise<GarbageCollected> {
+    const record = await this.services.state.getFederation(federation);
+    if (!record) throw TributaryError.notFound(`federation "${federation}" does not exist`);
+    return this.queues.run(federation, () => collectGarbage(this.services.state, this.services.blobs, record));
   }
 
   /** The open round of a run, for snapshots. */

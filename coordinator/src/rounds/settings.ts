@@ -9,6 +9,8 @@ export const SETTINGS_DEFAULTS = {
   onRoundFailure: 'ROUND_FAILURE_POLICY_FAIL_RUN',
   /** Largest num_examples an update may claim: it is the update's weight in the average. */
   maxExamples: 1_000_000_000,
+  /** Model versions whose blobs `CollectGarbage` keeps, newest first. */
+  keepVersions: 10,
 } as const;
 
 /** Largest number of rounds a run may ask for. */
@@ -33,6 +35,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
     normBound: s.normBound ?? 0,
     normBoundMode: s.normBoundMode || 'refuse',
     maxExamples: s.maxExamples || SETTINGS_DEFAULTS.maxExamples,
+    keepVersions: s.keepVersions || SETTINGS_DEFAULTS.keepVersions,
   };
   const bad = (field: string, why: string): never => {
     throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: `settings.${field} ${why}` });

@@ -78,6 +78,20 @@ export class BlobStore {
     await syncDirectory(dirname(target));
   }
 
+  /** Deletes a blob; its size in bytes, or undefined when it was not there. */
+  async remove(sha256: string): Promise<number | undefined> {
+    const path = this.path(sha256);
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+      await rm(path);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    return size;
+  }
+
   async has(sha256: string): Promise<boolean> {
     try {
       return (await stat(this.path(sha256))).isFile();

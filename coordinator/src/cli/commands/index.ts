@@ -7,6 +7,7 @@ import keygen from './keygen.js';
 import metricShow from './metric/show.js';
 import metricTail from './metric/tail.js';
 import modelExport from './model/export.js';
+import modelGc from './model/gc.js';
 import modelList from './model/list.js';
 import natsInit from './nats/init.js';
 import roundList from './round/list.js';
@@ -45,5 +46,6 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   metricShow,
   modelList,
   modelExport,
+  modelGc,
   natsInit,
 ];

@@ -34,7 +34,8 @@ export default defineCommand({
       .option('--norm-bound <n>', "largest L2 norm of an update's difference from the global model (default off)")
       .option('--norm-bound-mode <mode>', 'refuse (default) or clip updates beyond --norm-bound')
       .option('--evaluate-every <n>', 'federated evaluation of the new model every n rounds (default off)')
-      .option('--max-examples <n>', 'largest num_examples an update may claim, its weight in the average (default 1000000000)');
+      .option('--max-examples <n>', 'largest num_examples an update may claim, its weight in the average (default 1000000000)')
+      .option('--keep-versions <n>', "model versions whose blobs 'tributary model gc' keeps (default 10)");
   },
   parse(raw) {
     const sampleFraction = optFraction(raw, 'sampleFraction', '--sample-fraction');
@@ -80,6 +81,7 @@ export default defineCommand({
         normBoundMode: normModeText,
         evaluateEvery: optInteger(raw, 'evaluateEvery', '--evaluate-every', 1, UINT32_MAX),
         maxExamples: optInteger(raw, 'maxExamples', '--max-examples', 1, Number.MAX_SAFE_INTEGER),
+        keepVersions: optInteger(raw, 'keepVersions', '--keep-versions', 1, UINT32_MAX),
       }),
       strategyOptions,
     };

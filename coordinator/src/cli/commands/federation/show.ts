@@ -32,6 +32,7 @@ export default defineCommand({
         ['on round failure', s === null ? undefined : enumLabel(s.onRoundFailure, 'ROUND_FAILURE_POLICY_')],
         ['norm bound', s === null || s.normBound === 0 ? undefined : String(s.normBound)],
         ['max examples', s === null || s.maxExamples === 0 ? undefined : String(s.maxExamples)],
+        ['keep versions', s === null || s.keepVersions === 0 ? undefined : String(s.keepVersions)],
       ]),
       '',
       `Model spec (${plural(tensors.length, 'tensor')}):`,

@@ -3,6 +3,8 @@
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from '../../tributary/v1/AddSiteRequest.js';
+import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from '../../tributary/v1/CollectGarbageRequest.js';
+import type { CollectGarbageResponse as _tributary_v1_CollectGarbageResponse, CollectGarbageResponse__Output as _tributary_v1_CollectGarbageResponse__Output } from '../../tributary/v1/CollectGarbageResponse.js';
 import type { CreateFederationRequest as _tributary_v1_CreateFederationRequest, CreateFederationRequest__Output as _tributary_v1_CreateFederationRequest__Output } from '../../tributary/v1/CreateFederationRequest.js';
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from '../../tributary/v1/CreateInvitationRequest.js';
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from '../../tributary/v1/DownloadModelRequest.js';
@@ -46,6 +48,15 @@ export interface AdminServiceClient extends grpc.Client {
   addSite(argument: _tributary_v1_AddSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
   addSite(argument: _tributary_v1_AddSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
   addSite(argument: _tributary_v1_AddSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  
+  CollectGarbage(argument: _tributary_v1_CollectGarbageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
+  CollectGarbage(argument: _tributary_v1_CollectGarbageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
+  CollectGarbage(argument: _tributary_v1_CollectGarbageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
+  CollectGarbage(argument: _tributary_v1_CollectGarbageRequest, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
+  collectGarbage(argument: _tributary_v1_CollectGarbageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
+  collectGarbage(argument: _tributary_v1_CollectGarbageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
+  collectGarbage(argument: _tributary_v1_CollectGarbageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
+  collectGarbage(argument: _tributary_v1_CollectGarbageRequest, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
   
   CreateFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
   CreateFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
@@ -202,6 +213,8 @@ export interface AdminServiceClient extends grpc.Client {
 export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation {
   AddSite: grpc.handleUnaryCall<_tributary_v1_AddSiteRequest__Output, _tributary_v1_Site>;
   
+  CollectGarbage: grpc.handleUnaryCall<_tributary_v1_CollectGarbageRequest__Output, _tributary_v1_CollectGarbageResponse>;
+  
   CreateFederation: grpc.handleUnaryCall<_tributary_v1_CreateFederationRequest__Output, _tributary_v1_Federation>;
   
   CreateInvitation: grpc.handleUnaryCall<_tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation>;
@@ -242,6 +255,7 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
 
 export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   AddSite: MethodDefinition<_tributary_v1_AddSiteRequest, _tributary_v1_Site, _tributary_v1_AddSiteRequest__Output, _tributary_v1_Site__Output>
+  CollectGarbage: MethodDefinition<_tributary_v1_CollectGarbageRequest, _tributary_v1_CollectGarbageResponse, _tributary_v1_CollectGarbageRequest__Output, _tributary_v1_CollectGarbageResponse__Output>
   CreateFederation: MethodDefinition<_tributary_v1_CreateFederationRequest, _tributary_v1_Federation, _tributary_v1_CreateFederationRequest__Output, _tributary_v1_Federation__Output>
   CreateInvitation: MethodDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_Invitation, _tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation__Output>
   DownloadModel: MethodDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_ModelChunk, _tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk__Output>

@@ -16,6 +16,7 @@ export interface FederationSettings {
   'normBound'?: (number | string);
   'normBoundMode'?: (string);
   'maxExamples'?: (number | string | Long);
+  'keepVersions'?: (number);
 }
 
 export interface FederationSettings__Output {
@@ -31,4 +32,5 @@ export interface FederationSettings__Output {
   'normBound': (number);
   'normBoundMode': (string);
   'maxExamples': (number);
+  'keepVersions': (number);
 }
