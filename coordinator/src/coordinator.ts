@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { TributaryError, packageDefinition, serviceDefinition } from '@tributary/proto';
+import { Reason, TributaryError, packageDefinition, serviceDefinition } from '@tributary/proto';
 import { connect, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
 import { implement } from './api/call.js';
@@ -54,14 +54,9 @@ export class Coordinator {
     const state = new LevelStateStore(join(opts.dataDir, 'state'));
     await state.open().catch((err: unknown) => {
       const locked = (err as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED';
-      throw new TributaryError({
-        code: 'FAILED_PRECONDITION',
-        reason: locked ? 'DATA_DIR_IN_USE' : 'STATE_STORE_UNAVAILABLE',
-        message: locked
-          ? `data directory ${opts.dataDir} is in use by another coordinator (its LevelDB is locked)`
-          : `cannot open the state store in ${opts.dataDir}: ${TributaryError.from(err).message}`,
-        cause: err,
-      });
+      throw locked
+        ? TributaryError.of(Reason.DATA_DIR_IN_USE, `data directory ${opts.dataDir} is in use by another coordinator (its LevelDB is locked)`, { cause: err })
+        : TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, `cannot open the state store in ${opts.dataDir}: ${TributaryError.from(err).message}`, { cause: err });
     });
     const cleanup: Array<() => Promise<unknown>> = [() => state.close()];
     try {
@@ -102,15 +97,9 @@ export class Coordinator {
         .jetstreamManager()
         .then((jsm) => ensureStreams(jsm))
         .catch((err: unknown) => {
-          const noJetStream = /503|jetstream not enabled/i.test(String((err as Error)?.message ?? err));
-          throw new TributaryError({
-            code: 'FAILED_PRECONDITION',
-            reason: noJetStream ? 'JETSTREAM_UNAVAILABLE' : 'NATS_UNAVAILABLE',
-            message: noJetStream
-              ? `NATS at ${servers} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`
-              : `cannot set up the JetStream streams: ${TributaryError.from(err).message}`,
-            cause: err,
-          });
+          throw isJetStreamDisabled(err)
+            ? TributaryError.of(Reason.JETSTREAM_UNAVAILABLE, `NATS at ${servers} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`, { cause: err })
+            : TributaryError.of(Reason.NATS_UNAVAILABLE, `cannot set up the JetStream streams: ${TributaryError.from(err).message}`, { code: 'FAILED_PRECONDITION', cause: err });
         });
       await engine.start();
       cleanup.unshift(() => engine.stop());
@@ -183,7 +172,7 @@ export class Coordinator {
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
       ).catch((err: unknown) => {
-        throw new TributaryError({ code: 'UNAVAILABLE', reason: 'LISTEN_FAILED', message: `cannot listen on ${listen}: ${TributaryError.from(err).message}`, cause: err });
+        throw TributaryError.of(Reason.LISTEN_FAILED, `cannot listen on ${listen}: ${TributaryError.from(err).message}`, { cause: err });
       });
       const host = listen.slice(0, listen.lastIndexOf(':'));
       const address = `${host}:${port}`;
@@ -242,14 +231,49 @@ function natsConnectFailure(err: unknown, servers: string): TributaryError {
     ? 'NATS refused the credentials: check nats_user / nats_password, nats_token or nats_creds.'
     : noTls
       ? 'nats_tls_ca, nats_tls_cert and nats_tls_key need a NATS server with TLS: configure TLS there, or remove them.'
-      : /certificate/i.test(message)
+      : isCertificateError(err)
         ? "nats_tls_ca must be the CA that signed the NATS server's certificate, and the certificate must name the host in nats."
         : undefined;
-  return new TributaryError({
-    code: refused ? 'PERMISSION_DENIED' : 'UNAVAILABLE',
-    reason: refused ? 'NATS_AUTH_FAILED' : 'NATS_UNAVAILABLE',
-    message: `cannot connect to NATS at ${servers}: ${message}`,
+  return TributaryError.of(refused ? Reason.NATS_AUTH_FAILED : Reason.NATS_UNAVAILABLE, `cannot connect to NATS at ${servers}: ${message}`, {
     cause: err,
     ...(hint === undefined ? {} : { details: { hint } }),
   });
+}
+
+/** JetStream's API error codes for "JetStream not enabled" (server) and "... for account". */
+const JS_NOT_ENABLED = 10076;
+const JS_NOT_ENABLED_FOR_ACCOUNT = 10039;
+
+/**
+ * True when the server has no JetStream for us: nats.js reports a JetStream API request nobody
+ * answered as `JetStreamNotEnabled`, and a server with JetStream off for the account answers with
+ * one of its "not enabled" API error codes.
+ */
+function isJetStreamDisabled(err: unknown): boolean {
+  if (!(err instanceof NatsError)) return false;
+  const apiCode = err.api_error?.err_code;
+  return err.code === ErrorCode.JetStreamNotEnabled || apiCode === JS_NOT_ENABLED || apiCode === JS_NOT_ENABLED_FOR_ACCOUNT;
+}
+
+/** OpenSSL's verification failures as Node reports them in `err.code` (`CERT_HAS_EXPIRED`, `SELF_SIGNED_CERT_IN_CHAIN`, ...). */
+const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'HOSTNAME_MISMATCH',
+]);
+
+/**
+ * True when the server's certificate was not trusted: a Node TLS error (`ERR_TLS_CERT_*`,
+ * `CERT_*` or an OpenSSL verification code), itself or as the cause nats.js chained to its error.
+ */
+function isCertificateError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (code.startsWith('ERR_TLS_CERT') || code.startsWith('CERT_') || CERTIFICATE_CODES.has(code))) return true;
+    e = (e as { chainedError?: unknown; cause?: unknown }).chainedError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
 }

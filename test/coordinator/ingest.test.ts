@@ -7,7 +7,7 @@ import { silentLogger } from '../../coordinator/src/observability/logger.js';
 import type { Admission, AdmissionContext, UpdateAdmission } from '../../coordinator/src/rounds/admission.js';
 import { BlobStore } from '../../coordinator/src/state/blob-store.js';
 import type { LevelStateStore } from '../../coordinator/src/state/index.js';
-import { toFoldable, type Refusal } from '../../coordinator/src/updates/foldable-update.js';
+import { toFoldable } from '../../coordinator/src/updates/foldable-update.js';
 import type { VerifiedUpdate } from '../../coordinator/src/updates/verified-update.js';
 import {
   CHUNK_INDEX_HEADER,
@@ -22,6 +22,7 @@ import {
   subjects,
   tensor,
   tensorSpecsOf,
+  type Refusal,
   type SigningKey,
   type TensorMap,
   type UpdateManifest,

@@ -45,7 +45,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
   };
   const getRun = async (runId: string) => {
     const run = await deps.state.getRun(runId);
-    if (!run) throw notFound(`run "${runId}" does not exist`);
+    if (!run) throw TributaryError.notFound(`run "${runId}" does not exist`);
     return run;
   };
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
@@ -93,7 +93,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     }),
     GetRound: admin(async (req): Promise<Round__Output> => {
       const round = await deps.state.getRound(req.runId, req.number);
-      if (!round) throw notFound(`round ${req.number} of run "${req.runId}" does not exist`);
+      if (!round) throw TributaryError.notFound(`round ${req.number} of run "${req.runId}" does not exist`);
       return round;
     }),
     ListModelVersions: admin(async (req): Promise<ListModelVersionsResponse__Output> => {
@@ -117,7 +117,7 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
   const unsubscribe = deps.events.subscribe(req.runId, (e) => queue.push(e));
   try {
     const run = await deps.state.getRun(req.runId);
-    if (!run) throw notFound(`run "${req.runId}" does not exist`);
+    if (!run) throw TributaryError.notFound(`run "${req.runId}" does not exist`);
     const round = deps.engine.currentRound(run.id) ?? (run.currentRound > 0 ? await deps.state.getRound(run.id, run.currentRound) : undefined);
     yield { type: 'SNAPSHOT', atMs: Date.now(), run, round: round ?? null, update: null, refusal: null };
     if (run.status !== 'RUN_STATUS_RUNNING') return;
@@ -132,6 +132,3 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
   }
 }
 
-function notFound(message: string): TributaryError {
-  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
-}

@@ -32,7 +32,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
   return {
     Enroll: async (req, ctx): Promise<EnrollResponse__Output> => {
       if (ctx.principal.role !== 'enrolling') {
-        throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: 'this key is already registered' });
+        throw TributaryError.of(Reason.ALREADY_EXISTS, 'this key is already registered');
       }
       const site = await deps.catalog.enroll({ token: req.invitationToken, siteName: req.siteName, publicKey: ctx.principal.publicKey });
       return { site: siteMessage(site) };
@@ -42,7 +42,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
       const coordinator = { coordinatorKey: Buffer.alloc(0), coordinatorKeyId: '', natsCredentialsRequired: false };
       if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site), ...coordinator };
       if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null, ...coordinator };
-      throw new TributaryError({ code: 'UNAUTHENTICATED', reason: 'AUTH_UNKNOWN_KEY', message: 'unknown key' });
+      throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'unknown key');
     },
     GetUpdateStatus: async (req, ctx): Promise<UpdateStatus__Output> => {
       requireMemberOrAdmin(ctx.principal, req.federation);

@@ -5,8 +5,11 @@ import {
   decodeEnvelope,
   decodeMetricBatch,
   isValidName,
+  refusalOf,
   verifyEnvelope,
   type MetricBatch__Output,
+  type ReasonCode,
+  type Refusal,
 } from '@tributary/proto';
 import { nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
@@ -16,13 +19,12 @@ import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import type { MetricEventBus } from './metric-events.js';
 import { METRIC_CONSUMER, ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
-import type { Refusal as UpdateRefusal } from '../updates/foldable-update.js';
 
 /** A refused batch: the refusal, tagged so it cannot be mistaken for a batch. */
-type Refusal = { readonly ok: false } & UpdateRefusal;
+type RefusedBatch = { readonly ok: false } & Refusal;
 
-function refusal(reason: UpdateRefusal['reason'], message: string): Refusal {
-  return { ok: false, reason, message };
+function refusal(reason: ReasonCode, message: string): RefusedBatch {
+  return { ok: false, ...refusalOf(reason, message) };
 }
 
 export interface MetricIngestOptions {
@@ -169,7 +171,7 @@ export class MetricIngest {
       pending.msg = m;
       return;
     }
-    let verdict: MetricBatch__Output | Refusal;
+    let verdict: MetricBatch__Output | RefusedBatch;
     try {
       verdict = await this.verify(m);
     } catch (err) {
@@ -193,7 +195,7 @@ export class MetricIngest {
   }
 
   /** The checks, in order: envelope, key, signature, batch, site, subject, membership, run, points. */
-  private async verify(m: JsMsg): Promise<MetricBatch__Output | Refusal> {
+  private async verify(m: JsMsg): Promise<MetricBatch__Output | RefusedBatch> {
     const { state } = this.opts;
     let envelope;
     try {
@@ -240,7 +242,7 @@ export class MetricIngest {
     return run.federation;
   }
 
-  private refuse(m: JsMsg, r: Refusal): void {
+  private refuse(m: JsMsg, r: RefusedBatch): void {
     this.opts.metrics.metricBatchesRefused.inc({ reason: r.reason });
     this.log.warn({ subject: m.subject, reason: r.reason }, `metric batch refused: ${r.message}`);
     this.settle(() => m.term());
@@ -303,7 +305,7 @@ export class MetricIngest {
     }
     if (group.length === 1) {
       const item = group[0]!;
-      this.release(item, (m) => this.refuse(m, refusal(e.reason as UpdateRefusal['reason'], `the tracking store refused the batch: ${e.message}`)));
+      this.release(item, (m) => this.refuse(m, refusal(e.reason, `the tracking store refused the batch: ${e.message}`)));
       return;
     }
     for (const item of group) await this.writeRun(runId, [item]);

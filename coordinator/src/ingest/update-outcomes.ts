@@ -1,9 +1,11 @@
 import {
+  Reason,
   STREAM_PAYLOADS,
   UPDATE_ID_PATTERN,
   encodeUpdateStatus,
   isValidName,
   subjects,
+  type Refusal,
   type UpdateManifest__Output,
   type UpdateState__Output,
   type UpdateSubject,
@@ -13,7 +15,6 @@ import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { UpdateAdmission } from '../rounds/admission.js';
 import type { SiteRecord, StateStore, UpdateRecord } from '../state/index.js';
-import type { Refusal } from '../updates/foldable-update.js';
 import { refusedRecord } from '../rounds/update-records.js';
 
 /** What is known about a manifest being processed, growing as its checks pass. */
@@ -62,7 +63,7 @@ export class UpdateOutcomes {
     this.opts.logger.warn({ subject: d.subject, site, updateId: manifest?.updateId ?? d.claimedUpdateId, reason: r.reason }, `update refused: ${r.message}`);
     if (manifest !== undefined) {
       // A replayed id keeps its first verdict; only new, well-formed ids are recorded.
-      if (r.reason !== 'REPLAYED_UPDATE' && UPDATE_ID_PATTERN.test(manifest.updateId) && !(await this.opts.state.getUpdate(manifest.updateId))) {
+      if (r.reason !== Reason.REPLAYED_UPDATE && UPDATE_ID_PATTERN.test(manifest.updateId) && !(await this.opts.state.getUpdate(manifest.updateId))) {
         await this.opts.state.write([{ kind: 'update', value: refusedRecord(manifest, r.reason, r.message, Date.now()) }]);
       }
       await this.opts.admission.noteRefusal(manifest, r);

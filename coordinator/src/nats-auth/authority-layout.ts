@@ -65,7 +65,7 @@ export async function makePrivateDir(dir: string): Promise<void> {
  */
 export async function writePrivateFile(path: string, content: string | Uint8Array, opts: { exclusive?: boolean } = {}): Promise<void> {
   if (opts.exclusive === true && (await exists(path))) {
-    throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `${path} already exists; refusing to overwrite it` });
+    throw TributaryError.of(Reason.ALREADY_EXISTS, `${path} already exists; refusing to overwrite it`);
   }
   const temp = `${path}.${process.pid}.tmp`;
   const handle = await open(temp, 'w', 0o600);
@@ -85,19 +85,13 @@ export async function readPrivateFile(path: string): Promise<string> {
   try {
     mode = (await stat(path)).mode;
   } catch (err) {
-    throw new TributaryError({
-      code: 'FAILED_PRECONDITION',
-      reason: Reason.NATS_AUTHORITY_MISSING,
-      message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    throw TributaryError.of(Reason.NATS_AUTHORITY_MISSING, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
       cause: err,
       details: { hint: 'Create an authority with `tributary nats init --dir <dir>`, or point to the directory it wrote.' },
     });
   }
   if ((mode & 0o077) !== 0) {
-    throw new TributaryError({
-      code: 'FAILED_PRECONDITION',
-      reason: Reason.NATS_AUTHORITY_INSECURE,
-      message: `${path} may be read by others (mode ${(mode & 0o777).toString(8)}): it must be 0600`,
+    throw TributaryError.of(Reason.NATS_AUTHORITY_INSECURE, `${path} may be read by others (mode ${(mode & 0o777).toString(8)}): it must be 0600`, {
       details: { hint: `chmod 600 ${path}` },
     });
   }

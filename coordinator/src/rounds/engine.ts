@@ -1,10 +1,9 @@
 import { randomInt } from 'node:crypto';
-import { TributaryError, type Refusal__Output, type Task__Output, type UpdateManifest__Output } from '@tributary/proto';
+import { Reason, TributaryError, refusalOf, type ReasonCode, type Refusal, type Refusal__Output, type Task__Output, type UpdateManifest__Output } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { BlobStore, RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
-import type { Refusal } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
 import { foldPolicyOf, type RoundServices } from './active-run.js';
 import type { Admission, UpdateAdmission } from './admission.js';
@@ -114,11 +113,11 @@ export class RoundEngine implements UpdateAdmission {
     if (!active) {
       const stored = await this.services.state.getRun(manifest.runId);
       if (!stored || stored.federation !== manifest.federation) {
-        return refused('RUN_NOT_FOUND', `run "${manifest.runId}" does not exist in federation "${manifest.federation}"`);
+        return refused(Reason.RUN_NOT_FOUND, `run "${manifest.runId}" does not exist in federation "${manifest.federation}"`);
       }
-      return refused('RUN_NOT_RUNNING', `run "${manifest.runId}" is ${stored.status.replace('RUN_STATUS_', '')}`);
+      return refused(Reason.RUN_NOT_RUNNING, `run "${manifest.runId}" is ${stored.status.replace('RUN_STATUS_', '')}`);
     }
-    if (active.run.federation !== manifest.federation) return refused('RUN_NOT_FOUND', `run "${manifest.runId}" does not belong to federation "${manifest.federation}"`);
+    if (active.run.federation !== manifest.federation) return refused(Reason.RUN_NOT_FOUND, `run "${manifest.runId}" does not belong to federation "${manifest.federation}"`);
     const evaluating = manifest.taskKind === 'evaluate';
     const problem = evaluating ? this.evaluation.admissionProblem(active, manifest) : this.rounds.admissionProblem(active, manifest);
     if (problem) return { ok: false, refusal: problem };
@@ -130,7 +129,7 @@ export class RoundEngine implements UpdateAdmission {
     try {
       return await this.queues.run(manifest.federation, async () => {
         const active = this.active.get(manifest.runId);
-        if (!active || active.run.federation !== manifest.federation) return { reason: 'RUN_NOT_RUNNING', message: `run "${manifest.runId}" is not running` } as const;
+        if (!active || active.run.federation !== manifest.federation) return refusalOf(Reason.RUN_NOT_RUNNING, `run "${manifest.runId}" is not running`);
         return update.isEvaluation ? this.evaluation.accept(active, update) : this.rounds.fold(active, update);
       });
     } finally {
@@ -152,6 +151,6 @@ export class RoundEngine implements UpdateAdmission {
   }
 }
 
-function refused(reason: Refusal['reason'], message: string): Admission {
-  return { ok: false, refusal: { reason, message } };
+function refused(reason: ReasonCode, message: string): Admission {
+  return { ok: false, refusal: refusalOf(reason, message) };
 }

@@ -32,7 +32,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
     normBoundMode: s.normBoundMode || 'refuse',
   };
   const bad = (field: string, why: string): never => {
-    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: `settings.${field} ${why}` });
+    throw TributaryError.invalidArgument(`settings.${field} ${why}`);
   };
   if (settings.rounds > MAX_ROUNDS) bad('rounds', `must be at most ${MAX_ROUNDS}`);
   if (!(settings.sampleFraction >= 0 && settings.sampleFraction <= 1)) bad('sample_fraction', 'must be within [0, 1]');

@@ -1,4 +1,4 @@
-import { Backoff, DEFAULT_BACKOFF_POLICY, TributaryError, sleep } from '@tributary/proto';
+import { Backoff, DEFAULT_BACKOFF_POLICY, Reason, TributaryError, sleep } from '@tributary/proto';
 import type { MetricEvent__Output, MetricPoint__Output } from '@tributary/proto';
 import { encodeMetricValue } from '../../../tracking/metric-points.js';
 import { defineCommand } from '../../command.js';
@@ -76,7 +76,7 @@ export default defineCommand({
     const backoff = new Backoff(DEFAULT_BACKOFF_POLICY);
     for (;;) {
       // The stream ended (coordinator shutting down) or dropped: follow again.
-      let failure = new TributaryError({ code: 'UNAVAILABLE', reason: 'UNAVAILABLE', message: 'the metric stream ended' });
+      let failure = TributaryError.of(Reason.UNAVAILABLE, 'the metric stream ended');
       try {
         const events = admin.watchMetrics(input.federation, {
           ...(input.runId === undefined ? {} : { runId: input.runId }),
