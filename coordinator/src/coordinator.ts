@@ -12,7 +12,7 @@ import { CallAuthenticator } from './auth/authenticator.js';
 import { NonceJournal } from './auth/nonce-journal.js';
 import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type CoordinatorOptions } from './config/coordinator-options.js';
 import { Catalog } from './federations/catalog.js';
-import { MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
+import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
@@ -121,8 +121,8 @@ export class Coordinator {
         bus: metricEvents,
         metrics,
         logger,
-        flushIntervalMs: opts.metricIngest.flushIntervalMs,
-        maxBatchPoints: opts.metricIngest.maxBatchPoints,
+        consumerName: METRIC_CONSUMER,
+        ...opts.metricIngest,
       });
       await metricIngest.start();
       cleanup.unshift(() => metricIngest.stop());

@@ -23,7 +23,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.auth).toMatchObject({ skewMs: 300_000, maxNonces: 1_000_000 });
     expect(o.rounds).toEqual({ maxUpdateBytes: 2 ** 30, aggregatorMemoryBytes: 2 ** 30 });
     expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000 });
-    expect(o.metricIngest).toEqual({ flushIntervalMs: 100, maxBatchPoints: 5_000 });
+    expect(o.metricIngest).toMatchObject({ flushIntervalMs: 100, maxBatchPoints: 5_000, ackWaitMs: 30_000, maxPointsPerBatch: 10_000 });
     expect(o.tracking).toEqual({ uri: 'level:///var/lib/tributary/tracking', plugins: [], retryDelayMs: 5_000 });
     expect(o.strategyPlugins).toEqual([]);
   });
@@ -49,7 +49,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.tracking.retryDelayMs).toBe(250);
     expect(o.rounds).toEqual({ maxUpdateBytes: 256 * 2 ** 20, aggregatorMemoryBytes: 1024 });
     expect(o.ingest).toEqual({ concurrency: 2, payloadTimeoutMs: 60_000 });
-    expect(o.metricIngest).toEqual({ flushIntervalMs: 250, maxBatchPoints: 100 });
+    expect(o.metricIngest).toMatchObject({ flushIntervalMs: 250, maxBatchPoints: 100 });
   });
 
   it('splits a comma-separated NATS string', () => {

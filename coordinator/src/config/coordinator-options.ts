@@ -108,6 +108,17 @@ export interface CompiledCoordinatorOptions {
   readonly metricIngest: {
     readonly flushIntervalMs: number;
     readonly maxBatchPoints: number;
+    /** A batch not settled within this time is redelivered (a flush takes milliseconds). */
+    readonly ackWaitMs: number;
+    /** Batches delivered and not yet acked. */
+    readonly maxAckPending: number;
+    /** Bytes pulled ahead; well under nats-server's 64 MB max_pending per connection. */
+    readonly pullMaxBytes: number;
+    /** More points than this in one batch is not a site streaming metrics (the SDK sends 500). */
+    readonly maxPointsPerBatch: number;
+    /** Redelivery delay after a failed write: doubles with each delivery up to `retryMaxMs`. */
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
   };
   readonly tracking: {
     readonly uri: string;
@@ -133,6 +144,14 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   payloadTimeoutMs: 30_000,
   metricFlushIntervalMs: 100,
   metricMaxBatchPoints: 5_000,
+  metricAckWaitMs: 30_000,
+  // Two write buffers hold at most 2 x maxBatchPoints points, which for the SDK's 500-point
+  // batches is a few dozen messages; the bound only matters for clients sending many tiny batches.
+  metricMaxAckPending: 20_000,
+  metricPullMaxBytes: 4 * 2 ** 20,
+  metricMaxPointsPerBatch: 10_000,
+  metricRetryBaseMs: 500,
+  metricRetryMaxMs: 30_000,
   trackingRetryDelayMs: 5_000,
 });
 
@@ -181,6 +200,12 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
     metricIngest: Object.freeze({
       flushIntervalMs: duration('metricIngest.flushInterval', metricIngest.flushInterval, d.metricFlushIntervalMs),
       maxBatchPoints: integer('metricIngest.maxBatchPoints', metricIngest.maxBatchPoints, d.metricMaxBatchPoints),
+      ackWaitMs: d.metricAckWaitMs,
+      maxAckPending: d.metricMaxAckPending,
+      pullMaxBytes: d.metricPullMaxBytes,
+      maxPointsPerBatch: d.metricMaxPointsPerBatch,
+      retryBaseMs: d.metricRetryBaseMs,
+      retryMaxMs: d.metricRetryMaxMs,
     }),
     tracking: Object.freeze({
       uri: opts.trackingUri === undefined ? `level://${join(dataDir, 'tracking')}` : text('trackingUri', opts.trackingUri),

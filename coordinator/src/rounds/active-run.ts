@@ -61,12 +61,12 @@ export function settingsOf(active: ActiveRun): FederationSettings__Output {
 
 /** How the active run's open round takes updates. */
 export function foldPolicyOf(active: ActiveRun): FoldPolicy {
-  const settings = active.run.settings;
+  const settings = settingsOf(active);
   return {
     modelSpec: active.federation.modelSpec,
     globalModel: active.model.tensors,
-    normBound: settings?.normBound ?? 0,
-    normMode: settings?.normBoundMode === 'clip' ? 'clip' : 'refuse',
+    normBound: settings.normBound,
+    normMode: settings.normBoundMode === 'clip' ? 'clip' : 'refuse',
     heterogeneous: active.strategy.heterogeneous ?? false,
   };
 }

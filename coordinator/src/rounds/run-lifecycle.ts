@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Reason, TributaryError, decodeSafetensors, type RunStatus__Output } from '@tributary/proto';
 import type { FederationRecord, ModelVersionRecord, RoundRecord, RunRecord } from '../state/index.js';
-import { emit, runEvent, type ActiveRun, type GlobalModel, type RoundServices } from './active-run.js';
+import { emit, runEvent, settingsOf, type ActiveRun, type GlobalModel, type RoundServices } from './active-run.js';
 import type { EvaluationPhase } from './evaluation-phase.js';
 import type { RoundLifecycle } from './round-lifecycle.js';
 import { normaliseSettings } from './settings.js';
@@ -116,8 +116,7 @@ export class RunLifecycle {
 
   /** After a failed round: the run's policy decides between the next round and failing the run. */
   async failed(active: ActiveRun, round: RoundRecord, reason: string): Promise<void> {
-    const policy = active.run.settings?.onRoundFailure ?? 'ROUND_FAILURE_POLICY_FAIL_RUN';
-    if (policy === 'ROUND_FAILURE_POLICY_CONTINUE') {
+    if (settingsOf(active).onRoundFailure === 'ROUND_FAILURE_POLICY_CONTINUE') {
       await this.advance(active);
     } else {
       await this.end(active.run, 'RUN_STATUS_FAILED', `round ${round.number} failed: ${reason}`);
