@@ -5,7 +5,7 @@ import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { BlobStore, RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { foldPolicyOf, type RoundServices } from './active-run.js';
+import { disarmTimer, foldPolicyOf, timerScheduler, type RoundServices, type Scheduler } from './active-run.js';
 import type { Admission, UpdateAdmission } from './admission.js';
 import { EvaluationPhase } from './evaluation-phase.js';
 import type { RunEventBus, TaskBus } from './events.js';
@@ -31,6 +31,8 @@ export interface RoundEngineOptions {
   aggregatorMemoryBytes: number;
   /** Clock, replaceable in tests. @default Date.now */
   now?: () => number;
+  /** Calls at a time on the `now` clock, replaceable in tests with `now`. @default setTimeout against `now` */
+  schedule?: Scheduler;
   /** Uniform [0, 1) source for site sampling, replaceable in tests. @default crypto-random */
   random?: () => number;
 }
@@ -52,9 +54,11 @@ export class RoundEngine implements UpdateAdmission {
   private stopping = false;
 
   constructor(opts: RoundEngineOptions) {
+    const now = opts.now ?? Date.now;
     this.services = {
       ...opts,
-      now: opts.now ?? Date.now,
+      now,
+      schedule: opts.schedule ?? timerScheduler(now),
       random: opts.random ?? (() => randomInt(0, 2 ** 47) / 2 ** 47),
       serialise: (federation, fn) => this.queues.run(federation, fn),
     };
@@ -77,7 +81,7 @@ export class RoundEngine implements UpdateAdmission {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.queues.idle();
-    for (const active of this.active.all()) clearTimeout(active.timer);
+    for (const active of this.active.all()) disarmTimer(active);
   }
 
   startRun(federation: string, rounds?: number): Promise<RunRecord> {

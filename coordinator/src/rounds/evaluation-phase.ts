@@ -2,7 +2,7 @@ import { Reason, refusalOf, type Refusal, type Task__Output, type UpdateManifest
 import { membersOf } from '../sites/membership.js';
 import type { RoundRecord } from '../state/index.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { armTimer, emit, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
+import { armTimer, disarmTimer, emit, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { evaluationTask } from './tasks.js';
 import { acceptedRecord, summaryOf } from './update-records.js';
 
@@ -81,13 +81,24 @@ export class EvaluationPhase {
     return undefined;
   }
 
-  /** Stores the example-weighted results with the round and hands the run back. */
+  /**
+   * Stores the example-weighted results with the round (DONE) and hands the run back; an
+   * evaluation nobody answered is SKIPPED, with no eval_* metrics.
+   */
   async finish(active: ActiveRun): Promise<void> {
-    clearTimeout(active.timer);
+    disarmTimer(active);
     const window = active.evaluation;
     if (!window) return;
     active.evaluation = undefined;
     const round = window.round;
+    if (window.results.length === 0) {
+      round.evaluation = 'EVALUATION_STATE_SKIPPED';
+      await this.s.state.write([{ kind: 'round', value: round }]);
+      this.s.logger.info({ runId: active.run.id, round: round.number }, 'evaluation skipped: no site evaluated');
+      emit(this.s, active, 'ROUND_EVALUATED', { round });
+      await this.finished(active);
+      return;
+    }
     const sums = new Map<string, { value: number; weight: number }>();
     for (const r of window.results) {
       for (const [key, value] of Object.entries(r.metrics)) {

@@ -6,7 +6,7 @@ import type { RoundRecord } from '../state/index.js';
 import type { AggregateResult, RoundContext } from '../strategies/index.js';
 import { toFoldable } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { armTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
+import { armTimer, disarmTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { trainingTask } from './tasks.js';
 import { acceptedRecord, summaryOf } from './update-records.js';
 
@@ -156,7 +156,7 @@ export class RoundLifecycle {
 
   /** Closes the open round: commits a model version at quorum, otherwise fails the round. */
   async close(active: ActiveRun): Promise<void> {
-    clearTimeout(active.timer);
+    disarmTimer(active);
     const round = active.round;
     const aggregator = active.aggregator;
     if (!round || !aggregator || round.state !== 'ROUND_STATE_OPEN') return;
@@ -213,7 +213,7 @@ export class RoundLifecycle {
 
   /** Fails the open round; `advance` hands the run its outcome (next round or end). */
   async fail(active: ActiveRun, reason: string, advance = true): Promise<void> {
-    clearTimeout(active.timer);
+    disarmTimer(active);
     const round = active.round;
     if (!round) return;
     round.state = 'ROUND_STATE_FAILED';

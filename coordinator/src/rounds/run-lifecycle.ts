@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Reason, TributaryError, decodeSafetensors, type RunStatus__Output } from '@tributary/proto';
 import type { FederationRecord, ModelVersionRecord, RoundRecord, RunRecord } from '../state/index.js';
-import { emit, runEvent, settingsOf, type ActiveRun, type GlobalModel, type RoundServices } from './active-run.js';
+import { disarmTimer, emit, runEvent, settingsOf, type ActiveRun, type GlobalModel, type RoundServices } from './active-run.js';
 import type { EvaluationPhase } from './evaluation-phase.js';
 import type { RoundLifecycle } from './round-lifecycle.js';
 import { normaliseSettings } from './settings.js';
@@ -28,7 +28,7 @@ export class ActiveRuns {
 
   remove(active: ActiveRun): void {
     active.ended = true;
-    clearTimeout(active.timer);
+    disarmTimer(active);
     this.byId.delete(active.run.id);
     if (this.byFederation.get(active.run.federation) === active) this.byFederation.delete(active.run.federation);
   }
