@@ -18,7 +18,8 @@ import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
 import { BlobStore, LevelStateStore } from './state/index.js';
 import { RunTracker, TrackingStoreRegistry, type TrackingStore } from './tracking/index.js';
-import { builtinStrategies, loadStrategyPlugin } from './strategies/index.js';
+import { loadStrategyPlugin } from './plugins/index.js';
+import { builtinStrategies } from './strategies/index.js';
 
 /**
  * The coordinator: gRPC SiteService and AdminService, the NATS update ingest, the round engine,

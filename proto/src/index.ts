@@ -57,6 +57,7 @@ export {
   subjects,
 } from './subjects.js';
 export type { PayloadSubject, UpdateSubject } from './subjects.js';
+export { decodeMetricValue, encodeMetricValue, type JsonMetricValue } from './metric-values.js';
 export {
   DTYPE_NAMES,
   allFinite,

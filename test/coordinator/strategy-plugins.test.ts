@@ -1,7 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtinStrategies, loadStrategyPlugin } from '../../coordinator/src/strategies/index.js';
+import { loadStrategyPlugin } from '../../coordinator/src/plugins/index.js';
+import { builtinStrategies } from '../../coordinator/src/strategies/index.js';
 import { encodeSafetensors, type SigningKey } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSite } from '../helpers/raw-site.js';
