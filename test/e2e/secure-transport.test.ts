@@ -177,6 +177,14 @@ describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with
     expect(error?.hint).toContain('nats_token');
   });
 
+  it('stops a coordinator that does not trust the NATS server certificate, with NATS_UNAVAILABLE and a hint about nats_tls_ca', async () => {
+    const err = await rejection(
+      Coordinator.start({ dataDir: join(dir, 'data-untrusted'), nats: nats.url, natsOptions: { token: TOKEN }, adminKeys: [adminKey.publicKey], grpcListen: '127.0.0.1:0' }),
+    );
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', reason: 'NATS_UNAVAILABLE' });
+    expect((err as { details?: { hint?: string } }).details?.hint).toContain('nats_tls_ca');
+  });
+
   it('never writes the NATS token to the coordinator output, even at debug level', () => {
     expect(serve?.output()).toContain('coordinator listening');
     expect(serve?.output()).not.toContain(TOKEN);
