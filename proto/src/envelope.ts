@@ -1,10 +1,13 @@
 import type { SignedEnvelope__Output } from './generated/tributary/v1/SignedEnvelope.js';
 import { keyIdOf, signBytes, verifyBytes, type SigningKey } from './keys.js';
 
-/** What a SignedEnvelope's body is: an UpdateManifest or a MetricBatch. */
-export type EnvelopeKind = 'update' | 'metrics';
+/**
+ * What a SignedEnvelope's body is: an UpdateManifest or a MetricBatch (signed by a site), or an
+ * UpdateStatus (a verdict, signed by the coordinator).
+ */
+export type EnvelopeKind = 'update' | 'metrics' | 'verdict';
 
-const ENVELOPE_KINDS: ReadonlySet<string> = new Set<EnvelopeKind>(['update', 'metrics']);
+const ENVELOPE_KINDS: ReadonlySet<string> = new Set<EnvelopeKind>(['update', 'metrics', 'verdict']);
 
 export function isEnvelopeKind(s: unknown): s is EnvelopeKind {
   return typeof s === 'string' && ENVELOPE_KINDS.has(s);
