@@ -1,7 +1,7 @@
 import { Reason, refusalOf, type Refusal } from './errors.js';
 import { signEnvelope, verifyEnvelope } from './envelope.js';
 import type { UpdateStatus, UpdateStatus__Output } from './generated/tributary/v1/UpdateStatus.js';
-import { keyIdOf, type SigningKey } from './keys.js';
+import { keyIdOf, signBytesNative, type SigningKey } from './keys.js';
 import { decodeEnvelope, decodeUpdateStatus, encodeEnvelope, encodeUpdateStatus } from './wire.js';
 
 /** Largest verdict message read: an UpdateStatus is a few ids and a one-line message. */
@@ -10,9 +10,12 @@ export const MAX_VERDICT_BYTES = 64 * 1024;
 /** A verdict message opened: the verified status, or why it is not to be believed. */
 export type OpenedVerdict = { readonly ok: true; readonly status: UpdateStatus__Output } | { readonly ok: false; readonly refusal: Refusal };
 
-/** A verdict as published on trib.<federation>.verdict.<site>: an encoded SignedEnvelope of kind "verdict". */
+/**
+ * A verdict as published on trib.<federation>.verdict.<site>: an encoded SignedEnvelope of kind
+ * "verdict". Signed with node:crypto: the coordinator signs one per update.
+ */
 export function signVerdict(status: UpdateStatus, key: SigningKey): Uint8Array {
-  return encodeEnvelope(signEnvelope('verdict', encodeUpdateStatus(status), key));
+  return encodeEnvelope(signEnvelope('verdict', encodeUpdateStatus(status), key, signBytesNative));
 }
 
 /**
