@@ -31,7 +31,7 @@ import {
 import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signedEnvelope, siteWrite, startDataPlane, type DataPlane } from '../helpers/data-plane.js';
-import { eventually } from '../helpers/stack.js';
+import { eventually, refusalsCounted } from '../helpers/stack.js';
 
 const FED = 'fed1';
 const PAYLOAD_TIMEOUT_MS = 1500;
@@ -240,11 +240,7 @@ describe('UpdateIngest', () => {
     return v;
   }
 
-  async function refusedCount(reason: string): Promise<number> {
-    const text = await metrics.registry.getSingleMetricAsString('tributary_updates_refused_total');
-    const m = new RegExp(`reason="${reason}"} (\\d+)`).exec(text);
-    return m ? Number(m[1]) : 0;
-  }
+  const refusedCount = (reason: string): Promise<number> => refusalsCounted(metrics, reason);
 
   /**
    * Expects the manifest sent after `counted` was taken to be refused with `reason` (counted) and

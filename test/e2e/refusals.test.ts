@@ -14,8 +14,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectClose } from '../helpers/numeric.js';
 import { RawSite } from '../helpers/raw-site.js';
-import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
-import { referenceFedAvg, toyModel, toyTrain } from '../helpers/training.js';
+import { addSite, eventually, refusalsCounted, startStack, type Stack } from '../helpers/stack.js';
+import { referenceFedAvg, shifted, toyModel, toyTrain } from '../helpers/training.js';
 
 describe('refused updates change nothing', () => {
   let stack: Stack;
@@ -61,11 +61,7 @@ describe('refused updates change nothing', () => {
   const send = (site: string, extra: Partial<Parameters<RawSite['send']>[0]> = {}) =>
     raw.send({ key: keys[site] as SigningKey, site, federation, runId, round: 1, weights: honest(site), ...extra });
 
-  async function refusedCount(reason: string): Promise<number> {
-    const text = await stack.coordinator.metrics.registry.getSingleMetricAsString('tributary_updates_refused_total');
-    const m = new RegExp(`reason="${reason}"} (\\d+)`).exec(text);
-    return m ? Number(m[1]) : 0;
-  }
+  const refusedCount = (reason: string): Promise<number> => refusalsCounted(stack.coordinator.metrics, reason);
 
   /**
    * Publishes a manifest no site can be held to and expects it counted as refused with `reason`,
@@ -220,12 +216,7 @@ describe('a norm bound', () => {
   });
 
   const base = toyModel();
-  const far = (): TensorMap => {
-    const w = base['w'];
-    const b = base['b'];
-    if (!w || !b) throw new Error('toy model changed');
-    return { w: tensor('F32', [2, 3], (w.data as Float32Array).map((v) => v + 30)), b };
-  };
+  const far = (): TensorMap => shifted(base, 'w', 30);
   const distance = (model: TensorMap): number => {
     let sum = 0;
     for (const [name, t] of Object.entries(model)) {

@@ -14,9 +14,7 @@ import {
   signEnvelope,
   signVerdict,
   subjects,
-  tensor,
   type SigningKey,
-  type TensorMap,
   type UpdateStatus,
   type WhoAmIRequest,
   type WhoAmIResponse__Output,
@@ -24,7 +22,7 @@ import {
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSite, startStack, type Stack } from '../helpers/stack.js';
-import { toyModel, toyTrain } from '../helpers/training.js';
+import { shifted, toyModel, toyTrain } from '../helpers/training.js';
 
 /** A site logger that keeps the reasons of the verdicts the SDK ignored. */
 function ignoringLogger(): SiteLogger & { ignored: string[] } {
@@ -105,12 +103,6 @@ describe('verdicts a site can trust', () => {
   let stack: Stack;
   const federation = 'trusted';
   const base = toyModel();
-  const far = (): TensorMap => {
-    const w = base['w'];
-    const b = base['b'];
-    if (!w || !b) throw new Error('toy model changed');
-    return { w: tensor('F32', [2, 3], (w.data as Float32Array).map((v) => v + 30)), b };
-  };
   let keys: Record<string, SigningKey> = {};
 
   beforeAll(async () => {
@@ -190,7 +182,7 @@ describe('verdicts a site can trust', () => {
       // With the coordinator stopped, the manifests wait in their stream while the forged verdicts
       // reach the sites: the coordinator's own verdicts can only come after them.
       await stack.stopCoordinator();
-      const pushed = pusher.submit(pusherTask, { weights: far(), numExamples: 10 });
+      const pushed = pusher.submit(pusherTask, { weights: shifted(base, 'w', 30), numExamples: 10 });
       const sent = honest.submit(honestTask, { weights: toyTrain(base, 'honest', 1), numExamples: 10 });
       await Promise.all([forger.forged('pusher'), forger.forged('honest')]);
       await stack.restartCoordinator();
