@@ -16,14 +16,16 @@ export async function loadCoordinatorKey(dataDir: string): Promise<{ key: Signin
   } catch (err) {
     if (!hasReason(err, Reason.NOT_FOUND)) throw keyFileProblem(err);
   }
+  let created = true;
   try {
     await writeKeyFile(path, generateSigningKey('coordinator'));
   } catch (err) {
     // Another process created it meanwhile: read theirs.
     if (!hasReason(err, Reason.ALREADY_EXISTS)) throw keyFileProblem(err);
+    created = false;
   }
   try {
-    return { key: await readKeyFile(path), created: true };
+    return { key: await readKeyFile(path), created };
   } catch (err) {
     throw keyFileProblem(err);
   }
