@@ -40,7 +40,9 @@ function ignoringLogger(): SiteLogger & { ignored: string[] } {
 /**
  * Someone on the NATS server who reads the update subjects and, for each manifest it sees,
  * publishes forged verdicts on its site's verdict subject at once: an unsigned UpdateStatus,
- * one signed by its own key, and one signed by its own key but naming the coordinator's key id.
+ * one signed by its own key, one signed by its own key but naming the coordinator's key id, and
+ * one truly signed by the coordinator's key but about the update as another site's (a genuine
+ * verdict sent where it does not belong).
  */
 class Forger {
   readonly key = generateSigningKey('forger');
@@ -49,12 +51,12 @@ class Forger {
 
   private constructor(
     private readonly nc: NatsConnection,
-    private readonly coordinatorKeyId: string,
+    private readonly coordinatorKey: SigningKey,
     private readonly claim: (site: string) => Pick<UpdateStatus, 'state' | 'reason' | 'message'>,
   ) {}
 
-  static async start(url: string, federation: string, coordinatorKeyId: string, claim: Forger['claim']): Promise<Forger> {
-    const forger = new Forger(await connect({ servers: [url] }), coordinatorKeyId, claim);
+  static async start(url: string, federation: string, coordinatorKey: SigningKey, claim: Forger['claim']): Promise<Forger> {
+    const forger = new Forger(await connect({ servers: [url] }), coordinatorKey, claim);
     forger.nc.subscribe(`trib.${federation}.update.>`, { callback: (_err, msg) => forger.forge(msg.data) });
     await forger.nc.flush();
     return forger;
@@ -83,7 +85,8 @@ class Forger {
     const impostor = signEnvelope('verdict', encodeUpdateStatus(status), this.key);
     this.nc.publish(subject, encodeUpdateStatus(status));
     this.nc.publish(subject, signVerdict(status, this.key));
-    this.nc.publish(subject, encodeEnvelope({ ...impostor, keyId: this.coordinatorKeyId }));
+    this.nc.publish(subject, encodeEnvelope({ ...impostor, keyId: this.coordinatorKey.keyId }));
+    this.nc.publish(subject, signVerdict({ ...status, site: `${manifest.site}-elsewhere` }, this.coordinatorKey));
     void this.nc.flush().then(() => this.slot(manifest.site).resolve());
   }
 
@@ -165,7 +168,9 @@ describe('verdicts a site can trust', () => {
 
   it('reports the coordinator verdicts, not the forged ones that arrived first', async () => {
     const run = await stack.admin.startRun(federation);
-    const forger = await Forger.start(stack.nats.url, federation, stack.coordinator.keyId, (site) =>
+    // The coordinator's own key, read from its data directory, for a misaddressed genuine verdict.
+    const coordinatorKey = await readKeyFile(join(stack.dataDir, 'coordinator.key'));
+    const forger = await Forger.start(stack.nats.url, federation, coordinatorKey, (site) =>
       site === 'pusher'
         ? { state: 'UPDATE_STATE_ACCEPTED', reason: '', message: '' }
         : { state: 'UPDATE_STATE_REFUSED', reason: 'SITE_NOT_SELECTED', message: 'forged' },
@@ -192,6 +197,7 @@ describe('verdicts a site can trust', () => {
       for (const log of [pusherLog, honestLog]) {
         expect(log.ignored.filter((r) => r === 'VERDICT_SIGNATURE_INVALID')).toHaveLength(2);
         expect(log.ignored).toContain('MALFORMED_ENVELOPE');
+        expect(log.ignored).toContain('verdict ignored: about another federation or site');
       }
       const round = await stack.admin.getRound(run.id, 1);
       expect(round.accepted.map((a) => a.site)).toEqual(['honest']);
