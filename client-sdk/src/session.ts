@@ -7,6 +7,12 @@ import type { SiteLogger } from './logging.js';
 export interface SiteSession {
   readonly site: string;
   readonly key: SigningKey;
+  /**
+   * The coordinator's raw Ed25519 public key (pinned, or learnt from WhoAmI): only verdicts it
+   * signed are believed. Undefined when the coordinator named none: NATS verdicts are then
+   * ignored and the status is polled.
+   */
+  readonly coordinatorKey: Uint8Array | undefined;
   readonly options: CompiledSiteClientOptions;
   readonly logger: SiteLogger;
   readonly rpc: RpcClient;

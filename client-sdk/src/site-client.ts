@@ -2,10 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { connect as connectNats, credsAuthenticator, ErrorCode, NatsError } from 'nats';
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import {
+  PUBLIC_KEY_BYTES,
   Reason,
   RpcClient,
   TributaryError,
   abortError,
+  keyIdOf,
   decodeSafetensors,
   downloadModel,
   readKeyFile,
@@ -79,16 +81,17 @@ export class SiteClient {
    * Connects to the coordinator (gRPC, every call signed with the site's key) and to NATS, and
    * learns the site's name with WhoAmI. Fails with a TributaryError naming what is wrong: bad
    * options (INVALID_ARGUMENT), an unreadable key file, an unreachable server (UNAVAILABLE), a
-   * key the coordinator does not know or one that is not a site's (PERMISSION_DENIED).
+   * key the coordinator does not know or one that is not a site's (PERMISSION_DENIED), a
+   * coordinator whose verdict key is not the pinned `coordinatorKey` (COORDINATOR_KEY_MISMATCH).
    */
   static async connect(opts: SiteClientOptions): Promise<SiteClient> {
     const options = compileSiteClientOptions(opts);
     const { key, rpc } = await siteRpc(options.coordinator, options.key, options.credentials);
     let nc: NatsConnection | undefined;
     try {
-      const site = await whoAmI(rpc, options, key);
+      const { site, coordinatorKey } = await whoAmI(rpc, options, key);
       nc = await openNats(options, site);
-      const session: SiteSession = { site, key, options, logger: options.logger, rpc, nc, js: nc.jetstream() };
+      const session: SiteSession = { site, key, coordinatorKey, options, logger: options.logger, rpc, nc, js: nc.jetstream() };
       const client = new SiteClient(session);
       client.#watchConnection();
       options.logger.info({ site, coordinator: options.coordinator, nats: options.nats }, 'site connected');
@@ -293,7 +296,8 @@ async function siteRpc(
   return { key: signingKey, rpc };
 }
 
-async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: SigningKey): Promise<string> {
+/** The site's name and the coordinator's verdict key, checked against the pinned one. */
+async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: SigningKey): Promise<{ site: string; coordinatorKey: Uint8Array | undefined }> {
   let who: WhoAmIResponse__Output;
   try {
     who = await rpc.unary<WhoAmIRequest, WhoAmIResponse__Output>('WhoAmI', {}, { timeoutMs: CONNECT_TIMEOUT_MS });
@@ -312,7 +316,27 @@ async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: S
   if (site === '') {
     throw TributaryError.internal('WhoAmI named no site for a site key');
   }
-  return site;
+  return { site, coordinatorKey: coordinatorKeyOf(who, options) };
+}
+
+/** The key verdicts must verify with: the pinned one, which the coordinator must present, or the one it presents. */
+function coordinatorKeyOf(who: WhoAmIResponse__Output, options: CompiledSiteClientOptions): Uint8Array | undefined {
+  const presented = who.coordinatorKey.length === PUBLIC_KEY_BYTES ? Uint8Array.from(who.coordinatorKey) : undefined;
+  const pinned = options.coordinatorKey;
+  if (pinned !== undefined) {
+    if (presented === undefined || !Buffer.from(presented).equals(pinned)) {
+      throw TributaryError.of(
+        Reason.COORDINATOR_KEY_MISMATCH,
+        `the coordinator at ${options.coordinator} presents ${presented === undefined ? 'no verdict key' : `key id ${keyIdOf(presented)}`}, not the pinned key id ${keyIdOf(pinned)}`,
+        { retryable: false },
+      );
+    }
+    return pinned;
+  }
+  if (presented === undefined) {
+    options.logger.warn({ coordinator: options.coordinator }, 'the coordinator names no verdict key; verdicts on NATS are ignored and polled with GetUpdateStatus');
+  }
+  return presented;
 }
 
 async function openNats(options: CompiledSiteClientOptions, site: string): Promise<NatsConnection> {

@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { Reason, TributaryError, packageDefinition, serviceDefinition } from '@tributary/proto';
+import { Reason, TributaryError, packageDefinition, serviceDefinition, type SigningKey } from '@tributary/proto';
 import { connect, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
 import { implement } from './api/call.js';
@@ -12,6 +12,7 @@ import { CallAuthenticator } from './auth/authenticator.js';
 import { NonceJournal } from './auth/nonce-journal.js';
 import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type CoordinatorOptions } from './config/coordinator-options.js';
 import { Catalog } from './federations/catalog.js';
+import { loadCoordinatorKey } from './identity/coordinator-key.js';
 import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
@@ -45,6 +46,8 @@ export class Coordinator {
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
       nonceJournal: NonceJournal;
+      /** Signs verdicts; its public half is what sites learn from WhoAmI. */
+      verdictKey: SigningKey;
     },
   ) {}
 
@@ -61,6 +64,10 @@ export class Coordinator {
     });
     const cleanup: Array<() => Promise<unknown>> = [() => state.close()];
     try {
+      // Read or created while the data directory is locked, so two starts cannot race for it.
+      const identity = await loadCoordinatorKey(opts.dataDir);
+      const verdictKey = identity.key;
+      logger.info({ keyId: verdictKey.keyId, created: identity.created }, 'coordinator key loaded');
       const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
       const metrics = new CoordinatorMetrics({ defaultMetrics: true });
       const strategies = builtinStrategies();
@@ -133,6 +140,7 @@ export class Coordinator {
         blobs,
         admission: engine,
         metrics,
+        verdictKey,
         stagingDir: join(opts.dataDir, 'staging'),
         logger,
         consumerName: UPDATE_CONSUMER,
@@ -160,7 +168,7 @@ export class Coordinator {
         'grpc.keepalive_permit_without_calls': 1,
       });
       const deps = { auth, logger, metrics, shutdown: shutdown.signal };
-      const site = siteService({ state, blobs, catalog, engine, tasks, metrics });
+      const site = siteService({ state, blobs, catalog, engine, tasks, metrics, coordinatorKey: verdictKey });
       const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
@@ -179,11 +187,21 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal, verdictKey });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The key id of the coordinator's own key, which signs verdicts (sites may pin it). */
+  get keyId(): string {
+    return this.parts.verdictKey.keyId;
+  }
+
+  /** The coordinator's raw 32-byte Ed25519 public key, as WhoAmI returns it. */
+  get publicKey(): Uint8Array {
+    return Uint8Array.from(this.parts.verdictKey.publicKey);
   }
 
   get dataDir(): string {

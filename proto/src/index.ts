@@ -30,12 +30,15 @@ export {
   parsePublicKey,
   readKeyFile,
   signBytes,
+  signBytesNative,
   verifyBytes,
   writeKeyFile,
 } from './keys.js';
-export type { SigningKey } from './keys.js';
+export type { Signer, SigningKey } from './keys.js';
 export { envelopeSigningBytes, isEnvelopeKind, signEnvelope, verifyEnvelope } from './envelope.js';
 export type { EnvelopeKind } from './envelope.js';
+export { MAX_VERDICT_BYTES, openVerdict, signVerdict } from './verdict.js';
+export type { OpenedVerdict } from './verdict.js';
 export {
   UPDATE_ID_PATTERN,
   decodeEnvelope,

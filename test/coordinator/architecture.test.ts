@@ -15,6 +15,7 @@ const FOLDERS = [
   'config',
   'dev',
   'federations',
+  'identity',
   'ingest',
   'models',
   'nats-auth',

@@ -1,11 +1,11 @@
 import {
   CHUNK_INDEX_HEADER,
   DEFAULT_CHUNK_SIZE,
-  decodeUpdateStatus,
   encodeEnvelope,
   encodeManifest,
   encodeSafetensors,
   newUpdateId,
+  openVerdict,
   sha256Hex,
   signEnvelope,
   subjects,
@@ -17,35 +17,52 @@ import {
 } from '@tributary/proto';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
 
-/** A hand-driven site that can send anything, well-formed or not, straight onto NATS. */
+/** What RawSite.publish sends: honest by default, each field a way to forge or break it. */
+export interface RawUpdate {
+  key: SigningKey;
+  site: string;
+  federation: string;
+  runId: string;
+  round: number;
+  weights: TensorMap;
+  numExamples?: number;
+  updateId?: string;
+  /** Fields to override in the manifest after it is computed honestly. */
+  tamper?: Partial<UpdateManifest>;
+  /** Bytes to send instead of the payload (the manifest still describes `weights`). */
+  payloadOverride?: Uint8Array;
+  /** Signs with this key instead of `key` (a forgery). */
+  signer?: SigningKey;
+  subject?: string;
+}
+
+/**
+ * A hand-driven site that can send anything, well-formed or not, straight onto NATS. It believes
+ * only verdicts signed by `coordinatorKey`, the coordinator's public key.
+ */
 export class RawSite {
   /** The last manifest envelope sent, byte for byte, for replay tests. */
   lastEnvelope: { subject: string; bytes: Uint8Array } | undefined;
 
-  private constructor(readonly nc: NatsConnection) {}
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly coordinatorKey: Uint8Array,
+  ) {}
 
-  static async connect(url: string): Promise<RawSite> {
-    return new RawSite(await connect({ servers: [url] }));
+  static async connect(url: string, coordinatorKey: Uint8Array): Promise<RawSite> {
+    return new RawSite(await connect({ servers: [url] }), coordinatorKey);
   }
 
   /** Publishes payload chunks, then a manifest signed by `signer`; resolves with the verdict. */
-  async send(opts: {
-    key: SigningKey;
-    site: string;
-    federation: string;
-    runId: string;
-    round: number;
-    weights: TensorMap;
-    numExamples?: number;
-    updateId?: string;
-    /** Fields to override in the manifest after it is computed honestly. */
-    tamper?: Partial<UpdateManifest>;
-    /** Bytes to send instead of the payload (the manifest still describes `weights`). */
-    payloadOverride?: Uint8Array;
-    /** Signs with this key instead of `key` (a forgery). */
-    signer?: SigningKey;
-    subject?: string;
-  }): Promise<UpdateStatus__Output> {
+  async send(opts: RawUpdate): Promise<UpdateStatus__Output> {
+    const updateId = opts.updateId ?? newUpdateId();
+    const verdict = this.verdict(opts.federation, opts.site, updateId);
+    await this.publish({ ...opts, updateId });
+    return verdict;
+  }
+
+  /** Publishes payload chunks, then a manifest signed by `signer`; resolves with its update id, not waiting for any verdict. */
+  async publish(opts: RawUpdate): Promise<string> {
     const js = this.nc.jetstream();
     const updateId = opts.updateId ?? newUpdateId();
     const payload = encodeSafetensors(opts.weights);
@@ -54,8 +71,8 @@ export class RawSite {
     for (let i = 0; i < chunks; i++) {
       const h = natsHeaders();
       h.set(CHUNK_INDEX_HEADER, String(i));
-      await js.publish(subjects.payload(opts.federation, updateId), sent.subarray(i * DEFAULT_CHUNK_SIZE, (i + 1) * DEFAULT_CHUNK_SIZE), {
-        msgID: `${updateId}.${i}`,
+      await js.publish(subjects.sitePayload(opts.federation, opts.site, updateId), sent.subarray(i * DEFAULT_CHUNK_SIZE, (i + 1) * DEFAULT_CHUNK_SIZE), {
+        msgID: `${opts.site}.${updateId}.${i}`,
         headers: h,
       });
     }
@@ -79,12 +96,11 @@ export class RawSite {
     };
     const envelope = signEnvelope('update', encodeManifest(manifest), opts.signer ?? opts.key);
     if (opts.signer) envelope.keyId = opts.key.keyId;
-    const verdict = this.verdict(opts.federation, opts.site, updateId);
     const subject = opts.subject ?? subjects.update(opts.federation, opts.runId, opts.round, opts.site);
     const bytes = encodeEnvelope(envelope);
     this.lastEnvelope = { subject, bytes };
     await js.publish(subject, bytes, { msgID: updateId });
-    return verdict;
+    return updateId;
   }
 
   /** Publishes raw bytes on a manifest subject. */
@@ -92,6 +108,7 @@ export class RawSite {
     await this.nc.jetstream().publish(subject, bytes);
   }
 
+  /** The verdict on `updateId`; rejects on a message that does not verify with the coordinator's key. */
   verdict(federation: string, site: string, updateId: string, timeoutMs = 20_000): Promise<UpdateStatus__Output> {
     const sub = this.nc.subscribe(subjects.verdict(federation, site));
     return new Promise((resolve, reject) => {
@@ -101,11 +118,12 @@ export class RawSite {
       }, timeoutMs);
       void (async () => {
         for await (const m of sub) {
-          const status = decodeUpdateStatus(m.data);
-          if (status.updateId !== updateId) continue;
+          const opened = openVerdict(m.data, this.coordinatorKey);
+          if (opened.ok && opened.status.updateId !== updateId) continue;
           clearTimeout(timer);
           sub.unsubscribe();
-          resolve(status);
+          if (opened.ok) resolve(opened.status);
+          else reject(new Error(`unverifiable verdict: ${opened.refusal.reason} ${opened.refusal.message}`));
         }
       })();
     });

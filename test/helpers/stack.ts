@@ -74,3 +74,10 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** How many updates the coordinator counted as refused with `reason` (`tributary_updates_refused_total`). */
+export async function refusalsCounted(metrics: { registry: { getSingleMetricAsString(name: string): Promise<string> } }, reason: string): Promise<number> {
+  const text = await metrics.registry.getSingleMetricAsString('tributary_updates_refused_total');
+  const m = new RegExp(`reason="${reason}"} (\\d+)`).exec(text);
+  return m ? Number(m[1]) : 0;
+}

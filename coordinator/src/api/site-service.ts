@@ -2,6 +2,7 @@ import {
   Reason,
   TributaryError,
   type EnrollResponse__Output,
+  type SigningKey,
   type Task__Output,
   type UpdateStatus__Output,
   type WatchTasksRequest__Output,
@@ -25,6 +26,8 @@ export interface SiteServiceDeps {
   engine: RoundEngine;
   tasks: TaskBus;
   metrics: CoordinatorMetrics;
+  /** The coordinator's verdict key; WhoAmI tells its public half to every known caller. */
+  coordinatorKey: Pick<SigningKey, 'publicKey' | 'keyId'>;
 }
 
 /** SiteService: thin handlers that check the caller and delegate. */
@@ -39,7 +42,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
     },
     WhoAmI: async (_req, ctx): Promise<WhoAmIResponse__Output> => {
       const p = ctx.principal;
-      const coordinator = { coordinatorKey: Buffer.alloc(0), coordinatorKeyId: '', natsCredentialsRequired: false };
+      const coordinator = { coordinatorKey: Buffer.from(deps.coordinatorKey.publicKey), coordinatorKeyId: deps.coordinatorKey.keyId, natsCredentialsRequired: false };
       if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site), ...coordinator };
       if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null, ...coordinator };
       throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'unknown key');

@@ -11,7 +11,7 @@ const PULL_AHEAD_BYTES = 16 * 1024 * 1024;
 
 export interface PayloadReadRequest {
   js: JetStreamClient;
-  /** `trib.<federation>.payload.<updateId>`. */
+  /** `trib.<federation>.payload.<site>.<updateId>`: the authenticated sender's chunks only. */
   subject: string;
   /** Staging file to create (truncated if present). */
   path: string;

@@ -12,6 +12,7 @@ import {
   refusalOf,
   verifyEnvelope,
   type Refusal,
+  type SigningKey,
   type UpdateManifest__Output,
 } from '@tributary/proto';
 import { nanos, type ConsumerMessages, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
@@ -34,6 +35,8 @@ export interface UpdateIngestOptions {
   blobs: BlobStore;
   admission: UpdateAdmission;
   metrics: CoordinatorMetrics;
+  /** Signs the verdicts (the coordinator's key). */
+  verdictKey: SigningKey;
   /** Directory for payloads being verified; created if missing. */
   stagingDir: string;
   logger: Logger;
@@ -80,7 +83,7 @@ export class UpdateIngest {
     await mkdir(this.opts.stagingDir, { recursive: true });
     const jsm = await this.opts.nc.jetstreamManager();
     this.js = this.opts.nc.jetstream();
-    this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log });
+    this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey });
     const concurrency = Math.max(1, Math.floor(this.opts.concurrency));
     await ensureDurableConsumer(jsm, STREAM_UPDATES, this.opts.consumerName, {
       ack_wait: nanos(ACK_WAIT_MS),
@@ -261,7 +264,7 @@ export class UpdateIngest {
     staging.path = path;
     const read = await readPayload({
       js: this.jetstream(),
-      subject: subjects.payload(manifest.federation, manifest.updateId),
+      subject: subjects.sitePayload(manifest.federation, manifest.site, manifest.updateId),
       path,
       chunkCount: manifest.chunkCount,
       chunkSize: manifest.chunkSize,

@@ -15,6 +15,8 @@ export interface DevResult {
   /** Admin key file, created on first use. */
   readonly keyFile: string;
   readonly keyId: string;
+  /** Key id of the coordinator's own key (`data/coordinator.key`), which signs verdicts; sites may pin it. */
+  readonly coordinatorKeyId: string;
   /** Holds admin.key, nats/ (JetStream) and data/ (coordinator state). */
   readonly dir: string;
   /** The directory is removed on exit (no --dir given). */
@@ -81,6 +83,7 @@ export default defineCommand({
         nats: nats.url,
         keyFile,
         keyId: key.keyId,
+        coordinatorKeyId: coordinator.keyId,
         dir,
         temporary,
         exports: { TRIBUTARY_COORDINATOR: coordinator.address, TRIBUTARY_KEY: keyFile, TRIBUTARY_NATS: nats.url },
@@ -102,6 +105,7 @@ export default defineCommand({
         ['coordinator', r.coordinator],
         ['nats', `${r.nats} (JetStream in ${join(r.dir, 'nats')})`],
         ['admin key', `${r.keyFile} (key id ${r.keyId})`],
+        ['coordinator key', `key id ${r.coordinatorKeyId} (signs verdicts)`],
         ['data', `${join(r.dir, 'data')}${r.temporary ? ' (removed on exit)' : ''}`],
       ]).replace(/^/gm, '  '),
       '',

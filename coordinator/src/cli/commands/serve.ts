@@ -7,6 +7,8 @@ export interface ServeResult {
   /** host:port the gRPC server listens on. */
   readonly address: string;
   readonly dataDir: string;
+  /** Key id of the coordinator's own key (`<dataDir>/coordinator.key`), which signs verdicts; sites may pin it. */
+  readonly coordinatorKeyId: string;
   readonly nats: readonly string[];
   /** How the coordinator authenticates to NATS (never the secret itself). */
   readonly natsAuth: 'none' | 'user' | 'token' | 'creds';
@@ -84,6 +86,7 @@ export default defineCommand({
     const result: ServeResult = {
       address: coordinator.address,
       dataDir: config.dataDir,
+      coordinatorKeyId: coordinator.keyId,
       nats: config.nats,
       natsAuth: config.natsCredentials?.kind ?? 'none',
       natsTls: config.natsTls !== undefined,
@@ -102,6 +105,6 @@ export default defineCommand({
     const metrics = r.metricsPort === 0 ? '' : `, metrics on :${r.metricsPort}`;
     const natsSecurity = [r.natsAuth === 'none' ? '' : r.natsAuth, r.natsTls ? 'TLS' : ''].filter((s) => s !== '').join(', ');
     const nats = `${r.nats.join(',')}${natsSecurity === '' ? '' : ` (${natsSecurity})`}`;
-    return `Coordinator listening on ${r.address}${r.tls ? ' (TLS)' : ''} (data ${r.dataDir}, NATS ${nats}${metrics}). Ctrl-C stops it.`;
+    return `Coordinator listening on ${r.address}${r.tls ? ' (TLS)' : ''} (data ${r.dataDir}, NATS ${nats}${metrics}), coordinator key id ${r.coordinatorKeyId}. Ctrl-C stops it.`;
   },
 });
