@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { TributaryError, packageDefinition, serviceDefinition } from '@tributary/proto';
-import { connect, ErrorCode, NatsError, type NatsConnection } from 'nats';
+import { connect, credsAuthenticator, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
 import { implement } from './api/call.js';
 import { siteService } from './api/site-service.js';
@@ -12,6 +12,8 @@ import { CallAuthenticator } from './auth/authenticator.js';
 import { NonceJournal } from './auth/nonce-journal.js';
 import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type CoordinatorOptions } from './config/coordinator-options.js';
 import { Catalog } from './federations/catalog.js';
+import { NatsAuthority } from './nats-auth/authority.js';
+import { SiteNatsCredentials } from './sites/nats-credentials.js';
 import { MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
@@ -44,6 +46,7 @@ export class Coordinator {
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
       nonceJournal: NonceJournal;
+      authority: NatsAuthority | undefined;
     },
   ) {}
 
@@ -89,11 +92,16 @@ export class Coordinator {
       const catalog = new Catalog({ state, blobs, strategies, logger });
 
       const servers = opts.nats.servers.join(',');
+      const authority = opts.natsAuthority === undefined ? undefined : await loadAuthority(opts, state);
+      if (authority !== undefined) cleanup.unshift(() => authority.close());
+      const natsOptions = opts.nats.options;
+      const ownCredentials = natsOptions.user !== undefined || natsOptions.token !== undefined || natsOptions.authenticator !== undefined;
       const nc = await connect({
         servers: [...opts.nats.servers],
         name: 'tributary-coordinator',
         maxReconnectAttempts: -1,
-        ...opts.nats.options,
+        ...(authority !== undefined && !ownCredentials ? { authenticator: credsAuthenticator(await authority.coordinatorCreds()) } : {}),
+        ...natsOptions,
       }).catch((err: unknown) => {
         throw natsConnectFailure(err, servers);
       });
@@ -112,6 +120,7 @@ export class Coordinator {
             cause: err,
           });
         });
+      if (authority !== undefined) await publishAccount(authority, servers);
       await engine.start();
       cleanup.unshift(() => engine.stop());
       const trackingRegistry = TrackingStoreRegistry.withBuiltins();
@@ -170,8 +179,13 @@ export class Coordinator {
         'grpc.keepalive_permit_without_calls': 1,
       });
       const deps = { auth, logger, metrics, shutdown: shutdown.signal };
-      const site = siteService({ state, blobs, catalog, engine, tasks, metrics });
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents });
+      const natsCredentials =
+        authority === undefined || opts.natsAuthority === undefined
+          ? undefined
+          : new SiteNatsCredentials({ authority, state, ttlMs: opts.natsAuthority.siteCredentialTtlMs, metrics, logger });
+      const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
+      const site = siteService({ state, blobs, catalog, engine, tasks, metrics, ...withNatsCredentials });
+      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
       new ReflectionService(packageDefinition()).addToServer(server);
@@ -189,7 +203,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal, authority });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -226,10 +240,40 @@ export class Coordinator {
     await p.tracker.stop();
     await p.trackingStore.close().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));
     await p.nc.drain().catch(() => p.nc.close());
+    await p.authority?.close();
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();
     p.nonceJournal.close();
     logger.info('coordinator stopped');
+  }
+}
+
+/** The NATS authority of `natsAuthority`, recording issued site credentials in the state store. */
+async function loadAuthority(opts: CompiledCoordinatorOptions, state: LevelStateStore): Promise<NatsAuthority> {
+  const settings = opts.natsAuthority;
+  if (settings === undefined) throw TributaryError.internal('no NATS authority configured');
+  const ledger = state.siteCredentialLedger(settings.maxCredentialsPerSite);
+  await ledger.forgetExpired(Date.now());
+  const tls = opts.nats.options.tls;
+  return NatsAuthority.load({ dir: settings.dir, ledger, servers: opts.nats.servers, ...(tls === undefined ? {} : { tls: { ...tls } }) });
+}
+
+/**
+ * Pushes the authority's account JWT (with every revocation so far) to the servers at start, so
+ * a revocation saved while NATS was unreachable holds before any site reconnects.
+ */
+async function publishAccount(authority: NatsAuthority, servers: string): Promise<void> {
+  try {
+    await authority.publishAccount();
+  } catch (err) {
+    const e = TributaryError.from(err);
+    throw new TributaryError({
+      code: e.code,
+      reason: e.reason,
+      message: `cannot push the NATS account of ${authority.dir} to ${servers}: ${e.message}`,
+      cause: err,
+      details: { hint: 'nats-server must run in operator mode with the configuration `tributary nats init` wrote for this authority.' },
+    });
   }
 }
 

@@ -17,6 +17,7 @@ import {
 import { requireAdmin } from '../auth/principal.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { RunEventBus } from '../rounds/events.js';
+import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
@@ -35,6 +36,8 @@ export interface AdminServiceDeps {
   events: RunEventBus;
   tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
   metricEvents: MetricEventBus;
+  /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
+  natsCredentials?: SiteNatsCredentials;
 }
 
 /** AdminService: every method needs an admin key; handlers validate and delegate. */
@@ -76,7 +79,12 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const sites = await deps.state.listSites();
       return { sites: sites.filter((s) => !req.federation || s.federations.includes(req.federation)).map(siteMessage) };
     }),
-    RevokeSite: admin(async (req): Promise<Site__Output> => siteMessage(await deps.catalog.revokeSite(req.name))),
+    RevokeSite: admin(async (req): Promise<Site__Output> => {
+      // The state first: from here every check refuses the site, whatever NATS does next.
+      const site = await deps.catalog.revokeSite(req.name);
+      await deps.natsCredentials?.revoke(site.name);
+      return siteMessage(site);
+    }),
     CreateInvitation: admin(async (req): Promise<Invitation__Output> => {
       const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds });
       return { token, federations: record.federations, siteName: record.siteName, expiresAtMs: record.expiresAtMs };

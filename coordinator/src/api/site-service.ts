@@ -2,6 +2,7 @@ import {
   Reason,
   TributaryError,
   type EnrollResponse__Output,
+  type NatsCredentials__Output,
   type Task__Output,
   type UpdateStatus__Output,
   type WatchTasksRequest__Output,
@@ -11,6 +12,7 @@ import { requireMemberOrAdmin, requireSiteMember } from '../auth/principal.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { TaskBus } from '../rounds/events.js';
+import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
@@ -25,6 +27,8 @@ export interface SiteServiceDeps {
   engine: RoundEngine;
   tasks: TaskBus;
   metrics: CoordinatorMetrics;
+  /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
+  natsCredentials?: SiteNatsCredentials;
 }
 
 /** SiteService: thin handlers that check the caller and delegate. */
@@ -39,7 +43,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
     },
     WhoAmI: async (_req, ctx): Promise<WhoAmIResponse__Output> => {
       const p = ctx.principal;
-      const coordinator = { coordinatorKey: Buffer.alloc(0), coordinatorKeyId: '', natsCredentialsRequired: false };
+      const coordinator = { coordinatorKey: Buffer.alloc(0), coordinatorKeyId: '', natsCredentialsRequired: deps.natsCredentials !== undefined };
       if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site), ...coordinator };
       if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null, ...coordinator };
       throw new TributaryError({ code: 'UNAUTHENTICATED', reason: 'AUTH_UNKNOWN_KEY', message: 'unknown key' });
@@ -62,8 +66,13 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
         site: record.site,
       };
     },
-    GetNatsCredentials: async () => {
-      throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials');
+    GetNatsCredentials: async (req, ctx): Promise<NatsCredentials__Output> => {
+      if (deps.natsCredentials === undefined) {
+        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials: use the credentials your NATS operator gave you');
+      }
+      if (ctx.principal.role !== 'site') throw TributaryError.of(Reason.PERMISSION_DENIED, 'this call needs a site key');
+      const issued = await deps.natsCredentials.issue({ site: ctx.principal.site.name, userPublicKey: req.userPublicKey });
+      return { jwt: issued.jwt, expiresAtMs: issued.expiresAtMs, inboxPrefix: issued.inboxPrefix, federations: [...issued.federations] };
     },
     WatchTasks: (req, ctx) => watchTasks(req, ctx, deps),
     DownloadModel: (req, ctx) => {

@@ -11,6 +11,8 @@ import type {
 } from './records.js';
 import { AFTER_SEP, SEP, openSublevel, prefixRange, type LevelBatchOp, type LevelDb, type Sublevel } from './level-layout.js';
 import type { StateStore, StateWrite } from './store.js';
+import type { IssuedSiteCredential } from '../nats-auth/credential-ledger.js';
+import { LevelSiteCredentialLedger } from './site-credential-ledger.js';
 
 const ROUND_DIGITS = 10; // uint32
 const SAFE_DIGITS = 16; // Number.MAX_SAFE_INTEGER
@@ -33,6 +35,8 @@ export class LevelStateStore implements StateStore {
   /** federation, zero-padded version -> model version. */
   private readonly modelVersions: Sublevel<ModelVersionRecord>;
   private readonly invitations: Sublevel<InvitationRecord>;
+  /** site, expiry, NATS user key -> NATS credential issued to the site. */
+  private readonly natsCredentials: Sublevel<IssuedSiteCredential>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
 
@@ -48,6 +52,7 @@ export class LevelStateStore implements StateStore {
     this.updates = openSublevel(this.db, 'updates');
     this.modelVersions = openSublevel(this.db, 'model-versions');
     this.invitations = openSublevel(this.db, 'invitations');
+    this.natsCredentials = openSublevel(this.db, 'nats-credentials');
   }
 
   async open(): Promise<void> {
@@ -58,6 +63,11 @@ export class LevelStateStore implements StateStore {
   async close(): Promise<void> {
     await this.writeTail;
     await this.db.close();
+  }
+
+  /** The ledger of NATS credentials issued to sites, at most `maxPerSite` unexpired per site. */
+  siteCredentialLedger(maxPerSite: number): LevelSiteCredentialLedger {
+    return new LevelSiteCredentialLedger(this.natsCredentials, maxPerSite);
   }
 
   getSite(name: string): Promise<SiteRecord | undefined> {
@@ -225,6 +235,7 @@ export class LevelStateStore implements StateStore {
       this.updates,
       this.modelVersions,
       this.invitations,
+      this.natsCredentials,
     ] as Array<Sublevel<unknown>>;
   }
 }
