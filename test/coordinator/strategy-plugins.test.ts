@@ -64,7 +64,7 @@ describe('third-party strategy plugins', () => {
 
   it('runs a federation on a plugin strategy loaded by the coordinator', async () => {
     const stack = await startStack({ strategyPlugins: [join(dir, 'last-wins.mjs')] });
-    const raw = await RawSite.connect(stack.nats.url);
+    const raw = await stack.rawSite();
     try {
       const base = toyModel();
       await stack.admin.createFederation({ name: 'plugged', settings: { strategy: 'last-wins', rounds: 1, roundDeadlineSeconds: 60 }, initialModel: encodeSafetensors(base) });

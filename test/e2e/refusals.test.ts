@@ -18,7 +18,7 @@ describe('refused updates change nothing', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
     await stack.admin.createFederation({
       name: federation,
       settings: { rounds: 1, minSites: 2, sampleCount: 2, roundDeadlineSeconds: 120 },
@@ -157,7 +157,7 @@ describe('a norm bound', () => {
   let raw: RawSite;
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
   });
   afterAll(async () => {
     await raw?.close();

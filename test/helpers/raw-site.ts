@@ -15,7 +15,7 @@ import {
   type UpdateManifest,
   type UpdateStatus__Output,
 } from '@tributary/proto';
-import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { connect, headers as natsHeaders, type ConnectionOptions, type NatsConnection } from 'nats';
 
 /** A hand-driven site that can send anything, well-formed or not, straight onto NATS. */
 export class RawSite {
@@ -24,8 +24,8 @@ export class RawSite {
 
   private constructor(readonly nc: NatsConnection) {}
 
-  static async connect(url: string): Promise<RawSite> {
-    return new RawSite(await connect({ servers: [url] }));
+  static async connect(url: string, options: Partial<ConnectionOptions> = {}): Promise<RawSite> {
+    return new RawSite(await connect({ servers: [url], ...options }));
   }
 
   /** Publishes payload chunks, then a manifest signed by `signer`; resolves with the verdict. */
