@@ -1,6 +1,8 @@
 import {
+  Reason,
   TributaryError,
   assertName,
+  type NatsCredentials__Output,
   type Federation__Output,
   type Invitation__Output,
   type ListFederationsResponse__Output,
@@ -22,7 +24,7 @@ import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceHandlers } from './call.js';
-import { federationMessage, siteMessage } from './convert.js';
+import { federationMessage, natsCredentialsMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
@@ -84,6 +86,14 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const site = await deps.catalog.revokeSite(req.name);
       await deps.natsCredentials?.revoke(site.name);
       return siteMessage(site);
+    }),
+    IssueSiteNatsCredentials: admin(async (req): Promise<NatsCredentials__Output> => {
+      if (deps.natsCredentials === undefined) {
+        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials: start it with natsAuthority (--nats-authority)');
+      }
+      const site = assertName('site', req.site);
+      const issued = await deps.natsCredentials.issue({ site, userPublicKey: req.userPublicKey, ...(req.ttlSeconds === 0 ? {} : { ttlMs: req.ttlSeconds * 1000 }) });
+      return natsCredentialsMessage(issued);
     }),
     CreateInvitation: admin(async (req): Promise<Invitation__Output> => {
       const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds });

@@ -17,7 +17,7 @@ import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceHandlers } from './call.js';
-import { siteMessage } from './convert.js';
+import { natsCredentialsMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 
 export interface SiteServiceDeps {
@@ -72,7 +72,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
       }
       if (ctx.principal.role !== 'site') throw TributaryError.of(Reason.PERMISSION_DENIED, 'this call needs a site key');
       const issued = await deps.natsCredentials.issue({ site: ctx.principal.site.name, userPublicKey: req.userPublicKey });
-      return { jwt: issued.jwt, expiresAtMs: issued.expiresAtMs, inboxPrefix: issued.inboxPrefix, federations: [...issued.federations] };
+      return natsCredentialsMessage(issued);
     },
     WatchTasks: (req, ctx) => watchTasks(req, ctx, deps),
     DownloadModel: (req, ctx) => {
