@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { builtinStrategies, loadStrategyPlugin } from '../../coordinator/src/strategies/index.js';
 import { encodeSafetensors, type SigningKey } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawSite } from '../helpers/raw-site.js';
 import { addSite, startStack } from '../helpers/stack.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 
