@@ -272,7 +272,8 @@ export class SiteClient {
   /** Publishes the metrics the task logged so far, then its result with `send`. */
   #submitAfterMetrics(task: SiteTask, signal: AbortSignal | undefined, send: (signal: AbortSignal) => Promise<UpdateVerdict>): Promise<UpdateVerdict> {
     return this.#whileOpen(signal, async (op) => {
-      await raceAbort(this.#session.natsCredentials?.cover(task.federation) ?? Promise.resolve(), op);
+      const covered = this.#session.natsCredentials?.cover(task.federation);
+      if (covered !== undefined) await raceAbort(covered, op);
       if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op);
       return send(op);
     });

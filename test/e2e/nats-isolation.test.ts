@@ -277,6 +277,33 @@ describe.skipIf(!NatsServer.available())('sites are silos on the wire: NATS user
     });
   });
 
+  describe('a site that joins a federation after it connected', () => {
+    let stack: Stack;
+    beforeAll(async () => {
+      stack = await startStack();
+    });
+    afterAll(async () => {
+      await stack?.stop();
+    });
+
+    it('renews its credentials for the new federation and has its updates accepted there', async () => {
+      for (const name of ['fed-first', 'fed-later']) {
+        await stack.admin.createFederation({ name, settings: { strategy: 'fedavg', rounds: 1, minSites: 1, roundDeadlineSeconds: 60 }, initialModel: encodeSafetensors(toyModel()) });
+      }
+      const key = await addSite(stack, 'joiner', ['fed-first']);
+      const client = await SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key });
+      try {
+        await stack.admin.addSite({ name: 'joiner', publicKey: key.publicKey, federations: ['fed-later'] });
+        const loop = client.participate('fed-later', async (task) => ({ weights: toyTrain(task.model, client.site, task.round), numExamples: 10 }), { maxTasks: 1 });
+        const run = await stack.admin.startRun('fed-later');
+        expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+        expect(await loop).toMatchObject({ accepted: 1 });
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
   describe('tributary site credentials, for a site without the SDK', () => {
     const FED = 'fed-creds';
     let stack: Stack;
