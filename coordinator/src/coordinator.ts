@@ -92,7 +92,8 @@ export class Coordinator {
       const catalog = new Catalog({ state, blobs, strategies, logger });
 
       const servers = opts.nats.servers.join(',');
-      const authority = opts.natsAuthority === undefined ? undefined : await loadAuthority(opts, state);
+      const authoritySettings = opts.natsAuthority;
+      const authority = authoritySettings === undefined ? undefined : await loadAuthority(authoritySettings, opts.nats, state);
       if (authority !== undefined) cleanup.unshift(() => authority.close());
       const natsOptions = opts.nats.options;
       const ownCredentials = natsOptions.user !== undefined || natsOptions.token !== undefined || natsOptions.authenticator !== undefined;
@@ -180,9 +181,9 @@ export class Coordinator {
       });
       const deps = { auth, logger, metrics, shutdown: shutdown.signal };
       const natsCredentials =
-        authority === undefined || opts.natsAuthority === undefined
+        authority === undefined || authoritySettings === undefined
           ? undefined
-          : new SiteNatsCredentials({ authority, state, ttlMs: opts.natsAuthority.siteCredentialTtlMs, metrics, logger });
+          : new SiteNatsCredentials({ authority, state, ttlMs: authoritySettings.siteCredentialTtlMs, metrics, logger });
       const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
       const site = siteService({ state, blobs, catalog, engine, tasks, metrics, ...withNatsCredentials });
       const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials });
@@ -249,13 +250,15 @@ export class Coordinator {
 }
 
 /** The NATS authority of `natsAuthority`, recording issued site credentials in the state store. */
-async function loadAuthority(opts: CompiledCoordinatorOptions, state: LevelStateStore): Promise<NatsAuthority> {
-  const settings = opts.natsAuthority;
-  if (settings === undefined) throw TributaryError.internal('no NATS authority configured');
+async function loadAuthority(
+  settings: NonNullable<CompiledCoordinatorOptions['natsAuthority']>,
+  nats: CompiledCoordinatorOptions['nats'],
+  state: LevelStateStore,
+): Promise<NatsAuthority> {
   const ledger = state.siteCredentialLedger(settings.maxCredentialsPerSite);
   await ledger.forgetExpired(Date.now());
-  const tls = opts.nats.options.tls;
-  return NatsAuthority.load({ dir: settings.dir, ledger, servers: opts.nats.servers, ...(tls === undefined ? {} : { tls: { ...tls } }) });
+  const tls = nats.options.tls;
+  return NatsAuthority.load({ dir: settings.dir, ledger, servers: nats.servers, ...(tls === undefined ? {} : { tls: { ...tls } }) });
 }
 
 /**
