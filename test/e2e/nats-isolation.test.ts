@@ -23,7 +23,7 @@ import {
 import { connect, credsAuthenticator, jwtAuthenticator, type JetStreamManager, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UPDATE_CONSUMER } from '../../coordinator/src/ingest/index.js';
-import { envelopeOf, runCli } from '../helpers/cli.js';
+import { envelopeOf, runCli, startCli } from '../helpers/cli.js';
 import { SiteConnection } from '../helpers/operator-nats.js';
 import { prepareUpload } from '../helpers/raw-site.js';
 import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -200,6 +200,12 @@ describe.skipIf(!NatsServer.available())('sites are silos on the wire: NATS user
       await js.publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId });
       const observer = await stack.rawSite();
       const verdict = observer.verdict(FED, 'r-three', upload.updateId);
+      // The coordinator has authenticated and admitted the manifest once it reads the payload.
+      const coordinator = await coordinatorConnection(stack);
+      const jsm = await coordinator.jetstreamManager();
+      const chunkSubject = upload.chunks[0]?.subject;
+      await eventually(async () => (await jsm.consumers.list(STREAM_PAYLOADS).next()).some((c) => c.config.filter_subject === chunkSubject));
+      await coordinator.close();
 
       await stack.admin.revokeSite('r-three');
       await revoked.dropped(5000);
@@ -300,6 +306,33 @@ describe.skipIf(!NatsServer.available())('sites are silos on the wire: NATS user
         expect(await loop).toMatchObject({ accepted: 1 });
       } finally {
         await client.close();
+      }
+    });
+  });
+
+  describe('tributary dev', () => {
+    /** Whether a client without credentials may connect to the dev NATS server. */
+    const anonymousConnect = async (url: string): Promise<string> => outcome(connect({ servers: [url], maxReconnectAttempts: 0 }).then((nc) => nc.close()));
+
+    it('runs NATS in operator mode, with sites getting their credentials from the coordinator', async () => {
+      const dev = await startCli(['dev', '--grpc-listen', '127.0.0.1:0', '--json']);
+      try {
+        const started = JSON.parse(dev.firstLine) as { result: { nats: string; natsAuthority?: string } };
+        expect(started.result.natsAuthority).toEqual(expect.any(String));
+        expect(await anonymousConnect(started.result.nats)).toBe('AUTHORIZATION_VIOLATION');
+      } finally {
+        await dev.stop();
+      }
+    });
+
+    it('runs NATS without authentication with --no-nats-auth', async () => {
+      const dev = await startCli(['dev', '--no-nats-auth', '--grpc-listen', '127.0.0.1:0', '--json']);
+      try {
+        const started = JSON.parse(dev.firstLine) as { result: { nats: string; natsAuthority?: string } };
+        expect(started.result.natsAuthority).toBeUndefined();
+        expect(await anonymousConnect(started.result.nats)).toBe('OK');
+      } finally {
+        await dev.stop();
       }
     });
   });
