@@ -133,7 +133,7 @@ export class RoundEngine implements UpdateAdmission {
         if (!active || active.run.federation !== manifest.federation) return { reason: 'RUN_NOT_RUNNING', message: `run "${manifest.runId}" is not running` } as const;
         // Checked again at fold time: a site revoked while its update was in flight folds nothing.
         const site = await this.services.state.getSite(manifest.site);
-        if (site?.status !== 'APPROVED') return { reason: 'KEY_REVOKED', message: `the key of site "${manifest.site}" is revoked` } as const;
+        if (site?.status === 'REVOKED') return { reason: 'KEY_REVOKED', message: `the key of site "${manifest.site}" is revoked` } as const;
         return update.isEvaluation ? this.evaluation.accept(active, update) : this.rounds.fold(active, update);
       });
     } finally {
