@@ -25,7 +25,9 @@ export interface SiteClientOptions {
   /**
    * Credentials and TLS for NATS: at most one of `token`, `user` with `pass`, or `credsFile`.
    * Without `tls`, the connection uses TLS only when the server asks for it, trusting the
-   * system's CAs. Files must be readable when `connect` is called.
+   * system's CAs. Files must be readable when `connect` is called. Leave the credentials out
+   * when the coordinator issues NATS users (its WhoAmI says so): the client then makes its own
+   * nkey, gets a short-lived JWT with GetNatsCredentials and renews it by itself.
    * @default none
    */
   natsAuth?: {

@@ -2,6 +2,7 @@ import type { JetStreamClient, NatsConnection } from 'nats';
 import type { RpcClient, SigningKey } from '@tributary/proto';
 import type { CompiledSiteClientOptions } from './options.js';
 import type { SiteLogger } from './logging.js';
+import type { NatsCredentialLease } from './nats-credentials.js';
 
 /** What a connected site holds: its identity, both connections and its options. */
 export interface SiteSession {
@@ -18,4 +19,6 @@ export interface SiteSession {
   readonly rpc: RpcClient;
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
+  /** The site's own NATS user, when the coordinator issues them (renewed in the background). */
+  readonly natsCredentials?: NatsCredentialLease;
 }

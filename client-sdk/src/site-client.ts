@@ -21,6 +21,7 @@ import { MetricsPublisher } from './metrics.js';
 import { participate } from './participate.js';
 import type { ParticipateOptions } from './participate.js';
 import type { SiteSession } from './session.js';
+import { NatsCredentialLease } from './nats-credentials.js';
 import { linkSignals, raceAbort } from './signals.js';
 import { ActiveSiteTask } from './site-task.js';
 import { submitUpdate } from './submission.js';
@@ -88,15 +89,33 @@ export class SiteClient {
     const options = compileSiteClientOptions(opts);
     const { key, rpc } = await siteRpc(options.coordinator, options.key, options.credentials);
     let nc: NatsConnection | undefined;
+    let natsCredentials: NatsCredentialLease | undefined;
     try {
-      const { site, coordinatorKey } = await whoAmI(rpc, options, key);
-      nc = await openNats(options, site);
-      const session: SiteSession = { site, key, coordinatorKey, options, logger: options.logger, rpc, nc, js: nc.jetstream() };
+      const who = await whoAmI(rpc, options, key);
+      const { site, coordinatorKey } = who;
+      // Credentials the operator configured win; else the coordinator issues the site's own NATS user.
+      if (who.natsCredentialsRequired && !hasOwnNatsCredentials(options.natsAuth)) {
+        natsCredentials = await NatsCredentialLease.obtain({ rpc, logger: options.logger, retry: options.retry });
+      }
+      nc = await openNats(options, site, natsCredentials);
+      natsCredentials?.start(nc);
+      const session: SiteSession = {
+        site,
+        key,
+        coordinatorKey,
+        options,
+        logger: options.logger,
+        rpc,
+        nc,
+        js: nc.jetstream(),
+        ...(natsCredentials === undefined ? {} : { natsCredentials }),
+      };
       const client = new SiteClient(session);
       client.#watchConnection();
       options.logger.info({ site, coordinator: options.coordinator, nats: options.nats }, 'site connected');
       return client;
     } catch (err) {
+      natsCredentials?.close();
       rpc.close();
       if (nc !== undefined) await nc.close().catch(() => undefined);
       throw TributaryError.from(err);
@@ -111,6 +130,7 @@ export class SiteClient {
    */
   async *tasks(federation: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<SiteTask, void, undefined> {
     this.#assertOpen();
+    await this.#session.natsCredentials?.cover(federation);
     const stream = linkSignals([opts.signal, this.#closing.signal]);
     try {
       yield* this.#watchTasks(federation, stream.signal, opts.signal);
@@ -209,7 +229,8 @@ export class SiteClient {
   }
 
   async #shutdown(): Promise<void> {
-    const { nc, rpc, logger } = this.#session;
+    const { nc, rpc, logger, natsCredentials } = this.#session;
+    natsCredentials?.close();
     this.#closing.abort(
       TributaryError.cancelled('the site client is closing'),
     );
@@ -255,6 +276,8 @@ export class SiteClient {
   /** Publishes the metrics the task logged so far, then its result with `send`. */
   #submitAfterMetrics(task: SiteTask, signal: AbortSignal | undefined, send: (signal: AbortSignal) => Promise<UpdateVerdict>): Promise<UpdateVerdict> {
     return this.#whileOpen(signal, async (op) => {
+      const covered = this.#session.natsCredentials?.cover(task.federation);
+      if (covered !== undefined) await raceAbort(covered, op);
       if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op);
       return send(op);
     });
@@ -296,8 +319,8 @@ async function siteRpc(
   return { key: signingKey, rpc };
 }
 
-/** The site's name and the coordinator's verdict key, checked against the pinned one. */
-async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: SigningKey): Promise<{ site: string; coordinatorKey: Uint8Array | undefined }> {
+/** The site's name, the coordinator's verdict key (checked against the pinned one) and whether NATS needs issued credentials. */
+async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: SigningKey): Promise<{ site: string; coordinatorKey: Uint8Array | undefined; natsCredentialsRequired: boolean }> {
   let who: WhoAmIResponse__Output;
   try {
     who = await rpc.unary<WhoAmIRequest, WhoAmIResponse__Output>('WhoAmI', {}, { timeoutMs: CONNECT_TIMEOUT_MS });
@@ -316,7 +339,7 @@ async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: S
   if (site === '') {
     throw TributaryError.internal('WhoAmI named no site for a site key');
   }
-  return { site, coordinatorKey: coordinatorKeyOf(who, options) };
+  return { site, coordinatorKey: coordinatorKeyOf(who, options), natsCredentialsRequired: who.natsCredentialsRequired };
 }
 
 /** The key verdicts must verify with: the pinned one, which the coordinator must present, or the one it presents. */
@@ -339,20 +362,29 @@ function coordinatorKeyOf(who: WhoAmIResponse__Output, options: CompiledSiteClie
   return presented;
 }
 
-async function openNats(options: CompiledSiteClientOptions, site: string): Promise<NatsConnection> {
+/** True when `natsAuth` names credentials (not only TLS files). */
+function hasOwnNatsCredentials(auth: CompiledNatsAuth | undefined): boolean {
+  return auth !== undefined && (auth.user !== undefined || auth.token !== undefined || auth.credsFile !== undefined);
+}
+
+async function openNats(options: CompiledSiteClientOptions, site: string, lease: NatsCredentialLease | undefined): Promise<NatsConnection> {
   const auth = options.natsAuth === undefined ? {} : await natsConnectionAuth(options.natsAuth);
+  // With issued credentials a reconnect refused for an expired JWT is retried: the lease renews it
+  // over gRPC, and the next attempt presents the fresh one (the lease ends the connection for good).
+  const issued = lease === undefined ? {} : { authenticator: lease.authenticator(), inboxPrefix: lease.inboxPrefix, ignoreAuthErrorAbort: true };
   try {
     return await connectNats({
       servers: [...options.nats],
       name: `tributary-site-${site}`,
       maxReconnectAttempts: -1,
       ...auth,
+      ...issued,
     });
   } catch (err) {
     if (err instanceof NatsError && err.isAuthError()) {
       throw TributaryError.of(
         Reason.PERMISSION_DENIED,
-        `NATS at ${options.nats.join(', ')} refused the site's credentials (${options.natsAuth === undefined ? 'none given: set natsAuth' : 'check natsAuth'}): ${describeError(err)}`,
+        `NATS at ${options.nats.join(', ')} refused the site's credentials (${lease !== undefined ? 'issued by the coordinator: is NATS running with its authority?' : options.natsAuth === undefined ? 'none given: set natsAuth' : 'check natsAuth'}): ${describeError(err)}`,
         { cause: err },
       );
     }

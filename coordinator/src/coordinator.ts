@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { Reason, TributaryError, packageDefinition, serviceDefinition, type SigningKey } from '@tributary/proto';
-import { connect, ErrorCode, NatsError, type NatsConnection } from 'nats';
+import { connect, credsAuthenticator, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
 import { implement } from './api/call.js';
 import { siteService } from './api/site-service.js';
@@ -14,6 +14,8 @@ import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type Coordi
 import { Catalog } from './federations/catalog.js';
 import { loadCoordinatorKey } from './identity/coordinator-key.js';
 import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
+import { NatsAuthority } from './nats-auth/authority.js';
+import { SiteNatsCredentials } from './sites/nats-credentials.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
@@ -48,6 +50,7 @@ export class Coordinator {
       nonceJournal: NonceJournal;
       /** Signs verdicts; its public half is what sites learn from WhoAmI. */
       verdictKey: SigningKey;
+      authority: NatsAuthority | undefined;
     },
   ) {}
 
@@ -92,11 +95,17 @@ export class Coordinator {
       const catalog = new Catalog({ state, blobs, strategies, logger });
 
       const servers = opts.nats.servers.join(',');
+      const authoritySettings = opts.natsAuthority;
+      const authority = authoritySettings === undefined ? undefined : await loadAuthority(authoritySettings, opts.nats, state);
+      if (authority !== undefined) cleanup.unshift(() => authority.close());
+      const natsOptions = opts.nats.options;
+      const ownCredentials = natsOptions.user !== undefined || natsOptions.token !== undefined || natsOptions.authenticator !== undefined;
       const nc = await connect({
         servers: [...opts.nats.servers],
         name: 'tributary-coordinator',
         maxReconnectAttempts: -1,
-        ...opts.nats.options,
+        ...(authority !== undefined && !ownCredentials ? { authenticator: credsAuthenticator(await authority.coordinatorCreds()) } : {}),
+        ...natsOptions,
       }).catch((err: unknown) => {
         throw natsConnectFailure(err, servers);
       });
@@ -109,6 +118,7 @@ export class Coordinator {
             ? TributaryError.of(Reason.JETSTREAM_UNAVAILABLE, `NATS at ${servers} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`, { cause: err })
             : TributaryError.of(Reason.NATS_UNAVAILABLE, `cannot set up the JetStream streams: ${TributaryError.from(err).message}`, { code: 'FAILED_PRECONDITION', cause: err });
         });
+      if (authority !== undefined) await publishAccount(authority, servers);
       await engine.start();
       cleanup.unshift(() => engine.stop());
       const trackingRegistry = TrackingStoreRegistry.withBuiltins();
@@ -168,8 +178,13 @@ export class Coordinator {
         'grpc.keepalive_permit_without_calls': 1,
       });
       const deps = { auth, logger, metrics, shutdown: shutdown.signal };
-      const site = siteService({ state, blobs, catalog, engine, tasks, metrics, coordinatorKey: verdictKey });
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents });
+      const natsCredentials =
+        authority === undefined || authoritySettings === undefined
+          ? undefined
+          : new SiteNatsCredentials({ authority, state, ttlMs: authoritySettings.siteCredentialTtlMs, metrics, logger });
+      const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
+      const site = siteService({ state, blobs, catalog, engine, tasks, metrics, coordinatorKey: verdictKey, ...withNatsCredentials });
+      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
       new ReflectionService(packageDefinition()).addToServer(server);
@@ -187,7 +202,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal, verdictKey });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal, verdictKey, authority });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -234,10 +249,42 @@ export class Coordinator {
     await p.tracker.stop();
     await p.trackingStore.close().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));
     await p.nc.drain().catch(() => p.nc.close());
+    await p.authority?.close();
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();
     p.nonceJournal.close();
     logger.info('coordinator stopped');
+  }
+}
+
+/** The NATS authority of `natsAuthority`, recording issued site credentials in the state store. */
+async function loadAuthority(
+  settings: NonNullable<CompiledCoordinatorOptions['natsAuthority']>,
+  nats: CompiledCoordinatorOptions['nats'],
+  state: LevelStateStore,
+): Promise<NatsAuthority> {
+  const ledger = state.siteCredentialLedger(settings.maxCredentialsPerSite);
+  await ledger.forgetExpired(Date.now());
+  const tls = nats.options.tls;
+  return NatsAuthority.load({ dir: settings.dir, ledger, servers: nats.servers, ...(tls === undefined ? {} : { tls: { ...tls } }) });
+}
+
+/**
+ * Pushes the authority's account JWT (with every revocation so far) to the servers at start, so
+ * a revocation saved while NATS was unreachable holds before any site reconnects.
+ */
+async function publishAccount(authority: NatsAuthority, servers: string): Promise<void> {
+  try {
+    await authority.publishAccount();
+  } catch (err) {
+    const e = TributaryError.from(err);
+    throw new TributaryError({
+      code: e.code,
+      reason: e.reason,
+      message: `cannot push the NATS account of ${authority.dir} to ${servers}: ${e.message}`,
+      cause: err,
+      details: { hint: 'nats-server must run in operator mode with the configuration `tributary nats init` wrote for this authority.' },
+    });
   }
 }
 

@@ -163,6 +163,7 @@ export type { ModelSpec, ModelSpec__Output } from './generated/tributary/v1/Mode
 export type { ModelVersion, ModelVersion__Output } from './generated/tributary/v1/ModelVersion.js';
 export type { Refusal as RefusalMessage, Refusal__Output } from './generated/tributary/v1/Refusal.js';
 export type { RevokeSiteRequest, RevokeSiteRequest__Output } from './generated/tributary/v1/RevokeSiteRequest.js';
+export type { IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output } from './generated/tributary/v1/IssueSiteNatsCredentialsRequest.js';
 export type { Round, Round__Output } from './generated/tributary/v1/Round.js';
 export { RoundFailurePolicy } from './generated/tributary/v1/RoundFailurePolicy.js';
 export type { RoundFailurePolicy__Output } from './generated/tributary/v1/RoundFailurePolicy.js';

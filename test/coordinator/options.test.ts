@@ -80,4 +80,26 @@ describe('compileCoordinatorOptions', () => {
     expect(e.code).toBe('INVALID_ARGUMENT');
     expect(e.message).toMatch(new RegExp(`^invalid CoordinatorOptions\\.${option.replace(/[.[\]]/g, '\\$&')} .+: .+$`));
   });
+
+  describe('natsAuthority', () => {
+    it('is off unless given', () => {
+      expect(compileCoordinatorOptions(base).natsAuthority).toBeUndefined();
+    });
+
+    it('issues site credentials for an hour by default', () => {
+      expect(compileCoordinatorOptions({ ...base, natsAuthority: '/etc/tributary/nats' }).natsAuthority).toMatchObject({ dir: '/etc/tributary/nats', siteCredentialTtlMs: 3_600_000 });
+    });
+
+    it('takes siteCredentialTtl as a duration', () => {
+      expect(compileCoordinatorOptions({ ...base, natsAuthority: '/n', siteCredentialTtl: '2s' }).natsAuthority?.siteCredentialTtlMs).toBe(2_000);
+    });
+
+    it.each([['below a second', '500ms'], ['above a day', '25h']])('refuses a siteCredentialTtl %s', (_what, ttl) => {
+      expect(failure({ ...base, natsAuthority: '/n', siteCredentialTtl: ttl }).message).toMatch(/^invalid CoordinatorOptions\.siteCredentialTtl .+: must be from 1 s to 24 h$/);
+    });
+
+    it('refuses siteCredentialTtl without natsAuthority', () => {
+      expect(failure({ ...base, siteCredentialTtl: '1h' }).message).toMatch(/^invalid CoordinatorOptions\.siteCredentialTtl .+: needs natsAuthority$/);
+    });
+  });
 });

@@ -31,7 +31,7 @@ describe('refused updates change nothing', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url, stack.coordinator.publicKey);
+    raw = await stack.rawSite();
     statuses = new RpcClient({ address: stack.coordinator.address, key: stack.adminKey, service: 'SiteService' });
     await stack.admin.createFederation({
       name: federation,
@@ -208,7 +208,7 @@ describe('a norm bound', () => {
   let raw: RawSite;
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url, stack.coordinator.publicKey);
+    raw = await stack.rawSite();
   });
   afterAll(async () => {
     await raw?.close();

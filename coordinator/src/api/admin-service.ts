@@ -1,6 +1,8 @@
 import {
+  Reason,
   TributaryError,
   assertName,
+  type NatsCredentials__Output,
   type Federation__Output,
   type Invitation__Output,
   type ListFederationsResponse__Output,
@@ -17,11 +19,12 @@ import {
 import { requireAdmin } from '../auth/principal.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { RunEventBus } from '../rounds/events.js';
+import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceHandlers } from './call.js';
-import { federationMessage, siteMessage } from './convert.js';
+import { federationMessage, natsCredentialsMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
@@ -35,6 +38,8 @@ export interface AdminServiceDeps {
   events: RunEventBus;
   tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
   metricEvents: MetricEventBus;
+  /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
+  natsCredentials?: SiteNatsCredentials;
 }
 
 /** AdminService: every method needs an admin key; handlers validate and delegate. */
@@ -76,7 +81,20 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const sites = await deps.state.listSites();
       return { sites: sites.filter((s) => !req.federation || s.federations.includes(req.federation)).map(siteMessage) };
     }),
-    RevokeSite: admin(async (req): Promise<Site__Output> => siteMessage(await deps.catalog.revokeSite(req.name))),
+    RevokeSite: admin(async (req): Promise<Site__Output> => {
+      // The state first: from here every check refuses the site, whatever NATS does next.
+      const site = await deps.catalog.revokeSite(req.name);
+      await deps.natsCredentials?.revoke(site.name);
+      return siteMessage(site);
+    }),
+    IssueSiteNatsCredentials: admin(async (req): Promise<NatsCredentials__Output> => {
+      if (deps.natsCredentials === undefined) {
+        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials: start it with natsAuthority (--nats-authority)');
+      }
+      const site = assertName('site', req.site);
+      const issued = await deps.natsCredentials.issue({ site, userPublicKey: req.userPublicKey, ...(req.ttlSeconds === 0 ? {} : { ttlMs: req.ttlSeconds * 1000 }) });
+      return natsCredentialsMessage(issued);
+    }),
     CreateInvitation: admin(async (req): Promise<Invitation__Output> => {
       const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds });
       return { token, federations: record.federations, siteName: record.siteName, expiresAtMs: record.expiresAtMs };

@@ -3,6 +3,7 @@ import {
   TributaryError,
   type EnrollResponse__Output,
   type SigningKey,
+  type NatsCredentials__Output,
   type Task__Output,
   type UpdateStatus__Output,
   type WatchTasksRequest__Output,
@@ -12,11 +13,12 @@ import { requireMemberOrAdmin, requireSiteMember } from '../auth/principal.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { TaskBus } from '../rounds/events.js';
+import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceHandlers } from './call.js';
-import { siteMessage } from './convert.js';
+import { natsCredentialsMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 
 export interface SiteServiceDeps {
@@ -28,6 +30,8 @@ export interface SiteServiceDeps {
   metrics: CoordinatorMetrics;
   /** The coordinator's verdict key; WhoAmI tells its public half to every known caller. */
   coordinatorKey: Pick<SigningKey, 'publicKey' | 'keyId'>;
+  /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
+  natsCredentials?: SiteNatsCredentials;
 }
 
 /** SiteService: thin handlers that check the caller and delegate. */
@@ -42,7 +46,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
     },
     WhoAmI: async (_req, ctx): Promise<WhoAmIResponse__Output> => {
       const p = ctx.principal;
-      const coordinator = { coordinatorKey: Buffer.from(deps.coordinatorKey.publicKey), coordinatorKeyId: deps.coordinatorKey.keyId, natsCredentialsRequired: false };
+      const coordinator = { coordinatorKey: Buffer.from(deps.coordinatorKey.publicKey), coordinatorKeyId: deps.coordinatorKey.keyId, natsCredentialsRequired: deps.natsCredentials !== undefined };
       if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site), ...coordinator };
       if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null, ...coordinator };
       throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'unknown key');
@@ -65,8 +69,13 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
         site: record.site,
       };
     },
-    GetNatsCredentials: async () => {
-      throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials');
+    GetNatsCredentials: async (req, ctx): Promise<NatsCredentials__Output> => {
+      if (deps.natsCredentials === undefined) {
+        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials: use the credentials your NATS operator gave you');
+      }
+      if (ctx.principal.role !== 'site') throw TributaryError.of(Reason.PERMISSION_DENIED, 'this call needs a site key');
+      const issued = await deps.natsCredentials.issue({ site: ctx.principal.site.name, userPublicKey: req.userPublicKey });
+      return natsCredentialsMessage(issued);
     },
     WatchTasks: (req, ctx) => watchTasks(req, ctx, deps),
     DownloadModel: (req, ctx) => {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DEFAULT_AUTH_SKEW_MS, DEFAULT_MAX_NONCES, PUBLIC_KEY_BYTES } from '@tributary/proto';
 import type { ConnectionOptions, TlsOptions } from 'nats';
 import type { Logger } from 'pino';
+import { DEFAULT_SITE_CREDENTIAL_TTL_MS, MAX_SITE_CREDENTIAL_TTL_MS, MIN_SITE_CREDENTIAL_TTL_MS } from './site-credential-ttl.js';
 import { silentLogger } from '../observability/logger.js';
 import { invalidValue, parseByteSize, parseDuration, parseHostPort, parseInteger, parseNatsServers } from './values.js';
 
@@ -62,6 +63,15 @@ export interface CoordinatorOptions {
   };
   /** How long `close()` lets calls in progress finish before cancelling them. @default '2s' */
   shutdownGrace?: Duration;
+  /**
+   * Directory of a NATS authority (written by `tributary nats init`): NATS runs in operator mode,
+   * the coordinator connects with the authority's coordinator user (unless `natsOptions` names
+   * other credentials), and each site gets its own short-lived NATS user from GetNatsCredentials.
+   * @default none (sites bring their own NATS credentials)
+   */
+  natsAuthority?: string;
+  /** Lifetime of a site's NATS credentials (with `natsAuthority`); sites renew at two thirds of it. @default '1h' */
+  siteCredentialTtl?: Duration;
 }
 
 /**
@@ -126,6 +136,15 @@ export interface CompiledCoordinatorOptions {
     readonly retryDelayMs: number;
   };
   readonly strategyPlugins: readonly string[];
+  /** Per-site NATS credentials; undefined when NATS authentication is managed elsewhere. */
+  readonly natsAuthority:
+    | {
+        readonly dir: string;
+        readonly siteCredentialTtlMs: number;
+        /** Unexpired credentials kept per site (a renewal adds one); the oldest are forgotten past it. */
+        readonly maxCredentialsPerSite: number;
+      }
+    | undefined;
 }
 
 /** Every default of the coordinator, declared once. */
@@ -153,6 +172,8 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   metricRetryBaseMs: 500,
   metricRetryMaxMs: 30_000,
   trackingRetryDelayMs: 5_000,
+  siteCredentialTtlMs: DEFAULT_SITE_CREDENTIAL_TTL_MS,
+  maxCredentialsPerSite: 64,
 });
 
 /** setTimeout's limit. */
@@ -213,7 +234,21 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       retryDelayMs: duration('trackingRetryDelay', opts.trackingRetryDelay, d.trackingRetryDelayMs),
     }),
     strategyPlugins: Object.freeze(list('strategyPlugins', opts.strategyPlugins)),
+    natsAuthority: natsAuthority(opts),
   });
+}
+
+function natsAuthority(opts: CoordinatorOptions): CompiledCoordinatorOptions['natsAuthority'] {
+  const d = COORDINATOR_DEFAULTS;
+  if (opts.natsAuthority === undefined) {
+    if (opts.siteCredentialTtl !== undefined) throw invalidValue(label('siteCredentialTtl'), opts.siteCredentialTtl, 'needs natsAuthority');
+    return undefined;
+  }
+  const ttlMs = duration('siteCredentialTtl', opts.siteCredentialTtl, d.siteCredentialTtlMs);
+  if (ttlMs < MIN_SITE_CREDENTIAL_TTL_MS || ttlMs > MAX_SITE_CREDENTIAL_TTL_MS) {
+    throw invalidValue(label('siteCredentialTtl'), opts.siteCredentialTtl, `must be from ${MIN_SITE_CREDENTIAL_TTL_MS / 1000} s to ${MAX_SITE_CREDENTIAL_TTL_MS / 3_600_000} h`);
+  }
+  return Object.freeze({ dir: text('natsAuthority', opts.natsAuthority), siteCredentialTtlMs: ttlMs, maxCredentialsPerSite: d.maxCredentialsPerSite });
 }
 
 function label(name: string): string {

@@ -1,6 +1,9 @@
-import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Reason, TributaryError } from '@tributary/proto';
+import { writePrivateFile } from '../config/private-file.js';
+
+export { writePrivateFile };
 
 /**
  * Where an authority directory keeps each thing. The directory is 0700 and every file 0600:
@@ -59,25 +62,6 @@ export async function makePrivateDir(dir: string): Promise<void> {
   await chmod(dir, 0o700);
 }
 
-/**
- * Writes a 0600 file through a temp file and a rename, so a reader never sees half of it and a
- * crash leaves the old one. `exclusive` refuses to replace an existing file.
- */
-export async function writePrivateFile(path: string, content: string | Uint8Array, opts: { exclusive?: boolean } = {}): Promise<void> {
-  if (opts.exclusive === true && (await exists(path))) {
-    throw TributaryError.of(Reason.ALREADY_EXISTS, `${path} already exists; refusing to overwrite it`);
-  }
-  const temp = `${path}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
-}
 
 /** Reads a file of the authority; refuses one that group or others may read. */
 export async function readPrivateFile(path: string): Promise<string> {
@@ -96,13 +80,4 @@ export async function readPrivateFile(path: string): Promise<string> {
     });
   }
   return readFile(path, 'utf8');
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -9,11 +9,9 @@ import { MemorySiteCredentialLedger, type SiteCredentialLedger } from './credent
 import { sitePermissions } from './permissions.js';
 import type { OperatorModeSettings } from './server-config.js';
 
-/** A site credential lives this long unless asked otherwise: the SDK renews it over gRPC. */
-export const DEFAULT_SITE_CREDENTIAL_TTL_MS = 3_600_000;
-/** Bounds of a site credential's lifetime: JWT expiry has 1 s resolution; a day caps the harm of a leak. */
-export const MIN_SITE_CREDENTIAL_TTL_MS = 1_000;
-export const MAX_SITE_CREDENTIAL_TTL_MS = 24 * 3_600_000;
+import { DEFAULT_SITE_CREDENTIAL_TTL_MS, MAX_SITE_CREDENTIAL_TTL_MS, MIN_SITE_CREDENTIAL_TTL_MS } from '../config/site-credential-ttl.js';
+
+export { DEFAULT_SITE_CREDENTIAL_TTL_MS, MAX_SITE_CREDENTIAL_TTL_MS, MIN_SITE_CREDENTIAL_TTL_MS };
 
 export interface NatsAuthorityOptions {
   /** A directory written by `createNatsAuthority` (`tributary nats init`). */

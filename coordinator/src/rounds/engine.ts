@@ -134,6 +134,9 @@ export class RoundEngine implements UpdateAdmission {
       return await this.queues.run(manifest.federation, async () => {
         const active = this.active.get(manifest.runId);
         if (!active || active.run.federation !== manifest.federation) return refusalOf(Reason.RUN_NOT_RUNNING, `run "${manifest.runId}" is not running`);
+        // Checked again at fold time: a site revoked while its update was in flight folds nothing.
+        const site = await this.services.state.getSite(manifest.site);
+        if (site?.status === 'REVOKED') return refusalOf(Reason.KEY_REVOKED, `the key of site "${manifest.site}" is revoked`);
         return update.isEvaluation ? this.evaluation.accept(active, update) : this.rounds.fold(active, update);
       });
     } finally {

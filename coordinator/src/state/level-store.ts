@@ -11,6 +11,8 @@ import type {
 import { openSublevel, prefixRange, type LevelBatchOp, type LevelDb, type Sublevel } from './level-layout.js';
 import type { StateStore, StateWrite } from './store.js';
 import { modelVersionKey, planWrites, roundKey, type StateTable } from './write-plan.js';
+import type { IssuedSiteCredential } from '../nats-auth/credential-ledger.js';
+import { LevelSiteCredentialLedger } from './site-credential-ledger.js';
 
 /** The state store on one LevelDB database in `dir`, one sublevel per record kind. */
 export class LevelStateStore implements StateStore {
@@ -30,6 +32,8 @@ export class LevelStateStore implements StateStore {
   /** federation, zero-padded version -> model version. */
   private readonly modelVersions: Sublevel<ModelVersionRecord>;
   private readonly invitations: Sublevel<InvitationRecord>;
+  /** site, expiry, NATS user key -> NATS credential issued to the site. */
+  private readonly natsCredentials: Sublevel<IssuedSiteCredential>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
 
@@ -45,16 +49,23 @@ export class LevelStateStore implements StateStore {
     this.updates = openSublevel(this.db, 'updates');
     this.modelVersions = openSublevel(this.db, 'model-versions');
     this.invitations = openSublevel(this.db, 'invitations');
+    this.natsCredentials = openSublevel(this.db, 'nats-credentials');
   }
 
   async open(): Promise<void> {
     await this.db.open();
     for (const sub of Object.values(this.tables())) await sub.open();
+    await this.natsCredentials.open();
   }
 
   async close(): Promise<void> {
     await this.writeTail;
     await this.db.close();
+  }
+
+  /** The ledger of NATS credentials issued to sites, at most `maxPerSite` unexpired per site. */
+  siteCredentialLedger(maxPerSite: number): LevelSiteCredentialLedger {
+    return new LevelSiteCredentialLedger(this.natsCredentials, maxPerSite);
   }
 
   getSite(name: string): Promise<SiteRecord | undefined> {
