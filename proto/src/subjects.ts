@@ -44,7 +44,7 @@ export const subjects = {
   metrics(federation: string, runId: string, site: string): string {
     return `trib.${assertName('federation', federation)}.metrics.${idToken('run id', runId)}.${assertName('site', site)}`;
   },
-  /** trib.<fed>.verdict.<site>: UpdateStatus messages on core NATS. */
+  /** trib.<fed>.verdict.<site>: verdicts (SignedEnvelope of kind "verdict", signed by the coordinator) on core NATS. */
   verdict(federation: string, site: string): string {
     return `trib.${assertName('federation', federation)}.verdict.${assertName('site', site)}`;
   },

@@ -25,8 +25,8 @@ describe('disk the coordinator uses', () => {
   const base = toyModel();
 
   beforeAll(async () => {
-    stack = await startStack({ streams: { payloadsMaxBytes: '64MiB' } });
-    raw = await RawSite.connect(stack.nats.url);
+    stack = await startStack({ streams: { payloadsMaxBytes: '64MiB' } }, { natsAuth: false });
+    raw = await stack.rawSite();
     await stack.admin.createFederation({ name: 'private', settings: { rounds: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(base) });
     key = await addSite(stack, 'site', ['private']);
     const run = await stack.admin.startRun('private');

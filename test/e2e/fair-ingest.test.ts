@@ -39,8 +39,8 @@ describe('a site trickling chunks', () => {
   const settled = new Map<string, UpdateStatus__Output>();
 
   beforeAll(async () => {
-    stack = await startStack({ ingest: { concurrency: 4, payloadTimeout: '60s', minUploadTime: MIN_UPLOAD_TIME } });
-    raw = await RawSite.connect(stack.nats.url);
+    stack = await startStack({ ingest: { concurrency: 4, payloadTimeout: '60s', minUploadTime: MIN_UPLOAD_TIME } }, { natsAuth: false });
+    raw = await stack.rawSite();
     await stack.admin.createFederation({ name: federation, settings: { rounds: 1, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(base) });
     trickler = await addSite(stack, 'trickler', [federation]);
     honest = await addSite(stack, 'honest', [federation]);

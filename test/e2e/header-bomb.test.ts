@@ -28,7 +28,7 @@ describe('a safetensors header listing countless empty tensors', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
     await stack.admin.createFederation({
       name: federation,
       settings: { strategy: 'ensemble', rounds: 1, roundDeadlineSeconds: 120 },

@@ -39,7 +39,7 @@ export const trackingStores = {
 `,
     );
     stack = await startStack({ trackingUri: 'picky://', trackingPlugins: [join(dir, 'picky.mjs')] });
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
   });
   afterAll(async () => {
     await raw?.close();

@@ -14,7 +14,7 @@ describe('blob retention', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
     await stack.admin.createFederation({ name: federation, settings: { rounds: 3, keepVersions: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(base) });
     key = await addSite(stack, 'site', [federation]);
     const run = await stack.admin.startRun(federation);

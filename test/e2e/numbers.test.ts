@@ -25,7 +25,7 @@ describe('numbers a site or an operator may not send', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
   });
   afterAll(async () => {
     await raw?.close();

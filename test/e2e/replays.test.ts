@@ -20,7 +20,7 @@ describe('replayed updates', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
     await stack.admin.createFederation({
       name: federation,
       settings: { rounds: 2, minSites: 2, sampleCount: 2, roundDeadlineSeconds: 120 },

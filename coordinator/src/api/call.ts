@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { TributaryError, grpcStatusOf, requestDigestOf, serviceDefinition, REASON_TRAILER } from '@tributary/proto';
+import { Reason, TributaryError, grpcStatusOf, requestDigestOf, serviceDefinition, REASON_TRAILER } from '@tributary/proto';
 import type { AdminServiceHandlers, ServiceName, SiteServiceHandlers } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { CallAuthenticator } from '../auth/authenticator.js';
@@ -130,7 +130,7 @@ async function serveStream(call: grpc.ServerWritableStream<object, object>, path
     const c = await context(call, path, deps);
     done = c.done;
     const items = handler(call.request, c.ctx);
-    if (!isAsyncIterable(items)) throw new TributaryError({ code: 'INTERNAL', reason: 'INTERNAL', message: `${path}: the handler returned no stream` });
+    if (!isAsyncIterable(items)) throw TributaryError.internal(`${path}: the handler returned no stream`);
     for await (const item of items) {
       if (c.ctx.signal.aborted) break;
       if (!call.write(item)) {
@@ -169,7 +169,7 @@ function toServiceError(err: unknown, path: string, deps: Deps): Partial<grpc.St
 }
 
 function unimplemented(path: string): TributaryError {
-  return new TributaryError({ code: 'UNIMPLEMENTED', reason: 'UNIMPLEMENTED', message: `${path} is not implemented` });
+  return TributaryError.of(Reason.UNIMPLEMENTED, `${path} is not implemented`);
 }
 
 function isAsyncIterable(value: object): value is AsyncIterable<object> {

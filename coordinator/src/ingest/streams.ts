@@ -1,5 +1,5 @@
 import { DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, subjects } from '@tributary/proto';
-import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
+import { COORDINATOR_DEFAULTS, type StreamLimits } from '../config/coordinator-options.js';
 import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type StreamConfig } from 'nats';
 
 /** The coordinator's durable consumers: updates (manifests) and metric batches. */
@@ -27,16 +27,6 @@ const CONSUMER_NOT_FOUND = 10014;
 
 type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> &
   Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes'>>;
-
-/**
- * Largest size of each stream, in bytes; past it the oldest messages are dropped (JetStream's
- * default discard policy), so no sender can fill the server's disk.
- */
-export interface StreamLimits {
-  readonly updatesMaxBytes: number;
-  readonly payloadsMaxBytes: number;
-  readonly metricsMaxBytes: number;
-}
 
 /** The data plane's three streams. */
 function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {

@@ -1,5 +1,4 @@
 import type { BlobStore, FederationRecord, ModelVersionRecord, StateStore } from '../state/index.js';
-import { SETTINGS_DEFAULTS } from '../rounds/settings.js';
 
 /** What a collection removed. */
 export interface GarbageCollected {
@@ -7,11 +6,6 @@ export interface GarbageCollected {
   versionsReleased: number;
   blobsDeleted: number;
   bytesFreed: number;
-}
-
-/** Model versions whose blobs a federation keeps. */
-export function keepVersionsOf(federation: FederationRecord): number {
-  return federation.settings.keepVersions || SETTINGS_DEFAULTS.keepVersions;
 }
 
 /** Blobs a model version's lineage needs: its weights, its strategy state, the updates it was made of. */
@@ -28,7 +22,13 @@ function blobsOf(version: ModelVersionRecord): string[] {
  * folded into every open round (a restart re-folds them). Version records stay; a released
  * version's download answers NOT_FOUND. Callers serialise it with the federation's rounds.
  */
-export async function collectGarbage(state: StateStore, blobs: BlobStore, federation: FederationRecord): Promise<GarbageCollected> {
+export async function collectGarbage(
+  state: StateStore,
+  blobs: BlobStore,
+  federation: FederationRecord,
+  /** How many model versions a federation keeps (its `keep_versions`, defaulted). */
+  keepVersionsOf: (federation: FederationRecord) => number,
+): Promise<GarbageCollected> {
   const live = new Set<string>();
   const candidates = new Set<string>();
   let versionsKept = 0;

@@ -1,9 +1,4 @@
-import type { Refusal__Output } from '@tributary/proto';
-
-/** Refusals an entry of a round's record stands for (records written before counts hold 1). */
-export function refusalCount(entry: Pick<Refusal__Output, 'count'>): number {
-  return Math.max(1, entry.count ?? 0);
-}
+import { refusalCount, type Refusal__Output } from '@tributary/proto';
 
 /**
  * Adds a refusal to a round's record, which holds at most one entry per (site, reason): a repeat
@@ -20,9 +15,4 @@ export function recordRefusal(refused: Refusal__Output[], refusal: Refusal__Outp
   const count = refusalCount(entry) + 1;
   Object.assign(entry, { updateId: refusal.updateId, message: refusal.message, atMs: refusal.atMs, count });
   return entry;
-}
-
-/** Refusals in a round's record, in all. */
-export function totalRefusals(refused: readonly Refusal__Output[]): number {
-  return refused.reduce((n, r) => n + refusalCount(r), 0);
 }

@@ -15,6 +15,8 @@ export const SETTINGS_DEFAULTS = {
 
 /** Largest number of rounds a run may ask for. */
 export const MAX_ROUNDS = 100_000;
+/** Longest round deadline: one week. */
+export const MAX_ROUND_DEADLINE_SECONDS = 7 * 24 * 3600;
 
 /** Fills defaults and checks ranges; errors name the offending setting. */
 export function normaliseSettings(input: Partial<FederationSettings__Output> | null | undefined): FederationSettings__Output {
@@ -38,7 +40,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
     keepVersions: s.keepVersions || SETTINGS_DEFAULTS.keepVersions,
   };
   const bad = (field: string, why: string): never => {
-    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: `settings.${field} ${why}` });
+    throw TributaryError.invalidArgument(`settings.${field} ${why}`);
   };
   if (settings.rounds > MAX_ROUNDS) bad('rounds', `must be at most ${MAX_ROUNDS}`);
   if (!(settings.sampleFraction >= 0 && settings.sampleFraction <= 1)) bad('sample_fraction', 'must be within [0, 1]');
@@ -47,6 +49,6 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
   if (!(Number.isFinite(settings.normBound) && settings.normBound >= 0)) bad('norm_bound', 'must be a finite number >= 0');
   if (settings.normBoundMode !== 'refuse' && settings.normBoundMode !== 'clip') bad('norm_bound_mode', `must be "refuse" or "clip", got "${settings.normBoundMode}"`);
   if (!Number.isSafeInteger(settings.maxExamples)) bad('max_examples', `must be at most ${Number.MAX_SAFE_INTEGER}`);
-  if (settings.roundDeadlineSeconds > 7 * 24 * 3600) bad('round_deadline_seconds', 'must be at most one week');
+  if (settings.roundDeadlineSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('round_deadline_seconds', 'must be at most one week');
   return settings;
 }

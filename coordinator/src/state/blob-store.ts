@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Reason, TributaryError } from '@tributary/proto';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/private-file.js';
 
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { checkSpec, fromFloat64, tensorSpecsOf, toFloat64 } from '@tributary/proto';
 import type { DType, Tensor, TensorMap, TensorSpec__Output } from '@tributary/proto';
 import type { FloatVector } from './robust-kernels.js';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../state/private-files.js';
 import { strategyError } from './strategy.js';
 
 export interface UpdateBufferOptions {
@@ -227,12 +226,12 @@ export class UpdateBuffer {
   /** Writes the flattened update to a new spill file through a small staging vector. */
   private async spill(tensors: Tensor[]): Promise<string> {
     if (!this.dirReady) {
-      this.createdDir = (await mkdir(this.scratchDir, { recursive: true, mode: PRIVATE_DIR_MODE })) !== undefined;
+      this.createdDir = (await mkdir(this.scratchDir, { recursive: true, mode: 0o700 })) !== undefined;
       this.dirReady = true;
     }
     const path = join(this.scratchDir, `update-${this.slots.length}-${this.fileTag}.${this.valueType === 'float32' ? 'f32' : 'f64'}`);
     // Spilled updates are site data: readable by the coordinator's user only.
-    const handle = await open(path, 'wx', PRIVATE_FILE_MODE);
+    const handle = await open(path, 'wx', 0o600);
     try {
       const staging = this.newVector(Math.max(1, Math.min(WRITE_CHUNK, this.length)));
       const stagingBytes = new Uint8Array(staging.buffer);

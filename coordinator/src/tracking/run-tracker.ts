@@ -1,5 +1,7 @@
 import {
   TributaryError,
+  refusalCount,
+  totalRefusals,
   type GetMetricHistoryResponse__Output,
   type MetricPoint__Output,
   type MetricSeries__Output,
@@ -9,7 +11,6 @@ import {
 import type { Logger } from 'pino';
 import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
 import type { RunEventBus } from '../rounds/events.js';
-import { refusalCount, totalRefusals } from '../rounds/round-refusals.js';
 import { SETTINGS_DEFAULTS } from '../rounds/settings.js';
 import type { RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import { isResourceDoesNotExist } from './errors.js';

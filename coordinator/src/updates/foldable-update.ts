@@ -3,7 +3,9 @@ import {
   MAX_EXACT_INTEGER,
   MAX_SAFETENSORS_TENSORS,
   OPAQUE_PAYLOAD_TENSOR,
+  Reason,
   TributaryError,
+  refusalOf,
   allFinite,
   checkSpec,
   decodeSafetensors,
@@ -12,18 +14,12 @@ import {
   safetensorsHeaderLength,
   tensor,
   tensorOfBytes,
-  type ReasonCode,
+  type Refusal,
   type SafetensorsEntry,
   type TensorMap,
   type TensorSpec__Output,
 } from '@tributary/proto';
 import { SquaredDistance, clipUpdateToNorm, floatValues, isFloatDType } from '../strategies/index.js';
-
-/** Why an update is refused: a reason code and a one-line message. */
-export interface Refusal {
-  readonly reason: ReasonCode;
-  readonly message: string;
-}
 
 /** How a round takes updates: the model they must match and the norm policy. */
 export interface FoldPolicy {
@@ -77,12 +73,12 @@ export async function inspectStagedPayload(path: string, size: number, flavor: s
       layout = parseSafetensorsHeader(await readExactly(file, 8, headerLength), size - 8 - headerLength, { maxTensors });
     } catch (err) {
       const e = TributaryError.from(err);
-      if (e.reason === 'SCHEMA_MISMATCH') return { reason: 'SCHEMA_MISMATCH', message: `payload tensors do not match the model: ${e.message}` };
-      return { reason: 'MALFORMED_PAYLOAD', message: `payload is not a valid safetensors file: ${e.message}` };
+      if (e.reason === Reason.SCHEMA_MISMATCH) return refusalOf(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${e.message}`);
+      return refusalOf(Reason.MALFORMED_PAYLOAD, `payload is not a valid safetensors file: ${e.message}`);
     }
     if (!policy.heterogeneous) {
       const mismatch = checkSpec(policy.modelSpec, layout.entries);
-      if (mismatch !== undefined) return { reason: 'SCHEMA_MISMATCH', message: `payload tensors do not match the model: ${mismatch}` };
+      if (mismatch !== undefined) return refusalOf(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${mismatch}`);
     }
     const measure = policy.normBound > 0 && policy.normMode === 'refuse' && !policy.heterogeneous;
     const distance = new SquaredDistance();
@@ -93,7 +89,7 @@ export async function inspectStagedPayload(path: string, size: number, flavor: s
     const norm = distance.norm();
     // Not `norm > bound`: a NaN norm must refuse, never pass.
     if (measure && !(norm <= policy.normBound)) {
-      return { reason: 'NORM_EXCEEDED', message: `update norm ${norm.toPrecision(6)} exceeds the bound ${policy.normBound}` };
+      return refusalOf(Reason.NORM_EXCEEDED, `update norm ${norm.toPrecision(6)} exceeds the bound ${policy.normBound}`);
     }
     return undefined;
   } finally {
@@ -113,10 +109,10 @@ async function inspectTensor(
   for (let at = entry.begin; at < entry.end; at += INSPECT_SLICE_BYTES) {
     const bytes = await readExactly(file, dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));
     const slice = tensorOfBytes({ dtype: entry.dtype, shape: [] }, bytes);
-    if (!allFinite(slice)) return { reason: 'NON_FINITE', message: `tensor "${entry.name}" has a NaN or infinite value` };
+    if (!allFinite(slice)) return refusalOf(Reason.NON_FINITE, `tensor "${entry.name}" has a NaN or infinite value`);
     const inexact = firstInexactInteger(slice);
     if (inexact >= 0) {
-      return { reason: 'VALUE_OUT_OF_RANGE', message: `tensor "${entry.name}" holds ${String(slice.data[inexact])}, beyond ±${MAX_EXACT_INTEGER} (exact in float64, where aggregates are computed)` };
+      return refusalOf(Reason.VALUE_OUT_OF_RANGE, `tensor "${entry.name}" holds ${String(slice.data[inexact])}, beyond ±${MAX_EXACT_INTEGER} (exact in float64, where aggregates are computed)`);
     }
     if (norm && isFloatDType(entry.dtype)) {
       const values = floatValues(slice);
@@ -139,7 +135,7 @@ async function readExactly(file: Awaited<ReturnType<typeof open>>, position: num
   let done = 0;
   while (done < length) {
     const { bytesRead } = await file.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'MALFORMED_PAYLOAD', message: `payload ends ${length - done} bytes early` });
+    if (bytesRead === 0) throw TributaryError.of(Reason.MALFORMED_PAYLOAD, `payload ends ${length - done} bytes early`);
     done += bytesRead;
   }
   return buffer;

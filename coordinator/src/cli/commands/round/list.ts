@@ -1,9 +1,8 @@
-import type { Round__Output } from '@tributary/proto';
+import { totalRefusals, type Round__Output } from '@tributary/proto';
 import { defineCommand } from '../../command.js';
 import { arg } from '../../input.js';
 import { formatBytes, formatElapsed, formatMetrics, formatTime, table } from '../../render.js';
 import { roundState } from '../../views.js';
-import { totalRefusals } from '../../../rounds/round-refusals.js';
 
 export default defineCommand({
   path: ['round', 'list'],

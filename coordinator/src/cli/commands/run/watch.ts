@@ -1,11 +1,10 @@
-import type { Round__Output, Run__Output, RunEvent__Output } from '@tributary/proto';
+import { refusalCount, totalRefusals, type Round__Output, type Run__Output, type RunEvent__Output } from '@tributary/proto';
 import type { AdminClient } from '../../../admin-client.js';
 import { defineCommand } from '../../command.js';
 import type { CommandContext } from '../../command.js';
 import { arg } from '../../input.js';
 import { formatElapsed, formatMetrics } from '../../render.js';
 import { roundState, runStatus, runSummary } from '../../views.js';
-import { refusalCount, totalRefusals } from '../../../rounds/round-refusals.js';
 
 export default defineCommand({
   path: ['run', 'watch'],
