@@ -160,6 +160,10 @@ export class Coordinator {
         payloadTimeoutMs: opts.ingest.payloadTimeoutMs,
         minUploadBytesPerSecond: opts.ingest.minUploadBytesPerSecond,
         minUploadMs: opts.ingest.minUploadMs,
+        ackWaitMs: opts.ingest.ackWaitMs,
+        maxDeliveries: opts.ingest.maxDeliveries,
+        retryDelayMs: opts.ingest.retryDelayMs,
+        pullAheadBytes: opts.ingest.pullAheadBytes,
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { COORDINATOR_DEFAULTS } from '../../coordinator/src/config/coordinator-options.js';
 import { UpdateIngest } from '../../coordinator/src/ingest/update-ingest.js';
 import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
 import { silentLogger } from '../../coordinator/src/observability/logger.js';
@@ -167,6 +168,12 @@ describe('UpdateIngest', () => {
       payloadTimeoutMs: PAYLOAD_TIMEOUT_MS,
       consumerName: 'tributary-ingest',
       concurrency: 4,
+      minUploadBytesPerSecond: COORDINATOR_DEFAULTS.minUploadBytesPerSecond,
+      minUploadMs: COORDINATOR_DEFAULTS.minUploadMs,
+      ackWaitMs: COORDINATOR_DEFAULTS.ingestAckWaitMs,
+      maxDeliveries: COORDINATOR_DEFAULTS.ingestMaxDeliveries,
+      retryDelayMs: COORDINATOR_DEFAULTS.ingestRetryDelayMs,
+      pullAheadBytes: COORDINATOR_DEFAULTS.payloadPullAheadBytes,
     });
     await ingest.start();
   });

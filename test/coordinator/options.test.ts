@@ -22,7 +22,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.metricsPort).toBe(0);
     expect(o.auth).toMatchObject({ skewMs: 300_000, maxNonces: 1_000_000 });
     expect(o.rounds).toEqual({ maxUpdateBytes: 2 ** 30, aggregatorMemoryBytes: 2 ** 30 });
-    expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000, minUploadBytesPerSecond: 2 ** 20, minUploadMs: 60_000 });
+    expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000, minUploadBytesPerSecond: 2 ** 20, minUploadMs: 60_000, ackWaitMs: 120_000, maxDeliveries: 5, retryDelayMs: 2_000, pullAheadBytes: 16 * 2 ** 20 });
     expect(o.metricIngest).toMatchObject({ flushIntervalMs: 100, maxBatchPoints: 5_000, ackWaitMs: 30_000, maxPointsPerBatch: 10_000 });
     expect(o.streams).toEqual({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 });
     expect(o.tracking).toEqual({ uri: 'level:///var/lib/tributary/tracking', plugins: [], retryDelayMs: 5_000 });
@@ -49,7 +49,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.auth.skewMs).toBe(30_000);
     expect(o.tracking.retryDelayMs).toBe(250);
     expect(o.rounds).toEqual({ maxUpdateBytes: 256 * 2 ** 20, aggregatorMemoryBytes: 1024 });
-    expect(o.ingest).toEqual({ concurrency: 2, payloadTimeoutMs: 60_000, minUploadBytesPerSecond: 4 * 2 ** 20, minUploadMs: 120_000 });
+    expect(o.ingest).toMatchObject({ concurrency: 2, payloadTimeoutMs: 60_000, minUploadBytesPerSecond: 4 * 2 ** 20, minUploadMs: 120_000 });
     expect(o.metricIngest).toMatchObject({ flushIntervalMs: 250, maxBatchPoints: 100 });
   });
 

@@ -147,6 +147,14 @@ export interface CompiledCoordinatorOptions {
     readonly payloadTimeoutMs: number;
     readonly minUploadBytesPerSecond: number;
     readonly minUploadMs: number;
+    /** A manifest not acked within this time is redelivered; progress on a long payload read extends it. */
+    readonly ackWaitMs: number;
+    /** Deliveries an unexpected failure (state store, NATS) gets before the update is refused as INTERNAL. */
+    readonly maxDeliveries: number;
+    /** Pause before such a redelivery. */
+    readonly retryDelayMs: number;
+    /** Payload bytes pulled ahead of one reader; well under nats-server's 64 MB max_pending per connection. */
+    readonly pullAheadBytes: number;
   };
   readonly streams: StreamLimits;
   readonly metricIngest: {
@@ -197,6 +205,10 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   payloadTimeoutMs: 30_000,
   minUploadBytesPerSecond: 2 ** 20,
   minUploadMs: 60_000,
+  ingestAckWaitMs: 120_000,
+  ingestMaxDeliveries: 5,
+  ingestRetryDelayMs: 2_000,
+  payloadPullAheadBytes: 16 * 2 ** 20,
   streams: Object.freeze({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 }),
   metricFlushIntervalMs: 100,
   metricMaxBatchPoints: 5_000,
@@ -257,6 +269,10 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       payloadTimeoutMs: duration('ingest.payloadTimeout', ingest.payloadTimeout, d.payloadTimeoutMs),
       minUploadBytesPerSecond: byteRate('ingest.minUploadRate', ingest.minUploadRate, d.minUploadBytesPerSecond),
       minUploadMs: duration('ingest.minUploadTime', ingest.minUploadTime, d.minUploadMs),
+      ackWaitMs: d.ingestAckWaitMs,
+      maxDeliveries: d.ingestMaxDeliveries,
+      retryDelayMs: d.ingestRetryDelayMs,
+      pullAheadBytes: d.payloadPullAheadBytes,
     }),
     streams: Object.freeze({
       updatesMaxBytes: byteSize('streams.updatesMaxBytes', streams.updatesMaxBytes, d.streams.updatesMaxBytes),

@@ -4,12 +4,6 @@ import { CHUNK_INDEX_HEADER, Reason, STREAM_PAYLOADS, refusalOf, type ReasonCode
 import type { JetStreamClient } from 'nats';
 import { PRIVATE_FILE_MODE } from '../config/private-file.js';
 
-/**
- * Bytes pulled ahead of the reader. NATS drops a connection with more than 64 MB unsent to it,
- * so this stays well below, whatever else the connection carries.
- */
-const PULL_AHEAD_BYTES = 16 * 1024 * 1024;
-
 export interface PayloadReadRequest {
   js: JetStreamClient;
   /** `trib.<federation>.payload.<site>.<updateId>`: the authenticated sender's chunks only. */
@@ -24,6 +18,8 @@ export interface PayloadReadRequest {
   idleTimeoutMs: number;
   /** Longest the whole read may take, from this call: past it the read stops with UPLOAD_TIMEOUT. */
   deadlineMs: number;
+  /** Bytes pulled ahead of the reader: NATS drops a connection with more than 64 MB unsent to it, so keep this well below, whatever else the connection carries. */
+  pullAheadBytes: number;
 }
 
 export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | ({ ok: false } & Refusal);
@@ -36,7 +32,7 @@ export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | ({
  */
 export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadResult> {
   const consumer = await req.js.consumers.get(STREAM_PAYLOADS, { filterSubjects: req.subject });
-  const messages = await consumer.consume({ max_bytes: PULL_AHEAD_BYTES });
+  const messages = await consumer.consume({ max_bytes: req.pullAheadBytes });
   const file = await open(req.path, 'w', PRIVATE_FILE_MODE);
   const hash = createHash('sha256');
   const lastSize = req.payloadSize - req.chunkSize * (req.chunkCount - 1);

@@ -17,7 +17,6 @@ import {
 } from '@tributary/proto';
 import { nanos, type ConsumerMessages, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { AdmissionContext, UpdateAdmission } from '../rounds/admission.js';
 import { isMember } from '../sites/membership.js';
@@ -47,18 +46,20 @@ export interface UpdateIngestOptions {
   consumerName: string;
   /** Updates verified at the same time; each holds at most a bounded read window in memory. */
   concurrency: number;
-  /** Slowest accepted upload, bytes per second: with `minUploadMs`, it sets each payload's read deadline. @default 1 MiB/s */
-  minUploadBytesPerSecond?: number;
-  /** Shortest read deadline of a payload. @default 60 s */
-  minUploadMs?: number;
+  /** Slowest accepted upload, bytes per second: with `minUploadMs`, it sets each payload's read deadline. */
+  minUploadBytesPerSecond: number;
+  /** Shortest read deadline of a payload. */
+  minUploadMs: number;
+  /** A manifest not acked within this time is redelivered; progress on a long payload read extends it. */
+  ackWaitMs: number;
+  /** Deliveries an unexpected failure (state store, NATS) gets before the update is refused as INTERNAL. */
+  maxDeliveries: number;
+  /** Pause before such a redelivery. */
+  retryDelayMs: number;
+  /** Payload bytes pulled ahead of one reader. */
+  pullAheadBytes: number;
 }
 
-/** A manifest not acked within this time is redelivered; progress on a long payload read extends it. */
-const ACK_WAIT_MS = 120_000;
-const PROGRESS_EVERY_MS = ACK_WAIT_MS / 4;
-/** Deliveries an unexpected failure (state store, NATS) gets before the update is refused as INTERNAL. */
-const MAX_DELIVERIES = 5;
-const RETRY_DELAY_MS = 2_000;
 /** setTimeout's limit. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -95,7 +96,7 @@ export class UpdateIngest {
     this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey });
     const concurrency = Math.max(1, Math.floor(this.opts.concurrency));
     await ensureDurableConsumer(jsm, STREAM_UPDATES, this.opts.consumerName, {
-      ack_wait: nanos(ACK_WAIT_MS),
+      ack_wait: nanos(this.opts.ackWaitMs),
       max_ack_pending: concurrency,
       max_deliver: -1,
     });
@@ -135,15 +136,15 @@ export class UpdateIngest {
   private async handle(m: JsMsg): Promise<void> {
     const delivery: Delivery = { subject: m.subject, parsed: subjects.parseUpdate(m.subject) };
     const staging = { path: undefined as string | undefined };
-    const progress = setInterval(() => this.settle(() => m.working()), PROGRESS_EVERY_MS);
+    const progress = setInterval(() => this.settle(() => m.working()), this.opts.ackWaitMs / 4);
     try {
       const outcome = await this.process(m, delivery, staging);
       this.settle(() => (outcome === 'term' ? m.term() : m.ack()));
     } catch (err) {
       const e = TributaryError.from(err);
-      if (m.info.deliveryCount < MAX_DELIVERIES) {
+      if (m.info.deliveryCount < this.opts.maxDeliveries) {
         this.log.error({ err: e, subject: m.subject, delivery: m.info.deliveryCount }, 'update processing failed; will retry');
-        this.settle(() => m.nak(RETRY_DELAY_MS));
+        this.settle(() => m.nak(this.opts.retryDelayMs));
       } else {
         await this.refuse(delivery, refusalOf(Reason.INTERNAL, `update could not be processed: ${e.message}`)).catch((fail: unknown) =>
           this.log.error({ err: fail }, 'could not record a refusal'),
@@ -290,6 +291,7 @@ export class UpdateIngest {
         payloadSize: manifest.payloadSize,
         idleTimeoutMs: this.opts.payloadTimeoutMs,
         deadlineMs: this.uploadDeadlineMs(manifest.payloadSize),
+        pullAheadBytes: this.opts.pullAheadBytes,
       });
     } finally {
       this.uploading.delete(manifest.site);
@@ -310,8 +312,8 @@ export class UpdateIngest {
 
   /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */
   private uploadDeadlineMs(bytes: number): number {
-    const rate = this.opts.minUploadBytesPerSecond ?? COORDINATOR_DEFAULTS.minUploadBytesPerSecond;
-    const floor = this.opts.minUploadMs ?? COORDINATOR_DEFAULTS.minUploadMs;
+    const rate = this.opts.minUploadBytesPerSecond;
+    const floor = this.opts.minUploadMs;
     return Math.min(MAX_TIMER_MS, Math.max(floor, Math.ceil((bytes / rate) * 1000)));
   }
 
