@@ -9,7 +9,8 @@ import { adminService } from './api/admin-service.js';
 import { implement } from './api/call.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
-import { NonceJournal } from './auth/nonce-journal.js';
+import { BucketedNonceStore } from './auth/nonce-store.js';
+import { CallRateLimits } from './auth/rate-limits.js';
 import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type CoordinatorOptions } from './config/coordinator-options.js';
 import { Catalog } from './federations/catalog.js';
 import { MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
@@ -43,7 +44,7 @@ export class Coordinator {
       tracker: RunTracker;
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
-      nonceJournal: NonceJournal;
+      nonces: BucketedNonceStore;
     },
   ) {}
 
@@ -86,7 +87,7 @@ export class Coordinator {
         aggregatorMemoryBytes: opts.rounds.aggregatorMemoryBytes,
         scratchDir: join(opts.dataDir, 'scratch'),
       });
-      const catalog = new Catalog({ state, blobs, strategies, logger });
+      const catalog = new Catalog({ state, blobs, strategies, logger, stagingDir: join(opts.dataDir, 'staging'), maxModelBytes: opts.rounds.maxUpdateBytes });
 
       const servers = opts.nats.servers.join(',');
       const nc = await connect({
@@ -154,22 +155,16 @@ export class Coordinator {
 
       const shutdown = new AbortController();
       // Nonces outlive restarts: a call captured just before one stays a replay after it.
-      const nonces = NonceJournal.open(join(opts.dataDir, 'call-nonces.log'), { compactAfter: opts.auth.nonceJournalCompactAfter });
-      cleanup.unshift(async () => nonces.journal.close());
-      const auth = new CallAuthenticator({
-        state,
-        adminKeys: opts.adminKeys,
-        skewMs: opts.auth.skewMs,
-        maxNonces: opts.auth.maxNonces,
-        journal: nonces.journal,
-        remembered: nonces.live,
-      });
+      const nonces = BucketedNonceStore.open(join(opts.dataDir, 'call-nonces'), { skewMs: opts.auth.skewMs, maxNonces: opts.auth.maxNonces });
+      cleanup.unshift(async () => nonces.close());
+      const limits = new CallRateLimits(opts.auth.rateLimits);
+      const auth = new CallAuthenticator({ state, adminKeys: opts.adminKeys, skewMs: opts.auth.skewMs, nonces, limits });
       const server = new grpc.Server({
         'grpc.max_receive_message_length': opts.grpc.maxReceiveMessageBytes,
         'grpc.keepalive_time_ms': opts.grpc.keepaliveTimeMs,
         'grpc.keepalive_permit_without_calls': 1,
       });
-      const deps = { auth, logger, metrics, shutdown: shutdown.signal };
+      const deps = { auth, limits, logger, metrics, shutdown: shutdown.signal };
       const site = siteService({ state, blobs, catalog, engine, tasks, metrics });
       const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
@@ -189,7 +184,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonces });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -228,7 +223,7 @@ export class Coordinator {
     await p.nc.drain().catch(() => p.nc.close());
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();
-    p.nonceJournal.close();
+    p.nonces.close();
     logger.info('coordinator stopped');
   }
 }

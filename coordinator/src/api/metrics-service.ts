@@ -5,6 +5,7 @@ import {
   type MetricEvent__Output,
   type SearchRunsResponse__Output,
   type WatchMetricsRequest__Output,
+  quoted,
 } from '@tributary/proto';
 import { requireAdmin } from '../auth/principal.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
@@ -41,7 +42,7 @@ const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 export function metricsService(deps: MetricsServiceDeps): Pick<ServiceHandlers<'AdminService'>, 'GetMetricHistory' | 'SearchRuns' | 'WatchMetrics'> {
   const requireFederation = async (name: string): Promise<string> => {
     assertName('federation', name);
-    if ((await deps.state.getFederation(name)) === undefined) throw notFound(`federation "${name}" does not exist`);
+    if ((await deps.state.getFederation(name)) === undefined) throw notFound(`federation ${quoted(name)} does not exist`);
     return name;
   };
   return {
@@ -106,7 +107,7 @@ async function* watchMetrics(
     if (req.runId !== '') {
       const run = await deps.state.getRun(req.runId);
       if (run === undefined || run.federation !== req.federation) {
-        throw notFound(`run "${req.runId}" of federation "${req.federation}" does not exist`);
+        throw notFound(`run ${quoted(req.runId)} of federation ${quoted(req.federation)} does not exist`);
       }
     }
     for (;;) {
@@ -128,7 +129,7 @@ async function* watchMetrics(
 }
 
 function checkRunId(runId: string): void {
-  if (!RUN_ID.test(runId)) throw invalid(`invalid run id ${JSON.stringify(runId.slice(0, 140))}`);
+  if (!RUN_ID.test(runId)) throw invalid(`invalid run id ${quoted(runId)}`);
 }
 
 function invalid(message: string): TributaryError {
