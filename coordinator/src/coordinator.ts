@@ -3,10 +3,10 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { TributaryError, packageDefinition, serviceDefinition } from '@tributary/proto';
+import { TributaryError, reflectionDefinition, serviceDefinition } from '@tributary/proto';
 import { connect, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
-import { implement } from './api/call.js';
+import { answerUnknownMethods, implement } from './api/call.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
 import { BucketedNonceStore } from './auth/nonce-store.js';
@@ -169,7 +169,9 @@ export class Coordinator {
       const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
-      new ReflectionService(packageDefinition()).addToServer(server);
+      // The real descriptor of tributary.proto (snake_case fields, proper map entries), not proto-loader's.
+      new ReflectionService(reflectionDefinition() as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
+      if (!answerUnknownMethods(server)) logger.warn('unknown methods will be answered without the reason trailer (unexpected grpc-js internals)');
       const tls = opts.grpc.tls;
       const credentials = tls
         ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: await readFile(tls.certFile), private_key: await readFile(tls.keyFile) }])

@@ -122,6 +122,7 @@ export {
   serviceMethods,
 } from './grpc.js';
 export type { ServiceDefinitionOf, ServiceName } from './grpc.js';
+export { PROTO_FILE_NAME, mapEntryName, reflectionDefinition, tributaryFileDescriptor } from './descriptor.js';
 // Client side, shared by the site SDK and the admin client.
 export { RpcClient } from './client/rpc-client.js';
 export type { CallOptions, RpcClientOptions } from './client/rpc-client.js';

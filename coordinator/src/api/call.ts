@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { Reason, TributaryError, decodeRequest, grpcStatusOf, isTributaryError, serviceDefinition, statusMessageOf, REASON_TRAILER } from '@tributary/proto';
+import { Reason, TributaryError, decodeRequest, grpcStatusOf, isTributaryError, quoted, serviceDefinition, statusMessageOf, REASON_TRAILER } from '@tributary/proto';
 import type { AdminServiceHandlers, ServiceName, SiteServiceHandlers } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { CallAuthenticator } from '../auth/authenticator.js';
@@ -221,4 +221,30 @@ function unimplemented(path: string): TributaryError {
 
 function isAsyncIterable(value: object): value is AsyncIterable<object> {
   return Symbol.asyncIterator in value;
+}
+
+/**
+ * Makes calls of methods no service registers answer UNIMPLEMENTED with the reason trailer, like
+ * every other failed call (grpc-js answers them itself, without trailers). grpc-js offers no hook
+ * for unknown methods, so this falls back in its method table; returns false (and changes
+ * nothing) when that table is not where this grpc-js keeps it.
+ */
+export function answerUnknownMethods(server: grpc.Server): boolean {
+  const table = (server as unknown as { handlers?: unknown }).handlers;
+  if (!(table instanceof Map)) return false;
+  const registered = table as Map<string, unknown>;
+  const lookup = registered.get.bind(registered);
+  const unknownMethod = (path: string) => ({
+    func: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      const metadata = new grpc.Metadata();
+      metadata.set(REASON_TRAILER, Reason.UNIMPLEMENTED);
+      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: statusMessageOf(`${quoted(path)} is not a method of this coordinator`), metadata });
+    },
+    serialize: (b: Buffer) => b,
+    deserialize: (b: Buffer) => b,
+    type: 'bidi',
+    path,
+  });
+  registered.get = (path: string) => lookup(path) ?? unknownMethod(path);
+  return true;
 }

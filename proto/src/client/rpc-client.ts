@@ -125,7 +125,11 @@ export class RpcClient {
     const onAbort = (): void => stream.cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
     let ended = false;
-    void response.finally(() => {
+    const settled = response.then(
+      () => undefined,
+      () => undefined,
+    );
+    void settled.then(() => {
       ended = true;
     });
     try {
@@ -139,7 +143,7 @@ export class RpcClient {
               resolve();
             };
             stream.on('drain', go);
-            void response.finally(go);
+            void settled.then(go);
           });
         }
       }
