@@ -9,7 +9,7 @@ import {
   encodeSafetensors,
   generateSigningKey,
   methodPath,
-  serviceMethods,
+  serviceDefinition,
   signCall,
   type CreateFederationPart,
   type ServiceName,
@@ -37,9 +37,9 @@ const MiB = 1024 * 1024;
 const WHOAMI = methodPath('SiteService', 'WhoAmI');
 
 function encode(service: ServiceName, method: string, request: object): Buffer {
-  const def = serviceMethods(service)[method];
+  const def = (serviceDefinition(service) as unknown as Record<string, { requestSerialize(r: object): Buffer } | undefined>)[method];
   if (!def) throw new Error(`no method ${method}`);
-  return def.requestSerialize(request) as Buffer;
+  return def.requestSerialize(request);
 }
 
 /** A unary call with hand-made bytes and metadata, as a client in any language could send it. */
