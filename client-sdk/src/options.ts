@@ -1,5 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError } from '@tributary/proto';
+import { DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError, parsePublicKey } from '@tributary/proto';
 import type { BackoffPolicy, SigningKey } from '@tributary/proto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { SILENT_LOGGER } from './logging.js';
@@ -16,9 +16,18 @@ export interface SiteClientOptions {
   /** gRPC channel credentials. @default insecure */
   credentials?: ChannelCredentials;
   /**
+   * Pins the coordinator's verdict key: its raw 32-byte Ed25519 public key, or that key in base64
+   * (as `tributary dev` / `serve` data directories store it in `coordinator.key`). `connect` then
+   * fails with COORDINATOR_KEY_MISMATCH when the coordinator presents another key.
+   * @default the key WhoAmI returns at connect (trusted on first use)
+   */
+  coordinatorKey?: Uint8Array | string;
+  /**
    * Credentials and TLS for NATS: at most one of `token`, `user` with `pass`, or `credsFile`.
    * Without `tls`, the connection uses TLS only when the server asks for it, trusting the
-   * system's CAs. Files must be readable when `connect` is called.
+   * system's CAs. Files must be readable when `connect` is called. Leave the credentials out
+   * when the coordinator issues NATS users (its WhoAmI says so): the client then makes its own
+   * nkey, gets a short-lived JWT with GetNatsCredentials and renews it by itself.
    * @default none
    */
   natsAuth?: {
@@ -52,6 +61,8 @@ export interface CompiledSiteClientOptions {
   readonly nats: readonly string[];
   readonly key: SigningKey | string;
   readonly credentials: ChannelCredentials | undefined;
+  /** The pinned coordinator key (raw 32 bytes), if any. */
+  readonly coordinatorKey: Uint8Array | undefined;
   readonly natsAuth: CompiledNatsAuth | undefined;
   readonly chunkSize: number;
   readonly verdictTimeoutMs: number;
@@ -96,6 +107,7 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
     nats: Object.freeze(natsServers(opts.nats)),
     key: signingKey(opts.key),
     credentials: credentials(opts.credentials),
+    coordinatorKey: coordinatorKey(opts.coordinatorKey),
     natsAuth: natsAuth(opts.natsAuth),
     chunkSize: integer('chunkSize', opts.chunkSize, DEFAULT_CHUNK_SIZE, 1, DEFAULT_CHUNK_SIZE),
     verdictTimeoutMs: duration('verdictTimeoutMs', opts.verdictTimeoutMs, DEFAULT_VERDICT_TIMEOUT_MS),
@@ -177,6 +189,21 @@ function signingKey(v: unknown): SigningKey | string {
     invalid('key', `${expected} (name, keyId, 32-byte publicKey, 64-byte secretKey)`, v);
   }
   return v as SigningKey;
+}
+
+function coordinatorKey(v: unknown): Uint8Array | undefined {
+  if (v === undefined) return undefined;
+  const expected = `the coordinator's Ed25519 public key: ${PUBLIC_KEY_BYTES} raw bytes or their base64`;
+  if (v instanceof Uint8Array) {
+    if (v.length !== PUBLIC_KEY_BYTES) invalid('coordinatorKey', expected, v, `${v.length} bytes`);
+    return Uint8Array.from(v);
+  }
+  if (typeof v !== 'string') invalid('coordinatorKey', expected, v);
+  try {
+    return parsePublicKey(v.trim());
+  } catch {
+    return invalid('coordinatorKey', expected, v);
+  }
 }
 
 function credentials(v: unknown): ChannelCredentials | undefined {

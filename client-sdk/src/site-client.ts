@@ -2,10 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { connect as connectNats, credsAuthenticator, ErrorCode, NatsError } from 'nats';
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import {
+  PUBLIC_KEY_BYTES,
   Reason,
   RpcClient,
   TributaryError,
   abortError,
+  keyIdOf,
   decodeSafetensors,
   downloadModel,
   readKeyFile,
@@ -19,6 +21,7 @@ import { MetricsPublisher } from './metrics.js';
 import { participate } from './participate.js';
 import type { ParticipateOptions } from './participate.js';
 import type { SiteSession } from './session.js';
+import { NatsCredentialLease } from './nats-credentials.js';
 import { linkSignals, raceAbort } from './signals.js';
 import { ActiveSiteTask } from './site-task.js';
 import { submitUpdate } from './submission.js';
@@ -79,21 +82,40 @@ export class SiteClient {
    * Connects to the coordinator (gRPC, every call signed with the site's key) and to NATS, and
    * learns the site's name with WhoAmI. Fails with a TributaryError naming what is wrong: bad
    * options (INVALID_ARGUMENT), an unreadable key file, an unreachable server (UNAVAILABLE), a
-   * key the coordinator does not know or one that is not a site's (PERMISSION_DENIED).
+   * key the coordinator does not know or one that is not a site's (PERMISSION_DENIED), a
+   * coordinator whose verdict key is not the pinned `coordinatorKey` (COORDINATOR_KEY_MISMATCH).
    */
   static async connect(opts: SiteClientOptions): Promise<SiteClient> {
     const options = compileSiteClientOptions(opts);
     const { key, rpc } = await siteRpc(options.coordinator, options.key, options.credentials);
     let nc: NatsConnection | undefined;
+    let natsCredentials: NatsCredentialLease | undefined;
     try {
-      const site = await whoAmI(rpc, options, key);
-      nc = await openNats(options, site);
-      const session: SiteSession = { site, key, options, logger: options.logger, rpc, nc, js: nc.jetstream() };
+      const who = await whoAmI(rpc, options, key);
+      const { site, coordinatorKey } = who;
+      // Credentials the operator configured win; else the coordinator issues the site's own NATS user.
+      if (who.natsCredentialsRequired && !hasOwnNatsCredentials(options.natsAuth)) {
+        natsCredentials = await NatsCredentialLease.obtain({ rpc, logger: options.logger, retry: options.retry });
+      }
+      nc = await openNats(options, site, natsCredentials);
+      natsCredentials?.start(nc);
+      const session: SiteSession = {
+        site,
+        key,
+        coordinatorKey,
+        options,
+        logger: options.logger,
+        rpc,
+        nc,
+        js: nc.jetstream(),
+        ...(natsCredentials === undefined ? {} : { natsCredentials }),
+      };
       const client = new SiteClient(session);
       client.#watchConnection();
       options.logger.info({ site, coordinator: options.coordinator, nats: options.nats }, 'site connected');
       return client;
     } catch (err) {
+      natsCredentials?.close();
       rpc.close();
       if (nc !== undefined) await nc.close().catch(() => undefined);
       throw TributaryError.from(err);
@@ -108,6 +130,7 @@ export class SiteClient {
    */
   async *tasks(federation: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<SiteTask, void, undefined> {
     this.#assertOpen();
+    await this.#session.natsCredentials?.cover(federation);
     const stream = linkSignals([opts.signal, this.#closing.signal]);
     try {
       yield* this.#watchTasks(federation, stream.signal, opts.signal);
@@ -206,7 +229,8 @@ export class SiteClient {
   }
 
   async #shutdown(): Promise<void> {
-    const { nc, rpc, logger } = this.#session;
+    const { nc, rpc, logger, natsCredentials } = this.#session;
+    natsCredentials?.close();
     this.#closing.abort(
       TributaryError.cancelled('the site client is closing'),
     );
@@ -252,6 +276,8 @@ export class SiteClient {
   /** Publishes the metrics the task logged so far, then its result with `send`. */
   #submitAfterMetrics(task: SiteTask, signal: AbortSignal | undefined, send: (signal: AbortSignal) => Promise<UpdateVerdict>): Promise<UpdateVerdict> {
     return this.#whileOpen(signal, async (op) => {
+      const covered = this.#session.natsCredentials?.cover(task.federation);
+      if (covered !== undefined) await raceAbort(covered, op);
       if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op);
       return send(op);
     });
@@ -293,7 +319,8 @@ async function siteRpc(
   return { key: signingKey, rpc };
 }
 
-async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: SigningKey): Promise<string> {
+/** The site's name, the coordinator's verdict key (checked against the pinned one) and whether NATS needs issued credentials. */
+async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: SigningKey): Promise<{ site: string; coordinatorKey: Uint8Array | undefined; natsCredentialsRequired: boolean }> {
   let who: WhoAmIResponse__Output;
   try {
     who = await rpc.unary<WhoAmIRequest, WhoAmIResponse__Output>('WhoAmI', {}, { timeoutMs: CONNECT_TIMEOUT_MS });
@@ -312,23 +339,52 @@ async function whoAmI(rpc: RpcClient, options: CompiledSiteClientOptions, key: S
   if (site === '') {
     throw TributaryError.internal('WhoAmI named no site for a site key');
   }
-  return site;
+  return { site, coordinatorKey: coordinatorKeyOf(who, options), natsCredentialsRequired: who.natsCredentialsRequired };
 }
 
-async function openNats(options: CompiledSiteClientOptions, site: string): Promise<NatsConnection> {
+/** The key verdicts must verify with: the pinned one, which the coordinator must present, or the one it presents. */
+function coordinatorKeyOf(who: WhoAmIResponse__Output, options: CompiledSiteClientOptions): Uint8Array | undefined {
+  const presented = who.coordinatorKey.length === PUBLIC_KEY_BYTES ? Uint8Array.from(who.coordinatorKey) : undefined;
+  const pinned = options.coordinatorKey;
+  if (pinned !== undefined) {
+    if (presented === undefined || !Buffer.from(presented).equals(pinned)) {
+      throw TributaryError.of(
+        Reason.COORDINATOR_KEY_MISMATCH,
+        `the coordinator at ${options.coordinator} presents ${presented === undefined ? 'no verdict key' : `key id ${keyIdOf(presented)}`}, not the pinned key id ${keyIdOf(pinned)}`,
+        { retryable: false },
+      );
+    }
+    return pinned;
+  }
+  if (presented === undefined) {
+    options.logger.warn({ coordinator: options.coordinator }, 'the coordinator names no verdict key; verdicts on NATS are ignored and polled with GetUpdateStatus');
+  }
+  return presented;
+}
+
+/** True when `natsAuth` names credentials (not only TLS files). */
+function hasOwnNatsCredentials(auth: CompiledNatsAuth | undefined): boolean {
+  return auth !== undefined && (auth.user !== undefined || auth.token !== undefined || auth.credsFile !== undefined);
+}
+
+async function openNats(options: CompiledSiteClientOptions, site: string, lease: NatsCredentialLease | undefined): Promise<NatsConnection> {
   const auth = options.natsAuth === undefined ? {} : await natsConnectionAuth(options.natsAuth);
+  // With issued credentials a reconnect refused for an expired JWT is retried: the lease renews it
+  // over gRPC, and the next attempt presents the fresh one (the lease ends the connection for good).
+  const issued = lease === undefined ? {} : { authenticator: lease.authenticator(), inboxPrefix: lease.inboxPrefix, ignoreAuthErrorAbort: true };
   try {
     return await connectNats({
       servers: [...options.nats],
       name: `tributary-site-${site}`,
       maxReconnectAttempts: -1,
       ...auth,
+      ...issued,
     });
   } catch (err) {
     if (err instanceof NatsError && err.isAuthError()) {
       throw TributaryError.of(
         Reason.PERMISSION_DENIED,
-        `NATS at ${options.nats.join(', ')} refused the site's credentials (${options.natsAuth === undefined ? 'none given: set natsAuth' : 'check natsAuth'}): ${describeError(err)}`,
+        `NATS at ${options.nats.join(', ')} refused the site's credentials (${lease !== undefined ? 'issued by the coordinator: is NATS running with its authority?' : options.natsAuth === undefined ? 'none given: set natsAuth' : 'check natsAuth'}): ${describeError(err)}`,
         { cause: err },
       );
     }

@@ -138,7 +138,7 @@ export interface PublishedPayload {
 }
 
 /**
- * Publishes the payload in chunks on trib.<fed>.payload.<updateId> (msgID `<updateId>.<i>`,
+ * Publishes the payload in chunks on trib.<fed>.payload.<site>.<updateId> (msgID `<site>.<updateId>.<i>`,
  * header Trib-Chunk = i), at most MAX_CHUNKS_IN_FLIGHT awaiting their ack, hashing each chunk
  * as it is sliced (no copy of the payload). Resolves once every chunk is acked.
  */
@@ -151,7 +151,7 @@ export async function publishPayload(
 ): Promise<PublishedPayload> {
   const { chunkSize, retry } = session.options;
   const chunkCount = Math.ceil(payload.length / chunkSize);
-  const subject = subjects.payload(federation, updateId);
+  const subject = subjects.sitePayload(federation, session.site, updateId);
   const hash = createHash('sha256');
   // The first failure stops the chunks still retrying.
   const stop = linkSignals([signal]);
@@ -163,7 +163,7 @@ export async function publishPayload(
       hash.update(chunk);
       const sent: Promise<void> = publishDurably(
         session.js,
-        { subject, data: chunk, msgID: `${updateId}.${i}`, headers: { [CHUNK_INDEX_HEADER]: String(i) } },
+        { subject, data: chunk, msgID: `${session.site}.${updateId}.${i}`, headers: { [CHUNK_INDEX_HEADER]: String(i) } },
         { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger },
       ).then(
         () => {

@@ -1,4 +1,4 @@
-import { Backoff, Reason, TributaryError, abortError, decodeUpdateStatus, sleep } from '@tributary/proto';
+import { Backoff, Reason, TributaryError, abortError, openVerdict, sleep } from '@tributary/proto';
 import type { GetUpdateStatusRequest, UpdateStatus__Output } from '@tributary/proto';
 import type { Subscription } from 'nats';
 import { describeError } from './logging.js';
@@ -16,7 +16,9 @@ function isDecided(s: UpdateStatus__Output): boolean {
 /**
  * Waits for the coordinator's verdict on one update: listens on trib.<fed>.verdict.<site> (opened
  * before the manifest is published, so the verdict cannot be missed), and after `verdictTimeoutMs`
- * also asks GetUpdateStatus, with backoff.
+ * also asks GetUpdateStatus, with backoff. Only a verdict signed by the coordinator's key and
+ * about this update (id, federation, site) counts; anything else on the subject is ignored, so a
+ * forged verdict can neither decide the update nor stop the wait.
  */
 export class VerdictWatch {
   readonly #session: SiteSession;
@@ -31,15 +33,26 @@ export class VerdictWatch {
     this.#updateId = updateId;
     let resolve!: (s: UpdateStatus__Output) => void;
     this.#decided = new Promise((r) => (resolve = r));
+    const { coordinatorKey, logger, site } = session;
     this.#sub = session.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err !== null) return;
-        try {
-          const status = decodeUpdateStatus(msg.data);
-          if (status.updateId === updateId && isDecided(status)) resolve(status);
-        } catch (e) {
-          session.logger.debug({ subject, err: describeError(e) }, 'undecodable verdict ignored');
+        if (coordinatorKey === undefined) {
+          logger.debug({ subject }, 'verdict ignored: no coordinator key to verify it with');
+          return;
         }
+        const opened = openVerdict(msg.data, coordinatorKey);
+        if (!opened.ok) {
+          logger.debug({ subject, reason: opened.refusal.reason, message: opened.refusal.message }, 'verdict ignored');
+          return;
+        }
+        const status = opened.status;
+        if (status.updateId !== updateId) return; // another update of this site
+        if (status.federation !== federation || status.site !== site) {
+          logger.debug({ subject, updateId, federation: status.federation, site: status.site }, 'verdict ignored: about another federation or site');
+          return;
+        }
+        if (isDecided(status)) resolve(status);
       },
     });
   }

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DEFAULT_BACKOFF_POLICY, MODEL_CHUNK_BYTES, RpcClient, createFederation, downloadModel, waitForRun, type InitialModelSource } from '@tributary/proto';
 import type {
+  NatsCredentials__Output,
   BackoffPolicy,
   Federation__Output,
   FederationSettings,
@@ -95,6 +96,14 @@ export class AdminClient {
   /** Revokes a site's key: its calls and updates are refused from now on. */
   revokeSite(name: string): Promise<Site__Output> {
     return this.call('RevokeSite', { name });
+  }
+
+  /**
+   * A NATS user JWT for `site`, issued to the user nkey `userPublicKey` (whose seed stays with
+   * the caller), scoped as the coordinator scopes the SDK's. @param req.ttlSeconds @default the coordinator's siteCredentialTtl
+   */
+  issueSiteNatsCredentials(req: { site: string; userPublicKey: string; ttlSeconds?: number }): Promise<NatsCredentials__Output> {
+    return this.call('IssueSiteNatsCredentials', { site: req.site, userPublicKey: req.userPublicKey, ttlSeconds: req.ttlSeconds ?? 0 });
   }
 
   /** Mints a one-time enrollment token. @param req.ttlSeconds @default 86400 (server side) */

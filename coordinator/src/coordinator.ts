@@ -3,8 +3,8 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { TributaryError, reflectionDefinition, serviceDefinition } from '@tributary/proto';
-import { connect, ErrorCode, NatsError, type NatsConnection } from 'nats';
+import { Reason, TributaryError, reflectionDefinition, serviceDefinition, type SigningKey } from '@tributary/proto';
+import { connect, credsAuthenticator, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
 import { answerUnknownMethods, implement } from './api/call.js';
 import { siteService } from './api/site-service.js';
@@ -13,13 +13,17 @@ import { BucketedNonceStore } from './auth/nonce-store.js';
 import { CallRateLimits } from './auth/rate-limits.js';
 import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type CoordinatorOptions } from './config/coordinator-options.js';
 import { Catalog } from './federations/catalog.js';
-import { MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
+import { loadCoordinatorKey } from './identity/coordinator-key.js';
+import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
+import { NatsAuthority } from './nats-auth/authority.js';
+import { SiteNatsCredentials } from './sites/nats-credentials.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
 import { BlobStore, LevelStateStore } from './state/index.js';
 import { RunTracker, TrackingStoreRegistry, type TrackingStore } from './tracking/index.js';
-import { builtinStrategies, loadStrategyPlugin } from './strategies/index.js';
+import { loadStrategyPlugin } from './plugins/index.js';
+import { builtinStrategies } from './strategies/index.js';
 
 /**
  * The coordinator: gRPC SiteService and AdminService, the NATS update ingest, the round engine,
@@ -45,6 +49,9 @@ export class Coordinator {
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
       nonces: BucketedNonceStore;
+      /** Signs verdicts; its public half is what sites learn from WhoAmI. */
+      verdictKey: SigningKey;
+      authority: NatsAuthority | undefined;
     },
   ) {}
 
@@ -55,17 +62,16 @@ export class Coordinator {
     const state = new LevelStateStore(join(opts.dataDir, 'state'));
     await state.open().catch((err: unknown) => {
       const locked = (err as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED';
-      throw new TributaryError({
-        code: 'FAILED_PRECONDITION',
-        reason: locked ? 'DATA_DIR_IN_USE' : 'STATE_STORE_UNAVAILABLE',
-        message: locked
-          ? `data directory ${opts.dataDir} is in use by another coordinator (its LevelDB is locked)`
-          : `cannot open the state store in ${opts.dataDir}: ${TributaryError.from(err).message}`,
-        cause: err,
-      });
+      throw locked
+        ? TributaryError.of(Reason.DATA_DIR_IN_USE, `data directory ${opts.dataDir} is in use by another coordinator (its LevelDB is locked)`, { cause: err })
+        : TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, `cannot open the state store in ${opts.dataDir}: ${TributaryError.from(err).message}`, { cause: err });
     });
     const cleanup: Array<() => Promise<unknown>> = [() => state.close()];
     try {
+      // Read or created while the data directory is locked, so two starts cannot race for it.
+      const identity = await loadCoordinatorKey(opts.dataDir);
+      const verdictKey = identity.key;
+      logger.info({ keyId: verdictKey.keyId, created: identity.created }, 'coordinator key loaded');
       const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
       const metrics = new CoordinatorMetrics({ defaultMetrics: true });
       const strategies = builtinStrategies();
@@ -90,11 +96,17 @@ export class Coordinator {
       const catalog = new Catalog({ state, blobs, strategies, logger, stagingDir: join(opts.dataDir, 'staging'), maxModelBytes: opts.rounds.maxUpdateBytes });
 
       const servers = opts.nats.servers.join(',');
+      const authoritySettings = opts.natsAuthority;
+      const authority = authoritySettings === undefined ? undefined : await loadAuthority(authoritySettings, opts.nats, state);
+      if (authority !== undefined) cleanup.unshift(() => authority.close());
+      const natsOptions = opts.nats.options;
+      const ownCredentials = natsOptions.user !== undefined || natsOptions.token !== undefined || natsOptions.authenticator !== undefined;
       const nc = await connect({
         servers: [...opts.nats.servers],
         name: 'tributary-coordinator',
         maxReconnectAttempts: -1,
-        ...opts.nats.options,
+        ...(authority !== undefined && !ownCredentials ? { authenticator: credsAuthenticator(await authority.coordinatorCreds()) } : {}),
+        ...natsOptions,
       }).catch((err: unknown) => {
         throw natsConnectFailure(err, servers);
       });
@@ -103,16 +115,11 @@ export class Coordinator {
         .jetstreamManager()
         .then((jsm) => ensureStreams(jsm))
         .catch((err: unknown) => {
-          const noJetStream = /503|jetstream not enabled/i.test(String((err as Error)?.message ?? err));
-          throw new TributaryError({
-            code: 'FAILED_PRECONDITION',
-            reason: noJetStream ? 'JETSTREAM_UNAVAILABLE' : 'NATS_UNAVAILABLE',
-            message: noJetStream
-              ? `NATS at ${servers} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`
-              : `cannot set up the JetStream streams: ${TributaryError.from(err).message}`,
-            cause: err,
-          });
+          throw isJetStreamDisabled(err)
+            ? TributaryError.of(Reason.JETSTREAM_UNAVAILABLE, `NATS at ${servers} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`, { cause: err })
+            : TributaryError.of(Reason.NATS_UNAVAILABLE, `cannot set up the JetStream streams: ${TributaryError.from(err).message}`, { code: 'FAILED_PRECONDITION', cause: err });
         });
+      if (authority !== undefined) await publishAccount(authority, servers);
       await engine.start();
       cleanup.unshift(() => engine.stop());
       const trackingRegistry = TrackingStoreRegistry.withBuiltins();
@@ -133,8 +140,8 @@ export class Coordinator {
         bus: metricEvents,
         metrics,
         logger,
-        flushIntervalMs: opts.metricIngest.flushIntervalMs,
-        maxBatchPoints: opts.metricIngest.maxBatchPoints,
+        consumerName: METRIC_CONSUMER,
+        ...opts.metricIngest,
       });
       await metricIngest.start();
       cleanup.unshift(() => metricIngest.stop());
@@ -144,6 +151,7 @@ export class Coordinator {
         blobs,
         admission: engine,
         metrics,
+        verdictKey,
         stagingDir: join(opts.dataDir, 'staging'),
         logger,
         consumerName: UPDATE_CONSUMER,
@@ -165,8 +173,13 @@ export class Coordinator {
         'grpc.keepalive_permit_without_calls': 1,
       });
       const deps = { auth, limits, logger, metrics, shutdown: shutdown.signal };
-      const site = siteService({ state, blobs, catalog, engine, tasks, metrics });
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents });
+      const natsCredentials =
+        authority === undefined || authoritySettings === undefined
+          ? undefined
+          : new SiteNatsCredentials({ authority, state, ttlMs: authoritySettings.siteCredentialTtlMs, metrics, logger });
+      const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
+      const site = siteService({ state, blobs, catalog, engine, tasks, metrics, coordinatorKey: verdictKey, ...withNatsCredentials });
+      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
       // The real descriptor of tributary.proto (snake_case fields, proper map entries), not proto-loader's.
@@ -180,17 +193,27 @@ export class Coordinator {
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
       ).catch((err: unknown) => {
-        throw new TributaryError({ code: 'UNAVAILABLE', reason: 'LISTEN_FAILED', message: `cannot listen on ${listen}: ${TributaryError.from(err).message}`, cause: err });
+        throw TributaryError.of(Reason.LISTEN_FAILED, `cannot listen on ${listen}: ${TributaryError.from(err).message}`, { cause: err });
       });
       const host = listen.slice(0, listen.lastIndexOf(':'));
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonces });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonces, verdictKey, authority });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The key id of the coordinator's own key, which signs verdicts (sites may pin it). */
+  get keyId(): string {
+    return this.parts.verdictKey.keyId;
+  }
+
+  /** The coordinator's raw 32-byte Ed25519 public key, as WhoAmI returns it. */
+  get publicKey(): Uint8Array {
+    return Uint8Array.from(this.parts.verdictKey.publicKey);
   }
 
   get dataDir(): string {
@@ -223,10 +246,42 @@ export class Coordinator {
     await p.tracker.stop();
     await p.trackingStore.close().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));
     await p.nc.drain().catch(() => p.nc.close());
+    await p.authority?.close();
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();
     p.nonces.close();
     logger.info('coordinator stopped');
+  }
+}
+
+/** The NATS authority of `natsAuthority`, recording issued site credentials in the state store. */
+async function loadAuthority(
+  settings: NonNullable<CompiledCoordinatorOptions['natsAuthority']>,
+  nats: CompiledCoordinatorOptions['nats'],
+  state: LevelStateStore,
+): Promise<NatsAuthority> {
+  const ledger = state.siteCredentialLedger(settings.maxCredentialsPerSite);
+  await ledger.forgetExpired(Date.now());
+  const tls = nats.options.tls;
+  return NatsAuthority.load({ dir: settings.dir, ledger, servers: nats.servers, ...(tls === undefined ? {} : { tls: { ...tls } }) });
+}
+
+/**
+ * Pushes the authority's account JWT (with every revocation so far) to the servers at start, so
+ * a revocation saved while NATS was unreachable holds before any site reconnects.
+ */
+async function publishAccount(authority: NatsAuthority, servers: string): Promise<void> {
+  try {
+    await authority.publishAccount();
+  } catch (err) {
+    const e = TributaryError.from(err);
+    throw new TributaryError({
+      code: e.code,
+      reason: e.reason,
+      message: `cannot push the NATS account of ${authority.dir} to ${servers}: ${e.message}`,
+      cause: err,
+      details: { hint: 'nats-server must run in operator mode with the configuration `tributary nats init` wrote for this authority.' },
+    });
   }
 }
 
@@ -239,14 +294,49 @@ function natsConnectFailure(err: unknown, servers: string): TributaryError {
     ? 'NATS refused the credentials: check nats_user / nats_password, nats_token or nats_creds.'
     : noTls
       ? 'nats_tls_ca, nats_tls_cert and nats_tls_key need a NATS server with TLS: configure TLS there, or remove them.'
-      : /certificate/i.test(message)
+      : isCertificateError(err)
         ? "nats_tls_ca must be the CA that signed the NATS server's certificate, and the certificate must name the host in nats."
         : undefined;
-  return new TributaryError({
-    code: refused ? 'PERMISSION_DENIED' : 'UNAVAILABLE',
-    reason: refused ? 'NATS_AUTH_FAILED' : 'NATS_UNAVAILABLE',
-    message: `cannot connect to NATS at ${servers}: ${message}`,
+  return TributaryError.of(refused ? Reason.NATS_AUTH_FAILED : Reason.NATS_UNAVAILABLE, `cannot connect to NATS at ${servers}: ${message}`, {
     cause: err,
     ...(hint === undefined ? {} : { details: { hint } }),
   });
+}
+
+/** JetStream's API error codes for "JetStream not enabled" (server) and "... for account". */
+const JS_NOT_ENABLED = 10076;
+const JS_NOT_ENABLED_FOR_ACCOUNT = 10039;
+
+/**
+ * True when the server has no JetStream for us: nats.js reports a JetStream API request nobody
+ * answered as `JetStreamNotEnabled`, and a server with JetStream off for the account answers with
+ * one of its "not enabled" API error codes.
+ */
+function isJetStreamDisabled(err: unknown): boolean {
+  if (!(err instanceof NatsError)) return false;
+  const apiCode = err.api_error?.err_code;
+  return err.code === ErrorCode.JetStreamNotEnabled || apiCode === JS_NOT_ENABLED || apiCode === JS_NOT_ENABLED_FOR_ACCOUNT;
+}
+
+/** OpenSSL's verification failures as Node reports them in `err.code` (`CERT_HAS_EXPIRED`, `SELF_SIGNED_CERT_IN_CHAIN`, ...). */
+const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'HOSTNAME_MISMATCH',
+]);
+
+/**
+ * True when the server's certificate was not trusted: a Node TLS error (`ERR_TLS_CERT_*`,
+ * `CERT_*` or an OpenSSL verification code), itself or as the cause nats.js chained to its error.
+ */
+function isCertificateError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (code.startsWith('ERR_TLS_CERT') || code.startsWith('CERT_') || CERTIFICATE_CODES.has(code))) return true;
+    e = (e as { chainedError?: unknown; cause?: unknown }).chainedError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
 }

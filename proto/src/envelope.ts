@@ -1,10 +1,13 @@
 import type { SignedEnvelope__Output } from './generated/tributary/v1/SignedEnvelope.js';
-import { keyIdOf, signBytes, verifyBytes, type SigningKey } from './keys.js';
+import { keyIdOf, signBytes, verifyBytes, type Signer, type SigningKey } from './keys.js';
 
-/** What a SignedEnvelope's body is: an UpdateManifest or a MetricBatch. */
-export type EnvelopeKind = 'update' | 'metrics';
+/**
+ * What a SignedEnvelope's body is: an UpdateManifest or a MetricBatch (signed by a site), or an
+ * UpdateStatus (a verdict, signed by the coordinator).
+ */
+export type EnvelopeKind = 'update' | 'metrics' | 'verdict';
 
-const ENVELOPE_KINDS: ReadonlySet<string> = new Set<EnvelopeKind>(['update', 'metrics']);
+const ENVELOPE_KINDS: ReadonlySet<string> = new Set<EnvelopeKind>(['update', 'metrics', 'verdict']);
 
 export function isEnvelopeKind(s: unknown): s is EnvelopeKind {
   return typeof s === 'string' && ENVELOPE_KINDS.has(s);
@@ -15,12 +18,15 @@ export function envelopeSigningBytes(kind: EnvelopeKind, body: Uint8Array): Uint
   return Buffer.concat([Buffer.from(`tributary/v1/${kind}\0`, 'utf8'), body]);
 }
 
-/** Signs `body` as it is; verifiers check these exact bytes before decoding them. */
-export function signEnvelope(kind: EnvelopeKind, body: Uint8Array, key: SigningKey): SignedEnvelope__Output {
+/**
+ * Signs `body` as it is; verifiers check these exact bytes before decoding them. `sign` is
+ * tweetnacl's unless told otherwise (`signBytesNative` gives the same signature faster).
+ */
+export function signEnvelope(kind: EnvelopeKind, body: Uint8Array, key: SigningKey, sign: Signer = signBytes): SignedEnvelope__Output {
   return {
     kind,
     body: Buffer.from(body),
-    signature: Buffer.from(signBytes(key, envelopeSigningBytes(kind, body))),
+    signature: Buffer.from(sign(key, envelopeSigningBytes(kind, body))),
     keyId: key.keyId,
   };
 }

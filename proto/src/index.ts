@@ -34,12 +34,15 @@ export {
   parsePublicKey,
   readKeyFile,
   signBytes,
+  signBytesNative,
   verifyBytes,
   writeKeyFile,
 } from './keys.js';
-export type { SigningKey } from './keys.js';
+export type { Signer, SigningKey } from './keys.js';
 export { envelopeSigningBytes, isEnvelopeKind, signEnvelope, verifyEnvelope } from './envelope.js';
 export type { EnvelopeKind } from './envelope.js';
+export { MAX_VERDICT_BYTES, openVerdict, signVerdict } from './verdict.js';
+export type { OpenedVerdict } from './verdict.js';
 export {
   UPDATE_ID_PATTERN,
   decodeEnvelope,
@@ -61,6 +64,7 @@ export {
   subjects,
 } from './subjects.js';
 export type { PayloadSubject, UpdateSubject } from './subjects.js';
+export { decodeMetricValue, encodeMetricValue, type JsonMetricValue } from './metric-values.js';
 export {
   DTYPE_NAMES,
   allFinite,
@@ -169,6 +173,7 @@ export type { ModelSpec, ModelSpec__Output } from './generated/tributary/v1/Mode
 export type { ModelVersion, ModelVersion__Output } from './generated/tributary/v1/ModelVersion.js';
 export type { Refusal as RefusalMessage, Refusal__Output } from './generated/tributary/v1/Refusal.js';
 export type { RevokeSiteRequest, RevokeSiteRequest__Output } from './generated/tributary/v1/RevokeSiteRequest.js';
+export type { IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output } from './generated/tributary/v1/IssueSiteNatsCredentialsRequest.js';
 export type { Round, Round__Output } from './generated/tributary/v1/Round.js';
 export { RoundFailurePolicy } from './generated/tributary/v1/RoundFailurePolicy.js';
 export type { RoundFailurePolicy__Output } from './generated/tributary/v1/RoundFailurePolicy.js';

@@ -36,13 +36,6 @@ export const subjects = {
   update(federation: string, runId: string, round: number, site: string): string {
     return `trib.${assertName('federation', federation)}.update.${idToken('run id', runId)}.${roundToken(round)}.${assertName('site', site)}`;
   },
-  /**
-   * trib.<fed>.payload.<updateId>: chunks on a subject that does not name their sender.
-   * @deprecated use `sitePayload`, whose subject a NATS permission can bind to the site.
-   */
-  payload(federation: string, updateId: string): string {
-    return `trib.${assertName('federation', federation)}.payload.${idToken('update id', updateId)}`;
-  },
   /** trib.<fed>.payload.<site>.<updateId>: an update's payload chunks, named by their sender. */
   sitePayload(federation: string, site: string, updateId: string): string {
     return `trib.${assertName('federation', federation)}.payload.${assertName('site', site)}.${idToken('update id', updateId)}`;
@@ -51,7 +44,7 @@ export const subjects = {
   metrics(federation: string, runId: string, site: string): string {
     return `trib.${assertName('federation', federation)}.metrics.${idToken('run id', runId)}.${assertName('site', site)}`;
   },
-  /** trib.<fed>.verdict.<site>: UpdateStatus messages on core NATS. */
+  /** trib.<fed>.verdict.<site>: verdicts (SignedEnvelope of kind "verdict", signed by the coordinator) on core NATS. */
   verdict(federation: string, site: string): string {
     return `trib.${assertName('federation', federation)}.verdict.${assertName('site', site)}`;
   },
@@ -72,8 +65,8 @@ export const subjects = {
     return `_INBOX_${assertName('site', site)}`;
   },
   updateWildcard: 'trib.*.update.*.*.*',
-  /** Site-bound chunk subjects (`sitePayload`) and, while senders move over, the older `payload` ones. */
-  payloadWildcard: 'trib.*.payload.>',
+  /** Payload chunk subjects (`sitePayload`). */
+  payloadWildcard: 'trib.*.payload.*.*',
   metricsWildcard: 'trib.*.metrics.*.*',
   verdictWildcard: 'trib.*.verdict.*',
   /** The tokens of an update subject, or undefined when it is not one. */

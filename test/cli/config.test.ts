@@ -186,6 +186,17 @@ describe('loadServeConfig: NATS credentials and TLS', () => {
     expect(coordinatorOptionsOf(config).natsOptions).toEqual({ token: TOKEN });
   });
 
+  it('takes nats_authority from the file, relative to it, and from --nats-authority and TRIBUTARY_NATS_AUTHORITY', async () => {
+    const file = await configFile(`admin_keys: [${ADMIN_B64}]\nnats_authority: nats-authority\n`);
+    const fromFile = await loadServeConfig({ configFile: file, env: {}, cwd: '/' });
+    expect(fromFile.natsAuthority).toBe(join(dir, 'nats-authority'));
+    expect(coordinatorOptionsOf(fromFile).natsAuthority).toBe(join(dir, 'nats-authority'));
+    const fromEnv = await loadServeConfig({ configFile: file, env: { TRIBUTARY_NATS_AUTHORITY: '/env/authority' }, cwd: '/' });
+    expect(fromEnv.natsAuthority).toBe('/env/authority');
+    const fromFlag = await loadServeConfig({ configFile: file, flags: { natsAuthority: 'flag-authority' }, env: { TRIBUTARY_NATS_AUTHORITY: '/env/authority' }, cwd: '/work' });
+    expect(fromFlag.natsAuthority).toBe('/work/flag-authority');
+  });
+
   it('reads a .creds file named in the config file, relative to the file, into a credentials authenticator', async () => {
     await credsFile('coordinator.creds', 'eyJ0eXAiOiJKV1QifQ.user-jwt');
     const file = await configFile(`admin_keys: [${ADMIN_B64}]\nnats_creds: coordinator.creds\n`);

@@ -7,21 +7,22 @@ import { silentLogger } from '../../coordinator/src/observability/logger.js';
 import type { Admission, AdmissionContext, UpdateAdmission } from '../../coordinator/src/rounds/admission.js';
 import { BlobStore } from '../../coordinator/src/state/blob-store.js';
 import type { LevelStateStore } from '../../coordinator/src/state/index.js';
-import { toFoldable, type Refusal } from '../../coordinator/src/updates/foldable-update.js';
+import { toFoldable } from '../../coordinator/src/updates/foldable-update.js';
 import type { VerifiedUpdate } from '../../coordinator/src/updates/verified-update.js';
 import {
   CHUNK_INDEX_HEADER,
   STREAM_PAYLOADS,
   STREAM_UPDATES,
-  decodeUpdateStatus,
   encodeManifest,
   encodeSafetensors,
   generateSigningKey,
   newUpdateId,
+  openVerdict,
   sha256Hex,
   subjects,
   tensor,
   tensorSpecsOf,
+  type Refusal,
   type SigningKey,
   type TensorMap,
   type UpdateManifest,
@@ -31,6 +32,7 @@ import {
 import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signedEnvelope, siteWrite, startDataPlane, type DataPlane } from '../helpers/data-plane.js';
+import { eventually, refusalsCounted } from '../helpers/stack.js';
 
 const FED = 'fed1';
 const PAYLOAD_TIMEOUT_MS = 1500;
@@ -91,7 +93,7 @@ class RecordingAdmission implements UpdateAdmission {
   }
 }
 
-/** Refusals of manifests that cannot be attributed to their subject's site: counted, never recorded. */
+/** Refusals of manifests that cannot be attributed to their subject's site: counted, never recorded or answered. */
 const UNATTRIBUTED = new Set(['MALFORMED_ENVELOPE', 'UNKNOWN_KEY', 'KEY_REVOKED', 'SIGNATURE_INVALID', 'SITE_MISMATCH', 'SUBJECT_MISMATCH', 'NOT_A_MEMBER']);
 
 function record(m: UpdateManifest__Output, state: 'ACCEPTED' | 'REFUSED', reason: string, message: string) {
@@ -130,6 +132,9 @@ describe('UpdateIngest', () => {
   let ingest: UpdateIngest;
   let metrics: CoordinatorMetrics;
   const verdicts: UpdateStatus__Output[] = [];
+  /** Messages on the verdict subjects that do not verify with the coordinator's key. */
+  const unverified: string[] = [];
+  const coordinatorKey = generateSigningKey('coordinator');
   const alpha = generateSigningKey('alpha');
   const beta = generateSigningKey('beta');
   const gone = generateSigningKey('gone');
@@ -141,7 +146,13 @@ describe('UpdateIngest', () => {
     plane = await startDataPlane('tributary-ingest-');
     ({ nc, js, jsm, dir, state } = plane);
     await state.write([siteWrite('alpha', alpha, 'APPROVED', [FED]), siteWrite('beta', beta, 'APPROVED', [FED]), siteWrite('gone', gone, 'REVOKED', [FED])]);
-    nc.subscribe(`trib.${FED}.verdict.*`, { callback: (_err, msg) => verdicts.push(decodeUpdateStatus(msg.data)) });
+    nc.subscribe(`trib.${FED}.verdict.*`, {
+      callback: (_err, msg) => {
+        const opened = openVerdict(msg.data, coordinatorKey.publicKey);
+        if (opened.ok) verdicts.push(opened.status);
+        else unverified.push(opened.refusal.reason);
+      },
+    });
     admission = new RecordingAdmission(state);
     metrics = new CoordinatorMetrics();
     ingest = new UpdateIngest({
@@ -150,6 +161,7 @@ describe('UpdateIngest', () => {
       blobs: new BlobStore(join(dir, 'blobs')),
       admission,
       metrics,
+      verdictKey: coordinatorKey,
       stagingDir: join(dir, 'staging'),
       logger: silentLogger(),
       payloadTimeoutMs: PAYLOAD_TIMEOUT_MS,
@@ -182,7 +194,7 @@ describe('UpdateIngest', () => {
       if (s.skipChunks?.includes(i)) continue;
       const h = headers();
       h.set(CHUNK_INDEX_HEADER, String(i));
-      await js.publish(subjects.payload(FED, updateId), payload.subarray(i * chunkSize, (i + 1) * chunkSize), { msgID: `${updateId}.${i}`, headers: h });
+      await js.publish(subjects.sitePayload(FED, s.site, updateId), payload.subarray(i * chunkSize, (i + 1) * chunkSize), { msgID: `${s.site}.${updateId}.${i}`, headers: h });
     }
     const tensors = s.tensors ?? weights();
     const manifest: UpdateManifest = {
@@ -223,13 +235,38 @@ describe('UpdateIngest', () => {
     expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason, federation: FED, site, runId });
     expect(v.message).not.toBe('');
     expect(admission.accepted).toHaveLength(0);
-    expect(admission.refused.map((r) => r.reason)).toEqual(UNATTRIBUTED.has(reason) ? [] : [reason]);
+    expect(admission.refused.map((r) => r.reason)).toEqual([reason]);
     expect(await metrics.registry.getSingleMetricAsString('tributary_updates_refused_total')).toContain(`reason="${reason}"`);
+    expect(unverified).toEqual([]);
     return v;
   }
 
+  const refusedCount = (reason: string): Promise<number> => refusalsCounted(metrics, reason);
+
+  /**
+   * Expects the manifest sent after `counted` was taken to be refused with `reason` (counted) and
+   * answered to nobody: no verdict for this test's run (or the `<run>x` a manifest claims) or for
+   * `updateId` has arrived by the time a later,
+   * attributable update's verdict does (one connection publishes them all, in order), and nothing is
+   * recorded under its update id.
+   */
+  async function expectUnanswered(reason: string, counted: number, updateId?: string): Promise<void> {
+    expect(UNATTRIBUTED.has(reason)).toBe(true);
+    await eventually(async () => (await refusedCount(reason)) === counted + 1);
+    const laterRun = `${runId}-later`;
+    await submit({ key: alpha, site: 'alpha', runId: laterRun });
+    expect((await verdictFor(laterRun)).state).toBe('UPDATE_STATE_ACCEPTED');
+    expect(verdicts.filter((v) => v.runId === runId || v.runId === `${runId}x`)).toEqual([]);
+    if (updateId !== undefined) {
+      expect(verdicts.filter((v) => v.updateId === updateId)).toEqual([]);
+      expect(await state.getUpdate(updateId)).toBeUndefined();
+    }
+    expect(admission.refused).toHaveLength(0);
+    expect(unverified).toEqual([]);
+  }
+
   async function chunksLeft(updateId: string): Promise<number> {
-    const info = await jsm.streams.info(STREAM_PAYLOADS, { subjects_filter: subjects.payload(FED, updateId) });
+    const info = await jsm.streams.info(STREAM_PAYLOADS, { subjects_filter: `trib.${FED}.payload.*.${updateId}` });
     return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
   }
 
@@ -247,6 +284,23 @@ describe('UpdateIngest', () => {
     expect(got.tensors.w).toEqual(sent.w);
     expect(got.tensors.b).toEqual(sent.b);
     expect(admission.refused).toHaveLength(0);
+  });
+
+  it('reads only the signer’s own payload subject, so chunks another site injects under the same update id change nothing', async () => {
+    const sent = weights({ w: [1, 2, 3, 4, 5, 6], b: [7, 8, 9] });
+    const payload = encodeSafetensors(sent);
+    const updateId = newUpdateId();
+    const forged = Buffer.alloc(payload.length, 0xff);
+    for (let i = 0; i < Math.ceil(payload.length / 64); i++) {
+      const h = headers();
+      h.set(CHUNK_INDEX_HEADER, String(i));
+      // Same update id and the message id the victim will use: on its own subject it still cannot displace the victim's chunks.
+      await js.publish(subjects.sitePayload(FED, 'beta', updateId), forged.subarray(i * 64, (i + 1) * 64), { msgID: `beta.${updateId}.${i}`, headers: h });
+    }
+    await submit({ key: alpha, site: 'alpha', runId, tensors: sent, manifest: { updateId } });
+    const v = await verdictFor(runId);
+    expect(v).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED', updateId, site: 'alpha' });
+    expect(admission.accepted[0]!.payload.equals(payload)).toBe(true);
   });
 
   it('purges the chunks and leaves nothing in staging once an update is decided', async () => {
@@ -314,23 +368,23 @@ describe('UpdateIngest', () => {
     expect(admission.accepted[0]?.payload.equals(payload)).toBe(true);
   });
 
-  it('refuses a forged signature with SIGNATURE_INVALID', async () => {
+  it('counts a forged signature as SIGNATURE_INVALID and answers no verdict', async () => {
+    const counted = await refusedCount('SIGNATURE_INVALID');
     const { updateId } = await submit({ key: alpha, site: 'alpha', runId, signWith: stranger });
-    const v = await expectRefused('SIGNATURE_INVALID');
-    expect(v.updateId).toBe(updateId);
     // The claimed update id is not recorded: a forger cannot burn a real site's id.
-    expect(admission.refused).toHaveLength(0);
-    expect(await state.getUpdate(updateId)).toBeUndefined();
+    await expectUnanswered('SIGNATURE_INVALID', counted, updateId);
   });
 
-  it('refuses a key it does not know with UNKNOWN_KEY', async () => {
-    await submit({ key: stranger, site: 'alpha', runId });
-    await expectRefused('UNKNOWN_KEY');
+  it('counts a key it does not know as UNKNOWN_KEY and answers no verdict', async () => {
+    const counted = await refusedCount('UNKNOWN_KEY');
+    const { updateId } = await submit({ key: stranger, site: 'alpha', runId });
+    await expectUnanswered('UNKNOWN_KEY', counted, updateId);
   });
 
-  it('refuses a revoked key with KEY_REVOKED', async () => {
-    await submit({ key: gone, site: 'gone', runId });
-    await expectRefused('KEY_REVOKED', 'gone');
+  it('counts a revoked key as KEY_REVOKED and answers no verdict', async () => {
+    const counted = await refusedCount('KEY_REVOKED');
+    const { updateId } = await submit({ key: gone, site: 'gone', runId });
+    await expectUnanswered('KEY_REVOKED', counted, updateId);
   });
 
   it('refuses an update id that was already used with REPLAYED_UPDATE', async () => {
@@ -387,15 +441,10 @@ describe('UpdateIngest', () => {
     await expectRefused('PAYLOAD_TOO_LARGE');
   });
 
-  it('refuses garbage on the manifest subject with MALFORMED_ENVELOPE and keeps working', async () => {
+  it('counts garbage on the manifest subject as MALFORMED_ENVELOPE, answers no verdict and keeps working', async () => {
+    const counted = await refusedCount('MALFORMED_ENVELOPE');
     await js.publish(subjects.update(FED, runId, 1, 'alpha'), randomBytes(200));
-    const v = await expectRefused('MALFORMED_ENVELOPE');
-    expect(v.updateId).toBe('');
-    const garbageRun = runId;
-    runId = `${garbageRun}b`;
-    admission.refused.length = 0;
-    await submit({ key: alpha, site: 'alpha', runId });
-    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+    await expectUnanswered('MALFORMED_ENVELOPE', counted);
     expect(admission.accepted).toHaveLength(1);
   });
 
@@ -414,20 +463,23 @@ describe('UpdateIngest', () => {
     expect(v.message).toContain(`${last} of ${last + 1}`);
   });
 
-  it('refuses a manifest published on another run\'s subject with SUBJECT_MISMATCH', async () => {
-    const signedRun = `${runId}x`;
-    const { updateId } = await submit({ key: alpha, site: 'alpha', runId, manifest: { runId: signedRun } });
-    // The verdict speaks of the update as signed, so the site can match it.
-    const v = await verdictFor(signedRun);
-    expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'SUBJECT_MISMATCH', updateId, runId: signedRun, site: 'alpha' });
-    // Nothing is recorded under an update id whose subject and signer disagree.
-    expect(admission.refused).toHaveLength(0);
-    expect(await state.getUpdate(updateId)).toBeUndefined();
+  it('counts a manifest published on another run\'s subject as SUBJECT_MISMATCH and answers no verdict', async () => {
+    const counted = await refusedCount('SUBJECT_MISMATCH');
+    const { updateId } = await submit({ key: alpha, site: 'alpha', runId, manifest: { runId: `${runId}x` } });
+    // Nothing is recorded or answered under an update id whose subject and signer disagree.
+    await expectUnanswered('SUBJECT_MISMATCH', counted, updateId);
   });
 
-  it('refuses a manifest naming another site than its key with SITE_MISMATCH', async () => {
-    await submit({ key: alpha, site: 'beta', runId });
-    await expectRefused('SITE_MISMATCH');
+  it('counts a manifest naming another site than its key as SITE_MISMATCH and answers no verdict', async () => {
+    const counted = await refusedCount('SITE_MISMATCH');
+    const { updateId } = await submit({ key: alpha, site: 'beta', runId });
+    await expectUnanswered('SITE_MISMATCH', counted, updateId);
+  });
+
+  it('signs every verdict with the coordinator key, over the UpdateStatus as published', async () => {
+    await submit({ key: alpha, site: 'alpha', runId });
+    expect(await verdictFor(runId)).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED', federation: FED, site: 'alpha' });
+    expect(unverified).toEqual([]);
   });
 
   it('refuses zero examples with ZERO_EXAMPLES', async () => {

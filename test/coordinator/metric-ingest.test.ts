@@ -1,5 +1,6 @@
 import { MemoryTrackingStore } from '@tributary/coordinator';
-import { MetricEventBus, MetricIngest } from '../../coordinator/src/ingest/index.js';
+import { compileCoordinatorOptions } from '../../coordinator/src/config/coordinator-options.js';
+import { METRIC_CONSUMER, MetricEventBus, MetricIngest } from '../../coordinator/src/ingest/index.js';
 import { silentLogger } from '../../coordinator/src/observability/logger.js';
 import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
 import { RunEventBus } from '../../coordinator/src/rounds/events.js';
@@ -21,6 +22,9 @@ import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signedEnvelope, siteWrite, startDataPlane, type DataPlane } from '../helpers/data-plane.js';
 import { eventually } from '../helpers/stack.js';
+
+/** The coordinator's default metric ingest tuning. */
+const tuning = compileCoordinatorOptions({ dataDir: 'unused', nats: 'nats://127.0.0.1:4222', adminKeys: [new Uint8Array(32)] }).metricIngest;
 
 const FED = 'fed1';
 const OTHER_FED = 'fed2';
@@ -95,7 +99,7 @@ describe('MetricIngest', () => {
     flaky = new FlakyTracker(tracker);
     metrics = new CoordinatorMetrics();
     bus.subscribe(FED, (e) => events.push(e));
-    ingest = new MetricIngest({ nc, state, tracker: flaky, bus, metrics, logger: silentLogger(), flushIntervalMs: 20, maxBatchPoints: 300 });
+    ingest = new MetricIngest({ nc, state, tracker: flaky, bus, metrics, logger: silentLogger(), consumerName: METRIC_CONSUMER, ...tuning, flushIntervalMs: 20, maxBatchPoints: 300 });
     await ingest.start();
   });
 

@@ -24,7 +24,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.auth.rateLimits).toEqual({ perPeer: { ratePerSecond: 500, burst: 2_000 }, perKey: { ratePerSecond: 100, burst: 500 }, maxTracked: 100_000 });
     expect(o.rounds).toEqual({ maxUpdateBytes: 2 ** 30, aggregatorMemoryBytes: 2 ** 30 });
     expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000 });
-    expect(o.metricIngest).toEqual({ flushIntervalMs: 100, maxBatchPoints: 5_000 });
+    expect(o.metricIngest).toMatchObject({ flushIntervalMs: 100, maxBatchPoints: 5_000, ackWaitMs: 30_000, maxPointsPerBatch: 10_000 });
     expect(o.tracking).toEqual({ uri: 'level:///var/lib/tributary/tracking', plugins: [], retryDelayMs: 5_000 });
     expect(o.strategyPlugins).toEqual([]);
   });
@@ -50,7 +50,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.tracking.retryDelayMs).toBe(250);
     expect(o.rounds).toEqual({ maxUpdateBytes: 256 * 2 ** 20, aggregatorMemoryBytes: 1024 });
     expect(o.ingest).toEqual({ concurrency: 2, payloadTimeoutMs: 60_000 });
-    expect(o.metricIngest).toEqual({ flushIntervalMs: 250, maxBatchPoints: 100 });
+    expect(o.metricIngest).toMatchObject({ flushIntervalMs: 250, maxBatchPoints: 100 });
   });
 
   it('splits a comma-separated NATS string', () => {
@@ -80,5 +80,27 @@ describe('compileCoordinatorOptions', () => {
     const e = failure({ ...base, ...patch });
     expect(e.code).toBe('INVALID_ARGUMENT');
     expect(e.message).toMatch(new RegExp(`^invalid CoordinatorOptions\\.${option.replace(/[.[\]]/g, '\\$&')} .+: .+$`));
+  });
+
+  describe('natsAuthority', () => {
+    it('is off unless given', () => {
+      expect(compileCoordinatorOptions(base).natsAuthority).toBeUndefined();
+    });
+
+    it('issues site credentials for an hour by default', () => {
+      expect(compileCoordinatorOptions({ ...base, natsAuthority: '/etc/tributary/nats' }).natsAuthority).toMatchObject({ dir: '/etc/tributary/nats', siteCredentialTtlMs: 3_600_000 });
+    });
+
+    it('takes siteCredentialTtl as a duration', () => {
+      expect(compileCoordinatorOptions({ ...base, natsAuthority: '/n', siteCredentialTtl: '2s' }).natsAuthority?.siteCredentialTtlMs).toBe(2_000);
+    });
+
+    it.each([['below a second', '500ms'], ['above a day', '25h']])('refuses a siteCredentialTtl %s', (_what, ttl) => {
+      expect(failure({ ...base, natsAuthority: '/n', siteCredentialTtl: ttl }).message).toMatch(/^invalid CoordinatorOptions\.siteCredentialTtl .+: must be from 1 s to 24 h$/);
+    });
+
+    it('refuses siteCredentialTtl without natsAuthority', () => {
+      expect(failure({ ...base, siteCredentialTtl: '1h' }).message).toMatch(/^invalid CoordinatorOptions\.siteCredentialTtl .+: needs natsAuthority$/);
+    });
   });
 });

@@ -1,10 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtinStrategies, loadStrategyPlugin } from '../../coordinator/src/strategies/index.js';
+import { loadStrategyPlugin } from '../../coordinator/src/plugins/index.js';
+import { builtinStrategies } from '../../coordinator/src/strategies/index.js';
 import { encodeSafetensors, type SigningKey } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawSite } from '../helpers/raw-site.js';
 import { addSite, startStack } from '../helpers/stack.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 
@@ -64,7 +64,7 @@ describe('third-party strategy plugins', () => {
 
   it('runs a federation on a plugin strategy loaded by the coordinator', async () => {
     const stack = await startStack({ strategyPlugins: [join(dir, 'last-wins.mjs')] });
-    const raw = await RawSite.connect(stack.nats.url);
+    const raw = await stack.rawSite();
     try {
       const base = toyModel();
       await stack.admin.createFederation({ name: 'plugged', settings: { strategy: 'last-wins', rounds: 1, roundDeadlineSeconds: 60 }, initialModel: encodeSafetensors(base) });

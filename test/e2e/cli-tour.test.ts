@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SiteClient } from '@tributary/client-sdk';
-import { encodeSafetensors, sha256Hex } from '@tributary/proto';
+import { encodeSafetensors, readKeyFile, sha256Hex } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelopeOf, runCli, startCli, type CliProcess, type CliResult } from '../helpers/cli.js';
 import { eventually } from '../helpers/stack.js';
@@ -18,6 +18,8 @@ describe('the CLI tour of the README, through the real binary', () => {
   let dir: string;
   let dev: CliProcess | undefined;
   let env: Record<string, string> = {};
+  /** As `dev --json` printed it. */
+  let coordinatorKeyId = '';
 
   /** Runs `tributary <args>` as a user would, in the tour's directory, with the dev stack's environment. */
   const tributary = (args: string[]): Promise<CliResult> => runCli(args, { env, cwd: dir });
@@ -25,13 +27,18 @@ describe('the CLI tour of the README, through the real binary', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tributary-tour-'));
     dev = await startCli(['dev', '--dir', join(dir, 'dev'), '--grpc-listen', '127.0.0.1:0', '--json']);
-    const started = JSON.parse(dev.firstLine) as { ok: boolean; result: { exports: Record<string, string> } };
+    const started = JSON.parse(dev.firstLine) as { ok: boolean; result: { exports: Record<string, string>; coordinatorKeyId: string } };
     env = started.result.exports;
+    coordinatorKeyId = started.result.coordinatorKeyId;
   });
 
   afterAll(async () => {
     await dev?.stop();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints the key id of the coordinator key, kept in the dev data directory', async () => {
+    expect(coordinatorKeyId).toBe((await readKeyFile(join(dir, 'dev', 'data', 'coordinator.key'))).keyId);
   });
 
   it('walks from keygen to an exported model version', async () => {

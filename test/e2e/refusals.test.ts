@@ -1,14 +1,27 @@
 import { SiteClient } from '@tributary/client-sdk';
-import { decodeSafetensors, encodeSafetensors, generateSigningKey, tensor, type SigningKey, type TensorMap } from '@tributary/proto';
+import {
+  RpcClient,
+  decodeSafetensors,
+  encodeSafetensors,
+  generateSigningKey,
+  openVerdict,
+  tensor,
+  type GetUpdateStatusRequest,
+  type SigningKey,
+  type TensorMap,
+  type UpdateStatus__Output,
+} from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectClose } from '../helpers/numeric.js';
 import { RawSite } from '../helpers/raw-site.js';
-import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
-import { referenceFedAvg, toyModel, toyTrain } from '../helpers/training.js';
+import { addSite, eventually, refusalsCounted, startStack, type Stack } from '../helpers/stack.js';
+import { referenceFedAvg, shifted, toyModel, toyTrain } from '../helpers/training.js';
 
 describe('refused updates change nothing', () => {
   let stack: Stack;
   let raw: RawSite;
+  /** SiteService as an admin, to ask for update statuses. */
+  let statuses: RpcClient;
   let runId = '';
   let keys: Record<string, SigningKey> = {};
   let selected: string[] = [];
@@ -18,7 +31,8 @@ describe('refused updates change nothing', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
+    statuses = new RpcClient({ address: stack.coordinator.address, key: stack.adminKey, service: 'SiteService' });
     await stack.admin.createFederation({
       name: federation,
       settings: { rounds: 1, minSites: 2, sampleCount: 2, roundDeadlineSeconds: 120 },
@@ -38,6 +52,7 @@ describe('refused updates change nothing', () => {
     unselected = ['member-1', 'member-2', 'member-3'].find((s) => !selected.includes(s)) ?? '';
   });
   afterAll(async () => {
+    statuses?.close();
     await raw?.close();
     await stack?.stop();
   });
@@ -46,23 +61,59 @@ describe('refused updates change nothing', () => {
   const send = (site: string, extra: Partial<Parameters<RawSite['send']>[0]> = {}) =>
     raw.send({ key: keys[site] as SigningKey, site, federation, runId, round: 1, weights: honest(site), ...extra });
 
+  const refusedCount = (reason: string): Promise<number> => refusalsCounted(stack.coordinator.metrics, reason);
+
+  /**
+   * Publishes a manifest no site can be held to and expects it counted as refused with `reason`,
+   * answered on no verdict subject, and still PENDING. The coordinator publishes every verdict on
+   * one connection, in order: once a later, attributable update's verdict has arrived, a verdict
+   * about the first one would have arrived before it.
+   */
+  async function expectCountedNotAnswered(reason: string, publish: () => Promise<string>): Promise<void> {
+    const before = await refusedCount(reason);
+    const heard: string[] = [];
+    const sub = raw.nc.subscribe(`trib.${federation}.verdict.*`, {
+      callback: (_err, msg) => {
+        const opened = openVerdict(msg.data, stack.coordinator.publicKey);
+        heard.push(opened.ok ? opened.status.updateId : `unverifiable: ${opened.refusal.reason}`);
+      },
+    });
+    try {
+      await raw.nc.flush();
+      const updateId = await publish();
+      await eventually(async () => (await refusedCount(reason)) === before + 1);
+      const later = await send(selected[0] ?? '', { round: 2 });
+      expect(later).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'WRONG_ROUND' });
+      expect(heard).toEqual([later.updateId]);
+      const status = await statuses.unary<GetUpdateStatusRequest, UpdateStatus__Output>('GetUpdateStatus', { federation, updateId });
+      expect(status.state).toBe('UPDATE_STATE_PENDING');
+    } finally {
+      sub.unsubscribe();
+    }
+  }
+
   it('selects two of the three members', () => {
     expect(selected).toHaveLength(2);
     expect(unselected).not.toBe('');
   });
 
-  it('refuses a forged signature', async () => {
-    const v = await send(selected[0] ?? '', { signer: generateSigningKey('forger') });
-    expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'SIGNATURE_INVALID' });
+  it('counts a forged signature and answers no verdict for it', async () => {
+    const site = selected[0] ?? '';
+    await expectCountedNotAnswered('SIGNATURE_INVALID', () =>
+      raw.publish({ key: keys[site] as SigningKey, signer: generateSigningKey('forger'), site, federation, runId, round: 1, weights: honest(site) }),
+    );
   });
 
-  it('refuses an unknown key', async () => {
-    const v = await raw.send({ key: generateSigningKey('stranger'), site: selected[0] ?? '', federation, runId, round: 1, weights: honest('x') });
-    expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'UNKNOWN_KEY' });
+  it('counts an unknown key and answers no verdict for it', async () => {
+    await expectCountedNotAnswered('UNKNOWN_KEY', () =>
+      raw.publish({ key: generateSigningKey('stranger'), site: selected[0] ?? '', federation, runId, round: 1, weights: honest('x') }),
+    );
   });
 
-  it('refuses a revoked key', async () => {
-    expect(await send('revoked')).toMatchObject({ reason: 'KEY_REVOKED' });
+  it('counts a revoked key and answers no verdict for it', async () => {
+    await expectCountedNotAnswered('KEY_REVOKED', () =>
+      raw.publish({ key: keys['revoked'] as SigningKey, site: 'revoked', federation, runId, round: 1, weights: honest('revoked') }),
+    );
   });
 
   it('refuses a site that was not selected', async () => {
@@ -157,7 +208,7 @@ describe('a norm bound', () => {
   let raw: RawSite;
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
   });
   afterAll(async () => {
     await raw?.close();
@@ -165,12 +216,7 @@ describe('a norm bound', () => {
   });
 
   const base = toyModel();
-  const far = (): TensorMap => {
-    const w = base['w'];
-    const b = base['b'];
-    if (!w || !b) throw new Error('toy model changed');
-    return { w: tensor('F32', [2, 3], (w.data as Float32Array).map((v) => v + 30)), b };
-  };
+  const far = (): TensorMap => shifted(base, 'w', 30);
   const distance = (model: TensorMap): number => {
     let sum = 0;
     for (const [name, t] of Object.entries(model)) {

@@ -25,7 +25,7 @@ describe('a coordinator restart in the middle of a round', () => {
       'site-2': await addSite(stack, 'site-2', ['durable']),
     };
     const run = await stack.admin.startRun('durable');
-    const first = await RawSite.connect(stack.nats.url);
+    const first = await stack.rawSite();
     const send = (raw: RawSite, site: string, numExamples: number) =>
       raw.send({ key: keys[site] as SigningKey, site, federation: 'durable', runId: run.id, round: 1, weights: toyTrain(base, site, 1), numExamples });
     expect(await send(first, 'site-1', 10)).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
@@ -38,7 +38,7 @@ describe('a coordinator restart in the middle of a round', () => {
     expect(round.state).toBe('ROUND_STATE_OPEN');
     expect(round.accepted.map((a) => a.site)).toEqual(['site-1']);
 
-    const second = await RawSite.connect(stack.nats.url);
+    const second = await stack.rawSite();
     expect(await send(second, 'site-2', 30)).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
     await second.close();
     const ended = await stack.admin.waitForRun(run.id);
@@ -72,12 +72,12 @@ describe('a coordinator restart in the middle of a round', () => {
     if (!w || !b) throw new Error('toy model changed');
     const far = { w: tensor('F32', [2, 3], (w.data as Float32Array).map((v) => v + 10)), b };
     const near = toyTrain(base, 'near-site', 1);
-    const first = await RawSite.connect(stack.nats.url);
+    const first = await stack.rawSite();
     expect(await first.send({ key: keys['far-site'] as SigningKey, site: 'far-site', federation: 'clip-durable', runId: run.id, round: 1, weights: far })).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
     await first.close();
     await stack.stopCoordinator();
     await stack.restartCoordinator();
-    const second = await RawSite.connect(stack.nats.url);
+    const second = await stack.rawSite();
     expect(await second.send({ key: keys['near-site'] as SigningKey, site: 'near-site', federation: 'clip-durable', runId: run.id, round: 1, weights: near })).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
     await second.close();
     expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');

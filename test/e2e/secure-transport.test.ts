@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { compileSiteClientOptions, SiteClient, type SiteClientOptions } from '@tributary/client-sdk';
 import { AdminClient, Coordinator, coordinatorOptionsOf, loadServeConfig, NatsServer } from '@tributary/coordinator';
-import { encodeSafetensors, formatPublicKey, generateSigningKey, isTributaryError, writeKeyFile, type SigningKey } from '@tributary/proto';
+import { encodeSafetensors, formatPublicKey, generateSigningKey, isTributaryError, readKeyFile, writeKeyFile, type SigningKey } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelopeOf, runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { caught, rejection } from '../helpers/errors.js';
@@ -54,6 +54,8 @@ describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with
   let adminKeyFile: string;
   let admin: AdminClient;
   let grpcTls: grpc.ChannelCredentials;
+  /** As `serve --json` printed it. */
+  let coordinatorKeyId = '';
 
   /** `tributary serve` against the secured NATS: the token from the environment, the CA as a flag. */
   function serveArgs(dataDir: string): string[] {
@@ -83,9 +85,10 @@ describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with
     grpcTls = grpc.credentials.createSsl(await readFile(certs.caFile));
 
     serve = await startCli(serveArgs(join(dir, 'data')), { env: { TRIBUTARY_NATS_TOKEN: TOKEN } });
-    const started = JSON.parse(serve.firstLine) as { ok: boolean; result: { address: string; tls: boolean; natsAuth: string; natsTls: boolean } };
+    const started = JSON.parse(serve.firstLine) as { ok: boolean; result: { address: string; tls: boolean; natsAuth: string; natsTls: boolean; coordinatorKeyId: string } };
     expect(started.result).toMatchObject({ tls: true, natsAuth: 'token', natsTls: true });
     address = started.result.address;
+    coordinatorKeyId = started.result.coordinatorKeyId;
     admin = new AdminClient({ address, key: adminKey, credentials: grpcTls });
   });
 
@@ -119,6 +122,10 @@ describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with
     } finally {
       await client.close();
     }
+  });
+
+  it('prints the key id of the coordinator key, kept in the data directory', async () => {
+    expect(coordinatorKeyId).toBe((await readKeyFile(join(dir, 'data', 'coordinator.key'))).keyId);
   });
 
   it('refuses a site without the NATS token with PERMISSION_DENIED', async () => {
@@ -175,6 +182,14 @@ describe.skipIf(!opensslAvailable)('transport security: gRPC over TLS, NATS with
     const { error } = envelopeOf(r);
     expect(error?.code).toBe('NATS_AUTH_FAILED');
     expect(error?.hint).toContain('nats_token');
+  });
+
+  it('stops a coordinator that does not trust the NATS server certificate, with NATS_UNAVAILABLE and a hint about nats_tls_ca', async () => {
+    const err = await rejection(
+      Coordinator.start({ dataDir: join(dir, 'data-untrusted'), nats: nats.url, natsOptions: { token: TOKEN }, adminKeys: [adminKey.publicKey], grpcListen: '127.0.0.1:0' }),
+    );
+    expect(err).toMatchObject({ code: 'UNAVAILABLE', reason: 'NATS_UNAVAILABLE' });
+    expect((err as { details?: { hint?: string } }).details?.hint).toContain('nats_tls_ca');
   });
 
   it('never writes the NATS token to the coordinator output, even at debug level', () => {

@@ -15,7 +15,7 @@ describe('strategies through the real coordinator', () => {
   let raw: RawSite;
   beforeAll(async () => {
     stack = await startStack();
-    raw = await RawSite.connect(stack.nats.url);
+    raw = await stack.rawSite();
   });
   afterAll(async () => {
     await raw?.close();

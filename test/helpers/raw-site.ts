@@ -1,11 +1,11 @@
 import {
   CHUNK_INDEX_HEADER,
   DEFAULT_CHUNK_SIZE,
-  decodeUpdateStatus,
   encodeEnvelope,
   encodeManifest,
   encodeSafetensors,
   newUpdateId,
+  openVerdict,
   sha256Hex,
   signEnvelope,
   subjects,
@@ -15,76 +15,113 @@ import {
   type UpdateManifest,
   type UpdateStatus__Output,
 } from '@tributary/proto';
-import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { connect, headers as natsHeaders, type ConnectionOptions, type MsgHdrs, type NatsConnection } from 'nats';
 
-/** A hand-driven site that can send anything, well-formed or not, straight onto NATS. */
+export interface RawUpdateOptions {
+  key: SigningKey;
+  site: string;
+  federation: string;
+  runId: string;
+  round: number;
+  weights: TensorMap;
+  numExamples?: number;
+  updateId?: string;
+  /** Fields to override in the manifest after it is computed honestly. */
+  tamper?: Partial<UpdateManifest>;
+  /** Bytes to send instead of the payload (the manifest still describes `weights`). */
+  payloadOverride?: Uint8Array;
+  /** Signs with this key instead of `key` (a forgery). */
+  signer?: SigningKey;
+  subject?: string;
+  /** Bytes per payload chunk. @default DEFAULT_CHUNK_SIZE */
+  chunkSize?: number;
+}
+
+/** One JetStream message of an upload. */
+export interface RawChunk {
+  subject: string;
+  data: Uint8Array;
+  msgID: string;
+  headers: MsgHdrs;
+}
+
+/** An update's messages, ready to publish in any order over any connection. */
+export interface RawUpload {
+  updateId: string;
+  chunks: RawChunk[];
+  manifest: { subject: string; bytes: Uint8Array };
+}
+
+/** The payload chunks and the signed manifest of an update, as the SDK would send them. */
+export function prepareUpload(opts: RawUpdateOptions): RawUpload {
+  const updateId = opts.updateId ?? newUpdateId();
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const payload = encodeSafetensors(opts.weights);
+  const sent = opts.payloadOverride ?? payload;
+  const count = Math.max(1, Math.ceil(sent.byteLength / chunkSize));
+  const chunks: RawChunk[] = [];
+  for (let i = 0; i < count; i++) {
+    const h = natsHeaders();
+    h.set(CHUNK_INDEX_HEADER, String(i));
+    chunks.push({ subject: subjects.sitePayload(opts.federation, opts.site, updateId), data: sent.subarray(i * chunkSize, (i + 1) * chunkSize), msgID: `${opts.site}.${updateId}.${i}`, headers: h });
+  }
+  const manifest: UpdateManifest = {
+    federation: opts.federation,
+    runId: opts.runId,
+    round: opts.round,
+    site: opts.site,
+    updateId,
+    createdAtMs: Date.now(),
+    numExamples: opts.numExamples ?? 10,
+    metrics: {},
+    payloadSize: payload.byteLength,
+    payloadSha256: sha256Hex(payload),
+    chunkCount: count,
+    chunkSize,
+    tensors: tensorSpecsOf(opts.weights),
+    flavor: 'tensors',
+    baseVersion: 0,
+    ...opts.tamper,
+  };
+  const envelope = signEnvelope('update', encodeManifest(manifest), opts.signer ?? opts.key);
+  if (opts.signer) envelope.keyId = opts.key.keyId;
+  const subject = opts.subject ?? subjects.update(opts.federation, opts.runId, opts.round, opts.site);
+  return { updateId, chunks, manifest: { subject, bytes: encodeEnvelope(envelope) } };
+}
+
+/**
+ * A hand-driven site that can send anything, well-formed or not, straight onto NATS. It believes
+ * only verdicts signed by `coordinatorKey`, the coordinator's public key.
+ */
 export class RawSite {
   /** The last manifest envelope sent, byte for byte, for replay tests. */
   lastEnvelope: { subject: string; bytes: Uint8Array } | undefined;
 
-  private constructor(readonly nc: NatsConnection) {}
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly coordinatorKey: Uint8Array,
+  ) {}
 
-  static async connect(url: string): Promise<RawSite> {
-    return new RawSite(await connect({ servers: [url] }));
+  static async connect(url: string, coordinatorKey: Uint8Array, options: Partial<ConnectionOptions> = {}): Promise<RawSite> {
+    return new RawSite(await connect({ servers: [url], ...options }), coordinatorKey);
   }
 
   /** Publishes payload chunks, then a manifest signed by `signer`; resolves with the verdict. */
-  async send(opts: {
-    key: SigningKey;
-    site: string;
-    federation: string;
-    runId: string;
-    round: number;
-    weights: TensorMap;
-    numExamples?: number;
-    updateId?: string;
-    /** Fields to override in the manifest after it is computed honestly. */
-    tamper?: Partial<UpdateManifest>;
-    /** Bytes to send instead of the payload (the manifest still describes `weights`). */
-    payloadOverride?: Uint8Array;
-    /** Signs with this key instead of `key` (a forgery). */
-    signer?: SigningKey;
-    subject?: string;
-  }): Promise<UpdateStatus__Output> {
-    const js = this.nc.jetstream();
+  async send(opts: RawUpdateOptions): Promise<UpdateStatus__Output> {
     const updateId = opts.updateId ?? newUpdateId();
-    const payload = encodeSafetensors(opts.weights);
-    const sent = opts.payloadOverride ?? payload;
-    const chunks = Math.max(1, Math.ceil(sent.byteLength / DEFAULT_CHUNK_SIZE));
-    for (let i = 0; i < chunks; i++) {
-      const h = natsHeaders();
-      h.set(CHUNK_INDEX_HEADER, String(i));
-      await js.publish(subjects.payload(opts.federation, updateId), sent.subarray(i * DEFAULT_CHUNK_SIZE, (i + 1) * DEFAULT_CHUNK_SIZE), {
-        msgID: `${updateId}.${i}`,
-        headers: h,
-      });
-    }
-    const manifest: UpdateManifest = {
-      federation: opts.federation,
-      runId: opts.runId,
-      round: opts.round,
-      site: opts.site,
-      updateId,
-      createdAtMs: Date.now(),
-      numExamples: opts.numExamples ?? 10,
-      metrics: {},
-      payloadSize: payload.byteLength,
-      payloadSha256: sha256Hex(payload),
-      chunkCount: chunks,
-      chunkSize: DEFAULT_CHUNK_SIZE,
-      tensors: tensorSpecsOf(opts.weights),
-      flavor: 'tensors',
-      baseVersion: 0,
-      ...opts.tamper,
-    };
-    const envelope = signEnvelope('update', encodeManifest(manifest), opts.signer ?? opts.key);
-    if (opts.signer) envelope.keyId = opts.key.keyId;
     const verdict = this.verdict(opts.federation, opts.site, updateId);
-    const subject = opts.subject ?? subjects.update(opts.federation, opts.runId, opts.round, opts.site);
-    const bytes = encodeEnvelope(envelope);
-    this.lastEnvelope = { subject, bytes };
-    await js.publish(subject, bytes, { msgID: updateId });
+    await this.publish({ ...opts, updateId });
     return verdict;
+  }
+
+  /** Publishes payload chunks, then a manifest signed by `signer`; resolves with its update id, not waiting for any verdict. */
+  async publish(opts: RawUpdateOptions): Promise<string> {
+    const js = this.nc.jetstream();
+    const upload = prepareUpload(opts);
+    for (const chunk of upload.chunks) await js.publish(chunk.subject, chunk.data, { msgID: chunk.msgID, headers: chunk.headers });
+    this.lastEnvelope = upload.manifest;
+    await js.publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId });
+    return upload.updateId;
   }
 
   /** Publishes raw bytes on a manifest subject. */
@@ -92,6 +129,7 @@ export class RawSite {
     await this.nc.jetstream().publish(subject, bytes);
   }
 
+  /** The verdict on `updateId`; rejects on a message that does not verify with the coordinator's key. */
   verdict(federation: string, site: string, updateId: string, timeoutMs = 20_000): Promise<UpdateStatus__Output> {
     const sub = this.nc.subscribe(subjects.verdict(federation, site));
     return new Promise((resolve, reject) => {
@@ -101,11 +139,12 @@ export class RawSite {
       }, timeoutMs);
       void (async () => {
         for await (const m of sub) {
-          const status = decodeUpdateStatus(m.data);
-          if (status.updateId !== updateId) continue;
+          const opened = openVerdict(m.data, this.coordinatorKey);
+          if (opened.ok && opened.status.updateId !== updateId) continue;
           clearTimeout(timer);
           sub.unsubscribe();
-          resolve(status);
+          if (opened.ok) resolve(opened.status);
+          else reject(new Error(`unverifiable verdict: ${opened.refusal.reason} ${opened.refusal.message}`));
         }
       })();
     });

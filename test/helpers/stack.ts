@@ -1,8 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdminClient, Coordinator, NatsServer, createLogger, type CoordinatorOptions } from '@tributary/coordinator';
+import { readFile } from 'node:fs/promises';
+import { encodeUser } from '@nats-io/jwt';
+import { createUser, fromSeed } from '@nats-io/nkeys';
+import { AdminClient, Coordinator, NatsServer, createLogger, createNatsAuthority, type CoordinatorOptions } from '@tributary/coordinator';
+import { AuthorityLayout } from '../../coordinator/src/nats-auth/authority-layout.js';
 import { generateSigningKey, type SigningKey } from '@tributary/proto';
+import { jwtAuthenticator, type ConnectionOptions } from 'nats';
+import { RawSite } from './raw-site.js';
 
 /** A real nats-server and coordinator on loopback ports, with an admin key and client. */
 export interface Stack {
@@ -11,6 +17,15 @@ export interface Stack {
   adminKey: SigningKey;
   admin: AdminClient;
   dataDir: string;
+  /** The NATS authority directory (sites get their own NATS users); undefined with `natsAuth: false`. */
+  natsAuthority: string | undefined;
+  /**
+   * NATS connection options of a user that may publish on every site's subjects: what a test
+   * needs to reach the coordinator's own checks (signatures, rounds) past the NATS wall.
+   */
+  unscopedNatsOptions(): Promise<Partial<ConnectionOptions>>;
+  /** A RawSite connected with `unscopedNatsOptions()`. */
+  rawSite(): Promise<RawSite>;
   /** Stops the coordinator only (the data dir and NATS stay), for restart tests. */
   stopCoordinator(): Promise<void>;
   /** Starts a new coordinator on the same data dir and NATS. */
@@ -18,9 +33,19 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(overrides: Partial<CoordinatorOptions> = {}): Promise<Stack> {
+export interface StackOptions {
+  /**
+   * nats-server in operator mode with a NATS authority, and every SDK site on its own NATS user
+   * issued by the coordinator. @default true
+   */
+  natsAuth?: boolean;
+}
+
+export async function startStack(overrides: Partial<CoordinatorOptions> = {}, stackOptions: StackOptions = {}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'tributary-test-'));
-  const nats = await NatsServer.start({ storeDir: join(dir, 'nats') });
+  const natsAuthority = (stackOptions.natsAuth ?? true) ? join(dir, 'nats-authority') : undefined;
+  if (natsAuthority !== undefined) await createNatsAuthority({ dir: natsAuthority });
+  const nats = await NatsServer.start({ storeDir: join(dir, 'nats'), ...(natsAuthority === undefined ? {} : { operator: { authorityDir: natsAuthority } }) });
   const adminKey = generateSigningKey('admin');
   const dataDir = join(dir, 'data');
   const options: CoordinatorOptions = {
@@ -28,6 +53,7 @@ export async function startStack(overrides: Partial<CoordinatorOptions> = {}): P
     grpcListen: '127.0.0.1:0',
     nats: nats.url,
     adminKeys: [adminKey.publicKey],
+    ...(natsAuthority === undefined ? {} : { natsAuthority }),
     // TRIBUTARY_TEST_LOG=debug shows the coordinator's log while a suite runs.
     ...(process.env['TRIBUTARY_TEST_LOG'] ? { logger: createLogger(process.env['TRIBUTARY_TEST_LOG']) } : {}),
     ...overrides,
@@ -38,6 +64,13 @@ export async function startStack(overrides: Partial<CoordinatorOptions> = {}): P
     adminKey,
     admin: undefined as unknown as AdminClient,
     dataDir,
+    natsAuthority,
+    async unscopedNatsOptions() {
+      return natsAuthority === undefined ? {} : unscopedUser(natsAuthority);
+    },
+    async rawSite() {
+      return RawSite.connect(nats.url, stack.coordinator.publicKey, await stack.unscopedNatsOptions());
+    },
     async stopCoordinator() {
       stack.admin.close();
       await stack.coordinator.close();
@@ -57,6 +90,24 @@ export async function startStack(overrides: Partial<CoordinatorOptions> = {}): P
   return stack;
 }
 
+/**
+ * A user signed with the authority's account signing key that may publish on every Tributary
+ * subject and hear every core NATS message on them: a stand-in for the NATS wall being breached, so tests reach
+ * the coordinator's checks behind it.
+ */
+async function unscopedUser(authorityDir: string): Promise<Partial<ConnectionOptions>> {
+  const secrets = JSON.parse(await readFile(new AuthorityLayout(authorityDir).secrets, 'utf8')) as { account: { publicKey: string; signingKeySeed: string } };
+  const user = createUser();
+  const jwt = await encodeUser(
+    'unscoped-test-user',
+    user,
+    secrets.account.publicKey,
+    { pub: { allow: ['trib.>'] }, sub: { allow: ['_INBOX.>', 'trib.>'] } },
+    { signer: fromSeed(new TextEncoder().encode(secrets.account.signingKeySeed)) },
+  );
+  return { authenticator: jwtAuthenticator(jwt, user.getSeed()) };
+}
+
 /** Generates a site key and registers the site as a member of the given federations. */
 export async function addSite(stack: Stack, name: string, federations: string[]): Promise<SigningKey> {
   const key = generateSigningKey(name);
@@ -73,4 +124,11 @@ export async function eventually<T>(probe: () => Promise<T | undefined> | T | un
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** How many updates the coordinator counted as refused with `reason` (`tributary_updates_refused_total`). */
+export async function refusalsCounted(metrics: { registry: { getSingleMetricAsString(name: string): Promise<string> } }, reason: string): Promise<number> {
+  const text = await metrics.registry.getSingleMetricAsString('tributary_updates_refused_total');
+  const m = new RegExp(`reason="${reason}"} (\\d+)`).exec(text);
+  return m ? Number(m[1]) : 0;
 }

@@ -33,3 +33,10 @@ export function referenceFedAvg(updates: Array<{ weights: TensorMap; numExamples
   }
   return out;
 }
+
+/** `model` with `offset` added to every value of its tensor `name`: an update far from it, for norm bounds. */
+export function shifted(model: TensorMap, name: string, offset: number): TensorMap {
+  const t = model[name];
+  if (!t) throw new Error(`no tensor ${name}`);
+  return { ...model, [name]: tensor(t.dtype, [...t.shape], (t.data as Float32Array).map((v) => v + offset)) };
+}

@@ -99,7 +99,7 @@ describe.skipIf(!NatsServer.available())('NATS walls around a site (operator mod
       ['a manifest naming another site in its own federation', subjects.update(FED_B, RUN, 1, SITE_A)],
       ['its own manifest in a federation it is not a member of', subjects.update(FED_A, RUN, 1, SITE_B)],
       ['another site’s payload chunk', subjects.sitePayload(FED_A, SITE_A, UPDATE_ID)],
-      ['a payload chunk that names no site', subjects.payload(FED_B, UPDATE_ID)],
+      ['a payload chunk that names no site', `trib.${FED_B}.payload.${UPDATE_ID}`],
       ['another site’s metric batch', subjects.metrics(FED_A, RUN, SITE_A)],
       ['its own metric batch in a federation it is not a member of', subjects.metrics(FED_A, RUN, SITE_B)],
     ] as const;

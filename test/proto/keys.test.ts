@@ -13,6 +13,7 @@ import {
   parsePublicKey,
   readKeyFile,
   signBytes,
+  signBytesNative,
   verifyBytes,
   writeKeyFile,
   type SigningKey,
@@ -66,6 +67,15 @@ describe('signing keys', () => {
     expect(nacl.sign.detached.verify(msg, sig, key.publicKey)).toBe(true);
     // Ed25519 is deterministic: both implementations produce the same bytes.
     expect(Buffer.from(sig).equals(Buffer.from(signBytes(key, msg)))).toBe(true);
+  });
+
+  it('signs with node:crypto the same bytes as with tweetnacl', () => {
+    const key = generateSigningKey('a');
+    for (const msg of [new Uint8Array(0), randomBytes(32), randomBytes(1000)]) {
+      const sig = signBytesNative(key, msg);
+      expect(Buffer.from(sig).equals(Buffer.from(signBytes(key, msg)))).toBe(true);
+      expect(verifyBytes(key.publicKey, msg, sig)).toBe(true);
+    }
   });
 
   it('parses and formats public keys in standard and URL-safe base64', () => {

@@ -4,13 +4,12 @@ import { CHUNK_INDEX_HEADER, DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS
 describe('NATS subjects', () => {
   it('formats every subject', () => {
     expect(subjects.update('churn', '0123456789abcdef', 3, 'site-a')).toBe('trib.churn.update.0123456789abcdef.3.site-a');
-    expect(subjects.payload('churn', 'ab'.repeat(16))).toBe(`trib.churn.payload.${'ab'.repeat(16)}`);
     expect(subjects.sitePayload('churn', 'site-a', 'ab'.repeat(16))).toBe(`trib.churn.payload.site-a.${'ab'.repeat(16)}`);
     expect(subjects.metrics('churn', 'r1', 'site-a')).toBe('trib.churn.metrics.r1.site-a');
     expect(subjects.verdict('churn', 'site-a')).toBe('trib.churn.verdict.site-a');
     expect([subjects.updateWildcard, subjects.payloadWildcard, subjects.metricsWildcard]).toEqual([
       'trib.*.update.*.*.*',
-      'trib.*.payload.>',
+      'trib.*.payload.*.*',
       'trib.*.metrics.*.*',
     ]);
     expect([STREAM_UPDATES, STREAM_PAYLOADS, STREAM_METRICS, CHUNK_INDEX_HEADER]).toEqual(['TRIB_UPDATES', 'TRIB_PAYLOADS', 'TRIB_METRICS', 'Trib-Chunk']);
@@ -71,9 +70,9 @@ describe('NATS subjects', () => {
     }
   });
 
-  it('keeps site-bound payload subjects and the older ones inside the payload stream', () => {
+  it('keeps site-bound payload subjects, and only those, inside the payload stream', () => {
     expect(matchesWildcard(subjects.payloadWildcard, subjects.sitePayload('churn', 'site-a', 'u1'))).toBe(true);
-    expect(matchesWildcard(subjects.payloadWildcard, subjects.payload('churn', 'u1'))).toBe(true);
+    expect(matchesWildcard(subjects.payloadWildcard, 'trib.churn.payload.u1')).toBe(false);
     expect(matchesWildcard(subjects.payloadWildcard, subjects.update('churn', 'r1', 1, 'site-a'))).toBe(false);
   });
 
@@ -81,8 +80,8 @@ describe('NATS subjects', () => {
     expect(() => subjects.update('churn', 'r.1', 1, 'site-a')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => subjects.update('churn', 'r1', 1, '*')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
     expect(() => subjects.update('churn', 'r1', 1.5, 'site-a')).toThrow(/invalid round/);
-    expect(() => subjects.payload('a.b', 'x')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
-    expect(() => subjects.payload('churn', '>')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => subjects.sitePayload('a.b', 'site-a', 'x')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
+    expect(() => subjects.sitePayload('churn', 'site-a', '>')).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => subjects.metrics('churn', 'r1', 'a b')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
     expect(() => subjects.verdict('churn', '')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));
     expect(() => subjects.sitePayload('churn', 'site.a', 'u1')).toThrow(expect.objectContaining({ reason: 'INVALID_NAME' }));

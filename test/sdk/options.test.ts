@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CHUNK_SIZE, TributaryError, generateSigningKey } from '@tributary/proto';
+import { DEFAULT_CHUNK_SIZE, TributaryError, formatPublicKey, generateSigningKey } from '@tributary/proto';
 import { compileSiteClientOptions, DEFAULT_VERDICT_TIMEOUT_MS } from '@tributary/client-sdk';
 import type { SiteClientOptions } from '@tributary/client-sdk';
 import { caught } from '../helpers/errors.js';
@@ -66,6 +66,17 @@ describe('compileSiteClientOptions', () => {
     expect(compileSiteClientOptions({ ...base, coordinator: '[::1]:7400' }).coordinator).toBe('[::1]:7400');
   });
 
+  it('pins no coordinator key unless given one', () => {
+    expect(compileSiteClientOptions(base).coordinatorKey).toBeUndefined();
+  });
+
+  it('pins a coordinator key given as raw bytes or in base64, as its 32 raw bytes', () => {
+    const { publicKey } = generateSigningKey('coordinator');
+    expect(compileSiteClientOptions({ ...base, coordinatorKey: publicKey }).coordinatorKey).toEqual(publicKey);
+    expect(compileSiteClientOptions({ ...base, coordinatorKey: formatPublicKey(publicKey) }).coordinatorKey).toEqual(publicKey);
+    expect(compileSiteClientOptions({ ...base, coordinatorKey: Buffer.from(publicKey).toString('base64url') }).coordinatorKey).toEqual(publicKey);
+  });
+
   it('uses the given logger', () => {
     const logger = { info: () => undefined, warn: () => undefined, debug: () => undefined };
     expect(compileSiteClientOptions({ ...base, logger }).logger).toBe(logger);
@@ -97,6 +108,9 @@ describe('compileSiteClientOptions', () => {
     ['a verdict timeout given as a string', { verdictTimeoutMs: '5s' }, 'verdictTimeoutMs'],
     ['a logger without debug', { logger: { info() {}, warn() {} } }, 'logger'],
     ['credentials that are not an object', { credentials: 'insecure' }, 'credentials'],
+    ['a coordinator key of 31 bytes', { coordinatorKey: new Uint8Array(31) }, 'coordinatorKey'],
+    ['a coordinator key that is not base64 of 32 bytes', { coordinatorKey: 'c2hvcnQ=' }, 'coordinatorKey'],
+    ['a coordinator key given as a number', { coordinatorKey: 42 }, 'coordinatorKey'],
     ['a retry ceiling below the first delay', { retry: { initialDelayMs: 500, maxDelayMs: 100 } }, 'retry.maxDelayMs'],
     ['zero retry attempts', { retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
     ['a zero metrics flush interval', { metricsFlushIntervalMs: 0 }, 'metricsFlushIntervalMs'],

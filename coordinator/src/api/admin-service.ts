@@ -1,8 +1,10 @@
 import {
+  Reason,
   TributaryError,
   assertName,
   quoted,
   type CreateFederationPart__Output,
+  type NatsCredentials__Output,
   type Federation__Output,
   type Invitation__Output,
   type ListFederationsResponse__Output,
@@ -19,11 +21,12 @@ import {
 import { requireAdmin } from '../auth/principal.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { RunEventBus } from '../rounds/events.js';
+import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceHandlers } from './call.js';
-import { federationMessage, siteMessage } from './convert.js';
+import { federationMessage, natsCredentialsMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
@@ -37,6 +40,8 @@ export interface AdminServiceDeps {
   events: RunEventBus;
   tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
   metricEvents: MetricEventBus;
+  /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
+  natsCredentials?: SiteNatsCredentials;
 }
 
 /** AdminService: every method needs an admin key; handlers validate and delegate. */
@@ -47,7 +52,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
   };
   const getRun = async (runId: string) => {
     const run = await deps.state.getRun(runId);
-    if (!run) throw notFound(`run ${quoted(runId)} does not exist`);
+    if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   };
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
@@ -90,7 +95,20 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const sites = await deps.state.listSites();
       return { sites: sites.filter((s) => !req.federation || s.federations.includes(req.federation)).map(siteMessage) };
     }),
-    RevokeSite: admin(async (req): Promise<Site__Output> => siteMessage(await deps.catalog.revokeSite(req.name))),
+    RevokeSite: admin(async (req): Promise<Site__Output> => {
+      // The state first: from here every check refuses the site, whatever NATS does next.
+      const site = await deps.catalog.revokeSite(req.name);
+      await deps.natsCredentials?.revoke(site.name);
+      return siteMessage(site);
+    }),
+    IssueSiteNatsCredentials: admin(async (req): Promise<NatsCredentials__Output> => {
+      if (deps.natsCredentials === undefined) {
+        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials: start it with natsAuthority (--nats-authority)');
+      }
+      const site = assertName('site', req.site);
+      const issued = await deps.natsCredentials.issue({ site, userPublicKey: req.userPublicKey, ...(req.ttlSeconds === 0 ? {} : { ttlMs: req.ttlSeconds * 1000 }) });
+      return natsCredentialsMessage(issued);
+    }),
     CreateInvitation: admin(async (req): Promise<Invitation__Output> => {
       const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds });
       return { token, federations: record.federations, siteName: record.siteName, expiresAtMs: record.expiresAtMs };
@@ -107,7 +125,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     }),
     GetRound: admin(async (req): Promise<Round__Output> => {
       const round = await deps.state.getRound(req.runId, req.number);
-      if (!round) throw notFound(`round ${req.number} of run ${quoted(req.runId)} does not exist`);
+      if (!round) throw TributaryError.notFound(`round ${req.number} of run ${quoted(req.runId)} does not exist`);
       return round;
     }),
     ListModelVersions: admin(async (req): Promise<ListModelVersionsResponse__Output> => {
@@ -131,7 +149,7 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
   const unsubscribe = deps.events.subscribe(req.runId, (e) => queue.push(e));
   try {
     const run = await deps.state.getRun(req.runId);
-    if (!run) throw notFound(`run ${quoted(req.runId)} does not exist`);
+    if (!run) throw TributaryError.notFound(`run ${quoted(req.runId)} does not exist`);
     const round = deps.engine.currentRound(run.id) ?? (run.currentRound > 0 ? await deps.state.getRound(run.id, run.currentRound) : undefined);
     yield { type: 'SNAPSHOT', atMs: Date.now(), run, round: round ?? null, update: null, refusal: null };
     if (run.status !== 'RUN_STATUS_RUNNING') return;
@@ -146,6 +164,3 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
   }
 }
 
-function notFound(message: string): TributaryError {
-  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
-}

@@ -177,7 +177,7 @@ async function serveStream(call: grpc.ServerWritableStream<Buffer, object>, targ
     const c = await context(call, target, call.request, deps);
     done = c.done;
     const items = target.handler(c.request, c.ctx);
-    if (!isAsyncIterable(items)) throw new TributaryError({ code: 'INTERNAL', reason: 'INTERNAL', message: `${path}: the handler returned no stream` });
+    if (!isAsyncIterable(items)) throw TributaryError.internal(`${path}: the handler returned no stream`);
     for await (const item of items) {
       if (c.ctx.signal.aborted) break;
       if (!call.write(item)) {
@@ -216,7 +216,7 @@ function toServiceError(err: unknown, path: string, deps: Deps): Partial<grpc.St
 }
 
 function unimplemented(path: string): TributaryError {
-  return new TributaryError({ code: 'UNIMPLEMENTED', reason: 'UNIMPLEMENTED', message: `${path} is not implemented` });
+  return TributaryError.of(Reason.UNIMPLEMENTED, `${path} is not implemented`);
 }
 
 function isAsyncIterable(value: object): value is AsyncIterable<object> {

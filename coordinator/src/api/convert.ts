@@ -1,5 +1,11 @@
-import { parsePublicKey, type Federation__Output, type Site__Output } from '@tributary/proto';
+import { parsePublicKey, type Federation__Output, type NatsCredentials__Output, type Site__Output } from '@tributary/proto';
+import type { SiteCredentials } from '../nats-auth/authority.js';
 import type { FederationRecord, SiteRecord } from '../state/index.js';
+
+/** What a site needs to connect to NATS with credentials issued to its own nkey (never a seed). */
+export function natsCredentialsMessage(issued: SiteCredentials): NatsCredentials__Output {
+  return { jwt: issued.jwt, expiresAtMs: issued.expiresAtMs, inboxPrefix: issued.inboxPrefix, federations: [...issued.federations] };
+}
 
 export function siteMessage(site: SiteRecord): Site__Output {
   return {

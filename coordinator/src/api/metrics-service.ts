@@ -1,4 +1,5 @@
 import {
+  Reason,
   TributaryError,
   assertName,
   type GetMetricHistoryResponse__Output,
@@ -42,7 +43,7 @@ const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 export function metricsService(deps: MetricsServiceDeps): Pick<ServiceHandlers<'AdminService'>, 'GetMetricHistory' | 'SearchRuns' | 'WatchMetrics'> {
   const requireFederation = async (name: string): Promise<string> => {
     assertName('federation', name);
-    if ((await deps.state.getFederation(name)) === undefined) throw notFound(`federation ${quoted(name)} does not exist`);
+    if ((await deps.state.getFederation(name)) === undefined) throw TributaryError.notFound(`federation ${quoted(name)} does not exist`);
     return name;
   };
   return {
@@ -50,16 +51,16 @@ export function metricsService(deps: MetricsServiceDeps): Pick<ServiceHandlers<'
       requireAdmin(ctx.principal);
       const federation = await requireFederation(req.federation);
       if (req.runId !== '') checkRunId(req.runId);
-      if (req.key === '') throw invalid('key is required, e.g. "loss"');
+      if (req.key === '') throw TributaryError.invalidArgument('key is required, e.g. "loss"');
       const key = validateMetricKey(req.key);
       return deps.tracker.metricHistory(federation, req.runId, key, req.maxPoints);
     },
     SearchRuns: async (req, ctx): Promise<SearchRunsResponse__Output> => {
       requireAdmin(ctx.principal);
       const federation = await requireFederation(req.federation);
-      if (req.maxResults > MAX_SEARCH_RESULTS) throw invalid(`max_results is ${req.maxResults}; at most ${MAX_SEARCH_RESULTS}`);
-      if (req.filter.length > MAX_FILTER_CHARS) throw invalid(`filter is longer than ${MAX_FILTER_CHARS} characters`);
-      if (req.orderBy.length > MAX_ORDER_BY) throw invalid(`more than ${MAX_ORDER_BY} order_by clauses`);
+      if (req.maxResults > MAX_SEARCH_RESULTS) throw TributaryError.invalidArgument(`max_results is ${req.maxResults}; at most ${MAX_SEARCH_RESULTS}`);
+      if (req.filter.length > MAX_FILTER_CHARS) throw TributaryError.invalidArgument(`filter is longer than ${MAX_FILTER_CHARS} characters`);
+      if (req.orderBy.length > MAX_ORDER_BY) throw TributaryError.invalidArgument(`more than ${MAX_ORDER_BY} order_by clauses`);
       return deps.tracker.searchTrackingRuns(federation, {
         ...(req.filter === '' ? {} : { filter: req.filter }),
         ...(req.orderBy.length === 0 ? {} : { orderBy: [...req.orderBy] }),
@@ -71,7 +72,7 @@ export function metricsService(deps: MetricsServiceDeps): Pick<ServiceHandlers<'
       requireAdmin(ctx.principal);
       assertName('federation', req.federation);
       if (req.runId !== '') checkRunId(req.runId);
-      if (req.keys.length > MAX_WATCHED_KEYS) throw invalid(`more than ${MAX_WATCHED_KEYS} keys`);
+      if (req.keys.length > MAX_WATCHED_KEYS) throw TributaryError.invalidArgument(`more than ${MAX_WATCHED_KEYS} keys`);
       for (const key of req.keys) validateMetricKey(key);
       return watchMetrics(req, ctx, deps, requireFederation);
     },
@@ -107,18 +108,14 @@ async function* watchMetrics(
     if (req.runId !== '') {
       const run = await deps.state.getRun(req.runId);
       if (run === undefined || run.federation !== req.federation) {
-        throw notFound(`run ${quoted(req.runId)} of federation ${quoted(req.federation)} does not exist`);
+        throw TributaryError.notFound(`run ${quoted(req.runId)} of federation ${quoted(req.federation)} does not exist`);
       }
     }
     for (;;) {
       const item = await queue.next(ctx.signal);
       if (item === undefined) return;
       if ('overflow' in item) {
-        throw new TributaryError({
-          code: 'RESOURCE_EXHAUSTED',
-          reason: 'RESOURCE_EXHAUSTED',
-          message: `the watcher fell more than ${MAX_WATCH_BACKLOG} batches behind; watch again, or narrow it to a run or keys`,
-        });
+        throw TributaryError.of(Reason.RESOURCE_EXHAUSTED, `the watcher fell more than ${MAX_WATCH_BACKLOG} batches behind; watch again, or narrow it to a run or keys`);
       }
       backlog--;
       yield item.event;
@@ -129,13 +126,6 @@ async function* watchMetrics(
 }
 
 function checkRunId(runId: string): void {
-  if (!RUN_ID.test(runId)) throw invalid(`invalid run id ${quoted(runId)}`);
+  if (!RUN_ID.test(runId)) throw TributaryError.invalidArgument(`invalid run id ${quoted(runId)}`);
 }
 
-function invalid(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message });
-}
-
-function notFound(message: string): TributaryError {
-  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
-}

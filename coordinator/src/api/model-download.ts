@@ -1,4 +1,4 @@
-import { TributaryError, type DownloadModelRequest__Output, type ModelChunk__Output, quoted } from '@tributary/proto';
+import { Reason, TributaryError, quoted, type DownloadModelRequest__Output, type ModelChunk__Output } from '@tributary/proto';
 import type { BlobStore, StateStore } from '../state/index.js';
 
 const DEFAULT_CHUNK = 1024 * 1024;
@@ -9,14 +9,14 @@ const MAX_CHUNK = 2 * 1024 * 1024;
 /** Streams a model version's payload from `offset`, so an interrupted download resumes. */
 export async function* modelChunks(req: DownloadModelRequest__Output, deps: { state: StateStore; blobs: BlobStore }, signal: AbortSignal): AsyncIterable<ModelChunk__Output> {
   const federation = await deps.state.getFederation(req.federation);
-  if (!federation) throw new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message: `federation ${quoted(req.federation)} does not exist` });
+  if (!federation) throw TributaryError.notFound(`federation ${quoted(req.federation)} does not exist`);
   const versionNumber = req.version || federation.latestVersion;
   const version = await deps.state.getModelVersion(federation.name, versionNumber);
-  if (!version) throw new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message: `model version ${versionNumber} of "${federation.name}" does not exist` });
+  if (!version) throw TributaryError.notFound(`model version ${versionNumber} of "${federation.name}" does not exist`);
   const chunk = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, req.chunkSize || DEFAULT_CHUNK));
   let offset = req.offset;
   if (offset > version.size) {
-    throw new TributaryError({ code: 'OUT_OF_RANGE', reason: 'INVALID_ARGUMENT', message: `offset ${offset} is past the payload's ${version.size} bytes` });
+    throw TributaryError.of(Reason.INVALID_ARGUMENT, `offset ${offset} is past the payload's ${version.size} bytes`, { code: 'OUT_OF_RANGE' });
   }
   const header = { version: version.version, totalSize: version.size, sha256: version.sha256 };
   if (offset === version.size) {

@@ -2,6 +2,8 @@ import {
   Reason,
   TributaryError,
   type EnrollResponse__Output,
+  type SigningKey,
+  type NatsCredentials__Output,
   type Task__Output,
   type UpdateStatus__Output,
   type WatchTasksRequest__Output,
@@ -11,11 +13,12 @@ import { requireMemberOrAdmin, requireSiteMember } from '../auth/principal.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { TaskBus } from '../rounds/events.js';
+import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceHandlers } from './call.js';
-import { siteMessage } from './convert.js';
+import { natsCredentialsMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 
 export interface SiteServiceDeps {
@@ -25,6 +28,10 @@ export interface SiteServiceDeps {
   engine: RoundEngine;
   tasks: TaskBus;
   metrics: CoordinatorMetrics;
+  /** The coordinator's verdict key; WhoAmI tells its public half to every known caller. */
+  coordinatorKey: Pick<SigningKey, 'publicKey' | 'keyId'>;
+  /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
+  natsCredentials?: SiteNatsCredentials;
 }
 
 /** SiteService: thin handlers that check the caller and delegate. */
@@ -32,17 +39,17 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
   return {
     Enroll: async (req, ctx): Promise<EnrollResponse__Output> => {
       if (ctx.principal.role !== 'enrolling') {
-        throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: 'this key is already registered' });
+        throw TributaryError.of(Reason.ALREADY_EXISTS, 'this key is already registered');
       }
       const site = await deps.catalog.enroll({ token: req.invitationToken, siteName: req.siteName, publicKey: ctx.principal.publicKey, accepted: ctx.principal.claimNonce });
       return { site: siteMessage(site) };
     },
     WhoAmI: async (_req, ctx): Promise<WhoAmIResponse__Output> => {
       const p = ctx.principal;
-      const coordinator = { coordinatorKey: Buffer.alloc(0), coordinatorKeyId: '', natsCredentialsRequired: false };
+      const coordinator = { coordinatorKey: Buffer.from(deps.coordinatorKey.publicKey), coordinatorKeyId: deps.coordinatorKey.keyId, natsCredentialsRequired: deps.natsCredentials !== undefined };
       if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site), ...coordinator };
       if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null, ...coordinator };
-      throw new TributaryError({ code: 'UNAUTHENTICATED', reason: 'AUTH_UNKNOWN_KEY', message: 'unknown key' });
+      throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'unknown key');
     },
     GetUpdateStatus: async (req, ctx): Promise<UpdateStatus__Output> => {
       requireMemberOrAdmin(ctx.principal, req.federation);
@@ -62,8 +69,13 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
         site: record.site,
       };
     },
-    GetNatsCredentials: async () => {
-      throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials');
+    GetNatsCredentials: async (req, ctx): Promise<NatsCredentials__Output> => {
+      if (deps.natsCredentials === undefined) {
+        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials: use the credentials your NATS operator gave you');
+      }
+      if (ctx.principal.role !== 'site') throw TributaryError.of(Reason.PERMISSION_DENIED, 'this call needs a site key');
+      const issued = await deps.natsCredentials.issue({ site: ctx.principal.site.name, userPublicKey: req.userPublicKey });
+      return natsCredentialsMessage(issued);
     },
     WatchTasks: (req, ctx) => watchTasks(req, ctx, deps),
     DownloadModel: (req, ctx) => {

@@ -60,7 +60,7 @@ const LISTING: Readonly<Record<string, string>> = {
 export function describeFailure(err: unknown, ctx: FailureContext): CliFailure {
   const e = TributaryError.from(err);
   const code = e.reason !== Reason.INTERNAL ? e.reason : e.code;
-  const message = e.code === 'UNAVAILABLE' && e.reason === 'UNAVAILABLE' && ctx.coordinator !== undefined
+  const message = e.code === 'UNAVAILABLE' && e.reason === Reason.UNAVAILABLE && ctx.coordinator !== undefined
     ? `cannot reach the coordinator at ${ctx.coordinator} (${connectionProblem(e.message)})`
     : e.message;
   const given = e.details?.['hint'];

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DEFAULT_AUTH_SKEW_MS, DEFAULT_MAX_NONCES, PUBLIC_KEY_BYTES } from '@tributary/proto';
 import type { ConnectionOptions, TlsOptions } from 'nats';
 import type { Logger } from 'pino';
+import { DEFAULT_SITE_CREDENTIAL_TTL_MS, MAX_SITE_CREDENTIAL_TTL_MS, MIN_SITE_CREDENTIAL_TTL_MS } from './site-credential-ttl.js';
 import { silentLogger } from '../observability/logger.js';
 import { invalidValue, parseByteSize, parseDuration, parseHostPort, parseInteger, parseNatsServers } from './values.js';
 
@@ -82,6 +83,15 @@ export interface CoordinatorOptions {
   };
   /** How long `close()` lets calls in progress finish before cancelling them. @default '2s' */
   shutdownGrace?: Duration;
+  /**
+   * Directory of a NATS authority (written by `tributary nats init`): NATS runs in operator mode,
+   * the coordinator connects with the authority's coordinator user (unless `natsOptions` names
+   * other credentials), and each site gets its own short-lived NATS user from GetNatsCredentials.
+   * @default none (sites bring their own NATS credentials)
+   */
+  natsAuthority?: string;
+  /** Lifetime of a site's NATS credentials (with `natsAuthority`); sites renew at two thirds of it. @default '1h' */
+  siteCredentialTtl?: Duration;
 }
 
 /**
@@ -131,6 +141,17 @@ export interface CompiledCoordinatorOptions {
   readonly metricIngest: {
     readonly flushIntervalMs: number;
     readonly maxBatchPoints: number;
+    /** A batch not settled within this time is redelivered (a flush takes milliseconds). */
+    readonly ackWaitMs: number;
+    /** Batches delivered and not yet acked. */
+    readonly maxAckPending: number;
+    /** Bytes pulled ahead; well under nats-server's 64 MB max_pending per connection. */
+    readonly pullMaxBytes: number;
+    /** More points than this in one batch is not a site streaming metrics (the SDK sends 500). */
+    readonly maxPointsPerBatch: number;
+    /** Redelivery delay after a failed write: doubles with each delivery up to `retryMaxMs`. */
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
   };
   readonly tracking: {
     readonly uri: string;
@@ -138,6 +159,15 @@ export interface CompiledCoordinatorOptions {
     readonly retryDelayMs: number;
   };
   readonly strategyPlugins: readonly string[];
+  /** Per-site NATS credentials; undefined when NATS authentication is managed elsewhere. */
+  readonly natsAuthority:
+    | {
+        readonly dir: string;
+        readonly siteCredentialTtlMs: number;
+        /** Unexpired credentials kept per site (a renewal adds one); the oldest are forgotten past it. */
+        readonly maxCredentialsPerSite: number;
+      }
+    | undefined;
 }
 
 /** Every default of the coordinator, declared once. */
@@ -160,7 +190,17 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   payloadTimeoutMs: 30_000,
   metricFlushIntervalMs: 100,
   metricMaxBatchPoints: 5_000,
+  metricAckWaitMs: 30_000,
+  // Two write buffers hold at most 2 x maxBatchPoints points, which for the SDK's 500-point
+  // batches is a few dozen messages; the bound only matters for clients sending many tiny batches.
+  metricMaxAckPending: 20_000,
+  metricPullMaxBytes: 4 * 2 ** 20,
+  metricMaxPointsPerBatch: 10_000,
+  metricRetryBaseMs: 500,
+  metricRetryMaxMs: 30_000,
   trackingRetryDelayMs: 5_000,
+  siteCredentialTtlMs: DEFAULT_SITE_CREDENTIAL_TTL_MS,
+  maxCredentialsPerSite: 64,
 });
 
 /** setTimeout's limit. */
@@ -208,6 +248,12 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
     metricIngest: Object.freeze({
       flushIntervalMs: duration('metricIngest.flushInterval', metricIngest.flushInterval, d.metricFlushIntervalMs),
       maxBatchPoints: integer('metricIngest.maxBatchPoints', metricIngest.maxBatchPoints, d.metricMaxBatchPoints),
+      ackWaitMs: d.metricAckWaitMs,
+      maxAckPending: d.metricMaxAckPending,
+      pullMaxBytes: d.metricPullMaxBytes,
+      maxPointsPerBatch: d.metricMaxPointsPerBatch,
+      retryBaseMs: d.metricRetryBaseMs,
+      retryMaxMs: d.metricRetryMaxMs,
     }),
     tracking: Object.freeze({
       uri: opts.trackingUri === undefined ? `level://${join(dataDir, 'tracking')}` : text('trackingUri', opts.trackingUri),
@@ -215,6 +261,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       retryDelayMs: duration('trackingRetryDelay', opts.trackingRetryDelay, d.trackingRetryDelayMs),
     }),
     strategyPlugins: Object.freeze(list('strategyPlugins', opts.strategyPlugins)),
+    natsAuthority: natsAuthority(opts),
   });
 }
 
@@ -239,6 +286,19 @@ function positive(name: string, v: unknown, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw invalidValue(label(name), v, 'expected a positive number');
   return v;
+}
+
+function natsAuthority(opts: CoordinatorOptions): CompiledCoordinatorOptions['natsAuthority'] {
+  const d = COORDINATOR_DEFAULTS;
+  if (opts.natsAuthority === undefined) {
+    if (opts.siteCredentialTtl !== undefined) throw invalidValue(label('siteCredentialTtl'), opts.siteCredentialTtl, 'needs natsAuthority');
+    return undefined;
+  }
+  const ttlMs = duration('siteCredentialTtl', opts.siteCredentialTtl, d.siteCredentialTtlMs);
+  if (ttlMs < MIN_SITE_CREDENTIAL_TTL_MS || ttlMs > MAX_SITE_CREDENTIAL_TTL_MS) {
+    throw invalidValue(label('siteCredentialTtl'), opts.siteCredentialTtl, `must be from ${MIN_SITE_CREDENTIAL_TTL_MS / 1000} s to ${MAX_SITE_CREDENTIAL_TTL_MS / 3_600_000} h`);
+  }
+  return Object.freeze({ dir: text('natsAuthority', opts.natsAuthority), siteCredentialTtlMs: ttlMs, maxCredentialsPerSite: d.maxCredentialsPerSite });
 }
 
 function label(name: string): string {

@@ -33,6 +33,7 @@ export const SERVE_CONFIG_KEYS = [
   'nats_tls_ca',
   'nats_tls_cert',
   'nats_tls_key',
+  'nats_authority',
   'admin_keys',
   'log_level',
   'metrics_port',
@@ -58,6 +59,12 @@ export interface ServeConfig {
   readonly natsCredentials?: NatsCredentials;
   /** TLS files for NATS; when absent, TLS only if the server asks for it, trusting the system's CAs. */
   readonly natsTls?: TlsFiles;
+  /**
+   * Absolute path of a NATS authority directory (`tributary nats init`): sites get their own
+   * short-lived NATS users from the coordinator, which connects with the authority's own user
+   * unless other NATS credentials are set.
+   */
+  readonly natsAuthority?: string;
   /** Public keys allowed to call AdminService; at least one. */
   readonly adminKeys: readonly Uint8Array[];
   /** Key ids of `adminKeys`, in the same order. */
@@ -146,6 +153,9 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
   const natsCredentials = await loadNatsCredentials(layers);
   const natsTls = loadTlsFiles(layers, { ca: 'nats_tls_ca', cert: 'nats_tls_cert', key: 'nats_tls_key' });
 
+  const authoritySetting = layers.text('nats_authority');
+  const natsAuthority = authoritySetting === undefined ? undefined : resolvePath(nonBlank(authoritySetting));
+
   const keysSetting = layers.list('admin_keys');
   if (keysSetting === undefined || keysSetting.value.length === 0) {
     throw TributaryError.of(
@@ -196,6 +206,7 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
     nats: Object.freeze(nats),
     ...(natsCredentials === undefined ? {} : { natsCredentials: Object.freeze(natsCredentials) }),
     ...(natsTls === undefined ? {} : { natsTls }),
+    ...(natsAuthority === undefined ? {} : { natsAuthority }),
     adminKeys: Object.freeze(adminKeys),
     adminKeyIds: Object.freeze(adminKeyIds),
     logLevel,
@@ -225,6 +236,7 @@ export function coordinatorOptionsOf(config: ServeConfig, logger?: Logger): Coor
     ...(config.trackingUri === undefined ? {} : { trackingUri: config.trackingUri }),
     ...(config.tls === undefined ? {} : { tls: { certFile: config.tls.certFile, keyFile: config.tls.keyFile } }),
     ...(config.natsCredentials === undefined && config.natsTls === undefined ? {} : { natsOptions: natsOptionsOf(config) }),
+    ...(config.natsAuthority === undefined ? {} : { natsAuthority: config.natsAuthority }),
     ...(logger === undefined ? {} : { logger }),
   };
 }

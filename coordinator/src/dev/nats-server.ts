@@ -74,7 +74,7 @@ export class NatsServer {
     // Checked before anything is created.
     const security = [...authorizationBlock(options.auth), ...tlsBlock(options.tls)];
     if (options.operator !== undefined && options.auth !== undefined) {
-      throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: 'NatsServerOptions.operator and .auth do not go together' });
+      throw TributaryError.invalidArgument('NatsServerOptions.operator and .auth do not go together');
     }
     const workDir = await mkdtemp(join(tmpdir(), 'tributary-nats-'));
     let operator: OperatorModeAccess | undefined;

@@ -30,7 +30,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 export interface StreamedModel {
   size: number;
   sha256: string;
-  chunks: AsyncIterable<Uint8Array>;
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 }
 
 /** Federations, sites and invitations: the coordinator's membership records. */

@@ -5,8 +5,11 @@ import {
   decodeEnvelope,
   decodeMetricBatch,
   isValidName,
+  refusalOf,
   verifyEnvelope,
   type MetricBatch__Output,
+  type ReasonCode,
+  type Refusal,
 } from '@tributary/proto';
 import { nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
@@ -15,14 +18,13 @@ import type { StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import type { MetricEventBus } from './metric-events.js';
-import { METRIC_CONSUMER, ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
-import type { Refusal as UpdateRefusal } from '../updates/foldable-update.js';
+import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
 
 /** A refused batch: the refusal, tagged so it cannot be mistaken for a batch. */
-type Refusal = { readonly ok: false } & UpdateRefusal;
+type RefusedBatch = { readonly ok: false } & Refusal;
 
-function refusal(reason: UpdateRefusal['reason'], message: string): Refusal {
-  return { ok: false, reason, message };
+function refusal(reason: ReasonCode, message: string): RefusedBatch {
+  return { ok: false, ...refusalOf(reason, message) };
 }
 
 export interface MetricIngestOptions {
@@ -34,33 +36,28 @@ export interface MetricIngestOptions {
   bus: MetricEventBus;
   metrics: CoordinatorMetrics;
   logger: Logger;
-  /** Durable consumer on TRIB_METRICS; coordinators sharing it share the work. @default "tributary-metrics" */
-  consumerName?: string;
+  /** Durable consumer on TRIB_METRICS (`METRIC_CONSUMER`); coordinators sharing it share the work. */
+  consumerName: string;
   /**
    * Longest time a verified point waits before it is written. Points are written as soon as the
    * store is idle and nothing else has arrived, or the write before finished; this only bounds
-   * the wait in between. @default 100
+   * the wait in between.
    */
-  flushIntervalMs?: number;
-  /** Points that are written at once, without waiting for the interval. @default 5000 */
-  maxBatchPoints?: number;
+  flushIntervalMs: number;
+  /** Points that are written at once, without waiting for the interval. */
+  maxBatchPoints: number;
+  /** A batch not settled within this time is redelivered. */
+  ackWaitMs: number;
+  /** Batches delivered and not yet acked. */
+  maxAckPending: number;
+  /** Bytes pulled ahead of the verifier. */
+  pullMaxBytes: number;
+  /** Points one batch may carry. */
+  maxPointsPerBatch: number;
+  /** Redelivery delay after a failed write: doubles with each delivery up to `retryMaxMs`. */
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
-
-/** A batch not settled within this time is redelivered (a flush takes milliseconds). */
-const ACK_WAIT_MS = 30_000;
-/**
- * Batches delivered and not yet acked. Two write buffers hold at most 2 x maxBatchPoints points,
- * which for the SDK's 500-point batches is a few dozen messages; the bound only matters for
- * clients sending many tiny batches.
- */
-const MAX_ACK_PENDING = 20_000;
-/** Bytes pulled ahead; well under nats-server's 64 MB max_pending per connection. */
-const PULL_MAX_BYTES = 4 * 1024 * 1024;
-/** More points than this in one batch is not a site streaming metrics (the SDK sends 500). */
-const MAX_POINTS_PER_BATCH = 10_000;
-/** Redelivery delay after a failed write: doubles with each delivery up to the maximum. */
-const RETRY_BASE_MS = 500;
-const RETRY_MAX_MS = 30_000;
 /** Run id -> federation entries kept; runs never move, so the cache only needs a size bound. */
 const RUN_CACHE_SIZE = 10_000;
 
@@ -87,9 +84,6 @@ interface MetricsSubject {
  * counted by reason, logged and terminated. Committed points are published on the bus.
  */
 export class MetricIngest {
-  private readonly consumerName: string;
-  private readonly flushIntervalMs: number;
-  private readonly maxBatchPoints: number;
   private readonly log: Logger;
   private consuming?: Consuming;
   /** Verified batches not yet handed to a write. */
@@ -105,9 +99,6 @@ export class MetricIngest {
   private readonly runFederations = new Map<string, string>();
 
   constructor(private readonly opts: MetricIngestOptions) {
-    this.consumerName = opts.consumerName ?? METRIC_CONSUMER;
-    this.flushIntervalMs = Math.max(0, opts.flushIntervalMs ?? 100);
-    this.maxBatchPoints = Math.max(1, Math.floor(opts.maxBatchPoints ?? 5000));
     this.log = opts.logger.child({ component: 'metric-ingest' });
   }
 
@@ -115,15 +106,15 @@ export class MetricIngest {
   async start(): Promise<void> {
     if (this.consuming) return;
     const jsm = await this.opts.nc.jetstreamManager();
-    await ensureDurableConsumer(jsm, STREAM_METRICS, this.consumerName, {
-      ack_wait: nanos(ACK_WAIT_MS),
-      max_ack_pending: MAX_ACK_PENDING,
+    await ensureDurableConsumer(jsm, STREAM_METRICS, this.opts.consumerName, {
+      ack_wait: nanos(this.opts.ackWaitMs),
+      max_ack_pending: this.opts.maxAckPending,
       max_deliver: -1,
     });
-    const consumer = await this.opts.nc.jetstream().consumers.get(STREAM_METRICS, this.consumerName);
-    const messages = await consumer.consume({ max_bytes: PULL_MAX_BYTES });
+    const consumer = await this.opts.nc.jetstream().consumers.get(STREAM_METRICS, this.opts.consumerName);
+    const messages = await consumer.consume({ max_bytes: this.opts.pullMaxBytes });
     this.consuming = { messages, loop: this.run(messages) };
-    this.log.debug({ consumer: this.consumerName }, 'metric ingest started');
+    this.log.debug({ consumer: this.opts.consumerName }, 'metric ingest started');
   }
 
   /** Stops pulling, then writes and acks what was verified so far. */
@@ -141,7 +132,7 @@ export class MetricIngest {
       for await (const m of messages) {
         await this.receive(m);
         if (this.buffer.length === 0) continue;
-        if (this.bufferedPoints >= this.maxBatchPoints) {
+        if (this.bufferedPoints >= this.opts.maxBatchPoints) {
           // Verifying goes on while one write runs; a second full buffer waits for it.
           const previous = this.writes;
           void this.flush();
@@ -150,7 +141,7 @@ export class MetricIngest {
           // Nothing else has arrived and the store is idle: write now rather than wait.
           void this.flush();
         } else if (this.timer === undefined) {
-          this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
+          this.timer = setTimeout(() => void this.flush(), this.opts.flushIntervalMs);
         }
       }
     } catch (err) {
@@ -169,13 +160,13 @@ export class MetricIngest {
       pending.msg = m;
       return;
     }
-    let verdict: MetricBatch__Output | Refusal;
+    let verdict: MetricBatch__Output | RefusedBatch;
     try {
       verdict = await this.verify(m);
     } catch (err) {
       // The state store failed, not the batch: try again later.
       this.log.error({ err: TributaryError.from(err), subject: m.subject }, 'metric batch could not be verified; will retry');
-      this.settle(() => m.nak(retryDelayMs(m.info.deliveryCount)));
+      this.settle(() => m.nak(this.retryDelayMs(m.info.deliveryCount)));
       return;
     }
     if ('ok' in verdict) {
@@ -193,7 +184,7 @@ export class MetricIngest {
   }
 
   /** The checks, in order: envelope, key, signature, batch, site, subject, membership, run, points. */
-  private async verify(m: JsMsg): Promise<MetricBatch__Output | Refusal> {
+  private async verify(m: JsMsg): Promise<MetricBatch__Output | RefusedBatch> {
     const { state } = this.opts;
     let envelope;
     try {
@@ -225,7 +216,7 @@ export class MetricIngest {
     if ((await this.federationOfRun(batch.runId)) !== batch.federation) {
       return refusal(Reason.RUN_NOT_FOUND, `run "${batch.runId}" of federation "${batch.federation}" does not exist`);
     }
-    const problem = pointsProblem(batch);
+    const problem = pointsProblem(batch, this.opts.maxPointsPerBatch);
     if (problem !== undefined) return refusal(Reason.INVALID_ARGUMENT, problem);
     return batch;
   }
@@ -240,7 +231,7 @@ export class MetricIngest {
     return run.federation;
   }
 
-  private refuse(m: JsMsg, r: Refusal): void {
+  private refuse(m: JsMsg, r: RefusedBatch): void {
     this.opts.metrics.metricBatchesRefused.inc({ reason: r.reason });
     this.log.warn({ subject: m.subject, reason: r.reason }, `metric batch refused: ${r.message}`);
     this.settle(() => m.term());
@@ -298,12 +289,12 @@ export class MetricIngest {
     this.opts.metrics.metricFlushFailures.inc();
     if (!PERMANENT_CODES.has(e.code)) {
       this.log.error({ runId, batches: group.length, err: e }, 'metric points could not be written; they will be redelivered');
-      for (const item of group) this.release(item, (m) => m.nak(retryDelayMs(m.info.deliveryCount)));
+      for (const item of group) this.release(item, (m) => m.nak(this.retryDelayMs(m.info.deliveryCount)));
       return;
     }
     if (group.length === 1) {
       const item = group[0]!;
-      this.release(item, (m) => this.refuse(m, refusal(e.reason as UpdateRefusal['reason'], `the tracking store refused the batch: ${e.message}`)));
+      this.release(item, (m) => this.refuse(m, refusal(e.reason, `the tracking store refused the batch: ${e.message}`)));
       return;
     }
     for (const item of group) await this.writeRun(runId, [item]);
@@ -326,6 +317,10 @@ export class MetricIngest {
   private release(item: Accepted, reply: (m: JsMsg) => void): void {
     this.unsettled.delete(item.msg.seq);
     this.settle(() => reply(item.msg));
+  }
+
+  private retryDelayMs(deliveries: number): number {
+    return Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.max(0, deliveries - 1));
   }
 
   /** Acks, naks or terminates; a closed connection only means the batch comes back later. */
@@ -369,8 +364,8 @@ const VALID_KEYS_PER_SITE = 10_000;
  * A point the tracking store would refuse, as a message, or undefined. Keys follow MLflow's rules
  * as stored (`site/<site>/<key>`); NaN and ±Infinity are kept, as MLflow keeps them.
  */
-function pointsProblem(batch: MetricBatch__Output): string | undefined {
-  if (batch.points.length > MAX_POINTS_PER_BATCH) return `${batch.points.length} points in one batch; at most ${MAX_POINTS_PER_BATCH}`;
+function pointsProblem(batch: MetricBatch__Output, maxPoints: number): string | undefined {
+  if (batch.points.length > maxPoints) return `${batch.points.length} points in one batch; at most ${maxPoints}`;
   let known = validKeys.get(batch.site);
   if (known === undefined || known.size >= VALID_KEYS_PER_SITE) {
     known = new Set();
@@ -391,8 +386,4 @@ function pointsProblem(batch: MetricBatch__Output): string | undefined {
     if (!Number.isSafeInteger(p.step)) return `point ${i} ("${p.key}") has an invalid step ${p.step}`;
   }
   return undefined;
-}
-
-function retryDelayMs(deliveries: number): number {
-  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, deliveries - 1));
 }

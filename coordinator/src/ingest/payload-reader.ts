@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { CHUNK_INDEX_HEADER, STREAM_PAYLOADS } from '@tributary/proto';
+import { CHUNK_INDEX_HEADER, Reason, STREAM_PAYLOADS, refusalOf, type ReasonCode, type Refusal } from '@tributary/proto';
 import type { JetStreamClient } from 'nats';
-import type { Refusal } from '../updates/foldable-update.js';
 
 /**
  * Bytes pulled ahead of the reader. NATS drops a connection with more than 64 MB unsent to it,
@@ -12,7 +11,7 @@ const PULL_AHEAD_BYTES = 16 * 1024 * 1024;
 
 export interface PayloadReadRequest {
   js: JetStreamClient;
-  /** `trib.<federation>.payload.<updateId>`. */
+  /** `trib.<federation>.payload.<site>.<updateId>`: the authenticated sender's chunks only. */
   subject: string;
   /** Staging file to create (truncated if present). */
   path: string;
@@ -56,18 +55,18 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
       armTimer();
       const index = chunkIndex(m.headers?.get(CHUNK_INDEX_HEADER));
       if (index === undefined) {
-        failure = refused('MALFORMED_PAYLOAD', `chunk ${next} has no valid ${CHUNK_INDEX_HEADER} header`);
+        failure = refused(Reason.MALFORMED_PAYLOAD, `chunk ${next} has no valid ${CHUNK_INDEX_HEADER} header`);
         break;
       }
       // A resubmit after the duplicate window repeats chunks already read; the digest covers the rest.
       if (index < next) continue;
       if (index > next) {
-        failure = refused('PAYLOAD_MISSING', `chunk ${next} of ${req.chunkCount} is missing (chunk ${index} came next)`);
+        failure = refused(Reason.PAYLOAD_MISSING, `chunk ${next} of ${req.chunkCount} is missing (chunk ${index} came next)`);
         break;
       }
       const expected = index === req.chunkCount - 1 ? lastSize : req.chunkSize;
       if (m.data.length !== expected) {
-        failure = refused('SIZE_MISMATCH', `chunk ${index} has ${m.data.length} bytes, the manifest implies ${expected}`);
+        failure = refused(Reason.SIZE_MISMATCH, `chunk ${index} has ${m.data.length} bytes, the manifest implies ${expected}`);
         break;
       }
       hash.update(m.data);
@@ -87,7 +86,7 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
   if (failure !== undefined) return failure;
   if (next < req.chunkCount) {
     const why = idle ? `within ${req.idleTimeoutMs} ms` : 'before the stream ended';
-    return refused('PAYLOAD_MISSING', `received ${next} of ${req.chunkCount} chunks ${why}`);
+    return refused(Reason.PAYLOAD_MISSING, `received ${next} of ${req.chunkCount} chunks ${why}`);
   }
   return { ok: true, bytes, sha256: hash.digest('hex') };
 }
@@ -97,6 +96,6 @@ function chunkIndex(header: string | undefined): number | undefined {
   return Number(header);
 }
 
-function refused(reason: Refusal['reason'], message: string): { ok: false } & Refusal {
-  return { ok: false, reason, message };
+function refused(reason: ReasonCode, message: string): { ok: false } & Refusal {
+  return { ok: false, ...refusalOf(reason, message) };
 }

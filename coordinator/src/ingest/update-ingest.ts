@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  Reason,
   STREAM_UPDATES,
   TributaryError,
   UPDATE_ID_PATTERN,
@@ -8,7 +9,10 @@ import {
   decodeEnvelope,
   decodeManifest,
   subjects,
+  refusalOf,
   verifyEnvelope,
+  type Refusal,
+  type SigningKey,
   type UpdateManifest__Output,
 } from '@tributary/proto';
 import { nanos, type ConsumerMessages, type JetStreamClient, type JsMsg, type NatsConnection } from 'nats';
@@ -17,7 +21,7 @@ import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { AdmissionContext, UpdateAdmission } from '../rounds/admission.js';
 import { isMember } from '../sites/membership.js';
 import type { BlobStore, StateStore, UpdateRecord } from '../state/index.js';
-import { inspectStagedPayload, isTensorFlavor, type Refusal } from '../updates/foldable-update.js';
+import { inspectStagedPayload, isTensorFlavor } from '../updates/foldable-update.js';
 import { VerifiedUpdate } from '../updates/verified-update.js';
 import { readPayload } from './payload-reader.js';
 import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
@@ -31,6 +35,8 @@ export interface UpdateIngestOptions {
   blobs: BlobStore;
   admission: UpdateAdmission;
   metrics: CoordinatorMetrics;
+  /** Signs the verdicts (the coordinator's key). */
+  verdictKey: SigningKey;
   /** Directory for payloads being verified; created if missing. */
   stagingDir: string;
   logger: Logger;
@@ -77,7 +83,7 @@ export class UpdateIngest {
     await mkdir(this.opts.stagingDir, { recursive: true });
     const jsm = await this.opts.nc.jetstreamManager();
     this.js = this.opts.nc.jetstream();
-    this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log });
+    this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey });
     const concurrency = Math.max(1, Math.floor(this.opts.concurrency));
     await ensureDurableConsumer(jsm, STREAM_UPDATES, this.opts.consumerName, {
       ack_wait: nanos(ACK_WAIT_MS),
@@ -130,7 +136,7 @@ export class UpdateIngest {
         this.log.error({ err: e, subject: m.subject, delivery: m.info.deliveryCount }, 'update processing failed; will retry');
         this.settle(() => m.nak(RETRY_DELAY_MS));
       } else {
-        await this.refuse(delivery, { reason: 'INTERNAL', message: `update could not be processed: ${e.message}` }).catch((fail: unknown) =>
+        await this.refuse(delivery, refusalOf(Reason.INTERNAL, `update could not be processed: ${e.message}`)).catch((fail: unknown) =>
           this.log.error({ err: fail }, 'could not record a refusal'),
         );
         this.settle(() => m.term());
@@ -156,46 +162,46 @@ export class UpdateIngest {
     try {
       envelope = decodeEnvelope(m.data);
     } catch (err) {
-      await this.refuse(d, { reason: 'MALFORMED_ENVELOPE', message: `update envelope cannot be decoded: ${TributaryError.from(err).message}` });
+      await this.refuse(d, refusalOf(Reason.MALFORMED_ENVELOPE, `update envelope cannot be decoded: ${TributaryError.from(err).message}`));
       return 'term';
     }
     if (envelope.kind !== 'update') {
-      await this.refuse(d, { reason: 'MALFORMED_ENVELOPE', message: `envelope kind "${envelope.kind}" is not "update"` });
+      await this.refuse(d, refusalOf(Reason.MALFORMED_ENVELOPE, `envelope kind "${envelope.kind}" is not "update"`));
       return 'term';
     }
     d.claimedUpdateId = claimedUpdateId(envelope.body);
 
     const site = await this.opts.state.getSiteByKeyId(envelope.keyId);
-    if (site === undefined) return this.refuse(d, { reason: 'UNKNOWN_KEY', message: `key ${JSON.stringify(envelope.keyId)} is not known` });
+    if (site === undefined) return this.refuse(d, refusalOf(Reason.UNKNOWN_KEY, `key ${JSON.stringify(envelope.keyId)} is not known`));
     d.site = site;
-    if (site.status === 'REVOKED') return this.refuse(d, { reason: 'KEY_REVOKED', message: `the key of site "${site.name}" is revoked` });
+    if (site.status === 'REVOKED') return this.refuse(d, refusalOf(Reason.KEY_REVOKED, `the key of site "${site.name}" is revoked`));
     if (!verifyEnvelope(envelope, Buffer.from(site.publicKey, 'base64'))) {
-      return this.refuse(d, { reason: 'SIGNATURE_INVALID', message: `signature does not verify with the key of site "${site.name}"` });
+      return this.refuse(d, refusalOf(Reason.SIGNATURE_INVALID, `signature does not verify with the key of site "${site.name}"`));
     }
 
     let manifest: UpdateManifest__Output;
     try {
       manifest = decodeManifest(envelope.body);
     } catch (err) {
-      return this.refuse(d, { reason: 'MALFORMED_MANIFEST', message: `update manifest cannot be decoded: ${TributaryError.from(err).message}` });
+      return this.refuse(d, refusalOf(Reason.MALFORMED_MANIFEST, `update manifest cannot be decoded: ${TributaryError.from(err).message}`));
     }
     d.manifest = manifest;
     if (manifest.site !== site.name) {
-      return this.refuse(d, { reason: 'SITE_MISMATCH', message: `manifest names site "${manifest.site}" but is signed by site "${site.name}"` });
+      return this.refuse(d, refusalOf(Reason.SITE_MISMATCH, `manifest names site "${manifest.site}" but is signed by site "${site.name}"`));
     }
     const mismatch = subjectMismatch(d.parsed, d.subject, manifest);
-    if (mismatch !== undefined) return this.refuse(d, { reason: 'SUBJECT_MISMATCH', message: mismatch });
+    if (mismatch !== undefined) return this.refuse(d, refusalOf(Reason.SUBJECT_MISMATCH, mismatch));
     if (!isMember(site, manifest.federation)) {
-      return this.refuse(d, { reason: 'NOT_A_MEMBER', message: `site "${site.name}" is not a member of federation "${manifest.federation}"` });
+      return this.refuse(d, refusalOf(Reason.NOT_A_MEMBER, `site "${site.name}" is not a member of federation "${manifest.federation}"`));
     }
     // Signed by the site its subject names, a member of the federation: from here its update
     // id may be recorded.
     d.attributable = true;
     const problem = manifestProblem(manifest);
-    if (problem !== undefined) return this.refuse(d, { reason: 'MALFORMED_MANIFEST', message: problem });
+    if (problem !== undefined) return this.refuse(d, refusalOf(Reason.MALFORMED_MANIFEST, problem));
 
     if (this.inFlight.has(manifest.updateId)) {
-      return this.refuse(d, { reason: 'REPLAYED_UPDATE', message: `update id ${manifest.updateId} is already being verified` });
+      return this.refuse(d, refusalOf(Reason.REPLAYED_UPDATE, `update id ${manifest.updateId} is already being verified`));
     }
     this.inFlight.add(manifest.updateId);
     try {
@@ -214,9 +220,9 @@ export class UpdateIngest {
         this.outcomes?.repeat(d, prior);
         return 'ack';
       }
-      return this.refuse(d, { reason: 'REPLAYED_UPDATE', message: `update id ${manifest.updateId} was already used` });
+      return this.refuse(d, refusalOf(Reason.REPLAYED_UPDATE, `update id ${manifest.updateId} was already used`));
     }
-    if (manifest.numExamples <= 0) return this.refuse(d, { reason: 'ZERO_EXAMPLES', message: 'num_examples must be greater than 0' });
+    if (manifest.numExamples <= 0) return this.refuse(d, refusalOf(Reason.ZERO_EXAMPLES, 'num_examples must be greater than 0'));
 
     const admitted = await this.opts.admission.admit(manifest);
     if (!admitted.ok) return this.refuse(d, admitted.refusal);
@@ -237,28 +243,28 @@ export class UpdateIngest {
   /** Payload checks: size bound, schema, chunks (digest, size), then the staged file's tensors. */
   private async verifyPayload(manifest: UpdateManifest__Output, ctx: AdmissionContext, staging: { path: string | undefined }): Promise<VerifiedUpdate | Refusal> {
     for (const [key, value] of Object.entries(manifest.metrics)) {
-      if (!Number.isFinite(value)) return { reason: 'NON_FINITE', message: `metric "${key}" is not a finite number` };
+      if (!Number.isFinite(value)) return refusalOf(Reason.NON_FINITE, `metric "${key}" is not a finite number`);
     }
     if (!ctx.expectsPayload) {
-      if (manifest.payloadSize !== 0) return { reason: 'MALFORMED_MANIFEST', message: 'this result carries no payload' };
+      if (manifest.payloadSize !== 0) return refusalOf(Reason.MALFORMED_MANIFEST, 'this result carries no payload');
       return new VerifiedUpdate(manifest, 0, undefined, this.opts.blobs);
     }
-    if (manifest.taskKind === 'evaluate') return { reason: 'MALFORMED_MANIFEST', message: 'an evaluation result was sent where an update is expected' };
+    if (manifest.taskKind === 'evaluate') return refusalOf(Reason.MALFORMED_MANIFEST, 'an evaluation result was sent where an update is expected');
     if (ctx.maxPayloadBytes > 0 && manifest.payloadSize > ctx.maxPayloadBytes) {
-      return { reason: 'PAYLOAD_TOO_LARGE', message: `payload of ${manifest.payloadSize} bytes exceeds the limit of ${ctx.maxPayloadBytes}` };
+      return refusalOf(Reason.PAYLOAD_TOO_LARGE, `payload of ${manifest.payloadSize} bytes exceeds the limit of ${ctx.maxPayloadBytes}`);
     }
     const flavor = unsupportedFlavor(manifest.flavor, ctx.heterogeneous);
-    if (flavor !== undefined) return { reason: 'SCHEMA_MISMATCH', message: flavor };
+    if (flavor !== undefined) return refusalOf(Reason.SCHEMA_MISMATCH, flavor);
     if (!ctx.heterogeneous) {
       const declared = checkSpec(ctx.modelSpec, manifest.tensors);
-      if (declared !== undefined) return { reason: 'SCHEMA_MISMATCH', message: `manifest tensors do not match the model: ${declared}` };
+      if (declared !== undefined) return refusalOf(Reason.SCHEMA_MISMATCH, `manifest tensors do not match the model: ${declared}`);
     }
 
     const path = join(this.opts.stagingDir, manifest.updateId);
     staging.path = path;
     const read = await readPayload({
       js: this.jetstream(),
-      subject: subjects.payload(manifest.federation, manifest.updateId),
+      subject: subjects.sitePayload(manifest.federation, manifest.site, manifest.updateId),
       path,
       chunkCount: manifest.chunkCount,
       chunkSize: manifest.chunkSize,
@@ -266,9 +272,9 @@ export class UpdateIngest {
       idleTimeoutMs: this.opts.payloadTimeoutMs,
     });
     if (!read.ok) return read;
-    if (read.bytes !== manifest.payloadSize) return { reason: 'SIZE_MISMATCH', message: `payload has ${read.bytes} bytes, the manifest says ${manifest.payloadSize}` };
+    if (read.bytes !== manifest.payloadSize) return refusalOf(Reason.SIZE_MISMATCH, `payload has ${read.bytes} bytes, the manifest says ${manifest.payloadSize}`);
     if (read.sha256 !== manifest.payloadSha256) {
-      return { reason: 'DIGEST_MISMATCH', message: `payload SHA-256 is ${read.sha256}, the manifest says ${manifest.payloadSha256}` };
+      return refusalOf(Reason.DIGEST_MISMATCH, `payload SHA-256 is ${read.sha256}, the manifest says ${manifest.payloadSha256}`);
     }
     this.log.debug({ updateId: manifest.updateId, bytes: read.bytes }, 'payload digest verified');
     // An opaque member of a heterogeneous round is verified by digest and size only.
@@ -281,12 +287,12 @@ export class UpdateIngest {
 
   private refuse(d: Delivery, r: Refusal): Promise<Outcome> {
     const outcomes = this.outcomes;
-    if (!outcomes) throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'INTERNAL', message: 'update ingest is not started' });
+    if (!outcomes) throw TributaryError.internal('update ingest is not started');
     return outcomes.refuse(d, r).then(() => 'ack');
   }
 
   private jetstream(): JetStreamClient {
-    if (!this.js) throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'INTERNAL', message: 'update ingest is not started' });
+    if (!this.js) throw TributaryError.internal('update ingest is not started');
     return this.js;
   }
 }

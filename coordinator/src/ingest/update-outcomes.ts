@@ -1,9 +1,11 @@
 import {
+  Reason,
   STREAM_PAYLOADS,
   UPDATE_ID_PATTERN,
-  encodeUpdateStatus,
-  isValidName,
+  signVerdict,
   subjects,
+  type Refusal,
+  type SigningKey,
   type UpdateManifest__Output,
   type UpdateState__Output,
   type UpdateSubject,
@@ -13,7 +15,6 @@ import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { UpdateAdmission } from '../rounds/admission.js';
 import type { SiteRecord, StateStore, UpdateRecord } from '../state/index.js';
-import type { Refusal } from '../updates/foldable-update.js';
 import { refusedRecord } from '../rounds/update-records.js';
 
 /** What is known about a manifest being processed, growing as its checks pass. */
@@ -21,7 +22,7 @@ export interface Delivery {
   readonly subject: string;
   /** Subject tokens; unauthenticated. */
   readonly parsed: UpdateSubject | undefined;
-  /** Update id read from an unverified body, only to address the verdict. */
+  /** Update id read from an unverified body, only for the log. */
   claimedUpdateId?: string;
   /** The signing key's site, once the key is known. */
   site?: SiteRecord;
@@ -41,12 +42,16 @@ export interface UpdateOutcomesOptions {
   admission: UpdateAdmission;
   metrics: CoordinatorMetrics;
   logger: Logger;
+  /** The coordinator's key: every verdict is a SignedEnvelope of kind "verdict" made with it. */
+  verdictKey: SigningKey;
 }
 
 /**
- * How an update's processing ends: refusals recorded (counted, logged, the update id's record
- * and its round's list, for attributable manifests only), verdicts answered on the site's
- * verdict subject, and the update's payload chunks purged.
+ * How an update's processing ends: refusals counted and logged; for attributable manifests only,
+ * the refusal recorded (the update id's record and its round's list), the verdict signed and
+ * published on the site's verdict subject, and the update's payload chunks purged. A manifest
+ * that cannot be attributed answers nobody: its subject and claimed update id are not to be
+ * trusted, so a verdict there could tell a site something about an update it never sent.
  */
 export class UpdateOutcomes {
   /** Chunk purges running after their verdicts; awaited on stop. */
@@ -62,7 +67,7 @@ export class UpdateOutcomes {
     this.opts.logger.warn({ subject: d.subject, site, updateId: manifest?.updateId ?? d.claimedUpdateId, reason: r.reason }, `update refused: ${r.message}`);
     if (manifest !== undefined) {
       // A replayed id keeps its first verdict; only new, well-formed ids are recorded.
-      if (r.reason !== 'REPLAYED_UPDATE' && UPDATE_ID_PATTERN.test(manifest.updateId) && !(await this.opts.state.getUpdate(manifest.updateId))) {
+      if (r.reason !== Reason.REPLAYED_UPDATE && UPDATE_ID_PATTERN.test(manifest.updateId) && !(await this.opts.state.getUpdate(manifest.updateId))) {
         await this.opts.state.write([{ kind: 'update', value: refusedRecord(manifest, r.reason, r.message, Date.now()) }]);
       }
       await this.opts.admission.noteRefusal(manifest, r);
@@ -86,28 +91,28 @@ export class UpdateOutcomes {
     await Promise.allSettled([...this.cleanups]);
   }
 
-  /** Publishes the verdict on the site's verdict subject and purges the update's chunks. */
+  /** Publishes the signed verdict on the site's verdict subject and purges the update's chunks: attributable manifests only. */
   private answer(d: Delivery, state: UpdateState__Output, reason: string, message: string): void {
-    const manifest = d.manifest;
-    const federation = manifest?.federation ?? d.parsed?.federation ?? '';
-    const site = d.site?.name ?? d.parsed?.site ?? '';
-    if (isValidName(federation) && isValidName(site)) {
-      const status = encodeUpdateStatus({
-        updateId: manifest?.updateId ?? d.claimedUpdateId ?? '',
+    const manifest = d.attributable ? d.manifest : undefined;
+    if (manifest === undefined) return;
+    const verdict = signVerdict(
+      {
+        updateId: manifest.updateId,
         state,
         reason,
         message,
-        federation,
-        runId: manifest?.runId ?? d.parsed?.runId ?? '',
-        round: manifest?.round ?? d.parsed?.round ?? 0,
-        site,
-      });
-      this.opts.nc.publish(subjects.verdict(federation, site), status);
-    }
+        federation: manifest.federation,
+        runId: manifest.runId,
+        round: manifest.round,
+        site: manifest.site,
+      },
+      this.opts.verdictKey,
+    );
+    this.opts.nc.publish(subjects.verdict(manifest.federation, manifest.site), verdict);
     // Only an attributable manifest may clear chunks: a forged one could otherwise delete a
     // pending update's payload.
-    if (d.attributable && manifest !== undefined && UPDATE_ID_PATTERN.test(manifest.updateId)) {
-      const subject = subjects.payload(manifest.federation, manifest.updateId);
+    if (UPDATE_ID_PATTERN.test(manifest.updateId)) {
+      const subject = subjects.sitePayload(manifest.federation, manifest.site, manifest.updateId);
       // Off the critical path: the verdict does not wait for the purge (30-80 ms).
       const purge = this.opts.jsm.streams
         .purge(STREAM_PAYLOADS, { filter: subject })

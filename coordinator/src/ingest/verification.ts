@@ -56,7 +56,7 @@ function metadataProblem(m: UpdateManifest__Output): string | undefined {
   for (const key of Object.keys(m.metrics)) if (key.length === 0 || key.length > MAX_KEY_CHARS) return `metric key ${JSON.stringify(key.slice(0, 40))} is empty or longer than ${MAX_KEY_CHARS} characters`;
   if (m.datasets.length > MAX_DATASETS) return `more than ${MAX_DATASETS} dataset descriptors`;
   for (const d of m.datasets) {
-    if (d.name.length === 0 || d.name.length > MAX_KEY_CHARS) return 'a dataset descriptor needs a name of at most 250 characters';
+    if (d.name.length === 0 || d.name.length > MAX_KEY_CHARS) return `a dataset descriptor needs a name of at most ${MAX_KEY_CHARS} characters`;
     if ([d.digest, d.source, d.context].some((v) => v.length > MAX_KEY_CHARS) || d.schema.length > MAX_VALUE_CHARS) return `dataset descriptor "${d.name}" has an oversized field`;
   }
   const context = Object.entries(m.context);

@@ -1,6 +1,9 @@
-import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Reason, TributaryError } from '@tributary/proto';
+import { writePrivateFile } from '../config/private-file.js';
+
+export { writePrivateFile };
 
 /**
  * Where an authority directory keeps each thing. The directory is 0700 and every file 0600:
@@ -59,25 +62,6 @@ export async function makePrivateDir(dir: string): Promise<void> {
   await chmod(dir, 0o700);
 }
 
-/**
- * Writes a 0600 file through a temp file and a rename, so a reader never sees half of it and a
- * crash leaves the old one. `exclusive` refuses to replace an existing file.
- */
-export async function writePrivateFile(path: string, content: string | Uint8Array, opts: { exclusive?: boolean } = {}): Promise<void> {
-  if (opts.exclusive === true && (await exists(path))) {
-    throw new TributaryError({ code: 'ALREADY_EXISTS', reason: 'ALREADY_EXISTS', message: `${path} already exists; refusing to overwrite it` });
-  }
-  const temp = `${path}.${process.pid}.tmp`;
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
-}
 
 /** Reads a file of the authority; refuses one that group or others may read. */
 export async function readPrivateFile(path: string): Promise<string> {
@@ -85,30 +69,15 @@ export async function readPrivateFile(path: string): Promise<string> {
   try {
     mode = (await stat(path)).mode;
   } catch (err) {
-    throw new TributaryError({
-      code: 'FAILED_PRECONDITION',
-      reason: Reason.NATS_AUTHORITY_MISSING,
-      message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    throw TributaryError.of(Reason.NATS_AUTHORITY_MISSING, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
       cause: err,
       details: { hint: 'Create an authority with `tributary nats init --dir <dir>`, or point to the directory it wrote.' },
     });
   }
   if ((mode & 0o077) !== 0) {
-    throw new TributaryError({
-      code: 'FAILED_PRECONDITION',
-      reason: Reason.NATS_AUTHORITY_INSECURE,
-      message: `${path} may be read by others (mode ${(mode & 0o777).toString(8)}): it must be 0600`,
+    throw TributaryError.of(Reason.NATS_AUTHORITY_INSECURE, `${path} may be read by others (mode ${(mode & 0o777).toString(8)}): it must be 0600`, {
       details: { hint: `chmod 600 ${path}` },
     });
   }
   return readFile(path, 'utf8');
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

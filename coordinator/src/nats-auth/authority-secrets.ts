@@ -36,7 +36,7 @@ export function encodeIdentityKeys(k: IdentityKeys): string {
 /** Parses and checks `authority.json`: every key is of its kind and each seed matches nothing else. */
 export function parseAuthoritySecrets(text: string, path: string): AuthoritySecrets {
   const invalid = (why: string): TributaryError =>
-    new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.NATS_AUTHORITY_INVALID, message: `${path}: ${why}` });
+    TributaryError.of(Reason.NATS_AUTHORITY_INVALID, `${path}: ${why}`);
   let o: unknown;
   try {
     o = JSON.parse(text);

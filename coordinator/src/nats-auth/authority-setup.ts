@@ -1,6 +1,6 @@
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
 import { createAccount, createOperator, createUser, type KeyPair } from '@nats-io/nkeys';
-import { TributaryError } from '@tributary/proto';
+import { Reason, TributaryError } from '@tributary/proto';
 import { DEFAULT_JETSTREAM_LIMITS, jetStreamLimitsProblem, systemAccountClaims, tributaryAccountClaims, type AccountJetStreamLimits } from './account-claims.js';
 import { AuthorityLayout, makePrivateDir, writePrivateFile } from './authority-layout.js';
 import { encodeAuthoritySecrets, encodeIdentityKeys } from './authority-secrets.js';
@@ -47,9 +47,9 @@ export async function createNatsAuthority(setup: NatsAuthoritySetup): Promise<Na
   const layout = new AuthorityLayout(setup.dir);
   const jetstream = { ...DEFAULT_JETSTREAM_LIMITS, ...setup.jetstream };
   const problem = jetStreamLimitsProblem(jetstream);
-  if (problem !== undefined) throw invalid(`JetStream limits: ${problem}`);
+  if (problem !== undefined) throw TributaryError.invalidArgument(`JetStream limits: ${problem}`);
   const listen = setup.listen ?? '127.0.0.1:4222';
-  if (!LISTEN.test(listen)) throw invalid(`listen ${JSON.stringify(listen)} must be host:port`);
+  if (!LISTEN.test(listen)) throw TributaryError.invalidArgument(`listen ${JSON.stringify(listen)} must be host:port`);
   const operatorName = setup.operatorName ?? 'tributary';
   const accountName = setup.accountName ?? 'TRIBUTARY';
 
@@ -84,10 +84,7 @@ export async function createNatsAuthority(setup: NatsAuthoritySetup): Promise<Na
     { exclusive: true },
   ).catch((err: unknown) => {
     if (TributaryError.from(err).code !== 'ALREADY_EXISTS') throw err;
-    throw new TributaryError({
-      code: 'ALREADY_EXISTS',
-      reason: 'ALREADY_EXISTS',
-      message: `${layout.dir} already holds a NATS authority`,
+    throw TributaryError.of(Reason.ALREADY_EXISTS, `${layout.dir} already holds a NATS authority`, {
       cause: err,
       details: { hint: 'Choose another --dir: a new authority would invalidate every credential issued by this one.' },
     });
@@ -134,6 +131,3 @@ function seedOf(kp: KeyPair): string {
   return new TextDecoder().decode(kp.getSeed());
 }
 
-function invalid(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message });
-}

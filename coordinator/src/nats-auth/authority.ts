@@ -9,11 +9,9 @@ import { MemorySiteCredentialLedger, type SiteCredentialLedger } from './credent
 import { sitePermissions } from './permissions.js';
 import type { OperatorModeSettings } from './server-config.js';
 
-/** A site credential lives this long unless asked otherwise: the SDK renews it over gRPC. */
-export const DEFAULT_SITE_CREDENTIAL_TTL_MS = 3_600_000;
-/** Bounds of a site credential's lifetime: JWT expiry has 1 s resolution; a day caps the harm of a leak. */
-export const MIN_SITE_CREDENTIAL_TTL_MS = 1_000;
-export const MAX_SITE_CREDENTIAL_TTL_MS = 24 * 3_600_000;
+import { DEFAULT_SITE_CREDENTIAL_TTL_MS, MAX_SITE_CREDENTIAL_TTL_MS, MIN_SITE_CREDENTIAL_TTL_MS } from '../config/site-credential-ttl.js';
+
+export { DEFAULT_SITE_CREDENTIAL_TTL_MS, MAX_SITE_CREDENTIAL_TTL_MS, MIN_SITE_CREDENTIAL_TTL_MS };
 
 export interface NatsAuthorityOptions {
   /** A directory written by `createNatsAuthority` (`tributary nats init`). */
@@ -98,7 +96,7 @@ export class NatsAuthority {
   static async load(options: NatsAuthorityOptions): Promise<NatsAuthority> {
     const layout = new AuthorityLayout(options.dir);
     const secrets = parseAuthoritySecrets(await readPrivateFile(layout.secrets), layout.secrets);
-    const invalid = (path: string) => (why: string) => new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.NATS_AUTHORITY_INVALID, message: `${path}: ${why}` });
+    const invalid = (path: string) => (why: string) => TributaryError.of(Reason.NATS_AUTHORITY_INVALID, `${path}: ${why}`);
     const operatorSigningKey = signingKeyOf(secrets.operator.signingKeySeed, 'O', 'operator.signingKeySeed', invalid(layout.secrets));
     const accountSigningKey = signingKeyOf(secrets.account.signingKeySeed, 'A', 'account.signingKeySeed', invalid(layout.secrets));
     const operatorJwt = await readJwt(layout.operatorJwt, secrets.operator.publicKey, invalid(layout.operatorJwt));
@@ -174,12 +172,12 @@ export class NatsAuthority {
     const federations = [...new Set(req.federations.map((f) => assertName('federation', f)))].sort();
     const ttlMs = req.ttlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS;
     if (!Number.isInteger(ttlMs) || ttlMs < MIN_SITE_CREDENTIAL_TTL_MS || ttlMs > MAX_SITE_CREDENTIAL_TTL_MS) {
-      throw invalidArgument(`credential ttl ${String(ttlMs)} ms must be a whole number of milliseconds in [${MIN_SITE_CREDENTIAL_TTL_MS}, ${MAX_SITE_CREDENTIAL_TTL_MS}]`);
+      throw TributaryError.invalidArgument(`credential ttl ${String(ttlMs)} ms must be a whole number of milliseconds in [${MIN_SITE_CREDENTIAL_TTL_MS}, ${MAX_SITE_CREDENTIAL_TTL_MS}]`);
     }
     let user: KeyPair;
     let made = false;
     if (req.userPublicKey !== undefined) {
-      user = fromPublic(expectPublicKey(req.userPublicKey, 'U', 'userPublicKey', invalidArgument));
+      user = fromPublic(expectPublicKey(req.userPublicKey, 'U', 'userPublicKey', (why) => TributaryError.invalidArgument(why)));
     } else {
       user = createUser();
       made = true;
@@ -209,7 +207,7 @@ export class NatsAuthority {
    * and the error is UNAVAILABLE: `publishAccount()` retries it.
    */
   async revokeUsers(userPublicKeys: readonly string[]): Promise<AccountUpdate> {
-    const keys = [...new Set(userPublicKeys.map((k) => expectPublicKey(k, 'U', 'user public key', invalidArgument)))];
+    const keys = [...new Set(userPublicKeys.map((k) => expectPublicKey(k, 'U', 'user public key', (why) => TributaryError.invalidArgument(why))))];
     return this.serially(async () => {
       const at = Math.floor(Date.now() / 1000);
       const revocations = { ...this.accountClaims.nats.revocations };
@@ -235,7 +233,7 @@ export class NatsAuthority {
   async publishAccount(): Promise<ClaimsUpdateAck> {
     const updater = this.updater;
     if (updater === undefined) {
-      throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'NATS_UNAVAILABLE', message: 'no NATS servers to push the account JWT to: load the authority with `servers`' });
+      throw TributaryError.of(Reason.NATS_UNAVAILABLE, 'no NATS servers to push the account JWT to: load the authority with `servers`', { code: 'FAILED_PRECONDITION' });
     }
     return this.serially(() => updater.push(this.account));
   }
@@ -276,6 +274,3 @@ async function readJwt(path: string, subject: string, invalid: (why: string) => 
   return jwt;
 }
 
-function invalidArgument(message: string): TributaryError {
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message });
-}

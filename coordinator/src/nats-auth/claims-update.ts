@@ -38,12 +38,7 @@ export class ClaimsUpdater {
       const nc = await this.connection();
       reply = await nc.request(CLAIMS_UPDATE_SUBJECT, new TextEncoder().encode(accountJwt), { timeout: this.opts.timeoutMs ?? 5000 });
     } catch (err) {
-      throw new TributaryError({
-        code: 'UNAVAILABLE',
-        reason: Reason.CLAIMS_UPDATE_FAILED,
-        message: `could not push the account JWT to ${this.opts.servers.join(', ')}: ${err instanceof Error ? err.message : String(err)}`,
-        cause: err,
-      });
+      throw TributaryError.of(Reason.CLAIMS_UPDATE_FAILED, `could not push the account JWT to ${this.opts.servers.join(', ')}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
     return parseAnswer(new TextDecoder().decode(reply.data));
   }
@@ -81,11 +76,11 @@ function parseAnswer(text: string): ClaimsUpdateAck {
   try {
     body = JSON.parse(text) as typeof body;
   } catch (err) {
-    throw new TributaryError({ code: 'INTERNAL', reason: Reason.CLAIMS_UPDATE_FAILED, message: `the server answered the account update with ${JSON.stringify(text.slice(0, 200))}`, cause: err });
+    throw TributaryError.of(Reason.CLAIMS_UPDATE_FAILED, `the server answered the account update with ${JSON.stringify(text.slice(0, 200))}`, { code: 'INTERNAL', cause: err });
   }
   if (body.error !== undefined || body.data?.code !== 200) {
     const detail = body.error?.description ?? body.data?.message ?? text.slice(0, 200);
-    throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.CLAIMS_UPDATE_REFUSED, message: `the server refused the account JWT: ${detail}`, retryable: false });
+    throw TributaryError.of(Reason.CLAIMS_UPDATE_REFUSED, `the server refused the account JWT: ${detail}`, { retryable: false });
   }
   return { account: body.data.account ?? '', server: body.server?.name ?? '', message: body.data.message ?? '' };
 }

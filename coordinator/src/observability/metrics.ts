@@ -38,6 +38,12 @@ export class CoordinatorMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly siteCredentials = new Counter({
+    name: 'tributary_site_nats_credentials_total',
+    help: 'NATS credentials asked for by sites, by outcome: ISSUED or the refusal reason code',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly connectedSites = new Gauge({
     name: 'tributary_connected_sites',
     help: 'Sites with an open WatchTasks stream',

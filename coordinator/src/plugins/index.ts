@@ -7,3 +7,4 @@ export {
   type LoadedPlugin,
   type PluginReasonCode,
 } from './loader.js';
+export { loadStrategyPlugin, type StrategyPluginModule } from './strategy-plugins.js';

@@ -8,6 +8,21 @@ import type { RunEventBus, TaskBus } from './events.js';
 import type { EvaluationWindow } from './evaluation-phase.js';
 import { normaliseSettings } from './settings.js';
 
+/**
+ * Calls `fire` once the clock reaches `atMs` (at once if it already has); answers a function
+ * that cancels the call. Deadlines are times on the engine's clock, so they follow it.
+ */
+export type Scheduler = (atMs: number, fire: () => void) => () => void;
+
+/** `setTimeout` against `now`: fires after `atMs - now()` milliseconds, without keeping the process alive. */
+export function timerScheduler(now: () => number): Scheduler {
+  return (atMs, fire) => {
+    const timer = setTimeout(fire, Math.max(0, atMs - now()));
+    timer.unref?.();
+    return () => clearTimeout(timer);
+  };
+}
+
 /** What the round engine's parts share: stores, buses, clock and randomness. */
 export interface RoundServices {
   readonly state: StateStore;
@@ -24,6 +39,8 @@ export interface RoundServices {
   /** Update bytes an aggregator may hold in memory before spilling. */
   readonly aggregatorMemoryBytes: number;
   readonly now: () => number;
+  /** Deadlines on the `now` clock. */
+  readonly schedule: Scheduler;
   /** Uniform [0, 1) source for site sampling. */
   readonly random: () => number;
   /** Runs `fn` after everything queued for the federation (timers use it). */
@@ -49,7 +66,8 @@ export interface ActiveRun {
   aggregator?: Aggregator;
   /** Federated evaluation of the model the last round committed, while it runs. */
   evaluation?: EvaluationWindow;
-  timer?: NodeJS.Timeout;
+  /** Cancels the run's one pending deadline, if armed. */
+  cancelTimer?: () => void;
   /** Set once the run has ended: late timers and deliveries see it and do nothing. */
   ended?: boolean;
 }
@@ -61,12 +79,12 @@ export function settingsOf(active: ActiveRun): FederationSettings__Output {
 
 /** How the active run's open round takes updates. */
 export function foldPolicyOf(active: ActiveRun): FoldPolicy {
-  const settings = active.run.settings;
+  const settings = settingsOf(active);
   return {
     modelSpec: active.federation.modelSpec,
     globalModel: active.model.tensors,
-    normBound: settings?.normBound ?? 0,
-    normMode: settings?.normBoundMode === 'clip' ? 'clip' : 'refuse',
+    normBound: settings.normBound,
+    normMode: settings.normBoundMode === 'clip' ? 'clip' : 'refuse',
     heterogeneous: active.strategy.heterogeneous ?? false,
   };
 }
@@ -89,16 +107,18 @@ export function runEvent(type: string, atMs: number, run: RunRecord, round: Roun
 
 /** Arms the active run's one timer; `fire` runs in the federation's queue unless the run moved on. */
 export function armTimer(services: RoundServices, active: ActiveRun, atMs: number, fire: () => Promise<void>, what: string): void {
-  clearTimeout(active.timer);
-  active.timer = setTimeout(
-    () => {
-      void services
-        .serialise(active.run.federation, async () => {
-          if (!active.ended) await fire();
-        })
-        .catch((err: unknown) => services.logger.error({ err, runId: active.run.id }, `${what} failed`));
-    },
-    Math.max(0, atMs - services.now()),
-  );
-  active.timer.unref?.();
+  disarmTimer(active);
+  active.cancelTimer = services.schedule(atMs, () => {
+    void services
+      .serialise(active.run.federation, async () => {
+        if (!active.ended) await fire();
+      })
+      .catch((err: unknown) => services.logger.error({ err, runId: active.run.id }, `${what} failed`));
+  });
+}
+
+/** Cancels the active run's timer, if armed. */
+export function disarmTimer(active: ActiveRun): void {
+  active.cancelTimer?.();
+  active.cancelTimer = undefined;
 }

@@ -1,8 +1,6 @@
-import type { UpdateManifest__Output } from '@tributary/proto';
-import type { FoldPolicy, Refusal } from '../updates/foldable-update.js';
+import type { Refusal, UpdateManifest__Output } from '@tributary/proto';
+import type { FoldPolicy } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-
-export type { Refusal } from '../updates/foldable-update.js';
 
 /** What the open round tells the ingest about the updates it takes. */
 export interface AdmissionContext extends FoldPolicy {

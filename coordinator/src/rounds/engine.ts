@@ -1,12 +1,11 @@
 import { randomInt } from 'node:crypto';
-import { TributaryError, type Refusal__Output, type Task__Output, type UpdateManifest__Output } from '@tributary/proto';
+import { Reason, TributaryError, refusalOf, type ReasonCode, type Refusal, type Refusal__Output, type Task__Output, type UpdateManifest__Output } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { BlobStore, RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
-import type { Refusal } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { foldPolicyOf, type RoundServices } from './active-run.js';
+import { disarmTimer, foldPolicyOf, timerScheduler, type RoundServices, type Scheduler } from './active-run.js';
 import type { Admission, UpdateAdmission } from './admission.js';
 import { EvaluationPhase } from './evaluation-phase.js';
 import type { RunEventBus, TaskBus } from './events.js';
@@ -32,6 +31,8 @@ export interface RoundEngineOptions {
   aggregatorMemoryBytes: number;
   /** Clock, replaceable in tests. @default Date.now */
   now?: () => number;
+  /** Calls at a time on the `now` clock, replaceable in tests with `now`. @default setTimeout against `now` */
+  schedule?: Scheduler;
   /** Uniform [0, 1) source for site sampling, replaceable in tests. @default crypto-random */
   random?: () => number;
 }
@@ -53,9 +54,11 @@ export class RoundEngine implements UpdateAdmission {
   private stopping = false;
 
   constructor(opts: RoundEngineOptions) {
+    const now = opts.now ?? Date.now;
     this.services = {
       ...opts,
-      now: opts.now ?? Date.now,
+      now,
+      schedule: opts.schedule ?? timerScheduler(now),
       random: opts.random ?? (() => randomInt(0, 2 ** 47) / 2 ** 47),
       serialise: (federation, fn) => this.queues.run(federation, fn),
     };
@@ -78,7 +81,7 @@ export class RoundEngine implements UpdateAdmission {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.queues.idle();
-    for (const active of this.active.all()) clearTimeout(active.timer);
+    for (const active of this.active.all()) disarmTimer(active);
   }
 
   startRun(federation: string, rounds?: number): Promise<RunRecord> {
@@ -114,11 +117,11 @@ export class RoundEngine implements UpdateAdmission {
     if (!active) {
       const stored = await this.services.state.getRun(manifest.runId);
       if (!stored || stored.federation !== manifest.federation) {
-        return refused('RUN_NOT_FOUND', `run "${manifest.runId}" does not exist in federation "${manifest.federation}"`);
+        return refused(Reason.RUN_NOT_FOUND, `run "${manifest.runId}" does not exist in federation "${manifest.federation}"`);
       }
-      return refused('RUN_NOT_RUNNING', `run "${manifest.runId}" is ${stored.status.replace('RUN_STATUS_', '')}`);
+      return refused(Reason.RUN_NOT_RUNNING, `run "${manifest.runId}" is ${stored.status.replace('RUN_STATUS_', '')}`);
     }
-    if (active.run.federation !== manifest.federation) return refused('RUN_NOT_FOUND', `run "${manifest.runId}" does not belong to federation "${manifest.federation}"`);
+    if (active.run.federation !== manifest.federation) return refused(Reason.RUN_NOT_FOUND, `run "${manifest.runId}" does not belong to federation "${manifest.federation}"`);
     const evaluating = manifest.taskKind === 'evaluate';
     const problem = evaluating ? this.evaluation.admissionProblem(active, manifest) : this.rounds.admissionProblem(active, manifest);
     if (problem) return { ok: false, refusal: problem };
@@ -130,7 +133,10 @@ export class RoundEngine implements UpdateAdmission {
     try {
       return await this.queues.run(manifest.federation, async () => {
         const active = this.active.get(manifest.runId);
-        if (!active || active.run.federation !== manifest.federation) return { reason: 'RUN_NOT_RUNNING', message: `run "${manifest.runId}" is not running` } as const;
+        if (!active || active.run.federation !== manifest.federation) return refusalOf(Reason.RUN_NOT_RUNNING, `run "${manifest.runId}" is not running`);
+        // Checked again at fold time: a site revoked while its update was in flight folds nothing.
+        const site = await this.services.state.getSite(manifest.site);
+        if (site?.status === 'REVOKED') return refusalOf(Reason.KEY_REVOKED, `the key of site "${manifest.site}" is revoked`);
         return update.isEvaluation ? this.evaluation.accept(active, update) : this.rounds.fold(active, update);
       });
     } finally {
@@ -152,6 +158,6 @@ export class RoundEngine implements UpdateAdmission {
   }
 }
 
-function refused(reason: Refusal['reason'], message: string): Admission {
-  return { ok: false, refusal: { reason, message } };
+function refused(reason: ReasonCode, message: string): Admission {
+  return { ok: false, refusal: refusalOf(reason, message) };
 }

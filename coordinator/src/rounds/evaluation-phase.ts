@@ -1,9 +1,8 @@
-import type { Task__Output, UpdateManifest__Output, UpdateSummary__Output } from '@tributary/proto';
+import { Reason, refusalOf, type Refusal, type Task__Output, type UpdateManifest__Output, type UpdateSummary__Output } from '@tributary/proto';
 import { membersOf } from '../sites/membership.js';
 import type { RoundRecord } from '../state/index.js';
-import type { Refusal } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { armTimer, emit, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
+import { armTimer, disarmTimer, emit, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { evaluationTask } from './tasks.js';
 import { acceptedRecord, summaryOf } from './update-records.js';
 
@@ -60,10 +59,10 @@ export class EvaluationPhase {
   /** Why the evaluation cannot take this result now, or undefined. */
   admissionProblem(active: ActiveRun, manifest: UpdateManifest__Output): Refusal | undefined {
     const window = active.evaluation;
-    if (!window || window.round.number !== manifest.round) return { reason: 'ROUND_NOT_OPEN', message: `no evaluation is open for round ${manifest.round}` };
-    if (this.s.now() > window.deadlineAtMs) return { reason: 'DEADLINE_PASSED', message: `the evaluation of round ${manifest.round} closed at its deadline` };
-    if (!window.selected.includes(manifest.site)) return { reason: 'SITE_NOT_SELECTED', message: `site "${manifest.site}" was not selected to evaluate round ${manifest.round}` };
-    if (window.results.some((r) => r.site === manifest.site)) return { reason: 'ALREADY_DELIVERED', message: `site "${manifest.site}" already evaluated round ${manifest.round}` };
+    if (!window || window.round.number !== manifest.round) return refusalOf(Reason.ROUND_NOT_OPEN, `no evaluation is open for round ${manifest.round}`);
+    if (this.s.now() > window.deadlineAtMs) return refusalOf(Reason.DEADLINE_PASSED, `the evaluation of round ${manifest.round} closed at its deadline`);
+    if (!window.selected.includes(manifest.site)) return refusalOf(Reason.SITE_NOT_SELECTED, `site "${manifest.site}" was not selected to evaluate round ${manifest.round}`);
+    if (window.results.some((r) => r.site === manifest.site)) return refusalOf(Reason.ALREADY_DELIVERED, `site "${manifest.site}" already evaluated round ${manifest.round}`);
     return undefined;
   }
 
@@ -72,7 +71,7 @@ export class EvaluationPhase {
     const manifest = update.manifest;
     const late = this.admissionProblem(active, manifest);
     const window = active.evaluation;
-    if (late || !window) return late ?? { reason: 'ROUND_NOT_OPEN', message: 'no evaluation is open' };
+    if (late || !window) return late ?? refusalOf(Reason.ROUND_NOT_OPEN, 'no evaluation is open');
     const summary = summaryOf(manifest, this.s.now());
     window.results.push(summary);
     await this.s.state.write([acceptedRecord(manifest, summary)]);
@@ -82,13 +81,24 @@ export class EvaluationPhase {
     return undefined;
   }
 
-  /** Stores the example-weighted results with the round and hands the run back. */
+  /**
+   * Stores the example-weighted results with the round (DONE) and hands the run back; an
+   * evaluation nobody answered is SKIPPED, with no eval_* metrics.
+   */
   async finish(active: ActiveRun): Promise<void> {
-    clearTimeout(active.timer);
+    disarmTimer(active);
     const window = active.evaluation;
     if (!window) return;
     active.evaluation = undefined;
     const round = window.round;
+    if (window.results.length === 0) {
+      round.evaluation = 'EVALUATION_STATE_SKIPPED';
+      await this.s.state.write([{ kind: 'round', value: round }]);
+      this.s.logger.info({ runId: active.run.id, round: round.number }, 'evaluation skipped: no site evaluated');
+      emit(this.s, active, 'ROUND_EVALUATED', { round });
+      await this.finished(active);
+      return;
+    }
     const sums = new Map<string, { value: number; weight: number }>();
     for (const r of window.results) {
       for (const [key, value] of Object.entries(r.metrics)) {

@@ -1,9 +1,9 @@
-import { TributaryError, decodeSafetensors } from '@tributary/proto';
+import { Reason, TributaryError, decodeSafetensors } from '@tributary/proto';
 import type { RunRecord } from '../state/index.js';
 import { toFoldable } from '../updates/foldable-update.js';
 import { foldPolicyOf, type ActiveRun, type RoundServices } from './active-run.js';
 import type { RoundLifecycle } from './round-lifecycle.js';
-import { notFound, type ActiveRuns, type RunLifecycle } from './run-lifecycle.js';
+import type { ActiveRuns, RunLifecycle } from './run-lifecycle.js';
 import { normaliseSettings } from './settings.js';
 
 /**
@@ -28,7 +28,7 @@ export class Recovery {
       this.s.logger.error({ runId: run.id, err: e.message }, 'run could not be resumed');
       const open = run.currentRound > 0 ? await this.s.state.getRound(run.id, run.currentRound) : undefined;
       if (open && open.state !== 'ROUND_STATE_COMMITTED' && open.state !== 'ROUND_STATE_FAILED') {
-        await this.s.state.write([{ kind: 'round', value: { ...open, state: 'ROUND_STATE_FAILED', failureReason: `RESUME_FAILED: ${e.message}`, closedAtMs: this.s.now() } }]);
+        await this.s.state.write([{ kind: 'round', value: { ...open, state: 'ROUND_STATE_FAILED', failureReason: `${Reason.RESUME_FAILED}: ${e.message}`, closedAtMs: this.s.now() } }]);
       }
       await this.runs.end(run, 'RUN_STATUS_FAILED', `resume failed: ${e.message}`);
     }
@@ -37,7 +37,7 @@ export class Recovery {
   private async resumeOrThrow(run: RunRecord): Promise<void> {
     const federation = await this.runs.federationOf(run);
     const version = await this.s.state.getModelVersion(run.federation, run.latestVersion);
-    if (!version) throw notFound(`model version ${run.latestVersion} is missing`);
+    if (!version) throw TributaryError.notFound(`model version ${run.latestVersion} is missing`);
     const settings = run.settings ?? normaliseSettings(federation.settings);
     const active: ActiveRun = {
       run,

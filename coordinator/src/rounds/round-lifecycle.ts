@@ -1,13 +1,12 @@
-import type { Refusal__Output, UpdateManifest__Output } from '@tributary/proto';
-import { TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, refusalOf, type Refusal, type Refusal__Output, type UpdateManifest__Output } from '@tributary/proto';
 import { join } from 'node:path';
 import { prepareModelVersion } from '../models/model-version.js';
 import { membersOf } from '../sites/membership.js';
 import type { RoundRecord } from '../state/index.js';
 import type { AggregateResult, RoundContext } from '../strategies/index.js';
-import { toFoldable, type Refusal } from '../updates/foldable-update.js';
+import { toFoldable } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { armTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
+import { armTimer, disarmTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { trainingTask } from './tasks.js';
 import { acceptedRecord, summaryOf } from './update-records.js';
 
@@ -67,7 +66,7 @@ export class RoundLifecycle {
     this.s.logger.info({ runId: run.id, round: number, selected }, 'round opened');
     emit(this.s, active, 'ROUND_OPENED');
     if (selected.length < settings.minSites) {
-      await this.fail(active, `QUORUM_NOT_MET: ${eligible.length} eligible site(s), ${selected.length} selected, min_sites is ${settings.minSites}`);
+      await this.fail(active, `${Reason.QUORUM_NOT_MET}: ${eligible.length} eligible site(s), ${selected.length} selected, min_sites is ${settings.minSites}`);
       return;
     }
     this.armDeadline(active);
@@ -78,16 +77,16 @@ export class RoundLifecycle {
   admissionProblem(active: ActiveRun, manifest: UpdateManifest__Output): Refusal | undefined {
     const round = active.round;
     if (!round || manifest.round !== round.number) {
-      return { reason: 'WRONG_ROUND', message: `round ${manifest.round} is not the current round${round ? ` (${round.number})` : ''}` };
+      return refusalOf(Reason.WRONG_ROUND, `round ${manifest.round} is not the current round${round ? ` (${round.number})` : ''}`);
     }
-    if (round.state !== 'ROUND_STATE_OPEN') return { reason: 'ROUND_NOT_OPEN', message: `round ${round.number} is ${round.state.replace('ROUND_STATE_', '')}` };
-    if (this.s.now() > round.deadlineAtMs) return { reason: 'DEADLINE_PASSED', message: `round ${round.number} closed at its deadline` };
-    if (!round.selectedSites.includes(manifest.site)) return { reason: 'SITE_NOT_SELECTED', message: `site "${manifest.site}" was not selected for round ${round.number}` };
+    if (round.state !== 'ROUND_STATE_OPEN') return refusalOf(Reason.ROUND_NOT_OPEN, `round ${round.number} is ${round.state.replace('ROUND_STATE_', '')}`);
+    if (this.s.now() > round.deadlineAtMs) return refusalOf(Reason.DEADLINE_PASSED, `round ${round.number} closed at its deadline`);
+    if (!round.selectedSites.includes(manifest.site)) return refusalOf(Reason.SITE_NOT_SELECTED, `site "${manifest.site}" was not selected for round ${round.number}`);
     if (round.accepted.some((u) => u.site === manifest.site)) {
-      return { reason: 'ALREADY_DELIVERED', message: `site "${manifest.site}" already delivered an update for round ${round.number}` };
+      return refusalOf(Reason.ALREADY_DELIVERED, `site "${manifest.site}" already delivered an update for round ${round.number}`);
     }
     if (manifest.baseVersion !== 0 && manifest.baseVersion !== round.baseVersion) {
-      return { reason: 'WRONG_ROUND', message: `update trained from model version ${manifest.baseVersion}, round ${round.number} hands out version ${round.baseVersion}` };
+      return refusalOf(Reason.WRONG_ROUND, `update trained from model version ${manifest.baseVersion}, round ${round.number} hands out version ${round.baseVersion}`);
     }
     return undefined;
   }
@@ -97,12 +96,12 @@ export class RoundLifecycle {
     const manifest = update.manifest;
     const late = this.admissionProblem(active, manifest);
     const round = active.round;
-    if (late || !round || !active.aggregator) return late ?? { reason: 'ROUND_NOT_OPEN', message: 'the round is not open' };
+    if (late || !round || !active.aggregator) return late ?? refusalOf(Reason.ROUND_NOT_OPEN, 'the round is not open');
     let foldable;
     try {
       foldable = toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active));
     } catch (err) {
-      return { reason: 'MALFORMED_PAYLOAD', message: `payload cannot be decoded: ${TributaryError.from(err).message}` };
+      return refusalOf(Reason.MALFORMED_PAYLOAD, `payload cannot be decoded: ${TributaryError.from(err).message}`);
     }
     if (foldable.clipped) {
       round.metrics['clipped_updates'] = (round.metrics['clipped_updates'] ?? 0) + 1;
@@ -119,7 +118,7 @@ export class RoundLifecycle {
       });
     } catch (err) {
       const e = TributaryError.from(err);
-      return { reason: e.reason === 'INTERNAL' ? 'STRATEGY_ERROR' : (e.reason as Refusal['reason']), message: e.message };
+      return refusalOf(e.reason === Reason.INTERNAL ? Reason.STRATEGY_ERROR : e.reason, e.message);
     }
     // Keep the verified payload: lineage points at it, and a restart re-folds the open round from it.
     await update.commit();
@@ -157,13 +156,13 @@ export class RoundLifecycle {
 
   /** Closes the open round: commits a model version at quorum, otherwise fails the round. */
   async close(active: ActiveRun): Promise<void> {
-    clearTimeout(active.timer);
+    disarmTimer(active);
     const round = active.round;
     const aggregator = active.aggregator;
     if (!round || !aggregator || round.state !== 'ROUND_STATE_OPEN') return;
     const settings = settingsOf(active);
     if (round.accepted.length < settings.minSites) {
-      await this.fail(active, `QUORUM_NOT_MET: ${round.accepted.length} of ${round.selectedSites.length} selected site(s) delivered, min_sites is ${settings.minSites}`);
+      await this.fail(active, `${Reason.QUORUM_NOT_MET}: ${round.accepted.length} of ${round.selectedSites.length} selected site(s) delivered, min_sites is ${settings.minSites}`);
       return;
     }
     round.state = 'ROUND_STATE_AGGREGATING';
@@ -173,7 +172,7 @@ export class RoundLifecycle {
     try {
       result = await aggregator.finish();
     } catch (err) {
-      await this.fail(active, `STRATEGY_ERROR: ${TributaryError.from(err).message}`);
+      await this.fail(active, `${Reason.STRATEGY_ERROR}: ${TributaryError.from(err).message}`);
       return;
     } finally {
       await this.disposeAggregator(active);
@@ -214,7 +213,7 @@ export class RoundLifecycle {
 
   /** Fails the open round; `advance` hands the run its outcome (next round or end). */
   async fail(active: ActiveRun, reason: string, advance = true): Promise<void> {
-    clearTimeout(active.timer);
+    disarmTimer(active);
     const round = active.round;
     if (!round) return;
     round.state = 'ROUND_STATE_FAILED';

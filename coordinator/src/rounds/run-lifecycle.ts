@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { TributaryError, decodeSafetensors, type RunStatus__Output } from '@tributary/proto';
+import { Reason, TributaryError, decodeSafetensors, type RunStatus__Output } from '@tributary/proto';
 import type { FederationRecord, ModelVersionRecord, RoundRecord, RunRecord } from '../state/index.js';
-import { emit, runEvent, type ActiveRun, type GlobalModel, type RoundServices } from './active-run.js';
+import { disarmTimer, emit, runEvent, settingsOf, type ActiveRun, type GlobalModel, type RoundServices } from './active-run.js';
 import type { EvaluationPhase } from './evaluation-phase.js';
 import type { RoundLifecycle } from './round-lifecycle.js';
 import { normaliseSettings } from './settings.js';
@@ -28,7 +28,7 @@ export class ActiveRuns {
 
   remove(active: ActiveRun): void {
     active.ended = true;
-    clearTimeout(active.timer);
+    disarmTimer(active);
     this.byId.delete(active.run.id);
     if (this.byFederation.get(active.run.federation) === active) this.byFederation.delete(active.run.federation);
   }
@@ -53,20 +53,16 @@ export class RunLifecycle {
 
   async start(federationName: string, rounds?: number): Promise<RunRecord> {
     const federation = await this.s.state.getFederation(federationName);
-    if (!federation) throw notFound(`federation "${federationName}" does not exist`);
+    if (!federation) throw TributaryError.notFound(`federation "${federationName}" does not exist`);
     const running = this.active.ofFederation(federationName);
     if (running) {
-      throw new TributaryError({
-        code: 'FAILED_PRECONDITION',
-        reason: 'RUN_ALREADY_RUNNING',
-        message: `federation "${federationName}" already has run ${running.run.id} in progress; stop it first`,
-      });
+      throw TributaryError.of(Reason.RUN_ALREADY_RUNNING, `federation "${federationName}" already has run ${running.run.id} in progress; stop it first`);
     }
     const settings = normaliseSettings(federation.settings);
     if (rounds !== undefined && rounds > 0) settings.rounds = rounds;
     const strategy = this.s.strategies.get(settings.strategy);
     const version = await this.s.state.getModelVersion(federationName, federation.latestVersion);
-    if (!version) throw new TributaryError({ code: 'INTERNAL', reason: 'INTERNAL', message: `model version ${federation.latestVersion} of "${federationName}" is missing` });
+    if (!version) throw TributaryError.internal(`model version ${federation.latestVersion} of "${federationName}" is missing`);
     const run: RunRecord = {
       id: randomBytes(8).toString('hex'),
       federation: federationName,
@@ -90,11 +86,11 @@ export class RunLifecycle {
 
   async stop(runId: string, reason: string): Promise<RunRecord> {
     const run = await this.s.state.getRun(runId);
-    if (!run) throw notFound(`run "${runId}" does not exist`);
+    if (!run) throw TributaryError.notFound(`run "${runId}" does not exist`);
     if (TERMINAL_RUN.has(run.status)) return run;
     const active = this.active.get(runId);
     if (active?.round && active.round.state === 'ROUND_STATE_OPEN') {
-      await this.rounds.fail(active, `RUN_STOPPED: ${reason || 'stopped by an operator'}`, false);
+      await this.rounds.fail(active, `${Reason.RUN_STOPPED}: ${reason || 'stopped by an operator'}`, false);
     }
     return this.end(run, 'RUN_STATUS_KILLED', reason || 'stopped by an operator');
   }
@@ -120,8 +116,7 @@ export class RunLifecycle {
 
   /** After a failed round: the run's policy decides between the next round and failing the run. */
   async failed(active: ActiveRun, round: RoundRecord, reason: string): Promise<void> {
-    const policy = active.run.settings?.onRoundFailure ?? 'ROUND_FAILURE_POLICY_FAIL_RUN';
-    if (policy === 'ROUND_FAILURE_POLICY_CONTINUE') {
+    if (settingsOf(active).onRoundFailure === 'ROUND_FAILURE_POLICY_CONTINUE') {
       await this.advance(active);
     } else {
       await this.end(active.run, 'RUN_STATUS_FAILED', `round ${round.number} failed: ${reason}`);
@@ -156,11 +151,7 @@ export class RunLifecycle {
   /** The federation a run belongs to, or NOT_FOUND. */
   async federationOf(run: RunRecord): Promise<FederationRecord> {
     const federation = await this.s.state.getFederation(run.federation);
-    if (!federation) throw notFound(`federation "${run.federation}" is gone`);
+    if (!federation) throw TributaryError.notFound(`federation "${run.federation}" is gone`);
     return federation;
   }
-}
-
-export function notFound(message: string): TributaryError {
-  return new TributaryError({ code: 'NOT_FOUND', reason: 'NOT_FOUND', message });
 }

@@ -11,6 +11,8 @@ export const SETTINGS_DEFAULTS = {
 
 /** Largest number of rounds a run may ask for. */
 export const MAX_ROUNDS = 100_000;
+/** Longest round deadline: one week. */
+export const MAX_ROUND_DEADLINE_SECONDS = 7 * 24 * 3600;
 
 /** Fills defaults and checks ranges; errors name the offending setting. */
 export function normaliseSettings(input: Partial<FederationSettings__Output> | null | undefined): FederationSettings__Output {
@@ -32,7 +34,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
     normBoundMode: s.normBoundMode || 'refuse',
   };
   const bad = (field: string, why: string): never => {
-    throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'INVALID_ARGUMENT', message: `settings.${field} ${why}` });
+    throw TributaryError.invalidArgument(`settings.${field} ${why}`);
   };
   if (settings.rounds > MAX_ROUNDS) bad('rounds', `must be at most ${MAX_ROUNDS}`);
   if (!(settings.sampleFraction >= 0 && settings.sampleFraction <= 1)) bad('sample_fraction', 'must be within [0, 1]');
@@ -40,6 +42,6 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
   if (settings.sampleCount > 0 && settings.sampleCount < settings.minSites) bad('sample_count', `must be at least min_sites (${settings.minSites})`);
   if (!(Number.isFinite(settings.normBound) && settings.normBound >= 0)) bad('norm_bound', 'must be a finite number >= 0');
   if (settings.normBoundMode !== 'refuse' && settings.normBoundMode !== 'clip') bad('norm_bound_mode', `must be "refuse" or "clip", got ${quoted(settings.normBoundMode)}`);
-  if (settings.roundDeadlineSeconds > 7 * 24 * 3600) bad('round_deadline_seconds', 'must be at most one week');
+  if (settings.roundDeadlineSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('round_deadline_seconds', 'must be at most one week');
   return settings;
 }

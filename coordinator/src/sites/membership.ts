@@ -15,3 +15,8 @@ export async function membersOf(state: StateStore, federation: string, opts: { a
     .filter((s) => isMember(s, federation) && (!opts.approvedOnly || s.status === 'APPROVED'))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
+
+/** The federations a site is a member of, sorted: what its NATS user may publish in. */
+export function federationsOf(site: Pick<SiteRecord, 'federations'>): string[] {
+  return [...new Set(site.federations)].sort();
+}

@@ -10,3 +10,4 @@ export type {
 export type { StateStore, StateWrite } from './store.js';
 export { LevelStateStore } from './level-store.js';
 export { BlobStore } from './blob-store.js';
+export { MemoryStateStore } from './memory-store.js';

@@ -12,7 +12,6 @@ export { FedAvgAggregator, FedAvgStrategy } from './fedavg.js';
 export { OPAQUE_PAYLOAD_TENSOR, StrategyRegistry, sampleSites } from './strategy.js';
 export type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 export { FedProxStrategy } from './fedprox.js';
-export { loadStrategyPlugin } from './plugins.js';
 export { KrumAggregator, KrumStrategy, MultiKrumStrategy } from './krum.js';
 export type { KrumOptions } from './krum.js';
 export { MedianAggregator, MedianStrategy } from './median.js';

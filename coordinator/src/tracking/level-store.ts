@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
+import { decodeMetricValue, encodeMetricValue } from '@tributary/proto';
 import { SEP, openSublevel, prefixRange, type LevelBatchOp, type LevelDb, type Sublevel } from '../state/level-layout.js';
 import { LocalTrackingStore } from './local-store.js';
 import type { TrackingRunRecord, TrackingRunWrite, TrackingBackend } from './local-store.js';
-import { compareMetricPoints, decodeMetricValue, encodeMetricValue, metricOfPointKey, metricPointKey } from './metric-points.js';
+import { compareMetricPoints, metricOfPointKey, metricPointKey } from './metric-points.js';
 import type { Experiment, Metric } from './store.js';
 
 // No run id, experiment id or metric key may hold NUL (validation allows none), so a prefix range

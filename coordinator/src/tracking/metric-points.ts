@@ -83,24 +83,3 @@ export function compareMetricPoints(a: Metric, b: Metric): number {
 export function isNewerMetric(candidate: Metric, current: Metric | undefined): boolean {
   return current === undefined || compareMetricPoints(candidate, current) > 0;
 }
-
-/**
- * A metric value as MLflow puts it in JSON (the protobuf JSON mapping): numbers, except NaN and
- * ±Infinity, which JSON cannot hold and travel as the strings "NaN", "Infinity", "-Infinity".
- */
-export function encodeMetricValue(value: number): number | string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Infinity) return 'Infinity';
-  if (value === -Infinity) return '-Infinity';
-  return value;
-}
-
-/** Reads a metric value from MLflow JSON; undefined if it is neither a number nor one of the words. */
-export function decodeMetricValue(raw: unknown): number | undefined {
-  if (typeof raw === 'number') return raw;
-  if (raw === 'NaN') return NaN;
-  if (raw === 'Infinity') return Infinity;
-  if (raw === '-Infinity') return -Infinity;
-  if (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw))) return Number(raw);
-  return undefined;
-}

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Reason, TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, decodeMetricValue, encodeMetricValue } from '@tributary/proto';
 import { mlflowErrorOfHttpStatus, reasonOfMlflowError } from './errors.js';
-import { decodeMetricValue, encodeMetricValue } from './metric-points.js';
 import { TRACKING_RUN_STATUSES } from './store.js';
 import type {
   CreateTrackingRunOptions,

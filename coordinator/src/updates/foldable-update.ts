@@ -1,7 +1,9 @@
 import { open } from 'node:fs/promises';
 import {
   OPAQUE_PAYLOAD_TENSOR,
+  Reason,
   TributaryError,
+  refusalOf,
   allFinite,
   checkSpec,
   decodeSafetensors,
@@ -9,18 +11,12 @@ import {
   safetensorsHeaderLength,
   tensor,
   tensorOfBytes,
-  type ReasonCode,
+  type Refusal,
   type SafetensorsEntry,
   type TensorMap,
   type TensorSpec__Output,
 } from '@tributary/proto';
 import { SquaredDistance, clipUpdateToNorm, floatValues, isFloatDType } from '../strategies/index.js';
-
-/** Why an update is refused: a reason code and a one-line message. */
-export interface Refusal {
-  readonly reason: ReasonCode;
-  readonly message: string;
-}
 
 /** How a round takes updates: the model they must match and the norm policy. */
 export interface FoldPolicy {
@@ -69,11 +65,11 @@ export async function inspectStagedPayload(path: string, size: number, flavor: s
       const headerLength = safetensorsHeaderLength(prefix, size, maxHeader);
       layout = parseSafetensorsHeader(await readExactly(file, 8, headerLength), size - 8 - headerLength);
     } catch (err) {
-      return { reason: 'MALFORMED_PAYLOAD', message: `payload is not a valid safetensors file: ${TributaryError.from(err).message}` };
+      return refusalOf(Reason.MALFORMED_PAYLOAD, `payload is not a valid safetensors file: ${TributaryError.from(err).message}`);
     }
     if (!policy.heterogeneous) {
       const mismatch = checkSpec(policy.modelSpec, layout.entries);
-      if (mismatch !== undefined) return { reason: 'SCHEMA_MISMATCH', message: `payload tensors do not match the model: ${mismatch}` };
+      if (mismatch !== undefined) return refusalOf(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${mismatch}`);
     }
     const measure = policy.normBound > 0 && policy.normMode === 'refuse' && !policy.heterogeneous;
     const distance = new SquaredDistance();
@@ -83,7 +79,7 @@ export async function inspectStagedPayload(path: string, size: number, flavor: s
     }
     const norm = distance.norm();
     if (measure && norm > policy.normBound) {
-      return { reason: 'NORM_EXCEEDED', message: `update norm ${norm.toPrecision(6)} exceeds the bound ${policy.normBound}` };
+      return refusalOf(Reason.NORM_EXCEEDED, `update norm ${norm.toPrecision(6)} exceeds the bound ${policy.normBound}`);
     }
     return undefined;
   } finally {
@@ -103,7 +99,7 @@ async function inspectTensor(
   for (let at = entry.begin; at < entry.end; at += INSPECT_SLICE_BYTES) {
     const bytes = await readExactly(file, dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));
     const slice = tensorOfBytes({ dtype: entry.dtype, shape: [] }, bytes);
-    if (!allFinite(slice)) return { reason: 'NON_FINITE', message: `tensor "${entry.name}" has a NaN or infinite value` };
+    if (!allFinite(slice)) return refusalOf(Reason.NON_FINITE, `tensor "${entry.name}" has a NaN or infinite value`);
     if (norm && isFloatDType(entry.dtype)) {
       const values = floatValues(slice);
       norm.distance.add(values, base?.subarray(elements, elements + values.length));
@@ -125,7 +121,7 @@ async function readExactly(file: Awaited<ReturnType<typeof open>>, position: num
   let done = 0;
   while (done < length) {
     const { bytesRead } = await file.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) throw new TributaryError({ code: 'INVALID_ARGUMENT', reason: 'MALFORMED_PAYLOAD', message: `payload ends ${length - done} bytes early` });
+    if (bytesRead === 0) throw TributaryError.of(Reason.MALFORMED_PAYLOAD, `payload ends ${length - done} bytes early`);
     done += bytesRead;
   }
   return buffer;

@@ -2,7 +2,8 @@
 // iris flowers, all on this machine. Run it with `npm run demo`.
 //
 // The parts, in the order they appear below:
-//   1. nats-server (data plane) and a Coordinator (control plane) with a fresh admin key;
+//   1. nats-server (data plane, in operator mode: every site gets its own NATS user from the
+//      coordinator) and a Coordinator (control plane) with a fresh admin key;
 //   2. the admin creates federation "iris" from the initial weights and adds three sites by key;
 //   3. the admin starts a run; each site trains on its own rows and publishes signed updates;
 //   4. after each committed round we download the global model and score it on held-out rows;
@@ -40,7 +41,9 @@ async function main(): Promise<number> {
   cleanup.push(() => clearTimeout(timeout), () => process.off('SIGINT', onInterrupt));
   try {
     // 1. Infrastructure.
-    const nats = await NatsServer.start();
+    // Operator mode: a new NATS authority in a temp dir; the coordinator issues each site a NATS
+    // user that may publish only its own updates and metrics (the SDK asks for it by itself).
+    const nats = await NatsServer.start({ operator: {} });
     cleanup.push(() => nats.stop());
     const dataDir = await mkdtemp(join(tmpdir(), 'tributary-quickstart-'));
     cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
@@ -50,6 +53,7 @@ async function main(): Promise<number> {
       grpcListen: '127.0.0.1:0',
       nats: nats.url,
       adminKeys: [adminKey.publicKey],
+      ...(nats.operator === undefined ? {} : { natsAuthority: nats.operator.authorityDir }),
     });
     cleanup.push(() => coordinator.close());
     const admin = new AdminClient({ address: coordinator.address, key: adminKey });

@@ -20,6 +20,7 @@ import type { GetRoundRequest as _tributary_v1_GetRoundRequest, GetRoundRequest_
 import type { GetRunRequest as _tributary_v1_GetRunRequest, GetRunRequest__Output as _tributary_v1_GetRunRequest__Output } from './tributary/v1/GetRunRequest.js';
 import type { GetUpdateStatusRequest as _tributary_v1_GetUpdateStatusRequest, GetUpdateStatusRequest__Output as _tributary_v1_GetUpdateStatusRequest__Output } from './tributary/v1/GetUpdateStatusRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from './tributary/v1/Invitation.js';
+import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from './tributary/v1/IssueSiteNatsCredentialsRequest.js';
 import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from './tributary/v1/ListFederationsRequest.js';
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from './tributary/v1/ListFederationsResponse.js';
 import type { ListModelVersionsRequest as _tributary_v1_ListModelVersionsRequest, ListModelVersionsRequest__Output as _tributary_v1_ListModelVersionsRequest__Output } from './tributary/v1/ListModelVersionsRequest.js';
@@ -89,6 +90,7 @@ export interface ProtoGrpcType {
       GetRunRequest: MessageTypeDefinition<_tributary_v1_GetRunRequest, _tributary_v1_GetRunRequest__Output>
       GetUpdateStatusRequest: MessageTypeDefinition<_tributary_v1_GetUpdateStatusRequest, _tributary_v1_GetUpdateStatusRequest__Output>
       Invitation: MessageTypeDefinition<_tributary_v1_Invitation, _tributary_v1_Invitation__Output>
+      IssueSiteNatsCredentialsRequest: MessageTypeDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_IssueSiteNatsCredentialsRequest__Output>
       ListFederationsRequest: MessageTypeDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsRequest__Output>
       ListFederationsResponse: MessageTypeDefinition<_tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsResponse__Output>
       ListModelVersionsRequest: MessageTypeDefinition<_tributary_v1_ListModelVersionsRequest, _tributary_v1_ListModelVersionsRequest__Output>

@@ -15,8 +15,15 @@ export interface DevResult {
   /** Admin key file, created on first use. */
   readonly keyFile: string;
   readonly keyId: string;
-  /** Holds admin.key, nats/ (JetStream) and data/ (coordinator state). */
+  /** Key id of the coordinator's own key (`data/coordinator.key`), which signs verdicts; sites may pin it. */
+  readonly coordinatorKeyId: string;
+  /** Holds admin.key, nats/ (JetStream), nats-authority/ and data/ (coordinator state). */
   readonly dir: string;
+  /**
+   * nats-server runs in operator mode and sites get their own NATS users from the coordinator
+   * (the authority directory); absent with --no-nats-auth.
+   */
+  readonly natsAuthority?: string;
   /** The directory is removed on exit (no --dir given). */
   readonly temporary: boolean;
   /** Environment for admin commands and sites in other shells. */
@@ -32,6 +39,7 @@ export default defineCommand({
       .option('--dir <dir>', 'keep state in this directory (default: a temp dir removed on exit)')
       .option('--grpc-listen <host:port>', 'coordinator gRPC address (default 127.0.0.1:7400)')
       .option('--nats-port <port>', 'nats-server port (default: a free port)')
+      .option('--no-nats-auth', 'run nats-server without authentication instead of in operator mode with per-site credentials')
       .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
   },
   parse(raw) {
@@ -40,15 +48,18 @@ export default defineCommand({
       dir,
       grpcListen: optHostPort(optString(raw, 'grpcListen')),
       natsPort: optInteger(raw, 'natsPort', '--nats-port', 1, 65535),
+      // Commander sets natsAuth to false for --no-nats-auth.
+      natsAuth: raw.opts['natsAuth'] !== false,
       stopOnStdinClose: optFlag(raw, 'stopOnStdinClose'),
     };
   },
   async run(input, ctx) {
     // Loaded on demand: admin commands start faster without the server's modules.
-    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createLogger }] = await Promise.all([
+    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createLogger }, { createNatsAuthority }] = await Promise.all([
       import('../../coordinator.js'),
       import('../../dev/nats-server.js'),
       import('../../observability/logger.js'),
+      import('../../nats-auth/authority-setup.js'),
     ]);
     if (!NatsServer.available()) {
       throw TributaryError.of(Reason.NATS_SERVER_MISSING, NATS_SERVER_INSTALL_HINT);
@@ -66,11 +77,19 @@ export default defineCommand({
       const keyFile = join(dir, 'admin.key');
       if (!(await exists(keyFile))) await writeKeyFile(keyFile, generateSigningKey('admin'));
       const key = await readKeyFile(keyFile);
-      const nats = await NatsServer.start({ storeDir: join(dir, 'nats'), ...(input.natsPort === undefined ? {} : { port: input.natsPort }) });
+      // The authority is made once and kept with the directory, like the admin key.
+      const natsAuthority = input.natsAuth ? join(dir, 'nats-authority') : undefined;
+      if (natsAuthority !== undefined && !(await exists(join(natsAuthority, 'authority.json')))) await createNatsAuthority({ dir: natsAuthority });
+      const nats = await NatsServer.start({
+        storeDir: join(dir, 'nats'),
+        ...(input.natsPort === undefined ? {} : { port: input.natsPort }),
+        ...(natsAuthority === undefined ? {} : { operator: { authorityDir: natsAuthority } }),
+      });
       cleanup.unshift(() => nats.stop());
       const coordinator = await Coordinator.start({
         dataDir: join(dir, 'data'),
         ...(input.grpcListen === undefined ? {} : { grpcListen: input.grpcListen }),
+        ...(natsAuthority === undefined ? {} : { natsAuthority }),
         nats: nats.url,
         adminKeys: [key.publicKey],
         logger: createLogger(ctx.logLevel ?? 'warn'),
@@ -81,8 +100,10 @@ export default defineCommand({
         nats: nats.url,
         keyFile,
         keyId: key.keyId,
+        coordinatorKeyId: coordinator.keyId,
         dir,
         temporary,
+        ...(natsAuthority === undefined ? {} : { natsAuthority }),
         exports: { TRIBUTARY_COORDINATOR: coordinator.address, TRIBUTARY_KEY: keyFile, TRIBUTARY_NATS: nats.url },
       };
       if (stopped.aborted) await stop();
@@ -101,7 +122,14 @@ export default defineCommand({
       fields([
         ['coordinator', r.coordinator],
         ['nats', `${r.nats} (JetStream in ${join(r.dir, 'nats')})`],
+        [
+          'nats auth',
+          r.natsAuthority === undefined
+            ? 'none (--no-nats-auth): any client may publish anything'
+            : `operator mode (authority in ${r.natsAuthority}); sites get their NATS credentials from the coordinator automatically`,
+        ],
         ['admin key', `${r.keyFile} (key id ${r.keyId})`],
+        ['coordinator key', `key id ${r.coordinatorKeyId} (signs verdicts)`],
         ['data', `${join(r.dir, 'data')}${r.temporary ? ' (removed on exit)' : ''}`],
       ]).replace(/^/gm, '  '),
       '',

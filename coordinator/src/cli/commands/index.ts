@@ -21,6 +21,7 @@ import siteAdd from './site/add.js';
 import siteInvite from './site/invite.js';
 import siteList from './site/list.js';
 import siteRevoke from './site/revoke.js';
+import siteCredentials from './site/credentials.js';
 
 /** Every command, in the order `tributary --help` lists them. */
 export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
@@ -30,6 +31,7 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   siteAdd,
   siteList,
   siteRevoke,
+  siteCredentials,
   siteInvite,
   federationCreate,
   federationList,

@@ -7,11 +7,15 @@ export interface ServeResult {
   /** host:port the gRPC server listens on. */
   readonly address: string;
   readonly dataDir: string;
+  /** Key id of the coordinator's own key (`<dataDir>/coordinator.key`), which signs verdicts; sites may pin it. */
+  readonly coordinatorKeyId: string;
   readonly nats: readonly string[];
   /** How the coordinator authenticates to NATS (never the secret itself). */
   readonly natsAuth: 'none' | 'user' | 'token' | 'creds';
   /** TLS files are configured for NATS. */
   readonly natsTls: boolean;
+  /** The NATS authority directory issuing per-site NATS users, if any. */
+  readonly natsAuthority?: string;
   readonly adminKeyIds: readonly string[];
   /** 0 when metrics are off. */
   readonly metricsPort: number;
@@ -36,6 +40,7 @@ export default defineCommand({
       .option('--nats-tls-ca <file>', 'CA certificate (PEM) that signed the NATS server certificate')
       .option('--nats-tls-cert <file>', 'client certificate (PEM) for NATS mutual TLS, with --nats-tls-key')
       .option('--nats-tls-key <file>', 'client private key (PEM) for NATS mutual TLS')
+      .option('--nats-authority <dir>', 'NATS authority directory (`tributary nats init`): sites get their own short-lived NATS users from the coordinator')
       .option('--admin-key <key>', 'admin public key (base64) or key file; repeatable', collect)
       .option('--metrics-port <port>', 'Prometheus metrics port; 0 = off (default 0)')
       .option('--tls-cert <file>', 'gRPC TLS certificate (PEM)')
@@ -62,6 +67,7 @@ export default defineCommand({
       natsTlsCa: optString(raw, 'natsTlsCa'),
       natsTlsCert: optString(raw, 'natsTlsCert'),
       natsTlsKey: optString(raw, 'natsTlsKey'),
+      natsAuthority: optString(raw, 'natsAuthority'),
       adminKeys: adminKeys.length === 0 ? undefined : adminKeys,
       logLevel: optString(raw, 'logLevel'),
       metricsPort: optString(raw, 'metricsPort'),
@@ -84,9 +90,11 @@ export default defineCommand({
     const result: ServeResult = {
       address: coordinator.address,
       dataDir: config.dataDir,
+      coordinatorKeyId: coordinator.keyId,
       nats: config.nats,
       natsAuth: config.natsCredentials?.kind ?? 'none',
       natsTls: config.natsTls !== undefined,
+      ...(config.natsAuthority === undefined ? {} : { natsAuthority: config.natsAuthority }),
       adminKeyIds: config.adminKeyIds,
       metricsPort: config.metricsPort,
       tls: config.tls !== undefined,
@@ -100,8 +108,8 @@ export default defineCommand({
   },
   render(r) {
     const metrics = r.metricsPort === 0 ? '' : `, metrics on :${r.metricsPort}`;
-    const natsSecurity = [r.natsAuth === 'none' ? '' : r.natsAuth, r.natsTls ? 'TLS' : ''].filter((s) => s !== '').join(', ');
+    const natsSecurity = [r.natsAuth === 'none' ? '' : r.natsAuth, r.natsTls ? 'TLS' : '', r.natsAuthority === undefined ? '' : 'per-site credentials'].filter((s) => s !== '').join(', ');
     const nats = `${r.nats.join(',')}${natsSecurity === '' ? '' : ` (${natsSecurity})`}`;
-    return `Coordinator listening on ${r.address}${r.tls ? ' (TLS)' : ''} (data ${r.dataDir}, NATS ${nats}${metrics}). Ctrl-C stops it.`;
+    return `Coordinator listening on ${r.address}${r.tls ? ' (TLS)' : ''} (data ${r.dataDir}, NATS ${nats}${metrics}), coordinator key id ${r.coordinatorKeyId}. Ctrl-C stops it.`;
   },
 });

@@ -1,9 +1,8 @@
-import type { GetMetricHistoryResponse__Output, MetricSeries__Output } from '@tributary/proto';
+import { encodeMetricValue, type GetMetricHistoryResponse__Output, type JsonMetricValue, type MetricSeries__Output } from '@tributary/proto';
 import { UsageError } from '../../errors.js';
 import { defineCommand } from '../../command.js';
 import { nameArg, optInteger, optString } from '../../input.js';
 import { formatNumber, table } from '../../render.js';
-import { jsonMetricValue, type JsonMetricValue } from './tail.js';
 
 export interface ShowInput {
   readonly federation: string;
@@ -90,10 +89,10 @@ export function summariseSeries(series: MetricSeries__Output, width = DEFAULT_WI
     points: series.points.length,
     firstStep: first?.step ?? null,
     lastStep: last?.step ?? null,
-    first: first === undefined ? null : jsonMetricValue(first.value),
-    last: last === undefined ? null : jsonMetricValue(last.value),
-    min: numbers === 0 ? null : jsonMetricValue(min),
-    max: numbers === 0 ? null : jsonMetricValue(max),
+    first: first === undefined ? null : encodeMetricValue(first.value),
+    last: last === undefined ? null : encodeMetricValue(last.value),
+    min: numbers === 0 ? null : encodeMetricValue(min),
+    max: numbers === 0 ? null : encodeMetricValue(max),
     trend: downsample(values, width),
   };
 }

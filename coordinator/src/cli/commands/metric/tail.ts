@@ -1,6 +1,5 @@
-import { Backoff, DEFAULT_BACKOFF_POLICY, TributaryError, sleep } from '@tributary/proto';
+import { Backoff, DEFAULT_BACKOFF_POLICY, Reason, TributaryError, encodeMetricValue, sleep, type JsonMetricValue } from '@tributary/proto';
 import type { MetricEvent__Output, MetricPoint__Output } from '@tributary/proto';
-import { encodeMetricValue } from '../../../tracking/metric-points.js';
 import { defineCommand } from '../../command.js';
 import { collect, nameArg, optList, optString } from '../../input.js';
 import { plural } from '../../render.js';
@@ -16,13 +15,6 @@ export interface TailResult {
   readonly points: number;
   /** Batches (site, run, round) they came in. */
   readonly batches: number;
-}
-
-/** A metric value as JSON can hold it: a number, or MLflow's words for NaN and the infinities. */
-export type JsonMetricValue = number | 'NaN' | 'Infinity' | '-Infinity';
-
-export function jsonMetricValue(v: number): JsonMetricValue {
-  return encodeMetricValue(v) as JsonMetricValue;
 }
 
 /** Point tails in JSON: one object per line. Metric values NaN and ±Infinity as MLflow's JSON words. */
@@ -76,7 +68,7 @@ export default defineCommand({
     const backoff = new Backoff(DEFAULT_BACKOFF_POLICY);
     for (;;) {
       // The stream ended (coordinator shutting down) or dropped: follow again.
-      let failure = new TributaryError({ code: 'UNAVAILABLE', reason: 'UNAVAILABLE', message: 'the metric stream ended' });
+      let failure = TributaryError.of(Reason.UNAVAILABLE, 'the metric stream ended');
       try {
         const events = admin.watchMetrics(input.federation, {
           ...(input.runId === undefined ? {} : { runId: input.runId }),
@@ -123,7 +115,7 @@ export function pointRecord(event: MetricEvent__Output, p: MetricPoint__Output):
     site: event.site,
     key: p.key,
     step: p.step,
-    value: jsonMetricValue(p.value),
+    value: encodeMetricValue(p.value),
     storedAtMs: event.storedAtMs,
   };
 }

@@ -13,6 +13,7 @@ import type { GetMetricHistoryResponse as _tributary_v1_GetMetricHistoryResponse
 import type { GetRoundRequest as _tributary_v1_GetRoundRequest, GetRoundRequest__Output as _tributary_v1_GetRoundRequest__Output } from '../../tributary/v1/GetRoundRequest.js';
 import type { GetRunRequest as _tributary_v1_GetRunRequest, GetRunRequest__Output as _tributary_v1_GetRunRequest__Output } from '../../tributary/v1/GetRunRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from '../../tributary/v1/Invitation.js';
+import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from '../../tributary/v1/IssueSiteNatsCredentialsRequest.js';
 import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from '../../tributary/v1/ListFederationsRequest.js';
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from '../../tributary/v1/ListFederationsResponse.js';
 import type { ListModelVersionsRequest as _tributary_v1_ListModelVersionsRequest, ListModelVersionsRequest__Output as _tributary_v1_ListModelVersionsRequest__Output } from '../../tributary/v1/ListModelVersionsRequest.js';
@@ -25,6 +26,7 @@ import type { ListSitesRequest as _tributary_v1_ListSitesRequest, ListSitesReque
 import type { ListSitesResponse as _tributary_v1_ListSitesResponse, ListSitesResponse__Output as _tributary_v1_ListSitesResponse__Output } from '../../tributary/v1/ListSitesResponse.js';
 import type { MetricEvent as _tributary_v1_MetricEvent, MetricEvent__Output as _tributary_v1_MetricEvent__Output } from '../../tributary/v1/MetricEvent.js';
 import type { ModelChunk as _tributary_v1_ModelChunk, ModelChunk__Output as _tributary_v1_ModelChunk__Output } from '../../tributary/v1/ModelChunk.js';
+import type { NatsCredentials as _tributary_v1_NatsCredentials, NatsCredentials__Output as _tributary_v1_NatsCredentials__Output } from '../../tributary/v1/NatsCredentials.js';
 import type { RevokeSiteRequest as _tributary_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _tributary_v1_RevokeSiteRequest__Output } from '../../tributary/v1/RevokeSiteRequest.js';
 import type { Round as _tributary_v1_Round, Round__Output as _tributary_v1_Round__Output } from '../../tributary/v1/Round.js';
 import type { Run as _tributary_v1_Run, Run__Output as _tributary_v1_Run__Output } from '../../tributary/v1/Run.js';
@@ -105,6 +107,15 @@ export interface AdminServiceClient extends grpc.Client {
   getRun(argument: _tributary_v1_GetRunRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   getRun(argument: _tributary_v1_GetRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   getRun(argument: _tributary_v1_GetRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
+  
+  IssueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  IssueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  IssueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  IssueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
   
   ListFederations(argument: _tributary_v1_ListFederationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
   ListFederations(argument: _tributary_v1_ListFederationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
@@ -216,6 +227,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   GetRun: grpc.handleUnaryCall<_tributary_v1_GetRunRequest__Output, _tributary_v1_Run>;
   
+  IssueSiteNatsCredentials: grpc.handleUnaryCall<_tributary_v1_IssueSiteNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials>;
+  
   ListFederations: grpc.handleUnaryCall<_tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse>;
   
   ListModelVersions: grpc.handleUnaryCall<_tributary_v1_ListModelVersionsRequest__Output, _tributary_v1_ListModelVersionsResponse>;
@@ -249,6 +262,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   GetMetricHistory: MethodDefinition<_tributary_v1_GetMetricHistoryRequest, _tributary_v1_GetMetricHistoryResponse, _tributary_v1_GetMetricHistoryRequest__Output, _tributary_v1_GetMetricHistoryResponse__Output>
   GetRound: MethodDefinition<_tributary_v1_GetRoundRequest, _tributary_v1_Round, _tributary_v1_GetRoundRequest__Output, _tributary_v1_Round__Output>
   GetRun: MethodDefinition<_tributary_v1_GetRunRequest, _tributary_v1_Run, _tributary_v1_GetRunRequest__Output, _tributary_v1_Run__Output>
+  IssueSiteNatsCredentials: MethodDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_NatsCredentials, _tributary_v1_IssueSiteNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials__Output>
   ListFederations: MethodDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse__Output>
   ListModelVersions: MethodDefinition<_tributary_v1_ListModelVersionsRequest, _tributary_v1_ListModelVersionsResponse, _tributary_v1_ListModelVersionsRequest__Output, _tributary_v1_ListModelVersionsResponse__Output>
   ListRounds: MethodDefinition<_tributary_v1_ListRoundsRequest, _tributary_v1_ListRoundsResponse, _tributary_v1_ListRoundsRequest__Output, _tributary_v1_ListRoundsResponse__Output>

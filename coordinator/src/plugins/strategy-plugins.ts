@@ -1,6 +1,6 @@
 import { Reason, isTributaryError } from '@tributary/proto';
-import { loadPlugin, pluginError, pluginExport } from '../plugins/loader.js';
-import type { Strategy, StrategyRegistry } from './strategy.js';
+import type { Strategy, StrategyRegistry } from '../strategies/index.js';
+import { loadPlugin, pluginError, pluginExport } from './loader.js';
 
 /**
  * What a strategy plugin module exports: its strategies, or a `register` function that adds

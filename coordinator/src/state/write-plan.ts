@@ -1,0 +1,202 @@
+import { Reason, TributaryError } from '@tributary/proto';
+import { AFTER_SEP, SEP } from './level-layout.js';
+import type { RunRecord, SiteRecord } from './records.js';
+import type { StateWrite } from './store.js';
+
+/**
+ * The state store's tables: one per record kind, and the indexes kept beside them. Every state
+ * store keeps the same tables under the same keys, so they answer listings in the same order.
+ */
+export type StateTable =
+  | 'sites'
+  /** keyId -> site name. */
+  | 'siteKeys'
+  | 'federations'
+  | 'runs'
+  /** federation, reversed start time, run id -> run id. */
+  | 'runsByFederation'
+  /** reversed start time, run id -> run id. */
+  | 'runsByStart'
+  /** run id, zero-padded round number -> round. */
+  | 'rounds'
+  | 'updates'
+  /** federation, zero-padded version -> model version. */
+  | 'modelVersions'
+  | 'invitations';
+
+export const STATE_TABLES: readonly StateTable[] = [
+  'sites',
+  'siteKeys',
+  'federations',
+  'runs',
+  'runsByFederation',
+  'runsByStart',
+  'rounds',
+  'updates',
+  'modelVersions',
+  'invitations',
+];
+
+/** One change to one table; a write is a list of them, applied together or not at all. */
+export type TableOp =
+  | { readonly type: 'put'; readonly table: StateTable; readonly key: string; readonly value: unknown }
+  | { readonly type: 'del'; readonly table: StateTable; readonly key: string };
+
+/** What planning a write reads of the records it replaces, to keep the indexes right. */
+export interface StoredRecords {
+  site(name: string): Promise<SiteRecord | undefined>;
+  keyOwner(keyId: string): Promise<string | undefined>;
+  run(runId: string): Promise<RunRecord | undefined>;
+}
+
+const ROUND_DIGITS = 10; // uint32
+const SAFE_DIGITS = 16; // Number.MAX_SAFE_INTEGER
+
+/**
+ * Turns records to write into table changes, index upkeep included: validates every record (keys,
+ * finite JSON values) and throws INVALID_ARGUMENT, or ALREADY_EXISTS for a key id another site
+ * holds, before anything is changed. Records replaced earlier in the same write count as stored.
+ */
+export async function planWrites(ops: readonly StateWrite[], stored: StoredRecords): Promise<TableOp[]> {
+  const plan: TableOp[] = [];
+  const pendingSites = new Map<string, SiteRecord>();
+  const pendingRuns = new Map<string, RunRecord>();
+  const pendingKeyOwners = new Map<string, string | undefined>();
+  const put = (table: StateTable, key: string, value: unknown): void => {
+    plan.push({ type: 'put', table, key, value });
+  };
+  const del = (table: StateTable, key: string): void => {
+    plan.push({ type: 'del', table, key });
+  };
+
+  for (const op of ops) {
+    checkJsonValue(op.value, op.kind);
+    switch (op.kind) {
+      case 'site': {
+        const site = op.value;
+        const name = keyPart('site', 'name', site.name);
+        const keyId = keyPart('site', 'keyId', site.keyId);
+        const previous = pendingSites.get(name) ?? (await stored.site(name));
+        if (previous !== undefined && previous.keyId !== keyId) {
+          del('siteKeys', previous.keyId);
+          pendingKeyOwners.set(previous.keyId, undefined);
+        }
+        const owner = pendingKeyOwners.has(keyId) ? pendingKeyOwners.get(keyId) : await stored.keyOwner(keyId);
+        if (owner !== undefined && owner !== name) {
+          throw TributaryError.of(Reason.ALREADY_EXISTS, `key ${keyId} already belongs to site "${owner}"`);
+        }
+        put('siteKeys', keyId, name);
+        put('sites', name, site);
+        pendingSites.set(name, site);
+        pendingKeyOwners.set(keyId, name);
+        break;
+      }
+      case 'federation':
+        put('federations', keyPart('federation', 'name', op.value.name), op.value);
+        break;
+      case 'run': {
+        const run = op.value;
+        const id = keyPart('run', 'id', run.id);
+        const federation = keyPart('run', 'federation', run.federation);
+        const started = counter('run', 'startedAtMs', run.startedAtMs, Number.MAX_SAFE_INTEGER);
+        const previous = pendingRuns.get(id) ?? (await stored.run(id));
+        if (previous !== undefined && (previous.federation !== federation || previous.startedAtMs !== started)) {
+          del('runsByFederation', runByFederationKey(previous));
+          del('runsByStart', runByStartKey(previous));
+        }
+        put('runsByFederation', runByFederationKey(run), id);
+        put('runsByStart', runByStartKey(run), id);
+        put('runs', id, run);
+        pendingRuns.set(id, run);
+        break;
+      }
+      case 'round':
+        put('rounds', roundKey(op.value.runId, op.value.number), op.value);
+        break;
+      case 'update':
+        put('updates', keyPart('update', 'updateId', op.value.updateId), op.value);
+        break;
+      case 'modelVersion':
+        put('modelVersions', modelVersionKey(op.value.federation, op.value.version), op.value);
+        break;
+      case 'invitation':
+        put('invitations', keyPart('invitation', 'tokenSha256', op.value.tokenSha256), op.value);
+        break;
+      default:
+        throw TributaryError.invalidArgument(`unknown state record kind "${String((op as { kind?: unknown }).kind)}"`);
+    }
+  }
+  return plan;
+}
+
+/** The key of a round in `rounds`: listing a run's keys in order lists its rounds ascending. */
+export function roundKey(runId: string, round: number): string {
+  return keyPart('round', 'runId', runId) + SEP + padded(counter('round', 'number', round, 0xffff_ffff), ROUND_DIGITS);
+}
+
+/** The key of a model version in `modelVersions`: ascending by version within a federation. */
+export function modelVersionKey(federation: string, version: number): string {
+  return (
+    keyPart('modelVersion', 'federation', federation) +
+    SEP +
+    padded(counter('modelVersion', 'version', version, Number.MAX_SAFE_INTEGER), SAFE_DIGITS)
+  );
+}
+
+function keyPart(kind: string, field: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '' || value.includes(SEP) || value.includes(AFTER_SEP)) {
+    throw TributaryError.invalidArgument(`${kind} record: ${field} must be a non-empty string without control characters`);
+  }
+  return value;
+}
+
+function counter(kind: string, field: string, value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw TributaryError.invalidArgument(`${kind} record: ${field} must be an integer in [0, ${max}]`);
+  }
+  return value;
+}
+
+function padded(n: number, digits: number): string {
+  return String(n).padStart(digits, '0');
+}
+
+// Newest first in key order: reverse the start time.
+function reversedStart(run: RunRecord): string {
+  return padded(Number.MAX_SAFE_INTEGER - run.startedAtMs, SAFE_DIGITS);
+}
+
+function runByFederationKey(run: RunRecord): string {
+  return run.federation + SEP + reversedStart(run) + SEP + run.id;
+}
+
+function runByStartKey(run: RunRecord): string {
+  return reversedStart(run) + SEP + run.id;
+}
+
+// JSON would store NaN and Infinity as null and drop or mangle the rest silently.
+function checkJsonValue(value: unknown, path: string): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw TributaryError.invalidArgument(`${path} is not a finite number`);
+      return;
+    case 'object':
+      if (value === null) return;
+      if (Array.isArray(value)) {
+        value.forEach((item, i) => checkJsonValue(item, `${path}[${i}]`));
+        return;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
+        throw TributaryError.invalidArgument(`${path} is not a plain object`);
+      }
+      for (const [k, v] of Object.entries(value)) {
+        if (v !== undefined) checkJsonValue(v, `${path}.${k}`);
+      }
+      return;
+    default:
+      throw TributaryError.invalidArgument(`${path} is not a JSON value`);
+  }
+}

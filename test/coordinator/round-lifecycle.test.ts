@@ -1,0 +1,495 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  initialModelOf,
+  generateSigningKey,
+  newUpdateId,
+  sha256Hex,
+  tensor,
+  tensorSpecsOf,
+  type FederationSettings,
+  type Refusal,
+  type RunEvent__Output,
+  type UpdateManifest__Output,
+} from '@tributary/proto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Catalog } from '../../coordinator/src/federations/catalog.js';
+import { silentLogger } from '../../coordinator/src/observability/logger.js';
+import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
+import type { Scheduler } from '../../coordinator/src/rounds/active-run.js';
+import { RoundEngine } from '../../coordinator/src/rounds/engine.js';
+import { RunEventBus, TaskBus } from '../../coordinator/src/rounds/events.js';
+import { BlobStore, MemoryStateStore, type RunRecord } from '../../coordinator/src/state/index.js';
+import {
+  FedAvgStrategy,
+  builtinStrategies,
+  type Aggregator,
+  type RoundContext,
+  type SiteConfigContext,
+  type Strategy,
+  type StrategyRegistry,
+} from '../../coordinator/src/strategies/index.js';
+import { VerifiedUpdate } from '../../coordinator/src/updates/verified-update.js';
+import { siteWrite } from '../helpers/data-plane.js';
+import { prng } from '../helpers/random.js';
+
+const DEADLINE_S = 60;
+
+/**
+ * The engine's clock: time moves only when a test moves it, and deadlines armed on it fire only
+ * when a test runs them, as a late timer would.
+ */
+class TestClock {
+  private at = 1_700_000_000_000;
+  private timers: Array<{ atMs: number; fire: () => void }> = [];
+
+  readonly now = (): number => this.at;
+
+  readonly schedule: Scheduler = (atMs, fire) => {
+    const timer = { atMs, fire };
+    this.timers.push(timer);
+    return () => {
+      this.timers = this.timers.filter((t) => t !== timer);
+    };
+  };
+
+  /** Moves time on without running the deadlines now due. */
+  tick(ms: number): void {
+    this.at += ms;
+  }
+
+  /** Runs the deadlines that are due. */
+  runDue(): void {
+    const due = this.timers.filter((t) => t.atMs <= this.at);
+    this.timers = this.timers.filter((t) => t.atMs > this.at);
+    for (const t of due) t.fire();
+  }
+
+  /** Moves time on and runs the deadlines then due. */
+  advance(ms: number): void {
+    this.tick(ms);
+    this.runDue();
+  }
+}
+
+/** FedAvg whose folds wait until the test opens the gate: a slow fold, on demand. */
+class GatedFedAvg implements Strategy {
+  readonly name = 'gated-fedavg';
+  private readonly inner = new FedAvgStrategy();
+  private entered!: () => void;
+  private opened!: () => void;
+  /** Resolves once a fold is waiting at the gate. */
+  readonly folding = new Promise<void>((resolve) => (this.entered = resolve));
+  private readonly gate = new Promise<void>((resolve) => (this.opened = resolve));
+
+  open(): void {
+    this.opened();
+  }
+
+  validateOptions(options: Record<string, string>): Record<string, string> {
+    return this.inner.validateOptions(options);
+  }
+
+  selectSites(eligible: string[], settings: Parameters<Strategy['selectSites']>[1], random: () => number): string[] {
+    return this.inner.selectSites(eligible, settings, random);
+  }
+
+  siteConfig(ctx: SiteConfigContext): Record<string, string> {
+    return this.inner.siteConfig(ctx);
+  }
+
+  createAggregator(ctx: RoundContext): Aggregator {
+    const inner = this.inner.createAggregator(ctx);
+    return {
+      get count() {
+        return inner.count;
+      },
+      fold: async (update) => {
+        this.entered();
+        await this.gate;
+        inner.fold(update);
+      },
+      finish: () => inner.finish(),
+    };
+  }
+}
+
+const INITIAL = [0, 0, 0, 0];
+
+interface Harness {
+  engine: RoundEngine;
+  state: MemoryStateStore;
+  blobs: BlobStore;
+  strategies: StrategyRegistry;
+  clock: TestClock;
+  events: RunEventBus;
+  dir: string;
+}
+
+describe('RoundEngine', () => {
+  let dir: string;
+  let h: Harness;
+
+  /** An engine over `state` and the test's blob store, with its own clock and seeded sampling. */
+  function engineOver(state: MemoryStateStore, strategies: StrategyRegistry, clock: TestClock): Harness {
+    const events = new RunEventBus();
+    const blobs = new BlobStore(join(dir, 'blobs'));
+    const engine = new RoundEngine({
+      state,
+      blobs,
+      strategies,
+      logger: silentLogger(),
+      metrics: new CoordinatorMetrics(),
+      events,
+      tasks: new TaskBus(),
+      maxUpdateBytes: 2 ** 20,
+      aggregatorMemoryBytes: 2 ** 20,
+      scratchDir: join(dir, 'scratch'),
+      now: clock.now,
+      schedule: clock.schedule,
+      random: prng(7),
+    });
+    return { engine, state, blobs, strategies, clock, events, dir };
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tributary-rounds-'));
+    await mkdir(join(dir, 'staging'), { recursive: true });
+    const state = new MemoryStateStore();
+    await state.open();
+    h = engineOver(state, builtinStrategies(), new TestClock());
+    await h.engine.start();
+  });
+
+  afterEach(async () => {
+    await h.engine.stop();
+    await h.state.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A federation of `sites` (all approved members) with a 4-float model of zeros. */
+  async function federation(name: string, sites: string[], settings: FederationSettings): Promise<void> {
+    const catalog = new Catalog({ state: h.state, blobs: h.blobs, strategies: h.strategies, logger: silentLogger(), now: h.clock.now, stagingDir: dir, maxModelBytes: 2 ** 20 });
+    await catalog.createFederation({
+      name,
+      description: '',
+      settings: { roundDeadlineSeconds: DEADLINE_S, ...settings },
+      model: initialModelOf(encodeSafetensors({ w: tensor('F32', [4], new Float32Array(INITIAL)) })),
+    });
+    for (const site of sites) {
+      const existing = await h.state.getSite(site);
+      await h.state.write([siteWrite(site, generateSigningKey(site), 'APPROVED', [...(existing?.federations ?? []), name])]);
+    }
+  }
+
+  /** The manifest a site signs for its update (or, with `evaluate`, its evaluation result). */
+  function manifestOf(run: RunRecord, site: string, fields: { round?: number; numExamples?: number; payload?: Buffer; evaluate?: boolean; metrics?: Record<string, number> }): UpdateManifest__Output {
+    const payload = fields.payload;
+    return {
+      federation: run.federation,
+      runId: run.id,
+      round: fields.round ?? 1,
+      site,
+      updateId: newUpdateId(),
+      createdAtMs: h.clock.now(),
+      numExamples: fields.numExamples ?? 1,
+      metrics: fields.metrics ?? {},
+      payloadSize: payload?.length ?? 0,
+      payloadSha256: payload ? sha256Hex(payload) : '',
+      chunkCount: payload ? 1 : 0,
+      chunkSize: payload?.length ?? 0,
+      tensors: payload ? tensorSpecsOf(decodeSafetensors(payload).tensors) : [],
+      flavor: payload ? 'tensors' : '',
+      baseVersion: 0,
+      taskKind: fields.evaluate ? 'evaluate' : 'train',
+      datasets: [],
+      context: {},
+    };
+  }
+
+  /** What the ingest does once a manifest is authenticated: admit it, stage its verified payload, deliver it. */
+  async function submit(manifest: UpdateManifest__Output, payload?: Buffer): Promise<Refusal | undefined> {
+    const admitted = await h.engine.admit(manifest);
+    if (!admitted.ok) return admitted.refusal;
+    return deliverStaged(manifest, payload);
+  }
+
+  async function deliverStaged(manifest: UpdateManifest__Output, payload?: Buffer): Promise<Refusal | undefined> {
+    let path: string | undefined;
+    if (payload) {
+      path = join(dir, 'staging', manifest.updateId);
+      await writeFile(path, payload);
+    }
+    return h.engine.deliver(new VerifiedUpdate(manifest, payload?.length ?? 0, path, h.blobs));
+  }
+
+  async function train(run: RunRecord, site: string, weights: number[], numExamples: number, round = 1): Promise<Refusal | undefined> {
+    const payload = weightsPayload(weights);
+    return submit(manifestOf(run, site, { round, numExamples, payload }), payload);
+  }
+
+  async function evaluate(run: RunRecord, site: string, metrics: Record<string, number>, numExamples: number, round = 1): Promise<Refusal | undefined> {
+    return submit(manifestOf(run, site, { round, numExamples, evaluate: true, metrics }));
+  }
+
+  /** The committed model of a federation's version `version`. */
+  async function modelValues(federationName: string, version: number, harness = h): Promise<number[]> {
+    const record = await harness.state.getModelVersion(federationName, version);
+    if (!record) throw new Error(`model version ${version} of ${federationName} is missing`);
+    const w = decodeSafetensors(await harness.blobs.read(record.sha256)).tensors['w'];
+    return Array.from(w?.data as Float32Array);
+  }
+
+  /** Resolves with the run's next event of `type`; subscribe before acting. */
+  function nextEvent(runId: string, type: string, harness = h): Promise<RunEvent__Output> {
+    return new Promise((resolve) => {
+      const off = harness.events.subscribe(runId, (event) => {
+        if (event.type !== type) return;
+        off();
+        resolve(event);
+      });
+    });
+  }
+
+  it('commits the example-weighted mean once every selected site has delivered', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    expect(await train(run, 'alpha', [1, 2, 3, 4], 1)).toBeUndefined();
+    expect(await train(run, 'beta', [3, 6, 9, 12], 3)).toBeUndefined();
+
+    const round = await h.state.getRound(run.id, 1);
+    expect(round).toMatchObject({ state: 'ROUND_STATE_COMMITTED', committedVersion: 2 });
+    expect(round?.accepted.map((u) => u.site)).toEqual(['alpha', 'beta']);
+    expect(await modelValues('churn', 2)).toEqual([2.5, 5, 7.5, 10]);
+    expect(await h.state.getRun(run.id)).toMatchObject({ status: 'RUN_STATUS_FINISHED', latestVersion: 2 });
+    expect((await h.state.getFederation('churn'))?.latestVersion).toBe(2);
+  });
+
+  it('commits at the deadline with the updates it has when they meet the quorum', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 1, 1, 1], 1);
+    await train(run, 'beta', [4, 4, 4, 4], 2);
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(DEADLINE_S * 1000 + 1);
+    await ended;
+    expect((await h.state.getRound(run.id, 1))?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(await modelValues('churn', 2)).toEqual([3, 3, 3, 3]);
+  });
+
+  it('fails the round with QUORUM_NOT_MET at the deadline, and the run with it', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 2 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 2, 3, 4], 1);
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(DEADLINE_S * 1000 + 1);
+    await ended;
+
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_FAILED');
+    expect(round?.failureReason).toMatch(/^QUORUM_NOT_MET: 1 of 3 selected site\(s\) delivered, min_sites is 2$/);
+    const stored = await h.state.getRun(run.id);
+    expect(stored?.status).toBe('RUN_STATUS_FAILED');
+    expect(stored?.failureReason).toMatch(/^round 1 failed: QUORUM_NOT_MET/);
+    expect((await h.state.getFederation('churn'))?.latestVersion).toBe(1);
+  });
+
+  it('goes on with the next round after a failed one when the settings say continue', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 2, onRoundFailure: 'ROUND_FAILURE_POLICY_CONTINUE' });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 2, 3, 4], 1);
+    const opened = nextEvent(run.id, 'ROUND_OPENED');
+    h.clock.advance(DEADLINE_S * 1000 + 1);
+    expect((await opened).round?.number).toBe(2);
+
+    expect((await h.state.getRound(run.id, 1))?.failureReason).toMatch(/^QUORUM_NOT_MET/);
+    expect((await h.state.getRun(run.id))?.status).toBe('RUN_STATUS_RUNNING');
+    expect((await h.state.getRound(run.id, 2))?.baseVersion).toBe(1);
+  });
+
+  it('refuses a straggler with DEADLINE_PASSED, at admission and when its upload ends late', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const payload = weightsPayload([1, 2, 3, 4]);
+    const uploading = manifestOf(run, 'alpha', { payload });
+    expect((await h.engine.admit(uploading)).ok).toBe(true);
+
+    // The deadline passes; its timer has not run yet.
+    h.clock.tick(DEADLINE_S * 1000 + 1);
+    expect(await deliverStaged(uploading, payload)).toMatchObject({ reason: 'DEADLINE_PASSED' });
+    expect(await train(run, 'beta', [1, 2, 3, 4], 1)).toMatchObject({ reason: 'DEADLINE_PASSED' });
+    expect((await h.state.getRound(run.id, 1))?.accepted).toEqual([]);
+  });
+
+  it('refuses a site that was not selected with SITE_NOT_SELECTED', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, sampleCount: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const selected = h.engine.currentRound(run.id)?.selectedSites ?? [];
+    expect(selected).toHaveLength(2);
+    const left = ['alpha', 'beta', 'gamma'].find((s) => !selected.includes(s)) ?? '';
+    expect(await train(run, left, [1, 2, 3, 4], 1)).toMatchObject({ reason: 'SITE_NOT_SELECTED' });
+    expect((await h.state.getRound(run.id, 1))?.accepted).toEqual([]);
+  });
+
+  it('selects the same sites for the same seed', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma', 'delta', 'epsilon'], { minSites: 2, sampleCount: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const expected = new FedAvgStrategy().selectSites(['alpha', 'beta', 'gamma', 'delta', 'epsilon'], (await h.state.getRun(run.id))!.settings!, prng(7));
+    expect(h.engine.currentRound(run.id)?.selectedSites).toEqual(expected);
+  });
+
+  it('refuses a second update from the same site with ALREADY_DELIVERED', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    expect(await train(run, 'alpha', [1, 2, 3, 4], 1)).toBeUndefined();
+    expect(await train(run, 'alpha', [9, 9, 9, 9], 5)).toMatchObject({ reason: 'ALREADY_DELIVERED' });
+    expect((await h.state.getRound(run.id, 1))?.accepted.map((u) => u.site)).toEqual(['alpha']);
+  });
+
+  it('refuses an update for a round that is not the current one with WRONG_ROUND', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2 });
+    const run = await h.engine.startRun('churn');
+    expect(await train(run, 'alpha', [1, 2, 3, 4], 1, 2)).toMatchObject({ reason: 'WRONG_ROUND' });
+  });
+
+  it('refuses updates of a run that ended with RUN_NOT_RUNNING', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.stopRun(run.id, 'enough');
+    expect(await train(run, 'alpha', [1, 2, 3, 4], 1)).toMatchObject({ reason: 'RUN_NOT_RUNNING' });
+  });
+
+  it('evaluates the committed model: PENDING, then DONE with the example-weighted metrics', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2, evaluateEvery: 1 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 2, 3, 4], 1);
+    await train(run, 'beta', [3, 6, 9, 12], 3);
+    expect((await h.state.getRound(run.id, 1))?.evaluation).toBe('EVALUATION_STATE_PENDING');
+    expect(h.engine.openTaskFor('churn', 'alpha')?.kind).toBe('evaluate');
+
+    expect(await evaluate(run, 'alpha', { accuracy: 0.5 }, 1)).toBeUndefined();
+    expect(await evaluate(run, 'alpha', { accuracy: 0.1 }, 1)).toMatchObject({ reason: 'ALREADY_DELIVERED' });
+    expect(await evaluate(run, 'beta', { accuracy: 0.75 }, 3)).toBeUndefined();
+
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.evaluation).toBe('EVALUATION_STATE_DONE');
+    expect(round?.metrics).toMatchObject({ eval_accuracy: (0.5 * 1 + 0.75 * 3) / 4, eval_num_sites: 2, eval_num_examples: 4 });
+    expect(h.engine.currentRound(run.id)?.number).toBe(2);
+  });
+
+  it('skips an evaluation nobody answered by its deadline and goes on with the next round', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2, evaluateEvery: 1 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 2, 3, 4], 1);
+    await train(run, 'beta', [3, 6, 9, 12], 3);
+    const opened = nextEvent(run.id, 'ROUND_OPENED');
+    h.clock.advance(DEADLINE_S * 1000 + 1);
+    expect((await opened).round?.number).toBe(2);
+
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.evaluation).toBe('EVALUATION_STATE_SKIPPED');
+    expect(Object.keys(round?.metrics ?? {}).filter((k) => k.startsWith('eval_'))).toEqual([]);
+  });
+
+  it('skips the pending evaluation when the run is stopped', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2, evaluateEvery: 1 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 2, 3, 4], 1);
+    await train(run, 'beta', [3, 6, 9, 12], 3);
+    await h.engine.stopRun(run.id, 'enough');
+    expect((await h.state.getRound(run.id, 1))?.evaluation).toBe('EVALUATION_STATE_SKIPPED');
+  });
+
+  it('ends a stopped run KILLED and fails its open round with RUN_STOPPED', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 3 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 2, 3, 4], 1);
+    const stopped = await h.engine.stopRun(run.id, 'enough');
+
+    expect(stopped).toMatchObject({ status: 'RUN_STATUS_KILLED', failureReason: 'enough' });
+    expect(await h.state.getRun(run.id)).toMatchObject({ status: 'RUN_STATUS_KILLED' });
+    expect(await h.state.getRound(run.id, 1)).toMatchObject({ state: 'ROUND_STATE_FAILED', failureReason: 'RUN_STOPPED: enough' });
+    expect(h.engine.openTaskFor('churn', 'beta')).toBeUndefined();
+    expect((await h.state.getFederation('churn'))?.latestVersion).toBe(1);
+  });
+
+  it('lets a federation start a new run once the last one was stopped, and refuses a second one while it runs', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 3 });
+    const run = await h.engine.startRun('churn');
+    await expect(h.engine.startRun('churn')).rejects.toMatchObject({ reason: 'RUN_ALREADY_RUNNING' });
+    await h.engine.stopRun(run.id, 'enough');
+    const next = await h.engine.startRun('churn');
+    expect(next.status).toBe('RUN_STATUS_RUNNING');
+  });
+
+  it('re-folds an open round after a restart into exactly the model of an uninterrupted run', async () => {
+    const sites = ['alpha', 'beta', 'gamma'];
+    const updates: Array<[string, number[], number]> = [
+      ['alpha', [0.1, 0.2, 0.3, 0.4], 7],
+      ['beta', [1.5, -2.25, 3.125, 0.0625], 11],
+      ['gamma', [-0.7, 0.35, 9.5, -1.2], 5],
+    ];
+    await federation('steady', sites, { minSites: 3, rounds: 1 });
+    await federation('restarted', sites, { minSites: 3, rounds: 1 });
+    const steady = await h.engine.startRun('steady');
+    for (const [site, weights, n] of updates) await train(steady, site, weights, n);
+
+    const restarted = await h.engine.startRun('restarted');
+    for (const [site, weights, n] of updates.slice(0, 2)) await train(restarted, site, weights, n);
+    await h.engine.stop();
+    // A new engine over the same state store and blobs, as after a coordinator restart.
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+    expect(h.engine.currentRound(restarted.id)?.accepted.map((u) => u.site)).toEqual(['alpha', 'beta']);
+    const [site, weights, n] = updates[2]!;
+    expect(await train(restarted, site, weights, n)).toBeUndefined();
+
+    expect((await h.state.getRound(restarted.id, 1))?.state).toBe('ROUND_STATE_COMMITTED');
+    const expected = [0, 1, 2, 3].map((i) => Math.fround(updates.reduce((sum, [, w, k]) => sum + Math.fround(w[i]!) * k, 0) / 23));
+    expect(await modelValues('steady', 2)).toEqual(expected);
+    expect(await modelValues('restarted', 2)).toEqual(await modelValues('steady', 2));
+  });
+
+  it('closes a round that passed its deadline while the coordinator was down at once on restart', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 1, 1, 1], 1);
+    await train(run, 'beta', [4, 4, 4, 4], 2);
+    await h.engine.stop();
+    h.clock.tick(DEADLINE_S * 1000 + 1);
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+
+    expect((await h.state.getRound(run.id, 1))?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(await modelValues('churn', 2)).toEqual([3, 3, 3, 3]);
+    expect((await h.state.getRun(run.id))?.status).toBe('RUN_STATUS_FINISHED');
+  });
+
+  it('does not hold one federation up while another one folds slowly', async () => {
+    const gated = new GatedFedAvg();
+    h.strategies.register(gated);
+    await federation('slow', ['alpha', 'beta'], { strategy: 'gated-fedavg', minSites: 2, rounds: 1 });
+    await federation('fast', ['alpha', 'beta'], { minSites: 2, rounds: 1 });
+    const slowRun = await h.engine.startRun('slow');
+    const fastRun = await h.engine.startRun('fast');
+
+    let slowDone = false;
+    const slow = train(slowRun, 'alpha', [1, 2, 3, 4], 1).finally(() => (slowDone = true));
+    await gated.folding;
+    await train(fastRun, 'alpha', [1, 2, 3, 4], 1);
+    await train(fastRun, 'beta', [3, 6, 9, 12], 3);
+    expect((await h.state.getRound(fastRun.id, 1))?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(slowDone).toBe(false);
+
+    gated.open();
+    expect(await slow).toBeUndefined();
+    expect((await h.state.getRound(slowRun.id, 1))?.accepted.map((u) => u.site)).toEqual(['alpha']);
+  });
+});
+
+function weightsPayload(weights: number[]): Buffer {
+  return encodeSafetensors({ w: tensor('F32', [4], new Float32Array(weights)) });
+}
