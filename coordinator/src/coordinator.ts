@@ -275,10 +275,8 @@ async function publishAccount(authority: NatsAuthority, servers: string): Promis
     await authority.publishAccount();
   } catch (err) {
     const e = TributaryError.from(err);
-    throw new TributaryError({
+    throw TributaryError.of(e.reason, `cannot push the NATS account of ${authority.dir} to ${servers}: ${e.message}`, {
       code: e.code,
-      reason: e.reason,
-      message: `cannot push the NATS account of ${authority.dir} to ${servers}: ${e.message}`,
       cause: err,
       details: { hint: 'nats-server must run in operator mode with the configuration `tributary nats init` wrote for this authority.' },
     });

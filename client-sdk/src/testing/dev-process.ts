@@ -66,12 +66,7 @@ export class DevProcess {
       await stopChild(child);
       const tail = log.tail.trim();
       const e = TributaryError.from(err);
-      throw new TributaryError({
-        code: e.code,
-        reason: e.reason,
-        message: tail === '' || e.message.includes(tail) ? e.message : `${e.message}\n${tail}`,
-        cause: err,
-      });
+      throw TributaryError.of(e.reason, tail === '' || e.message.includes(tail) ? e.message : `${e.message}\n${tail}`, { code: e.code, cause: err });
     }
   }
 
@@ -93,21 +88,16 @@ function coordinatorBin(): string {
   try {
     packageJson = require.resolve(`${COORDINATOR_PACKAGE}/package.json`);
   } catch (err) {
-    throw new TributaryError({
-      code: 'FAILED_PRECONDITION',
-      reason: 'FAILED_PRECONDITION',
-      message: `@tributary/client-sdk/testing runs a local coordinator from ${COORDINATOR_PACKAGE}, which is not installed: ${INSTALL_HINT}`,
-      cause: err,
-    });
+    throw TributaryError.of(
+      Reason.FAILED_PRECONDITION,
+      `@tributary/client-sdk/testing runs a local coordinator from ${COORDINATOR_PACKAGE}, which is not installed: ${INSTALL_HINT}`,
+      { cause: err },
+    );
   }
   const pkg = JSON.parse(readFileSync(packageJson, 'utf8')) as { bin?: string | Record<string, string> };
   const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.['tributary'];
   if (bin === undefined) {
-    throw new TributaryError({
-      code: 'FAILED_PRECONDITION',
-      reason: 'FAILED_PRECONDITION',
-      message: `${packageJson} declares no "tributary" command; ${INSTALL_HINT}`,
-    });
+    throw TributaryError.of(Reason.FAILED_PRECONDITION, `${packageJson} declares no "tributary" command; ${INSTALL_HINT}`);
   }
   return resolve(dirname(packageJson), bin);
 }
@@ -160,10 +150,8 @@ function environmentOf(line: string): DevEnvironment {
   if (envelope.ok !== true) {
     const error = envelope.error ?? {};
     const hint = typeof error.hint === 'string' && error.hint !== '' ? ` (${error.hint})` : '';
-    throw new TributaryError({
+    throw TributaryError.of(isReasonCode(error.code) ? error.code : Reason.FAILED_PRECONDITION, `tributary dev failed: ${String(error.message)}${hint}`, {
       code: 'FAILED_PRECONDITION',
-      reason: isReasonCode(error.code) ? error.code : Reason.FAILED_PRECONDITION,
-      message: `tributary dev failed: ${String(error.message)}${hint}`,
     });
   }
   const result = envelope.result ?? {};
@@ -175,7 +163,7 @@ function environmentOf(line: string): DevEnvironment {
 }
 
 function unavailable(message: string): TributaryError {
-  return new TributaryError({ code: 'UNAVAILABLE', reason: 'UNAVAILABLE', message, retryable: false });
+  return TributaryError.of(Reason.UNAVAILABLE, message, { retryable: false });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -210,7 +210,7 @@ export class LocalFederation {
     const rounds = opts.rounds === undefined ? 0 : positiveInteger('LocalRunOptions.rounds', opts.rounds);
     const timeoutMs = opts.timeoutMs === undefined ? DEFAULT_RUN_TIMEOUT_MS : positiveInteger('LocalRunOptions.timeoutMs', opts.timeoutMs);
     if (this.#running) {
-      throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: Reason.RUN_ALREADY_RUNNING, message: `a run of ${this.federation} is already going on` });
+      throw TributaryError.of(Reason.RUN_ALREADY_RUNNING, `a run of ${this.federation} is already going on`);
     }
     this.#running = true;
     // `work` cancels training and submissions (a failure, the timeout, the caller); `tasks`
@@ -218,7 +218,7 @@ export class LocalFederation {
     const work = linkSignals([opts.signal], {
       deadline: {
         atMs: Date.now() + timeoutMs,
-        reason: () => new TributaryError({ code: 'DEADLINE_EXCEEDED', reason: 'DEADLINE_EXCEEDED', message: `the run did not end within ${timeoutMs} ms` }),
+        reason: () => TributaryError.of(Reason.DEADLINE_EXCEEDED, `the run did not end within ${timeoutMs} ms`),
       },
     });
     const tasks = linkSignals([work.signal]);
@@ -303,11 +303,11 @@ export class LocalFederation {
           continue;
         }
         summary.refused++;
-        throw new TributaryError({
-          code: 'FAILED_PRECONDITION',
-          reason: isReasonCode(verdict.reason) ? verdict.reason : Reason.UNKNOWN,
-          message: `the coordinator refused ${site.name}'s update for round ${task.round}: ${verdict.reason} ${verdict.message}`,
-        });
+        throw TributaryError.of(
+          isReasonCode(verdict.reason) ? verdict.reason : Reason.UNKNOWN,
+          `the coordinator refused ${site.name}'s update for round ${task.round}: ${verdict.reason} ${verdict.message}`,
+          { code: 'FAILED_PRECONDITION' },
+        );
       }
     } catch (err) {
       if (!stopped()) ctx.fail(err);
@@ -325,11 +325,10 @@ export class LocalFederation {
       return client.submit(task, result, { signal });
     }
     if (ctx.evaluate === undefined) {
-      throw new TributaryError({
-        code: 'FAILED_PRECONDITION',
-        reason: 'FAILED_PRECONDITION',
-        message: `the coordinator asked ${site.name} to evaluate round ${task.round} (settings.evaluateEvery), but run() was given no evaluate callback`,
-      });
+      throw TributaryError.of(
+        Reason.FAILED_PRECONDITION,
+        `the coordinator asked ${site.name} to evaluate round ${task.round} (settings.evaluateEvery), but run() was given no evaluate callback`,
+      );
     }
     const result = await raceAbort(ctx.evaluate(task, site), signal);
     return client.submitEvaluation(task, result, { signal });
@@ -337,7 +336,7 @@ export class LocalFederation {
 
   #assertOpen(): void {
     if (this.#closed !== undefined) {
-      throw new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'FAILED_PRECONDITION', message: 'the local federation is closed' });
+      throw TributaryError.of(Reason.FAILED_PRECONDITION, 'the local federation is closed');
     }
   }
 }
@@ -406,11 +405,11 @@ function positiveInteger(path: string, v: unknown): number {
 /** The one message format of option errors: `invalid <path>: expected <what>, got <value>`. */
 function invalid(path: string, expected: string, got: unknown): TributaryError {
   const shown = typeof got === 'string' ? JSON.stringify(got) : typeof got === 'object' && got !== null ? 'an object' : String(got);
-  return new TributaryError({ code: 'INVALID_ARGUMENT', reason: Reason.INVALID_ARGUMENT, message: `invalid ${path}: expected ${expected}, got ${shown}` });
+  return TributaryError.invalidArgument(`invalid ${path}: expected ${expected}, got ${shown}`);
 }
 
 function runEnded(): TributaryError {
-  return new TributaryError({ code: 'CANCELLED', reason: 'CANCELLED', message: 'the run ended' });
+  return TributaryError.cancelled('the run ended');
 }
 
 function adminCall<Req, Res = unknown>(admin: RpcClient, method: string, request: Req): Promise<Res> {
@@ -422,5 +421,5 @@ function withLog(err: unknown, dev: DevProcess): unknown {
   const e = TributaryError.from(err);
   const tail = dev.logTail().trim();
   if (tail === '' || (e.code !== 'INTERNAL' && e.code !== 'UNAVAILABLE' && e.code !== 'DEADLINE_EXCEEDED')) return err;
-  return new TributaryError({ code: e.code, reason: e.reason, message: `${e.message}\ncoordinator log:\n${tail}`, retryable: e.retryable, cause: err });
+  return TributaryError.of(e.reason, `${e.message}\ncoordinator log:\n${tail}`, { code: e.code, retryable: e.retryable, cause: err });
 }

@@ -123,5 +123,5 @@ function firstChunkHeader(chunk: ModelChunk__Output, req: ModelDownloadRequest, 
 }
 
 function dataLoss(reason: ReasonCode, message: string): TributaryError {
-  return new TributaryError({ code: 'DATA_LOSS', reason, message, retryable: false });
+  return TributaryError.of(reason, message, { code: 'DATA_LOSS', retryable: false });
 }
