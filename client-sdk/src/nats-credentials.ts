@@ -9,7 +9,7 @@ const RENEW_AT = 2 / 3;
 /** How long one GetNatsCredentials call may take. */
 const CALL_TIMEOUT_MS = 15_000;
 /** Refusals after which asking again is pointless: the site is revoked or unknown. */
-const PERMANENT: ReadonlySet<string> = new Set([Reason.KEY_REVOKED, Reason.AUTH_UNKNOWN_KEY, Reason.PERMISSION_DENIED, Reason.FAILED_PRECONDITION]);
+const PERMANENT: ReadonlySet<string> = new Set([Reason.KEY_REVOKED, Reason.AUTH_FAILED, Reason.AUTH_UNKNOWN_KEY, Reason.PERMISSION_DENIED, Reason.FAILED_PRECONDITION]);
 
 /**
  * The site's own NATS user, issued by the coordinator (GetNatsCredentials) when NATS runs in

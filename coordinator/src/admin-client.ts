@@ -1,5 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
-import { DEFAULT_BACKOFF_POLICY, RpcClient, downloadModel, waitForRun } from '@tributary/proto';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { DEFAULT_BACKOFF_POLICY, MODEL_CHUNK_BYTES, RpcClient, createFederation, downloadModel, waitForRun, type InitialModelSource } from '@tributary/proto';
 import type {
   NatsCredentials__Output,
   BackoffPolicy,
@@ -56,19 +59,19 @@ export class AdminClient {
     this.retry = opts.retry ?? DEFAULT_BACKOFF_POLICY;
   }
 
-  /** Creates a federation; `initialModel` (safetensors) becomes version 1 and defines the model spec. */
-  createFederation(req: {
+  /**
+   * Creates a federation; `initialModel` (safetensors bytes, or a file read in chunks, so any
+   * size up to the coordinator's max update size) becomes version 1 and defines the model spec.
+   */
+  async createFederation(req: {
     name: string;
     description?: string;
     settings?: FederationSettings;
-    initialModel: Uint8Array;
+    initialModel: Uint8Array | { file: string };
   }): Promise<Federation__Output> {
-    return this.call('CreateFederation', {
-      name: req.name,
-      description: req.description ?? '',
-      settings: req.settings ?? {},
-      initialModel: req.initialModel,
-    });
+    const model = req.initialModel instanceof Uint8Array ? req.initialModel : await modelFile(req.initialModel.file);
+    const head = { name: req.name, ...(req.description === undefined ? {} : { description: req.description }), ...(req.settings === undefined ? {} : { settings: req.settings }) };
+    return createFederation(this.rpc, head, model, { timeoutMs: this.callTimeoutMs });
   }
 
   getFederation(name: string): Promise<Federation__Output> {
@@ -234,4 +237,12 @@ export class AdminClient {
   private call<Res>(method: string, request: object): Promise<Res> {
     return this.rpc.unary<object, Res>(method, request, { timeoutMs: this.callTimeoutMs });
   }
+}
+
+/** A safetensors file as a model source: hashed in one pass, then streamed in a second. */
+async function modelFile(file: string): Promise<InitialModelSource> {
+  const { size } = await stat(file);
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: MODEL_CHUNK_BYTES })) hash.update(chunk as Buffer);
+  return { size, sha256: hash.digest('hex'), chunks: createReadStream(file, { highWaterMark: MODEL_CHUNK_BYTES }) as AsyncIterable<Buffer> };
 }

@@ -3,13 +3,14 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { Reason, TributaryError, packageDefinition, serviceDefinition, type SigningKey } from '@tributary/proto';
+import { Reason, TributaryError, reflectionDefinition, serviceDefinition, type SigningKey } from '@tributary/proto';
 import { connect, credsAuthenticator, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
-import { implement } from './api/call.js';
+import { answerUnknownMethods, implement } from './api/call.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
-import { NonceJournal } from './auth/nonce-journal.js';
+import { BucketedNonceStore } from './auth/nonce-store.js';
+import { CallRateLimits } from './auth/rate-limits.js';
 import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type CoordinatorOptions } from './config/coordinator-options.js';
 import { Catalog } from './federations/catalog.js';
 import { loadCoordinatorKey } from './identity/coordinator-key.js';
@@ -48,7 +49,7 @@ export class Coordinator {
       tracker: RunTracker;
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
-      nonceJournal: NonceJournal;
+      nonces: BucketedNonceStore;
       /** Signs verdicts; its public half is what sites learn from WhoAmI. */
       verdictKey: SigningKey;
       authority: NatsAuthority | undefined;
@@ -94,7 +95,7 @@ export class Coordinator {
         aggregatorMemoryBytes: opts.rounds.aggregatorMemoryBytes,
         scratchDir: join(opts.dataDir, 'scratch'),
       });
-      const catalog = new Catalog({ state, blobs, strategies, logger });
+      const catalog = new Catalog({ state, blobs, strategies, logger, stagingDir: join(opts.dataDir, 'staging'), maxModelBytes: opts.rounds.maxUpdateBytes });
 
       const servers = opts.nats.servers.join(',');
       const authoritySettings = opts.natsAuthority;
@@ -170,22 +171,16 @@ export class Coordinator {
 
       const shutdown = new AbortController();
       // Nonces outlive restarts: a call captured just before one stays a replay after it.
-      const nonces = NonceJournal.open(join(opts.dataDir, 'call-nonces.log'), { compactAfter: opts.auth.nonceJournalCompactAfter });
-      cleanup.unshift(async () => nonces.journal.close());
-      const auth = new CallAuthenticator({
-        state,
-        adminKeys: opts.adminKeys,
-        skewMs: opts.auth.skewMs,
-        maxNonces: opts.auth.maxNonces,
-        journal: nonces.journal,
-        remembered: nonces.live,
-      });
+      const nonces = BucketedNonceStore.open(join(opts.dataDir, 'call-nonces'), { skewMs: opts.auth.skewMs, maxNonces: opts.auth.maxNonces });
+      cleanup.unshift(async () => nonces.close());
+      const limits = new CallRateLimits(opts.auth.rateLimits);
+      const auth = new CallAuthenticator({ state, adminKeys: opts.adminKeys, skewMs: opts.auth.skewMs, nonces, limits });
       const server = new grpc.Server({
         'grpc.max_receive_message_length': opts.grpc.maxReceiveMessageBytes,
         'grpc.keepalive_time_ms': opts.grpc.keepaliveTimeMs,
         'grpc.keepalive_permit_without_calls': 1,
       });
-      const deps = { auth, logger, metrics, shutdown: shutdown.signal };
+      const deps = { auth, limits, logger, metrics, shutdown: shutdown.signal };
       const natsCredentials =
         authority === undefined || authoritySettings === undefined
           ? undefined
@@ -195,7 +190,9 @@ export class Coordinator {
       const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
-      new ReflectionService(packageDefinition()).addToServer(server);
+      // The real descriptor of tributary.proto (snake_case fields, proper map entries), not proto-loader's.
+      new ReflectionService(reflectionDefinition() as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
+      if (!answerUnknownMethods(server)) logger.warn('unknown methods will be answered without the reason trailer (unexpected grpc-js internals)');
       const tls = opts.grpc.tls;
       const credentials = tls
         ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: await readFile(tls.certFile), private_key: await readFile(tls.keyFile) }])
@@ -210,7 +207,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonceJournal: nonces.journal, verdictKey, authority });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonces, verdictKey, authority });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -260,7 +257,7 @@ export class Coordinator {
     await p.authority?.close();
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();
-    p.nonceJournal.close();
+    p.nonces.close();
     logger.info('coordinator stopped');
   }
 }

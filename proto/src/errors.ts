@@ -59,6 +59,7 @@ export const Reason = {
   ALREADY_EXISTS: 'ALREADY_EXISTS',
   PERMISSION_DENIED: 'PERMISSION_DENIED',
   INVITATION_INVALID: 'INVITATION_INVALID',
+  MALFORMED_REQUEST: 'MALFORMED_REQUEST',
   RUN_ALREADY_RUNNING: 'RUN_ALREADY_RUNNING',
   RATE_LIMITED: 'RATE_LIMITED',
   UNIMPLEMENTED: 'UNIMPLEMENTED',
@@ -69,6 +70,7 @@ export const Reason = {
   AUTH_REPLAYED: 'AUTH_REPLAYED',
   AUTH_SIGNATURE_INVALID: 'AUTH_SIGNATURE_INVALID',
   AUTH_UNKNOWN_KEY: 'AUTH_UNKNOWN_KEY',
+  AUTH_FAILED: 'AUTH_FAILED',
   KEY_REVOKED: 'KEY_REVOKED',
   // Updates, evaluation results, metric batches and verdicts
   MALFORMED_ENVELOPE: 'MALFORMED_ENVELOPE',
@@ -168,6 +170,7 @@ export const REASON_STATUS: Readonly<Record<ReasonCode, Code>> = {
   ALREADY_EXISTS: 'ALREADY_EXISTS',
   PERMISSION_DENIED: 'PERMISSION_DENIED',
   INVITATION_INVALID: 'PERMISSION_DENIED',
+  MALFORMED_REQUEST: 'INVALID_ARGUMENT',
   RUN_ALREADY_RUNNING: 'FAILED_PRECONDITION',
   RATE_LIMITED: 'RESOURCE_EXHAUSTED',
   UNIMPLEMENTED: 'UNIMPLEMENTED',
@@ -177,6 +180,7 @@ export const REASON_STATUS: Readonly<Record<ReasonCode, Code>> = {
   AUTH_REPLAYED: 'UNAUTHENTICATED',
   AUTH_SIGNATURE_INVALID: 'UNAUTHENTICATED',
   AUTH_UNKNOWN_KEY: 'UNAUTHENTICATED',
+  AUTH_FAILED: 'UNAUTHENTICATED',
   KEY_REVOKED: 'UNAUTHENTICATED',
   MALFORMED_ENVELOPE: 'INVALID_ARGUMENT',
   MALFORMED_MANIFEST: 'INVALID_ARGUMENT',
@@ -411,4 +415,28 @@ function isAbortError(e: unknown): boolean {
     ((e as { name?: unknown }).name === 'AbortError' ||
       (e as { code?: unknown }).code === 'ABORT_ERR')
   );
+}
+
+/** Characters of caller input an error message quotes at most. */
+export const QUOTED_INPUT_CHARS = 64;
+/** Characters of a status message sent to a caller at most (longer ones are cut). */
+export const MAX_STATUS_MESSAGE_CHARS = 512;
+
+/**
+ * Caller input as an error message shows it: JSON-quoted, at most `QUOTED_INPUT_CHARS`
+ * characters of it, then "…(N bytes)" when it was longer. Error messages never echo more,
+ * so a long request string cannot make a long (or oversized) status.
+ */
+export function quoted(input: unknown): string {
+  const text = typeof input === 'string' ? input : input === undefined || input === null ? String(input) : typeof input === 'object' ? '[object]' : String(input);
+  const chars = Array.from(text);
+  if (chars.length <= QUOTED_INPUT_CHARS) return JSON.stringify(text);
+  return `${JSON.stringify(chars.slice(0, QUOTED_INPUT_CHARS).join(''))}…(${Buffer.byteLength(text, 'utf8')} bytes)`;
+}
+
+/** A status message as it goes on the wire: one line, at most `MAX_STATUS_MESSAGE_CHARS` characters. */
+export function statusMessageOf(message: string): string {
+  const line = message.split('\n')[0] ?? '';
+  const chars = Array.from(line);
+  return chars.length <= MAX_STATUS_MESSAGE_CHARS ? line : `${chars.slice(0, MAX_STATUS_MESSAGE_CHARS - 1).join('')}…`;
 }

@@ -1,7 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { sha256Hex } from './encoding.js';
-import { TributaryError } from './errors.js';
+import { Reason, TributaryError } from './errors.js';
 import type { ProtoGrpcType } from './generated/tributary.js';
 import type { AdminServiceDefinition } from './generated/tributary/v1/AdminService.js';
 import type { SiteServiceDefinition } from './generated/tributary/v1/SiteService.js';
@@ -45,36 +44,36 @@ export function serviceMethods(service: ServiceName): MethodTable {
   return def as unknown as MethodTable;
 }
 
-const REQUEST_DIGEST = Symbol('tributary.requestDigest');
-
 /**
- * The service definition for `grpc.Server.addService`. Each decoded request carries the SHA-256
- * of its bytes exactly as received (see requestDigestOf), which call signatures cover.
+ * The service definition for `grpc.Server.addService`. Requests are NOT decoded: each handler
+ * receives the request bytes exactly as received (a Buffer), so the server can check the call's
+ * signature over them before it spends anything on decoding (see decodeRequest).
  */
 export function serviceDefinition<S extends ServiceName>(service: S): ServiceDefinitionOf<S> {
   let wrapped = cachedServices.get(service);
   if (wrapped === undefined) {
     wrapped = {};
     for (const [name, def] of Object.entries(serviceMethods(service))) {
-      const deserialize = def.requestDeserialize;
-      wrapped[name] = {
-        ...def,
-        requestDeserialize: (bytes: Buffer): unknown => {
-          const request: unknown = deserialize(bytes);
-          if (typeof request === 'object' && request !== null) {
-            Object.defineProperty(request, REQUEST_DIGEST, { value: sha256Hex(bytes), enumerable: false });
-          }
-          return request;
-        },
-      };
+      wrapped[name] = { ...def, requestDeserialize: (bytes: Buffer): Buffer => bytes };
     }
     cachedServices.set(service, wrapped);
   }
   return wrapped as unknown as ServiceDefinitionOf<S>;
 }
 
-/** Hex SHA-256 of a request's bytes as received, for requests decoded by serviceDefinition(). */
-export function requestDigestOf(request: object): string | undefined {
-  const digest: unknown = (request as Record<symbol, unknown>)[REQUEST_DIGEST];
-  return typeof digest === 'string' ? digest : undefined;
+/**
+ * Decodes the request bytes of `service`'s `method`; INVALID_ARGUMENT / MALFORMED_REQUEST when
+ * they are not a valid message of its request type.
+ */
+export function decodeRequest(service: ServiceName, method: string, bytes: Buffer): object {
+  const def = serviceMethods(service)[method];
+  if (def === undefined) throw TributaryError.internal(`${service} has no method ${method}`);
+  let request: unknown;
+  try {
+    request = def.requestDeserialize(bytes);
+  } catch {
+    throw TributaryError.of(Reason.MALFORMED_REQUEST, `the ${method} request is not a valid ${service} message (${bytes.byteLength} bytes)`);
+  }
+  if (typeof request !== 'object' || request === null) throw TributaryError.of(Reason.MALFORMED_REQUEST, `the ${method} request is empty`);
+  return request;
 }

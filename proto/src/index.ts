@@ -13,7 +13,11 @@ export {
   hasReason,
   isReasonCode,
   isTributaryError,
+  MAX_STATUS_MESSAGE_CHARS,
+  QUOTED_INPUT_CHARS,
+  quoted,
   refusalOf,
+  statusMessageOf,
 } from './errors.js';
 export type { Code, ReasonCode, Refusal, TributaryErrorInit, TributaryErrorOptions } from './errors.js';
 export { NAME_PATTERN, assertName, isValidName } from './names.js';
@@ -108,22 +112,25 @@ export {
   AUTH_HEADERS,
   CallVerifier,
   DEFAULT_AUTH_SKEW_MS,
+  MemoryNonceStore,
   DEFAULT_MAX_NONCES,
   REASON_TRAILER,
   callSigningBytes,
   signCall,
 } from './callauth.js';
-export type { CallToVerify, CallVerifierOptions, RememberedNonce } from './callauth.js';
+export type { CallHeaders, CallToVerify, CallVerifierOptions, NonceClaim, NonceStore, RememberedNonce, VerifiedCall } from './callauth.js';
 export {
   PROTO_LOADER_OPTIONS,
   PROTO_PATH,
   loadTributaryPackage,
   methodPath,
+  decodeRequest,
   packageDefinition,
-  requestDigestOf,
   serviceDefinition,
+  serviceMethods,
 } from './grpc.js';
 export type { ServiceDefinitionOf, ServiceName } from './grpc.js';
+export { PROTO_FILE_NAME, mapEntryName, reflectionDefinition, tributaryFileDescriptor } from './descriptor.js';
 // Client side, shared by the site SDK and the admin client.
 export { RpcClient } from './client/rpc-client.js';
 export type { CallOptions, RpcClientOptions } from './client/rpc-client.js';
@@ -131,6 +138,8 @@ export { abortError, throwIfAborted } from './client/abort.js';
 export { Backoff, DEFAULT_BACKOFF_POLICY, backoffDelay, isRetryable, retry, sleep } from './client/backoff.js';
 export type { BackoffPolicy, RetryOptions } from './client/backoff.js';
 export { downloadModel } from './client/model-download.js';
+export { MODEL_CHUNK_BYTES, createFederation, initialModelOf } from './client/create-federation.js';
+export type { InitialModelSource } from './client/create-federation.js';
 export type { DownloadedModel, ModelDownloadOptions, ModelDownloadRequest } from './client/model-download.js';
 export { waitForRun } from './client/run-watch.js';
 export type { RunWaitOptions } from './client/run-watch.js';
@@ -139,6 +148,7 @@ export type { RunWaitOptions } from './client/run-watch.js';
 export type { AddSiteRequest, AddSiteRequest__Output } from './generated/tributary/v1/AddSiteRequest.js';
 export type { AdminServiceClient, AdminServiceDefinition, AdminServiceHandlers } from './generated/tributary/v1/AdminService.js';
 export type { CreateFederationRequest, CreateFederationRequest__Output } from './generated/tributary/v1/CreateFederationRequest.js';
+export type { CreateFederationPart, CreateFederationPart__Output } from './generated/tributary/v1/CreateFederationPart.js';
 export type { CreateInvitationRequest, CreateInvitationRequest__Output } from './generated/tributary/v1/CreateInvitationRequest.js';
 export type { DownloadModelRequest, DownloadModelRequest__Output } from './generated/tributary/v1/DownloadModelRequest.js';
 export type { EnrollRequest, EnrollRequest__Output } from './generated/tributary/v1/EnrollRequest.js';

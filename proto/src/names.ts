@@ -1,4 +1,4 @@
-import { Reason, TributaryError } from './errors.js';
+import { Reason, TributaryError, quoted } from './errors.js';
 
 /** Names of federations, sites and groups: safe as NATS subject tokens and file names. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -12,6 +12,5 @@ export function isValidName(s: unknown): s is string {
 /** Returns `s` when it is a valid name; throws INVALID_ARGUMENT / INVALID_NAME otherwise. */
 export function assertName(kind: NameKind, s: unknown): string {
   if (isValidName(s)) return s;
-  const shown = typeof s === 'string' ? JSON.stringify(s) : String(s);
-  throw TributaryError.of(Reason.INVALID_NAME, `invalid ${kind} name ${shown}: must match ${NAME_PATTERN.source}`, { details: { kind } });
+  throw TributaryError.of(Reason.INVALID_NAME, `invalid ${kind} name ${quoted(s)}: must match ${NAME_PATTERN.source}`, { details: { kind } });
 }

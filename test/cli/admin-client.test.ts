@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateSigningKey, isTributaryError, serviceDefinition } from '@tributary/proto';
+import { generateSigningKey, isTributaryError, serviceMethods } from '@tributary/proto';
 import type { DownloadModelRequest__Output, ModelChunk, RunEvent, WatchRunRequest__Output } from '@tributary/proto';
 import { AdminClient } from '@tributary/coordinator';
 
@@ -24,7 +24,8 @@ class FlakyAdminService {
       DownloadModel: (call: Stream<DownloadModelRequest__Output, ModelChunk>) => this.download(call),
       WatchRun: (call: Stream<WatchRunRequest__Output, RunEvent>) => this.watch(call),
     };
-    this.server.addService(serviceDefinition('AdminService'), impl);
+    // The decoding definitions: this stand-in reads its requests decoded, unlike the coordinator.
+    this.server.addService(serviceMethods('AdminService') as unknown as grpc.ServiceDefinition, impl);
     const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );

@@ -281,6 +281,12 @@ describe('MetricIngest', () => {
     await publish({ key: alpha, points: points(5) });
     await publish({ key: beta, points: points(5, { key: 'poison' }) });
     await publish({ key: gamma, points: points(5) });
+    // All four batches delivered and none settled: the three behind the slow write are buffered.
+    await eventually(async () => {
+      const info = await jsm.consumers.info(STREAM_METRICS, METRIC_CONSUMER);
+      return info.num_pending === 0 && info.num_ack_pending >= 4 ? true : undefined;
+    });
+    // Delivered batches are verified before they are buffered: give that a moment.
     await new Promise((r) => setTimeout(r, 100));
     flaky.gate = undefined;
     release();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   decodeSafetensors,
   encodeSafetensors,
+  initialModelOf,
   generateSigningKey,
   newUpdateId,
   sha256Hex,
@@ -171,12 +172,12 @@ describe('RoundEngine', () => {
 
   /** A federation of `sites` (all approved members) with a 4-float model of zeros. */
   async function federation(name: string, sites: string[], settings: FederationSettings): Promise<void> {
-    const catalog = new Catalog({ state: h.state, blobs: h.blobs, strategies: h.strategies, logger: silentLogger(), now: h.clock.now });
+    const catalog = new Catalog({ state: h.state, blobs: h.blobs, strategies: h.strategies, logger: silentLogger(), now: h.clock.now, stagingDir: dir, maxModelBytes: 2 ** 20 });
     await catalog.createFederation({
       name,
       description: '',
       settings: { roundDeadlineSeconds: DEADLINE_S, ...settings },
-      initialModel: encodeSafetensors({ w: tensor('F32', [4], new Float32Array(INITIAL)) }),
+      model: initialModelOf(encodeSafetensors({ w: tensor('F32', [4], new Float32Array(INITIAL)) })),
     });
     for (const site of sites) {
       const existing = await h.state.getSite(site);

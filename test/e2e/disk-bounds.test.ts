@@ -62,11 +62,14 @@ describe('disk the coordinator uses', () => {
     for (const d of blobDirs) expect(d.mode, d.path).toBe(0o700);
   });
 
-  it('writes blobs (model versions and accepted payloads) and the nonce journal readable by its own user only (0600)', async () => {
+  it('writes blobs (model versions and accepted payloads) and the call nonces readable by its own user only (0600)', async () => {
     const blobs = (await modes(join(stack.dataDir, 'blobs'))).filter((e) => !e.dir);
     // The initial model, and the accepted payload (the mean of one update is that update: the same blob).
     expect(blobs.length).toBeGreaterThanOrEqual(2);
     for (const b of blobs) expect(b.mode, b.path).toBe(0o600);
-    expect((await stat(join(stack.dataDir, 'call-nonces.log'))).mode & 0o777).toBe(0o600);
+    const nonces = await modes(join(stack.dataDir, 'call-nonces'));
+    expect(nonces.filter((e) => !e.dir).length).toBeGreaterThan(0);
+    for (const n of nonces) expect(n.mode, n.path).toBe(n.dir ? 0o700 : 0o600);
+    expect((await stat(join(stack.dataDir, 'call-nonces'))).mode & 0o777).toBe(0o700);
   });
 });

@@ -129,12 +129,12 @@ describe('call authentication', () => {
     expect(check(genuine)).toEqual({ keyId: admin.keyId });
   });
 
-  it('forgets the oldest nonces beyond maxNonces', () => {
+  it('refuses new calls with RATE_LIMITED rather than forget live nonces beyond maxNonces', () => {
     const { check } = setup({ maxNonces: 2 });
     const first = sign();
     check(first);
     check(sign());
-    check(sign());
-    expect(check(first)).toEqual({ keyId: admin.keyId });
+    expect(() => check(sign())).toThrow(expect.objectContaining({ code: 'RESOURCE_EXHAUSTED', reason: 'RATE_LIMITED' }));
+    expectRefused(() => check(first), 'AUTH_REPLAYED');
   });
 });

@@ -12,7 +12,7 @@ import {
   loadTributaryPackage,
   methodPath,
   packageDefinition,
-  requestDigestOf,
+  decodeRequest,
   serviceDefinition,
   sha256Hex,
   type EnrollRequest__Output,
@@ -50,7 +50,7 @@ describe('gRPC plumbing', () => {
     return verifier.verify({
       method: methodPath('SiteService', method),
       headers,
-      bodySha256Hex: requestDigestOf(call.request) ?? '',
+      bodySha256Hex: sha256Hex(call.request as unknown as Buffer),
       resolveKey: (id) => (id === site.keyId ? site.publicKey : undefined),
     }).keyId;
   }
@@ -67,8 +67,10 @@ describe('gRPC plumbing', () => {
         }
       },
       Enroll(call: grpc.ServerUnaryCall<EnrollRequest__Output, unknown>, callback) {
-        digests.push(requestDigestOf(call.request) ?? '');
-        callback(null, { site: { name: call.request.siteName, publicKey: call.request.publicKey } });
+        const bytes = call.request as unknown as Buffer;
+        digests.push(sha256Hex(bytes));
+        const request = decodeRequest('SiteService', 'Enroll', bytes) as EnrollRequest__Output;
+        callback(null, { site: { name: request.siteName, publicKey: request.publicKey } });
       },
       GetUpdateStatus(_call, callback) {
         callback(statusError(new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'SITE_NOT_SELECTED', message: 'site-a is not selected' })));
@@ -78,7 +80,8 @@ describe('gRPC plumbing', () => {
       },
       WatchTasks(call) {
         let round = 0;
-        const timer = setInterval(() => call.write({ federation: call.request.federation, round: ++round }), 10);
+        const { federation } = decodeRequest('SiteService', 'WatchTasks', call.request as unknown as Buffer) as { federation: string };
+        const timer = setInterval(() => call.write({ federation, round: ++round }), 10);
         call.on('cancelled', () => {
           clearInterval(timer);
           markWatchCancelled();
@@ -127,7 +130,7 @@ describe('gRPC plumbing', () => {
     }
   });
 
-  it('exposes the digest of the raw request bytes and decodes bytes fields', async () => {
+  it('hands handlers the request bytes as received, which decodeRequest decodes', async () => {
     const client = new RpcClient({ address, key: site, service: 'SiteService' });
     try {
       const request = { invitationToken: 't', siteName: 'site-a', publicKey: site.publicKey };
@@ -135,10 +138,9 @@ describe('gRPC plumbing', () => {
       expect(Buffer.from(res.site?.publicKey ?? [])).toEqual(Buffer.from(site.publicKey));
       const expected = serviceDefinition('SiteService').Enroll.requestSerialize(request);
       expect(digests.at(-1)).toBe(sha256Hex(expected));
-      const decoded = serviceDefinition('SiteService').Enroll.requestDeserialize(expected);
+      const decoded = decodeRequest('SiteService', 'Enroll', Buffer.from(expected));
       expect(Object.keys(decoded).sort()).toEqual(['invitationToken', 'publicKey', 'siteName']);
-      expect(requestDigestOf(decoded)).toBe(sha256Hex(expected));
-      expect(requestDigestOf({})).toBeUndefined();
+      expect(() => decodeRequest('SiteService', 'Enroll', Buffer.from([0xff, 0xff, 0xff]))).toThrow(expect.objectContaining({ reason: 'MALFORMED_REQUEST' }));
     } finally {
       client.close();
     }

@@ -3,6 +3,7 @@ import {
   RpcClient,
   NAME_PATTERN,
   TributaryError,
+  createFederation,
   decodeSafetensors,
   downloadModel,
   encodeSafetensors,
@@ -14,7 +15,6 @@ import {
 } from '@tributary/proto';
 import type {
   AddSiteRequest,
-  CreateFederationRequest,
   FederationSettings,
   ListRoundsRequest,
   ListRoundsResponse__Output,
@@ -177,12 +177,12 @@ export class LocalFederation {
     const members: Member[] = [];
     try {
       admin = new RpcClient({ address: dev.env.coordinator, key: await readKeyFile(dev.env.keyFile), service: 'AdminService' });
-      await adminCall<CreateFederationRequest>(admin, 'CreateFederation', {
-        name: options.federation,
-        description: 'local federation (@tributary/client-sdk/testing)',
-        settings: options.settings,
-        initialModel: encodeSafetensors(options.model),
-      });
+      await createFederation(
+        admin,
+        { name: options.federation, description: 'local federation (@tributary/client-sdk/testing)', settings: options.settings },
+        encodeSafetensors(options.model),
+        { timeoutMs: ADMIN_CALL_TIMEOUT_MS },
+      );
       for (const [index, name] of options.sites.entries()) {
         const key = generateSigningKey(name);
         await adminCall<AddSiteRequest>(admin, 'AddSite', { name, publicKey: key.publicKey, federations: [options.federation] });

@@ -3,6 +3,8 @@ import {
   TributaryError,
   assertName,
   type CollectGarbageResponse__Output,
+  quoted,
+  type CreateFederationPart__Output,
   type NatsCredentials__Output,
   type Federation__Output,
   type Invitation__Output,
@@ -51,17 +53,29 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
   };
   const getRun = async (runId: string) => {
     const run = await deps.state.getRun(runId);
-    if (!run) throw TributaryError.notFound(`run "${runId}" does not exist`);
+    if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   };
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
-    CreateFederation: admin(async (req): Promise<Federation__Output> => {
+    CreateFederation: admin(async (parts: AsyncIterable<CreateFederationPart__Output>): Promise<Federation__Output> => {
+      const iterator = parts[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      const req = first.done === true ? undefined : first.value.request;
+      if (!req) throw TributaryError.invalidArgument('a CreateFederation stream starts with its request, then the model chunks');
+      async function* chunks(): AsyncIterable<Uint8Array> {
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done === true) return;
+          if (!next.value.modelChunk) throw TributaryError.invalidArgument('after its request, a CreateFederation stream carries only model chunks');
+          yield next.value.modelChunk;
+        }
+      }
       const federation = await deps.catalog.createFederation({
         name: req.name,
         description: req.description,
         settings: req.settings,
-        initialModel: req.initialModel,
+        model: { size: req.initialModelSize, sha256: req.initialModelSha256, chunks: chunks() },
       });
       return federationMessage(federation, []);
     }),
@@ -112,7 +126,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     }),
     GetRound: admin(async (req): Promise<Round__Output> => {
       const round = await deps.state.getRound(req.runId, req.number);
-      if (!round) throw TributaryError.notFound(`round ${req.number} of run "${req.runId}" does not exist`);
+      if (!round) throw TributaryError.notFound(`round ${req.number} of run ${quoted(req.runId)} does not exist`);
       return round;
     }),
     ListModelVersions: admin(async (req): Promise<ListModelVersionsResponse__Output> => {
@@ -137,7 +151,7 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
   const unsubscribe = deps.events.subscribe(req.runId, (e) => queue.push(e));
   try {
     const run = await deps.state.getRun(req.runId);
-    if (!run) throw TributaryError.notFound(`run "${req.runId}" does not exist`);
+    if (!run) throw TributaryError.notFound(`run ${quoted(req.runId)} does not exist`);
     const round = deps.engine.currentRound(run.id) ?? (run.currentRound > 0 ? await deps.state.getRound(run.id, run.currentRound) : undefined);
     yield { type: 'SNAPSHOT', atMs: Date.now(), run, round: round ?? null, update: null, refusal: null };
     if (run.status !== 'RUN_STATUS_RUNNING') return;

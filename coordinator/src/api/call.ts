@@ -1,8 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { Reason, TributaryError, grpcStatusOf, requestDigestOf, serviceDefinition, REASON_TRAILER } from '@tributary/proto';
+import { Reason, TributaryError, decodeRequest, grpcStatusOf, isTributaryError, quoted, serviceDefinition, statusMessageOf, REASON_TRAILER } from '@tributary/proto';
 import type { AdminServiceHandlers, ServiceName, SiteServiceHandlers } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { CallAuthenticator } from '../auth/authenticator.js';
+import { peerAddressOf, type CallRateLimits } from '../auth/rate-limits.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 
@@ -18,6 +19,8 @@ export interface CallContext {
 export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
 /** A server-streaming method: an async iterable; the stream ends when it does. */
 export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext) => AsyncIterable<Res>;
+/** A client-streaming method: the decoded messages in order (the first is the one the signature covers). */
+export type ClientStreamHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>;
 
 /** The grpc-js handler interfaces generated from tributary.proto, by service. */
 interface GeneratedHandlers {
@@ -29,9 +32,11 @@ interface GeneratedHandlers {
 type HandlerFor<H> =
   H extends grpc.handleServerStreamingCall<infer Req, infer Res>
     ? StreamHandler<Req, Res>
-    : H extends grpc.handleUnaryCall<infer Req, infer Res>
-      ? UnaryHandler<Req, Res>
-      : never;
+    : H extends grpc.handleClientStreamingCall<infer Req, infer Res>
+      ? ClientStreamHandler<Req, Res>
+      : H extends grpc.handleUnaryCall<infer Req, infer Res>
+        ? UnaryHandler<Req, Res>
+        : never;
 
 /**
  * Every method of a service and nothing else, typed from the generated definitions: a missing
@@ -53,83 +58,125 @@ type Handler = { handle(request: object, ctx: CallContext): Promise<object> | As
 
 interface Deps {
   auth: CallAuthenticator;
+  limits: CallRateLimits;
   logger: Logger;
   metrics: CoordinatorMetrics;
   shutdown: AbortSignal;
 }
 
 /**
- * Turns a service's typed handlers into a grpc-js implementation: every call is authenticated
- * first, errors become a status code with a one-line message and the reason in the
- * `x-tributary-reason` trailer, never a stack trace.
+ * Turns a service's typed handlers into a grpc-js implementation: every call is charged to its
+ * peer's rate limit and authenticated before its body is decoded, errors become a status code
+ * with a one-line message and the reason in the `x-tributary-reason` trailer, never a stack trace.
  */
 export function implement<S extends ServiceName>(service: S, handlers: ServiceHandlers<S> & HandlerTable, deps: Deps): grpc.UntypedServiceImplementation {
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(serviceDefinition(service))) {
-    const path = method.path;
-    const handler = Object.hasOwn(handlers, name) ? handlers[name] : undefined;
-    if (method.responseStream) {
-      impl[name] = (call: grpc.ServerWritableStream<object, object>) => {
-        void serveStream(call, path, handler, deps);
+    const target: Target = { service, name, path: method.path, handler: Object.hasOwn(handlers, name) ? handlers[name] : undefined };
+    if (method.requestStream && !method.responseStream) {
+      impl[name] = (call: grpc.ServerReadableStream<Buffer, object>, callback: grpc.sendUnaryData<object>) => {
+        void serveClientStream(call, callback, target, deps);
+      };
+    } else if (method.responseStream) {
+      impl[name] = (call: grpc.ServerWritableStream<Buffer, object>) => {
+        void serveStream(call, target, deps);
       };
     } else {
-      impl[name] = (call: grpc.ServerUnaryCall<object, object>, callback: grpc.sendUnaryData<object>) => {
-        void serveUnary(call, callback, path, handler, deps);
+      impl[name] = (call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>) => {
+        void serveUnary(call, callback, target, deps);
       };
     }
   }
   return impl;
 }
 
-async function context(call: grpc.ServerUnaryCall<object, object> | grpc.ServerWritableStream<object, object>, path: string, deps: Deps): Promise<{ ctx: CallContext; done: () => void }> {
+/** The method a call is for, and our handler of it. */
+interface Target {
+  service: ServiceName;
+  name: string;
+  path: string;
+  handler: Handler | undefined;
+}
+
+type AnyCall = grpc.ServerUnaryCall<Buffer, object> | grpc.ServerWritableStream<Buffer, object> | grpc.ServerReadableStream<Buffer, object>;
+
+async function context(call: AnyCall, target: Target, body: Buffer, deps: Deps): Promise<{ ctx: CallContext; request: object; done: () => void }> {
   const controller = new AbortController();
   const abort = () => controller.abort();
-  call.on('cancelled', abort);
+  (call as grpc.ServerUnaryCall<Buffer, object>).on('cancelled', abort);
   deps.shutdown.addEventListener('abort', abort);
   const done = () => deps.shutdown.removeEventListener('abort', abort);
   try {
+    deps.limits.chargePeer(peerAddressOf(call.getPeer()));
     const headers: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(call.metadata.getMap())) headers[k] = typeof v === 'string' ? v : undefined;
-    const digest = requestDigestOf(call.request) ?? '';
-    const principal = await deps.auth.authenticate(path, headers, digest, call.request);
-    return { ctx: { principal, signal: controller.signal, method: path }, done };
+    const { principal, request } = await deps.auth.authenticate({
+      method: target.path,
+      headers,
+      body,
+      decode: (bytes) => decodeRequest(target.service, target.name, bytes),
+    });
+    return { ctx: { principal, signal: controller.signal, method: target.path }, request, done };
   } catch (err) {
     done();
     const e = TributaryError.from(err);
-    deps.metrics.callsRefused.inc({ reason: e.reason });
-    deps.logger.warn({ method: path, reason: e.reason, peer: call.getPeer() }, `call refused: ${e.message}`);
+    // The caller may learn only a generic reason; the log and the metric keep the precise one.
+    const precise = e.reason === Reason.AUTH_FAILED && isTributaryError(e.cause) ? e.cause : e;
+    deps.metrics.callsRefused.inc({ reason: precise.reason });
+    deps.logger.warn({ method: target.path, reason: precise.reason, peer: call.getPeer() }, `call refused: ${precise.message}`);
     throw e;
   }
 }
 
-async function serveUnary(
-  call: grpc.ServerUnaryCall<object, object>,
-  callback: grpc.sendUnaryData<object>,
-  path: string,
-  handler: Handler | undefined,
-  deps: Deps,
-): Promise<void> {
+async function serveUnary(call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>, target: Target, deps: Deps): Promise<void> {
   let done = () => {};
   try {
-    if (!handler) throw unimplemented(path);
-    const c = await context(call, path, deps);
+    if (!target.handler) throw unimplemented(target.path);
+    const c = await context(call, target, call.request, deps);
     done = c.done;
-    const result = await handler(call.request, c.ctx);
-    callback(null, result);
+    const result = await target.handler(c.request, c.ctx);
+    callback(null, result as object);
   } catch (err) {
-    callback(toServiceError(err, path, deps));
+    callback(toServiceError(err, target.path, deps));
   } finally {
     done();
   }
 }
 
-async function serveStream(call: grpc.ServerWritableStream<object, object>, path: string, handler: Handler | undefined, deps: Deps): Promise<void> {
+async function serveClientStream(call: grpc.ServerReadableStream<Buffer, object>, callback: grpc.sendUnaryData<object>, target: Target, deps: Deps): Promise<void> {
   let done = () => {};
+  const messages = (call as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
-    if (!handler) throw unimplemented(path);
-    const c = await context(call, path, deps);
+    if (!target.handler) throw unimplemented(target.path);
+    const first = await messages.next();
+    if (first.done === true) throw TributaryError.of(Reason.MALFORMED_REQUEST, `${target.path} needs at least one message`);
+    const c = await context(call, target, first.value, deps);
     done = c.done;
-    const items = handler(call.request, c.ctx);
+    async function* decoded(): AsyncIterable<object> {
+      yield c.request;
+      for (;;) {
+        const next = await messages.next();
+        if (next.done === true) return;
+        yield decodeRequest(target.service, target.name, next.value);
+      }
+    }
+    const result = await target.handler(decoded() as unknown as object, c.ctx);
+    callback(null, result as object);
+  } catch (err) {
+    callback(toServiceError(err, target.path, deps));
+  } finally {
+    done();
+  }
+}
+
+async function serveStream(call: grpc.ServerWritableStream<Buffer, object>, target: Target, deps: Deps): Promise<void> {
+  let done = () => {};
+  const path = target.path;
+  try {
+    if (!target.handler) throw unimplemented(path);
+    const c = await context(call, target, call.request, deps);
+    done = c.done;
+    const items = target.handler(c.request, c.ctx);
     if (!isAsyncIterable(items)) throw TributaryError.internal(`${path}: the handler returned no stream`);
     for await (const item of items) {
       if (c.ctx.signal.aborted) break;
@@ -165,7 +212,7 @@ function toServiceError(err: unknown, path: string, deps: Deps): Partial<grpc.St
   const metadata = new grpc.Metadata();
   metadata.set(REASON_TRAILER, e.reason);
   const message = e.code === 'INTERNAL' || e.code === 'UNKNOWN' ? 'internal error; see the coordinator log' : e.message;
-  return { code: grpcStatusOf(e.code), details: message.split('\n')[0] ?? '', metadata };
+  return { code: grpcStatusOf(e.code), details: statusMessageOf(message), metadata };
 }
 
 function unimplemented(path: string): TributaryError {
@@ -174,4 +221,30 @@ function unimplemented(path: string): TributaryError {
 
 function isAsyncIterable(value: object): value is AsyncIterable<object> {
   return Symbol.asyncIterator in value;
+}
+
+/**
+ * Makes calls of methods no service registers answer UNIMPLEMENTED with the reason trailer, like
+ * every other failed call (grpc-js answers them itself, without trailers). grpc-js offers no hook
+ * for unknown methods, so this falls back in its method table; returns false (and changes
+ * nothing) when that table is not where this grpc-js keeps it.
+ */
+export function answerUnknownMethods(server: grpc.Server): boolean {
+  const table = (server as unknown as { handlers?: unknown }).handlers;
+  if (!(table instanceof Map)) return false;
+  const registered = table as Map<string, unknown>;
+  const lookup = registered.get.bind(registered);
+  const unknownMethod = (path: string) => ({
+    func: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      const metadata = new grpc.Metadata();
+      metadata.set(REASON_TRAILER, Reason.UNIMPLEMENTED);
+      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: statusMessageOf(`${quoted(path)} is not a method of this coordinator`), metadata });
+    },
+    serialize: (b: Buffer) => b,
+    deserialize: (b: Buffer) => b,
+    type: 'bidi',
+    path,
+  });
+  registered.get = (path: string) => lookup(path) ?? unknownMethod(path);
+  return true;
 }

@@ -6,6 +6,7 @@ import {
   type MetricEvent__Output,
   type SearchRunsResponse__Output,
   type WatchMetricsRequest__Output,
+  quoted,
 } from '@tributary/proto';
 import { requireAdmin } from '../auth/principal.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
@@ -42,7 +43,7 @@ const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 export function metricsService(deps: MetricsServiceDeps): Pick<ServiceHandlers<'AdminService'>, 'GetMetricHistory' | 'SearchRuns' | 'WatchMetrics'> {
   const requireFederation = async (name: string): Promise<string> => {
     assertName('federation', name);
-    if ((await deps.state.getFederation(name)) === undefined) throw TributaryError.notFound(`federation "${name}" does not exist`);
+    if ((await deps.state.getFederation(name)) === undefined) throw TributaryError.notFound(`federation ${quoted(name)} does not exist`);
     return name;
   };
   return {
@@ -107,7 +108,7 @@ async function* watchMetrics(
     if (req.runId !== '') {
       const run = await deps.state.getRun(req.runId);
       if (run === undefined || run.federation !== req.federation) {
-        throw TributaryError.notFound(`run "${req.runId}" of federation "${req.federation}" does not exist`);
+        throw TributaryError.notFound(`run ${quoted(req.runId)} of federation ${quoted(req.federation)} does not exist`);
       }
     }
     for (;;) {
@@ -125,6 +126,6 @@ async function* watchMetrics(
 }
 
 function checkRunId(runId: string): void {
-  if (!RUN_ID.test(runId)) throw TributaryError.invalidArgument(`invalid run id ${JSON.stringify(runId.slice(0, 140))}`);
+  if (!RUN_ID.test(runId)) throw TributaryError.invalidArgument(`invalid run id ${quoted(runId)}`);
 }
 

@@ -1,4 +1,4 @@
-import { Reason, TributaryError, type DownloadModelRequest__Output, type ModelChunk__Output } from '@tributary/proto';
+import { Reason, TributaryError, quoted, type DownloadModelRequest__Output, type ModelChunk__Output } from '@tributary/proto';
 import type { BlobStore, StateStore } from '../state/index.js';
 
 const DEFAULT_CHUNK = 1024 * 1024;
@@ -9,7 +9,7 @@ const MAX_CHUNK = 2 * 1024 * 1024;
 /** Streams a model version's payload from `offset`, so an interrupted download resumes. */
 export async function* modelChunks(req: DownloadModelRequest__Output, deps: { state: StateStore; blobs: BlobStore }, signal: AbortSignal): AsyncIterable<ModelChunk__Output> {
   const federation = await deps.state.getFederation(req.federation);
-  if (!federation) throw TributaryError.notFound(`federation "${req.federation}" does not exist`);
+  if (!federation) throw TributaryError.notFound(`federation ${quoted(req.federation)} does not exist`);
   const versionNumber = req.version || federation.latestVersion;
   const version = await deps.state.getModelVersion(federation.name, versionNumber);
   if (!version) throw TributaryError.notFound(`model version ${versionNumber} of "${federation.name}" does not exist`);

@@ -41,7 +41,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
       if (ctx.principal.role !== 'enrolling') {
         throw TributaryError.of(Reason.ALREADY_EXISTS, 'this key is already registered');
       }
-      const site = await deps.catalog.enroll({ token: req.invitationToken, siteName: req.siteName, publicKey: ctx.principal.publicKey });
+      const site = await deps.catalog.enroll({ token: req.invitationToken, siteName: req.siteName, publicKey: ctx.principal.publicKey, accepted: ctx.principal.claimNonce });
       return { site: siteMessage(site) };
     },
     WhoAmI: async (_req, ctx): Promise<WhoAmIResponse__Output> => {

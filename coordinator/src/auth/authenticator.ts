@@ -1,14 +1,29 @@
-import { CallVerifier, Reason, TributaryError, keyIdOf, parsePublicKey, AUTH_HEADERS, type RememberedNonce } from '@tributary/proto';
-import type { NonceJournal } from './nonce-journal.js';
+import { CallVerifier, Reason, TributaryError, isTributaryError, keyIdOf, parsePublicKey, sha256Hex, type NonceStore, type RememberedNonce } from '@tributary/proto';
 import type { StateStore } from '../state/index.js';
 import type { Principal } from './principal.js';
+import type { CallRateLimits } from './rate-limits.js';
 
 /** Methods a key the coordinator does not know yet may call: it proves possession of the key it presents. */
 const ENROLL_METHOD = '/tributary.v1.SiteService/Enroll';
+/** An EnrollRequest is a token, a name and a 32-byte key: a stranger's body is refused past this size undecoded. */
+const MAX_ENROLL_BYTES = 4096;
+
+/** What a call presents: its method, its auth headers, its first message's bytes and how to decode them. */
+export interface PresentedCall {
+  method: string;
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+  decode: (bytes: Buffer) => object;
+}
 
 /**
  * Verifies every call's signature (key id, timestamp within the skew window, fresh nonce,
  * signature over method, timestamp, nonce and the request's digest) and resolves the principal.
+ * It spends nothing on strangers: the body of a call from an unknown key is neither hashed nor
+ * decoded (Enroll aside, whose small body carries the key), and a call's nonce is recorded only
+ * once its key is known, or, for Enroll, once the invitation is found valid (see claimNonce).
+ * Callers learn only AUTH_FAILED for an unknown key or a bad signature; the precise reason stays
+ * in the error's cause for the log and the metric.
  */
 export class CallAuthenticator {
   private readonly verifier: CallVerifier;
@@ -20,46 +35,47 @@ export class CallAuthenticator {
       adminKeys: readonly Uint8Array[];
       /** Largest accepted clock difference of a call. */
       skewMs: number;
-      /** Nonces remembered at most. */
-      maxNonces: number;
-      journal?: NonceJournal;
-      remembered?: readonly RememberedNonce[];
+      nonces: NonceStore;
+      limits: CallRateLimits;
     },
   ) {
-    const journal = opts.journal;
-    this.verifier = new CallVerifier({ skewMs: opts.skewMs, maxNonces: opts.maxNonces, ...(journal ? { onNonce: (e: RememberedNonce) => journal.record(e) } : {}) });
-    for (const entry of opts.remembered ?? []) this.verifier.remember(entry);
+    this.verifier = new CallVerifier({ skewMs: opts.skewMs, nonces: opts.nonces });
     this.admins = new Map(opts.adminKeys.map((k) => [keyIdOf(k), k]));
   }
 
-  async authenticate(method: string, headers: Record<string, string | undefined>, bodySha256Hex: string, request: unknown): Promise<Principal> {
-    const keyId = headers[AUTH_HEADERS.keyId] ?? '';
-    const admin = this.admins.get(keyId);
-    const site = admin || !keyId ? undefined : await this.opts.state.getSiteByKeyId(keyId);
-    let enrollingKey: Uint8Array | undefined;
-    if (method === ENROLL_METHOD && !admin && !site) {
-      const pk = (request as { publicKey?: Uint8Array }).publicKey;
-      if (pk && pk.byteLength === 32 && keyIdOf(pk) === keyId) enrollingKey = pk;
-    }
-    this.verifier.verify({
-      method,
-      headers,
-      bodySha256Hex,
-      resolveKey: (id) => {
-        if (id !== keyId) return undefined;
-        if (admin) return admin;
-        if (site) return parsePublicKey(site.publicKey);
-        return enrollingKey;
-      },
-    });
-    if (admin) return { role: 'admin', keyId };
-    if (site) {
-      if (site.status !== 'APPROVED') {
-        throw TributaryError.of(Reason.KEY_REVOKED, `the key of site "${site.name}" is revoked`);
+  async authenticate(call: PresentedCall): Promise<{ principal: Principal; request: object }> {
+    try {
+      return await this.check(call);
+    } catch (err) {
+      if (isTributaryError(err) && (err.reason === Reason.AUTH_UNKNOWN_KEY || err.reason === Reason.AUTH_SIGNATURE_INVALID)) {
+        throw TributaryError.of(Reason.AUTH_FAILED, 'call authentication failed: check the key and how the call is signed', { cause: err });
       }
-      return { role: 'site', keyId, site };
+      throw err;
     }
-    if (enrollingKey) return { role: 'enrolling', keyId, publicKey: enrollingKey };
-    throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'unknown key');
+  }
+
+  private async check(call: PresentedCall): Promise<{ principal: Principal; request: object }> {
+    const { keyId } = this.verifier.checkHeaders(call.headers);
+    const admin = this.admins.get(keyId);
+    const site = admin ? undefined : await this.opts.state.getSiteByKeyId(keyId);
+    if (admin || site) {
+      const publicKey = admin ?? parsePublicKey((site as { publicKey: string }).publicKey);
+      const verified = this.verifier.verifySignature({ method: call.method, headers: call.headers, bodySha256Hex: () => sha256Hex(call.body), resolveKey: () => publicKey });
+      if (site && site.status !== 'APPROVED') throw TributaryError.of(Reason.KEY_REVOKED, `the key of site "${site.name}" is revoked`);
+      this.opts.limits.chargeKey(keyId);
+      this.verifier.claim(verified.nonce);
+      const request = call.decode(call.body);
+      return { principal: site ? { role: 'site', keyId, site } : { role: 'admin', keyId }, request };
+    }
+    if (call.method !== ENROLL_METHOD) throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, `unknown key ${keyId}`);
+    if (call.body.byteLength > MAX_ENROLL_BYTES) {
+      throw TributaryError.of(Reason.MALFORMED_REQUEST, `an Enroll request is at most ${MAX_ENROLL_BYTES} bytes (got ${call.body.byteLength})`);
+    }
+    const request = call.decode(call.body);
+    const pk = (request as { publicKey?: Uint8Array }).publicKey;
+    if (!pk || pk.byteLength !== 32 || keyIdOf(pk) !== keyId) throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'the Enroll request carries another key than the one that signed it');
+    const verified = this.verifier.verifySignature({ method: call.method, headers: call.headers, bodySha256Hex: () => sha256Hex(call.body), resolveKey: () => pk });
+    const nonce: RememberedNonce = verified.nonce;
+    return { principal: { role: 'enrolling', keyId, publicKey: pk, claimNonce: () => this.verifier.claim(nonce) }, request };
   }
 }

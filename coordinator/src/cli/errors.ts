@@ -77,6 +77,8 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
       return help;
     case 'INVALID_NAME':
       return 'Names use lowercase letters, digits, "-" and "_", start with a letter or digit, and have at most 63 characters.';
+    case 'AUTH_FAILED':
+      return `Check that the coordinator knows the key in ${ctx.keyFile ?? 'the key file'} (its admin_keys, or a site it added) and that client and coordinator run the same Tributary version; its log says which.`;
     case 'AUTH_UNKNOWN_KEY':
       return `The coordinator does not know the key in ${ctx.keyFile ?? 'the key file'}: add its public key to the coordinator's admin_keys, or pick another key with --key / TRIBUTARY_KEY.`;
     case 'AUTH_EXPIRED':

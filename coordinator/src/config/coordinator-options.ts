@@ -49,13 +49,33 @@ export interface CoordinatorOptions {
   trackingRetryDelay?: Duration;
   /** Largest accepted clock difference of a signed call. @default '5m' */
   authSkew?: Duration;
-  /** Call nonces remembered at most (replay protection within the skew window). @default 1_000_000 */
+  /**
+   * Call nonces remembered at most (replay protection within the skew window), in memory and in
+   * the data directory; when they are all live, new calls are refused with RATE_LIMITED.
+   * @default 1_000_000
+   */
   maxNonces?: number;
+  /**
+   * Call rate limits (token buckets): per peer address, charged before anything else is done
+   * for a call, and per key, charged once the signature verified. Beyond them calls get
+   * RESOURCE_EXHAUSTED / RATE_LIMITED.
+   */
+  rateLimits?: {
+    /** @default { ratePerSecond: 500, burst: 2000 } */
+    perPeer?: { ratePerSecond?: number; burst?: number };
+    /** @default { ratePerSecond: 100, burst: 500 } */
+    perKey?: { ratePerSecond?: number; burst?: number };
+    /** Peers and keys tracked at most each; beyond it, calls of new ones are refused until idle ones age out. @default 100_000 */
+    maxTracked?: number;
+  };
   /** Largest accepted update payload. @default '1GiB' */
   maxUpdateSize?: ByteSize;
   /** Update bytes an aggregator may hold in memory before spilling to the data directory. @default '1GiB' */
   aggregatorMemory?: ByteSize;
-  /** Largest gRPC message the server accepts (CreateFederation carries the initial weights). @default '256MiB' */
+  /**
+   * Largest gRPC message the server accepts, on every method (a larger one is refused before it
+   * is read; CreateFederation streams its weights in smaller chunks). @default '4MiB'
+   */
   maxGrpcMessageSize?: ByteSize;
   /** Update ingest over NATS. */
   ingest?: {
@@ -135,8 +155,11 @@ export interface CompiledCoordinatorOptions {
   readonly auth: {
     readonly skewMs: number;
     readonly maxNonces: number;
-    /** Nonce journal lines appended before it rewrites itself with only the live entries. */
-    readonly nonceJournalCompactAfter: number;
+    readonly rateLimits: {
+      readonly perPeer: { readonly ratePerSecond: number; readonly burst: number };
+      readonly perKey: { readonly ratePerSecond: number; readonly burst: number };
+      readonly maxTracked: number;
+    };
   };
   readonly rounds: {
     readonly maxUpdateBytes: number;
@@ -193,12 +216,16 @@ export interface CompiledCoordinatorOptions {
 export const COORDINATOR_DEFAULTS = Object.freeze({
   grpcListen: '127.0.0.1:7400',
   metricsPort: 0,
-  maxGrpcMessageBytes: 256 * 2 ** 20,
+  maxGrpcMessageBytes: 4 * 2 ** 20,
   grpcKeepaliveTimeMs: 30_000,
   shutdownGraceMs: 2_000,
   authSkewMs: DEFAULT_AUTH_SKEW_MS,
   maxNonces: DEFAULT_MAX_NONCES,
-  nonceJournalCompactAfter: 200_000,
+  peerRatePerSecond: 500,
+  peerBurst: 2_000,
+  keyRatePerSecond: 100,
+  keyBurst: 500,
+  rateLimitMaxTracked: 100_000,
   maxUpdateBytes: 2 ** 30,
   aggregatorMemoryBytes: 2 ** 30,
   ingestConcurrency: 4,
@@ -258,7 +285,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
     auth: Object.freeze({
       skewMs: duration('authSkew', opts.authSkew, d.authSkewMs),
       maxNonces: integer('maxNonces', opts.maxNonces, d.maxNonces),
-      nonceJournalCompactAfter: d.nonceJournalCompactAfter,
+      rateLimits: rateLimits(group('rateLimits', opts.rateLimits)),
     }),
     rounds: Object.freeze({
       maxUpdateBytes: byteSize('maxUpdateSize', opts.maxUpdateSize, d.maxUpdateBytes),
@@ -297,6 +324,29 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
     strategyPlugins: Object.freeze(list('strategyPlugins', opts.strategyPlugins)),
     natsAuthority: natsAuthority(opts),
   });
+}
+
+function rateLimits(r: NonNullable<CoordinatorOptions['rateLimits']>): CompiledCoordinatorOptions['auth']['rateLimits'] {
+  const d = COORDINATOR_DEFAULTS;
+  const perPeer = group('rateLimits.perPeer', r.perPeer);
+  const perKey = group('rateLimits.perKey', r.perKey);
+  return Object.freeze({
+    perPeer: Object.freeze({
+      ratePerSecond: positive('rateLimits.perPeer.ratePerSecond', perPeer.ratePerSecond, d.peerRatePerSecond),
+      burst: integer('rateLimits.perPeer.burst', perPeer.burst, d.peerBurst),
+    }),
+    perKey: Object.freeze({
+      ratePerSecond: positive('rateLimits.perKey.ratePerSecond', perKey.ratePerSecond, d.keyRatePerSecond),
+      burst: integer('rateLimits.perKey.burst', perKey.burst, d.keyBurst),
+    }),
+    maxTracked: integer('rateLimits.maxTracked', r.maxTracked, d.rateLimitMaxTracked),
+  });
+}
+
+function positive(name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw invalidValue(label(name), v, 'expected a positive number');
+  return v;
 }
 
 function natsAuthority(opts: CoordinatorOptions): CompiledCoordinatorOptions['natsAuthority'] {

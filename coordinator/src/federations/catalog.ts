@@ -1,50 +1,104 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
+  MAX_SAFETENSORS_TENSORS,
   Reason,
   TributaryError,
   assertName,
   formatPublicKey,
   keyIdOf,
+  parseSafetensorsHeader,
+  safetensorsHeaderLength,
   type FederationSettings,
+  type TensorSpec__Output,
 } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { BlobStore, FederationRecord, InvitationRecord, SiteRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
-import { checkInitialModel } from '../models/initial-model.js';
+import { inspectStagedPayload } from '../updates/foldable-update.js';
 import { INITIAL_WEIGHTS, prepareModelVersion } from '../models/model-version.js';
 import { normaliseSettings } from '../rounds/settings.js';
+import { SerialQueues } from '../rounds/serial-queues.js';
 
 /** Default lifetime of an invitation token. */
 const DEFAULT_INVITATION_TTL_SECONDS = 24 * 3600;
 /** Longest lifetime an invitation may be given. */
 const MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600;
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** The initial weights of a new federation as they arrive: declared size and digest, then the bytes. */
+export interface StreamedModel {
+  size: number;
+  sha256: string;
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+}
+
 /** Federations, sites and invitations: the coordinator's membership records. */
 export class Catalog {
+  // Checks and writes of sites, invitations and federations run one at a time, so that two
+  // calls cannot both see an invitation unused (or a name free) and both write.
+  private readonly writes = new SerialQueues();
+
   constructor(
-    private readonly opts: { state: StateStore; blobs: BlobStore; strategies: StrategyRegistry; logger: Logger; now?: () => number },
+    private readonly opts: {
+      state: StateStore;
+      blobs: BlobStore;
+      strategies: StrategyRegistry;
+      logger: Logger;
+      /** Where streamed initial weights are staged while they are hashed. */
+      stagingDir: string;
+      /** Largest initial weights accepted (the coordinator's max update size). */
+      maxModelBytes: number;
+      now?: () => number;
+    },
   ) {}
 
   private now(): number {
     return (this.opts.now ?? Date.now)();
   }
 
-  async createFederation(req: { name: string; description: string; settings: FederationSettings | null | undefined; initialModel: Uint8Array }): Promise<FederationRecord> {
+  /**
+   * Creates a federation from streamed initial weights: everything the request says is checked
+   * before a byte of the model is read; the bytes are hashed while they are staged on disk, and
+   * their size and digest must match what was declared (and signed).
+   */
+  async createFederation(req: { name: string; description: string; settings: FederationSettings | null | undefined; model: StreamedModel }): Promise<FederationRecord> {
     const name = assertName('federation', req.name);
     const settings = normaliseSettings(req.settings as Parameters<typeof normaliseSettings>[0]);
     const strategy = this.opts.strategies.get(settings.strategy);
     settings.strategyOptions = strategy.validateOptions(settings.strategyOptions);
-    const { modelSpec } = checkInitialModel(req.initialModel, { heterogeneous: strategy.heterogeneous ?? false });
-    if (await this.opts.state.getFederation(name)) {
-      throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" already exists`);
+    const { size, sha256: digest } = req.model;
+    if (size === 0) throw TributaryError.invalidArgument('initial_model_size is required: the initial weights are a safetensors file');
+    if (size > this.opts.maxModelBytes) {
+      throw TributaryError.of(Reason.PAYLOAD_TOO_LARGE, `the initial weights are ${size} bytes; this coordinator accepts at most ${this.opts.maxModelBytes}`);
     }
-    const at = this.now();
-    const draft: FederationRecord = { name, description: req.description, settings, modelSpec, createdAtMs: at, latestVersion: 0 };
-    const initial = await prepareModelVersion(this.opts.blobs, draft, { payload: req.initialModel }, INITIAL_WEIGHTS, { atMs: at, version: 1 });
-    await this.opts.state.write(initial.writes);
-    const federation = initial.federation;
-    this.opts.logger.info({ federation: name, strategy: settings.strategy, tensors: modelSpec.length }, 'federation created');
-    return federation;
+    if (!SHA256_HEX.test(digest)) throw TributaryError.invalidArgument('initial_model_sha256 must be 64 lowercase hex characters');
+    if (await this.opts.state.getFederation(name)) throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" already exists`);
+    const staged = join(this.opts.stagingDir, `initial-${randomBytes(12).toString('hex')}`);
+    try {
+      await stageModel(staged, req.model);
+      const modelSpec = await modelSpecOf(staged, size);
+      // Ensembles take models of any shape: their initial model may be empty.
+      if (modelSpec.length === 0 && !strategy.heterogeneous) throw TributaryError.invalidArgument('the initial weights hold no tensors');
+      // Checked as strictly as any update, since every norm and aggregate starts from them: finite
+      // values, integers exact in float64, each tensor named once (read in bounded slices).
+      const problem = await inspectStagedPayload(staged, size, 'tensors', { modelSpec, globalModel: {}, normBound: 0, normMode: 'refuse', heterogeneous: false });
+      if (problem !== undefined) throw TributaryError.of(problem.reason, `the initial weights: ${problem.message}`);
+      await this.opts.blobs.putFile(staged, digest);
+      return await this.writes.run('catalog', async () => {
+        if (await this.opts.state.getFederation(name)) throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" already exists`);
+        const at = this.now();
+        const draft: FederationRecord = { name, description: req.description, settings, modelSpec, createdAtMs: at, latestVersion: 0 };
+        const initial = await prepareModelVersion(this.opts.blobs, draft, { blob: { sha256: digest, size } }, INITIAL_WEIGHTS, { atMs: at, version: 1 });
+        await this.opts.state.write(initial.writes);
+        this.opts.logger.info({ federation: name, strategy: settings.strategy, tensors: modelSpec.length, bytes: size }, 'federation created');
+        return initial.federation;
+      });
+    } finally {
+      await rm(staged, { force: true });
+    }
   }
 
   async getFederation(name: string): Promise<FederationRecord> {
@@ -57,7 +111,11 @@ export class Catalog {
     return (await this.opts.state.listSites()).filter((s) => s.federations.includes(federation)).map((s) => s.name);
   }
 
-  async addSite(req: { name: string; publicKey: Uint8Array; federations: string[] }): Promise<SiteRecord> {
+  addSite(req: { name: string; publicKey: Uint8Array; federations: string[] }): Promise<SiteRecord> {
+    return this.writes.run('catalog', () => this.addSiteNow(req));
+  }
+
+  private async addSiteNow(req: { name: string; publicKey: Uint8Array; federations: string[] }): Promise<SiteRecord> {
     const name = assertName('site', req.name);
     if (req.publicKey.byteLength !== 32) throw TributaryError.invalidArgument('public_key must be the raw 32-byte Ed25519 public key');
     const federations = await this.checkFederations(req.federations);
@@ -125,8 +183,17 @@ export class Catalog {
     return { token, record };
   }
 
-  /** Redeems a one-time invitation: adds the site with its key, in one atomic write. */
-  async enroll(req: { token: string; siteName: string; publicKey: Uint8Array }): Promise<SiteRecord> {
+  /**
+   * Redeems a one-time invitation: adds the site with its key, in one atomic write. Redemptions
+   * run one at a time, so of concurrent calls with one token exactly one succeeds. `accepted`
+   * runs once the invitation is found valid, before anything is written (the call's nonce is
+   * recorded there, so a bogus enrollment leaves nothing behind).
+   */
+  enroll(req: { token: string; siteName: string; publicKey: Uint8Array; accepted?: () => void }): Promise<SiteRecord> {
+    return this.writes.run('catalog', () => this.enrollNow(req));
+  }
+
+  private async enrollNow(req: { token: string; siteName: string; publicKey: Uint8Array; accepted?: () => void }): Promise<SiteRecord> {
     const invitation = req.token ? await this.opts.state.getInvitation(sha256(req.token)) : undefined;
     if (!invitation) throw TributaryError.of(Reason.INVITATION_INVALID, 'invitation token is not valid');
     if (invitation.usedAtMs !== 0) throw TributaryError.of(Reason.INVITATION_INVALID, 'invitation token was already used');
@@ -141,6 +208,7 @@ export class Catalog {
     if (await this.opts.state.getSiteByKeyId(keyId)) {
       throw TributaryError.of(Reason.ALREADY_EXISTS, 'this public key already belongs to a site');
     }
+    req.accepted?.();
     const site: SiteRecord = {
       name,
       keyId,
@@ -165,6 +233,47 @@ export class Catalog {
       if (!(await this.opts.state.getFederation(name))) throw TributaryError.notFound(`federation "${name}" does not exist`);
     }
     return unique;
+  }
+}
+
+/** Writes the streamed bytes to `path`, hashing as they come; their size and digest must be the declared ones. */
+async function stageModel(path: string, model: StreamedModel): Promise<void> {
+  const file = await open(path, 'wx', 0o600);
+  const hash = createHash('sha256');
+  let received = 0;
+  try {
+    for await (const chunk of model.chunks) {
+      received += chunk.byteLength;
+      if (received > model.size) throw TributaryError.of(Reason.SIZE_MISMATCH, `the initial weights run past their declared ${model.size} bytes`);
+      hash.update(chunk);
+      await file.write(chunk);
+    }
+  } finally {
+    await file.close();
+  }
+  if (received !== model.size) throw TributaryError.of(Reason.SIZE_MISMATCH, `received ${received} bytes of initial weights; ${model.size} were declared`);
+  if (hash.digest('hex') !== model.sha256) throw TributaryError.of(Reason.DIGEST_MISMATCH, 'the initial weights do not match initial_model_sha256');
+}
+
+/** The tensors a staged safetensors file declares, checked against its size; the data is not read. */
+async function modelSpecOf(path: string, size: number): Promise<TensorSpec__Output[]> {
+  const file = await open(path, 'r');
+  try {
+    const prefix = Buffer.alloc(8);
+    await file.read(prefix, 0, Math.min(8, size), 0);
+    const headerLength = safetensorsHeaderLength(prefix, size);
+    const header = Buffer.alloc(headerLength);
+    await file.read(header, 0, headerLength, 8);
+    let layout;
+    try {
+      layout = parseSafetensorsHeader(header, size - 8 - headerLength, { maxTensors: MAX_SAFETENSORS_TENSORS });
+    } catch (err) {
+      const e = TributaryError.from(err);
+      throw TributaryError.of(e.reason === Reason.SCHEMA_MISMATCH ? Reason.SCHEMA_MISMATCH : Reason.MALFORMED_PAYLOAD, `the initial weights: ${e.message}`);
+    }
+    return layout.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] }));
+  } finally {
+    await file.close();
   }
 }
 

@@ -30,12 +30,12 @@ export interface PreparedModelVersion {
 export async function prepareModelVersion(
   blobs: BlobStore,
   federation: FederationRecord,
-  model: { payload: Uint8Array } | { tensors: TensorMap; metadata?: Record<string, string> },
+  model: { payload: Uint8Array } | { tensors: TensorMap; metadata?: Record<string, string> } | { blob: { sha256: string; size: number } },
   origin: ModelVersionOrigin,
   opts: { serverState?: TensorMap; atMs: number; version?: number },
 ): Promise<PreparedModelVersion> {
-  const payload = 'payload' in model ? model.payload : encodeSafetensors(model.tensors, model.metadata);
-  const blob = await blobs.put(payload);
+  // A blob is already stored (and verified) by the caller, e.g. streamed initial weights.
+  const blob = 'blob' in model ? model.blob : await blobs.put('payload' in model ? model.payload : encodeSafetensors(model.tensors, model.metadata));
   const state = opts.serverState && Object.keys(opts.serverState).length > 0 ? await blobs.put(encodeSafetensors(opts.serverState)) : undefined;
   const version = opts.version ?? federation.latestVersion + 1;
   const record: ModelVersionRecord = {

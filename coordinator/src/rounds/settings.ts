@@ -1,4 +1,4 @@
-import { TributaryError, type FederationSettings__Output } from '@tributary/proto';
+import { TributaryError, type FederationSettings__Output, quoted } from '@tributary/proto';
 
 /** Defaults applied where a federation's settings leave a field at zero or empty. */
 export const SETTINGS_DEFAULTS = {
@@ -47,7 +47,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
   if (settings.sampleFraction > 0 && settings.sampleCount > 0) bad('sample_fraction', 'and sample_count are exclusive');
   if (settings.sampleCount > 0 && settings.sampleCount < settings.minSites) bad('sample_count', `must be at least min_sites (${settings.minSites})`);
   if (!(Number.isFinite(settings.normBound) && settings.normBound >= 0)) bad('norm_bound', 'must be a finite number >= 0');
-  if (settings.normBoundMode !== 'refuse' && settings.normBoundMode !== 'clip') bad('norm_bound_mode', `must be "refuse" or "clip", got "${settings.normBoundMode}"`);
+  if (settings.normBoundMode !== 'refuse' && settings.normBoundMode !== 'clip') bad('norm_bound_mode', `must be "refuse" or "clip", got ${quoted(settings.normBoundMode)}`);
   if (!Number.isSafeInteger(settings.maxExamples)) bad('max_examples', `must be at most ${Number.MAX_SAFE_INTEGER}`);
   if (settings.roundDeadlineSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('round_deadline_seconds', 'must be at most one week');
   return settings;

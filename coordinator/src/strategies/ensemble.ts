@@ -1,4 +1,4 @@
-import { Reason, TributaryError, TENSORS_FLAVOR, ensembleTensors, isEnsembleCombine, payloadFlavorProblem } from '@tributary/proto';
+import { Reason, TributaryError, TENSORS_FLAVOR, ensembleTensors, isEnsembleCombine, payloadFlavorProblem, quoted } from '@tributary/proto';
 import type { EnsembleCombine, EnsembleMemberInput, FederationSettings__Output, TensorMap } from '@tributary/proto';
 import { weightedMeanOfMetrics } from './kernels.js';
 import { OPAQUE_PAYLOAD_TENSOR, sampleSites, strategyError } from './strategy.js';
@@ -35,7 +35,7 @@ export const MIN_MODE_EPSILON = 1e-12;
 export function compileEnsembleOptions(options: Readonly<Record<string, string>>): EnsembleOptions {
   for (const name of Object.keys(options)) {
     if (!(OPTION_NAMES as readonly string[]).includes(name)) {
-      throw TributaryError.invalidArgument(`unknown option "${name}" for strategy ensemble (it takes ${OPTION_NAMES.join(', ')})`);
+      throw TributaryError.invalidArgument(`unknown option ${quoted(name)} for strategy ensemble (it takes ${OPTION_NAMES.join(', ')})`);
     }
   }
   const weightBy = options['weight_by'] ?? 'num_examples';
@@ -46,20 +46,20 @@ export function compileEnsembleOptions(options: Readonly<Record<string, string>>
     weighting = { kind: 'num_examples' };
   } else if (weightBy.startsWith('metric:') && weightBy.length > 'metric:'.length && weightBy.trim() === weightBy) {
     if (mode !== undefined && mode !== 'max' && mode !== 'min') {
-      throw TributaryError.invalidArgument(`strategy option "metric_mode" must be "max" (higher is better) or "min" (lower is better), got ${JSON.stringify(mode)}`);
+      throw TributaryError.invalidArgument(`strategy option "metric_mode" must be "max" (higher is better) or "min" (lower is better), got ${quoted(mode)}`);
     }
     weighting = { kind: 'metric', key: weightBy.slice('metric:'.length), mode: mode ?? 'max' };
   } else {
-    throw TributaryError.invalidArgument(`strategy option "weight_by" must be "num_examples" or "metric:<key>", got ${JSON.stringify(weightBy)}`);
+    throw TributaryError.invalidArgument(`strategy option "weight_by" must be "num_examples" or "metric:<key>", got ${quoted(weightBy)}`);
   }
   const topKText = options['top_k'] ?? '0';
   const topK = Number(topKText);
   if (!/^[0-9]+$/.test(topKText) || !Number.isSafeInteger(topK)) {
-    throw TributaryError.invalidArgument(`strategy option "top_k" must be an integer >= 0 (0 keeps all members), got ${JSON.stringify(topKText)}`);
+    throw TributaryError.invalidArgument(`strategy option "top_k" must be an integer >= 0 (0 keeps all members), got ${quoted(topKText)}`);
   }
   const combine = options['combine'];
   if (combine !== undefined && !isEnsembleCombine(combine)) {
-    throw TributaryError.invalidArgument(`strategy option "combine" must be "mean" or "vote", got ${JSON.stringify(combine)}`);
+    throw TributaryError.invalidArgument(`strategy option "combine" must be "mean" or "vote", got ${quoted(combine)}`);
   }
   return { weighting, topK, ...(combine === undefined ? {} : { combine }) };
 }

@@ -1,4 +1,4 @@
-import { TributaryError } from '@tributary/proto';
+import { TributaryError, quoted } from '@tributary/proto';
 import { accumulatePairwiseSquaredDistances, krumScores, lowestScores, meanOfRows } from './robust-kernels.js';
 import { BufferedAggregator, ServerSideStrategy } from './robust-strategy.js';
 import { formatNumberOptions, parseNumberOptions } from './strategy-options.js';
@@ -104,5 +104,5 @@ export class KrumAggregator extends BufferedAggregator {
 /** `value` if it is an integer, else INVALID_ARGUMENT in the format of the other option errors. */
 function integer(name: string, value: number, options: Record<string, string>): number {
   if (Number.isSafeInteger(value)) return value;
-  throw TributaryError.invalidArgument(`strategy option "${name}" must be an integer >= 0, got ${JSON.stringify(options[name])}`);
+  throw TributaryError.invalidArgument(`strategy option "${name}" must be an integer >= 0, got ${quoted(options[name])}`);
 }

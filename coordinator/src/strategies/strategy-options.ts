@@ -1,4 +1,4 @@
-import { TributaryError } from '@tributary/proto';
+import { TributaryError, quoted } from '@tributary/proto';
 
 /** A numeric strategy option: its default and the interval it must lie in. */
 export interface NumberOptionSpec {
@@ -26,7 +26,7 @@ export function parseNumberOptions<K extends string>(
   const names = Object.keys(specs) as K[];
   for (const key of Object.keys(options)) {
     if (!Object.prototype.hasOwnProperty.call(specs, key)) {
-      throw TributaryError.invalidArgument(`unknown option "${key}" for strategy ${strategy} (it takes ${names.join(', ')})`);
+      throw TributaryError.invalidArgument(`unknown option ${quoted(key)} for strategy ${strategy} (it takes ${names.join(', ')})`);
     }
   }
   const values = {} as Record<K, number>;
@@ -39,7 +39,7 @@ export function parseNumberOptions<K extends string>(
     }
     const value = DECIMAL.test(text.trim()) ? Number(text.trim()) : Number.NaN;
     if (!(Number.isFinite(value) && inInterval(value, spec))) {
-      throw TributaryError.invalidArgument(`strategy option "${name}" must be a number ${describeInterval(spec)}, got ${JSON.stringify(text)}`);
+      throw TributaryError.invalidArgument(`strategy option "${name}" must be a number ${describeInterval(spec)}, got ${quoted(text)}`);
     }
     values[name] = value;
   }
@@ -52,7 +52,7 @@ export function parseNumberOptions<K extends string>(
  */
 export function rejectAllOptions(strategy: string, options: Readonly<Record<string, string>>): Record<string, string> {
   const [unknown] = Object.keys(options);
-  if (unknown !== undefined) throw TributaryError.invalidArgument(`unknown option "${unknown}" for strategy ${strategy} (it takes none)`);
+  if (unknown !== undefined) throw TributaryError.invalidArgument(`unknown option ${quoted(unknown)} for strategy ${strategy} (it takes none)`);
   return {};
 }
 

@@ -1,4 +1,4 @@
-import { Reason, TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, quoted } from '@tributary/proto';
 import type { FederationSettings__Output, TensorMap, TensorSpec__Output } from '@tributary/proto';
 
 /** What a strategy knows about the round it aggregates. */
@@ -106,7 +106,7 @@ export class StrategyRegistry {
   get(name: string): Strategy {
     const strategy = this.strategies.get(name);
     if (strategy === undefined) {
-      throw TributaryError.invalidArgument(`unknown strategy "${name}" (known: ${this.names().join(', ')})`);
+      throw TributaryError.invalidArgument(`unknown strategy ${quoted(name)} (known: ${this.names().join(', ')})`);
     }
     return strategy;
   }

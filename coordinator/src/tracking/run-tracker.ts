@@ -7,6 +7,7 @@ import {
   type MetricSeries__Output,
   type SearchRunsResponse__Output,
   type TrackedRun__Output,
+  quoted,
 } from '@tributary/proto';
 import type { Logger } from 'pino';
 import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
@@ -135,10 +136,10 @@ export class RunTracker {
     let run: RunRecord | undefined;
     if (runId) {
       run = await this.requireRun(runId);
-      if (run.federation !== federation) throw TributaryError.notFound(`run "${runId}" does not belong to federation "${federation}"`);
+      if (run.federation !== federation) throw TributaryError.notFound(`run ${quoted(runId)} does not belong to federation ${quoted(federation)}`);
     } else {
       run = (await this.opts.state.listRuns(federation))[0];
-      if (!run) throw TributaryError.notFound(`federation "${federation}" has no runs yet`);
+      if (!run) throw TributaryError.notFound(`federation ${quoted(federation)} has no runs yet`);
     }
     const trackingRunId = await this.ensureTrackingRun(run);
     const tracked = await this.opts.store.getRun(trackingRunId);
@@ -320,7 +321,7 @@ export class RunTracker {
 
   private async requireRun(runId: string): Promise<RunRecord> {
     const run = await this.opts.state.getRun(runId);
-    if (!run) throw TributaryError.notFound(`run "${runId}" does not exist`);
+    if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   }
 }

@@ -17,7 +17,7 @@ export interface RpcClientOptions {
   maxReceiveMessageBytes?: number;
 }
 
-/** Options of one call, unary or server stream. */
+/** Options of one call, unary or streaming. */
 export interface CallOptions {
   /** Cancels the call; it then fails with the signal's TributaryError reason, or CANCELLED. */
   signal?: AbortSignal;
@@ -65,7 +65,7 @@ export class RpcClient {
       }
       let prepared: PreparedCall;
       try {
-        prepared = this.prepare(method, request, false);
+        prepared = this.prepare(method, request, 'unary');
       } catch (err) {
         reject(TributaryError.from(err));
         return;
@@ -95,6 +95,68 @@ export class RpcClient {
     return this.openStream<Req, Res>(method, request, opts);
   }
 
+  /**
+   * A client-streaming call: `first` (the message the call's signature covers), then every
+   * message of `rest` in order, with backpressure; resolves with the response.
+   */
+  async clientStream<Req, Res>(method: string, first: Req, rest: AsyncIterable<Req> | Iterable<Req>, opts: CallOptions = {}): Promise<Res> {
+    const { signal } = opts;
+    if (signal?.aborted === true) throw abortError(signal);
+    let prepared: PreparedCall;
+    try {
+      prepared = this.prepare(method, first, 'client-streaming');
+    } catch (err) {
+      throw TributaryError.from(err);
+    }
+    const { def } = prepared;
+    const deserialize = def.responseDeserialize as (bytes: Buffer) => Res;
+    let call: grpc.ClientWritableStream<Buffer> | undefined;
+    const response = new Promise<Res>((resolve, reject) => {
+      call = this.client.makeClientStreamRequest<Buffer, Res>(prepared.path, identity, deserialize, prepared.metadata, callOptionsOf(opts), (err, value) => {
+        if (err !== null) reject(signal?.aborted === true ? abortError(signal) : TributaryError.from(err));
+        else if (value === undefined) reject(TributaryError.internal(`${method}: empty response`));
+        else resolve(value);
+      });
+    });
+    // The response settles the call; writes that fail because it ended early are not the story.
+    response.catch(ignore);
+    const stream = call as unknown as grpc.ClientWritableStream<Buffer>;
+    stream.on('error', ignore);
+    const onAbort = (): void => stream.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let ended = false;
+    const settled = response.then(
+      () => undefined,
+      () => undefined,
+    );
+    void settled.then(() => {
+      ended = true;
+    });
+    try {
+      stream.write(prepared.bytes);
+      for await (const message of rest) {
+        if (ended) break;
+        if (!stream.write(encode(def, method, message))) {
+          await new Promise<void>((resolve) => {
+            const go = (): void => {
+              stream.off('drain', go);
+              resolve();
+            };
+            stream.on('drain', go);
+            void settled.then(go);
+          });
+        }
+      }
+      stream.end();
+      return await response;
+    } catch (err) {
+      stream.cancel();
+      throw signal !== undefined && isAborted(signal) ? abortError(signal) : TributaryError.from(err);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
   close(): void {
     this.client.close();
   }
@@ -104,7 +166,7 @@ export class RpcClient {
     if (signal?.aborted === true) throw abortError(signal);
     let prepared: PreparedCall;
     try {
-      prepared = this.prepare(method, request, true);
+      prepared = this.prepare(method, request, 'server-streaming');
     } catch (err) {
       throw TributaryError.from(err);
     }
@@ -125,24 +187,35 @@ export class RpcClient {
     }
   }
 
-  private prepare(method: string, request: unknown, responseStream: boolean): PreparedCall {
+  private prepare(method: string, request: unknown, kind: MethodKind): PreparedCall {
     const table = serviceMethods(this.service);
     const def = Object.hasOwn(table, method) ? table[method] : undefined;
-    if (def === undefined || def.requestStream || def.responseStream !== responseStream) {
-      throw TributaryError.invalidArgument(`${this.service} has no ${responseStream ? 'server-streaming' : 'unary'} method ${method}`);
+    if (def === undefined || kindOf(def) !== kind) {
+      throw TributaryError.invalidArgument(`${this.service} has no ${kind} method ${method}`);
     }
-    let serialized: Uint8Array;
-    try {
-      serialized = def.requestSerialize(request) as Uint8Array;
-    } catch (err) {
-      throw TributaryError.of(Reason.INVALID_ARGUMENT, `cannot encode the ${method} request: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    const bytes = Buffer.isBuffer(serialized) ? serialized : Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
+    const bytes = encode(def, method, request);
     const path = methodPath(this.service, method);
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(signCall(this.key, path, bytes))) metadata.set(k, v);
     return { path, def, bytes, metadata };
   }
+}
+
+type MethodKind = 'unary' | 'server-streaming' | 'client-streaming';
+
+function kindOf(def: MethodDefinition): MethodKind | 'bidi-streaming' {
+  if (def.requestStream) return def.responseStream ? 'bidi-streaming' : 'client-streaming';
+  return def.responseStream ? 'server-streaming' : 'unary';
+}
+
+function encode(def: MethodDefinition, method: string, request: unknown): Buffer {
+  let serialized: Uint8Array;
+  try {
+    serialized = def.requestSerialize(request) as Uint8Array;
+  } catch (err) {
+    throw TributaryError.of(Reason.INVALID_ARGUMENT, `cannot encode the ${method} request: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return Buffer.isBuffer(serialized) ? serialized : Buffer.from(serialized.buffer, serialized.byteOffset, serialized.byteLength);
 }
 
 function isAborted(signal: AbortSignal): boolean {

@@ -5,6 +5,7 @@ import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Ou
 import type { AdminServiceClient as _tributary_v1_AdminServiceClient, AdminServiceDefinition as _tributary_v1_AdminServiceDefinition } from './tributary/v1/AdminService.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from './tributary/v1/CollectGarbageRequest.js';
 import type { CollectGarbageResponse as _tributary_v1_CollectGarbageResponse, CollectGarbageResponse__Output as _tributary_v1_CollectGarbageResponse__Output } from './tributary/v1/CollectGarbageResponse.js';
+import type { CreateFederationPart as _tributary_v1_CreateFederationPart, CreateFederationPart__Output as _tributary_v1_CreateFederationPart__Output } from './tributary/v1/CreateFederationPart.js';
 import type { CreateFederationRequest as _tributary_v1_CreateFederationRequest, CreateFederationRequest__Output as _tributary_v1_CreateFederationRequest__Output } from './tributary/v1/CreateFederationRequest.js';
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from './tributary/v1/CreateInvitationRequest.js';
 import type { DatasetDescriptor as _tributary_v1_DatasetDescriptor, DatasetDescriptor__Output as _tributary_v1_DatasetDescriptor__Output } from './tributary/v1/DatasetDescriptor.js';
@@ -75,6 +76,7 @@ export interface ProtoGrpcType {
       AdminService: SubtypeConstructor<typeof grpc.Client, _tributary_v1_AdminServiceClient> & { service: _tributary_v1_AdminServiceDefinition }
       CollectGarbageRequest: MessageTypeDefinition<_tributary_v1_CollectGarbageRequest, _tributary_v1_CollectGarbageRequest__Output>
       CollectGarbageResponse: MessageTypeDefinition<_tributary_v1_CollectGarbageResponse, _tributary_v1_CollectGarbageResponse__Output>
+      CreateFederationPart: MessageTypeDefinition<_tributary_v1_CreateFederationPart, _tributary_v1_CreateFederationPart__Output>
       CreateFederationRequest: MessageTypeDefinition<_tributary_v1_CreateFederationRequest, _tributary_v1_CreateFederationRequest__Output>
       CreateInvitationRequest: MessageTypeDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_CreateInvitationRequest__Output>
       DatasetDescriptor: MessageTypeDefinition<_tributary_v1_DatasetDescriptor, _tributary_v1_DatasetDescriptor__Output>

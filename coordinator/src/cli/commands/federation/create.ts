@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Reason, TributaryError } from '@tributary/proto';
 import type { Federation__Output, FederationSettings } from '@tributary/proto';
@@ -94,9 +95,9 @@ export default defineCommand({
   },
   async run(input, ctx): Promise<Federation__Output> {
     const path = resolve(ctx.cwd, input.initialModel);
-    let initialModel: Buffer;
+    // Streamed from the file in chunks: initial weights of any size never sit in memory whole.
     try {
-      initialModel = await readFile(path);
+      await access(path, constants.R_OK);
     } catch (err) {
       throw TributaryError.of(
         Reason.INVALID_ARGUMENT,
@@ -107,7 +108,7 @@ export default defineCommand({
     const admin = await ctx.admin();
     return admin.createFederation({
       name: input.name,
-      initialModel,
+      initialModel: { file: path },
       settings: input.settings,
       ...(input.description === undefined ? {} : { description: input.description }),
     });

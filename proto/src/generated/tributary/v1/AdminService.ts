@@ -5,7 +5,7 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from '../../tributary/v1/AddSiteRequest.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from '../../tributary/v1/CollectGarbageRequest.js';
 import type { CollectGarbageResponse as _tributary_v1_CollectGarbageResponse, CollectGarbageResponse__Output as _tributary_v1_CollectGarbageResponse__Output } from '../../tributary/v1/CollectGarbageResponse.js';
-import type { CreateFederationRequest as _tributary_v1_CreateFederationRequest, CreateFederationRequest__Output as _tributary_v1_CreateFederationRequest__Output } from '../../tributary/v1/CreateFederationRequest.js';
+import type { CreateFederationPart as _tributary_v1_CreateFederationPart, CreateFederationPart__Output as _tributary_v1_CreateFederationPart__Output } from '../../tributary/v1/CreateFederationPart.js';
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from '../../tributary/v1/CreateInvitationRequest.js';
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from '../../tributary/v1/DownloadModelRequest.js';
 import type { Federation as _tributary_v1_Federation, Federation__Output as _tributary_v1_Federation__Output } from '../../tributary/v1/Federation.js';
@@ -60,14 +60,14 @@ export interface AdminServiceClient extends grpc.Client {
   collectGarbage(argument: _tributary_v1_CollectGarbageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
   collectGarbage(argument: _tributary_v1_CollectGarbageRequest, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
   
-  CreateFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
-  CreateFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
-  CreateFederation(argument: _tributary_v1_CreateFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
-  CreateFederation(argument: _tributary_v1_CreateFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
-  createFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
-  createFederation(argument: _tributary_v1_CreateFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
-  createFederation(argument: _tributary_v1_CreateFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
-  createFederation(argument: _tributary_v1_CreateFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  CreateFederation(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
+  CreateFederation(metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
+  CreateFederation(options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
+  CreateFederation(callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
+  createFederation(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
+  createFederation(metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
+  createFederation(options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
+  createFederation(callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
   
   CreateInvitation(argument: _tributary_v1_CreateInvitationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
   CreateInvitation(argument: _tributary_v1_CreateInvitationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
@@ -226,7 +226,7 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   CollectGarbage: grpc.handleUnaryCall<_tributary_v1_CollectGarbageRequest__Output, _tributary_v1_CollectGarbageResponse>;
   
-  CreateFederation: grpc.handleUnaryCall<_tributary_v1_CreateFederationRequest__Output, _tributary_v1_Federation>;
+  CreateFederation: grpc.handleClientStreamingCall<_tributary_v1_CreateFederationPart__Output, _tributary_v1_Federation>;
   
   CreateInvitation: grpc.handleUnaryCall<_tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation>;
   
@@ -269,7 +269,7 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
 export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   AddSite: MethodDefinition<_tributary_v1_AddSiteRequest, _tributary_v1_Site, _tributary_v1_AddSiteRequest__Output, _tributary_v1_Site__Output>
   CollectGarbage: MethodDefinition<_tributary_v1_CollectGarbageRequest, _tributary_v1_CollectGarbageResponse, _tributary_v1_CollectGarbageRequest__Output, _tributary_v1_CollectGarbageResponse__Output>
-  CreateFederation: MethodDefinition<_tributary_v1_CreateFederationRequest, _tributary_v1_Federation, _tributary_v1_CreateFederationRequest__Output, _tributary_v1_Federation__Output>
+  CreateFederation: MethodDefinition<_tributary_v1_CreateFederationPart, _tributary_v1_Federation, _tributary_v1_CreateFederationPart__Output, _tributary_v1_Federation__Output>
   CreateInvitation: MethodDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_Invitation, _tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation__Output>
   DownloadModel: MethodDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_ModelChunk, _tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk__Output>
   GetFederation: MethodDefinition<_tributary_v1_GetFederationRequest, _tributary_v1_Federation, _tributary_v1_GetFederationRequest__Output, _tributary_v1_Federation__Output>
