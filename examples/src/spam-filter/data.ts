@@ -3,6 +3,7 @@
 // sub-corpora (non-IID), and a held-out test set drawn from every sub-corpus that no provider
 // trains on.
 import { createRequire } from 'node:module';
+import { seededRandom, shuffle } from '../shared/random.js';
 
 const require = createRequire(import.meta.url);
 
@@ -71,7 +72,7 @@ export function splitSpamAssassin(emails: readonly Email[], opts: SplitOptions =
   const testFraction = opts.testFraction ?? 0.2;
   if (!(fraction > 0 && fraction <= 1)) throw new Error(`fraction must be in (0, 1], got ${fraction}`);
   if (!(testFraction > 0 && testFraction < 1)) throw new Error(`testFraction must be in (0, 1), got ${testFraction}`);
-  const random = mulberry32(opts.seed ?? 7);
+  const random = seededRandom(opts.seed ?? 7);
   const names = Object.keys(SITE_MIX);
   const siteEmails = names.map(() => [] as Email[]);
   const test: Email[] = [];
@@ -100,25 +101,4 @@ export function splitSpamAssassin(emails: readonly Email[], opts: SplitOptions =
 /** Emails per sub-corpus, in the order of GROUPS. */
 export function groupCounts(emails: readonly Email[]): number[] {
   return GROUPS.map((g) => emails.filter((e) => e.group === g).length);
-}
-
-/** A small deterministic PRNG, so a run's split and training order are reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }

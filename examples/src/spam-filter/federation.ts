@@ -1,12 +1,9 @@
 // Runs the spam filter three ways on one local stack (nats-server in operator mode and a
 // coordinator, both on this machine): each mail provider alone, fedavg over all of them, and an
 // ensemble of different models, one per provider. Every run is scored on the same test set.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { EnsembleModel, SiteClient, type SiteTask, type TrainResult } from '@tributary/client-sdk';
-import { AdminClient, Coordinator, NatsServer } from '@tributary/coordinator';
 import { decodeSafetensors, encodeSafetensors, generateSigningKey, type EnsembleMember, type Run__Output, type SigningKey } from '@tributary/proto';
+import { runCleanup, startLocalStack, type CleanupSteps, type LocalStack } from '../shared/local-stack.js';
 import { groupCounts, loadCorpus, splitSpamAssassin, type Email, type MailSite, type SplitOptions } from './data.js';
 import { featurize, type HashingSpec, type SparseDataset } from './features.js';
 import {
@@ -101,7 +98,7 @@ export async function runSpamFilter(opts: SpamFilterOptions = {}): Promise<SpamF
     rows.push({ name: `${site.name} alone`, scores: score(logisticProbabilities(model, test), test.labels), rounds: 0, seconds: (Date.now() - started) / 1000, bytesMoved: 0 });
   }
 
-  const stack = await LocalStack.start(split.sites.map((s) => s.name), opts);
+  const stack = await SpamFederations.start(split.sites.map((s) => s.name), opts);
   try {
     const initial = encodeSafetensors(logisticToTensors(initLogistic(FEDAVG_HASHING)));
 
@@ -199,46 +196,21 @@ interface RunOutcome {
   bytesMoved: number;
 }
 
-/** nats-server (operator mode), a coordinator and the providers' site clients, all local. */
-class LocalStack {
-  private readonly cleanup: (() => unknown)[];
-  private readonly admin: AdminClient;
-  private readonly coordinator: Coordinator;
-  private readonly natsUrl: string;
-  private readonly keys: Map<string, SigningKey>;
-  private readonly opts: SpamFilterOptions;
+/** The local stack, the providers' keys, and one federation run after another on them. */
+class SpamFederations {
+  private constructor(
+    private readonly cleanup: CleanupSteps,
+    private readonly stack: LocalStack,
+    private readonly keys: ReadonlyMap<string, SigningKey>,
+    private readonly opts: SpamFilterOptions,
+  ) {}
 
-  private constructor(init: { cleanup: (() => unknown)[]; admin: AdminClient; coordinator: Coordinator; natsUrl: string; keys: Map<string, SigningKey>; opts: SpamFilterOptions }) {
-    this.cleanup = init.cleanup;
-    this.admin = init.admin;
-    this.coordinator = init.coordinator;
-    this.natsUrl = init.natsUrl;
-    this.keys = init.keys;
-    this.opts = init.opts;
-  }
-
-  static async start(siteNames: readonly string[], opts: SpamFilterOptions): Promise<LocalStack> {
-    const cleanup: (() => unknown)[] = [];
+  static async start(siteNames: readonly string[], opts: SpamFilterOptions): Promise<SpamFederations> {
+    const cleanup: CleanupSteps = [];
     try {
-      // Operator mode: the coordinator issues each site a NATS user that may publish only its
-      // own updates and metrics (the SDK asks for it by itself).
-      const nats = await NatsServer.start({ operator: {} });
-      cleanup.push(() => nats.stop());
-      const dataDir = await mkdtemp(join(tmpdir(), 'tributary-spam-filter-'));
-      cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-      const adminKey = generateSigningKey('admin');
-      const coordinator = await Coordinator.start({
-        dataDir,
-        grpcListen: '127.0.0.1:0',
-        nats: nats.url,
-        adminKeys: [adminKey.publicKey],
-        ...(nats.operator === undefined ? {} : { natsAuthority: nats.operator.authorityDir }),
-      });
-      cleanup.push(() => coordinator.close());
-      const admin = new AdminClient({ address: coordinator.address, key: adminKey });
-      cleanup.push(() => admin.close());
+      const stack = await startLocalStack(cleanup, { name: 'spam-filter' });
       const keys = new Map(siteNames.map((name) => [name, generateSigningKey(name)]));
-      return new LocalStack({ cleanup, admin, coordinator, natsUrl: nats.url, keys, opts });
+      return new SpamFederations(cleanup, stack, keys, opts);
     } catch (err) {
       await runCleanup(cleanup);
       throw err;
@@ -247,7 +219,7 @@ class LocalStack {
 
   /** Creates the federation, adds every site, runs it to its end with each site's `train`. */
   async run(fed: FederationRun, trainers: ReadonlyMap<string, (task: SiteTask) => Promise<TrainResult>>): Promise<RunOutcome> {
-    await this.admin.createFederation({
+    await this.stack.admin.createFederation({
       name: fed.name,
       description: 'SpamAssassin public corpus: ham or spam from hashed words and bigrams',
       settings: {
@@ -262,7 +234,7 @@ class LocalStack {
     for (const name of trainers.keys()) {
       const key = this.keys.get(name);
       if (key === undefined) throw new Error(`unknown site "${name}"`);
-      await this.admin.addSite({ name, publicKey: key.publicKey, federations: [fed.name] });
+      await this.stack.admin.addSite({ name, publicKey: key.publicKey, federations: [fed.name] });
     }
     const watch = new AbortController();
     const timeoutMs = this.opts.timeoutMs ?? 10 * 60_000;
@@ -274,10 +246,10 @@ class LocalStack {
     const clients: SiteClient[] = [];
     const started = Date.now();
     try {
-      const run = await this.admin.startRun(fed.name);
+      const run = await this.stack.admin.startRun(fed.name);
       const participating: Promise<unknown>[] = [];
       for (const [name, train] of trainers) {
-        const client = await SiteClient.connect({ coordinator: this.coordinator.address, nats: this.natsUrl, key: this.keys.get(name)! });
+        const client = await SiteClient.connect({ coordinator: this.stack.coordinator.address, nats: this.stack.nats.url, key: this.keys.get(name)! });
         clients.push(client);
         const stop = new AbortController();
         stops.push(stop);
@@ -287,7 +259,7 @@ class LocalStack {
       let rounds = 0;
       let bytesMoved = 0;
       try {
-        for await (const event of this.admin.watchRun(run.id, { signal: watch.signal })) {
+        for await (const event of this.stack.admin.watchRun(run.id, { signal: watch.signal })) {
           if (event.type === 'UPDATE_ACCEPTED' && event.update) {
             const bytes = Number(event.update.payloadSize);
             bytesMoved += bytes;
@@ -322,21 +294,10 @@ class LocalStack {
 
   /** The latest committed model version's bytes, digest-checked. */
   async download(federation: string): Promise<Uint8Array> {
-    return (await this.admin.downloadModel(federation)).bytes;
+    return (await this.stack.admin.downloadModel(federation)).bytes;
   }
 
   close(): Promise<void> {
     return runCleanup(this.cleanup);
-  }
-}
-
-/** Undo steps, last-in first-out, each one whatever the others do. */
-async function runCleanup(steps: (() => unknown)[]): Promise<void> {
-  for (const step of steps.reverse()) {
-    try {
-      await step();
-    } catch (err) {
-      console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`);
-    }
   }
 }

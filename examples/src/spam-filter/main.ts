@@ -8,7 +8,7 @@
 // their own hashing and a naive Bayes shipped as a `custom:naive-bayes` payload).
 import cliProgress from 'cli-progress';
 import { NATS_SERVER_INSTALL_HINT, NatsServer } from '@tributary/coordinator';
-import { isTributaryError } from '@tributary/proto';
+import { describeError } from '../shared/local-stack.js';
 import { GROUPS } from './data.js';
 import { runSpamFilter, type ComparisonRow, type SpamFilterProgress, type SpamFilterReport } from './federation.js';
 
@@ -99,15 +99,10 @@ function formatTable(rows: readonly ComparisonRow[]): string {
   return [line(header), `|${widths.map((w, c) => (c === 0 ? '-' : '').padEnd(w + 1, '-') + (c === 0 ? '-' : ':')).join('|')}|`, ...cells.map(line)].join('\n');
 }
 
-function describe(err: unknown): string {
-  const text = isTributaryError(err) ? `${err.reason}: ${err.message}` : err instanceof Error ? err.message : String(err);
-  return text.replace(/\s+/g, ' ');
-}
-
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`spam filter failed: ${describe(err)}`);
+    console.error(`spam filter failed: ${describeError(err)}`);
     process.exit(1);
   },
 );

@@ -2,7 +2,7 @@
 // sites average), and multinomial naive Bayes (a different kind of member for the ensemble,
 // shipped as opaque bytes). Array indices below are in range by construction, hence the `!`s.
 import { tensor, type TensorMap } from '@tributary/proto';
-import { mulberry32 } from './data.js';
+import { seededRandom } from '../shared/random.js';
 import type { HashingSpec, SparseDataset } from './features.js';
 
 export interface LogisticModel {
@@ -54,7 +54,7 @@ export function trainLogistic(model: LogisticModel, data: SparseDataset, opts: S
   const { w, b } = model;
   const { offsets, indices, values, labels } = data;
   const order = Int32Array.from({ length: data.size }, (_, i) => i);
-  const random = mulberry32(opts.seed);
+  const random = seededRandom(opts.seed);
   let loss = 0;
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
     for (let i = order.length - 1; i > 0; i--) {
