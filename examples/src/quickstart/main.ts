@@ -10,8 +10,8 @@
 //   5. finally, each site trained alone against the federated model.
 import { SiteClient, type SiteTask, type TrainResult } from '@tributary/client-sdk';
 import { NATS_SERVER_INSTALL_HINT, NatsServer, type AdminClient } from '@tributary/coordinator';
-import { decodeSafetensors, encodeSafetensors, generateSigningKey, type Run__Output } from '@tributary/proto';
-import { describeError, runCleanup, startLocalStack, type CleanupSteps } from '../shared/local-stack.js';
+import { decodeSafetensors, encodeSafetensors, generateSigningKey } from '@tributary/proto';
+import { describeError, followRun, runCleanup, startLocalStack, type CleanupSteps } from '../shared/local-stack.js';
 import { classCounts, concatDatasets, splitIris, type SiteData } from './data.js';
 import { accuracy, fromTensors, initModel, toTensors, train, type SoftmaxModel } from './model.js';
 
@@ -81,27 +81,15 @@ async function main(): Promise<number> {
     // 4. Follow the run; score every committed model version on the held-out rows.
     console.log('round | sites | seconds | global accuracy (held-out) | mean site loss');
     printRow(0, undefined, undefined, accuracy(initial, test), undefined);
-    let ended: Run__Output | undefined;
-    try {
-      for await (const event of admin.watchRun(run.id, { signal: watch.signal })) {
-        const round = event.round;
-        if (event.type === 'ROUND_COMMITTED' && round) {
-          const model = await downloadModel(admin, round.committedVersion);
-          printRow(round.number, round.accepted.length, (round.closedAtMs - round.openedAtMs) / 1000, accuracy(model, test), round.metrics['loss']);
-        } else if (event.type === 'ROUND_FAILED' && round) {
-          console.log(`round ${round.number} failed: ${round.failureReason}`);
-        } else if (event.type === 'RUN_ENDED') {
-          ended = event.run ?? undefined;
-        }
+    await followRun(admin, run.id, watch.signal, async (event) => {
+      const round = event.round;
+      if (event.type === 'ROUND_COMMITTED' && round) {
+        const model = await downloadModel(admin, round.committedVersion);
+        printRow(round.number, round.accepted.length, (round.closedAtMs - round.openedAtMs) / 1000, accuracy(model, test), round.metrics['loss']);
+      } else if (event.type === 'ROUND_FAILED' && round) {
+        console.log(`round ${round.number} failed: ${round.failureReason}`);
       }
-    } catch (err) {
-      throw watch.signal.aborted ? watch.signal.reason : err;
-    }
-    if (watch.signal.aborted) throw watch.signal.reason;
-    if (ended?.status !== 'RUN_STATUS_FINISHED') {
-      const why = ended === undefined ? 'the watch stream ended early' : `${ended.status}: ${ended.failureReason}`;
-      throw new Error(`run ${run.id} did not finish (${why})`);
-    }
+    });
     for (const { stop } of participants) stop.abort();
     await Promise.all(participating);
 

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient, Coordinator, NatsServer } from '@tributary/coordinator';
-import { generateSigningKey, isTributaryError } from '@tributary/proto';
+import { generateSigningKey, isTributaryError, type RunEvent__Output, type Run__Output } from '@tributary/proto';
 
 export interface LocalStack {
   readonly nats: NatsServer;
@@ -34,6 +34,34 @@ export async function startLocalStack(cleanup: CleanupSteps, opts: { name: strin
   const admin = new AdminClient({ address: coordinator.address, key: adminKey });
   cleanup.push(() => admin.close());
   return { nats, coordinator, admin };
+}
+
+/**
+ * Follows a run to its end, handing every event to `onEvent`; resolves with the finished run.
+ * Rejects with the abort reason when `signal` fires (a failing site, a timeout, Ctrl-C), and
+ * when the run ends in any other state than finished.
+ */
+export async function followRun(
+  admin: AdminClient,
+  runId: string,
+  signal: AbortSignal,
+  onEvent: (event: RunEvent__Output) => unknown,
+): Promise<Run__Output> {
+  let ended: Run__Output | undefined;
+  try {
+    for await (const event of admin.watchRun(runId, { signal })) {
+      await onEvent(event);
+      if (event.type === 'RUN_ENDED') ended = event.run ?? undefined;
+    }
+  } catch (err) {
+    throw signal.aborted ? signal.reason : err;
+  }
+  if (signal.aborted) throw signal.reason;
+  if (ended?.status !== 'RUN_STATUS_FINISHED') {
+    const why = ended === undefined ? 'the watch stream ended early' : `${ended.status}: ${ended.failureReason}`;
+    throw new Error(`run ${runId} did not finish (${why})`);
+  }
+  return ended;
 }
 
 /** Runs undo steps last-in first-out, each one whatever the others do; empties the list. */

@@ -2,8 +2,8 @@
 // coordinator, both on this machine): each mail provider alone, fedavg over all of them, and an
 // ensemble of different models, one per provider. Every run is scored on the same test set.
 import { EnsembleModel, SiteClient, type SiteTask, type TrainResult } from '@tributary/client-sdk';
-import { decodeSafetensors, encodeSafetensors, generateSigningKey, type EnsembleMember, type Run__Output, type SigningKey } from '@tributary/proto';
-import { runCleanup, startLocalStack, type CleanupSteps, type LocalStack } from '../shared/local-stack.js';
+import { decodeSafetensors, encodeSafetensors, generateSigningKey, type EnsembleMember, type SigningKey } from '@tributary/proto';
+import { followRun, runCleanup, startLocalStack, type CleanupSteps, type LocalStack } from '../shared/local-stack.js';
 import { groupCounts, loadCorpus, splitSpamAssassin, type Email, type MailSite, type SplitOptions } from './data.js';
 import { featurize, type HashingSpec, type SparseDataset } from './features.js';
 import {
@@ -255,32 +255,20 @@ class SpamFederations {
         stops.push(stop);
         participating.push(client.participate(fed.name, train, { signal: stop.signal }).catch((err: unknown) => watch.abort(err)));
       }
-      let ended: Run__Output | undefined;
       let rounds = 0;
       let bytesMoved = 0;
-      try {
-        for await (const event of this.stack.admin.watchRun(run.id, { signal: watch.signal })) {
-          if (event.type === 'UPDATE_ACCEPTED' && event.update) {
-            const bytes = Number(event.update.payloadSize);
-            bytesMoved += bytes;
-            this.opts.progress?.updateAccepted?.(event.update.site, bytes);
-          } else if (event.type === 'ROUND_COMMITTED' && event.round) {
-            rounds++;
-            // Every selected site downloaded the round's base model.
-            bytesMoved += event.round.selectedSites.length * fed.initial.length;
-            this.opts.progress?.roundCommitted?.(event.round.number);
-          } else if (event.type === 'RUN_ENDED') {
-            ended = event.run ?? undefined;
-          }
+      const ended = await followRun(this.stack.admin, run.id, watch.signal, (event) => {
+        if (event.type === 'UPDATE_ACCEPTED' && event.update) {
+          const bytes = Number(event.update.payloadSize);
+          bytesMoved += bytes;
+          this.opts.progress?.updateAccepted?.(event.update.site, bytes);
+        } else if (event.type === 'ROUND_COMMITTED' && event.round) {
+          rounds++;
+          // Every selected site downloaded the round's base model.
+          bytesMoved += event.round.selectedSites.length * fed.initial.length;
+          this.opts.progress?.roundCommitted?.(event.round.number);
         }
-      } catch (err) {
-        throw watch.signal.aborted ? watch.signal.reason : err;
-      }
-      if (watch.signal.aborted) throw watch.signal.reason;
-      if (ended?.status !== 'RUN_STATUS_FINISHED') {
-        const why = ended === undefined ? 'the watch stream ended early' : `${ended.status}: ${ended.failureReason}`;
-        throw new Error(`run ${run.id} of ${fed.name} did not finish (${why})`);
-      }
+      });
       for (const stop of stops) stop.abort();
       await Promise.all(participating);
       return { status: ended.status, rounds, seconds: (Date.now() - started) / 1000, bytesMoved };
