@@ -50,3 +50,6 @@ export type { DatasetDescriptor, ParticipationSummary, SiteTask, TrainFn, TrainR
 export type { PayloadTrainResult, TensorTrainResult } from './types.js';
 export { EnsembleModel } from './ensemble-model.js';
 export type { EnsemblePredictOptions, EnsemblePrediction, MemberPredict } from './ensemble-model.js';
+// The tensor helpers a training callback needs, so a site imports one package.
+export { decodeSafetensors, encodeSafetensors, fromFloat64, tensor, toFloat64 } from '@tributary/proto';
+export type { DType, Tensor, TensorMap } from '@tributary/proto';

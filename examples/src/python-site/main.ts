@@ -1,0 +1,151 @@
+// Python sites in a Tributary federation: three sites train with their own numpy script
+// (examples/python-site/train.py) through the `tributary-site` agent, two with the TypeScript
+// SDK, all in one run of federated averaging on the iris flowers, on this machine.
+// Run it with `npm run example:python-site`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SiteClient, type SiteTask, type TrainResult } from '@tributary/client-sdk';
+import { AdminClient, Coordinator, NATS_SERVER_INSTALL_HINT, NatsServer } from '@tributary/coordinator';
+import { decodeSafetensors, encodeSafetensors, generateSigningKey, writeKeyFile } from '@tributary/proto';
+import { NUM_FEATURES, splitIris, type Dataset, type SiteData } from '../quickstart/data.js';
+import { accuracy, fromTensors, initModel, toTensors, train } from '../quickstart/model.js';
+
+const FEDERATION = 'iris-py';
+const ROUNDS = 5;
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const AGENT = join(ROOT, 'client-sdk/dist/site-agent/cli.js');
+const SCRIPT = join(ROOT, 'examples/python-site/train.py');
+
+/** Rows [from, to) of a site's data, under a new name. */
+function slice(d: SiteData, name: string, from: number, to: number): SiteData {
+  return {
+    name,
+    rows: d.rows.slice(from, to),
+    x: d.x.slice(from * NUM_FEATURES, to * NUM_FEATURES),
+    y: d.y.slice(from, to),
+    size: to - from,
+  };
+}
+
+function concat(name: string, parts: SiteData[]): SiteData {
+  return { name, rows: parts.flatMap((p) => [...p.rows]), x: Float64Array.from(parts.flatMap((p) => [...p.x])), y: Uint8Array.from(parts.flatMap((p) => [...p.y])), size: parts.reduce((n, p) => n + p.size, 0) };
+}
+
+function csvOf(d: Dataset): string {
+  const lines: string[] = [];
+  for (let r = 0; r < d.size; r++) lines.push([...d.x.slice(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), d.y[r]].join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(): Promise<number> {
+  if (!NatsServer.available()) {
+    console.error(NATS_SERVER_INSTALL_HINT);
+    return 1;
+  }
+  // Non-IID: each Python site keeps two thirds of a quickstart site's skewed rows; the two
+  // TypeScript sites hold the rest. No row is on two sites.
+  const { sites, test } = splitIris();
+  const py = sites.map((s) => slice(s, `py-${s.name.slice(-1)}`, 0, Math.floor((s.size * 2) / 3)));
+  const rest = sites.map((s) => slice(s, s.name, Math.floor((s.size * 2) / 3), s.size));
+  const ts = [concat('ts-1', [rest[0]!, rest[1]!]), concat('ts-2', [rest[2]!])];
+
+  const cleanup: (() => unknown)[] = [];
+  const agents: ChildProcess[] = [];
+  try {
+    const nats = await NatsServer.start({ operator: {} });
+    cleanup.push(() => nats.stop());
+    const dir = await mkdtemp(join(tmpdir(), 'tributary-python-site-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const adminKey = generateSigningKey('admin');
+    const coordinator = await Coordinator.start({
+      dataDir: join(dir, 'data'),
+      grpcListen: '127.0.0.1:0',
+      nats: nats.url,
+      adminKeys: [adminKey.publicKey],
+      ...(nats.operator === undefined ? {} : { natsAuthority: nats.operator.authorityDir }),
+    });
+    cleanup.push(() => coordinator.close());
+    const admin = new AdminClient({ address: coordinator.address, key: adminKey });
+    cleanup.push(() => admin.close());
+    await admin.createFederation({
+      name: FEDERATION,
+      settings: { strategy: 'fedavg', rounds: ROUNDS, minSites: 5, roundDeadlineSeconds: 120 },
+      initialModel: encodeSafetensors(toTensors(initModel())),
+    });
+
+    // Python sites: a key file, a CSV of their rows, and `tributary-site run -- python3 train.py`.
+    for (const site of py) {
+      const key = generateSigningKey(site.name);
+      await admin.addSite({ name: site.name, publicKey: key.publicKey, federations: [FEDERATION] });
+      const keyFile = join(dir, `${site.name}.key`);
+      await writeKeyFile(keyFile, key);
+      const data = join(dir, `${site.name}.csv`);
+      await writeFile(data, csvOf(site));
+      const args = ['run', '--federation', FEDERATION, '--coordinator', coordinator.address, '--nats', nats.url, '--key', keyFile, '--max-tasks', String(ROUNDS), '--', 'python3', SCRIPT];
+      const child = spawn(process.execPath, [AGENT, ...args], { env: { ...process.env, SITE_DATA: data, PYTHONPATH: join(ROOT, 'python') }, stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr?.on('data', (d: Buffer) => {
+        for (const line of d.toString().split('\n')) if (/train failed|refused|Error/.test(line)) console.error(`${site.name}: ${line}`);
+      });
+      agents.push(child);
+    }
+    cleanup.push(() => agents.forEach((a) => a.kill('SIGINT')));
+
+    // TypeScript sites, as in the quickstart.
+    const participating = await Promise.all(
+      ts.map(async (data) => {
+        const key = generateSigningKey(data.name);
+        await admin.addSite({ name: data.name, publicKey: key.publicKey, federations: [FEDERATION] });
+        const client = await SiteClient.connect({ coordinator: coordinator.address, nats: nats.url, key });
+        cleanup.push(() => client.close());
+        // Not awaited here: the sites train while the run goes on.
+        return { done: client.participate(FEDERATION, trainOn(data), { maxTasks: ROUNDS }) };
+      }),
+    );
+
+    const run = await admin.startRun(FEDERATION);
+    console.log(`run ${run.id}: ${ROUNDS} rounds, Python sites ${py.map((s) => `${s.name} (${s.size} rows)`).join(', ')}; TypeScript sites ${ts.map((s) => `${s.name} (${s.size} rows)`).join(', ')}\n`);
+    console.log('round | sites | held-out accuracy');
+    const ended = await admin.waitForRun(run.id, {
+      onEvent: (e) => {
+        if (e.type === 'ROUND_COMMITTED' && e.round) {
+          const n = e.round.number;
+          const sitesIn = e.round.accepted.map((u) => u.site).sort().join(' ');
+          void admin.downloadModel(FEDERATION, Number(e.round.committedVersion)).then(({ bytes }) => {
+            console.log(`${String(n).padStart(5)} | ${sitesIn} | ${accuracy(fromTensors(decodeSafetensors(bytes).tensors), test).toFixed(2)}`);
+          });
+        }
+      },
+    });
+    if (ended.status !== 'RUN_STATUS_FINISHED') throw new Error(`run ${run.id} ended ${ended.status}: ${ended.failureReason}`);
+    await Promise.all(participating.map((p) => p.done));
+    const { bytes } = await admin.downloadModel(FEDERATION);
+    console.log(`\nfinal held-out accuracy: ${accuracy(fromTensors(decodeSafetensors(bytes).tensors), test).toFixed(2)}`);
+    return 0;
+  } finally {
+    for (const step of cleanup.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}
+
+function trainOn(site: SiteData) {
+  return async (task: SiteTask): Promise<TrainResult> => {
+    const { model, loss } = train(fromTensors(task.model), site, { epochs: 20, learningRate: 1 });
+    return { weights: toTensors(model), numExamples: site.size, metrics: { loss } };
+  };
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);
