@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FOLD_BLOCK, fold, foldJs, foldKernelName } from '../../coordinator/src/strategies/fold-kernel.js';
+import { FOLD_BLOCK, FoldAccumulator, fold, foldJs, foldKernelName } from '../../coordinator/src/strategies/fold-kernel.js';
 
 /** Deterministic pseudo-random values in [-scale, scale). */
 function randomValues(n: number, seed: number, scale = 1): Float64Array {
@@ -72,5 +72,28 @@ describe('fold kernel', () => {
     const acc = new Float64Array(100).fill(1);
     expect(() => fold(acc, new Float32Array(99), 1)).toThrow(/length mismatch/);
     expect(acc.every((v) => v === 1)).toBe(true);
+  });
+
+  it('accumulates in its own linear memory to the same sums as plain arrays and the JS loop', () => {
+    const lengths = [FOLD_BLOCK + 5, 3, 0, 1000];
+    const wasm = new FoldAccumulator(lengths);
+    const plain = new FoldAccumulator(lengths, false);
+    expect(wasm.kernel).toBe('wasm-simd');
+    expect(plain.kernel).toBe('js');
+    for (let site = 0; site < 3; site++) {
+      lengths.forEach((n, t) => {
+        const values = Float32Array.from(randomValues(n, site * 10 + t));
+        wasm.add(t, values, 10 + site);
+        plain.add(t, values, 10 + site);
+      });
+    }
+    lengths.forEach((_, t) => expect(Array.from(wasm.sums[t]!)).toEqual(Array.from(plain.sums[t]!)));
+  });
+
+  it('refuses an update of the wrong length and leaves its sums untouched', () => {
+    const acc = new FoldAccumulator([100]);
+    acc.add(0, new Float32Array(100).fill(1), 2);
+    expect(() => acc.add(0, new Float32Array(101), 1)).toThrow(/length mismatch/);
+    expect(acc.sums[0]!.every((v) => v === 2)).toBe(true);
   });
 });

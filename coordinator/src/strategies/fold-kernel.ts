@@ -6,11 +6,15 @@
 // build time: the kernel is two short loops, the encoder needs no tool or package, and the bytes
 // are checked by WebAssembly.validate on load (the fallback is used if the engine refuses them).
 //
-// Memory: the accumulator and the update stay in the JS heap. They reach the kernel in blocks of
-// BLOCK elements: the block of the accumulator (1 MiB of float64) and the block of the update
-// (512 KiB of float32, or 1 MiB of float64) are copied into the module's 2 MiB linear memory with
-// `TypedArray.set`, folded, and the accumulator block copied back. Linear memory never holds more
-// than one block, whatever the model size, and never grows.
+// Memory, two ways:
+// - `FoldAccumulator` (the FedAvg aggregator's sums) keeps its float64 sums in the linear memory of
+//   its own instance of the module, sized once to the model; an update reaches the kernel in
+//   blocks of FOLD_BLOCK elements (512 KiB of float32) copied with `TypedArray.set` into a 1 MiB
+//   scratch area at the start of that memory. Nothing else is copied: the update is never held
+//   whole in linear memory.
+// - `fold` on arrays that both live in the JS heap copies the accumulator block in and out as
+//   well (the shared instance's memory is 2 MiB and never grows); about as fast as the JS loop,
+//   kept for callers that own plain arrays.
 
 /** Elements per block: 128 Ki, so a float64 block is 1 MiB. */
 export const FOLD_BLOCK = 128 * 1024;
@@ -33,7 +37,7 @@ interface Wasm {
 }
 
 interface FoldExports {
-  m: { buffer: ArrayBuffer };
+  m: { buffer: ArrayBuffer; grow(pages: number): number };
   f32: (acc: number, values: number, n: number, weight: number) => void;
   f64: (acc: number, values: number, n: number, weight: number) => void;
 }
@@ -52,24 +56,107 @@ let wasm: WasmFold | undefined | null = null;
 function wasmFold(): WasmFold | undefined {
   if (wasm !== null) return wasm;
   wasm = undefined;
-  try {
-    const bytes = foldModuleBytes();
-    const wa = (globalThis as { WebAssembly?: Wasm }).WebAssembly;
-    if (wa !== undefined && wa.validate(bytes)) {
-      const instance = new wa.Instance(new wa.Module(bytes));
-      const e = instance.exports as unknown as FoldExports;
-      wasm = {
-        acc: new Float64Array(e.m.buffer, ACC_OFFSET, FOLD_BLOCK),
-        values32: new Float32Array(e.m.buffer, VALUES_OFFSET, FOLD_BLOCK),
-        values64: new Float64Array(e.m.buffer, VALUES_OFFSET, FOLD_BLOCK),
-        f32: e.f32,
-        f64: e.f64,
-      };
-    }
-  } catch {
-    wasm = undefined;
+  const c = compiledModule();
+  if (c !== undefined) {
+    const e = new c.wa.Instance(c.module).exports as FoldExports;
+    wasm = {
+      acc: new Float64Array(e.m.buffer, ACC_OFFSET, FOLD_BLOCK),
+      values32: new Float32Array(e.m.buffer, VALUES_OFFSET, FOLD_BLOCK),
+      values64: new Float64Array(e.m.buffer, VALUES_OFFSET, FOLD_BLOCK),
+      f32: e.f32,
+      f64: e.f64,
+    };
   }
   return wasm;
+}
+
+let compiled: { wa: Wasm; module: object } | undefined | null = null;
+
+function compiledModule(): { wa: Wasm; module: object } | undefined {
+  if (compiled !== null) return compiled;
+  compiled = undefined;
+  const bytes = foldModuleBytes();
+  const wa = (globalThis as { WebAssembly?: Wasm }).WebAssembly;
+  try {
+    if (wa !== undefined && wa.validate(bytes)) compiled = { wa, module: new wa.Module(bytes) };
+  } catch {
+    compiled = undefined;
+  }
+  return compiled;
+}
+
+/** Largest linear memory an accumulator asks for (wasm32 addresses 4 GiB; leave headroom). */
+const MAX_MEMORY_BYTES = 2 ** 31;
+
+/**
+ * Float64 sums of several tensors for a streaming weighted mean. With WebAssembly SIMD the sums
+ * live in this accumulator's own linear memory and `add` folds an update into them block by
+ * block; without it (or for models beyond 2 GiB of sums) they are plain Float64Arrays and `add`
+ * is the JS loop. The results are identical either way.
+ */
+export class FoldAccumulator {
+  /** The sums, one per tensor, in the order of the lengths given. */
+  readonly sums: Float64Array[];
+  readonly kernel: 'wasm-simd' | 'js';
+  private readonly exports: FoldExports | undefined;
+  private readonly offsets: number[] = [];
+  private readonly scratch32: Float32Array | undefined;
+  private readonly scratch64: Float64Array | undefined;
+
+  constructor(lengths: readonly number[], useWasm = true) {
+    const total = lengths.reduce((n, l) => n + l, 0);
+    const bytes = FOLD_BLOCK * 8 + total * 8;
+    const c = useWasm && bytes <= MAX_MEMORY_BYTES ? compiledModule() : undefined;
+    if (c === undefined) {
+      this.kernel = 'js';
+      this.sums = lengths.map((l) => new Float64Array(l));
+      return;
+    }
+    const e = new c.wa.Instance(c.module).exports as FoldExports;
+    const pages = Math.ceil(bytes / 65536);
+    const have = e.m.buffer.byteLength / 65536;
+    if (pages > have) e.m.grow(pages - have);
+    const buffer = e.m.buffer;
+    this.exports = e;
+    this.kernel = 'wasm-simd';
+    this.scratch32 = new Float32Array(buffer, 0, FOLD_BLOCK);
+    this.scratch64 = new Float64Array(buffer, 0, FOLD_BLOCK);
+    let offset = FOLD_BLOCK * 8;
+    this.sums = lengths.map((l) => {
+      this.offsets.push(offset);
+      const view = new Float64Array(buffer, offset, l);
+      offset += l * 8;
+      return view;
+    });
+  }
+
+  /** `sums[index][i] += weight * values[i]` for every i; the lengths must match. */
+  add(index: number, values: Float32Array | Float64Array, weight: number): void {
+    const acc = this.sums[index];
+    if (acc === undefined) throw new RangeError(`no tensor ${index}`);
+    if (values.length !== acc.length) {
+      throw new RangeError(`length mismatch: accumulator ${acc.length}, values ${values.length}`);
+    }
+    const e = this.exports;
+    if (e === undefined) {
+      foldJs(acc, values, weight);
+      return;
+    }
+    const base = this.offsets[index]!;
+    for (let start = 0; start < acc.length; start += FOLD_BLOCK) {
+      const end = Math.min(start + FOLD_BLOCK, acc.length);
+      const n = end - start;
+      const simd = n - (n % LANES);
+      if (values instanceof Float64Array) {
+        this.scratch64!.set(values.subarray(start, end));
+        e.f64(base + start * 8, 0, simd, weight);
+      } else {
+        this.scratch32!.set(values.subarray(start, end));
+        e.f32(base + start * 8, 0, simd, weight);
+      }
+      for (let i = start + simd; i < end; i++) acc[i]! += weight * values[i]!;
+    }
+  }
 }
 
 /** Which kernel `fold` uses in this process. */
