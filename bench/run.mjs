@@ -6,6 +6,9 @@
 const cases = {
   fold: () => import('./fold.mjs'),
   verify: () => import('./verify.mjs'),
+  ingest: () => import('./ingest.mjs'),
+  small: () => import('./small.mjs'),
+  events: () => import('./events.mjs'),
   rounds: () => import('./rounds.mjs'),
   metrics: () => import('./metrics.mjs'),
 };

@@ -88,15 +88,15 @@ export function bestSeconds(fn, repeat = 3) {
 
 /**
  * The limit for ingest: `sites` connections each publishing `bytes` with acked `js.publish` in
- * chunks of the SDK's size (8 in flight each) into a file stream of its own on the same server,
+ * chunks of the SDK's size, or `chunkSize` (8 in flight each), into a file stream of its own on the same server,
  * all at once. Returns MB/s over all sites; the stream is deleted afterwards.
  */
-export async function rawPublish(natsUrl, sites, bytes) {
+export async function rawPublish(natsUrl, sites, bytes, chunkSize = DEFAULT_CHUNK_SIZE) {
   const ncs = await Promise.all(Array.from({ length: sites }, () => connect({ servers: [natsUrl] })));
   const jsm = await ncs[0].jetstreamManager();
   await jsm.streams.add({ name: 'BENCH_RAW', subjects: ['bench.raw.>'], storage: 'file', num_replicas: 1 });
-  const chunk = new Uint8Array(DEFAULT_CHUNK_SIZE).fill(7);
-  const chunks = Math.ceil(bytes / DEFAULT_CHUNK_SIZE);
+  const chunk = new Uint8Array(chunkSize).fill(7);
+  const chunks = Math.ceil(bytes / chunkSize);
   try {
     const started = performance.now();
     await Promise.all(
@@ -105,7 +105,7 @@ export async function rawPublish(natsUrl, sites, bytes) {
         const inFlight = new Set();
         for (let c = 0; c < chunks; c++) {
           if (inFlight.size >= 8) await Promise.race(inFlight);
-          const size = c === chunks - 1 ? bytes - c * DEFAULT_CHUNK_SIZE : DEFAULT_CHUNK_SIZE;
+          const size = c === chunks - 1 ? bytes - c * chunkSize : chunkSize;
           const ack = js.publish(`bench.raw.${s}`, chunk.subarray(0, size)).finally(() => inFlight.delete(ack));
           inFlight.add(ack);
         }
@@ -113,7 +113,7 @@ export async function rawPublish(natsUrl, sites, bytes) {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
-    return { mbps: (sites * bytes) / 1e6 / seconds, seconds };
+    return { mbps: (sites * bytes) / 1e6 / seconds, msgsPerSecond: (sites * chunks) / seconds, seconds };
   } finally {
     await jsm.streams.delete('BENCH_RAW');
     await Promise.all(ncs.map((nc) => nc.close()));
