@@ -1,6 +1,7 @@
 // Round throughput and coordinator memory for FedAvg: N sites, P float32 parameters.
 // The coordinator runs in its own process (`tributary dev`); the sites run here.
 // The `ingest`, `small` and `events` cases run one round through `runFederation` too.
+import { setMaxListeners } from 'node:events';
 import { AdminClient } from '@tributary/coordinator';
 import { SiteClient } from '@tributary/client-sdk';
 import { encodeSafetensors, generateSigningKey, tensor } from '@tributary/proto';
@@ -16,6 +17,8 @@ export async function runFederation(stack, admin, o, during) {
   const clients = [];
   const controller = new AbortController();
   const stopDuring = new AbortController();
+  // Every site's loop listens on the one signal.
+  setMaxListeners(0, controller.signal);
   try {
     await admin.createFederation({
       name: 'bench',

@@ -35,10 +35,18 @@ export async function startDevStack() {
       const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
       return { peakMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024 };
     },
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT');
-      await exited;
+    /** The coordinator's level tracking store (read it once the stack is stopped). */
+    trackingPath: join(dir, 'data', 'tracking'),
+    /** Stops the stack and removes its directory, unless `keep` (then call `remove`). */
+    async stop({ keep = false } = {}) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGINT');
+        await exited;
+      }
+      if (!keep) await rm(dir, { recursive: true, force: true });
+    },
+    async remove() {
       await rm(dir, { recursive: true, force: true });
     },
   };
