@@ -3,6 +3,11 @@
 // Each case prints a table and one `BENCH {json}` line per measurement, with a `ratio` to a
 // limit measured in the same run, its `target` and whether it was `met`. Benchmarks never fail
 // on time: they fail only when something breaks (an update refused, a point lost).
+import { setMaxListeners } from 'node:events';
+
+// Hundreds of sites in one process listen on shared abort signals.
+setMaxListeners(0);
+
 const cases = {
   fold: () => import('./fold.mjs'),
   verify: () => import('./verify.mjs'),
