@@ -1,8 +1,9 @@
 // Metric streaming: N sites publish signed MetricBatch envelopes on NATS as fast as the
 // coordinator stores them (each keeps at most --window batches not yet stored), for --seconds.
 // Prints the points per second committed to the level tracking store and the ingest lag
-// (store commit minus the point's timestamp, from WatchMetrics' stored_at_ms), then reads every
-// series back through GetMetricHistory to check nothing was lost.
+// (store commit minus the point's timestamp, from WatchMetrics' stored_at_ms); then, after
+// stopping the coordinator, opens its level tracking store and counts every point it holds, page
+// by page (not the thinned history a client sees), to check nothing was lost.
 //
 // The sites sign with node:crypto's Ed25519 (the same signatures tweetnacl makes, about 50 times
 // faster), so that the load generator, which shares the two cores with the coordinator and
@@ -12,14 +13,15 @@ import { readFile } from 'node:fs/promises';
 import { AdminClient } from '@tributary/coordinator';
 import { encodeEnvelope, encodeMetricBatch, encodeSafetensors, envelopeSigningBytes, generateSigningKey, newUpdateId, subjects, tensor } from '@tributary/proto';
 import { connect } from 'nats';
-import { options, startDevStack, table } from './stack.mjs';
+import { LevelTrackingStore } from '../coordinator/dist/tracking/level-store.js';
+import { options, report, startDevStack, table } from './stack.mjs';
 
 const FEDERATION = 'bench';
 /** Seconds of streaming before the measured window, not counted. */
 const WARMUP_SECONDS = 1;
 
-export async function run(args) {
-  const o = options(args, { sites: 10, seconds: 10, batch: 500, keys: 10, window: 4 });
+export async function run(args, { quick = false } = {}) {
+  const o = options(args, { sites: quick ? 4 : 10, seconds: quick ? 3 : 10, batch: 500, keys: 10, window: 4 });
   if (o.batch % o.keys !== 0) throw new Error(`--batch (${o.batch}) must be a multiple of --keys (${o.keys})`);
   console.log(
     `Metric streaming: ${o.sites} sites, batches of ${o.batch} points (${o.keys} keys x ${o.batch / o.keys} steps), ` +
@@ -83,11 +85,12 @@ export async function run(args) {
     await watch;
 
     const published = sites.reduce((n, s) => n + s.published, 0);
-    let readBack = 0;
-    for (let k = 0; k < o.keys; k++) {
-      const history = await admin.getMetricHistory(FEDERATION, `m${k}`, { runId });
-      readBack += history.series.reduce((n, s) => n + s.points.length, 0);
-    }
+    const peakAfter = (await stack.memory()).peakMiB;
+    for (const s of sites) await s.close().catch(() => {});
+    sites.length = 0;
+    admin.close();
+    await stack.stop({ keep: true });
+    const stored = await countStoredPoints(stack.trackingPath);
     const lags = Float64Array.from(window.lags).sort();
     table([
       {
@@ -96,20 +99,55 @@ export async function run(args) {
         'lag p99 ms': percentile(lags, 0.99).toFixed(0),
         'lag max ms': (lags.at(-1) ?? NaN).toFixed(0),
         'points published': published.toLocaleString('en'),
-        'points read back': readBack.toLocaleString('en'),
+        'points in the store': stored.toLocaleString('en'),
         'coordinator cores': coordinatorCores.toFixed(2),
         'sites+watch cores': benchCores.toFixed(2),
         'coordinator peak MiB': peak.toFixed(0),
-        'after read-back MiB': (await stack.memory()).peakMiB.toFixed(0),
+        'peak after drain MiB': peakAfter.toFixed(0),
       },
     ]);
-    const target = window.points / elapsed >= 100_000 && percentile(lags, 0.99) <= 1000;
-    console.log(`target (>= 100,000 points/s, p99 lag <= 1 s): ${target ? 'met' : 'missed'}; ${readBack === published ? 'no point lost' : `${published - readBack} points missing`}`);
+    const perSecond = window.points / elapsed;
+    const p99 = percentile(lags, 0.99);
+    const met = perSecond >= 100_000 && p99 <= 1000;
+    console.log(`target (>= 100,000 points/s, p99 lag <= 1 s): ${met ? 'met' : 'missed'}; ${stored === published ? 'no point lost' : `${published - stored} points missing`}`);
+    // The sites publish as fast as the store commits (each keeps a window of batches), so the
+    // offered load is not an independent limit: the ratio is to the target rate.
+    report('metrics', { sites: o.sites, pointsPerSecond: Math.round(perSecond), lagP99Ms: p99, published, stored, targetPointsPerSecond: 100_000 }, { ratio: perSecond / 100_000, target: 1, met });
+    if (stored !== published) throw new Error(`${published - stored} of ${published} points missing from the tracking store`);
   } finally {
     watching.abort();
     for (const s of sites) await s.close().catch(() => {});
     admin.close();
     await stack.stop();
+  }
+}
+
+/** Every site point (keys `site/<site>/m<k>`) the level store at `path` holds, over all runs. */
+async function countStoredPoints(path) {
+  const store = await LevelTrackingStore.open(path);
+  try {
+    const experiment = await store.getExperimentByName(FEDERATION);
+    let count = 0;
+    let runsToken;
+    do {
+      const page = await store.searchRuns({ experimentIds: [experiment.experimentId], maxResults: 1000, ...(runsToken ? { pageToken: runsToken } : {}) });
+      for (const r of page.runs) {
+        // Site points are stored as `site/<site>/<key>`; each key's latest value names the series.
+        const series = Object.keys(r.data.metrics).filter((key) => /^site\/[^/]+\/m\d+$/.test(key));
+        for (const key of series) {
+          let token;
+          do {
+            const h = await store.getMetricHistory(r.info.runId, key, token ? { pageToken: token } : {});
+            count += h.metrics.length;
+            token = h.nextPageToken;
+          } while (token);
+        }
+      }
+      runsToken = page.nextPageToken;
+    } while (runsToken);
+    return count;
+  } finally {
+    await store.close();
   }
 }
 

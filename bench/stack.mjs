@@ -1,17 +1,19 @@
 // Starts `tributary dev` (nats-server + coordinator) in a child process, so the coordinator's
-// memory can be read apart from the benchmark's own sites.
+// memory can be read apart from the benchmark's own sites. NATS runs without authentication
+// (`--no-nats-auth`), so the raw-publish limit and the metric sites can connect directly.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readKeyFile } from '@tributary/proto';
+import { DEFAULT_CHUNK_SIZE, readKeyFile } from '@tributary/proto';
+import { connect } from 'nats';
 
 const CLI = fileURLToPath(new URL('../coordinator/dist/cli/main.js', import.meta.url));
 
 export async function startDevStack() {
   const dir = await mkdtemp(join(tmpdir(), 'tributary-bench-'));
-  const child = spawn(process.execPath, [CLI, 'dev', '--dir', dir, '--grpc-listen', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CLI, 'dev', '--dir', dir, '--grpc-listen', '127.0.0.1:0', '--json', '--no-nats-auth'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -33,10 +35,18 @@ export async function startDevStack() {
       const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
       return { peakMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024 };
     },
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT');
-      await exited;
+    /** The coordinator's level tracking store (read it once the stack is stopped). */
+    trackingPath: join(dir, 'data', 'tracking'),
+    /** Stops the stack and removes its directory, unless `keep` (then call `remove`). */
+    async stop({ keep = false } = {}) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGINT');
+        await exited;
+      }
+      if (!keep) await rm(dir, { recursive: true, force: true });
+    },
+    async remove() {
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -59,4 +69,61 @@ export function table(rows) {
   const line = (cells) => cells.map((c, i) => String(c).padStart(width[i])).join('  ');
   console.log(line(cols));
   for (const r of rows) console.log(line(cols.map((c) => r[c])));
+}
+
+/**
+ * Prints one measurement as `BENCH {json}`: the case, its figures, `ratio` to the limit measured
+ * in the same run, `target` (the ratio or figure to reach) and `met`.
+ */
+export function report(bench, figures, { ratio, target, met }) {
+  console.log(`BENCH ${JSON.stringify({ bench, ...figures, ratio: round(ratio), target, met })}`);
+}
+
+export function round(x, digits = 3) {
+  return Number.isFinite(x) ? Number(x.toFixed(digits)) : x;
+}
+
+/** Seconds `fn` takes, best of `repeat` runs (the least disturbed by other load). */
+export function bestSeconds(fn, repeat = 3) {
+  let best = Infinity;
+  for (let r = 0; r < repeat; r++) {
+    const t = performance.now();
+    fn();
+    best = Math.min(best, (performance.now() - t) / 1000);
+  }
+  return best;
+}
+
+/**
+ * The limit for ingest: `sites` connections each publishing `bytes` with acked `js.publish` in
+ * chunks of the SDK's size, or `chunkSize` (8 in flight each), into a file stream of its own on the same server,
+ * all at once. Returns MB/s over all sites; the stream is deleted afterwards.
+ */
+export async function rawPublish(natsUrl, sites, bytes, chunkSize = DEFAULT_CHUNK_SIZE) {
+  const ncs = await Promise.all(Array.from({ length: sites }, () => connect({ servers: [natsUrl] })));
+  const jsm = await ncs[0].jetstreamManager();
+  await jsm.streams.add({ name: 'BENCH_RAW', subjects: ['bench.raw.>'], storage: 'file', num_replicas: 1 });
+  const chunk = new Uint8Array(chunkSize).fill(7);
+  const chunks = Math.ceil(bytes / chunkSize);
+  try {
+    const started = performance.now();
+    await Promise.all(
+      ncs.map(async (nc, s) => {
+        const js = nc.jetstream();
+        const inFlight = new Set();
+        for (let c = 0; c < chunks; c++) {
+          if (inFlight.size >= 8) await Promise.race(inFlight);
+          const size = c === chunks - 1 ? bytes - c * chunkSize : chunkSize;
+          const ack = js.publish(`bench.raw.${s}`, chunk.subarray(0, size)).finally(() => inFlight.delete(ack));
+          inFlight.add(ack);
+        }
+        await Promise.all(inFlight);
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    return { mbps: (sites * bytes) / 1e6 / seconds, msgsPerSecond: (sites * chunks) / seconds, seconds };
+  } finally {
+    await jsm.streams.delete('BENCH_RAW');
+    await Promise.all(ncs.map((nc) => nc.close()));
+  }
 }

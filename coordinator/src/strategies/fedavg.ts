@@ -6,7 +6,8 @@ import type {
   TensorMap,
   TensorSpec__Output,
 } from '@tributary/proto';
-import { scale, weightedAccumulate, weightedMeanOfMetrics } from './kernels.js';
+import { FoldAccumulator } from './fold-kernel.js';
+import { scale, weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import { rejectAllOptions } from './strategy-options.js';
 import { exampleWeight, sampleSites, strategyError } from './strategy.js';
@@ -46,12 +47,15 @@ export class FedAvgAggregator implements Aggregator {
   private readonly spec: TensorSpec__Output[];
   /** Weighted sums per spec tensor; undefined once finished. */
   private sums: Float64Array[] | undefined;
+  /** Holds the sums (in WebAssembly linear memory when SIMD is available) and folds into them. */
+  private readonly accumulator: FoldAccumulator;
   private readonly siteMetrics: WeightedMetrics[] = [];
   private totalExamples = 0;
 
   constructor(modelSpec: TensorSpec__Output[]) {
     this.spec = modelSpec;
-    this.sums = modelSpec.map((t) => new Float64Array(elementCount(t.shape)));
+    this.accumulator = new FoldAccumulator(modelSpec.map((t) => elementCount(t.shape)));
+    this.sums = this.accumulator.sums;
   }
 
   get count(): number {
@@ -68,7 +72,7 @@ export class FedAvgAggregator implements Aggregator {
     const tensors = this.matchingTensors(update, sums);
     tensors.forEach((t, i) => {
       const values = t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : toFloat64(t);
-      weightedAccumulate(sums[i]!, values, weight);
+      this.accumulator.add(i, values, weight);
     });
     this.totalExamples += weight;
     this.siteMetrics.push({ weight, metrics: update.metrics });

@@ -1,5 +1,8 @@
 // Numeric kernels of the strategies: pure functions over typed arrays, no orchestration.
-// Plain indexed loops: V8 keeps them monomorphic per array type, near memory bandwidth.
+// Plain indexed loops: V8 keeps them monomorphic per array type. The fold (weighted
+// accumulate) runs as a WebAssembly SIMD kernel when the engine has it (fold-kernel.ts).
+
+import { fold } from './fold-kernel.js';
 
 /** `acc[i] += weight * values[i]` for every i; the lengths must match. */
 export function weightedAccumulate(
@@ -7,10 +10,7 @@ export function weightedAccumulate(
   values: Float64Array | Float32Array,
   weight: number,
 ): void {
-  if (values.length !== acc.length) {
-    throw new RangeError(`length mismatch: accumulator ${acc.length}, values ${values.length}`);
-  }
-  for (let i = 0; i < acc.length; i++) acc[i]! += weight * values[i]!;
+  fold(acc, values, weight);
 }
 
 /** `values[i] *= factor` in place. */

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { FOLD_BLOCK, FoldAccumulator, fold, foldJs, foldKernelName } from '../../coordinator/src/strategies/fold-kernel.js';
+
+/** Deterministic pseudo-random values in [-scale, scale). */
+function randomValues(n: number, seed: number, scale = 1): Float64Array {
+  let s = seed >>> 0;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+function bothWays(acc: Float64Array, values: Float32Array | Float64Array, weight: number): { wasm: Float64Array; js: Float64Array } {
+  const wasm = Float64Array.from(acc);
+  const js = Float64Array.from(acc);
+  fold(wasm, values, weight);
+  foldJs(js, values, weight);
+  return { wasm, js };
+}
+
+describe('fold kernel', () => {
+  it('runs as WebAssembly SIMD on this engine', () => {
+    expect(foldKernelName()).toBe('wasm-simd');
+  });
+
+  it('gives bit-for-bit the JS result on random float32 updates over several blocks', () => {
+    const n = FOLD_BLOCK * 2 + 77;
+    const { wasm, js } = bothWays(randomValues(n, 1, 100), Float32Array.from(randomValues(n, 2)), 37.25);
+    expect(Buffer.from(wasm.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+  });
+
+  it('gives bit-for-bit the JS result on random float64 updates', () => {
+    const n = FOLD_BLOCK + 13;
+    const { wasm, js } = bothWays(randomValues(n, 3, 100), randomValues(n, 4), 0.1);
+    expect(Buffer.from(wasm.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+  });
+
+  it('folds every length around the vector width, including the tail', () => {
+    for (let n = 60; n <= 72; n++) {
+      const values = Float32Array.from(randomValues(n, n));
+      const { wasm, js } = bothWays(randomValues(n, n + 100), values, 3);
+      expect(Array.from(wasm)).toEqual(Array.from(js));
+    }
+  });
+
+  it('carries NaN and infinities through as the JS loop does', () => {
+    const n = 256;
+    const values = Float32Array.from(randomValues(n, 5));
+    values[0] = NaN;
+    values[5] = Infinity;
+    values[130] = -Infinity;
+    values[255] = NaN;
+    const acc = randomValues(n, 6);
+    acc[7] = Infinity;
+    acc[8] = -Infinity;
+    const { wasm, js } = bothWays(acc, values, 2);
+    expect(Array.from(wasm)).toEqual(Array.from(js));
+    expect(Number.isNaN(wasm[0])).toBe(true);
+    expect(wasm[5]).toBe(Infinity);
+    expect(wasm[130]).toBe(-Infinity);
+  });
+
+  it('does nothing on zero-length arrays', () => {
+    const acc = new Float64Array(0);
+    fold(acc, new Float32Array(0), 5);
+    expect(acc.length).toBe(0);
+  });
+
+  it('refuses arrays of different lengths and leaves the accumulator untouched', () => {
+    const acc = new Float64Array(100).fill(1);
+    expect(() => fold(acc, new Float32Array(99), 1)).toThrow(/length mismatch/);
+    expect(acc.every((v) => v === 1)).toBe(true);
+  });
+
+  it('accumulates in its own linear memory to the same sums as plain arrays and the JS loop', () => {
+    const lengths = [FOLD_BLOCK + 5, 3, 0, 1000];
+    const wasm = new FoldAccumulator(lengths);
+    const plain = new FoldAccumulator(lengths, false);
+    expect(wasm.kernel).toBe('wasm-simd');
+    expect(plain.kernel).toBe('js');
+    for (let site = 0; site < 3; site++) {
+      lengths.forEach((n, t) => {
+        const values = Float32Array.from(randomValues(n, site * 10 + t));
+        wasm.add(t, values, 10 + site);
+        plain.add(t, values, 10 + site);
+      });
+    }
+    lengths.forEach((_, t) => expect(Array.from(wasm.sums[t]!)).toEqual(Array.from(plain.sums[t]!)));
+  });
+
+  it('refuses an update of the wrong length and leaves its sums untouched', () => {
+    const acc = new FoldAccumulator([100]);
+    acc.add(0, new Float32Array(100).fill(1), 2);
+    expect(() => acc.add(0, new Float32Array(101), 1)).toThrow(/length mismatch/);
+    expect(acc.sums[0]!.every((v) => v === 2)).toBe(true);
+  });
+});
