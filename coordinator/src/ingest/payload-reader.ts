@@ -32,7 +32,11 @@ export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | ({
  */
 export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadResult> {
   const consumer = await req.js.consumers.get(STREAM_PAYLOADS, { filterSubjects: req.subject });
-  const messages = await consumer.consume({ max_bytes: req.pullAheadBytes });
+  // The window is counted in chunks, not bytes: nats.js rewrites a consume options object in
+  // place, and an ordered consumer that resets (after missed heartbeats under load) re-reads it;
+  // with max_bytes it then holds both limits and throws outside any caller's reach.
+  const window = Math.max(1, Math.floor(req.pullAheadBytes / Math.max(1, req.chunkSize)));
+  const messages = await consumer.consume({ max_messages: window });
   const file = await open(req.path, 'w', PRIVATE_FILE_MODE);
   const hash = createHash('sha256');
   const lastSize = req.payloadSize - req.chunkSize * (req.chunkCount - 1);
