@@ -6,7 +6,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { Reason, TributaryError, reflectionDefinition, serviceDefinition, type SigningKey } from '@tributary/proto';
 import { connect, credsAuthenticator, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
-import { answerUnknownMethods, implement } from './api/call.js';
+import { answerUnknownMethods, implement, reasonForTransportRefusals } from './api/call.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
 import { BucketedNonceStore } from './auth/nonce-store.js';
@@ -179,6 +179,7 @@ export class Coordinator {
         'grpc.max_receive_message_length': opts.grpc.maxReceiveMessageBytes,
         'grpc.keepalive_time_ms': opts.grpc.keepaliveTimeMs,
         'grpc.keepalive_permit_without_calls': 1,
+        interceptors: [reasonForTransportRefusals],
       });
       const deps = { auth, limits, logger, metrics, shutdown: shutdown.signal };
       const natsCredentials =

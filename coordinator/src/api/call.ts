@@ -248,3 +248,26 @@ export function answerUnknownMethods(server: grpc.Server): boolean {
   registered.get = (path: string) => lookup(path) ?? unknownMethod(path);
   return true;
 }
+
+/**
+ * Gives the transport's own refusals the reason trailer every other failed call carries. grpc-js
+ * refuses a message over the receive limit from its length prefix, before reading it (that is the
+ * point: no memory for an oversize message), and answers RESOURCE_EXHAUSTED itself with no
+ * metadata; the innermost call object it answers through is the one each interceptor is handed,
+ * so this wraps that object's `sendStatus` and adds `MESSAGE_TOO_LARGE` to a status that carries
+ * no reason. Statuses from handlers always carry one and pass unchanged.
+ */
+export const reasonForTransportRefusals: grpc.ServerInterceptor = (_method, call) => {
+  type Status = Pick<grpc.StatusObject, 'code' | 'details'> & { metadata?: grpc.Metadata | null };
+  const inner = call as unknown as { sendStatus?: (status: Status) => void };
+  const send = inner.sendStatus?.bind(call);
+  if (send === undefined) return new grpc.ServerInterceptingCall(call);
+  inner.sendStatus = (status) => {
+    const reasoned = status.metadata?.get(REASON_TRAILER).length ?? 0;
+    if (status.code !== grpc.status.RESOURCE_EXHAUSTED || reasoned > 0) return send(status);
+    const metadata = status.metadata?.clone() ?? new grpc.Metadata();
+    metadata.set(REASON_TRAILER, Reason.MESSAGE_TOO_LARGE);
+    send({ ...status, details: statusMessageOf(status.details), metadata });
+  };
+  return new grpc.ServerInterceptingCall(call);
+};
