@@ -11,6 +11,7 @@ setMaxListeners(0);
 const cases = {
   fold: () => import('./fold.mjs'),
   verify: () => import('./verify.mjs'),
+  decode: () => import('./decode.mjs'),
   ingest: () => import('./ingest.mjs'),
   small: () => import('./small.mjs'),
   events: () => import('./events.mjs'),

@@ -24,6 +24,7 @@ describe('a safetensors header listing countless empty tensors', () => {
   let raw: RawSite;
   let key: SigningKey;
   let runId = '';
+  let specRunId = '';
   const federation = 'members';
 
   beforeAll(async () => {
@@ -34,46 +35,73 @@ describe('a safetensors header listing countless empty tensors', () => {
       settings: { strategy: 'ensemble', rounds: 1, roundDeadlineSeconds: 120 },
       initialModel: encodeSafetensors({ placeholder: tensor('F32', [1], new Float32Array(1)) }),
     });
-    key = await addSite(stack, 'bomber', [federation]);
+    await stack.admin.createFederation({
+      name: 'spec',
+      settings: { strategy: 'fedavg', rounds: 1, roundDeadlineSeconds: 120 },
+      initialModel: encodeSafetensors({ w: tensor('F32', [2], new Float32Array(2)), b: tensor('F32', [1], new Float32Array(1)) }),
+    });
+    key = await addSite(stack, 'bomber', [federation, 'spec']);
     runId = (await stack.admin.startRun(federation)).id;
+    specRunId = (await stack.admin.startRun('spec')).id;
   });
   afterAll(async () => {
     await raw?.close();
     await stack?.stop();
   });
 
-  it('is refused with SCHEMA_MISMATCH as an ensemble member, its header read no further than the tensor bound', async () => {
-    // 280,000 entries fit in the 16 MiB header a member of a round without a spec may have.
-    const bomb = emptyTensors(280_000);
-    expect(bomb.length).toBeLessThan(16 * 2 ** 20);
+  /** Sends `payload` as bomber's update of `round` in `federation`, measuring this process's RSS growth. */
+  async function sendMeasured(payload: Buffer, to: { federation: string; runId: string }, tensors: { name: string; dtype: string; shape: number[] }[] = []) {
     let peak = process.memoryUsage().rss;
     const before = peak;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-    let v;
     try {
-      v = await raw.send({
+      const verdict = await raw.send({
         key,
         site: 'bomber',
-        federation,
-        runId,
+        federation: to.federation,
+        runId: to.runId,
         round: 1,
         weights: {},
-        payloadOverride: bomb,
-        tamper: { payloadSize: bomb.length, payloadSha256: sha256Hex(bomb), tensors: [] },
+        payloadOverride: payload,
+        tamper: { payloadSize: payload.length, payloadSha256: sha256Hex(payload), tensors },
       });
+      console.log(`header bomb of ${payload.length} bytes: RSS ${(before / 2 ** 20).toFixed(0)} MiB before, peak growth ${((peak - before) / 2 ** 20).toFixed(1)} MiB`);
+      return { verdict, growth: peak - before };
     } finally {
       clearInterval(sampler);
     }
-    console.log(`header bomb of ${bomb.length} bytes: RSS ${(before / 2 ** 20).toFixed(0)} MiB before, peak growth ${((peak - before) / 2 ** 20).toFixed(1)} MiB`);
-    expect(v).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'SCHEMA_MISMATCH' });
-    expect(v.message).toContain('more than 65536 tensors');
-    expect(peak - before).toBeLessThan(RSS_BOUND);
+  }
+
+  it('is refused as an ensemble member from its length prefix alone (1 MiB header bound), 280,000 tensors long', async () => {
+    const bomb = emptyTensors(280_000);
+    const { verdict, growth } = await sendMeasured(bomb, { federation, runId });
+    expect(verdict).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'MALFORMED_PAYLOAD' });
+    expect(verdict.message).toContain(`exceeds ${2 ** 20} bytes`);
+    expect(growth).toBeLessThan(RSS_BOUND);
   });
 
-  it('is refused with SCHEMA_MISMATCH as an initial model, 1.6 million tensors long', async () => {
+  it('is refused with SCHEMA_MISMATCH while its keys are scanned when it lists more tensors than the model spec', async () => {
+    const { verdict } = await sendMeasured(emptyTensors(100), { federation: 'spec', runId: specRunId }, [
+      { name: 'w', dtype: 'F32', shape: [2] },
+      { name: 'b', dtype: 'F32', shape: [1] },
+    ]);
+    expect(verdict).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'SCHEMA_MISMATCH' });
+    expect(verdict.message).toContain('more than 2 tensors');
+  });
+
+  it('is refused as an initial model 1.6 million tensors long before its header is read (over 16 MiB)', async () => {
     const bomb = emptyTensors(1_600_000);
-    const err = await rejection(stack.admin.createFederation({ name: 'bombed', settings: { strategy: 'ensemble' }, initialModel: bomb }));
-    expect(TributaryError.from(err)).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'SCHEMA_MISMATCH' });
+    const err = TributaryError.from(await rejection(stack.admin.createFederation({ name: 'bombed', settings: { strategy: 'ensemble' }, initialModel: bomb })));
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'MALFORMED_PAYLOAD' });
+    expect(err.message).toContain(`exceeds ${16 * 2 ** 20} bytes`);
+    expect((await stack.admin.listFederations()).map((f) => f.name)).not.toContain('bombed');
+  });
+
+  it('is refused with SCHEMA_MISMATCH as an initial model whose header fits 16 MiB but lists too many tensors', async () => {
+    const bomb = emptyTensors(280_000);
+    const err = TributaryError.from(await rejection(stack.admin.createFederation({ name: 'bombed', settings: { strategy: 'ensemble' }, initialModel: bomb })));
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', reason: 'SCHEMA_MISMATCH' });
+    expect(err.message).toContain('more than 65536 tensors');
     expect((await stack.admin.listFederations()).map((f) => f.name)).not.toContain('bombed');
   });
 });

@@ -16,7 +16,7 @@ import {
 import type { Logger } from 'pino';
 import type { BlobStore, FederationRecord, InvitationRecord, SiteRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
-import { inspectStagedPayload } from '../updates/foldable-update.js';
+import { HEADER_BYTES_INITIAL_MODEL, inspectStagedPayload } from '../updates/foldable-update.js';
 import { INITIAL_WEIGHTS, prepareModelVersion } from '../models/model-version.js';
 import { normaliseSettings } from '../rounds/settings.js';
 import { SerialQueues } from '../rounds/serial-queues.js';
@@ -261,7 +261,12 @@ async function modelSpecOf(path: string, size: number): Promise<TensorSpec__Outp
   try {
     const prefix = Buffer.alloc(8);
     await file.read(prefix, 0, Math.min(8, size), 0);
-    const headerLength = safetensorsHeaderLength(prefix, size);
+    let headerLength;
+    try {
+      headerLength = safetensorsHeaderLength(prefix, size, HEADER_BYTES_INITIAL_MODEL);
+    } catch (err) {
+      throw TributaryError.of(Reason.MALFORMED_PAYLOAD, `the initial weights: ${TributaryError.from(err).message}`);
+    }
     const header = Buffer.alloc(headerLength);
     await file.read(header, 0, headerLength, 8);
     let layout;

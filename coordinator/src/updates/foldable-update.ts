@@ -43,15 +43,35 @@ export function isTensorFlavor(flavor: string): boolean {
   return TENSOR_FLAVORS.has(flavor);
 }
 
-/** Header bytes allowed for a model of `tensors` tensors; names and shapes fit easily. */
-const HEADER_BYTES_BASE = 8192;
-const HEADER_BYTES_PER_TENSOR = 2048;
-/** Header bytes allowed when the round has no spec (ensemble members of any architecture). */
-const HEADER_BYTES_UNSPECIFIED = 16 * 1024 * 1024;
+/**
+ * Header bytes allowed for a model spec: what an honest writer needs for its entries (the name,
+ * possibly escaped, a dtype, the shape and two offsets in JSON), with room for metadata and
+ * padding, and no more, because parsing a header is one synchronous step: a padded header would
+ * hold the event loop for as long as it is large (`npm run bench -- decode`).
+ */
+const HEADER_BYTES_BASE = 64 * 1024;
+const HEADER_BYTES_PER_ENTRY = 128;
+const HEADER_BYTES_PER_DIMENSION = 24;
+export function headerBytesFor(spec: readonly TensorSpec__Output[]): number {
+  let bytes = HEADER_BYTES_BASE;
+  for (const t of spec) bytes += 2 * t.name.length + HEADER_BYTES_PER_ENTRY + HEADER_BYTES_PER_DIMENSION * t.shape.length;
+  return bytes;
+}
+/**
+ * Header bytes allowed for a member of a round without a spec (an ensemble's models of any
+ * architecture): about 8,000 tensors of ordinary names, more than any model's file holds, and
+ * parsed in tens of milliseconds.
+ */
+const HEADER_BYTES_UNSPECIFIED = 1024 * 1024;
+/**
+ * Header bytes allowed for an initial model, which defines the spec: an authenticated admin's
+ * call, given room for very large models (65,536 tensors of about 250 bytes).
+ */
+export const HEADER_BYTES_INITIAL_MODEL = 16 * 1024 * 1024;
 /** Tensors a member of a round without a spec may hold: MAX_SAFETENSORS_TENSORS. */
 const TENSORS_UNSPECIFIED = MAX_SAFETENSORS_TENSORS;
 /** Data read per step while inspecting: bounded memory whatever the payload's size. */
-const INSPECT_SLICE_BYTES = 4 * 1024 * 1024;
+const INSPECT_SLICE_BYTES = 1024 * 1024;
 
 /**
  * Checks a staged, digest-verified payload without holding it in memory: the safetensors header
@@ -66,7 +86,7 @@ export async function inspectStagedPayload(path: string, size: number, flavor: s
     let layout;
     try {
       const prefix = await readExactly(file, 0, 8);
-      const maxHeader = policy.heterogeneous ? HEADER_BYTES_UNSPECIFIED : HEADER_BYTES_BASE + HEADER_BYTES_PER_TENSOR * policy.modelSpec.length;
+      const maxHeader = policy.heterogeneous ? HEADER_BYTES_UNSPECIFIED : headerBytesFor(policy.modelSpec);
       const headerLength = safetensorsHeaderLength(prefix, size, maxHeader);
       // No more tensors than the model has: a header of countless empty tensors stops here, while it is read.
       const maxTensors = policy.heterogeneous ? TENSORS_UNSPECIFIED : policy.modelSpec.length;
