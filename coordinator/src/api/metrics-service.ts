@@ -125,7 +125,8 @@ async function* watchMetrics(
   }
 }
 
-function checkRunId(runId: string): void {
+/** Throws INVALID_ARGUMENT unless `runId` looks like a run id. */
+export function checkRunId(runId: string): void {
   if (!RUN_ID.test(runId)) throw TributaryError.invalidArgument(`invalid run id ${quoted(runId)}`);
 }
 
