@@ -31,6 +31,6 @@ describe('CreateDashboardSession', () => {
     const sessions = new DashboardSessions();
     const handlers = adminService({ dashboard: { createLogin: (keyId) => ({ ...sessions.createLogin(keyId), httpPort: 1, loginPath: '/login', https: false }) } } as AdminServiceDeps);
     const login = await handlers.CreateDashboardSession({}, ctx(admin));
-    expect(sessions.redeem(login.token)?.session.keyId).toBe('admin-key');
+    expect(sessions.redeem(login.token ?? '')?.session.keyId).toBe('admin-key');
   });
 });
