@@ -130,11 +130,13 @@ class SeriesChart {
     const names = [...this.series.keys()].sort();
     const xs = [...new Set(names.flatMap((n) => [...(this.series.get(n)?.keys() ?? [])]))].sort((a, b) => a - b);
     const data: uPlot.AlignedData = [xs, ...names.map((n) => xs.map((x) => this.series.get(n)?.get(x) ?? null))];
-    this.body.dataset['points'] = String(names.reduce((sum, n) => sum + (this.series.get(n)?.size ?? 0), 0));
+    // Set once drawn, so a reader of data-points sees a chart that holds them.
+    const points = String(names.reduce((sum, n) => sum + (this.series.get(n)?.size ?? 0), 0));
     const palette = ['#0e7490', '#b45309', '#7c3aed', '#15803d', '#be123c', '#1d4ed8', '#4d7c0f', '#a21caf'];
     const shape = names.join('\n');
     if (this.plot !== undefined && this.body.dataset['series'] === shape) {
       this.plot.setData(data);
+      this.body.dataset['points'] = points;
       return;
     }
     this.plot?.destroy();
@@ -150,6 +152,7 @@ class SeriesChart {
       data,
       this.body,
     );
+    this.body.dataset['points'] = points;
   }
 }
 

@@ -125,8 +125,7 @@ async function* watchMetrics(
   }
 }
 
-/** Throws INVALID_ARGUMENT unless `runId` looks like a run id. */
-export function checkRunId(runId: string): void {
+function checkRunId(runId: string): void {
   if (!RUN_ID.test(runId)) throw TributaryError.invalidArgument(`invalid run id ${quoted(runId)}`);
 }
 

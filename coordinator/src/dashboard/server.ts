@@ -4,14 +4,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { TributaryError, assertName, parsePublicKey } from '@tributary/proto';
-import { checkRunId } from '../api/metrics-service.js';
-import { federationMessage, siteMessage } from '../api/convert.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
 import type { Logger } from '../observability/logger.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { RunEventBus } from '../rounds/events.js';
-import type { StateStore } from '../state/index.js';
+import type { FederationRecord, SiteRecord, StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import type { DashboardSessions } from './sessions.js';
@@ -45,6 +43,8 @@ const MAX_STREAMS_PER_SESSION = 8;
 /** Events an event stream may fall behind by before it is closed (the page reconnects). */
 const MAX_STREAM_BACKLOG_BYTES = 4 * 1024 * 1024;
 const HEARTBEAT_MS = 15_000;
+/** Run ids are 16 hex characters; anything else is refused before a lookup. */
+const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Served with every answer: nothing inline, nothing from another origin, never framed or cached. */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -162,9 +162,9 @@ export class DashboardServer {
     const deps = this.opts;
     if (noun === 'federations' && id === undefined) return json(res, await this.federations());
     if (noun === 'federations' && id !== undefined && view === undefined) return json(res, await this.federation(assertName('federation', id)));
-    if (noun === 'sites' && id === undefined) return json(res, (await deps.state.listSites()).map((s) => ({ ...siteMessage(s), publicKey: undefined, fingerprint: fingerprint(s.publicKey) })));
+    if (noun === 'sites' && id === undefined) return json(res, (await deps.state.listSites()).map(siteView));
     if (noun === 'runs' && id !== undefined) {
-      checkRunId(id);
+      if (!RUN_ID.test(id)) throw new HttpRefusal(400, 'malformed run id');
       const run = await deps.state.getRun(id);
       if (run === undefined) throw new HttpRefusal(404, 'no such run');
       if (view === undefined) return json(res, { run, rounds: await this.rounds(run.id) });
@@ -183,7 +183,7 @@ export class DashboardServer {
     return federations.map((f) => {
       const latest = runs.find((r) => r.federation === f.name);
       return {
-        ...federationMessage(f, sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name)),
+        ...federationView(f, sites),
         latestRun: latest === undefined ? null : { id: latest.id, status: latest.status, currentRound: latest.currentRound, rounds: latest.rounds },
       };
     });
@@ -193,9 +193,8 @@ export class DashboardServer {
     const { state } = this.opts;
     const federation = await state.getFederation(name);
     if (federation === undefined) throw new HttpRefusal(404, 'no such federation');
-    const sites = (await state.listSites()).filter((s) => s.federations.includes(name)).map((s) => s.name);
-    const [runs, versions] = await Promise.all([state.listRuns(name), state.listModelVersions(name)]);
-    return { federation: federationMessage(federation, sites), runs, versions };
+    const [sites, runs, versions] = await Promise.all([state.listSites(), state.listRuns(name), state.listModelVersions(name)]);
+    return { federation: federationView(federation, sites), runs, versions };
   }
 
   /** Stored rounds, with the one in progress as the engine holds it. */
@@ -286,6 +285,23 @@ function decodeSegment(segment: string): string {
   } catch {
     throw new HttpRefusal(400, 'malformed path');
   }
+}
+
+/** A federation as the pages show it: its record, without the model spec, and its members. */
+function federationView(f: FederationRecord, sites: readonly SiteRecord[]) {
+  return {
+    name: f.name,
+    description: f.description,
+    settings: f.settings,
+    createdAtMs: f.createdAtMs,
+    latestVersion: f.latestVersion,
+    sites: sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name),
+  };
+}
+
+/** A site as the pages show it: the public key only as its fingerprint. */
+function siteView(s: SiteRecord) {
+  return { name: s.name, keyId: s.keyId, status: s.status, federations: s.federations, createdAtMs: s.createdAtMs, revokedAtMs: s.revokedAtMs, fingerprint: fingerprint(s.publicKey) };
 }
 
 /** SHA-256 of the raw public key, first 16 bytes in hex: what an operator compares by eye. */
