@@ -174,10 +174,8 @@ async function runPage(id: string): Promise<void> {
   };
   addKey(key);
 
-  let federation = '';
   const refresh = async () => {
     const { run, rounds: list } = await get<{ run: Run; rounds: Round[] }>(`/api/runs/${id}`);
-    federation = run.federation;
     head.replaceChildren(`Run ${run.id} `, badge(run.status));
     summary.replaceChildren(
       ...[['federation', run.federation], ['strategy', run.settings?.strategy ?? ''], ['round', `${run.currentRound}/${run.rounds}`], ['started', time(run.startedAtMs)], ['ended', time(run.endedAtMs)]].map(([k, v]) =>
@@ -246,7 +244,6 @@ async function runPage(id: string): Promise<void> {
     source.close();
     live.hidden = true;
   });
-  void federation;
 }
 
 async function sitesPage(): Promise<void> {
