@@ -19,6 +19,7 @@ import type {
   MetricEvent__Output,
   ModelVersion__Output,
   Round__Output,
+  DashboardLogin__Output,
   Run__Output,
   RunEvent__Output,
   SearchRunsResponse__Output,
@@ -159,6 +160,11 @@ export class AdminClient {
 
   getRound(runId: string, n: number): Promise<Round__Output> {
     return this.call('GetRound', { runId, number: n });
+  }
+
+  /** A one-time login token for the coordinator's web dashboard (FAILED_PRECONDITION when it is off). */
+  createDashboardSession(): Promise<DashboardLogin__Output> {
+    return this.call('CreateDashboardSession', {});
   }
 
   /** Model versions of a federation, oldest first. */

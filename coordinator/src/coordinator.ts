@@ -13,6 +13,7 @@ import { BucketedNonceStore } from './auth/nonce-store.js';
 import { CallRateLimits } from './auth/rate-limits.js';
 import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type CoordinatorOptions } from './config/coordinator-options.js';
 import { Catalog } from './federations/catalog.js';
+import { Dashboard } from './dashboard/index.js';
 import { loadCoordinatorKey } from './identity/coordinator-key.js';
 import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { NatsAuthority } from './nats-auth/authority.js';
@@ -46,6 +47,7 @@ export class Coordinator {
       state: LevelStateStore;
       shutdown: AbortController;
       metricsServer?: HttpServer;
+      dashboard: Dashboard | undefined;
       tracker: RunTracker;
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
@@ -188,7 +190,14 @@ export class Coordinator {
           : new SiteNatsCredentials({ authority, state, ttlMs: authoritySettings.siteCredentialTtlMs, metrics, logger });
       const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
       const site = siteService({ state, blobs, catalog, engine, tasks, metrics, coordinatorKey: verdictKey, ...withNatsCredentials });
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials });
+      const host = opts.grpc.listen.slice(0, opts.grpc.listen.lastIndexOf(':'));
+      const dashboardTls = opts.grpc.tls === undefined ? undefined : { cert: await readFile(opts.grpc.tls.certFile), key: await readFile(opts.grpc.tls.keyFile) };
+      const dashboard =
+        opts.httpPort === undefined
+          ? undefined
+          : await Dashboard.start({ host: host.replace(/^\[|\]$/g, ''), port: opts.httpPort, tls: dashboardTls, state, engine, tracker, events, metricEvents, logger, metrics });
+      if (dashboard !== undefined) cleanup.unshift(() => dashboard.close());
+      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
       // The real descriptor of tributary.proto (snake_case fields, proper map entries), not proto-loader's.
@@ -204,11 +213,10 @@ export class Coordinator {
       ).catch((err: unknown) => {
         throw TributaryError.of(Reason.LISTEN_FAILED, `cannot listen on ${listen}: ${TributaryError.from(err).message}`, { cause: err });
       });
-      const host = listen.slice(0, listen.lastIndexOf(':'));
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
-      logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonces, verdictKey, authority });
+      logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort, dashboardPort: dashboard?.port }, 'coordinator listening');
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingStore, metricIngest, nonces, verdictKey, authority });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -229,6 +237,11 @@ export class Coordinator {
     return this.options.dataDir;
   }
 
+  /** Port of the web dashboard, or undefined when it is off. */
+  get dashboardPort(): number | undefined {
+    return this.parts.dashboard?.port;
+  }
+
   /** The run tracker, which logs runs into the tracking store. */
   get tracker(): RunTracker {
     return this.parts.tracker;
@@ -239,6 +252,7 @@ export class Coordinator {
     const p = this.parts;
     const logger = this.options.logger;
     p.shutdown.abort();
+    await p.dashboard?.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         p.server.forceShutdown();

@@ -150,6 +150,8 @@ export type { AdminServiceClient, AdminServiceDefinition, AdminServiceHandlers }
 export type { CreateFederationRequest, CreateFederationRequest__Output } from './generated/tributary/v1/CreateFederationRequest.js';
 export type { CreateFederationPart, CreateFederationPart__Output } from './generated/tributary/v1/CreateFederationPart.js';
 export type { CreateInvitationRequest, CreateInvitationRequest__Output } from './generated/tributary/v1/CreateInvitationRequest.js';
+export type { CreateDashboardSessionRequest, CreateDashboardSessionRequest__Output } from './generated/tributary/v1/CreateDashboardSessionRequest.js';
+export type { DashboardLogin, DashboardLogin__Output } from './generated/tributary/v1/DashboardLogin.js';
 export type { DownloadModelRequest, DownloadModelRequest__Output } from './generated/tributary/v1/DownloadModelRequest.js';
 export type { EnrollRequest, EnrollRequest__Output } from './generated/tributary/v1/EnrollRequest.js';
 export type { EnrollResponse, EnrollResponse__Output } from './generated/tributary/v1/EnrollResponse.js';

@@ -13,6 +13,7 @@ const FOLDERS = [
   'auth',
   'cli',
   'config',
+  'dashboard',
   'dev',
   'federations',
   'identity',

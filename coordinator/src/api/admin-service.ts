@@ -32,6 +32,7 @@ import { modelChunks } from './model-download.js';
 import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
+import { requireDashboardAccess, type Dashboard } from '../dashboard/index.js';
 
 export interface AdminServiceDeps {
   state: StateStore;
@@ -43,6 +44,8 @@ export interface AdminServiceDeps {
   metricEvents: MetricEventBus;
   /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
   natsCredentials?: SiteNatsCredentials;
+  /** The web dashboard; absent when it is off. */
+  dashboard?: Pick<Dashboard, 'createLogin'>;
 }
 
 /** AdminService: every method needs an admin key; handlers validate and delegate. */
@@ -141,6 +144,11 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     DownloadModel: (req, ctx) => {
       requireAdmin(ctx.principal);
       return modelChunks(req, deps, ctx.signal);
+    },
+    CreateDashboardSession: async (_req, ctx) => {
+      requireDashboardAccess(ctx.principal);
+      if (deps.dashboard === undefined) throw TributaryError.of(Reason.FAILED_PRECONDITION, 'the dashboard is off: start the coordinator with --http-port');
+      return deps.dashboard.createLogin(ctx.principal.keyId);
     },
     ...metricsApi,
   };

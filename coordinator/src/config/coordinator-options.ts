@@ -39,6 +39,11 @@ export interface CoordinatorOptions {
   logger?: Logger;
   /** Serve Prometheus metrics on this port; 0 turns metrics off. @default 0 */
   metricsPort?: number;
+  /**
+   * Serve the read-only web dashboard on this port, on the gRPC listener's host; 0 picks a free
+   * port (see `Coordinator.dashboardPort`). @default off
+   */
+  httpPort?: number;
   /** Third-party strategy modules (paths or package names) to load at start. @default [] */
   strategyPlugins?: string[];
   /** Tracking store URI. @default level://<dataDir>/tracking */
@@ -141,6 +146,8 @@ export interface CompiledCoordinatorOptions {
   readonly logger: Logger;
   /** 0: metrics off. */
   readonly metricsPort: number;
+  /** undefined: dashboard off; 0: a free port. */
+  readonly httpPort: number | undefined;
   readonly grpc: {
     readonly listen: string;
     readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
@@ -271,6 +278,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
     adminKeys: adminKeys(opts.adminKeys),
     logger: opts.logger ?? silentLogger(),
     metricsPort: opts.metricsPort === undefined ? d.metricsPort : parseInteger(opts.metricsPort, label('metricsPort'), 0, 65_535),
+    httpPort: opts.httpPort === undefined ? undefined : parseInteger(opts.httpPort, label('httpPort'), 0, 65_535),
     grpc: Object.freeze({
       listen: opts.grpcListen === undefined ? d.grpcListen : parseHostPort(text('grpcListen', opts.grpcListen), label('grpcListen'), { allowPortZero: true }),
       tls: tlsFiles(opts.tls),

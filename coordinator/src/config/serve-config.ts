@@ -37,6 +37,7 @@ export const SERVE_CONFIG_KEYS = [
   'admin_keys',
   'log_level',
   'metrics_port',
+  'http_port',
   'tls_cert',
   'tls_key',
   'auth_skew_seconds',
@@ -73,6 +74,8 @@ export interface ServeConfig {
   readonly logLevel: LogLevel;
   /** Prometheus metrics HTTP port; 0 turns metrics off. @default 0 */
   readonly metricsPort: number;
+  /** Web dashboard port, on the gRPC listener's host; 0 turns the dashboard off. @default 0 */
+  readonly httpPort: number;
   /** gRPC TLS certificate and key files; plaintext when absent. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** Largest accepted clock difference of a signed call. @default 300 */
@@ -179,6 +182,8 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
 
   const metrics = layers.text('metrics_port');
   const metricsPort = metrics === undefined ? COORDINATOR_DEFAULTS.metricsPort : parseInteger(metrics.value, metrics.what, 0, 65535);
+  const http = layers.text('http_port');
+  const httpPort = http === undefined ? 0 : parseInteger(http.value, http.what, 0, 65535);
 
   const tlsPair = certificatePair(layers, 'tls_cert', 'tls_key');
   const tls = tlsPair === undefined ? undefined : { certFile: readablePath(tlsPair.cert), keyFile: readablePath(tlsPair.key) };
@@ -211,6 +216,7 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
     adminKeyIds: Object.freeze(adminKeyIds),
     logLevel,
     metricsPort,
+    httpPort,
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
     authSkewSeconds,
     maxUpdateBytes,
@@ -229,6 +235,7 @@ export function coordinatorOptionsOf(config: ServeConfig, logger?: Logger): Coor
     nats: [...config.nats],
     adminKeys: [...config.adminKeys],
     metricsPort: config.metricsPort,
+    ...(config.httpPort === 0 ? {} : { httpPort: config.httpPort }),
     authSkew: config.authSkewSeconds * 1000,
     maxUpdateSize: config.maxUpdateBytes,
     strategyPlugins: [...config.strategyPlugins],

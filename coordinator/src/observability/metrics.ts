@@ -38,6 +38,12 @@ export class CoordinatorMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly dashboardRequestsRefused = new Counter({
+    name: 'tributary_dashboard_requests_refused_total',
+    help: 'Dashboard HTTP requests refused, by HTTP status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
   readonly siteCredentials = new Counter({
     name: 'tributary_site_nats_credentials_total',
     help: 'NATS credentials asked for by sites, by outcome: ISSUED or the refusal reason code',

@@ -5,9 +5,11 @@ import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Ou
 import type { AdminServiceClient as _tributary_v1_AdminServiceClient, AdminServiceDefinition as _tributary_v1_AdminServiceDefinition } from './tributary/v1/AdminService.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from './tributary/v1/CollectGarbageRequest.js';
 import type { CollectGarbageResponse as _tributary_v1_CollectGarbageResponse, CollectGarbageResponse__Output as _tributary_v1_CollectGarbageResponse__Output } from './tributary/v1/CollectGarbageResponse.js';
+import type { CreateDashboardSessionRequest as _tributary_v1_CreateDashboardSessionRequest, CreateDashboardSessionRequest__Output as _tributary_v1_CreateDashboardSessionRequest__Output } from './tributary/v1/CreateDashboardSessionRequest.js';
 import type { CreateFederationPart as _tributary_v1_CreateFederationPart, CreateFederationPart__Output as _tributary_v1_CreateFederationPart__Output } from './tributary/v1/CreateFederationPart.js';
 import type { CreateFederationRequest as _tributary_v1_CreateFederationRequest, CreateFederationRequest__Output as _tributary_v1_CreateFederationRequest__Output } from './tributary/v1/CreateFederationRequest.js';
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from './tributary/v1/CreateInvitationRequest.js';
+import type { DashboardLogin as _tributary_v1_DashboardLogin, DashboardLogin__Output as _tributary_v1_DashboardLogin__Output } from './tributary/v1/DashboardLogin.js';
 import type { DatasetDescriptor as _tributary_v1_DatasetDescriptor, DatasetDescriptor__Output as _tributary_v1_DatasetDescriptor__Output } from './tributary/v1/DatasetDescriptor.js';
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from './tributary/v1/DownloadModelRequest.js';
 import type { EnrollRequest as _tributary_v1_EnrollRequest, EnrollRequest__Output as _tributary_v1_EnrollRequest__Output } from './tributary/v1/EnrollRequest.js';
@@ -76,9 +78,11 @@ export interface ProtoGrpcType {
       AdminService: SubtypeConstructor<typeof grpc.Client, _tributary_v1_AdminServiceClient> & { service: _tributary_v1_AdminServiceDefinition }
       CollectGarbageRequest: MessageTypeDefinition<_tributary_v1_CollectGarbageRequest, _tributary_v1_CollectGarbageRequest__Output>
       CollectGarbageResponse: MessageTypeDefinition<_tributary_v1_CollectGarbageResponse, _tributary_v1_CollectGarbageResponse__Output>
+      CreateDashboardSessionRequest: MessageTypeDefinition<_tributary_v1_CreateDashboardSessionRequest, _tributary_v1_CreateDashboardSessionRequest__Output>
       CreateFederationPart: MessageTypeDefinition<_tributary_v1_CreateFederationPart, _tributary_v1_CreateFederationPart__Output>
       CreateFederationRequest: MessageTypeDefinition<_tributary_v1_CreateFederationRequest, _tributary_v1_CreateFederationRequest__Output>
       CreateInvitationRequest: MessageTypeDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_CreateInvitationRequest__Output>
+      DashboardLogin: MessageTypeDefinition<_tributary_v1_DashboardLogin, _tributary_v1_DashboardLogin__Output>
       DatasetDescriptor: MessageTypeDefinition<_tributary_v1_DatasetDescriptor, _tributary_v1_DatasetDescriptor__Output>
       DownloadModelRequest: MessageTypeDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_DownloadModelRequest__Output>
       EnrollRequest: MessageTypeDefinition<_tributary_v1_EnrollRequest, _tributary_v1_EnrollRequest__Output>

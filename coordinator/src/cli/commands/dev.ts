@@ -24,6 +24,8 @@ export interface DevResult {
    * (the authority directory); absent with --no-nats-auth.
    */
   readonly natsAuthority?: string;
+  /** Port of the web dashboard (`tributary dashboard` prints a login URL). */
+  readonly dashboardPort: number;
   /** The directory is removed on exit (no --dir given). */
   readonly temporary: boolean;
   /** Environment for admin commands and sites in other shells. */
@@ -39,6 +41,7 @@ export default defineCommand({
       .option('--dir <dir>', 'keep state in this directory (default: a temp dir removed on exit)')
       .option('--grpc-listen <host:port>', 'coordinator gRPC address (default 127.0.0.1:7400)')
       .option('--nats-port <port>', 'nats-server port (default: a free port)')
+      .option('--http-port <port>', 'web dashboard port (default: a free port; `tributary dashboard` finds it)')
       .option('--no-nats-auth', 'run nats-server without authentication instead of in operator mode with per-site credentials')
       .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
   },
@@ -48,6 +51,7 @@ export default defineCommand({
       dir,
       grpcListen: optHostPort(optString(raw, 'grpcListen')),
       natsPort: optInteger(raw, 'natsPort', '--nats-port', 1, 65535),
+      httpPort: optInteger(raw, 'httpPort', '--http-port', 0, 65535) ?? 0,
       // Commander sets natsAuth to false for --no-nats-auth.
       natsAuth: raw.opts['natsAuth'] !== false,
       stopOnStdinClose: optFlag(raw, 'stopOnStdinClose'),
@@ -92,6 +96,7 @@ export default defineCommand({
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
         nats: nats.url,
         adminKeys: [key.publicKey],
+        httpPort: input.httpPort,
         logger: createLogger(ctx.logLevel ?? 'warn'),
       });
       cleanup.unshift(() => coordinator.close());
@@ -101,6 +106,7 @@ export default defineCommand({
         keyFile,
         keyId: key.keyId,
         coordinatorKeyId: coordinator.keyId,
+        dashboardPort: coordinator.dashboardPort ?? input.httpPort,
         dir,
         temporary,
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
@@ -129,6 +135,7 @@ export default defineCommand({
             : `operator mode (authority in ${r.natsAuthority}); sites get their NATS credentials from the coordinator automatically`,
         ],
         ['admin key', `${r.keyFile} (key id ${r.keyId})`],
+        ['dashboard', `port ${r.dashboardPort}: \`tributary dashboard\` prints a login URL`],
         ['coordinator key', `key id ${r.coordinatorKeyId} (signs verdicts)`],
         ['data', `${join(r.dir, 'data')}${r.temporary ? ' (removed on exit)' : ''}`],
       ]).replace(/^/gm, '  '),

@@ -1,4 +1,5 @@
 import type { CliCommand } from '../command.js';
+import dashboard from './dashboard.js';
 import dev from './dev.js';
 import federationCreate from './federation/create.js';
 import federationList from './federation/list.js';
@@ -50,4 +51,5 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   modelExport,
   modelGc,
   natsInit,
+  dashboard,
 ];

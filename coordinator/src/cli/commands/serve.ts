@@ -19,6 +19,8 @@ export interface ServeResult {
   readonly adminKeyIds: readonly string[];
   /** 0 when metrics are off. */
   readonly metricsPort: number;
+  /** Port of the web dashboard; absent when it is off. */
+  readonly dashboardPort?: number;
   readonly tls: boolean;
   readonly configFile?: string;
 }
@@ -43,6 +45,7 @@ export default defineCommand({
       .option('--nats-authority <dir>', 'NATS authority directory (`tributary nats init`): sites get their own short-lived NATS users from the coordinator')
       .option('--admin-key <key>', 'admin public key (base64) or key file; repeatable', collect)
       .option('--metrics-port <port>', 'Prometheus metrics port; 0 = off (default 0)')
+      .option('--http-port <port>', 'read-only web dashboard port (`tributary dashboard` logs in); 0 = off (default 0)')
       .option('--tls-cert <file>', 'gRPC TLS certificate (PEM)')
       .option('--tls-key <file>', 'gRPC TLS private key (PEM)')
       .option('--auth-skew-seconds <duration>', 'accepted clock skew of signed calls (default 300)')
@@ -71,6 +74,7 @@ export default defineCommand({
       adminKeys: adminKeys.length === 0 ? undefined : adminKeys,
       logLevel: optString(raw, 'logLevel'),
       metricsPort: optString(raw, 'metricsPort'),
+      httpPort: optString(raw, 'httpPort'),
       tlsCert: optString(raw, 'tlsCert'),
       tlsKey: optString(raw, 'tlsKey'),
       authSkewSeconds: optString(raw, 'authSkewSeconds'),
@@ -99,6 +103,7 @@ export default defineCommand({
       ...(config.natsAuthority === undefined ? {} : { natsAuthority: config.natsAuthority }),
       adminKeyIds: config.adminKeyIds,
       metricsPort: config.metricsPort,
+      ...(coordinator.dashboardPort === undefined ? {} : { dashboardPort: coordinator.dashboardPort }),
       tls: config.tls !== undefined,
       ...(config.configFile === undefined ? {} : { configFile: config.configFile }),
     };
@@ -109,7 +114,7 @@ export default defineCommand({
     });
   },
   render(r) {
-    const metrics = r.metricsPort === 0 ? '' : `, metrics on :${r.metricsPort}`;
+    const metrics = `${r.metricsPort === 0 ? '' : `, metrics on :${r.metricsPort}`}${r.dashboardPort === undefined ? '' : `, dashboard on :${r.dashboardPort}`}`;
     const natsSecurity = [r.natsAuth === 'none' ? '' : r.natsAuth, r.natsTls ? 'TLS' : '', r.natsAuthority === undefined ? '' : 'per-site credentials'].filter((s) => s !== '').join(', ');
     const nats = `${r.nats.join(',')}${natsSecurity === '' ? '' : ` (${natsSecurity})`}`;
     return `Coordinator listening on ${r.address}${r.tls ? ' (TLS)' : ''} (data ${r.dataDir}, NATS ${nats}${metrics}), coordinator key id ${r.coordinatorKeyId}. Ctrl-C stops it.`;

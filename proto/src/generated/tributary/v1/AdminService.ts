@@ -5,8 +5,10 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from '../../tributary/v1/AddSiteRequest.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from '../../tributary/v1/CollectGarbageRequest.js';
 import type { CollectGarbageResponse as _tributary_v1_CollectGarbageResponse, CollectGarbageResponse__Output as _tributary_v1_CollectGarbageResponse__Output } from '../../tributary/v1/CollectGarbageResponse.js';
+import type { CreateDashboardSessionRequest as _tributary_v1_CreateDashboardSessionRequest, CreateDashboardSessionRequest__Output as _tributary_v1_CreateDashboardSessionRequest__Output } from '../../tributary/v1/CreateDashboardSessionRequest.js';
 import type { CreateFederationPart as _tributary_v1_CreateFederationPart, CreateFederationPart__Output as _tributary_v1_CreateFederationPart__Output } from '../../tributary/v1/CreateFederationPart.js';
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from '../../tributary/v1/CreateInvitationRequest.js';
+import type { DashboardLogin as _tributary_v1_DashboardLogin, DashboardLogin__Output as _tributary_v1_DashboardLogin__Output } from '../../tributary/v1/DashboardLogin.js';
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from '../../tributary/v1/DownloadModelRequest.js';
 import type { Federation as _tributary_v1_Federation, Federation__Output as _tributary_v1_Federation__Output } from '../../tributary/v1/Federation.js';
 import type { GetFederationRequest as _tributary_v1_GetFederationRequest, GetFederationRequest__Output as _tributary_v1_GetFederationRequest__Output } from '../../tributary/v1/GetFederationRequest.js';
@@ -59,6 +61,15 @@ export interface AdminServiceClient extends grpc.Client {
   collectGarbage(argument: _tributary_v1_CollectGarbageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
   collectGarbage(argument: _tributary_v1_CollectGarbageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
   collectGarbage(argument: _tributary_v1_CollectGarbageRequest, callback: grpc.requestCallback<_tributary_v1_CollectGarbageResponse__Output>): grpc.ClientUnaryCall;
+  
+  CreateDashboardSession(argument: _tributary_v1_CreateDashboardSessionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DashboardLogin__Output>): grpc.ClientUnaryCall;
+  CreateDashboardSession(argument: _tributary_v1_CreateDashboardSessionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_DashboardLogin__Output>): grpc.ClientUnaryCall;
+  CreateDashboardSession(argument: _tributary_v1_CreateDashboardSessionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DashboardLogin__Output>): grpc.ClientUnaryCall;
+  CreateDashboardSession(argument: _tributary_v1_CreateDashboardSessionRequest, callback: grpc.requestCallback<_tributary_v1_DashboardLogin__Output>): grpc.ClientUnaryCall;
+  createDashboardSession(argument: _tributary_v1_CreateDashboardSessionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DashboardLogin__Output>): grpc.ClientUnaryCall;
+  createDashboardSession(argument: _tributary_v1_CreateDashboardSessionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_DashboardLogin__Output>): grpc.ClientUnaryCall;
+  createDashboardSession(argument: _tributary_v1_CreateDashboardSessionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DashboardLogin__Output>): grpc.ClientUnaryCall;
+  createDashboardSession(argument: _tributary_v1_CreateDashboardSessionRequest, callback: grpc.requestCallback<_tributary_v1_DashboardLogin__Output>): grpc.ClientUnaryCall;
   
   CreateFederation(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
   CreateFederation(metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientWritableStream<_tributary_v1_CreateFederationPart>;
@@ -226,6 +237,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   CollectGarbage: grpc.handleUnaryCall<_tributary_v1_CollectGarbageRequest__Output, _tributary_v1_CollectGarbageResponse>;
   
+  CreateDashboardSession: grpc.handleUnaryCall<_tributary_v1_CreateDashboardSessionRequest__Output, _tributary_v1_DashboardLogin>;
+  
   CreateFederation: grpc.handleClientStreamingCall<_tributary_v1_CreateFederationPart__Output, _tributary_v1_Federation>;
   
   CreateInvitation: grpc.handleUnaryCall<_tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation>;
@@ -269,6 +282,7 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
 export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   AddSite: MethodDefinition<_tributary_v1_AddSiteRequest, _tributary_v1_Site, _tributary_v1_AddSiteRequest__Output, _tributary_v1_Site__Output>
   CollectGarbage: MethodDefinition<_tributary_v1_CollectGarbageRequest, _tributary_v1_CollectGarbageResponse, _tributary_v1_CollectGarbageRequest__Output, _tributary_v1_CollectGarbageResponse__Output>
+  CreateDashboardSession: MethodDefinition<_tributary_v1_CreateDashboardSessionRequest, _tributary_v1_DashboardLogin, _tributary_v1_CreateDashboardSessionRequest__Output, _tributary_v1_DashboardLogin__Output>
   CreateFederation: MethodDefinition<_tributary_v1_CreateFederationPart, _tributary_v1_Federation, _tributary_v1_CreateFederationPart__Output, _tributary_v1_Federation__Output>
   CreateInvitation: MethodDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_Invitation, _tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation__Output>
   DownloadModel: MethodDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_ModelChunk, _tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk__Output>

@@ -1,0 +1,8 @@
+// Original file: tributary.proto
+
+
+export interface CreateDashboardSessionRequest {
+}
+
+export interface CreateDashboardSessionRequest__Output {
+}

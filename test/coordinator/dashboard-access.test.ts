@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { adminService, type AdminServiceDeps } from '../../coordinator/src/api/admin-service.js';
+import type { CallContext } from '../../coordinator/src/api/call.js';
+import type { Principal } from '../../coordinator/src/auth/principal.js';
+import { DashboardSessions } from '../../coordinator/src/dashboard/sessions.js';
+
+function ctx(principal: Principal): CallContext {
+  return { principal, signal: new AbortController().signal, method: '/tributary.v1.AdminService/CreateDashboardSession' };
+}
+
+const admin: Principal = { role: 'admin', keyId: 'admin-key' };
+const site: Principal = {
+  role: 'site',
+  keyId: 'site-key',
+  site: { name: 's', keyId: 'site-key', publicKey: '', status: 'APPROVED', federations: ['f'], createdAtMs: 0, revokedAtMs: 0 },
+};
+
+describe('CreateDashboardSession', () => {
+  it('answers FAILED_PRECONDITION when the dashboard is off', async () => {
+    const handlers = adminService({} as AdminServiceDeps);
+    await expect(handlers.CreateDashboardSession({}, ctx(admin))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+  });
+
+  it('refuses a site key with PERMISSION_DENIED', async () => {
+    const sessions = new DashboardSessions();
+    const handlers = adminService({ dashboard: { createLogin: (keyId) => ({ ...sessions.createLogin(keyId), httpPort: 1, loginPath: '/login', https: false }) } } as AdminServiceDeps);
+    await expect(handlers.CreateDashboardSession({}, ctx(site))).rejects.toMatchObject({ reason: 'PERMISSION_DENIED' });
+  });
+
+  it('hands an admin a login for its own key', async () => {
+    const sessions = new DashboardSessions();
+    const handlers = adminService({ dashboard: { createLogin: (keyId) => ({ ...sessions.createLogin(keyId), httpPort: 1, loginPath: '/login', https: false }) } } as AdminServiceDeps);
+    const login = await handlers.CreateDashboardSession({}, ctx(admin));
+    expect(sessions.redeem(login.token ?? '')?.session.keyId).toBe('admin-key');
+  });
+});

@@ -1,0 +1,146 @@
+import { SiteClient } from '@tributary/client-sdk';
+import { encodeSafetensors, writeKeyFile } from '@tributary/proto';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envelopeOf, runCli } from '../helpers/cli.js';
+import { addSite, startStack, type Stack } from '../helpers/stack.js';
+import { toyModel, toyTrain } from '../helpers/training.js';
+
+/** Screenshots land here, beside other test output (ignored by git). */
+const OUTPUT_DIR = fileURLToPath(new URL('../../test-output/', import.meta.url));
+const SITES = ['mail-a', 'mail-b', 'mail-c'];
+const STEPS = 20;
+
+describe('the web dashboard in a real browser', () => {
+  let stack: Stack;
+  let dir: string;
+  let browser: Browser;
+  let page: Page;
+  let loginUrl = '';
+  let runId = '';
+  let origin = '';
+  const stopSites = new AbortController();
+  let siteLoops: Promise<unknown> = Promise.resolve();
+  let clients: SiteClient[] = [];
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    stack = await startStack({ httpPort: 0 });
+    dir = await mkdtemp(join(tmpdir(), 'tributary-dashboard-'));
+    await writeKeyFile(join(dir, 'admin.key'), stack.adminKey);
+    await stack.admin.createFederation({ name: 'mail', settings: { rounds: 3, minSites: 3, roundDeadlineSeconds: 60 }, initialModel: encodeSafetensors(toyModel()) });
+    const keys = await Promise.all(SITES.map((name) => addSite(stack, name, ['mail'])));
+    clients = await Promise.all(keys.map((key) => SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key })));
+    siteLoops = Promise.all(
+      clients.map((client, i) =>
+        client.participate(
+          'mail',
+          async (task) => {
+            for (let step = 1; step <= STEPS; step++) task.log({ loss: (i + 1) / (step + 20 * (task.round - 1)) }, step + STEPS * (task.round - 1));
+            return { weights: toyTrain(task.model, client.site, task.round), numExamples: 10 * (i + 1) };
+          },
+          { signal: stopSites.signal },
+        ),
+      ),
+    );
+    runId = (await stack.admin.startRun('mail')).id;
+    const cli = await runCli(['dashboard', '--json'], { env: { TRIBUTARY_COORDINATOR: stack.coordinator.address, TRIBUTARY_KEY: join(dir, 'admin.key') } });
+    loginUrl = envelopeOf<{ url: string }>(cli).result?.url ?? '';
+    origin = new URL(loginUrl).origin;
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    stopSites.abort();
+    await siteLoops.catch(() => undefined);
+    await Promise.all(clients.map((c) => c.close()));
+    await stack?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints a one-time login URL on the coordinator host from `tributary dashboard`', () => {
+    expect(loginUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/login\?token=[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('answers 401 to every page and view without a session', async () => {
+    for (const path of ['/', '/assets/app.js', '/api/federations', `/api/runs/${runId}`, `/api/runs/${runId}/events`]) {
+      const res = await fetch(`${origin}${path}`);
+      expect(res.status, path).toBe(401);
+    }
+  });
+
+  it('logs in through the token and lists the federation with its members', async () => {
+    await page.goto(loginUrl);
+    await page.getByRole('link', { name: 'mail', exact: true }).waitFor();
+    const row = page.locator('tr', { hasText: 'mail-a' });
+    await expect(row.textContent()).resolves.toContain('fedavg');
+    await expect(row.textContent()).resolves.toContain('mail-b, mail-c');
+  });
+
+  it('refuses a login token used a second time', async () => {
+    const res = await fetch(loginUrl, { redirect: 'manual' });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('shows the run with a committed round, the sites it accepted, and charted points', async () => {
+    await page.goto(`${origin}/#/run/${runId}`);
+    const committed = page.locator('td .state-COMMITTED').first();
+    await committed.waitFor({ timeout: 45_000 });
+    const firstRound = page.locator('tbody tr', { has: page.locator('.state-COMMITTED') }).first();
+    const text = (await firstRound.textContent()) ?? '';
+    for (const site of SITES) expect(text).toContain(site);
+    const sites = page.locator('[data-chart="Per site (by step)"]');
+    // Locators, not evaluated strings: the page's CSP refuses eval, even to a test.
+    await page.locator('[data-chart="Per site (by step)"][data-points]:not([data-points="0"])').waitFor();
+    expect(Number(await sites.getAttribute('data-points'))).toBeGreaterThan(0);
+    await expect(sites.locator('canvas').count()).resolves.toBe(1);
+  });
+
+  it('saves a screenshot of the run page', async () => {
+    await page.locator('td .state-COMMITTED').nth(2).waitFor({ timeout: 45_000 });
+    await mkdir(OUTPUT_DIR, { recursive: true });
+    const file = join(OUTPUT_DIR, 'dashboard-run.png');
+    await page.screenshot({ path: file, fullPage: true });
+    expect((await stat(file)).size).toBeGreaterThan(10_000);
+  });
+
+  it('lists sites with their key fingerprints and status', async () => {
+    await page.goto(`${origin}/#/sites`);
+    await page.getByRole('heading', { name: 'Sites' }).waitFor();
+    const row = page.locator('main tbody tr', { hasText: 'mail-b' });
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toMatch(/APPROVED/);
+    await expect(row.locator('.mono').first().textContent()).resolves.toMatch(/^([0-9a-f]{4}:){7}[0-9a-f]{4}$/);
+  });
+
+  it('runs its pages without a script error or a blocked resource', () => {
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('sends a content security policy without inline scripts or other origins', async () => {
+    const res = await fetch(`${origin}/api/federations`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('refuses anything but reading', async () => {
+    const res = await fetch(`${origin}/api/federations`, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(405);
+  });
+});
