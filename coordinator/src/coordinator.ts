@@ -186,7 +186,7 @@ export class Coordinator {
           ? undefined
           : new SiteNatsCredentials({ authority, state, ttlMs: authoritySettings.siteCredentialTtlMs, metrics, logger });
       const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
-      const site = siteService({ state, blobs, catalog, engine, tasks, metrics, coordinatorKey: verdictKey, ...withNatsCredentials });
+      const site = siteService({ state, blobs, catalog, engine, tasks, events, metrics, coordinatorKey: verdictKey, ...withNatsCredentials });
       const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
