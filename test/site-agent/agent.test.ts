@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SiteClient } from '@tributary/client-sdk';
 import { decodeSafetensors, encodeSafetensors, toFloat64, writeKeyFile, type TensorMap } from '@tributary/proto';
-import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
+import { addSite, eventually, sitesWatching, startStack, type Stack } from '../helpers/stack.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 import { FIXTURES, PYTHON_HELPER_DIR, startSiteAgent, type SiteAgentProcess } from './helpers.js';
 
@@ -126,9 +126,12 @@ describe('tributary-site run', () => {
 
   it('publishes nothing for a script that crashes, times out, writes no output, the wrong shape or NaN, and goes on', async () => {
     const modes = ['crash', 'timeout', 'missing', 'shape', 'nan', 'ok'];
-    const { keyFile } = await federation({ rounds: modes.length, minSites: 1, roundDeadlineSeconds: 6 });
+    // A deadline long enough for Python to start on a busy machine; the timeout round waits it out.
+    const { keyFile } = await federation({ rounds: modes.length, minSites: 1, roundDeadlineSeconds: 15 });
     const ts = await tsSite('ts-site', 20, modes.length, new Map());
     const a = agent(keyFile, modes.length, modes.join(','));
+    // Rounds close at a short deadline: both sites must be watching before the run starts.
+    await sitesWatching(stack, 2);
     const run = await stack.admin.startRun('toy');
     const ended = await stack.admin.waitForRun(run.id);
     expect(ended.status).toBe('RUN_STATUS_FINISHED');
@@ -143,7 +146,7 @@ describe('tributary-site run', () => {
     expect(a.stdout()).toContain('done: 6 tasks, 1 accepted, 0 refused, 5 failed');
     const accepted = (await stack.admin.listRounds(run.id)).map((r) => r.accepted.map((u) => u.site).sort());
     expect(accepted).toEqual([['ts-site'], ['ts-site'], ['ts-site'], ['ts-site'], ['ts-site'], ['py-site', 'ts-site']]);
-  });
+  }, 240_000);
 
   it('on Ctrl-C stops the script, publishes nothing and exits with 130', async () => {
     const { keyFile } = await federation({ rounds: 1, minSites: 1, roundDeadlineSeconds: 60 });
