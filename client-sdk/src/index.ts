@@ -3,8 +3,7 @@
  * signed model updates. The data never leaves the site.
  *
  * ```ts
- * import { SiteClient } from '@tributary/client-sdk';
- * import { fromFloat64, toFloat64 } from '@tributary/proto';
+ * import { SiteClient, fromFloat64, toFloat64 } from '@tributary/client-sdk';
  *
  * const client = await SiteClient.connect({
  *   coordinator: 'coordinator.example.org:7400',
@@ -28,10 +27,12 @@
  *   return { weights, numExamples: 1_000 };            // checked locally, then signed and sent
  * }, {
  *   signal: stop.signal,
- *   onVerdict: (v) => console.log(v.accepted ? `round ${v.round} accepted` : `refused: ${v.reason} ${v.message}`),
+ *   // An acceptance names the payload digest and size the coordinator verified: keep them as a record.
+ *   onVerdict: (v) => console.log(v.accepted ? `round ${v.round} accepted, sha256 ${v.payloadSha256}` : `refused: ${v.reason} ${v.message}`),
  * });
  *
- * console.log(summary); // { tasks, accepted, refused, failed }
+ * // Resolves when the run ends: summary.end is { how: 'run-ended', run: { status: 'FINISHED', ... } }.
+ * console.log(summary); // { tasks, accepted, refused, failed, end }
  * await client.close();
  * ```
  *
@@ -46,10 +47,10 @@ export type { CompiledSiteClientOptions, SiteClientOptions } from './options.js'
 export type { SiteLogger } from './logging.js';
 export type { ParticipateOptions, TrainOutcome } from './participate.js';
 export type { EvaluateFn, EvaluationResult } from './evaluation.js';
-export type { DatasetDescriptor, ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
+export type { DatasetDescriptor, ParticipationEnd, ParticipationSummary, RunEnd, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
 export type { PayloadTrainResult, TensorTrainResult } from './types.js';
 export { EnsembleModel } from './ensemble-model.js';
 export type { EnsemblePredictOptions, EnsemblePrediction, MemberPredict } from './ensemble-model.js';
 // The tensor helpers a training callback needs, so a site imports one package.
-export { decodeSafetensors, encodeSafetensors, fromFloat64, tensor, toFloat64 } from '@tributary/proto';
+export { decodeSafetensors, encodeSafetensors, fromBigInt64, fromFloat32, fromFloat64, tensor, toBigInt64, toFloat32, toFloat64 } from '@tributary/proto';
 export type { DType, Tensor, TensorMap } from '@tributary/proto';

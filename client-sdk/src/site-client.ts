@@ -19,7 +19,7 @@ import type { CompiledNatsAuth, CompiledSiteClientOptions, SiteClientOptions } f
 import { describeError, logDownloadRetry } from './logging.js';
 import { MetricsPublisher } from './metrics.js';
 import { participate } from './participate.js';
-import type { ParticipateOptions } from './participate.js';
+import type { Participant, ParticipateOptions } from './participate.js';
 import type { SiteSession } from './session.js';
 import { NatsCredentialLease } from './nats-credentials.js';
 import { linkSignals, raceAbort } from './signals.js';
@@ -27,7 +27,7 @@ import { ActiveSiteTask } from './site-task.js';
 import { submitUpdate } from './submission.js';
 import { submitEvaluation, type EvaluationResult } from './evaluation.js';
 import { TaskLedger, watchTasks } from './task-stream.js';
-import type { ParticipationSummary, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
+import type { ParticipationSummary, RunEnd, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
 
 /** How long connect waits for WhoAmI. */
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -129,13 +129,8 @@ export class SiteClient {
    * unknown federation, revoked key).
    */
   async *tasks(federation: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<SiteTask, void, undefined> {
-    this.#assertOpen();
-    await this.#session.natsCredentials?.cover(federation);
-    const stream = linkSignals([opts.signal, this.#closing.signal]);
-    try {
-      yield* this.#watchTasks(federation, stream.signal, opts.signal);
-    } finally {
-      stream.dispose();
+    for await (const item of this.#taskEvents(federation, opts.signal)) {
+      if (item instanceof ActiveSiteTask) yield item;
     }
   }
 
@@ -162,7 +157,9 @@ export class SiteClient {
           },
     );
     try {
-      for await (const task of this.#watchTasks(federation, wait.signal, opts.signal)) return task;
+      for await (const item of this.#watchTasks(federation, wait.signal, opts.signal)) {
+        if (item instanceof ActiveSiteTask) return item;
+      }
       throw abortError(wait.signal);
     } finally {
       wait.dispose();
@@ -187,11 +184,30 @@ export class SiteClient {
   /**
    * Trains on every task of a federation with `train` and submits the results. A failing
    * `train` is logged and counted, and the site waits for the next task. Resolves with the
-   * counts when `signal` aborts, the client closes, or `maxTasks` tasks were handled.
+   * counts and how it ended (`summary.end`): when a run of the federation ends (the coordinator
+   * tells its watching members), when `maxTasks` tasks were handled, or when `signal` aborts or
+   * the client closes.
    */
   participate(federation: string, train: TrainFn, opts: ParticipateOptions = {}): Promise<ParticipationSummary> {
     this.#assertOpen();
-    return participate(this, this.#session.logger, federation, train, opts);
+    const participant: Participant = {
+      taskEvents: (fed, o) => this.#taskEvents(fed, o.signal),
+      submit: (task, result, o) => this.submit(task, result, o),
+      submitEvaluation: (task, result, o) => this.submitEvaluation(task, result, o),
+    };
+    return participate(participant, this.#session.logger, federation, train, opts);
+  }
+
+  /** The federation's tasks and run ends, until `signal` aborts or the client closes. */
+  async *#taskEvents(federation: string, signal: AbortSignal | undefined): AsyncGenerator<ActiveSiteTask | RunEnd, void, undefined> {
+    this.#assertOpen();
+    await this.#session.natsCredentials?.cover(federation);
+    const stream = linkSignals([signal, this.#closing.signal]);
+    try {
+      yield* this.#watchTasks(federation, stream.signal, signal);
+    } finally {
+      stream.dispose();
+    }
   }
 
   /**
@@ -250,8 +266,8 @@ export class SiteClient {
     logger.info({ site: this.site }, 'site client closed');
   }
 
-  /** The federation's tasks until `signal` aborts; each task's signal follows the caller's and the client's. */
-  #watchTasks(federation: string, signal: AbortSignal, callerSignal: AbortSignal | undefined): AsyncGenerator<SiteTask, void, undefined> {
+  /** The federation's tasks and run ends until `signal` aborts; each task's signal follows the caller's and the client's. */
+  #watchTasks(federation: string, signal: AbortSignal, callerSignal: AbortSignal | undefined): AsyncGenerator<ActiveSiteTask | RunEnd, void, undefined> {
     return watchTasks(
       { session: this.#session, ledger: this.#ledger, metrics: this.#metrics },
       { federation, signal, taskParents: [callerSignal, this.#closing.signal] },
@@ -273,13 +289,18 @@ export class SiteClient {
     }
   }
 
-  /** Publishes the metrics the task logged so far, then its result with `send`. */
+  /**
+   * Publishes the metrics the task logged so far, then its result with `send`. Once a verdict
+   * arrives the task is over: its signal lets go of the caller's signal and the client's.
+   */
   #submitAfterMetrics(task: SiteTask, signal: AbortSignal | undefined, send: (signal: AbortSignal) => Promise<UpdateVerdict>): Promise<UpdateVerdict> {
     return this.#whileOpen(signal, async (op) => {
       const covered = this.#session.natsCredentials?.cover(task.federation);
       if (covered !== undefined) await raceAbort(covered, op);
       if (task instanceof ActiveSiteTask) await raceAbort(task.flushMetrics(), op);
-      return send(op);
+      const verdict = await send(op);
+      if (task instanceof ActiveSiteTask) task.release();
+      return verdict;
     });
   }
 

@@ -3,7 +3,7 @@ import type { Task__Output, TensorMap } from '@tributary/proto';
 import type { TaskMetrics } from './metrics.js';
 import { linkSignals } from './signals.js';
 import type { LinkedSignal } from './signals.js';
-import type { SiteTask } from './types.js';
+import type { RunEnd, SiteTask } from './types.js';
 
 /** The identity of a task: one per run and round. */
 export function taskKey(t: { federation: string; runId: string; round: number; kind: string }): string {
@@ -45,7 +45,9 @@ function withFields<T extends object>(): new (fields: T) => Readonly<T> {
 export class ActiveSiteTask extends withFields<Omit<SiteTask, 'log'>>() implements SiteTask {
   readonly #metrics: TaskMetrics;
 
-  constructor(init: { task: Task__Output; model: TensorMap; signal: AbortSignal; metrics: TaskMetrics }) {
+  readonly #signal: LinkedSignal;
+
+  constructor(init: { task: Task__Output; model: TensorMap; signal: LinkedSignal; metrics: TaskMetrics }) {
     const t = init.task;
     super({
       federation: t.federation,
@@ -57,9 +59,19 @@ export class ActiveSiteTask extends withFields<Omit<SiteTask, 'log'>>() implemen
       deadlineAtMs: t.deadlineAtMs,
       modelSpec: t.modelSpec?.tensors ?? [],
       model: init.model,
-      signal: init.signal,
+      signal: init.signal.signal,
     });
     this.#metrics = init.metrics;
+    this.#signal = init.signal;
+  }
+
+  /**
+   * Ends the task's hold on its parents: the listener on the caller's and the client's signals
+   * and the deadline timer. Called once the task is handled, so a long-lived signal does not
+   * collect one listener per task. Idempotent.
+   */
+  release(): void {
+    this.#signal.dispose();
   }
 
   /** Arrow property so `const { log } = task` works too. */
@@ -82,4 +94,27 @@ export function taskProblem(t: Task__Output, federation: string): string | undef
   // An empty spec is legitimate: heterogeneous federations (ensembles) take models of any shape.
   if (t.modelSpec === null) return 'task without a model spec';
   return undefined;
+}
+
+/** The task kind that tells a watching site a run of its federation ended. */
+export const RUN_ENDED_KIND = 'run_ended';
+
+const RUN_END_STATUS: Readonly<Record<string, RunEnd['status']>> = {
+  RUN_STATUS_FINISHED: 'FINISHED',
+  RUN_STATUS_FAILED: 'FAILED',
+  RUN_STATUS_KILLED: 'KILLED',
+};
+
+/** How a run ended, from its wire status; undefined while it runs. */
+export function runEndStatusOf(status: string): RunEnd['status'] | undefined {
+  return RUN_END_STATUS[status];
+}
+
+/** The run end a task of kind "run_ended" tells, or why it cannot be believed. */
+export function runEndOf(t: Task__Output, federation: string): RunEnd | string {
+  if (t.federation !== federation) return `run end for federation "${t.federation}" on the "${federation}" stream`;
+  if (t.runId === '') return 'run end without a run id';
+  const status = runEndStatusOf(t.runStatus);
+  if (status === undefined) return `run end with status ${t.runStatus}`;
+  return Object.freeze({ federation: t.federation, runId: t.runId, status, message: t.runMessage, round: t.round });
 }

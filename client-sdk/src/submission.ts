@@ -82,6 +82,8 @@ export async function publishManifest(
       message: status.message,
       round: status.round === 0 ? round : status.round,
       runId: status.runId === '' ? runId : status.runId,
+      payloadSha256: status.payloadSha256,
+      payloadSize: status.payloadSize,
     };
     if (verdict.accepted) logger.info({ ...where, ms: Date.now() - progress.started }, 'update accepted');
     else logger.warn({ ...where, reason: verdict.reason, message: verdict.message }, 'update refused');

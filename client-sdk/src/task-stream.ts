@@ -4,7 +4,8 @@ import { describeError, logDownloadRetry } from './logging.js';
 import type { MetricsPublisher } from './metrics.js';
 import type { SiteSession } from './session.js';
 import { linkSignals } from './signals.js';
-import { ActiveSiteTask, taskKey, taskProblem, taskSignal } from './site-task.js';
+import { ActiveSiteTask, RUN_ENDED_KIND, runEndOf, taskKey, taskProblem, taskSignal } from './site-task.js';
+import type { RunEnd } from './types.js';
 
 /** Run/round keys remembered to skip tasks already handed out; oldest forgotten first. */
 const LEDGER_CAPACITY = 4_096;
@@ -45,7 +46,7 @@ export interface TaskStreamDeps {
  * after transient failures, downloads and checks each task's model, and skips tasks already
  * handed out. Ends when `signal` aborts; throws for permanent failures (e.g. not a member).
  */
-export async function* watchTasks(deps: TaskStreamDeps, opts: TaskStreamOptions): AsyncGenerator<ActiveSiteTask, void, undefined> {
+export async function* watchTasks(deps: TaskStreamDeps, opts: TaskStreamOptions): AsyncGenerator<ActiveSiteTask | RunEnd, void, undefined> {
   const { session } = deps;
   const { federation, signal } = opts;
   assertName('federation', federation);
@@ -83,14 +84,23 @@ export async function* watchTasks(deps: TaskStreamDeps, opts: TaskStreamOptions)
   }
 }
 
-/** Turns a wire Task into a SiteTask with its model, or undefined (logged) when it is skipped. */
+/**
+ * Turns a wire Task into a SiteTask with its model, or into the run end it tells, or undefined
+ * (logged) when it is skipped.
+ */
 async function prepareTask(
   deps: TaskStreamDeps,
   opts: TaskStreamOptions,
   raw: Task__Output,
-): Promise<ActiveSiteTask | undefined> {
+): Promise<ActiveSiteTask | RunEnd | undefined> {
   const { session, ledger } = deps;
   const where = { federation: raw.federation, runId: raw.runId, round: raw.round };
+  if (raw.kind === RUN_ENDED_KIND) {
+    const end = runEndOf(raw, opts.federation);
+    if (typeof end !== 'string') return end;
+    session.logger.warn({ ...where, problem: end }, 'malformed run end skipped');
+    return undefined;
+  }
   const problem = taskProblem(raw, opts.federation);
   if (problem !== undefined) {
     session.logger.warn({ ...where, problem }, 'malformed task skipped');
@@ -124,7 +134,7 @@ async function prepareTask(
     );
     ledger.add(key);
     const metrics = deps.metrics.forTask(where);
-    return new ActiveSiteTask({ task: raw, model, signal: link.signal, metrics });
+    return new ActiveSiteTask({ task: raw, model, signal: link, metrics });
   } catch (err) {
     link.dispose();
     if (opts.signal.aborted) return undefined;

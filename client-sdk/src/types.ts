@@ -88,14 +88,41 @@ export interface UpdateVerdict {
   message: string;
   round: number;
   runId: string;
+  /**
+   * When accepted: the payload's SHA-256 (lowercase hex) and size in bytes as the coordinator
+   * verified them, to keep as a record of what the site sent. Empty and 0 when refused.
+   */
+  payloadSha256: string;
+  payloadSize: number;
 }
 
-/** Counts of a `participate` session. */
+/** How a run of a federation ended, as the coordinator tells the members watching it. */
+export interface RunEnd {
+  readonly federation: string;
+  readonly runId: string;
+  readonly status: 'FINISHED' | 'FAILED' | 'KILLED';
+  /** Why the run failed or was stopped; empty when it finished. */
+  readonly message: string;
+  /** The run's last round. */
+  readonly round: number;
+}
+
+/** Why `participate` resolved. */
+export type ParticipationEnd =
+  /** A run of the federation ended (the coordinator said so); `run` tells how. */
+  | { readonly how: 'run-ended'; readonly run: RunEnd }
+  /** `maxTasks` tasks were handled. */
+  | { readonly how: 'max-tasks' }
+  /** The caller's signal aborted or the client closed. */
+  | { readonly how: 'stopped' };
+
+/** Counts of a `participate` session, and how it ended. */
 export interface ParticipationSummary {
-  /** Tasks received. */
+  /** Tasks handled: train tasks, and evaluate tasks when `evaluate` is given, whatever their outcome. */
   tasks: number;
   accepted: number;
   refused: number;
   /** Tasks whose `train` threw or whose update could not be published or judged. */
   failed: number;
+  end: ParticipationEnd;
 }

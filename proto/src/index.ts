@@ -75,6 +75,8 @@ export {
   dtypeSize,
   encodeSafetensors,
   firstInexactInteger,
+  fromBigInt64,
+  fromFloat32,
   fromFloat64,
   isDType,
   sha256Hex,
@@ -83,6 +85,8 @@ export {
   safetensorsHeaderLength,
   tensorOfBytes,
   tensorSpecsOf,
+  toBigInt64,
+  toFloat32,
   toFloat64,
 } from './safetensors.js';
 export { refusalCount, totalRefusals } from './refusal-counts.js';

@@ -281,7 +281,80 @@ export function checkSpec(expected: readonly TensorSpec__Output[], actual: reado
   return undefined;
 }
 
-/** The tensor's values as float64 (F16/BF16 decoded, I64 converted with possible rounding). */
+/**
+ * The values of a F16, BF16 or F32 tensor as float32, exactly (every F16 and BF16 value is a
+ * float32 value). Other dtypes are refused: use `toFloat64`, or `toBigInt64` for integers.
+ */
+export function toFloat32(t: Tensor): Float32Array {
+  const d = t.data;
+  switch (t.dtype) {
+    case 'F32':
+      return Float32Array.from(d as Float32Array);
+    case 'F16':
+    case 'BF16': {
+      const [e, m] = t.dtype === 'F16' ? [5, 10] : [8, 7];
+      const out = new Float32Array(d.length);
+      for (let i = 0; i < d.length; i++) out[i] = decodeMinifloat(d[i] as number, e, m);
+      return out;
+    }
+    default:
+      throw TributaryError.invalidArgument(`toFloat32 takes F16, BF16 or F32 tensors, not ${t.dtype}: use toFloat64 (or toBigInt64 for integers)`);
+  }
+}
+
+/** A F32, F16 or BF16 tensor from float32 values; F16 and BF16 round to nearest, ties to even. */
+export function fromFloat32(dtype: 'F32' | 'F16' | 'BF16', shape: readonly number[], values: Float32Array): Tensor {
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') {
+    throw TributaryError.invalidArgument(`fromFloat32 makes F32, F16 or BF16 tensors, not ${String(dtype)}: use fromFloat64 or fromBigInt64`);
+  }
+  // float32 -> float64 is exact, so this rounds once, from the float32 value.
+  return fromFloat64(dtype, shape, Float64Array.from(values));
+}
+
+/**
+ * The values of an integer tensor (I64, I32, U8) as BigInt, exactly: arithmetic on them never
+ * rounds, unlike `toFloat64`, which rounds I64 values beyond 2^53. Float dtypes are refused.
+ */
+export function toBigInt64(t: Tensor): BigInt64Array {
+  const d = t.data;
+  switch (t.dtype) {
+    case 'I64':
+      return BigInt64Array.from(d as BigInt64Array);
+    case 'I32':
+    case 'U8': {
+      const out = new BigInt64Array(d.length);
+      for (let i = 0; i < d.length; i++) out[i] = BigInt(d[i] as number);
+      return out;
+    }
+    default:
+      throw TributaryError.invalidArgument(`toBigInt64 takes integer tensors (I64, I32, U8), not ${t.dtype}`);
+  }
+}
+
+/**
+ * An integer tensor from BigInt values, exactly: each value must fit the dtype (I64, I32, U8), or
+ * the call fails naming the first that does not; nothing wraps around or rounds.
+ */
+export function fromBigInt64(dtype: 'I64' | 'I32' | 'U8', shape: readonly number[], values: BigInt64Array): Tensor {
+  const range = INTEGER_RANGES[dtype];
+  if (range === undefined) throw TributaryError.invalidArgument(`fromBigInt64 makes I64, I32 or U8 tensors, not ${String(dtype)}`);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as bigint;
+    if (v < range.min || v > range.max) throw TributaryError.invalidArgument(`value ${v} at index ${i} does not fit dtype ${dtype}`);
+  }
+  if (dtype === 'I64') return tensor(dtype, shape, BigInt64Array.from(values));
+  const out = dtype === 'I32' ? new Int32Array(values.length) : new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = Number(values[i] as bigint);
+  return tensor(dtype, shape, out);
+}
+
+const INTEGER_RANGES: Readonly<Partial<Record<DType, { min: bigint; max: bigint }>>> = {
+  I64: { min: -(2n ** 63n), max: 2n ** 63n - 1n },
+  I32: { min: -(2n ** 31n), max: 2n ** 31n - 1n },
+  U8: { min: 0n, max: 255n },
+};
+
+/** The tensor's values as float64 (F16/BF16 decoded, I64 converted with possible rounding: see `toBigInt64`). */
 export function toFloat64(t: Tensor): Float64Array {
   const d = t.data;
   const out = new Float64Array(d.length);

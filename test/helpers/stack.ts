@@ -132,3 +132,8 @@ export async function refusalsCounted(metrics: { registry: { getSingleMetricAsSt
   const m = new RegExp(`reason="${reason}"} (\\d+)`).exec(text);
   return m ? Number(m[1]) : 0;
 }
+
+/** Resolves once `count` sites hold an open WatchTasks stream, so a run started next reaches them all. */
+export async function sitesWatching(stack: Stack, count: number): Promise<void> {
+  await eventually(async () => ((await stack.coordinator.metrics.connectedSites.get()).values[0]?.value ?? 0) >= count, 60_000);
+}

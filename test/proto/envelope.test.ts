@@ -120,8 +120,12 @@ describe('wire codecs', () => {
       runId: 'r1',
       round: 1,
       site: 'site-a',
+      payloadSha256: '',
+      payloadSize: 0,
     };
     expect(decodeUpdateStatus(encodeUpdateStatus(status))).toEqual(status);
+    const accepted = { ...status, state: 'UPDATE_STATE_ACCEPTED' as const, reason: '', message: '', payloadSha256: 'ab'.repeat(32), payloadSize: 5_000_000_000 };
+    expect(decodeUpdateStatus(encodeUpdateStatus(accepted))).toEqual(accepted);
   });
 
   it('mints 128-bit update ids as 32 lowercase hex characters', () => {

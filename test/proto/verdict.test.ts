@@ -26,6 +26,8 @@ function status(): UpdateStatus {
     runId: '0123456789abcdef',
     round: 3,
     site: 'clinic-a',
+    payloadSha256: '',
+    payloadSize: 0,
   };
 }
 

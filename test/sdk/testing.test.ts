@@ -33,7 +33,7 @@ describe('@tributary/client-sdk/testing: LocalFederation', () => {
     expect(result.rounds.map((r) => r.state)).toEqual(['ROUND_STATE_COMMITTED', 'ROUND_STATE_COMMITTED', 'ROUND_STATE_COMMITTED']);
     expect(result.rounds.map((r) => r.committedVersion)).toEqual([2, 3, 4]);
     expect(trained.sort()).toEqual(['site-1@1', 'site-1@2', 'site-1@3', 'site-2@1', 'site-2@2', 'site-2@3']);
-    const everyTaskAccepted = { tasks: 3, accepted: 3, refused: 0, failed: 0 };
+    const everyTaskAccepted = { tasks: 3, accepted: 3, refused: 0, failed: 0, end: { how: 'run-ended', run: { federation: fed.federation, runId: result.runId, status: 'FINISHED', message: '', round: 3 } } };
     expect(result.sites).toEqual({ 'site-1': everyTaskAccepted, 'site-2': everyTaskAccepted });
 
     // Each round moves the weights by the example-weighted mean step: (10 * 1 + 30 * 4) / 40 = 3.25.

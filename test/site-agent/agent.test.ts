@@ -1,14 +1,18 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SiteClient } from '@tributary/client-sdk';
 import { decodeSafetensors, encodeSafetensors, toFloat64, writeKeyFile, type TensorMap } from '@tributary/proto';
-import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
-import { referenceFedAvg, toyModel, toyTrain } from '../helpers/training.js';
-import { FIXTURES, startSiteAgent, type SiteAgentProcess } from './helpers.js';
+import { addSite, eventually, sitesWatching, startStack, type Stack } from '../helpers/stack.js';
+import { toyModel, toyTrain } from '../helpers/training.js';
+import { FIXTURES, PYTHON_HELPER_DIR, startSiteAgent, type SiteAgentProcess } from './helpers.js';
 
 const TRAIN_PY = join(FIXTURES, 'train.py');
+const FEDAVG_PY = join(FIXTURES, 'fedavg.py');
+const execFileAsync = promisify(execFile);
 
 describe('tributary-site run', () => {
   let stack: Stack;
@@ -62,32 +66,44 @@ describe('tributary-site run', () => {
     return { done };
   }
 
-  it('trains a Python script for three rounds alongside a TypeScript site, and the federation commits their FedAvg', async () => {
+  it('trains a Python script for three rounds alongside two TypeScript sites, and each committed model is the numpy FedAvg of what the sites sent', async () => {
     const rounds = 3;
-    const { keyFile } = await federation({ rounds, minSites: 2, roundDeadlineSeconds: 60 });
-    const sent = new Map<number, TensorMap>();
-    const ts = await tsSite('ts-site', 20, rounds, sent);
+    const { keyFile } = await federation({ rounds, minSites: 3, roundDeadlineSeconds: 60 });
+    const sentA = new Map<number, TensorMap>();
+    const sentB = new Map<number, TensorMap>();
+    const tsA = await tsSite('ts-a', 20, rounds, sentA);
+    const tsB = await tsSite('ts-b', 70, rounds, sentB);
     const a = agent(keyFile, rounds, 'ok');
     const run = await stack.admin.startRun('toy');
     const ended = await stack.admin.waitForRun(run.id);
     expect(ended.status).toBe('RUN_STATUS_FINISHED');
     expect(await a.exited).toBe(0);
-    await ts.done;
+    await Promise.all([tsA.done, tsB.done]);
     expect(a.stdout()).toContain('done: 3 tasks, 3 accepted, 0 refused, 0 failed');
     expect(a.stderr()).toContain('[round 2 train] training round 2 (ok)');
 
-    for (const round of await stack.admin.listRounds(run.id)) {
-      const pyUpdate = decodeSafetensors(await readFile(join(work, `round-${round.number}.safetensors`))).tensors;
-      const expected = referenceFedAvg([
-        { weights: pyUpdate, numExamples: 40 },
-        { weights: sent.get(round.number)!, numExamples: 20 },
-      ]);
+    const committedRounds = await stack.admin.listRounds(run.id);
+    expect(committedRounds.map((r) => r.number)).toEqual([1, 2, 3]);
+    for (const round of committedRounds) {
+      expect(round.accepted.map((u) => u.site).sort()).toEqual(['py-site', 'ts-a', 'ts-b']);
+      // What each site sent, as files; the Python site's copy is the one its script wrote.
+      const tsFiles = await Promise.all(
+        [['ts-a', sentA, 20], ['ts-b', sentB, 70]].map(async ([name, sent, n]) => {
+          const file = join(work, `${String(name)}-round-${round.number}.safetensors`);
+          await writeFile(file, encodeSafetensors((sent as Map<number, TensorMap>).get(round.number)!));
+          return `${file}:${String(n)}`;
+        }),
+      );
+      const expectedFile = join(work, `expected-${round.number}.safetensors`);
+      await execFileAsync('python3', [FEDAVG_PY, expectedFile, `${join(work, `round-${round.number}.safetensors`)}:40`, ...tsFiles], { env: { ...process.env, PYTHONPATH: PYTHON_HELPER_DIR } });
+      const expected = decodeSafetensors(await readFile(expectedFile)).tensors;
       const committed = decodeSafetensors((await stack.admin.downloadModel('toy', Number(round.committedVersion))).bytes).tensors;
-      for (const [name, values] of Object.entries(expected)) {
+      expect(Object.keys(committed)).toEqual(Object.keys(expected));
+      for (const [name, t] of Object.entries(expected)) {
         const got = toFloat64(committed[name]!);
-        values.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+        // The committed model is F32: the float64 mean rounded once.
+        expect([...got]).toEqual([...toFloat64(t)].map((v) => Math.fround(v)));
       }
-      expect(round.accepted.map((u) => u.site).sort()).toEqual(['py-site', 'ts-site']);
     }
   });
 
@@ -110,9 +126,12 @@ describe('tributary-site run', () => {
 
   it('publishes nothing for a script that crashes, times out, writes no output, the wrong shape or NaN, and goes on', async () => {
     const modes = ['crash', 'timeout', 'missing', 'shape', 'nan', 'ok'];
-    const { keyFile } = await federation({ rounds: modes.length, minSites: 1, roundDeadlineSeconds: 6 });
+    // A deadline long enough for Python to start on a busy machine; the timeout round waits it out.
+    const { keyFile } = await federation({ rounds: modes.length, minSites: 1, roundDeadlineSeconds: 15 });
     const ts = await tsSite('ts-site', 20, modes.length, new Map());
     const a = agent(keyFile, modes.length, modes.join(','));
+    // Rounds close at a short deadline: both sites must be watching before the run starts.
+    await sitesWatching(stack, 2);
     const run = await stack.admin.startRun('toy');
     const ended = await stack.admin.waitForRun(run.id);
     expect(ended.status).toBe('RUN_STATUS_FINISHED');
@@ -127,7 +146,7 @@ describe('tributary-site run', () => {
     expect(a.stdout()).toContain('done: 6 tasks, 1 accepted, 0 refused, 5 failed');
     const accepted = (await stack.admin.listRounds(run.id)).map((r) => r.accepted.map((u) => u.site).sort());
     expect(accepted).toEqual([['ts-site'], ['ts-site'], ['ts-site'], ['ts-site'], ['ts-site'], ['py-site', 'ts-site']]);
-  });
+  }, 240_000);
 
   it('on Ctrl-C stops the script, publishes nothing and exits with 130', async () => {
     const { keyFile } = await federation({ rounds: 1, minSites: 1, roundDeadlineSeconds: 60 });

@@ -19,7 +19,7 @@ export interface SiteAgentOptions {
   keepTaskDirs?: boolean;
   /** Stops the agent: the running script is stopped and nothing is published. */
   signal?: AbortSignal;
-  /** Resolves after this many tasks. @default unlimited */
+  /** Resolves after this many tasks (as `participate` counts them). @default until the run ends */
   maxTasks?: number;
   /** One line for each thing a person should see: script output, metrics problems, verdicts. */
   print: (line: string) => void;
@@ -81,7 +81,8 @@ export async function runSiteAgent(opts: SiteAgentOptions): Promise<Participatio
   const train = (task: SiteTask): Promise<TrainResult> => work(task, (dir) => dir.readTrainResult(task));
   const evaluate = (task: SiteTask): Promise<EvaluationResult> => work(task, (dir) => dir.readEvaluationResult());
   const onVerdict = (v: UpdateVerdict): void => {
-    opts.print(`${taskLabel({ round: v.round, kind: 'train' })} ${v.accepted ? 'accepted' : `refused (${v.reason}): ${v.message}`}`);
+    const judged = v.accepted ? `accepted${v.payloadSize > 0 ? ` (payload sha256 ${v.payloadSha256}, ${v.payloadSize} bytes)` : ''}` : `refused (${v.reason}): ${v.message}`;
+    opts.print(`${taskLabel({ round: v.round, kind: 'train' })} ${judged}`);
   };
   try {
     return await opts.client.participate(opts.federation, train, {

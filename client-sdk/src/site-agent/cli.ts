@@ -6,6 +6,7 @@
  *   tributary-site enroll --token T --key site.key --coordinator HOST:PORT
  *   tributary-site check  --key site.key --coordinator HOST:PORT --nats URL --federation F
  *   tributary-site run    --key site.key --coordinator HOST:PORT --nats URL --federation F -- python3 train.py
+ *   tributary-site run    --config site.yaml        (every flag of `run` also in the file; flags win)
  */
 import { access } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
@@ -13,10 +14,15 @@ import { Reason, RpcClient, TributaryError, generateSigningKey, isTributaryError
 import type { WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
 import { SiteClient } from '../site-client.js';
 import type { SiteLogger } from '../logging.js';
+import type { ParticipationSummary } from '../types.js';
 import { runSiteAgent } from './agent.js';
+import { readSiteConfig } from './site-config.js';
 
-/** Exit statuses of `tributary-site`. */
-export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2, interrupted: 130 });
+/**
+ * Exit statuses of `tributary-site`. `run` exits with `ok` when the run FINISHED (or after
+ * `--max-tasks`), `runFailed` or `runKilled` when it ended otherwise, `interrupted` on Ctrl-C.
+ */
+export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2, runFailed: 3, runKilled: 4, interrupted: 130 });
 
 interface Common {
   coordinator: string;
@@ -120,7 +126,7 @@ async function check(o: Common & { nats: string; federation?: string }): Promise
     rpc.close();
   }
   try {
-    const client = await SiteClient.connect({ coordinator: o.coordinator, nats: o.nats, key: o.key });
+    const client = await SiteClient.connect({ coordinator: o.coordinator, nats: natsUrls(o.nats), key: o.key });
     await client.close();
     add('NATS', true, o.nats);
   } catch (err) {
@@ -129,15 +135,56 @@ async function check(o: Common & { nats: string; federation?: string }): Promise
   return finish();
 }
 
-async function run(o: Common & { nats: string; federation: string; maxTasks?: number; workDir?: string; keepTaskDirs?: boolean; verbose?: boolean }, command: string[]): Promise<number> {
-  if (command.length === 0) return fail(TributaryError.of(Reason.USAGE, 'no training command: give it after --, e.g. `-- python3 train.py`'), o.json);
+interface RunFlags {
+  config?: string;
+  federation?: string;
+  coordinator?: string;
+  nats?: string;
+  key?: string;
+  maxTasks?: number;
+  workDir?: string;
+  keepTaskDirs?: boolean;
+  verbose?: boolean;
+  json?: boolean;
+}
+
+type RunSettings = Common & { nats: string; federation: string; maxTasks?: number; workDir?: string; keepTaskDirs?: boolean; verbose?: boolean };
+
+/**
+ * `run`'s settings: flags > environment > config file (`--config`). What is still missing is
+ * named with the flag and the config key that would give it.
+ */
+async function runSettings(flags: RunFlags, args: string[], sourceOf: (option: string) => string | undefined): Promise<{ settings: RunSettings; command: readonly string[] }> {
+  const file = flags.config === undefined ? undefined : await readSiteConfig(flags.config);
+  // A value from the command line or the environment wins over the file's.
+  const given = (option: keyof RunFlags): boolean => {
+    const source = sourceOf(option);
+    return source === 'cli' || source === 'env';
+  };
+  const merged: RunFlags = { ...flags };
+  if (file !== undefined) {
+    for (const option of ['federation', 'coordinator', 'nats', 'key', 'maxTasks', 'workDir', 'keepTaskDirs', 'verbose', 'json'] as const) {
+      if (!given(option) && file[option] !== undefined) Object.assign(merged, { [option]: file[option] });
+    }
+  }
+  const missing = (['federation', 'coordinator', 'nats', 'key'] as const).filter((option) => merged[option] === undefined);
+  if (missing.length > 0) {
+    const named = missing.map((option) => `--${option}`).join(', ');
+    throw TributaryError.of(Reason.USAGE, `missing ${named}: give ${missing.length === 1 ? 'it' : 'them'} as flags, in TRIBUTARY_* variables, or in the --config file`);
+  }
+  const command = args.length > 0 ? args : (file?.command ?? []);
+  if (command.length === 0) throw TributaryError.of(Reason.USAGE, 'no training command: give it after --, e.g. `-- python3 train.py`, or as `command` in the --config file');
+  return { settings: merged as RunSettings, command };
+}
+
+async function run(o: RunSettings, command: readonly string[]): Promise<number> {
   const stop = new AbortController();
   const onSignal = (): void => stop.abort(TributaryError.of(Reason.CANCELLED, 'interrupted'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let client: SiteClient | undefined;
   try {
-    client = await SiteClient.connect({ coordinator: o.coordinator, nats: o.nats, key: o.key, logger: stderrLogger(o.verbose === true) });
+    client = await SiteClient.connect({ coordinator: o.coordinator, nats: natsUrls(o.nats), key: o.key, logger: stderrLogger(o.verbose === true) });
     process.stderr.write(`tributary-site: site ${client.site} in federation ${o.federation}; waiting for tasks\n`);
     const summary = await runSiteAgent({
       client,
@@ -149,11 +196,10 @@ async function run(o: Common & { nats: string; federation: string; maxTasks?: nu
       ...(o.workDir === undefined ? {} : { workDir: o.workDir }),
       ...(o.keepTaskDirs === true ? { keepTaskDirs: true } : {}),
     });
-    const how = stop.signal.aborted ? 'interrupted' : 'done';
-    const human = `${how}: ${summary.tasks} tasks, ${summary.accepted} accepted, ${summary.refused} refused, ${summary.failed} failed`;
-    if (o.json === true) process.stdout.write(`${JSON.stringify({ ok: !stop.signal.aborted, result: { ended: how, ...summary } })}\n`);
+    const { status, human } = runOutcome(summary, stop.signal.aborted);
+    if (o.json === true) process.stdout.write(`${JSON.stringify({ ok: status === EXIT.ok, result: summary })}\n`);
     else process.stdout.write(`${human}\n`);
-    return stop.signal.aborted ? EXIT.interrupted : EXIT.ok;
+    return status;
   } catch (err) {
     return fail(stop.signal.aborted ? stop.signal.reason : err, o.json);
   } finally {
@@ -161,6 +207,23 @@ async function run(o: Common & { nats: string; federation: string; maxTasks?: nu
     process.off('SIGTERM', onSignal);
     await client?.close();
   }
+}
+
+/** The exit status and the closing line of `run`: how the run ended, and the counts. */
+function runOutcome(summary: ParticipationSummary, interrupted: boolean): { status: number; human: string } {
+  const counts = `${summary.tasks} tasks, ${summary.accepted} accepted, ${summary.refused} refused, ${summary.failed} failed`;
+  const end = summary.end;
+  if (interrupted) return { status: EXIT.interrupted, human: `interrupted: ${counts}` };
+  if (end.how === 'max-tasks') return { status: EXIT.ok, human: `done: ${counts}` };
+  if (end.how === 'stopped') return { status: EXIT.failed, human: `stopped: ${counts}` };
+  const { run } = end;
+  const status = run.status === 'FINISHED' ? EXIT.ok : run.status === 'FAILED' ? EXIT.runFailed : EXIT.runKilled;
+  return { status, human: `run ${run.runId} ${run.status}${run.message === '' ? '' : ` (${run.message})`}: ${counts}` };
+}
+
+/** `--nats` takes one URL or several separated by commas. */
+function natsUrls(v: string): string[] {
+  return v.split(',').map((u) => u.trim()).filter((u) => u !== '');
 }
 
 function describe(err: unknown): string {
@@ -179,9 +242,13 @@ export function siteProgram(exit: (status: number) => void): Command {
     .description('Run your own training script as a site of a Tributary federation')
     .exitOverride()
     .showHelpAfterError();
-  const coordinator = new Option('--coordinator <host:port>', 'the coordinator\'s gRPC address').env('TRIBUTARY_COORDINATOR').makeOptionMandatory();
-  const key = new Option('--key <file>', 'the site\'s key file (mode 0600)').env('TRIBUTARY_SITE_KEY').makeOptionMandatory();
-  const nats = new Option('--nats <url>', 'the NATS URL').env('TRIBUTARY_NATS').makeOptionMandatory();
+  // `run` may take these from its --config file, so it checks for them after reading it.
+  const coordinatorOption = (): Option => new Option('--coordinator <host:port>', 'the coordinator\'s gRPC address').env('TRIBUTARY_COORDINATOR');
+  const keyOption = (): Option => new Option('--key <file>', 'the site\'s key file (mode 0600)').env('TRIBUTARY_SITE_KEY');
+  const natsOption = (): Option => new Option('--nats <urls>', 'the NATS URL (several separated by commas)').env('TRIBUTARY_NATS');
+  const coordinator = coordinatorOption().makeOptionMandatory();
+  const key = keyOption().makeOptionMandatory();
+  const nats = natsOption().makeOptionMandatory();
   const json = new Option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
   program
     .command('enroll')
@@ -201,20 +268,30 @@ export function siteProgram(exit: (status: number) => void): Command {
     .option('--federation <name>', 'the federation to check membership of')
     .addOption(json)
     .action(async (o: Common & { nats: string; federation?: string }) => exit(await check(o)));
-  program
+  const runCommand = program
     .command('run')
-    .description('run the training command for every task: `tributary-site run ... -- python3 train.py`')
-    .requiredOption('--federation <name>', 'the federation to train in')
-    .addOption(key)
-    .addOption(coordinator)
-    .addOption(nats)
-    .option('--max-tasks <n>', 'end after this many tasks', positiveInt)
+    .description('run the training command for every task until the run ends: `tributary-site run ... -- python3 train.py`')
+    .addOption(new Option('--config <file>', 'a YAML file with any of these settings (keys spelled max_tasks, work_dir, ...; `command` as a list); flags and TRIBUTARY_* variables win').env('TRIBUTARY_SITE_CONFIG'))
+    .option('--federation <name>', 'the federation to train in')
+    .addOption(keyOption())
+    .addOption(coordinatorOption())
+    .addOption(natsOption())
+    .option('--max-tasks <n>', 'end after this many tasks (train and evaluate tasks handled)', positiveInt)
     .option('--work-dir <dir>', 'where task directories are made')
     .option('--keep-task-dirs', 'keep each task directory after its task')
     .option('--verbose', 'also print the SDK\'s informational lines')
     .addOption(json)
-    .argument('<command...>', 'the training command, after --')
-    .action(async (command: string[], o: Common & { nats: string; federation: string; maxTasks?: number }) => exit(await run(o, command)));
+    .argument('[command...]', 'the training command, after --');
+  runCommand.action(async (args: string[], flags: RunFlags) => {
+    let resolved;
+    try {
+      resolved = await runSettings(flags, args, (option) => runCommand.getOptionValueSource(option));
+    } catch (err) {
+      exit(fail(err, flags.json));
+      return;
+    }
+    exit(await run(resolved.settings, resolved.command));
+  });
   return program;
 }
 

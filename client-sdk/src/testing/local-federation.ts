@@ -29,7 +29,8 @@ import type { EvaluationResult } from '../evaluation.js';
 import type { SiteClientOptions } from '../options.js';
 import { linkSignals, raceAbort } from '../signals.js';
 import { SiteClient } from '../site-client.js';
-import type { ParticipationSummary, SiteTask, TrainResult, UpdateVerdict } from '../types.js';
+import type { ParticipationEnd, ParticipationSummary, SiteTask, TrainResult, UpdateVerdict } from '../types.js';
+import { runEndStatusOf } from '../site-task.js';
 import { DevProcess } from './dev-process.js';
 
 /** Options of `LocalFederation.start`. */
@@ -250,7 +251,7 @@ export class LocalFederation {
         failureReason: ended.failureReason,
         rounds: roundList,
         modelVersion: ended.latestVersion,
-        sites: Object.fromEntries(this.#members.map((m, i) => [m.name, summaries[i] as ParticipationSummary])),
+        sites: Object.fromEntries(this.#members.map((m, i) => [m.name, { ...(summaries[i] as ParticipationSummary), end: runEndedSummary(ended) }])),
       };
     } finally {
       tasks.abort(runEnded());
@@ -284,7 +285,7 @@ export class LocalFederation {
    */
   async #takePart(member: Member, ctx: SiteRunContext): Promise<ParticipationSummary> {
     const site: LocalSite = { name: member.name, index: member.index };
-    const summary: ParticipationSummary = { tasks: 0, accepted: 0, refused: 0, failed: 0 };
+    const summary: ParticipationSummary = { tasks: 0, accepted: 0, refused: 0, failed: 0, end: { how: 'stopped' } };
     const stopped = (): boolean => ctx.tasks.aborted;
     try {
       for await (const task of member.client.tasks(this.federation, { signal: ctx.tasks })) {
@@ -422,4 +423,11 @@ function withLog(err: unknown, dev: DevProcess): unknown {
   const tail = dev.logTail().trim();
   if (tail === '' || (e.code !== 'INTERNAL' && e.code !== 'UNAVAILABLE' && e.code !== 'DEADLINE_EXCEEDED')) return err;
   return TributaryError.of(e.reason, `${e.message}\ncoordinator log:\n${tail}`, { code: e.code, retryable: e.retryable, cause: err });
+}
+
+/** How a site's part ended: with the run, as the coordinator reports it. */
+function runEndedSummary(run: Run__Output): ParticipationEnd {
+  const status = runEndStatusOf(run.status);
+  if (status === undefined) return { how: 'stopped' };
+  return { how: 'run-ended', run: { federation: run.federation, runId: run.id, status, message: run.failureReason, round: run.currentRound } };
 }

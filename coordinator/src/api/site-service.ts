@@ -4,6 +4,7 @@ import {
   type EnrollResponse__Output,
   type SigningKey,
   type NatsCredentials__Output,
+  type Run__Output,
   type Task__Output,
   type UpdateStatus__Output,
   type WatchTasksRequest__Output,
@@ -12,7 +13,7 @@ import {
 import { requireMemberOrAdmin, requireSiteMember } from '../auth/principal.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
-import type { TaskBus } from '../rounds/events.js';
+import type { RunEventBus, TaskBus } from '../rounds/events.js';
 import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
@@ -27,6 +28,8 @@ export interface SiteServiceDeps {
   catalog: Catalog;
   engine: RoundEngine;
   tasks: TaskBus;
+  /** Run events: a run's end is told to the members watching its federation. */
+  events: RunEventBus;
   metrics: CoordinatorMetrics;
   /** The coordinator's verdict key; WhoAmI tells its public half to every known caller. */
   coordinatorKey: Pick<SigningKey, 'publicKey' | 'keyId'>;
@@ -56,7 +59,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
       const record = await deps.state.getUpdate(req.updateId);
       const own = record && record.federation === req.federation && (ctx.principal.role === 'admin' || (ctx.principal.role === 'site' && record.site === ctx.principal.site.name));
       if (!record || !own) {
-        return { updateId: req.updateId, state: 'UPDATE_STATE_PENDING', reason: '', message: '', federation: req.federation, runId: '', round: 0, site: '' };
+        return { updateId: req.updateId, state: 'UPDATE_STATE_PENDING', reason: '', message: '', federation: req.federation, runId: '', round: 0, site: '', payloadSha256: '', payloadSize: 0 };
       }
       return {
         updateId: record.updateId,
@@ -67,6 +70,9 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
         runId: record.runId,
         round: record.round,
         site: record.site,
+        // As on the verdict: the digest and size verified, for an accepted update only.
+        payloadSha256: record.state === 'ACCEPTED' ? (record.summary?.payloadSha256 ?? '') : '',
+        payloadSize: record.state === 'ACCEPTED' ? (record.summary?.payloadSize ?? 0) : 0,
       };
     },
     GetNatsCredentials: async (req, ctx): Promise<NatsCredentials__Output> => {
@@ -92,6 +98,9 @@ async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, dep
   const unsubscribe = deps.tasks.subscribe(req.federation, (offer) => {
     if (offer.selectedSites.includes(site.name)) queue.push(offer.task);
   });
+  const unsubscribeEnds = deps.events.subscribeAll((_runId, event) => {
+    if (event.type === 'RUN_ENDED' && event.run?.federation === req.federation) queue.push(runEndedTask(event.run));
+  });
   deps.metrics.connectedSites.inc();
   try {
     const open = deps.engine.openTaskFor(req.federation, site.name);
@@ -103,6 +112,25 @@ async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, dep
     }
   } finally {
     unsubscribe();
+    unsubscribeEnds();
     deps.metrics.connectedSites.dec();
   }
+}
+
+/** The task of kind "run_ended" that tells a watching site how a run of its federation ended. */
+function runEndedTask(run: Run__Output): Task__Output {
+  return {
+    federation: run.federation,
+    runId: run.id,
+    round: run.currentRound,
+    kind: 'run_ended',
+    modelVersion: run.latestVersion,
+    modelSha256: '',
+    modelSize: 0,
+    config: {},
+    deadlineAtMs: 0,
+    modelSpec: null,
+    runStatus: run.status,
+    runMessage: run.failureReason,
+  };
 }

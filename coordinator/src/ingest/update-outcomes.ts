@@ -16,6 +16,9 @@ import type { UpdateAdmission } from '../rounds/admission.js';
 import type { SiteRecord, StateStore, UpdateRecord } from '../state/index.js';
 import { refusedRecord } from '../rounds/update-records.js';
 
+/** The payload digest and size an acceptance names. */
+type VerifiedPayload = { readonly payloadSha256: string; readonly payloadSize: number };
+
 /** What is known about a manifest being processed, growing as its checks pass. */
 export interface Delivery {
   readonly subject: string;
@@ -84,10 +87,10 @@ export class UpdateOutcomes {
   replayed(d: Delivery, r: Refusal, prior?: UpdateRecord): void {
     this.opts.metrics.updatesRefused.inc({ reason: r.reason });
     this.opts.logger.warn({ subject: d.subject, site: d.site?.name, updateId: d.manifest?.updateId, reason: r.reason }, `update refused: ${r.message}`);
-    if (prior !== undefined) this.verdict(d, prior.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED', prior.reason, prior.message);
+    if (prior !== undefined) this.verdict(d, prior.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED', prior.reason, prior.message, prior.summary);
   }
 
-  /** Answers an accepted update. */
+  /** Answers an accepted update, naming the payload digest and size it was verified against. */
   accepted(d: Delivery): void {
     this.answer(d, 'UPDATE_STATE_ACCEPTED', '', '');
   }
@@ -95,7 +98,7 @@ export class UpdateOutcomes {
   /** A redelivered manifest whose verdict was already recorded: answer it again, change nothing. */
   repeat(d: Delivery, prior: UpdateRecord): void {
     this.opts.logger.debug({ updateId: prior.updateId, state: prior.state }, 'redelivered manifest already decided');
-    this.answer(d, prior.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED', prior.reason, prior.message);
+    this.answer(d, prior.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED', prior.reason, prior.message, prior.summary);
   }
 
   /** Waits for the chunk purges still running. */
@@ -104,15 +107,20 @@ export class UpdateOutcomes {
   }
 
   /** Publishes the signed verdict on the site's verdict subject and purges the update's chunks: attributable manifests only. */
-  private answer(d: Delivery, state: UpdateState__Output, reason: string, message: string): void {
-    this.verdict(d, state, reason, message);
+  private answer(d: Delivery, state: UpdateState__Output, reason: string, message: string, recorded?: VerifiedPayload): void {
+    this.verdict(d, state, reason, message, recorded);
     this.purge(d);
   }
 
-  /** Publishes the signed verdict on the site's verdict subject: attributable manifests only. */
-  private verdict(d: Delivery, state: UpdateState__Output, reason: string, message: string): void {
+  /**
+   * Publishes the signed verdict on the site's verdict subject: attributable manifests only. An
+   * acceptance names the payload digest and size that were verified (the manifest's, which the
+   * bytes matched; for a repeat, the recorded ones); a refusal names none.
+   */
+  private verdict(d: Delivery, state: UpdateState__Output, reason: string, message: string, recorded?: VerifiedPayload): void {
     const manifest = d.attributable ? d.manifest : undefined;
     if (manifest === undefined) return;
+    const verified = state !== 'UPDATE_STATE_ACCEPTED' ? undefined : (recorded ?? manifest);
     const verdict = signVerdict(
       {
         updateId: manifest.updateId,
@@ -123,6 +131,8 @@ export class UpdateOutcomes {
         runId: manifest.runId,
         round: manifest.round,
         site: manifest.site,
+        payloadSha256: verified?.payloadSha256 ?? '',
+        payloadSize: verified?.payloadSize ?? 0,
       },
       this.opts.verdictKey,
     );

@@ -15,6 +15,8 @@ export function trainingTask(active: ActiveRun, round: RoundRecord): Task__Outpu
     config: { ...round.config },
     deadlineAtMs: round.deadlineAtMs,
     modelSpec: { tensors: active.strategy.heterogeneous ? [] : active.federation.modelSpec },
+    runStatus: 'RUN_STATUS_RUNNING',
+    runMessage: '',
   };
 }
 
@@ -31,5 +33,7 @@ export function evaluationTask(active: ActiveRun, round: RoundRecord, deadlineAt
     config: { ...round.config },
     deadlineAtMs,
     modelSpec: { tensors: active.strategy.heterogeneous ? [] : active.federation.modelSpec },
+    runStatus: 'RUN_STATUS_RUNNING',
+    runMessage: '',
   };
 }

@@ -2,22 +2,20 @@
 // (examples/python-site/train.py) through the `tributary-site` agent, two with the TypeScript
 // SDK, all in one run of federated averaging on the iris flowers, on this machine.
 // Run it with `npm run example:python-site`.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SiteClient, type SiteTask, type TrainResult } from '@tributary/client-sdk';
 import { AdminClient, Coordinator, NATS_SERVER_INSTALL_HINT, NatsServer } from '@tributary/coordinator';
-import { decodeSafetensors, encodeSafetensors, generateSigningKey, writeKeyFile } from '@tributary/proto';
-import { NUM_FEATURES, splitIris, type Dataset, type SiteData } from '../quickstart/data.js';
+import { decodeSafetensors, encodeSafetensors, generateSigningKey } from '@tributary/proto';
+import { NUM_FEATURES, splitIris, type SiteData } from '../quickstart/data.js';
+import { PYTHON_SITE_DIR, startPythonSite } from './agent-process.js';
 import { accuracy, fromTensors, initModel, toTensors, train } from '../quickstart/model.js';
 
 const FEDERATION = 'iris-py';
 const ROUNDS = 5;
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const AGENT = join(ROOT, 'client-sdk/dist/site-agent/cli.js');
-const SCRIPT = join(ROOT, 'examples/python-site/train.py');
+const SCRIPT = join(PYTHON_SITE_DIR, 'train.py');
 
 /** Rows [from, to) of a site's data, under a new name. */
 function slice(d: SiteData, name: string, from: number, to: number): SiteData {
@@ -32,12 +30,6 @@ function slice(d: SiteData, name: string, from: number, to: number): SiteData {
 
 function concat(name: string, parts: SiteData[]): SiteData {
   return { name, rows: parts.flatMap((p) => [...p.rows]), x: Float64Array.from(parts.flatMap((p) => [...p.x])), y: Uint8Array.from(parts.flatMap((p) => [...p.y])), size: parts.reduce((n, p) => n + p.size, 0) };
-}
-
-function csvOf(d: Dataset): string {
-  const lines: string[] = [];
-  for (let r = 0; r < d.size; r++) lines.push([...d.x.slice(r * NUM_FEATURES, (r + 1) * NUM_FEATURES), d.y[r]].join(','));
-  return `${lines.join('\n')}\n`;
 }
 
 async function main(): Promise<number> {
@@ -76,20 +68,11 @@ async function main(): Promise<number> {
       initialModel: encodeSafetensors(toTensors(initModel())),
     });
 
-    // Python sites: a key file, a CSV of their rows, and `tributary-site run -- python3 train.py`.
+    // Python sites: a key file, a CSV of their rows, and `tributary-site run -- python3 train.py`,
+    // which runs until the run ends.
     for (const site of py) {
-      const key = generateSigningKey(site.name);
-      await admin.addSite({ name: site.name, publicKey: key.publicKey, federations: [FEDERATION] });
-      const keyFile = join(dir, `${site.name}.key`);
-      await writeKeyFile(keyFile, key);
-      const data = join(dir, `${site.name}.csv`);
-      await writeFile(data, csvOf(site));
-      const args = ['run', '--federation', FEDERATION, '--coordinator', coordinator.address, '--nats', nats.url, '--key', keyFile, '--max-tasks', String(ROUNDS), '--', 'python3', SCRIPT];
-      const child = spawn(process.execPath, [AGENT, ...args], { env: { ...process.env, SITE_DATA: data, PYTHONPATH: join(ROOT, 'python') }, stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr?.on('data', (d: Buffer) => {
-        for (const line of d.toString().split('\n')) if (/train failed|refused|Error/.test(line)) console.error(`${site.name}: ${line}`);
-      });
-      agents.push(child);
+      const agent = await startPythonSite({ admin, coordinator: coordinator.address, nats: nats.url, federation: FEDERATION, dir, name: site.name, data: site, script: SCRIPT, onProblem: (line) => console.error(line) });
+      agents.push(agent.child);
     }
     cleanup.push(() => agents.forEach((a) => a.kill('SIGINT')));
 
@@ -100,8 +83,8 @@ async function main(): Promise<number> {
         await admin.addSite({ name: data.name, publicKey: key.publicKey, federations: [FEDERATION] });
         const client = await SiteClient.connect({ coordinator: coordinator.address, nats: nats.url, key });
         cleanup.push(() => client.close());
-        // Not awaited here: the sites train while the run goes on.
-        return { done: client.participate(FEDERATION, trainOn(data), { maxTasks: ROUNDS }) };
+        // Not awaited here: the sites train while the run goes on; each resolves when the run ends.
+        return { done: client.participate(FEDERATION, trainOn(data)) };
       }),
     );
 

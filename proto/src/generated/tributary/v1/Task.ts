@@ -1,6 +1,7 @@
 // Original file: tributary.proto
 
 import type { ModelSpec as _tributary_v1_ModelSpec, ModelSpec__Output as _tributary_v1_ModelSpec__Output } from '../../tributary/v1/ModelSpec.js';
+import type { RunStatus as _tributary_v1_RunStatus, RunStatus__Output as _tributary_v1_RunStatus__Output } from '../../tributary/v1/RunStatus.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Task {
@@ -14,6 +15,8 @@ export interface Task {
   'config'?: ({[key: string]: string});
   'deadlineAtMs'?: (number | string | Long);
   'modelSpec'?: (_tributary_v1_ModelSpec | null);
+  'runStatus'?: (_tributary_v1_RunStatus);
+  'runMessage'?: (string);
 }
 
 export interface Task__Output {
@@ -27,4 +30,6 @@ export interface Task__Output {
   'config': ({[key: string]: string});
   'deadlineAtMs': (number);
   'modelSpec': (_tributary_v1_ModelSpec__Output | null);
+  'runStatus': (_tributary_v1_RunStatus__Output);
+  'runMessage': (string);
 }

@@ -1,6 +1,7 @@
 // Original file: tributary.proto
 
 import type { UpdateState as _tributary_v1_UpdateState, UpdateState__Output as _tributary_v1_UpdateState__Output } from '../../tributary/v1/UpdateState.js';
+import type { Long } from '@grpc/proto-loader';
 
 export interface UpdateStatus {
   'updateId'?: (string);
@@ -11,6 +12,8 @@ export interface UpdateStatus {
   'runId'?: (string);
   'round'?: (number);
   'site'?: (string);
+  'payloadSha256'?: (string);
+  'payloadSize'?: (number | string | Long);
 }
 
 export interface UpdateStatus__Output {
@@ -22,4 +25,6 @@ export interface UpdateStatus__Output {
   'runId': (string);
   'round': (number);
   'site': (string);
+  'payloadSha256': (string);
+  'payloadSize': (number);
 }
