@@ -8,7 +8,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   federation: 'Federations: create, list, show',
   run: 'Training runs: start, stop, status, list, watch, search (in the tracking store)',
   round: 'Rounds of a run: list',
-  model: 'Model versions: list, export',
+  model: 'Models: init, inspect (files); list, export, gc (versions)',
   metric: 'Metrics sites stream: tail, show',
   nats: 'NATS credentials: init (operator, accounts, server configuration)',
 };
