@@ -72,6 +72,11 @@ export interface CliCommand<I, R> {
   run(input: I, ctx: CommandContext): Promise<R | Running<R>>;
   /** Human output; an empty string prints nothing. */
   render(result: R, ctx: RenderContext): string;
+  /**
+   * With `-q, --quiet` (offered when this is defined): only what a script needs, e.g. ids one a
+   * line, for `RUN=$(tributary run list iris --quiet | head -n 1)`.
+   */
+  quiet?(result: R): string;
   /** Exit code of a successful command. @default 0 */
   exitCode?(result: R): number;
 }

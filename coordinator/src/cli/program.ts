@@ -89,6 +89,7 @@ function addCommand(
     leaf.option('--tls-cert <file>', 'client certificate (PEM) for mutual TLS, with --tls-key (env TRIBUTARY_TLS_CERT)');
     leaf.option('--tls-key <file>', 'client private key (PEM) for mutual TLS (env TRIBUTARY_TLS_KEY)');
   }
+  if (command.quiet !== undefined) leaf.option('-q, --quiet', 'print only the ids (or token), one a line, for scripts');
   leaf.option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
   leaf.addOption(logLevelOption());
   leaf.action((...params: unknown[]) => {

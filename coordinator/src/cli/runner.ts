@@ -98,6 +98,7 @@ async function execute(selection: Selection, io: CliIo, output: Output): Promise
   signals.on('SIGINT', onSignal);
   signals.on('SIGTERM', onSignal);
   const tty = io.stdout.isTTY === true;
+  const quiet = raw.opts['quiet'] === true;
   const progress = output.json ? silentProgress : streamProgress(io.stdout, tty);
   const ctx = new RunnerContext(raw, io, output.json, controller.signal, progress);
   const failureContext = () => ({ command: command.path, usage: false, ...ctx.addressing(command.connects === true) });
@@ -113,11 +114,11 @@ async function execute(selection: Selection, io: CliIo, output: Output): Promise
     const outcome = command.handlesInterrupt === true ? await pending : await cancelOnAbort(pending, controller.signal);
     progress.done();
     if (outcome instanceof Running) {
-      output.result(command, outcome.result, tty);
+      output.result(command, outcome.result, tty, quiet);
       await outcome.untilStopped();
       return 0;
     }
-    output.result(command, outcome, tty);
+    output.result(command, outcome, tty, quiet);
     return command.exitCode?.(outcome) ?? 0;
   } catch (err) {
     progress.done();
@@ -214,12 +215,12 @@ class Output {
     private readonly debug: boolean,
   ) {}
 
-  result(command: CliCommand<unknown, unknown>, result: unknown, tty: boolean): void {
+  result(command: CliCommand<unknown, unknown>, result: unknown, tty: boolean, quiet: boolean): void {
     if (this.json) {
       this.io.stdout.write(`${JSON.stringify({ ok: true, result: result ?? null }, jsonReplacer)}\n`);
       return;
     }
-    const text = command.render(result, { tty });
+    const text = quiet && command.quiet !== undefined ? command.quiet(result) : command.render(result, { tty });
     if (text !== '') this.io.stdout.write(`${text}\n`);
   }
 
