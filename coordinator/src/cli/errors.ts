@@ -42,6 +42,8 @@ export interface FailureContext {
   readonly keyFile?: string | undefined;
   /** Whether the command connects with TLS (--tls-ca), when it talks to a coordinator. */
   readonly tls?: boolean | undefined;
+  /** The deadline of each call (--timeout), when it talks to a coordinator. */
+  readonly timeoutMs?: number | undefined;
 }
 
 export const EXIT_FAILURE = 1;
@@ -60,9 +62,12 @@ const LISTING: Readonly<Record<string, string>> = {
 export function describeFailure(err: unknown, ctx: FailureContext): CliFailure {
   const e = TributaryError.from(err);
   const code = e.reason !== Reason.INTERNAL ? e.reason : e.code;
-  const message = e.code === 'UNAVAILABLE' && e.reason === Reason.UNAVAILABLE && ctx.coordinator !== undefined
-    ? `cannot reach the coordinator at ${ctx.coordinator} (${connectionProblem(e.message)})`
-    : e.message;
+  const message =
+    e.code === 'UNAVAILABLE' && e.reason === Reason.UNAVAILABLE && ctx.coordinator !== undefined
+      ? `cannot reach the coordinator at ${ctx.coordinator} (${connectionProblem(e.message)})`
+      : e.code === 'DEADLINE_EXCEEDED' && ctx.coordinator !== undefined
+        ? `the coordinator at ${ctx.coordinator} did not answer within ${ctx.timeoutMs === undefined ? 'the deadline' : formatSeconds(ctx.timeoutMs)}`
+        : e.message;
   const given = e.details?.['hint'];
   const hint = typeof given === 'string' ? given : hintFor(e, ctx);
   const exitCode = e.code === 'CANCELLED' ? EXIT_INTERRUPTED : ctx.usage || e.reason === Reason.USAGE ? EXIT_USAGE : EXIT_FAILURE;
@@ -116,7 +121,7 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
             : ''
       }`;
     case 'DEADLINE_EXCEEDED':
-      return `The coordinator at ${coordinator} did not answer in time; check that it is healthy.`;
+      return `Check that ${coordinator} is a running Tributary coordinator (not another service on that port) and that it is healthy; --timeout / TRIBUTARY_TIMEOUT waits longer.`;
     case 'UNAUTHENTICATED':
       return 'The coordinator refused the call signature: check --key / TRIBUTARY_KEY.';
     case 'PERMISSION_DENIED':
@@ -132,6 +137,11 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
     default:
       return 'Run again with --log-level debug for details.';
   }
+}
+
+/** `30s`, `1.5s`, `2m`. */
+function formatSeconds(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Number((ms / 1000).toFixed(3))}s`;
 }
 
 /** The useful part of grpc-js's connection errors: `connect ECONNREFUSED 127.0.0.1:7400`. */

@@ -9,7 +9,7 @@ import { AdminClient } from '../admin-client.js';
 import { loadClientConfig } from '../config/client-config.js';
 import type { ClientConfig } from '../config/client-config.js';
 import type { TlsFiles } from '../config/tls-files.js';
-import { parseLogLevel } from '../config/values.js';
+import { invalidValue, parseDuration, parseLogLevel } from '../config/values.js';
 import type { LogLevel } from '../config/values.js';
 import { Running } from './command.js';
 import type { CliCommand, CommandContext, RawInput } from './command.js';
@@ -20,6 +20,9 @@ import { buildProgram, commandPathOf } from './program.js';
 import type { Selection } from './program.js';
 import { silentProgress, streamProgress } from './progress.js';
 import type { Progress } from './progress.js';
+
+/** Deadline of each unary call unless `--timeout` / TRIBUTARY_TIMEOUT say otherwise. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 /** The process around the CLI; tests may pass their own. */
 export interface CliIo {
@@ -106,7 +109,10 @@ async function execute(selection: Selection, io: CliIo, output: Output): Promise
     let input: unknown;
     try {
       input = command.parse(raw);
-      if (command.connects === true) ctx.clientConfig();
+      if (command.connects === true) {
+        ctx.clientConfig();
+        ctx.callTimeoutMs();
+      }
     } catch (err) {
       return output.failure(err, { ...failureContext(), usage: true });
     }
@@ -135,6 +141,7 @@ class RunnerContext implements CommandContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   private config: ClientConfig | undefined;
+  private timeoutMs: number | undefined;
   private client: Promise<AdminClient> | undefined;
 
   constructor(
@@ -165,22 +172,35 @@ class RunnerContext implements CommandContext {
     return this.config;
   }
 
+  /** `--timeout` > TRIBUTARY_TIMEOUT > 30 s: the deadline of each unary call. */
+  callTimeoutMs(): number {
+    if (this.timeoutMs === undefined) {
+      const flag = optString(this.raw, 'timeout');
+      const env = this.env['TRIBUTARY_TIMEOUT'];
+      const ms = flag !== undefined ? parseDuration(flag, '--timeout') : env !== undefined ? parseDuration(env, { name: 'timeout', from: 'TRIBUTARY_TIMEOUT' }) : DEFAULT_CALL_TIMEOUT_MS;
+      if (ms < 1) throw invalidValue('--timeout', flag ?? env, 'must be more than 0, e.g. 30s');
+      this.timeoutMs = ms;
+    }
+    return this.timeoutMs;
+  }
+
   admin(): Promise<AdminClient> {
     this.client ??= (async () => {
       const config = this.clientConfig();
+      const callTimeoutMs = this.callTimeoutMs();
       const key = await loadSigningKey(config.keyFile);
       const credentials = config.tls === undefined ? undefined : await tlsCredentials(config.tls);
-      return new AdminClient({ address: config.coordinator, key, ...(credentials === undefined ? {} : { credentials }) });
+      return new AdminClient({ address: config.coordinator, key, callTimeoutMs, ...(credentials === undefined ? {} : { credentials }) });
     })();
     return this.client;
   }
 
   /** Coordinator address, key file and whether TLS is on, for hints, when known. */
-  addressing(connects: boolean): { coordinator?: string; keyFile?: string; tls?: boolean } {
+  addressing(connects: boolean): { coordinator?: string; keyFile?: string; tls?: boolean; timeoutMs?: number } {
     if (!connects) return {};
     try {
       const config = this.clientConfig();
-      return { coordinator: config.coordinator, keyFile: config.keyFile, tls: config.tls !== undefined };
+      return { coordinator: config.coordinator, keyFile: config.keyFile, tls: config.tls !== undefined, timeoutMs: this.callTimeoutMs() };
     } catch {
       return {};
     }
