@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { TributaryError } from '@tributary/proto';
 import type { AdminClient } from '../admin-client.js';
 import type { ClientConfig } from '../config/client-config.js';
 import type { LogLevel } from '../config/values.js';
@@ -79,6 +80,11 @@ export interface CliCommand<I, R> {
   quiet?(result: R): string;
   /** Exit code of a successful command. @default 0 */
   exitCode?(result: R): number;
+  /**
+   * A result that reports a failure (a watched run that FAILED): with `--json` the envelope is
+   * `{"ok":false,"error":...,"result":...}`, and the exit code 1.
+   */
+  failure?(result: R): TributaryError | undefined;
 }
 
 /** Identity, for type inference of a command's input and result. */

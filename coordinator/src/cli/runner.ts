@@ -124,8 +124,10 @@ async function execute(selection: Selection, io: CliIo, output: Output): Promise
       await outcome.untilStopped();
       return 0;
     }
+    const failure = command.failure?.(outcome);
+    if (failure !== undefined && output.json) return output.failure(failure, failureContext(), outcome);
     output.result(command, outcome, tty, quiet);
-    return command.exitCode?.(outcome) ?? 0;
+    return command.exitCode?.(outcome) ?? (failure === undefined ? 0 : 1);
   } catch (err) {
     progress.done();
     return output.failure(err, failureContext());
@@ -244,11 +246,14 @@ class Output {
     if (text !== '') this.io.stdout.write(`${text}\n`);
   }
 
-  failure(err: unknown, ctx: Parameters<typeof describeFailure>[1]): number {
+  failure(err: unknown, ctx: Parameters<typeof describeFailure>[1], result?: unknown): number {
     const f: CliFailure = describeFailure(err, ctx);
     if (this.json) {
       const error = { code: f.code, message: f.message, hint: f.hint };
-      this.io.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
+      this.io.stdout.write(`${JSON.stringify(result === undefined ? { ok: false, error } : { ok: false, error, result }, jsonReplacer)}\n`);
+    } else if (f.status === 'CANCELLED') {
+      // Stopping on Ctrl-C is what was asked for: said plainly, not as an error.
+      this.io.stderr.write(`${f.message}\n${f.hint === '' ? '' : `${f.hint}\n`}`);
     } else {
       this.io.stderr.write(`Error (${f.code}): ${f.message}\n${f.hint === '' ? '' : `Hint: ${f.hint}\n`}`);
     }
