@@ -112,4 +112,10 @@ describe('CLI messages a newcomer meets', () => {
     const forced = await tributary(['model', 'export', 'churn', '--out', 'mine.safetensors', '--force']);
     expect(forced.code, forced.stderr).toBe(0);
   });
+
+  it('documents a data directory in use as DATA_DIR_IN_USE, the reason the coordinator gives', async () => {
+    const operations = await readFile(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    expect(operations).toContain('Error (DATA_DIR_IN_USE)');
+    expect(operations).not.toContain('Error (INTERNAL): Database failed to open');
+  });
 });

@@ -58,7 +58,7 @@ export default defineCommand({
   },
   async run(input, ctx) {
     // Loaded on demand: admin commands start faster without the server's modules.
-    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createLogger }, { createNatsAuthority }] = await Promise.all([
+    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createConsoleLogger }, { createNatsAuthority }] = await Promise.all([
       import('../../coordinator.js'),
       import('../../dev/nats-server.js'),
       import('../../observability/logger.js'),
@@ -107,7 +107,8 @@ export default defineCommand({
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
         nats: nats.url,
         adminKeys: [key.publicKey],
-        logger: createLogger(ctx.logLevel ?? 'warn'),
+        // A person reads this console: short lines, not JSON.
+        logger: createConsoleLogger(ctx.logLevel ?? 'warn'),
       });
       cleanup.unshift(() => coordinator.close());
       const exports = { TRIBUTARY_COORDINATOR: coordinator.address, TRIBUTARY_KEY: keyFile, TRIBUTARY_NATS: nats.url };
