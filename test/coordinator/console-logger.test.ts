@@ -11,7 +11,7 @@ describe("the dev console's logger", () => {
     const { lines, out } = capture();
     createConsoleLogger('info', out).info({ federation: 'iris', round: 2 }, 'round committed');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d INFO  round committed federation=iris round=2\n$/);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d INFO {2}round committed federation=iris round=2\n$/);
   });
 
   it('shows an error by its message, without its stack', () => {
