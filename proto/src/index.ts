@@ -89,6 +89,16 @@ export {
   toFloat32,
   toFloat64,
 } from './safetensors.js';
+export {
+  MAX_SPEC_VALUES,
+  MODEL_INITS,
+  formatModelSpec,
+  initialTensors,
+  parseModelSpec,
+  seededRandom,
+  shuffle,
+} from './model-init.js';
+export type { InitialModelOptions, ModelInit, TensorDeclaration } from './model-init.js';
 export { refusalCount, totalRefusals } from './refusal-counts.js';
 export type { DType, SafetensorsEntry, SafetensorsLayout, Tensor, TensorData, TensorMap } from './safetensors.js';
 export {

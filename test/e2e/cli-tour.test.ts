@@ -1,12 +1,14 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SiteClient } from '@tributary/client-sdk';
-import { encodeSafetensors, readKeyFile, sha256Hex } from '@tributary/proto';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeSafetensors, encodeSafetensors, readKeyFile } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelopeOf, runCli, startCli, type CliProcess, type CliResult } from '../helpers/cli.js';
 import { eventually } from '../helpers/stack.js';
-import { toyModel, toyTrain } from '../helpers/training.js';
+import { toyModel } from '../helpers/training.js';
 
 function json<T>(r: CliResult): T {
   const envelope = envelopeOf<T>(r);
@@ -14,7 +16,7 @@ function json<T>(r: CliResult): T {
   return envelope.result as T;
 }
 
-describe('the CLI tour of the README, through the real binary', () => {
+describe('federation settings through the real binary', () => {
   let dir: string;
   let dev: CliProcess | undefined;
   let env: Record<string, string> = {};
@@ -30,6 +32,7 @@ describe('the CLI tour of the README, through the real binary', () => {
     const started = JSON.parse(dev.firstLine) as { ok: boolean; result: { exports: Record<string, string>; coordinatorKeyId: string } };
     env = started.result.exports;
     coordinatorKeyId = started.result.coordinatorKeyId;
+    await writeFile(join(dir, 'init.safetensors'), encodeSafetensors(toyModel()));
   });
 
   afterAll(async () => {
@@ -39,75 +42,6 @@ describe('the CLI tour of the README, through the real binary', () => {
 
   it('prints the key id of the coordinator key, kept in the dev data directory', async () => {
     expect(coordinatorKeyId).toBe((await readKeyFile(join(dir, 'dev', 'data', 'coordinator.key'))).keyId);
-  });
-
-  it('walks from keygen to an exported model version', async () => {
-    const keygen = await tributary(['keygen', 'hospital-a', '--out', 'hospital-a.key']);
-    expect(keygen.code, keygen.stderr).toBe(0);
-    expect((await stat(join(dir, 'hospital-a.key'))).mode & 0o777).toBe(0o600);
-
-    await writeFile(join(dir, 'init.safetensors'), encodeSafetensors(toyModel()));
-    const create = await tributary([
-      'federation', 'create', 'churn', '--initial-model', 'init.safetensors', '--strategy', 'fedavg', '--rounds', '2', '--min-sites', '1', '--deadline', '5m',
-    ]);
-    expect(create.code, create.stderr + create.stdout).toBe(0);
-
-    const add = await tributary(['site', 'add', 'hospital-a', '--public-key', 'hospital-a.key', '--federation', 'churn']);
-    expect(add.code, add.stderr + add.stdout).toBe(0);
-
-    const invite = await tributary(['site', 'invite', '--federation', 'churn', '--name', 'hospital-b', '--ttl', '24h', '--json']);
-    expect(invite.code, invite.stderr).toBe(0);
-    expect(json<{ token: string }>(invite).token).toMatch(/^trib_inv_/);
-
-    const sites = await tributary(['site', 'list', '--federation', 'churn', '--json']);
-    expect(json<Array<{ name: string }>>(sites).map((s) => s.name)).toEqual(['hospital-a']);
-
-    const show = await tributary(['federation', 'show', 'churn']);
-    expect(show.code).toBe(0);
-    expect(show.stdout).toContain('churn');
-    expect(show.stdout).toContain('hospital-a');
-
-    // hospital-a trains with the SDK, using the key file keygen wrote.
-    const site = await SiteClient.connect({ coordinator: env['TRIBUTARY_COORDINATOR'] ?? '', nats: env['TRIBUTARY_NATS'] ?? '', key: join(dir, 'hospital-a.key') });
-    const controller = new AbortController();
-    const training = site.participate('churn', async (task) => ({ weights: toyTrain(task.model, site.site, task.round), numExamples: 8 }), {
-      signal: controller.signal,
-    });
-
-    const start = await tributary(['run', 'start', 'churn', '--watch']);
-    controller.abort();
-    await training;
-    await site.close();
-    expect(start.code, start.stderr + start.stdout).toBe(0);
-    const runId = /[0-9a-f]{16}/.exec(start.stdout)?.[0] ?? '';
-    expect(runId).not.toBe('');
-
-    const status = await tributary(['run', 'status', runId, '--json']);
-    expect(json<{ run: { status: string } }>(status).run.status).toBe('RUN_STATUS_FINISHED');
-
-    const rounds = await tributary(['round', 'list', runId]);
-    expect(rounds.code).toBe(0);
-    expect(rounds.stdout.match(/COMMITTED/g)).toHaveLength(2);
-
-    const versions = await tributary(['model', 'list', 'churn', '--json']);
-    const list = json<Array<{ version: number; sha256: string }>>(versions);
-    expect(list.map((v) => v.version)).toEqual([1, 2, 3]);
-
-    const exported = await tributary(['model', 'export', 'churn', '--version', '3', '--out', 'churn-v3.safetensors']);
-    expect(exported.code, exported.stderr).toBe(0);
-    expect(sha256Hex(await readFile(join(dir, 'churn-v3.safetensors')))).toBe(list[2]?.sha256);
-
-    // The tracking store logs rounds in the background: the run shows up once they are in.
-    const found = await eventually(async () => {
-      const search = json<{ runs: Array<{ runId: string }> }>(await tributary(['run', 'search', 'churn', '--filter', 'metrics.sites_accepted >= 1', '--json']));
-      return search.runs.length > 0 ? search.runs : undefined;
-    });
-    expect(found.map((r) => r.runId)).toEqual([runId]);
-
-    const revoke = await tributary(['site', 'revoke', 'hospital-a']);
-    expect(revoke.code).toBe(0);
-    const after = await tributary(['site', 'list', '--json']);
-    expect(json<Array<{ name: string; status: string }>>(after).find((s) => s.name === 'hospital-a')?.status).toContain('REVOKED');
   });
 
   it('creates a federation for every built-in strategy, with its options', async () => {
@@ -137,7 +71,7 @@ describe('the CLI tour of the README, through the real binary', () => {
         expect(shown.settings.strategyOptions[key], `${strategy} ${key}`).toBe(value);
       }
     }
-  });
+  }, 240_000);
 
   it('refuses an unknown strategy option, naming it', async () => {
     const bad = await tributary(['federation', 'create', 'bad-opt', '--initial-model', 'init.safetensors', '--strategy', 'fedadam', '--strategy-option', 'beta_9=1', '--json']);
@@ -154,5 +88,94 @@ describe('the CLI tour of the README, through the real binary', () => {
     expect(envelope.ok).toBe(false);
     expect(envelope.error?.code).toBe('NOT_FOUND');
     expect(envelope.error?.message).toContain('no-such-federation');
+  });
+});
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The shell blocks of the README's "CLI tour" section, in order. */
+async function tourBlocks(): Promise<string[]> {
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  const start = readme.indexOf('## CLI tour');
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+}
+
+/** The environment of a fresh shell: HOME in a temp dir, no Tributary settings from outside. */
+function shellEnv(home: string): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRIBUTARY_')));
+  // Other suites may hold 127.0.0.1:7400; the stack takes a free port and writes it to its env file.
+  return { ...env, HOME: home, TRIBUTARY_GRPC_LISTEN: '127.0.0.1:0' };
+}
+
+function bash(script: string, home: string): Promise<CliResult> {
+  return new Promise((done) => {
+    const child = spawn('bash', ['-c', `set -euo pipefail\n${script}`], { cwd: REPO, env: shellEnv(home), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('the CLI tour of the README, run as written', async () => {
+  const blocks = await tourBlocks();
+  const [devBlock = '', shellBlock = '', ...steps] = blocks;
+  let home = '';
+  let dev: ChildProcess | undefined;
+  let devOutput = '';
+
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'tributary-readme-tour-'));
+    // The first terminal: the stack runs until interrupted, in its own process group.
+    dev = spawn('bash', ['-c', devBlock], { cwd: REPO, env: shellEnv(home), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    dev.stdout?.on('data', (d: Buffer) => (devOutput += d.toString()));
+    dev.stderr?.on('data', (d: Buffer) => (devOutput += d.toString()));
+    // It prints its summary after writing its env file.
+    await eventually(() => (devOutput.includes('Ctrl-C stops both.') ? true : undefined), 60_000);
+    await access(join(home, '.tributary', 'dev', 'env'));
+  }, 90_000);
+
+  afterAll(async () => {
+    if (dev?.pid !== undefined && dev.exitCode === null) {
+      const exited = new Promise((r) => dev?.once('exit', r));
+      process.kill(-dev.pid, 'SIGINT');
+      await exited;
+    }
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('starts the stack in one block and sets up the second shell in the next', () => {
+    expect(devBlock).toContain('tributary dev --dir ~/.tributary/dev');
+    expect(shellBlock).toContain('. ~/.tributary/dev/env');
+    expect(steps.length).toBeGreaterThanOrEqual(4);
+    expect(devOutput).toContain('Tributary dev environment is up.');
+  });
+
+  it.each(steps.map((block, i) => [i + 1, block.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? '', block]))(
+    'runs step %i ("%s" and the rest of its block) without an error',
+    async (_step, _first, block) => {
+      const r = await bash(`${shellBlock}\n${block}`, home);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    },
+    120_000,
+  );
+
+  it('trains the federation to a finished run and exports its latest model', async () => {
+    const r = await bash(`${shellBlock}\ntributary run status "$(tributary run list iris --quiet | head -n 1)" --json`, home);
+    expect(JSON.parse(r.stdout).result.run.status).toBe('RUN_STATUS_FINISHED');
+    const final = decodeSafetensors(await readFile(join(home, 'tributary-tour', 'iris-final.safetensors')));
+    expect(Object.keys(final.tensors).sort()).toEqual(['b', 'w']);
+  });
+
+  it("keeps the site's key in the site's own directory, readable by its owner only", async () => {
+    expect((await stat(join(home, 'tributary-tour', 'hospital-a', 'site.key'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('writes nothing into the repository', async () => {
+    const r = await bash('git status --porcelain --untracked-files=all -- . | grep -E "\\.(key|safetensors)$|tributary-dev|tributary-tour" || true', home);
+    expect(r.stdout).toBe('');
   });
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { TributaryError } from '@tributary/proto';
 import type { AdminClient } from '../admin-client.js';
 import type { ClientConfig } from '../config/client-config.js';
 import type { LogLevel } from '../config/values.js';
@@ -72,8 +73,18 @@ export interface CliCommand<I, R> {
   run(input: I, ctx: CommandContext): Promise<R | Running<R>>;
   /** Human output; an empty string prints nothing. */
   render(result: R, ctx: RenderContext): string;
+  /**
+   * With `-q, --quiet` (offered when this is defined): only what a script needs, e.g. ids one a
+   * line, for `RUN=$(tributary run list iris --quiet | head -n 1)`.
+   */
+  quiet?(result: R): string;
   /** Exit code of a successful command. @default 0 */
   exitCode?(result: R): number;
+  /**
+   * A result that reports a failure (a watched run that FAILED): with `--json` the envelope is
+   * `{"ok":false,"error":...,"result":...}`, and the exit code 1.
+   */
+  failure?(result: R): TributaryError | undefined;
 }
 
 /** Identity, for type inference of a command's input and result. */

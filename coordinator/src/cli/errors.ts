@@ -42,6 +42,8 @@ export interface FailureContext {
   readonly keyFile?: string | undefined;
   /** Whether the command connects with TLS (--tls-ca), when it talks to a coordinator. */
   readonly tls?: boolean | undefined;
+  /** The deadline of each call (--timeout), when it talks to a coordinator. */
+  readonly timeoutMs?: number | undefined;
 }
 
 export const EXIT_FAILURE = 1;
@@ -60,9 +62,14 @@ const LISTING: Readonly<Record<string, string>> = {
 export function describeFailure(err: unknown, ctx: FailureContext): CliFailure {
   const e = TributaryError.from(err);
   const code = e.reason !== Reason.INTERNAL ? e.reason : e.code;
-  const message = e.code === 'UNAVAILABLE' && e.reason === Reason.UNAVAILABLE && ctx.coordinator !== undefined
-    ? `cannot reach the coordinator at ${ctx.coordinator} (${connectionProblem(e.message)})`
-    : e.message;
+  const message =
+    e.code === 'UNAVAILABLE' && e.reason === Reason.UNAVAILABLE && ctx.coordinator !== undefined
+      ? `cannot reach the coordinator at ${ctx.coordinator} (${connectionProblem(e.message)})`
+      : e.code === 'DEADLINE_EXCEEDED' && ctx.coordinator !== undefined
+        ? `the coordinator at ${ctx.coordinator} did not answer within ${ctx.timeoutMs === undefined ? 'the deadline' : formatSeconds(ctx.timeoutMs)}`
+        : e.code === 'INVALID_ARGUMENT' && !ctx.usage
+          ? inFlagTerms(e.message)
+          : e.message;
   const given = e.details?.['hint'];
   const hint = typeof given === 'string' ? given : hintFor(e, ctx);
   const exitCode = e.code === 'CANCELLED' ? EXIT_INTERRUPTED : ctx.usage || e.reason === Reason.USAGE ? EXIT_USAGE : EXIT_FAILURE;
@@ -116,13 +123,13 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
             : ''
       }`;
     case 'DEADLINE_EXCEEDED':
-      return `The coordinator at ${coordinator} did not answer in time; check that it is healthy.`;
+      return `Check that ${coordinator} is a running Tributary coordinator (not another service on that port) and that it is healthy; --timeout / TRIBUTARY_TIMEOUT waits longer.`;
     case 'UNAUTHENTICATED':
       return 'The coordinator refused the call signature: check --key / TRIBUTARY_KEY.';
     case 'PERMISSION_DENIED':
       return 'The key lacks the privilege for this: use an admin key (--key / TRIBUTARY_KEY).';
     case 'NOT_FOUND':
-      return `\`${LISTING[ctx.command[0] ?? ''] ?? 'tributary federation list'}\` shows what exists.`;
+      return `\`${missingListing(e.message) ?? LISTING[ctx.command[0] ?? ''] ?? 'tributary federation list'}\` shows what exists.`;
     case 'ALREADY_EXISTS':
       return 'Choose another name.';
     case 'FAILED_PRECONDITION':
@@ -132,6 +139,41 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
     default:
       return 'Run again with --log-level debug for details.';
   }
+}
+
+/**
+ * The command listing what a NOT_FOUND message says is missing: the coordinator names it first
+ * (`federation "x" does not exist`, `model version 3 of "churn" does not exist`).
+ */
+function missingListing(message: string): string | undefined {
+  const version = /^model version \d+ of "([a-z0-9_-]+)"/.exec(message);
+  if (version !== null) return `tributary model list ${version[1] ?? ''}`;
+  const noun = /^(federation|site|run|round) /.exec(message)?.[1];
+  return noun === undefined ? undefined : noun === 'round' ? 'tributary round list <run-id>' : LISTING[noun];
+}
+
+/** The coordinator's field names, as the flags people type. */
+const FIELD_FLAGS: readonly (readonly [RegExp, string])[] = [
+  [/\b(?:settings\.)?sample_fraction\b/g, '--sample-fraction'],
+  [/\b(?:settings\.)?sample_count\b/g, '--sample-count'],
+  [/\b(?:settings\.)?min_sites\b/g, '--min-sites'],
+  [/\b(?:settings\.)?norm_bound_mode\b/g, '--norm-bound-mode'],
+  [/\b(?:settings\.)?norm_bound\b/g, '--norm-bound'],
+  [/\b(?:settings\.)?max_examples\b/g, '--max-examples'],
+  [/\b(?:settings\.)?round_deadline_seconds\b/g, '--deadline'],
+  [/\b(?:settings\.)?evaluate_every\b/g, '--evaluate-every'],
+  [/\b(?:settings\.)?keep_versions\b/g, '--keep-versions'],
+  [/\bsettings\.rounds\b/g, '--rounds'],
+  [/\bttl_seconds\b/g, '--ttl'],
+];
+
+function inFlagTerms(message: string): string {
+  return FIELD_FLAGS.reduce((text, [field, flag]) => text.replace(field, flag), message);
+}
+
+/** `30s`, `1.5s`, `2m`. */
+function formatSeconds(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Number((ms / 1000).toFixed(3))}s`;
 }
 
 /** The useful part of grpc-js's connection errors: `connect ECONNREFUSED 127.0.0.1:7400`. */

@@ -8,7 +8,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   federation: 'Federations: create, list, show',
   run: 'Training runs: start, stop, status, list, watch, search (in the tracking store)',
   round: 'Rounds of a run: list',
-  model: 'Model versions: list, export',
+  model: 'Models: init, inspect (files); list, export, gc (versions)',
   metric: 'Metrics sites stream: tail, show',
   nats: 'NATS credentials: init (operator, accounts, server configuration)',
 };
@@ -88,7 +88,9 @@ function addCommand(
     leaf.option('--tls-ca <file>', 'connect with TLS, trusting this CA certificate (PEM) (env TRIBUTARY_TLS_CA)');
     leaf.option('--tls-cert <file>', 'client certificate (PEM) for mutual TLS, with --tls-key (env TRIBUTARY_TLS_CERT)');
     leaf.option('--tls-key <file>', 'client private key (PEM) for mutual TLS (env TRIBUTARY_TLS_KEY)');
+    leaf.option('--timeout <duration>', 'deadline of each call to the coordinator, e.g. 10s, 2m (env TRIBUTARY_TIMEOUT; default 30s)');
   }
+  if (command.quiet !== undefined) leaf.option('-q, --quiet', 'print only the ids (or token), one a line, for scripts');
   leaf.option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
   leaf.addOption(logLevelOption());
   leaf.action((...params: unknown[]) => {

@@ -9,7 +9,7 @@ import { AdminClient } from '../admin-client.js';
 import { loadClientConfig } from '../config/client-config.js';
 import type { ClientConfig } from '../config/client-config.js';
 import type { TlsFiles } from '../config/tls-files.js';
-import { parseLogLevel } from '../config/values.js';
+import { invalidValue, parseDuration, parseLogLevel } from '../config/values.js';
 import type { LogLevel } from '../config/values.js';
 import { Running } from './command.js';
 import type { CliCommand, CommandContext, RawInput } from './command.js';
@@ -20,6 +20,9 @@ import { buildProgram, commandPathOf } from './program.js';
 import type { Selection } from './program.js';
 import { silentProgress, streamProgress } from './progress.js';
 import type { Progress } from './progress.js';
+
+/** Deadline of each unary call unless `--timeout` / TRIBUTARY_TIMEOUT say otherwise. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 /** The process around the CLI; tests may pass their own. */
 export interface CliIo {
@@ -98,6 +101,7 @@ async function execute(selection: Selection, io: CliIo, output: Output): Promise
   signals.on('SIGINT', onSignal);
   signals.on('SIGTERM', onSignal);
   const tty = io.stdout.isTTY === true;
+  const quiet = raw.opts['quiet'] === true;
   const progress = output.json ? silentProgress : streamProgress(io.stdout, tty);
   const ctx = new RunnerContext(raw, io, output.json, controller.signal, progress);
   const failureContext = () => ({ command: command.path, usage: false, ...ctx.addressing(command.connects === true) });
@@ -105,7 +109,10 @@ async function execute(selection: Selection, io: CliIo, output: Output): Promise
     let input: unknown;
     try {
       input = command.parse(raw);
-      if (command.connects === true) ctx.clientConfig();
+      if (command.connects === true) {
+        ctx.clientConfig();
+        ctx.callTimeoutMs();
+      }
     } catch (err) {
       return output.failure(err, { ...failureContext(), usage: true });
     }
@@ -113,12 +120,14 @@ async function execute(selection: Selection, io: CliIo, output: Output): Promise
     const outcome = command.handlesInterrupt === true ? await pending : await cancelOnAbort(pending, controller.signal);
     progress.done();
     if (outcome instanceof Running) {
-      output.result(command, outcome.result, tty);
+      output.result(command, outcome.result, tty, quiet);
       await outcome.untilStopped();
       return 0;
     }
-    output.result(command, outcome, tty);
-    return command.exitCode?.(outcome) ?? 0;
+    const failure = command.failure?.(outcome);
+    if (failure !== undefined && output.json) return output.failure(failure, failureContext(), outcome);
+    output.result(command, outcome, tty, quiet);
+    return command.exitCode?.(outcome) ?? (failure === undefined ? 0 : 1);
   } catch (err) {
     progress.done();
     return output.failure(err, failureContext());
@@ -134,6 +143,7 @@ class RunnerContext implements CommandContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   private config: ClientConfig | undefined;
+  private timeoutMs: number | undefined;
   private client: Promise<AdminClient> | undefined;
 
   constructor(
@@ -164,22 +174,35 @@ class RunnerContext implements CommandContext {
     return this.config;
   }
 
+  /** `--timeout` > TRIBUTARY_TIMEOUT > 30 s: the deadline of each unary call. */
+  callTimeoutMs(): number {
+    if (this.timeoutMs === undefined) {
+      const flag = optString(this.raw, 'timeout');
+      const env = this.env['TRIBUTARY_TIMEOUT'];
+      const ms = flag !== undefined ? parseDuration(flag, '--timeout') : env !== undefined ? parseDuration(env, { name: 'timeout', from: 'TRIBUTARY_TIMEOUT' }) : DEFAULT_CALL_TIMEOUT_MS;
+      if (ms < 1) throw invalidValue('--timeout', flag ?? env, 'must be more than 0, e.g. 30s');
+      this.timeoutMs = ms;
+    }
+    return this.timeoutMs;
+  }
+
   admin(): Promise<AdminClient> {
     this.client ??= (async () => {
       const config = this.clientConfig();
+      const callTimeoutMs = this.callTimeoutMs();
       const key = await loadSigningKey(config.keyFile);
       const credentials = config.tls === undefined ? undefined : await tlsCredentials(config.tls);
-      return new AdminClient({ address: config.coordinator, key, ...(credentials === undefined ? {} : { credentials }) });
+      return new AdminClient({ address: config.coordinator, key, callTimeoutMs, ...(credentials === undefined ? {} : { credentials }) });
     })();
     return this.client;
   }
 
   /** Coordinator address, key file and whether TLS is on, for hints, when known. */
-  addressing(connects: boolean): { coordinator?: string; keyFile?: string; tls?: boolean } {
+  addressing(connects: boolean): { coordinator?: string; keyFile?: string; tls?: boolean; timeoutMs?: number } {
     if (!connects) return {};
     try {
       const config = this.clientConfig();
-      return { coordinator: config.coordinator, keyFile: config.keyFile, tls: config.tls !== undefined };
+      return { coordinator: config.coordinator, keyFile: config.keyFile, tls: config.tls !== undefined, timeoutMs: this.callTimeoutMs() };
     } catch {
       return {};
     }
@@ -214,20 +237,23 @@ class Output {
     private readonly debug: boolean,
   ) {}
 
-  result(command: CliCommand<unknown, unknown>, result: unknown, tty: boolean): void {
+  result(command: CliCommand<unknown, unknown>, result: unknown, tty: boolean, quiet: boolean): void {
     if (this.json) {
       this.io.stdout.write(`${JSON.stringify({ ok: true, result: result ?? null }, jsonReplacer)}\n`);
       return;
     }
-    const text = command.render(result, { tty });
+    const text = quiet && command.quiet !== undefined ? command.quiet(result) : command.render(result, { tty });
     if (text !== '') this.io.stdout.write(`${text}\n`);
   }
 
-  failure(err: unknown, ctx: Parameters<typeof describeFailure>[1]): number {
+  failure(err: unknown, ctx: Parameters<typeof describeFailure>[1], result?: unknown): number {
     const f: CliFailure = describeFailure(err, ctx);
     if (this.json) {
       const error = { code: f.code, message: f.message, hint: f.hint };
-      this.io.stdout.write(`${JSON.stringify({ ok: false, error })}\n`);
+      this.io.stdout.write(`${JSON.stringify(result === undefined ? { ok: false, error } : { ok: false, error, result }, jsonReplacer)}\n`);
+    } else if (f.status === 'CANCELLED') {
+      // Stopping on Ctrl-C is what was asked for: said plainly, not as an error.
+      this.io.stderr.write(`${f.message}\n${f.hint === '' ? '' : `${f.hint}\n`}`);
     } else {
       this.io.stderr.write(`Error (${f.code}): ${f.message}\n${f.hint === '' ? '' : `Hint: ${f.hint}\n`}`);
     }

@@ -1,8 +1,9 @@
-import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateSigningKey, readKeyFile, Reason, TributaryError, writeKeyFile } from '@tributary/proto';
-import { parseHostPort } from '../../config/values.js';
+import { parseHostPort, parseInteger } from '../../config/values.js';
 import { defineCommand, Running } from '../command.js';
 import { optFlag, optInteger, optString } from '../input.js';
 import { fields } from '../render.js';
@@ -28,6 +29,8 @@ export interface DevResult {
   readonly dashboardPort: number;
   /** The directory is removed on exit (no --dir given). */
   readonly temporary: boolean;
+  /** `<dir>/env`: the exports as a shell script, to `. <dir>/env` in another shell. */
+  readonly envFile: string;
   /** Environment for admin commands and sites in other shells. */
   readonly exports: Readonly<Record<string, string>>;
 }
@@ -39,8 +42,8 @@ export default defineCommand({
   options(cmd) {
     cmd
       .option('--dir <dir>', 'keep state in this directory (default: a temp dir removed on exit)')
-      .option('--grpc-listen <host:port>', 'coordinator gRPC address (default 127.0.0.1:7400)')
-      .option('--nats-port <port>', 'nats-server port (default: a free port)')
+      .option('--grpc-listen <host:port>', 'coordinator gRPC address (env TRIBUTARY_GRPC_LISTEN; default: the one kept in --dir, else 127.0.0.1:7400)')
+      .option('--nats-port <port>', 'nats-server port, 0 for a free one (env TRIBUTARY_NATS_PORT; default: the one kept in --dir, else a free one)')
       .option('--http-port <port>', 'web dashboard port (default: a free port; `tributary dashboard` finds it)')
       .option('--no-nats-auth', 'run nats-server without authentication instead of in operator mode with per-site credentials')
       .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
@@ -50,7 +53,7 @@ export default defineCommand({
     return {
       dir,
       grpcListen: optHostPort(optString(raw, 'grpcListen')),
-      natsPort: optInteger(raw, 'natsPort', '--nats-port', 1, 65535),
+      natsPort: optInteger(raw, 'natsPort', '--nats-port', 0, 65535),
       httpPort: optInteger(raw, 'httpPort', '--http-port', 0, 65535) ?? 0,
       // Commander sets natsAuth to false for --no-nats-auth.
       natsAuth: raw.opts['natsAuth'] !== false,
@@ -59,7 +62,7 @@ export default defineCommand({
   },
   async run(input, ctx) {
     // Loaded on demand: admin commands start faster without the server's modules.
-    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createLogger }, { createNatsAuthority }] = await Promise.all([
+    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createConsoleLogger }, { createNatsAuthority }] = await Promise.all([
       import('../../coordinator.js'),
       import('../../dev/nats-server.js'),
       import('../../observability/logger.js'),
@@ -84,22 +87,39 @@ export default defineCommand({
       // The authority is made once and kept with the directory, like the admin key.
       const natsAuthority = input.natsAuth ? join(dir, 'nats-authority') : undefined;
       if (natsAuthority !== undefined && !(await exists(join(natsAuthority, 'authority.json')))) await createNatsAuthority({ dir: natsAuthority });
+      // Addresses are kept with the directory, so a restarted stack is where its sites and
+      // shells left it: flags > environment > the kept ones > defaults.
+      const kept = await readDevAddresses(join(dir, ADDRESSES_FILE));
+      const envPort = ctx.env['TRIBUTARY_NATS_PORT'];
+      const natsPort = input.natsPort ?? (envPort === undefined ? undefined : parseInteger(envPort, { name: 'nats port', from: 'TRIBUTARY_NATS_PORT' }, 0, 65535)) ?? kept.natsPort;
+      const envListen = ctx.env['TRIBUTARY_GRPC_LISTEN'];
+      const grpcListen = input.grpcListen ?? (envListen === undefined ? undefined : parseHostPort(envListen, { name: 'grpc listen address', from: 'TRIBUTARY_GRPC_LISTEN' }, { allowPortZero: true })) ?? kept.grpcListen;
+      if (natsPort !== undefined && natsPort !== 0 && natsPort === kept.natsPort && !(await portIsFree(natsPort))) {
+        throw TributaryError.of(Reason.LISTEN_FAILED, `the NATS port ${natsPort} this directory used before is taken by another process`, {
+          details: { hint: 'Stop what holds it, or pass --nats-port 0 to pick a free port (sites then need the new TRIBUTARY_NATS).' },
+        });
+      }
       const nats = await NatsServer.start({
         storeDir: join(dir, 'nats'),
-        ...(input.natsPort === undefined ? {} : { port: input.natsPort }),
+        ...(natsPort === undefined || natsPort === 0 ? {} : { port: natsPort }),
         ...(natsAuthority === undefined ? {} : { operator: { authorityDir: natsAuthority } }),
       });
       cleanup.unshift(() => nats.stop());
       const coordinator = await Coordinator.start({
         dataDir: join(dir, 'data'),
-        ...(input.grpcListen === undefined ? {} : { grpcListen: input.grpcListen }),
+        ...(grpcListen === undefined ? {} : { grpcListen }),
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
         nats: nats.url,
         adminKeys: [key.publicKey],
         httpPort: input.httpPort,
-        logger: createLogger(ctx.logLevel ?? 'warn'),
+        // A person reads this console: short lines, not JSON.
+        logger: createConsoleLogger(ctx.logLevel ?? 'warn'),
       });
       cleanup.unshift(() => coordinator.close());
+      const exports = { TRIBUTARY_COORDINATOR: coordinator.address, TRIBUTARY_KEY: keyFile, TRIBUTARY_NATS: nats.url };
+      const envFile = join(dir, 'env');
+      await writeFile(join(dir, ADDRESSES_FILE), `${JSON.stringify({ grpcListen: coordinator.address, natsPort: nats.port }, null, 2)}\n`);
+      await writeFile(envFile, `# Written by tributary dev: . ${shellQuote(envFile)}\n${Object.entries(exports).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join('\n')}\n`);
       const result: DevResult = {
         coordinator: coordinator.address,
         nats: nats.url,
@@ -109,8 +129,9 @@ export default defineCommand({
         dashboardPort: coordinator.dashboardPort ?? input.httpPort,
         dir,
         temporary,
+        envFile,
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
-        exports: { TRIBUTARY_COORDINATOR: coordinator.address, TRIBUTARY_KEY: keyFile, TRIBUTARY_NATS: nats.url },
+        exports,
       };
       if (stopped.aborted) await stop();
       return new Running(result, async () => {
@@ -140,7 +161,7 @@ export default defineCommand({
         ['data', `${join(r.dir, 'data')}${r.temporary ? ' (removed on exit)' : ''}`],
       ]).replace(/^/gm, '  '),
       '',
-      'In another shell:',
+      `In another shell (or \`. ${shellQuote(r.envFile)}\`):`,
       ...Object.entries(r.exports).map(([name, value]) => `  export ${name}=${shellQuote(value)}`),
       '  tributary federation list',
       '',
@@ -160,6 +181,37 @@ function stdinClosed(): AbortSignal {
 
 function optHostPort(text: string | undefined): string | undefined {
   return text === undefined ? undefined : parseHostPort(text, '--grpc-listen', { allowPortZero: true });
+}
+
+/** Where `dev --dir` keeps its addresses across restarts. */
+const ADDRESSES_FILE = 'dev.json';
+
+/** The addresses a directory's stack used last time; none when the file is missing or not ours. */
+async function readDevAddresses(file: string): Promise<{ grpcListen?: string; natsPort?: number }> {
+  let parsed: unknown;
+  try {
+    const text = await readFile(file, 'utf8');
+    if (text.length > 4096) return {};
+    parsed = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  const o = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const port = o['natsPort'];
+  const listen = o['grpcListen'];
+  return {
+    ...(typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65535 ? { natsPort: port } : {}),
+    ...(typeof listen === 'string' && /^[^\s]{1,300}:\d{1,5}$/.test(listen) ? { grpcListen: listen } : {}),
+  };
+}
+
+/** Whether nothing listens on the loopback port now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
 
 async function exists(path: string): Promise<boolean> {

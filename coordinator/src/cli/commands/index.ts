@@ -9,6 +9,8 @@ import metricShow from './metric/show.js';
 import metricTail from './metric/tail.js';
 import modelExport from './model/export.js';
 import modelGc from './model/gc.js';
+import modelInit from './model/init.js';
+import modelInspect from './model/inspect.js';
 import modelList from './model/list.js';
 import natsInit from './nats/init.js';
 import roundList from './round/list.js';
@@ -47,6 +49,8 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   roundList,
   metricTail,
   metricShow,
+  modelInit,
+  modelInspect,
   modelList,
   modelExport,
   modelGc,

@@ -1,14 +1,14 @@
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Reason, TributaryError } from '@tributary/proto';
 import type { Federation__Output, FederationSettings } from '@tributary/proto';
 import { invalidValue } from '../../../config/values.js';
 import { defineCommand } from '../../command.js';
 import { UsageError } from '../../errors.js';
+import { openRegularFile } from '../../files.js';
 import { nameArg, optDurationMs, optFraction, optInteger, optList, optString, UINT32_MAX } from '../../input.js';
 import { plural } from '../../render.js';
 import { settingsSummary } from './show.js';
+
+const INITIAL_MODEL_HINT = 'Write one with `tributary model init --spec "w:F32:[4,3],b:F32:[3]" --out init.safetensors`, or save your model with the safetensors library.';
 
 const FAILURE_POLICIES = {
   fail: 'ROUND_FAILURE_POLICY_FAIL_RUN',
@@ -96,15 +96,7 @@ export default defineCommand({
   async run(input, ctx): Promise<Federation__Output> {
     const path = resolve(ctx.cwd, input.initialModel);
     // Streamed from the file in chunks: initial weights of any size never sit in memory whole.
-    try {
-      await access(path, constants.R_OK);
-    } catch (err) {
-      throw TributaryError.of(
-        Reason.INVALID_ARGUMENT,
-        `cannot read --initial-model ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err)}`,
-        { cause: err },
-      );
-    }
+    await openRegularFile(path, '--initial-model', INITIAL_MODEL_HINT);
     const admin = await ctx.admin();
     return admin.createFederation({
       name: input.name,

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { defineCommand } from '../../command.js';
-import { nameArg, optInteger, optString } from '../../input.js';
+import { refuseExisting, writeFileAtomically } from '../../files.js';
+import { nameArg, optFlag, optInteger, optString } from '../../input.js';
 import { formatBytes } from '../../render.js';
 
 export interface ModelExportResult {
@@ -22,28 +21,23 @@ export default defineCommand({
   options(cmd) {
     cmd.option('--version <n>', 'model version (default: the latest)');
     cmd.requiredOption('--out <file>', 'where to write the .safetensors file');
+    cmd.option('--force', 'replace an existing file');
   },
   parse(raw) {
     return {
       federation: nameArg(raw, 0, 'federation'),
       version: optInteger(raw, 'version', '--version', 1, Number.MAX_SAFE_INTEGER),
       out: optString(raw, 'out') ?? '',
+      force: optFlag(raw, 'force'),
     };
   },
   async run(input, ctx): Promise<ModelExportResult> {
+    const file = resolve(ctx.cwd, input.out);
+    // Refused before the download, not after it.
+    if (!input.force) await refuseExisting(file, '--out');
     const admin = await ctx.admin();
     const model = await admin.downloadModel(input.federation, input.version, { signal: ctx.signal });
-    const file = resolve(ctx.cwd, input.out);
-    await mkdir(dirname(file), { recursive: true });
-    // Write beside the target, then rename: readers never see a partial file.
-    const partial = `${file}.${randomBytes(4).toString('hex')}.partial`;
-    try {
-      await writeFile(partial, model.bytes);
-      await rename(partial, file);
-    } catch (err) {
-      await rm(partial, { force: true });
-      throw err;
-    }
+    await writeFileAtomically(file, model.bytes, { overwrite: input.force, flag: '--out' });
     return { federation: input.federation, version: model.version, sha256: model.sha256, size: model.bytes.length, file };
   },
   render(r) {

@@ -19,4 +19,5 @@ export default defineCommand({
   render(runs) {
     return runs.length === 0 ? 'No runs.' : runsTable(runs);
   },
+  quiet: (runs) => runs.map((r) => r.id).join('\n'),
 });

@@ -3,13 +3,15 @@ import { defineCommand } from '../../command.js';
 import { nameArg, optFlag, optInteger, UINT32_MAX } from '../../input.js';
 import { plural } from '../../render.js';
 import { runSummary } from '../../views.js';
-import { exitCodeOfRun, followRun } from './watch.js';
+import { exitCodeOfRun, failureOfRun, followRun } from './watch.js';
 
 export default defineCommand({
   path: ['run', 'start'],
   summary: "Start a run of a federation's training",
   args: [['<federation>', 'federation name']],
   connects: true,
+  // Ctrl-C while watching stops the watch with the run's id; the run goes on.
+  handlesInterrupt: true,
   options(cmd) {
     cmd.option('--rounds <n>', "rounds to run (default: the federation's setting)");
     cmd.option('--watch', 'follow the run until it ends (exit 0 if it FINISHED, 1 otherwise)');
@@ -33,4 +35,5 @@ export default defineCommand({
     return `Started run ${run.id} of ${run.federation} (${plural(run.rounds, 'round')}, from model version ${run.startVersion}).\nFollow it with: tributary run watch ${run.id}`;
   },
   exitCode: exitCodeOfRun,
+  failure: failureOfRun,
 });

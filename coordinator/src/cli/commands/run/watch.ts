@@ -1,4 +1,4 @@
-import { refusalCount, totalRefusals, type Round__Output, type Run__Output, type RunEvent__Output } from '@tributary/proto';
+import { Reason, refusalCount, totalRefusals, TributaryError, type Round__Output, type Run__Output, type RunEvent__Output } from '@tributary/proto';
 import type { AdminClient } from '../../../admin-client.js';
 import { defineCommand } from '../../command.js';
 import type { CommandContext } from '../../command.js';
@@ -11,6 +11,7 @@ export default defineCommand({
   summary: 'Follow a run live until it ends (exit 0 if it FINISHED, 1 otherwise)',
   args: [['<run-id>', 'run id']],
   connects: true,
+  handlesInterrupt: true,
   parse(raw) {
     return { runId: arg(raw, 0) ?? '' };
   },
@@ -19,7 +20,16 @@ export default defineCommand({
   },
   render: runSummary,
   exitCode: exitCodeOfRun,
+  failure: failureOfRun,
 });
+
+/** A run that ended FAILED or KILLED, as the failure of a command that watched it. */
+export function failureOfRun(run: Run__Output): TributaryError | undefined {
+  if (exitCodeOfRun(run) === 0) return undefined;
+  return TributaryError.of(Reason.FAILED_PRECONDITION, runSummary(run), {
+    details: { hint: `\`tributary round list ${run.id}\` shows which round failed and why.` },
+  });
+}
 
 /** 0 for a FINISHED (or still RUNNING) run, 1 for FAILED or KILLED. */
 export function exitCodeOfRun(run: Run__Output): number {
@@ -35,7 +45,22 @@ export async function followRun(admin: AdminClient, runId: string, ctx: CommandC
   const ticker = ctx.progress.tty ? setInterval(() => draw(), 1000) : undefined;
   ticker?.unref();
   try {
-    return await admin.waitForRun(runId, {
+    return await watchRun();
+  } catch (err) {
+    if (!ctx.signal.aborted) throw err;
+    // Ctrl-C stops the watch, not the run.
+    throw TributaryError.of(Reason.CANCELLED, `Stopped watching run ${runId}${view.run === undefined ? '' : ` at round ${view.run.currentRound}/${view.run.rounds}`}; the run goes on.`, {
+      code: 'CANCELLED',
+      cause: err,
+      details: { hint: `\`tributary run status ${runId}\` shows it; \`tributary run watch ${runId}\` follows it again.` },
+    });
+  } finally {
+    if (ticker !== undefined) clearInterval(ticker);
+    ctx.progress.done();
+  }
+
+  function watchRun(): Promise<Run__Output> {
+    return admin.waitForRun(runId, {
       signal: ctx.signal,
       onEvent: (event: RunEvent__Output) => {
         if (event.run !== null) view.run = event.run;
@@ -62,9 +87,6 @@ export async function followRun(admin: AdminClient, runId: string, ctx: CommandC
         }
       },
     });
-  } finally {
-    if (ticker !== undefined) clearInterval(ticker);
-    ctx.progress.done();
   }
 }
 

@@ -43,4 +43,5 @@ export default defineCommand({
       ]),
     ].join('\n');
   },
+  quiet: (inv) => inv.token,
 });

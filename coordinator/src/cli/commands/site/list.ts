@@ -16,9 +16,13 @@ export default defineCommand({
     return { federation: federation === undefined ? undefined : assertName('federation', federation) };
   },
   async run(input, ctx): Promise<Site__Output[]> {
-    return (await ctx.admin()).listSites(input.federation);
+    const admin = await ctx.admin();
+    // A federation that does not exist is an error, not an empty list.
+    if (input.federation !== undefined) await admin.getFederation(input.federation);
+    return admin.listSites(input.federation);
   },
   render(sites) {
     return sites.length === 0 ? 'No sites.' : sitesTable(sites);
   },
+  quiet: (sites) => sites.map((s) => s.name).join('\n'),
 });
