@@ -165,6 +165,7 @@ export class Coordinator {
         maxDeliveries: opts.ingest.maxDeliveries,
         retryDelayMs: opts.ingest.retryDelayMs,
         pullAheadBytes: opts.ingest.pullAheadBytes,
+        heldDeliveriesPath: join(opts.dataDir, 'ingest-held.json'),
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());

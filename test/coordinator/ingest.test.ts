@@ -174,6 +174,7 @@ describe('UpdateIngest', () => {
       maxDeliveries: COORDINATOR_DEFAULTS.ingestMaxDeliveries,
       retryDelayMs: COORDINATOR_DEFAULTS.ingestRetryDelayMs,
       pullAheadBytes: COORDINATOR_DEFAULTS.payloadPullAheadBytes,
+      heldDeliveriesPath: join(dir, 'ingest-held.json'),
     });
     await ingest.start();
   });

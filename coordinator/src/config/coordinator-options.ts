@@ -232,7 +232,9 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   payloadTimeoutMs: 30_000,
   minUploadBytesPerSecond: 2 ** 20,
   minUploadMs: 60_000,
-  ingestAckWaitMs: 120_000,
+  // Short, with in-progress acks every quarter of it while a manifest is processed: a crashed
+  // coordinator's deliveries (those the next one cannot hand back) free their slots this soon.
+  ingestAckWaitMs: 15_000,
   ingestMaxDeliveries: 5,
   ingestRetryDelayMs: 2_000,
   payloadPullAheadBytes: 16 * 2 ** 20,

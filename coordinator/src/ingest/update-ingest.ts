@@ -23,6 +23,7 @@ import { isMember } from '../sites/membership.js';
 import type { BlobStore, StateStore, UpdateRecord } from '../state/index.js';
 import { inspectStagedPayload, isTensorFlavor } from '../updates/foldable-update.js';
 import { VerifiedUpdate } from '../updates/verified-update.js';
+import { HeldDeliveries } from './held-deliveries.js';
 import { readPayload } from './payload-reader.js';
 import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
 import { UpdateOutcomes, type Delivery } from './update-outcomes.js';
@@ -58,6 +59,8 @@ export interface UpdateIngestOptions {
   retryDelayMs: number;
   /** Payload bytes pulled ahead of one reader. */
   pullAheadBytes: number;
+  /** File listing the manifests being processed, so the next coordinator on this data directory can hand them back after a crash. */
+  heldDeliveriesPath: string;
 }
 
 /** setTimeout's limit. */
@@ -82,9 +85,11 @@ export class UpdateIngest {
   private readonly inFlight = new Set<string>();
   /** Sites whose payload is being read now: one upload at a time per site, so no site holds every slot. */
   private readonly uploading = new Set<string>();
+  private readonly held: HeldDeliveries;
 
   constructor(private readonly opts: UpdateIngestOptions) {
     this.log = opts.logger.child({ component: 'ingest' });
+    this.held = new HeldDeliveries(opts.heldDeliveriesPath, this.log);
   }
 
   /** Binds the durable consumer (the streams must exist: ensureStreams) and starts processing. */
@@ -100,6 +105,9 @@ export class UpdateIngest {
       max_ack_pending: concurrency,
       max_deliver: -1,
     });
+    // A crashed predecessor's deliveries would hold every slot until their ack wait ends.
+    const released = await this.held.releasePrevious(this.opts.nc);
+    if (released > 0) this.log.info({ released }, 'manifests held by the previous coordinator handed back for redelivery');
     const consumer = await this.js.consumers.get(STREAM_UPDATES, this.opts.consumerName);
     // max_ack_pending = concurrency keeps further manifests on the server, not ageing here.
     const messages = await consumer.consume({ max_messages: concurrency });
@@ -114,6 +122,7 @@ export class UpdateIngest {
     if (!consuming) return;
     await stopConsuming(consuming);
     await this.outcomes?.settled();
+    await this.held.flushed();
     this.log.debug('update ingest stopped');
   }
 
@@ -137,6 +146,7 @@ export class UpdateIngest {
     const delivery: Delivery = { subject: m.subject, parsed: subjects.parseUpdate(m.subject) };
     const staging = { path: undefined as string | undefined };
     const progress = setInterval(() => this.settle(() => m.working()), this.opts.ackWaitMs / 4);
+    this.held.add(m);
     try {
       const outcome = await this.process(m, delivery, staging);
       this.settle(() => (outcome === 'term' ? m.term() : m.ack()));
@@ -153,6 +163,7 @@ export class UpdateIngest {
       }
     } finally {
       clearInterval(progress);
+      this.held.remove(m);
       if (staging.path !== undefined) await rm(staging.path, { force: true }).catch(() => undefined);
     }
   }
