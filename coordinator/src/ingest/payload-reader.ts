@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { CHUNK_INDEX_HEADER, Reason, STREAM_PAYLOADS, refusalOf, type ReasonCode, type Refusal } from '@tributary/proto';
+import { CHUNK_INDEX_HEADER, CHUNK_WINDOW, Reason, STREAM_PAYLOADS, refusalOf, type ReasonCode, type Refusal } from '@tributary/proto';
 import type { JetStreamClient } from 'nats';
 import { PRIVATE_FILE_MODE } from '../config/private-file.js';
 
@@ -27,7 +27,8 @@ export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | ({
 /**
  * Reads one update's chunks in stream order with an ordered consumer filtered to its payload
  * subject, writing them to a staging file while hashing: memory stays at the pull-ahead window.
- * Chunk indexes must run 0..chunkCount-1 and sizes must match the manifest's layout.
+ * Chunk indexes must run 0..chunkCount-1, each stored fewer than CHUNK_WINDOW places out of
+ * order (held in memory until their turn), and sizes must match the manifest's layout.
  * The caller compares the digest and removes the file on refusal.
  */
 export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadResult> {
@@ -42,6 +43,8 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
   const lastSize = req.payloadSize - req.chunkSize * (req.chunkCount - 1);
   let next = 0;
   let bytes = 0;
+  /** Chunks stored ahead of their turn (a sender's retry after a NATS failure), fewer than CHUNK_WINDOW. */
+  const early = new Map<number, Uint8Array>();
   let idle = false;
   let late = false;
   let failure: ({ ok: false } & Refusal) | undefined;
@@ -67,8 +70,8 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
         break;
       }
       // A resubmit after the duplicate window repeats chunks already read; the digest covers the rest.
-      if (index < next) continue;
-      if (index > next) {
+      if (index < next || early.has(index)) continue;
+      if (index >= next + CHUNK_WINDOW || index >= req.chunkCount) {
         failure = refused(Reason.PAYLOAD_MISSING, `chunk ${next} of ${req.chunkCount} is missing (chunk ${index} came next)`);
         break;
       }
@@ -77,10 +80,14 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
         failure = refused(Reason.SIZE_MISMATCH, `chunk ${index} has ${m.data.length} bytes, the manifest implies ${expected}`);
         break;
       }
-      hash.update(m.data);
-      await file.write(m.data);
-      bytes += m.data.length;
-      next++;
+      early.set(index, m.data);
+      for (let chunk = early.get(next); chunk !== undefined; chunk = early.get(next)) {
+        early.delete(next);
+        hash.update(chunk);
+        await file.write(chunk);
+        bytes += chunk.length;
+        next++;
+      }
       if (next === req.chunkCount) break;
     }
   } finally {
