@@ -169,6 +169,13 @@ export class Coordinator {
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
+      // After a failed state write nothing more may be accepted: the manifests stay in the stream
+      // for the restarted coordinator, and health says why.
+      state.onFailure((failure) => {
+        logger.error({ reason: failure.reason, err: failure.message }, 'state store write failed: no more updates are accepted; restart the coordinator once the disk is fixed');
+        metrics.markUnhealthy(failure.reason, failure.message);
+        void ingest.stop().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'update ingest did not stop cleanly'));
+      });
 
       const shutdown = new AbortController();
       // Nonces outlive restarts: a call captured just before one stays a replay after it.

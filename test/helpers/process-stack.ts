@@ -33,6 +33,8 @@ export interface ProcessStack {
   rawSite(): Promise<RawSite>;
   /** The coordinator's Prometheus text. */
   metricsText(): Promise<string>;
+  /** The coordinator's /healthz answer: HTTP status and JSON body. */
+  healthz(): Promise<{ status: number; body: { status: string; reason?: string; message?: string } }>;
   /** SIGKILL: the coordinator gets no chance to finish anything. */
   killCoordinator(): Promise<void>;
   /** Starts a coordinator child on the same data directory, NATS and ports. */
@@ -70,6 +72,10 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
     async metricsText() {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
       return res.text();
+    },
+    async healthz() {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+      return { status: res.status, body: (await res.json()) as { status: string; reason?: string; message?: string } };
     },
     async killCoordinator() {
       stack.admin.close();

@@ -152,7 +152,12 @@ export class UpdateIngest {
       this.settle(() => (outcome === 'term' ? m.term() : m.ack()));
     } catch (err) {
       const e = TributaryError.from(err);
-      if (m.info.deliveryCount < this.opts.maxDeliveries) {
+      if (e.reason === Reason.STATE_WRITE_FAILED) {
+        // Not the update's fault, and nothing can be recorded now: it waits in the stream for a
+        // restarted coordinator, whatever its delivery count.
+        this.log.warn({ subject: m.subject }, 'update left for redelivery: the state store failed');
+        this.settle(() => m.nak());
+      } else if (m.info.deliveryCount < this.opts.maxDeliveries) {
         this.log.error({ err: e, subject: m.subject, delivery: m.info.deliveryCount }, 'update processing failed; will retry');
         this.settle(() => m.nak(this.opts.retryDelayMs));
       } else {

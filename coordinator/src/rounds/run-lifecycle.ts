@@ -127,13 +127,14 @@ export class RunLifecycle {
   async end(run: RunRecord, status: RunStatus__Output, reason: string): Promise<RunRecord> {
     const active = this.active.get(run.id);
     const record = active?.run ?? run;
-    record.status = status;
-    record.endedAtMs = this.s.now();
-    record.failureReason = reason;
+    const ended: RunRecord = { ...record, status, endedAtMs: this.s.now(), failureReason: reason };
     const pending = active?.evaluation?.round;
+    const skipped = pending ? { ...pending, evaluation: 'EVALUATION_STATE_SKIPPED' as const } : undefined;
+    // Memory follows the synced write, never leads it.
+    await this.s.state.write([{ kind: 'run', value: ended }, ...(skipped ? [{ kind: 'round' as const, value: skipped }] : [])]);
+    Object.assign(record, ended);
     if (active) active.evaluation = undefined;
-    if (pending) pending.evaluation = 'EVALUATION_STATE_SKIPPED';
-    await this.s.state.write([{ kind: 'run', value: record }, ...(pending ? [{ kind: 'round' as const, value: pending }] : [])]);
+    if (pending && skipped) Object.assign(pending, skipped);
     this.s.logger.info({ runId: run.id, status, reason }, 'run ended');
     if (active) {
       emit(this.s, active, 'RUN_ENDED');
