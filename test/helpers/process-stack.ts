@@ -23,6 +23,8 @@ export interface ProcessStack {
   readonly adminKey: SigningKey;
   nats: NatsServer;
   admin: AdminClient;
+  /** The coordinator's gRPC address, host:port (the same across restarts). */
+  readonly address: string;
   /** The running coordinator's public key (verdicts are signed with it; it survives restarts). */
   coordinatorKey: Uint8Array;
   /** The running coordinator child. */
@@ -62,6 +64,7 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
   let exit: number | string | undefined;
   const stack: ProcessStack = {
     dataDir: options.dataDir,
+    address: options.grpcListen,
     adminKey,
     nats,
     admin: undefined as unknown as AdminClient,
