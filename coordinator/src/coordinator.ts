@@ -113,9 +113,8 @@ export class Coordinator {
         throw natsConnectFailure(err, servers);
       });
       cleanup.unshift(() => nc.close());
-      await nc
-        .jetstreamManager()
-        .then((jsm) => ensureStreams(jsm, opts.streams))
+      const dataPlane = async (): Promise<void> => ensureStreams(await nc.jetstreamManager(), opts.streams);
+      await dataPlane()
         .catch((err: unknown) => {
           throw isJetStreamDisabled(err)
             ? TributaryError.of(Reason.JETSTREAM_UNAVAILABLE, `NATS at ${servers} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`, { cause: err })
@@ -143,6 +142,7 @@ export class Coordinator {
         metrics,
         logger,
         consumerName: METRIC_CONSUMER,
+        ensureStreams: dataPlane,
         ...opts.metricIngest,
       });
       await metricIngest.start();
@@ -157,6 +157,7 @@ export class Coordinator {
         stagingDir: join(opts.dataDir, 'staging'),
         logger,
         consumerName: UPDATE_CONSUMER,
+        ensureStreams: dataPlane,
         concurrency: opts.ingest.concurrency,
         payloadTimeoutMs: opts.ingest.payloadTimeoutMs,
         minUploadBytesPerSecond: opts.ingest.minUploadBytesPerSecond,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COORDINATOR_DEFAULTS } from '../../coordinator/src/config/coordinator-options.js';
+import { ensureStreams } from '../../coordinator/src/ingest/streams.js';
 import { UpdateIngest } from '../../coordinator/src/ingest/update-ingest.js';
 import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
 import { silentLogger } from '../../coordinator/src/observability/logger.js';
@@ -178,6 +179,7 @@ describe('UpdateIngest', () => {
       retryDelayMs: COORDINATOR_DEFAULTS.ingestRetryDelayMs,
       pullAheadBytes: COORDINATOR_DEFAULTS.payloadPullAheadBytes,
       heldDeliveriesPath: join(dir, 'ingest-held.json'),
+      ensureStreams: () => ensureStreams(jsm),
     });
     await ingest.start();
   });

@@ -61,6 +61,24 @@ describe('nats-server restarted under a running federation', () => {
     expect(metricValue(await stack.metricsText(), 'tributary_updates_accepted_total')).toBe(1);
   }, 120_000);
 
+  it('creates the streams and consumers again when nats-server comes back without its storage, and takes updates again', async () => {
+    stack = await startProcessStack();
+    const base = toyModel();
+    await stack.admin.createFederation({ name: 'wiped', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(base) });
+    const key = await addSite(stack, 'survivor', 'wiped');
+    const run = await stack.admin.startRun('wiped');
+    await stack.restartNats({ wipe: true });
+    await eventually(async () => ((await heldManifests(stack as ProcessStack).catch(() => undefined)) === 0 ? true : undefined), 30_000);
+    const raw = await stack.rawSite();
+    try {
+      expect(await raw.send({ key, site: 'survivor', federation: 'wiped', runId: run.id, round: 1, weights: toyTrain(base, 'survivor', 1) })).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    } finally {
+      await raw.close();
+    }
+    expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+    expect(stack.exitOf()).toBeUndefined();
+  }, 120_000);
+
   it('lets an SDK site finish an upload that a restart interrupted, with the update counted once', async () => {
     stack = await startProcessStack();
     // 8 MiB of weights in 64 KiB chunks: the restart lands while chunks are in flight.

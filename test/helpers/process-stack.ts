@@ -41,8 +41,8 @@ export interface ProcessStack {
   killCoordinator(): Promise<void>;
   /** Starts a coordinator child on the same data directory, NATS and ports. */
   startCoordinator(): Promise<void>;
-  /** Stops nats-server (SIGTERM) and starts it again on the same port and storage. */
-  restartNats(): Promise<void>;
+  /** Stops nats-server (SIGTERM) and starts it again on the same port, with its storage or, with `wipe`, without it. */
+  restartNats(opts?: { wipe?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,8 +103,9 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
       stack.coordinatorKey = Buffer.from(started.publicKey, 'base64');
       stack.admin = new AdminClient({ address: started.address, key: adminKey });
     },
-    async restartNats() {
+    async restartNats(opts = {}) {
       await stack.nats.stop();
+      if (opts.wipe === true) await rm(storeDir, { recursive: true, force: true });
       stack.nats = await NatsServer.start({ storeDir, port: stack.nats.port });
     },
     async stop() {

@@ -1,6 +1,7 @@
-import { DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, subjects } from '@tributary/proto';
+import { Backoff, DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, sleep, subjects } from '@tributary/proto';
 import { COORDINATOR_DEFAULTS, type StreamLimits } from '../config/coordinator-options.js';
-import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type StreamConfig } from 'nats';
+import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
+import type { Logger } from 'pino';
 
 /** The coordinator's durable consumers: updates (manifests) and metric batches. */
 export const UPDATE_CONSUMER = 'tributary-ingest';
@@ -102,16 +103,90 @@ export async function ensureDurableConsumer(
   }
 }
 
-/** A consumer's pulled messages and the loop draining them. */
-export interface Consuming {
-  readonly messages: ConsumerMessages;
-  readonly loop: Promise<void>;
+/** How a supervised consumer is bound and drained. */
+export interface SupervisedConsumerOptions {
+  nc: NatsConnection;
+  stream: string;
+  /** The durable consumer's name. */
+  name: string;
+  tuning: ConsumerUpdateConfig;
+  /** Pull window: nats.js takes `max_messages` or `max_bytes`, never both. */
+  pull: { max_messages: number } | { max_bytes: number };
+  /** Creates the streams again before binding anew (a NATS server that lost its storage). */
+  setUp: () => Promise<void>;
+  /** Processes messages until the iterator ends; may throw. */
+  drain: (messages: ConsumerMessages) => Promise<void>;
+  logger: Logger;
 }
 
-/** Stops pulling and waits for the loop to finish what it holds. */
-export async function stopConsuming({ messages, loop }: Consuming): Promise<void> {
-  messages.stop();
-  await loop;
+/** Pause between attempts to bind a lost consumer again. */
+const REBIND_BACKOFF = { initialDelayMs: 250, maxDelayMs: 15_000, multiplier: 2 } as const;
+
+/**
+ * A durable pull consumer that outlives NATS faults: nats.js ends a `consume()` iterator for
+ * good when, after a reconnect, the consumer or its stream is gone (a server restarted without
+ * its storage, a stream deleted by hand). Then this creates the streams and the consumer again
+ * and pulls anew, with backoff, until `stop()`; nothing is thrown at the process.
+ */
+export class SupervisedConsumer {
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly opts: SupervisedConsumerOptions) {}
+
+  /** Binds the consumer and starts draining; the first bind's failure is thrown. */
+  async start(): Promise<void> {
+    const messages = await this.bind();
+    this.loop = this.supervise(messages);
+  }
+
+  /** Stops pulling and waits for the drain to finish what it holds. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.messages?.stop();
+    await this.loop;
+  }
+
+  private async bind(): Promise<ConsumerMessages> {
+    const jsm = await this.opts.nc.jetstreamManager();
+    await ensureDurableConsumer(jsm, this.opts.stream, this.opts.name, this.opts.tuning);
+    const consumer = await this.opts.nc.jetstream().consumers.get(this.opts.stream, this.opts.name);
+    // Without abort_on_missing_resource nats.js would look for a lost consumer forever, and
+    // nobody would create it again.
+    const messages = await consumer.consume({ ...this.opts.pull, abort_on_missing_resource: true });
+    this.messages = messages;
+    // stop() may have come while binding.
+    if (this.stopping.signal.aborted) messages.stop();
+    return messages;
+  }
+
+  private async supervise(first: ConsumerMessages): Promise<void> {
+    const log = this.opts.logger;
+    const backoff = new Backoff(REBIND_BACKOFF);
+    for (let messages = first; ; ) {
+      try {
+        await this.opts.drain(messages);
+      } catch (err) {
+        log.warn({ err, consumer: this.opts.name }, 'consumer stopped delivering');
+      }
+      if (this.stopping.signal.aborted) return;
+      log.warn({ consumer: this.opts.name, stream: this.opts.stream }, 'consumer lost; binding it again');
+      for (;;) {
+        try {
+          await sleep(backoff.nextDelay(), this.stopping.signal);
+          await this.opts.setUp();
+          messages = await this.bind();
+          backoff.reset();
+          log.info({ consumer: this.opts.name }, 'consumer bound again');
+          break;
+        } catch (err) {
+          if (this.stopping.signal.aborted) return;
+          log.warn({ err: err instanceof Error ? err.message : String(err), consumer: this.opts.name }, 'cannot bind the consumer yet; retrying');
+        }
+      }
+    }
+  }
 }
 
 /**

@@ -25,7 +25,7 @@ import { inspectStagedPayload, isTensorFlavor } from '../updates/foldable-update
 import { VerifiedUpdate } from '../updates/verified-update.js';
 import { HeldDeliveries } from './held-deliveries.js';
 import { readPayload } from './payload-reader.js';
-import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
+import { SupervisedConsumer } from './streams.js';
 import { UpdateOutcomes, type Delivery } from './update-outcomes.js';
 import { manifestProblem, metricKeyProblem, subjectMismatch, unsupportedFlavor } from './verification.js';
 
@@ -59,6 +59,8 @@ export interface UpdateIngestOptions {
   retryDelayMs: number;
   /** Payload bytes pulled ahead of one reader. */
   pullAheadBytes: number;
+  /** Creates the data plane's streams (again, after a NATS server lost its storage). */
+  ensureStreams: () => Promise<void>;
   /** File listing the manifests being processed, so the next coordinator on this data directory can hand them back after a crash. */
   heldDeliveriesPath: string;
 }
@@ -80,7 +82,7 @@ export class UpdateIngest {
   private readonly log: Logger;
   private js?: JetStreamClient;
   private outcomes?: UpdateOutcomes;
-  private consuming?: Consuming;
+  private consuming?: SupervisedConsumer;
   /** Update ids being verified now: a copy arriving meanwhile is a replay. */
   private readonly inFlight = new Set<string>();
   /** Sites whose payload is being read now: one upload at a time per site, so no site holds every slot. */
@@ -100,18 +102,22 @@ export class UpdateIngest {
     this.js = this.opts.nc.jetstream();
     this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey });
     const concurrency = Math.max(1, Math.floor(this.opts.concurrency));
-    await ensureDurableConsumer(jsm, STREAM_UPDATES, this.opts.consumerName, {
-      ack_wait: nanos(this.opts.ackWaitMs),
-      max_ack_pending: concurrency,
-      max_deliver: -1,
-    });
     // A crashed predecessor's deliveries would hold every slot until their ack wait ends.
     const released = await this.held.releasePrevious(this.opts.nc);
     if (released > 0) this.log.info({ released }, 'manifests held by the previous coordinator handed back for redelivery');
-    const consumer = await this.js.consumers.get(STREAM_UPDATES, this.opts.consumerName);
-    // max_ack_pending = concurrency keeps further manifests on the server, not ageing here.
-    const messages = await consumer.consume({ max_messages: concurrency });
-    this.consuming = { messages, loop: this.run(messages, concurrency) };
+    const consuming = new SupervisedConsumer({
+      nc: this.opts.nc,
+      stream: STREAM_UPDATES,
+      name: this.opts.consumerName,
+      tuning: { ack_wait: nanos(this.opts.ackWaitMs), max_ack_pending: concurrency, max_deliver: -1 },
+      // max_ack_pending = concurrency keeps further manifests on the server, not ageing here.
+      pull: { max_messages: concurrency },
+      setUp: this.opts.ensureStreams,
+      drain: (messages) => this.run(messages, concurrency),
+      logger: this.log,
+    });
+    await consuming.start();
+    this.consuming = consuming;
     this.log.debug({ consumer: this.opts.consumerName }, 'update ingest started');
   }
 
@@ -120,7 +126,7 @@ export class UpdateIngest {
     const consuming = this.consuming;
     this.consuming = undefined;
     if (!consuming) return;
-    await stopConsuming(consuming);
+    await consuming.stop();
     await this.outcomes?.settled();
     await this.held.flushed();
     this.log.debug('update ingest stopped');
@@ -134,8 +140,6 @@ export class UpdateIngest {
         running.add(handled);
         if (running.size >= concurrency) await Promise.race(running);
       }
-    } catch (err) {
-      this.log.error({ err }, 'update ingest stopped pulling manifests');
     } finally {
       await Promise.allSettled([...running]);
     }
