@@ -1,8 +1,11 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, STREAM_UPDATES, type SigningKey, type TensorMap } from '@tributary/proto';
 import { connect } from 'nats';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UPDATE_CONSUMER } from '../../coordinator/src/ingest/streams.js';
-import { startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { metricValue, startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
 import { prepareUpload, type RawSite } from '../helpers/raw-site.js';
 import { eventually } from '../helpers/stack.js';
 import { referenceFedAvg, toyModel, toyTrain } from '../helpers/training.js';
@@ -38,8 +41,45 @@ function expectModel(model: TensorMap, expected: Record<string, Float64Array>): 
   }
 }
 
+/**
+ * A strategy whose round cannot finish while the file `hold` exists: the new model is the last
+ * update folded. It pins a coordinator in the middle of a commit, with the last update recorded
+ * and its manifest not yet acknowledged.
+ */
+function holdingStrategy(hold: string): string {
+  return `
+import { existsSync } from 'node:fs';
+export const strategies = [{
+  name: 'held-commit',
+  validateOptions() { return {}; },
+  selectSites(eligible) { return [...eligible]; },
+  siteConfig() { return {}; },
+  createAggregator() {
+    let last;
+    let count = 0;
+    return {
+      get count() { return count; },
+      fold(update) { last = update.tensors; count++; },
+      async finish() {
+        while (existsSync(${JSON.stringify(hold)})) await new Promise((r) => setTimeout(r, 50));
+        return { model: last, metrics: {} };
+      },
+    };
+  },
+}];
+`;
+}
+
 describe('a coordinator killed with kill -9', () => {
   let stack: ProcessStack | undefined;
+  let pluginDir: string;
+  beforeAll(async () => {
+    pluginDir = await mkdtemp(join(tmpdir(), 'tributary-held-commit-'));
+    await writeFile(join(pluginDir, 'held-commit.mjs'), holdingStrategy(join(pluginDir, 'hold')));
+  });
+  afterAll(async () => {
+    await rm(pluginDir, { recursive: true, force: true });
+  });
   afterEach(async () => {
     await stack?.stop();
     stack = undefined;
@@ -117,4 +157,34 @@ describe('a coordinator killed with kill -9', () => {
     const model = decodeSafetensors((await stack.admin.downloadModel('resume', 2)).bytes).tensors;
     expectModel(model, referenceFedAvg(names.map((site) => ({ weights: toyTrain(base, site, 1), numExamples: examples[site] as number }))));
   }, 120_000);
+
+  it('answers the update it recorded while committing with its recorded verdict after a restart, not as a replay', async () => {
+    stack = await startProcessStack({ strategyPlugins: [join(pluginDir, 'held-commit.mjs')] });
+    const hold = join(pluginDir, 'hold');
+    await writeFile(hold, '');
+    const base = toyModel();
+    await stack.admin.createFederation({ name: 'commit', settings: { strategy: 'held-commit', rounds: 1, minSites: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(base) });
+    const keys = await addSites(stack, 'commit', ['last']);
+    const run = await stack.admin.startRun('commit');
+    const weights = toyTrain(base, 'last', 1);
+    const raw = await stack.rawSite();
+    try {
+      const updateId = 'c3'.repeat(16);
+      const verdict = raw.verdict('commit', 'last', updateId, 60_000);
+      await raw.publish({ key: keys['last'] as SigningKey, site: 'last', federation: 'commit', runId: run.id, round: 1, weights, updateId });
+      // Recorded and folded; the round is committing and the manifest is not acknowledged yet.
+      await eventually(async () => ((await (stack as ProcessStack).admin.getRound(run.id, 1)).accepted.length === 1 ? true : undefined));
+      expect(await heldManifests(stack)).toBe(1);
+      await stack.killCoordinator();
+      await rm(hold);
+      await stack.startCoordinator();
+      expect(await verdict).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED', reason: '' });
+    } finally {
+      await raw.close();
+    }
+    expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+    expect(metricValue(await stack.metricsText(), 'tributary_updates_refused_total', 'reason="REPLAYED_UPDATE"')).toBe(0);
+    expect((await stack.admin.getRound(run.id, 1)).accepted).toHaveLength(1);
+    expectModel(decodeSafetensors((await stack.admin.downloadModel('commit', 2)).bytes).tensors, { w: Float64Array.from(weights['w']?.data as Float32Array), b: Float64Array.from(weights['b']?.data as Float32Array) });
+  }, 90_000);
 });

@@ -147,7 +147,7 @@ export class UpdateIngest {
 
   /** Processes one manifest; never throws. */
   private async handle(m: JsMsg): Promise<void> {
-    const delivery: Delivery = { subject: m.subject, parsed: subjects.parseUpdate(m.subject) };
+    const delivery: Delivery = { subject: m.subject, parsed: subjects.parseUpdate(m.subject), seq: m.seq };
     const staging = { path: undefined as string | undefined };
     const progress = setInterval(() => this.settle(() => m.working()), this.opts.ackWaitMs / 4);
     this.held.add(m);
@@ -249,7 +249,11 @@ export class UpdateIngest {
     const started = performance.now();
     const prior = await this.opts.state.getUpdate(manifest.updateId);
     if (prior !== undefined) {
-      if (m.redelivered && sameUpdate(prior, manifest)) {
+      // The message that carried the decided manifest, delivered again (a crash before its ack):
+      // answered with the recorded verdict, whatever its delivery count, which a restart or a
+      // redelivery after a NAK does not always raise.
+      const redelivery = prior.manifestSeq === undefined ? m.redelivered : prior.manifestSeq === m.seq;
+      if (redelivery && sameUpdate(prior, manifest)) {
         this.outcomes?.repeat(d, prior);
         return 'ack';
       }
@@ -260,7 +264,7 @@ export class UpdateIngest {
 
     const admitted = await this.opts.admission.admit(manifest);
     if (!admitted.ok) return this.refuse(d, admitted.refusal);
-    const verified = await this.verifyPayload(manifest, admitted.context, staging);
+    const verified = await this.verifyPayload(manifest, admitted.context, staging, d.seq);
     if (!(verified instanceof VerifiedUpdate)) return this.refuse(d, verified);
     // The round owns the staged payload from here.
     staging.path = undefined;
@@ -275,13 +279,13 @@ export class UpdateIngest {
   }
 
   /** Payload checks: size bound, schema, chunks (digest, size), then the staged file's tensors. */
-  private async verifyPayload(manifest: UpdateManifest__Output, ctx: AdmissionContext, staging: { path: string | undefined }): Promise<VerifiedUpdate | Refusal> {
+  private async verifyPayload(manifest: UpdateManifest__Output, ctx: AdmissionContext, staging: { path: string | undefined }, manifestSeq: number): Promise<VerifiedUpdate | Refusal> {
     for (const [key, value] of Object.entries(manifest.metrics)) {
       if (!Number.isFinite(value)) return refusalOf(Reason.NON_FINITE, `metric "${key}" is not a finite number`);
     }
     if (!ctx.expectsPayload) {
       if (manifest.payloadSize !== 0) return refusalOf(Reason.MALFORMED_MANIFEST, 'this result carries no payload');
-      return new VerifiedUpdate(manifest, 0, undefined, this.opts.blobs);
+      return new VerifiedUpdate(manifest, 0, undefined, this.opts.blobs, manifestSeq);
     }
     if (manifest.taskKind === 'evaluate') return refusalOf(Reason.MALFORMED_MANIFEST, 'an evaluation result was sent where an update is expected');
     if (ctx.maxPayloadBytes > 0 && manifest.payloadSize > ctx.maxPayloadBytes) {
@@ -327,7 +331,7 @@ export class UpdateIngest {
       const problem = await inspectStagedPayload(path, read.bytes, manifest.flavor, ctx);
       if (problem !== undefined) return problem;
     }
-    return new VerifiedUpdate(manifest, read.bytes, path, this.opts.blobs);
+    return new VerifiedUpdate(manifest, read.bytes, path, this.opts.blobs, manifestSeq);
   }
 
   /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */

@@ -128,7 +128,7 @@ export class RoundLifecycle {
     // more commits, and a restart re-folds from what was written.)
     const metrics = foldable.clipped ? { ...round.metrics, clipped_updates: (round.metrics['clipped_updates'] ?? 0) + 1 } : round.metrics;
     const counted: RoundRecord = { ...round, accepted: [...round.accepted, summary], bytesReceived: round.bytesReceived + update.bytes, metrics };
-    await this.s.state.write([acceptedRecord(manifest, summary), { kind: 'round', value: counted }]);
+    await this.s.state.write([acceptedRecord(manifest, summary, update.manifestSeq), { kind: 'round', value: counted }]);
     Object.assign(round, counted);
     this.s.metrics.updatesAccepted.inc();
     this.s.metrics.bytesReceived.inc(update.bytes);
