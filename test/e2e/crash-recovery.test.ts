@@ -1,38 +1,17 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeSafetensors, encodeSafetensors, STREAM_UPDATES, type SigningKey, type TensorMap } from '@tributary/proto';
-import { connect } from 'nats';
+import { decodeSafetensors, encodeSafetensors, type SigningKey, type TensorMap } from '@tributary/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UPDATE_CONSUMER } from '../../coordinator/src/ingest/streams.js';
-import { metricValue, startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { addSites, metricValue, startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
 import { prepareUpload, type RawSite } from '../helpers/raw-site.js';
 import { eventually } from '../helpers/stack.js';
 import { referenceFedAvg, toyModel, toyTrain } from '../helpers/training.js';
-import { generateSigningKey } from '@tributary/proto';
 
 /** Bytes per payload chunk here: the toy model's payload spans a dozen chunks, so an upload can stop halfway. */
 const SMALL_CHUNK = 16;
 
-async function addSites(stack: ProcessStack, federation: string, names: string[]): Promise<Record<string, SigningKey>> {
-  const keys: Record<string, SigningKey> = {};
-  for (const name of names) {
-    const key = generateSigningKey(name);
-    await stack.admin.addSite({ name, publicKey: key.publicKey, federations: [federation] });
-    keys[name] = key;
-  }
-  return keys;
-}
 
-/** Manifests the coordinator holds: delivered on TRIB_UPDATES and not yet acknowledged. */
-async function heldManifests(stack: ProcessStack): Promise<number> {
-  const nc = await connect({ servers: [stack.nats.url] });
-  try {
-    return (await (await nc.jetstreamManager()).consumers.info(STREAM_UPDATES, UPDATE_CONSUMER)).num_ack_pending;
-  } finally {
-    await nc.close();
-  }
-}
 
 function expectModel(model: TensorMap, expected: Record<string, Float64Array>): void {
   for (const [name, values] of Object.entries(expected)) {
@@ -100,7 +79,7 @@ describe('a coordinator killed with kill -9', () => {
         const upload = prepareUpload({ key: keys[site] as SigningKey, site, federation: 'slots', runId: run.id, round: 1, weights: toyTrain(base, site, 1) });
         await js.publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId });
       }
-      await eventually(async () => ((await heldManifests(stack as ProcessStack)) === 4 ? true : undefined));
+      await eventually(async () => ((await (stack as ProcessStack).heldManifests()) === 4 ? true : undefined));
       await stack.killCoordinator();
       await stack.startCoordinator();
 
@@ -137,7 +116,7 @@ describe('a coordinator killed with kill -9', () => {
     const half = Math.floor(c.chunks.length / 2);
     for (const chunk of c.chunks.slice(0, half)) await js.publish(chunk.subject, chunk.data, { msgID: chunk.msgID, headers: chunk.headers });
     await js.publish(c.manifest.subject, c.manifest.bytes, { msgID: c.updateId });
-    await eventually(async () => ((await heldManifests(stack as ProcessStack)) === 1 ? true : undefined));
+    await eventually(async () => ((await (stack as ProcessStack).heldManifests()) === 1 ? true : undefined));
     await stack.killCoordinator();
     await raw.close();
 
@@ -174,7 +153,7 @@ describe('a coordinator killed with kill -9', () => {
       await raw.publish({ key: keys['last'] as SigningKey, site: 'last', federation: 'commit', runId: run.id, round: 1, weights, updateId });
       // Recorded and folded; the round is committing and the manifest is not acknowledged yet.
       await eventually(async () => ((await (stack as ProcessStack).admin.getRound(run.id, 1)).accepted.length === 1 ? true : undefined));
-      expect(await heldManifests(stack)).toBe(1);
+      expect(await stack.heldManifests()).toBe(1);
       await stack.killCoordinator();
       await rm(hold);
       await stack.startCoordinator();

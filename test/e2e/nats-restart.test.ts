@@ -1,28 +1,12 @@
 import { SiteClient } from '@tributary/client-sdk';
-import { decodeSafetensors, encodeSafetensors, generateSigningKey, STREAM_UPDATES, tensor, type SigningKey, type TensorMap } from '@tributary/proto';
-import { connect } from 'nats';
+import { decodeSafetensors, encodeSafetensors, tensor, type SigningKey, type TensorMap } from '@tributary/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UPDATE_CONSUMER } from '../../coordinator/src/ingest/streams.js';
-import { metricValue, startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { addSites, metricValue, startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
 import { prepareUpload } from '../helpers/raw-site.js';
 import { eventually } from '../helpers/stack.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 
-async function addSite(stack: ProcessStack, name: string, federation: string): Promise<SigningKey> {
-  const key = generateSigningKey(name);
-  await stack.admin.addSite({ name, publicKey: key.publicKey, federations: [federation] });
-  return key;
-}
 
-/** Manifests the coordinator holds: delivered on TRIB_UPDATES and not yet acknowledged. */
-async function heldManifests(stack: ProcessStack): Promise<number> {
-  const nc = await connect({ servers: [stack.nats.url] });
-  try {
-    return (await (await nc.jetstreamManager()).consumers.info(STREAM_UPDATES, UPDATE_CONSUMER)).num_ack_pending;
-  } finally {
-    await nc.close();
-  }
-}
 
 describe('nats-server restarted under a running federation', () => {
   let stack: ProcessStack | undefined;
@@ -35,7 +19,7 @@ describe('nats-server restarted under a running federation', () => {
     stack = await startProcessStack();
     const base = toyModel();
     await stack.admin.createFederation({ name: 'midread', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(base) });
-    const key = await addSite(stack, 'reader', 'midread');
+    const key = (await addSites(stack, 'midread', ['reader']))['reader'] as SigningKey;
     const run = await stack.admin.startRun('midread');
     const upload = prepareUpload({ key, site: 'reader', federation: 'midread', runId: run.id, round: 1, weights: toyTrain(base, 'reader', 1), chunkSize: 16 });
     const half = Math.floor(upload.chunks.length / 2);
@@ -43,7 +27,7 @@ describe('nats-server restarted under a running federation', () => {
     for (const c of upload.chunks.slice(0, half)) await raw.nc.jetstream().publish(c.subject, c.data, { msgID: c.msgID, headers: c.headers });
     await raw.nc.jetstream().publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId });
     // The coordinator is reading the payload, waiting for the second half.
-    await eventually(async () => ((await heldManifests(stack as ProcessStack)) === 1 ? true : undefined));
+    await eventually(async () => ((await (stack as ProcessStack).heldManifests()) === 1 ? true : undefined));
     await raw.close();
 
     await stack.restartNats();
@@ -65,10 +49,10 @@ describe('nats-server restarted under a running federation', () => {
     stack = await startProcessStack();
     const base = toyModel();
     await stack.admin.createFederation({ name: 'wiped', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(base) });
-    const key = await addSite(stack, 'survivor', 'wiped');
+    const key = (await addSites(stack, 'wiped', ['survivor']))['survivor'] as SigningKey;
     const run = await stack.admin.startRun('wiped');
     await stack.restartNats({ wipe: true });
-    await eventually(async () => ((await heldManifests(stack as ProcessStack).catch(() => undefined)) === 0 ? true : undefined), 30_000);
+    await eventually(async () => ((await (stack as ProcessStack).heldManifests().catch(() => undefined)) === 0 ? true : undefined), 30_000);
     const raw = await stack.rawSite();
     try {
       expect(await raw.send({ key, site: 'survivor', federation: 'wiped', runId: run.id, round: 1, weights: toyTrain(base, 'survivor', 1) })).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
@@ -84,7 +68,7 @@ describe('nats-server restarted under a running federation', () => {
     // 8 MiB of weights in 64 KiB chunks: the restart lands while chunks are in flight.
     const base: TensorMap = { w: tensor('F32', [2 ** 21], new Float32Array(2 ** 21).fill(0.5)) };
     await stack.admin.createFederation({ name: 'midupload', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(base) });
-    const key = await addSite(stack, 'uploader', 'midupload');
+    const key = (await addSites(stack, 'midupload', ['uploader']))['uploader'] as SigningKey;
     const run = await stack.admin.startRun('midupload');
     const warnings: string[] = [];
     const logger = { info: () => undefined, debug: () => undefined, warn: (_: object, msg?: string) => void warnings.push(msg ?? '') };

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminClient, NatsServer, type CoordinatorOptions } from '@tributary/coordinator';
-import { generateSigningKey, type SigningKey } from '@tributary/proto';
+import { generateSigningKey, STREAM_UPDATES, type SigningKey } from '@tributary/proto';
+import { connect } from 'nats';
+import { UPDATE_CONSUMER } from '../../coordinator/src/ingest/streams.js';
 import { freePort } from '../../coordinator/src/dev/nats-server.js';
 import { RawSite } from './raw-site.js';
 
@@ -33,6 +35,8 @@ export interface ProcessStack {
   exitOf(): number | string | undefined;
   /** A RawSite on the current nats-server. */
   rawSite(): Promise<RawSite>;
+  /** Manifests the coordinator holds: delivered on TRIB_UPDATES and not yet acknowledged. */
+  heldManifests(): Promise<number>;
   /** The coordinator's Prometheus text. */
   metricsText(): Promise<string>;
   /** The coordinator's /healthz answer: HTTP status and JSON body. */
@@ -72,6 +76,14 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
     child: undefined as unknown as ChildProcess,
     exitOf: () => exit,
     rawSite: () => RawSite.connect(stack.nats.url, stack.coordinatorKey),
+    async heldManifests() {
+      const nc = await connect({ servers: [stack.nats.url] });
+      try {
+        return (await (await nc.jetstreamManager()).consumers.info(STREAM_UPDATES, UPDATE_CONSUMER)).num_ack_pending;
+      } finally {
+        await nc.close();
+      }
+    },
     async metricsText() {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
       return res.text();
@@ -124,6 +136,17 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
   };
   await stack.startCoordinator();
   return stack;
+}
+
+/** Generates keys for `names` and adds them as sites of `federation`. */
+export async function addSites(stack: ProcessStack, federation: string, names: string[]): Promise<Record<string, SigningKey>> {
+  const keys: Record<string, SigningKey> = {};
+  for (const name of names) {
+    const key = generateSigningKey(name);
+    await stack.admin.addSite({ name, publicKey: key.publicKey, federations: [federation] });
+    keys[name] = key;
+  }
+  return keys;
 }
 
 /** The child's first line on stdout; rejects if it exits before printing one. */
