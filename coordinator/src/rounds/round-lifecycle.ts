@@ -130,11 +130,14 @@ export class RoundLifecycle {
     const counted: RoundRecord = { ...round, accepted: [...round.accepted, summary], bytesReceived: round.bytesReceived + update.bytes, metrics };
     await this.s.state.write([acceptedRecord(manifest, summary, update.manifestSeq), { kind: 'round', value: counted }]);
     Object.assign(round, counted);
+    const quorumJustMet = round.accepted.length === settingsOf(active).minSites;
     this.s.metrics.updatesAccepted.inc();
     this.s.metrics.bytesReceived.inc(update.bytes);
     this.s.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId }, 'update accepted');
     emit(this.s, active, 'UPDATE_ACCEPTED', { update: summary });
     if (round.accepted.length >= round.selectedSites.length) await this.close(active);
+    // With wait_after_quorum, quorum brings the close forward.
+    else if (quorumJustMet) this.armDeadline(active);
     return undefined;
   }
 
@@ -147,11 +150,23 @@ export class RoundLifecycle {
     emit(this.s, active, 'UPDATE_REFUSED', { refusal: { ...entry }, round: round ? structuredClone(round) : null });
   }
 
-  /** Arms the open round's deadline. */
+  /**
+   * When the open round closes unless every selected site delivers first: its deadline, or, with
+   * wait_after_quorum, that long after the update that reached min_sites if that is sooner.
+   * Computed from what is stored, so a restarted coordinator closes it at the same time.
+   */
+  closesAtMs(active: ActiveRun, round: RoundRecord): number {
+    const { minSites, waitAfterQuorumSeconds } = settingsOf(active);
+    const quorumAt = round.accepted[minSites - 1]?.acceptedAtMs;
+    if (!waitAfterQuorumSeconds || quorumAt === undefined) return round.deadlineAtMs;
+    return Math.min(round.deadlineAtMs, quorumAt + waitAfterQuorumSeconds * 1000);
+  }
+
+  /** Arms the open round's close: its deadline, or the end of the grace period after quorum. */
   armDeadline(active: ActiveRun): void {
     const round = active.round;
     if (!round) return;
-    armTimer(this.s, active, round.deadlineAtMs, async () => {
+    armTimer(this.s, active, this.closesAtMs(active, round), async () => {
       if (active.round === round && round.state === 'ROUND_STATE_OPEN') await this.close(active);
     }, 'round close');
   }
