@@ -132,6 +132,7 @@ describe('MetricIngest', () => {
       startVersion: 1,
       latestVersion: 1,
       settings: null,
+      requestId: '',
     };
   }
 

@@ -166,4 +166,18 @@ describe('a coordinator killed with kill -9', () => {
     expect((await stack.admin.getRound(run.id, 1)).accepted).toHaveLength(1);
     expectModel(decodeSafetensors((await stack.admin.downloadModel('commit', 2)).bytes).tensors, { w: Float64Array.from(weights['w']?.data as Float32Array), b: Float64Array.from(weights['b']?.data as Float32Array) });
   }, 90_000);
+
+  it('answers a StartRun retried after a kill -9 with the run the first call started', async () => {
+    stack = await startProcessStack();
+    await stack.admin.createFederation({ name: 'once', settings: { rounds: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(toyModel()) });
+    await addSites(stack, 'once', ['only']);
+    const requestId = 'start-once-1';
+    const first = await stack.admin.startRun('once', { requestId });
+    await stack.killCoordinator();
+    await stack.startCoordinator();
+    const again = await stack.admin.startRun('once', { requestId });
+    expect(again).toMatchObject({ id: first.id, requestId, status: 'RUN_STATUS_RUNNING' });
+    expect(await stack.admin.listRuns('once')).toHaveLength(1);
+    await expect(stack.admin.startRun('once', { requestId: 'start-once-2' })).rejects.toMatchObject({ reason: 'RUN_ALREADY_RUNNING' });
+  }, 60_000);
 });

@@ -51,9 +51,17 @@ export class RunLifecycle {
     private readonly isStopping: () => boolean,
   ) {}
 
-  async start(federationName: string, rounds?: number): Promise<RunRecord> {
+  /**
+   * Starts a run; with a `requestId` the run started by an earlier call with the same id (a
+   * retry after a lost answer or a coordinator crash) is answered instead, whatever its state.
+   */
+  async start(federationName: string, rounds?: number, requestId = ''): Promise<RunRecord> {
     const federation = await this.s.state.getFederation(federationName);
     if (!federation) throw TributaryError.notFound(`federation "${federationName}" does not exist`);
+    if (requestId !== '') {
+      const earlier = (await this.s.state.listRuns(federationName)).find((r) => r.requestId === requestId);
+      if (earlier) return { ...(this.active.get(earlier.id)?.run ?? earlier) };
+    }
     const running = this.active.ofFederation(federationName);
     if (running) {
       throw TributaryError.of(Reason.RUN_ALREADY_RUNNING, `federation "${federationName}" already has run ${running.run.id} in progress; stop it first`);
@@ -75,6 +83,7 @@ export class RunLifecycle {
       startVersion: federation.latestVersion,
       latestVersion: federation.latestVersion,
       settings,
+      requestId,
     };
     await this.s.state.write([{ kind: 'run', value: run }]);
     const active: ActiveRun = { run, federation, strategy, model: await this.loadModel(version), serverState: {} };
