@@ -166,6 +166,7 @@ export class Coordinator {
         maxDeliveries: opts.ingest.maxDeliveries,
         retryDelayMs: opts.ingest.retryDelayMs,
         pullAheadBytes: opts.ingest.pullAheadBytes,
+        stopTimeoutMs: opts.ingest.stopTimeoutMs,
         heldDeliveriesPath: join(opts.dataDir, 'ingest-held.json'),
       });
       await ingest.start();

@@ -178,6 +178,7 @@ describe('UpdateIngest', () => {
       maxDeliveries: COORDINATOR_DEFAULTS.ingestMaxDeliveries,
       retryDelayMs: COORDINATOR_DEFAULTS.ingestRetryDelayMs,
       pullAheadBytes: COORDINATOR_DEFAULTS.payloadPullAheadBytes,
+      stopTimeoutMs: COORDINATOR_DEFAULTS.ingestStopTimeoutMs,
       heldDeliveriesPath: join(dir, 'ingest-held.json'),
       ensureStreams: () => ensureStreams(jsm),
     });

@@ -180,4 +180,32 @@ describe('a coordinator killed with kill -9', () => {
     expect(await stack.admin.listRuns('once')).toHaveLength(1);
     await expect(stack.admin.startRun('once', { requestId: 'start-once-2' })).rejects.toMatchObject({ reason: 'RUN_ALREADY_RUNNING' });
   }, 60_000);
+
+  it('stops on SIGTERM with exit code 0 without waiting for a stalled upload, and judges that update after the restart', async () => {
+    stack = await startProcessStack({ ingest: { stopTimeout: '1s' } });
+    const base = toyModel();
+    await stack.admin.createFederation({ name: 'sigterm', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(base) });
+    const keys = await addSites(stack, 'sigterm', ['slow']);
+    const run = await stack.admin.startRun('sigterm');
+    const upload = prepareUpload({ key: keys['slow'] as SigningKey, site: 'slow', federation: 'sigterm', runId: run.id, round: 1, weights: toyTrain(base, 'slow', 1), chunkSize: SMALL_CHUNK });
+    const half = Math.floor(upload.chunks.length / 2);
+    let raw = await stack.rawSite();
+    for (const c of upload.chunks.slice(0, half)) await raw.nc.jetstream().publish(c.subject, c.data, { msgID: c.msgID, headers: c.headers });
+    await raw.nc.jetstream().publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId });
+    await eventually(async () => ((await (stack as ProcessStack).heldManifests()) === 1 ? true : undefined));
+    await raw.close();
+
+    expect(await stack.terminateCoordinator()).toBe(0);
+    await stack.startCoordinator();
+    raw = await stack.rawSite();
+    try {
+      const verdict = raw.verdict('sigterm', 'slow', upload.updateId, 30_000);
+      for (const c of upload.chunks.slice(half)) await raw.nc.jetstream().publish(c.subject, c.data, { msgID: c.msgID, headers: c.headers });
+      expect(await verdict).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    } finally {
+      await raw.close();
+    }
+    expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+    expect((await stack.admin.getRound(run.id, 1)).refused).toEqual([]);
+  }, 90_000);
 });

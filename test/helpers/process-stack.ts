@@ -41,6 +41,8 @@ export interface ProcessStack {
   metricsText(): Promise<string>;
   /** The coordinator's /healthz answer: HTTP status and JSON body. */
   healthz(): Promise<{ status: number; body: { status: string; reason?: string; message?: string } }>;
+  /** SIGTERM, as a service manager stops it; resolves with the exit code (or signal). */
+  terminateCoordinator(): Promise<number | string>;
   /** SIGKILL: the coordinator gets no chance to finish anything. */
   killCoordinator(): Promise<void>;
   /** Starts a coordinator child on the same data directory, NATS and ports. */
@@ -91,6 +93,16 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
     async healthz() {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
       return { status: res.status, body: (await res.json()) as { status: string; reason?: string; message?: string } };
+    },
+    async terminateCoordinator() {
+      stack.admin.close();
+      const child = stack.child;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      return exit ?? 'unknown';
     },
     async killCoordinator() {
       stack.admin.close();

@@ -92,6 +92,11 @@ export interface CoordinatorOptions {
     minUploadRate?: ByteSize;
     /** Shortest upload deadline, whatever the payload's size. @default '60s' */
     minUploadTime?: Duration;
+    /**
+     * How long stopping waits for the updates being verified; those unfinished by then are
+     * handed back to JetStream unjudged, for the next start to verify. @default '10s'
+     */
+    stopTimeout?: Duration;
   };
   /**
    * Size limits of the data plane's JetStream streams; past one, the stream drops its oldest
@@ -178,6 +183,8 @@ export interface CompiledCoordinatorOptions {
     readonly retryDelayMs: number;
     /** Payload bytes pulled ahead of one reader; well under nats-server's 64 MB max_pending per connection. */
     readonly pullAheadBytes: number;
+    /** Longest wait on stop for the updates being verified. */
+    readonly stopTimeoutMs: number;
   };
   readonly streams: StreamLimits;
   readonly metricIngest: {
@@ -238,6 +245,7 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   ingestMaxDeliveries: 5,
   ingestRetryDelayMs: 2_000,
   payloadPullAheadBytes: 16 * 2 ** 20,
+  ingestStopTimeoutMs: 10_000,
   streams: Object.freeze({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 }),
   metricFlushIntervalMs: 100,
   metricMaxBatchPoints: 5_000,
@@ -302,6 +310,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       maxDeliveries: d.ingestMaxDeliveries,
       retryDelayMs: d.ingestRetryDelayMs,
       pullAheadBytes: d.payloadPullAheadBytes,
+      stopTimeoutMs: duration('ingest.stopTimeout', ingest.stopTimeout, d.ingestStopTimeoutMs),
     }),
     streams: Object.freeze({
       updatesMaxBytes: byteSize('streams.updatesMaxBytes', streams.updatesMaxBytes, d.streams.updatesMaxBytes),

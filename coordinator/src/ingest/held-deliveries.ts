@@ -22,6 +22,8 @@ export class HeldDeliveries {
   private readonly held = new Set<string>();
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
+  /** Set once the deliveries were handed back: later settlements no longer matter. */
+  private released = false;
 
   constructor(
     private readonly path: string,
@@ -48,10 +50,25 @@ export class HeldDeliveries {
     return subjects.length;
   }
 
+  /**
+   * Hands the deliveries held now back for redelivery (a stop that does not wait for them) and
+   * forgets them. Returns how many.
+   */
+  async handBack(nc: NatsConnection): Promise<number> {
+    this.released = true;
+    const subjects = [...this.held];
+    this.held.clear();
+    for (const subject of subjects) nc.publish(subject, NAK);
+    await nc.flush();
+    this.save(true);
+    await this.writing;
+    return subjects.length;
+  }
+
   /** Notes a delivery being processed. */
   add(m: JsMsg): void {
     const reply = replyOf(m);
-    if (reply === undefined || this.held.size >= MAX_HELD) return;
+    if (this.released || reply === undefined || this.held.size >= MAX_HELD) return;
     this.held.add(reply);
     this.save();
   }
@@ -59,7 +76,7 @@ export class HeldDeliveries {
   /** Notes a delivery settled (acked, nak'ed or terminated). */
   remove(m: JsMsg): void {
     const reply = replyOf(m);
-    if (reply !== undefined && this.held.delete(reply)) this.save();
+    if (!this.released && reply !== undefined && this.held.delete(reply)) this.save();
   }
 
   /** Waits for the last rewrite. */
@@ -68,8 +85,8 @@ export class HeldDeliveries {
   }
 
   /** Rewrites the file with the current set, one write at a time, the latest set last. */
-  private save(): void {
-    if (this.dirty) return;
+  private save(final = false): void {
+    if (this.dirty || (this.released && !final)) return;
     this.dirty = true;
     this.writing = this.writing.then(async () => {
       this.dirty = false;

@@ -59,6 +59,8 @@ export interface UpdateIngestOptions {
   retryDelayMs: number;
   /** Payload bytes pulled ahead of one reader. */
   pullAheadBytes: number;
+  /** Longest wait on stop for the updates being verified; the rest are handed back unjudged. */
+  stopTimeoutMs: number;
   /** Creates the data plane's streams (again, after a NATS server lost its storage). */
   ensureStreams: () => Promise<void>;
   /** File listing the manifests being processed, so the next coordinator on this data directory can hand them back after a crash. */
@@ -88,6 +90,8 @@ export class UpdateIngest {
   /** Sites whose payload is being read now: one upload at a time per site, so no site holds every slot. */
   private readonly uploading = new Set<string>();
   private readonly held: HeldDeliveries;
+  /** Set when a stop stopped waiting: what is still being verified is left unjudged. */
+  private abandoned = false;
 
   constructor(private readonly opts: UpdateIngestOptions) {
     this.log = opts.logger.child({ component: 'ingest' });
@@ -121,12 +125,29 @@ export class UpdateIngest {
     this.log.debug({ consumer: this.opts.consumerName }, 'update ingest started');
   }
 
-  /** Finishes the updates in progress, then stops pulling. */
+  /**
+   * Stops pulling and finishes the updates in progress, for `stopTimeoutMs` at most: those still
+   * being verified then (a slow upload) are handed back to JetStream unjudged, so a stop never
+   * waits on a site, nor refuses its update because the coordinator went away.
+   */
   async stop(): Promise<void> {
     const consuming = this.consuming;
     this.consuming = undefined;
     if (!consuming) return;
-    await consuming.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      consuming.stop().then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.opts.stopTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.abandoned = true;
+      const handedBack = await this.held.handBack(this.opts.nc).catch((err: unknown) => {
+        this.log.warn({ err }, 'could not hand back the updates in progress; they return after the ack wait');
+        return 0;
+      });
+      this.log.warn({ handedBack, waitedMs: this.opts.stopTimeoutMs }, 'updates still being verified are left for the next start');
+    }
     await this.outcomes?.settled();
     await this.held.flushed();
     this.log.debug('update ingest stopped');
@@ -156,10 +177,10 @@ export class UpdateIngest {
       this.settle(() => (outcome === 'term' ? m.term() : m.ack()));
     } catch (err) {
       const e = TributaryError.from(err);
-      if (e.reason === Reason.STATE_WRITE_FAILED) {
-        // Not the update's fault, and nothing can be recorded now: it waits in the stream for a
-        // restarted coordinator, whatever its delivery count.
-        this.log.warn({ subject: m.subject }, 'update left for redelivery: the state store failed');
+      if (this.abandoned || e.reason === Reason.STATE_WRITE_FAILED || e.reason === Reason.STATE_STORE_UNAVAILABLE) {
+        // Not the update's fault, and nothing can be recorded now (a failed disk, a stop): it
+        // waits in the stream for a restarted coordinator, whatever its delivery count.
+        this.log.warn({ subject: m.subject, reason: e.reason }, 'update left for redelivery: it cannot be judged now');
         this.settle(() => m.nak());
       } else if (m.info.deliveryCount < this.opts.maxDeliveries) {
         this.log.error({ err: e, subject: m.subject, delivery: m.info.deliveryCount }, 'update processing failed; will retry');
@@ -344,6 +365,8 @@ export class UpdateIngest {
   private refuse(d: Delivery, r: Refusal): Promise<Outcome> {
     const outcomes = this.outcomes;
     if (!outcomes) throw TributaryError.internal('update ingest is not started');
+    // A payload read cut short by the stop is not the site's fault: judge it after the restart.
+    if (this.abandoned) return Promise.reject(TributaryError.of(Reason.UNAVAILABLE, 'the coordinator is stopping; the update is judged after its restart'));
     return outcomes.refuse(d, r).then(() => 'ack');
   }
 

@@ -37,6 +37,8 @@ export class LevelStateStore implements StateStore {
   private readonly natsCredentials: Sublevel<IssuedSiteCredential>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
+  /** Set by close(): a write after it (work abandoned by a bounded stop) is refused, not a disk fault. */
+  private closed = false;
   /** Set by the first failed write: every later write is refused with it. */
   private failed: TributaryError | undefined;
   private readonly failureListeners: Array<(failure: TributaryError) => void> = [];
@@ -63,6 +65,7 @@ export class LevelStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.writeTail;
     await this.db.close();
   }
@@ -142,6 +145,7 @@ export class LevelStateStore implements StateStore {
    * must be restarted (LevelDB then discards the torn record, which nobody was told about).
    */
   write(ops: StateWrite[]): Promise<void> {
+    if (this.closed) return Promise.reject(TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, 'the state store is closed: the coordinator is stopping'));
     const done = this.writeTail.then(() => this.applyWrites(ops));
     this.writeTail = done.catch(() => undefined);
     return done;
