@@ -14,6 +14,11 @@ export interface StreamLimits {
   readonly updatesMaxBytes: number;
   readonly payloadsMaxBytes: number;
   readonly metricsMaxBytes: number;
+  /**
+   * JetStream replicas of each stream (1 to 5; 3 on a 3-node cluster survives a node loss);
+   * undefined: new streams get 1 and existing ones keep theirs.
+   */
+  readonly replicas?: number;
 }
 
 /** Milliseconds, or text with a unit: `'250ms'`, `'30s'`, `'5m'`, `'1h30m'`. */
@@ -109,6 +114,12 @@ export interface CoordinatorOptions {
     payloadsMaxBytes?: ByteSize;
     /** TRIB_METRICS: signed metric batches. @default '1GiB' */
     metricsMaxBytes?: ByteSize;
+    /**
+     * Replicas of each stream: 3 on a 3-node NATS cluster, so losing a node loses nothing and
+     * ingest goes on (one replica is not highly available). Applied at every start; a single
+     * server refuses more than 1. @default new streams get 1, existing streams keep theirs
+     */
+    replicas?: number;
   };
   /** Metric ingest over NATS. */
   metricIngest?: {
@@ -316,6 +327,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       updatesMaxBytes: byteSize('streams.updatesMaxBytes', streams.updatesMaxBytes, d.streams.updatesMaxBytes),
       payloadsMaxBytes: byteSize('streams.payloadsMaxBytes', streams.payloadsMaxBytes, d.streams.payloadsMaxBytes),
       metricsMaxBytes: byteSize('streams.metricsMaxBytes', streams.metricsMaxBytes, d.streams.metricsMaxBytes),
+      ...(streams.replicas === undefined ? {} : { replicas: integer('streams.replicas', streams.replicas, 1, 5) }),
     }),
     metricIngest: Object.freeze({
       flushIntervalMs: duration('metricIngest.flushInterval', metricIngest.flushInterval, d.metricFlushIntervalMs),

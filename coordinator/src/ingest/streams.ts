@@ -1,4 +1,4 @@
-import { Backoff, DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, sleep, subjects } from '@tributary/proto';
+import { Backoff, DEFAULT_CHUNK_SIZE, Reason, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, TributaryError, sleep, subjects } from '@tributary/proto';
 import { COORDINATOR_DEFAULTS, type StreamLimits } from '../config/coordinator-options.js';
 import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
 import type { Logger } from 'pino';
@@ -27,7 +27,7 @@ const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 
 type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> &
-  Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes'>>;
+  Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes' | 'num_replicas'>>;
 
 /** The data plane's three streams. */
 function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
@@ -39,6 +39,7 @@ function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       max_age: nanos(UPDATES_MAX_AGE_MS),
       max_bytes: limits.updatesMaxBytes,
+      ...replicas(limits),
     },
     {
       name: STREAM_PAYLOADS,
@@ -48,6 +49,7 @@ function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
       max_msg_size: DEFAULT_CHUNK_SIZE + CHUNK_HEADER_ALLOWANCE,
       max_age: nanos(PAYLOADS_MAX_AGE_MS),
       max_bytes: limits.payloadsMaxBytes,
+      ...replicas(limits),
     },
     {
       name: STREAM_METRICS,
@@ -56,8 +58,14 @@ function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       max_age: nanos(METRICS_MAX_AGE_MS),
       max_bytes: limits.metricsMaxBytes,
+      ...replicas(limits),
     },
   ];
+}
+
+/** The replicas asked for; without, JetStream's default (1) for a new stream and an existing one's own. */
+function replicas(limits: StreamLimits): Pick<DataPlaneStream, 'num_replicas'> {
+  return limits.replicas === undefined ? {} : { num_replicas: limits.replicas };
 }
 
 /**
@@ -70,12 +78,19 @@ export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits 
     const existing = await streamConfig(jsm, wanted.name);
     if (existing === undefined) {
       await jsm.streams.add(wanted);
-      continue;
+    } else if (differs(existing, wanted)) {
+      // Storage cannot change in place: an operator's memory stream stays one.
+      const { storage: _storage, ...settings } = { ...existing, ...wanted };
+      await jsm.streams.update(wanted.name, settings);
     }
-    if (!differs(existing, wanted)) continue;
-    // Storage cannot change in place: an operator's memory stream stays one.
-    const { storage: _storage, ...settings } = { ...existing, ...wanted };
-    await jsm.streams.update(wanted.name, settings);
+    // A single server takes an update to 3 replicas and keeps one copy: asked-for availability
+    // that is not there must stop the start, not be found missing when a node fails.
+    if (wanted.num_replicas !== undefined && wanted.num_replicas > 1) {
+      const peers = 1 + ((await jsm.streams.info(wanted.name)).cluster?.replicas?.length ?? 0);
+      if (peers < wanted.num_replicas) {
+        throw TributaryError.of(Reason.NATS_UNAVAILABLE, `stream ${wanted.name} has ${peers} replica(s) where ${wanted.num_replicas} were asked: the NATS servers must be a JetStream cluster of at least ${wanted.num_replicas}`, { code: 'FAILED_PRECONDITION' });
+      }
+    }
   }
 }
 
@@ -199,7 +214,7 @@ async function fittedLimits(jsm: JetStreamManager, limits: StreamLimits): Promis
   const total = limits.updatesMaxBytes + limits.payloadsMaxBytes + limits.metricsMaxBytes;
   if (!(storage > 0) || total <= storage) return limits;
   const share = (bytes: number): number => Math.max(1, Math.floor((bytes * storage) / total));
-  return { updatesMaxBytes: share(limits.updatesMaxBytes), payloadsMaxBytes: share(limits.payloadsMaxBytes), metricsMaxBytes: share(limits.metricsMaxBytes) };
+  return { ...limits, updatesMaxBytes: share(limits.updatesMaxBytes), payloadsMaxBytes: share(limits.payloadsMaxBytes), metricsMaxBytes: share(limits.metricsMaxBytes) };
 }
 
 async function streamConfig(jsm: JetStreamManager, name: string): Promise<StreamConfig | undefined> {
@@ -219,6 +234,7 @@ function differs(existing: StreamConfig, wanted: DataPlaneStream): boolean {
     (wanted.duplicate_window !== undefined && existing.duplicate_window !== wanted.duplicate_window) ||
     (wanted.max_msg_size !== undefined && existing.max_msg_size !== wanted.max_msg_size) ||
     (wanted.max_age !== undefined && existing.max_age !== wanted.max_age) ||
-    (wanted.max_bytes !== undefined && existing.max_bytes !== wanted.max_bytes)
+    (wanted.max_bytes !== undefined && existing.max_bytes !== wanted.max_bytes) ||
+    (wanted.num_replicas !== undefined && existing.num_replicas !== wanted.num_replicas)
   );
 }
