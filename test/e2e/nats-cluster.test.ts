@@ -1,0 +1,78 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdminClient, Coordinator } from '@tributary/coordinator';
+import { encodeSafetensors, generateSigningKey, newUpdateId, retry, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, type SigningKey } from '@tributary/proto';
+import { connect } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
+import { RawSite } from '../helpers/raw-site.js';
+import { toyModel, toyTrain } from '../helpers/training.js';
+
+describe('a 3-node NATS cluster with 3 replicas', () => {
+  let cluster: NatsCluster;
+  let coordinator: Coordinator;
+  let admin: AdminClient;
+  let dir: string;
+  beforeAll(async () => {
+    cluster = await startNatsCluster(3);
+    dir = await mkdtemp(join(tmpdir(), 'tributary-cluster-data-'));
+    const adminKey = generateSigningKey('admin');
+    coordinator = await Coordinator.start({ dataDir: dir, grpcListen: '127.0.0.1:0', nats: cluster.urls, adminKeys: [adminKey.publicKey], streams: { replicas: 3 } });
+    admin = new AdminClient({ address: coordinator.address, key: adminKey });
+  });
+  afterAll(async () => {
+    admin?.close();
+    await coordinator?.close();
+    await cluster?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps every data plane stream on three servers', async () => {
+    const nc = await connect({ servers: cluster.urls });
+    try {
+      const jsm = await nc.jetstreamManager();
+      for (const name of [STREAM_UPDATES, STREAM_PAYLOADS, STREAM_METRICS]) {
+        const info = await jsm.streams.info(name);
+        expect(info.config.num_replicas).toBe(3);
+        expect(info.cluster?.replicas).toHaveLength(2);
+      }
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('completes a round with every update when the node leading the update stream is killed during it', async () => {
+    const base = toyModel();
+    await admin.createFederation({ name: 'ha', settings: { rounds: 1, minSites: 3, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(base) });
+    const keys: Record<string, SigningKey> = {};
+    for (const site of ['ha-1', 'ha-2', 'ha-3']) {
+      keys[site] = generateSigningKey(site);
+      await admin.addSite({ name: site, publicKey: keys[site].publicKey, federations: ['ha'] });
+    }
+    const run = await admin.startRun('ha');
+    const raw = await RawSite.connect(cluster.urls[0] as string, coordinator.publicKey, { servers: cluster.urls });
+    try {
+      // As the SDK does: the same message ids again while the cluster elects new leaders.
+      const send = async (site: string) => {
+        const updateId = newUpdateId();
+        const verdict = raw.verdict('ha', site, updateId, 90_000);
+        await retry(() => raw.publish({ key: keys[site] as SigningKey, site, federation: 'ha', runId: run.id, round: 1, weights: toyTrain(base, site, 1), updateId }), {
+          policy: { initialDelayMs: 250, maxDelayMs: 2_000, maxAttempts: 40 },
+          isRetryable: () => true,
+        });
+        return verdict;
+      };
+      expect(await send('ha-1')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+      const leader = (await (await raw.nc.jetstreamManager()).streams.info(STREAM_UPDATES)).cluster?.leader as string;
+      expect(cluster.names).toContain(leader);
+      await cluster.kill(leader);
+      expect(await send('ha-2')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+      expect(await send('ha-3')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    } finally {
+      await raw.close();
+    }
+    expect((await admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+    expect((await admin.getRound(run.id, 1)).accepted.map((u) => u.site).sort()).toEqual(['ha-1', 'ha-2', 'ha-3']);
+  }, 120_000);
+});
