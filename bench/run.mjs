@@ -17,6 +17,7 @@ const cases = {
   events: () => import('./events.mjs'),
   rounds: () => import('./rounds.mjs'),
   metrics: () => import('./metrics.mjs'),
+  state: () => import('./state.mjs'),
 };
 const [name, ...args] = process.argv.slice(2);
 const quick = name === 'quick';

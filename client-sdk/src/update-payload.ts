@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   CHUNK_INDEX_HEADER,
+  CHUNK_WINDOW,
   Reason,
   TributaryError,
   TENSORS_FLAVOR,
@@ -20,8 +21,12 @@ import type { SiteSession } from './session.js';
 import { linkSignals } from './signals.js';
 import type { SiteTask, TrainResult } from './types.js';
 
-/** Chunk publishes awaiting their ack at once; more gains nothing against one JetStream server. */
-export const MAX_CHUNKS_IN_FLIGHT = 8;
+/**
+ * Chunk publishes awaiting their ack at once; more gains nothing against one JetStream server.
+ * At most CHUNK_WINDOW: a chunk waits for the one this many places before it, so a retried chunk
+ * is never stored further out of order than the coordinator reassembles.
+ */
+export const MAX_CHUNKS_IN_FLIGHT = Math.min(8, CHUNK_WINDOW);
 
 /** A checked, encoded update, ready to publish. */
 export interface EncodedUpdate {
@@ -139,8 +144,10 @@ export interface PublishedPayload {
 
 /**
  * Publishes the payload in chunks on trib.<fed>.payload.<site>.<updateId> (msgID `<site>.<updateId>.<i>`,
- * header Trib-Chunk = i), at most MAX_CHUNKS_IN_FLIGHT awaiting their ack, hashing each chunk
- * as it is sliced (no copy of the payload). Resolves once every chunk is acked.
+ * header Trib-Chunk = i), hashing each chunk as it is sliced (no copy of the payload). Chunk `i`
+ * goes out only once chunk `i - MAX_CHUNKS_IN_FLIGHT` is acked: a window over indexes, not a
+ * count, so while one chunk is being retried (a NATS restart) later ones cannot run ahead of it
+ * by more than the window. Resolves once every chunk is acked.
  */
 export async function publishPayload(
   session: SiteSession,
@@ -155,32 +162,31 @@ export async function publishPayload(
   const hash = createHash('sha256');
   // The first failure stops the chunks still retrying.
   const stop = linkSignals([signal]);
-  const inFlight = new Set<Promise<void>>();
+  // The last MAX_CHUNKS_IN_FLIGHT chunks' publishes, by index modulo the window.
+  const window: Array<Promise<void>> = [];
   let failure: { error: unknown } | undefined;
   try {
     for (let i = 0; i < chunkCount && failure === undefined && !stop.signal.aborted; i++) {
+      const slot = i % MAX_CHUNKS_IN_FLIGHT;
+      await window[slot];
+      if (failure !== undefined || stop.signal.aborted) break;
       const chunk = payload.subarray(i * chunkSize, Math.min(payload.length, (i + 1) * chunkSize));
       hash.update(chunk);
-      const sent: Promise<void> = publishDurably(
+      window[slot] = publishDurably(
         session.js,
         { subject, data: chunk, msgID: `${session.site}.${updateId}.${i}`, headers: { [CHUNK_INDEX_HEADER]: String(i) } },
         { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger },
       ).then(
-        () => {
-          inFlight.delete(sent);
-        },
+        () => undefined,
         (error: unknown) => {
-          inFlight.delete(sent);
           if (failure === undefined) {
             failure = { error };
             stop.abort(error);
           }
         },
       );
-      inFlight.add(sent);
-      if (inFlight.size >= MAX_CHUNKS_IN_FLIGHT) await Promise.race(inFlight);
     }
-    await Promise.all(inFlight);
+    await Promise.all(window);
   } finally {
     stop.dispose();
   }

@@ -1,8 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { DEFAULT_BACKOFF_POLICY, MODEL_CHUNK_BYTES, RpcClient, createFederation, downloadModel, waitForRun, type InitialModelSource } from '@tributary/proto';
+import { DEFAULT_BACKOFF_POLICY, MODEL_CHUNK_BYTES, RpcClient, createFederation, downloadModel, retry, waitForRun, type InitialModelSource } from '@tributary/proto';
 import type {
   NatsCredentials__Output,
   BackoffPolicy,
@@ -117,9 +117,14 @@ export class AdminClient {
     });
   }
 
-  /** Starts a run of the federation; `rounds` overrides the federation's setting. */
-  startRun(federation: string, opts: { rounds?: number } = {}): Promise<Run__Output> {
-    return this.call('StartRun', { federation, rounds: opts.rounds ?? 0 });
+  /**
+   * Starts a run of the federation; `rounds` overrides the federation's setting. Retried while
+   * the coordinator is unavailable under one request id (random unless given), so a retry after
+   * a lost answer or a coordinator crash returns the run the first attempt started.
+   */
+  startRun(federation: string, opts: { rounds?: number; requestId?: string } = {}): Promise<Run__Output> {
+    const request = { federation, rounds: opts.rounds ?? 0, requestId: opts.requestId ?? randomBytes(16).toString('hex') };
+    return retry(() => this.call<Run__Output>('StartRun', request), { policy: this.retry });
   }
 
   stopRun(runId: string, reason?: string): Promise<Run__Output> {

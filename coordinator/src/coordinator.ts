@@ -115,9 +115,8 @@ export class Coordinator {
         throw natsConnectFailure(err, servers);
       });
       cleanup.unshift(() => nc.close());
-      await nc
-        .jetstreamManager()
-        .then((jsm) => ensureStreams(jsm, opts.streams))
+      const dataPlane = async (): Promise<void> => ensureStreams(await nc.jetstreamManager(), opts.streams);
+      await dataPlane()
         .catch((err: unknown) => {
           throw isJetStreamDisabled(err)
             ? TributaryError.of(Reason.JETSTREAM_UNAVAILABLE, `NATS at ${servers} has no JetStream: start nats-server with -js (or a jetstream {} block in its config)`, { cause: err })
@@ -145,6 +144,7 @@ export class Coordinator {
         metrics,
         logger,
         consumerName: METRIC_CONSUMER,
+        ensureStreams: dataPlane,
         ...opts.metricIngest,
       });
       await metricIngest.start();
@@ -159,6 +159,7 @@ export class Coordinator {
         stagingDir: join(opts.dataDir, 'staging'),
         logger,
         consumerName: UPDATE_CONSUMER,
+        ensureStreams: dataPlane,
         concurrency: opts.ingest.concurrency,
         payloadTimeoutMs: opts.ingest.payloadTimeoutMs,
         minUploadBytesPerSecond: opts.ingest.minUploadBytesPerSecond,
@@ -167,9 +168,18 @@ export class Coordinator {
         maxDeliveries: opts.ingest.maxDeliveries,
         retryDelayMs: opts.ingest.retryDelayMs,
         pullAheadBytes: opts.ingest.pullAheadBytes,
+        stopTimeoutMs: opts.ingest.stopTimeoutMs,
+        heldDeliveriesPath: join(opts.dataDir, 'ingest-held.json'),
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
+      // After a failed state write nothing more may be accepted: the manifests stay in the stream
+      // for the restarted coordinator, and health says why.
+      state.onFailure((failure) => {
+        logger.error({ reason: failure.reason, err: failure.message }, 'state store write failed: no more updates are accepted; restart the coordinator once the disk is fixed');
+        metrics.markUnhealthy(failure.reason, failure.message);
+        void ingest.stop().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'update ingest did not stop cleanly'));
+      });
 
       const shutdown = new AbortController();
       // Nonces outlive restarts: a call captured just before one stays a replay after it.

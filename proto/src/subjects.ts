@@ -12,6 +12,12 @@ export const STREAM_METRICS = 'TRIB_METRICS';
 export const CHUNK_INDEX_HEADER = 'Trib-Chunk';
 /** 960 KiB: a chunk plus its headers stays under NATS's default 1 MiB max_payload. */
 export const DEFAULT_CHUNK_SIZE = 983_040;
+/**
+ * How far out of order an update's chunks may be stored: a sender publishes chunk `i` only once
+ * every chunk up to `i - CHUNK_WINDOW` is acknowledged, so a chunk retried after a NATS failure
+ * lands fewer than CHUNK_WINDOW places late, and the reader reassembles within that window.
+ */
+export const CHUNK_WINDOW = 16;
 
 // Run and update ids become single subject tokens: no dots, wildcards or spaces.
 const ID_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;

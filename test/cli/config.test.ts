@@ -169,6 +169,13 @@ describe('loadServeConfig: NATS credentials and TLS', () => {
     expect(coordinatorOptionsOf(config).natsOptions).toBeUndefined();
   });
 
+  it('asks for stream replicas only when nats_replicas is set', async () => {
+    expect(coordinatorOptionsOf(await loadServeConfig({ flags, env: {}, cwd: dir })).streams).toBeUndefined();
+    const config = await loadServeConfig({ flags, env: { TRIBUTARY_NATS_REPLICAS: '3' }, cwd: dir });
+    expect(coordinatorOptionsOf(config).streams).toEqual({ replicas: 3 });
+    await expect(loadServeConfig({ flags: { ...flags, natsReplicas: '7' }, env: {}, cwd: dir })).rejects.toThrow(/nats/i);
+  });
+
   it('takes NATS settings from flags over the environment over the file', async () => {
     const file = await configFile(`admin_keys: [${ADMIN_B64}]\nnats_user: file-user\nnats_password: file-pass\n`);
     const config = await loadServeConfig({

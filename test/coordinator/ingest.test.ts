@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COORDINATOR_DEFAULTS } from '../../coordinator/src/config/coordinator-options.js';
+import { ensureStreams } from '../../coordinator/src/ingest/streams.js';
 import { UpdateIngest } from '../../coordinator/src/ingest/update-ingest.js';
 import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
 import { silentLogger } from '../../coordinator/src/observability/logger.js';
@@ -12,6 +13,7 @@ import { toFoldable } from '../../coordinator/src/updates/foldable-update.js';
 import type { VerifiedUpdate } from '../../coordinator/src/updates/verified-update.js';
 import {
   CHUNK_INDEX_HEADER,
+  CHUNK_WINDOW,
   STREAM_PAYLOADS,
   STREAM_UPDATES,
   encodeManifest,
@@ -112,6 +114,8 @@ interface Submission {
   chunkSize?: number;
   /** Chunk indexes not to publish. */
   skipChunks?: number[];
+  /** The order to publish chunk indexes in. @default ascending */
+  chunkOrder?: number[];
   /** Fields overriding what the manifest would honestly say. */
   manifest?: Partial<UpdateManifest>;
   /** Subject overriding the manifest's own. */
@@ -174,6 +178,9 @@ describe('UpdateIngest', () => {
       maxDeliveries: COORDINATOR_DEFAULTS.ingestMaxDeliveries,
       retryDelayMs: COORDINATOR_DEFAULTS.ingestRetryDelayMs,
       pullAheadBytes: COORDINATOR_DEFAULTS.payloadPullAheadBytes,
+      stopTimeoutMs: COORDINATOR_DEFAULTS.ingestStopTimeoutMs,
+      heldDeliveriesPath: join(dir, 'ingest-held.json'),
+      ensureStreams: () => ensureStreams(jsm),
     });
     await ingest.start();
   });
@@ -197,7 +204,7 @@ describe('UpdateIngest', () => {
     const updateId = (s.manifest?.updateId as string | undefined) ?? newUpdateId();
     const chunkSize = s.chunkSize ?? 64;
     const chunkCount = Math.ceil(payload.length / chunkSize);
-    for (let i = 0; i < chunkCount; i++) {
+    for (const i of s.chunkOrder ?? Array.from({ length: chunkCount }, (_, n) => n)) {
       if (s.skipChunks?.includes(i)) continue;
       const h = headers();
       h.set(CHUNK_INDEX_HEADER, String(i));
@@ -461,6 +468,22 @@ describe('UpdateIngest', () => {
   it('refuses an update with a chunk missing in the middle with PAYLOAD_MISSING', async () => {
     await submit({ key: alpha, site: 'alpha', runId, chunkSize: 32, skipChunks: [1] });
     await expectRefused('PAYLOAD_MISSING');
+  });
+
+  it('reassembles chunks stored out of order within the chunk window, as a retried chunk lands after a NATS failure', async () => {
+    const count = Math.ceil(encodeSafetensors(weights()).length / 8);
+    const late = [...Array.from({ length: 7 }, (_, i) => i), ...Array.from({ length: 7 }, (_, i) => i + 8), 7, ...Array.from({ length: count - 15 }, (_, i) => i + 15)];
+    await submit({ key: alpha, site: 'alpha', runId, chunkSize: 8, chunkOrder: late });
+    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+  });
+
+  it('refuses a chunk stored further out of order than the chunk window with PAYLOAD_MISSING', async () => {
+    const count = Math.ceil(encodeSafetensors(weights()).length / 4);
+    expect(count).toBeGreaterThan(CHUNK_WINDOW + 1);
+    const last = [0, ...Array.from({ length: count - 2 }, (_, i) => i + 2), 1];
+    await submit({ key: alpha, site: 'alpha', runId, chunkSize: 4, chunkOrder: last });
+    const v = await expectRefused('PAYLOAD_MISSING');
+    expect(v.message).toContain(`chunk 1 of ${count} is missing`);
   });
 
   it('refuses an update whose last chunk never arrives with PAYLOAD_MISSING after the timeout', async () => {

@@ -1,6 +1,6 @@
 import { MemoryTrackingStore } from '@tributary/coordinator';
 import { compileCoordinatorOptions } from '../../coordinator/src/config/coordinator-options.js';
-import { METRIC_CONSUMER, MetricEventBus, MetricIngest } from '../../coordinator/src/ingest/index.js';
+import { METRIC_CONSUMER, MetricEventBus, MetricIngest, ensureStreams } from '../../coordinator/src/ingest/index.js';
 import { silentLogger } from '../../coordinator/src/observability/logger.js';
 import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
 import { RunEventBus } from '../../coordinator/src/rounds/events.js';
@@ -99,7 +99,7 @@ describe('MetricIngest', () => {
     flaky = new FlakyTracker(tracker);
     metrics = new CoordinatorMetrics();
     bus.subscribe(FED, (e) => events.push(e));
-    ingest = new MetricIngest({ nc, state, tracker: flaky, bus, metrics, logger: silentLogger(), consumerName: METRIC_CONSUMER, ...tuning, flushIntervalMs: 20, maxBatchPoints: 300 });
+    ingest = new MetricIngest({ nc, state, tracker: flaky, bus, metrics, logger: silentLogger(), consumerName: METRIC_CONSUMER, ensureStreams: () => ensureStreams(jsm), ...tuning, flushIntervalMs: 20, maxBatchPoints: 300 });
     await ingest.start();
   });
 
@@ -132,6 +132,7 @@ describe('MetricIngest', () => {
       startVersion: 1,
       latestVersion: 1,
       settings: null,
+      requestId: '',
     };
   }
 

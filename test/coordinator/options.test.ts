@@ -23,7 +23,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.auth).toMatchObject({ skewMs: 300_000, maxNonces: 1_000_000 });
     expect(o.auth.rateLimits).toEqual({ perPeer: { ratePerSecond: 500, burst: 2_000 }, perKey: { ratePerSecond: 100, burst: 500 }, maxTracked: 100_000 });
     expect(o.rounds).toEqual({ maxUpdateBytes: 2 ** 30, aggregatorMemoryBytes: 2 ** 30 });
-    expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000, minUploadBytesPerSecond: 2 ** 20, minUploadMs: 60_000, ackWaitMs: 120_000, maxDeliveries: 5, retryDelayMs: 2_000, pullAheadBytes: 16 * 2 ** 20 });
+    expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000, minUploadBytesPerSecond: 2 ** 20, minUploadMs: 60_000, ackWaitMs: 15_000, maxDeliveries: 5, retryDelayMs: 2_000, pullAheadBytes: 16 * 2 ** 20, stopTimeoutMs: 10_000 });
     expect(o.metricIngest).toMatchObject({ flushIntervalMs: 100, maxBatchPoints: 5_000, ackWaitMs: 30_000, maxPointsPerBatch: 10_000 });
     expect(o.streams).toEqual({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 });
     expect(o.tracking).toEqual({ uri: 'level:///var/lib/tributary/tracking', plugins: [], retryDelayMs: 5_000 });

@@ -280,6 +280,38 @@ describe('RoundEngine', () => {
     expect(await modelValues('churn', 2)).toEqual([3, 3, 3, 3]);
   });
 
+  it('commits wait_after_quorum after the quorum was reached, without waiting for the deadline', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 1, waitAfterQuorumSeconds: 10 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 1, 1, 1], 1);
+    h.clock.advance(20_000);
+    expect((await h.state.getRound(run.id, 1))?.state).toBe('ROUND_STATE_OPEN');
+    await train(run, 'beta', [4, 4, 4, 4], 2);
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(10_000);
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(round!.closedAtMs - round!.openedAtMs).toBe(30_000);
+    expect(await modelValues('churn', 2)).toEqual([3, 3, 3, 3]);
+  });
+
+  it('keeps the grace period after quorum across a restart', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 1, waitAfterQuorumSeconds: 10 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 1, 1, 1], 1);
+    await train(run, 'beta', [4, 4, 4, 4], 2);
+    await h.engine.stop();
+    h.clock.tick(4_000);
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+    expect((await h.state.getRound(run.id, 1))?.state).toBe('ROUND_STATE_OPEN');
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(6_000);
+    await ended;
+    expect((await h.state.getRound(run.id, 1))?.closedAtMs).toBe((await h.state.getRound(run.id, 1))!.openedAtMs + 10_000);
+  });
+
   it('fails the round with QUORUM_NOT_MET at the deadline, and the run with it', async () => {
     await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 2 });
     const run = await h.engine.startRun('churn');

@@ -84,6 +84,7 @@ function run(id: string, fed: string, startedAtMs: number): RunRecord {
     startVersion: 1,
     latestVersion: 1,
     settings,
+    requestId: '',
   };
 }
 

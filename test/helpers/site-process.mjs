@@ -1,6 +1,7 @@
 // A partner site in its own OS process: joins a federation with the SDK, trains by adding
 // DELTA to every weight, and writes each update it sends to OUT_DIR/<round>.safetensors so the
-// test can recompute the aggregate independently.
+// test can recompute the aggregate independently. With STALL=1 it writes OUT_DIR/training when
+// its first task arrives and never finishes training.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SiteClient } from '@tributary/client-sdk';
@@ -19,6 +20,11 @@ process.on('SIGTERM', () => controller.abort());
 const summary = await client.participate(
   env('FEDERATION'),
   async (task) => {
+    if (process.env.STALL === '1') {
+      // A site that dies in training: say so, then never finish (the test kills it).
+      writeFileSync(join(env('OUT_DIR'), 'training'), String(task.round));
+      await new Promise(() => undefined);
+    }
     const weights = {};
     for (const [name, t] of Object.entries(task.model)) {
       const data = Float32Array.from(t.data, (v) => v + delta);

@@ -117,7 +117,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds });
       return { token, federations: record.federations, siteName: record.siteName, expiresAtMs: record.expiresAtMs };
     }),
-    StartRun: admin(async (req): Promise<Run__Output> => deps.engine.startRun(assertName('federation', req.federation), req.rounds || undefined)),
+    StartRun: admin(async (req): Promise<Run__Output> => deps.engine.startRun(assertName('federation', req.federation), req.rounds || undefined, requestIdOf(req.requestId))),
     StopRun: admin(async (req): Promise<Run__Output> => deps.engine.stopRun(req.runId, req.reason)),
     GetRun: admin(async (req): Promise<Run__Output> => getRun(req.runId)),
     ListRuns: admin(async (req): Promise<ListRunsResponse__Output> => ({
@@ -174,3 +174,8 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
   }
 }
 
+/** StartRun's idempotency key: empty, or 1-64 of [A-Za-z0-9_-]. */
+function requestIdOf(id: string): string {
+  if (id !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw TributaryError.invalidArgument('request_id must be 1-64 characters of [A-Za-z0-9_-]');
+  return id;
+}

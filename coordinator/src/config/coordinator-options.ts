@@ -14,6 +14,11 @@ export interface StreamLimits {
   readonly updatesMaxBytes: number;
   readonly payloadsMaxBytes: number;
   readonly metricsMaxBytes: number;
+  /**
+   * JetStream replicas of each stream (1 to 5; 3 on a 3-node cluster survives a node loss);
+   * undefined: new streams get 1 and existing ones keep theirs.
+   */
+  readonly replicas?: number;
 }
 
 /** Milliseconds, or text with a unit: `'250ms'`, `'30s'`, `'5m'`, `'1h30m'`. */
@@ -97,6 +102,11 @@ export interface CoordinatorOptions {
     minUploadRate?: ByteSize;
     /** Shortest upload deadline, whatever the payload's size. @default '60s' */
     minUploadTime?: Duration;
+    /**
+     * How long stopping waits for the updates being verified; those unfinished by then are
+     * handed back to JetStream unjudged, for the next start to verify. @default '10s'
+     */
+    stopTimeout?: Duration;
   };
   /**
    * Size limits of the data plane's JetStream streams; past one, the stream drops its oldest
@@ -109,6 +119,12 @@ export interface CoordinatorOptions {
     payloadsMaxBytes?: ByteSize;
     /** TRIB_METRICS: signed metric batches. @default '1GiB' */
     metricsMaxBytes?: ByteSize;
+    /**
+     * Replicas of each stream: 3 on a 3-node NATS cluster, so losing a node loses nothing and
+     * ingest goes on (one replica is not highly available). Applied at every start; a single
+     * server refuses more than 1. @default new streams get 1, existing streams keep theirs
+     */
+    replicas?: number;
   };
   /** Metric ingest over NATS. */
   metricIngest?: {
@@ -185,6 +201,8 @@ export interface CompiledCoordinatorOptions {
     readonly retryDelayMs: number;
     /** Payload bytes pulled ahead of one reader; well under nats-server's 64 MB max_pending per connection. */
     readonly pullAheadBytes: number;
+    /** Longest wait on stop for the updates being verified. */
+    readonly stopTimeoutMs: number;
   };
   readonly streams: StreamLimits;
   readonly metricIngest: {
@@ -239,10 +257,13 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   payloadTimeoutMs: 30_000,
   minUploadBytesPerSecond: 2 ** 20,
   minUploadMs: 60_000,
-  ingestAckWaitMs: 120_000,
+  // Short, with in-progress acks every quarter of it while a manifest is processed: a crashed
+  // coordinator's deliveries (those the next one cannot hand back) free their slots this soon.
+  ingestAckWaitMs: 15_000,
   ingestMaxDeliveries: 5,
   ingestRetryDelayMs: 2_000,
   payloadPullAheadBytes: 16 * 2 ** 20,
+  ingestStopTimeoutMs: 10_000,
   streams: Object.freeze({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 }),
   metricFlushIntervalMs: 100,
   metricMaxBatchPoints: 5_000,
@@ -308,11 +329,13 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       maxDeliveries: d.ingestMaxDeliveries,
       retryDelayMs: d.ingestRetryDelayMs,
       pullAheadBytes: d.payloadPullAheadBytes,
+      stopTimeoutMs: duration('ingest.stopTimeout', ingest.stopTimeout, d.ingestStopTimeoutMs),
     }),
     streams: Object.freeze({
       updatesMaxBytes: byteSize('streams.updatesMaxBytes', streams.updatesMaxBytes, d.streams.updatesMaxBytes),
       payloadsMaxBytes: byteSize('streams.payloadsMaxBytes', streams.payloadsMaxBytes, d.streams.payloadsMaxBytes),
       metricsMaxBytes: byteSize('streams.metricsMaxBytes', streams.metricsMaxBytes, d.streams.metricsMaxBytes),
+      ...(streams.replicas === undefined ? {} : { replicas: integer('streams.replicas', streams.replicas, 1, 5) }),
     }),
     metricIngest: Object.freeze({
       flushIntervalMs: duration('metricIngest.flushInterval', metricIngest.flushInterval, d.metricFlushIntervalMs),

@@ -34,6 +34,7 @@ export const SERVE_CONFIG_KEYS = [
   'nats_tls_cert',
   'nats_tls_key',
   'nats_authority',
+  'nats_replicas',
   'admin_keys',
   'log_level',
   'metrics_port',
@@ -66,6 +67,8 @@ export interface ServeConfig {
    * unless other NATS credentials are set.
    */
   readonly natsAuthority?: string;
+  /** JetStream replicas of the data plane's streams (3 on a 3-node cluster). @default new streams get 1, existing ones keep theirs */
+  readonly natsReplicas?: number;
   /** Public keys allowed to call AdminService; at least one. */
   readonly adminKeys: readonly Uint8Array[];
   /** Key ids of `adminKeys`, in the same order. */
@@ -180,6 +183,9 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
   const level = layers.text('log_level');
   const logLevel = level === undefined ? SERVE_DEFAULTS.logLevel : parseLogLevel(level.value, level.what);
 
+  const replicas = layers.text('nats_replicas');
+  const natsReplicas = replicas === undefined ? undefined : parseInteger(replicas.value, replicas.what, 1, 5);
+
   const metrics = layers.text('metrics_port');
   const metricsPort = metrics === undefined ? COORDINATOR_DEFAULTS.metricsPort : parseInteger(metrics.value, metrics.what, 0, 65535);
   const http = layers.text('http_port');
@@ -212,6 +218,7 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
     ...(natsCredentials === undefined ? {} : { natsCredentials: Object.freeze(natsCredentials) }),
     ...(natsTls === undefined ? {} : { natsTls }),
     ...(natsAuthority === undefined ? {} : { natsAuthority }),
+    ...(natsReplicas === undefined ? {} : { natsReplicas }),
     adminKeys: Object.freeze(adminKeys),
     adminKeyIds: Object.freeze(adminKeyIds),
     logLevel,
@@ -236,6 +243,7 @@ export function coordinatorOptionsOf(config: ServeConfig, logger?: Logger): Coor
     adminKeys: [...config.adminKeys],
     metricsPort: config.metricsPort,
     ...(config.httpPort === 0 ? {} : { httpPort: config.httpPort }),
+    ...(config.natsReplicas === undefined ? {} : { streams: { replicas: config.natsReplicas } }),
     authSkew: config.authSkewSeconds * 1000,
     maxUpdateSize: config.maxUpdateBytes,
     strategyPlugins: [...config.strategyPlugins],

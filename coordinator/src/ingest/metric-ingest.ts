@@ -18,7 +18,7 @@ import type { StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import type { MetricEventBus } from './metric-events.js';
-import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
+import { SupervisedConsumer } from './streams.js';
 
 /** A refused batch: the refusal, tagged so it cannot be mistaken for a batch. */
 type RefusedBatch = { readonly ok: false } & Refusal;
@@ -38,6 +38,8 @@ export interface MetricIngestOptions {
   logger: Logger;
   /** Durable consumer on TRIB_METRICS (`METRIC_CONSUMER`); coordinators sharing it share the work. */
   consumerName: string;
+  /** Creates the data plane's streams (again, after a NATS server lost its storage). */
+  ensureStreams: () => Promise<void>;
   /**
    * Longest time a verified point waits before it is written. Points are written as soon as the
    * store is idle and nothing else has arrived, or the write before finished; this only bounds
@@ -85,7 +87,7 @@ interface MetricsSubject {
  */
 export class MetricIngest {
   private readonly log: Logger;
-  private consuming?: Consuming;
+  private consuming?: SupervisedConsumer;
   /** Verified batches not yet handed to a write. */
   private buffer: Accepted[] = [];
   private bufferedPoints = 0;
@@ -105,15 +107,18 @@ export class MetricIngest {
   /** Binds the durable consumer (the streams must exist: ensureStreams) and starts processing. */
   async start(): Promise<void> {
     if (this.consuming) return;
-    const jsm = await this.opts.nc.jetstreamManager();
-    await ensureDurableConsumer(jsm, STREAM_METRICS, this.opts.consumerName, {
-      ack_wait: nanos(this.opts.ackWaitMs),
-      max_ack_pending: this.opts.maxAckPending,
-      max_deliver: -1,
+    const consuming = new SupervisedConsumer({
+      nc: this.opts.nc,
+      stream: STREAM_METRICS,
+      name: this.opts.consumerName,
+      tuning: { ack_wait: nanos(this.opts.ackWaitMs), max_ack_pending: this.opts.maxAckPending, max_deliver: -1 },
+      pull: { max_bytes: this.opts.pullMaxBytes },
+      setUp: this.opts.ensureStreams,
+      drain: (messages) => this.run(messages),
+      logger: this.log,
     });
-    const consumer = await this.opts.nc.jetstream().consumers.get(STREAM_METRICS, this.opts.consumerName);
-    const messages = await consumer.consume({ max_bytes: this.opts.pullMaxBytes });
-    this.consuming = { messages, loop: this.run(messages) };
+    await consuming.start();
+    this.consuming = consuming;
     this.log.debug({ consumer: this.opts.consumerName }, 'metric ingest started');
   }
 
@@ -122,7 +127,7 @@ export class MetricIngest {
     const consuming = this.consuming;
     this.consuming = undefined;
     if (!consuming) return;
-    await stopConsuming(consuming);
+    await consuming.stop();
     await this.flush();
     this.log.debug('metric ingest stopped');
   }
@@ -144,8 +149,6 @@ export class MetricIngest {
           this.timer = setTimeout(() => void this.flush(), this.opts.flushIntervalMs);
         }
       }
-    } catch (err) {
-      this.log.error({ err }, 'metric ingest stopped pulling batches');
     } finally {
       clearTimeout(this.timer);
       this.timer = undefined;

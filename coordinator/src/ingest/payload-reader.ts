@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { CHUNK_INDEX_HEADER, Reason, STREAM_PAYLOADS, refusalOf, type ReasonCode, type Refusal } from '@tributary/proto';
-import type { JetStreamClient } from 'nats';
+import { CHUNK_INDEX_HEADER, CHUNK_WINDOW, Reason, STREAM_PAYLOADS, TributaryError, refusalOf, type ReasonCode, type Refusal } from '@tributary/proto';
+import type { Consumer, ConsumerMessages, JetStreamClient } from 'nats';
 import { PRIVATE_FILE_MODE } from '../config/private-file.js';
 
 export interface PayloadReadRequest {
@@ -27,7 +27,8 @@ export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | ({
 /**
  * Reads one update's chunks in stream order with an ordered consumer filtered to its payload
  * subject, writing them to a staging file while hashing: memory stays at the pull-ahead window.
- * Chunk indexes must run 0..chunkCount-1 and sizes must match the manifest's layout.
+ * Chunk indexes must run 0..chunkCount-1, each stored fewer than CHUNK_WINDOW places out of
+ * order (held in memory until their turn), and sizes must match the manifest's layout.
  * The caller compares the digest and removes the file on refusal.
  */
 export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadResult> {
@@ -36,12 +37,14 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
   // place, and an ordered consumer that resets (after missed heartbeats under load) re-reads it;
   // with max_bytes it then holds both limits and throws outside any caller's reach.
   const window = Math.max(1, Math.floor(req.pullAheadBytes / Math.max(1, req.chunkSize)));
-  const messages = await consumer.consume({ max_messages: window });
+  const messages = await boundedConsume(consumer, window, Math.min(req.idleTimeoutMs, READER_START_MS));
   const file = await open(req.path, 'w', PRIVATE_FILE_MODE);
   const hash = createHash('sha256');
   const lastSize = req.payloadSize - req.chunkSize * (req.chunkCount - 1);
   let next = 0;
   let bytes = 0;
+  /** Chunks stored ahead of their turn (a sender's retry after a NATS failure), fewer than CHUNK_WINDOW. */
+  const early = new Map<number, Uint8Array>();
   let idle = false;
   let late = false;
   let failure: ({ ok: false } & Refusal) | undefined;
@@ -67,8 +70,8 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
         break;
       }
       // A resubmit after the duplicate window repeats chunks already read; the digest covers the rest.
-      if (index < next) continue;
-      if (index > next) {
+      if (index < next || early.has(index)) continue;
+      if (index >= next + CHUNK_WINDOW || index >= req.chunkCount) {
         failure = refused(Reason.PAYLOAD_MISSING, `chunk ${next} of ${req.chunkCount} is missing (chunk ${index} came next)`);
         break;
       }
@@ -77,10 +80,14 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
         failure = refused(Reason.SIZE_MISMATCH, `chunk ${index} has ${m.data.length} bytes, the manifest implies ${expected}`);
         break;
       }
-      hash.update(m.data);
-      await file.write(m.data);
-      bytes += m.data.length;
-      next++;
+      early.set(index, m.data);
+      for (let chunk = early.get(next); chunk !== undefined; chunk = early.get(next)) {
+        early.delete(next);
+        hash.update(chunk);
+        await file.write(chunk);
+        bytes += chunk.length;
+        next++;
+      }
       if (next === req.chunkCount) break;
     }
   } finally {
@@ -101,6 +108,31 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
     return refused(Reason.PAYLOAD_MISSING, `received ${next} of ${req.chunkCount} chunks ${why}`);
   }
   return { ok: true, bytes, sha256: hash.digest('hex') };
+}
+
+/** Longest wait for the ordered consumer to be created (milliseconds when the stream has a leader). */
+const READER_START_MS = 10_000;
+
+/**
+ * The ordered consumer's messages, or a retryable NATS_UNAVAILABLE after `ms`: while a cluster
+ * elects a new stream leader, nats.js retries creating the consumer for minutes, inside
+ * `consume()`, before any timer of the read runs. The manifest is then retried, not refused;
+ * a consumer created late is stopped and deleted.
+ */
+async function boundedConsume(consumer: Consumer, window: number, ms: number): Promise<ConsumerMessages> {
+  const pending = consumer.consume({ max_messages: window });
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  const messages = await Promise.race([pending, expired]).finally(() => clearTimeout(timer));
+  if (messages !== undefined) return messages;
+  pending.then(
+    (late) => {
+      late.stop();
+      void consumer.delete().catch(() => false);
+    },
+    () => undefined,
+  );
+  throw TributaryError.of(Reason.NATS_UNAVAILABLE, `the payload stream did not start a reader within ${ms} ms`, { retryable: true });
 }
 
 function chunkIndex(header: string | undefined): number | undefined {

@@ -1,6 +1,7 @@
-import { DEFAULT_CHUNK_SIZE, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, subjects } from '@tributary/proto';
+import { Backoff, DEFAULT_CHUNK_SIZE, Reason, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, TributaryError, sleep, subjects } from '@tributary/proto';
 import { COORDINATOR_DEFAULTS, type StreamLimits } from '../config/coordinator-options.js';
-import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type StreamConfig } from 'nats';
+import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
+import type { Logger } from 'pino';
 
 /** The coordinator's durable consumers: updates (manifests) and metric batches. */
 export const UPDATE_CONSUMER = 'tributary-ingest';
@@ -26,7 +27,7 @@ const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 
 type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> &
-  Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes'>>;
+  Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes' | 'num_replicas'>>;
 
 /** The data plane's three streams. */
 function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
@@ -38,6 +39,7 @@ function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       max_age: nanos(UPDATES_MAX_AGE_MS),
       max_bytes: limits.updatesMaxBytes,
+      ...replicas(limits),
     },
     {
       name: STREAM_PAYLOADS,
@@ -47,6 +49,7 @@ function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
       max_msg_size: DEFAULT_CHUNK_SIZE + CHUNK_HEADER_ALLOWANCE,
       max_age: nanos(PAYLOADS_MAX_AGE_MS),
       max_bytes: limits.payloadsMaxBytes,
+      ...replicas(limits),
     },
     {
       name: STREAM_METRICS,
@@ -55,8 +58,14 @@ function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       max_age: nanos(METRICS_MAX_AGE_MS),
       max_bytes: limits.metricsMaxBytes,
+      ...replicas(limits),
     },
   ];
+}
+
+/** The replicas asked for; without, JetStream's default (1) for a new stream and an existing one's own. */
+function replicas(limits: StreamLimits): Pick<DataPlaneStream, 'num_replicas'> {
+  return limits.replicas === undefined ? {} : { num_replicas: limits.replicas };
 }
 
 /**
@@ -69,12 +78,19 @@ export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits 
     const existing = await streamConfig(jsm, wanted.name);
     if (existing === undefined) {
       await jsm.streams.add(wanted);
-      continue;
+    } else if (differs(existing, wanted)) {
+      // Storage cannot change in place: an operator's memory stream stays one.
+      const { storage: _storage, ...settings } = { ...existing, ...wanted };
+      await jsm.streams.update(wanted.name, settings);
     }
-    if (!differs(existing, wanted)) continue;
-    // Storage cannot change in place: an operator's memory stream stays one.
-    const { storage: _storage, ...settings } = { ...existing, ...wanted };
-    await jsm.streams.update(wanted.name, settings);
+    // A single server takes an update to 3 replicas and keeps one copy: asked-for availability
+    // that is not there must stop the start, not be found missing when a node fails.
+    if (wanted.num_replicas !== undefined && wanted.num_replicas > 1) {
+      const peers = 1 + ((await jsm.streams.info(wanted.name)).cluster?.replicas?.length ?? 0);
+      if (peers < wanted.num_replicas) {
+        throw TributaryError.of(Reason.NATS_UNAVAILABLE, `stream ${wanted.name} has ${peers} replica(s) where ${wanted.num_replicas} were asked: the NATS servers must be a JetStream cluster of at least ${wanted.num_replicas}`, { code: 'FAILED_PRECONDITION' });
+      }
+    }
   }
 }
 
@@ -102,16 +118,93 @@ export async function ensureDurableConsumer(
   }
 }
 
-/** A consumer's pulled messages and the loop draining them. */
-export interface Consuming {
-  readonly messages: ConsumerMessages;
-  readonly loop: Promise<void>;
+/** How a supervised consumer is bound and drained. */
+export interface SupervisedConsumerOptions {
+  nc: NatsConnection;
+  stream: string;
+  /** The durable consumer's name. */
+  name: string;
+  tuning: ConsumerUpdateConfig;
+  /** Pull window: nats.js takes `max_messages` or `max_bytes`, never both. */
+  pull: { max_messages: number } | { max_bytes: number };
+  /** Creates the streams again before binding anew (a NATS server that lost its storage). */
+  setUp: () => Promise<void>;
+  /** Processes messages until the iterator ends; may throw. */
+  drain: (messages: ConsumerMessages) => Promise<void>;
+  logger: Logger;
 }
 
-/** Stops pulling and waits for the loop to finish what it holds. */
-export async function stopConsuming({ messages, loop }: Consuming): Promise<void> {
-  messages.stop();
-  await loop;
+/** Life of one pull request of a supervised consumer. */
+const PULL_EXPIRES_MS = 5_000;
+/** Pause between attempts to bind a lost consumer again. */
+const REBIND_BACKOFF = { initialDelayMs: 250, maxDelayMs: 15_000, multiplier: 2 } as const;
+
+/**
+ * A durable pull consumer that outlives NATS faults: nats.js ends a `consume()` iterator for
+ * good when, after a reconnect, the consumer or its stream is gone (a server restarted without
+ * its storage, a stream deleted by hand). Then this creates the streams and the consumer again
+ * and pulls anew, with backoff, until `stop()`; nothing is thrown at the process.
+ */
+export class SupervisedConsumer {
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly opts: SupervisedConsumerOptions) {}
+
+  /** Binds the consumer and starts draining; the first bind's failure is thrown. */
+  async start(): Promise<void> {
+    const messages = await this.bind();
+    this.loop = this.supervise(messages);
+  }
+
+  /** Stops pulling and waits for the drain to finish what it holds. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.messages?.stop();
+    await this.loop;
+  }
+
+  private async bind(): Promise<ConsumerMessages> {
+    const jsm = await this.opts.nc.jetstreamManager();
+    await ensureDurableConsumer(jsm, this.opts.stream, this.opts.name, this.opts.tuning);
+    const consumer = await this.opts.nc.jetstream().consumers.get(this.opts.stream, this.opts.name);
+    // Without abort_on_missing_resource nats.js would look for a lost consumer forever, and
+    // nobody would create it again. Short pulls (heartbeats every 2.5 s) notice a pull lost
+    // with a cluster node within seconds, rather than after nats.js's default 30 s.
+    const messages = await consumer.consume({ ...this.opts.pull, expires: PULL_EXPIRES_MS, abort_on_missing_resource: true });
+    this.messages = messages;
+    // stop() may have come while binding.
+    if (this.stopping.signal.aborted) messages.stop();
+    return messages;
+  }
+
+  private async supervise(first: ConsumerMessages): Promise<void> {
+    const log = this.opts.logger;
+    const backoff = new Backoff(REBIND_BACKOFF);
+    for (let messages = first; ; ) {
+      try {
+        await this.opts.drain(messages);
+      } catch (err) {
+        log.warn({ err, consumer: this.opts.name }, 'consumer stopped delivering');
+      }
+      if (this.stopping.signal.aborted) return;
+      log.warn({ consumer: this.opts.name, stream: this.opts.stream }, 'consumer lost; binding it again');
+      for (;;) {
+        try {
+          await sleep(backoff.nextDelay(), this.stopping.signal);
+          await this.opts.setUp();
+          messages = await this.bind();
+          backoff.reset();
+          log.info({ consumer: this.opts.name }, 'consumer bound again');
+          break;
+        } catch (err) {
+          if (this.stopping.signal.aborted) return;
+          log.warn({ err: err instanceof Error ? err.message : String(err), consumer: this.opts.name }, 'cannot bind the consumer yet; retrying');
+        }
+      }
+    }
+  }
 }
 
 /**
@@ -124,7 +217,7 @@ async function fittedLimits(jsm: JetStreamManager, limits: StreamLimits): Promis
   const total = limits.updatesMaxBytes + limits.payloadsMaxBytes + limits.metricsMaxBytes;
   if (!(storage > 0) || total <= storage) return limits;
   const share = (bytes: number): number => Math.max(1, Math.floor((bytes * storage) / total));
-  return { updatesMaxBytes: share(limits.updatesMaxBytes), payloadsMaxBytes: share(limits.payloadsMaxBytes), metricsMaxBytes: share(limits.metricsMaxBytes) };
+  return { ...limits, updatesMaxBytes: share(limits.updatesMaxBytes), payloadsMaxBytes: share(limits.payloadsMaxBytes), metricsMaxBytes: share(limits.metricsMaxBytes) };
 }
 
 async function streamConfig(jsm: JetStreamManager, name: string): Promise<StreamConfig | undefined> {
@@ -144,6 +237,7 @@ function differs(existing: StreamConfig, wanted: DataPlaneStream): boolean {
     (wanted.duplicate_window !== undefined && existing.duplicate_window !== wanted.duplicate_window) ||
     (wanted.max_msg_size !== undefined && existing.max_msg_size !== wanted.max_msg_size) ||
     (wanted.max_age !== undefined && existing.max_age !== wanted.max_age) ||
-    (wanted.max_bytes !== undefined && existing.max_bytes !== wanted.max_bytes)
+    (wanted.max_bytes !== undefined && existing.max_bytes !== wanted.max_bytes) ||
+    (wanted.num_replicas !== undefined && existing.num_replicas !== wanted.num_replicas)
   );
 }

@@ -23,8 +23,9 @@ import { isMember } from '../sites/membership.js';
 import type { BlobStore, StateStore, UpdateRecord } from '../state/index.js';
 import { inspectStagedPayload, isTensorFlavor } from '../updates/foldable-update.js';
 import { VerifiedUpdate } from '../updates/verified-update.js';
+import { HeldDeliveries } from './held-deliveries.js';
 import { readPayload } from './payload-reader.js';
-import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
+import { SupervisedConsumer } from './streams.js';
 import { UpdateOutcomes, type Delivery } from './update-outcomes.js';
 import { manifestProblem, metricKeyProblem, subjectMismatch, unsupportedFlavor } from './verification.js';
 
@@ -58,6 +59,12 @@ export interface UpdateIngestOptions {
   retryDelayMs: number;
   /** Payload bytes pulled ahead of one reader. */
   pullAheadBytes: number;
+  /** Longest wait on stop for the updates being verified; the rest are handed back unjudged. */
+  stopTimeoutMs: number;
+  /** Creates the data plane's streams (again, after a NATS server lost its storage). */
+  ensureStreams: () => Promise<void>;
+  /** File listing the manifests being processed, so the next coordinator on this data directory can hand them back after a crash. */
+  heldDeliveriesPath: string;
 }
 
 /** setTimeout's limit. */
@@ -77,14 +84,18 @@ export class UpdateIngest {
   private readonly log: Logger;
   private js?: JetStreamClient;
   private outcomes?: UpdateOutcomes;
-  private consuming?: Consuming;
+  private consuming?: SupervisedConsumer;
   /** Update ids being verified now: a copy arriving meanwhile is a replay. */
   private readonly inFlight = new Set<string>();
   /** Sites whose payload is being read now: one upload at a time per site, so no site holds every slot. */
   private readonly uploading = new Set<string>();
+  private readonly held: HeldDeliveries;
+  /** Set when a stop stopped waiting: what is still being verified is left unjudged. */
+  private abandoned = false;
 
   constructor(private readonly opts: UpdateIngestOptions) {
     this.log = opts.logger.child({ component: 'ingest' });
+    this.held = new HeldDeliveries(opts.heldDeliveriesPath, this.log);
   }
 
   /** Binds the durable consumer (the streams must exist: ensureStreams) and starts processing. */
@@ -95,25 +106,50 @@ export class UpdateIngest {
     this.js = this.opts.nc.jetstream();
     this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey });
     const concurrency = Math.max(1, Math.floor(this.opts.concurrency));
-    await ensureDurableConsumer(jsm, STREAM_UPDATES, this.opts.consumerName, {
-      ack_wait: nanos(this.opts.ackWaitMs),
-      max_ack_pending: concurrency,
-      max_deliver: -1,
+    // A crashed predecessor's deliveries would hold every slot until their ack wait ends.
+    const released = await this.held.releasePrevious(this.opts.nc);
+    if (released > 0) this.log.info({ released }, 'manifests held by the previous coordinator handed back for redelivery');
+    const consuming = new SupervisedConsumer({
+      nc: this.opts.nc,
+      stream: STREAM_UPDATES,
+      name: this.opts.consumerName,
+      tuning: { ack_wait: nanos(this.opts.ackWaitMs), max_ack_pending: concurrency, max_deliver: -1 },
+      // max_ack_pending = concurrency keeps further manifests on the server, not ageing here.
+      pull: { max_messages: concurrency },
+      setUp: this.opts.ensureStreams,
+      drain: (messages) => this.run(messages, concurrency),
+      logger: this.log,
     });
-    const consumer = await this.js.consumers.get(STREAM_UPDATES, this.opts.consumerName);
-    // max_ack_pending = concurrency keeps further manifests on the server, not ageing here.
-    const messages = await consumer.consume({ max_messages: concurrency });
-    this.consuming = { messages, loop: this.run(messages, concurrency) };
+    await consuming.start();
+    this.consuming = consuming;
     this.log.debug({ consumer: this.opts.consumerName }, 'update ingest started');
   }
 
-  /** Finishes the updates in progress, then stops pulling. */
+  /**
+   * Stops pulling and finishes the updates in progress, for `stopTimeoutMs` at most: those still
+   * being verified then (a slow upload) are handed back to JetStream unjudged, so a stop never
+   * waits on a site, nor refuses its update because the coordinator went away.
+   */
   async stop(): Promise<void> {
     const consuming = this.consuming;
     this.consuming = undefined;
     if (!consuming) return;
-    await stopConsuming(consuming);
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      consuming.stop().then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.opts.stopTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.abandoned = true;
+      const handedBack = await this.held.handBack(this.opts.nc).catch((err: unknown) => {
+        this.log.warn({ err }, 'could not hand back the updates in progress; they return after the ack wait');
+        return 0;
+      });
+      this.log.warn({ handedBack, waitedMs: this.opts.stopTimeoutMs }, 'updates still being verified are left for the next start');
+    }
     await this.outcomes?.settled();
+    await this.held.flushed();
     this.log.debug('update ingest stopped');
   }
 
@@ -125,8 +161,6 @@ export class UpdateIngest {
         running.add(handled);
         if (running.size >= concurrency) await Promise.race(running);
       }
-    } catch (err) {
-      this.log.error({ err }, 'update ingest stopped pulling manifests');
     } finally {
       await Promise.allSettled([...running]);
     }
@@ -134,15 +168,21 @@ export class UpdateIngest {
 
   /** Processes one manifest; never throws. */
   private async handle(m: JsMsg): Promise<void> {
-    const delivery: Delivery = { subject: m.subject, parsed: subjects.parseUpdate(m.subject) };
+    const delivery: Delivery = { subject: m.subject, parsed: subjects.parseUpdate(m.subject), seq: m.seq };
     const staging = { path: undefined as string | undefined };
     const progress = setInterval(() => this.settle(() => m.working()), this.opts.ackWaitMs / 4);
+    this.held.add(m);
     try {
       const outcome = await this.process(m, delivery, staging);
       this.settle(() => (outcome === 'term' ? m.term() : m.ack()));
     } catch (err) {
       const e = TributaryError.from(err);
-      if (m.info.deliveryCount < this.opts.maxDeliveries) {
+      if (this.abandoned || e.reason === Reason.STATE_WRITE_FAILED || e.reason === Reason.STATE_STORE_UNAVAILABLE) {
+        // Not the update's fault, and nothing can be recorded now (a failed disk, a stop): it
+        // waits in the stream for a restarted coordinator, whatever its delivery count.
+        this.log.warn({ subject: m.subject, reason: e.reason }, 'update left for redelivery: it cannot be judged now');
+        this.settle(() => m.nak());
+      } else if (m.info.deliveryCount < this.opts.maxDeliveries) {
         this.log.error({ err: e, subject: m.subject, delivery: m.info.deliveryCount }, 'update processing failed; will retry');
         this.settle(() => m.nak(this.opts.retryDelayMs));
       } else {
@@ -153,6 +193,7 @@ export class UpdateIngest {
       }
     } finally {
       clearInterval(progress);
+      this.held.remove(m);
       if (staging.path !== undefined) await rm(staging.path, { force: true }).catch(() => undefined);
     }
   }
@@ -229,7 +270,11 @@ export class UpdateIngest {
     const started = performance.now();
     const prior = await this.opts.state.getUpdate(manifest.updateId);
     if (prior !== undefined) {
-      if (m.redelivered && sameUpdate(prior, manifest)) {
+      // The message that carried the decided manifest, delivered again (a crash before its ack):
+      // answered with the recorded verdict, whatever its delivery count, which a restart or a
+      // redelivery after a NAK does not always raise.
+      const redelivery = prior.manifestSeq === undefined ? m.redelivered : prior.manifestSeq === m.seq;
+      if (redelivery && sameUpdate(prior, manifest)) {
         this.outcomes?.repeat(d, prior);
         return 'ack';
       }
@@ -240,7 +285,7 @@ export class UpdateIngest {
 
     const admitted = await this.opts.admission.admit(manifest);
     if (!admitted.ok) return this.refuse(d, admitted.refusal);
-    const verified = await this.verifyPayload(manifest, admitted.context, staging);
+    const verified = await this.verifyPayload(manifest, admitted.context, staging, d.seq);
     if (!(verified instanceof VerifiedUpdate)) return this.refuse(d, verified);
     // The round owns the staged payload from here.
     staging.path = undefined;
@@ -255,13 +300,13 @@ export class UpdateIngest {
   }
 
   /** Payload checks: size bound, schema, chunks (digest, size), then the staged file's tensors. */
-  private async verifyPayload(manifest: UpdateManifest__Output, ctx: AdmissionContext, staging: { path: string | undefined }): Promise<VerifiedUpdate | Refusal> {
+  private async verifyPayload(manifest: UpdateManifest__Output, ctx: AdmissionContext, staging: { path: string | undefined }, manifestSeq: number): Promise<VerifiedUpdate | Refusal> {
     for (const [key, value] of Object.entries(manifest.metrics)) {
       if (!Number.isFinite(value)) return refusalOf(Reason.NON_FINITE, `metric "${key}" is not a finite number`);
     }
     if (!ctx.expectsPayload) {
       if (manifest.payloadSize !== 0) return refusalOf(Reason.MALFORMED_MANIFEST, 'this result carries no payload');
-      return new VerifiedUpdate(manifest, 0, undefined, this.opts.blobs);
+      return new VerifiedUpdate(manifest, 0, undefined, this.opts.blobs, manifestSeq);
     }
     if (manifest.taskKind === 'evaluate') return refusalOf(Reason.MALFORMED_MANIFEST, 'an evaluation result was sent where an update is expected');
     if (ctx.maxPayloadBytes > 0 && manifest.payloadSize > ctx.maxPayloadBytes) {
@@ -307,7 +352,7 @@ export class UpdateIngest {
       const problem = await inspectStagedPayload(path, read.bytes, manifest.flavor, ctx);
       if (problem !== undefined) return problem;
     }
-    return new VerifiedUpdate(manifest, read.bytes, path, this.opts.blobs);
+    return new VerifiedUpdate(manifest, read.bytes, path, this.opts.blobs, manifestSeq);
   }
 
   /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */
@@ -320,6 +365,8 @@ export class UpdateIngest {
   private refuse(d: Delivery, r: Refusal): Promise<Outcome> {
     const outcomes = this.outcomes;
     if (!outcomes) throw TributaryError.internal('update ingest is not started');
+    // A payload read cut short by the stop is not the site's fault: judge it after the restart.
+    if (this.abandoned) return Promise.reject(TributaryError.of(Reason.UNAVAILABLE, 'the coordinator is stopping; the update is judged after its restart'));
     return outcomes.refuse(d, r).then(() => 'ack');
   }
 

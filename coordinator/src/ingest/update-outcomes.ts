@@ -24,6 +24,8 @@ export interface Delivery {
   readonly subject: string;
   /** Subject tokens; unauthenticated. */
   readonly parsed: UpdateSubject | undefined;
+  /** Stream sequence of the message on TRIB_UPDATES. */
+  readonly seq: number;
   /** Update id read from an unverified body, only for the log. */
   claimedUpdateId?: string;
   /** The signing key's site, once the key is known. */
@@ -70,7 +72,7 @@ export class UpdateOutcomes {
     if (manifest !== undefined) {
       // Only new, well-formed ids are recorded: an id keeps its first verdict.
       if (UPDATE_ID_PATTERN.test(manifest.updateId) && !(await this.opts.state.getUpdate(manifest.updateId))) {
-        await this.opts.state.write([{ kind: 'update', value: refusedRecord(manifest, r.reason, r.message, Date.now()) }]);
+        await this.opts.state.write([{ kind: 'update', value: refusedRecord(manifest, r.reason, r.message, Date.now(), d.seq) }]);
       }
       await this.opts.admission.noteRefusal(manifest, r);
     }

@@ -78,13 +78,38 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
+  readonly healthy = new Gauge({
+    name: 'tributary_healthy',
+    help: '1 while the coordinator accepts updates and changes; 0 after a fault that needs a restart (see /healthz for the reason)',
+    registers: [this.registry],
+  });
+  /** Why the coordinator stopped accepting, once it has. */
+  private problem: { reason: string; message: string } | undefined;
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    this.healthy.set(1);
   }
 
-  /** Serves /metrics on the given port (127.0.0.1 unless host says otherwise). */
+  /** Records that the coordinator stopped accepting, and why (a reason code and a message); the first fault wins. */
+  markUnhealthy(reason: string, message: string): void {
+    this.problem ??= { reason, message };
+    this.healthy.set(0);
+  }
+
+  /** What /healthz answers: ok, or the fault that stopped the coordinator. */
+  health(): { status: 'ok' } | { status: 'failing'; reason: string; message: string } {
+    return this.problem === undefined ? { status: 'ok' } : { status: 'failing', ...this.problem };
+  }
+
+  /** Serves /metrics, and /healthz (200 or 503, JSON), on the given port (127.0.0.1 unless host says otherwise). */
   async serve(port: number, host = '127.0.0.1'): Promise<Server> {
     const server = createServer((req, res) => {
+      if (req.url === '/healthz') {
+        const health = this.health();
+        res.writeHead(health.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(health));
+        return;
+      }
       if (req.url !== '/metrics') {
         res.writeHead(404).end();
         return;

@@ -86,8 +86,9 @@ export class RoundEngine implements UpdateAdmission {
     for (const active of this.active.all()) disarmTimer(active);
   }
 
-  startRun(federation: string, rounds?: number): Promise<RunRecord> {
-    return this.queues.run(federation, () => this.runs.start(federation, rounds));
+  /** Starts a run; a `requestId` already used in this federation answers the run it started. */
+  startRun(federation: string, rounds?: number, requestId?: string): Promise<RunRecord> {
+    return this.queues.run(federation, () => this.runs.start(federation, rounds, requestId));
   }
 
   async stopRun(runId: string, reason: string): Promise<RunRecord> {

@@ -74,7 +74,7 @@ export class EvaluationPhase {
     if (late || !window) return late ?? refusalOf(Reason.ROUND_NOT_OPEN, 'no evaluation is open');
     const summary = summaryOf(manifest, this.s.now());
     window.results.push(summary);
-    await this.s.state.write([acceptedRecord(manifest, summary)]);
+    await this.s.state.write([acceptedRecord(manifest, summary, update.manifestSeq)]);
     this.s.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site }, 'evaluation received');
     emit(this.s, active, 'EVALUATION_RECEIVED', { update: summary, round: window.round });
     if (window.results.length >= window.selected.length) await this.finish(active);

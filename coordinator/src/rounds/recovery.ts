@@ -68,7 +68,7 @@ export class Recovery {
       await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors });
     }
     this.s.logger.info({ runId: run.id, round: round.number, refolded: round.accepted.length }, 'run resumed');
-    if (round.accepted.length >= round.selectedSites.length || this.s.now() >= round.deadlineAtMs) {
+    if (round.accepted.length >= round.selectedSites.length || this.s.now() >= this.rounds.closesAtMs(active, round)) {
       await this.rounds.close(active);
     } else {
       this.rounds.armDeadline(active);

@@ -57,13 +57,14 @@ export class RoundLifecycle {
       config: active.strategy.siteConfig(ctx),
       evaluation: 'EVALUATION_STATE_NONE',
     };
+    // Memory follows the state store, never leads it: a failed write leaves both as they were.
+    await this.s.state.write([
+      { kind: 'run', value: { ...run, currentRound: number } },
+      { kind: 'round', value: round },
+    ]);
     run.currentRound = number;
     active.round = round;
     active.aggregator = active.strategy.createAggregator(this.aggregatorContext(active, round));
-    await this.s.state.write([
-      { kind: 'run', value: run },
-      { kind: 'round', value: round },
-    ]);
     this.s.logger.info({ runId: run.id, round: number, selected }, 'round opened');
     emit(this.s, active, 'ROUND_OPENED');
     if (selected.length < settings.minSites) {
@@ -105,10 +106,7 @@ export class RoundLifecycle {
       const e = TributaryError.from(err);
       return refusalOf(e.reason === Reason.INTERNAL ? Reason.MALFORMED_PAYLOAD : e.reason, `payload cannot be folded: ${e.message}`);
     }
-    if (foldable.clipped) {
-      round.metrics['clipped_updates'] = (round.metrics['clipped_updates'] ?? 0) + 1;
-      this.s.logger.info({ runId: manifest.runId, site: manifest.site, norm: foldable.norm }, 'update clipped to the norm bound');
-    }
+    if (foldable.clipped) this.s.logger.info({ runId: manifest.runId, site: manifest.site, norm: foldable.norm }, 'update clipped to the norm bound');
     try {
       await active.aggregator.fold({
         site: manifest.site,
@@ -125,14 +123,21 @@ export class RoundLifecycle {
     // Keep the verified payload: lineage points at it, and a restart re-folds the open round from it.
     await update.commit();
     const summary = summaryOf(manifest, this.s.now());
-    round.accepted.push(summary);
-    round.bytesReceived += update.bytes;
-    await this.s.state.write([acceptedRecord(manifest, summary), { kind: 'round', value: round }]);
+    // The round as it is once this update counts; memory takes it only after the synced write.
+    // (The aggregator already holds the update: after a failed write the store is fenced, nothing
+    // more commits, and a restart re-folds from what was written.)
+    const metrics = foldable.clipped ? { ...round.metrics, clipped_updates: (round.metrics['clipped_updates'] ?? 0) + 1 } : round.metrics;
+    const counted: RoundRecord = { ...round, accepted: [...round.accepted, summary], bytesReceived: round.bytesReceived + update.bytes, metrics };
+    await this.s.state.write([acceptedRecord(manifest, summary, update.manifestSeq), { kind: 'round', value: counted }]);
+    Object.assign(round, counted);
+    const quorumJustMet = round.accepted.length === settingsOf(active).minSites;
     this.s.metrics.updatesAccepted.inc();
     this.s.metrics.bytesReceived.inc(update.bytes);
     this.s.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId }, 'update accepted');
     emit(this.s, active, 'UPDATE_ACCEPTED', { update: summary });
     if (round.accepted.length >= round.selectedSites.length) await this.close(active);
+    // With wait_after_quorum, quorum brings the close forward.
+    else if (quorumJustMet) this.armDeadline(active);
     return undefined;
   }
 
@@ -145,11 +150,23 @@ export class RoundLifecycle {
     emit(this.s, active, 'UPDATE_REFUSED', { refusal: { ...entry }, round: round ? structuredClone(round) : null });
   }
 
-  /** Arms the open round's deadline. */
+  /**
+   * When the open round closes unless every selected site delivers first: its deadline, or, with
+   * wait_after_quorum, that long after the update that reached min_sites if that is sooner.
+   * Computed from what is stored, so a restarted coordinator closes it at the same time.
+   */
+  closesAtMs(active: ActiveRun, round: RoundRecord): number {
+    const { minSites, waitAfterQuorumSeconds } = settingsOf(active);
+    const quorumAt = round.accepted[minSites - 1]?.acceptedAtMs;
+    if (!waitAfterQuorumSeconds || quorumAt === undefined) return round.deadlineAtMs;
+    return Math.min(round.deadlineAtMs, quorumAt + waitAfterQuorumSeconds * 1000);
+  }
+
+  /** Arms the open round's close: its deadline, or the end of the grace period after quorum. */
   armDeadline(active: ActiveRun): void {
     const round = active.round;
     if (!round) return;
-    armTimer(this.s, active, round.deadlineAtMs, async () => {
+    armTimer(this.s, active, this.closesAtMs(active, round), async () => {
       if (active.round === round && round.state === 'ROUND_STATE_OPEN') await this.close(active);
     }, 'round close');
   }
@@ -201,13 +218,18 @@ export class RoundLifecycle {
     const version = prepared.record.version;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const settings = settingsOf(active);
-    round.state = 'ROUND_STATE_COMMITTED';
-    round.closedAtMs = at;
-    round.committedVersion = version;
-    round.metrics = { ...round.metrics, ...result.metrics, aggregation_seconds: seconds, duration_seconds: (at - round.openedAtMs) / 1000 };
-    round.evaluation = settings.evaluateEvery > 0 && round.number % settings.evaluateEvery === 0 ? 'EVALUATION_STATE_PENDING' : 'EVALUATION_STATE_NONE';
+    const committed: RoundRecord = {
+      ...round,
+      state: 'ROUND_STATE_COMMITTED',
+      closedAtMs: at,
+      committedVersion: version,
+      metrics: { ...round.metrics, ...result.metrics, aggregation_seconds: seconds, duration_seconds: (at - round.openedAtMs) / 1000 },
+      evaluation: settings.evaluateEvery > 0 && round.number % settings.evaluateEvery === 0 ? 'EVALUATION_STATE_PENDING' : 'EVALUATION_STATE_NONE',
+    };
+    // One atomic, synced batch: model version, round and run progress; memory follows it.
+    await this.s.state.write([...prepared.writes, { kind: 'round', value: committed }, { kind: 'run', value: { ...active.run, latestVersion: version } }]);
+    Object.assign(round, committed);
     active.run.latestVersion = version;
-    await this.s.state.write([...prepared.writes, { kind: 'round', value: round }, { kind: 'run', value: active.run }]);
     active.federation = prepared.federation;
     active.model = { tensors: result.model, sha256: prepared.record.sha256, size: prepared.record.size };
     active.serverState = serverState;
@@ -222,11 +244,10 @@ export class RoundLifecycle {
     disarmTimer(active);
     const round = active.round;
     if (!round) return;
-    round.state = 'ROUND_STATE_FAILED';
-    round.failureReason = reason;
-    round.closedAtMs = this.s.now();
     await this.disposeAggregator(active);
-    await this.s.state.write([{ kind: 'round', value: round }]);
+    const failed: RoundRecord = { ...round, state: 'ROUND_STATE_FAILED', failureReason: reason, closedAtMs: this.s.now() };
+    await this.s.state.write([{ kind: 'round', value: failed }]);
+    Object.assign(round, failed);
     this.s.metrics.rounds.inc({ state: 'failed' });
     this.s.logger.warn({ runId: active.run.id, round: round.number, reason }, 'round failed');
     emit(this.s, active, 'ROUND_FAILED');

@@ -51,9 +51,17 @@ export class RunLifecycle {
     private readonly isStopping: () => boolean,
   ) {}
 
-  async start(federationName: string, rounds?: number): Promise<RunRecord> {
+  /**
+   * Starts a run; with a `requestId` the run started by an earlier call with the same id (a
+   * retry after a lost answer or a coordinator crash) is answered instead, whatever its state.
+   */
+  async start(federationName: string, rounds?: number, requestId = ''): Promise<RunRecord> {
     const federation = await this.s.state.getFederation(federationName);
     if (!federation) throw TributaryError.notFound(`federation "${federationName}" does not exist`);
+    if (requestId !== '') {
+      const earlier = (await this.s.state.listRuns(federationName)).find((r) => r.requestId === requestId);
+      if (earlier) return { ...(this.active.get(earlier.id)?.run ?? earlier) };
+    }
     const running = this.active.ofFederation(federationName);
     if (running) {
       throw TributaryError.of(Reason.RUN_ALREADY_RUNNING, `federation "${federationName}" already has run ${running.run.id} in progress; stop it first`);
@@ -75,6 +83,7 @@ export class RunLifecycle {
       startVersion: federation.latestVersion,
       latestVersion: federation.latestVersion,
       settings,
+      requestId,
     };
     await this.s.state.write([{ kind: 'run', value: run }]);
     const active: ActiveRun = { run, federation, strategy, model: await this.loadModel(version), serverState: {} };
@@ -127,13 +136,14 @@ export class RunLifecycle {
   async end(run: RunRecord, status: RunStatus__Output, reason: string): Promise<RunRecord> {
     const active = this.active.get(run.id);
     const record = active?.run ?? run;
-    record.status = status;
-    record.endedAtMs = this.s.now();
-    record.failureReason = reason;
+    const ended: RunRecord = { ...record, status, endedAtMs: this.s.now(), failureReason: reason };
     const pending = active?.evaluation?.round;
+    const skipped = pending ? { ...pending, evaluation: 'EVALUATION_STATE_SKIPPED' as const } : undefined;
+    // Memory follows the synced write, never leads it.
+    await this.s.state.write([{ kind: 'run', value: ended }, ...(skipped ? [{ kind: 'round' as const, value: skipped }] : [])]);
+    Object.assign(record, ended);
     if (active) active.evaluation = undefined;
-    if (pending) pending.evaluation = 'EVALUATION_STATE_SKIPPED';
-    await this.s.state.write([{ kind: 'run', value: record }, ...(pending ? [{ kind: 'round' as const, value: pending }] : [])]);
+    if (pending && skipped) Object.assign(pending, skipped);
     this.s.logger.info({ runId: run.id, status, reason }, 'run ended');
     if (active) {
       emit(this.s, active, 'RUN_ENDED');

@@ -38,6 +38,7 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
     normBoundMode: s.normBoundMode || 'refuse',
     maxExamples: s.maxExamples || SETTINGS_DEFAULTS.maxExamples,
     keepVersions: s.keepVersions || SETTINGS_DEFAULTS.keepVersions,
+    waitAfterQuorumSeconds: s.waitAfterQuorumSeconds ?? 0,
   };
   const bad = (field: string, why: string): never => {
     throw TributaryError.invalidArgument(`settings.${field} ${why}`);
@@ -50,5 +51,6 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
   if (settings.normBoundMode !== 'refuse' && settings.normBoundMode !== 'clip') bad('norm_bound_mode', `must be "refuse" or "clip", got ${quoted(settings.normBoundMode)}`);
   if (!Number.isSafeInteger(settings.maxExamples)) bad('max_examples', `must be at most ${Number.MAX_SAFE_INTEGER}`);
   if (settings.roundDeadlineSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('round_deadline_seconds', 'must be at most one week');
+  if (settings.waitAfterQuorumSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('wait_after_quorum_seconds', 'must be at most one week');
   return settings;
 }

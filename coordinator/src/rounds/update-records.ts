@@ -19,7 +19,7 @@ export function summaryOf(manifest: UpdateManifest__Output, at: number): UpdateS
 }
 
 /** The update id's record once accepted: its presence makes a replay detectable. */
-export function acceptedRecord(manifest: UpdateManifest__Output, summary: UpdateSummary__Output): StateWrite {
+export function acceptedRecord(manifest: UpdateManifest__Output, summary: UpdateSummary__Output, manifestSeq: number | undefined): StateWrite {
   return {
     kind: 'update',
     value: {
@@ -33,12 +33,13 @@ export function acceptedRecord(manifest: UpdateManifest__Output, summary: Update
       message: '',
       atMs: summary.acceptedAtMs,
       summary,
+      ...(manifestSeq === undefined ? {} : { manifestSeq }),
     },
   };
 }
 
 /** The update id's record once refused. */
-export function refusedRecord(manifest: UpdateManifest__Output, reason: ReasonCode, message: string, at: number): UpdateRecord {
+export function refusedRecord(manifest: UpdateManifest__Output, reason: ReasonCode, message: string, at: number, manifestSeq: number | undefined): UpdateRecord {
   return {
     updateId: manifest.updateId,
     federation: manifest.federation,
@@ -49,5 +50,6 @@ export function refusedRecord(manifest: UpdateManifest__Output, reason: ReasonCo
     reason,
     message,
     atMs: at,
+    ...(manifestSeq === undefined ? {} : { manifestSeq }),
   };
 }

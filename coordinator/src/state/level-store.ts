@@ -1,3 +1,4 @@
+import { Reason, TributaryError } from '@tributary/proto';
 import { Level } from 'level';
 import type {
   FederationRecord,
@@ -36,6 +37,11 @@ export class LevelStateStore implements StateStore {
   private readonly natsCredentials: Sublevel<IssuedSiteCredential>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
+  /** Set by close(): a write after it (work abandoned by a bounded stop) is refused, not a disk fault. */
+  private closed = false;
+  /** Set by the first failed write: every later write is refused with it. */
+  private failed: TributaryError | undefined;
+  private readonly failureListeners: Array<(failure: TributaryError) => void> = [];
 
   constructor(readonly dir: string) {
     this.db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
@@ -59,6 +65,7 @@ export class LevelStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.writeTail;
     await this.db.close();
   }
@@ -129,10 +136,29 @@ export class LevelStateStore implements StateStore {
     return this.invitations.get(tokenSha256);
   }
 
+  /**
+   * Applies the records in one synced LevelDB batch: once it resolves they survive a crash or a
+   * power cut, which is what answering a site or a caller promises. A batch that fails (a full
+   * disk, an I/O error) may leave a torn record in LevelDB's log, and anything written after it
+   * through the same handle would be dropped with it at the next open: so the first failure
+   * fences the store, every later write is refused with STATE_WRITE_FAILED, and the coordinator
+   * must be restarted (LevelDB then discards the torn record, which nobody was told about).
+   */
   write(ops: StateWrite[]): Promise<void> {
+    if (this.closed) return Promise.reject(TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, 'the state store is closed: the coordinator is stopping'));
     const done = this.writeTail.then(() => this.applyWrites(ops));
     this.writeTail = done.catch(() => undefined);
     return done;
+  }
+
+  /** The write failure that fenced the store, if one did. */
+  get failure(): TributaryError | undefined {
+    return this.failed;
+  }
+
+  /** Calls `listener` once when a write fails and fences the store. */
+  onFailure(listener: (failure: TributaryError) => void): void {
+    this.failureListeners.push(listener);
   }
 
   private async applyWrites(ops: StateWrite[]): Promise<void> {
@@ -147,7 +173,16 @@ export class LevelStateStore implements StateStore {
         ? { type: 'put', sublevel: tables[op.table], key: op.key, value: op.value }
         : { type: 'del', sublevel: tables[op.table], key: op.key },
     );
-    if (batch.length > 0) await this.db.batch(batch);
+    if (batch.length === 0) return;
+    if (this.failed) throw this.failed;
+    try {
+      await this.db.batch(batch, { sync: true });
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      this.failed = TributaryError.of(Reason.STATE_WRITE_FAILED, `a state write failed (${TributaryError.from(cause).message}); the coordinator accepts nothing more until it is restarted`, { cause: err });
+      for (const listener of this.failureListeners) listener(this.failed);
+      throw this.failed;
+    }
   }
 
   private tables(): Record<StateTable, Sublevel<unknown>> {

@@ -49,6 +49,12 @@ export interface UpdateRecord {
   message: string;
   atMs: number;
   summary?: UpdateSummary__Output;
+  /**
+   * Stream sequence of the TRIB_UPDATES message that carried the manifest: a later delivery of
+   * that message is a redelivery (answered with this verdict, whatever its delivery count), any
+   * other message with the same update id a replay. Absent in records written before it was kept.
+   */
+  manifestSeq?: number;
 }
 
 export type ModelVersionRecord = ModelVersion__Output;

@@ -16,6 +16,8 @@ export class VerifiedUpdate {
     readonly bytes: number,
     stagedPath: string | undefined,
     private readonly blobs: BlobStore,
+    /** Stream sequence of the manifest's TRIB_UPDATES message, kept in the update's record. */
+    readonly manifestSeq?: number,
   ) {
     this.staged = stagedPath;
   }

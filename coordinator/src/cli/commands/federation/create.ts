@@ -31,6 +31,7 @@ export default defineCommand({
       .option('--sample-fraction <f>', 'fraction of member sites sampled each round, in (0, 1]')
       .option('--sample-count <n>', 'number of member sites sampled each round')
       .option('--deadline <duration>', 'round deadline, e.g. 300, 30s, 5m (default 5m)')
+      .option('--wait-after-quorum <duration>', 'once min-sites updates are in, close the round this much later (or at the deadline) without waiting for the rest (default off)')
       .option('--on-round-failure <policy>', 'fail (end the run) or continue with the next round (default fail)')
       .option('--norm-bound <n>', "largest L2 norm of an update's difference from the global model (default off)")
       .option('--norm-bound-mode <mode>', 'refuse (default) or clip updates beyond --norm-bound')
@@ -47,6 +48,10 @@ export default defineCommand({
     const deadlineMs = optDurationMs(raw, 'deadline', '--deadline');
     if (deadlineMs !== undefined && (deadlineMs < 1000 || deadlineMs / 1000 > UINT32_MAX)) {
       throw invalidValue('--deadline', optString(raw, 'deadline'), 'must be at least one second');
+    }
+    const graceMs = optDurationMs(raw, 'waitAfterQuorum', '--wait-after-quorum');
+    if (graceMs !== undefined && (graceMs < 1000 || graceMs / 1000 > UINT32_MAX)) {
+      throw invalidValue('--wait-after-quorum', optString(raw, 'waitAfterQuorum'), 'must be at least one second');
     }
     const policyText = optString(raw, 'onRoundFailure');
     let onRoundFailure: FederationSettings['onRoundFailure'];
@@ -77,6 +82,7 @@ export default defineCommand({
         sampleFraction,
         sampleCount,
         roundDeadlineSeconds: deadlineMs === undefined ? undefined : Math.ceil(deadlineMs / 1000),
+        waitAfterQuorumSeconds: graceMs === undefined ? undefined : Math.ceil(graceMs / 1000),
         onRoundFailure,
         normBound,
         normBoundMode: normModeText,

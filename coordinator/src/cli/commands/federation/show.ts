@@ -29,6 +29,7 @@ export default defineCommand({
         ['min sites', s === null ? undefined : String(s.minSites)],
         ['sampling', s === null ? undefined : sampling(s)],
         ['round deadline', s === null ? undefined : `${s.roundDeadlineSeconds}s`],
+        ['wait after quorum', s === null || !s.waitAfterQuorumSeconds ? undefined : `${s.waitAfterQuorumSeconds}s`],
         ['on round failure', s === null ? undefined : enumLabel(s.onRoundFailure, 'ROUND_FAILURE_POLICY_')],
         ['norm bound', s === null || s.normBound === 0 ? undefined : String(s.normBound)],
         ['max examples', s === null || s.maxExamples === 0 ? undefined : String(s.maxExamples)],

@@ -17,6 +17,7 @@ export interface FederationSettings {
   'normBoundMode'?: (string);
   'maxExamples'?: (number | string | Long);
   'keepVersions'?: (number);
+  'waitAfterQuorumSeconds'?: (number);
 }
 
 export interface FederationSettings__Output {
@@ -33,4 +34,5 @@ export interface FederationSettings__Output {
   'normBoundMode': (string);
   'maxExamples': (number);
   'keepVersions': (number);
+  'waitAfterQuorumSeconds': (number);
 }

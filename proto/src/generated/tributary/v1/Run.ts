@@ -16,6 +16,7 @@ export interface Run {
   'startVersion'?: (number | string | Long);
   'latestVersion'?: (number | string | Long);
   'settings'?: (_tributary_v1_FederationSettings | null);
+  'requestId'?: (string);
 }
 
 export interface Run__Output {
@@ -30,4 +31,5 @@ export interface Run__Output {
   'startVersion': (number);
   'latestVersion': (number);
   'settings': (_tributary_v1_FederationSettings__Output | null);
+  'requestId': (string);
 }

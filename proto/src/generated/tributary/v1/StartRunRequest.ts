@@ -4,9 +4,11 @@
 export interface StartRunRequest {
   'federation'?: (string);
   'rounds'?: (number);
+  'requestId'?: (string);
 }
 
 export interface StartRunRequest__Output {
   'federation': (string);
   'rounds': (number);
+  'requestId': (string);
 }

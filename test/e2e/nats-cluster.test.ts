@@ -1,0 +1,114 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdminClient, Coordinator, createLogger } from '@tributary/coordinator';
+import { encodeSafetensors, generateSigningKey, newUpdateId, retry, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, type SigningKey } from '@tributary/proto';
+import { connect } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
+import { RawSite } from '../helpers/raw-site.js';
+import { eventually } from '../helpers/stack.js';
+import { toyModel, toyTrain } from '../helpers/training.js';
+
+describe('a 3-node NATS cluster with 3 replicas', () => {
+  let cluster: NatsCluster;
+  let coordinator: Coordinator;
+  let admin: AdminClient;
+  let dir: string;
+  const killed: string[] = [];
+  beforeAll(async () => {
+    cluster = await startNatsCluster(3);
+    dir = await mkdtemp(join(tmpdir(), 'tributary-cluster-data-'));
+    const adminKey = generateSigningKey('admin');
+    coordinator = await Coordinator.start({ ...(process.env['TRIBUTARY_TEST_LOG'] ? { logger: createLogger(process.env['TRIBUTARY_TEST_LOG']) } : {}), dataDir: dir, grpcListen: '127.0.0.1:0', nats: cluster.urls, adminKeys: [adminKey.publicKey], streams: { replicas: 3 } });
+    admin = new AdminClient({ address: coordinator.address, key: adminKey });
+  });
+  afterAll(async () => {
+    admin?.close();
+    await coordinator?.close();
+    await cluster?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps every data plane stream on three servers', async () => {
+    const nc = await connect({ servers: cluster.urls });
+    try {
+      const jsm = await nc.jetstreamManager();
+      for (const name of [STREAM_UPDATES, STREAM_PAYLOADS, STREAM_METRICS]) {
+        const info = await jsm.streams.info(name);
+        expect(info.config.num_replicas).toBe(3);
+        expect(info.cluster?.replicas).toHaveLength(2);
+      }
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('completes a round with every update when the node leading the update stream is killed during it', async () => {
+    const base = toyModel();
+    await admin.createFederation({ name: 'ha', settings: { rounds: 1, minSites: 3, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(base) });
+    const keys: Record<string, SigningKey> = {};
+    for (const site of ['ha-1', 'ha-2', 'ha-3']) {
+      keys[site] = generateSigningKey(site);
+      await admin.addSite({ name: site, publicKey: keys[site].publicKey, federations: ['ha'] });
+    }
+    const run = await admin.startRun('ha');
+    const raw = await RawSite.connect(cluster.urls[0] as string, coordinator.publicKey, { servers: cluster.urls });
+    try {
+      // As the SDK does: the same message ids again while the cluster elects new leaders.
+      const send = async (site: string) => {
+        const updateId = newUpdateId();
+        const verdict = raw.verdict('ha', site, updateId, 180_000);
+        await retry(() => raw.publish({ key: keys[site] as SigningKey, site, federation: 'ha', runId: run.id, round: 1, weights: toyTrain(base, site, 1), updateId }), {
+          policy: { initialDelayMs: 250, maxDelayMs: 2_000, maxAttempts: 40 },
+          isRetryable: () => true,
+        });
+        return verdict;
+      };
+      expect(await send('ha-1')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+      const leader = (await (await raw.nc.jetstreamManager()).streams.info(STREAM_UPDATES)).cluster?.leader as string;
+      expect(cluster.names).toContain(leader);
+      await cluster.kill(leader);
+      killed.push(leader);
+      expect(await send('ha-2')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+      expect(await send('ha-3')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    } finally {
+      await raw.close();
+    }
+    expect((await admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+    expect((await admin.getRound(run.id, 1)).accepted.map((u) => u.site).sort()).toEqual(['ha-1', 'ha-2', 'ha-3']);
+  }, 300_000);
+
+  it('takes updates again once a second lost node, which took the quorum with it, comes back', async () => {
+    const base = toyModel();
+    await admin.createFederation({ name: 'quorum', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(base) });
+    const key = generateSigningKey('q-1');
+    await admin.addSite({ name: 'q-1', publicKey: key.publicKey, federations: ['quorum'] });
+    const run = await admin.startRun('quorum');
+    const second = cluster.names.find((n) => !killed.includes(n)) as string;
+    await cluster.kill(second);
+    // One node of three: no JetStream quorum, the stream cannot even say how it is. The
+    // coordinator stays up and keeps retrying.
+    const nc = await connect({ servers: cluster.urls });
+    try {
+      const unavailable = () => nc.jetstreamManager({ timeout: 2_000 }).then((jsm) => jsm.streams.info(STREAM_UPDATES)).then(() => undefined, () => true);
+      expect(await eventually(unavailable, 30_000)).toBe(true);
+    } finally {
+      await nc.close();
+    }
+    await cluster.revive(second);
+    const raw = await RawSite.connect(cluster.urls[0] as string, coordinator.publicKey, { servers: cluster.urls });
+    try {
+      const updateId = newUpdateId();
+      const verdict = raw.verdict('quorum', 'q-1', updateId, 180_000);
+      await retry(() => raw.publish({ key, site: 'q-1', federation: 'quorum', runId: run.id, round: 1, weights: toyTrain(base, 'q-1', 1), updateId }), {
+        policy: { initialDelayMs: 250, maxDelayMs: 2_000, maxAttempts: 60 },
+        isRetryable: () => true,
+      });
+      expect(await verdict).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    } finally {
+      await raw.close();
+    }
+    expect((await admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+  }, 300_000);
+});
