@@ -1,7 +1,9 @@
 import { Level } from 'level';
 import type {
   FederationRecord,
+  GrantRecord,
   InvitationRecord,
+  PrincipalRecord,
   ModelVersionRecord,
   RoundRecord,
   RunRecord,
@@ -32,6 +34,11 @@ export class LevelStateStore implements StateStore {
   /** federation, zero-padded version -> model version. */
   private readonly modelVersions: Sublevel<ModelVersionRecord>;
   private readonly invitations: Sublevel<InvitationRecord>;
+  private readonly principals: Sublevel<PrincipalRecord>;
+  /** keyId -> principal name. */
+  private readonly principalKeys: Sublevel<string>;
+  /** federation (or `*`), grantee kind, grantee name, privilege -> grant. */
+  private readonly grants: Sublevel<GrantRecord>;
   /** site, expiry, NATS user key -> NATS credential issued to the site. */
   private readonly natsCredentials: Sublevel<IssuedSiteCredential>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
@@ -49,6 +56,9 @@ export class LevelStateStore implements StateStore {
     this.updates = openSublevel(this.db, 'updates');
     this.modelVersions = openSublevel(this.db, 'model-versions');
     this.invitations = openSublevel(this.db, 'invitations');
+    this.principals = openSublevel(this.db, 'principals');
+    this.principalKeys = openSublevel(this.db, 'principal-keys');
+    this.grants = openSublevel(this.db, 'grants');
     this.natsCredentials = openSublevel(this.db, 'nats-credentials');
   }
 
@@ -129,6 +139,25 @@ export class LevelStateStore implements StateStore {
     return this.invitations.get(tokenSha256);
   }
 
+  getPrincipal(name: string): Promise<PrincipalRecord | undefined> {
+    return this.principals.get(name);
+  }
+
+  async getPrincipalByKeyId(keyId: string): Promise<PrincipalRecord | undefined> {
+    const name = await this.principalKeys.get(keyId);
+    if (name === undefined) return undefined;
+    const principal = await this.principals.get(name);
+    return principal?.keyId === keyId ? principal : undefined;
+  }
+
+  listPrincipals(): Promise<PrincipalRecord[]> {
+    return this.principals.values().all();
+  }
+
+  listGrants(): Promise<GrantRecord[]> {
+    return this.grants.values().all();
+  }
+
   write(ops: StateWrite[]): Promise<void> {
     const done = this.writeTail.then(() => this.applyWrites(ops));
     this.writeTail = done.catch(() => undefined);
@@ -140,6 +169,8 @@ export class LevelStateStore implements StateStore {
       site: (name) => this.sites.get(name),
       keyOwner: (keyId) => this.siteKeys.get(keyId),
       run: (runId) => this.runs.get(runId),
+      principal: (name) => this.principals.get(name),
+      principalKeyOwner: (keyId) => this.principalKeys.get(keyId),
     });
     const tables = this.tables();
     const batch: LevelBatchOp[] = plan.map((op) =>
@@ -162,6 +193,9 @@ export class LevelStateStore implements StateStore {
       updates: this.updates,
       modelVersions: this.modelVersions,
       invitations: this.invitations,
+      principals: this.principals,
+      principalKeys: this.principalKeys,
+      grants: this.grants,
     } as Record<StateTable, Sublevel<unknown>>;
   }
 }
