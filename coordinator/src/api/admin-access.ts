@@ -1,7 +1,7 @@
 import { TributaryError, assertName, quoted } from '@tributary/proto';
 import type { Logger } from 'pino';
 import { EVERY_FEDERATION, parseResource } from '../auth/grants.js';
-import { requireAdminSide, type Principal } from '../auth/principal.js';
+import { requireAdminSide } from '../auth/principal.js';
 import type { Privilege, StateStore } from '../state/index.js';
 import type { ServiceHandlers, implement } from './call.js';
 
