@@ -380,7 +380,7 @@ describe.each(STORES)('$name', ({ create }) => {
       { kind: 'run', value: run('000000000000000a', 'churn', 1_000) },
       { kind: 'bogus', value: {} },
     ] as unknown as StateWrite[];
-    await expect(store.write(ops)).rejects.toThrow(/unknown state record kind "grant"/);
+    await expect(store.write(ops)).rejects.toThrow(/unknown state record kind "bogus"/);
     expect(await store.getRun('000000000000000a')).toBeUndefined();
     expect(await store.listRuns()).toEqual([]);
   });
