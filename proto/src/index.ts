@@ -21,6 +21,8 @@ export {
 } from './errors.js';
 export type { Code, ReasonCode, Refusal, TributaryErrorInit, TributaryErrorOptions } from './errors.js';
 export { NAME_PATTERN, assertName, isValidName } from './names.js';
+export { EVERY_FEDERATION, PRIVILEGES, formatGrantee, formatResource, parseGrantSpec, parseGrantee, parsePrivilege, parseResource } from './grants.js';
+export type { GrantSpec, Grantee, Privilege } from './grants.js';
 export type { NameKind } from './names.js';
 export {
   PUBLIC_KEY_BYTES,

@@ -1,7 +1,7 @@
-import { serviceDefinition } from '@tributary/proto';
+import { parseGrantee, parseResource, serviceDefinition } from '@tributary/proto';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_ACCESS } from '../../coordinator/src/api/admin-access.js';
-import { Permissions, parseGrantee, parseResource } from '../../coordinator/src/auth/grants.js';
+import { Permissions } from '../../coordinator/src/auth/grants.js';
 import type { GrantRecord } from '../../coordinator/src/state/index.js';
 
 const grant = (privilege: GrantRecord['privilege'], federation: string, granteeKind: GrantRecord['granteeKind'], granteeName: string): GrantRecord => ({

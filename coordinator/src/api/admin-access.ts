@@ -1,6 +1,5 @@
-import { TributaryError, assertName, quoted } from '@tributary/proto';
+import { EVERY_FEDERATION, TributaryError, assertName, parseResource, quoted } from '@tributary/proto';
 import type { Logger } from 'pino';
-import { EVERY_FEDERATION, parseResource } from '../auth/grants.js';
 import { requireAdminSide } from '../auth/principal.js';
 import type { Privilege, StateStore } from '../state/index.js';
 import type { ServiceHandlers, implement } from './call.js';

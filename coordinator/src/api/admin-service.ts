@@ -1,4 +1,6 @@
 import {
+  EVERY_FEDERATION,
+  parseGrantSpec,
   Reason,
   TributaryError,
   assertName,
@@ -23,7 +25,6 @@ import {
   type Grant__Output,
   type ListGrantsResponse__Output,
 } from '@tributary/proto';
-import { EVERY_FEDERATION, parseGrantSpec } from '../auth/grants.js';
 import { requireAdminSide } from '../auth/principal.js';
 import type { PrincipalRegistry } from '../auth/principal-registry.js';
 import type { Catalog } from '../federations/catalog.js';

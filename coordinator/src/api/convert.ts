@@ -1,5 +1,4 @@
-import { parsePublicKey, type Federation__Output, type Grant__Output, type NatsCredentials__Output, type Principal__Output, type Site__Output } from '@tributary/proto';
-import { formatGrantee, formatResource } from '../auth/grants.js';
+import { formatGrantee, formatResource, parsePublicKey, type Federation__Output, type Grant__Output, type NatsCredentials__Output, type Principal__Output, type Site__Output } from '@tributary/proto';
 import type { PrincipalView } from '../auth/principal-registry.js';
 import type { SiteCredentials } from '../nats-auth/authority.js';
 import type { FederationRecord, GrantRecord, SiteRecord } from '../state/index.js';

@@ -1,8 +1,8 @@
-import { Reason, TributaryError, assertName, formatPublicKey, keyIdOf, parsePublicKey, quoted } from '@tributary/proto';
+import { EVERY_FEDERATION, Reason, TributaryError, assertName, formatGrantee, formatPublicKey, formatResource, keyIdOf, parsePublicKey, quoted, type GrantSpec } from '@tributary/proto';
 import type { Logger } from 'pino';
 import { SerialQueues } from '../rounds/serial-queues.js';
 import type { GrantRecord, PrincipalRecord, StateStore } from '../state/index.js';
-import { EVERY_FEDERATION, Permissions, formatGrantee, formatResource, grantApplies, type GrantSpec } from './grants.js';
+import { Permissions, grantApplies } from './grants.js';
 
 /** Most groups one principal may be in. */
 export const MAX_GROUPS = 32;

@@ -1,4 +1,5 @@
 import type {
+  Privilege,
   FederationSettings__Output,
   ModelVersion__Output,
   Round__Output,
@@ -6,6 +7,8 @@ import type {
   TensorSpec__Output,
   UpdateSummary__Output,
 } from '@tributary/proto';
+
+export type { Privilege };
 
 // Records are plain JSON values: what the store writes is what it reads back.
 
@@ -84,9 +87,6 @@ export interface PrincipalRecord {
   /** Name of the principal that added it. */
   addedBy: string;
 }
-
-/** Read, operate or admin; each implies the ones before it. */
-export type Privilege = 'read' | 'operate' | 'admin';
 
 /** A privilege on `federation:<name>` (or `federation:*`) given to a principal or a group. */
 export interface GrantRecord {

@@ -1,5 +1,4 @@
-import type { Grant__Output } from '@tributary/proto';
-import { formatGrantee, formatResource, parseGrantSpec } from '../../auth/grants.js';
+import { formatGrantee, formatResource, parseGrantSpec, type Grant__Output } from '@tributary/proto';
 import { defineCommand } from '../command.js';
 import { arg } from '../input.js';
 
