@@ -25,6 +25,10 @@ import type {
   SearchRunsResponse__Output,
   SigningKey,
   Site__Output,
+  Principal__Output,
+  ListPrincipalsResponse__Output,
+  Grant__Output,
+  ListGrantsResponse__Output,
 } from '@tributary/proto';
 
 export interface AdminClientOptions {
@@ -243,6 +247,46 @@ export class AdminClient {
   /** Closes the channel; calls in flight fail. */
   close(): void {
     this.rpc.close();
+  }
+
+  /** Adds a principal: a named admin-side key, optionally in groups; it may do nothing until granted. */
+  addPrincipal(req: { name: string; publicKey: Uint8Array; groups?: string[]; description?: string }): Promise<Principal__Output> {
+    return this.call('AddPrincipal', { name: req.name, publicKey: req.publicKey, groups: req.groups ?? [], description: req.description ?? '' });
+  }
+
+  /** The owners (bootstrap keys) and the principals added at run time. */
+  async listPrincipals(): Promise<Principal__Output[]> {
+    const res = await this.call<ListPrincipalsResponse__Output>('ListPrincipals', {});
+    return res.principals;
+  }
+
+  /** Refuses the principal's calls from its next one on. */
+  disablePrincipal(name: string): Promise<Principal__Output> {
+    return this.call('DisablePrincipal', { name });
+  }
+
+  /** Replaces the principal's key; the old key is refused from the next call on. */
+  rotatePrincipalKey(name: string, publicKey: Uint8Array): Promise<Principal__Output> {
+    return this.call('RotatePrincipalKey', { name, publicKey });
+  }
+
+  /**
+   * Grants `privilege` (read, operate, admin) on `resource` (`federation:<name>`, `federation:*`)
+   * to `grantee` (`principal:<name>`, `group:<name>`).
+   */
+  grant(req: { privilege: string; resource: string; grantee: string }): Promise<Grant__Output> {
+    return this.call('GrantPrivilege', req);
+  }
+
+  /** Removes one grant. */
+  revokeGrant(req: { privilege: string; resource: string; grantee: string }): Promise<Grant__Output> {
+    return this.call('RevokePrivilege', req);
+  }
+
+  /** Grants on federations the caller may read, of `principal` and covering `federation` when given. */
+  async listGrants(filter: { principal?: string; federation?: string } = {}): Promise<Grant__Output[]> {
+    const res = await this.call<ListGrantsResponse__Output>('ListGrants', { principal: filter.principal ?? '', federation: filter.federation ?? '' });
+    return res.grants;
   }
 
   private call<Res>(method: string, request: object): Promise<Res> {

@@ -5,10 +5,12 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { Reason, TributaryError, reflectionDefinition, serviceDefinition, type SigningKey } from '@tributary/proto';
 import { connect, credsAuthenticator, ErrorCode, NatsError, type NatsConnection } from 'nats';
+import { adminAuthorizer } from './api/admin-access.js';
 import { adminService } from './api/admin-service.js';
 import { answerUnknownMethods, implement, reasonForTransportRefusals } from './api/call.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
+import { PrincipalRegistry } from './auth/principal-registry.js';
 import { BucketedNonceStore } from './auth/nonce-store.js';
 import { CallRateLimits } from './auth/rate-limits.js';
 import { compileCoordinatorOptions, type CompiledCoordinatorOptions, type CoordinatorOptions } from './config/coordinator-options.js';
@@ -186,7 +188,8 @@ export class Coordinator {
       const nonces = BucketedNonceStore.open(join(opts.dataDir, 'call-nonces'), { skewMs: opts.auth.skewMs, maxNonces: opts.auth.maxNonces });
       cleanup.unshift(async () => nonces.close());
       const limits = new CallRateLimits(opts.auth.rateLimits);
-      const auth = new CallAuthenticator({ state, adminKeys: opts.adminKeys, skewMs: opts.auth.skewMs, nonces, limits });
+      const principals = new PrincipalRegistry({ state, ownerKeys: opts.adminKeys, logger });
+      const auth = new CallAuthenticator({ state, principals, skewMs: opts.auth.skewMs, nonces, limits });
       const server = new grpc.Server({
         'grpc.max_receive_message_length': opts.grpc.maxReceiveMessageBytes,
         'grpc.keepalive_time_ms': opts.grpc.keepaliveTimeMs,
@@ -207,9 +210,9 @@ export class Coordinator {
           ? undefined
           : await Dashboard.start({ host: host.replace(/^\[|\]$/g, ''), port: opts.httpPort, tls: dashboardTls, state, engine, tracker, events, metricEvents, logger, metrics });
       if (dashboard !== undefined) cleanup.unshift(() => dashboard.close());
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
+      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, principals, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
-      server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
+      server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, { ...deps, authorize: adminAuthorizer({ state, logger }) }));
       // The real descriptor of tributary.proto (snake_case fields, proper map entries), not proto-loader's.
       new ReflectionService(reflectionDefinition() as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
       if (!answerUnknownMethods(server)) logger.warn('unknown methods will be answered without the reason trailer (unexpected grpc-js internals)');

@@ -21,6 +21,8 @@ export {
 } from './errors.js';
 export type { Code, ReasonCode, Refusal, TributaryErrorInit, TributaryErrorOptions } from './errors.js';
 export { NAME_PATTERN, assertName, isValidName } from './names.js';
+export { EVERY_FEDERATION, PRIVILEGES, formatGrantee, formatResource, parseGrantSpec, parseGrantee, parsePrivilege, parseResource } from './grants.js';
+export type { GrantSpec, Grantee, Privilege } from './grants.js';
 export type { NameKind } from './names.js';
 export {
   PUBLIC_KEY_BYTES,
@@ -237,4 +239,17 @@ export type { WhoAmIRequest, WhoAmIRequest__Output } from './generated/tributary
 export type { WhoAmIResponse, WhoAmIResponse__Output } from './generated/tributary/v1/WhoAmIResponse.js';
 export type { GetNatsCredentialsRequest, GetNatsCredentialsRequest__Output } from './generated/tributary/v1/GetNatsCredentialsRequest.js';
 export type { NatsCredentials, NatsCredentials__Output } from './generated/tributary/v1/NatsCredentials.js';
+export type { Principal as PrincipalMessage, Principal__Output } from './generated/tributary/v1/Principal.js';
+export { PrincipalStatus } from './generated/tributary/v1/PrincipalStatus.js';
+export type { PrincipalStatus__Output } from './generated/tributary/v1/PrincipalStatus.js';
+export type { AddPrincipalRequest, AddPrincipalRequest__Output } from './generated/tributary/v1/AddPrincipalRequest.js';
+export type { ListPrincipalsRequest, ListPrincipalsRequest__Output } from './generated/tributary/v1/ListPrincipalsRequest.js';
+export type { ListPrincipalsResponse, ListPrincipalsResponse__Output } from './generated/tributary/v1/ListPrincipalsResponse.js';
+export type { DisablePrincipalRequest, DisablePrincipalRequest__Output } from './generated/tributary/v1/DisablePrincipalRequest.js';
+export type { RotatePrincipalKeyRequest, RotatePrincipalKeyRequest__Output } from './generated/tributary/v1/RotatePrincipalKeyRequest.js';
+export type { Grant, Grant__Output } from './generated/tributary/v1/Grant.js';
+export type { GrantPrivilegeRequest, GrantPrivilegeRequest__Output } from './generated/tributary/v1/GrantPrivilegeRequest.js';
+export type { RevokePrivilegeRequest, RevokePrivilegeRequest__Output } from './generated/tributary/v1/RevokePrivilegeRequest.js';
+export type { ListGrantsRequest, ListGrantsRequest__Output } from './generated/tributary/v1/ListGrantsRequest.js';
+export type { ListGrantsResponse, ListGrantsResponse__Output } from './generated/tributary/v1/ListGrantsResponse.js';
 export type { ProtoGrpcType } from './generated/tributary.js';

@@ -1,9 +1,9 @@
 import { Reason, TributaryError, quoted } from './errors.js';
 
-/** Names of federations, sites and groups: safe as NATS subject tokens and file names. */
+/** Names of federations, sites, principals and groups: safe as NATS subject tokens and file names. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
-export type NameKind = 'federation' | 'site' | 'group';
+export type NameKind = 'federation' | 'site' | 'principal' | 'group';
 
 export function isValidName(s: unknown): s is string {
   return typeof s === 'string' && NAME_PATTERN.test(s);

@@ -2,13 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { adminService, type AdminServiceDeps } from '../../coordinator/src/api/admin-service.js';
 import type { CallContext } from '../../coordinator/src/api/call.js';
 import type { Principal } from '../../coordinator/src/auth/principal.js';
+import { Permissions } from '../../coordinator/src/auth/grants.js';
 import { DashboardSessions } from '../../coordinator/src/dashboard/sessions.js';
 
 function ctx(principal: Principal): CallContext {
   return { principal, signal: new AbortController().signal, method: '/tributary.v1.AdminService/CreateDashboardSession' };
 }
 
-const admin: Principal = { role: 'admin', keyId: 'admin-key' };
+const owner = { name: 'owner', groups: [], owner: true };
+const admin: Principal = { role: 'admin', keyId: 'admin-key', ...owner, permissions: Permissions.of(owner, []) };
+const reader = { name: 'alice', groups: [], owner: false };
+const narrowReader: Principal = {
+  role: 'admin',
+  keyId: 'alice-key',
+  ...reader,
+  permissions: Permissions.of(reader, [{ privilege: 'read', federation: 'f', granteeKind: 'principal', granteeName: 'alice', grantedBy: 'owner', grantedAtMs: 0 }]),
+};
 const site: Principal = {
   role: 'site',
   keyId: 'site-key',
@@ -25,6 +34,12 @@ describe('CreateDashboardSession', () => {
     const sessions = new DashboardSessions();
     const handlers = adminService({ dashboard: { createLogin: (keyId) => ({ ...sessions.createLogin(keyId), httpPort: 1, loginPath: '/login', https: false }) } } as AdminServiceDeps);
     await expect(handlers.CreateDashboardSession({}, ctx(site))).rejects.toMatchObject({ reason: 'PERMISSION_DENIED' });
+  });
+
+  it('refuses a principal that may read only some federations, since the dashboard shows all', async () => {
+    const sessions = new DashboardSessions();
+    const handlers = adminService({ dashboard: { createLogin: (keyId) => ({ ...sessions.createLogin(keyId), httpPort: 1, loginPath: '/login', https: false }) } } as AdminServiceDeps);
+    await expect(handlers.CreateDashboardSession({}, ctx(narrowReader))).rejects.toMatchObject({ reason: 'PERMISSION_DENIED' });
   });
 
   it('hands an admin a login for its own key', async () => {

@@ -7,7 +7,9 @@ import { LevelStateStore, MemoryStateStore, type StateStore } from '../../coordi
 import { normaliseSettings } from '../../coordinator/src/rounds/settings.js';
 import type {
   FederationRecord,
+  GrantRecord,
   InvitationRecord,
+  PrincipalRecord,
   ModelVersionRecord,
   RoundRecord,
   RunRecord,
@@ -163,6 +165,26 @@ const invitation: InvitationRecord = {
   usedAtMs: 0,
 };
 
+function principal(name: string, keyId: string, over: Partial<PrincipalRecord> = {}): PrincipalRecord {
+  return {
+    name,
+    keyId,
+    publicKey: Buffer.alloc(32, name.length).toString('base64'),
+    groups: ['ml-team'],
+    status: 'ACTIVE',
+    description: `${name}'s laptop`,
+    createdAtMs: 1_700_000_000_000,
+    disabledAtMs: 0,
+    rotatedAtMs: 0,
+    addedBy: 'owner',
+    ...over,
+  };
+}
+
+function grant(privilege: GrantRecord['privilege'], fed: string, granteeKind: GrantRecord['granteeKind'], granteeName: string): GrantRecord {
+  return { privilege, federation: fed, granteeKind, granteeName, grantedBy: 'owner', grantedAtMs: 1_700_000_000_000 };
+}
+
 describe.each(STORES)('$name', ({ create }) => {
   let subject: StoreUnderTest;
   let store: StateStore;
@@ -187,8 +209,12 @@ describe.each(STORES)('$name', ({ create }) => {
       { kind: 'update', value: update },
       { kind: 'modelVersion', value: modelVersion('churn', 1) },
       { kind: 'invitation', value: invitation },
+      { kind: 'principal', value: principal('alice', '4'.repeat(32)) },
+      { kind: 'grant', value: grant('operate', 'churn', 'principal', 'alice') },
     ];
     await store.write(ops);
+    expect(await store.getPrincipal('alice')).toEqual(principal('alice', '4'.repeat(32)));
+    expect(await store.listGrants()).toEqual([grant('operate', 'churn', 'principal', 'alice')]);
 
     expect(await store.getSite('alpha')).toEqual(site('alpha', '1'.repeat(32)));
     expect(await store.getFederation('churn')).toEqual(federation('churn'));
@@ -210,6 +236,52 @@ describe.each(STORES)('$name', ({ create }) => {
     expect(await store.getInvitation('0'.repeat(64))).toBeUndefined();
     expect(await store.listRuns()).toEqual([]);
     expect(await store.listRounds('ffffffffffffffff')).toEqual([]);
+    expect(await store.getPrincipal('nobody')).toBeUndefined();
+    expect(await store.getPrincipalByKeyId('9'.repeat(32))).toBeUndefined();
+    expect(await store.listPrincipals()).toEqual([]);
+    expect(await store.listGrants()).toEqual([]);
+  });
+
+  it('finds a principal by its key id, and forgets the old key id when the key is rotated', async () => {
+    await store.write([{ kind: 'principal', value: principal('alice', '4'.repeat(32)) }]);
+    expect((await store.getPrincipalByKeyId('4'.repeat(32)))?.name).toBe('alice');
+
+    await store.write([{ kind: 'principal', value: principal('alice', '5'.repeat(32), { rotatedAtMs: 1_700_000_000_001 }) }]);
+    expect(await store.getPrincipalByKeyId('4'.repeat(32))).toBeUndefined();
+    expect((await store.getPrincipalByKeyId('5'.repeat(32)))?.rotatedAtMs).toBe(1_700_000_000_001);
+  });
+
+  it('lists principals by name', async () => {
+    await store.write([
+      { kind: 'principal', value: principal('carol', '6'.repeat(32)) },
+      { kind: 'principal', value: principal('alice', '4'.repeat(32)) },
+    ]);
+    expect((await store.listPrincipals()).map((p) => p.name)).toEqual(['alice', 'carol']);
+  });
+
+  it('refuses a key id that a site holds to a principal, and one a principal holds to a site', async () => {
+    await store.write([{ kind: 'site', value: site('alpha', '1'.repeat(32)) }, { kind: 'principal', value: principal('alice', '4'.repeat(32)) }]);
+    await expect(store.write([{ kind: 'principal', value: principal('bob', '1'.repeat(32)) }])).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await expect(store.write([{ kind: 'site', value: site('beta', '4'.repeat(32)) }])).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await expect(store.write([{ kind: 'principal', value: principal('bob', '4'.repeat(32)) }])).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    expect(await store.getPrincipal('bob')).toBeUndefined();
+    expect(await store.getSite('beta')).toBeUndefined();
+  });
+
+  it('keeps one grant per privilege, federation and grantee, and removes it', async () => {
+    await store.write([
+      { kind: 'grant', value: grant('read', 'churn', 'group', 'ml-team') },
+      { kind: 'grant', value: grant('read', 'churn', 'group', 'ml-team') },
+      { kind: 'grant', value: grant('admin', '*', 'principal', 'alice') },
+      { kind: 'grant', value: grant('operate', 'churn', 'group', 'ml-team') },
+    ]);
+    expect((await store.listGrants()).map((g) => `${g.privilege} ${g.federation} ${g.granteeName}`)).toEqual([
+      'admin * alice',
+      'operate churn ml-team',
+      'read churn ml-team',
+    ]);
+    await store.write([{ kind: 'grantRemoved', value: grant('read', 'churn', 'group', 'ml-team') }]);
+    expect((await store.listGrants()).map((g) => g.privilege)).toEqual(['admin', 'operate']);
   });
 
   it('lists sites and federations', async () => {
@@ -307,9 +379,9 @@ describe.each(STORES)('$name', ({ create }) => {
   it('writes nothing of a batch that holds an unknown record kind', async () => {
     const ops = [
       { kind: 'run', value: run('000000000000000a', 'churn', 1_000) },
-      { kind: 'grant', value: {} },
+      { kind: 'bogus', value: {} },
     ] as unknown as StateWrite[];
-    await expect(store.write(ops)).rejects.toThrow(/unknown state record kind "grant"/);
+    await expect(store.write(ops)).rejects.toThrow(/unknown state record kind "bogus"/);
     expect(await store.getRun('000000000000000a')).toBeUndefined();
     expect(await store.listRuns()).toEqual([]);
   });
@@ -325,11 +397,15 @@ describe.each(STORES)('$name', ({ create }) => {
       { kind: 'site', value: site('alpha', '1'.repeat(32)) },
       { kind: 'run', value: run('000000000000000a', 'churn', 1_000) },
       { kind: 'round', value: round('000000000000000a', 1) },
+      { kind: 'principal', value: principal('alice', '4'.repeat(32)) },
+      { kind: 'grant', value: grant('read', '*', 'principal', 'alice') },
     ]);
     await store.close();
     store = await subject.reopen();
     await store.open();
     expect((await store.getSiteByKeyId('1'.repeat(32)))?.name).toBe('alpha');
+    expect((await store.getPrincipalByKeyId('4'.repeat(32)))?.name).toBe('alice');
+    expect(await store.listGrants()).toEqual([grant('read', '*', 'principal', 'alice')]);
     expect((await store.listRuns('churn')).map((r) => r.id)).toEqual(['000000000000000a']);
     expect(await store.getRound('000000000000000a', 1)).toEqual(round('000000000000000a', 1));
   });

@@ -1,4 +1,6 @@
 import {
+  EVERY_FEDERATION,
+  parseGrantSpec,
   Reason,
   TributaryError,
   assertName,
@@ -18,8 +20,13 @@ import {
   type RunEvent__Output,
   type Site__Output,
   type WatchRunRequest__Output,
+  type Principal__Output,
+  type ListPrincipalsResponse__Output,
+  type Grant__Output,
+  type ListGrantsResponse__Output,
 } from '@tributary/proto';
-import { requireAdmin } from '../auth/principal.js';
+import { requireAdminSide } from '../auth/principal.js';
+import type { PrincipalRegistry } from '../auth/principal-registry.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { RunEventBus } from '../rounds/events.js';
 import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
@@ -27,7 +34,7 @@ import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceHandlers } from './call.js';
-import { federationMessage, natsCredentialsMessage, siteMessage } from './convert.js';
+import { federationMessage, grantMessage, natsCredentialsMessage, principalMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
@@ -42,17 +49,22 @@ export interface AdminServiceDeps {
   events: RunEventBus;
   tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
   metricEvents: MetricEventBus;
+  principals: PrincipalRegistry;
   /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
   natsCredentials?: SiteNatsCredentials;
   /** The web dashboard; absent when it is off. */
   dashboard?: Pick<Dashboard, 'createLogin'>;
 }
 
-/** AdminService: every method needs an admin key; handlers validate and delegate. */
+/**
+ * AdminService: handlers validate and delegate. The privilege each method needs is checked before
+ * its handler runs, by its rule in admin-access.ts; listings answer only what the caller may read.
+ */
 export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminService'> {
-  const admin = <Req, Res>(fn: (req: Req, ctx: CallContext) => Promise<Res>) => async (req: Req, ctx: CallContext): Promise<Res> => {
-    requireAdmin(ctx.principal);
-    return fn(req, ctx);
+  const caller = (ctx: CallContext) => requireAdminSide(ctx.principal);
+  const readable = (ctx: CallContext) => {
+    const permissions = caller(ctx).permissions;
+    return (federation: string) => permissions.can('read', federation);
   };
   const getRun = async (runId: string) => {
     const run = await deps.state.getRun(runId);
@@ -61,7 +73,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
   };
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
-    CreateFederation: admin(async (parts: AsyncIterable<CreateFederationPart__Output>): Promise<Federation__Output> => {
+    CreateFederation: async (parts: AsyncIterable<CreateFederationPart__Output>): Promise<Federation__Output> => {
       const iterator = parts[Symbol.asyncIterator]();
       const first = await iterator.next();
       const req = first.done === true ? undefined : first.value.request;
@@ -81,76 +93,94 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
         model: { size: req.initialModelSize, sha256: req.initialModelSha256, chunks: chunks() },
       });
       return federationMessage(federation, []);
-    }),
-    GetFederation: admin(async (req): Promise<Federation__Output> => {
+    },
+    GetFederation: async (req): Promise<Federation__Output> => {
       const federation = await deps.catalog.getFederation(req.name);
       return federationMessage(federation, await deps.catalog.membersOf(federation.name));
-    }),
-    ListFederations: admin(async (): Promise<ListFederationsResponse__Output> => {
-      const federations = await deps.state.listFederations();
+    },
+    ListFederations: async (_req, ctx): Promise<ListFederationsResponse__Output> => {
+      const canRead = readable(ctx);
+      const federations = (await deps.state.listFederations()).filter((f) => canRead(f.name));
       const sites = await deps.state.listSites();
       return {
         federations: federations.map((f) => federationMessage(f, sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name))),
       };
-    }),
-    AddSite: admin(async (req): Promise<Site__Output> => siteMessage(await deps.catalog.addSite(req))),
-    ListSites: admin(async (req): Promise<ListSitesResponse__Output> => {
-      if (req.federation) assertName('federation', req.federation);
+    },
+    AddSite: async (req): Promise<Site__Output> => siteMessage(await deps.catalog.addSite(req)),
+    ListSites: async (req, ctx): Promise<ListSitesResponse__Output> => {
+      const canRead = readable(ctx);
       const sites = await deps.state.listSites();
-      return { sites: sites.filter((s) => !req.federation || s.federations.includes(req.federation)).map(siteMessage) };
-    }),
-    RevokeSite: admin(async (req): Promise<Site__Output> => {
+      const visible = req.federation
+        ? sites.filter((s) => s.federations.includes(req.federation))
+        : sites.filter((s) => (s.federations.length === 0 ? canRead(EVERY_FEDERATION) : s.federations.some(canRead)));
+      return { sites: visible.map(siteMessage) };
+    },
+    RevokeSite: async (req): Promise<Site__Output> => {
       // The state first: from here every check refuses the site, whatever NATS does next.
       const site = await deps.catalog.revokeSite(req.name);
       await deps.natsCredentials?.revoke(site.name);
       return siteMessage(site);
-    }),
-    IssueSiteNatsCredentials: admin(async (req): Promise<NatsCredentials__Output> => {
+    },
+    IssueSiteNatsCredentials: async (req): Promise<NatsCredentials__Output> => {
       if (deps.natsCredentials === undefined) {
         throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not manage NATS credentials: start it with natsAuthority (--nats-authority)');
       }
       const site = assertName('site', req.site);
       const issued = await deps.natsCredentials.issue({ site, userPublicKey: req.userPublicKey, ...(req.ttlSeconds === 0 ? {} : { ttlMs: req.ttlSeconds * 1000 }) });
       return natsCredentialsMessage(issued);
-    }),
-    CreateInvitation: admin(async (req): Promise<Invitation__Output> => {
-      const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds });
-      return { token, federations: record.federations, siteName: record.siteName, expiresAtMs: record.expiresAtMs };
-    }),
-    StartRun: admin(async (req): Promise<Run__Output> => deps.engine.startRun(assertName('federation', req.federation), req.rounds || undefined, requestIdOf(req.requestId))),
-    StopRun: admin(async (req): Promise<Run__Output> => deps.engine.stopRun(req.runId, req.reason)),
-    GetRun: admin(async (req): Promise<Run__Output> => getRun(req.runId)),
-    ListRuns: admin(async (req): Promise<ListRunsResponse__Output> => ({
-      runs: await deps.state.listRuns(req.federation ? assertName('federation', req.federation) : undefined),
-    })),
-    ListRounds: admin(async (req): Promise<ListRoundsResponse__Output> => {
+    },
+    CreateInvitation: async (req, ctx): Promise<Invitation__Output> => {
+      const mintedBy = caller(ctx).name;
+      const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds, mintedBy });
+      return { token, federations: record.federations, siteName: record.siteName, expiresAtMs: record.expiresAtMs, mintedBy };
+    },
+    StartRun: async (req): Promise<Run__Output> => deps.engine.startRun(assertName('federation', req.federation), req.rounds || undefined, requestIdOf(req.requestId)),
+    StopRun: async (req): Promise<Run__Output> => deps.engine.stopRun(req.runId, req.reason),
+    GetRun: async (req): Promise<Run__Output> => getRun(req.runId),
+    ListRuns: async (req, ctx): Promise<ListRunsResponse__Output> => {
+      const canRead = readable(ctx);
+      const runs = await deps.state.listRuns(req.federation ? assertName('federation', req.federation) : undefined);
+      return { runs: runs.filter((r) => canRead(r.federation)) };
+    },
+    ListRounds: async (req): Promise<ListRoundsResponse__Output> => {
       await getRun(req.runId);
       return { rounds: await deps.state.listRounds(req.runId) };
-    }),
-    GetRound: admin(async (req): Promise<Round__Output> => {
+    },
+    GetRound: async (req): Promise<Round__Output> => {
       const round = await deps.state.getRound(req.runId, req.number);
       if (!round) throw TributaryError.notFound(`round ${req.number} of run ${quoted(req.runId)} does not exist`);
       return round;
-    }),
-    ListModelVersions: admin(async (req): Promise<ListModelVersionsResponse__Output> => {
+    },
+    ListModelVersions: async (req): Promise<ListModelVersionsResponse__Output> => {
       await deps.catalog.getFederation(req.federation);
       return { versions: await deps.state.listModelVersions(req.federation) };
-    }),
-    CollectGarbage: admin(async (req): Promise<CollectGarbageResponse__Output> => deps.engine.collectGarbage(assertName('federation', req.federation))),
-    WatchRun: (req, ctx) => {
-      requireAdmin(ctx.principal);
-      return watchRun(req, ctx, deps);
     },
-    DownloadModel: (req, ctx) => {
-      requireAdmin(ctx.principal);
-      return modelChunks(req, deps, ctx.signal);
-    },
+    CollectGarbage: async (req): Promise<CollectGarbageResponse__Output> => deps.engine.collectGarbage(assertName('federation', req.federation)),
+    WatchRun: (req, ctx) => watchRun(req, ctx, deps),
+    DownloadModel: (req, ctx) => modelChunks(req, deps, ctx.signal),
     CreateDashboardSession: async (_req, ctx) => {
       requireDashboardAccess(ctx.principal);
       if (deps.dashboard === undefined) throw TributaryError.of(Reason.FAILED_PRECONDITION, 'the dashboard is off: start the coordinator with --http-port');
       return deps.dashboard.createLogin(ctx.principal.keyId);
     },
     ...metricsApi,
+    AddPrincipal: async (req, ctx): Promise<Principal__Output> => {
+      const added = await deps.principals.add({ name: req.name, publicKey: req.publicKey, groups: req.groups, description: req.description }, caller(ctx).name);
+      return principalMessage(added);
+    },
+    ListPrincipals: async (): Promise<ListPrincipalsResponse__Output> => ({ principals: (await deps.principals.list()).map(principalMessage) }),
+    DisablePrincipal: async (req, ctx): Promise<Principal__Output> => principalMessage(await deps.principals.disable(req.name, caller(ctx).name)),
+    RotatePrincipalKey: async (req, ctx): Promise<Principal__Output> => principalMessage(await deps.principals.rotate(req.name, req.publicKey, caller(ctx).name)),
+    GrantPrivilege: async (req, ctx): Promise<Grant__Output> => grantMessage(await deps.principals.grant(parseGrantSpec(req), caller(ctx).name)),
+    RevokePrivilege: async (req, ctx): Promise<Grant__Output> => grantMessage(await deps.principals.revoke(parseGrantSpec(req), caller(ctx).name)),
+    ListGrants: async (req, ctx): Promise<ListGrantsResponse__Output> => {
+      const canRead = readable(ctx);
+      const grants = await deps.principals.grants({
+        ...(req.principal === '' ? {} : { principal: req.principal }),
+        ...(req.federation === '' ? {} : { federation: assertName('federation', req.federation) }),
+      });
+      return { grants: grants.filter((g) => canRead(g.federation)).map(grantMessage) };
+    },
   };
 }
 

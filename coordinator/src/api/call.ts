@@ -58,6 +58,11 @@ type Handler = { handle(request: object, ctx: CallContext): Promise<object> | As
 
 interface Deps {
   auth: CallAuthenticator;
+  /**
+   * Checks an authenticated call against the privilege its method declares, before its handler
+   * runs (AdminService); throws PERMISSION_DENIED with what the caller lacked.
+   */
+  authorize?: (method: string, principal: Principal, request: object) => Promise<void>;
   limits: CallRateLimits;
   logger: Logger;
   metrics: CoordinatorMetrics;
@@ -106,6 +111,7 @@ async function context(call: AnyCall, target: Target, body: Buffer, deps: Deps):
   (call as grpc.ServerUnaryCall<Buffer, object>).on('cancelled', abort);
   deps.shutdown.addEventListener('abort', abort);
   const done = () => deps.shutdown.removeEventListener('abort', abort);
+  let authenticated: { principal: Principal; request: object };
   try {
     deps.limits.chargePeer(peerAddressOf(call.getPeer()));
     const headers: Record<string, string | undefined> = {};
@@ -116,7 +122,7 @@ async function context(call: AnyCall, target: Target, body: Buffer, deps: Deps):
       body,
       decode: (bytes) => decodeRequest(target.service, target.name, bytes),
     });
-    return { ctx: { principal, signal: controller.signal, method: target.path }, request, done };
+    authenticated = { principal, request };
   } catch (err) {
     done();
     const e = TributaryError.from(err);
@@ -126,6 +132,12 @@ async function context(call: AnyCall, target: Target, body: Buffer, deps: Deps):
     deps.logger.warn({ method: target.path, reason: precise.reason, peer: call.getPeer() }, `call refused: ${precise.message}`);
     throw e;
   }
+  // Authorisation (counted with the other refusals in toServiceError).
+  await deps.authorize?.(target.name, authenticated.principal, authenticated.request).catch((err: unknown) => {
+    done();
+    throw err;
+  });
+  return { ctx: { principal: authenticated.principal, signal: controller.signal, method: target.path }, request: authenticated.request, done };
 }
 
 async function serveUnary(call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>, target: Target, deps: Deps): Promise<void> {

@@ -10,7 +10,7 @@ import {
   type WatchTasksRequest__Output,
   type WhoAmIResponse__Output,
 } from '@tributary/proto';
-import { requireMemberOrAdmin, requireSiteMember } from '../auth/principal.js';
+import { requireMemberOrReader, requireSiteMember } from '../auth/principal.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { RunEventBus, TaskBus } from '../rounds/events.js';
@@ -55,7 +55,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
       throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'unknown key');
     },
     GetUpdateStatus: async (req, ctx): Promise<UpdateStatus__Output> => {
-      requireMemberOrAdmin(ctx.principal, req.federation);
+      requireMemberOrReader(ctx.principal, req.federation);
       const record = await deps.state.getUpdate(req.updateId);
       const own = record && record.federation === req.federation && (ctx.principal.role === 'admin' || (ctx.principal.role === 'site' && record.site === ctx.principal.site.name));
       if (!record || !own) {
@@ -85,7 +85,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
     },
     WatchTasks: (req, ctx) => watchTasks(req, ctx, deps),
     DownloadModel: (req, ctx) => {
-      requireMemberOrAdmin(ctx.principal, req.federation);
+      requireMemberOrReader(ctx.principal, req.federation);
       return modelChunks(req, deps, ctx.signal);
     },
   };

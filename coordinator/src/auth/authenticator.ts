@@ -1,6 +1,7 @@
 import { CallVerifier, Reason, TributaryError, isTributaryError, keyIdOf, parsePublicKey, sha256Hex, type NonceStore, type RememberedNonce } from '@tributary/proto';
-import type { StateStore } from '../state/index.js';
+import type { SiteRecord, StateStore } from '../state/index.js';
 import type { Principal } from './principal.js';
+import type { PrincipalRegistry } from './principal-registry.js';
 import type { CallRateLimits } from './rate-limits.js';
 
 /** Methods a key the coordinator does not know yet may call: it proves possession of the key it presents. */
@@ -27,12 +28,12 @@ export interface PresentedCall {
  */
 export class CallAuthenticator {
   private readonly verifier: CallVerifier;
-  private readonly admins: Map<string, Uint8Array>;
 
   constructor(
     private readonly opts: {
       state: StateStore;
-      adminKeys: readonly Uint8Array[];
+      /** The admin-side keys: owners and principals. */
+      principals: PrincipalRegistry;
       /** Largest accepted clock difference of a call. */
       skewMs: number;
       nonces: NonceStore;
@@ -40,7 +41,6 @@ export class CallAuthenticator {
     },
   ) {
     this.verifier = new CallVerifier({ skewMs: opts.skewMs, nonces: opts.nonces });
-    this.admins = new Map(opts.adminKeys.map((k) => [keyIdOf(k), k]));
   }
 
   async authenticate(call: PresentedCall): Promise<{ principal: Principal; request: object }> {
@@ -56,16 +56,19 @@ export class CallAuthenticator {
 
   private async check(call: PresentedCall): Promise<{ principal: Principal; request: object }> {
     const { keyId } = this.verifier.checkHeaders(call.headers);
-    const admin = this.admins.get(keyId);
+    const admin = await this.opts.principals.adminKey(keyId);
     const site = admin ? undefined : await this.opts.state.getSiteByKeyId(keyId);
-    if (admin || site) {
-      const publicKey = admin ?? parsePublicKey((site as { publicKey: string }).publicKey);
+    const publicKey = admin?.publicKey ?? (site ? parsePublicKey(site.publicKey) : undefined);
+    if (publicKey !== undefined) {
       const verified = this.verifier.verifySignature({ method: call.method, headers: call.headers, bodySha256Hex: () => sha256Hex(call.body), resolveKey: () => publicKey });
       if (site && site.status !== 'APPROVED') throw TributaryError.of(Reason.KEY_REVOKED, `the key of site "${site.name}" is revoked`);
+      if (admin?.disabled === true) throw TributaryError.of(Reason.PRINCIPAL_DISABLED, `principal "${admin.name}" is disabled`);
       this.opts.limits.chargeKey(keyId);
       this.verifier.claim(verified.nonce);
       const request = call.decode(call.body);
-      return { principal: site ? { role: 'site', keyId, site } : { role: 'admin', keyId }, request };
+      if (admin === undefined) return { principal: { role: 'site', keyId, site: site as SiteRecord }, request };
+      const permissions = await this.opts.principals.permissionsOf(admin);
+      return { principal: { role: 'admin', keyId, name: admin.name, groups: admin.groups, owner: admin.owner, permissions }, request };
     }
     if (call.method !== ENROLL_METHOD) throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, `unknown key ${keyId}`);
     if (call.body.byteLength > MAX_ENROLL_BYTES) {

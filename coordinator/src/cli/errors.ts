@@ -127,7 +127,7 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
     case 'UNAUTHENTICATED':
       return 'The coordinator refused the call signature: check --key / TRIBUTARY_KEY.';
     case 'PERMISSION_DENIED':
-      return 'The key lacks the privilege for this: use an admin key (--key / TRIBUTARY_KEY).';
+      return 'The message names the privilege the key lacks: ask an admin of that federation to grant it (`tributary grant <privilege> federation:<name> principal:<you>`); `tributary grants --principal <you>` shows what you hold.';
     case 'NOT_FOUND':
       return `\`${missingListing(e.message) ?? LISTING[ctx.command[0] ?? ''] ?? 'tributary federation list'}\` shows what exists.`;
     case 'ALREADY_EXISTS':

@@ -162,7 +162,8 @@ export class Catalog {
     return revoked;
   }
 
-  async createInvitation(req: { federations: string[]; siteName: string; ttlSeconds: number }): Promise<{ token: string; record: InvitationRecord }> {
+  /** Mints an invitation to `federations`, recording the principal that minted it. */
+  async createInvitation(req: { federations: string[]; siteName: string; ttlSeconds: number; mintedBy: string }): Promise<{ token: string; record: InvitationRecord }> {
     const federations = await this.checkFederations(req.federations);
     if (federations.length === 0) throw TributaryError.invalidArgument('an invitation needs at least one federation');
     const siteName = req.siteName ? assertName('site', req.siteName) : '';
@@ -177,9 +178,10 @@ export class Catalog {
       expiresAtMs: at + ttl * 1000,
       createdAtMs: at,
       usedAtMs: 0,
+      mintedBy: req.mintedBy,
     };
     await this.opts.state.write([{ kind: 'invitation', value: record }]);
-    this.opts.logger.info({ federations, siteName, expiresAtMs: record.expiresAtMs }, 'invitation created');
+    this.opts.logger.info({ federations, siteName, expiresAtMs: record.expiresAtMs, mintedBy: req.mintedBy }, 'invitation created');
     return { token, record };
   }
 

@@ -1,6 +1,9 @@
 export type {
   FederationRecord,
+  GrantRecord,
   InvitationRecord,
+  PrincipalRecord,
+  Privilege,
   ModelVersionRecord,
   RoundRecord,
   RunRecord,

@@ -2,7 +2,9 @@ import { Reason, TributaryError } from '@tributary/proto';
 import { Level } from 'level';
 import type {
   FederationRecord,
+  GrantRecord,
   InvitationRecord,
+  PrincipalRecord,
   ModelVersionRecord,
   RoundRecord,
   RunRecord,
@@ -33,6 +35,11 @@ export class LevelStateStore implements StateStore {
   /** federation, zero-padded version -> model version. */
   private readonly modelVersions: Sublevel<ModelVersionRecord>;
   private readonly invitations: Sublevel<InvitationRecord>;
+  private readonly principals: Sublevel<PrincipalRecord>;
+  /** keyId -> principal name. */
+  private readonly principalKeys: Sublevel<string>;
+  /** federation (or `*`), grantee kind, grantee name, privilege -> grant. */
+  private readonly grants: Sublevel<GrantRecord>;
   /** site, expiry, NATS user key -> NATS credential issued to the site. */
   private readonly natsCredentials: Sublevel<IssuedSiteCredential>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
@@ -55,6 +62,9 @@ export class LevelStateStore implements StateStore {
     this.updates = openSublevel(this.db, 'updates');
     this.modelVersions = openSublevel(this.db, 'model-versions');
     this.invitations = openSublevel(this.db, 'invitations');
+    this.principals = openSublevel(this.db, 'principals');
+    this.principalKeys = openSublevel(this.db, 'principal-keys');
+    this.grants = openSublevel(this.db, 'grants');
     this.natsCredentials = openSublevel(this.db, 'nats-credentials');
   }
 
@@ -136,6 +146,25 @@ export class LevelStateStore implements StateStore {
     return this.invitations.get(tokenSha256);
   }
 
+  getPrincipal(name: string): Promise<PrincipalRecord | undefined> {
+    return this.principals.get(name);
+  }
+
+  async getPrincipalByKeyId(keyId: string): Promise<PrincipalRecord | undefined> {
+    const name = await this.principalKeys.get(keyId);
+    if (name === undefined) return undefined;
+    const principal = await this.principals.get(name);
+    return principal?.keyId === keyId ? principal : undefined;
+  }
+
+  listPrincipals(): Promise<PrincipalRecord[]> {
+    return this.principals.values().all();
+  }
+
+  listGrants(): Promise<GrantRecord[]> {
+    return this.grants.values().all();
+  }
+
   /**
    * Applies the records in one synced LevelDB batch: once it resolves they survive a crash or a
    * power cut, which is what answering a site or a caller promises. A batch that fails (a full
@@ -166,6 +195,8 @@ export class LevelStateStore implements StateStore {
       site: (name) => this.sites.get(name),
       keyOwner: (keyId) => this.siteKeys.get(keyId),
       run: (runId) => this.runs.get(runId),
+      principal: (name) => this.principals.get(name),
+      principalKeyOwner: (keyId) => this.principalKeys.get(keyId),
     });
     const tables = this.tables();
     const batch: LevelBatchOp[] = plan.map((op) =>
@@ -197,6 +228,9 @@ export class LevelStateStore implements StateStore {
       updates: this.updates,
       modelVersions: this.modelVersions,
       invitations: this.invitations,
+      principals: this.principals,
+      principalKeys: this.principalKeys,
+      grants: this.grants,
     } as Record<StateTable, Sublevel<unknown>>;
   }
 }

@@ -2,7 +2,9 @@ import { Reason, TributaryError } from '@tributary/proto';
 import { prefixRange } from './level-layout.js';
 import type {
   FederationRecord,
+  GrantRecord,
   InvitationRecord,
+  PrincipalRecord,
   ModelVersionRecord,
   RoundRecord,
   RunRecord,
@@ -89,6 +91,25 @@ export class MemoryStateStore implements StateStore {
     return this.get('invitations', tokenSha256);
   }
 
+  async getPrincipal(name: string): Promise<PrincipalRecord | undefined> {
+    return this.get('principals', name);
+  }
+
+  async getPrincipalByKeyId(keyId: string): Promise<PrincipalRecord | undefined> {
+    const name = this.get<string>('principalKeys', keyId);
+    if (name === undefined) return undefined;
+    const principal = this.get<PrincipalRecord>('principals', name);
+    return principal?.keyId === keyId ? principal : undefined;
+  }
+
+  async listPrincipals(): Promise<PrincipalRecord[]> {
+    return this.values('principals');
+  }
+
+  async listGrants(): Promise<GrantRecord[]> {
+    return this.values('grants');
+  }
+
   write(ops: StateWrite[]): Promise<void> {
     const done = this.writeTail.then(() => this.applyWrites(ops));
     this.writeTail = done.catch(() => undefined);
@@ -101,6 +122,8 @@ export class MemoryStateStore implements StateStore {
       site: async (name) => this.get('sites', name),
       keyOwner: async (keyId) => this.get('siteKeys', keyId),
       run: async (runId) => this.get('runs', runId),
+      principal: async (name) => this.get('principals', name),
+      principalKeyOwner: async (keyId) => this.get('principalKeys', keyId),
     });
     // Encoded before anything changes, so the plan applies whole or not at all.
     const encoded = plan.map((op) => (op.type === 'put' ? { ...op, text: JSON.stringify(op.value) } : op));

@@ -1,4 +1,5 @@
 import type {
+  Privilege,
   FederationSettings__Output,
   ModelVersion__Output,
   Round__Output,
@@ -6,6 +7,8 @@ import type {
   TensorSpec__Output,
   UpdateSummary__Output,
 } from '@tributary/proto';
+
+export type { Privilege };
 
 // Records are plain JSON values: what the store writes is what it reads back.
 
@@ -69,4 +72,36 @@ export interface InvitationRecord {
   createdAtMs: number;
   /** 0 until used. */
   usedAtMs: number;
+  /** Name of the principal that minted it; absent on invitations minted before principals existed. */
+  mintedBy?: string;
+}
+
+/** A named admin-side key (a person, a CI job, a dashboard), managed at run time. */
+export interface PrincipalRecord {
+  name: string;
+  keyId: string;
+  /** Raw 32-byte Ed25519 public key, standard base64. */
+  publicKey: string;
+  groups: string[];
+  status: 'ACTIVE' | 'DISABLED';
+  description: string;
+  createdAtMs: number;
+  /** 0 if never disabled. */
+  disabledAtMs: number;
+  /** When the key was last replaced; 0 if never. */
+  rotatedAtMs: number;
+  /** Name of the principal that added it. */
+  addedBy: string;
+}
+
+/** A privilege on `federation:<name>` (or `federation:*`) given to a principal or a group. */
+export interface GrantRecord {
+  privilege: Privilege;
+  /** A federation name, or `*` for every federation. */
+  federation: string;
+  granteeKind: 'principal' | 'group';
+  granteeName: string;
+  /** Name of the principal that granted it. */
+  grantedBy: string;
+  grantedAtMs: number;
 }

@@ -1,5 +1,7 @@
 import type {
   FederationRecord,
+  GrantRecord,
+  PrincipalRecord,
   InvitationRecord,
   ModelVersionRecord,
   RoundRecord,
@@ -16,7 +18,11 @@ export type StateWrite =
   | { kind: 'round'; value: RoundRecord }
   | { kind: 'update'; value: UpdateRecord }
   | { kind: 'modelVersion'; value: ModelVersionRecord }
-  | { kind: 'invitation'; value: InvitationRecord };
+  | { kind: 'invitation'; value: InvitationRecord }
+  | { kind: 'principal'; value: PrincipalRecord }
+  | { kind: 'grant'; value: GrantRecord }
+  /** Removes the grant of the same privilege, federation and grantee, if there is one. */
+  | { kind: 'grantRemoved'; value: GrantRecord };
 
 /** The coordinator's durable state. Getters answer `undefined` for a missing record. */
 export interface StateStore {
@@ -45,6 +51,14 @@ export interface StateStore {
   listModelVersions(federation: string): Promise<ModelVersionRecord[]>;
 
   getInvitation(tokenSha256: string): Promise<InvitationRecord | undefined>;
+
+  getPrincipal(name: string): Promise<PrincipalRecord | undefined>;
+  getPrincipalByKeyId(keyId: string): Promise<PrincipalRecord | undefined>;
+  /** Ascending by name. */
+  listPrincipals(): Promise<PrincipalRecord[]>;
+
+  /** Ascending by federation (`*` first), grantee kind, grantee name and privilege. */
+  listGrants(): Promise<GrantRecord[]>;
 
   /** Atomic write of several records (one LevelDB batch): all of them or, on error, none. */
   write(ops: StateWrite[]): Promise<void>;

@@ -1,6 +1,6 @@
 import { Reason, TributaryError } from '@tributary/proto';
 import { AFTER_SEP, SEP } from './level-layout.js';
-import type { RunRecord, SiteRecord } from './records.js';
+import type { GrantRecord, PrincipalRecord, RunRecord, SiteRecord } from './records.js';
 import type { StateWrite } from './store.js';
 
 /**
@@ -22,7 +22,12 @@ export type StateTable =
   | 'updates'
   /** federation, zero-padded version -> model version. */
   | 'modelVersions'
-  | 'invitations';
+  | 'invitations'
+  | 'principals'
+  /** keyId -> principal name. */
+  | 'principalKeys'
+  /** federation (or `*`), grantee kind, grantee name, privilege -> grant. */
+  | 'grants';
 
 export const STATE_TABLES: readonly StateTable[] = [
   'sites',
@@ -35,6 +40,9 @@ export const STATE_TABLES: readonly StateTable[] = [
   'updates',
   'modelVersions',
   'invitations',
+  'principals',
+  'principalKeys',
+  'grants',
 ];
 
 /** One change to one table; a write is a list of them, applied together or not at all. */
@@ -47,6 +55,8 @@ export interface StoredRecords {
   site(name: string): Promise<SiteRecord | undefined>;
   keyOwner(keyId: string): Promise<string | undefined>;
   run(runId: string): Promise<RunRecord | undefined>;
+  principal(name: string): Promise<PrincipalRecord | undefined>;
+  principalKeyOwner(keyId: string): Promise<string | undefined>;
 }
 
 const ROUND_DIGITS = 10; // uint32
@@ -54,14 +64,19 @@ const SAFE_DIGITS = 16; // Number.MAX_SAFE_INTEGER
 
 /**
  * Turns records to write into table changes, index upkeep included: validates every record (keys,
- * finite JSON values) and throws INVALID_ARGUMENT, or ALREADY_EXISTS for a key id another site
- * holds, before anything is changed. Records replaced earlier in the same write count as stored.
+ * finite JSON values) and throws INVALID_ARGUMENT, or ALREADY_EXISTS for a key id another site or
+ * principal holds (a key is a site's or a principal's, never both), before anything is changed. Records replaced earlier in the same write count as stored.
  */
 export async function planWrites(ops: readonly StateWrite[], stored: StoredRecords): Promise<TableOp[]> {
   const plan: TableOp[] = [];
   const pendingSites = new Map<string, SiteRecord>();
   const pendingRuns = new Map<string, RunRecord>();
   const pendingKeyOwners = new Map<string, string | undefined>();
+  const pendingPrincipals = new Map<string, PrincipalRecord>();
+  const pendingPrincipalKeyOwners = new Map<string, string | undefined>();
+  const siteOwning = async (keyId: string) => (pendingKeyOwners.has(keyId) ? pendingKeyOwners.get(keyId) : await stored.keyOwner(keyId));
+  const principalOwning = async (keyId: string) =>
+    pendingPrincipalKeyOwners.has(keyId) ? pendingPrincipalKeyOwners.get(keyId) : await stored.principalKeyOwner(keyId);
   const put = (table: StateTable, key: string, value: unknown): void => {
     plan.push({ type: 'put', table, key, value });
   };
@@ -81,10 +96,12 @@ export async function planWrites(ops: readonly StateWrite[], stored: StoredRecor
           del('siteKeys', previous.keyId);
           pendingKeyOwners.set(previous.keyId, undefined);
         }
-        const owner = pendingKeyOwners.has(keyId) ? pendingKeyOwners.get(keyId) : await stored.keyOwner(keyId);
+        const owner = await siteOwning(keyId);
         if (owner !== undefined && owner !== name) {
           throw TributaryError.of(Reason.ALREADY_EXISTS, `key ${keyId} already belongs to site "${owner}"`);
         }
+        const principal = await principalOwning(keyId);
+        if (principal !== undefined) throw TributaryError.of(Reason.ALREADY_EXISTS, `key ${keyId} already belongs to principal "${principal}"`);
         put('siteKeys', keyId, name);
         put('sites', name, site);
         pendingSites.set(name, site);
@@ -122,6 +139,33 @@ export async function planWrites(ops: readonly StateWrite[], stored: StoredRecor
       case 'invitation':
         put('invitations', keyPart('invitation', 'tokenSha256', op.value.tokenSha256), op.value);
         break;
+      case 'principal': {
+        const principal = op.value;
+        const name = keyPart('principal', 'name', principal.name);
+        const keyId = keyPart('principal', 'keyId', principal.keyId);
+        const previous = pendingPrincipals.get(name) ?? (await stored.principal(name));
+        if (previous !== undefined && previous.keyId !== keyId) {
+          del('principalKeys', previous.keyId);
+          pendingPrincipalKeyOwners.set(previous.keyId, undefined);
+        }
+        const owner = await principalOwning(keyId);
+        if (owner !== undefined && owner !== name) {
+          throw TributaryError.of(Reason.ALREADY_EXISTS, `key ${keyId} already belongs to principal "${owner}"`);
+        }
+        const site = await siteOwning(keyId);
+        if (site !== undefined) throw TributaryError.of(Reason.ALREADY_EXISTS, `key ${keyId} already belongs to site "${site}"`);
+        put('principalKeys', keyId, name);
+        put('principals', name, principal);
+        pendingPrincipals.set(name, principal);
+        pendingPrincipalKeyOwners.set(keyId, name);
+        break;
+      }
+      case 'grant':
+        put('grants', grantKey(op.value), op.value);
+        break;
+      case 'grantRemoved':
+        del('grants', grantKey(op.value));
+        break;
       default:
         throw TributaryError.invalidArgument(`unknown state record kind "${String((op as { kind?: unknown }).kind)}"`);
     }
@@ -141,6 +185,16 @@ export function modelVersionKey(federation: string, version: number): string {
     SEP +
     padded(counter('modelVersion', 'version', version, Number.MAX_SAFE_INTEGER), SAFE_DIGITS)
   );
+}
+
+/** The key of a grant in `grants`: one per privilege, federation and grantee; a federation's grants sort together. */
+export function grantKey(grant: GrantRecord): string {
+  return [
+    keyPart('grant', 'federation', grant.federation),
+    keyPart('grant', 'granteeKind', grant.granteeKind),
+    keyPart('grant', 'granteeName', grant.granteeName),
+    keyPart('grant', 'privilege', grant.privilege),
+  ].join(SEP);
 }
 
 function keyPart(kind: string, field: string, value: unknown): string {

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AddPrincipalRequest as _tributary_v1_AddPrincipalRequest, AddPrincipalRequest__Output as _tributary_v1_AddPrincipalRequest__Output } from './tributary/v1/AddPrincipalRequest.js';
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from './tributary/v1/AddSiteRequest.js';
 import type { AdminServiceClient as _tributary_v1_AdminServiceClient, AdminServiceDefinition as _tributary_v1_AdminServiceDefinition } from './tributary/v1/AdminService.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from './tributary/v1/CollectGarbageRequest.js';
@@ -11,6 +12,7 @@ import type { CreateFederationRequest as _tributary_v1_CreateFederationRequest, 
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from './tributary/v1/CreateInvitationRequest.js';
 import type { DashboardLogin as _tributary_v1_DashboardLogin, DashboardLogin__Output as _tributary_v1_DashboardLogin__Output } from './tributary/v1/DashboardLogin.js';
 import type { DatasetDescriptor as _tributary_v1_DatasetDescriptor, DatasetDescriptor__Output as _tributary_v1_DatasetDescriptor__Output } from './tributary/v1/DatasetDescriptor.js';
+import type { DisablePrincipalRequest as _tributary_v1_DisablePrincipalRequest, DisablePrincipalRequest__Output as _tributary_v1_DisablePrincipalRequest__Output } from './tributary/v1/DisablePrincipalRequest.js';
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from './tributary/v1/DownloadModelRequest.js';
 import type { EnrollRequest as _tributary_v1_EnrollRequest, EnrollRequest__Output as _tributary_v1_EnrollRequest__Output } from './tributary/v1/EnrollRequest.js';
 import type { EnrollResponse as _tributary_v1_EnrollResponse, EnrollResponse__Output as _tributary_v1_EnrollResponse__Output } from './tributary/v1/EnrollResponse.js';
@@ -23,12 +25,18 @@ import type { GetNatsCredentialsRequest as _tributary_v1_GetNatsCredentialsReque
 import type { GetRoundRequest as _tributary_v1_GetRoundRequest, GetRoundRequest__Output as _tributary_v1_GetRoundRequest__Output } from './tributary/v1/GetRoundRequest.js';
 import type { GetRunRequest as _tributary_v1_GetRunRequest, GetRunRequest__Output as _tributary_v1_GetRunRequest__Output } from './tributary/v1/GetRunRequest.js';
 import type { GetUpdateStatusRequest as _tributary_v1_GetUpdateStatusRequest, GetUpdateStatusRequest__Output as _tributary_v1_GetUpdateStatusRequest__Output } from './tributary/v1/GetUpdateStatusRequest.js';
+import type { Grant as _tributary_v1_Grant, Grant__Output as _tributary_v1_Grant__Output } from './tributary/v1/Grant.js';
+import type { GrantPrivilegeRequest as _tributary_v1_GrantPrivilegeRequest, GrantPrivilegeRequest__Output as _tributary_v1_GrantPrivilegeRequest__Output } from './tributary/v1/GrantPrivilegeRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from './tributary/v1/Invitation.js';
 import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from './tributary/v1/IssueSiteNatsCredentialsRequest.js';
 import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from './tributary/v1/ListFederationsRequest.js';
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from './tributary/v1/ListFederationsResponse.js';
+import type { ListGrantsRequest as _tributary_v1_ListGrantsRequest, ListGrantsRequest__Output as _tributary_v1_ListGrantsRequest__Output } from './tributary/v1/ListGrantsRequest.js';
+import type { ListGrantsResponse as _tributary_v1_ListGrantsResponse, ListGrantsResponse__Output as _tributary_v1_ListGrantsResponse__Output } from './tributary/v1/ListGrantsResponse.js';
 import type { ListModelVersionsRequest as _tributary_v1_ListModelVersionsRequest, ListModelVersionsRequest__Output as _tributary_v1_ListModelVersionsRequest__Output } from './tributary/v1/ListModelVersionsRequest.js';
 import type { ListModelVersionsResponse as _tributary_v1_ListModelVersionsResponse, ListModelVersionsResponse__Output as _tributary_v1_ListModelVersionsResponse__Output } from './tributary/v1/ListModelVersionsResponse.js';
+import type { ListPrincipalsRequest as _tributary_v1_ListPrincipalsRequest, ListPrincipalsRequest__Output as _tributary_v1_ListPrincipalsRequest__Output } from './tributary/v1/ListPrincipalsRequest.js';
+import type { ListPrincipalsResponse as _tributary_v1_ListPrincipalsResponse, ListPrincipalsResponse__Output as _tributary_v1_ListPrincipalsResponse__Output } from './tributary/v1/ListPrincipalsResponse.js';
 import type { ListRoundsRequest as _tributary_v1_ListRoundsRequest, ListRoundsRequest__Output as _tributary_v1_ListRoundsRequest__Output } from './tributary/v1/ListRoundsRequest.js';
 import type { ListRoundsResponse as _tributary_v1_ListRoundsResponse, ListRoundsResponse__Output as _tributary_v1_ListRoundsResponse__Output } from './tributary/v1/ListRoundsResponse.js';
 import type { ListRunsRequest as _tributary_v1_ListRunsRequest, ListRunsRequest__Output as _tributary_v1_ListRunsRequest__Output } from './tributary/v1/ListRunsRequest.js';
@@ -43,8 +51,11 @@ import type { ModelChunk as _tributary_v1_ModelChunk, ModelChunk__Output as _tri
 import type { ModelSpec as _tributary_v1_ModelSpec, ModelSpec__Output as _tributary_v1_ModelSpec__Output } from './tributary/v1/ModelSpec.js';
 import type { ModelVersion as _tributary_v1_ModelVersion, ModelVersion__Output as _tributary_v1_ModelVersion__Output } from './tributary/v1/ModelVersion.js';
 import type { NatsCredentials as _tributary_v1_NatsCredentials, NatsCredentials__Output as _tributary_v1_NatsCredentials__Output } from './tributary/v1/NatsCredentials.js';
+import type { Principal as _tributary_v1_Principal, Principal__Output as _tributary_v1_Principal__Output } from './tributary/v1/Principal.js';
 import type { Refusal as _tributary_v1_Refusal, Refusal__Output as _tributary_v1_Refusal__Output } from './tributary/v1/Refusal.js';
+import type { RevokePrivilegeRequest as _tributary_v1_RevokePrivilegeRequest, RevokePrivilegeRequest__Output as _tributary_v1_RevokePrivilegeRequest__Output } from './tributary/v1/RevokePrivilegeRequest.js';
 import type { RevokeSiteRequest as _tributary_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _tributary_v1_RevokeSiteRequest__Output } from './tributary/v1/RevokeSiteRequest.js';
+import type { RotatePrincipalKeyRequest as _tributary_v1_RotatePrincipalKeyRequest, RotatePrincipalKeyRequest__Output as _tributary_v1_RotatePrincipalKeyRequest__Output } from './tributary/v1/RotatePrincipalKeyRequest.js';
 import type { Round as _tributary_v1_Round, Round__Output as _tributary_v1_Round__Output } from './tributary/v1/Round.js';
 import type { Run as _tributary_v1_Run, Run__Output as _tributary_v1_Run__Output } from './tributary/v1/Run.js';
 import type { RunEvent as _tributary_v1_RunEvent, RunEvent__Output as _tributary_v1_RunEvent__Output } from './tributary/v1/RunEvent.js';
@@ -74,6 +85,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   tributary: {
     v1: {
+      AddPrincipalRequest: MessageTypeDefinition<_tributary_v1_AddPrincipalRequest, _tributary_v1_AddPrincipalRequest__Output>
       AddSiteRequest: MessageTypeDefinition<_tributary_v1_AddSiteRequest, _tributary_v1_AddSiteRequest__Output>
       AdminService: SubtypeConstructor<typeof grpc.Client, _tributary_v1_AdminServiceClient> & { service: _tributary_v1_AdminServiceDefinition }
       CollectGarbageRequest: MessageTypeDefinition<_tributary_v1_CollectGarbageRequest, _tributary_v1_CollectGarbageRequest__Output>
@@ -84,6 +96,7 @@ export interface ProtoGrpcType {
       CreateInvitationRequest: MessageTypeDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_CreateInvitationRequest__Output>
       DashboardLogin: MessageTypeDefinition<_tributary_v1_DashboardLogin, _tributary_v1_DashboardLogin__Output>
       DatasetDescriptor: MessageTypeDefinition<_tributary_v1_DatasetDescriptor, _tributary_v1_DatasetDescriptor__Output>
+      DisablePrincipalRequest: MessageTypeDefinition<_tributary_v1_DisablePrincipalRequest, _tributary_v1_DisablePrincipalRequest__Output>
       DownloadModelRequest: MessageTypeDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_DownloadModelRequest__Output>
       EnrollRequest: MessageTypeDefinition<_tributary_v1_EnrollRequest, _tributary_v1_EnrollRequest__Output>
       EnrollResponse: MessageTypeDefinition<_tributary_v1_EnrollResponse, _tributary_v1_EnrollResponse__Output>
@@ -97,12 +110,18 @@ export interface ProtoGrpcType {
       GetRoundRequest: MessageTypeDefinition<_tributary_v1_GetRoundRequest, _tributary_v1_GetRoundRequest__Output>
       GetRunRequest: MessageTypeDefinition<_tributary_v1_GetRunRequest, _tributary_v1_GetRunRequest__Output>
       GetUpdateStatusRequest: MessageTypeDefinition<_tributary_v1_GetUpdateStatusRequest, _tributary_v1_GetUpdateStatusRequest__Output>
+      Grant: MessageTypeDefinition<_tributary_v1_Grant, _tributary_v1_Grant__Output>
+      GrantPrivilegeRequest: MessageTypeDefinition<_tributary_v1_GrantPrivilegeRequest, _tributary_v1_GrantPrivilegeRequest__Output>
       Invitation: MessageTypeDefinition<_tributary_v1_Invitation, _tributary_v1_Invitation__Output>
       IssueSiteNatsCredentialsRequest: MessageTypeDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_IssueSiteNatsCredentialsRequest__Output>
       ListFederationsRequest: MessageTypeDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsRequest__Output>
       ListFederationsResponse: MessageTypeDefinition<_tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsResponse__Output>
+      ListGrantsRequest: MessageTypeDefinition<_tributary_v1_ListGrantsRequest, _tributary_v1_ListGrantsRequest__Output>
+      ListGrantsResponse: MessageTypeDefinition<_tributary_v1_ListGrantsResponse, _tributary_v1_ListGrantsResponse__Output>
       ListModelVersionsRequest: MessageTypeDefinition<_tributary_v1_ListModelVersionsRequest, _tributary_v1_ListModelVersionsRequest__Output>
       ListModelVersionsResponse: MessageTypeDefinition<_tributary_v1_ListModelVersionsResponse, _tributary_v1_ListModelVersionsResponse__Output>
+      ListPrincipalsRequest: MessageTypeDefinition<_tributary_v1_ListPrincipalsRequest, _tributary_v1_ListPrincipalsRequest__Output>
+      ListPrincipalsResponse: MessageTypeDefinition<_tributary_v1_ListPrincipalsResponse, _tributary_v1_ListPrincipalsResponse__Output>
       ListRoundsRequest: MessageTypeDefinition<_tributary_v1_ListRoundsRequest, _tributary_v1_ListRoundsRequest__Output>
       ListRoundsResponse: MessageTypeDefinition<_tributary_v1_ListRoundsResponse, _tributary_v1_ListRoundsResponse__Output>
       ListRunsRequest: MessageTypeDefinition<_tributary_v1_ListRunsRequest, _tributary_v1_ListRunsRequest__Output>
@@ -117,8 +136,12 @@ export interface ProtoGrpcType {
       ModelSpec: MessageTypeDefinition<_tributary_v1_ModelSpec, _tributary_v1_ModelSpec__Output>
       ModelVersion: MessageTypeDefinition<_tributary_v1_ModelVersion, _tributary_v1_ModelVersion__Output>
       NatsCredentials: MessageTypeDefinition<_tributary_v1_NatsCredentials, _tributary_v1_NatsCredentials__Output>
+      Principal: MessageTypeDefinition<_tributary_v1_Principal, _tributary_v1_Principal__Output>
+      PrincipalStatus: EnumTypeDefinition
       Refusal: MessageTypeDefinition<_tributary_v1_Refusal, _tributary_v1_Refusal__Output>
+      RevokePrivilegeRequest: MessageTypeDefinition<_tributary_v1_RevokePrivilegeRequest, _tributary_v1_RevokePrivilegeRequest__Output>
       RevokeSiteRequest: MessageTypeDefinition<_tributary_v1_RevokeSiteRequest, _tributary_v1_RevokeSiteRequest__Output>
+      RotatePrincipalKeyRequest: MessageTypeDefinition<_tributary_v1_RotatePrincipalKeyRequest, _tributary_v1_RotatePrincipalKeyRequest__Output>
       Round: MessageTypeDefinition<_tributary_v1_Round, _tributary_v1_Round__Output>
       RoundFailurePolicy: EnumTypeDefinition
       RoundState: EnumTypeDefinition

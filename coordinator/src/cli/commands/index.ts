@@ -4,6 +4,8 @@ import dev from './dev.js';
 import federationCreate from './federation/create.js';
 import federationList from './federation/list.js';
 import federationShow from './federation/show.js';
+import grant from './grant.js';
+import grants from './grants.js';
 import keygen from './keygen.js';
 import metricShow from './metric/show.js';
 import metricTail from './metric/tail.js';
@@ -13,6 +15,11 @@ import modelInit from './model/init.js';
 import modelInspect from './model/inspect.js';
 import modelList from './model/list.js';
 import natsInit from './nats/init.js';
+import principalAdd from './principal/add.js';
+import principalDisable from './principal/disable.js';
+import principalList from './principal/list.js';
+import principalRotate from './principal/rotate.js';
+import revoke from './revoke.js';
 import roundList from './round/list.js';
 import runList from './run/list.js';
 import runStart from './run/start.js';
@@ -54,6 +61,13 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   modelList,
   modelExport,
   modelGc,
+  principalAdd,
+  principalList,
+  principalDisable,
+  principalRotate,
+  grant,
+  revoke,
+  grants,
   natsInit,
   dashboard,
 ];

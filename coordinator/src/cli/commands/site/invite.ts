@@ -40,6 +40,7 @@ export default defineCommand({
         ['federations', list(inv.federations)],
         ['site name', inv.siteName === '' ? '(chosen by the site)' : inv.siteName],
         ['expires', formatTime(inv.expiresAtMs)],
+        ['minted by', inv.mintedBy],
       ]),
     ].join('\n');
   },

@@ -7,6 +7,7 @@ export interface Invitation {
   'federations'?: (string)[];
   'siteName'?: (string);
   'expiresAtMs'?: (number | string | Long);
+  'mintedBy'?: (string);
 }
 
 export interface Invitation__Output {
@@ -14,4 +15,5 @@ export interface Invitation__Output {
   'federations': (string)[];
   'siteName': (string);
   'expiresAtMs': (number);
+  'mintedBy': (string);
 }

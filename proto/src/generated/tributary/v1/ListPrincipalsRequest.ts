@@ -1,0 +1,8 @@
+// Original file: tributary.proto
+
+
+export interface ListPrincipalsRequest {
+}
+
+export interface ListPrincipalsRequest__Output {
+}
