@@ -129,10 +129,12 @@ const CASES: Record<string, MethodCase> = {
     },
   },
   ListGrants: { needs: { privilege: 'read', on: 'churn' }, call: (c) => c.listGrants({ federation: 'churn' }) },
+  // The dashboard shows every federation; this stack runs without it, so an allowed call hears it is off.
+  CreateDashboardSession: { needs: { privilege: 'read', on: '*' }, call: (c) => c.createDashboardSession() },
 };
 
 /** Calls that, when allowed, answer with this code rather than OK (see CASES). */
-const ALLOWED_CODE: Record<string, string> = { WatchMetrics: 'NOT_FOUND' };
+const ALLOWED_CODE: Record<string, string> = { WatchMetrics: 'NOT_FOUND', CreateDashboardSession: 'FAILED_PRECONDITION' };
 
 const HOLDINGS: Array<{ privilege: Privilege; on: Place } | undefined> = [
   undefined,
