@@ -7,6 +7,7 @@ import { Reason, TributaryError, reflectionDefinition, serviceDefinition, type S
 import { connect, credsAuthenticator, ErrorCode, NatsError, type NatsConnection } from 'nats';
 import { adminService } from './api/admin-service.js';
 import { answerUnknownMethods, implement } from './api/call.js';
+import { AuditLog, CallAudit } from './audit/index.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
 import { BucketedNonceStore } from './auth/nonce-store.js';
@@ -53,6 +54,7 @@ export class Coordinator {
       /** Signs verdicts; its public half is what sites learn from WhoAmI. */
       verdictKey: SigningKey;
       authority: NatsAuthority | undefined;
+      audit: AuditLog;
     },
   ) {}
 
@@ -74,6 +76,8 @@ export class Coordinator {
       const identity = await loadCoordinatorKey(opts.dataDir);
       const verdictKey = identity.key;
       logger.info({ keyId: verdictKey.keyId, created: identity.created }, 'coordinator key loaded');
+      const audit = await AuditLog.open({ ...opts.audit, key: verdictKey, logger });
+      cleanup.unshift(() => audit.close());
       const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
       const metrics = new CoordinatorMetrics({ defaultMetrics: true });
       const strategies = builtinStrategies();
@@ -165,6 +169,7 @@ export class Coordinator {
         maxDeliveries: opts.ingest.maxDeliveries,
         retryDelayMs: opts.ingest.retryDelayMs,
         pullAheadBytes: opts.ingest.pullAheadBytes,
+        audit,
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
@@ -180,14 +185,16 @@ export class Coordinator {
         'grpc.keepalive_time_ms': opts.grpc.keepaliveTimeMs,
         'grpc.keepalive_permit_without_calls': 1,
       });
-      const deps = { auth, limits, logger, metrics, shutdown: shutdown.signal };
+      // Admin keys have no names yet; sites are named by their records.
+      const callAudit = new CallAudit({ log: audit, names: () => undefined, federationOfRun: async (runId) => (await state.getRun(runId))?.federation });
+      const deps = { auth, audit: callAudit, limits, logger, metrics, shutdown: shutdown.signal };
       const natsCredentials =
         authority === undefined || authoritySettings === undefined
           ? undefined
           : new SiteNatsCredentials({ authority, state, ttlMs: authoritySettings.siteCredentialTtlMs, metrics, logger });
       const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
       const site = siteService({ state, blobs, catalog, engine, tasks, metrics, coordinatorKey: verdictKey, ...withNatsCredentials });
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, ...withNatsCredentials });
+      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, audit: { audit, coordinatorKey: verdictKey.publicKey }, ...withNatsCredentials });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, deps));
       // The real descriptor of tributary.proto (snake_case fields, proper map entries), not proto-loader's.
@@ -207,7 +214,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonces, verdictKey, authority });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, tracker, trackingStore, metricIngest, nonces, verdictKey, authority, audit });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -255,6 +262,8 @@ export class Coordinator {
     await p.trackingStore.close().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));
     await p.nc.drain().catch(() => p.nc.close());
     await p.authority?.close();
+    // Last of the writers: calls and refusals are over, and the closing head covers them all.
+    await p.audit.close();
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();
     p.nonces.close();

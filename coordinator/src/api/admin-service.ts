@@ -26,6 +26,7 @@ import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
+import { auditService, type AuditServiceDeps } from './audit-service.js';
 import type { CallContext, ServiceHandlers } from './call.js';
 import { federationMessage, natsCredentialsMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
@@ -43,6 +44,8 @@ export interface AdminServiceDeps {
   metricEvents: MetricEventBus;
   /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
   natsCredentials?: SiteNatsCredentials;
+  /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
+  audit: AuditServiceDeps;
 }
 
 /** AdminService: every method needs an admin key; handlers validate and delegate. */
@@ -143,6 +146,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       return modelChunks(req, deps, ctx.signal);
     },
     ...metricsApi,
+    ...auditService(deps.audit),
   };
 }
 

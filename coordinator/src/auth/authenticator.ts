@@ -1,4 +1,5 @@
 import { CallVerifier, Reason, TributaryError, isTributaryError, keyIdOf, parsePublicKey, sha256Hex, type NonceStore, type RememberedNonce } from '@tributary/proto';
+import type { KnownCaller } from '../audit/call-audit.js';
 import type { StateStore } from '../state/index.js';
 import type { Principal } from './principal.js';
 import type { CallRateLimits } from './rate-limits.js';
@@ -7,6 +8,21 @@ import type { CallRateLimits } from './rate-limits.js';
 const ENROLL_METHOD = '/tributary.v1.SiteService/Enroll';
 /** An EnrollRequest is a token, a name and a 32-byte key: a stranger's body is refused past this size undecoded. */
 const MAX_ENROLL_BYTES = 4096;
+
+/** Where a failed call's error keeps the caller whose key was known. */
+const KNOWN_CALLER = 'knownCaller';
+
+/**
+ * The caller of a call that failed authentication after its key was found (a bad signature, a
+ * replay, a revoked key), from the error `authenticate` threw; undefined for strangers.
+ */
+export function knownCallerOf(err: unknown): KnownCaller | undefined {
+  for (let e: unknown = err, depth = 0; isTributaryError(e) && depth < 3; e = e.cause, depth += 1) {
+    const caller = e.details?.[KNOWN_CALLER];
+    if (typeof caller === 'object' && caller !== null && typeof (caller as KnownCaller).keyId === 'string') return caller as KnownCaller;
+  }
+  return undefined;
+}
 
 /** What a call presents: its method, its auth headers, its first message's bytes and how to decode them. */
 export interface PresentedCall {
@@ -59,13 +75,20 @@ export class CallAuthenticator {
     const admin = this.admins.get(keyId);
     const site = admin ? undefined : await this.opts.state.getSiteByKeyId(keyId);
     if (admin || site) {
-      const publicKey = admin ?? parsePublicKey((site as { publicKey: string }).publicKey);
-      const verified = this.verifier.verifySignature({ method: call.method, headers: call.headers, bodySha256Hex: () => sha256Hex(call.body), resolveKey: () => publicKey });
-      if (site && site.status !== 'APPROVED') throw TributaryError.of(Reason.KEY_REVOKED, `the key of site "${site.name}" is revoked`);
-      this.opts.limits.chargeKey(keyId);
-      this.verifier.claim(verified.nonce);
-      const request = call.decode(call.body);
-      return { principal: site ? { role: 'site', keyId, site } : { role: 'admin', keyId }, request };
+      try {
+        const publicKey = admin ?? parsePublicKey((site as { publicKey: string }).publicKey);
+        const verified = this.verifier.verifySignature({ method: call.method, headers: call.headers, bodySha256Hex: () => sha256Hex(call.body), resolveKey: () => publicKey });
+        if (site && site.status !== 'APPROVED') throw TributaryError.of(Reason.KEY_REVOKED, `the key of site "${site.name}" is revoked`);
+        this.opts.limits.chargeKey(keyId);
+        this.verifier.claim(verified.nonce);
+        const request = call.decode(call.body);
+        return { principal: site ? { role: 'site', keyId, site } : { role: 'admin', keyId }, request };
+      } catch (err) {
+        // The key is known: the audit log records who failed, as it does not for strangers.
+        const e = TributaryError.from(err);
+        const caller: KnownCaller = site ? { keyId, name: site.name } : { keyId };
+        throw TributaryError.of(e.reason, e.message, { code: e.code, retryable: e.retryable, cause: err, details: { ...e.details, [KNOWN_CALLER]: caller } });
+      }
     }
     if (call.method !== ENROLL_METHOD) throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, `unknown key ${keyId}`);
     if (call.body.byteLength > MAX_ENROLL_BYTES) {

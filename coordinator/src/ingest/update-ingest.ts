@@ -25,7 +25,7 @@ import { inspectStagedPayload, isTensorFlavor } from '../updates/foldable-update
 import { VerifiedUpdate } from '../updates/verified-update.js';
 import { readPayload } from './payload-reader.js';
 import { ensureDurableConsumer, stopConsuming, type Consuming } from './streams.js';
-import { UpdateOutcomes, type Delivery } from './update-outcomes.js';
+import { UpdateOutcomes, type Delivery, type UpdateOutcomesOptions } from './update-outcomes.js';
 import { manifestProblem, metricKeyProblem, subjectMismatch, unsupportedFlavor } from './verification.js';
 
 export interface UpdateIngestOptions {
@@ -58,6 +58,8 @@ export interface UpdateIngestOptions {
   retryDelayMs: number;
   /** Payload bytes pulled ahead of one reader. */
   pullAheadBytes: number;
+  /** Records refusals of updates whose key is known. */
+  audit?: UpdateOutcomesOptions['audit'];
 }
 
 /** setTimeout's limit. */
@@ -93,7 +95,7 @@ export class UpdateIngest {
     await mkdir(this.opts.stagingDir, { recursive: true });
     const jsm = await this.opts.nc.jetstreamManager();
     this.js = this.opts.nc.jetstream();
-    this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey });
+    this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey, ...(this.opts.audit === undefined ? {} : { audit: this.opts.audit }) });
     const concurrency = Math.max(1, Math.floor(this.opts.concurrency));
     await ensureDurableConsumer(jsm, STREAM_UPDATES, this.opts.consumerName, {
       ack_wait: nanos(this.opts.ackWaitMs),

@@ -3,6 +3,9 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from './tributary/v1/AddSiteRequest.js';
 import type { AdminServiceClient as _tributary_v1_AdminServiceClient, AdminServiceDefinition as _tributary_v1_AdminServiceDefinition } from './tributary/v1/AdminService.js';
+import type { AuditBreak as _tributary_v1_AuditBreak, AuditBreak__Output as _tributary_v1_AuditBreak__Output } from './tributary/v1/AuditBreak.js';
+import type { AuditEntry as _tributary_v1_AuditEntry, AuditEntry__Output as _tributary_v1_AuditEntry__Output } from './tributary/v1/AuditEntry.js';
+import type { AuditVerification as _tributary_v1_AuditVerification, AuditVerification__Output as _tributary_v1_AuditVerification__Output } from './tributary/v1/AuditVerification.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from './tributary/v1/CollectGarbageRequest.js';
 import type { CollectGarbageResponse as _tributary_v1_CollectGarbageResponse, CollectGarbageResponse__Output as _tributary_v1_CollectGarbageResponse__Output } from './tributary/v1/CollectGarbageResponse.js';
 import type { CreateFederationPart as _tributary_v1_CreateFederationPart, CreateFederationPart__Output as _tributary_v1_CreateFederationPart__Output } from './tributary/v1/CreateFederationPart.js';
@@ -23,6 +26,7 @@ import type { GetRunRequest as _tributary_v1_GetRunRequest, GetRunRequest__Outpu
 import type { GetUpdateStatusRequest as _tributary_v1_GetUpdateStatusRequest, GetUpdateStatusRequest__Output as _tributary_v1_GetUpdateStatusRequest__Output } from './tributary/v1/GetUpdateStatusRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from './tributary/v1/Invitation.js';
 import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from './tributary/v1/IssueSiteNatsCredentialsRequest.js';
+import type { ListAuditEntriesRequest as _tributary_v1_ListAuditEntriesRequest, ListAuditEntriesRequest__Output as _tributary_v1_ListAuditEntriesRequest__Output } from './tributary/v1/ListAuditEntriesRequest.js';
 import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from './tributary/v1/ListFederationsRequest.js';
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from './tributary/v1/ListFederationsResponse.js';
 import type { ListModelVersionsRequest as _tributary_v1_ListModelVersionsRequest, ListModelVersionsRequest__Output as _tributary_v1_ListModelVersionsRequest__Output } from './tributary/v1/ListModelVersionsRequest.js';
@@ -59,6 +63,7 @@ import type { TrackedRun as _tributary_v1_TrackedRun, TrackedRun__Output as _tri
 import type { UpdateManifest as _tributary_v1_UpdateManifest, UpdateManifest__Output as _tributary_v1_UpdateManifest__Output } from './tributary/v1/UpdateManifest.js';
 import type { UpdateStatus as _tributary_v1_UpdateStatus, UpdateStatus__Output as _tributary_v1_UpdateStatus__Output } from './tributary/v1/UpdateStatus.js';
 import type { UpdateSummary as _tributary_v1_UpdateSummary, UpdateSummary__Output as _tributary_v1_UpdateSummary__Output } from './tributary/v1/UpdateSummary.js';
+import type { VerifyAuditLogRequest as _tributary_v1_VerifyAuditLogRequest, VerifyAuditLogRequest__Output as _tributary_v1_VerifyAuditLogRequest__Output } from './tributary/v1/VerifyAuditLogRequest.js';
 import type { WatchMetricsRequest as _tributary_v1_WatchMetricsRequest, WatchMetricsRequest__Output as _tributary_v1_WatchMetricsRequest__Output } from './tributary/v1/WatchMetricsRequest.js';
 import type { WatchRunRequest as _tributary_v1_WatchRunRequest, WatchRunRequest__Output as _tributary_v1_WatchRunRequest__Output } from './tributary/v1/WatchRunRequest.js';
 import type { WatchTasksRequest as _tributary_v1_WatchTasksRequest, WatchTasksRequest__Output as _tributary_v1_WatchTasksRequest__Output } from './tributary/v1/WatchTasksRequest.js';
@@ -74,6 +79,9 @@ export interface ProtoGrpcType {
     v1: {
       AddSiteRequest: MessageTypeDefinition<_tributary_v1_AddSiteRequest, _tributary_v1_AddSiteRequest__Output>
       AdminService: SubtypeConstructor<typeof grpc.Client, _tributary_v1_AdminServiceClient> & { service: _tributary_v1_AdminServiceDefinition }
+      AuditBreak: MessageTypeDefinition<_tributary_v1_AuditBreak, _tributary_v1_AuditBreak__Output>
+      AuditEntry: MessageTypeDefinition<_tributary_v1_AuditEntry, _tributary_v1_AuditEntry__Output>
+      AuditVerification: MessageTypeDefinition<_tributary_v1_AuditVerification, _tributary_v1_AuditVerification__Output>
       CollectGarbageRequest: MessageTypeDefinition<_tributary_v1_CollectGarbageRequest, _tributary_v1_CollectGarbageRequest__Output>
       CollectGarbageResponse: MessageTypeDefinition<_tributary_v1_CollectGarbageResponse, _tributary_v1_CollectGarbageResponse__Output>
       CreateFederationPart: MessageTypeDefinition<_tributary_v1_CreateFederationPart, _tributary_v1_CreateFederationPart__Output>
@@ -95,6 +103,7 @@ export interface ProtoGrpcType {
       GetUpdateStatusRequest: MessageTypeDefinition<_tributary_v1_GetUpdateStatusRequest, _tributary_v1_GetUpdateStatusRequest__Output>
       Invitation: MessageTypeDefinition<_tributary_v1_Invitation, _tributary_v1_Invitation__Output>
       IssueSiteNatsCredentialsRequest: MessageTypeDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_IssueSiteNatsCredentialsRequest__Output>
+      ListAuditEntriesRequest: MessageTypeDefinition<_tributary_v1_ListAuditEntriesRequest, _tributary_v1_ListAuditEntriesRequest__Output>
       ListFederationsRequest: MessageTypeDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsRequest__Output>
       ListFederationsResponse: MessageTypeDefinition<_tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsResponse__Output>
       ListModelVersionsRequest: MessageTypeDefinition<_tributary_v1_ListModelVersionsRequest, _tributary_v1_ListModelVersionsRequest__Output>
@@ -136,6 +145,7 @@ export interface ProtoGrpcType {
       UpdateState: EnumTypeDefinition
       UpdateStatus: MessageTypeDefinition<_tributary_v1_UpdateStatus, _tributary_v1_UpdateStatus__Output>
       UpdateSummary: MessageTypeDefinition<_tributary_v1_UpdateSummary, _tributary_v1_UpdateSummary__Output>
+      VerifyAuditLogRequest: MessageTypeDefinition<_tributary_v1_VerifyAuditLogRequest, _tributary_v1_VerifyAuditLogRequest__Output>
       WatchMetricsRequest: MessageTypeDefinition<_tributary_v1_WatchMetricsRequest, _tributary_v1_WatchMetricsRequest__Output>
       WatchRunRequest: MessageTypeDefinition<_tributary_v1_WatchRunRequest, _tributary_v1_WatchRunRequest__Output>
       WatchTasksRequest: MessageTypeDefinition<_tributary_v1_WatchTasksRequest, _tributary_v1_WatchTasksRequest__Output>
