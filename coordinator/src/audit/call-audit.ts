@@ -1,4 +1,5 @@
 import { Reason, TributaryError, isTributaryError, type ServiceName } from '@tributary/proto';
+import type { KnownCaller } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
 import type { AuditLog } from './audit-log.js';
 import { methodEffect, targetOf } from './methods.js';
@@ -9,12 +10,6 @@ import type { AuditOutcome } from './records.js';
  * keys without a name (today's admin keys) return nothing.
  */
 export type PrincipalNames = (keyId: string) => { readonly name?: string } | undefined;
-
-/** A key that was known when its call failed authentication (bad signature, replay, revoked). */
-export interface KnownCaller {
-  readonly keyId: string;
-  readonly name?: string;
-}
 
 /** How a gRPC call ended, as the call wrapper knows it. */
 export interface EndedCall {

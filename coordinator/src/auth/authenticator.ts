@@ -1,5 +1,4 @@
 import { CallVerifier, Reason, TributaryError, isTributaryError, keyIdOf, parsePublicKey, sha256Hex, type NonceStore, type RememberedNonce } from '@tributary/proto';
-import type { KnownCaller } from '../audit/call-audit.js';
 import type { StateStore } from '../state/index.js';
 import type { Principal } from './principal.js';
 import type { CallRateLimits } from './rate-limits.js';
@@ -8,6 +7,13 @@ import type { CallRateLimits } from './rate-limits.js';
 const ENROLL_METHOD = '/tributary.v1.SiteService/Enroll';
 /** An EnrollRequest is a token, a name and a 32-byte key: a stranger's body is refused past this size undecoded. */
 const MAX_ENROLL_BYTES = 4096;
+
+/** A key that was known when its call failed authentication (bad signature, replay, revoked). */
+export interface KnownCaller {
+  readonly keyId: string;
+  /** The site's name, for a site key. */
+  readonly name?: string;
+}
 
 /** Where a failed call's error keeps the caller whose key was known. */
 const KNOWN_CALLER = 'knownCaller';

@@ -1,4 +1,7 @@
 import type { CliCommand } from '../command.js';
+import auditExport from './audit/export.js';
+import auditList from './audit/list.js';
+import auditVerify from './audit/verify.js';
 import dev from './dev.js';
 import federationCreate from './federation/create.js';
 import federationList from './federation/list.js';
@@ -50,4 +53,7 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   modelExport,
   modelGc,
   natsInit,
+  auditList,
+  auditVerify,
+  auditExport,
 ];
