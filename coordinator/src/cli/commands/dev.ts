@@ -26,6 +26,8 @@ export interface DevResult {
   readonly natsAuthority?: string;
   /** The directory is removed on exit (no --dir given). */
   readonly temporary: boolean;
+  /** With --tls: the local CA that signed the coordinator's and nats-server's certificates (`<dir>/tls/ca.pem`). */
+  readonly tlsCa?: string;
   /** Environment for admin commands and sites in other shells. */
   readonly exports: Readonly<Record<string, string>>;
 }
@@ -39,6 +41,7 @@ export default defineCommand({
       .option('--dir <dir>', 'keep state in this directory (default: a temp dir removed on exit)')
       .option('--grpc-listen <host:port>', 'coordinator gRPC address (default 127.0.0.1:7400)')
       .option('--nats-port <port>', 'nats-server port (default: a free port)')
+      .option('--tls', 'serve gRPC and NATS over TLS, with a local CA and certificates made in <dir>/tls (kept with --dir)')
       .option('--no-nats-auth', 'run nats-server without authentication instead of in operator mode with per-site credentials')
       .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
   },
@@ -51,15 +54,17 @@ export default defineCommand({
       // Commander sets natsAuth to false for --no-nats-auth.
       natsAuth: raw.opts['natsAuth'] !== false,
       stopOnStdinClose: optFlag(raw, 'stopOnStdinClose'),
+      tls: optFlag(raw, 'tls'),
     };
   },
   async run(input, ctx) {
     // Loaded on demand: admin commands start faster without the server's modules.
-    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createLogger }, { createNatsAuthority }] = await Promise.all([
+    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createLogger }, { createNatsAuthority }, { createLocalCa, hasLocalCa, localCaFiles }] = await Promise.all([
       import('../../coordinator.js'),
       import('../../dev/nats-server.js'),
       import('../../observability/logger.js'),
       import('../../nats-auth/authority-setup.js'),
+      import('../../identity/local-ca.js'),
     ]);
     if (!NatsServer.available()) {
       throw TributaryError.of(Reason.NATS_SERVER_MISSING, NATS_SERVER_INSTALL_HINT);
@@ -80,8 +85,12 @@ export default defineCommand({
       // The authority is made once and kept with the directory, like the admin key.
       const natsAuthority = input.natsAuth ? join(dir, 'nats-authority') : undefined;
       if (natsAuthority !== undefined && !(await exists(join(natsAuthority, 'authority.json')))) await createNatsAuthority({ dir: natsAuthority });
+      // Made once and kept with the directory, so clients keep trusting the same CA.
+      const tlsDir = join(dir, 'tls');
+      const tls = !input.tls ? undefined : (await hasLocalCa(tlsDir)) ? localCaFiles(tlsDir) : await createLocalCa({ dir: tlsDir });
       const nats = await NatsServer.start({
         storeDir: join(dir, 'nats'),
+        ...(tls === undefined ? {} : { tls: { certFile: tls.natsCertFile, keyFile: tls.natsKeyFile } }),
         ...(input.natsPort === undefined ? {} : { port: input.natsPort }),
         ...(natsAuthority === undefined ? {} : { operator: { authorityDir: natsAuthority } }),
       });
@@ -91,6 +100,9 @@ export default defineCommand({
         ...(input.grpcListen === undefined ? {} : { grpcListen: input.grpcListen }),
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
         nats: nats.url,
+        ...(tls === undefined
+          ? {}
+          : { tls: { certFile: tls.coordinatorCertFile, keyFile: tls.coordinatorKeyFile }, natsOptions: { tls: { caFile: tls.caFile } } }),
         adminKeys: [key.publicKey],
         logger: createLogger(ctx.logLevel ?? 'warn'),
       });
@@ -104,7 +116,13 @@ export default defineCommand({
         dir,
         temporary,
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
-        exports: { TRIBUTARY_COORDINATOR: coordinator.address, TRIBUTARY_KEY: keyFile, TRIBUTARY_NATS: nats.url },
+        ...(tls === undefined ? {} : { tlsCa: tls.caFile }),
+        exports: {
+          TRIBUTARY_COORDINATOR: coordinator.address,
+          TRIBUTARY_KEY: keyFile,
+          TRIBUTARY_NATS: nats.url,
+          ...(tls === undefined ? {} : { TRIBUTARY_TLS_CA: tls.caFile }),
+        },
       };
       if (stopped.aborted) await stop();
       return new Running(result, async () => {
@@ -128,6 +146,7 @@ export default defineCommand({
             ? 'none (--no-nats-auth): any client may publish anything'
             : `operator mode (authority in ${r.natsAuthority}); sites get their NATS credentials from the coordinator automatically`,
         ],
+        ['tls', r.tlsCa === undefined ? 'off (loopback only; --tls serves gRPC and NATS over TLS)' : `gRPC and NATS, certificates signed by the local CA ${r.tlsCa}`],
         ['admin key', `${r.keyFile} (key id ${r.keyId})`],
         ['coordinator key', `key id ${r.coordinatorKeyId} (signs verdicts)`],
         ['data', `${join(r.dir, 'data')}${r.temporary ? ' (removed on exit)' : ''}`],

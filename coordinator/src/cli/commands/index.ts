@@ -26,6 +26,7 @@ import siteInvite from './site/invite.js';
 import siteList from './site/list.js';
 import siteRevoke from './site/revoke.js';
 import siteCredentials from './site/credentials.js';
+import tlsInit from './tls/init.js';
 
 /** Every command, in the order `tributary --help` lists them. */
 export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
@@ -53,6 +54,7 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   modelExport,
   modelGc,
   natsInit,
+  tlsInit,
   auditList,
   auditVerify,
   auditExport,

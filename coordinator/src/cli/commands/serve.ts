@@ -1,6 +1,6 @@
 import type { ServeConfigFlags } from '../../config/serve-config.js';
 import { defineCommand, Running } from '../command.js';
-import { collect, optList, optString } from '../input.js';
+import { collect, optFlag, optList, optString } from '../input.js';
 import { untilAborted } from '../signals.js';
 
 export interface ServeResult {
@@ -45,6 +45,7 @@ export default defineCommand({
       .option('--metrics-port <port>', 'Prometheus metrics port; 0 = off (default 0)')
       .option('--tls-cert <file>', 'gRPC TLS certificate (PEM)')
       .option('--tls-key <file>', 'gRPC TLS private key (PEM)')
+      .option('--insecure', 'allow plaintext gRPC on an address other than loopback (only behind a proxy that terminates TLS)')
       .option('--auth-skew-seconds <duration>', 'accepted clock skew of signed calls (default 300)')
       .option('--max-update-bytes <size>', 'largest accepted update payload (default 1GiB)')
       .option('--tracking-uri <uri>', 'tracking store: level://PATH, memory:, http(s)://MLFLOW-HOST, or a plugin scheme (default level://<data-dir>/tracking)')
@@ -73,6 +74,7 @@ export default defineCommand({
       metricsPort: optString(raw, 'metricsPort'),
       tlsCert: optString(raw, 'tlsCert'),
       tlsKey: optString(raw, 'tlsKey'),
+      insecure: optFlag(raw, 'insecure') ? true : undefined,
       authSkewSeconds: optString(raw, 'authSkewSeconds'),
       maxUpdateBytes: optString(raw, 'maxUpdateBytes'),
       trackingUri: optString(raw, 'trackingUri'),
