@@ -107,8 +107,11 @@ export default defineCommand({
         logger: createLogger(ctx.logLevel ?? 'warn'),
       });
       cleanup.unshift(() => coordinator.close());
+      // Over TLS, clients name the coordinator by host name: grpc-js sends the target host as the
+      // TLS server name, and an IP address there draws Node's DEP0123 warning (RFC 6066 forbids it).
+      const address = tls === undefined || !coordinator.address.startsWith('127.0.0.1:') ? coordinator.address : `localhost:${coordinator.address.slice('127.0.0.1:'.length)}`;
       const result: DevResult = {
-        coordinator: coordinator.address,
+        coordinator: address,
         nats: nats.url,
         keyFile,
         keyId: key.keyId,
@@ -118,7 +121,7 @@ export default defineCommand({
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
         ...(tls === undefined ? {} : { tlsCa: tls.caFile }),
         exports: {
-          TRIBUTARY_COORDINATOR: coordinator.address,
+          TRIBUTARY_COORDINATOR: address,
           TRIBUTARY_KEY: keyFile,
           TRIBUTARY_NATS: nats.url,
           ...(tls === undefined ? {} : { TRIBUTARY_TLS_CA: tls.caFile }),
