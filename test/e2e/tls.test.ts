@@ -110,7 +110,7 @@ describe.skipIf(!opensslAvailable)('tributary tls init and dev --tls', () => {
       coordinator: address,
       nats: natsUrl,
       key,
-      credentials: grpc.credentials.createSsl(await readFile(caFile)),
+      tls: { caFile },
       natsAuth: { tls: { caFile } },
     });
     try {
@@ -141,6 +141,13 @@ describe.skipIf(!opensslAvailable)('tributary tls init and dev --tls', () => {
     } finally {
       other.close();
     }
+  });
+
+  it('refuses an SDK site that trusts another CA', async () => {
+    const key = generateSigningKey('site-b');
+    await admin.addSite({ name: 'site-b', publicKey: key.publicKey, federations: ['secure'] });
+    const err = await rejection(SiteClient.connect({ coordinator: address, nats: natsUrl, key, tls: { caFile: join(dir, 'certs', 'ca.pem') }, natsAuth: { tls: { caFile } }, retry: { maxAttempts: 1 } }));
+    expect(err).toMatchObject({ code: 'UNAVAILABLE' });
   });
 
   it('refuses a plaintext client', async () => {
