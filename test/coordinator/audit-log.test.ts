@@ -211,6 +211,14 @@ describe('the audit log', () => {
     expect(await verifyAuditLog(dir, key.publicKey)).toMatchObject({ ok: true, firstSegment: segments[0] });
   });
 
+  it('removes sealed segments older than the retention, and what is kept still verifies', async () => {
+    await written(120, { segmentBytes: 2_000, retentionMs: 1 });
+    const segments = await listSegments(dir);
+    expect(segments.length).toBeLessThan(5);
+    expect(segments[0]).toBeGreaterThan(1);
+    expect(await verifyAuditLog(dir, key.publicKey)).toMatchObject({ ok: true, firstSegment: segments[0] });
+  });
+
   it('cuts off a record half-written by a crash and carries on from the one before it', async () => {
     await written(5);
     await appendFile(segmentPath(dir, 1), '{"v":1,"seg":1,"i":');

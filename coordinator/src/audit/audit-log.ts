@@ -1,4 +1,4 @@
-import { open, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { open, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { Reason, TributaryError, type SigningKey } from '@tributary/proto';
 import type { Logger } from 'pino';
 import { ensurePrivateDirectory, PRIVATE_FILE_MODE } from '../config/private-file.js';
@@ -270,12 +270,11 @@ async function lastHash(dir: string, seg: number): Promise<string> {
   return hash;
 }
 
-/** When a sealed segment was sealed (its last record's time); 0 when unreadable, so it goes first. */
+/**
+ * When a sealed segment was sealed: its file's last write, which was its seal (reading every kept
+ * segment at each rotation would cost up to maxSegments x segmentSize of reads). 0 when it cannot
+ * be read, so it goes first.
+ */
 async function sealTime(dir: string, seg: number): Promise<number> {
-  let at = 0;
-  for await (const line of readLines(segmentPath(dir, seg))) {
-    const parsed = line.torn ? undefined : parseLine(line.text);
-    if (parsed?.ok === true && parsed.record.kind === 'seal') at = parsed.record.atMs;
-  }
-  return at;
+  return (await stat(segmentPath(dir, seg)).catch(() => undefined))?.mtimeMs ?? 0;
 }
