@@ -1,4 +1,5 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { credentials as grpcCredentials } from '@grpc/grpc-js';
 import { DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError, parsePublicKey } from '@tributary/proto';
 import type { BackoffPolicy, SigningKey } from '@tributary/proto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
@@ -13,8 +14,15 @@ export interface SiteClientOptions {
   nats: string | string[];
   /** The site's signing key, or the path of its key file (mode 0600, written by `tributary keygen`). */
   key: SigningKey | string;
-  /** gRPC channel credentials. @default insecure */
+  /** gRPC channel credentials; or give `tls`. @default insecure */
   credentials?: ChannelCredentials;
+  /**
+   * TLS to the coordinator from PEM files, instead of `credentials`: the CA that signed its
+   * certificate (`tributary tls init` writes `ca.pem`; the system's CAs when absent), and a client
+   * certificate and key for mutual TLS (both or neither). Name the coordinator by host name, not
+   * IP address: the host is sent as the TLS server name.
+   */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /**
    * Pins the coordinator's verdict key: its raw 32-byte Ed25519 public key, or that key in base64
    * (as `tributary dev` / `serve` data directories store it in `coordinator.key`). `connect` then
@@ -106,7 +114,7 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
     coordinator: coordinatorAddress(opts.coordinator),
     nats: Object.freeze(natsServers(opts.nats)),
     key: signingKey(opts.key),
-    credentials: credentials(opts.credentials),
+    credentials: channelCredentials(opts.credentials, opts.tls),
     coordinatorKey: coordinatorKey(opts.coordinatorKey),
     natsAuth: natsAuth(opts.natsAuth),
     chunkSize: integer('chunkSize', opts.chunkSize, DEFAULT_CHUNK_SIZE, 1, DEFAULT_CHUNK_SIZE),
@@ -212,8 +220,18 @@ function credentials(v: unknown): ChannelCredentials | undefined {
   return v as ChannelCredentials;
 }
 
+/** `credentials` as given, or TLS credentials made from the `tls` files; not both. */
+function channelCredentials(given: unknown, tls: unknown): ChannelCredentials | undefined {
+  const explicit = credentials(given);
+  const files = tlsFiles('tls', tls);
+  if (files === undefined) return explicit;
+  if (explicit !== undefined) invalid('tls', 'either tls or credentials, not both', tls, 'tls files together with credentials');
+  const read = (path: string | undefined): Buffer | null => (path === undefined ? null : readFileSync(path));
+  return grpcCredentials.createSsl(read(files.caFile), read(files.keyFile), read(files.certFile));
+}
+
 const NATS_AUTH_KEYS = ['user', 'pass', 'token', 'credsFile', 'tls'] as const;
-const NATS_TLS_KEYS = ['caFile', 'certFile', 'keyFile'] as const;
+const TLS_FILE_KEYS = ['caFile', 'certFile', 'keyFile'] as const;
 
 function natsAuth(v: unknown): CompiledNatsAuth | undefined {
   if (v === undefined) return undefined;
@@ -228,7 +246,7 @@ function natsAuth(v: unknown): CompiledNatsAuth | undefined {
   if (pass !== undefined && user === undefined) invalid('natsAuth.user', 'a user name with natsAuth.pass', undefined);
   const kinds = [user === undefined ? '' : 'user/pass', token === undefined ? '' : 'token', credsFile === undefined ? '' : 'credsFile'].filter((k) => k !== '');
   if (kinds.length > 1) invalid('natsAuth', 'at most one of token, user with pass, or credsFile', v, kinds.join(' and '));
-  const tls = natsTls(given['tls']);
+  const tls = tlsFiles('natsAuth.tls', given['tls']);
   return Object.freeze({
     ...(user === undefined ? {} : { user }),
     ...(pass === undefined ? {} : { pass }),
@@ -238,16 +256,17 @@ function natsAuth(v: unknown): CompiledNatsAuth | undefined {
   });
 }
 
-function natsTls(v: unknown): CompiledNatsAuth['tls'] {
+/** PEM files of a TLS client, readable: a CA, and a certificate with its key (both or neither). */
+function tlsFiles(name: string, v: unknown): CompiledNatsAuth['tls'] {
   if (v === undefined) return undefined;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid('natsAuth.tls', 'an object', v);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(name, 'an object', v);
   const given = v as Record<string, unknown>;
-  knownKeys('natsAuth.tls', given, NATS_TLS_KEYS);
-  const caFile = readableFile('natsAuth.tls.caFile', given['caFile']);
-  const certFile = readableFile('natsAuth.tls.certFile', given['certFile']);
-  const keyFile = readableFile('natsAuth.tls.keyFile', given['keyFile']);
-  if (certFile !== undefined && keyFile === undefined) invalid('natsAuth.tls.keyFile', 'a key file with natsAuth.tls.certFile', undefined);
-  if (keyFile !== undefined && certFile === undefined) invalid('natsAuth.tls.certFile', 'a certificate file with natsAuth.tls.keyFile', undefined);
+  knownKeys(name, given, TLS_FILE_KEYS);
+  const caFile = readableFile(`${name}.caFile`, given['caFile']);
+  const certFile = readableFile(`${name}.certFile`, given['certFile']);
+  const keyFile = readableFile(`${name}.keyFile`, given['keyFile']);
+  if (certFile !== undefined && keyFile === undefined) invalid(`${name}.keyFile`, `a key file with ${name}.certFile`, undefined);
+  if (keyFile !== undefined && certFile === undefined) invalid(`${name}.certFile`, `a certificate file with ${name}.keyFile`, undefined);
   return Object.freeze({
     ...(caFile === undefined ? {} : { caFile }),
     ...(certFile === undefined ? {} : { certFile }),

@@ -4,6 +4,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { DEFAULT_BACKOFF_POLICY, MODEL_CHUNK_BYTES, RpcClient, createFederation, downloadModel, retry, waitForRun, type InitialModelSource } from '@tributary/proto';
 import type {
+  AuditEntry__Output,
+  AuditVerification__Output,
   NatsCredentials__Output,
   BackoffPolicy,
   Federation__Output,
@@ -242,6 +244,24 @@ export class AdminClient {
       maxResults: opts.maxResults ?? 0,
       pageToken: opts.pageToken ?? '',
     });
+  }
+
+  /**
+   * Entries of the coordinator's audit log, oldest first, streamed: only those at or after
+   * `sinceMs`, of `principal` (a key id or a name), naming `federation`; the newest `limit` of
+   * them when set (at most 100,000), every one when not.
+   */
+  auditEntries(opts: { sinceMs?: number; principal?: string; federation?: string; limit?: number; signal?: AbortSignal } = {}): AsyncIterable<AuditEntry__Output> {
+    return this.rpc.serverStream(
+      'ListAuditEntries',
+      { sinceMs: opts.sinceMs ?? 0, principal: opts.principal ?? '', federation: opts.federation ?? '', limit: opts.limit ?? 0 },
+      opts.signal === undefined ? {} : { signal: opts.signal },
+    );
+  }
+
+  /** Has the coordinator check its audit log: the hash chain, the signed heads and seals; the first break when there is one. */
+  verifyAuditLog(): Promise<AuditVerification__Output> {
+    return this.call('VerifyAuditLog', {});
   }
 
   /** Closes the channel; calls in flight fail. */

@@ -8,6 +8,7 @@ import { connect, credsAuthenticator, ErrorCode, NatsError, type NatsConnection 
 import { adminAuthorizer } from './api/admin-access.js';
 import { adminService } from './api/admin-service.js';
 import { answerUnknownMethods, implement, reasonForTransportRefusals } from './api/call.js';
+import { AuditLog, CallAudit } from './audit/index.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
 import { PrincipalRegistry } from './auth/principal-registry.js';
@@ -57,6 +58,7 @@ export class Coordinator {
       /** Signs verdicts; its public half is what sites learn from WhoAmI. */
       verdictKey: SigningKey;
       authority: NatsAuthority | undefined;
+      audit: AuditLog;
     },
   ) {}
 
@@ -78,6 +80,8 @@ export class Coordinator {
       const identity = await loadCoordinatorKey(opts.dataDir);
       const verdictKey = identity.key;
       logger.info({ keyId: verdictKey.keyId, created: identity.created }, 'coordinator key loaded');
+      const audit = await AuditLog.open({ ...opts.audit, key: verdictKey, logger });
+      cleanup.unshift(() => audit.close());
       const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
       const metrics = new CoordinatorMetrics({ defaultMetrics: true });
       const strategies = builtinStrategies();
@@ -172,6 +176,7 @@ export class Coordinator {
         pullAheadBytes: opts.ingest.pullAheadBytes,
         stopTimeoutMs: opts.ingest.stopTimeoutMs,
         heldDeliveriesPath: join(opts.dataDir, 'ingest-held.json'),
+        audit,
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
@@ -196,7 +201,9 @@ export class Coordinator {
         'grpc.keepalive_permit_without_calls': 1,
         interceptors: [reasonForTransportRefusals],
       });
-      const deps = { auth, limits, logger, metrics, shutdown: shutdown.signal };
+      // Admin keys have no names yet; sites are named by their records.
+      const callAudit = new CallAudit({ log: audit, names: () => undefined, federationOfRun: async (runId) => (await state.getRun(runId))?.federation });
+      const deps = { auth, audit: callAudit, limits, logger, metrics, shutdown: shutdown.signal };
       const natsCredentials =
         authority === undefined || authoritySettings === undefined
           ? undefined
@@ -210,7 +217,7 @@ export class Coordinator {
           ? undefined
           : await Dashboard.start({ host: host.replace(/^\[|\]$/g, ''), port: opts.httpPort, tls: dashboardTls, state, engine, tracker, events, metricEvents, logger, metrics });
       if (dashboard !== undefined) cleanup.unshift(() => dashboard.close());
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, principals, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
+      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, principals, audit: { audit, coordinatorKey: verdictKey.publicKey }, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, { ...deps, authorize: adminAuthorizer({ state, logger }) }));
       // The real descriptor of tributary.proto (snake_case fields, proper map entries), not proto-loader's.
@@ -229,7 +236,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort, dashboardPort: dashboard?.port }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingStore, metricIngest, nonces, verdictKey, authority });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingStore, metricIngest, nonces, verdictKey, authority, audit });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -283,6 +290,8 @@ export class Coordinator {
     await p.trackingStore.close().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));
     await p.nc.drain().catch(() => p.nc.close());
     await p.authority?.close();
+    // Last of the writers: calls and refusals are over, and the closing head covers them all.
+    await p.audit.close();
     if (p.metricsServer) await new Promise((resolve) => p.metricsServer?.close(resolve));
     await p.state.close();
     p.nonces.close();

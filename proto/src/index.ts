@@ -231,6 +231,11 @@ export type { MetricEvent, MetricEvent__Output } from './generated/tributary/v1/
 export type { MetricSeries, MetricSeries__Output } from './generated/tributary/v1/MetricSeries.js';
 export type { SearchRunsRequest, SearchRunsRequest__Output } from './generated/tributary/v1/SearchRunsRequest.js';
 export type { SearchRunsResponse, SearchRunsResponse__Output } from './generated/tributary/v1/SearchRunsResponse.js';
+export type { ListAuditEntriesRequest, ListAuditEntriesRequest__Output } from './generated/tributary/v1/ListAuditEntriesRequest.js';
+export type { AuditEntry, AuditEntry__Output } from './generated/tributary/v1/AuditEntry.js';
+export type { VerifyAuditLogRequest, VerifyAuditLogRequest__Output } from './generated/tributary/v1/VerifyAuditLogRequest.js';
+export type { AuditVerification, AuditVerification__Output } from './generated/tributary/v1/AuditVerification.js';
+export type { AuditBreak, AuditBreak__Output } from './generated/tributary/v1/AuditBreak.js';
 export type { TrackedRun, TrackedRun__Output } from './generated/tributary/v1/TrackedRun.js';
 export type { WatchMetricsRequest, WatchMetricsRequest__Output } from './generated/tributary/v1/WatchMetricsRequest.js';
 export type { WatchRunRequest, WatchRunRequest__Output } from './generated/tributary/v1/WatchRunRequest.js';

@@ -34,7 +34,7 @@ const FORMER_SPELLINGS: Array<[former: string, current: string]> = [
 
 describe('CLI command names', () => {
   it('are a singular noun and a verb, or one word', () => {
-    const nouns = new Set(['site', 'federation', 'run', 'round', 'model', 'metric', 'principal', 'nats']);
+    const nouns = new Set(['site', 'federation', 'run', 'round', 'model', 'metric', 'principal', 'nats', 'audit', 'tls']);
     for (const command of COMMANDS) {
       if (command.path.length === 1) continue;
       expect(command.path).toHaveLength(2);

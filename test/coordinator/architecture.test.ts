@@ -10,6 +10,7 @@ const COORDINATOR_SRC = join(REPO, 'coordinator/src');
 /** The coordinator's folders, one concern each (docs/architecture.md). */
 const FOLDERS = [
   'api',
+  'audit',
   'auth',
   'cli',
   'config',
@@ -40,7 +41,7 @@ const FORBIDDEN: Record<string, readonly string[]> = {
 /** Folders whose code is the server: the CLI process loads them only on demand. */
 const SERVER_FOLDERS = new Set<string>(FOLDERS.filter((f) => f !== 'cli' && f !== 'config'));
 /** CLI commands that run server code in-process, loading it with `import()` when they run. */
-const CLI_COMMANDS_LOADING_THE_SERVER = new Set(['cli/commands/dev.ts', 'cli/commands/serve.ts', 'cli/commands/nats/init.ts']);
+const CLI_COMMANDS_LOADING_THE_SERVER = new Set(['cli/commands/dev.ts', 'cli/commands/serve.ts', 'cli/commands/nats/init.ts', 'cli/commands/audit/verify.ts', 'cli/commands/tls/init.ts']);
 
 /** One import of one file, as written and as resolved. */
 interface Import {

@@ -130,6 +130,8 @@ const CASES: Record<string, MethodCase> = {
   },
   ListGrants: { needs: { privilege: 'read', on: 'churn' }, call: (c) => c.listGrants({ federation: 'churn' }) },
   // The dashboard shows every federation; this stack runs without it, so an allowed call hears it is off.
+  ListAuditEntries: { needs: { privilege: 'admin', on: '*' }, call: async (c) => { const out = []; for await (const e of c.auditEntries({ limit: 1 })) out.push(e); return out; } },
+  VerifyAuditLog: { needs: { privilege: 'admin', on: '*' }, call: (c) => c.verifyAuditLog() },
   CreateDashboardSession: { needs: { privilege: 'read', on: '*' }, call: (c) => c.createDashboardSession() },
 };
 

@@ -83,6 +83,9 @@ export const ADMIN_ACCESS: AdminAccess = {
   ListGrants: { needs: 'read', on: (req) => optionalFederation(req.federation) },
   // The dashboard shows every federation: read on all of them.
   CreateDashboardSession: { needs: 'read', on: () => everything },
+  // The audit log spans every federation and every principal.
+  ListAuditEntries: { needs: 'admin', on: () => everything },
+  VerifyAuditLog: { needs: 'admin', on: () => everything },
 };
 
 /** Checks a call against its method's rule before the handler runs; PERMISSION_DENIED names what it lacked. */

@@ -33,6 +33,7 @@ import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
+import { auditService, type AuditServiceDeps } from './audit-service.js';
 import type { CallContext, ServiceHandlers } from './call.js';
 import { federationMessage, grantMessage, natsCredentialsMessage, principalMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
@@ -54,6 +55,8 @@ export interface AdminServiceDeps {
   natsCredentials?: SiteNatsCredentials;
   /** The web dashboard; absent when it is off. */
   dashboard?: Pick<Dashboard, 'createLogin'>;
+  /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
+  audit: AuditServiceDeps;
 }
 
 /**
@@ -181,6 +184,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       });
       return { grants: grants.filter((g) => canRead(g.federation)).map(grantMessage) };
     },
+    ...auditService(deps.audit),
   };
 }
 

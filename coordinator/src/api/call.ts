@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { Reason, TributaryError, decodeRequest, grpcStatusOf, isTributaryError, quoted, serviceDefinition, statusMessageOf, REASON_TRAILER } from '@tributary/proto';
 import type { AdminServiceHandlers, ServiceName, SiteServiceHandlers } from '@tributary/proto';
 import type { Logger } from 'pino';
-import type { CallAuthenticator } from '../auth/authenticator.js';
+import type { CallAudit } from '../audit/call-audit.js';
+import { knownCallerOf, withKnownCaller, type CallAuthenticator } from '../auth/authenticator.js';
 import { peerAddressOf, type CallRateLimits } from '../auth/rate-limits.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
@@ -63,6 +64,8 @@ interface Deps {
    * runs (AdminService); throws PERMISSION_DENIED with what the caller lacked.
    */
   authorize?: (method: string, principal: Principal, request: object) => Promise<void>;
+  /** Records audited calls before they are answered. */
+  audit: CallAudit;
   limits: CallRateLimits;
   logger: Logger;
   metrics: CoordinatorMetrics;
@@ -133,83 +136,121 @@ async function context(call: AnyCall, target: Target, body: Buffer, deps: Deps):
     throw e;
   }
   // Authorisation (counted with the other refusals in toServiceError).
-  await deps.authorize?.(target.name, authenticated.principal, authenticated.request).catch((err: unknown) => {
+  const { principal } = authenticated;
+  await deps.authorize?.(target.name, principal, authenticated.request).catch((err: unknown) => {
     done();
-    throw err;
+    // A denied call is audited under the caller that made it.
+    throw withKnownCaller(err, { keyId: principal.keyId, ...(principal.role === 'admin' ? { name: principal.name } : principal.role === 'site' ? { name: principal.site.name } : {}) });
   });
   return { ctx: { principal: authenticated.principal, signal: controller.signal, method: target.path }, request: authenticated.request, done };
 }
 
 async function serveUnary(call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>, target: Target, deps: Deps): Promise<void> {
-  let done = () => {};
+  let c: Authenticated | undefined;
+  let outcome: Outcome;
   try {
     if (!target.handler) throw unimplemented(target.path);
-    const c = await context(call, target, call.request, deps);
-    done = c.done;
-    const result = await target.handler(c.request, c.ctx);
-    callback(null, result as object);
+    c = await context(call, target, call.request, deps);
+    outcome = { result: (await target.handler(c.request, c.ctx)) as object };
   } catch (err) {
-    callback(toServiceError(err, target.path, deps));
+    outcome = { error: err };
   } finally {
-    done();
+    c?.done();
   }
+  answer(callback, await recorded(call, target, deps, c, outcome), target.path, deps);
 }
 
 async function serveClientStream(call: grpc.ServerReadableStream<Buffer, object>, callback: grpc.sendUnaryData<object>, target: Target, deps: Deps): Promise<void> {
-  let done = () => {};
+  let c: Authenticated | undefined;
+  let outcome: Outcome;
   const messages = (call as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
     if (!target.handler) throw unimplemented(target.path);
     const first = await messages.next();
     if (first.done === true) throw TributaryError.of(Reason.MALFORMED_REQUEST, `${target.path} needs at least one message`);
-    const c = await context(call, target, first.value, deps);
-    done = c.done;
+    const authenticated = await context(call, target, first.value, deps);
+    c = authenticated;
     async function* decoded(): AsyncIterable<object> {
-      yield c.request;
+      yield authenticated.request;
       for (;;) {
         const next = await messages.next();
         if (next.done === true) return;
         yield decodeRequest(target.service, target.name, next.value);
       }
     }
-    const result = await target.handler(decoded() as unknown as object, c.ctx);
-    callback(null, result as object);
+    outcome = { result: (await target.handler(decoded() as unknown as object, authenticated.ctx)) as object };
   } catch (err) {
-    callback(toServiceError(err, target.path, deps));
+    outcome = { error: err };
   } finally {
-    done();
+    c?.done();
   }
+  answer(callback, await recorded(call, target, deps, c, outcome), target.path, deps);
 }
 
 async function serveStream(call: grpc.ServerWritableStream<Buffer, object>, target: Target, deps: Deps): Promise<void> {
-  let done = () => {};
+  let c: Authenticated | undefined;
   const path = target.path;
   try {
     if (!target.handler) throw unimplemented(path);
-    const c = await context(call, target, call.request, deps);
-    done = c.done;
-    const items = target.handler(c.request, c.ctx);
+    const authenticated = await context(call, target, call.request, deps);
+    c = authenticated;
+    const items = target.handler(authenticated.request, authenticated.ctx);
     if (!isAsyncIterable(items)) throw TributaryError.internal(`${path}: the handler returned no stream`);
     for await (const item of items) {
-      if (c.ctx.signal.aborted) break;
+      if (authenticated.ctx.signal.aborted) break;
       if (!call.write(item)) {
         await new Promise<void>((resolve) => {
           const resume = () => {
             call.off('drain', resume);
-            c.ctx.signal.removeEventListener('abort', resume);
+            authenticated.ctx.signal.removeEventListener('abort', resume);
             resolve();
           };
           call.on('drain', resume);
-          c.ctx.signal.addEventListener('abort', resume);
+          authenticated.ctx.signal.addEventListener('abort', resume);
         });
       }
     }
-    if (!call.cancelled) call.end();
+    const ended = await recorded(call, target, deps, c, { result: {} });
+    if (call.cancelled) return;
+    if ('error' in ended) call.emit('error', toServiceError(ended.error, path, deps));
+    else call.end();
   } catch (err) {
-    if (!call.cancelled) call.emit('error', toServiceError(err, path, deps));
+    const ended = await recorded(call, target, deps, c, { error: err });
+    if (!call.cancelled && 'error' in ended) call.emit('error', toServiceError(ended.error, path, deps));
   } finally {
-    done();
+    c?.done();
   }
+}
+
+/** How a call ended: its response, or what it failed with. */
+type Outcome = { readonly result: object } | { readonly error: unknown };
+type Authenticated = Awaited<ReturnType<typeof context>>;
+
+/**
+ * Records the call's end in the audit log when it is audited, before the caller is answered. An
+ * entry that cannot be stored turns the answer into AUDIT_UNAVAILABLE: no caller is told a
+ * state-changing call succeeded without its entry on disk.
+ */
+async function recorded(call: AnyCall, target: Target, deps: Deps, c: Authenticated | undefined, outcome: Outcome): Promise<Outcome> {
+  const error = 'error' in outcome ? outcome.error : undefined;
+  try {
+    await deps.audit.ended({
+      service: target.service,
+      method: target.name,
+      path: target.path,
+      peer: call.getPeer(),
+      ...(c === undefined ? {} : { principal: c.ctx.principal, request: c.request }),
+      ...(error === undefined ? {} : { error, knownCaller: knownCallerOf(error) }),
+    });
+    return outcome;
+  } catch (err) {
+    return { error: err };
+  }
+}
+
+function answer(callback: grpc.sendUnaryData<object>, outcome: Outcome, path: string, deps: Deps): void {
+  if ('error' in outcome) callback(toServiceError(outcome.error, path, deps));
+  else callback(null, outcome.result);
 }
 
 function toServiceError(err: unknown, path: string, deps: Deps): Partial<grpc.StatusObject> {

@@ -11,6 +11,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   model: 'Models: init, inspect (files); list, export, gc (versions)',
   metric: 'Metrics sites stream: tail, show',
   nats: 'NATS credentials: init (operator, accounts, server configuration)',
+  tls: 'TLS: init (a local CA and certificates for the coordinator and NATS)',
 };
 
 export interface Selection {

@@ -133,6 +133,22 @@ export interface CoordinatorOptions {
     /** Points written at once, without waiting for the interval. @default 5000 */
     maxBatchPoints?: number;
   };
+  /**
+   * The audit log in `<dataDir>/audit`: every state-changing call, every denied call and every
+   * refused update, hash-chained, its head signed with the coordinator's key.
+   */
+  audit?: {
+    /** A segment is sealed (signed) and a new one started past this size. @default '16MiB' */
+    segmentSize?: ByteSize;
+    /** Sealed segments older than this are removed. @default '365d' */
+    retention?: Duration;
+    /** At most this many segments are kept, the oldest sealed ones removed first. @default 256 */
+    maxSegments?: number;
+    /** A signed head follows every this many entries. @default 1000 */
+    headEveryEntries?: number;
+    /** ...and at this interval when entries came since the last one (and at shutdown). @default '60s' */
+    headInterval?: Duration;
+  };
   /** How long `close()` lets calls in progress finish before cancelling them. @default '2s' */
   shutdownGrace?: Duration;
   /**
@@ -226,6 +242,14 @@ export interface CompiledCoordinatorOptions {
     readonly retryDelayMs: number;
   };
   readonly strategyPlugins: readonly string[];
+  readonly audit: {
+    readonly dir: string;
+    readonly segmentBytes: number;
+    readonly retentionMs: number;
+    readonly maxSegments: number;
+    readonly headEveryEntries: number;
+    readonly headIntervalMs: number;
+  };
   /** Per-site NATS credentials; undefined when NATS authentication is managed elsewhere. */
   readonly natsAuthority:
     | {
@@ -278,6 +302,11 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   trackingRetryDelayMs: 5_000,
   siteCredentialTtlMs: DEFAULT_SITE_CREDENTIAL_TTL_MS,
   maxCredentialsPerSite: 64,
+  auditSegmentBytes: 16 * 2 ** 20,
+  auditRetentionMs: 365 * 86_400_000,
+  auditMaxSegments: 256,
+  auditHeadEveryEntries: 1_000,
+  auditHeadIntervalMs: 60_000,
 });
 
 /** setTimeout's limit. */
@@ -294,6 +323,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
   const ingest = group('ingest', opts.ingest);
   const metricIngest = group('metricIngest', opts.metricIngest);
   const streams = group('streams', opts.streams);
+  const audit = group('audit', opts.audit);
   return Object.freeze({
     dataDir,
     adminKeys: adminKeys(opts.adminKeys),
@@ -353,6 +383,14 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       retryDelayMs: duration('trackingRetryDelay', opts.trackingRetryDelay, d.trackingRetryDelayMs),
     }),
     strategyPlugins: Object.freeze(list('strategyPlugins', opts.strategyPlugins)),
+    audit: Object.freeze({
+      dir: join(dataDir, 'audit'),
+      segmentBytes: byteSize('audit.segmentSize', audit.segmentSize, d.auditSegmentBytes),
+      retentionMs: duration('audit.retention', audit.retention, d.auditRetentionMs, Number.MAX_SAFE_INTEGER),
+      maxSegments: integer('audit.maxSegments', audit.maxSegments, d.auditMaxSegments, 1_000_000),
+      headEveryEntries: integer('audit.headEveryEntries', audit.headEveryEntries, d.auditHeadEveryEntries),
+      headIntervalMs: duration('audit.headInterval', audit.headInterval, d.auditHeadIntervalMs),
+    }),
     natsAuthority: natsAuthority(opts),
   });
 }
@@ -444,14 +482,14 @@ function integer(name: string, v: unknown, fallback: number, max = Number.MAX_SA
 }
 
 /** A number is milliseconds; text needs a unit, as a bare `'300'` could mean seconds or milliseconds. */
-function duration(name: string, v: unknown, fallback: number): number {
+function duration(name: string, v: unknown, fallback: number, max = MAX_DURATION_MS): number {
   if (v === undefined) return fallback;
-  const why = `expected milliseconds (a number), or text with a unit such as '30s', at most ${MAX_DURATION_MS} ms`;
+  const why = `expected milliseconds (a number), or text with a unit such as '30s'${max === MAX_DURATION_MS ? `, at most ${MAX_DURATION_MS} ms` : ''}`;
   let ms: number;
   if (typeof v === 'number') ms = v;
   else if (typeof v === 'string' && !/^\s*[\d.]+\s*$/.test(v)) ms = parseDuration(v, label(name));
   else throw invalidValue(label(name), v, why);
-  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_DURATION_MS) throw invalidValue(label(name), v, why);
+  if (!Number.isFinite(ms) || ms <= 0 || ms > max) throw invalidValue(label(name), v, why);
   return ms;
 }
 

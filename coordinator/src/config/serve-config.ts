@@ -46,6 +46,7 @@ export const SERVE_CONFIG_KEYS = [
   'tracking_uri',
   'tracking_plugins',
   'strategy_plugins',
+  'insecure',
 ] as const;
 export type ServeConfigKey = (typeof SERVE_CONFIG_KEYS)[number];
 
@@ -81,6 +82,8 @@ export interface ServeConfig {
   readonly httpPort: number;
   /** gRPC TLS certificate and key files; plaintext when absent. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** Plaintext gRPC on an address other than loopback was asked for (`--insecure`), e.g. behind a TLS proxy. @default false */
+  readonly insecure: boolean;
   /** Largest accepted clock difference of a signed call. @default 300 */
   readonly authSkewSeconds: number;
   /** Largest accepted update payload. @default 1 GiB */
@@ -194,6 +197,16 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
   const tlsPair = certificatePair(layers, 'tls_cert', 'tls_key');
   const tls = tlsPair === undefined ? undefined : { certFile: readablePath(tlsPair.cert), keyFile: readablePath(tlsPair.key) };
 
+  const insecureSetting = layers.text('insecure');
+  const insecure = insecureSetting === undefined ? false : parseSwitch(insecureSetting);
+  if (tls === undefined && !insecure && !isLoopbackListen(grpcListen)) {
+    throw TributaryError.of(Reason.INSECURE_LISTEN, `refusing to serve plaintext gRPC on ${grpcListen}, which is not a loopback address: admin keys' calls and sites' models would cross the network unencrypted`, {
+      details: {
+        hint: 'Give --tls-cert and --tls-key (`tributary tls init --dir tls --host <name>` makes a local CA and certificates), listen on 127.0.0.1, or pass --insecure when a TLS proxy in front terminates TLS.',
+      },
+    });
+  }
+
   const skew = layers.text('auth_skew_seconds');
   const authSkewSeconds = skew === undefined ? COORDINATOR_DEFAULTS.authSkewMs / 1000 : positive(parseDurationSeconds(skew.value, skew.what), skew);
 
@@ -225,6 +238,7 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
     metricsPort,
     httpPort,
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
+    insecure,
     authSkewSeconds,
     maxUpdateBytes,
     ...(trackingUri === undefined ? {} : { trackingUri }),
@@ -296,6 +310,20 @@ async function loadNatsCredentials(layers: SettingLayers<ServeConfigKey>): Promi
     throw invalidValue(creds.what, creds.value, 'not a NATS credentials file (expected a user JWT and an NKEY seed)');
   }
   return { kind: 'creds', credsFile, creds: text };
+}
+
+/** Whether a gRPC listen address (host:port) accepts connections from this machine only. */
+export function isLoopbackListen(hostPort: string): boolean {
+  const host = hostPort.slice(0, hostPort.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
+}
+
+/** A yes/no setting: a flag's `true`, or true/false, yes/no, 1/0 from the environment or the file. */
+function parseSwitch(f: Found<string>): boolean {
+  const v = f.value.trim().toLowerCase();
+  if (['true', 'yes', '1', 'on'].includes(v)) return true;
+  if (['false', 'no', '0', 'off'].includes(v)) return false;
+  throw invalidValue(f.what, f.value, 'expected true or false');
 }
 
 /** Like `invalidValue`, without the value: for settings that may hold secrets. */

@@ -26,7 +26,7 @@ import { VerifiedUpdate } from '../updates/verified-update.js';
 import { HeldDeliveries } from './held-deliveries.js';
 import { readPayload } from './payload-reader.js';
 import { SupervisedConsumer } from './streams.js';
-import { UpdateOutcomes, type Delivery } from './update-outcomes.js';
+import { UpdateOutcomes, type Delivery, type UpdateOutcomesOptions } from './update-outcomes.js';
 import { manifestProblem, metricKeyProblem, subjectMismatch, unsupportedFlavor } from './verification.js';
 
 export interface UpdateIngestOptions {
@@ -65,6 +65,8 @@ export interface UpdateIngestOptions {
   ensureStreams: () => Promise<void>;
   /** File listing the manifests being processed, so the next coordinator on this data directory can hand them back after a crash. */
   heldDeliveriesPath: string;
+  /** Records refusals of updates whose key is known. */
+  audit?: UpdateOutcomesOptions['audit'];
 }
 
 /** setTimeout's limit. */
@@ -104,7 +106,7 @@ export class UpdateIngest {
     await mkdir(this.opts.stagingDir, { recursive: true });
     const jsm = await this.opts.nc.jetstreamManager();
     this.js = this.opts.nc.jetstream();
-    this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey });
+    this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey, ...(this.opts.audit === undefined ? {} : { audit: this.opts.audit }) });
     const concurrency = Math.max(1, Math.floor(this.opts.concurrency));
     // A crashed predecessor's deliveries would hold every slot until their ack wait ends.
     const released = await this.held.releasePrevious(this.opts.nc);

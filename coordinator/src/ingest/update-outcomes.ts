@@ -1,5 +1,6 @@
 import {
   STREAM_PAYLOADS,
+  TributaryError,
   UPDATE_ID_PATTERN,
   signVerdict,
   subjects,
@@ -11,6 +12,7 @@ import {
 } from '@tributary/proto';
 import type { JetStreamManager, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { UpdateAdmission } from '../rounds/admission.js';
 import type { SiteRecord, StateStore, UpdateRecord } from '../state/index.js';
@@ -48,7 +50,12 @@ export interface UpdateOutcomesOptions {
   logger: Logger;
   /** The coordinator's key: every verdict is a SignedEnvelope of kind "verdict" made with it. */
   verdictKey: SigningKey;
+  /** Records refusals of updates whose signing key is known, before they are answered. */
+  audit?: Pick<AuditLog, 'append'>;
 }
+
+/** The method an update's audit entries name: updates arrive over NATS, not as a gRPC call. */
+export const UPDATE_AUDIT_METHOD = 'nats:update';
 
 /**
  * How an update's processing ends: refusals counted and logged; for attributable manifests only,
@@ -76,7 +83,33 @@ export class UpdateOutcomes {
       }
       await this.opts.admission.noteRefusal(manifest, r);
     }
+    await this.audit(d, r);
     this.answer(d, 'UPDATE_STATE_REFUSED', r.reason, r.message);
+  }
+
+  /**
+   * Appends the refusal to the audit log once the signing key is known: a stranger's manifest is
+   * only counted, so it cannot fill the disk. The refusal itself is already in the state store,
+   * so a failed append is logged rather than holding the verdict back.
+   */
+  private async audit(d: Delivery, r: Refusal): Promise<void> {
+    const site = d.site;
+    if (site === undefined || this.opts.audit === undefined) return;
+    const m = d.attributable ? d.manifest : undefined;
+    await this.opts.audit
+      .append({
+        atMs: Date.now(),
+        keyId: site.keyId,
+        name: site.name,
+        peer: 'nats',
+        method: UPDATE_AUDIT_METHOD,
+        federation: m?.federation ?? d.parsed?.federation ?? '',
+        site: m?.site ?? d.parsed?.site ?? site.name,
+        runId: m?.runId ?? d.parsed?.runId ?? '',
+        outcome: 'refused',
+        reason: r.reason,
+      })
+      .catch((err: unknown) => this.opts.logger.error({ err: TributaryError.from(err).message, updateId: m?.updateId, reason: r.reason }, 'update refusal not recorded in the audit log'));
   }
 
   /**

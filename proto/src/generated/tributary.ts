@@ -4,6 +4,9 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 import type { AddPrincipalRequest as _tributary_v1_AddPrincipalRequest, AddPrincipalRequest__Output as _tributary_v1_AddPrincipalRequest__Output } from './tributary/v1/AddPrincipalRequest.js';
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from './tributary/v1/AddSiteRequest.js';
 import type { AdminServiceClient as _tributary_v1_AdminServiceClient, AdminServiceDefinition as _tributary_v1_AdminServiceDefinition } from './tributary/v1/AdminService.js';
+import type { AuditBreak as _tributary_v1_AuditBreak, AuditBreak__Output as _tributary_v1_AuditBreak__Output } from './tributary/v1/AuditBreak.js';
+import type { AuditEntry as _tributary_v1_AuditEntry, AuditEntry__Output as _tributary_v1_AuditEntry__Output } from './tributary/v1/AuditEntry.js';
+import type { AuditVerification as _tributary_v1_AuditVerification, AuditVerification__Output as _tributary_v1_AuditVerification__Output } from './tributary/v1/AuditVerification.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from './tributary/v1/CollectGarbageRequest.js';
 import type { CollectGarbageResponse as _tributary_v1_CollectGarbageResponse, CollectGarbageResponse__Output as _tributary_v1_CollectGarbageResponse__Output } from './tributary/v1/CollectGarbageResponse.js';
 import type { CreateDashboardSessionRequest as _tributary_v1_CreateDashboardSessionRequest, CreateDashboardSessionRequest__Output as _tributary_v1_CreateDashboardSessionRequest__Output } from './tributary/v1/CreateDashboardSessionRequest.js';
@@ -29,6 +32,7 @@ import type { Grant as _tributary_v1_Grant, Grant__Output as _tributary_v1_Grant
 import type { GrantPrivilegeRequest as _tributary_v1_GrantPrivilegeRequest, GrantPrivilegeRequest__Output as _tributary_v1_GrantPrivilegeRequest__Output } from './tributary/v1/GrantPrivilegeRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from './tributary/v1/Invitation.js';
 import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from './tributary/v1/IssueSiteNatsCredentialsRequest.js';
+import type { ListAuditEntriesRequest as _tributary_v1_ListAuditEntriesRequest, ListAuditEntriesRequest__Output as _tributary_v1_ListAuditEntriesRequest__Output } from './tributary/v1/ListAuditEntriesRequest.js';
 import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from './tributary/v1/ListFederationsRequest.js';
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from './tributary/v1/ListFederationsResponse.js';
 import type { ListGrantsRequest as _tributary_v1_ListGrantsRequest, ListGrantsRequest__Output as _tributary_v1_ListGrantsRequest__Output } from './tributary/v1/ListGrantsRequest.js';
@@ -72,6 +76,7 @@ import type { TrackedRun as _tributary_v1_TrackedRun, TrackedRun__Output as _tri
 import type { UpdateManifest as _tributary_v1_UpdateManifest, UpdateManifest__Output as _tributary_v1_UpdateManifest__Output } from './tributary/v1/UpdateManifest.js';
 import type { UpdateStatus as _tributary_v1_UpdateStatus, UpdateStatus__Output as _tributary_v1_UpdateStatus__Output } from './tributary/v1/UpdateStatus.js';
 import type { UpdateSummary as _tributary_v1_UpdateSummary, UpdateSummary__Output as _tributary_v1_UpdateSummary__Output } from './tributary/v1/UpdateSummary.js';
+import type { VerifyAuditLogRequest as _tributary_v1_VerifyAuditLogRequest, VerifyAuditLogRequest__Output as _tributary_v1_VerifyAuditLogRequest__Output } from './tributary/v1/VerifyAuditLogRequest.js';
 import type { WatchMetricsRequest as _tributary_v1_WatchMetricsRequest, WatchMetricsRequest__Output as _tributary_v1_WatchMetricsRequest__Output } from './tributary/v1/WatchMetricsRequest.js';
 import type { WatchRunRequest as _tributary_v1_WatchRunRequest, WatchRunRequest__Output as _tributary_v1_WatchRunRequest__Output } from './tributary/v1/WatchRunRequest.js';
 import type { WatchTasksRequest as _tributary_v1_WatchTasksRequest, WatchTasksRequest__Output as _tributary_v1_WatchTasksRequest__Output } from './tributary/v1/WatchTasksRequest.js';
@@ -88,6 +93,9 @@ export interface ProtoGrpcType {
       AddPrincipalRequest: MessageTypeDefinition<_tributary_v1_AddPrincipalRequest, _tributary_v1_AddPrincipalRequest__Output>
       AddSiteRequest: MessageTypeDefinition<_tributary_v1_AddSiteRequest, _tributary_v1_AddSiteRequest__Output>
       AdminService: SubtypeConstructor<typeof grpc.Client, _tributary_v1_AdminServiceClient> & { service: _tributary_v1_AdminServiceDefinition }
+      AuditBreak: MessageTypeDefinition<_tributary_v1_AuditBreak, _tributary_v1_AuditBreak__Output>
+      AuditEntry: MessageTypeDefinition<_tributary_v1_AuditEntry, _tributary_v1_AuditEntry__Output>
+      AuditVerification: MessageTypeDefinition<_tributary_v1_AuditVerification, _tributary_v1_AuditVerification__Output>
       CollectGarbageRequest: MessageTypeDefinition<_tributary_v1_CollectGarbageRequest, _tributary_v1_CollectGarbageRequest__Output>
       CollectGarbageResponse: MessageTypeDefinition<_tributary_v1_CollectGarbageResponse, _tributary_v1_CollectGarbageResponse__Output>
       CreateDashboardSessionRequest: MessageTypeDefinition<_tributary_v1_CreateDashboardSessionRequest, _tributary_v1_CreateDashboardSessionRequest__Output>
@@ -114,6 +122,7 @@ export interface ProtoGrpcType {
       GrantPrivilegeRequest: MessageTypeDefinition<_tributary_v1_GrantPrivilegeRequest, _tributary_v1_GrantPrivilegeRequest__Output>
       Invitation: MessageTypeDefinition<_tributary_v1_Invitation, _tributary_v1_Invitation__Output>
       IssueSiteNatsCredentialsRequest: MessageTypeDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_IssueSiteNatsCredentialsRequest__Output>
+      ListAuditEntriesRequest: MessageTypeDefinition<_tributary_v1_ListAuditEntriesRequest, _tributary_v1_ListAuditEntriesRequest__Output>
       ListFederationsRequest: MessageTypeDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsRequest__Output>
       ListFederationsResponse: MessageTypeDefinition<_tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsResponse__Output>
       ListGrantsRequest: MessageTypeDefinition<_tributary_v1_ListGrantsRequest, _tributary_v1_ListGrantsRequest__Output>
@@ -163,6 +172,7 @@ export interface ProtoGrpcType {
       UpdateState: EnumTypeDefinition
       UpdateStatus: MessageTypeDefinition<_tributary_v1_UpdateStatus, _tributary_v1_UpdateStatus__Output>
       UpdateSummary: MessageTypeDefinition<_tributary_v1_UpdateSummary, _tributary_v1_UpdateSummary__Output>
+      VerifyAuditLogRequest: MessageTypeDefinition<_tributary_v1_VerifyAuditLogRequest, _tributary_v1_VerifyAuditLogRequest__Output>
       WatchMetricsRequest: MessageTypeDefinition<_tributary_v1_WatchMetricsRequest, _tributary_v1_WatchMetricsRequest__Output>
       WatchRunRequest: MessageTypeDefinition<_tributary_v1_WatchRunRequest, _tributary_v1_WatchRunRequest__Output>
       WatchTasksRequest: MessageTypeDefinition<_tributary_v1_WatchTasksRequest, _tributary_v1_WatchTasksRequest__Output>

@@ -31,6 +31,8 @@ export interface DevResult {
   readonly temporary: boolean;
   /** `<dir>/env`: the exports as a shell script, to `. <dir>/env` in another shell. */
   readonly envFile: string;
+  /** With --tls: the local CA that signed the coordinator's and nats-server's certificates (`<dir>/tls/ca.pem`). */
+  readonly tlsCa?: string;
   /** Environment for admin commands and sites in other shells. */
   readonly exports: Readonly<Record<string, string>>;
 }
@@ -45,6 +47,7 @@ export default defineCommand({
       .option('--grpc-listen <host:port>', 'coordinator gRPC address (env TRIBUTARY_GRPC_LISTEN; default: the one kept in --dir, else 127.0.0.1:7400)')
       .option('--nats-port <port>', 'nats-server port, 0 for a free one (env TRIBUTARY_NATS_PORT; default: the one kept in --dir, else a free one)')
       .option('--http-port <port>', 'web dashboard port (default: a free port; `tributary dashboard` finds it)')
+      .option('--tls', 'serve gRPC and NATS over TLS, with a local CA and certificates made in <dir>/tls (kept with --dir)')
       .option('--no-nats-auth', 'run nats-server without authentication instead of in operator mode with per-site credentials')
       .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
   },
@@ -58,15 +61,17 @@ export default defineCommand({
       // Commander sets natsAuth to false for --no-nats-auth.
       natsAuth: raw.opts['natsAuth'] !== false,
       stopOnStdinClose: optFlag(raw, 'stopOnStdinClose'),
+      tls: optFlag(raw, 'tls'),
     };
   },
   async run(input, ctx) {
     // Loaded on demand: admin commands start faster without the server's modules.
-    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createConsoleLogger }, { createNatsAuthority }] = await Promise.all([
+    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createConsoleLogger }, { createNatsAuthority }, { createLocalCa, hasLocalCa, localCaFiles }] = await Promise.all([
       import('../../coordinator.js'),
       import('../../dev/nats-server.js'),
       import('../../observability/logger.js'),
       import('../../nats-auth/authority-setup.js'),
+      import('../../identity/local-ca.js'),
     ]);
     if (!NatsServer.available()) {
       throw TributaryError.of(Reason.NATS_SERVER_MISSING, NATS_SERVER_INSTALL_HINT);
@@ -87,6 +92,9 @@ export default defineCommand({
       // The authority is made once and kept with the directory, like the admin key.
       const natsAuthority = input.natsAuth ? join(dir, 'nats-authority') : undefined;
       if (natsAuthority !== undefined && !(await exists(join(natsAuthority, 'authority.json')))) await createNatsAuthority({ dir: natsAuthority });
+      // Made once and kept with the directory, so clients keep trusting the same CA.
+      const tlsDir = join(dir, 'tls');
+      const tls = !input.tls ? undefined : (await hasLocalCa(tlsDir)) ? localCaFiles(tlsDir) : await createLocalCa({ dir: tlsDir });
       // Addresses are kept with the directory, so a restarted stack is where its sites and
       // shells left it: flags > environment > the kept ones > defaults.
       const kept = await readDevAddresses(join(dir, ADDRESSES_FILE));
@@ -101,6 +109,7 @@ export default defineCommand({
       }
       const nats = await NatsServer.start({
         storeDir: join(dir, 'nats'),
+        ...(tls === undefined ? {} : { tls: { certFile: tls.natsCertFile, keyFile: tls.natsKeyFile } }),
         ...(natsPort === undefined || natsPort === 0 ? {} : { port: natsPort }),
         ...(natsAuthority === undefined ? {} : { operator: { authorityDir: natsAuthority } }),
       });
@@ -110,18 +119,29 @@ export default defineCommand({
         ...(grpcListen === undefined ? {} : { grpcListen }),
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
         nats: nats.url,
+        ...(tls === undefined
+          ? {}
+          : { tls: { certFile: tls.coordinatorCertFile, keyFile: tls.coordinatorKeyFile }, natsOptions: { tls: { caFile: tls.caFile } } }),
         adminKeys: [key.publicKey],
         httpPort: input.httpPort,
         // A person reads this console: short lines, not JSON.
         logger: createConsoleLogger(ctx.logLevel ?? 'warn'),
       });
       cleanup.unshift(() => coordinator.close());
-      const exports = { TRIBUTARY_COORDINATOR: coordinator.address, TRIBUTARY_KEY: keyFile, TRIBUTARY_NATS: nats.url };
+      // Over TLS, clients name the coordinator by host name: grpc-js sends the target host as the
+      // TLS server name, and an IP address there draws Node's DEP0123 warning (RFC 6066 forbids it).
+      const address = tls === undefined || !coordinator.address.startsWith('127.0.0.1:') ? coordinator.address : `localhost:${coordinator.address.slice('127.0.0.1:'.length)}`;
+      const exports = {
+        TRIBUTARY_COORDINATOR: address,
+        TRIBUTARY_KEY: keyFile,
+        TRIBUTARY_NATS: nats.url,
+        ...(tls === undefined ? {} : { TRIBUTARY_TLS_CA: tls.caFile }),
+      };
       const envFile = join(dir, 'env');
       await writeFile(join(dir, ADDRESSES_FILE), `${JSON.stringify({ grpcListen: coordinator.address, natsPort: nats.port }, null, 2)}\n`);
       await writeFile(envFile, `# Written by tributary dev: . ${shellQuote(envFile)}\n${Object.entries(exports).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join('\n')}\n`);
       const result: DevResult = {
-        coordinator: coordinator.address,
+        coordinator: address,
         nats: nats.url,
         keyFile,
         keyId: key.keyId,
@@ -131,6 +151,7 @@ export default defineCommand({
         temporary,
         envFile,
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
+        ...(tls === undefined ? {} : { tlsCa: tls.caFile }),
         exports,
       };
       if (stopped.aborted) await stop();
@@ -155,6 +176,7 @@ export default defineCommand({
             ? 'none (--no-nats-auth): any client may publish anything'
             : `operator mode (authority in ${r.natsAuthority}); sites get their NATS credentials from the coordinator automatically`,
         ],
+        ['tls', r.tlsCa === undefined ? 'off (loopback only; --tls serves gRPC and NATS over TLS)' : `gRPC and NATS, certificates signed by the local CA ${r.tlsCa}`],
         ['admin key', `${r.keyFile} (key id ${r.keyId})`],
         ['dashboard', `port ${r.dashboardPort}: \`tributary dashboard\` prints a login URL`],
         ['coordinator key', `key id ${r.coordinatorKeyId} (signs verdicts)`],

@@ -1,5 +1,8 @@
 import type { CliCommand } from '../command.js';
 import dashboard from './dashboard.js';
+import auditExport from './audit/export.js';
+import auditList from './audit/list.js';
+import auditVerify from './audit/verify.js';
 import dev from './dev.js';
 import federationCreate from './federation/create.js';
 import federationList from './federation/list.js';
@@ -33,6 +36,7 @@ import siteInvite from './site/invite.js';
 import siteList from './site/list.js';
 import siteRevoke from './site/revoke.js';
 import siteCredentials from './site/credentials.js';
+import tlsInit from './tls/init.js';
 
 /** Every command, in the order `tributary --help` lists them. */
 export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
@@ -70,4 +74,8 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   grants,
   natsInit,
   dashboard,
+  tlsInit,
+  auditList,
+  auditVerify,
+  auditExport,
 ];

@@ -1,6 +1,6 @@
 import type { ServeConfigFlags } from '../../config/serve-config.js';
 import { defineCommand, Running } from '../command.js';
-import { collect, optList, optString } from '../input.js';
+import { collect, optFlag, optList, optString } from '../input.js';
 import { untilAborted } from '../signals.js';
 
 export interface ServeResult {
@@ -49,6 +49,7 @@ export default defineCommand({
       .option('--http-port <port>', 'read-only web dashboard port (`tributary dashboard` logs in); 0 = off (default 0)')
       .option('--tls-cert <file>', 'gRPC TLS certificate (PEM)')
       .option('--tls-key <file>', 'gRPC TLS private key (PEM)')
+      .option('--insecure', 'allow plaintext gRPC on an address other than loopback (only behind a proxy that terminates TLS)')
       .option('--auth-skew-seconds <duration>', 'accepted clock skew of signed calls (default 300)')
       .option('--max-update-bytes <size>', 'largest accepted update payload (default 1GiB)')
       .option('--tracking-uri <uri>', 'tracking store: level://PATH, memory:, http(s)://MLFLOW-HOST, or a plugin scheme (default level://<data-dir>/tracking)')
@@ -79,6 +80,7 @@ export default defineCommand({
       httpPort: optString(raw, 'httpPort'),
       tlsCert: optString(raw, 'tlsCert'),
       tlsKey: optString(raw, 'tlsKey'),
+      insecure: optFlag(raw, 'insecure') ? true : undefined,
       authSkewSeconds: optString(raw, 'authSkewSeconds'),
       maxUpdateBytes: optString(raw, 'maxUpdateBytes'),
       trackingUri: optString(raw, 'trackingUri'),

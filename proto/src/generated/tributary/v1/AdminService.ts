@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AddPrincipalRequest as _tributary_v1_AddPrincipalRequest, AddPrincipalRequest__Output as _tributary_v1_AddPrincipalRequest__Output } from '../../tributary/v1/AddPrincipalRequest.js';
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from '../../tributary/v1/AddSiteRequest.js';
+import type { AuditEntry as _tributary_v1_AuditEntry, AuditEntry__Output as _tributary_v1_AuditEntry__Output } from '../../tributary/v1/AuditEntry.js';
+import type { AuditVerification as _tributary_v1_AuditVerification, AuditVerification__Output as _tributary_v1_AuditVerification__Output } from '../../tributary/v1/AuditVerification.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from '../../tributary/v1/CollectGarbageRequest.js';
 import type { CollectGarbageResponse as _tributary_v1_CollectGarbageResponse, CollectGarbageResponse__Output as _tributary_v1_CollectGarbageResponse__Output } from '../../tributary/v1/CollectGarbageResponse.js';
 import type { CreateDashboardSessionRequest as _tributary_v1_CreateDashboardSessionRequest, CreateDashboardSessionRequest__Output as _tributary_v1_CreateDashboardSessionRequest__Output } from '../../tributary/v1/CreateDashboardSessionRequest.js';
@@ -22,6 +24,7 @@ import type { Grant as _tributary_v1_Grant, Grant__Output as _tributary_v1_Grant
 import type { GrantPrivilegeRequest as _tributary_v1_GrantPrivilegeRequest, GrantPrivilegeRequest__Output as _tributary_v1_GrantPrivilegeRequest__Output } from '../../tributary/v1/GrantPrivilegeRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from '../../tributary/v1/Invitation.js';
 import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from '../../tributary/v1/IssueSiteNatsCredentialsRequest.js';
+import type { ListAuditEntriesRequest as _tributary_v1_ListAuditEntriesRequest, ListAuditEntriesRequest__Output as _tributary_v1_ListAuditEntriesRequest__Output } from '../../tributary/v1/ListAuditEntriesRequest.js';
 import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from '../../tributary/v1/ListFederationsRequest.js';
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from '../../tributary/v1/ListFederationsResponse.js';
 import type { ListGrantsRequest as _tributary_v1_ListGrantsRequest, ListGrantsRequest__Output as _tributary_v1_ListGrantsRequest__Output } from '../../tributary/v1/ListGrantsRequest.js';
@@ -51,6 +54,7 @@ import type { SearchRunsResponse as _tributary_v1_SearchRunsResponse, SearchRuns
 import type { Site as _tributary_v1_Site, Site__Output as _tributary_v1_Site__Output } from '../../tributary/v1/Site.js';
 import type { StartRunRequest as _tributary_v1_StartRunRequest, StartRunRequest__Output as _tributary_v1_StartRunRequest__Output } from '../../tributary/v1/StartRunRequest.js';
 import type { StopRunRequest as _tributary_v1_StopRunRequest, StopRunRequest__Output as _tributary_v1_StopRunRequest__Output } from '../../tributary/v1/StopRunRequest.js';
+import type { VerifyAuditLogRequest as _tributary_v1_VerifyAuditLogRequest, VerifyAuditLogRequest__Output as _tributary_v1_VerifyAuditLogRequest__Output } from '../../tributary/v1/VerifyAuditLogRequest.js';
 import type { WatchMetricsRequest as _tributary_v1_WatchMetricsRequest, WatchMetricsRequest__Output as _tributary_v1_WatchMetricsRequest__Output } from '../../tributary/v1/WatchMetricsRequest.js';
 import type { WatchRunRequest as _tributary_v1_WatchRunRequest, WatchRunRequest__Output as _tributary_v1_WatchRunRequest__Output } from '../../tributary/v1/WatchRunRequest.js';
 
@@ -177,6 +181,11 @@ export interface AdminServiceClient extends grpc.Client {
   issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
   issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
   
+  ListAuditEntries(argument: _tributary_v1_ListAuditEntriesRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_AuditEntry__Output>;
+  ListAuditEntries(argument: _tributary_v1_ListAuditEntriesRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_AuditEntry__Output>;
+  listAuditEntries(argument: _tributary_v1_ListAuditEntriesRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_AuditEntry__Output>;
+  listAuditEntries(argument: _tributary_v1_ListAuditEntriesRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_AuditEntry__Output>;
+  
   ListFederations(argument: _tributary_v1_ListFederationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
   ListFederations(argument: _tributary_v1_ListFederationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
   ListFederations(argument: _tributary_v1_ListFederationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
@@ -294,6 +303,15 @@ export interface AdminServiceClient extends grpc.Client {
   stopRun(argument: _tributary_v1_StopRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   stopRun(argument: _tributary_v1_StopRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   
+  VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
+  VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
+  VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
+  VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
+  verifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
+  verifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
+  verifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
+  verifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
+  
   WatchMetrics(argument: _tributary_v1_WatchMetricsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_MetricEvent__Output>;
   WatchMetrics(argument: _tributary_v1_WatchMetricsRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_MetricEvent__Output>;
   watchMetrics(argument: _tributary_v1_WatchMetricsRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_MetricEvent__Output>;
@@ -335,6 +353,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   IssueSiteNatsCredentials: grpc.handleUnaryCall<_tributary_v1_IssueSiteNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials>;
   
+  ListAuditEntries: grpc.handleServerStreamingCall<_tributary_v1_ListAuditEntriesRequest__Output, _tributary_v1_AuditEntry>;
+  
   ListFederations: grpc.handleUnaryCall<_tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse>;
   
   ListGrants: grpc.handleUnaryCall<_tributary_v1_ListGrantsRequest__Output, _tributary_v1_ListGrantsResponse>;
@@ -361,6 +381,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   StopRun: grpc.handleUnaryCall<_tributary_v1_StopRunRequest__Output, _tributary_v1_Run>;
   
+  VerifyAuditLog: grpc.handleUnaryCall<_tributary_v1_VerifyAuditLogRequest__Output, _tributary_v1_AuditVerification>;
+  
   WatchMetrics: grpc.handleServerStreamingCall<_tributary_v1_WatchMetricsRequest__Output, _tributary_v1_MetricEvent>;
   
   WatchRun: grpc.handleServerStreamingCall<_tributary_v1_WatchRunRequest__Output, _tributary_v1_RunEvent>;
@@ -382,6 +404,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   GetRun: MethodDefinition<_tributary_v1_GetRunRequest, _tributary_v1_Run, _tributary_v1_GetRunRequest__Output, _tributary_v1_Run__Output>
   GrantPrivilege: MethodDefinition<_tributary_v1_GrantPrivilegeRequest, _tributary_v1_Grant, _tributary_v1_GrantPrivilegeRequest__Output, _tributary_v1_Grant__Output>
   IssueSiteNatsCredentials: MethodDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_NatsCredentials, _tributary_v1_IssueSiteNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials__Output>
+  ListAuditEntries: MethodDefinition<_tributary_v1_ListAuditEntriesRequest, _tributary_v1_AuditEntry, _tributary_v1_ListAuditEntriesRequest__Output, _tributary_v1_AuditEntry__Output>
   ListFederations: MethodDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse__Output>
   ListGrants: MethodDefinition<_tributary_v1_ListGrantsRequest, _tributary_v1_ListGrantsResponse, _tributary_v1_ListGrantsRequest__Output, _tributary_v1_ListGrantsResponse__Output>
   ListModelVersions: MethodDefinition<_tributary_v1_ListModelVersionsRequest, _tributary_v1_ListModelVersionsResponse, _tributary_v1_ListModelVersionsRequest__Output, _tributary_v1_ListModelVersionsResponse__Output>
@@ -395,6 +418,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   SearchRuns: MethodDefinition<_tributary_v1_SearchRunsRequest, _tributary_v1_SearchRunsResponse, _tributary_v1_SearchRunsRequest__Output, _tributary_v1_SearchRunsResponse__Output>
   StartRun: MethodDefinition<_tributary_v1_StartRunRequest, _tributary_v1_Run, _tributary_v1_StartRunRequest__Output, _tributary_v1_Run__Output>
   StopRun: MethodDefinition<_tributary_v1_StopRunRequest, _tributary_v1_Run, _tributary_v1_StopRunRequest__Output, _tributary_v1_Run__Output>
+  VerifyAuditLog: MethodDefinition<_tributary_v1_VerifyAuditLogRequest, _tributary_v1_AuditVerification, _tributary_v1_VerifyAuditLogRequest__Output, _tributary_v1_AuditVerification__Output>
   WatchMetrics: MethodDefinition<_tributary_v1_WatchMetricsRequest, _tributary_v1_MetricEvent, _tributary_v1_WatchMetricsRequest__Output, _tributary_v1_MetricEvent__Output>
   WatchRun: MethodDefinition<_tributary_v1_WatchRunRequest, _tributary_v1_RunEvent, _tributary_v1_WatchRunRequest__Output, _tributary_v1_RunEvent__Output>
 }

@@ -1,0 +1,8 @@
+// Original file: tributary.proto
+
+
+export interface VerifyAuditLogRequest {
+}
+
+export interface VerifyAuditLogRequest__Output {
+}
