@@ -42,6 +42,15 @@ export const METHOD_EFFECTS: { readonly [S in ServiceName]: Readonly<Record<stri
     SearchRuns: 'read',
     ListAuditEntries: 'read',
     VerifyAuditLog: 'read',
+    // A login token for the dashboard: a session is granted, so it is audited.
+    CreateDashboardSession: 'change',
+    AddPrincipal: 'change',
+    ListPrincipals: 'read',
+    DisablePrincipal: 'change',
+    RotatePrincipalKey: 'change',
+    GrantPrivilege: 'change',
+    RevokePrivilege: 'change',
+    ListGrants: 'read',
   },
 };
 
