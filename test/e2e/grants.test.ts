@@ -4,6 +4,7 @@ import { encodeSafetensors, generateSigningKey, serviceDefinition, TributaryErro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { toyModel } from '../helpers/training.js';
+import { methodEffect } from '../../coordinator/src/audit/methods.js';
 
 type Privilege = 'read' | 'operate' | 'admin';
 /** Where a principal's one grant is: the federation the calls act on, another one, or every one. */
@@ -185,6 +186,15 @@ describe('grants: every AdminService method against every privilege and place', 
       expected[p.label] = allowed(p.held, c.needs) ? (ALLOWED_CODE[method] ?? 'OK') : 'PERMISSION_DENIED';
     }
     expect(outcomes).toEqual(expected);
+    // Every denied call, and every state-changing call that succeeded, is in the audit log under its principal.
+    const entries: Array<{ principalName: string; outcome: string }> = [];
+    for await (const e of stack.admin.auditEntries()) if (e.method.endsWith(`/${method}`)) entries.push(e);
+    const changes = methodEffect('AdminService', method) === 'change';
+    for (const p of principals) {
+      const wanted = outcomes[p.label] === 'PERMISSION_DENIED' ? 'denied' : outcomes[p.label] === 'OK' && changes ? 'ok' : undefined;
+      if (wanted === undefined) continue;
+      expect(entries, `${method} by ${p.label}`).toContainEqual(expect.objectContaining({ principalName: p.label, outcome: wanted }));
+    }
   }, 120_000);
 
   it('names the privilege and the federation a refused call lacked, in one line', async () => {
