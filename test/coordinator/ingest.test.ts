@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COORDINATOR_DEFAULTS } from '../../coordinator/src/config/coordinator-options.js';
+import { ensureStreams } from '../../coordinator/src/ingest/streams.js';
 import { UpdateIngest } from '../../coordinator/src/ingest/update-ingest.js';
 import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
 import { silentLogger } from '../../coordinator/src/observability/logger.js';
@@ -112,6 +113,8 @@ interface Submission {
   chunkSize?: number;
   /** Chunk indexes not to publish. */
   skipChunks?: number[];
+  /** Chunk indexes published only after the manifest, once the ingest waits for them on a consumer. */
+  lateChunks?: number[];
   /** Fields overriding what the manifest would honestly say. */
   manifest?: Partial<UpdateManifest>;
   /** Subject overriding the manifest's own. */
@@ -132,6 +135,7 @@ describe('UpdateIngest', () => {
   let admission: RecordingAdmission;
   let ingest: UpdateIngest;
   let metrics: CoordinatorMetrics;
+  let blobs: BlobStore;
   const verdicts: UpdateStatus__Output[] = [];
   /** Messages on the verdict subjects that do not verify with the coordinator's key. */
   const unverified: string[] = [];
@@ -155,11 +159,12 @@ describe('UpdateIngest', () => {
       },
     });
     admission = new RecordingAdmission(state);
+    blobs = new BlobStore(join(dir, 'blobs'));
     metrics = new CoordinatorMetrics();
     ingest = new UpdateIngest({
       nc,
       state,
-      blobs: new BlobStore(join(dir, 'blobs')),
+      blobs,
       admission,
       metrics,
       verdictKey: coordinatorKey,
@@ -197,11 +202,14 @@ describe('UpdateIngest', () => {
     const updateId = (s.manifest?.updateId as string | undefined) ?? newUpdateId();
     const chunkSize = s.chunkSize ?? 64;
     const chunkCount = Math.ceil(payload.length / chunkSize);
-    for (let i = 0; i < chunkCount; i++) {
-      if (s.skipChunks?.includes(i)) continue;
+    const publishChunk = async (i: number): Promise<void> => {
       const h = headers();
       h.set(CHUNK_INDEX_HEADER, String(i));
       await js.publish(subjects.sitePayload(FED, s.site, updateId), payload.subarray(i * chunkSize, (i + 1) * chunkSize), { msgID: `${s.site}.${updateId}.${i}`, headers: h });
+    };
+    for (let i = 0; i < chunkCount; i++) {
+      if (s.skipChunks?.includes(i) || s.lateChunks?.includes(i)) continue;
+      await publishChunk(i);
     }
     const tensors = s.tensors ?? weights();
     const manifest: UpdateManifest = {
@@ -224,6 +232,11 @@ describe('UpdateIngest', () => {
     };
     const subject = s.subject ?? subjects.update(FED, s.runId, s.round ?? 1, s.site);
     await js.publish(subject, signedEnvelope('update', encodeManifest(manifest), s.key, s.signWith), { msgID: s.msgId ?? updateId });
+    if (s.lateChunks !== undefined && s.lateChunks.length > 0) {
+      const payloadSubject = subjects.sitePayload(FED, s.site, updateId);
+      await expect.poll(() => waitingConsumers(payloadSubject), { timeout: 15_000 }).toBeGreaterThan(0);
+      for (const i of s.lateChunks) await publishChunk(i);
+    }
     return { updateId, manifest, payload };
   }
 
@@ -270,6 +283,12 @@ describe('UpdateIngest', () => {
     }
     expect(admission.refused).toHaveLength(0);
     expect(unverified).toEqual([]);
+  }
+
+  /** Consumers on the payload stream filtered to `subject`: the ingest waiting for chunks not stored yet. */
+  async function waitingConsumers(subject: string): Promise<number> {
+    const consumers = await jsm.consumers.list(STREAM_PAYLOADS).next();
+    return consumers.filter((c) => c.config.filter_subject === subject || c.config.filter_subjects?.includes(subject)).length;
   }
 
   async function chunksLeft(updateId: string): Promise<number> {
@@ -456,6 +475,36 @@ describe('UpdateIngest', () => {
     await js.publish(subjects.update(FED, runId, 1, 'alpha'), randomBytes(200));
     await expectUnanswered('MALFORMED_ENVELOPE', counted);
     expect(admission.accepted).toHaveLength(1);
+  });
+
+  it('keeps a one-chunk payload in memory, leaves staging empty and commits it to the blob store', async () => {
+    const sent = weights({ w: [6, 5, 4, 3, 2, 1] });
+    const { payload } = await submit({ key: alpha, site: 'alpha', runId, tensors: sent, chunkSize: 983_040 });
+    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+    expect(admission.accepted[0]?.payload.equals(payload)).toBe(true);
+    expect(await readdir(join(dir, 'staging'))).toEqual([]);
+    expect(await blobs.has(sha256Hex(payload))).toBe(true);
+  });
+
+  it('waits for the chunks of a payload still being published when its manifest arrives', async () => {
+    const { payload } = await submit({ key: alpha, site: 'alpha', runId, chunkSize: 983_040, lateChunks: [0] });
+    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+    expect(admission.accepted[0]?.payload.equals(payload)).toBe(true);
+  });
+
+  it('reads the stored chunks first and waits only for the ones still to come', async () => {
+    const payload = encodeSafetensors(weights());
+    const chunkSize = Math.ceil(payload.length / 2);
+    await submit({ key: alpha, site: 'alpha', runId, chunkSize, lateChunks: [1] });
+    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+    expect(admission.accepted[0]?.payload.equals(payload)).toBe(true);
+  });
+
+  it('turns direct access back on for a payload stream that lost it, on start', async () => {
+    const { config } = await jsm.streams.info(STREAM_PAYLOADS);
+    await jsm.streams.update(STREAM_PAYLOADS, { ...config, allow_direct: false });
+    await ensureStreams(jsm);
+    expect((await jsm.streams.info(STREAM_PAYLOADS)).config.allow_direct).toBe(true);
   });
 
   it('refuses an update with a chunk missing in the middle with PAYLOAD_MISSING', async () => {

@@ -26,7 +26,7 @@ const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 
 type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> &
-  Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes'>>;
+  Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes' | 'allow_direct'>>;
 
 /** The data plane's three streams. */
 function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
@@ -47,6 +47,9 @@ function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
       max_msg_size: DEFAULT_CHUNK_SIZE + CHUNK_HEADER_ALLOWANCE,
       max_age: nanos(PAYLOADS_MAX_AGE_MS),
       max_bytes: limits.payloadsMaxBytes,
+      // The payload reader fetches stored chunks by subject without creating a consumer. Only the
+      // coordinator's NATS user may call the JetStream API, direct gets included.
+      allow_direct: true,
     },
     {
       name: STREAM_METRICS,
@@ -61,7 +64,7 @@ function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
 
 /**
  * Creates the data plane's streams, or brings an existing one's subjects, duplicate window,
- * message size limit, age limit and size limit back to what Tributary expects. Safe to call on
+ * message size limit, age limit, size limit and direct access back to what Tributary expects. Safe to call on
  * every start.
  */
 export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = COORDINATOR_DEFAULTS.streams): Promise<void> {
@@ -144,6 +147,7 @@ function differs(existing: StreamConfig, wanted: DataPlaneStream): boolean {
     (wanted.duplicate_window !== undefined && existing.duplicate_window !== wanted.duplicate_window) ||
     (wanted.max_msg_size !== undefined && existing.max_msg_size !== wanted.max_msg_size) ||
     (wanted.max_age !== undefined && existing.max_age !== wanted.max_age) ||
-    (wanted.max_bytes !== undefined && existing.max_bytes !== wanted.max_bytes)
+    (wanted.max_bytes !== undefined && existing.max_bytes !== wanted.max_bytes) ||
+    (wanted.allow_direct !== undefined && existing.allow_direct !== wanted.allow_direct)
   );
 }

@@ -53,24 +53,47 @@ const TENSORS_UNSPECIFIED = MAX_SAFETENSORS_TENSORS;
 /** Data read per step while inspecting: bounded memory whatever the payload's size. */
 const INSPECT_SLICE_BYTES = 4 * 1024 * 1024;
 
+/** Random access to a staged payload's bytes. */
+interface StagedBytes {
+  /** Exactly `length` bytes from `position`; a payload ending early is MALFORMED_PAYLOAD. */
+  read(position: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** A staged payload: the path of its file, or its bytes when it was kept in memory. */
+async function openStaged(staged: string | Uint8Array): Promise<StagedBytes> {
+  if (typeof staged !== 'string') {
+    return {
+      read: async (position, length) => {
+        if (position + length > staged.byteLength) throw TributaryError.of(Reason.MALFORMED_PAYLOAD, `payload ends ${position + length - staged.byteLength} bytes early`);
+        return staged.subarray(position, position + length);
+      },
+      close: async () => undefined,
+    };
+  }
+  const file = await open(staged, 'r');
+  return { read: (position, length) => readExactly(file, position, length), close: () => file.close() };
+}
+
 /**
- * Checks a staged, digest-verified payload without holding it in memory: the safetensors header
- * (bounded, before any data) against the model spec, then every value finite and, for a refusing
- * norm bound, the distance from the global model. Opaque payloads have nothing to inspect.
- * Returns the refusal, or undefined when the payload may be folded.
+ * Checks a staged, digest-verified payload (its file, or its bytes when small enough to be kept
+ * in memory) slice by slice: the safetensors header (bounded, before any data) against the model
+ * spec, then every value finite and, for a refusing norm bound, the distance from the global
+ * model. Opaque payloads have nothing to inspect. Returns the refusal, or undefined when the
+ * payload may be folded.
  */
-export async function inspectStagedPayload(path: string, size: number, flavor: string, policy: FoldPolicy): Promise<Refusal | undefined> {
+export async function inspectStagedPayload(staged: string | Uint8Array, size: number, flavor: string, policy: FoldPolicy): Promise<Refusal | undefined> {
   if (!isTensorFlavor(flavor)) return undefined;
-  const file = await open(path, 'r');
+  const file = await openStaged(staged);
   try {
     let layout;
     try {
-      const prefix = await readExactly(file, 0, 8);
+      const prefix = await file.read(0, 8);
       const maxHeader = policy.heterogeneous ? HEADER_BYTES_UNSPECIFIED : HEADER_BYTES_BASE + HEADER_BYTES_PER_TENSOR * policy.modelSpec.length;
       const headerLength = safetensorsHeaderLength(prefix, size, maxHeader);
       // No more tensors than the model has: a header of countless empty tensors stops here, while it is read.
       const maxTensors = policy.heterogeneous ? TENSORS_UNSPECIFIED : policy.modelSpec.length;
-      layout = parseSafetensorsHeader(await readExactly(file, 8, headerLength), size - 8 - headerLength, { maxTensors });
+      layout = parseSafetensorsHeader(await file.read(8, headerLength), size - 8 - headerLength, { maxTensors });
     } catch (err) {
       const e = TributaryError.from(err);
       if (e.reason === Reason.SCHEMA_MISMATCH) return refusalOf(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${e.message}`);
@@ -99,7 +122,7 @@ export async function inspectStagedPayload(path: string, size: number, flavor: s
 
 /** Reads one tensor slice by slice: finite values, and its share of the norm when measured. */
 async function inspectTensor(
-  file: Awaited<ReturnType<typeof open>>,
+  file: StagedBytes,
   dataStart: number,
   entry: SafetensorsEntry,
   norm: { distance: SquaredDistance; global: TensorMap } | undefined,
@@ -107,7 +130,7 @@ async function inspectTensor(
   const base = norm && isFloatDType(entry.dtype) ? comparableBase(norm.global, entry) : undefined;
   let elements = 0;
   for (let at = entry.begin; at < entry.end; at += INSPECT_SLICE_BYTES) {
-    const bytes = await readExactly(file, dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));
+    const bytes = await file.read(dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));
     const slice = tensorOfBytes({ dtype: entry.dtype, shape: [] }, bytes);
     if (!allFinite(slice)) return refusalOf(Reason.NON_FINITE, `tensor "${entry.name}" has a NaN or infinite value`);
     const inexact = firstInexactInteger(slice);
