@@ -82,6 +82,7 @@ export {
   parseSafetensorsHeader,
   safetensorsHeaderLength,
   tensorOfBytes,
+  tensorViewOfBytes,
   tensorSpecsOf,
   toFloat64,
 } from './safetensors.js';

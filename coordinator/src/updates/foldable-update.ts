@@ -13,7 +13,7 @@ import {
   parseSafetensorsHeader,
   safetensorsHeaderLength,
   tensor,
-  tensorOfBytes,
+  tensorViewOfBytes,
   type Refusal,
   type SafetensorsEntry,
   type TensorMap,
@@ -55,7 +55,11 @@ const INSPECT_SLICE_BYTES = 4 * 1024 * 1024;
 
 /** Random access to a staged payload's bytes. */
 interface StagedBytes {
-  /** Exactly `length` bytes from `position`; a payload ending early is MALFORMED_PAYLOAD. */
+  /**
+   * Exactly `length` bytes from `position`, valid until the next read (file slices share one
+   * scratch buffer, so inspecting a large payload allocates nothing per slice); a payload ending
+   * early is MALFORMED_PAYLOAD.
+   */
   read(position: number, length: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
@@ -72,7 +76,14 @@ async function openStaged(staged: string | Uint8Array): Promise<StagedBytes> {
     };
   }
   const file = await open(staged, 'r');
-  return { read: (position, length) => readExactly(file, position, length), close: () => file.close() };
+  let scratch = new Uint8Array(0);
+  return {
+    read: (position, length) => {
+      if (scratch.length < length) scratch = new Uint8Array(Math.max(length, Math.min(INSPECT_SLICE_BYTES, 2 * scratch.length)));
+      return readExactly(file, position, scratch.subarray(0, length));
+    },
+    close: () => file.close(),
+  };
 }
 
 /**
@@ -131,7 +142,8 @@ async function inspectTensor(
   let elements = 0;
   for (let at = entry.begin; at < entry.end; at += INSPECT_SLICE_BYTES) {
     const bytes = await file.read(dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));
-    const slice = tensorOfBytes({ dtype: entry.dtype, shape: [] }, bytes);
+    // Read here and dropped before the next slice: a view, no copy.
+    const slice = tensorViewOfBytes({ dtype: entry.dtype, shape: [] }, bytes);
     if (!allFinite(slice)) return refusalOf(Reason.NON_FINITE, `tensor "${entry.name}" has a NaN or infinite value`);
     const inexact = firstInexactInteger(slice);
     if (inexact >= 0) {
@@ -153,8 +165,9 @@ function comparableBase(global: TensorMap, entry: SafetensorsEntry): Float32Arra
   return base !== undefined && base.data.length === length ? floatValues(base) : undefined;
 }
 
-async function readExactly(file: Awaited<ReturnType<typeof open>>, position: number, length: number): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
+/** Fills `buffer` from `position` of the file. */
+async function readExactly(file: Awaited<ReturnType<typeof open>>, position: number, buffer: Uint8Array): Promise<Uint8Array> {
+  const length = buffer.length;
   let done = 0;
   while (done < length) {
     const { bytesRead } = await file.read(buffer, done, length - done, position + done);
@@ -172,7 +185,8 @@ export interface FoldableUpdate {
 }
 
 /**
- * Turns verified payload bytes into what an aggregator folds: decoded tensors (an opaque flavor
+ * Turns verified payload bytes, which it may keep views of (hand over bytes nobody else holds or
+ * changes), into what an aggregator folds: decoded tensors (an opaque flavor
  * wrapped as one U8 tensor), scaled back to the norm bound when the round clips. Live updates and
  * updates re-folded after a restart both come through here, so both fold the same values.
  */
@@ -180,7 +194,9 @@ export function toFoldable(bytes: Uint8Array, flavor: string, policy: FoldPolicy
   if (!isTensorFlavor(flavor)) {
     return { tensors: { [OPAQUE_PAYLOAD_TENSOR]: tensor('U8', [bytes.byteLength], new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) }, clipped: false, norm: 0 };
   }
-  const tensors = decodeSafetensors(bytes).tensors;
+  // Views where aligned: the caller hands over bytes nobody else holds or changes (the whole
+  // payload is not copied again on the event loop).
+  const tensors = decodeSafetensors(bytes, { view: true }).tensors;
   if (policy.normBound <= 0 || policy.normMode !== 'clip' || policy.heterogeneous) return { tensors, clipped: false, norm: 0 };
   return clipUpdateToNorm(tensors, policy.globalModel, policy.normBound);
 }

@@ -27,10 +27,11 @@ export class VerifiedUpdate {
     return this.manifest.taskKind === 'evaluate';
   }
 
-  /** The verified payload bytes; empty for an evaluation result. */
+  /** The verified payload bytes, the caller's own (a fold may keep views of them); empty for an evaluation result. */
   async payload(): Promise<Uint8Array> {
     if (this.staged === undefined) return new Uint8Array(0);
-    if (typeof this.staged !== 'string') return this.staged;
+    // A copy of at most 1 MiB: the staged bytes stay as verified until they are committed.
+    if (typeof this.staged !== 'string') return this.staged.slice();
     return readFile(this.staged);
   }
 
