@@ -56,7 +56,7 @@ export interface UpdateIngestOptions {
   maxDeliveries: number;
   /** Pause before such a redelivery. */
   retryDelayMs: number;
-  /** Payload bytes pulled ahead of one reader. */
+  /** Payload bytes pulled ahead over all readers together: each of the `concurrency` readers gets its share. */
   pullAheadBytes: number;
 }
 
@@ -292,7 +292,8 @@ export class UpdateIngest {
         payloadSize: manifest.payloadSize,
         idleTimeoutMs: this.opts.payloadTimeoutMs,
         deadlineMs: this.uploadDeadlineMs(manifest.payloadSize),
-        pullAheadBytes: this.opts.pullAheadBytes,
+        // The readers share the coordinator's connection, which nats-server drops past 64 MB unsent.
+        pullAheadBytes: Math.floor(this.opts.pullAheadBytes / Math.max(1, Math.floor(this.opts.concurrency))),
       });
     } finally {
       this.uploading.delete(manifest.site);
