@@ -31,7 +31,7 @@ export class VerifiedUpdate {
   async payload(): Promise<Uint8Array> {
     if (this.staged === undefined) return new Uint8Array(0);
     // A copy of at most 1 MiB: the staged bytes stay as verified until they are committed.
-    if (typeof this.staged !== 'string') return this.staged.slice();
+    if (typeof this.staged !== 'string') return new Uint8Array(this.staged);
     return readFile(this.staged);
   }
 
