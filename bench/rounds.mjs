@@ -15,6 +15,8 @@ import { options, rawPublish, report, round, startDevStack, table } from './stac
  */
 export async function runFederation(stack, admin, o, during) {
   const clients = [];
+  /** When each site's training returned, that is when the SDK's submit of its update began (ms). */
+  const submits = [];
   const controller = new AbortController();
   const stopDuring = new AbortController();
   // Every site's loop listens on the one signal.
@@ -36,6 +38,7 @@ export async function runFederation(stack, admin, o, during) {
         async (task) => {
           const w = new Float32Array(task.model['w'].data);
           for (let j = 0; j < w.length; j += 97) w[j] += (i + 1) * 0.001;
+          submits.push(Date.now());
           return { weights: { w: tensor('F32', [o.params], w) }, numExamples: 100 + i };
         },
         { signal: controller.signal },
@@ -65,7 +68,7 @@ export async function runFederation(stack, admin, o, during) {
       if (r.accepted.length !== o.sites) throw new Error(`round ${r.number}: ${r.accepted.length} of ${o.sites} updates accepted`);
     }
     const mem = await stack.memory();
-    return { rounds, wall, status: ended.status, before, peakMiB: Math.max(peak, mem.peakMiB), during: sideResult };
+    return { rounds, wall, status: ended.status, before, peakMiB: Math.max(peak, mem.peakMiB), during: sideResult, submits };
   } finally {
     controller.abort();
     stopDuring.abort();
@@ -76,6 +79,18 @@ export async function runFederation(stack, admin, o, during) {
 /** Seconds from a round opening to its commit. */
 export function roundSeconds(r) {
   return (r.closedAtMs - r.openedAtMs) / 1000;
+}
+
+/**
+ * The ingest of a one-round run: seconds from the first site's submit (its training returned;
+ * the SDK encodes, hashes and publishes from there) to the last update folded (accepted), and
+ * seconds from the first update accepted to the last (the coordinator's pace once busy).
+ * The round's own time adds the task broadcast and every site's model download before that.
+ */
+export function ingestSeconds(r, submits) {
+  const accepted = r.accepted.map((u) => u.acceptedAtMs);
+  const first = Math.min(...submits);
+  return { fromSubmit: (Math.max(...accepted) - first) / 1000, busy: (Math.max(...accepted) - Math.min(...accepted)) / 1000 };
 }
 
 export async function run(args, { quick = false } = {}) {

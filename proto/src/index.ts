@@ -87,6 +87,7 @@ export {
   parseSafetensorsHeader,
   safetensorsHeaderLength,
   tensorOfBytes,
+  tensorViewOfBytes,
   tensorSpecsOf,
   toBigInt64,
   toFloat32,

@@ -22,17 +22,18 @@ export type TensorMap = Record<string, Tensor>;
 interface DTypeInfo {
   readonly bytes: number;
   readonly create: (length: number) => TensorData;
+  readonly view: (buffer: ArrayBufferLike, byteOffset: number, length: number) => TensorData;
   readonly accepts: (data: TensorData) => boolean;
 }
 
 const DTYPES: Readonly<Record<DType, DTypeInfo>> = {
-  F32: { bytes: 4, create: (n) => new Float32Array(n), accepts: (d) => d instanceof Float32Array },
-  F64: { bytes: 8, create: (n) => new Float64Array(n), accepts: (d) => d instanceof Float64Array },
-  F16: { bytes: 2, create: (n) => new Uint16Array(n), accepts: (d) => d instanceof Uint16Array },
-  BF16: { bytes: 2, create: (n) => new Uint16Array(n), accepts: (d) => d instanceof Uint16Array },
-  I32: { bytes: 4, create: (n) => new Int32Array(n), accepts: (d) => d instanceof Int32Array },
-  I64: { bytes: 8, create: (n) => new BigInt64Array(n), accepts: (d) => d instanceof BigInt64Array },
-  U8: { bytes: 1, create: (n) => new Uint8Array(n), accepts: (d) => d instanceof Uint8Array },
+  F32: { bytes: 4, create: (n) => new Float32Array(n), view: (b, o, n) => new Float32Array(b, o, n), accepts: (d) => d instanceof Float32Array },
+  F64: { bytes: 8, create: (n) => new Float64Array(n), view: (b, o, n) => new Float64Array(b, o, n), accepts: (d) => d instanceof Float64Array },
+  F16: { bytes: 2, create: (n) => new Uint16Array(n), view: (b, o, n) => new Uint16Array(b, o, n), accepts: (d) => d instanceof Uint16Array },
+  BF16: { bytes: 2, create: (n) => new Uint16Array(n), view: (b, o, n) => new Uint16Array(b, o, n), accepts: (d) => d instanceof Uint16Array },
+  I32: { bytes: 4, create: (n) => new Int32Array(n), view: (b, o, n) => new Int32Array(b, o, n), accepts: (d) => d instanceof Int32Array },
+  I64: { bytes: 8, create: (n) => new BigInt64Array(n), view: (b, o, n) => new BigInt64Array(b, o, n), accepts: (d) => d instanceof BigInt64Array },
+  U8: { bytes: 1, create: (n) => new Uint8Array(n), view: (b, o, n) => new Uint8Array(b, o, n), accepts: (d) => d instanceof Uint8Array },
 };
 
 /** Every supported dtype, in a stable order. */
@@ -208,19 +209,33 @@ export function parseSafetensorsHeader(header: Uint8Array, dataLength: number, o
 }
 
 /**
- * Decodes a safetensors payload, copying each tensor into its own aligned array. Any
+ * Decodes a safetensors payload, copying each tensor into its own aligned array, or with `view`
+ * over `bytes` itself where a tensor's data is aligned for its dtype (no copy: for bytes the
+ * caller owns and nobody changes while the tensors live). Any
  * inconsistency is a TributaryError INVALID_ARGUMENT / MALFORMED_PAYLOAD (SCHEMA_MISMATCH for a
  * tensor named twice or more than `maxTensors` tensors).
  */
-export function decodeSafetensors(bytes: Uint8Array, opts: { maxTensors?: number } = {}): { tensors: TensorMap; metadata: Record<string, string> } {
+export function decodeSafetensors(bytes: Uint8Array, opts: { maxTensors?: number; view?: boolean } = {}): { tensors: TensorMap; metadata: Record<string, string> } {
   if (!(bytes instanceof Uint8Array)) throw malformed('payload is not bytes');
   const headerLength = safetensorsHeaderLength(bytes, bytes.length);
   const layout = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length - 8 - headerLength, opts);
   const tensors: TensorMap = {};
   for (const e of layout.entries) {
-    setOwn(tensors, e.name, tensorOfBytes(e, bytes.subarray(layout.dataStart + e.begin, layout.dataStart + e.end)));
+    const data = bytes.subarray(layout.dataStart + e.begin, layout.dataStart + e.end);
+    setOwn(tensors, e.name, opts.view === true ? tensorViewOfBytes(e, data) : tensorOfBytes(e, data));
   }
   return { tensors, metadata: layout.metadata };
+}
+
+/**
+ * A tensor over `bytes` (the entry's data, little-endian) without a copy when they are aligned
+ * for the dtype, else over an aligned copy: for reading values that are dropped before `bytes`
+ * changes (never to keep).
+ */
+export function tensorViewOfBytes(entry: Pick<SafetensorsEntry, 'dtype' | 'shape'>, bytes: Uint8Array): Tensor {
+  const info = DTYPES[entry.dtype];
+  if (bytes.byteOffset % info.bytes !== 0 || bytes.length % info.bytes !== 0) return tensorOfBytes(entry, bytes);
+  return { dtype: entry.dtype, shape: [...entry.shape], data: info.view(bytes.buffer, bytes.byteOffset, bytes.length / info.bytes) };
 }
 
 /** A tensor holding a copy of `bytes` (the entry's data, little-endian) in an aligned array. */

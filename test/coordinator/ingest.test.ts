@@ -116,6 +116,8 @@ interface Submission {
   skipChunks?: number[];
   /** The order to publish chunk indexes in. @default ascending */
   chunkOrder?: number[];
+  /** Chunk indexes published only after the manifest, once the ingest waits for them on a consumer. */
+  lateChunks?: number[];
   /** Fields overriding what the manifest would honestly say. */
   manifest?: Partial<UpdateManifest>;
   /** Subject overriding the manifest's own. */
@@ -136,6 +138,7 @@ describe('UpdateIngest', () => {
   let admission: RecordingAdmission;
   let ingest: UpdateIngest;
   let metrics: CoordinatorMetrics;
+  let blobs: BlobStore;
   const verdicts: UpdateStatus__Output[] = [];
   /** Messages on the verdict subjects that do not verify with the coordinator's key. */
   const unverified: string[] = [];
@@ -159,11 +162,12 @@ describe('UpdateIngest', () => {
       },
     });
     admission = new RecordingAdmission(state);
+    blobs = new BlobStore(join(dir, 'blobs'));
     metrics = new CoordinatorMetrics();
     ingest = new UpdateIngest({
       nc,
       state,
-      blobs: new BlobStore(join(dir, 'blobs')),
+      blobs,
       admission,
       metrics,
       verdictKey: coordinatorKey,
@@ -204,11 +208,14 @@ describe('UpdateIngest', () => {
     const updateId = (s.manifest?.updateId as string | undefined) ?? newUpdateId();
     const chunkSize = s.chunkSize ?? 64;
     const chunkCount = Math.ceil(payload.length / chunkSize);
-    for (const i of s.chunkOrder ?? Array.from({ length: chunkCount }, (_, n) => n)) {
-      if (s.skipChunks?.includes(i)) continue;
+    const publishChunk = async (i: number): Promise<void> => {
       const h = headers();
       h.set(CHUNK_INDEX_HEADER, String(i));
       await js.publish(subjects.sitePayload(FED, s.site, updateId), payload.subarray(i * chunkSize, (i + 1) * chunkSize), { msgID: `${s.site}.${updateId}.${i}`, headers: h });
+    };
+    for (const i of s.chunkOrder ?? Array.from({ length: chunkCount }, (_, n) => n)) {
+      if (s.skipChunks?.includes(i) || s.lateChunks?.includes(i)) continue;
+      await publishChunk(i);
     }
     const tensors = s.tensors ?? weights();
     const manifest: UpdateManifest = {
@@ -231,6 +238,11 @@ describe('UpdateIngest', () => {
     };
     const subject = s.subject ?? subjects.update(FED, s.runId, s.round ?? 1, s.site);
     await js.publish(subject, signedEnvelope('update', encodeManifest(manifest), s.key, s.signWith), { msgID: s.msgId ?? updateId });
+    if (s.lateChunks !== undefined && s.lateChunks.length > 0) {
+      const payloadSubject = subjects.sitePayload(FED, s.site, updateId);
+      await expect.poll(() => waitingConsumers(payloadSubject), { timeout: 15_000 }).toBeGreaterThan(0);
+      for (const i of s.lateChunks) await publishChunk(i);
+    }
     return { updateId, manifest, payload };
   }
 
@@ -277,6 +289,12 @@ describe('UpdateIngest', () => {
     }
     expect(admission.refused).toHaveLength(0);
     expect(unverified).toEqual([]);
+  }
+
+  /** Consumers on the payload stream filtered to `subject`: the ingest waiting for chunks not stored yet. */
+  async function waitingConsumers(subject: string): Promise<number> {
+    const consumers = await jsm.consumers.list(STREAM_PAYLOADS).next();
+    return consumers.filter((c) => c.config.filter_subject === subject || c.config.filter_subjects?.includes(subject)).length;
   }
 
   async function chunksLeft(updateId: string): Promise<number> {
@@ -463,6 +481,36 @@ describe('UpdateIngest', () => {
     await js.publish(subjects.update(FED, runId, 1, 'alpha'), randomBytes(200));
     await expectUnanswered('MALFORMED_ENVELOPE', counted);
     expect(admission.accepted).toHaveLength(1);
+  });
+
+  it('keeps a one-chunk payload in memory, leaves staging empty and commits it to the blob store', async () => {
+    const sent = weights({ w: [6, 5, 4, 3, 2, 1] });
+    const { payload } = await submit({ key: alpha, site: 'alpha', runId, tensors: sent, chunkSize: 983_040 });
+    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+    expect(admission.accepted[0]?.payload.equals(payload)).toBe(true);
+    expect(await readdir(join(dir, 'staging'))).toEqual([]);
+    expect(await blobs.has(sha256Hex(payload))).toBe(true);
+  });
+
+  it('waits for the chunks of a payload still being published when its manifest arrives', async () => {
+    const { payload } = await submit({ key: alpha, site: 'alpha', runId, chunkSize: 983_040, lateChunks: [0] });
+    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+    expect(admission.accepted[0]?.payload.equals(payload)).toBe(true);
+  });
+
+  it('reads the stored chunks first and waits only for the ones still to come', async () => {
+    const payload = encodeSafetensors(weights());
+    const chunkSize = Math.ceil(payload.length / 2);
+    await submit({ key: alpha, site: 'alpha', runId, chunkSize, lateChunks: [1] });
+    expect((await verdictFor(runId)).state).toBe('UPDATE_STATE_ACCEPTED');
+    expect(admission.accepted[0]?.payload.equals(payload)).toBe(true);
+  });
+
+  it('turns direct access back on for a payload stream that lost it, on start', async () => {
+    const { config } = await jsm.streams.info(STREAM_PAYLOADS);
+    await jsm.streams.update(STREAM_PAYLOADS, { ...config, allow_direct: false });
+    await ensureStreams(jsm);
+    expect((await jsm.streams.info(STREAM_PAYLOADS)).config.allow_direct).toBe(true);
   });
 
   it('refuses an update with a chunk missing in the middle with PAYLOAD_MISSING', async () => {

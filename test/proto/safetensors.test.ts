@@ -67,6 +67,27 @@ describe('safetensors codec', () => {
     expect(Object.is(tensors['f32']?.data[4], -0)).toBe(true);
   });
 
+  it('decodes to views over the payload, without copies, when asked and the data is aligned', () => {
+    const model = sampleModel();
+    const bytes = encodeSafetensors(model);
+    const { tensors } = decodeSafetensors(bytes, { view: true });
+    for (const [name, t] of Object.entries(model)) {
+      expect(tensors[name]?.data.constructor).toBe(t.data.constructor);
+      expect(values(tensors[name]?.data)).toEqual(values(t.data));
+    }
+    const f32 = tensors['f32']!.data;
+    expect(f32.buffer).toBe(bytes.buffer);
+  });
+
+  it('decodes unaligned tensor data as copies even when views are asked for', () => {
+    const bytes = encodeSafetensors({ w: tensor('F32', [3], new Float32Array([1, 2, 3])) });
+    const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+    shifted.set(bytes);
+    const { tensors } = decodeSafetensors(shifted, { view: true });
+    expect(Array.from(tensors['w']!.data as Float32Array)).toEqual([1, 2, 3]);
+    expect(tensors['w']!.data.buffer).not.toBe(shifted.buffer);
+  });
+
   it('pads the header to a multiple of 8 bytes with spaces', () => {
     const bytes = encodeSafetensors({ a: tensor('U8', [1], Uint8Array.from([7])) });
     const n = Number(bytes.readBigUInt64LE(0));

@@ -215,7 +215,7 @@ export interface CompiledCoordinatorOptions {
     readonly maxDeliveries: number;
     /** Pause before such a redelivery. */
     readonly retryDelayMs: number;
-    /** Payload bytes pulled ahead of one reader; well under nats-server's 64 MB max_pending per connection. */
+    /** Payload bytes pulled ahead over all readers together (they share one connection): well under nats-server's 64 MB max_pending per connection. */
     readonly pullAheadBytes: number;
     /** Longest wait on stop for the updates being verified. */
     readonly stopTimeoutMs: number;

@@ -1,14 +1,16 @@
-import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
 import { CHUNK_INDEX_HEADER, CHUNK_WINDOW, Reason, STREAM_PAYLOADS, TributaryError, refusalOf, type ReasonCode, type Refusal } from '@tributary/proto';
-import type { Consumer, ConsumerMessages, JetStreamClient } from 'nats';
+import { DeliverPolicy, ErrorCode, NatsError, type Consumer, type ConsumerMessages, type JetStreamClient, type MsgHdrs, type NatsConnection } from 'nats';
 import { PRIVATE_FILE_MODE } from '../config/private-file.js';
 
 export interface PayloadReadRequest {
   js: JetStreamClient;
+  /** For direct gets of chunks already stored (the stream allows direct access). */
+  nc: NatsConnection;
   /** `trib.<federation>.payload.<site>.<updateId>`: the authenticated sender's chunks only. */
   subject: string;
-  /** Staging file to create (truncated if present). */
+  /** Staging file to create (truncated if present) when the payload is not kept in memory. */
   path: string;
   chunkCount: number;
   /** Size of every chunk but the last. */
@@ -22,32 +24,102 @@ export interface PayloadReadRequest {
   pullAheadBytes: number;
 }
 
-export type PayloadReadResult = { ok: true; bytes: number; sha256: string } | ({ ok: false } & Refusal);
+/**
+ * A payload read whole and digest-checked by the caller: in memory when small (`bytes`), else in
+ * the staging file at `path`.
+ */
+export type StagedPayload = { readonly path: string; readonly bytes?: undefined } | { readonly bytes: Uint8Array; readonly path?: undefined };
+
+export type PayloadReadResult = { ok: true; bytes: number; sha256: string; staged: StagedPayload } | ({ ok: false } & Refusal);
 
 /**
- * Reads one update's chunks in stream order with an ordered consumer filtered to its payload
- * subject, writing them to a staging file while hashing: memory stays at the pull-ahead window.
- * Chunk indexes must run 0..chunkCount-1, each stored fewer than CHUNK_WINDOW places out of
- * order (held in memory until their turn), and sizes must match the manifest's layout.
- * The caller compares the digest and removes the file on refusal.
+ * Payloads up to this size stay in memory instead of a staging file: one chunk of the default
+ * size. With the ingest's bounded concurrency that is a few MiB at most, and it spares a small
+ * update a file write and two reads back (inspection, fold).
+ */
+export const IN_MEMORY_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * Payloads of up to this many chunks are read by direct gets (one request a chunk, no consumer);
+ * longer ones through an ordered consumer, whose pull-ahead window streams faster once its
+ * set-up (a consumer created and deleted on the server, 10-40 ms) is paid.
+ */
+const DIRECT_READ_MAX_CHUNKS = 2;
+
+/** A direct get's answer: its status, and the stored message's sequence. */
+const OK = 200;
+const NOT_FOUND = 404;
+const DIRECT_SEQUENCE_HEADER = 'Nats-Sequence';
+
+/**
+ * Reads one update's chunks in stream order, hashing them into memory or a staging file: memory
+ * stays at the pull-ahead window. Sites publish every chunk (acked) before the manifest, so the
+ * chunks of a short payload are normally stored already and fetched with direct gets by subject;
+ * from the first one not stored yet (a client that sends the manifest early, a slow replica), and
+ * for long payloads, an ordered consumer filtered to the subject waits for them, starting after
+ * the last chunk read. Chunk indexes must run 0..chunkCount-1 and sizes must match the manifest's
+ * layout. The caller compares the digest and removes the file on refusal.
  */
 export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadResult> {
-  const consumer = await req.js.consumers.get(STREAM_PAYLOADS, { filterSubjects: req.subject });
+  const assembly = await PayloadAssembly.open(req);
+  let failure: ({ ok: false } & Refusal) | undefined;
+  try {
+    let lastSeq = 0;
+    if (req.chunkCount <= DIRECT_READ_MAX_CHUNKS) {
+      while (!assembly.complete) {
+        const m = await storedChunk(req.nc, req.subject, lastSeq + 1);
+        if (m === undefined) break;
+        lastSeq = m.seq;
+        failure = await assembly.take(m.header, m.data);
+        if (failure !== undefined) return failure;
+      }
+    }
+    if (!assembly.complete) failure = await readByConsumer(req, assembly, lastSeq + 1);
+  } finally {
+    await assembly.close();
+  }
+  if (failure !== undefined) return failure;
+  return { ok: true, bytes: assembly.bytes, sha256: assembly.digest(), staged: assembly.staged() };
+}
+
+/** Longest wait for a direct get's answer. */
+const DIRECT_GET_TIMEOUT_MS = 10_000;
+
+/**
+ * The next stored message on `subject` at or after `seq` (a JetStream direct get: the stored
+ * message itself, its headers and sequence in the answer's headers), or undefined when there is
+ * none yet or the stream does not answer direct gets.
+ */
+async function storedChunk(nc: NatsConnection, subject: string, seq: number): Promise<{ seq: number; header: MsgHdrs | undefined; data: Uint8Array } | undefined> {
+  let m;
+  try {
+    m = await nc.request(`$JS.API.DIRECT.GET.${STREAM_PAYLOADS}`, JSON.stringify({ seq, next_by_subj: subject }), { timeout: DIRECT_GET_TIMEOUT_MS });
+  } catch (err) {
+    if (err instanceof NatsError && err.code === ErrorCode.NoResponders) return undefined;
+    throw err;
+  }
+  const status = m.headers?.code ?? 0;
+  if (status === NOT_FOUND) return undefined;
+  const stored = Number(m.headers?.get(DIRECT_SEQUENCE_HEADER));
+  if ((status !== 0 && status !== OK) || !Number.isSafeInteger(stored) || stored < seq) {
+    throw TributaryError.internal(`direct get on ${STREAM_PAYLOADS} answered ${status} ${m.headers?.description ?? ''}`.trim());
+  }
+  return { seq: stored, header: m.headers, data: m.data };
+}
+
+/** Reads the remaining chunks from `startSeq` on with an ordered consumer, waiting for chunks not yet stored. */
+async function readByConsumer(req: PayloadReadRequest, assembly: PayloadAssembly, startSeq: number): Promise<({ ok: false } & Refusal) | undefined> {
+  const consumer = await req.js.consumers.get(STREAM_PAYLOADS, {
+    filterSubjects: req.subject,
+    ...(startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : {}),
+  });
   // The window is counted in chunks, not bytes: nats.js rewrites a consume options object in
   // place, and an ordered consumer that resets (after missed heartbeats under load) re-reads it;
   // with max_bytes it then holds both limits and throws outside any caller's reach.
   const window = Math.max(1, Math.floor(req.pullAheadBytes / Math.max(1, req.chunkSize)));
   const messages = await boundedConsume(consumer, window, Math.min(req.idleTimeoutMs, READER_START_MS));
-  const file = await open(req.path, 'w', PRIVATE_FILE_MODE);
-  const hash = createHash('sha256');
-  const lastSize = req.payloadSize - req.chunkSize * (req.chunkCount - 1);
-  let next = 0;
-  let bytes = 0;
-  /** Chunks stored ahead of their turn (a sender's retry after a NATS failure), fewer than CHUNK_WINDOW. */
-  const early = new Map<number, Uint8Array>();
   let idle = false;
   let late = false;
-  let failure: ({ ok: false } & Refusal) | undefined;
   let timer: NodeJS.Timeout | undefined;
   const deadline = setTimeout(() => {
     late = true;
@@ -64,50 +136,91 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
     armTimer();
     for await (const m of messages) {
       armTimer();
-      const index = chunkIndex(m.headers?.get(CHUNK_INDEX_HEADER));
-      if (index === undefined) {
-        failure = refused(Reason.MALFORMED_PAYLOAD, `chunk ${next} has no valid ${CHUNK_INDEX_HEADER} header`);
-        break;
-      }
-      // A resubmit after the duplicate window repeats chunks already read; the digest covers the rest.
-      if (index < next || early.has(index)) continue;
-      if (index >= next + CHUNK_WINDOW || index >= req.chunkCount) {
-        failure = refused(Reason.PAYLOAD_MISSING, `chunk ${next} of ${req.chunkCount} is missing (chunk ${index} came next)`);
-        break;
-      }
-      const expected = index === req.chunkCount - 1 ? lastSize : req.chunkSize;
-      if (m.data.length !== expected) {
-        failure = refused(Reason.SIZE_MISMATCH, `chunk ${index} has ${m.data.length} bytes, the manifest implies ${expected}`);
-        break;
-      }
-      early.set(index, m.data);
-      for (let chunk = early.get(next); chunk !== undefined; chunk = early.get(next)) {
-        early.delete(next);
-        hash.update(chunk);
-        await file.write(chunk);
-        bytes += chunk.length;
-        next++;
-      }
-      if (next === req.chunkCount) break;
+      const failure = await assembly.take(m.headers, m.data);
+      if (failure !== undefined) return failure;
+      if (assembly.complete) return undefined;
     }
   } finally {
     clearTimeout(timer);
     clearTimeout(deadline);
     messages.stop();
-    await file.close();
     // Ordered consumers otherwise linger on the server for minutes after use; the delete need
     // not hold up the verdict.
     void consumer.delete().catch(() => false);
   }
-  if (failure !== undefined) return failure;
-  if (next < req.chunkCount && late) {
-    return refused('UPLOAD_TIMEOUT', `received ${next} of ${req.chunkCount} chunks within the upload deadline of ${Math.round(req.deadlineMs / 1000)} s`);
+  if (late) {
+    return refused('UPLOAD_TIMEOUT', `received ${assembly.next} of ${req.chunkCount} chunks within the upload deadline of ${Math.round(req.deadlineMs / 1000)} s`);
   }
-  if (next < req.chunkCount) {
-    const why = idle ? `within ${req.idleTimeoutMs} ms` : 'before the stream ended';
-    return refused(Reason.PAYLOAD_MISSING, `received ${next} of ${req.chunkCount} chunks ${why}`);
+  const why = idle ? `within ${req.idleTimeoutMs} ms` : 'before the stream ended';
+  return refused(Reason.PAYLOAD_MISSING, `received ${assembly.next} of ${req.chunkCount} chunks ${why}`);
+}
+
+/** Chunks checked in index order, hashed, and kept in memory or written to the staging file. */
+class PayloadAssembly {
+  next = 0;
+  bytes = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private readonly parts: Uint8Array[] = [];
+  /** Chunks stored ahead of their turn, fewer than CHUNK_WINDOW. */
+  private readonly early = new Map<number, Uint8Array>();
+  private readonly lastSize: number;
+
+  private constructor(
+    private readonly req: PayloadReadRequest,
+    /** Undefined when the payload is kept in memory. */
+    private readonly file: FileHandle | undefined,
+  ) {
+    this.lastSize = req.payloadSize - req.chunkSize * (req.chunkCount - 1);
   }
-  return { ok: true, bytes, sha256: hash.digest('hex') };
+
+  static async open(req: PayloadReadRequest): Promise<PayloadAssembly> {
+    const inMemory = req.payloadSize <= IN_MEMORY_PAYLOAD_BYTES;
+    return new PayloadAssembly(req, inMemory ? undefined : await open(req.path, 'w', PRIVATE_FILE_MODE));
+  }
+
+  get complete(): boolean {
+    return this.next === this.req.chunkCount;
+  }
+
+  /**
+   * Takes the next message of the subject: a refusal ends the read; a repeated chunk is skipped.
+   * A chunk stored ahead of its turn (a sender's retry after a NATS failure) is held until its
+   * turn, fewer than CHUNK_WINDOW places ahead; sizes are checked before a chunk is held.
+   */
+  async take(headers: MsgHdrs | undefined, data: Uint8Array): Promise<({ ok: false } & Refusal) | undefined> {
+    const index = chunkIndex(headers?.get(CHUNK_INDEX_HEADER));
+    if (index === undefined) return refused(Reason.MALFORMED_PAYLOAD, `chunk ${this.next} has no valid ${CHUNK_INDEX_HEADER} header`);
+    // A resubmit after the duplicate window repeats chunks already read; the digest covers the rest.
+    if (index < this.next || this.early.has(index)) return undefined;
+    if (index >= this.next + CHUNK_WINDOW || index >= this.req.chunkCount) {
+      return refused(Reason.PAYLOAD_MISSING, `chunk ${this.next} of ${this.req.chunkCount} is missing (chunk ${index} came next)`);
+    }
+    const expected = index === this.req.chunkCount - 1 ? this.lastSize : this.req.chunkSize;
+    if (data.length !== expected) return refused(Reason.SIZE_MISMATCH, `chunk ${index} has ${data.length} bytes, the manifest implies ${expected}`);
+    this.early.set(index, data);
+    for (let chunk = this.early.get(this.next); chunk !== undefined; chunk = this.early.get(this.next)) {
+      this.early.delete(this.next);
+      this.hash.update(chunk);
+      if (this.file !== undefined) await this.file.write(chunk);
+      else this.parts.push(chunk);
+      this.bytes += chunk.length;
+      this.next++;
+    }
+    return undefined;
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+
+  staged(): StagedPayload {
+    if (this.file !== undefined) return { path: this.req.path };
+    return { bytes: this.parts.length === 1 ? (this.parts[0] as Uint8Array) : Buffer.concat(this.parts) };
+  }
+
+  async close(): Promise<void> {
+    await this.file?.close();
+  }
 }
 
 /** Longest wait for the ordered consumer to be created (milliseconds when the stream has a leader). */

@@ -27,7 +27,7 @@ const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
 
 type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> &
-  Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes' | 'num_replicas'>>;
+  Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes' | 'num_replicas' | 'allow_direct'>>;
 
 /** The data plane's three streams. */
 function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
@@ -50,6 +50,9 @@ function dataPlaneStreams(limits: StreamLimits): DataPlaneStream[] {
       max_age: nanos(PAYLOADS_MAX_AGE_MS),
       max_bytes: limits.payloadsMaxBytes,
       ...replicas(limits),
+      // The payload reader fetches stored chunks by subject without creating a consumer. Only the
+      // coordinator's NATS user may call the JetStream API, direct gets included.
+      allow_direct: true,
     },
     {
       name: STREAM_METRICS,
@@ -70,7 +73,7 @@ function replicas(limits: StreamLimits): Pick<DataPlaneStream, 'num_replicas'> {
 
 /**
  * Creates the data plane's streams, or brings an existing one's subjects, duplicate window,
- * message size limit, age limit and size limit back to what Tributary expects. Safe to call on
+ * message size limit, age limit, size limit and direct access back to what Tributary expects. Safe to call on
  * every start.
  */
 export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = COORDINATOR_DEFAULTS.streams): Promise<void> {
@@ -238,6 +241,7 @@ function differs(existing: StreamConfig, wanted: DataPlaneStream): boolean {
     (wanted.max_msg_size !== undefined && existing.max_msg_size !== wanted.max_msg_size) ||
     (wanted.max_age !== undefined && existing.max_age !== wanted.max_age) ||
     (wanted.max_bytes !== undefined && existing.max_bytes !== wanted.max_bytes) ||
-    (wanted.num_replicas !== undefined && existing.num_replicas !== wanted.num_replicas)
+    (wanted.num_replicas !== undefined && existing.num_replicas !== wanted.num_replicas) ||
+    (wanted.allow_direct !== undefined && existing.allow_direct !== wanted.allow_direct)
   );
 }

@@ -57,7 +57,7 @@ export interface UpdateIngestOptions {
   maxDeliveries: number;
   /** Pause before such a redelivery. */
   retryDelayMs: number;
-  /** Payload bytes pulled ahead of one reader. */
+  /** Payload bytes pulled ahead over all readers together: each of the `concurrency` readers gets its share. */
   pullAheadBytes: number;
   /** Longest wait on stop for the updates being verified; the rest are handed back unjudged. */
   stopTimeoutMs: number;
@@ -78,9 +78,9 @@ type Outcome = 'ack' | 'term';
  * The first step of an update's path: pulls signed manifests from TRIB_UPDATES, authenticates
  * them (envelope, key, signature, site, subject, membership), asks the round to admit them,
  * reads and verifies their chunked payloads from TRIB_PAYLOADS (digest, size, schema, values,
- * norm) into a staging file, and hands the round a `VerifiedUpdate` that owns it. Refusals are
- * recorded and answered by `UpdateOutcomes`; a manifest is acked only once its verdict is
- * recorded, so a crash means redelivery.
+ * norm) into memory or a staging file, and hands the round a `VerifiedUpdate` that owns it.
+ * Refusals are recorded and answered by `UpdateOutcomes`; a manifest is acked only once its
+ * verdict is recorded, so a crash means redelivery.
  */
 export class UpdateIngest {
   private readonly log: Logger;
@@ -331,6 +331,7 @@ export class UpdateIngest {
     try {
       read = await readPayload({
         js: this.jetstream(),
+        nc: this.opts.nc,
         subject: subjects.sitePayload(manifest.federation, manifest.site, manifest.updateId),
         path,
         chunkCount: manifest.chunkCount,
@@ -338,12 +339,15 @@ export class UpdateIngest {
         payloadSize: manifest.payloadSize,
         idleTimeoutMs: this.opts.payloadTimeoutMs,
         deadlineMs: this.uploadDeadlineMs(manifest.payloadSize),
-        pullAheadBytes: this.opts.pullAheadBytes,
+        // The readers share the coordinator's connection, which nats-server drops past 64 MB unsent.
+        pullAheadBytes: Math.floor(this.opts.pullAheadBytes / Math.max(1, Math.floor(this.opts.concurrency))),
       });
     } finally {
       this.uploading.delete(manifest.site);
     }
     if (!read.ok) return read;
+    // A small payload was kept in memory: no staging file to remove.
+    if (read.staged.path === undefined) staging.path = undefined;
     if (read.bytes !== manifest.payloadSize) return refusalOf(Reason.SIZE_MISMATCH, `payload has ${read.bytes} bytes, the manifest says ${manifest.payloadSize}`);
     if (read.sha256 !== manifest.payloadSha256) {
       return refusalOf(Reason.DIGEST_MISMATCH, `payload SHA-256 is ${read.sha256}, the manifest says ${manifest.payloadSha256}`);
@@ -351,10 +355,10 @@ export class UpdateIngest {
     this.log.debug({ updateId: manifest.updateId, bytes: read.bytes }, 'payload digest verified');
     // An opaque member of a heterogeneous round is verified by digest and size only.
     if (isTensorFlavor(manifest.flavor)) {
-      const problem = await inspectStagedPayload(path, read.bytes, manifest.flavor, ctx);
+      const problem = await inspectStagedPayload(read.staged.path ?? read.staged.bytes, read.bytes, manifest.flavor, ctx);
       if (problem !== undefined) return problem;
     }
-    return new VerifiedUpdate(manifest, read.bytes, path, this.opts.blobs, manifestSeq);
+    return new VerifiedUpdate(manifest, read.bytes, read.staged.path ?? read.staged.bytes, this.opts.blobs, manifestSeq);
   }
 
   /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */

@@ -13,7 +13,7 @@ import {
   parseSafetensorsHeader,
   safetensorsHeaderLength,
   tensor,
-  tensorOfBytes,
+  tensorViewOfBytes,
   type Refusal,
   type SafetensorsEntry,
   type TensorMap,
@@ -73,24 +73,58 @@ const TENSORS_UNSPECIFIED = MAX_SAFETENSORS_TENSORS;
 /** Data read per step while inspecting: bounded memory whatever the payload's size. */
 const INSPECT_SLICE_BYTES = 1024 * 1024;
 
+/** Random access to a staged payload's bytes. */
+interface StagedBytes {
+  /**
+   * Exactly `length` bytes from `position`, valid until the next read (file slices share one
+   * scratch buffer, so inspecting a large payload allocates nothing per slice); a payload ending
+   * early is MALFORMED_PAYLOAD.
+   */
+  read(position: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** A staged payload: the path of its file, or its bytes when it was kept in memory. */
+async function openStaged(staged: string | Uint8Array): Promise<StagedBytes> {
+  if (typeof staged !== 'string') {
+    return {
+      read: async (position, length) => {
+        if (position + length > staged.byteLength) throw TributaryError.of(Reason.MALFORMED_PAYLOAD, `payload ends ${position + length - staged.byteLength} bytes early`);
+        return staged.subarray(position, position + length);
+      },
+      close: async () => undefined,
+    };
+  }
+  const file = await open(staged, 'r');
+  let scratch = new Uint8Array(0);
+  return {
+    read: (position, length) => {
+      if (scratch.length < length) scratch = new Uint8Array(Math.max(length, Math.min(INSPECT_SLICE_BYTES, 2 * scratch.length)));
+      return readExactly(file, position, scratch.subarray(0, length));
+    },
+    close: () => file.close(),
+  };
+}
+
 /**
- * Checks a staged, digest-verified payload without holding it in memory: the safetensors header
- * (bounded, before any data) against the model spec, then every value finite and, for a refusing
- * norm bound, the distance from the global model. Opaque payloads have nothing to inspect.
- * Returns the refusal, or undefined when the payload may be folded.
+ * Checks a staged, digest-verified payload (its file, or its bytes when small enough to be kept
+ * in memory) slice by slice: the safetensors header (bounded, before any data) against the model
+ * spec, then every value finite and, for a refusing norm bound, the distance from the global
+ * model. Opaque payloads have nothing to inspect. Returns the refusal, or undefined when the
+ * payload may be folded.
  */
-export async function inspectStagedPayload(path: string, size: number, flavor: string, policy: FoldPolicy): Promise<Refusal | undefined> {
+export async function inspectStagedPayload(staged: string | Uint8Array, size: number, flavor: string, policy: FoldPolicy): Promise<Refusal | undefined> {
   if (!isTensorFlavor(flavor)) return undefined;
-  const file = await open(path, 'r');
+  const file = await openStaged(staged);
   try {
     let layout;
     try {
-      const prefix = await readExactly(file, 0, 8);
+      const prefix = await file.read(0, 8);
       const maxHeader = policy.heterogeneous ? HEADER_BYTES_UNSPECIFIED : headerBytesFor(policy.modelSpec);
       const headerLength = safetensorsHeaderLength(prefix, size, maxHeader);
       // No more tensors than the model has: a header of countless empty tensors stops here, while it is read.
       const maxTensors = policy.heterogeneous ? TENSORS_UNSPECIFIED : policy.modelSpec.length;
-      layout = parseSafetensorsHeader(await readExactly(file, 8, headerLength), size - 8 - headerLength, { maxTensors });
+      layout = parseSafetensorsHeader(await file.read(8, headerLength), size - 8 - headerLength, { maxTensors });
     } catch (err) {
       const e = TributaryError.from(err);
       if (e.reason === Reason.SCHEMA_MISMATCH) return refusalOf(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${e.message}`);
@@ -119,7 +153,7 @@ export async function inspectStagedPayload(path: string, size: number, flavor: s
 
 /** Reads one tensor slice by slice: finite values, and its share of the norm when measured. */
 async function inspectTensor(
-  file: Awaited<ReturnType<typeof open>>,
+  file: StagedBytes,
   dataStart: number,
   entry: SafetensorsEntry,
   norm: { distance: SquaredDistance; global: TensorMap } | undefined,
@@ -127,8 +161,9 @@ async function inspectTensor(
   const base = norm && isFloatDType(entry.dtype) ? comparableBase(norm.global, entry) : undefined;
   let elements = 0;
   for (let at = entry.begin; at < entry.end; at += INSPECT_SLICE_BYTES) {
-    const bytes = await readExactly(file, dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));
-    const slice = tensorOfBytes({ dtype: entry.dtype, shape: [] }, bytes);
+    const bytes = await file.read(dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));
+    // Read here and dropped before the next slice: a view, no copy.
+    const slice = tensorViewOfBytes({ dtype: entry.dtype, shape: [] }, bytes);
     if (!allFinite(slice)) return refusalOf(Reason.NON_FINITE, `tensor "${entry.name}" has a NaN or infinite value`);
     const inexact = firstInexactInteger(slice);
     if (inexact >= 0) {
@@ -150,8 +185,9 @@ function comparableBase(global: TensorMap, entry: SafetensorsEntry): Float32Arra
   return base !== undefined && base.data.length === length ? floatValues(base) : undefined;
 }
 
-async function readExactly(file: Awaited<ReturnType<typeof open>>, position: number, length: number): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
+/** Fills `buffer` from `position` of the file. */
+async function readExactly(file: Awaited<ReturnType<typeof open>>, position: number, buffer: Uint8Array): Promise<Uint8Array> {
+  const length = buffer.length;
   let done = 0;
   while (done < length) {
     const { bytesRead } = await file.read(buffer, done, length - done, position + done);
@@ -169,7 +205,8 @@ export interface FoldableUpdate {
 }
 
 /**
- * Turns verified payload bytes into what an aggregator folds: decoded tensors (an opaque flavor
+ * Turns verified payload bytes, which it may keep views of (hand over bytes nobody else holds or
+ * changes), into what an aggregator folds: decoded tensors (an opaque flavor
  * wrapped as one U8 tensor), scaled back to the norm bound when the round clips. Live updates and
  * updates re-folded after a restart both come through here, so both fold the same values.
  */
@@ -177,7 +214,9 @@ export function toFoldable(bytes: Uint8Array, flavor: string, policy: FoldPolicy
   if (!isTensorFlavor(flavor)) {
     return { tensors: { [OPAQUE_PAYLOAD_TENSOR]: tensor('U8', [bytes.byteLength], new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) }, clipped: false, norm: 0 };
   }
-  const tensors = decodeSafetensors(bytes).tensors;
+  // Views where aligned: the caller hands over bytes nobody else holds or changes (the whole
+  // payload is not copied again on the event loop).
+  const tensors = decodeSafetensors(bytes, { view: true }).tensors;
   if (policy.normBound <= 0 || policy.normMode !== 'clip' || policy.heterogeneous) return { tensors, clipped: false, norm: 0 };
   return clipUpdateToNorm(tensors, policy.globalModel, policy.normBound);
 }

@@ -4,22 +4,24 @@ import type { BlobStore } from '../state/index.js';
 
 /**
  * An update whose signature, site, digest, size, schema and values were verified by the ingest,
- * with the staged payload file it owns. Whoever holds it ends it exactly once: `commit()` keeps
- * the payload in the blob store (lineage and recovery read it there), `discard()` drops it.
+ * with the staged payload it owns: a file, or the bytes themselves when the payload was small
+ * enough to be kept in memory. Whoever holds it ends it exactly once: `commit()` keeps the
+ * payload in the blob store (lineage and recovery read it there), `discard()` drops it.
  */
 export class VerifiedUpdate {
-  private staged: string | undefined;
+  private staged: string | Uint8Array | undefined;
 
   constructor(
     readonly manifest: UpdateManifest__Output,
     /** Verified payload bytes (0 for an evaluation result). */
     readonly bytes: number,
-    stagedPath: string | undefined,
+    /** The staged payload: a file's path, or its bytes; undefined for an evaluation result. */
+    staged: string | Uint8Array | undefined,
     private readonly blobs: BlobStore,
     /** Stream sequence of the manifest's TRIB_UPDATES message, kept in the update's record. */
     readonly manifestSeq?: number,
   ) {
-    this.staged = stagedPath;
+    this.staged = staged;
   }
 
   /** An evaluation result: metrics only, no payload. */
@@ -27,23 +29,27 @@ export class VerifiedUpdate {
     return this.manifest.taskKind === 'evaluate';
   }
 
-  /** The verified payload bytes; empty for an evaluation result. */
+  /** The verified payload bytes, the caller's own (a fold may keep views of them); empty for an evaluation result. */
   async payload(): Promise<Uint8Array> {
     if (this.staged === undefined) return new Uint8Array(0);
+    // A copy of at most 1 MiB: the staged bytes stay as verified until they are committed.
+    if (typeof this.staged !== 'string') return new Uint8Array(this.staged);
     return readFile(this.staged);
   }
 
   /** Moves the payload into the blob store under its verified digest. */
   async commit(): Promise<void> {
-    const path = this.staged;
+    const staged = this.staged;
     this.staged = undefined;
-    if (path !== undefined) await this.blobs.putFile(path, this.manifest.payloadSha256);
+    if (staged === undefined) return;
+    if (typeof staged === 'string') await this.blobs.putFile(staged, this.manifest.payloadSha256);
+    else await this.blobs.put(staged);
   }
 
   /** Drops the staged payload; safe to call more than once, and after `commit()`. */
   async discard(): Promise<void> {
-    const path = this.staged;
+    const staged = this.staged;
     this.staged = undefined;
-    if (path !== undefined) await rm(path, { force: true });
+    if (typeof staged === 'string') await rm(staged, { force: true });
   }
 }
