@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type SigningKey, type TensorMap } from '@tributary/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addSites, metricValue, startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { addSites, interruptedUpload, metricValue, startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
 import { prepareUpload, type RawSite } from '../helpers/raw-site.js';
 import { eventually } from '../helpers/stack.js';
 import { referenceFedAvg, toyModel, toyTrain } from '../helpers/training.js';
@@ -107,29 +107,20 @@ describe('a coordinator killed with kill -9', () => {
     const upload = (raw: RawSite, site: string) =>
       raw.send({ key: keys[site] as SigningKey, site, federation: 'resume', runId: run.id, round: 1, weights: toyTrain(base, site, 1), numExamples: examples[site] as number });
 
-    let raw = await stack.rawSite();
+    const raw = await stack.rawSite();
     expect(await upload(raw, 'site-a')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
     expect(await upload(raw, 'site-b')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
     // site-c is halfway through its upload when the coordinator dies.
     const c = prepareUpload({ key: keys['site-c'] as SigningKey, site: 'site-c', federation: 'resume', runId: run.id, round: 1, weights: toyTrain(base, 'site-c', 1), numExamples: 30, chunkSize: SMALL_CHUNK });
-    const js = raw.nc.jetstream();
-    const half = Math.floor(c.chunks.length / 2);
-    for (const chunk of c.chunks.slice(0, half)) await js.publish(chunk.subject, chunk.data, { msgID: chunk.msgID, headers: chunk.headers });
-    await js.publish(c.manifest.subject, c.manifest.bytes, { msgID: c.updateId });
-    await eventually(async () => ((await (stack as ProcessStack).heldManifests()) === 1 ? true : undefined));
-    await stack.killCoordinator();
     await raw.close();
-
-    await stack.startCoordinator();
-    raw = await stack.rawSite();
-    try {
-      const cVerdict = raw.verdict('resume', 'site-c', c.updateId, 60_000);
-      for (const chunk of c.chunks.slice(half)) await raw.nc.jetstream().publish(chunk.subject, chunk.data, { msgID: chunk.msgID, headers: chunk.headers });
-      expect(await cVerdict).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
-      expect(await upload(raw, 'site-d')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
-    } finally {
-      await raw.close();
-    }
+    const live = stack;
+    const cVerdict = await interruptedUpload(live, c, { federation: 'resume', site: 'site-c', verdictMs: 60_000 }, async () => {
+      await live.killCoordinator();
+      await live.startCoordinator();
+    }, async (again) => {
+      expect(await upload(again, 'site-d')).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
+    });
+    expect(cVerdict).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
     expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
     const round = await stack.admin.getRound(run.id, 1);
     expect(round.accepted.map((a) => a.site).sort()).toEqual(names);
@@ -188,23 +179,12 @@ describe('a coordinator killed with kill -9', () => {
     const keys = await addSites(stack, 'sigterm', ['slow']);
     const run = await stack.admin.startRun('sigterm');
     const upload = prepareUpload({ key: keys['slow'] as SigningKey, site: 'slow', federation: 'sigterm', runId: run.id, round: 1, weights: toyTrain(base, 'slow', 1), chunkSize: SMALL_CHUNK });
-    const half = Math.floor(upload.chunks.length / 2);
-    let raw = await stack.rawSite();
-    for (const c of upload.chunks.slice(0, half)) await raw.nc.jetstream().publish(c.subject, c.data, { msgID: c.msgID, headers: c.headers });
-    await raw.nc.jetstream().publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId });
-    await eventually(async () => ((await (stack as ProcessStack).heldManifests()) === 1 ? true : undefined));
-    await raw.close();
-
-    expect(await stack.terminateCoordinator()).toBe(0);
-    await stack.startCoordinator();
-    raw = await stack.rawSite();
-    try {
-      const verdict = raw.verdict('sigterm', 'slow', upload.updateId, 30_000);
-      for (const c of upload.chunks.slice(half)) await raw.nc.jetstream().publish(c.subject, c.data, { msgID: c.msgID, headers: c.headers });
-      expect(await verdict).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
-    } finally {
-      await raw.close();
-    }
+    const live = stack;
+    const verdict = await interruptedUpload(live, upload, { federation: 'sigterm', site: 'slow', verdictMs: 30_000 }, async () => {
+      expect(await live.terminateCoordinator()).toBe(0);
+      await live.startCoordinator();
+    });
+    expect(verdict).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
     expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
     expect((await stack.admin.getRound(run.id, 1)).refused).toEqual([]);
   }, 90_000);

@@ -1,7 +1,7 @@
 import { SiteClient } from '@tributary/client-sdk';
 import { decodeSafetensors, encodeSafetensors, tensor, type SigningKey, type TensorMap } from '@tributary/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addSites, metricValue, startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
+import { addSites, interruptedUpload, metricValue, startProcessStack, type ProcessStack } from '../helpers/process-stack.js';
 import { prepareUpload } from '../helpers/raw-site.js';
 import { eventually } from '../helpers/stack.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
@@ -22,23 +22,10 @@ describe('nats-server restarted under a running federation', () => {
     const key = (await addSites(stack, 'midread', ['reader']))['reader'] as SigningKey;
     const run = await stack.admin.startRun('midread');
     const upload = prepareUpload({ key, site: 'reader', federation: 'midread', runId: run.id, round: 1, weights: toyTrain(base, 'reader', 1), chunkSize: 16 });
-    const half = Math.floor(upload.chunks.length / 2);
-    let raw = await stack.rawSite();
-    for (const c of upload.chunks.slice(0, half)) await raw.nc.jetstream().publish(c.subject, c.data, { msgID: c.msgID, headers: c.headers });
-    await raw.nc.jetstream().publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId });
-    // The coordinator is reading the payload, waiting for the second half.
-    await eventually(async () => ((await (stack as ProcessStack).heldManifests()) === 1 ? true : undefined));
-    await raw.close();
-
-    await stack.restartNats();
-    raw = await stack.rawSite();
-    try {
-      const verdict = raw.verdict('midread', 'reader', upload.updateId, 60_000);
-      for (const c of upload.chunks.slice(half)) await raw.nc.jetstream().publish(c.subject, c.data, { msgID: c.msgID, headers: c.headers });
-      expect(await verdict).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
-    } finally {
-      await raw.close();
-    }
+    // The coordinator is reading the payload, waiting for the second half, when NATS restarts.
+    const live = stack;
+    const verdict = await interruptedUpload(live, upload, { federation: 'midread', site: 'reader', verdictMs: 60_000 }, () => live.restartNats());
+    expect(verdict).toMatchObject({ state: 'UPDATE_STATE_ACCEPTED' });
     expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
     expect(stack.exitOf()).toBeUndefined();
     expect((await stack.admin.getRound(run.id, 1)).accepted.map((a) => a.updateId)).toEqual([upload.updateId]);

@@ -8,7 +8,9 @@ import { generateSigningKey, STREAM_UPDATES, type SigningKey } from '@tributary/
 import { connect } from 'nats';
 import { UPDATE_CONSUMER } from '../../coordinator/src/ingest/streams.js';
 import { freePort } from '../../coordinator/src/dev/nats-server.js';
-import { RawSite } from './raw-site.js';
+import { RawSite, type RawUpload } from './raw-site.js';
+import type { UpdateStatus__Output } from '@tributary/proto';
+import { eventually } from './stack.js';
 
 const COORDINATOR_PROCESS = fileURLToPath(new URL('./coordinator-process.mjs', import.meta.url));
 
@@ -184,4 +186,42 @@ export function metricValue(text: string, name: string, labels = ''): number {
   const escaped = `${name}${labels === '' ? '' : `{${labels}}`}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const m = new RegExp(`^${escaped} ([0-9.e+-]+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Sends the first half of `upload`'s chunks and its manifest, waits until the coordinator holds the
+ * manifest (it is reading the payload), runs `interrupt` (a crash, a restart), then sends the rest
+ * on a new connection and resolves with the update's verdict. `after` runs on that connection
+ * before it closes.
+ */
+export async function interruptedUpload(
+  stack: ProcessStack,
+  upload: RawUpload,
+  to: { federation: string; site: string; verdictMs: number },
+  interrupt: () => Promise<unknown>,
+  after?: (raw: RawSite) => Promise<void>,
+): Promise<UpdateStatus__Output> {
+  const half = Math.floor(upload.chunks.length / 2);
+  const send = async (raw: RawSite, chunks: RawUpload['chunks']) => {
+    for (const c of chunks) await raw.nc.jetstream().publish(c.subject, c.data, { msgID: c.msgID, headers: c.headers });
+  };
+  const first = await stack.rawSite();
+  try {
+    await send(first, upload.chunks.slice(0, half));
+    await first.nc.jetstream().publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId });
+    await eventually(async () => ((await stack.heldManifests()) === 1 ? true : undefined));
+  } finally {
+    await first.close();
+  }
+  await interrupt();
+  const raw = await stack.rawSite();
+  try {
+    const verdict = raw.verdict(to.federation, to.site, upload.updateId, to.verdictMs);
+    await send(raw, upload.chunks.slice(half));
+    const status = await verdict;
+    await after?.(raw);
+    return status;
+  } finally {
+    await raw.close();
+  }
 }
