@@ -37,22 +37,7 @@ function sinceMs(text: string, nowMs: number): number {
 }
 
 /** An entry as JSON for people and SIEMs: ISO time first, then the fields of AuditEntry. */
-export interface AuditRecordJson {
-  readonly time: string;
-  readonly atMs: number;
-  readonly keyId: string;
-  readonly principalName: string;
-  readonly peer: string;
-  readonly method: string;
-  readonly federation: string;
-  readonly site: string;
-  readonly runId: string;
-  readonly outcome: string;
-  readonly reason: string;
-  readonly segment: number;
-  readonly index: number;
-  readonly hash: string;
-}
+export type AuditRecordJson = { readonly time: string } & Readonly<AuditEntry__Output>;
 
 export function auditRecordJson(e: AuditEntry__Output): AuditRecordJson {
   return {

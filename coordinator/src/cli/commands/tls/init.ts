@@ -1,18 +1,10 @@
 import { resolve } from 'node:path';
+import type { LocalCaFiles } from '../../../identity/local-ca.js';
 import { defineCommand } from '../../command.js';
 import { collect, optList, optString } from '../../input.js';
 import { fields } from '../../render.js';
 
-export interface TlsInitResult {
-  readonly dir: string;
-  readonly caFile: string;
-  readonly coordinatorCertFile: string;
-  readonly coordinatorKeyFile: string;
-  readonly natsCertFile: string;
-  readonly natsKeyFile: string;
-  /** Names and addresses the certificates are valid for. */
-  readonly names: readonly string[];
-}
+export type TlsInitResult = LocalCaFiles;
 
 export default defineCommand({
   path: ['tls', 'init'],
@@ -28,8 +20,7 @@ export default defineCommand({
   async run(input, ctx): Promise<TlsInitResult> {
     // Loaded on demand, like the other commands that run the coordinator's own code.
     const { createLocalCa } = await import('../../../identity/local-ca.js');
-    const f = await createLocalCa({ dir: resolve(ctx.cwd, input.dir), hosts: input.hosts });
-    return { ...f, names: [...f.names] };
+    return createLocalCa({ dir: resolve(ctx.cwd, input.dir), hosts: input.hosts });
   },
   render(r) {
     return [
