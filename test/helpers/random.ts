@@ -1,11 +1,4 @@
-/** mulberry32: a small seeded PRNG, so every run sees the same "random" data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@tributary/proto';
+
+/** A small seeded PRNG (proto's mulberry32), so every run sees the same "random" data. */
+export const prng = seededRandom;
