@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
-import { freePort } from '../../coordinator/src/dev/nats-server.js';
+import { freePort, waitForPort } from '../../coordinator/src/dev/nats-server.js';
 
 /** One nats-server of a cluster. */
 interface ClusterNode {
@@ -52,7 +51,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   }
   const start = async (node: ClusterNode): Promise<void> => {
     node.child = spawn('nats-server', ['-c', node.config], { stdio: 'ignore' });
-    await waitForPort(node.port);
+    await waitForPort(node.port, 10_000, node.child);
   };
   await Promise.all(nodes.map(start));
   const urls = nodes.map((n) => `nats://127.0.0.1:${n.port}`);
@@ -80,22 +79,6 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function waitForPort(port: number): Promise<void> {
-  const until = Date.now() + 10_000;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = netConnect({ port, host: '127.0.0.1' }, () => {
-        sock.destroy();
-        resolve(true);
-      });
-      sock.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nats-server on port ${port} did not start`);
 }
 
 /** Waits until the cluster has a JetStream meta leader (it answers account info). */

@@ -191,7 +191,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
+/** Resolves once `port` on loopback accepts a connection; fails if `child` exits first or after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`nats-server exited with code ${child.exitCode}`);
