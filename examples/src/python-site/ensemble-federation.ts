@@ -5,7 +5,7 @@
 // accuracy each reports, into one model version, and the SDK's EnsembleModel combines them.
 import { join } from 'node:path';
 import { EnsembleModel, toFloat64, type TensorMap } from '@tributary/client-sdk';
-import type { AdminClient, Coordinator, NatsServer } from '@tributary/coordinator';
+import type { LocalStack } from '../shared/local-stack.js';
 import { encodeSafetensors, tensor } from '@tributary/proto';
 import { NUM_CLASSES, NUM_FEATURES, splitIris, type Dataset } from '../quickstart/data.js';
 import { PYTHON_SITE_DIR, startPythonSite, type PythonSite } from './agent-process.js';
@@ -83,7 +83,7 @@ function accuracyOf(classes: readonly number[], data: Dataset): number {
  * sites' keys and data.
  */
 export async function runPythonEnsemble(
-  stack: { readonly nats: NatsServer; readonly coordinator: Coordinator; readonly admin: AdminClient },
+  stack: LocalStack,
   dir: string,
   onProblem: (line: string) => void,
 ): Promise<PythonEnsembleResult> {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NATS_SERVER_INSTALL_HINT, NatsServer } from '@tributary/coordinator';
-import { startLocalStack, type CleanupSteps } from '../shared/local-stack.js';
+import { runCleanup, startLocalStack, type CleanupSteps } from '../shared/local-stack.js';
 import { ENSEMBLE_SCRIPTS, familyOf, runPythonEnsemble } from './ensemble-federation.js';
 
 async function main(): Promise<number> {
@@ -27,13 +27,7 @@ async function main(): Promise<number> {
     console.log(`\nensemble held-out accuracy: ${result.accuracy.toFixed(2)}`);
     return 0;
   } finally {
-    for (const step of cleanup.reverse()) {
-      try {
-        await step();
-      } catch (err) {
-        console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    await runCleanup(cleanup);
   }
 }
 

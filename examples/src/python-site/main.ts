@@ -7,8 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SiteClient, type SiteTask, type TrainResult } from '@tributary/client-sdk';
-import { AdminClient, Coordinator, NATS_SERVER_INSTALL_HINT, NatsServer } from '@tributary/coordinator';
+import { NATS_SERVER_INSTALL_HINT, NatsServer } from '@tributary/coordinator';
 import { decodeSafetensors, encodeSafetensors, generateSigningKey } from '@tributary/proto';
+import { runCleanup, startLocalStack, type CleanupSteps } from '../shared/local-stack.js';
 import { NUM_FEATURES, splitIris, type SiteData } from '../quickstart/data.js';
 import { PYTHON_SITE_DIR, startPythonSite } from './agent-process.js';
 import { accuracy, fromTensors, initModel, toTensors, train } from '../quickstart/model.js';
@@ -44,24 +45,12 @@ async function main(): Promise<number> {
   const rest = sites.map((s) => slice(s, s.name, Math.floor((s.size * 2) / 3), s.size));
   const ts = [concat('ts-1', [rest[0]!, rest[1]!]), concat('ts-2', [rest[2]!])];
 
-  const cleanup: (() => unknown)[] = [];
+  const cleanup: CleanupSteps = [];
   const agents: ChildProcess[] = [];
   try {
-    const nats = await NatsServer.start({ operator: {} });
-    cleanup.push(() => nats.stop());
+    const { nats, coordinator, admin } = await startLocalStack(cleanup, { name: 'python-site' });
     const dir = await mkdtemp(join(tmpdir(), 'tributary-python-site-'));
     cleanup.push(() => rm(dir, { recursive: true, force: true }));
-    const adminKey = generateSigningKey('admin');
-    const coordinator = await Coordinator.start({
-      dataDir: join(dir, 'data'),
-      grpcListen: '127.0.0.1:0',
-      nats: nats.url,
-      adminKeys: [adminKey.publicKey],
-      ...(nats.operator === undefined ? {} : { natsAuthority: nats.operator.authorityDir }),
-    });
-    cleanup.push(() => coordinator.close());
-    const admin = new AdminClient({ address: coordinator.address, key: adminKey });
-    cleanup.push(() => admin.close());
     await admin.createFederation({
       name: FEDERATION,
       settings: { strategy: 'fedavg', rounds: ROUNDS, minSites: 5, roundDeadlineSeconds: 120 },
@@ -108,13 +97,7 @@ async function main(): Promise<number> {
     console.log(`\nfinal held-out accuracy: ${accuracy(fromTensors(decodeSafetensors(bytes).tensors), test).toFixed(2)}`);
     return 0;
   } finally {
-    for (const step of cleanup.reverse()) {
-      try {
-        await step();
-      } catch (err) {
-        console.error(`cleanup: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    await runCleanup(cleanup);
   }
 }
 
