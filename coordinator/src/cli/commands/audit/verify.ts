@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { keyIdOf } from '@tributary/proto';
+import type { AuditBreak, AuditVerification } from '../../../audit/verify.js';
 import { readPublicKey } from '../../../config/public-key.js';
 import { defineCommand } from '../../command.js';
 import { optString } from '../../input.js';
@@ -11,19 +12,13 @@ export interface AuditVerifyInput {
   readonly coordinatorKey: string | undefined;
 }
 
-export interface AuditVerifyResult {
-  readonly ok: boolean;
+/** What `audit verify` found: the verifier's figures, where it checked, and with which key. */
+export type AuditVerifyResult = Omit<AuditVerification, 'broken'> & {
   /** `coordinator` (VerifyAuditLog), or the audit directory checked here. */
   readonly checked: string;
   readonly coordinatorKeyId: string;
-  readonly segments: number;
-  readonly firstSegment: number;
-  readonly entries: number;
-  readonly signatures: number;
-  readonly unsignedEntries: number;
-  readonly headHash: string;
-  readonly broken?: { readonly segment: number; readonly index: number; readonly kind: string; readonly message: string };
-}
+  readonly broken?: Omit<AuditBreak, 'kind'> & { readonly kind: string };
+};
 
 export default defineCommand({
   path: ['audit', 'verify'],
@@ -39,19 +34,8 @@ export default defineCommand({
   },
   async run(input, ctx): Promise<AuditVerifyResult> {
     if (input.dataDir === undefined) {
-      const v = await (await ctx.admin()).verifyAuditLog();
-      return {
-        ok: v.ok,
-        checked: 'coordinator',
-        coordinatorKeyId: v.coordinatorKeyId,
-        segments: v.segments,
-        firstSegment: v.firstSegment,
-        entries: v.entries,
-        signatures: v.signatures,
-        unsignedEntries: v.unsignedEntries,
-        headHash: v.headHash,
-        ...(v.broken === null ? {} : { broken: v.broken }),
-      };
+      const { broken, ...v } = await (await ctx.admin()).verifyAuditLog();
+      return { ...v, checked: 'coordinator', ...(broken === null ? {} : { broken }) };
     }
     const dataDir = resolve(ctx.cwd, input.dataDir);
     const publicKey = await readPublicKey(input.coordinatorKey ?? join(dataDir, 'coordinator.key'), '--coordinator-key', ctx.cwd);
