@@ -201,8 +201,8 @@ export class Coordinator {
         'grpc.keepalive_permit_without_calls': 1,
         interceptors: [reasonForTransportRefusals],
       });
-      // Admin keys have no names yet; sites are named by their records.
-      const callAudit = new CallAudit({ log: audit, names: () => undefined, federationOfRun: async (runId) => (await state.getRun(runId))?.federation });
+      // Entries name principals and sites as the call's principal does.
+      const callAudit = new CallAudit({ log: audit, federationOfRun: async (runId) => (await state.getRun(runId))?.federation });
       const deps = { auth, audit: callAudit, limits, logger, metrics, shutdown: shutdown.signal };
       const natsCredentials =
         authority === undefined || authoritySettings === undefined

@@ -5,12 +5,6 @@ import type { AuditLog } from './audit-log.js';
 import { methodEffect, targetOf } from './methods.js';
 import type { AuditOutcome } from './records.js';
 
-/**
- * Names of admin-side principals by key id, for the audit log. Sites are named by their record;
- * keys without a name (today's admin keys) return nothing.
- */
-export type PrincipalNames = (keyId: string) => { readonly name?: string } | undefined;
-
 /** How a gRPC call ended, as the call wrapper knows it. */
 export interface EndedCall {
   readonly service: ServiceName;
@@ -31,7 +25,6 @@ export interface EndedCall {
 
 export interface CallAuditOptions {
   readonly log: AuditLog;
-  readonly names: PrincipalNames;
   /** The federation of a run, for entries whose request names only the run. */
   readonly federationOfRun: (runId: string) => Promise<string | undefined>;
 }
@@ -50,7 +43,7 @@ export class CallAudit {
     const error = call.error === undefined ? undefined : TributaryError.from(call.error);
     const outcome: AuditOutcome = error === undefined ? 'ok' : error.code === 'PERMISSION_DENIED' || error.code === 'UNAUTHENTICATED' ? 'denied' : 'refused';
     const p = call.principal;
-    const who = p !== undefined ? { keyId: p.keyId, name: p.role === 'site' ? p.site.name : p.role === 'admin' ? p.name : (this.opts.names(p.keyId)?.name ?? '') } : call.knownCaller;
+    const who = p !== undefined ? { keyId: p.keyId, name: p.role === 'site' ? p.site.name : p.role === 'admin' ? p.name : '' } : call.knownCaller;
     if (who === undefined) return;
     if (p?.role === 'enrolling' && outcome !== 'ok') return;
     if (error?.reason === Reason.RATE_LIMITED) return;

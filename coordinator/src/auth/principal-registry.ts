@@ -12,18 +12,6 @@ export const MAX_DESCRIPTION_CHARS = 200;
 export const MAX_PRINCIPALS = 10_000;
 export const MAX_GRANTS = 10_000;
 
-/** Who holds a key: what the audit log records of a caller. */
-export interface KeyHolder {
-  readonly kind: 'owner' | 'principal' | 'site';
-  readonly name: string;
-  readonly groups: readonly string[];
-}
-
-/** Resolves a key id to whoever holds it; `undefined` for a key nobody holds. */
-export interface KeyDirectory {
-  identify(keyId: string): Promise<KeyHolder | undefined>;
-}
-
 /** An admin-side key the coordinator knows: an owner's, or a principal's. */
 export interface AdminKey {
   readonly name: string;
@@ -40,12 +28,16 @@ export type PrincipalView = PrincipalRecord & { readonly owner: boolean };
 /**
  * The admin-side keys: the owners (the bootstrap keys of the start-up configuration, holding
  * admin on federation:*, never stored) and the principals added at run time, with their grants,
- * in the state store. Every answer reads the store, so a change holds from the next call on.
+ * in the state store. Principals are read from the store on every call and grants are kept in
+ * memory from the store, read again after each change made here (the only writer of grants), so a
+ * change holds from the next call on.
  */
-export class PrincipalRegistry implements KeyDirectory {
+export class PrincipalRegistry {
   private readonly owners: ReadonlyMap<string, AdminKey>;
   // Check-then-write changes of principals and grants run one at a time.
   private readonly writes = new SerialQueues();
+  /** The stored grants, as of the last change; undefined until read. */
+  private grantList: Promise<GrantRecord[]> | undefined;
 
   constructor(
     private readonly opts: {
@@ -74,16 +66,17 @@ export class PrincipalRegistry implements KeyDirectory {
     return { name: p.name, keyId, publicKey: parsePublicKey(p.publicKey), groups: p.groups, owner: false, disabled: p.status === 'DISABLED' };
   }
 
-  async identify(keyId: string): Promise<KeyHolder | undefined> {
-    const admin = await this.adminKey(keyId);
-    if (admin !== undefined) return { kind: admin.owner ? 'owner' : 'principal', name: admin.name, groups: admin.groups };
-    const site = await this.opts.state.getSiteByKeyId(keyId);
-    return site === undefined ? undefined : { kind: 'site', name: site.name, groups: [] };
+  /** What an admin-side key may do, from the grants stored now (owners hold admin on `*` whatever they are granted). */
+  async permissionsOf(key: AdminKey): Promise<Permissions> {
+    return Permissions.of(key, key.owner ? [] : await this.storedGrants());
   }
 
-  /** What an admin-side key may do, from the grants stored now. */
-  async permissionsOf(key: AdminKey): Promise<Permissions> {
-    return Permissions.of(key, await this.opts.state.listGrants());
+  private storedGrants(): Promise<GrantRecord[]> {
+    this.grantList ??= this.opts.state.listGrants().catch((err: unknown) => {
+      this.grantList = undefined;
+      throw err;
+    });
+    return this.grantList;
   }
 
   /** Owners first (in configuration order), then the stored principals by name. */
@@ -169,7 +162,7 @@ export class PrincipalRegistry implements KeyDirectory {
   /** Records a grant; granting what is already granted changes nothing. */
   grant(spec: GrantSpec, by: string): Promise<GrantRecord> {
     return this.writes.run('principals', async () => {
-      const grants = await this.opts.state.listGrants();
+      const grants = await this.storedGrants();
       const existing = grants.find((g) => sameGrant(g, spec));
       if (existing !== undefined) return existing;
       if (grants.length >= MAX_GRANTS) throw TributaryError.of(Reason.RESOURCE_EXHAUSTED, `the coordinator keeps at most ${MAX_GRANTS} grants`);
@@ -186,6 +179,8 @@ export class PrincipalRegistry implements KeyDirectory {
         grantedAtMs: this.now(),
       };
       await this.opts.state.write([{ kind: 'grant', value: record }]);
+      // After the write: a read that overlapped it may hold the list from before.
+      this.grantList = undefined;
       this.opts.logger.info({ privilege: spec.privilege, resource: formatResource(spec.federation), grantee: formatGrantee(spec.grantee), by }, 'privilege granted');
       return record;
     });
@@ -194,11 +189,12 @@ export class PrincipalRegistry implements KeyDirectory {
   /** Removes one grant; NOT_FOUND when there is no such grant. */
   revoke(spec: GrantSpec, by: string): Promise<GrantRecord> {
     return this.writes.run('principals', async () => {
-      const existing = (await this.opts.state.listGrants()).find((g) => sameGrant(g, spec));
+      const existing = (await this.storedGrants()).find((g) => sameGrant(g, spec));
       if (existing === undefined) {
         throw TributaryError.notFound(`${formatGrantee(spec.grantee)} has no ${spec.privilege} grant on ${formatResource(spec.federation)}`);
       }
       await this.opts.state.write([{ kind: 'grantRemoved', value: existing }]);
+      this.grantList = undefined;
       this.opts.logger.warn({ privilege: spec.privilege, resource: formatResource(spec.federation), grantee: formatGrantee(spec.grantee), by }, 'privilege revoked');
       return existing;
     });
@@ -209,7 +205,7 @@ export class PrincipalRegistry implements KeyDirectory {
    * that covers `federation` (it, or `*`) when given.
    */
   async grants(filter: { principal?: string; federation?: string }): Promise<GrantRecord[]> {
-    let grants = await this.opts.state.listGrants();
+    let grants = await this.storedGrants();
     if (filter.principal !== undefined) {
       const who = await this.holderNamed(filter.principal);
       grants = grants.filter((g) => grantApplies(g, who));
