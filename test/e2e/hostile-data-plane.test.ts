@@ -9,7 +9,6 @@ import {
   encodeSafetensors,
   generateSigningKey,
   newUpdateId,
-  openVerdict,
   sha256Hex,
   signEnvelope,
   subjects,
@@ -150,15 +149,7 @@ describe('a hostile site on the data plane', () => {
    */
   async function countedWithoutVerdict(publish: () => Promise<string | undefined>): Promise<string> {
     const before = await countsOf(stack, 'tributary_updates_refused_total');
-    const heard: string[] = [];
-    const sub = raw.nc.subscribe(`trib.${federation}.verdict.*`, {
-      callback: (_err, msg) => {
-        const opened = openVerdict(msg.data, stack.coordinator.publicKey);
-        heard.push(opened.ok ? opened.status.updateId : `unverifiable: ${opened.refusal.reason}`);
-      },
-    });
-    try {
-      await raw.nc.flush();
+    return raw.hearingVerdicts(federation, async (heard) => {
       const updateId = await publish();
       const reason = await eventually(async () => grown(before, await countsOf(stack, 'tributary_updates_refused_total')));
       const later = await raw.send(options('honest-1', { round: 2 }));
@@ -169,9 +160,7 @@ describe('a hostile site on the data plane', () => {
         expect(status.state).toBe('UPDATE_STATE_PENDING');
       }
       return reason;
-    } finally {
-      sub.unsubscribe();
-    }
+    });
   }
 
   /** Publishes a metric batch (or bytes) and answers the reason it was refused under. */

@@ -4,7 +4,6 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   generateSigningKey,
-  openVerdict,
   tensor,
   type GetUpdateStatusRequest,
   type SigningKey,
@@ -71,15 +70,7 @@ describe('refused updates change nothing', () => {
    */
   async function expectCountedNotAnswered(reason: string, publish: () => Promise<string>): Promise<void> {
     const before = await refusedCount(reason);
-    const heard: string[] = [];
-    const sub = raw.nc.subscribe(`trib.${federation}.verdict.*`, {
-      callback: (_err, msg) => {
-        const opened = openVerdict(msg.data, stack.coordinator.publicKey);
-        heard.push(opened.ok ? opened.status.updateId : `unverifiable: ${opened.refusal.reason}`);
-      },
-    });
-    try {
-      await raw.nc.flush();
+    await raw.hearingVerdicts(federation, async (heard) => {
       const updateId = await publish();
       await eventually(async () => (await refusedCount(reason)) === before + 1);
       const later = await send(selected[0] ?? '', { round: 2 });
@@ -87,9 +78,7 @@ describe('refused updates change nothing', () => {
       expect(heard).toEqual([later.updateId]);
       const status = await statuses.unary<GetUpdateStatusRequest, UpdateStatus__Output>('GetUpdateStatus', { federation, updateId });
       expect(status.state).toBe('UPDATE_STATE_PENDING');
-    } finally {
-      sub.unsubscribe();
-    }
+    });
   }
 
   it('selects two of the three members', () => {

@@ -129,6 +129,26 @@ export class RawSite {
     await this.nc.jetstream().publish(subject, bytes);
   }
 
+  /**
+   * Runs `fn` while listening to every verdict published in `federation`; `heard` holds the update
+   * id of each that verifies with the coordinator's key, `unverifiable: <reason>` for the rest.
+   */
+  async hearingVerdicts<T>(federation: string, fn: (heard: readonly string[]) => Promise<T>): Promise<T> {
+    const heard: string[] = [];
+    const sub = this.nc.subscribe(`trib.${federation}.verdict.*`, {
+      callback: (_err, msg) => {
+        const opened = openVerdict(msg.data, this.coordinatorKey);
+        heard.push(opened.ok ? opened.status.updateId : `unverifiable: ${opened.refusal.reason}`);
+      },
+    });
+    try {
+      await this.nc.flush();
+      return await fn(heard);
+    } finally {
+      sub.unsubscribe();
+    }
+  }
+
   /** The verdict on `updateId`; rejects on a message that does not verify with the coordinator's key. */
   verdict(federation: string, site: string, updateId: string, timeoutMs = 20_000): Promise<UpdateStatus__Output> {
     const sub = this.nc.subscribe(subjects.verdict(federation, site));
