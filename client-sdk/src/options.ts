@@ -1,6 +1,5 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { credentials as grpcCredentials } from '@grpc/grpc-js';
-import { DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError, parsePublicKey } from '@tributary/proto';
+import { DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError, parsePublicKey, tlsChannelCredentials } from '@tributary/proto';
 import type { BackoffPolicy, SigningKey } from '@tributary/proto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { SILENT_LOGGER } from './logging.js';
@@ -19,8 +18,8 @@ export interface SiteClientOptions {
   /**
    * TLS to the coordinator from PEM files, instead of `credentials`: the CA that signed its
    * certificate (`tributary tls init` writes `ca.pem`; the system's CAs when absent), and a client
-   * certificate and key for mutual TLS (both or neither). Name the coordinator by host name, not
-   * IP address: the host is sent as the TLS server name.
+   * certificate and key for mutual TLS (both or neither). The coordinator may be named by host
+   * name or IP address; its certificate must name it (a DNS or an IP SAN).
    */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /**
@@ -221,13 +220,13 @@ function credentials(v: unknown): ChannelCredentials | undefined {
 }
 
 /** `credentials` as given, or TLS credentials made from the `tls` files; not both. */
-function channelCredentials(given: unknown, tls: unknown): ChannelCredentials | undefined {
+export function channelCredentials(given: unknown, tls: unknown): ChannelCredentials | undefined {
   const explicit = credentials(given);
   const files = tlsFiles('tls', tls);
   if (files === undefined) return explicit;
   if (explicit !== undefined) invalid('tls', 'either tls or credentials, not both', tls, 'tls files together with credentials');
   const read = (path: string | undefined): Buffer | null => (path === undefined ? null : readFileSync(path));
-  return grpcCredentials.createSsl(read(files.caFile), read(files.keyFile), read(files.certFile));
+  return tlsChannelCredentials({ ca: read(files.caFile), key: read(files.keyFile), cert: read(files.certFile) });
 }
 
 const NATS_AUTH_KEYS = ['user', 'pass', 'token', 'credsFile', 'tls'] as const;

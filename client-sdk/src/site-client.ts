@@ -14,7 +14,7 @@ import {
   throwIfAborted,
 } from '@tributary/proto';
 import type { EnrollRequest, EnrollResponse__Output, Site__Output, SigningKey, TensorMap, WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
-import { compileSiteClientOptions } from './options.js';
+import { channelCredentials, compileSiteClientOptions } from './options.js';
 import type { CompiledNatsAuth, CompiledSiteClientOptions, SiteClientOptions } from './options.js';
 import { describeError, logDownloadRetry } from './logging.js';
 import { MetricsPublisher } from './metrics.js';
@@ -64,8 +64,10 @@ export class SiteClient {
     /** Needed when the invitation does not name the site. */
     siteName?: string;
     credentials?: SiteClientOptions['credentials'];
+    /** TLS to the coordinator from PEM files, as `connect` takes it. */
+    tls?: SiteClientOptions['tls'];
   }): Promise<Site__Output> {
-    const { key, rpc } = await siteRpc(opts.coordinator, opts.key, opts.credentials);
+    const { key, rpc } = await siteRpc(opts.coordinator, opts.key, channelCredentials(opts.credentials, opts.tls));
     try {
       const request: EnrollRequest = { invitationToken: opts.invitationToken, siteName: opts.siteName ?? '', publicKey: Buffer.from(key.publicKey) };
       const response = await rpc.unary<EnrollRequest, EnrollResponse__Output>('Enroll', request);

@@ -160,6 +160,8 @@ export { MODEL_CHUNK_BYTES, createFederation, initialModelOf } from './client/cr
 export type { InitialModelSource } from './client/create-federation.js';
 export type { DownloadedModel, ModelDownloadOptions, ModelDownloadRequest } from './client/model-download.js';
 export { waitForRun } from './client/run-watch.js';
+export { tlsChannelCredentials } from './client/tls-credentials.js';
+export type { TlsClientPems } from './client/tls-credentials.js';
 export type { RunWaitOptions } from './client/run-watch.js';
 
 // Generated from tributary.proto (npm run gen).

@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { Reason, TributaryError } from '@tributary/proto';
+import { tlsOf, tlsOptions, type TlsFlags } from '../site-agent/tls-flags.js';
 import { SIMULATION_EXAMPLES } from './examples.js';
 import { MAX_SIMULATED_SITES, simulate } from './simulation.js';
 import type { SimulationProgress, SimulationResult } from './simulation.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
-interface SimulateFlags {
+interface SimulateFlags extends TlsFlags {
   sites: number;
   example: string;
   rounds?: number;
@@ -25,6 +26,7 @@ interface SimulateFlags {
   json?: boolean;
 }
 
+
 function wholeNumber(min: number, max: number) {
   return (v: string): number => {
     const n = /^\d{1,9}$/.test(v) ? Number(v) : Number.NaN;
@@ -35,7 +37,7 @@ function wholeNumber(min: number, max: number) {
 
 export function simulateProgram(run: (federation: string, flags: SimulateFlags) => Promise<void>): Command {
   const program = new Command('tributary-site').exitOverride().configureOutput({ outputError: () => {} });
-  program
+  const simulate = program
     .command('simulate')
     .description('run N sites of a built-in example in this process against a running coordinator, and one run of the federation')
     .argument('<federation>', 'the federation to train (its model must be the example\'s)')
@@ -47,7 +49,9 @@ export function simulateProgram(run: (federation: string, flags: SimulateFlags) 
     .option('--name-prefix <prefix>', 'site names are <prefix>-1 ... <prefix>-N (default: <federation>-sim)')
     .addOption(new Option('--coordinator <host:port>', "the coordinator's gRPC address").env('TRIBUTARY_COORDINATOR').default('127.0.0.1:7400'))
     .addOption(new Option('--nats <url>', 'the NATS URL').env('TRIBUTARY_NATS').makeOptionMandatory())
-    .addOption(new Option('--admin-key <file>', 'an admin key file: invites the sites and starts the run').env('TRIBUTARY_KEY').makeOptionMandatory())
+    .addOption(new Option('--admin-key <file>', 'an admin key file: invites the sites and starts the run').env('TRIBUTARY_KEY').makeOptionMandatory());
+  for (const option of tlsOptions()) simulate.addOption(option);
+  simulate
     .option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}')
     .action((federation: string, flags: SimulateFlags) => run(federation, flags));
   return program;
@@ -64,10 +68,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     await simulateProgram(async (federation, flags) => {
       const dir = resolve(flags.dir ?? join(tmpdir(), 'tributary-simulate', federation));
+      const { tls } = tlsOf(flags);
       const result = await simulate({
         coordinator: flags.coordinator,
         nats: flags.nats,
         adminKey: resolve(flags.adminKey),
+        ...(tls === undefined ? {} : { tls }),
         federation,
         sites: flags.sites,
         example: flags.example,
@@ -109,7 +115,7 @@ function hintFor(e: TributaryError): string {
   switch (e.code) {
     case 'UNAVAILABLE':
     case 'DEADLINE_EXCEEDED':
-      return 'Is the coordinator running? `tributary dev` prints TRIBUTARY_COORDINATOR, TRIBUTARY_NATS and TRIBUTARY_KEY to export.';
+      return 'Is the coordinator running? `tributary dev` prints TRIBUTARY_COORDINATOR, TRIBUTARY_NATS and TRIBUTARY_KEY to export (and TRIBUTARY_TLS_CA with --tls: a coordinator serving TLS needs --tls-ca).';
     case 'UNAUTHENTICATED':
     case 'PERMISSION_DENIED':
       return 'simulate needs an admin key (--admin-key / TRIBUTARY_KEY) to invite its sites and start the run.';

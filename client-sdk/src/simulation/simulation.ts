@@ -29,6 +29,8 @@ import type {
   WhoAmIRequest,
   WhoAmIResponse__Output,
 } from '@tributary/proto';
+import { channelCredentials } from '../options.js';
+import type { SiteClientOptions } from '../options.js';
 import { SiteClient } from '../site-client.js';
 import type { UpdateVerdict } from '../types.js';
 import { simulationExample, specMismatch } from './examples.js';
@@ -57,7 +59,10 @@ export interface SimulationOptions {
   readonly rounds?: number;
   /** Seed of the data split. @default 7 */
   readonly seed?: number;
+  /** gRPC channel credentials; or give `tls`. @default insecure */
   readonly credentials?: ChannelCredentials;
+  /** TLS to the coordinator and to NATS from PEM files (a CA; a client certificate and key for mutual TLS), as SiteClient takes it. */
+  readonly tls?: SiteClientOptions['tls'];
   readonly signal?: AbortSignal;
   /** Progress: sites enrolled, the run started, each round's end. */
   readonly onProgress?: (event: SimulationProgress) => void;
@@ -110,7 +115,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const prefix = options.namePrefix ?? `${federation.slice(0, 50)}-sim`;
   const names = Array.from({ length: options.sites }, (_, i) => assertName('site', `${prefix}-${i + 1}`));
   const adminKey = typeof options.adminKey === 'string' ? await readKeyFile(options.adminKey) : options.adminKey;
-  const credentials = options.credentials === undefined ? {} : { credentials: options.credentials };
+  const channel = channelCredentials(options.credentials, options.tls);
+  const credentials = channel === undefined ? {} : { credentials: channel };
+  const natsTls = options.tls === undefined ? {} : { natsAuth: { tls: options.tls } };
   const admin = new RpcClient({ address: options.coordinator, key: adminKey, service: 'AdminService', ...credentials });
   const signal = options.signal ?? new AbortController().signal;
   const stopSites = new AbortController();
@@ -135,7 +142,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       options.onProgress?.({ type: 'site-ready', site: name, enrolled: site.enrolled, rows: shards.rows(name), keyFile: site.keyFile });
     }
     for (const site of sites) {
-      clients.push(await SiteClient.connect({ coordinator: options.coordinator, nats: options.nats, key: site.keyFile, ...credentials }));
+      clients.push(await SiteClient.connect({ coordinator: options.coordinator, nats: options.nats, key: site.keyFile, ...credentials, ...natsTls }));
     }
     // A site that fails for good ends the simulation at once, not at the round's deadline.
     const failed = new AbortController();

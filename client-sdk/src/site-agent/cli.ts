@@ -7,16 +7,21 @@
  *   tributary-site check  --key site.key --coordinator HOST:PORT --nats URL --federation F
  *   tributary-site run    --key site.key --coordinator HOST:PORT --nats URL --federation F -- python3 train.py
  *   tributary-site run    --config site.yaml        (every flag of `run` also in the file; flags win)
+ *
+ * Over TLS, `--tls-ca ca.pem` (TRIBUTARY_TLS_CA) trusts that CA for gRPC and NATS alike;
+ * `--tls-cert`/`--tls-key` present a client certificate (mutual TLS).
  */
 import { access } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { Reason, RpcClient, TributaryError, generateSigningKey, isTributaryError, readKeyFile, writeKeyFile } from '@tributary/proto';
 import type { WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
+import { channelCredentials } from '../options.js';
 import { SiteClient } from '../site-client.js';
 import type { SiteLogger } from '../logging.js';
 import type { ParticipationSummary } from '../types.js';
 import { runSiteAgent } from './agent.js';
 import { readSiteConfig } from './site-config.js';
+import { tlsOf, tlsOptions, type TlsFlags } from './tls-flags.js';
 
 /**
  * Exit statuses of `tributary-site`. `run` exits with `ok` when the run FINISHED (or after
@@ -24,10 +29,17 @@ import { readSiteConfig } from './site-config.js';
  */
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2, runFailed: 3, runKilled: 4, interrupted: 130 });
 
-interface Common {
+interface Common extends TlsFlags {
   coordinator: string;
   key: string;
   json?: boolean;
+}
+
+/** What to do about a coordinator that cannot be reached, over TLS or not. */
+function unreachableHint(o: Common): string {
+  return o.tlsCa === undefined
+    ? 'Is the coordinator running, at --coordinator? If it serves TLS, pass its CA with --tls-ca / TRIBUTARY_TLS_CA.'
+    : `Is the coordinator running, at --coordinator? If it is, its certificate was refused: --tls-ca (${o.tlsCa}) must be the CA that signed it, and the certificate must name ${o.coordinator}.`;
 }
 
 /** Errors as one line with their reason, and a hint; or the `--json` envelope. */
@@ -71,11 +83,12 @@ async function enroll(o: Common & { token: string; site?: string }): Promise<num
     created = true;
   }
   try {
-    const site = await SiteClient.enroll({ coordinator: o.coordinator, key: o.key, invitationToken: o.token, ...(o.site === undefined ? {} : { siteName: o.site }) });
+    const { tls } = tlsOf(o);
+    const site = await SiteClient.enroll({ coordinator: o.coordinator, key: o.key, invitationToken: o.token, ...(tls === undefined ? {} : { tls }), ...(o.site === undefined ? {} : { siteName: o.site }) });
     const result = { site: site.name, keyId: site.keyId, federations: site.federations, keyFile: o.key, keyCreated: created };
     return ok(result, o.json, `enrolled as site ${site.name} (key ${site.keyId}${created ? `, new key written to ${o.key}` : ''}); member of ${site.federations.join(', ') || 'no federation yet'}`);
   } catch (err) {
-    return fail(err, o.json, 'ask the operator for a fresh invitation (`tributary site invite`) if this one was used or expired');
+    return fail(err, o.json, TributaryError.from(err).code === 'UNAVAILABLE' ? unreachableHint(o) : 'ask the operator for a fresh invitation (`tributary site invite`) if this one was used or expired');
   }
 }
 
@@ -106,8 +119,10 @@ async function check(o: Common & { nats: string; federation?: string }): Promise
     add('key file', false, describe(err));
     return finish();
   }
-  const rpc = new RpcClient({ address: o.coordinator, key, service: 'SiteService' });
+  let rpc: RpcClient | undefined;
   try {
+    const credentials = channelCredentials(undefined, tlsOf(o).tls);
+    rpc = new RpcClient({ address: o.coordinator, key, service: 'SiteService', ...(credentials === undefined ? {} : { credentials }) });
     const who = await rpc.unary<WhoAmIRequest, WhoAmIResponse__Output>('WhoAmI', {}, { timeoutMs: 15_000 });
     add('coordinator (gRPC)', true, o.coordinator);
     if (who.role !== 'site' || who.site === null) {
@@ -120,13 +135,14 @@ async function check(o: Common & { nats: string; federation?: string }): Promise
       add('federation membership', member, member ? o.federation : `not a member of ${o.federation} (member of: ${who.site.federations.join(', ') || 'none'})`);
     }
   } catch (err) {
-    add('coordinator (gRPC)', false, `${o.coordinator}: ${describe(err)}`);
+    const unreachable = TributaryError.from(err).code === 'UNAVAILABLE';
+    add('coordinator (gRPC)', false, `${o.coordinator}: ${describe(err)}${unreachable ? ` (${unreachableHint(o)})` : ''}`);
     return finish();
   } finally {
-    rpc.close();
+    rpc?.close();
   }
   try {
-    const client = await SiteClient.connect({ coordinator: o.coordinator, nats: natsUrls(o.nats), key: o.key });
+    const client = await SiteClient.connect({ coordinator: o.coordinator, nats: natsUrls(o.nats), key: o.key, ...tlsOf(o) });
     await client.close();
     add('NATS', true, o.nats);
   } catch (err) {
@@ -135,7 +151,7 @@ async function check(o: Common & { nats: string; federation?: string }): Promise
   return finish();
 }
 
-interface RunFlags {
+interface RunFlags extends TlsFlags {
   config?: string;
   federation?: string;
   coordinator?: string;
@@ -163,7 +179,7 @@ async function runSettings(flags: RunFlags, args: string[], sourceOf: (option: s
   };
   const merged: RunFlags = { ...flags };
   if (file !== undefined) {
-    for (const option of ['federation', 'coordinator', 'nats', 'key', 'maxTasks', 'workDir', 'keepTaskDirs', 'verbose', 'json'] as const) {
+    for (const option of ['federation', 'coordinator', 'nats', 'key', 'maxTasks', 'workDir', 'keepTaskDirs', 'verbose', 'json', 'tlsCa', 'tlsCert', 'tlsKey'] as const) {
       if (!given(option) && file[option] !== undefined) Object.assign(merged, { [option]: file[option] });
     }
   }
@@ -184,7 +200,7 @@ async function run(o: RunSettings, command: readonly string[]): Promise<number> 
   process.once('SIGTERM', onSignal);
   let client: SiteClient | undefined;
   try {
-    client = await SiteClient.connect({ coordinator: o.coordinator, nats: natsUrls(o.nats), key: o.key, logger: stderrLogger(o.verbose === true) });
+    client = await SiteClient.connect({ coordinator: o.coordinator, nats: natsUrls(o.nats), key: o.key, logger: stderrLogger(o.verbose === true), ...tlsOf(o) });
     process.stderr.write(`tributary-site: site ${client.site} in federation ${o.federation}; waiting for tasks\n`);
     const summary = await runSiteAgent({
       client,
@@ -201,7 +217,8 @@ async function run(o: RunSettings, command: readonly string[]): Promise<number> 
     else process.stdout.write(`${human}\n`);
     return status;
   } catch (err) {
-    return fail(stop.signal.aborted ? stop.signal.reason : err, o.json);
+    const e = TributaryError.from(stop.signal.aborted ? stop.signal.reason : err);
+    return fail(e, o.json, e.code === 'UNAVAILABLE' && client === undefined ? unreachableHint(o) : undefined);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -249,26 +266,27 @@ export function siteProgram(exit: (status: number) => void): Command {
   const coordinator = coordinatorOption().makeOptionMandatory();
   const key = keyOption().makeOptionMandatory();
   const nats = natsOption().makeOptionMandatory();
+  const withTls = (command: Command): Command => tlsOptions().reduce((c, o) => c.addOption(o), command);
   const json = new Option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
-  program
+  withTls(program
     .command('enroll')
     .description('join with an invitation token (writes a new key file if it does not exist)')
     .requiredOption('--token <token>', 'the invitation token from the operator')
     .addOption(key)
     .addOption(coordinator)
     .option('--site <name>', 'the site\'s name, when the invitation does not name it')
-    .addOption(json)
+    .addOption(json))
     .action(async (o: Common & { token: string; site?: string }) => exit(await enroll(o)));
-  program
+  withTls(program
     .command('check')
     .description('check the key file, the coordinator, WhoAmI, NATS and federation membership')
     .addOption(key)
     .addOption(coordinator)
     .addOption(nats)
     .option('--federation <name>', 'the federation to check membership of')
-    .addOption(json)
+    .addOption(json))
     .action(async (o: Common & { nats: string; federation?: string }) => exit(await check(o)));
-  const runCommand = program
+  const runCommand = withTls(program
     .command('run')
     .description('run the training command for every task until the run ends: `tributary-site run ... -- python3 train.py`')
     .addOption(new Option('--config <file>', 'a YAML file with any of these settings (keys spelled max_tasks, work_dir, ...; `command` as a list); flags and TRIBUTARY_* variables win').env('TRIBUTARY_SITE_CONFIG'))
@@ -280,7 +298,7 @@ export function siteProgram(exit: (status: number) => void): Command {
     .option('--work-dir <dir>', 'where task directories are made')
     .option('--keep-task-dirs', 'keep each task directory after its task')
     .option('--verbose', 'also print the SDK\'s informational lines')
-    .addOption(json)
+    .addOption(json))
     .argument('[command...]', 'the training command, after --');
   runCommand.action(async (args: string[], flags: RunFlags) => {
     let resolved;

@@ -19,6 +19,9 @@ export const SITE_CONFIG_KEYS = [
   'keep_task_dirs',
   'verbose',
   'json',
+  'tls_ca',
+  'tls_cert',
+  'tls_key',
   'command',
 ] as const;
 export type SiteConfigKey = (typeof SITE_CONFIG_KEYS)[number];
@@ -36,12 +39,16 @@ export interface SiteConfig {
   readonly keepTaskDirs?: boolean;
   readonly verbose?: boolean;
   readonly json?: boolean;
+  /** TLS files (PEM) for the coordinator and NATS: the CA to trust; a client certificate and key for mutual TLS. */
+  readonly tlsCa?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
   readonly command?: readonly string[];
 }
 
 /**
  * Reads a site config file (YAML): a mapping whose keys must all be known, each value of its
- * key's type. `key` and `work_dir` are relative to the file's directory; `command` runs in the
+ * key's type. `key`, `work_dir` and the `tls_*` files are relative to the file's directory; `command` runs in the
  * agent's working directory, as it does when given after `--`.
  */
 export async function readSiteConfig(file: string, cwd: string = process.cwd()): Promise<SiteConfig> {
@@ -74,19 +81,24 @@ export async function readSiteConfig(file: string, cwd: string = process.cwd()):
   }
   const base = dirname(path);
   const read = new ValueReader(path, record);
-  const key = read.text('key');
-  const workDir = read.text('work_dir');
+  const pathOf = (k: SiteConfigKey): string | undefined => {
+    const v = read.text(k);
+    return v === undefined ? undefined : resolve(base, v);
+  };
   const config: SiteConfig = {
     path,
     ...optional('federation', read.text('federation')),
     ...optional('coordinator', read.text('coordinator')),
     ...optional('nats', read.urls('nats')),
-    ...optional('key', key === undefined ? undefined : resolve(base, key)),
+    ...optional('key', pathOf('key')),
     ...optional('maxTasks', read.positiveInt('max_tasks')),
-    ...optional('workDir', workDir === undefined ? undefined : resolve(base, workDir)),
+    ...optional('workDir', pathOf('work_dir')),
     ...optional('keepTaskDirs', read.flag('keep_task_dirs')),
     ...optional('verbose', read.flag('verbose')),
     ...optional('json', read.flag('json')),
+    ...optional('tlsCa', pathOf('tls_ca')),
+    ...optional('tlsCert', pathOf('tls_cert')),
+    ...optional('tlsKey', pathOf('tls_key')),
     ...optional('command', read.command('command')),
   };
   return Object.freeze(config);

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { credentials as channelCredentials, logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
+import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { CommanderError } from 'commander';
-import { readKeyFile, TributaryError } from '@tributary/proto';
+import { readKeyFile, tlsChannelCredentials, TributaryError } from '@tributary/proto';
 import type { SigningKey } from '@tributary/proto';
 import { AdminClient } from '../admin-client.js';
 import { loadClientConfig } from '../config/client-config.js';
@@ -226,7 +226,7 @@ async function loadSigningKey(path: string): Promise<SigningKey> {
 async function tlsCredentials(tls: TlsFiles): Promise<ChannelCredentials> {
   const read = (path: string | undefined): Promise<Buffer | null> => (path === undefined ? Promise.resolve(null) : readFile(path));
   const [ca, key, cert] = await Promise.all([read(tls.caFile), read(tls.keyFile), read(tls.certFile)]);
-  return channelCredentials.createSsl(ca, key, cert);
+  return tlsChannelCredentials({ ca, key, cert });
 }
 
 /** Prints results and failures: human text, or exactly one JSON envelope on stdout. */
