@@ -120,9 +120,16 @@ function bash(script: string, home: string): Promise<CliResult> {
   });
 }
 
-describe('the CLI tour of the README, run as written', async () => {
+const DEV_COMMAND = 'tributary dev --dir ~/.tributary/dev';
+
+/**
+ * The README's tour, block by block; `tls` starts the stack with `dev --tls` and changes nothing
+ * else: the second shell learns the CA from the env file, as it learns the addresses.
+ */
+const tour = (tls: boolean) => async (): Promise<void> => {
   const blocks = await tourBlocks();
-  const [devBlock = '', shellBlock = '', ...steps] = blocks;
+  const [written = '', shellBlock = '', ...steps] = blocks;
+  const devBlock = tls ? written.replace(DEV_COMMAND, `${DEV_COMMAND} --tls`) : written;
   let home = '';
   let dev: ChildProcess | undefined;
   let devOutput = '';
@@ -148,7 +155,7 @@ describe('the CLI tour of the README, run as written', async () => {
   });
 
   it('starts the stack in one block and sets up the second shell in the next', () => {
-    expect(devBlock).toContain('tributary dev --dir ~/.tributary/dev');
+    expect(written).toContain(DEV_COMMAND);
     expect(shellBlock).toContain('. ~/.tributary/dev/env');
     expect(steps.length).toBeGreaterThanOrEqual(4);
     expect(devOutput).toContain('Tributary dev environment is up.');
@@ -159,6 +166,7 @@ describe('the CLI tour of the README, run as written', async () => {
     async (_step, _first, block) => {
       const r = await bash(`${shellBlock}\n${block}`, home);
       expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stderr).not.toContain('DEP0123');
     },
     120_000,
   );
@@ -178,4 +186,16 @@ describe('the CLI tour of the README, run as written', async () => {
     const r = await bash('git status --porcelain --untracked-files=all -- . | grep -E "\\.(key|safetensors)$|tributary-dev|tributary-tour" || true', home);
     expect(r.stdout).toBe('');
   });
-});
+
+  if (tls) {
+    it('serves the tour over TLS, the CA coming from the env file', async () => {
+      expect(devOutput).toContain('gRPC and NATS, certificates signed by the local CA');
+      const r = await bash(`${shellBlock}\necho "$TRIBUTARY_TLS_CA"`, home);
+      expect(r.stdout.trim()).toBe(join(home, '.tributary', 'dev', 'tls', 'ca.pem'));
+    });
+  }
+};
+
+describe('the CLI tour of the README, run as written', tour(false));
+
+describe('the CLI tour of the README, run as written against dev --tls', tour(true));
