@@ -1,16 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { createServer, connect as connectTcp, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { SiteClient } from '@tributary/client-sdk';
 import { AdminClient, loadServeConfig } from '@tributary/coordinator';
-import { encodeSafetensors, formatPublicKey, generateSigningKey, readKeyFile } from '@tributary/proto';
+import { encodeSafetensors, formatPublicKey, generateSigningKey, readKeyFile, writeKeyFile } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelopeOf, runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { rejection } from '../helpers/errors.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
+import { startSiteAgent } from '../site-agent/helpers.js';
 
 /** openssl is a Debian package; without it these suites are skipped, and nothing is installed. */
 const opensslAvailable = ((): boolean => {
@@ -154,5 +156,81 @@ describe.skipIf(!opensslAvailable)('tributary tls init and dev --tls', () => {
     const r = await runCli(['federation', 'list', '--json', '--coordinator', address, '--key', keyFile]);
     expect(r.code).toBe(1);
     expect(envelopeOf(r).error?.hint).toContain('--tls-ca');
+  });
+
+  describe('by IP address', () => {
+    /** The coordinator as 127.0.0.1:PORT, an IP its certificate names. */
+    let byIp = '';
+    let siteKeyFile = '';
+    /** Passes TCP through from 127.0.0.2 to the coordinator: the same server, at an IP its certificate does not name. */
+    let relay: Server;
+    let relayed = '';
+
+    beforeAll(async () => {
+      byIp = `127.0.0.1:${address.slice(address.lastIndexOf(':') + 1)}`;
+      const key = generateSigningKey('site-ip');
+      await admin.addSite({ name: 'site-ip', publicKey: key.publicKey, federations: ['secure'] });
+      siteKeyFile = join(dir, 'site-ip.key');
+      await writeKeyFile(siteKeyFile, key);
+      const [host, port] = [byIp.slice(0, byIp.lastIndexOf(':')), Number(byIp.slice(byIp.lastIndexOf(':') + 1))];
+      relay = createServer((inbound) => {
+        const outbound = connectTcp(port, host);
+        inbound.pipe(outbound).pipe(inbound);
+        inbound.on('error', () => outbound.destroy());
+        outbound.on('error', () => inbound.destroy());
+      });
+      await new Promise<void>((resolve) => relay.listen(0, '127.0.0.2', resolve));
+      relayed = `127.0.0.2:${(relay.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      await new Promise((resolve) => relay?.close(resolve));
+    });
+
+    it('lets the CLI call a coordinator named by IP, without the DEP0123 warning', async () => {
+      const r = await runCli(['federation', 'list', '--json', '--coordinator', byIp, '--key', keyFile, '--tls-ca', caFile], { withoutOuterSettings: true });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect((envelopeOf(r).result as Array<{ name: string }>).map((f) => f.name)).toContain('secure');
+      expect(r.stderr).not.toContain('DEP0123');
+    });
+
+    it('lets a site reach the coordinator and NATS by IP over TLS, without the DEP0123 warning', async () => {
+      expect(natsUrl).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
+      const site = startSiteAgent(['check', '--json', '--key', siteKeyFile, '--coordinator', byIp, '--nats', natsUrl, '--federation', 'secure'], { TRIBUTARY_TLS_CA: caFile });
+      expect(await site.exited, site.stdout() + site.stderr()).toBe(0);
+      const checks = (envelopeOf({ code: 0, stdout: site.stdout(), stderr: '' }).result as { checks: Array<{ check: string; ok: boolean }> }).checks;
+      expect(checks.map((c) => c.check)).toEqual(['key file', 'coordinator (gRPC)', 'WhoAmI', 'federation membership', 'NATS']);
+      expect(site.stderr()).not.toContain('DEP0123');
+    });
+
+    it('refuses the coordinator at an IP address its certificate does not name', async () => {
+      const r = await runCli(['federation', 'list', '--json', '--coordinator', relayed, '--key', keyFile, '--tls-ca', caFile], { withoutOuterSettings: true });
+      expect(r.code).toBe(1);
+      expect(envelopeOf(r).error?.code).toBe('UNAVAILABLE');
+      const site = startSiteAgent(['check', '--key', siteKeyFile, '--coordinator', relayed, '--nats', natsUrl, '--tls-ca', caFile]);
+      expect(await site.exited).toBe(1);
+      expect(site.stdout()).toMatch(/coordinator \(gRPC\)\s+FAIL .*IP: 127\.0\.0\.2 is not in the cert's list/);
+      expect(site.stderr()).not.toContain('DEP0123');
+    });
+  });
+
+  describe('tributary-site with a CA that did not sign the servers', () => {
+    it('check names the refused certificate and what to do', async () => {
+      const other = join(dir, 'certs', 'ca.pem');
+      const site = startSiteAgent(['check', '--key', keyFile, '--coordinator', address, '--nats', natsUrl, '--tls-ca', other]);
+      expect(await site.exited).toBe(1);
+      expect(site.stdout()).toContain('coordinator (gRPC)  FAIL');
+      expect(site.stdout()).toContain(`its certificate was refused: --tls-ca (${other}) must be the CA that signed it`);
+    });
+
+    it('run is refused before it waits for tasks, with the same hint', async () => {
+      const other = join(dir, 'certs', 'ca.pem');
+      const site = startSiteAgent(['run', '--json', '--key', keyFile, '--coordinator', address, '--nats', natsUrl, '--federation', 'secure', '--', 'true'], { TRIBUTARY_TLS_CA: other });
+      expect(await site.exited).toBe(1);
+      const { error } = envelopeOf({ code: 1, stdout: site.stdout(), stderr: '' });
+      expect(error?.code).toBe('UNAVAILABLE');
+      expect(error?.message).toContain('cannot reach the coordinator');
+      expect(error?.hint).toContain('its certificate was refused');
+      expect(site.stderr()).not.toContain('tributary-site: site');
+    });
   });
 });
