@@ -3,6 +3,7 @@ import type { RpcClient, SigningKey } from '@tributary/proto';
 import type { CompiledSiteClientOptions } from './options.js';
 import type { SiteLogger } from './logging.js';
 import type { NatsCredentialLease } from './nats-credentials.js';
+import type { SiteNatsConnection } from './nats-connection.js';
 
 /** What a connected site holds: its identity, both connections and its options. */
 export interface SiteSession {
@@ -17,6 +18,8 @@ export interface SiteSession {
   readonly options: CompiledSiteClientOptions;
   readonly logger: SiteLogger;
   readonly rpc: RpcClient;
+  /** The NATS connection, which follows the URLs the coordinator advertises; `nc` and `js` are its current ones. */
+  readonly nats: SiteNatsConnection;
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   /** The site's own NATS user, when the coordinator issues them (renewed in the background). */

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { connect as connectNats, credsAuthenticator, ErrorCode, NatsError } from 'nats';
-import type { ConnectionOptions, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import {
   PUBLIC_KEY_BYTES,
   Reason,
@@ -22,6 +20,7 @@ import { participate } from './participate.js';
 import type { Participant, ParticipateOptions } from './participate.js';
 import type { SiteSession } from './session.js';
 import { NatsCredentialLease } from './nats-credentials.js';
+import { SiteNatsConnection } from './nats-connection.js';
 import { linkSignals, raceAbort } from './signals.js';
 import { ActiveSiteTask } from './site-task.js';
 import { submitUpdate } from './submission.js';
@@ -90,7 +89,7 @@ export class SiteClient {
   static async connect(opts: SiteClientOptions): Promise<SiteClient> {
     const options = compileSiteClientOptions(opts);
     const { key, rpc } = await siteRpc(options.coordinator, options.key, options.credentials);
-    let nc: NatsConnection | undefined;
+    let nats: SiteNatsConnection | undefined;
     let natsCredentials: NatsCredentialLease | undefined;
     try {
       const who = await whoAmI(rpc, options, key);
@@ -99,8 +98,10 @@ export class SiteClient {
       if (who.natsCredentialsRequired && !hasOwnNatsCredentials(options.natsAuth)) {
         natsCredentials = await NatsCredentialLease.obtain({ rpc, logger: options.logger, retry: options.retry });
       }
-      nc = await openNats(options, site, natsCredentials);
-      natsCredentials?.start(nc);
+      nats = await SiteNatsConnection.open(options, site, natsCredentials);
+      const lease = natsCredentials;
+      lease?.start(nats.nc);
+      const connection = nats;
       const session: SiteSession = {
         site,
         key,
@@ -108,18 +109,27 @@ export class SiteClient {
         options,
         logger: options.logger,
         rpc,
-        nc,
-        js: nc.jetstream(),
-        ...(natsCredentials === undefined ? {} : { natsCredentials }),
+        nats: connection,
+        get nc() {
+          return connection.nc;
+        },
+        get js() {
+          return connection.js;
+        },
+        ...(lease === undefined ? {} : { natsCredentials: lease }),
       };
       const client = new SiteClient(session);
-      client.#watchConnection();
+      client.#watchConnection(nats.nc);
+      nats.onSwitch((nc) => {
+        lease?.start(nc);
+        client.#watchConnection(nc);
+      });
       options.logger.info({ site, coordinator: options.coordinator, nats: options.nats }, 'site connected');
       return client;
     } catch (err) {
       natsCredentials?.close();
       rpc.close();
-      if (nc !== undefined) await nc.close().catch(() => undefined);
+      if (nats !== undefined) await nats.nc.close().catch(() => undefined);
       throw TributaryError.from(err);
     }
   }
@@ -247,7 +257,7 @@ export class SiteClient {
   }
 
   async #shutdown(): Promise<void> {
-    const { nc, rpc, logger, natsCredentials } = this.#session;
+    const { nats, rpc, logger, natsCredentials } = this.#session;
     natsCredentials?.close();
     this.#closing.abort(
       TributaryError.cancelled('the site client is closing'),
@@ -258,12 +268,7 @@ export class SiteClient {
     await raceAbort(flushed, grace).catch(() => {
       logger.warn({}, 'metrics still buffered at close were dropped');
     });
-    try {
-      await raceAbort(nc.drain(), grace);
-    } catch (err) {
-      logger.debug({ err: describeError(err) }, 'NATS drain did not finish; closing');
-      await nc.close().catch(() => undefined);
-    }
+    await nats.close(grace);
     rpc.close();
     logger.info({ site: this.site }, 'site client closed');
   }
@@ -307,8 +312,8 @@ export class SiteClient {
   }
 
   /** Logs NATS disconnects and reconnects; ends with the connection. */
-  #watchConnection(): void {
-    const { nc, logger } = this.#session;
+  #watchConnection(nc: NatsConnection): void {
+    const { logger } = this.#session;
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect' || s.type === 'error') {
@@ -319,7 +324,7 @@ export class SiteClient {
       }
     })().catch(() => undefined);
     void nc.closed().then((err) => {
-      if (err !== undefined && !this.#closing.signal.aborted) {
+      if (err !== undefined && !this.#closing.signal.aborted && nc === this.#session.nc) {
         logger.warn({ err: describeError(err) }, 'NATS connection closed');
       }
     });
@@ -388,45 +393,4 @@ function coordinatorKeyOf(who: WhoAmIResponse__Output, options: CompiledSiteClie
 /** True when `natsAuth` names credentials (not only TLS files). */
 function hasOwnNatsCredentials(auth: CompiledNatsAuth | undefined): boolean {
   return auth !== undefined && (auth.user !== undefined || auth.token !== undefined || auth.credsFile !== undefined);
-}
-
-async function openNats(options: CompiledSiteClientOptions, site: string, lease: NatsCredentialLease | undefined): Promise<NatsConnection> {
-  const auth = options.natsAuth === undefined ? {} : await natsConnectionAuth(options.natsAuth);
-  // With issued credentials a reconnect refused for an expired JWT is retried: the lease renews it
-  // over gRPC, and the next attempt presents the fresh one (the lease ends the connection for good).
-  const issued = lease === undefined ? {} : { authenticator: lease.authenticator(), inboxPrefix: lease.inboxPrefix, ignoreAuthErrorAbort: true };
-  try {
-    return await connectNats({
-      servers: [...options.nats],
-      name: `tributary-site-${site}`,
-      maxReconnectAttempts: -1,
-      ...auth,
-      ...issued,
-    });
-  } catch (err) {
-    if (err instanceof NatsError && err.isAuthError()) {
-      throw TributaryError.of(
-        Reason.PERMISSION_DENIED,
-        `NATS at ${options.nats.join(', ')} refused the site's credentials (${lease !== undefined ? 'issued by the coordinator: is NATS running with its authority?' : options.natsAuth === undefined ? 'none given: set natsAuth' : 'check natsAuth'}): ${describeError(err)}`,
-        { cause: err },
-      );
-    }
-    const noTls = err instanceof NatsError && err.code === ErrorCode.ServerOptionNotAvailable;
-    throw TributaryError.of(
-      Reason.UNAVAILABLE,
-      `cannot connect to NATS at ${options.nats.join(', ')}: ${noTls ? 'the server does not offer TLS, which natsAuth.tls asks for' : describeError(err)}`,
-      { cause: err },
-    );
-  }
-}
-
-/** nats.js connection options of `natsAuth`; the .creds file is read here, at connect. */
-async function natsConnectionAuth(auth: CompiledNatsAuth): Promise<Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator' | 'tls'>> {
-  const creds = auth.credsFile === undefined ? undefined : await readFile(auth.credsFile, 'utf8');
-  return {
-    ...(auth.user === undefined ? {} : { user: auth.user, pass: auth.pass }),
-    ...(auth.token === undefined ? {} : { token: auth.token }),
-    ...(creds === undefined ? {} : { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) }),
-    ...(auth.tls === undefined ? {} : { tls: { ...auth.tls } }),
-  };
 }

@@ -106,6 +106,8 @@ async function prepareTask(
     session.logger.warn({ ...where, problem }, 'malformed task skipped');
     return undefined;
   }
+  // Before the task is handed out, so its metrics and update go where the coordinator listens.
+  await session.nats.follow(raw.natsUrls);
   const key = taskKey(raw);
   if (ledger.has(key)) {
     session.logger.debug(where, 'task already handled; skipped');

@@ -209,7 +209,7 @@ export class Coordinator {
           ? undefined
           : new SiteNatsCredentials({ authority, state, ttlMs: authoritySettings.siteCredentialTtlMs, metrics, logger });
       const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
-      const site = siteService({ state, blobs, catalog, engine, tasks, events, metrics, coordinatorKey: verdictKey, ...withNatsCredentials });
+      const site = siteService({ state, blobs, catalog, engine, tasks, events, metrics, coordinatorKey: verdictKey, natsAdvertise: opts.nats.advertise, ...withNatsCredentials });
       const host = opts.grpc.listen.slice(0, opts.grpc.listen.lastIndexOf(':'));
       const dashboardTls = opts.grpc.tls === undefined ? undefined : { cert: await readFile(opts.grpc.tls.certFile), key: await readFile(opts.grpc.tls.keyFile) };
       const dashboard =

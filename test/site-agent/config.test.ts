@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeSafetensors, writeKeyFile } from '@tributary/proto';
 import { addSite, sitesWatching, startStack, type Stack } from '../helpers/stack.js';
 import { toyModel } from '../helpers/training.js';
+import { readSiteConfig } from '../../client-sdk/src/site-agent/site-config.js';
 import { FIXTURES, startSiteAgent, type SiteAgentProcess } from './helpers.js';
 
 const TRAIN_PY = join(FIXTURES, 'train.py');
@@ -95,7 +96,20 @@ describe('tributary-site run --config', () => {
     const file = await configFile('federation: toy\nmax_task: 3\n');
     const a = startSiteAgent(['run', '--config', file]);
     expect(await a.exited).toBe(2);
-    expect(a.stderr()).toContain(`Error (USAGE): invalid config file ${file}: unknown key "max_task" (known keys: federation, coordinator, nats, key, max_tasks, work_dir, keep_task_dirs, verbose, json, command)`);
+    expect(a.stderr()).toContain(`Error (USAGE): invalid config file ${file}: unknown key "max_task" (known keys: federation, coordinator, nats, key, max_tasks, work_dir, keep_task_dirs, verbose, json, tls_ca, tls_cert, tls_key, command)`);
+  });
+
+  it('reads the TLS files of the file relative to its directory', async () => {
+    const file = await configFile('tls_ca: certs/ca.pem\ntls_cert: certs/site.pem\ntls_key: /etc/site/site-key.pem\n');
+    const config = await readSiteConfig(file, '/');
+    expect(config).toMatchObject({ tlsCa: join(work, 'certs', 'ca.pem'), tlsCert: join(work, 'certs', 'site.pem'), tlsKey: '/etc/site/site-key.pem' });
+  });
+
+  it('refuses a client certificate without its key, before connecting', async () => {
+    const file = await configFile(`federation: toy\ncoordinator: "127.0.0.1:1"\nnats: nats://127.0.0.1:1\nkey: site.key\ntls_cert: site.pem\ncommand: [true]\n`);
+    const a = startSiteAgent(['run', '--config', file]);
+    expect(await a.exited).toBe(2);
+    expect(a.stderr()).toContain('Error (USAGE): --tls-cert and --tls-key go together');
   });
 
   it('refuses a value of the wrong type, naming the key', async () => {

@@ -35,6 +35,8 @@ export interface SiteServiceDeps {
   coordinatorKey: Pick<SigningKey, 'publicKey' | 'keyId'>;
   /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
   natsCredentials?: SiteNatsCredentials;
+  /** The NATS URLs told to sites on every task, so they follow a NATS that moved. */
+  natsAdvertise: readonly string[];
 }
 
 /** SiteService: thin handlers that check the caller and delegate. */
@@ -103,12 +105,13 @@ async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, dep
   });
   deps.metrics.connectedSites.inc();
   try {
+    const natsUrls = [...deps.natsAdvertise];
     const open = deps.engine.openTaskFor(req.federation, site.name);
-    if (open) yield open;
+    if (open) yield { ...open, natsUrls };
     for (;;) {
       const task = await queue.next(ctx.signal);
       if (!task) return;
-      yield task;
+      yield { ...task, natsUrls };
     }
   } finally {
     unsubscribe();
@@ -132,5 +135,6 @@ function runEndedTask(run: Run__Output): Task__Output {
     modelSpec: null,
     runStatus: run.status,
     runMessage: run.failureReason,
+    natsUrls: [],
   };
 }

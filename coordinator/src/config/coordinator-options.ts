@@ -36,6 +36,13 @@ export interface CoordinatorOptions {
   nats: string | string[];
   /** Extra options for the NATS connection (credentials, TLS). */
   natsOptions?: CoordinatorNatsOptions;
+  /**
+   * The NATS URL(s) sites are told on every task (nats:// or tls://, at most 8, no credentials):
+   * a site using other URLs switches to these, so sites follow a NATS that moved. Set it when
+   * sites reach NATS at another address than the coordinator does.
+   * @default `nats` without any user or password in it
+   */
+  natsAdvertise?: string | string[];
   /** Raw 32-byte Ed25519 public keys with admin rights (the bootstrap admins). */
   adminKeys: Uint8Array[];
   /** TLS for gRPC: PEM certificate chain and private key files. @default plaintext */
@@ -190,6 +197,8 @@ export interface CompiledCoordinatorOptions {
   readonly nats: {
     readonly servers: readonly string[];
     readonly options: Readonly<CoordinatorNatsOptions>;
+    /** Told to sites on every task. */
+    readonly advertise: readonly string[];
   };
   readonly auth: {
     readonly skewMs: number;
@@ -340,6 +349,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
     nats: Object.freeze({
       servers: Object.freeze(natsServers(opts.nats)),
       options: Object.freeze({ ...opts.natsOptions }),
+      advertise: Object.freeze(natsAdvertise(opts)),
     }),
     auth: Object.freeze({
       skewMs: duration('authSkew', opts.authSkew, d.authSkewMs),
@@ -463,6 +473,32 @@ function natsServers(v: unknown): string[] {
     throw invalidValue(label('nats'), v, 'expected a NATS URL, or an array of them');
   }
   return parseNatsServers(v, label('nats'));
+}
+
+/** Most URLs advertised to sites. */
+export const MAX_ADVERTISED_NATS_URLS = 8;
+
+/**
+ * What sites are told: the given URLs, checked (nats:// or tls://, no credentials); by default
+ * the coordinator's own, less any credentials in them and those of other schemes.
+ */
+function natsAdvertise(opts: CoordinatorOptions): string[] {
+  const given = opts.natsAdvertise;
+  if (given === undefined) {
+    return natsServers(opts.nats)
+      .map((url) => (/^[a-z]+:\/\//.test(url) ? url : `nats://${url}`).replace(/^([a-z]+:\/\/)[^@/]*@/, '$1'))
+      .filter((url) => /^(?:nats|tls):\/\//.test(url))
+      .slice(0, MAX_ADVERTISED_NATS_URLS);
+  }
+  if (typeof given !== 'string' && !(Array.isArray(given) && given.every((s) => typeof s === 'string'))) {
+    throw invalidValue(label('natsAdvertise'), given, 'expected a NATS URL, or an array of them');
+  }
+  const urls = parseNatsServers(given, label('natsAdvertise'));
+  if (urls.length > MAX_ADVERTISED_NATS_URLS) throw invalidValue(label('natsAdvertise'), given, `expected at most ${MAX_ADVERTISED_NATS_URLS} URLs`);
+  for (const url of urls) {
+    if (!/^(?:nats|tls):\/\/[^@]+$/.test(url)) throw invalidValue(label('natsAdvertise'), url, 'expected nats://HOST:PORT or tls://HOST:PORT, without credentials: sites are told it');
+  }
+  return urls;
 }
 
 function adminKeys(v: unknown): Uint8Array[] {

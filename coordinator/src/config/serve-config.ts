@@ -35,6 +35,7 @@ export const SERVE_CONFIG_KEYS = [
   'nats_tls_key',
   'nats_authority',
   'nats_replicas',
+  'nats_advertise',
   'admin_keys',
   'log_level',
   'metrics_port',
@@ -70,6 +71,8 @@ export interface ServeConfig {
   readonly natsAuthority?: string;
   /** JetStream replicas of the data plane's streams (3 on a 3-node cluster). @default new streams get 1, existing ones keep theirs */
   readonly natsReplicas?: number;
+  /** The NATS URLs sites are told on every task. @default `nats` without credentials */
+  readonly natsAdvertise?: readonly string[];
   /** Public keys allowed to call AdminService; at least one. */
   readonly adminKeys: readonly Uint8Array[];
   /** Key ids of `adminKeys`, in the same order. */
@@ -159,6 +162,9 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
   const natsSetting = layers.list('nats');
   const nats = natsSetting === undefined ? [SERVE_DEFAULTS.nats] : parseNatsServers(natsSetting.value, natsSetting.what);
 
+  const advertiseSetting = layers.list('nats_advertise');
+  const natsAdvertise = advertiseSetting === undefined ? undefined : parseNatsServers(advertiseSetting.value, advertiseSetting.what);
+
   const natsCredentials = await loadNatsCredentials(layers);
   const natsTls = loadTlsFiles(layers, { ca: 'nats_tls_ca', cert: 'nats_tls_cert', key: 'nats_tls_key' });
 
@@ -232,6 +238,7 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
     ...(natsTls === undefined ? {} : { natsTls }),
     ...(natsAuthority === undefined ? {} : { natsAuthority }),
     ...(natsReplicas === undefined ? {} : { natsReplicas }),
+    ...(natsAdvertise === undefined ? {} : { natsAdvertise: Object.freeze(natsAdvertise) }),
     adminKeys: Object.freeze(adminKeys),
     adminKeyIds: Object.freeze(adminKeyIds),
     logLevel,
@@ -254,6 +261,7 @@ export function coordinatorOptionsOf(config: ServeConfig, logger?: Logger): Coor
     dataDir: config.dataDir,
     grpcListen: config.grpcListen,
     nats: [...config.nats],
+    ...(config.natsAdvertise === undefined ? {} : { natsAdvertise: [...config.natsAdvertise] }),
     adminKeys: [...config.adminKeys],
     metricsPort: config.metricsPort,
     ...(config.httpPort === 0 ? {} : { httpPort: config.httpPort }),

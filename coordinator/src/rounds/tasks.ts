@@ -17,6 +17,8 @@ export function trainingTask(active: ActiveRun, round: RoundRecord): Task__Outpu
     modelSpec: { tensors: active.strategy.heterogeneous ? [] : active.federation.modelSpec },
     runStatus: 'RUN_STATUS_RUNNING',
     runMessage: '',
+    // SiteService stamps the advertised NATS URLs on every task it sends.
+    natsUrls: [],
   };
 }
 
@@ -35,5 +37,7 @@ export function evaluationTask(active: ActiveRun, round: RoundRecord, deadlineAt
     modelSpec: { tensors: active.strategy.heterogeneous ? [] : active.federation.modelSpec },
     runStatus: 'RUN_STATUS_RUNNING',
     runMessage: '',
+    // SiteService stamps the advertised NATS URLs on every task it sends.
+    natsUrls: [],
   };
 }

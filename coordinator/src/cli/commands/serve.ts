@@ -43,6 +43,7 @@ export default defineCommand({
       .option('--nats-tls-cert <file>', 'client certificate (PEM) for NATS mutual TLS, with --nats-tls-key')
       .option('--nats-tls-key <file>', 'client private key (PEM) for NATS mutual TLS')
       .option('--nats-authority <dir>', 'NATS authority directory (`tributary nats init`): sites get their own short-lived NATS users from the coordinator')
+      .option('--nats-advertise <urls>', 'NATS URL(s) told to sites on every task, comma-separated, nats:// or tls:// (default: --nats without credentials); sites switch to them')
       .option('--nats-replicas <n>', 'JetStream replicas of the streams it creates: 3 on a 3-node NATS cluster (default 1)')
       .option('--admin-key <key>', 'admin public key (base64) or key file; repeatable', collect)
       .option('--metrics-port <port>', 'Prometheus metrics port; 0 = off (default 0)')
@@ -74,6 +75,7 @@ export default defineCommand({
       natsTlsKey: optString(raw, 'natsTlsKey'),
       natsAuthority: optString(raw, 'natsAuthority'),
       natsReplicas: optString(raw, 'natsReplicas'),
+      natsAdvertise: optString(raw, 'natsAdvertise'),
       adminKeys: adminKeys.length === 0 ? undefined : adminKeys,
       logLevel: optString(raw, 'logLevel'),
       metricsPort: optString(raw, 'metricsPort'),

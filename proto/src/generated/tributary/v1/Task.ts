@@ -17,6 +17,7 @@ export interface Task {
   'modelSpec'?: (_tributary_v1_ModelSpec | null);
   'runStatus'?: (_tributary_v1_RunStatus);
   'runMessage'?: (string);
+  'natsUrls'?: (string)[];
 }
 
 export interface Task__Output {
@@ -32,4 +33,5 @@ export interface Task__Output {
   'modelSpec': (_tributary_v1_ModelSpec__Output | null);
   'runStatus': (_tributary_v1_RunStatus__Output);
   'runMessage': (string);
+  'natsUrls': (string)[];
 }
