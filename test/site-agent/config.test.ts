@@ -106,7 +106,7 @@ describe('tributary-site run --config', () => {
   });
 
   it('refuses a client certificate without its key, before connecting', async () => {
-    const file = await configFile(`federation: toy\ncoordinator: "127.0.0.1:1"\nnats: nats://127.0.0.1:1\nkey: site.key\ntls_cert: site.pem\ncommand: [true]\n`);
+    const file = await configFile(`federation: toy\ncoordinator: "127.0.0.1:1"\nnats: nats://127.0.0.1:1\nkey: site.key\ntls_cert: site.pem\ncommand: ["true"]\n`);
     const a = startSiteAgent(['run', '--config', file]);
     expect(await a.exited).toBe(2);
     expect(a.stderr()).toContain('Error (USAGE): --tls-cert and --tls-key go together');
