@@ -162,7 +162,7 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
 }
 
 /** Generates keys for `names` and adds them as sites of `federation`. */
-export async function addSites(stack: ProcessStack, federation: string, names: string[]): Promise<Record<string, SigningKey>> {
+export async function addSites(stack: Pick<ProcessStack, 'admin'>, federation: string, names: string[]): Promise<Record<string, SigningKey>> {
   const keys: Record<string, SigningKey> = {};
   for (const name of names) {
     const key = generateSigningKey(name);
