@@ -19,6 +19,7 @@ import { Catalog } from './federations/catalog.js';
 import { Dashboard } from './dashboard/index.js';
 import { loadCoordinatorKey } from './identity/coordinator-key.js';
 import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
+import { PayloadSweeper } from './ingest/payload-sweeper.js';
 import { NatsAuthority } from './nats-auth/authority.js';
 import { SiteNatsCredentials } from './sites/nats-credentials.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
@@ -53,6 +54,7 @@ export class Coordinator {
       dashboard: Dashboard | undefined;
       tracker: RunTracker;
       trackingOutbox: TrackingOutbox;
+      payloadSweeper: PayloadSweeper;
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
       nonces: BucketedNonceStore;
@@ -194,6 +196,16 @@ export class Coordinator {
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
+      // Abandoned uploads (no manifest ever came, or a purge after the verdict failed) leave the payload stream.
+      const payloadSweeper = new PayloadSweeper({
+        jsm: await nc.jetstreamManager(),
+        state,
+        logger,
+        updateConsumer: UPDATE_CONSUMER,
+        abandonAfterMs: 2 * opts.ingest.payloadTimeoutMs,
+      });
+      payloadSweeper.start();
+      cleanup.unshift(() => payloadSweeper.stop());
       // After a failed state write nothing more may be accepted: the manifests stay in the stream
       // for the restarted coordinator, and health says why.
       state.onFailure((failure) => {
@@ -250,7 +262,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort, dashboardPort: dashboard?.port }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingOutbox, trackingStore, metricIngest, nonces, verdictKey, authority, audit });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingOutbox, payloadSweeper, trackingStore, metricIngest, nonces, verdictKey, authority, audit });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -298,6 +310,7 @@ export class Coordinator {
       });
     });
     await p.ingest.stop();
+    await p.payloadSweeper.stop();
     await p.metricIngest.stop();
     await p.engine.stop();
     await p.tracker.stop();
