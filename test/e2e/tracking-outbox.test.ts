@@ -112,6 +112,34 @@ describe('a tracking outage: an MLflow tracking server (REST contract fake) down
     await expectEverythingOnce(live, runId);
   }, 180_000);
 
+  it('records a write the server refuses with INVALID_PARAMETER_VALUE (400), does not retry it, and delivers the rest', async () => {
+    const live = stack as ProcessStack;
+    const { runId, round } = await federation(live);
+    await round(1);
+    await eventually(async () => ((await trackingHealth(live)).outboxDepth === 0 && fake.requestsTo('runs/log-batch').length > 0 ? true : undefined), 60_000);
+    // The next request is round 2's record.
+    fake.answerNext({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE', message: 'Invalid value for metric' } });
+    await round(2);
+    await round(3);
+    await live.admin.waitForRun(runId);
+    const reader = MlflowRestStore.create({ uri: fake.url, env: {}, maxRetries: 0 });
+    try {
+      const experiment = await reader.getExperimentByName(FEDERATION);
+      const tracked = await eventually(async () => {
+        const page = await reader.searchRuns({ experimentIds: [experiment.experimentId] });
+        return page.runs[0]?.info.status === 'FINISHED' ? page.runs[0] : undefined;
+      }, 60_000);
+      expect(tracked.data.tags['tributary.round.2.tracking_dropped']).toContain('INVALID_PARAMETER_VALUE');
+      expect((await reader.getMetricHistory(tracked.info.runId, 'sites_accepted')).metrics.map((m) => m.step)).toEqual([1, 3]);
+    } finally {
+      await reader.close();
+    }
+    const carryingRound2 = fake.requestsTo('runs/log-batch').filter((r) => ((r.body as { metrics?: Array<{ key: string; step: string | number }> }).metrics ?? []).some((m) => m.key === 'sites_accepted' && Number(m.step) === 2));
+    expect(carryingRound2).toHaveLength(1);
+    expect(await trackingHealth(live)).toMatchObject({ outboxDepth: 0, refusedWrites: 1 });
+    expect(metricValue(await live.metricsText(), 'tributary_tracking_writes_refused_total', 'reason="INVALID_PARAMETER_VALUE"')).toBe(1);
+  }, 180_000);
+
   it('delivers them after a kill -9 of the coordinator while the server answered 503, none lost or duplicated', async () => {
     const live = stack as ProcessStack;
     const { runId, round } = await federation(live);

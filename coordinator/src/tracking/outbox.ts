@@ -103,8 +103,8 @@ export class TrackingOutbox {
     return this.cursors.get(runId);
   }
 
-  /** Appends writes and moves the run's cursor, in one synced batch. */
-  async enqueue(runId: string, writes: readonly OutboxWrite[], cursor: OutboxCursor, now = Date.now()): Promise<void> {
+  /** Appends writes and moves the run's cursor (when given: a note leaves it as it is), in one synced batch. */
+  async enqueue(runId: string, writes: readonly OutboxWrite[], cursor: OutboxCursor | undefined, now = Date.now()): Promise<void> {
     const ops: LevelBatchOp[] = [];
     let seq = this.nextSeq;
     for (const write of writes) {
@@ -112,7 +112,7 @@ export class TrackingOutbox {
       ops.push({ type: 'put', sublevel: this.entries, key: seqKey(seq), value: entry });
       seq += 1;
     }
-    ops.push({ type: 'put', sublevel: this.cursors, key: runId, value: cursor });
+    if (cursor !== undefined) ops.push({ type: 'put', sublevel: this.cursors, key: runId, value: cursor });
     ops.push({ type: 'put', sublevel: this.meta, key: 'next-seq', value: seq });
     await this.db.batch(ops, { sync: true });
     this.nextSeq = seq;

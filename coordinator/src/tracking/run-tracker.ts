@@ -357,8 +357,8 @@ export class RunTracker {
       await this.refused(entry, e.reason, e.message);
       if (write.kind === 'round') {
         // The run says its round's record is missing, so the next rounds and the status still land.
-        const cursor = (await outbox.cursor(write.runId)) ?? { round: write.round, ended: false };
-        await outbox.enqueue(write.runId, [{ kind: 'note', runId: write.runId, batch: { tags: [{ key: `tributary.round.${write.round}.tracking_dropped`, value: clip(`${e.reason}: ${e.message}`) }] } }], cursor);
+        // The cursor is the syncs' alone: a note leaves it as it is.
+        await outbox.enqueue(write.runId, [{ kind: 'note', runId: write.runId, batch: { tags: [{ key: `tributary.round.${write.round}.tracking_dropped`, value: clip(`${e.reason}: ${e.message}`) }] } }], undefined);
       }
       return true;
     }
