@@ -112,6 +112,22 @@ describe('a tracking outage: an MLflow tracking server (REST contract fake) down
     await expectEverythingOnce(live, runId);
   }, 180_000);
 
+  it('stops on SIGTERM with exit code 0 while the server is down, and the next start delivers what waited', async () => {
+    const live = stack as ProcessStack;
+    const { runId, round } = await federation(live);
+    await round(1);
+    await fake.goDown();
+    await round(2);
+    await eventually(async () => ((await trackingHealth(live)).outboxDepth > 0 ? true : undefined), 60_000);
+    // The flush gives up after trackingFlushTimeout; the writes stay in the outbox.
+    expect(await live.terminateCoordinator()).toBe(0);
+    await live.startCoordinator();
+    await fake.comeBack();
+    await round(3);
+    await live.admin.waitForRun(runId);
+    await expectEverythingOnce(live, runId);
+  }, 180_000);
+
   it('records a write the server refuses with INVALID_PARAMETER_VALUE (400), does not retry it, and delivers the rest', async () => {
     const live = stack as ProcessStack;
     const { runId, round } = await federation(live);
