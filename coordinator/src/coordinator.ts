@@ -19,6 +19,7 @@ import { Catalog } from './federations/catalog.js';
 import { Dashboard } from './dashboard/index.js';
 import { loadCoordinatorKey } from './identity/coordinator-key.js';
 import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
+import { PayloadSweeper } from './ingest/payload-sweeper.js';
 import { NatsAuthority } from './nats-auth/authority.js';
 import { SiteNatsCredentials } from './sites/nats-credentials.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
@@ -26,7 +27,7 @@ import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
 import { BlobStore, LevelStateStore } from './state/index.js';
 import { ensurePrivateDirectory } from './config/private-file.js';
-import { RunTracker, TrackingStoreRegistry, type TrackingStore } from './tracking/index.js';
+import { RunTracker, TrackingOutbox, TrackingStoreRegistry, type TrackingStore } from './tracking/index.js';
 import { loadStrategyPlugin } from './plugins/index.js';
 import { builtinStrategies } from './strategies/index.js';
 
@@ -52,6 +53,8 @@ export class Coordinator {
       metricsServer?: HttpServer;
       dashboard: Dashboard | undefined;
       tracker: RunTracker;
+      trackingOutbox: TrackingOutbox;
+      payloadSweeper: PayloadSweeper;
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
       nonces: BucketedNonceStore;
@@ -138,7 +141,20 @@ export class Coordinator {
       }
       const trackingStore = await trackingRegistry.open(opts.tracking.uri);
       cleanup.unshift(() => trackingStore.close());
-      const tracker = new RunTracker({ store: trackingStore, state, events, logger, retryDelayMs: opts.tracking.retryDelayMs });
+      const trackingOutbox = await TrackingOutbox.open(join(opts.dataDir, 'tracking-outbox'));
+      cleanup.unshift(() => trackingOutbox.close());
+      const tracker = new RunTracker({
+        store: trackingStore,
+        state,
+        events,
+        logger,
+        outbox: trackingOutbox,
+        metrics,
+        retryDelayMs: opts.tracking.retryDelayMs,
+        retryMaxDelayMs: opts.tracking.retryMaxDelayMs,
+        flushTimeoutMs: opts.tracking.flushTimeoutMs,
+      });
+      metrics.addHealthDetail('tracking', () => tracker.health());
       await tracker.start();
       cleanup.unshift(() => tracker.stop());
       const metricEvents = new MetricEventBus();
@@ -180,6 +196,16 @@ export class Coordinator {
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
+      // Abandoned uploads (no manifest ever came, or a purge after the verdict failed) leave the payload stream.
+      const payloadSweeper = new PayloadSweeper({
+        jsm: await nc.jetstreamManager(),
+        state,
+        logger,
+        updateConsumer: UPDATE_CONSUMER,
+        abandonAfterMs: 2 * opts.ingest.payloadTimeoutMs,
+      });
+      payloadSweeper.start();
+      cleanup.unshift(() => payloadSweeper.stop());
       // After a failed state write nothing more may be accepted: the manifests stay in the stream
       // for the restarted coordinator, and health says why.
       state.onFailure((failure) => {
@@ -236,7 +262,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort, dashboardPort: dashboard?.port }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingStore, metricIngest, nonces, verdictKey, authority, audit });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingOutbox, payloadSweeper, trackingStore, metricIngest, nonces, verdictKey, authority, audit });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -284,10 +310,14 @@ export class Coordinator {
       });
     });
     await p.ingest.stop();
+    await p.payloadSweeper.stop();
     await p.metricIngest.stop();
     await p.engine.stop();
     await p.tracker.stop();
     await p.trackingStore.close().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));
+    // Closing the store ends a delivery still in flight; its entry stays for the next start.
+    await p.tracker.settled();
+    await p.trackingOutbox.close().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'tracking outbox did not close cleanly'));
     await p.nc.drain().catch(() => p.nc.close());
     await p.authority?.close();
     // Last of the writers: calls and refusals are over, and the closing head covers them all.

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { MemoryTrackingStore } from '@tributary/coordinator';
 import { compileCoordinatorOptions } from '../../coordinator/src/config/coordinator-options.js';
 import { METRIC_CONSUMER, MetricEventBus, MetricIngest, ensureStreams } from '../../coordinator/src/ingest/index.js';
@@ -5,6 +6,7 @@ import { silentLogger } from '../../coordinator/src/observability/logger.js';
 import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
 import { RunEventBus } from '../../coordinator/src/rounds/events.js';
 import type { LevelStateStore } from '../../coordinator/src/state/index.js';
+import { TrackingOutbox } from '../../coordinator/src/tracking/outbox.js';
 import { RunTracker } from '../../coordinator/src/tracking/run-tracker.js';
 import {
   STREAM_METRICS,
@@ -68,6 +70,7 @@ describe('MetricIngest', () => {
   let state: LevelStateStore;
   let store: MemoryTrackingStore;
   let tracker: RunTracker;
+  let outbox: TrackingOutbox;
   let flaky: FlakyTracker;
   let metrics: CoordinatorMetrics;
   let ingest: MetricIngest;
@@ -95,7 +98,8 @@ describe('MetricIngest', () => {
       { kind: 'federation', value: { name: FED, description: '', settings: null as never, modelSpec: [], createdAtMs: 1, latestVersion: 1 } },
     ]);
     store = MemoryTrackingStore.create();
-    tracker = new RunTracker({ store, state, events: new RunEventBus(), logger: silentLogger() });
+    outbox = await TrackingOutbox.open(join(plane.dir, 'tracking-outbox'));
+    tracker = new RunTracker({ store, state, events: new RunEventBus(), logger: silentLogger(), outbox });
     flaky = new FlakyTracker(tracker);
     metrics = new CoordinatorMetrics();
     bus.subscribe(FED, (e) => events.push(e));
@@ -105,6 +109,7 @@ describe('MetricIngest', () => {
 
   afterAll(async () => {
     await ingest?.stop();
+    await outbox?.close();
     await plane?.stop();
     await store?.close();
   });

@@ -26,7 +26,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000, minUploadBytesPerSecond: 2 ** 20, minUploadMs: 60_000, ackWaitMs: 15_000, maxDeliveries: 5, retryDelayMs: 2_000, pullAheadBytes: 16 * 2 ** 20, stopTimeoutMs: 10_000 });
     expect(o.metricIngest).toMatchObject({ flushIntervalMs: 100, maxBatchPoints: 5_000, ackWaitMs: 30_000, maxPointsPerBatch: 10_000 });
     expect(o.streams).toEqual({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 });
-    expect(o.tracking).toEqual({ uri: 'level:///var/lib/tributary/tracking', plugins: [], retryDelayMs: 5_000 });
+    expect(o.tracking).toEqual({ uri: 'level:///var/lib/tributary/tracking', plugins: [], retryDelayMs: 1_000, retryMaxDelayMs: 30_000, flushTimeoutMs: 5_000 });
     expect(o.strategyPlugins).toEqual([]);
   });
 

@@ -41,8 +41,8 @@ export interface ProcessStack {
   heldManifests(): Promise<number>;
   /** The coordinator's Prometheus text. */
   metricsText(): Promise<string>;
-  /** The coordinator's /healthz answer: HTTP status and JSON body. */
-  healthz(): Promise<{ status: number; body: { status: string; reason?: string; message?: string } }>;
+  /** The coordinator's /healthz answer: HTTP status and JSON body (with the parts' details, e.g. `tracking`). */
+  healthz(): Promise<{ status: number; body: HealthzBody }>;
   /** SIGTERM, as a service manager stops it; resolves with the exit code (or signal). */
   terminateCoordinator(): Promise<number | string>;
   /** SIGKILL: the coordinator gets no chance to finish anything. */
@@ -52,6 +52,15 @@ export interface ProcessStack {
   /** Stops nats-server (SIGTERM) and starts it again on the same port, with its storage or, with `wipe`, without it. */
   restartNats(opts?: { wipe?: boolean }): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** What /healthz answers. */
+export interface HealthzBody {
+  status: string;
+  reason?: string;
+  message?: string;
+  /** The tracking outbox: writes waiting for the store, and those it refused. */
+  tracking?: { outboxDepth: number; oldestWaitingSeconds: number; refusedWrites: number; lastError?: string };
 }
 
 export async function startProcessStack(overrides: ChildCoordinatorOptions = {}): Promise<ProcessStack> {
@@ -94,7 +103,7 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
     },
     async healthz() {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
-      return { status: res.status, body: (await res.json()) as { status: string; reason?: string; message?: string } };
+      return { status: res.status, body: (await res.json()) as HealthzBody };
     },
     async terminateCoordinator() {
       stack.admin.close();
@@ -153,7 +162,7 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
 }
 
 /** Generates keys for `names` and adds them as sites of `federation`. */
-export async function addSites(stack: ProcessStack, federation: string, names: string[]): Promise<Record<string, SigningKey>> {
+export async function addSites(stack: Pick<ProcessStack, 'admin'>, federation: string, names: string[]): Promise<Record<string, SigningKey>> {
   const keys: Record<string, SigningKey> = {};
   for (const name of names) {
     const key = generateSigningKey(name);

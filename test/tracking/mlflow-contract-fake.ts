@@ -9,7 +9,10 @@
  * and it keeps everything in memory.
  *
  * For request tests it records every request, and can be told to answer the next requests with
- * given statuses (to exercise retries) or to require an Authorization header.
+ * given statuses (to exercise retries) or to require an Authorization header. For outage tests it
+ * can go down (connections refused) and come back on the same port with its data, or answer
+ * every request 503 TEMPORARILY_UNAVAILABLE while `unavailable` is set, as an MLflow server
+ * behind a load balancer does while it restarts.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -28,6 +31,8 @@ export interface RecordedRequest {
   raw: string;
   /** Parsed JSON body (undefined for GET or unparsable bodies). */
   body: unknown;
+  /** HTTP status answered, once answered. */
+  status?: number;
 }
 
 export interface CannedAnswer {
@@ -126,6 +131,9 @@ export class MlflowContractFake {
   readonly requests: RecordedRequest[] = [];
   /** When set, requests without exactly this Authorization header get 401. */
   requiredAuthorization: string | undefined;
+  /** While set, every request is answered 503 TEMPORARILY_UNAVAILABLE (and not recorded). */
+  unavailable = false;
+  private port = 0;
   private readonly canned: CannedAnswer[] = [];
   private experiments = new Map<string, Experiment>();
   private runs = new Map<string, FakeRun>();
@@ -139,12 +147,29 @@ export class MlflowContractFake {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void fake.handle(req, res));
     fake.reset();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    fake.port = (server.address() as AddressInfo).port;
     return fake;
   }
 
   get url(): string {
-    const { port } = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Stops listening: connections are refused until comeBack(); the data stays. */
+  async goDown(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Listens again on the same port, with the data it had. */
+  async comeBack(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   /** Forgets everything but the Default experiment (id 0), as a fresh MLflow server. */
@@ -197,9 +222,8 @@ export class MlflowContractFake {
     } catch {
       body = undefined;
     }
-    this.requests.push({ method: req.method ?? '', path: url.pathname, query, headers: { ...req.headers }, raw, body });
-
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
+      recorded.status = status;
       const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
       res.writeHead(status, {
         'content-type': typeof payload === 'string' ? 'text/plain' : 'application/json',
@@ -207,6 +231,13 @@ export class MlflowContractFake {
       });
       res.end(text);
     };
+
+    const recorded: RecordedRequest = { method: req.method ?? '', path: url.pathname, query, headers: { ...req.headers }, raw, body };
+    if (this.unavailable) {
+      send(503, { error_code: 'TEMPORARILY_UNAVAILABLE', message: 'The service is temporarily unavailable.' });
+      return;
+    }
+    this.requests.push(recorded);
 
     const canned = this.canned.shift();
     if (canned !== undefined) {

@@ -62,8 +62,12 @@ export interface CoordinatorOptions {
   trackingUri?: string;
   /** Modules registering tracking store schemes, loaded before the store opens. @default [] */
   trackingPlugins?: string[];
-  /** Wait before logging a run into the tracking store again after a failure. @default '5s' */
+  /** First wait before the tracking outbox retries a write the store did not take; doubles after each failure. @default '1s' */
   trackingRetryDelay?: Duration;
+  /** Longest wait between tracking outbox retries. @default '30s' */
+  trackingRetryMaxDelay?: Duration;
+  /** Longest time a graceful stop spends delivering the tracking outbox (the rest waits for the next start). @default '5s' */
+  trackingFlushTimeout?: Duration;
   /** Largest accepted clock difference of a signed call. @default '5m' */
   authSkew?: Duration;
   /**
@@ -249,6 +253,8 @@ export interface CompiledCoordinatorOptions {
     readonly uri: string;
     readonly plugins: readonly string[];
     readonly retryDelayMs: number;
+    readonly retryMaxDelayMs: number;
+    readonly flushTimeoutMs: number;
   };
   readonly strategyPlugins: readonly string[];
   readonly audit: {
@@ -308,7 +314,9 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   metricMaxPointsPerBatch: 10_000,
   metricRetryBaseMs: 500,
   metricRetryMaxMs: 30_000,
-  trackingRetryDelayMs: 5_000,
+  trackingRetryDelayMs: 1_000,
+  trackingRetryMaxDelayMs: 30_000,
+  trackingFlushTimeoutMs: 5_000,
   siteCredentialTtlMs: DEFAULT_SITE_CREDENTIAL_TTL_MS,
   maxCredentialsPerSite: 64,
   auditSegmentBytes: 16 * 2 ** 20,
@@ -391,6 +399,8 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       uri: opts.trackingUri === undefined ? `level://${join(dataDir, 'tracking')}` : text('trackingUri', opts.trackingUri),
       plugins: Object.freeze(list('trackingPlugins', opts.trackingPlugins)),
       retryDelayMs: duration('trackingRetryDelay', opts.trackingRetryDelay, d.trackingRetryDelayMs),
+      retryMaxDelayMs: duration('trackingRetryMaxDelay', opts.trackingRetryMaxDelay, d.trackingRetryMaxDelayMs),
+      flushTimeoutMs: duration('trackingFlushTimeout', opts.trackingFlushTimeout, d.trackingFlushTimeoutMs),
     }),
     strategyPlugins: Object.freeze(list('strategyPlugins', opts.strategyPlugins)),
     audit: Object.freeze({

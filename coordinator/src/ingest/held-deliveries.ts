@@ -14,14 +14,16 @@ const ACK_SUBJECT = /^\$JS\.ACK\.[!-~]{1,512}$/;
  * The manifests this coordinator holds (delivered, not yet settled), kept in a file of the data
  * directory: after a crash, the next coordinator on the same directory hands them back to the
  * consumer at once (a NAK on each delivery's ack subject), so their slots of `max_ack_pending`
- * are free in milliseconds rather than after the ack wait. The file is rewritten as deliveries
- * come and go, without fsync: a process crash keeps the page cache, and after a power loss the
- * ack wait frees the slots anyway.
+ * are free in milliseconds rather than after the ack wait. The file is rewritten (synced, then
+ * renamed) as deliveries come and go; a delivery is processed only once a rewrite that lists it
+ * is on disk, so a kill -9 at any point of its processing still hands it back. Settlements are
+ * not waited for: a settled delivery still listed only gets a NAK it ignores.
  */
 export class HeldDeliveries {
   private readonly held = new Set<string>();
   private writing: Promise<void> = Promise.resolve();
-  private dirty = false;
+  /** The rewrite queued and not started yet: it will list whatever is held when it starts. */
+  private queued: Promise<void> | undefined;
   /** Set once the deliveries were handed back: later settlements no longer matter. */
   private released = false;
 
@@ -60,23 +62,25 @@ export class HeldDeliveries {
     this.held.clear();
     for (const subject of subjects) nc.publish(subject, NAK);
     await nc.flush();
-    this.save(true);
-    await this.writing;
+    await this.save(true);
     return subjects.length;
   }
 
-  /** Notes a delivery being processed. */
-  add(m: JsMsg): void {
+  /**
+   * Notes a delivery being processed; resolves once the file listing it is on disk (or could not
+   * be written, which is logged: the delivery then returns after the ack wait, as before a crash).
+   */
+  async add(m: JsMsg): Promise<void> {
     const reply = replyOf(m);
     if (this.released || reply === undefined || this.held.size >= MAX_HELD) return;
     this.held.add(reply);
-    this.save();
+    await this.save();
   }
 
   /** Notes a delivery settled (acked, nak'ed or terminated). */
   remove(m: JsMsg): void {
     const reply = replyOf(m);
-    if (!this.released && reply !== undefined && this.held.delete(reply)) this.save();
+    if (!this.released && reply !== undefined && this.held.delete(reply)) void this.save();
   }
 
   /** Waits for the last rewrite. */
@@ -84,16 +88,22 @@ export class HeldDeliveries {
     await this.writing;
   }
 
-  /** Rewrites the file with the current set, one write at a time, the latest set last. */
-  private save(final = false): void {
-    if (this.dirty || (this.released && !final)) return;
-    this.dirty = true;
-    this.writing = this.writing.then(async () => {
-      this.dirty = false;
+  /**
+   * Rewrites the file with the current set, one write at a time, the latest set last; resolves
+   * once a rewrite that started after this call is done. Calls while one waits share it.
+   */
+  private save(final = false): Promise<void> {
+    if (this.released && !final) return this.writing;
+    if (this.queued !== undefined) return this.queued;
+    const write = this.writing.then(async () => {
+      this.queued = undefined;
       await writePrivateFile(this.path, JSON.stringify([...this.held])).catch((err: unknown) =>
         this.logger.warn({ err, path: this.path }, 'cannot record the manifests in progress; after a crash they return after the ack wait'),
       );
     });
+    this.queued = write;
+    this.writing = write;
+    return write;
   }
 }
 

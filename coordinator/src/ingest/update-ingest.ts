@@ -173,7 +173,8 @@ export class UpdateIngest {
     const delivery: Delivery = { subject: m.subject, parsed: subjects.parseUpdate(m.subject), seq: m.seq };
     const staging = { path: undefined as string | undefined };
     const progress = setInterval(() => this.settle(() => m.working()), this.opts.ackWaitMs / 4);
-    this.held.add(m);
+    // On disk before anything of the manifest is processed: a kill -9 from here on hands it back.
+    await this.held.add(m);
     try {
       const outcome = await this.process(m, delivery, staging);
       this.settle(() => (outcome === 'term' ? m.term() : m.ack()));

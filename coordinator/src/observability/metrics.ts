@@ -77,6 +77,17 @@ export class CoordinatorMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly trackingOutboxDepth = new Gauge({
+    name: 'tributary_tracking_outbox_depth',
+    help: 'Tracking store writes waiting in the durable outbox (they survive restarts and are retried until the store takes them)',
+    registers: [this.registry],
+  });
+  readonly trackingWritesRefused = new Counter({
+    name: 'tributary_tracking_writes_refused_total',
+    help: 'Tracking store writes the store refused for their data (recorded, not retried), by reason code',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
 
   readonly healthy = new Gauge({
     name: 'tributary_healthy',
@@ -85,6 +96,8 @@ export class CoordinatorMetrics {
   });
   /** Why the coordinator stopped accepting, once it has. */
   private problem: { reason: string; message: string } | undefined;
+  /** Parts that add details to /healthz (e.g. `tracking`), read at each request. */
+  private readonly details = new Map<string, () => unknown>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -97,9 +110,15 @@ export class CoordinatorMetrics {
     this.healthy.set(0);
   }
 
-  /** What /healthz answers: ok, or the fault that stopped the coordinator. */
-  health(): { status: 'ok' } | { status: 'failing'; reason: string; message: string } {
-    return this.problem === undefined ? { status: 'ok' } : { status: 'failing', ...this.problem };
+  /** Adds a detail to every /healthz answer under `name` (it does not change the status). */
+  addHealthDetail(name: string, detail: () => unknown): void {
+    this.details.set(name, detail);
+  }
+
+  /** What /healthz answers: ok, or the fault that stopped the coordinator; with the parts' details. */
+  health(): ({ status: 'ok' } | { status: 'failing'; reason: string; message: string }) & Record<string, unknown> {
+    const details = Object.fromEntries([...this.details].map(([name, detail]) => [name, detail()]));
+    return this.problem === undefined ? { status: 'ok', ...details } : { status: 'failing', ...this.problem, ...details };
   }
 
   /** Serves /metrics, and /healthz (200 or 503, JSON), on the given port (127.0.0.1 unless host says otherwise). */

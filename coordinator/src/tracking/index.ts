@@ -47,4 +47,5 @@ export {
   type TrackingPluginModule,
   type TrackingStoreBuilder,
 } from './registry.js';
-export { RunTracker, RUN_ID_TAG, type RunTrackerOptions } from './run-tracker.js';
+export { RunTracker, RUN_ID_TAG, type RunTrackerOptions, type TrackingHealth } from './run-tracker.js';
+export { TrackingOutbox, type OutboxEntry, type OutboxWrite, type OutboxCursor, type RefusedWrite } from './outbox.js';

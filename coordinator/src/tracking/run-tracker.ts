@@ -1,4 +1,5 @@
 import {
+  Reason,
   TributaryError,
   refusalCount,
   totalRefusals,
@@ -14,15 +15,22 @@ import { COORDINATOR_DEFAULTS } from '../config/coordinator-options.js';
 import type { RunEventBus } from '../rounds/events.js';
 import { SETTINGS_DEFAULTS } from '../rounds/settings.js';
 import type { RoundRecord, RunRecord, StateStore } from '../state/index.js';
+import type { CoordinatorMetrics } from '../observability/metrics.js';
 import { isResourceDoesNotExist } from './errors.js';
+import type { OutboxEntry, OutboxWrite, TrackingOutbox } from './outbox.js';
 import type { MetricInput, Param, TrackingRunStatus, TrackingRunTag, TrackingStore } from './store.js';
 
 /** Tag holding Tributary's run id on the tracking run. */
 export const RUN_ID_TAG = 'tributary.run_id';
-/** Tag holding the last round logged, so a restart logs exactly the rounds still missing. */
+/** Tag holding the last round logged (the outbox's cursor decides what is logged; the tag tells operators). */
 const LOGGED_ROUNDS_TAG = 'tributary.logged_rounds';
 /** Codes of a store refusing the data itself (not being unavailable): the same write would fail again. */
 const STORE_REFUSALS: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'OUT_OF_RANGE']);
+/**
+ * MLflow's documented 4xx error codes about the request itself (as our reasons): the same write
+ * would be refused again. Throttling (429), authentication (401, 403) and every 5xx are retried.
+ */
+const REFUSAL_REASONS: ReadonlySet<string> = new Set([Reason.INVALID_PARAMETER_VALUE, Reason.RESOURCE_DOES_NOT_EXIST, Reason.RESOURCE_ALREADY_EXISTS]);
 /** MLflow caps tag values at 5000 characters. */
 const MAX_TAG_CHARS = 5000;
 /** Most points GetMetricHistory returns per series. */
@@ -40,16 +48,37 @@ export interface RunTrackerOptions {
   state: StateStore;
   events: RunEventBus;
   logger: Logger;
-  /** Wait before retrying a run whose logging failed (tracking server down, ...). @default COORDINATOR_DEFAULTS.trackingRetryDelayMs */
+  /** Where writes wait until the store takes them; survives restarts. */
+  outbox: TrackingOutbox;
+  /** Outbox depth and refused writes are reported here. */
+  metrics?: Pick<CoordinatorMetrics, 'trackingOutboxDepth' | 'trackingWritesRefused'>;
+  /** First wait before retrying a write the store did not take (doubling after each failure). @default COORDINATOR_DEFAULTS.trackingRetryDelayMs */
   retryDelayMs?: number;
+  /** Longest wait between retries. @default COORDINATOR_DEFAULTS.trackingRetryMaxDelayMs */
+  retryMaxDelayMs?: number;
+  /** Longest time stop() spends delivering what waits in the outbox. @default COORDINATOR_DEFAULTS.trackingFlushTimeoutMs */
+  flushTimeoutMs?: number;
+}
+
+/** The tracking outbox as /healthz details it. */
+export interface TrackingHealth {
+  outboxDepth: number;
+  oldestWaitingSeconds: number;
+  refusedWrites: number;
+  /** The store's last failure while writes wait, if any. */
+  lastError?: string;
 }
 
 /**
  * Logs runs into the tracking store, MLflow style: one experiment per federation, one run per
  * training run, the federation settings as params, rounds as steps, lineage as tags, and the
  * sites' live metrics as `site/<site>/<key>`. It is driven by the state store, not by memory:
- * each run event triggers a sync that logs whatever rounds are final and not yet logged, so a
- * coordinator restart or a tracking outage loses nothing, it only delays.
+ * each run event triggers a sync that puts whatever became final since the run's cursor into a
+ * durable outbox (records and cursor in one synced batch), and a single deliverer hands the
+ * outbox to the store in order, retrying with capped exponential backoff. A coordinator restart
+ * or a tracking outage loses nothing, it only delays; a write the store refuses for its data is
+ * recorded and counted, not retried for ever. Re-delivering an entry (a crash after the store
+ * took it) writes nothing twice: metric points are idempotent, params immutable, tags last-write.
  */
 export class RunTracker {
   /** Tracking run of each Tributary run; a promise, so concurrent callers create it once. */
@@ -62,33 +91,82 @@ export class RunTracker {
   private chain: Promise<unknown> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  /** Set once stop() gave up delivering: nothing more is sent. */
+  private halted = false;
+  /** The delivery loop while it runs. */
+  private draining: Promise<void> | undefined;
+  /** The wait before the next delivery attempt after a failure. */
+  private backoff: NodeJS.Timeout | undefined;
+  /** Failed attempts in a row. */
+  private failures = 0;
+  private lastError: string | undefined;
+  private readonly restWaiters: Array<() => void> = [];
   private readonly log: Logger;
 
   constructor(private readonly opts: RunTrackerOptions) {
     this.log = opts.logger.child({ component: 'tracking' });
   }
 
-  /** Follows run events, and catches up on every run the state store knows. */
+  /** Follows run events, catches up on every run the state store knows, and delivers what a previous coordinator left in the outbox. */
   async start(): Promise<void> {
     this.unsubscribe = this.opts.events.subscribeAll((runId) => this.schedule(runId));
+    this.observeOutbox();
+    this.drain();
     for (const run of await this.opts.state.listRuns()) this.schedule(run.id);
   }
 
-  /** Stops following events and waits for the logging in progress. */
+  /**
+   * Stops following events, puts what is final in the outbox, and delivers what it can within
+   * the flush timeout (the rest waits in the outbox for the next start). A delivery still in
+   * flight then ends when the store closes; see settled().
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
     for (const timer of this.retries.values()) clearTimeout(timer);
     await this.chain.catch(() => undefined);
+    if (this.halted) return;
+    clearTimeout(this.backoff);
+    this.backoff = undefined;
+    const flushMs = this.opts.flushTimeoutMs ?? COORDINATOR_DEFAULTS.trackingFlushTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, flushMs);
+    });
+    // One attempt per entry: a failure ends the flush (its backoff timer is cleared below).
+    this.drain();
+    await Promise.race([this.atRest(), deadline]);
+    clearTimeout(timer);
+    this.halted = true;
+    clearTimeout(this.backoff);
+    this.backoff = undefined;
+    if (this.opts.outbox.depth > 0) this.log.warn({ outboxDepth: this.opts.outbox.depth }, 'tracking writes left in the outbox; the next start delivers them');
   }
 
-  /** Resolves once every scheduled sync has run (for tests and orderly shutdown). */
+  /** Resolves once the delivery in flight (if any) ended; call after closing the store, before closing the outbox. */
+  async settled(): Promise<void> {
+    await this.atRest();
+  }
+
+  /** Resolves once every scheduled sync has run and the outbox is delivered or waits out a backoff (for tests and orderly shutdown). */
   async idle(): Promise<void> {
     for (;;) {
       const current = this.chain;
       await current.catch(() => undefined);
-      if (current === this.chain && this.pending.size === 0) return;
+      await this.atRest();
+      if (current === this.chain && this.pending.size === 0 && this.draining === undefined) return;
     }
+  }
+
+  /** The outbox, as /healthz details it. */
+  health(): TrackingHealth {
+    const { outbox } = this.opts;
+    return {
+      outboxDepth: outbox.depth,
+      oldestWaitingSeconds: Math.round(outbox.oldestAgeMs() / 1000),
+      refusedWrites: outbox.refused,
+      ...(this.lastError !== undefined && outbox.depth > 0 ? { lastError: this.lastError } : {}),
+    };
   }
 
   /** Appends sites' metric points to the run as `site/<site>/<key>`, in one batch. */
@@ -167,10 +245,8 @@ export class RunTracker {
       try {
         await this.sync(runId);
       } catch (err) {
-        // A failed write may have landed in part: the retry reads the tag again.
-        this.loggedRounds.delete(runId);
-        const e = TributaryError.from(err);
-        this.log.warn({ runId, err: e.message }, 'run not logged to the tracking store yet; will retry');
+        // The state store or the outbox failed: nothing was enqueued, the next sync derives it again.
+        this.log.warn({ runId, err: TributaryError.from(err).message }, 'run records not put in the tracking outbox yet; will retry');
         if (!this.stopped) {
           const timer = setTimeout(() => this.schedule(runId), this.opts.retryDelayMs ?? COORDINATOR_DEFAULTS.trackingRetryDelayMs);
           timer.unref?.();
@@ -180,14 +256,21 @@ export class RunTracker {
     });
   }
 
+  /**
+   * Puts the run's records that became final since its cursor in the outbox: its params the
+   * first time, each final round, then its end. Reads only the state store and the outbox, so it
+   * never waits for the tracking store.
+   */
   private async sync(runId: string): Promise<void> {
+    const { outbox } = this.opts;
     const run = await this.opts.state.getRun(runId);
     if (!run) return;
-    const trackingRunId = await this.ensureTrackingRun(run);
+    const cursor = await outbox.cursor(runId);
+    if (cursor?.ended) return;
+    const writes: OutboxWrite[] = [];
+    if (cursor === undefined) writes.push({ kind: 'params', runId, batch: { params: paramsOf(run) } });
     const terminal = run.status !== 'RUN_STATUS_RUNNING';
-    // The tracking run is read only when its status may need setting or the tag is not known yet.
-    const tracked = terminal || !this.loggedRounds.has(runId) ? await this.opts.store.getRun(trackingRunId) : undefined;
-    let logged = this.loggedRounds.get(runId) ?? (Number(tracked?.data.tags[LOGGED_ROUNDS_TAG] ?? '0') || 0);
+    let logged = cursor?.round ?? 0;
     const rounds = await this.opts.state.listRounds(runId);
     // listRounds returns rounds in ascending number order.
     for (const [i, round] of rounds.entries()) {
@@ -197,30 +280,122 @@ export class RunTracker {
       const version = round.state === 'ROUND_STATE_COMMITTED' ? await this.opts.state.getModelVersion(run.federation, round.committedVersion) : undefined;
       const { metrics, tags } = roundRecords(round, version?.sha256 ?? '');
       tags.push({ key: LOGGED_ROUNDS_TAG, value: String(round.number) });
-      try {
-        await this.opts.store.logBatch(trackingRunId, { metrics, tags });
-      } catch (err) {
-        const e = TributaryError.from(err);
-        if (!STORE_REFUSALS.has(e.code)) throw err;
-        // The store refuses this data: retrying would refuse it again, for ever. The round's
-        // record is dropped, and the run says so, so the next rounds and the status still land.
-        this.log.error({ runId, round: round.number, reason: e.reason, err: e.message }, "the tracking store refused a round's record; dropped");
-        const dropped = `${e.reason}: ${e.message}`;
-        await this.opts.store.logBatch(trackingRunId, {
-          tags: [
-            { key: `tributary.round.${round.number}.tracking_dropped`, value: clip(dropped) },
-            { key: LOGGED_ROUNDS_TAG, value: String(round.number) },
-          ],
-        });
-      }
+      writes.push({ kind: 'round', runId, round: round.number, batch: { metrics, tags } });
       logged = round.number;
     }
-    this.loggedRounds.set(runId, logged);
     const status = TRACKING_RUN_STATUS_OF[run.status];
-    if (tracked && terminal && status && tracked.info.status !== status && logged >= (rounds.at(-1)?.number ?? 0)) {
-      if (run.failureReason) await this.opts.store.logBatch(trackingRunId, { tags: [{ key: 'tributary.failure_reason', value: clip(run.failureReason) }] });
-      await this.opts.store.updateRun(trackingRunId, { status, endTime: run.endedAtMs || Date.now() });
+    const ended = terminal && status !== undefined && logged >= (rounds.at(-1)?.number ?? 0);
+    if (ended) {
+      const tags = run.failureReason ? [{ key: 'tributary.failure_reason', value: clip(run.failureReason) }] : [];
+      writes.push({ kind: 'end', runId, status, endTime: run.endedAtMs || Date.now(), batch: { tags } });
     }
+    if (writes.length === 0) return;
+    await outbox.enqueue(runId, writes, { round: logged, ended });
+    this.observeOutbox();
+    this.drain();
+  }
+
+  // --- delivering -----------------------------------------------------------------------------
+
+  /** Starts delivering the outbox, unless a delivery runs or waits out a backoff. */
+  private drain(): void {
+    if (this.draining !== undefined || this.backoff !== undefined || this.halted) return;
+    this.draining = this.deliverAll()
+      .catch((err: unknown) => {
+        // The outbox itself failed (closed, disk): the entries stay, the next drain tries again.
+        if (!this.halted) {
+          this.log.error({ err: TributaryError.from(err).message }, 'tracking outbox could not be read; will retry');
+          this.retryLater();
+        }
+      })
+      .finally(() => {
+        this.draining = undefined;
+        this.observeOutbox();
+        for (const wake of this.restWaiters.splice(0)) wake();
+      });
+  }
+
+  /** Delivers entries in outbox order until it is empty or the store fails. */
+  private async deliverAll(): Promise<void> {
+    const { outbox } = this.opts;
+    for (;;) {
+      const entries = await outbox.head();
+      outbox.noteHead(entries[0]);
+      this.observeOutbox();
+      if (entries.length === 0) return;
+      for (const entry of entries) {
+        if (this.halted) return;
+        if (!(await this.deliver(entry))) {
+          this.retryLater();
+          return;
+        }
+      }
+    }
+  }
+
+  /** One entry to the store; false when the store failed in a way worth retrying. */
+  private async deliver(entry: OutboxEntry): Promise<boolean> {
+    const { outbox, store } = this.opts;
+    const write = entry.write;
+    try {
+      const run = await this.opts.state.getRun(write.runId);
+      if (!run) {
+        await this.refused(entry, Reason.RUN_NOT_FOUND, `run ${quoted(write.runId)} no longer exists`);
+        return true;
+      }
+      const trackingRunId = await this.ensureTrackingRun(run);
+      if (write.batch.metrics?.length || write.batch.params?.length || write.batch.tags?.length) await store.logBatch(trackingRunId, write.batch);
+      if (write.kind === 'end') await store.updateRun(trackingRunId, { status: write.status, endTime: write.endTime });
+    } catch (err) {
+      const e = TributaryError.from(err);
+      if (!isRefusal(e)) {
+        this.failures += 1;
+        this.lastError = `${e.reason}: ${e.message}`;
+        this.log.warn({ runId: write.runId, kind: write.kind, failures: this.failures, err: e.message }, 'tracking store did not take the write; it stays in the outbox and is retried');
+        return false;
+      }
+      await this.refused(entry, e.reason, e.message);
+      if (write.kind === 'round') {
+        // The run says its round's record is missing, so the next rounds and the status still land.
+        // The cursor is the syncs' alone: a note leaves it as it is.
+        await outbox.enqueue(write.runId, [{ kind: 'note', runId: write.runId, batch: { tags: [{ key: `tributary.round.${write.round}.tracking_dropped`, value: clip(`${e.reason}: ${e.message}`) }] } }], undefined);
+      }
+      return true;
+    }
+    await outbox.delivered(entry);
+    this.failures = 0;
+    this.lastError = undefined;
+    return true;
+  }
+
+  /** A write the store refused for its data: recorded in the outbox's refused list, logged and counted; never retried. */
+  private async refused(entry: OutboxEntry, reason: string, message: string): Promise<void> {
+    const write = entry.write;
+    this.log.error({ runId: write.runId, kind: write.kind, ...(write.kind === 'round' ? { round: write.round } : {}), reason, err: message }, 'the tracking store refused a write; recorded, not retried');
+    this.opts.metrics?.trackingWritesRefused.inc({ reason });
+    await this.opts.outbox.refuse(entry, reason, message);
+  }
+
+  /** Capped exponential backoff: base x 2^(failures - 1), at most the cap. */
+  private retryLater(): void {
+    if (this.halted || this.backoff !== undefined) return;
+    const base = this.opts.retryDelayMs ?? COORDINATOR_DEFAULTS.trackingRetryDelayMs;
+    const cap = this.opts.retryMaxDelayMs ?? COORDINATOR_DEFAULTS.trackingRetryMaxDelayMs;
+    const delay = Math.min(cap, base * 2 ** Math.min(30, Math.max(0, this.failures - 1)));
+    this.backoff = setTimeout(() => {
+      this.backoff = undefined;
+      this.drain();
+    }, delay);
+    this.backoff.unref?.();
+  }
+
+  private observeOutbox(): void {
+    this.opts.metrics?.trackingOutboxDepth.set(this.opts.outbox.depth);
+  }
+
+  /** Resolves once no delivery runs (the outbox is empty or waits out a backoff). */
+  private async atRest(): Promise<void> {
+    while (this.draining !== undefined) await new Promise<void>((resolve) => this.restWaiters.push(resolve));
   }
 
   /** The tracking run of a Tributary run, created with its params and tags the first time. */
@@ -252,8 +427,8 @@ export class RunTracker {
           'mlflow.source.type': 'JOB',
         },
       });
+      // Its params are the run's first outbox entry.
       trackingRunId = created.info.runId;
-      await this.opts.store.logBatch(trackingRunId, { params: paramsOf(run) });
     }
     return trackingRunId;
   }
@@ -418,6 +593,11 @@ function lineageTag(lineage: { version: number; sha256: string; parent: number; 
     const partial = JSON.stringify({ ...lineage, contributions: slim.slice(0, kept), contributions_total: slim.length });
     if (partial.length <= MAX_TAG_CHARS || kept === 0) return partial;
   }
+}
+
+/** The store refused the data itself: the same write would be refused again. */
+function isRefusal(e: TributaryError): boolean {
+  return STORE_REFUSALS.has(e.code) || REFUSAL_REASONS.has(e.reason);
 }
 
 function siteKey(site: string, key: string): string {

@@ -12,13 +12,16 @@ import { untilAborted } from '../signals.js';
 export interface DevResult {
   /** The coordinator's gRPC address. */
   readonly coordinator: string;
+  /** A NATS URL for clients (with --cluster, the first node's: clients learn the others from it). */
   readonly nats: string;
+  /** With --cluster: every node's client URL, in node order. */
+  readonly natsCluster?: readonly string[];
   /** Admin key file, created on first use. */
   readonly keyFile: string;
   readonly keyId: string;
   /** Key id of the coordinator's own key (`data/coordinator.key`), which signs verdicts; sites may pin it. */
   readonly coordinatorKeyId: string;
-  /** Holds admin.key, nats/ (JetStream), nats-authority/ and data/ (coordinator state). */
+  /** Holds admin.key, nats/ (JetStream; with --cluster, each node's config, pid file and storage), nats-authority/ and data/ (coordinator state). */
   readonly dir: string;
   /**
    * nats-server runs in operator mode and sites get their own NATS users from the coordinator
@@ -49,6 +52,7 @@ export default defineCommand({
       .option('--http-port <port>', 'web dashboard port (default: a free port; `tributary dashboard` finds it)')
       .option('--tls', 'serve gRPC and NATS over TLS, with a local CA and certificates made in <dir>/tls (kept with --dir)')
       .option('--no-nats-auth', 'run nats-server without authentication instead of in operator mode with per-site credentials')
+      .option('--cluster <nodes>', 'run a local cluster of 3 (to 5) nats-server nodes with JetStream, and streams with that many replicas (implies --no-nats-auth; not with --tls)')
       .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
   },
   parse(raw) {
@@ -62,19 +66,24 @@ export default defineCommand({
       natsAuth: raw.opts['natsAuth'] !== false,
       stopOnStdinClose: optFlag(raw, 'stopOnStdinClose'),
       tls: optFlag(raw, 'tls'),
+      cluster: optInteger(raw, 'cluster', '--cluster', 3, 5),
     };
   },
   async run(input, ctx) {
     // Loaded on demand: admin commands start faster without the server's modules.
-    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { createConsoleLogger }, { createNatsAuthority }, { createLocalCa, hasLocalCa, localCaFiles }] = await Promise.all([
+    const [{ Coordinator }, { NATS_SERVER_INSTALL_HINT, NatsServer }, { NatsCluster }, { createConsoleLogger }, { createNatsAuthority }, { createLocalCa, hasLocalCa, localCaFiles }] = await Promise.all([
       import('../../coordinator.js'),
       import('../../dev/nats-server.js'),
+      import('../../dev/nats-cluster.js'),
       import('../../observability/logger.js'),
       import('../../nats-auth/authority-setup.js'),
       import('../../identity/local-ca.js'),
     ]);
     if (!NatsServer.available()) {
       throw TributaryError.of(Reason.NATS_SERVER_MISSING, NATS_SERVER_INSTALL_HINT);
+    }
+    if (input.cluster !== undefined && input.tls) {
+      throw TributaryError.invalidArgument('--cluster does not go with --tls: the local cluster runs on loopback without TLS');
     }
     const temporary = input.dir === undefined;
     const dir = input.dir === undefined ? await mkdtemp(join(tmpdir(), 'tributary-dev-')) : resolve(ctx.cwd, input.dir);
@@ -90,7 +99,8 @@ export default defineCommand({
       if (!(await exists(keyFile))) await writeKeyFile(keyFile, generateSigningKey('admin'));
       const key = await readKeyFile(keyFile);
       // The authority is made once and kept with the directory, like the admin key.
-      const natsAuthority = input.natsAuth ? join(dir, 'nats-authority') : undefined;
+      // The local cluster runs without NATS authentication (its nodes would each need the resolver).
+      const natsAuthority = input.natsAuth && input.cluster === undefined ? join(dir, 'nats-authority') : undefined;
       if (natsAuthority !== undefined && !(await exists(join(natsAuthority, 'authority.json')))) await createNatsAuthority({ dir: natsAuthority });
       // Made once and kept with the directory, so clients keep trusting the same CA.
       const tlsDir = join(dir, 'tls');
@@ -107,18 +117,30 @@ export default defineCommand({
           details: { hint: 'Stop what holds it, or pass --nats-port 0 to pick a free port (sites then need the new TRIBUTARY_NATS).' },
         });
       }
-      const nats = await NatsServer.start({
-        storeDir: join(dir, 'nats'),
-        ...(tls === undefined ? {} : { tls: { certFile: tls.natsCertFile, keyFile: tls.natsKeyFile } }),
-        ...(natsPort === undefined || natsPort === 0 ? {} : { port: natsPort }),
-        ...(natsAuthority === undefined ? {} : { operator: { authorityDir: natsAuthority } }),
-      });
-      cleanup.unshift(() => nats.stop());
+      let nats: { url: string; port: number; urls: string[]; ports: number[]; routePorts?: readonly number[] };
+      if (input.cluster === undefined) {
+        const server = await NatsServer.start({
+          storeDir: join(dir, 'nats'),
+          ...(tls === undefined ? {} : { tls: { certFile: tls.natsCertFile, keyFile: tls.natsKeyFile } }),
+          ...(natsPort === undefined || natsPort === 0 ? {} : { port: natsPort }),
+          ...(natsAuthority === undefined ? {} : { operator: { authorityDir: natsAuthority } }),
+        });
+        cleanup.unshift(() => server.stop());
+        nats = { url: server.url, port: server.port, urls: [server.url], ports: [server.port] };
+      } else {
+        // The first node takes the single server's port (flag, environment, kept); the others are kept in dev.json.
+        const keptCluster = kept.clusterPorts?.length === input.cluster ? kept : {};
+        const ports = [natsPort ?? 0, ...(keptCluster.clusterPorts?.slice(1) ?? [])];
+        const cluster = await NatsCluster.start({ dir: join(dir, 'nats-cluster'), size: input.cluster, ports, ...(keptCluster.routePorts === undefined ? {} : { routePorts: keptCluster.routePorts }) });
+        cleanup.unshift(() => cluster.stop());
+        nats = { url: cluster.urls[0] as string, port: cluster.ports[0] as number, urls: cluster.urls, ports: cluster.ports, routePorts: cluster.routePorts };
+      }
       const coordinator = await Coordinator.start({
         dataDir: join(dir, 'data'),
         ...(grpcListen === undefined ? {} : { grpcListen }),
         ...(natsAuthority === undefined ? {} : { natsAuthority }),
-        nats: nats.url,
+        nats: nats.urls,
+        ...(input.cluster === undefined ? {} : { streams: { replicas: input.cluster } }),
         ...(tls === undefined
           ? {}
           : { tls: { certFile: tls.coordinatorCertFile, keyFile: tls.coordinatorKeyFile }, natsOptions: { tls: { caFile: tls.caFile } } }),
@@ -138,11 +160,13 @@ export default defineCommand({
         ...(tls === undefined ? {} : { TRIBUTARY_TLS_CA: tls.caFile }),
       };
       const envFile = join(dir, 'env');
-      await writeFile(join(dir, ADDRESSES_FILE), `${JSON.stringify({ grpcListen: coordinator.address, natsPort: nats.port }, null, 2)}\n`);
+      const addresses = { grpcListen: coordinator.address, natsPort: nats.port, ...(nats.routePorts === undefined ? {} : { clusterPorts: nats.ports, routePorts: nats.routePorts }) };
+      await writeFile(join(dir, ADDRESSES_FILE), `${JSON.stringify(addresses, null, 2)}\n`);
       await writeFile(envFile, `# Written by tributary dev: . ${shellQuote(envFile)}\n${Object.entries(exports).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join('\n')}\n`);
       const result: DevResult = {
         coordinator: address,
         nats: nats.url,
+        ...(input.cluster === undefined ? {} : { natsCluster: nats.urls }),
         keyFile,
         keyId: key.keyId,
         coordinatorKeyId: coordinator.keyId,
@@ -169,11 +193,16 @@ export default defineCommand({
       'Tributary dev environment is up.',
       fields([
         ['coordinator', r.coordinator],
-        ['nats', `${r.nats} (JetStream in ${join(r.dir, 'nats')})`],
+        [
+          'nats',
+          r.natsCluster === undefined
+            ? `${r.nats} (JetStream in ${join(r.dir, 'nats')})`
+            : `${r.natsCluster.length}-node cluster ${r.natsCluster.join(', ')} (JetStream, streams with ${r.natsCluster.length} replicas, in ${join(r.dir, 'nats-cluster')})`,
+        ],
         [
           'nats auth',
           r.natsAuthority === undefined
-            ? 'none (--no-nats-auth): any client may publish anything'
+            ? `none (${r.natsCluster === undefined ? '--no-nats-auth' : '--cluster'}): any client may publish anything`
             : `operator mode (authority in ${r.natsAuthority}); sites get their NATS credentials from the coordinator automatically`,
         ],
         ['tls', r.tlsCa === undefined ? 'off (loopback only; --tls serves gRPC and NATS over TLS)' : `gRPC and NATS, certificates signed by the local CA ${r.tlsCa}`],
@@ -209,7 +238,7 @@ function optHostPort(text: string | undefined): string | undefined {
 const ADDRESSES_FILE = 'dev.json';
 
 /** The addresses a directory's stack used last time; none when the file is missing or not ours. */
-async function readDevAddresses(file: string): Promise<{ grpcListen?: string; natsPort?: number }> {
+async function readDevAddresses(file: string): Promise<{ grpcListen?: string; natsPort?: number; clusterPorts?: number[]; routePorts?: number[] }> {
   let parsed: unknown;
   try {
     const text = await readFile(file, 'utf8');
@@ -221,10 +250,22 @@ async function readDevAddresses(file: string): Promise<{ grpcListen?: string; na
   const o = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   const port = o['natsPort'];
   const listen = o['grpcListen'];
+  const clusterPorts = portList(o['clusterPorts']);
+  const routePorts = portList(o['routePorts']);
   return {
-    ...(typeof port === 'number' && Number.isInteger(port) && port > 0 && port <= 65535 ? { natsPort: port } : {}),
+    ...(isPort(port) ? { natsPort: port } : {}),
+    ...(clusterPorts !== undefined && routePorts !== undefined && clusterPorts.length === routePorts.length ? { clusterPorts, routePorts } : {}),
     ...(typeof listen === 'string' && /^[^\s]{1,300}:\d{1,5}$/.test(listen) ? { grpcListen: listen } : {}),
   };
+}
+
+function isPort(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 65535;
+}
+
+/** A kept list of 3 to 5 ports, or undefined. */
+function portList(v: unknown): number[] | undefined {
+  return Array.isArray(v) && v.length >= 3 && v.length <= 5 && v.every(isPort) ? (v as number[]) : undefined;
 }
 
 /** Whether nothing listens on the loopback port now. */
