@@ -96,4 +96,26 @@ describe('fold kernel', () => {
     expect(() => acc.add(0, new Float32Array(101), 1)).toThrow(/length mismatch/);
     expect(acc.sums[0]!.every((v) => v === 2)).toBe(true);
   });
+
+  it('folds in slices to bit-for-bit the sums of folding at once, with either kernel', async () => {
+    const lengths = [3 * FOLD_BLOCK + 7];
+    for (const useWasm of [true, false]) {
+      const whole = new FoldAccumulator(lengths, useWasm);
+      const sliced = new FoldAccumulator(lengths, useWasm);
+      for (let site = 0; site < 2; site++) {
+        const values = Float32Array.from(randomValues(lengths[0]!, site + 1));
+        whole.add(0, values, 3 + site);
+        await sliced.addInSlices(0, values, 3 + site, FOLD_BLOCK);
+      }
+      expect(Array.from(sliced.sums[0]!)).toEqual(Array.from(whole.sums[0]!));
+    }
+  });
+
+  it('lets the event loop run between the slices of a large fold', async () => {
+    const acc = new FoldAccumulator([4 * FOLD_BLOCK]);
+    const order: string[] = [];
+    setImmediate(() => order.push('event loop'));
+    await acc.addInSlices(0, new Float32Array(4 * FOLD_BLOCK).fill(1), 1, FOLD_BLOCK).then(() => order.push('fold done'));
+    expect(order).toEqual(['event loop', 'fold done']);
+  });
 });

@@ -2,6 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  Reason,
+  TributaryError,
   decodeSafetensors,
   encodeSafetensors,
   initialModelOf,
@@ -22,7 +24,7 @@ import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.
 import type { Scheduler } from '../../coordinator/src/rounds/active-run.js';
 import { RoundEngine } from '../../coordinator/src/rounds/engine.js';
 import { RunEventBus, TaskBus } from '../../coordinator/src/rounds/events.js';
-import { BlobStore, MemoryStateStore, type RunRecord } from '../../coordinator/src/state/index.js';
+import { BlobStore, MemoryStateStore, type RunRecord, type StateWrite } from '../../coordinator/src/state/index.js';
 import {
   FedAvgStrategy,
   builtinStrategies,
@@ -114,6 +116,38 @@ class GatedFedAvg implements Strategy {
       },
       finish: () => inner.finish(),
     };
+  }
+}
+
+/**
+ * The memory store as a disk that keeps a log of the writes it took and, once told, fails every
+ * write from a given one on, as a full disk fences the level store, until it is healed (as a
+ * restart does).
+ */
+class WriteLog extends MemoryStateStore {
+  readonly writes: StateWrite[][] = [];
+  private failFrom: number | undefined;
+
+  /** Takes `n` more writes, then fails every later one. */
+  failAfter(n: number): void {
+    this.failFrom = this.writes.length + n;
+  }
+
+  heal(): void {
+    this.failFrom = undefined;
+  }
+
+  override async write(ops: StateWrite[]): Promise<void> {
+    if (this.failFrom !== undefined && this.writes.length >= this.failFrom) {
+      throw TributaryError.of(Reason.STATE_WRITE_FAILED, 'a state write failed (no space left on device)');
+    }
+    await super.write(ops);
+    this.writes.push(ops);
+  }
+
+  /** The sites of the accepted updates each write recorded, for the writes that recorded any. */
+  updatesPerWrite(): string[][] {
+    return this.writes.map((ops) => ops.flatMap((op) => (op.kind === 'update' ? [op.value.site] : []))).filter((sites) => sites.length > 0);
   }
 }
 
@@ -519,6 +553,146 @@ describe('RoundEngine', () => {
     gated.open();
     expect(await slow).toBeUndefined();
     expect((await h.state.getRound(slowRun.id, 1))?.accepted.map((u) => u.site)).toEqual(['alpha']);
+  });
+});
+
+describe('RoundEngine group commit', () => {
+  let dir: string;
+  let h: Harness & { state: WriteLog };
+  let gated: GatedFedAvg;
+
+  function engineOver(state: WriteLog, strategies: StrategyRegistry, clock: TestClock): Harness & { state: WriteLog } {
+    const events = new RunEventBus();
+    const blobs = new BlobStore(join(dir, 'blobs'));
+    const engine = new RoundEngine({
+      state,
+      blobs,
+      strategies,
+      logger: silentLogger(),
+      metrics: new CoordinatorMetrics(),
+      events,
+      tasks: new TaskBus(),
+      maxUpdateBytes: 2 ** 20,
+      aggregatorMemoryBytes: 2 ** 20,
+      scratchDir: join(dir, 'scratch'),
+      now: clock.now,
+      schedule: clock.schedule,
+      random: prng(7),
+    });
+    return { engine, state, blobs, strategies, clock, events, dir };
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tributary-group-'));
+    const state = new WriteLog();
+    await state.open();
+    gated = new GatedFedAvg();
+    const strategies = builtinStrategies();
+    strategies.register(gated);
+    h = engineOver(state, strategies, new TestClock());
+    await h.engine.start();
+    const catalog = new Catalog({ state, blobs: h.blobs, strategies, logger: silentLogger(), now: h.clock.now, stagingDir: dir, maxModelBytes: 2 ** 20 });
+    await catalog.createFederation({
+      name: 'group',
+      description: '',
+      settings: { roundDeadlineSeconds: DEADLINE_S, strategy: 'gated-fedavg', minSites: 4, rounds: 1 },
+      model: initialModelOf(encodeSafetensors({ w: tensor('F32', [4], new Float32Array(INITIAL)) })),
+    });
+    for (const site of SITES) await state.write([siteWrite(site, generateSigningKey(site), 'APPROVED', ['group'])]);
+  });
+
+  afterEach(async () => {
+    await h.engine.stop();
+    await h.state.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const SITES = ['alpha', 'beta', 'gamma', 'delta'];
+
+  /** A site's update of four equal weights, admitted and handed to the engine with its payload in memory. */
+  function update(run: RunRecord, site: string, value: number): { manifest: UpdateManifest__Output; payload: Buffer } {
+    const payload = weightsPayload([value, value, value, value]);
+    const manifest: UpdateManifest__Output = {
+      federation: run.federation,
+      runId: run.id,
+      round: 1,
+      site,
+      updateId: newUpdateId(),
+      createdAtMs: h.clock.now(),
+      numExamples: 1,
+      metrics: {},
+      payloadSize: payload.length,
+      payloadSha256: sha256Hex(payload),
+      chunkCount: 1,
+      chunkSize: payload.length,
+      tensors: tensorSpecsOf(decodeSafetensors(payload).tensors),
+      flavor: 'tensors',
+      baseVersion: 0,
+      taskKind: 'train',
+      datasets: [],
+      context: {},
+    };
+    return { manifest, payload };
+  }
+
+  /** Admits the update and hands it to the engine; resolves once it waits for its verdict, with that verdict to come. */
+  async function deliver(u: { manifest: UpdateManifest__Output; payload: Buffer }): Promise<{ verdict: Promise<Refusal | undefined> }> {
+    expect((await h.engine.admit(u.manifest)).ok).toBe(true);
+    const verdict = h.engine.deliver(new VerifiedUpdate(u.manifest, u.payload.length, new Uint8Array(u.payload), h.blobs));
+    // Observed by the test later; settled either way, it must not count as unhandled meanwhile.
+    verdict.catch(() => undefined);
+    return { verdict };
+  }
+
+  it('judges the updates that arrive while a write is under way together, each with its own verdict, in one write', async () => {
+    const run = await h.engine.startRun('group');
+    const alpha = await deliver(update(run, 'alpha', 1));
+    await gated.folding;
+    const beta = await deliver(update(run, 'beta', 2));
+    const gamma = await deliver(update(run, 'gamma', 3));
+    const betaAgain = await deliver(update(run, 'beta', 5));
+    gated.open();
+
+    expect(await alpha.verdict).toBeUndefined();
+    expect(await beta.verdict).toBeUndefined();
+    expect(await gamma.verdict).toBeUndefined();
+    expect(await betaAgain.verdict).toMatchObject({ reason: 'ALREADY_DELIVERED' });
+    expect(h.state.updatesPerWrite()).toEqual([['alpha'], ['beta', 'gamma']]);
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.accepted.map((u) => u.site)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(round?.bytesReceived).toBe(3 * weightsPayload(INITIAL).length);
+  });
+
+  it('acknowledges none of a group whose write fails, and judges each of them once after a restart', async () => {
+    const run = await h.engine.startRun('group');
+    const updates = SITES.map((site, i) => update(run, site, [1, 2, 3, 6][i]!));
+    const alpha = await deliver(updates[0]!);
+    await gated.folding;
+    const beta = await deliver(updates[1]!);
+    const gamma = await deliver(updates[2]!);
+    h.state.failAfter(1);
+    gated.open();
+
+    expect(await alpha.verdict).toBeUndefined();
+    await expect(beta.verdict).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
+    await expect(gamma.verdict).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
+    expect(await h.state.getUpdate(updates[1]!.manifest.updateId)).toBeUndefined();
+    expect(await h.state.getUpdate(updates[2]!.manifest.updateId)).toBeUndefined();
+    expect((await h.state.getRound(run.id, 1))?.accepted.map((u) => u.site)).toEqual(['alpha']);
+
+    // A restart: the store takes writes again, and the unacknowledged updates come back.
+    await h.engine.stop();
+    h.state.heal();
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+    for (const u of updates.slice(1)) expect(await (await deliver(u)).verdict).toBeUndefined();
+
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(round?.accepted.map((u) => u.site)).toEqual(SITES);
+    const record = await h.state.getModelVersion('group', 2);
+    const w = decodeSafetensors(await h.blobs.read(record!.sha256)).tensors['w'];
+    expect(Array.from(w?.data as Float32Array)).toEqual([3, 3, 3, 3]);
   });
 });
 

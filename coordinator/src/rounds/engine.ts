@@ -6,7 +6,7 @@ import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { BlobStore, RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { disarmTimer, foldPolicyOf, settingsOf, timerScheduler, type RoundServices, type Scheduler } from './active-run.js';
+import { disarmTimer, foldPolicyOf, settingsOf, timerScheduler, type ActiveRun, type RoundServices, type Scheduler } from './active-run.js';
 import type { Admission, UpdateAdmission } from './admission.js';
 import { EvaluationPhase } from './evaluation-phase.js';
 import type { RunEventBus, TaskBus } from './events.js';
@@ -14,8 +14,11 @@ import { Recovery } from './recovery.js';
 import { RoundLifecycle } from './round-lifecycle.js';
 import { SETTINGS_DEFAULTS } from './settings.js';
 import { ActiveRuns, RunLifecycle } from './run-lifecycle.js';
-import { SerialQueues } from './serial-queues.js';
+import { GroupCommit, SerialQueues } from './serial-queues.js';
 import { trainingTask } from './tasks.js';
+
+/** Most verified updates judged and written together; the ingest's concurrency bounds it first. */
+const MAX_ACCEPT_GROUP = 256;
 
 export interface RoundEngineOptions {
   state: StateStore;
@@ -48,6 +51,8 @@ export interface RoundEngineOptions {
 export class RoundEngine implements UpdateAdmission {
   private readonly active = new ActiveRuns();
   private readonly queues = new SerialQueues();
+  /** Verified updates waiting for their federation's queue, judged and written together. */
+  private readonly accepts = new GroupCommit<VerifiedUpdate, Refusal | undefined>(this.queues, (federation, updates) => this.acceptGroup(federation, updates), MAX_ACCEPT_GROUP);
   private readonly services: RoundServices;
   private readonly rounds: RoundLifecycle;
   private readonly evaluation: EvaluationPhase;
@@ -145,21 +150,42 @@ export class RoundEngine implements UpdateAdmission {
     return { ok: true, context: { ...foldPolicyOf(active), maxPayloadBytes: this.services.maxUpdateBytes, expectsPayload: !evaluating } };
   }
 
+  /**
+   * Judges a verified update in its federation's queue. Updates verified while the queue is busy
+   * are judged together (group commit): one synced write records all of them.
+   */
   async deliver(update: VerifiedUpdate): Promise<Refusal | undefined> {
-    const manifest = update.manifest;
     try {
-      return await this.queues.run(manifest.federation, async () => {
-        const active = this.active.get(manifest.runId);
-        if (!active || active.run.federation !== manifest.federation) return refusalOf(Reason.RUN_NOT_RUNNING, `run "${manifest.runId}" is not running`);
-        // Checked again at fold time: a site revoked while its update was in flight folds nothing.
-        const site = await this.services.state.getSite(manifest.site);
-        if (site?.status === 'REVOKED') return refusalOf(Reason.KEY_REVOKED, `the key of site "${manifest.site}" is revoked`);
-        return update.isEvaluation ? this.evaluation.accept(active, update) : this.rounds.fold(active, update);
-      });
+      return await this.accepts.submit(update.manifest.federation, update);
     } finally {
       // Accepted payloads were committed; anything else is dropped.
       await update.discard();
     }
+  }
+
+  /** One group of a federation's verified updates, in arrival order; runs inside its queue. */
+  private async acceptGroup(federation: string, updates: VerifiedUpdate[]): Promise<Array<PromiseSettledResult<Refusal | undefined>>> {
+    const outcomes: Array<PromiseSettledResult<Refusal | undefined>> = updates.map(() => ({ status: 'fulfilled', value: undefined }));
+    const training = new Map<ActiveRun, number[]>();
+    for (const [i, update] of updates.entries()) {
+      const manifest = update.manifest;
+      const active = this.active.get(manifest.runId);
+      const refusal = !active || active.run.federation !== federation ? refusalOf(Reason.RUN_NOT_RUNNING, `run "${manifest.runId}" is not running`) : await this.revoked(manifest.site);
+      if (refusal || !active) outcomes[i] = { status: 'fulfilled', value: refusal };
+      else if (update.isEvaluation) outcomes[i] = await settle(() => this.evaluation.accept(active, update));
+      else training.set(active, [...(training.get(active) ?? []), i]);
+    }
+    for (const [active, indices] of training) {
+      const settled = await this.rounds.foldGroup(active, indices.map((i) => updates[i] as VerifiedUpdate));
+      indices.forEach((i, k) => (outcomes[i] = settled[k] as PromiseSettledResult<Refusal | undefined>));
+    }
+    return outcomes;
+  }
+
+  /** Checked again at fold time: a site revoked while its update was in flight folds nothing. */
+  private async revoked(site: string): Promise<Refusal | undefined> {
+    const record = await this.services.state.getSite(site);
+    return record?.status === 'REVOKED' ? refusalOf(Reason.KEY_REVOKED, `the key of site "${site}" is revoked`) : undefined;
   }
 
   async noteRefusal(manifest: UpdateManifest__Output, refusal: Refusal): Promise<void> {
@@ -172,6 +198,14 @@ export class RoundEngine implements UpdateAdmission {
     } catch (err) {
       this.services.logger.error({ err: TributaryError.from(err).message }, 'refusal could not be added to its round');
     }
+  }
+}
+
+async function settle<T>(fn: () => Promise<T>): Promise<PromiseSettledResult<T>> {
+  try {
+    return { status: 'fulfilled', value: await fn() };
+  } catch (reason) {
+    return { status: 'rejected', reason };
   }
 }
 

@@ -1,4 +1,4 @@
-import { Reason, TributaryError, allFinite, refusalOf, type Refusal, type Refusal__Output, type UpdateManifest__Output } from '@tributary/proto';
+import { Reason, TributaryError, allFinite, refusalOf, type Refusal, type Refusal__Output, type UpdateManifest__Output, type UpdateSummary__Output } from '@tributary/proto';
 import { join } from 'node:path';
 import { prepareModelVersion } from '../models/model-version.js';
 import { membersOf } from '../sites/membership.js';
@@ -93,22 +93,95 @@ export class RoundLifecycle {
     return undefined;
   }
 
-  /** Folds a verified update into the open round, commits its payload and records it. */
-  async fold(active: ActiveRun, update: VerifiedUpdate): Promise<Refusal | undefined> {
-    const manifest = update.manifest;
-    const late = this.admissionProblem(active, manifest);
+  /**
+   * Takes a group of verified updates into the open round: each is checked against the round
+   * again, their payloads go into the blob store together, each is decoded and folded in turn,
+   * and every update folded is recorded with the round's progress in one synced write. Only then
+   * does memory count them and do their verdicts go out, so an update is acknowledged only once
+   * it is durable. Each update settles on its own: undefined (accepted), a refusal, or a failure
+   * (its payload could not be kept: it is left for redelivery). A failed write throws: the store
+   * is fenced, and none of the group is acknowledged.
+   */
+  async foldGroup(active: ActiveRun, updates: readonly VerifiedUpdate[]): Promise<Array<PromiseSettledResult<Refusal | undefined>>> {
+    const outcomes: Array<PromiseSettledResult<Refusal | undefined>> = updates.map(() => ({ status: 'fulfilled', value: undefined }));
+    const refuse = (i: number, refusal: Refusal): void => {
+      outcomes[i] = { status: 'fulfilled', value: refusal };
+    };
     const round = active.round;
-    if (late || !round || !active.aggregator) return late ?? refusalOf(Reason.ROUND_NOT_OPEN, 'the round is not open');
+    const taking: number[] = [];
+    const delivering = new Set<string>();
+    updates.forEach((update, i) => {
+      const manifest = update.manifest;
+      const late =
+        this.admissionProblem(active, manifest) ??
+        (delivering.has(manifest.site) ? refusalOf(Reason.ALREADY_DELIVERED, `site "${manifest.site}" already delivered an update for round ${manifest.round}`) : undefined);
+      if (late || !round || !active.aggregator) refuse(i, late ?? refusalOf(Reason.ROUND_NOT_OPEN, 'the round is not open'));
+      else {
+        taking.push(i);
+        delivering.add(manifest.site);
+      }
+    });
+    if (!round || taking.length === 0) return outcomes;
+    // Keep the verified payloads, all at once: lineage points at them, and a restart re-folds the
+    // open round from them. A payload kept for an update refused below stays a harmless orphan.
+    const kept = await Promise.allSettled(taking.map((i) => (updates[i] as VerifiedUpdate).commit()));
+    const folded: Array<{ update: VerifiedUpdate; summary: UpdateSummary__Output; clipped: boolean }> = [];
+    for (const [k, i] of taking.entries()) {
+      const update = updates[i] as VerifiedUpdate;
+      const stored = kept[k] as PromiseSettledResult<void>;
+      if (stored.status === 'rejected') {
+        outcomes[i] = stored;
+        continue;
+      }
+      const result = await this.foldOne(active, update);
+      if ('refusal' in result) refuse(i, result.refusal);
+      else folded.push({ update, summary: summaryOf(update.manifest, this.s.now()), clipped: result.clipped });
+    }
+    if (folded.length === 0) return outcomes;
+    // The round as it is once these updates count; memory takes it only after the synced write.
+    // (The aggregator already holds them: after a failed write the store is fenced, nothing
+    // more commits, and a restart re-folds from what was written.)
+    const clipped = folded.filter((f) => f.clipped).length;
+    const metrics = clipped > 0 ? { ...round.metrics, clipped_updates: (round.metrics['clipped_updates'] ?? 0) + clipped } : round.metrics;
+    const counted: RoundRecord = {
+      ...round,
+      accepted: [...round.accepted, ...folded.map((f) => f.summary)],
+      bytesReceived: folded.reduce((sum, f) => sum + f.update.bytes, round.bytesReceived),
+      metrics,
+    };
+    await this.s.state.write([...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
+    const before = round.accepted.length;
+    Object.assign(round, counted);
+    for (const { update, summary } of folded) {
+      const manifest = update.manifest;
+      this.s.metrics.updatesAccepted.inc();
+      this.s.metrics.bytesReceived.inc(update.bytes);
+      this.s.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId }, 'update accepted');
+      emit(this.s, active, 'UPDATE_ACCEPTED', { update: summary });
+    }
+    if (folded.length > 1) this.s.logger.debug({ runId: active.run.id, round: round.number, updates: folded.length }, 'updates accepted in one write');
+    const minSites = settingsOf(active).minSites;
+    if (round.accepted.length >= round.selectedSites.length) await this.close(active);
+    // With wait_after_quorum, quorum brings the close forward.
+    else if (before < minSites && round.accepted.length >= minSites) this.armDeadline(active);
+    return outcomes;
+  }
+
+  /** Decodes a verified update's payload and folds it into the round's aggregator. */
+  private async foldOne(active: ActiveRun, update: VerifiedUpdate): Promise<{ clipped: boolean } | { refusal: Refusal }> {
+    const manifest = update.manifest;
+    const aggregator = active.aggregator;
+    if (!aggregator) return { refusal: refusalOf(Reason.ROUND_NOT_OPEN, 'the round is not open') };
     let foldable;
     try {
       foldable = toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active));
     } catch (err) {
       const e = TributaryError.from(err);
-      return refusalOf(e.reason === Reason.INTERNAL ? Reason.MALFORMED_PAYLOAD : e.reason, `payload cannot be folded: ${e.message}`);
+      return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.MALFORMED_PAYLOAD : e.reason, `payload cannot be folded: ${e.message}`) };
     }
     if (foldable.clipped) this.s.logger.info({ runId: manifest.runId, site: manifest.site, norm: foldable.norm }, 'update clipped to the norm bound');
     try {
-      await active.aggregator.fold({
+      await aggregator.fold({
         site: manifest.site,
         updateId: manifest.updateId,
         numExamples: manifest.numExamples,
@@ -118,27 +191,9 @@ export class RoundLifecycle {
       });
     } catch (err) {
       const e = TributaryError.from(err);
-      return refusalOf(e.reason === Reason.INTERNAL ? Reason.STRATEGY_ERROR : e.reason, e.message);
+      return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.STRATEGY_ERROR : e.reason, e.message) };
     }
-    // Keep the verified payload: lineage points at it, and a restart re-folds the open round from it.
-    await update.commit();
-    const summary = summaryOf(manifest, this.s.now());
-    // The round as it is once this update counts; memory takes it only after the synced write.
-    // (The aggregator already holds the update: after a failed write the store is fenced, nothing
-    // more commits, and a restart re-folds from what was written.)
-    const metrics = foldable.clipped ? { ...round.metrics, clipped_updates: (round.metrics['clipped_updates'] ?? 0) + 1 } : round.metrics;
-    const counted: RoundRecord = { ...round, accepted: [...round.accepted, summary], bytesReceived: round.bytesReceived + update.bytes, metrics };
-    await this.s.state.write([acceptedRecord(manifest, summary, update.manifestSeq), { kind: 'round', value: counted }]);
-    Object.assign(round, counted);
-    const quorumJustMet = round.accepted.length === settingsOf(active).minSites;
-    this.s.metrics.updatesAccepted.inc();
-    this.s.metrics.bytesReceived.inc(update.bytes);
-    this.s.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId }, 'update accepted');
-    emit(this.s, active, 'UPDATE_ACCEPTED', { update: summary });
-    if (round.accepted.length >= round.selectedSites.length) await this.close(active);
-    // With wait_after_quorum, quorum brings the close forward.
-    else if (quorumJustMet) this.armDeadline(active);
-    return undefined;
+    return { clipped: foldable.clipped };
   }
 
   /** Adds a refusal to the record of the round the manifest names (or the current one) and announces it. */

@@ -38,6 +38,9 @@ export class FedAvgStrategy implements Strategy {
   }
 }
 
+/** Elements folded between two yields to the event loop (4 MiB of float32: a few ms). */
+const FOLD_SLICE_ELEMENTS = 1 << 20;
+
 /**
  * Streaming FedAvg: each update is added, times its number of examples, into one float64
  * accumulator per tensor and then dropped, so memory stays at one model in float64 whatever
@@ -62,20 +65,32 @@ export class FedAvgAggregator implements Aggregator {
     return this.siteMetrics.length;
   }
 
-  fold(update: SiteUpdate): void {
+  /**
+   * Adds the update's weighted values to the sums. Small updates are folded at once; a tensor
+   * larger than FOLD_SLICE_ELEMENTS is folded in slices with a yield to the event loop between
+   * them (the promise returned), so a large model's fold never holds the coordinator's loop.
+   */
+  fold(update: SiteUpdate): void | Promise<void> {
     const sums = this.sums;
     if (sums === undefined) {
       throw strategyError('FAILED_PRECONDITION', 'fedavg: the round was already aggregated');
     }
     const weight = exampleWeight(update, 'fedavg');
     // Check every tensor before adding any, so a refused update leaves the sums untouched.
-    const tensors = this.matchingTensors(update, sums);
-    tensors.forEach((t, i) => {
-      const values = t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : toFloat64(t);
-      this.accumulator.add(i, values, weight);
-    });
-    this.totalExamples += weight;
-    this.siteMetrics.push({ weight, metrics: update.metrics });
+    const values = this.matchingTensors(update, sums).map((t) => (t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : toFloat64(t)));
+    const counted = (): void => {
+      this.totalExamples += weight;
+      this.siteMetrics.push({ weight, metrics: update.metrics });
+    };
+    if (values.every((v) => v.length <= FOLD_SLICE_ELEMENTS)) {
+      values.forEach((v, i) => this.accumulator.add(i, v, weight));
+      counted();
+      return;
+    }
+    return (async () => {
+      for (const [i, v] of values.entries()) await this.accumulator.addInSlices(i, v, weight, FOLD_SLICE_ELEMENTS);
+      counted();
+    })();
   }
 
   finish(): { model: TensorMap; metrics: Record<string, number> } {

@@ -76,11 +76,8 @@ export class ServerOptimizerAggregator implements Aggregator {
     return this.mean.count;
   }
 
-  fold(update: SiteUpdate): void {
-    if (this.widened.size === 0) {
-      this.mean.fold(update);
-      return;
-    }
+  fold(update: SiteUpdate): void | Promise<void> {
+    if (this.widened.size === 0) return this.mean.fold(update);
     // Checked against the real spec first, so a wrong dtype is reported as the site sent it.
     const mismatch = checkSpec(this.spec, tensorSpecsOf(update.tensors));
     if (mismatch !== undefined) {
@@ -91,7 +88,7 @@ export class ServerOptimizerAggregator implements Aggregator {
       const t = tensors[name]!;
       tensors[name] = tensor('F64', t.shape, toFloat64(t));
     }
-    this.mean.fold({ ...update, tensors });
+    return this.mean.fold({ ...update, tensors });
   }
 
   finish(): AggregateResult {

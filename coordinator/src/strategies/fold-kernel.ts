@@ -132,19 +132,44 @@ export class FoldAccumulator {
 
   /** `sums[index][i] += weight * values[i]` for every i; the lengths must match. */
   add(index: number, values: Float32Array | Float64Array, weight: number): void {
+    this.addRange(index, values, weight, 0, this.checked(index, values).length);
+  }
+
+  /**
+   * As `add`, yielding to the event loop after every `sliceElements` elements, so folding a
+   * large tensor never holds the loop for long. Nothing else may fold into this accumulator
+   * until it resolves.
+   */
+  async addInSlices(index: number, values: Float32Array | Float64Array, weight: number, sliceElements: number): Promise<void> {
+    const length = this.checked(index, values).length;
+    // Whole blocks per slice, so the blocks (and the JS tail of each) are those `add` folds.
+    const slice = Math.max(1, Math.floor(sliceElements / FOLD_BLOCK)) * FOLD_BLOCK;
+    for (let start = 0; start < length; start += slice) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      this.addRange(index, values, weight, start, Math.min(start + slice, length));
+    }
+  }
+
+  private checked(index: number, values: Float32Array | Float64Array): Float64Array {
     const acc = this.sums[index];
     if (acc === undefined) throw new RangeError(`no tensor ${index}`);
     if (values.length !== acc.length) {
       throw new RangeError(`length mismatch: accumulator ${acc.length}, values ${values.length}`);
     }
+    return acc;
+  }
+
+  /** Folds elements [from, to); `from` is a multiple of FOLD_BLOCK. */
+  private addRange(index: number, values: Float32Array | Float64Array, weight: number, from: number, to: number): void {
+    const acc = this.sums[index]!;
     const e = this.exports;
     if (e === undefined) {
-      foldJs(acc, values, weight);
+      foldJs(acc.subarray(from, to), values.subarray(from, to), weight);
       return;
     }
     const base = this.offsets[index]!;
-    for (let start = 0; start < acc.length; start += FOLD_BLOCK) {
-      const end = Math.min(start + FOLD_BLOCK, acc.length);
+    for (let start = from; start < to; start += FOLD_BLOCK) {
+      const end = Math.min(start + FOLD_BLOCK, to);
       const n = end - start;
       const simd = n - (n % LANES);
       if (values instanceof Float64Array) {

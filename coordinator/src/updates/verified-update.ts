@@ -10,6 +10,8 @@ import type { BlobStore } from '../state/index.js';
  */
 export class VerifiedUpdate {
   private staged: string | Uint8Array | undefined;
+  /** The payload once committed: its bytes when they were kept in memory, else read from the blob store. */
+  private committed: Uint8Array | 'blob' | undefined;
 
   constructor(
     readonly manifest: UpdateManifest__Output,
@@ -29,10 +31,15 @@ export class VerifiedUpdate {
     return this.manifest.taskKind === 'evaluate';
   }
 
-  /** The verified payload bytes, the caller's own (a fold may keep views of them); empty for an evaluation result. */
+  /**
+   * The verified payload bytes, the caller's own (a fold may keep views of them); empty for an
+   * evaluation result. Before `commit()` from where it is staged, after it from the blob store.
+   */
   async payload(): Promise<Uint8Array> {
+    if (this.committed === 'blob') return this.blobs.read(this.manifest.payloadSha256);
+    // Committed bytes are nobody else's any more; staged ones stay as verified until committed (a copy of at most 1 MiB).
+    if (this.committed !== undefined) return this.committed;
     if (this.staged === undefined) return new Uint8Array(0);
-    // A copy of at most 1 MiB: the staged bytes stay as verified until they are committed.
     if (typeof this.staged !== 'string') return new Uint8Array(this.staged);
     return readFile(this.staged);
   }
@@ -42,14 +49,20 @@ export class VerifiedUpdate {
     const staged = this.staged;
     this.staged = undefined;
     if (staged === undefined) return;
-    if (typeof staged === 'string') await this.blobs.putFile(staged, this.manifest.payloadSha256);
-    else await this.blobs.put(staged);
+    if (typeof staged === 'string') {
+      await this.blobs.putFile(staged, this.manifest.payloadSha256);
+      this.committed = 'blob';
+    } else {
+      await this.blobs.put(staged);
+      this.committed = staged;
+    }
   }
 
-  /** Drops the staged payload; safe to call more than once, and after `commit()`. */
+  /** Drops the staged payload and forgets a committed one; safe to call more than once, and after `commit()`. */
   async discard(): Promise<void> {
     const staged = this.staged;
     this.staged = undefined;
+    this.committed = undefined;
     if (typeof staged === 'string') await rm(staged, { force: true });
   }
 }
