@@ -16,6 +16,7 @@ const cases = {
   small: () => import('./small.mjs'),
   events: () => import('./events.mjs'),
   rounds: () => import('./rounds.mjs'),
+  round: () => import('./round.mjs'),
   metrics: () => import('./metrics.mjs'),
   state: () => import('./state.mjs'),
 };
