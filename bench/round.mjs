@@ -77,10 +77,10 @@ export async function startSiteProcesses(stack, admin, { federation, sites, para
 
 /**
  * Runs `rounds` rounds of fedavg over `sites` sites in `processes` processes on a fresh
- * `tributary dev`; throws if an update is refused, a site fails or a round does not commit.
+ * `tributary dev` (`devArgs`: more of its flags); throws if an update is refused, a site fails or a round does not commit.
  */
-export async function measureRounds({ sites, params, processes, rounds, initialModel }) {
-  const stack = await startDevStack();
+export async function measureRounds({ sites, params, processes, rounds, initialModel, devArgs = [], after }) {
+  const stack = await startDevStack({ args: devArgs });
   const admin = new AdminClient({ address: stack.coordinator, key: stack.adminKey });
   let siteProcesses;
   try {
@@ -109,8 +109,11 @@ export async function measureRounds({ sites, params, processes, rounds, initialM
     const failed = summaries.reduce((n, s) => n + s.failed + s.refused, 0);
     if (failed > 0) throw new Error(`${failed} site tasks failed or were refused`);
     if (!ended.status.endsWith('FINISHED')) throw new Error(`run ended ${ended.status}`);
+    // `after` (optional) runs on the same stack once the run has ended, e.g. an export.
+    const afterResult = await after?.(stack, admin);
     const mem = await stack.memory();
     return {
+      after: afterResult,
       rounds: list,
       wall,
       raw,

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateSigningKey, readKeyFile, Reason, TributaryError, writeKeyFile } from '@tributary/proto';
-import { parseHostPort, parseInteger } from '../../config/values.js';
+import { parseByteSize, parseHostPort, parseInteger } from '../../config/values.js';
 import { defineCommand, Running } from '../command.js';
 import { optFlag, optInteger, optString } from '../input.js';
 import { fields } from '../render.js';
@@ -47,6 +47,7 @@ export default defineCommand({
       .option('--grpc-listen <host:port>', 'coordinator gRPC address (env TRIBUTARY_GRPC_LISTEN; default: the one kept in --dir, else 127.0.0.1:7400)')
       .option('--nats-port <port>', 'nats-server port, 0 for a free one (env TRIBUTARY_NATS_PORT; default: the one kept in --dir, else a free one)')
       .option('--http-port <port>', 'web dashboard port (default: a free port; `tributary dashboard` finds it)')
+      .option('--max-update-bytes <size>', 'largest accepted update payload and initial model, e.g. 4GiB (default 1GiB)')
       .option('--tls', 'serve gRPC and NATS over TLS, with a local CA and certificates made in <dir>/tls (kept with --dir)')
       .option('--no-nats-auth', 'run nats-server without authentication instead of in operator mode with per-site credentials')
       .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
@@ -62,6 +63,7 @@ export default defineCommand({
       natsAuth: raw.opts['natsAuth'] !== false,
       stopOnStdinClose: optFlag(raw, 'stopOnStdinClose'),
       tls: optFlag(raw, 'tls'),
+      maxUpdateBytes: optionalByteSize(optString(raw, 'maxUpdateBytes')),
     };
   },
   async run(input, ctx) {
@@ -124,6 +126,7 @@ export default defineCommand({
           : { tls: { certFile: tls.coordinatorCertFile, keyFile: tls.coordinatorKeyFile }, natsOptions: { tls: { caFile: tls.caFile } } }),
         adminKeys: [key.publicKey],
         httpPort: input.httpPort,
+        ...(input.maxUpdateBytes === undefined ? {} : { maxUpdateSize: input.maxUpdateBytes }),
         // A person reads this console: short lines, not JSON.
         logger: createConsoleLogger(ctx.logLevel ?? 'warn'),
       });
@@ -191,6 +194,10 @@ export default defineCommand({
     ].join('\n');
   },
 });
+
+function optionalByteSize(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseByteSize(text, { name: 'max update bytes', from: '--max-update-bytes' });
+}
 
 /** Aborts when standard input ends or closes; reading it keeps its buffer empty. */
 function stdinClosed(): AbortSignal {
