@@ -64,6 +64,8 @@ export async function startSiteProcesses(stack, admin, { federation, sites, para
       if (code !== 0 || summary === undefined) throw new Error(`site process ${p} exited with ${code ?? signal}`);
       return JSON.parse(summary);
     });
+    // Awaited once the run ends; a run that fails to start kills the processes unawaited.
+    done.catch(() => {});
     children.push({ child, ready, done });
   }
   await Promise.all(children.map((c) => c.ready));

@@ -1,4 +1,4 @@
-import { checkSpec, fromFloat64, tensorSpecsOf, toFloat64 } from '@tributary/proto';
+import { checkSpec, fromFloat64, tensor, tensorSpecsOf, toFloat64 } from '@tributary/proto';
 import type {
   DType,
   FederationSettings__Output,
@@ -7,7 +7,7 @@ import type {
   TensorSpec__Output,
 } from '@tributary/proto';
 import { FoldAccumulator } from './fold-kernel.js';
-import { scale, weightedMeanOfMetrics } from './kernels.js';
+import { narrowToFloat32InPlace, scale, weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import { rejectAllOptions } from './strategy-options.js';
 import { exampleWeight, sampleSites, strategyError } from './strategy.js';
@@ -91,7 +91,10 @@ export class FedAvgAggregator implements Aggregator {
     this.spec.forEach((t, i) => {
       const mean = sums[i]!;
       scale(mean, 1 / this.totalExamples);
-      model[t.name] = fromFloat64(t.dtype as DType, t.shape, mean);
+      // Sums in plain arrays (models too large for the WebAssembly kernel) become the float32
+      // mean in place, so finishing needs no further model's worth of memory.
+      model[t.name] =
+        t.dtype === 'F32' && this.accumulator.kernel === 'js' ? tensor('F32', t.shape, narrowToFloat32InPlace(mean)) : fromFloat64(t.dtype as DType, t.shape, mean);
     });
     const metrics = {
       ...weightedMeanOfMetrics(this.siteMetrics),

@@ -18,6 +18,18 @@ export function scale(values: Float64Array, factor: number): void {
   for (let i = 0; i < values.length; i++) values[i]! *= factor;
 }
 
+/**
+ * `values` rounded to float32 in their own memory: a Float32Array over the first half of
+ * `values`' bytes, equal to `Float32Array.from(values)` with no second array. In order, value i
+ * is read (bytes 8i to 8i + 8) before float i is written (bytes 4i to 4i + 4), which never reaches
+ * a value not yet read. `values` is spent.
+ */
+export function narrowToFloat32InPlace(values: Float64Array): Float32Array {
+  const out = new Float32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
+  return out;
+}
+
 /** Euclidean norm of `a - b`; the lengths must match. */
 export function l2NormOfDifference(a: Float64Array, b: Float64Array): number {
   if (a.length !== b.length) {
