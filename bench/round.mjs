@@ -26,7 +26,7 @@ export function median(xs) {
 
 /**
  * Adds `sites` sites to `federation` and starts them in `processes` processes of
- * round-site.mjs, each connected and waiting for tasks when this resolves. `done` resolves with
+ * round-site.mjs, each connected and waiting for tasks when this resolves. `done()` resolves with
  * every process's summary once the run has ended; it rejects if a process fails.
  */
 export async function startSiteProcesses(stack, admin, { federation, sites, params, processes }) {
@@ -64,13 +64,14 @@ export async function startSiteProcesses(stack, admin, { federation, sites, para
       if (code !== 0 || summary === undefined) throw new Error(`site process ${p} exited with ${code ?? signal}`);
       return JSON.parse(summary);
     });
-    // Awaited once the run ends; a run that fails to start kills the processes unawaited.
+    // Rejects unawaited when a run fails to start and its processes are killed.
     done.catch(() => {});
     children.push({ child, ready, done });
   }
   await Promise.all(children.map((c) => c.ready));
   return {
-    done: Promise.all(children.map((c) => c.done)),
+    /** Every process's summary, once the run has ended (a run that fails to start kills them unawaited). */
+    done: () => Promise.all(children.map((c) => c.done)),
     kill() {
       for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     },
@@ -101,7 +102,7 @@ export async function measureRounds({ sites, params, processes, rounds, initialM
     const runInfo = await admin.startRun('bench');
     const ended = await admin.waitForRun(runInfo.id, {}).finally(() => clearInterval(sampler));
     const wall = (Date.now() - started) / 1000;
-    const summaries = await siteProcesses.done;
+    const summaries = await siteProcesses.done();
     const list = await admin.listRounds(runInfo.id);
     for (const r of list) {
       if (r.refused.length > 0) throw new Error(`round ${r.number}: ${r.refused.length} updates refused (first: ${JSON.stringify(r.refused[0])})`);

@@ -3,6 +3,7 @@ import { fromFloat64, isTributaryError, tensor } from '@tributary/proto';
 import type { FederationSettings__Output, TensorMap, TensorSpec__Output } from '@tributary/proto';
 import { FedAvgStrategy, builtinStrategies, l2NormOfDifference } from '../../coordinator/src/strategies/index.js';
 import { narrowToFloat32InPlace } from '../../coordinator/src/strategies/kernels.js';
+import { shrinkableFloat64Array } from '../../coordinator/src/strategies/fold-kernel.js';
 import { normaliseSettings } from '../../coordinator/src/rounds/settings.js';
 import type { RoundContext, SiteUpdate } from '@tributary/coordinator';
 import { caught } from '../helpers/errors.js';
@@ -250,5 +251,13 @@ describe('strategy kernels', () => {
     const narrowed = narrowToFloat32InPlace(values);
     expect(narrowed.buffer).toBe(values.buffer);
     expect(narrowed).toEqual(expected);
+  });
+
+  it('gives back the second half of shrinkable sums once they are narrowed to float32', () => {
+    const sums = shrinkableFloat64Array(1_000);
+    sums.fill(0.1);
+    const narrowed = narrowToFloat32InPlace(sums);
+    expect(narrowed.buffer.byteLength).toBe(4_000);
+    expect(narrowed).toEqual(new Float32Array(1_000).fill(0.1));
   });
 });
