@@ -151,6 +151,13 @@ export async function run(args, { quick = false } = {}) {
     const res = await measureRounds({ ...c, rounds: o.rounds });
     const seconds = res.rounds.map(roundSeconds);
     const med = median(seconds);
+    // Where a round's time goes: to the first update accepted (broadcast, downloads, training,
+    // encode, publish, verification of the first), accepting the rest, then the commit.
+    const phases = res.rounds.map((r) => {
+      const accepted = r.accepted.map((u) => u.acceptedAtMs);
+      return { first: (Math.min(...accepted) - r.openedAtMs) / 1000, rest: (Math.max(...accepted) - Math.min(...accepted)) / 1000, commit: (r.closedAtMs - Math.max(...accepted)) / 1000 };
+    });
+    const phase = (k) => median(phases.map((p) => p[k]));
     // What the server's file store alone needs for a round's updates.
     const boundSeconds = (c.sites * modelBytes) / 1e6 / res.raw.mbps;
     const memBound = memoryBoundMiB(modelBytes);
@@ -160,6 +167,9 @@ export async function run(args, { quick = false } = {}) {
       params: c.params.toLocaleString('en'),
       'median round s': med.toFixed(3),
       'rounds s': seconds.map((s) => s.toFixed(2)).join(' '),
+      'to first accepted s': phase('first').toFixed(2),
+      'accepting s': phase('rest').toFixed(2),
+      'commit s': phase('commit').toFixed(2),
       target: c.target ?? '-',
       'file store MB/s': res.raw.mbps.toFixed(0),
       'bound s': boundSeconds.toFixed(3),
@@ -177,6 +187,9 @@ export async function run(args, { quick = false } = {}) {
         rounds: o.rounds,
         medianSeconds: round(med),
         roundSeconds: seconds.map((s) => round(s)),
+        toFirstAcceptedSeconds: round(phase('first')),
+        acceptingSeconds: round(phase('rest')),
+        commitSeconds: round(phase('commit')),
         fileStoreMbps: round(res.raw.mbps, 1),
         boundSeconds: round(boundSeconds),
         peakMiB: round(res.coordinatorPeakMiB, 0),
