@@ -5,7 +5,8 @@
 // Nothing on the way may hold a 2 GiB limit; the coordinator's peak memory is held to
 // 4 x the model's size + 200 MB.
 import { execFile } from 'node:child_process';
-import { open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -34,32 +35,35 @@ export async function run(args, { quick = false } = {}) {
   const modelBytes = o.params * 4;
   console.log(`Large model: one site, ${o.params.toLocaleString('en')} float32 parameters (${(modelBytes / 1e9).toFixed(2)} GB an update), one round`);
   const maxUpdate = `${Math.ceil((modelBytes + 2 ** 20) / 2 ** 20)}MiB`;
-  const res = await measureRounds({
-    sites: 1,
-    params: o.params,
-    processes: 1,
-    rounds: 1,
-    devArgs: ['--max-update-bytes', maxUpdate],
-    initialModel: await (async () => {
-      const file = join(process.env.TMPDIR ?? '/tmp', `tributary-large-${process.pid}.safetensors`);
-      await writeZerosModel(file, o.params);
-      return { file };
-    })(),
-    async after(stack) {
-      const out = join(stack.dir, 'exported.safetensors');
-      const started = performance.now();
-      await promisify(execFile)(process.execPath, [CLI, 'model', 'export', 'bench', '--out', out, '--json'], {
-        env: { ...process.env, TRIBUTARY_COORDINATOR: stack.coordinator, TRIBUTARY_KEY: join(stack.dir, 'admin.key') },
-        maxBuffer: 2 ** 20,
-      });
-      const seconds = (performance.now() - started) / 1000;
-      const { size } = await stat(out);
-      if (size < modelBytes) throw new Error(`the exported model has ${size} bytes, fewer than its ${modelBytes} bytes of values`);
-      await rm(out);
-      return { seconds, size };
-    },
-  });
-  await rm(join(process.env.TMPDIR ?? '/tmp', `tributary-large-${process.pid}.safetensors`), { force: true });
+  const modelDir = await mkdtemp(join(tmpdir(), 'tributary-large-'));
+  const initialModel = join(modelDir, 'initial.safetensors');
+  let res;
+  try {
+    await writeZerosModel(initialModel, o.params);
+    res = await measureRounds({
+      sites: 1,
+      params: o.params,
+      processes: 1,
+      rounds: 1,
+      devArgs: ['--max-update-bytes', maxUpdate],
+      initialModel: { file: initialModel },
+      async after(stack) {
+        const out = join(stack.dir, 'exported.safetensors');
+        const started = performance.now();
+        await promisify(execFile)(process.execPath, [CLI, 'model', 'export', 'bench', '--out', out, '--json'], {
+          env: { ...process.env, TRIBUTARY_COORDINATOR: stack.coordinator, TRIBUTARY_KEY: join(stack.dir, 'admin.key') },
+          maxBuffer: 2 ** 20,
+        });
+        const seconds = (performance.now() - started) / 1000;
+        const { size } = await stat(out);
+        if (size < modelBytes) throw new Error(`the exported model has ${size} bytes, fewer than its ${modelBytes} bytes of values`);
+        await rm(out);
+        return { seconds, size };
+      },
+    });
+  } finally {
+    await rm(modelDir, { recursive: true, force: true });
+  }
   const r = res.rounds[0];
   const seconds = (r.closedAtMs - r.openedAtMs) / 1000;
   const bound = memoryBoundMiB(modelBytes);
