@@ -16,6 +16,8 @@ const cases = {
   small: () => import('./small.mjs'),
   events: () => import('./events.mjs'),
   rounds: () => import('./rounds.mjs'),
+  round: () => import('./round.mjs'),
+  large: () => import('./large.mjs'),
   metrics: () => import('./metrics.mjs'),
   state: () => import('./state.mjs'),
 };

@@ -11,13 +11,14 @@ import { connect } from 'nats';
 
 const CLI = fileURLToPath(new URL('../coordinator/dist/cli/main.js', import.meta.url));
 
-export async function startDevStack() {
+/** `args`: more `tributary dev` flags, e.g. ['--max-update-bytes', '3GiB']. */
+export async function startDevStack({ args = [] } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'tributary-bench-'));
   // BENCH_CPU_PROF=<dir> writes a CPU profile of the coordinator there (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   // BENCH_LOG_LEVEL=debug shows the coordinator's per-update log lines (on stderr).
   const logLevel = process.env.BENCH_LOG_LEVEL ? ['--log-level', process.env.BENCH_LOG_LEVEL] : [];
-  const child = spawn(process.execPath, [...profile, CLI, 'dev', '--dir', dir, '--grpc-listen', '127.0.0.1:0', '--json', '--no-nats-auth', ...logLevel], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, CLI, 'dev', '--dir', dir, '--grpc-listen', '127.0.0.1:0', '--json', '--no-nats-auth', ...logLevel, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {

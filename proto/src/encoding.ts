@@ -28,9 +28,24 @@ export function toBase64Url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
 
-/** Lowercase hex SHA-256 of `bytes`. */
+/**
+ * The most bytes handed to one `Hash.update`: node:crypto refuses longer input ("data is too
+ * long") from 2 GiB on, so larger payloads are hashed in slices (views, no copy).
+ */
+export const HASH_SLICE_BYTES = 2 ** 30;
+
+/** Lowercase hex SHA-256 of `bytes`, of any length. */
 export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return sha256HexOfParts([bytes]);
+}
+
+/** Lowercase hex SHA-256 of `parts` one after another, each of any length. */
+export function sha256HexOfParts(parts: readonly Uint8Array[]): string {
+  const hash = createHash('sha256');
+  for (const bytes of parts) {
+    for (let at = 0; at < bytes.byteLength; at += HASH_SLICE_BYTES) hash.update(bytes.subarray(at, at + HASH_SLICE_BYTES));
+  }
+  return hash.digest('hex');
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -1,6 +1,6 @@
 import { Reason, TributaryError } from './errors.js';
 import type { TensorSpec__Output } from './generated/tributary/v1/TensorSpec.js';
-export { sha256Hex } from './encoding.js';
+export { sha256Hex, sha256HexOfParts } from './encoding.js';
 
 /** Safetensors dtypes Tributary reads and writes. */
 export type DType = 'F32' | 'F64' | 'F16' | 'BF16' | 'I32' | 'I64' | 'U8';
@@ -81,6 +81,22 @@ export function tensor(dtype: DType, shape: readonly number[], data: TensorData)
 
 /** Encodes tensors (in map order) as a safetensors payload; the header is padded to 8 bytes. */
 export function encodeSafetensors(t: TensorMap, metadata?: Record<string, string>): Buffer {
+  const { parts, size } = safetensorsParts(t, metadata);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * A safetensors file as its pieces, in order: the length prefix and padded header, then every
+ * tensor's bytes as a view of its data (no copy), and their total size. Lets a writer hash and
+ * store a large model without one buffer of the whole file.
+ */
+export function safetensorsParts(t: TensorMap, metadata?: Record<string, string>): { parts: Uint8Array[]; size: number } {
   assertLittleEndianHost();
   const header: Record<string, unknown> = {};
   if (metadata !== undefined && Object.keys(metadata).length > 0) {
@@ -91,28 +107,23 @@ export function encodeSafetensors(t: TensorMap, metadata?: Record<string, string
     }
     setOwn(header, METADATA_KEY, meta);
   }
-  const parts: Uint8Array[] = [];
+  const data: Uint8Array[] = [];
   let offset = 0;
   for (const [name, value] of Object.entries(t)) {
     if (name === METADATA_KEY) throw TributaryError.invalidArgument(`"${METADATA_KEY}" cannot name a tensor`);
     const checked = tensor(value.dtype, value.shape, value.data);
     const bytes = new Uint8Array(checked.data.buffer, checked.data.byteOffset, checked.data.byteLength);
     setOwn(header, name, { dtype: checked.dtype, shape: checked.shape, data_offsets: [offset, offset + bytes.length] });
-    parts.push(bytes);
+    data.push(bytes);
     offset += bytes.length;
   }
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const headerLength = Math.ceil(json.length / 8) * 8;
-  const out = Buffer.allocUnsafe(8 + headerLength + offset);
-  out.writeBigUInt64LE(BigInt(headerLength), 0);
-  json.copy(out, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength);
-  let at = 8 + headerLength;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  const head = Buffer.allocUnsafe(8 + headerLength);
+  head.writeBigUInt64LE(BigInt(headerLength), 0);
+  json.copy(head, 8);
+  head.fill(0x20, 8 + json.length, 8 + headerLength);
+  return { parts: [head, ...data], size: head.length + offset };
 }
 
 /** One tensor's place in a safetensors data section: bytes [begin, end) after the header. */

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { fromFloat64, isTributaryError, tensor } from '@tributary/proto';
 import type { FederationSettings__Output, TensorMap, TensorSpec__Output } from '@tributary/proto';
 import { FedAvgStrategy, builtinStrategies, l2NormOfDifference } from '../../coordinator/src/strategies/index.js';
+import { narrowToFloat32InPlace } from '../../coordinator/src/strategies/kernels.js';
+import { shrinkableFloat64Array } from '../../coordinator/src/strategies/fold-kernel.js';
 import { normaliseSettings } from '../../coordinator/src/rounds/settings.js';
 import type { RoundContext, SiteUpdate } from '@tributary/coordinator';
 import { caught } from '../helpers/errors.js';
@@ -239,5 +241,23 @@ describe('strategy kernels', () => {
   it('computes the L2 norm of a difference', () => {
     expect(l2NormOfDifference(Float64Array.of(1, 2, 3), Float64Array.of(1, 5, 7))).toBe(5);
     expect(l2NormOfDifference(new Float64Array(0), new Float64Array(0))).toBe(0);
+  });
+
+  it('rounds float64 values to float32 in their own memory exactly as a new Float32Array would', () => {
+    const random = prng(9);
+    const values = Float64Array.from({ length: 10_001 }, (_, i) => (random() - 0.5) * 10 ** ((i % 80) - 40));
+    values.set([0, -0, 1e39, -1e39, 1e-46, Number.MIN_VALUE, 3.4028235677973366e38, Number.NaN], 0);
+    const expected = Float32Array.from(values);
+    const narrowed = narrowToFloat32InPlace(values);
+    expect(narrowed.buffer).toBe(values.buffer);
+    expect(narrowed).toEqual(expected);
+  });
+
+  it('gives back the second half of shrinkable sums once they are narrowed to float32', () => {
+    const sums = shrinkableFloat64Array(1_000);
+    sums.fill(0.1);
+    const narrowed = narrowToFloat32InPlace(sums);
+    expect(narrowed.buffer.byteLength).toBe(4_000);
+    expect(narrowed).toEqual(new Float32Array(1_000).fill(0.1));
   });
 });

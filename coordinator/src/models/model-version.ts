@@ -1,4 +1,4 @@
-import { encodeSafetensors, type TensorMap, type UpdateSummary__Output } from '@tributary/proto';
+import { safetensorsParts, type TensorMap, type UpdateSummary__Output } from '@tributary/proto';
 import type { BlobStore, FederationRecord, ModelVersionRecord, StateWrite } from '../state/index.js';
 
 /** Where a model version came from: the initial weights (no run), or a round of a run. */
@@ -35,8 +35,10 @@ export async function prepareModelVersion(
   opts: { serverState?: TensorMap; atMs: number; version?: number },
 ): Promise<PreparedModelVersion> {
   // A blob is already stored (and verified) by the caller, e.g. streamed initial weights.
-  const blob = 'blob' in model ? model.blob : await blobs.put('payload' in model ? model.payload : encodeSafetensors(model.tensors, model.metadata));
-  const state = opts.serverState && Object.keys(opts.serverState).length > 0 ? await blobs.put(encodeSafetensors(opts.serverState)) : undefined;
+  // Tensors are written as they are, never encoded into one more buffer of the whole model.
+  const blob =
+    'blob' in model ? model.blob : 'payload' in model ? await blobs.put(model.payload) : await blobs.putParts(safetensorsParts(model.tensors, model.metadata).parts);
+  const state = opts.serverState && Object.keys(opts.serverState).length > 0 ? await blobs.putParts(safetensorsParts(opts.serverState).parts) : undefined;
   const version = opts.version ?? federation.latestVersion + 1;
   const record: ModelVersionRecord = {
     federation: federation.name,

@@ -155,7 +155,8 @@ export class RunLifecycle {
   }
 
   async loadModel(version: ModelVersionRecord): Promise<GlobalModel> {
-    return { tensors: decodeSafetensors(await this.s.blobs.read(version.sha256)).tensors, sha256: version.sha256, size: version.size };
+    // Views of the blob's bytes, which nobody else holds: a large model is not copied again.
+    return { tensors: decodeSafetensors(await this.s.blobs.read(version.sha256), { view: true }).tensors, sha256: version.sha256, size: version.size };
   }
 
   /** The federation a run belongs to, or NOT_FOUND. */

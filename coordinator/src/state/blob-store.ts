@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, copyFile, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Reason, TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, sha256HexOfParts } from '@tributary/proto';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/private-file.js';
 
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
@@ -23,15 +23,26 @@ export class BlobStore {
   }
 
   /** Stores bytes under their digest; storing the same bytes again changes nothing. */
-  async put(bytes: Uint8Array): Promise<{ sha256: string; size: number }> {
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
+  put(bytes: Uint8Array): Promise<{ sha256: string; size: number }> {
+    return this.putParts([bytes]);
+  }
+
+  /**
+   * Stores `parts`, one after another, as one blob (e.g. a model's header and tensors, with no
+   * buffer of the whole file), hashed and written in slices, so a blob may pass 2 GiB.
+   */
+  async putParts(parts: readonly Uint8Array[]): Promise<{ sha256: string; size: number }> {
+    const sha256 = sha256HexOfParts(parts);
+    const size = parts.reduce((n, p) => n + p.byteLength, 0);
     const target = this.path(sha256);
     if (!(await this.has(sha256))) {
       const temp = await this.tempPathFor(target);
       try {
         const file = await open(temp, 'wx', PRIVATE_FILE_MODE);
         try {
-          await file.writeFile(bytes);
+          for (const bytes of parts) {
+            for (let at = 0; at < bytes.byteLength; at += FILE_READ_SLICE_BYTES) await file.write(bytes.subarray(at, at + FILE_READ_SLICE_BYTES));
+          }
           await file.sync();
         } finally {
           await file.close();
@@ -43,7 +54,7 @@ export class BlobStore {
       }
       await syncDirectory(dirname(target));
     }
-    return { sha256, size: bytes.byteLength };
+    return { sha256, size };
   }
 
   /**
@@ -113,7 +124,7 @@ export class BlobStore {
   /** The whole blob; NOT_FOUND if absent. */
   async read(sha256: string): Promise<Buffer> {
     try {
-      return await readFile(this.path(sha256));
+      return await readWholeFile(this.path(sha256));
     } catch (err) {
       throw notFoundOr(err, sha256);
     }
@@ -176,7 +187,7 @@ export class BlobReader {
     const buffer = Buffer.alloc(Math.min(length, this.size - offset));
     let filled = 0;
     while (filled < buffer.length) {
-      const { bytesRead } = await this.file.read(buffer, filled, buffer.length - filled, offset + filled);
+      const { bytesRead } = await this.file.read(buffer, filled, Math.min(FILE_READ_SLICE_BYTES, buffer.length - filled), offset + filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
@@ -185,6 +196,30 @@ export class BlobReader {
 
   async close(): Promise<void> {
     await this.file.close();
+  }
+}
+
+/**
+ * The most bytes asked of one `FileHandle.read` or `write`: Node takes a length that fits an
+ * int32 only (a longer read aborts the process), and `readFile` refuses files from 2 GiB on.
+ */
+export const FILE_READ_SLICE_BYTES = 2 ** 30;
+
+/** A whole file in one buffer, of any size a Buffer can hold, read in slices of FILE_READ_SLICE_BYTES. */
+export async function readWholeFile(path: string): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const buffer = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await file.read(buffer, filled, Math.min(FILE_READ_SLICE_BYTES, size - filled), filled);
+      if (bytesRead === 0) throw TributaryError.of(Reason.INTERNAL, `${path} ended at byte ${filled} of ${size} while being read`);
+      filled += bytesRead;
+    }
+    return buffer;
+  } finally {
+    await file.close();
   }
 }
 

@@ -12,5 +12,5 @@ export type {
 } from './records.js';
 export type { StateStore, StateWrite } from './store.js';
 export { LevelStateStore } from './level-store.js';
-export { BlobStore } from './blob-store.js';
+export { BlobStore, readWholeFile } from './blob-store.js';
 export { MemoryStateStore } from './memory-store.js';

@@ -1,4 +1,4 @@
-import { checkSpec, fromFloat64, tensorSpecsOf, toFloat64 } from '@tributary/proto';
+import { checkSpec, fromFloat64, tensor, tensorSpecsOf, toFloat64 } from '@tributary/proto';
 import type {
   DType,
   FederationSettings__Output,
@@ -6,8 +6,8 @@ import type {
   TensorMap,
   TensorSpec__Output,
 } from '@tributary/proto';
-import { FoldAccumulator } from './fold-kernel.js';
-import { scale, weightedMeanOfMetrics } from './kernels.js';
+import { FoldAccumulator, isShrinkable } from './fold-kernel.js';
+import { narrowToFloat32InPlace, scale, weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import { rejectAllOptions } from './strategy-options.js';
 import { exampleWeight, sampleSites, strategyError } from './strategy.js';
@@ -106,7 +106,11 @@ export class FedAvgAggregator implements Aggregator {
     this.spec.forEach((t, i) => {
       const mean = sums[i]!;
       scale(mean, 1 / this.totalExamples);
-      model[t.name] = fromFloat64(t.dtype as DType, t.shape, mean);
+      // Shrinkable sums (models too large for the WebAssembly kernel, up to 4 GiB of sums) become
+      // the float32 mean in place and give back their other half: finishing needs no further
+      // model's worth of memory. Others are copied, and the sums dropped with the aggregator.
+      model[t.name] =
+        t.dtype === 'F32' && isShrinkable(mean) ? tensor('F32', t.shape, narrowToFloat32InPlace(mean)) : fromFloat64(t.dtype as DType, t.shape, mean);
     });
     const metrics = {
       ...weightedMeanOfMetrics(this.siteMetrics),

@@ -85,6 +85,31 @@ function compiledModule(): { wa: Wasm; module: object } | undefined {
   return compiled;
 }
 
+/** What this project's ES2022 lib does not declare of resizable ArrayBuffers (Node 20 has them). */
+export interface ResizableArrayBuffer extends ArrayBuffer {
+  readonly resizable?: boolean;
+  resize(byteLength: number): void;
+}
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableArrayBuffer;
+
+/** V8 makes resizable ArrayBuffers of at most 4 GiB. */
+const MAX_SHRINKABLE_BYTES = 2 ** 32;
+
+/**
+ * `length` float64 zeros in a buffer of their own that narrowToFloat32InPlace can shrink by half,
+ * when it fits a resizable buffer; a plain Float64Array beyond.
+ */
+export function shrinkableFloat64Array(length: number): Float64Array {
+  if (length * 8 > MAX_SHRINKABLE_BYTES) return new Float64Array(length);
+  return new Float64Array(new ResizableArrayBuffer(length * 8, { maxByteLength: length * 8 }));
+}
+
+/** Whether `values` are the whole of a resizable buffer, which narrowToFloat32InPlace halves. */
+export function isShrinkable(values: Float64Array): boolean {
+  const buffer = values.buffer as ResizableArrayBuffer;
+  return buffer.resizable === true && values.byteOffset === 0 && values.byteLength === buffer.byteLength;
+}
+
 /** Largest linear memory an accumulator asks for (wasm32 addresses 4 GiB; leave headroom). */
 const MAX_MEMORY_BYTES = 2 ** 31;
 
@@ -109,7 +134,8 @@ export class FoldAccumulator {
     const c = useWasm && bytes <= MAX_MEMORY_BYTES ? compiledModule() : undefined;
     if (c === undefined) {
       this.kernel = 'js';
-      this.sums = lengths.map((l) => new Float64Array(l));
+      // Shrinkable, so a float32 mean can be narrowed into them and give back the other half.
+      this.sums = lengths.map((l) => shrinkableFloat64Array(l));
       return;
     }
     const e = new c.wa.Instance(c.module).exports as FoldExports;

@@ -2,7 +2,7 @@
 // Plain indexed loops: V8 keeps them monomorphic per array type. The fold (weighted
 // accumulate) runs as a WebAssembly SIMD kernel when the engine has it (fold-kernel.ts).
 
-import { fold } from './fold-kernel.js';
+import { fold, isShrinkable, type ResizableArrayBuffer } from './fold-kernel.js';
 
 /** `acc[i] += weight * values[i]` for every i; the lengths must match. */
 export function weightedAccumulate(
@@ -16,6 +16,20 @@ export function weightedAccumulate(
 /** `values[i] *= factor` in place. */
 export function scale(values: Float64Array, factor: number): void {
   for (let i = 0; i < values.length; i++) values[i]! *= factor;
+}
+
+/**
+ * `values` rounded to float32 in their own memory: a Float32Array over the first half of
+ * `values`' bytes, equal to `Float32Array.from(values)` with no second array. In order, value i
+ * is read (bytes 8i to 8i + 8) before float i is written (bytes 4i to 4i + 4), which never reaches
+ * a value not yet read. When `values` own a shrinkable buffer (shrinkableFloat64Array), its second
+ * half is given back. `values` is spent.
+ */
+export function narrowToFloat32InPlace(values: Float64Array): Float32Array {
+  const out = new Float32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
+  if (isShrinkable(values)) (values.buffer as ResizableArrayBuffer).resize(out.byteLength);
+  return out;
 }
 
 /** Euclidean norm of `a - b`; the lengths must match. */

@@ -1,6 +1,6 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { UpdateManifest__Output } from '@tributary/proto';
-import type { BlobStore } from '../state/index.js';
+import { readWholeFile, type BlobStore } from '../state/index.js';
 
 /**
  * An update whose signature, site, digest, size, schema and values were verified by the ingest,
@@ -41,7 +41,7 @@ export class VerifiedUpdate {
     if (this.committed !== undefined) return this.committed;
     if (this.staged === undefined) return new Uint8Array(0);
     if (typeof this.staged !== 'string') return new Uint8Array(this.staged);
-    return readFile(this.staged);
+    return readWholeFile(this.staged);
   }
 
   /** Moves the payload into the blob store under its verified digest. */

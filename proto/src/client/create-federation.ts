@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../encoding.js';
 import type { CreateFederationPart } from '../generated/tributary/v1/CreateFederationPart.js';
 import type { Federation__Output } from '../generated/tributary/v1/Federation.js';
 import type { FederationSettings } from '../generated/tributary/v1/FederationSettings.js';
@@ -17,7 +17,7 @@ export interface InitialModelSource {
 
 /** In-memory initial weights as a source. */
 export function initialModelOf(bytes: Uint8Array): InitialModelSource {
-  return { size: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex'), chunks: [bytes] };
+  return { size: bytes.byteLength, sha256: sha256Hex(bytes), chunks: [bytes] };
 }
 
 /**

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateSigningKey, readKeyFile, Reason, TributaryError, writeKeyFile } from '@tributary/proto';
-import { parseHostPort, parseInteger } from '../../config/values.js';
+import { parseByteSize, parseHostPort, parseInteger } from '../../config/values.js';
 import { defineCommand, Running } from '../command.js';
 import { optFlag, optInteger, optString } from '../input.js';
 import { fields } from '../render.js';
@@ -50,6 +50,7 @@ export default defineCommand({
       .option('--grpc-listen <host:port>', 'coordinator gRPC address (env TRIBUTARY_GRPC_LISTEN; default: the one kept in --dir, else 127.0.0.1:7400)')
       .option('--nats-port <port>', 'nats-server port, 0 for a free one (env TRIBUTARY_NATS_PORT; default: the one kept in --dir, else a free one)')
       .option('--http-port <port>', 'web dashboard port (default: a free port; `tributary dashboard` finds it)')
+      .option('--max-update-bytes <size>', 'largest accepted update payload and initial model, e.g. 4GiB (default 1GiB)')
       .option('--tls', 'serve gRPC and NATS over TLS, with a local CA and certificates made in <dir>/tls (kept with --dir)')
       .option('--no-nats-auth', 'run nats-server without authentication instead of in operator mode with per-site credentials')
       .option('--cluster <nodes>', 'run a local cluster of 3 (to 5) nats-server nodes with JetStream, and streams with that many replicas (implies --no-nats-auth; not with --tls)')
@@ -67,6 +68,7 @@ export default defineCommand({
       stopOnStdinClose: optFlag(raw, 'stopOnStdinClose'),
       tls: optFlag(raw, 'tls'),
       cluster: optInteger(raw, 'cluster', '--cluster', 3, 5),
+      maxUpdateBytes: optionalByteSize(optString(raw, 'maxUpdateBytes')),
     };
   },
   async run(input, ctx) {
@@ -146,6 +148,7 @@ export default defineCommand({
           : { tls: { certFile: tls.coordinatorCertFile, keyFile: tls.coordinatorKeyFile }, natsOptions: { tls: { caFile: tls.caFile } } }),
         adminKeys: [key.publicKey],
         httpPort: input.httpPort,
+        ...(input.maxUpdateBytes === undefined ? {} : { maxUpdateSize: input.maxUpdateBytes }),
         // A person reads this console: short lines, not JSON.
         logger: createConsoleLogger(ctx.logLevel ?? 'warn'),
       });
@@ -220,6 +223,10 @@ export default defineCommand({
     ].join('\n');
   },
 });
+
+function optionalByteSize(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseByteSize(text, { name: 'max update bytes', from: '--max-update-bytes' });
+}
 
 /** Aborts when standard input ends or closes; reading it keeps its buffer empty. */
 function stdinClosed(): AbortSignal {

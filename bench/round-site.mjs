@@ -1,0 +1,46 @@
+// One process of sites for the `round` and `large` cases: reads its job as JSON on stdin
+// ({ coordinator, nats, federation, params, keys: [key file text], offset }), connects every
+// site, prints `ready` once all are connected, trains (a small deterministic change to the
+// global model) and submits until the run ends, then prints one JSON line of what it saw
+// (tasks, accepted, refused, failed, peak memory) and exits.
+import { readFile } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
+import { SiteClient, tensor } from '@tributary/client-sdk';
+import { decodeKeyFile } from '@tributary/proto';
+
+setMaxListeners(0);
+let input = '';
+for await (const chunk of process.stdin) input += chunk;
+const job = JSON.parse(input);
+
+async function peakMiB() {
+  const status = await readFile('/proc/self/status', 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+const clients = [];
+try {
+  for (const text of job.keys) {
+    clients.push(await SiteClient.connect({ coordinator: job.coordinator, nats: job.nats, key: decodeKeyFile(text) }));
+  }
+  process.stdout.write('ready\n');
+  const summaries = await Promise.all(
+    clients.map((client, i) =>
+      client.participate(job.federation, async (task) => {
+        // The update is the downloaded model's own values, changed in place: no second copy.
+        const w = task.model['w']?.data;
+        if (!(w instanceof Float32Array)) throw new Error('the global model has no float32 tensor "w"');
+        const step = (job.offset + i + 1) * 0.001;
+        for (let j = 0; j < w.length; j += 97) w[j] += step;
+        return { weights: { w: tensor('F32', [job.params], w) }, numExamples: 100 + job.offset + i };
+      }),
+    ),
+  );
+  const total = (k) => summaries.reduce((n, s) => n + s[k], 0);
+  process.stdout.write(
+    `${JSON.stringify({ tasks: total('tasks'), accepted: total('accepted'), refused: total('refused'), failed: total('failed'), peakMiB: await peakMiB(), end: summaries[0]?.end })}\n`,
+  );
+} finally {
+  for (const c of clients) await c.close().catch(() => {});
+}
+process.exit(0);
