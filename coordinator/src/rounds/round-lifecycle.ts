@@ -101,7 +101,7 @@ export class RoundLifecycle {
     if (late || !round || !active.aggregator) return late ?? refusalOf(Reason.ROUND_NOT_OPEN, 'the round is not open');
     let foldable;
     try {
-      foldable = toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active));
+      foldable = await toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active), update.layout);
     } catch (err) {
       const e = TributaryError.from(err);
       return refusalOf(e.reason === Reason.INTERNAL ? Reason.MALFORMED_PAYLOAD : e.reason, `payload cannot be folded: ${e.message}`);

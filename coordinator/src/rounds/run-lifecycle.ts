@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Reason, TributaryError, decodeSafetensors, type RunStatus__Output } from '@tributary/proto';
+import { Reason, TributaryError, decodeSafetensorsAsync, type RunStatus__Output } from '@tributary/proto';
 import type { FederationRecord, ModelVersionRecord, RoundRecord, RunRecord } from '../state/index.js';
 import { disarmTimer, emit, runEvent, settingsOf, type ActiveRun, type GlobalModel, type RoundServices } from './active-run.js';
 import type { EvaluationPhase } from './evaluation-phase.js';
@@ -155,7 +155,8 @@ export class RunLifecycle {
   }
 
   async loadModel(version: ModelVersionRecord): Promise<GlobalModel> {
-    return { tensors: decodeSafetensors(await this.s.blobs.read(version.sha256)).tensors, sha256: version.sha256, size: version.size };
+    // Decoded in steps: an initial model's header may be 16 MiB.
+    return { tensors: (await decodeSafetensorsAsync(await this.s.blobs.read(version.sha256))).tensors, sha256: version.sha256, size: version.size };
   }
 
   /** The federation a run belongs to, or NOT_FOUND. */

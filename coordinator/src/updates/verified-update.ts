@@ -1,5 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
-import type { UpdateManifest__Output } from '@tributary/proto';
+import type { SafetensorsLayout, UpdateManifest__Output } from '@tributary/proto';
 import type { BlobStore } from '../state/index.js';
 
 /**
@@ -20,6 +20,8 @@ export class VerifiedUpdate {
     private readonly blobs: BlobStore,
     /** Stream sequence of the manifest's TRIB_UPDATES message, kept in the update's record. */
     readonly manifestSeq?: number,
+    /** The payload's safetensors layout as inspection read it: the fold decodes with it, not parsing the header again. */
+    readonly layout?: SafetensorsLayout,
   ) {
     this.staged = staged;
   }
