@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { MAX_SAFETENSORS_TENSORS, encodeSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, tensor } from '@tributary/proto';
+import { MAX_SAFETENSORS_TENSORS, encodeSafetensors, parseSafetensorsHeaderAsync, safetensorsHeaderLength, tensor } from '@tributary/proto';
 import { HEADER_BYTES_INITIAL_MODEL, inspectStagedPayload } from '../coordinator/dist/updates/foldable-update.js';
 import { options, report, round, table } from './stack.mjs';
 
@@ -55,8 +55,8 @@ export async function run(args, { quick = false } = {}) {
     const path = join(dir, name);
     await writeFile(path, bytes);
     const { outcome, stallMs, ms } = await stall(() => inspectStagedPayload(path, bytes.length, 'tensors', policy));
-    const reason = outcome?.reason ?? 'accepted';
-    if (reason !== expect) throw new Error(`${name}: expected ${expect}, got ${reason} (${outcome?.message ?? ''})`);
+    const reason = outcome.ok ? 'accepted' : outcome.refusal.reason;
+    if (reason !== expect) throw new Error(`${name}: expected ${expect}, got ${reason} (${outcome.ok ? '' : outcome.refusal.message})`);
     record(name, bytes.length, reason, ms, stallMs);
     await rm(path);
   };
@@ -99,7 +99,7 @@ export async function run(args, { quick = false } = {}) {
     const header = emptyTensors(MAX_SAFETENSORS_TENSORS, HEADER_BYTES_INITIAL_MODEL - 1024);
     const { stallMs, ms } = await stall(async () => {
       const length = safetensorsHeaderLength(header.subarray(0, 8), header.length, HEADER_BYTES_INITIAL_MODEL);
-      return parseSafetensorsHeader(header.subarray(8, 8 + length), header.length - 8 - length, { maxTensors: MAX_SAFETENSORS_TENSORS });
+      return parseSafetensorsHeaderAsync(header.subarray(8, 8 + length), header.length - 8 - length, { maxTensors: MAX_SAFETENSORS_TENSORS });
     });
     record('initial model: max header', header.length, 'parsed', ms, stallMs);
   } finally {

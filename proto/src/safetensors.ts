@@ -1,4 +1,7 @@
+import { isUtf8 } from 'node:buffer';
+import { pauseAt, runAtOnce, runCooperatively, sortSteps, type Steps } from './cooperative.js';
 import { Reason, TributaryError } from './errors.js';
+import { readHeaderJson, setOwn, utf8Text } from './header-json.js';
 import type { TensorSpec__Output } from './generated/tributary/v1/TensorSpec.js';
 export { sha256Hex, sha256HexOfParts } from './encoding.js';
 
@@ -168,7 +171,8 @@ export function safetensorsHeaderLength(prefix: Uint8Array, totalLength: number,
  * Parses and checks a safetensors header (the JSON after the length prefix) for a data section
  * of `dataLength` bytes: dtypes, shapes, offsets, and exact coverage of the data. A header naming
  * a tensor twice (JSON would silently keep the last) or listing more than `maxTensors` tensors is
- * refused with SCHEMA_MISMATCH, found by a scan of its keys before any entry is built.
+ * refused with SCHEMA_MISMATCH, found by a scan of its keys before any entry is built. One
+ * synchronous step: headers of untrusted size go to `parseSafetensorsHeaderAsync`.
  */
 export function parseSafetensorsHeader(header: Uint8Array, dataLength: number, opts: { maxTensors?: number } = {}): SafetensorsLayout {
   let text: string;
@@ -177,7 +181,7 @@ export function parseSafetensorsHeader(header: Uint8Array, dataLength: number, o
   } catch {
     throw malformed('header is not valid UTF-8 JSON');
   }
-  const duplicate = scanHeaderKeys(text, opts.maxTensors ?? MAX_SAFETENSORS_TENSORS);
+  const duplicate = runAtOnce(scanHeaderKeys(header, opts.maxTensors ?? MAX_SAFETENSORS_TENSORS));
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -186,14 +190,59 @@ export function parseSafetensorsHeader(header: Uint8Array, dataLength: number, o
   }
   if (duplicate !== undefined) throw schemaMismatch(`header names tensor ${JSON.stringify(duplicate)} more than once`);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw malformed('header is not a JSON object');
+  return runAtOnce(layoutSteps(Object.entries(parsed as Record<string, unknown>), dataLength, 8 + header.length));
+}
 
+/** Headers up to this size are parsed in one step (JSON.parse takes well under a millisecond). */
+const ONE_STEP_HEADER_BYTES = 64 * 1024;
+
+/**
+ * `parseSafetensorsHeader` without holding the event loop: a header larger than 64 KiB is
+ * decoded, read and checked in steps of a few milliseconds, letting timers and I/O run between
+ * them. Same layouts, same refusals and reasons.
+ */
+export async function parseSafetensorsHeaderAsync(header: Uint8Array, dataLength: number, opts: { maxTensors?: number } = {}): Promise<SafetensorsLayout> {
+  if (header.length <= ONE_STEP_HEADER_BYTES) return parseSafetensorsHeader(header, dataLength, opts);
+  return runCooperatively(headerSteps(header, dataLength, opts.maxTensors ?? MAX_SAFETENSORS_TENSORS));
+}
+
+function* headerSteps(header: Uint8Array, dataLength: number, maxTensors: number): Steps<SafetensorsLayout> {
+  // A native check at gigabytes a second; the header is then read as bytes, never decoded whole.
+  if (!isUtf8(header)) throw malformed('header is not valid UTF-8 JSON');
+  // The key scan's verdicts, reached while reading: too many tensors stops the reading at once.
+  const seen = new Set<string>();
+  let duplicate: string | undefined;
+  const json = yield* readHeaderJson(header, (key) => {
+    if (key === METADATA_KEY) return;
+    if (seen.has(key)) duplicate ??= key;
+    seen.add(key);
+    if (seen.size > maxTensors) throw schemaMismatch(`header lists more than ${maxTensors} tensors`);
+  });
+  if (!json.valid || json.members === undefined) {
+    // Not an object: decided as the one-step parser decides, its key scan first.
+    const scanned = yield* scanHeaderKeys(header, maxTensors);
+    if (!json.valid) throw malformed('header is not valid UTF-8 JSON');
+    if (scanned !== undefined) throw schemaMismatch(`header names tensor ${JSON.stringify(scanned)} more than once`);
+    throw malformed('header is not a JSON object');
+  }
+  if (duplicate !== undefined) throw schemaMismatch(`header names tensor ${JSON.stringify(duplicate)} more than once`);
+  return yield* layoutSteps(json.members, dataLength, 8 + header.length);
+}
+
+/** Entries and metadata from a header object's members (in `Object.entries` order), checked against the data. */
+function* layoutSteps(members: readonly (readonly [string, unknown])[], dataLength: number, dataStart: number): Steps<SafetensorsLayout> {
   const metadata: Record<string, string> = {};
   const entries: HeaderEntry[] = [];
-  for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
+  for (let i = 0; i < members.length; i++) {
+    if (pauseAt(i)) yield;
+    const [name, raw] = members[i] as readonly [string, unknown];
     if (name === METADATA_KEY) {
       if (raw === null) continue;
       if (typeof raw !== 'object' || Array.isArray(raw)) throw malformed(`"${METADATA_KEY}" is not an object`);
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+      const pairs = Object.entries(raw as Record<string, unknown>);
+      for (let j = 0; j < pairs.length; j++) {
+        if (pauseAt(j)) yield;
+        const [k, v] = pairs[j] as [string, unknown];
         if (typeof v !== 'string') throw malformed(`metadata ${JSON.stringify(k)} is not a string`);
         setOwn(metadata, k, v);
       }
@@ -203,9 +252,12 @@ export function parseSafetensorsHeader(header: Uint8Array, dataLength: number, o
   }
 
   // The data must be covered exactly: no gaps, no overlaps, nothing left over.
-  const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end || a.order - b.order);
+  const byOffset = yield* sortSteps(entries, (a, b) => a.begin - b.begin || a.end - b.end || a.order - b.order);
   let expected = 0;
-  for (const e of byOffset) {
+  const out: SafetensorsEntry[] = [];
+  for (let i = 0; i < byOffset.length; i++) {
+    if (pauseAt(i, 4096)) yield;
+    const { order: _order, ...e } = byOffset[i] as HeaderEntry;
     if (e.begin !== expected) {
       throw malformed(
         e.begin < expected
@@ -214,9 +266,10 @@ export function parseSafetensorsHeader(header: Uint8Array, dataLength: number, o
       );
     }
     expected = e.end;
+    out.push(e);
   }
   if (expected !== dataLength) throw malformed(`data section has ${dataLength} bytes but tensors cover ${expected}`);
-  return { dataStart: 8 + header.length, entries: byOffset.map(({ order: _order, ...e }) => e), metadata };
+  return { dataStart, entries: out, metadata };
 }
 
 /**
@@ -230,12 +283,37 @@ export function decodeSafetensors(bytes: Uint8Array, opts: { maxTensors?: number
   if (!(bytes instanceof Uint8Array)) throw malformed('payload is not bytes');
   const headerLength = safetensorsHeaderLength(bytes, bytes.length);
   const layout = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length - 8 - headerLength, opts);
-  const tensors: TensorMap = {};
-  for (const e of layout.entries) {
-    const data = bytes.subarray(layout.dataStart + e.begin, layout.dataStart + e.end);
-    setOwn(tensors, e.name, opts.view === true ? tensorViewOfBytes(e, data) : tensorOfBytes(e, data));
+  return { tensors: runAtOnce(tensorSteps(bytes, layout, opts.view === true)), metadata: layout.metadata };
+}
+
+/**
+ * `decodeSafetensors` without holding the event loop (see `parseSafetensorsHeaderAsync`). Given
+ * the `layout` already parsed from these very bytes, it does not parse the header again.
+ */
+export async function decodeSafetensorsAsync(
+  bytes: Uint8Array,
+  opts: { maxTensors?: number; view?: boolean; layout?: SafetensorsLayout } = {},
+): Promise<{ tensors: TensorMap; metadata: Record<string, string> }> {
+  if (!(bytes instanceof Uint8Array)) throw malformed('payload is not bytes');
+  let layout = opts.layout;
+  if (layout === undefined) {
+    const headerLength = safetensorsHeaderLength(bytes, bytes.length);
+    layout = await parseSafetensorsHeaderAsync(bytes.subarray(8, 8 + headerLength), bytes.length - 8 - headerLength, opts);
+  } else if (layout.dataStart + (layout.entries[layout.entries.length - 1]?.end ?? 0) !== bytes.length) {
+    throw malformed(`the ${bytes.length} bytes are not those the layout was read from`);
   }
-  return { tensors, metadata: layout.metadata };
+  return { tensors: await runCooperatively(tensorSteps(bytes, layout, opts.view === true)), metadata: layout.metadata };
+}
+
+function* tensorSteps(bytes: Uint8Array, layout: SafetensorsLayout, view: boolean): Steps<TensorMap> {
+  const tensors: TensorMap = {};
+  for (let i = 0; i < layout.entries.length; i++) {
+    if (pauseAt(i)) yield;
+    const e = layout.entries[i] as SafetensorsEntry;
+    const data = bytes.subarray(layout.dataStart + e.begin, layout.dataStart + e.end);
+    setOwn(tensors, e.name, view ? tensorViewOfBytes(e, data) : tensorOfBytes(e, data));
+  }
+  return tensors;
 }
 
 /**
@@ -286,13 +364,26 @@ export function tensorSpecsOf(t: TensorMap): TensorSpec__Output[] {
 
 /** The first difference between two schemas as a message, or undefined when they match (order aside). */
 export function checkSpec(expected: readonly TensorSpec__Output[], actual: readonly TensorSpec__Output[]): string | undefined {
+  return runAtOnce(specSteps(expected, actual));
+}
+
+/** `checkSpec` without holding the event loop on schemas of many tensors. */
+export function checkSpecAsync(expected: readonly TensorSpec__Output[], actual: readonly TensorSpec__Output[]): Promise<string | undefined> {
+  return runCooperatively(specSteps(expected, actual));
+}
+
+function* specSteps(expected: readonly TensorSpec__Output[], actual: readonly TensorSpec__Output[]): Steps<string | undefined> {
   const actualByName = new Map<string, TensorSpec__Output>();
-  for (const a of actual) {
+  for (let i = 0; i < actual.length; i++) {
+    if (pauseAt(i, 1024)) yield;
+    const a = actual[i] as TensorSpec__Output;
     if (actualByName.has(a.name)) return `duplicate tensor ${JSON.stringify(a.name)}`;
     actualByName.set(a.name, a);
   }
   const expectedNames = new Set<string>();
-  for (const e of expected) {
+  for (let i = 0; i < expected.length; i++) {
+    if (pauseAt(i, 1024)) yield;
+    const e = expected[i] as TensorSpec__Output;
     expectedNames.add(e.name);
     const a = actualByName.get(e.name);
     if (a === undefined) return `missing tensor ${JSON.stringify(e.name)}`;
@@ -301,7 +392,9 @@ export function checkSpec(expected: readonly TensorSpec__Output[], actual: reado
       return `tensor ${JSON.stringify(e.name)} has shape ${formatShape(a.shape)}, expected ${formatShape(e.shape)}`;
     }
   }
-  for (const a of actual) {
+  for (let i = 0; i < actual.length; i++) {
+    if (pauseAt(i, 1024)) yield;
+    const a = actual[i] as TensorSpec__Output;
     if (!expectedNames.has(a.name)) return `unexpected tensor ${JSON.stringify(a.name)}`;
   }
   return undefined;
@@ -555,28 +648,26 @@ function formatShape(shape: readonly unknown[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-// Plain assignment of "__proto__" would change the prototype instead of adding a key.
-function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
 /**
- * Scans the top-level keys of a header's JSON text without building it: more than `maxTensors`
- * tensor names throw at once; returns the first name seen twice, if any. Other defects are left
- * to JSON.parse.
+ * Scans the top-level keys of a header's JSON (its UTF-8 bytes) without building it: more than
+ * `maxTensors` tensor names throw at once; returns the first name seen twice, if any. Other
+ * defects are left to the JSON reader.
  */
-function scanHeaderKeys(text: string, maxTensors: number): string | undefined {
+function* scanHeaderKeys(header: Uint8Array, maxTensors: number): Steps<string | undefined> {
   const seen = new Set<string>();
+  const decoder = new TextDecoder();
   let duplicate: string | undefined;
   let depth = 0;
   let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  for (let i = 0; i < header.length; i++) {
+    if ((i & 0xffff) === 0) yield;
+    const c = header[i];
     if (c === 0x22 /* " */) {
       const start = i;
       let escaped = false;
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
+      for (i++; i < header.length; i++) {
+        if ((i & 0xffff) === 0) yield;
+        const d = header[i];
         if (d === 0x5c /* \ */) {
           escaped = true;
           i++;
@@ -584,12 +675,11 @@ function scanHeaderKeys(text: string, maxTensors: number): string | undefined {
       }
       if (depth !== 1 || !expectKey) continue;
       expectKey = false;
-      const raw = text.slice(start, i + 1);
       let key: string;
       try {
-        key = escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+        key = escaped ? (JSON.parse(decoder.decode(header.subarray(start, i + 1))) as string) : utf8Text(header, start + 1, i, decoder);
       } catch {
-        return undefined; // not JSON: JSON.parse says so
+        return undefined; // not JSON: the JSON reader says so
       }
       if (key === METADATA_KEY) continue;
       if (seen.has(key)) duplicate ??= key;

@@ -80,7 +80,7 @@ class RecordingAdmission implements UpdateAdmission {
       this.failNext = undefined;
       if (failure === 'before-record') throw new Error('state store unavailable');
       const payload = Buffer.from(await update.payload());
-      const tensors = update.isEvaluation ? {} : toFoldable(payload, update.manifest.flavor, this.context).tensors;
+      const tensors = update.isEvaluation ? {} : (await toFoldable(payload, update.manifest.flavor, this.context, update.layout)).tensors;
       this.accepted.push({ manifest: update.manifest, tensors, bytes: update.bytes, payload });
       await this.state.write([{ kind: 'update', value: record(update.manifest, 'ACCEPTED', '', '') }]);
       if (failure === 'after-record') throw new Error('crashed before answering');

@@ -2,21 +2,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  MAX_SAFETENSORS_TENSORS,
   Reason,
   TributaryError,
   assertName,
   formatPublicKey,
   keyIdOf,
-  parseSafetensorsHeader,
-  safetensorsHeaderLength,
   type FederationSettings,
+  type SafetensorsEntry,
   type TensorSpec__Output,
 } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { BlobStore, FederationRecord, InvitationRecord, SiteRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
-import { HEADER_BYTES_INITIAL_MODEL, inspectStagedPayload } from '../updates/foldable-update.js';
+import { inspectInitialModel } from '../updates/foldable-update.js';
 import { INITIAL_WEIGHTS, prepareModelVersion } from '../models/model-version.js';
 import { normaliseSettings } from '../rounds/settings.js';
 import { SerialQueues } from '../rounds/serial-queues.js';
@@ -79,13 +77,14 @@ export class Catalog {
     const staged = join(this.opts.stagingDir, `initial-${randomBytes(12).toString('hex')}`);
     try {
       await stageModel(staged, req.model);
-      const modelSpec = await modelSpecOf(staged, size);
+      // Checked as strictly as any update, since every norm and aggregate starts from them: finite
+      // values, integers exact in float64, each tensor named once (read in bounded slices); the
+      // header, which defines the model spec, is read once, in steps.
+      const inspected = await inspectInitialModel(staged, size);
+      if (!inspected.ok) throw TributaryError.of(inspected.refusal.reason, `the initial weights: ${inspected.refusal.message}`);
+      const modelSpec = specOf(inspected.layout?.entries ?? []);
       // Ensembles take models of any shape: their initial model may be empty.
       if (modelSpec.length === 0 && !strategy.heterogeneous) throw TributaryError.invalidArgument('the initial weights hold no tensors');
-      // Checked as strictly as any update, since every norm and aggregate starts from them: finite
-      // values, integers exact in float64, each tensor named once (read in bounded slices).
-      const problem = await inspectStagedPayload(staged, size, 'tensors', { modelSpec, globalModel: {}, normBound: 0, normMode: 'refuse', heterogeneous: false });
-      if (problem !== undefined) throw TributaryError.of(problem.reason, `the initial weights: ${problem.message}`);
       await this.opts.blobs.putFile(staged, digest);
       return await this.writes.run('catalog', async () => {
         if (await this.opts.state.getFederation(name)) throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" already exists`);
@@ -257,31 +256,9 @@ async function stageModel(path: string, model: StreamedModel): Promise<void> {
   if (hash.digest('hex') !== model.sha256) throw TributaryError.of(Reason.DIGEST_MISMATCH, 'the initial weights do not match initial_model_sha256');
 }
 
-/** The tensors a staged safetensors file declares, checked against its size; the data is not read. */
-async function modelSpecOf(path: string, size: number): Promise<TensorSpec__Output[]> {
-  const file = await open(path, 'r');
-  try {
-    const prefix = Buffer.alloc(8);
-    await file.read(prefix, 0, Math.min(8, size), 0);
-    let headerLength;
-    try {
-      headerLength = safetensorsHeaderLength(prefix, size, HEADER_BYTES_INITIAL_MODEL);
-    } catch (err) {
-      throw TributaryError.of(Reason.MALFORMED_PAYLOAD, `the initial weights: ${TributaryError.from(err).message}`);
-    }
-    const header = Buffer.alloc(headerLength);
-    await file.read(header, 0, headerLength, 8);
-    let layout;
-    try {
-      layout = parseSafetensorsHeader(header, size - 8 - headerLength, { maxTensors: MAX_SAFETENSORS_TENSORS });
-    } catch (err) {
-      const e = TributaryError.from(err);
-      throw TributaryError.of(e.reason === Reason.SCHEMA_MISMATCH ? Reason.SCHEMA_MISMATCH : Reason.MALFORMED_PAYLOAD, `the initial weights: ${e.message}`);
-    }
-    return layout.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] }));
-  } finally {
-    await file.close();
-  }
+/** The model spec an initial model's header declares. */
+function specOf(entries: readonly SafetensorsEntry[]): TensorSpec__Output[] {
+  return entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] }));
 }
 
 function sha256(text: string): string {

@@ -355,11 +355,13 @@ export class UpdateIngest {
     }
     this.log.debug({ updateId: manifest.updateId, bytes: read.bytes }, 'payload digest verified');
     // An opaque member of a heterogeneous round is verified by digest and size only.
+    let layout;
     if (isTensorFlavor(manifest.flavor)) {
-      const problem = await inspectStagedPayload(read.staged.path ?? read.staged.bytes, read.bytes, manifest.flavor, ctx);
-      if (problem !== undefined) return problem;
+      const inspected = await inspectStagedPayload(read.staged.path ?? read.staged.bytes, read.bytes, manifest.flavor, ctx);
+      if (!inspected.ok) return inspected.refusal;
+      layout = inspected.layout;
     }
-    return new VerifiedUpdate(manifest, read.bytes, read.staged.path ?? read.staged.bytes, this.opts.blobs, manifestSeq);
+    return new VerifiedUpdate(manifest, read.bytes, read.staged.path ?? read.staged.bytes, this.opts.blobs, manifestSeq, layout);
   }
 
   /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */

@@ -1,4 +1,4 @@
-import { Reason, TributaryError, decodeSafetensors } from '@tributary/proto';
+import { Reason, TributaryError, decodeSafetensorsAsync } from '@tributary/proto';
 import type { RunRecord } from '../state/index.js';
 import { toFoldable } from '../updates/foldable-update.js';
 import { foldPolicyOf, type ActiveRun, type RoundServices } from './active-run.js';
@@ -45,7 +45,7 @@ export class Recovery {
       strategy: this.s.strategies.get(settings.strategy),
       model: await this.runs.loadModel(version),
       // Only a version this run committed carries this run's strategy state.
-      serverState: version.runId === run.id && version.strategyStateSha256 ? decodeSafetensors(await this.s.blobs.read(version.strategyStateSha256)).tensors : {},
+      serverState: version.runId === run.id && version.strategyStateSha256 ? (await decodeSafetensorsAsync(await this.s.blobs.read(version.strategyStateSha256))).tensors : {},
     };
     this.active.add(active);
     const round = run.currentRound > 0 ? await this.s.state.getRound(run.id, run.currentRound) : undefined;
@@ -64,7 +64,7 @@ export class Recovery {
     active.aggregator = aggregator;
     const policy = foldPolicyOf(active);
     for (const u of round.accepted) {
-      const { tensors } = toFoldable(await this.s.blobs.read(u.payloadSha256), u.flavor, policy);
+      const { tensors } = await toFoldable(await this.s.blobs.read(u.payloadSha256), u.flavor, policy);
       await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors });
     }
     this.s.logger.info({ runId: run.id, round: round.number, refolded: round.accepted.length }, 'run resumed');

@@ -174,7 +174,7 @@ export class RoundLifecycle {
     if (!aggregator) return { refusal: refusalOf(Reason.ROUND_NOT_OPEN, 'the round is not open') };
     let foldable;
     try {
-      foldable = toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active));
+      foldable = await toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active), update.layout);
     } catch (err) {
       const e = TributaryError.from(err);
       return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.MALFORMED_PAYLOAD : e.reason, `payload cannot be folded: ${e.message}`) };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Reason, TributaryError, decodeSafetensors, type RunStatus__Output } from '@tributary/proto';
+import { Reason, TributaryError, decodeSafetensorsAsync, type RunStatus__Output } from '@tributary/proto';
 import type { FederationRecord, ModelVersionRecord, RoundRecord, RunRecord } from '../state/index.js';
 import { disarmTimer, emit, runEvent, settingsOf, type ActiveRun, type GlobalModel, type RoundServices } from './active-run.js';
 import type { EvaluationPhase } from './evaluation-phase.js';
@@ -155,8 +155,9 @@ export class RunLifecycle {
   }
 
   async loadModel(version: ModelVersionRecord): Promise<GlobalModel> {
-    // Views of the blob's bytes, which nobody else holds: a large model is not copied again.
-    return { tensors: decodeSafetensors(await this.s.blobs.read(version.sha256), { view: true }).tensors, sha256: version.sha256, size: version.size };
+    // Decoded in steps (an initial model's header may be 16 MiB), as views of the blob's bytes,
+    // which nobody else holds: a large model is not copied again.
+    return { tensors: (await decodeSafetensorsAsync(await this.s.blobs.read(version.sha256), { view: true })).tensors, sha256: version.sha256, size: version.size };
   }
 
   /** The federation a run belongs to, or NOT_FOUND. */

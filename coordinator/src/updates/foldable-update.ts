@@ -7,15 +7,17 @@ import {
   TributaryError,
   refusalOf,
   allFinite,
-  checkSpec,
-  decodeSafetensors,
+  checkSpecAsync,
+  decodeSafetensorsAsync,
   firstInexactInteger,
-  parseSafetensorsHeader,
+  parseSafetensorsHeaderAsync,
   safetensorsHeaderLength,
   tensor,
   tensorViewOfBytes,
+  type ReasonCode,
   type Refusal,
   type SafetensorsEntry,
+  type SafetensorsLayout,
   type TensorMap,
   type TensorSpec__Output,
 } from '@tributary/proto';
@@ -46,8 +48,8 @@ export function isTensorFlavor(flavor: string): boolean {
 /**
  * Header bytes allowed for a model spec: what an honest writer needs for its entries (the name,
  * possibly escaped, a dtype, the shape and two offsets in JSON), with room for metadata and
- * padding, and no more, because parsing a header is one synchronous step: a padded header would
- * hold the event loop for as long as it is large (`npm run bench -- decode`).
+ * padding, and no more: a header is read in steps that leave the event loop free
+ * (`npm run bench -- decode`), but its bytes are held in memory while it is read.
  */
 const HEADER_BYTES_BASE = 64 * 1024;
 const HEADER_BYTES_PER_ENTRY = 128;
@@ -59,8 +61,7 @@ export function headerBytesFor(spec: readonly TensorSpec__Output[]): number {
 }
 /**
  * Header bytes allowed for a member of a round without a spec (an ensemble's models of any
- * architecture): about 8,000 tensors of ordinary names, more than any model's file holds, and
- * parsed in tens of milliseconds.
+ * architecture): about 8,000 tensors of ordinary names, more than any model's file holds.
  */
 const HEADER_BYTES_UNSPECIFIED = 1024 * 1024;
 /**
@@ -106,49 +107,78 @@ async function openStaged(staged: string | Uint8Array): Promise<StagedBytes> {
   };
 }
 
+/** What inspection found: a refusal, or the payload's layout (none for an opaque flavor), which the fold decodes with. */
+export type Inspection = { readonly ok: false; readonly refusal: Refusal } | { readonly ok: true; readonly layout: SafetensorsLayout | undefined };
+
+/** How large a header may be, and how many tensors it may list. */
+interface HeaderBounds {
+  readonly maxHeaderBytes: number;
+  readonly maxTensors: number;
+}
+
 /**
  * Checks a staged, digest-verified payload (its file, or its bytes when small enough to be kept
- * in memory) slice by slice: the safetensors header (bounded, before any data) against the model
- * spec, then every value finite and, for a refusing norm bound, the distance from the global
- * model. Opaque payloads have nothing to inspect. Returns the refusal, or undefined when the
- * payload may be folded.
+ * in memory) slice by slice: the safetensors header (bounded, before any data, read in steps that
+ * leave the event loop free) against the model spec, then every value finite and, for a refusing
+ * norm bound, the distance from the global model. Opaque payloads have nothing to inspect.
  */
-export async function inspectStagedPayload(staged: string | Uint8Array, size: number, flavor: string, policy: FoldPolicy): Promise<Refusal | undefined> {
-  if (!isTensorFlavor(flavor)) return undefined;
+export async function inspectStagedPayload(staged: string | Uint8Array, size: number, flavor: string, policy: FoldPolicy): Promise<Inspection> {
+  if (!isTensorFlavor(flavor)) return { ok: true, layout: undefined };
+  // No more tensors than the model has: a header of countless empty tensors stops here, while it is read.
+  const bounds = policy.heterogeneous
+    ? { maxHeaderBytes: HEADER_BYTES_UNSPECIFIED, maxTensors: TENSORS_UNSPECIFIED }
+    : { maxHeaderBytes: headerBytesFor(policy.modelSpec), maxTensors: policy.modelSpec.length };
+  return inspectWithin(staged, size, bounds, policy);
+}
+
+/**
+ * Checks a new federation's initial weights as strictly as any update (every norm and aggregate
+ * starts from them): a header of up to HEADER_BYTES_INITIAL_MODEL bytes and
+ * MAX_SAFETENSORS_TENSORS tensors, which defines the model spec, then finite values and integers
+ * exact in float64. The header is read once, in steps.
+ */
+export function inspectInitialModel(staged: string, size: number): Promise<Inspection> {
+  const bounds = { maxHeaderBytes: HEADER_BYTES_INITIAL_MODEL, maxTensors: MAX_SAFETENSORS_TENSORS };
+  // The spec comes from the header itself: nothing to match, no norm to measure.
+  return inspectWithin(staged, size, bounds, { modelSpec: [], globalModel: {}, normBound: 0, normMode: 'refuse', heterogeneous: true });
+}
+
+async function inspectWithin(staged: string | Uint8Array, size: number, bounds: HeaderBounds, policy: FoldPolicy): Promise<Inspection> {
   const file = await openStaged(staged);
   try {
     let layout;
     try {
       const prefix = await file.read(0, 8);
-      const maxHeader = policy.heterogeneous ? HEADER_BYTES_UNSPECIFIED : headerBytesFor(policy.modelSpec);
-      const headerLength = safetensorsHeaderLength(prefix, size, maxHeader);
-      // No more tensors than the model has: a header of countless empty tensors stops here, while it is read.
-      const maxTensors = policy.heterogeneous ? TENSORS_UNSPECIFIED : policy.modelSpec.length;
-      layout = parseSafetensorsHeader(await file.read(8, headerLength), size - 8 - headerLength, { maxTensors });
+      const headerLength = safetensorsHeaderLength(prefix, size, bounds.maxHeaderBytes);
+      layout = await parseSafetensorsHeaderAsync(await file.read(8, headerLength), size - 8 - headerLength, { maxTensors: bounds.maxTensors });
     } catch (err) {
       const e = TributaryError.from(err);
-      if (e.reason === Reason.SCHEMA_MISMATCH) return refusalOf(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${e.message}`);
-      return refusalOf(Reason.MALFORMED_PAYLOAD, `payload is not a valid safetensors file: ${e.message}`);
+      if (e.reason === Reason.SCHEMA_MISMATCH) return refused(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${e.message}`);
+      return refused(Reason.MALFORMED_PAYLOAD, `payload is not a valid safetensors file: ${e.message}`);
     }
     if (!policy.heterogeneous) {
-      const mismatch = checkSpec(policy.modelSpec, layout.entries);
-      if (mismatch !== undefined) return refusalOf(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${mismatch}`);
+      const mismatch = await checkSpecAsync(policy.modelSpec, layout.entries);
+      if (mismatch !== undefined) return refused(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${mismatch}`);
     }
     const measure = policy.normBound > 0 && policy.normMode === 'refuse' && !policy.heterogeneous;
     const distance = new SquaredDistance();
     for (const entry of layout.entries) {
       const problem = await inspectTensor(file, layout.dataStart, entry, measure ? { distance, global: policy.globalModel } : undefined);
-      if (problem !== undefined) return problem;
+      if (problem !== undefined) return { ok: false, refusal: problem };
     }
     const norm = distance.norm();
     // Not `norm > bound`: a NaN norm must refuse, never pass.
     if (measure && !(norm <= policy.normBound)) {
-      return refusalOf(Reason.NORM_EXCEEDED, `update norm ${norm.toPrecision(6)} exceeds the bound ${policy.normBound}`);
+      return refused(Reason.NORM_EXCEEDED, `update norm ${norm.toPrecision(6)} exceeds the bound ${policy.normBound}`);
     }
-    return undefined;
+    return { ok: true, layout };
   } finally {
     await file.close();
   }
+}
+
+function refused(reason: ReasonCode, message: string): Inspection {
+  return { ok: false, refusal: refusalOf(reason, message) };
 }
 
 /** Reads one tensor slice by slice: finite values, and its share of the norm when measured. */
@@ -208,15 +238,17 @@ export interface FoldableUpdate {
  * Turns verified payload bytes, which it may keep views of (hand over bytes nobody else holds or
  * changes), into what an aggregator folds: decoded tensors (an opaque flavor
  * wrapped as one U8 tensor), scaled back to the norm bound when the round clips. Live updates and
- * updates re-folded after a restart both come through here, so both fold the same values.
+ * updates re-folded after a restart both come through here, so both fold the same values. With
+ * the `layout` inspection read from these bytes, the header is not parsed again; without it, it
+ * is parsed in steps.
  */
-export function toFoldable(bytes: Uint8Array, flavor: string, policy: FoldPolicy): FoldableUpdate {
+export async function toFoldable(bytes: Uint8Array, flavor: string, policy: FoldPolicy, layout?: SafetensorsLayout): Promise<FoldableUpdate> {
   if (!isTensorFlavor(flavor)) {
     return { tensors: { [OPAQUE_PAYLOAD_TENSOR]: tensor('U8', [bytes.byteLength], new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) }, clipped: false, norm: 0 };
   }
   // Views where aligned: the caller hands over bytes nobody else holds or changes (the whole
   // payload is not copied again on the event loop).
-  const tensors = decodeSafetensors(bytes, { view: true }).tensors;
+  const { tensors } = await decodeSafetensorsAsync(bytes, layout === undefined ? { view: true } : { view: true, layout });
   if (policy.normBound <= 0 || policy.normMode !== 'clip' || policy.heterogeneous) return { tensors, clipped: false, norm: 0 };
   return clipUpdateToNorm(tensors, policy.globalModel, policy.normBound);
 }

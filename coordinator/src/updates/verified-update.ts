@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { UpdateManifest__Output } from '@tributary/proto';
+import type { SafetensorsLayout, UpdateManifest__Output } from '@tributary/proto';
 import { readWholeFile, type BlobStore } from '../state/index.js';
 
 /**
@@ -22,6 +22,8 @@ export class VerifiedUpdate {
     private readonly blobs: BlobStore,
     /** Stream sequence of the manifest's TRIB_UPDATES message, kept in the update's record. */
     readonly manifestSeq?: number,
+    /** The payload's safetensors layout as inspection read it: the fold decodes with it, not parsing the header again. */
+    readonly layout?: SafetensorsLayout,
   ) {
     this.staged = staged;
   }
