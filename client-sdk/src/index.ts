@@ -57,3 +57,6 @@ export type { DType, Tensor, TensorMap } from '@tributary/proto';
 // A site's key: make it, write it (mode 0600), read it, without the coordinator's package.
 export { formatPublicKey, generateSigningKey, readKeyFile, writeKeyFile } from '@tributary/proto';
 export type { SigningKey } from '@tributary/proto';
+// Errors: every failure is a TributaryError with a gRPC `code` and a `reason` to act on.
+export { Reason, TributaryError, hasReason, isTributaryError } from '@tributary/proto';
+export type { ReasonCode } from '@tributary/proto';
