@@ -71,6 +71,22 @@ try {
 }
 `;
 
+/** Every entry point of the three packages, used with its types, as a partner's program would. */
+const ENTRIES_PROGRAM = `
+import { SiteClient, generateSigningKey, hasReason, Reason, tensor, type SiteTask, type TrainResult } from '@tributary/client-sdk';
+import { LocalFederation, type LocalRunResult } from '@tributary/client-sdk/testing';
+import { simulate, splitIris } from '@tributary/client-sdk/simulation';
+import { AdminClient, Coordinator } from '@tributary/coordinator';
+import { encodeSafetensors, PROTO_PATH } from '@tributary/proto';
+
+const train = async (task: SiteTask): Promise<TrainResult> => ({ weights: task.model, numExamples: task.round });
+const status = (r: LocalRunResult): string => r.status;
+const key = generateSigningKey('site-a');
+export const used = [SiteClient.connect, LocalFederation.start, simulate, splitIris().sites.length, Coordinator.start, AdminClient, train, status, key.keyId];
+export const bytes: Buffer = encodeSafetensors({ w: tensor('F32', [1], new Float32Array(1)) });
+export const refused = (err: unknown): boolean => hasReason(err, Reason.NOT_A_MEMBER) || PROTO_PATH === '';
+`;
+
 describe('the packages, packed and installed outside the repository', () => {
   let work: string;
   let app: string;
@@ -127,6 +143,26 @@ describe('the packages, packed and installed outside the repository', () => {
       }
     }
     expect(offenders).toEqual([]);
+  });
+
+  it('type-checks a program importing every entry point of the installed packages by name', async () => {
+    await writeFile(join(app, 'entries.ts'), ENTRIES_PROGRAM);
+    await writeFile(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], typeRoots: [join(REPO, 'node_modules', '@types')] },
+        files: ['entries.ts'],
+      }),
+    );
+    const tsc = await run(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app, '--pretty', 'false'], app);
+    expect(tsc.stdout, tsc.stderr).toBe('');
+    expect(tsc.status).toBe(0);
+  }, LONG);
+
+  it('seals everything but the entry points: a deep import of the SDK is refused', async () => {
+    const r = await run(process.execPath, ['--input-type=module', '-e', "await import('@tributary/client-sdk/dist/site-client.js')"], app);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
 
   it('runs the installed coordinator CLI: tributary --version prints the package version', async () => {
