@@ -11,7 +11,7 @@ const NEW_TRIBUTARY_ERROR = {
 };
 
 export default defineConfig(
-  globalIgnores(['**/dist/', '**/node_modules/', 'proto/src/generated/', '**/coverage/', '.tributary/']),
+  globalIgnores(['**/dist/', '**/node_modules/', 'proto/src/generated/', '**/coverage/', '.tributary/', '.doc-examples/']),
   js.configs.recommended,
   tseslint.configs.recommended,
   {

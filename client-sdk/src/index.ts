@@ -8,7 +8,7 @@
  * const client = await SiteClient.connect({
  *   coordinator: 'coordinator.example.org:7400',
  *   nats: 'nats://coordinator.example.org:4222',
- *   key: './site.key', // written by `tributary keygen`, mode 0600
+ *   key: './site.key', // written by `tributary-site keygen` or writeKeyFile, mode 0600
  * });
  * const stop = new AbortController();
  * process.once('SIGINT', () => stop.abort());
@@ -54,3 +54,9 @@ export type { EnsemblePredictOptions, EnsemblePrediction, MemberPredict } from '
 // The tensor helpers a training callback needs, so a site imports one package.
 export { decodeSafetensors, encodeSafetensors, fromBigInt64, fromFloat32, fromFloat64, tensor, toBigInt64, toFloat32, toFloat64 } from '@tributary/proto';
 export type { DType, Tensor, TensorMap } from '@tributary/proto';
+// A site's key: make it, write it (mode 0600), read it, without the coordinator's package.
+export { formatPublicKey, generateSigningKey, readKeyFile, writeKeyFile } from '@tributary/proto';
+export type { SigningKey } from '@tributary/proto';
+// Errors: every failure is a TributaryError with a gRPC `code` and a `reason` to act on.
+export { Reason, TributaryError, hasReason, isTributaryError } from '@tributary/proto';
+export type { ReasonCode } from '@tributary/proto';

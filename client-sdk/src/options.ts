@@ -11,7 +11,7 @@ export interface SiteClientOptions {
   coordinator: string;
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
   nats: string | string[];
-  /** The site's signing key, or the path of its key file (mode 0600, written by `tributary keygen`). */
+  /** The site's signing key, or the path of its key file (mode 0600, written by `tributary-site keygen`). */
   key: SigningKey | string;
   /** gRPC channel credentials; or give `tls`. @default insecure */
   credentials?: ChannelCredentials;

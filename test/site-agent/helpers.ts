@@ -13,9 +13,10 @@ export interface SiteAgentProcess {
   exited: Promise<number>;
 }
 
-export function startSiteAgent(args: string[], env: Record<string, string> = {}): SiteAgentProcess {
+export function startSiteAgent(args: string[], env: Record<string, string> = {}, cwd?: string): SiteAgentProcess {
   const child = spawn(process.execPath, [SITE_CLI, ...args], {
     env: { ...process.env, PYTHONPATH: PYTHON_HELPER_DIR, ...env },
+    ...(cwd === undefined ? {} : { cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -3,6 +3,7 @@
  * `tributary-site`: runs a site's own training script (Python, R, anything) for every task of a
  * federation. Keys, gRPC, NATS, signing, verification and retries are the SDK's.
  *
+ *   tributary-site keygen hospital-a --key site.key   (prints the key id and public key for the operator)
  *   tributary-site enroll --token T --key site.key --coordinator HOST:PORT
  *   tributary-site check  --key site.key --coordinator HOST:PORT --nats URL --federation F
  *   tributary-site run    --key site.key --coordinator HOST:PORT --nats URL --federation F -- python3 train.py
@@ -11,9 +12,8 @@
  * Over TLS, `--tls-ca ca.pem` (TRIBUTARY_TLS_CA) trusts that CA for gRPC and NATS alike;
  * `--tls-cert`/`--tls-key` present a client certificate (mutual TLS).
  */
-import { access } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { Reason, RpcClient, TributaryError, generateSigningKey, isTributaryError, readKeyFile, writeKeyFile } from '@tributary/proto';
+import { Reason, RpcClient, TributaryError, hasReason, isTributaryError, readKeyFile } from '@tributary/proto';
 import type { WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
 import { channelCredentials } from '../options.js';
 import { SiteClient } from '../site-client.js';
@@ -22,6 +22,7 @@ import type { ParticipationSummary } from '../types.js';
 import { runSiteAgent } from './agent.js';
 import { readSiteConfig } from './site-config.js';
 import { tlsOf, tlsOptions, type TlsFlags } from './tls-flags.js';
+import { writeNewSiteKey } from './site-key.js';
 
 /**
  * Exit statuses of `tributary-site`. `run` exits with `ok` when the run FINISHED (or after
@@ -77,10 +78,10 @@ function stderrLogger(verbose: boolean): SiteLogger {
 async function enroll(o: Common & { token: string; site?: string }): Promise<number> {
   let created = false;
   try {
-    await access(o.key);
-  } catch {
-    await writeKeyFile(o.key, generateSigningKey(o.site ?? 'site'));
+    await writeNewSiteKey(o.key, o.site ?? 'site');
     created = true;
+  } catch (err) {
+    if (!hasReason(err, Reason.ALREADY_EXISTS)) return fail(err, o.json);
   }
   try {
     const { tls } = tlsOf(o);
@@ -89,6 +90,21 @@ async function enroll(o: Common & { token: string; site?: string }): Promise<num
     return ok(result, o.json, `enrolled as site ${site.name} (key ${site.keyId}${created ? `, new key written to ${o.key}` : ''}); member of ${site.federations.join(', ') || 'no federation yet'}`);
   } catch (err) {
     return fail(err, o.json, TributaryError.from(err).code === 'UNAVAILABLE' ? unreachableHint(o) : 'ask the operator for a fresh invitation (`tributary site invite`) if this one was used or expired');
+  }
+}
+
+async function keygen(name: string, o: { key?: string; force?: boolean; json?: boolean }): Promise<number> {
+  try {
+    const k = await writeNewSiteKey(o.key ?? `${name}.key`, name, { overwrite: o.force === true });
+    return ok(k, o.json, [
+      `Wrote key "${k.name}" to ${k.file} (mode 0600). Keep this file secret.`,
+      `key id      ${k.keyId}`,
+      `public key  ${k.publicKey}`,
+      'Send the public key to the operator, who adds the site with',
+      `  tributary site add ${k.name} --public-key ${k.publicKey} --federation <name>`,
+    ].join('\n'));
+  } catch (err) {
+    return fail(err, o.json, hasReason(err, Reason.ALREADY_EXISTS) ? 'Pass --force to replace it (its old key stops working), or choose another --key.' : undefined);
   }
 }
 
@@ -268,6 +284,14 @@ export function siteProgram(exit: (status: number) => void): Command {
   const nats = natsOption().makeOptionMandatory();
   const withTls = (command: Command): Command => tlsOptions().reduce((c, o) => c.addOption(o), command);
   const json = new Option('--json', 'print one JSON envelope: {"ok":true,"result":...} or {"ok":false,"error":...}');
+  program
+    .command('keygen')
+    .description('create the site\'s Ed25519 key file (mode 0600) and print its key id and public key')
+    .argument('<name>', 'the site\'s name')
+    .addOption(new Option('--key <file>', 'where to write the key file (default: ./<name>.key)').env('TRIBUTARY_SITE_KEY'))
+    .option('--force', 'replace an existing key file')
+    .addOption(json)
+    .action(async (name: string, o: { key?: string; force?: boolean; json?: boolean }) => exit(await keygen(name, o)));
   withTls(program
     .command('enroll')
     .description('join with an invitation token (writes a new key file if it does not exist)')
