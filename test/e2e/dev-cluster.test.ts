@@ -22,7 +22,9 @@ describe('tributary dev --cluster 3', () => {
 
   async function startDev(): Promise<void> {
     dev = await startCli(['dev', '--dir', join(dir, 'dev'), '--cluster', '3', '--grpc-listen', '127.0.0.1:0', '--json'], { withoutOuterSettings: true });
-    started = (JSON.parse(dev.firstLine) as DevStarted).result;
+    const line = JSON.parse(dev.firstLine) as DevStarted & { ok: boolean };
+    if (!line.ok) throw new Error(`tributary dev did not start: ${dev.firstLine}`);
+    started = line.result;
     admin = new AdminClient({ address: started.coordinator, key: await readKeyFile(started.keyFile) });
   }
 
@@ -58,7 +60,16 @@ describe('tributary dev --cluster 3', () => {
     // kill -9 of the node in the middle of the list (dev wrote each node's pid file).
     const pid = Number((await readFile(join(started.dir, 'nats-cluster', 'n2.pid'), 'utf8')).trim());
     process.kill(pid, 'SIGKILL');
-    await send(2);
+    // Until the streams elect new leaders, JetStream answers 503 (no responders): a site retries.
+    await eventually(async () => {
+      try {
+        await send(2);
+        return true;
+      } catch (err) {
+        if ((err as { code?: string }).code === '503') return undefined;
+        throw err;
+      }
+    }, 90_000);
     const ended = await admin.waitForRun(run.id);
     expect(ended.status).toBe('RUN_STATUS_FINISHED');
     expect((await admin.listRounds(run.id)).map((r) => r.state)).toEqual(['ROUND_STATE_COMMITTED', 'ROUND_STATE_COMMITTED']);
