@@ -1,6 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { Reason, TributaryError } from '@tributary/proto';
 import type { Sublevel } from '../state/level-layout.js';
+import type { DashboardSessionRecord } from '../state/records.js';
 
 export interface DashboardSessionLimits {
   /** How long a login token may wait to be exchanged. @default 60_000 */
@@ -21,12 +22,7 @@ export const DASHBOARD_SESSION_DEFAULTS: DashboardSessionLimits = {
 };
 
 /** A session as the state store keeps it, under the SHA-256 of its secret. */
-export interface StoredDashboardSession {
-  /** Key id of the principal that asked for the login token. */
-  readonly keyId: string;
-  readonly createdAtMs: number;
-  readonly expiresAtMs: number;
-}
+export type StoredDashboardSession = DashboardSessionRecord;
 
 export interface DashboardSession extends StoredDashboardSession {
   /** SHA-256 of the cookie's secret, base64url: the session's name in logs, stores and maps. */

@@ -6,6 +6,7 @@ import type {
   InvitationRecord,
   PrincipalRecord,
   ModelVersionRecord,
+  DashboardSessionRecord,
   RoundRecord,
   RunRecord,
   SiteRecord,
@@ -16,7 +17,6 @@ import type { StateStore, StateWrite } from './store.js';
 import { modelVersionKey, planWrites, roundKey, type StateTable } from './write-plan.js';
 import type { IssuedSiteCredential } from '../nats-auth/credential-ledger.js';
 import { LevelSiteCredentialLedger } from './site-credential-ledger.js';
-import type { StoredDashboardSession } from '../dashboard/sessions.js';
 
 /** The state store on one LevelDB database in `dir`, one sublevel per record kind. */
 export class LevelStateStore implements StateStore {
@@ -44,7 +44,7 @@ export class LevelStateStore implements StateStore {
   /** site, expiry, NATS user key -> NATS credential issued to the site. */
   private readonly natsCredentials: Sublevel<IssuedSiteCredential>;
   /** SHA-256 of a dashboard session's secret -> the session. */
-  private readonly dashboardSessions: Sublevel<StoredDashboardSession>;
+  private readonly dashboardSessions: Sublevel<DashboardSessionRecord>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
   /** Set by close(): a write after it (work abandoned by a bounded stop) is refused, not a disk fault. */
@@ -91,7 +91,7 @@ export class LevelStateStore implements StateStore {
   }
 
   /** The web dashboard's sessions, kept across restarts (see DashboardSessions). */
-  dashboardSessionTable(): Sublevel<StoredDashboardSession> {
+  dashboardSessionTable(): Sublevel<DashboardSessionRecord> {
     return this.dashboardSessions;
   }
 
