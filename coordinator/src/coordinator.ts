@@ -241,7 +241,7 @@ export class Coordinator {
       const dashboard =
         opts.httpPort === undefined
           ? undefined
-          : await Dashboard.start({ host: host.replace(/^\[|\]$/g, ''), port: opts.httpPort, tls: dashboardTls, state, engine, tracker, events, metricEvents, logger, metrics });
+          : await Dashboard.start({ host: host.replace(/^\[|\]$/g, ''), port: opts.httpPort, tls: dashboardTls, state, sessionTable: state.dashboardSessionTable(), principals, engine, tracker, events, metricEvents, logger, metrics });
       if (dashboard !== undefined) cleanup.unshift(() => dashboard.close());
       const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, principals, audit: { audit, coordinatorKey: verdictKey.publicKey }, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));

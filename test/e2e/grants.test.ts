@@ -2,7 +2,7 @@ import { createUser } from '@nats-io/nkeys';
 import { AdminClient } from '@tributary/coordinator';
 import { encodeSafetensors, generateSigningKey, serviceDefinition, TributaryError, type SigningKey } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { addSite, startStack, type Stack } from '../helpers/stack.js';
 import { toyModel } from '../helpers/training.js';
 import { methodEffect } from '../../coordinator/src/audit/methods.js';
 
@@ -152,6 +152,8 @@ describe('grants: every AdminService method against every privilege and place', 
   beforeAll(async () => {
     stack = await startStack();
     for (const name of ['churn', 'fraud']) await stack.admin.createFederation({ name, initialModel: encodeSafetensors(toyModel()) });
+    // A run needs min_sites (1) eligible members to start.
+    await addSite(stack, 'member', ['churn']);
     const run = await stack.admin.startRun('churn');
     await stack.admin.stopRun(run.id);
     fixtures = { runId: run.id };

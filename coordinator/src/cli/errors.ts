@@ -103,6 +103,8 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
       return 'Start nats-server with JetStream (`nats-server -js`) or point --nats / TRIBUTARY_NATS at one; `tributary dev` starts one for you.';
     case 'LISTEN_FAILED':
       return 'Another process may hold the port: choose another with --grpc-listen (port 0 picks a free one).';
+    case 'QUORUM_NOT_MET':
+      return 'Add members with `tributary site add <site> --public-key <key> --federation <federation>` or invite them with `tributary site invite --federation <federation>`; `tributary site list --federation <federation>` shows the members and which are revoked.';
     case 'RUN_NOT_FOUND':
       return '`tributary run list` shows the runs.';
     case 'RUN_NOT_RUNNING':

@@ -1,6 +1,7 @@
 import type { DashboardLogin__Output } from '@tributary/proto';
+import type { Sublevel } from '../state/level-layout.js';
 import { DashboardServer, type DashboardServerOptions } from './server.js';
-import { DashboardSessions, DASHBOARD_SESSION_DEFAULTS, type DashboardSessionLimits } from './sessions.js';
+import { DashboardSessions, DASHBOARD_SESSION_DEFAULTS, type DashboardSessionLimits, type StoredDashboardSession } from './sessions.js';
 
 export { DASHBOARD_PRIVILEGE, requireDashboardAccess } from './access.js';
 
@@ -15,8 +16,14 @@ export class Dashboard {
     private readonly https: boolean,
   ) {}
 
-  static async start(opts: Omit<DashboardServerOptions, 'sessions'> & { limits?: Partial<DashboardSessionLimits> }): Promise<Dashboard> {
-    const sessions = new DashboardSessions({ ...DASHBOARD_SESSION_DEFAULTS, ...opts.limits });
+  static async start(
+    opts: Omit<DashboardServerOptions, 'sessions'> & {
+      /** Where sessions are kept across restarts. */
+      sessionTable: Sublevel<StoredDashboardSession>;
+      limits?: Partial<DashboardSessionLimits>;
+    },
+  ): Promise<Dashboard> {
+    const sessions = await DashboardSessions.open(opts.sessionTable, { ...DASHBOARD_SESSION_DEFAULTS, ...opts.limits });
     return new Dashboard(sessions, await DashboardServer.start({ ...opts, sessions }), opts.tls !== undefined);
   }
 

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { TributaryError, assertName, parsePublicKey } from '@tributary/proto';
+import type { PrincipalRegistry } from '../auth/principal-registry.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
 import type { Logger } from '../observability/logger.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
@@ -12,6 +13,7 @@ import type { RunEventBus } from '../rounds/events.js';
 import type { FederationRecord, SiteRecord, StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
+import { dashboardAccessLost } from './access.js';
 import type { DashboardSessions } from './sessions.js';
 
 export interface DashboardReadDeps {
@@ -20,6 +22,8 @@ export interface DashboardReadDeps {
   tracker: Pick<RunTracker, 'metricHistory'>;
   events: RunEventBus;
   metricEvents: MetricEventBus;
+  /** Asked on every request whether the session's principal may still read everything. */
+  principals: Pick<PrincipalRegistry, 'adminKey' | 'permissionsOf'>;
 }
 
 export interface DashboardServerOptions extends DashboardReadDeps {
@@ -123,9 +127,15 @@ export class DashboardServer {
       const raw = req.url ?? '/';
       if (raw.length > MAX_URL_CHARS) throw new HttpRefusal(414, `URLs are at most ${MAX_URL_CHARS} characters`);
       const url = new URL(raw, 'http://dashboard.invalid');
-      if (url.pathname === '/login') return this.login(url, res);
-      const session = this.opts.sessions.session(cookieOf(req));
+      if (url.pathname === '/login') return await this.login(url, res);
+      const session = await this.opts.sessions.session(cookieOf(req));
       if (session === undefined) throw new HttpRefusal(401, 'no dashboard session: run `tributary dashboard` to log in');
+      const lost = await dashboardAccessLost(this.opts.principals, session.keyId);
+      if (lost !== undefined) {
+        await this.opts.sessions.end(session.id);
+        this.opts.logger.info({ keyId: session.keyId, why: lost }, 'dashboard session ended');
+        throw new HttpRefusal(401, `dashboard session ended: ${lost}`);
+      }
       const asset = ASSETS[url.pathname];
       if (asset !== undefined) return await this.serveAsset(asset, res);
       if (url.pathname.startsWith('/api/')) return await this.api(url, session.id, req, res);
@@ -135,11 +145,11 @@ export class DashboardServer {
     }
   }
 
-  private login(url: URL, res: ServerResponse): void {
-    const redeemed = this.opts.sessions.redeem(url.searchParams.get('token') ?? '');
+  private async login(url: URL, res: ServerResponse): Promise<void> {
+    const redeemed = await this.opts.sessions.redeem(url.searchParams.get('token') ?? '');
     if (redeemed === undefined) throw new HttpRefusal(401, 'this login token is unknown, used or expired: run `tributary dashboard` again');
     const maxAge = Math.floor(this.opts.sessions.sessionTtlMs / 1000);
-    res.setHeader('Set-Cookie', `${COOKIE}=${redeemed.id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${this.opts.tls === undefined ? '' : '; Secure'}`);
+    res.setHeader('Set-Cookie', `${COOKIE}=${redeemed.secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${this.opts.tls === undefined ? '' : '; Secure'}`);
     this.opts.logger.info({ keyId: redeemed.session.keyId }, 'dashboard session opened');
     res.writeHead(303, { Location: '/' }).end();
   }

@@ -1,5 +1,7 @@
-import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
 import { Reason, TributaryError } from '@tributary/proto';
+import type { Sublevel } from '../state/level-layout.js';
+import type { DashboardSessionRecord } from '../state/records.js';
 
 export interface DashboardSessionLimits {
   /** How long a login token may wait to be exchanged. @default 60_000 */
@@ -19,33 +21,54 @@ export const DASHBOARD_SESSION_DEFAULTS: DashboardSessionLimits = {
   maxSessions: 64,
 };
 
-export interface DashboardSession {
+/** A session as the state store keeps it, under the SHA-256 of its secret. */
+export type StoredDashboardSession = DashboardSessionRecord;
+
+export interface DashboardSession extends StoredDashboardSession {
+  /** SHA-256 of the cookie's secret, base64url: the session's name in logs, stores and maps. */
   readonly id: string;
-  /** Key id of the principal that asked for the login token. */
-  readonly keyId: string;
-  readonly expiresAtMs: number;
 }
 
 /** Tokens are 256 random bits in base64url: 43 characters. */
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 /**
- * One-time login tokens and the sessions they open. Tokens and session ids are kept only as
- * SHA-256 digests, so nothing in memory can be replayed; both expire and both are bounded, so
- * a caller without a valid token costs a map lookup and nothing more.
+ * One-time login tokens and the sessions they open. Login tokens live a minute, in memory;
+ * sessions are kept in the state store too, so a browser stays logged in across a restart.
+ * Both are kept only as SHA-256 digests, so nothing in memory or on disk can be replayed; both
+ * expire and both are bounded (the oldest session makes room for a new one), so a caller
+ * without a valid token costs a map lookup and nothing more.
  */
 export class DashboardSessions {
   private readonly logins = new Map<string, { keyId: string; expiresAtMs: number }>();
+  /** By id, oldest first. */
   private readonly sessions = new Map<string, DashboardSession>();
+  // Evict-then-put runs one at a time, so the bound holds under concurrent logins.
+  private writes: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    private readonly limits: DashboardSessionLimits = DASHBOARD_SESSION_DEFAULTS,
-    private readonly now: () => number = Date.now,
+  private constructor(
+    private readonly table: Sublevel<StoredDashboardSession>,
+    private readonly limits: DashboardSessionLimits,
+    private readonly now: () => number,
   ) {}
+
+  /** Reads the stored sessions, dropping the expired ones and, over the bound, the oldest. */
+  static async open(table: Sublevel<StoredDashboardSession>, limits: DashboardSessionLimits = DASHBOARD_SESSION_DEFAULTS, now: () => number = Date.now): Promise<DashboardSessions> {
+    const sessions = new DashboardSessions(table, limits, now);
+    const stored: DashboardSession[] = [];
+    for await (const [id, s] of table.iterator()) stored.push({ id, keyId: s.keyId, createdAtMs: s.createdAtMs, expiresAtMs: s.expiresAtMs });
+    stored.sort((a, b) => a.createdAtMs - b.createdAtMs);
+    const t = now();
+    const live = stored.filter((s) => s.expiresAtMs > t).slice(-limits.maxSessions);
+    for (const s of live) sessions.sessions.set(s.id, s);
+    const gone = stored.filter((s) => !sessions.sessions.has(s.id));
+    if (gone.length > 0) await table.batch(gone.map((s) => ({ type: 'del' as const, key: s.id })));
+    return sessions;
+  }
 
   /** A new login token for `keyId`, valid once until `expiresAtMs`. */
   createLogin(keyId: string): { token: string; expiresAtMs: number } {
-    this.forgetExpired();
+    this.forgetExpiredLogins();
     if (this.logins.size >= this.limits.maxPendingLogins) {
       throw TributaryError.of(Reason.RESOURCE_EXHAUSTED, `${this.limits.maxPendingLogins} dashboard logins are waiting to be used; use one, or wait a minute`);
     }
@@ -56,46 +79,60 @@ export class DashboardSessions {
   }
 
   /** Exchanges a login token for a session, once; undefined if it is unknown, used or expired. */
-  redeem(token: string): { id: string; session: DashboardSession } | undefined {
+  async redeem(token: string): Promise<{ secret: string; session: DashboardSession } | undefined> {
     if (!TOKEN.test(token)) return undefined;
     const key = digest(token);
     const login = this.logins.get(key);
     if (login === undefined) return undefined;
     this.logins.delete(key);
     if (login.expiresAtMs <= this.now()) return undefined;
-    this.forgetExpired();
-    while (this.sessions.size >= this.limits.maxSessions) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined) break;
-      this.sessions.delete(oldest);
-    }
-    const id = randomBytes(32).toString('base64url');
-    const session = { id: digest(id), keyId: login.keyId, expiresAtMs: this.now() + this.limits.sessionTtlMs };
-    this.sessions.set(session.id, session);
-    return { id, session };
+    const secret = randomBytes(32).toString('base64url');
+    const write = this.writes.catch(() => undefined).then(async () => {
+      const now = this.now();
+      const gone = [...this.sessions.values()].filter((s) => s.expiresAtMs <= now);
+      const live = this.sessions.size - gone.length;
+      const evicted = [...this.sessions.values()].filter((s) => s.expiresAtMs > now).slice(0, Math.max(0, live - this.limits.maxSessions + 1));
+      const session: DashboardSession = { id: digest(secret), keyId: login.keyId, createdAtMs: now, expiresAtMs: now + this.limits.sessionTtlMs };
+      const { id, ...stored } = session;
+      // Memory follows the store, never leads it.
+      await this.table.batch([...[...gone, ...evicted].map((s) => ({ type: 'del' as const, key: s.id })), { type: 'put' as const, key: id, value: stored }]);
+      for (const s of [...gone, ...evicted]) this.sessions.delete(s.id);
+      this.sessions.set(id, session);
+      return session;
+    });
+    this.writes = write;
+    return { secret, session: await write };
   }
 
   /** The live session of a cookie value, or undefined. */
-  session(cookie: string | undefined): DashboardSession | undefined {
+  async session(cookie: string | undefined): Promise<DashboardSession | undefined> {
     if (cookie === undefined || !TOKEN.test(cookie)) return undefined;
-    const key = digest(cookie);
-    const session = this.sessions.get(key);
-    if (session === undefined || !timingSafeEqual(Buffer.from(session.id), Buffer.from(key))) return undefined;
+    const session = this.sessions.get(digest(cookie));
+    if (session === undefined) return undefined;
     if (session.expiresAtMs <= this.now()) {
-      this.sessions.delete(key);
+      await this.end(session.id);
       return undefined;
     }
     return session;
+  }
+
+  /** Ends a session now (its principal was disabled or lost the privilege). */
+  async end(id: string): Promise<void> {
+    const write = this.writes.catch(() => undefined).then(async () => {
+      await this.table.del(id);
+      this.sessions.delete(id);
+    });
+    this.writes = write;
+    await write;
   }
 
   get sessionTtlMs(): number {
     return this.limits.sessionTtlMs;
   }
 
-  private forgetExpired(): void {
+  private forgetExpiredLogins(): void {
     const now = this.now();
     for (const [key, login] of this.logins) if (login.expiresAtMs <= now) this.logins.delete(key);
-    for (const [key, session] of this.sessions) if (session.expiresAtMs <= now) this.sessions.delete(key);
   }
 }
 

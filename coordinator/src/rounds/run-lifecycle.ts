@@ -5,6 +5,7 @@ import { disarmTimer, emit, runEvent, settingsOf, type ActiveRun, type GlobalMod
 import type { EvaluationPhase } from './evaluation-phase.js';
 import type { RoundLifecycle } from './round-lifecycle.js';
 import { normaliseSettings } from './settings.js';
+import { membersOf } from '../sites/membership.js';
 
 export const TERMINAL_RUN: ReadonlySet<RunStatus__Output> = new Set(['RUN_STATUS_FINISHED', 'RUN_STATUS_FAILED', 'RUN_STATUS_KILLED']);
 
@@ -68,6 +69,14 @@ export class RunLifecycle {
     }
     const settings = normaliseSettings(federation.settings);
     if (rounds !== undefined && rounds > 0) settings.rounds = rounds;
+    // Checked before anything is written: a run that could never reach its quorum leaves no record.
+    const eligible = await membersOf(this.s.state, federationName, { approvedOnly: true });
+    if (eligible.length < settings.minSites) {
+      throw TributaryError.of(
+        Reason.QUORUM_NOT_MET,
+        `federation "${federationName}" has ${eligible.length} eligible site(s) (approved, not revoked members); min_sites is ${settings.minSites}, so no run was started`,
+      );
+    }
     const strategy = this.s.strategies.get(settings.strategy);
     const version = await this.s.state.getModelVersion(federationName, federation.latestVersion);
     if (!version) throw TributaryError.internal(`model version ${federation.latestVersion} of "${federationName}" is missing`);

@@ -6,6 +6,7 @@ import type {
   InvitationRecord,
   PrincipalRecord,
   ModelVersionRecord,
+  DashboardSessionRecord,
   RoundRecord,
   RunRecord,
   SiteRecord,
@@ -42,6 +43,8 @@ export class LevelStateStore implements StateStore {
   private readonly grants: Sublevel<GrantRecord>;
   /** site, expiry, NATS user key -> NATS credential issued to the site. */
   private readonly natsCredentials: Sublevel<IssuedSiteCredential>;
+  /** SHA-256 of a dashboard session's secret -> the session. */
+  private readonly dashboardSessions: Sublevel<DashboardSessionRecord>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
   /** Set by close(): a write after it (work abandoned by a bounded stop) is refused, not a disk fault. */
@@ -66,12 +69,14 @@ export class LevelStateStore implements StateStore {
     this.principalKeys = openSublevel(this.db, 'principal-keys');
     this.grants = openSublevel(this.db, 'grants');
     this.natsCredentials = openSublevel(this.db, 'nats-credentials');
+    this.dashboardSessions = openSublevel(this.db, 'dashboard-sessions');
   }
 
   async open(): Promise<void> {
     await this.db.open();
     for (const sub of Object.values(this.tables())) await sub.open();
     await this.natsCredentials.open();
+    await this.dashboardSessions.open();
   }
 
   async close(): Promise<void> {
@@ -83,6 +88,11 @@ export class LevelStateStore implements StateStore {
   /** The ledger of NATS credentials issued to sites, at most `maxPerSite` unexpired per site. */
   siteCredentialLedger(maxPerSite: number): LevelSiteCredentialLedger {
     return new LevelSiteCredentialLedger(this.natsCredentials, maxPerSite);
+  }
+
+  /** The web dashboard's sessions, kept across restarts (see DashboardSessions). */
+  dashboardSessionTable(): Sublevel<DashboardSessionRecord> {
+    return this.dashboardSessions;
   }
 
   getSite(name: string): Promise<SiteRecord | undefined> {

@@ -105,3 +105,11 @@ export interface GrantRecord {
   grantedBy: string;
   grantedAtMs: number;
 }
+
+/** A web dashboard session, stored under the SHA-256 of its secret (never the secret itself). */
+export interface DashboardSessionRecord {
+  /** Key id of the principal that asked for the login token. */
+  readonly keyId: string;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+}
