@@ -77,6 +77,10 @@ function replicas(limits: StreamLimits): Pick<DataPlaneStream, 'num_replicas'> {
  * every start.
  */
 export async function ensureStreams(jsm: JetStreamManager, limits: StreamLimits = COORDINATOR_DEFAULTS.streams): Promise<void> {
+  await whileLeadersElected(() => ensureStreamsOnce(jsm, limits));
+}
+
+async function ensureStreamsOnce(jsm: JetStreamManager, limits: StreamLimits): Promise<void> {
   for (const wanted of dataPlaneStreams(await fittedLimits(jsm, limits))) {
     const existing = await streamConfig(jsm, wanted.name);
     if (existing === undefined) {
@@ -107,6 +111,30 @@ export async function ensureDurableConsumer(
   name: string,
   tuning: ConsumerUpdateConfig,
 ): Promise<void> {
+  await whileLeadersElected(() => ensureDurableConsumerOnce(jsm, stream, name, tuning));
+}
+
+/** How long set-up waits for a JetStream cluster that has just started (or lost a node) to elect its leaders. */
+const LEADER_ELECTION_WAIT_MS = 60_000;
+
+/**
+ * Runs a JetStream set-up step again while the servers answer 503 (no responders) or not at all
+ * (a request timeout): a cluster answers so until its meta and stream leaders are elected,
+ * seconds after a start or a node loss.
+ */
+async function whileLeadersElected(step: () => Promise<void>): Promise<void> {
+  const until = Date.now() + LEADER_ELECTION_WAIT_MS;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!(err instanceof NatsError && (err.code === '503' || err.code === 'TIMEOUT')) || Date.now() + wait > until) throw err;
+      await sleep(wait);
+    }
+  }
+}
+
+async function ensureDurableConsumerOnce(jsm: JetStreamManager, stream: string, name: string, tuning: ConsumerUpdateConfig): Promise<void> {
   try {
     await jsm.consumers.info(stream, name);
     await jsm.consumers.update(stream, name, tuning);
