@@ -72,7 +72,9 @@ export const trackingStores = {
     expect((await stack.admin.waitForRun(runId)).status).toBe('RUN_STATUS_FINISHED');
     const tracked = await eventually(async () => {
       const page = await stack.coordinator.tracker.searchTrackingRuns('picky-store', {});
-      return page.runs[0]?.status === 'FINISHED' ? page.runs[0] : undefined;
+      // The refusal's tag and the run's end are separate writes from the tracking outbox.
+      const run = page.runs[0];
+      return run?.status === 'FINISHED' && run.tags['tributary.round.1.tracking_dropped'] !== undefined ? run : undefined;
     });
     expect(tracked.tags['tributary.round.1.tracking_dropped']).toMatch(/^INVALID_PARAMETER_VALUE: /);
   });
