@@ -271,6 +271,8 @@ describe.skipIf(!NatsServer.available())('sites are silos on the wire: NATS user
       const run = await stack.admin.startRun(FED);
       const ended = await stack.admin.waitForRun(run.id);
       const summaries = await Promise.all(loops);
+      // Under load the first JWT may expire after the last publish: the reconnect then follows the run.
+      await eventually(async () => logged.includes('NATS reconnected') || undefined, 30_000).catch(() => undefined);
       await Promise.all(clients.map((c) => c.close()));
       expect(ended.status).toBe('RUN_STATUS_FINISHED');
       expect((await stack.admin.listRounds(run.id)).map((r) => r.state)).toEqual(Array(rounds).fill('ROUND_STATE_COMMITTED'));

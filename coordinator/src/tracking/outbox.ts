@@ -75,6 +75,8 @@ export class TrackingOutbox {
     for await (const entry of outbox.entries.values()) {
       outbox.count += 1;
       outbox.oldestAtMs ??= entry.enqueuedAtMs;
+      // Concurrent enqueues may store their next-seq out of order: never reuse a stored key.
+      outbox.nextSeq = Math.max(outbox.nextSeq, entry.seq + 1);
     }
     for await (const _ of outbox.refusedWrites.keys()) outbox.refusedCount += 1;
     return outbox;
@@ -114,8 +116,10 @@ export class TrackingOutbox {
     }
     if (cursor !== undefined) ops.push({ type: 'put', sublevel: this.cursors, key: runId, value: cursor });
     ops.push({ type: 'put', sublevel: this.meta, key: 'next-seq', value: seq });
-    await this.db.batch(ops, { sync: true });
+    // Taken before the write: a second enqueue while this one is stored (the deliverer's note
+    // while a round's sync enqueues) must not reuse these keys and overwrite its entries.
     this.nextSeq = seq;
+    await this.db.batch(ops, { sync: true });
     this.count += writes.length;
     if (writes.length > 0) this.oldestAtMs ??= now;
   }
