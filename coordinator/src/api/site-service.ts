@@ -105,6 +105,8 @@ async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, dep
   });
   deps.metrics.connectedSites.inc();
   try {
+    // Ends the site missed while away come before any task: its participation in them is over.
+    for (const run of await endedRunsAmong(req, deps.state)) yield { ...runEndedTask(run), announced: true };
     const natsUrls = [...deps.natsAdvertise];
     const open = deps.engine.openTaskFor(req.federation, site.name);
     if (open) yield { ...open, natsUrls };
@@ -118,6 +120,27 @@ async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, dep
     unsubscribeEnds();
     deps.metrics.connectedSites.dec();
   }
+}
+
+/** Most run ids a WatchTasks request may name in `joined_runs`. */
+export const MAX_JOINED_RUNS = 16;
+
+/**
+ * The runs among `joined_runs` that belong to the federation watched and have ended, in the
+ * order named. Unknown ids and runs of other federations are passed over: a site learns no more
+ * than a member hears as runs end.
+ */
+async function endedRunsAmong(req: WatchTasksRequest__Output, state: StateStore): Promise<Run__Output[]> {
+  const named = [...new Set(req.joinedRuns)];
+  if (named.length > MAX_JOINED_RUNS) {
+    throw TributaryError.invalidArgument(`joined_runs names ${named.length} runs; at most ${MAX_JOINED_RUNS} are taken`);
+  }
+  const ended: Run__Output[] = [];
+  for (const runId of named) {
+    const run = runId === '' ? undefined : await state.getRun(runId);
+    if (run !== undefined && run.federation === req.federation && run.status !== 'RUN_STATUS_RUNNING') ended.push(run);
+  }
+  return ended;
 }
 
 /** The task of kind "run_ended" that tells a watching site how a run of its federation ended. */
@@ -136,5 +159,6 @@ function runEndedTask(run: Run__Output): Task__Output {
     runStatus: run.status,
     runMessage: run.failureReason,
     natsUrls: [],
+    announced: false,
   };
 }

@@ -93,10 +93,14 @@ async function ensureStreamsOnce(jsm: JetStreamManager, limits: StreamLimits): P
     // A single server takes an update to 3 replicas and keeps one copy: asked-for availability
     // that is not there must stop the start, not be found missing when a node fails.
     if (wanted.num_replicas !== undefined && wanted.num_replicas > 1) {
-      const peers = 1 + ((await jsm.streams.info(wanted.name)).cluster?.replicas?.length ?? 0);
+      const cluster = (await jsm.streams.info(wanted.name)).cluster;
+      const peers = 1 + (cluster?.replicas?.length ?? 0);
       if (peers < wanted.num_replicas) {
-        throw TributaryError.of(Reason.NATS_UNAVAILABLE, `stream ${wanted.name} has ${peers} replica(s) where ${wanted.num_replicas} were asked: the NATS servers must be a JetStream cluster of at least ${wanted.num_replicas}`, { code: 'FAILED_PRECONDITION' });
+        throw TributaryError.of(Reason.NATS_UNAVAILABLE, `stream ${wanted.name} has ${peers} replica(s) where ${wanted.num_replicas} were asked: the NATS servers must be a JetStream cluster of at least ${wanted.num_replicas}`, { code: 'FAILED_PRECONDITION', retryable: false });
       }
+      // A stream just created has its peers before it has a leader: until then a publish to it
+      // finds no responder. The coordinator is ready when its streams take messages.
+      if (cluster?.leader === undefined || cluster.leader === '') throw new LeaderPending(wanted.name);
     }
   }
 }
@@ -128,10 +132,25 @@ async function whileLeadersElected(step: () => Promise<void>): Promise<void> {
     try {
       return await step();
     } catch (err) {
-      if (!(err instanceof NatsError && (err.code === '503' || err.code === 'TIMEOUT')) || Date.now() + wait > until) throw err;
+      if (!isElectionPending(err)) throw err;
+      if (Date.now() + wait > until) {
+        throw err instanceof LeaderPending ? TributaryError.of(Reason.NATS_UNAVAILABLE, `${err.message} after ${LEADER_ELECTION_WAIT_MS / 1000} s: is a majority of the cluster's nodes up?`) : err;
+      }
       await sleep(wait);
     }
   }
+}
+
+/** A replicated stream without an elected leader yet. */
+class LeaderPending extends Error {
+  constructor(stream: string) {
+    super(`stream ${stream} has no leader yet`);
+  }
+}
+
+/** True while a cluster is still electing: 503 (no responders), no answer at all, or a stream without a leader. */
+function isElectionPending(err: unknown): boolean {
+  return err instanceof LeaderPending || (err instanceof NatsError && (err.code === '503' || err.code === 'TIMEOUT'));
 }
 
 async function ensureDurableConsumerOnce(jsm: JetStreamManager, stream: string, name: string, tuning: ConsumerUpdateConfig): Promise<void> {
