@@ -203,6 +203,7 @@ export class Coordinator {
         logger,
         updateConsumer: UPDATE_CONSUMER,
         abandonAfterMs: 2 * opts.ingest.payloadTimeoutMs,
+        onSweep: (outcome) => metrics.payloadSweeps.inc({ outcome }),
       });
       payloadSweeper.start();
       cleanup.unshift(() => payloadSweeper.stop());
