@@ -74,7 +74,7 @@ describe('a 3-node NATS cluster with 3 replicas', () => {
     expect((await admin.getRound(run.id, 1)).accepted.map((u) => u.site).sort()).toEqual(['ha-1', 'ha-2', 'ha-3']);
   }, 300_000);
 
-  it('takes updates again once a second lost node, which took the quorum with it, comes back', async () => {
+  it('reports JetStream unavailable when a second node is lost, and takes updates again once it comes back', async () => {
     const base = toyModel();
     await admin.createFederation({ name: 'quorum', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(base) });
     const key = generateSigningKey('q-1');
@@ -91,7 +91,12 @@ describe('a 3-node NATS cluster with 3 replicas', () => {
     } finally {
       await nc.close();
     }
+    // The coordinator says so, in /healthz (and once in its log), until a node returns.
+    const jetstream = () => coordinator.metrics.health()['jetstream'] as { status: string; lastError?: string };
+    const lost = await eventually(() => (jetstream().status === 'unavailable' ? jetstream() : undefined), 60_000);
+    expect(lost.lastError).toContain('a majority of its nodes must be up');
     await cluster.revive(second);
+    await eventually(() => jetstream().status === 'ok' || undefined, 120_000);
     const raw = await RawSite.connect(cluster.urls[0] as string, coordinator.publicKey, { servers: cluster.urls });
     try {
       const verdict = await raw.send({ key, site: 'q-1', federation: 'quorum', runId: run.id, round: 1, weights: toyTrain(base, 'q-1', 1), retry: ELECTION_RETRY }, 180_000);
