@@ -32,6 +32,8 @@ export class JetStreamWatch {
   private timer: NodeJS.Timeout | undefined;
   private looking: Promise<void> | undefined;
   private state: JetStreamHealth = { status: 'ok', sinceMs: Date.now() };
+  private failures = 0;
+  private firstFailureMs = 0;
 
   constructor(private readonly opts: JetStreamWatchOptions) {
     this.log = opts.logger.child({ component: 'jetstream-watch' });
@@ -57,27 +59,47 @@ export class JetStreamWatch {
     if (this.opts.nc.isClosed()) return;
     try {
       const jsm = await this.opts.nc.jetstreamManager({ timeout: this.opts.timeoutMs ?? 3_000, checkAPI: false });
-      await jsm.streams.info(STREAM_UPDATES);
+      // Only the meta leader answers account info: a 503 here is a cluster without quorum.
+      await jsm.getAccountInfo().catch((err: unknown) => {
+        throw new Unavailable(isNoAnswer(err) ? `JetStream has no meta leader (${describeNoAnswer(err)}): fewer than a majority of the cluster's nodes are up (no quorum), or they are still electing one` : TributaryError.from(err).message);
+      });
+      // A node that lost its peers still answers stream info from its own copy, without a leader.
+      const info = await jsm.streams.info(STREAM_UPDATES).catch((err: unknown) => {
+        throw new Unavailable(isNoAnswer(err) ? `stream ${STREAM_UPDATES} does not answer (${describeNoAnswer(err)}): a majority of its replicas must be up, and they elect a leader within seconds of a node loss` : TributaryError.from(err).message);
+      });
+      if (info.cluster !== undefined && (info.cluster.leader ?? '') === '') {
+        throw new Unavailable(`stream ${STREAM_UPDATES} has no leader: a majority of its replicas must be up, and they elect one within seconds of a node loss`);
+      }
+      this.failures = 0;
       if (this.state.status === 'unavailable') {
         this.log.info({ stream: STREAM_UPDATES, unavailableMs: Date.now() - this.state.sinceMs }, 'JetStream answers again: updates and metrics flow');
         this.state = { status: 'ok', sinceMs: Date.now() };
       }
     } catch (err) {
-      const lastError = unavailability(err);
-      if (this.state.status === 'ok') {
-        this.log.error({ stream: STREAM_UPDATES, err: lastError }, `JetStream unavailable: ${lastError}; sites' updates wait until it is back`);
-        this.state = { status: 'unavailable', sinceMs: Date.now(), lastError };
-      } else {
+      const lastError = err instanceof Unavailable ? err.message : TributaryError.from(err).message;
+      this.failures += 1;
+      if (this.state.status === 'unavailable') {
         this.state = { ...this.state, lastError };
+      } else if (this.failures >= LOOKS_BEFORE_UNAVAILABLE) {
+        // Counted from the first failed look: the outage began then.
+        this.state = { status: 'unavailable', sinceMs: this.firstFailureMs, lastError };
+        this.log.error({ stream: STREAM_UPDATES, err: lastError }, `JetStream unavailable: ${lastError}; sites' updates wait until it is back`);
       }
+      if (this.failures === 1) this.firstFailureMs = Date.now();
     }
   }
 }
 
-/** Why the stream did not answer, in an operator's words. */
-function unavailability(err: unknown): string {
-  if (err instanceof NatsError && (err.code === '503' || err.code === 'TIMEOUT')) {
-    return `stream ${STREAM_UPDATES} has no leader (${err.code === '503' ? '503' : 'no answer'}): on a cluster, a majority of its nodes must be up for JetStream to work (no quorum)`;
-  }
-  return TributaryError.from(err).message;
+/** Failed looks in a row before JetStream is said to be unavailable: a leader election alone takes one. */
+const LOOKS_BEFORE_UNAVAILABLE = 2;
+
+/** JetStream does not work right now, and why. */
+class Unavailable extends Error {}
+
+function isNoAnswer(err: unknown): boolean {
+  return err instanceof NatsError && (err.code === '503' || err.code === 'TIMEOUT');
+}
+
+function describeNoAnswer(err: unknown): string {
+  return err instanceof NatsError && err.code === '503' ? '503' : 'no answer';
 }
