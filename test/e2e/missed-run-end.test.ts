@@ -1,5 +1,5 @@
 import { SiteClient, type ParticipationSummary } from '@tributary/client-sdk';
-import { encodeSafetensors, type SigningKey } from '@tributary/proto';
+import { RpcClient, encodeSafetensors, type SigningKey, type Task__Output, type WatchTasksRequest } from '@tributary/proto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addSite, eventually, sitesWatching, startStack, type Stack } from '../helpers/stack.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -59,6 +59,41 @@ describe('a site away when its run ends', () => {
       await client.close();
     }
   }, 120_000);
+
+  it('is told, as the stream opens, only of the named runs that ended in the federation it watches', async () => {
+    await stack.admin.createFederation({ name: 'elsewhere', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 120 }, initialModel: encodeSafetensors(toyModel()) });
+    await addSite(stack, 'stranger', ['elsewhere']);
+    const foreign = await stack.admin.startRun('elsewhere');
+    await stack.admin.stopRun(foreign.id, 'not this site\'s business');
+    const own = await stack.admin.startRun('away');
+    await stack.admin.stopRun(own.id, 'stopped by an operator');
+    const rpc = new RpcClient({ address: stack.coordinator.address, key, service: 'SiteService' });
+    const controller = new AbortController();
+    try {
+      let first: Task__Output | undefined;
+      for await (const task of rpc.serverStream<WatchTasksRequest, Task__Output>('WatchTasks', { federation: 'away', joinedRuns: ['0000000000000000', foreign.id, own.id] }, { signal: controller.signal })) {
+        first = task;
+        break;
+      }
+      expect(first).toMatchObject({ kind: 'run_ended', announced: true, runId: own.id, runStatus: 'RUN_STATUS_KILLED', runMessage: 'stopped by an operator' });
+    } finally {
+      controller.abort();
+      rpc.close();
+    }
+  });
+
+  it('refuses a task stream that names more than 16 runs', async () => {
+    const rpc = new RpcClient({ address: stack.coordinator.address, key, service: 'SiteService' });
+    try {
+      const joinedRuns = Array.from({ length: 17 }, (_, i) => i.toString(16).padStart(16, '0'));
+      const stream = rpc.serverStream<WatchTasksRequest, Task__Output>('WatchTasks', { federation: 'away', joinedRuns });
+      await expect((async () => {
+        for await (const _task of stream) return;
+      })()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    } finally {
+      rpc.close();
+    }
+  });
 
   it('is not told that run ended again when it takes part in the next run', async () => {
     const client = await SiteClient.connect({ coordinator: proxy.address, nats: stack.nats.url, key, retry: { initialDelayMs: 50, maxDelayMs: 500 } });
