@@ -25,6 +25,8 @@ const CHUNK_HEADER_ALLOWANCE = 4096;
 /** JetStream's API error codes for "stream not found" and "consumer not found". */
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
+/** JetStream's API error code for "no suitable peers for placement" (too few servers for the replicas). */
+const NO_SUITABLE_PEERS = 10005;
 
 type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> &
   Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes' | 'num_replicas' | 'allow_direct'>>;
@@ -134,7 +136,11 @@ async function whileLeadersElected(step: () => Promise<void>): Promise<void> {
     } catch (err) {
       if (!isElectionPending(err)) throw err;
       if (Date.now() + wait > until) {
-        throw err instanceof LeaderPending ? TributaryError.of(Reason.NATS_UNAVAILABLE, `${err.message} after ${LEADER_ELECTION_WAIT_MS / 1000} s: is a majority of the cluster's nodes up?`) : err;
+        if (err instanceof LeaderPending) throw TributaryError.of(Reason.NATS_UNAVAILABLE, `${err.message} after ${LEADER_ELECTION_WAIT_MS / 1000} s: is a majority of the cluster's nodes up?`);
+        if (err instanceof NatsError && err.api_error?.err_code === NO_SUITABLE_PEERS) {
+          throw TributaryError.of(Reason.NATS_UNAVAILABLE, `${err.message} after ${LEADER_ELECTION_WAIT_MS / 1000} s: fewer JetStream servers are up and joined to the cluster than the replicas asked for`, { cause: err });
+        }
+        throw err;
       }
       await sleep(wait);
     }
@@ -148,9 +154,13 @@ class LeaderPending extends Error {
   }
 }
 
-/** True while a cluster is still electing: 503 (no responders), no answer at all, or a stream without a leader. */
+/**
+ * True while a cluster is still forming or electing: 503 (no responders), no answer at all, a
+ * stream without a leader, or no peers to place a stream's replicas on (the meta leader is elected
+ * but has not yet heard of every node).
+ */
 function isElectionPending(err: unknown): boolean {
-  return err instanceof LeaderPending || (err instanceof NatsError && (err.code === '503' || err.code === 'TIMEOUT'));
+  return err instanceof LeaderPending || (err instanceof NatsError && (err.code === '503' || err.code === 'TIMEOUT' || err.api_error?.err_code === NO_SUITABLE_PEERS));
 }
 
 async function ensureDurableConsumerOnce(jsm: JetStreamManager, stream: string, name: string, tuning: ConsumerUpdateConfig): Promise<void> {
