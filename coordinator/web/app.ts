@@ -47,7 +47,7 @@ function show(...nodes: Node[]): void {
 }
 
 async function federationsPage(): Promise<void> {
-  const list = await get<Array<Json & { name: string; sites: string[]; settings: { strategy: string } | null; latestRun: { id: string; status: string; currentRound: number; rounds: number } | null }>>('/api/federations');
+  const list = await get<Array<Json & { name: string; sites: string[]; revokedSites: string[]; settings: { strategy: string } | null; latestRun: { id: string; status: string; currentRound: number; rounds: number } | null }>>('/api/federations');
   show(
     h('h1', {}, 'Federations'),
     table(
@@ -55,7 +55,7 @@ async function federationsPage(): Promise<void> {
       list.map((f) => [
         link(`#/federation/${encodeURIComponent(f.name)}`, f.name),
         f.settings?.strategy ?? '',
-        f.sites.join(', '),
+        members(f),
         f.latestRun === null ? h('span', { class: 'muted' }, 'no runs') : badge(f.latestRun.status),
         f.latestRun === null ? '' : link(`#/run/${f.latestRun.id}`, `${f.latestRun.id} (round ${f.latestRun.currentRound}/${f.latestRun.rounds})`),
       ]),
@@ -66,14 +66,14 @@ async function federationsPage(): Promise<void> {
 
 async function federationPage(name: string): Promise<void> {
   const { federation, runs, versions } = await get<{
-    federation: { name: string; description: string; sites: string[]; settings: Json & { strategy: string; rounds: number; minSites: number } };
+    federation: { name: string; description: string; sites: string[]; revokedSites: string[]; settings: Json & { strategy: string; rounds: number; minSites: number } };
     runs: Run[];
     versions: Array<{ version: number; parentVersion: number; runId: string; round: number; sha256: string; size: number; strategy: string; contributions: UpdateSummary[]; createdAtMs: number }>;
   }>(`/api/federations/${encodeURIComponent(name)}`);
   const s = federation.settings;
   show(
     h('h1', {}, `Federation ${federation.name}`),
-    h('div', { class: 'facts' }, ...[['strategy', s.strategy], ['rounds', String(s.rounds)], ['quorum', String(s.minSites)], ['members', federation.sites.join(', ')]].map(([k, v]) => h('div', {}, h('span', {}, k ?? ''), v ?? ''))),
+    h('div', { class: 'facts' }, ...[['strategy', s.strategy], ['rounds', String(s.rounds)], ['quorum', String(s.minSites)], ['members', members(federation)]].map(([k, v]) => h('div', {}, h('span', {}, k ?? ''), v ?? ''))),
     h('h2', {}, 'Runs'),
     table(['run', 'status', 'round', 'started', 'ended', 'reason'], runs.map((r) => [link(`#/run/${r.id}`, r.id), badge(r.status), `${r.currentRound}/${r.rounds}`, time(r.startedAtMs), time(r.endedAtMs), r.failureReason]), 'No runs yet.'),
     h('h2', {}, 'Model versions'),
@@ -246,13 +246,18 @@ async function runPage(id: string): Promise<void> {
   });
 }
 
+/** A federation's members, revoked ones marked: `site-a, site-b (revoked)`. */
+function members(f: { sites: string[]; revokedSites: string[] }): string {
+  return f.sites.map((s) => (f.revokedSites.includes(s) ? `${s} (revoked)` : s)).join(', ');
+}
+
 async function sitesPage(): Promise<void> {
-  const sites = await get<Array<{ name: string; keyId: string; fingerprint: string; status: string; federations: string[]; createdAtMs: number; revokedAtMs: number }>>('/api/sites');
+  const sites = await get<Array<{ name: string; keyId: string; fingerprint: string; status: string; federations: string[]; createdAtMs: number; revokedAtMs: number; removedAtMs: number }>>('/api/sites');
   show(
     h('h1', {}, 'Sites'),
     table(
       ['site', 'status', 'key fingerprint (SHA-256)', 'key id', 'federations', 'added', 'revoked'],
-      sites.map((s) => [s.name, badge(s.status), h('span', { class: 'mono' }, s.fingerprint), h('span', { class: 'mono' }, s.keyId), s.federations.join(', '), time(s.createdAtMs), time(s.revokedAtMs)]),
+      sites.map((s) => [s.name, badge(s.removedAtMs > 0 ? 'REMOVED' : s.status), h('span', { class: 'mono' }, s.fingerprint), h('span', { class: 'mono' }, s.keyId), s.federations.join(', '), time(s.createdAtMs), time(s.revokedAtMs)]),
       'No sites yet.',
     ),
   );

@@ -306,12 +306,14 @@ function federationView(f: FederationRecord, sites: readonly SiteRecord[]) {
     createdAtMs: f.createdAtMs,
     latestVersion: f.latestVersion,
     sites: sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name),
+    /** Members whose key is revoked, marked on the pages. */
+    revokedSites: sites.filter((s) => s.federations.includes(f.name) && s.status === 'REVOKED').map((s) => s.name),
   };
 }
 
 /** A site as the pages show it: the public key only as its fingerprint. */
 function siteView(s: SiteRecord) {
-  return { name: s.name, keyId: s.keyId, status: s.status, federations: s.federations, createdAtMs: s.createdAtMs, revokedAtMs: s.revokedAtMs, fingerprint: fingerprint(s.publicKey) };
+  return { name: s.name, keyId: s.keyId, status: s.status, federations: s.federations, createdAtMs: s.createdAtMs, revokedAtMs: s.revokedAtMs, removedAtMs: s.removedAtMs ?? 0, fingerprint: fingerprint(s.publicKey) };
 }
 
 /** SHA-256 of the raw public key, first 16 bytes in hex: what an operator compares by eye. */

@@ -156,6 +156,10 @@ export class LevelStateStore implements StateStore {
     return this.invitations.get(tokenSha256);
   }
 
+  listInvitations(): Promise<InvitationRecord[]> {
+    return this.invitations.values().all();
+  }
+
   getPrincipal(name: string): Promise<PrincipalRecord | undefined> {
     return this.principals.get(name);
   }

@@ -11,6 +11,11 @@ export interface Site {
   'federations'?: (string)[];
   'createdAtMs'?: (number | string | Long);
   'revokedAtMs'?: (number | string | Long);
+  'removedAtMs'?: (number | string | Long);
+  'removedBy'?: (string);
+  'restoredAtMs'?: (number | string | Long);
+  'restoredBy'?: (string);
+  'removedFrom'?: (string)[];
 }
 
 export interface Site__Output {
@@ -21,4 +26,9 @@ export interface Site__Output {
   'federations': (string)[];
   'createdAtMs': (number);
   'revokedAtMs': (number);
+  'removedAtMs': (number);
+  'removedBy': (string);
+  'restoredAtMs': (number);
+  'restoredBy': (string);
+  'removedFrom': (string)[];
 }
