@@ -34,6 +34,9 @@ describe('the web dashboard in a real browser', () => {
     await writeKeyFile(join(dir, 'admin.key'), stack.adminKey);
     await stack.admin.createFederation({ name: 'mail', settings: { rounds: 3, minSites: 3, roundDeadlineSeconds: 60 }, initialModel: encodeSafetensors(toyModel()) });
     const keys = await Promise.all(SITES.map((name) => addSite(stack, name, ['mail'])));
+    // A revoked member, which the pages mark.
+    await addSite(stack, 'mail-gone', ['mail']);
+    await stack.admin.revokeSite('mail-gone');
     clients = await Promise.all(keys.map((key) => SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key })));
     siteLoops = Promise.all(
       clients.map((client, i) =>
@@ -90,6 +93,11 @@ describe('the web dashboard in a real browser', () => {
     await expect(row.textContent()).resolves.toContain('mail-b, mail-c');
   });
 
+  it('marks a revoked member of the federation', async () => {
+    const row = page.locator('tr', { hasText: 'mail-a' });
+    await expect(row.textContent()).resolves.toContain('mail-c, mail-gone (revoked)');
+  });
+
   it('refuses a login token used a second time', async () => {
     const res = await fetch(loginUrl, { redirect: 'manual' });
     expect(res.status).toBe(401);
@@ -124,6 +132,7 @@ describe('the web dashboard in a real browser', () => {
     const row = page.locator('main tbody tr', { hasText: 'mail-b' });
     await row.waitFor();
     await expect(row.textContent()).resolves.toMatch(/APPROVED/);
+    await expect(page.locator('main tbody tr', { hasText: 'mail-gone' }).textContent()).resolves.toMatch(/REVOKED/);
     await expect(row.locator('.mono').first().textContent()).resolves.toMatch(/^([0-9a-f]{4}:){7}[0-9a-f]{4}$/);
   });
 

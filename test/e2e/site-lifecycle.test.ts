@@ -20,8 +20,8 @@ import {
 } from '@tributary/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envelopeOf, runCli, type CliResult } from '../helpers/cli.js';
-import { addSite, startStack, type Stack } from '../helpers/stack.js';
-import { toyModel } from '../helpers/training.js';
+import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
+import { toyModel, toyTrain } from '../helpers/training.js';
 
 interface SiteListResult {
   sites: Site__Output[];
@@ -188,6 +188,11 @@ describe('site lifecycle commands', () => {
       expect((await stack.admin.getFederation('banks')).revokedSites).toEqual(['bank-b']);
     });
 
+    it('counts revoked members in `federation list`', async () => {
+      const r = await tributary(['federation', 'list']);
+      expect(r.stdout).toMatch(/^banks\s+\S+\s+\d+\s+\d+\s+1 \(1 revoked\)\s/m);
+    });
+
     it('restores a removed site: approved again, with a warning about leaked keys, in no federation', async () => {
       const r = await tributary(['site', 'restore', 'bank-a']);
       expect(r.code).toBe(0);
@@ -231,5 +236,28 @@ describe('site lifecycle commands', () => {
       for await (const e of stack.admin.auditEntries({ principal: 'owner' })) if (e.outcome === 'ok') methods.push(e.method.split('/').pop() ?? '');
       expect(methods).toEqual(expect.arrayContaining(['RemoveSite', 'RestoreSite']));
     });
+  });
+
+  describe('removing a site selected in an open round', () => {
+    it('lets the round commit with the other sites, its lineage still naming the removed one as selected', async () => {
+      await stack.admin.createFederation({ name: 'open-round', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 5 }, initialModel: encodeSafetensors(toyModel()) });
+      const stay = await addSite(stack, 'stay', ['open-round']);
+      await addSite(stack, 'leave', ['open-round']);
+      const run = await stack.admin.startRun('open-round');
+      await eventually(async () => ((await stack.admin.getRun(run.id)).currentRound === 1 ? true : undefined));
+      expect((await tributary(['site', 'remove', 'leave'])).code).toBe(0);
+      const raw = await stack.rawSite();
+      try {
+        const verdict = await raw.send({ key: stay, site: 'stay', federation: 'open-round', runId: run.id, round: 1, weights: toyTrain(toyModel(), 'stay', 1) });
+        expect(verdict.state).toBe('UPDATE_STATE_ACCEPTED');
+      } finally {
+        await raw.close();
+      }
+      expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+      const round = await stack.admin.getRound(run.id, 1);
+      expect(round.state).toBe('ROUND_STATE_COMMITTED');
+      expect(round.selectedSites.sort()).toEqual(['leave', 'stay']);
+      expect(round.accepted.map((u) => u.site)).toEqual(['stay']);
+    }, 60_000);
   });
 });
