@@ -175,6 +175,13 @@ describe('site lifecycle commands', () => {
       expect(await siteCall(stack, key, 'GetNatsCredentials')).toBe('KEY_REVOKED');
     });
 
+    it('refuses to add a removed site back before it is restored, with a hint naming `site restore`', async () => {
+      const r = await tributary(['site', 'add', 'bank-a', '--public-key', formatPublicKey(key.publicKey), '--federation', 'banks', '--json']);
+      const { error } = envelopeOf(r);
+      expect(error?.code).toBe('KEY_REVOKED');
+      expect(error?.hint).toContain('tributary site restore');
+    });
+
     it('shows the removed site as REMOVED in `site list`', async () => {
       const r = await tributary(['site', 'list']);
       expect(r.stdout).toMatch(/^bank-a\s+REMOVED\s/m);

@@ -150,13 +150,16 @@ export class Catalog {
     return site;
   }
 
-  async revokeSite(name: string): Promise<SiteRecord> {
-    const site = await this.getSite(name);
-    if (site.status === 'REVOKED') return site;
-    const revoked: SiteRecord = { ...site, status: 'REVOKED', revokedAtMs: this.now() };
-    await this.opts.state.write([{ kind: 'site', value: revoked }]);
-    this.opts.logger.warn({ site: name, keyId: site.keyId }, 'site revoked');
-    return revoked;
+  /** Revokes a site's key; in the catalog's queue, so it cannot write back a membership a removal just took away. */
+  revokeSite(name: string): Promise<SiteRecord> {
+    return this.writes.run('catalog', async () => {
+      const site = await this.getSite(name);
+      if (site.status === 'REVOKED') return site;
+      const revoked: SiteRecord = { ...site, status: 'REVOKED', revokedAtMs: this.now() };
+      await this.opts.state.write([{ kind: 'site', value: revoked }]);
+      this.opts.logger.warn({ site: name, keyId: site.keyId }, 'site revoked');
+      return revoked;
+    });
   }
 
   /**
