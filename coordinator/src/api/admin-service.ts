@@ -30,8 +30,9 @@ import type { PrincipalRegistry } from '../auth/principal-registry.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { RunEventBus } from '../rounds/events.js';
 import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
+import type { SitePresence } from '../sites/presence.js';
 import type { RoundEngine } from '../rounds/engine.js';
-import type { BlobStore, StateStore } from '../state/index.js';
+import type { BlobStore, SiteRecord, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { auditService, type AuditServiceDeps } from './audit-service.js';
 import type { CallContext, ServiceHandlers } from './call.js';
@@ -57,6 +58,8 @@ export interface AdminServiceDeps {
   dashboard?: Pick<Dashboard, 'createLogin'>;
   /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
   audit: AuditServiceDeps;
+  /** Sites' last seen and connected, on every Site returned. */
+  presence: Pick<SitePresence, 'of'>;
 }
 
 /**
@@ -74,6 +77,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   };
+  const sitePresent = (record: SiteRecord) => siteMessage(record, deps.presence.of(record.name));
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
     CreateFederation: async (parts: AsyncIterable<CreateFederationPart__Output>): Promise<Federation__Output> => {
@@ -109,20 +113,20 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
         federations: federations.map((f) => federationMessage(f, sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name))),
       };
     },
-    AddSite: async (req): Promise<Site__Output> => siteMessage(await deps.catalog.addSite(req)),
+    AddSite: async (req): Promise<Site__Output> => sitePresent(await deps.catalog.addSite(req)),
     ListSites: async (req, ctx): Promise<ListSitesResponse__Output> => {
       const canRead = readable(ctx);
       const sites = await deps.state.listSites();
       const visible = req.federation
         ? sites.filter((s) => s.federations.includes(req.federation))
         : sites.filter((s) => (s.federations.length === 0 ? canRead(EVERY_FEDERATION) : s.federations.some(canRead)));
-      return { sites: visible.map(siteMessage) };
+      return { sites: visible.map(sitePresent) };
     },
     RevokeSite: async (req): Promise<Site__Output> => {
       // The state first: from here every check refuses the site, whatever NATS does next.
       const site = await deps.catalog.revokeSite(req.name);
       await deps.natsCredentials?.revoke(site.name);
-      return siteMessage(site);
+      return sitePresent(site);
     },
     IssueSiteNatsCredentials: async (req): Promise<NatsCredentials__Output> => {
       if (deps.natsCredentials === undefined) {

@@ -1,6 +1,7 @@
 import { formatGrantee, formatResource, parsePublicKey, type Federation__Output, type Grant__Output, type NatsCredentials__Output, type Principal__Output, type Site__Output } from '@tributary/proto';
 import type { PrincipalView } from '../auth/principal-registry.js';
 import type { SiteCredentials } from '../nats-auth/authority.js';
+import { NEVER_SEEN, type SitePresenceView } from '../sites/presence.js';
 import type { FederationRecord, GrantRecord, SiteRecord } from '../state/index.js';
 
 /** What a site needs to connect to NATS with credentials issued to its own nkey (never a seed). */
@@ -8,7 +9,8 @@ export function natsCredentialsMessage(issued: SiteCredentials): NatsCredentials
   return { jwt: issued.jwt, expiresAtMs: issued.expiresAtMs, inboxPrefix: issued.inboxPrefix, federations: [...issued.federations] };
 }
 
-export function siteMessage(site: SiteRecord): Site__Output {
+/** A site as the API returns it, with its presence (`SitePresence.of`). */
+export function siteMessage(site: SiteRecord, presence: SitePresenceView = NEVER_SEEN): Site__Output {
   return {
     name: site.name,
     keyId: site.keyId,
@@ -17,6 +19,8 @@ export function siteMessage(site: SiteRecord): Site__Output {
     federations: [...site.federations],
     createdAtMs: site.createdAtMs,
     revokedAtMs: site.revokedAtMs,
+    lastSeenAtMs: presence.lastSeenAtMs,
+    connected: presence.connected,
   };
 }
 

@@ -14,3 +14,4 @@ export type { StateStore, StateWrite } from './store.js';
 export { LevelStateStore } from './level-store.js';
 export { BlobStore, readWholeFile } from './blob-store.js';
 export { MemoryStateStore } from './memory-store.js';
+export { LevelSiteLastSeenTable, MemorySiteLastSeenTable, type SiteLastSeenTable } from './site-last-seen.js';

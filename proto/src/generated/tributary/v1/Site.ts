@@ -11,6 +11,8 @@ export interface Site {
   'federations'?: (string)[];
   'createdAtMs'?: (number | string | Long);
   'revokedAtMs'?: (number | string | Long);
+  'lastSeenAtMs'?: (number | string | Long);
+  'connected'?: (boolean);
 }
 
 export interface Site__Output {
@@ -21,4 +23,6 @@ export interface Site__Output {
   'federations': (string)[];
   'createdAtMs': (number);
   'revokedAtMs': (number);
+  'lastSeenAtMs': (number);
+  'connected': (boolean);
 }
