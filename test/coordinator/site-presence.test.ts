@@ -60,6 +60,14 @@ describe('site presence', () => {
     await presence.close();
   });
 
+  it("answers never seen for a site created after the time it knows (a removed site's name given again)", async () => {
+    const presence = await SitePresence.open({ table: new MemorySiteLastSeenTable(), logger, writeIntervalMs: NEVER });
+    presence.seen('clinic-a', 9_000);
+    expect(presence.of('clinic-a', 10_000)).toEqual({ lastSeenAtMs: 0, connected: false });
+    expect(presence.of('clinic-a', 8_000).lastSeenAtMs).toBe(9_000);
+    await presence.close();
+  });
+
   it('answers never seen and not connected for a site it never heard from', async () => {
     const presence = await SitePresence.open({ table: new MemorySiteLastSeenTable(), logger, writeIntervalMs: NEVER });
     expect(presence.of('clinic-z')).toEqual({ lastSeenAtMs: 0, connected: false });

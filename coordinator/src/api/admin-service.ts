@@ -77,7 +77,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   };
-  const sitePresent = (record: SiteRecord) => siteMessage(record, deps.presence.of(record.name));
+  const sitePresent = (record: SiteRecord) => siteMessage(record, deps.presence.of(record.name, record.createdAtMs));
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
     CreateFederation: async (parts: AsyncIterable<CreateFederationPart__Output>): Promise<Federation__Output> => {

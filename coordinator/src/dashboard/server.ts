@@ -175,7 +175,7 @@ export class DashboardServer {
     const deps = this.opts;
     if (noun === 'federations' && id === undefined) return json(res, await this.federations());
     if (noun === 'federations' && id !== undefined && view === undefined) return json(res, await this.federation(assertName('federation', id)));
-    if (noun === 'sites' && id === undefined) return json(res, (await deps.state.listSites()).map((s) => siteView(s, deps.presence.of(s.name))));
+    if (noun === 'sites' && id === undefined) return json(res, (await deps.state.listSites()).map((s) => siteView(s, deps.presence.of(s.name, s.createdAtMs))));
     if (noun === 'runs' && id !== undefined) {
       if (!RUN_ID.test(id)) throw new HttpRefusal(400, 'malformed run id');
       const run = await deps.state.getRun(id);

@@ -83,12 +83,16 @@ export class SitePresence {
     };
   }
 
-  /** What ListSites and the dashboard show: a connected site is heard from now. */
-  of(site: string): SitePresenceView {
+  /**
+   * What ListSites and the dashboard show: a connected site is heard from now. A time before
+   * `sinceMs` (the site's creation) was another site's of the same name, removed since: never.
+   */
+  of(site: string, sinceMs = 0): SitePresenceView {
     const entry = this.entries.get(site);
     if (entry === undefined) return NEVER_SEEN;
     const connected = entry.streams > 0;
-    return { lastSeenAtMs: connected ? Math.max(entry.lastSeenAtMs, this.now()) : entry.lastSeenAtMs, connected };
+    if (connected) return { lastSeenAtMs: Math.max(entry.lastSeenAtMs, this.now()), connected };
+    return { lastSeenAtMs: entry.lastSeenAtMs >= sinceMs ? entry.lastSeenAtMs : 0, connected };
   }
 
   /**
