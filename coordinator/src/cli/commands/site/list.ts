@@ -6,7 +6,7 @@ import { sitesTable } from '../../views.js';
 
 export default defineCommand({
   path: ['site', 'list'],
-  summary: 'List sites',
+  summary: 'List sites, when each was last seen and if it is connected',
   connects: true,
   options(cmd) {
     cmd.option('--federation <name>', 'only members of this federation');
