@@ -1,6 +1,7 @@
 // The dashboard page: a hash router over the coordinator's read-only JSON views, uPlot charts
 // fed by history and then by server-sent events. Text goes in through textContent only.
 import uPlot from 'uplot';
+import { formatAgo } from '../src/cli/render.js';
 
 type Json = Record<string, unknown>;
 interface MetricPoint { key: string; value: number; step: number; timestampMs: number }
@@ -252,12 +253,22 @@ function members(f: { sites: string[]; revokedSites: string[] }): string {
 }
 
 async function sitesPage(): Promise<void> {
-  const sites = await get<Array<{ name: string; keyId: string; fingerprint: string; status: string; federations: string[]; createdAtMs: number; revokedAtMs: number; removedAtMs: number }>>('/api/sites');
+  const sites = await get<Array<{ name: string; keyId: string; fingerprint: string; status: string; federations: string[]; createdAtMs: number; revokedAtMs: number; removedAtMs: number; lastSeenAtMs: number; connected: boolean }>>('/api/sites');
   show(
     h('h1', {}, 'Sites'),
     table(
-      ['site', 'status', 'key fingerprint (SHA-256)', 'key id', 'federations', 'added', 'revoked'],
-      sites.map((s) => [s.name, badge(s.removedAtMs > 0 ? 'REMOVED' : s.status), h('span', { class: 'mono' }, s.fingerprint), h('span', { class: 'mono' }, s.keyId), s.federations.join(', '), time(s.createdAtMs), time(s.revokedAtMs)]),
+      ['site', 'status', 'key fingerprint (SHA-256)', 'key id', 'federations', 'added', 'revoked', 'last seen', 'connected'],
+      sites.map((s) => [
+        s.name,
+        badge(s.removedAtMs > 0 ? 'REMOVED' : s.status),
+        h('span', { class: 'mono' }, s.fingerprint),
+        h('span', { class: 'mono' }, s.keyId),
+        s.federations.join(', '),
+        time(s.createdAtMs),
+        time(s.revokedAtMs),
+        h('span', { class: 'last-seen', title: time(s.lastSeenAtMs) }, formatAgo(s.lastSeenAtMs)),
+        h('span', { class: s.connected ? 'connected' : 'disconnected' }, s.connected ? 'yes' : 'no'),
+      ]),
       'No sites yet.',
     ),
   );

@@ -31,6 +31,7 @@ import type { PrincipalRegistry } from '../auth/principal-registry.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { RunEventBus } from '../rounds/events.js';
 import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
+import type { SitePresence } from '../sites/presence.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, FederationRecord, SiteRecord, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
@@ -58,6 +59,8 @@ export interface AdminServiceDeps {
   dashboard?: Pick<Dashboard, 'createLogin'>;
   /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
   audit: AuditServiceDeps;
+  /** Sites' last seen and connected, on every Site returned. */
+  presence: Pick<SitePresence, 'of'>;
 }
 
 /**
@@ -75,6 +78,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   };
+  const sitePresent = (record: SiteRecord) => siteMessage(record, deps.presence.of(record.name, record.createdAtMs));
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
     CreateFederation: async (parts: AsyncIterable<CreateFederationPart__Output>): Promise<Federation__Output> => {
@@ -108,20 +112,20 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const sites = await deps.state.listSites();
       return { federations: federations.map((f) => withMembers(f, sites)) };
     },
-    AddSite: async (req): Promise<Site__Output> => siteMessage(await deps.catalog.addSite(req)),
+    AddSite: async (req): Promise<Site__Output> => sitePresent(await deps.catalog.addSite(req)),
     ListSites: async (req, ctx): Promise<ListSitesResponse__Output> => {
       const canRead = readable(ctx);
       const sites = await deps.state.listSites();
       const visible = req.federation
         ? sites.filter((s) => s.federations.includes(req.federation))
         : sites.filter((s) => (s.federations.length === 0 ? canRead(EVERY_FEDERATION) : s.federations.some(canRead)));
-      return { sites: visible.map(siteMessage) };
+      return { sites: visible.map(sitePresent) };
     },
     RevokeSite: async (req): Promise<Site__Output> => {
       // The state first: from here every check refuses the site, whatever NATS does next.
       const site = await deps.catalog.revokeSite(req.name);
       await deps.natsCredentials?.revoke(site.name);
-      return siteMessage(site);
+      return sitePresent(site);
     },
     IssueSiteNatsCredentials: async (req): Promise<NatsCredentials__Output> => {
       if (deps.natsCredentials === undefined) {
@@ -147,9 +151,9 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       // As RevokeSite: the state first, then the site's NATS users.
       const site = await deps.catalog.removeSite(req.name, caller(ctx).name);
       await deps.natsCredentials?.revoke(site.name);
-      return siteMessage(site);
+      return sitePresent(site);
     },
-    RestoreSite: async (req, ctx): Promise<Site__Output> => siteMessage(await deps.catalog.restoreSite(req.name, caller(ctx).name)),
+    RestoreSite: async (req, ctx): Promise<Site__Output> => sitePresent(await deps.catalog.restoreSite(req.name, caller(ctx).name)),
     StartRun: async (req): Promise<Run__Output> => deps.engine.startRun(assertName('federation', req.federation), req.rounds || undefined, requestIdOf(req.requestId)),
     StopRun: async (req): Promise<Run__Output> => deps.engine.stopRun(req.runId, req.reason),
     GetRun: async (req): Promise<Run__Output> => getRun(req.runId),

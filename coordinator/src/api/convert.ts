@@ -2,13 +2,15 @@ import { formatGrantee, formatResource, parsePublicKey, type Federation__Output,
 import type { PrincipalView } from '../auth/principal-registry.js';
 import type { SiteCredentials } from '../nats-auth/authority.js';
 import { invitationIdOf, type FederationRecord, type GrantRecord, type InvitationRecord, type SiteRecord } from '../state/index.js';
+import { NEVER_SEEN, type SitePresenceView } from '../sites/presence.js';
 
 /** What a site needs to connect to NATS with credentials issued to its own nkey (never a seed). */
 export function natsCredentialsMessage(issued: SiteCredentials): NatsCredentials__Output {
   return { jwt: issued.jwt, expiresAtMs: issued.expiresAtMs, inboxPrefix: issued.inboxPrefix, federations: [...issued.federations] };
 }
 
-export function siteMessage(site: SiteRecord): Site__Output {
+/** A site as the API returns it, with its presence (`SitePresence.of`). */
+export function siteMessage(site: SiteRecord, presence: SitePresenceView = NEVER_SEEN): Site__Output {
   return {
     name: site.name,
     keyId: site.keyId,
@@ -22,6 +24,8 @@ export function siteMessage(site: SiteRecord): Site__Output {
     restoredAtMs: site.restoredAtMs ?? 0,
     restoredBy: site.restoredBy ?? '',
     removedFrom: [...(site.removedFrom ?? [])],
+    lastSeenAtMs: presence.lastSeenAtMs,
+    connected: presence.connected,
   };
 }
 

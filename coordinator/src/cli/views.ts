@@ -1,5 +1,5 @@
 import type { Invitation__Output, Round__Output, Run__Output, Site__Output } from '@tributary/proto';
-import { enumLabel, formatElapsed, formatTime, list, plural, table } from './render.js';
+import { enumLabel, formatAgo, formatElapsed, formatTime, list, plural, table } from './render.js';
 
 /** `RUNNING`, `FINISHED`... */
 export function runStatus(run: Run__Output): string {
@@ -32,8 +32,8 @@ export function runElapsedMs(run: Run__Output, nowMs = Date.now()): number {
 
 export function sitesTable(sites: readonly Site__Output[]): string {
   return table(
-    ['NAME', 'STATUS', 'KEY ID', 'FEDERATIONS', 'ADDED'],
-    sites.map((s) => [s.name, siteStatus(s), s.keyId, list(s.federations), formatTime(s.createdAtMs)]),
+    ['NAME', 'STATUS', 'KEY ID', 'FEDERATIONS', 'ADDED', 'LAST SEEN', 'CONNECTED'],
+    sites.map((s) => [s.name, siteStatus(s), s.keyId, list(s.federations), formatTime(s.createdAtMs), formatAgo(s.lastSeenAtMs), s.connected ? 'yes' : 'no']),
   );
 }
 

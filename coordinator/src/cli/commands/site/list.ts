@@ -12,7 +12,7 @@ export interface SiteListResult {
 
 export default defineCommand({
   path: ['site', 'list'],
-  summary: 'List sites (with their status) and pending invitations',
+  summary: 'List sites (status, last seen, connected) and pending invitations',
   connects: true,
   options(cmd) {
     cmd.option('--federation <name>', 'only members of this federation, and invitations to it');

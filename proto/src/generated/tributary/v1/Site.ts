@@ -11,6 +11,8 @@ export interface Site {
   'federations'?: (string)[];
   'createdAtMs'?: (number | string | Long);
   'revokedAtMs'?: (number | string | Long);
+  'lastSeenAtMs'?: (number | string | Long);
+  'connected'?: (boolean);
   'removedAtMs'?: (number | string | Long);
   'removedBy'?: (string);
   'restoredAtMs'?: (number | string | Long);
@@ -26,6 +28,8 @@ export interface Site__Output {
   'federations': (string)[];
   'createdAtMs': (number);
   'revokedAtMs': (number);
+  'lastSeenAtMs': (number);
+  'connected': (boolean);
   'removedAtMs': (number);
   'removedBy': (string);
   'restoredAtMs': (number);
