@@ -20,10 +20,12 @@ import { Dashboard } from './dashboard/index.js';
 import { loadCoordinatorKey } from './identity/coordinator-key.js';
 import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { PayloadSweeper } from './ingest/payload-sweeper.js';
-import { NatsAuthority } from './nats-auth/authority.js';
+import { DEFAULT_SITE_CREDENTIAL_TTL_MS, NatsAuthority } from './nats-auth/authority.js';
 import { SiteNatsCredentials } from './sites/nats-credentials.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
+import { AggregationDispatcher } from './aggregation/dispatcher.js';
+import { WorkerCredentials } from './aggregation/worker-credentials.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
 import { BlobStore, LevelStateStore } from './state/index.js';
 import { ensurePrivateDirectory } from './config/private-file.js';
@@ -94,7 +96,26 @@ export class Coordinator {
       }
       const events = new RunEventBus();
       const tasks = new TaskBus();
+      // Off by default: without it every update is read and folded here.
+      const aggregation =
+        opts.aggregation === undefined
+          ? undefined
+          : new AggregationDispatcher({
+              state,
+              blobs,
+              key: verdictKey,
+              metrics,
+              logger,
+              stagingDir: join(opts.dataDir, 'staging'),
+              jobTimeoutMs: opts.aggregation.jobTimeoutMs,
+              collectTimeoutMs: opts.aggregation.collectTimeoutMs,
+              payloadTimeoutMs: opts.ingest.payloadTimeoutMs,
+              minUploadBytesPerSecond: opts.ingest.minUploadBytesPerSecond,
+              minUploadMs: opts.ingest.minUploadMs,
+              pullAheadBytes: opts.ingest.pullAheadBytes,
+            });
       const engine = new RoundEngine({
+        ...(aggregation === undefined ? {} : { delegatedFolds: aggregation }),
         state,
         blobs,
         strategies,
@@ -132,6 +153,7 @@ export class Coordinator {
             : TributaryError.of(Reason.NATS_UNAVAILABLE, `cannot set up the JetStream streams: ${TributaryError.from(err).message}`, { code: 'FAILED_PRECONDITION', cause: err });
         });
       if (authority !== undefined) await publishAccount(authority, servers);
+      await aggregation?.start(nc, opts.streams.replicas);
       await engine.start();
       cleanup.unshift(() => engine.stop());
       const trackingRegistry = TrackingStoreRegistry.withBuiltins();
@@ -193,6 +215,7 @@ export class Coordinator {
         stopTimeoutMs: opts.ingest.stopTimeoutMs,
         heldDeliveriesPath: join(opts.dataDir, 'ingest-held.json'),
         audit,
+        ...(aggregation === undefined ? {} : { delegation: aggregation }),
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
@@ -203,6 +226,7 @@ export class Coordinator {
         logger,
         updateConsumer: UPDATE_CONSUMER,
         abandonAfterMs: 2 * opts.ingest.payloadTimeoutMs,
+        ...(aggregation === undefined ? {} : { keeps: (record) => aggregation.keepsPayload(record) }),
       });
       payloadSweeper.start();
       cleanup.unshift(() => payloadSweeper.stop());
@@ -243,7 +267,24 @@ export class Coordinator {
           ? undefined
           : await Dashboard.start({ host: host.replace(/^\[|\]$/g, ''), port: opts.httpPort, tls: dashboardTls, state, sessionTable: state.dashboardSessionTable(), principals, engine, tracker, events, metricEvents, logger, metrics });
       if (dashboard !== undefined) cleanup.unshift(() => dashboard.close());
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, principals, audit: { audit, coordinatorKey: verdictKey.publicKey }, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
+      const workerCredentials =
+        aggregation === undefined
+          ? undefined
+          : new WorkerCredentials({ ...(authority === undefined ? {} : { authority }), ttlMs: authoritySettings?.siteCredentialTtlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS, coordinatorPublicKey: verdictKey.publicKey, natsUrls: opts.nats.advertise, logger });
+      const admin = adminService({
+        state,
+        blobs,
+        catalog,
+        engine,
+        events,
+        tracker,
+        metricEvents,
+        principals,
+        audit: { audit, coordinatorKey: verdictKey.publicKey },
+        ...withNatsCredentials,
+        ...(dashboard === undefined ? {} : { dashboard }),
+        ...(workerCredentials === undefined ? {} : { aggregation: workerCredentials }),
+      });
       server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, { ...deps, authorize: adminAuthorizer({ state, logger }) }));
       // The real descriptor of tributary.proto (snake_case fields, proper map entries), not proto-loader's.

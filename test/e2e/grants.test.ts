@@ -134,10 +134,12 @@ const CASES: Record<string, MethodCase> = {
   ListAuditEntries: { needs: { privilege: 'admin', on: '*' }, call: async (c) => { const out = []; for await (const e of c.auditEntries({ limit: 1 })) out.push(e); return out; } },
   VerifyAuditLog: { needs: { privilege: 'admin', on: '*' }, call: (c) => c.verifyAuditLog() },
   CreateDashboardSession: { needs: { privilege: 'read', on: '*' }, call: (c) => c.createDashboardSession() },
+  // This stack runs without aggregation workers, so an allowed call hears they are off.
+  JoinAggregation: { needs: { privilege: 'read', on: '*' }, call: (c) => c.joinAggregation({ userPublicKey: createUser().getPublicKey() }) },
 };
 
 /** Calls that, when allowed, answer with this code rather than OK (see CASES). */
-const ALLOWED_CODE: Record<string, string> = { WatchMetrics: 'NOT_FOUND', CreateDashboardSession: 'FAILED_PRECONDITION' };
+const ALLOWED_CODE: Record<string, string> = { WatchMetrics: 'NOT_FOUND', CreateDashboardSession: 'FAILED_PRECONDITION', JoinAggregation: 'FAILED_PRECONDITION' };
 
 const HOLDINGS: Array<{ privilege: Privilege; on: Place } | undefined> = [
   undefined,

@@ -86,6 +86,8 @@ export const ADMIN_ACCESS: AdminAccess = {
   // The audit log spans every federation and every principal.
   ListAuditEntries: { needs: 'admin', on: () => everything },
   VerifyAuditLog: { needs: 'admin', on: () => everything },
+  // A worker reads every federation's update payloads; the handler also wants the group "aggregators".
+  JoinAggregation: { needs: 'read', on: () => everything },
 };
 
 /** Checks a call against its method's rule before the handler runs; PERMISSION_DENIED names what it lacked. */

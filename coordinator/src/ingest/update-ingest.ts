@@ -67,6 +67,17 @@ export interface UpdateIngestOptions {
   heldDeliveriesPath: string;
   /** Records refusals of updates whose key is known. */
   audit?: UpdateOutcomesOptions['audit'];
+  /** Aggregation workers, when configured: offered each admitted update before it is read here. */
+  delegation?: FoldDelegation;
+}
+
+/** Hands an admitted update to an aggregation worker (see `aggregation/dispatcher.ts`). */
+export interface FoldDelegation {
+  /**
+   * The update as a worker verified and folded it, the refusal it found in the payload, or
+   * undefined: read and fold it here.
+   */
+  delegate(manifest: UpdateManifest__Output, ctx: AdmissionContext, manifestSeq: number, blobs: BlobStore): Promise<VerifiedUpdate | Refusal | undefined>;
 }
 
 /** setTimeout's limit. */
@@ -298,7 +309,8 @@ export class UpdateIngest {
       { federation: manifest.federation, runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId, bytes: verified.bytes, ms: Math.round(performance.now() - started) },
       'update accepted',
     );
-    this.outcomes?.accepted(d);
+    // A worker's update keeps its chunks until the round ends: a re-fold may read them again.
+    this.outcomes?.accepted(d, { keepPayload: verified.foldedBy !== undefined });
     return 'ack';
   }
 
@@ -330,6 +342,11 @@ export class UpdateIngest {
     this.uploading.add(manifest.site);
     let read;
     try {
+      const delegated = await this.opts.delegation?.delegate(manifest, ctx, manifestSeq, this.opts.blobs);
+      if (delegated !== undefined) {
+        staging.path = undefined;
+        return delegated;
+      }
       read = await readPayload({
         js: this.jetstream(),
         nc: this.opts.nc,

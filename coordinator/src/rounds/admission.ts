@@ -8,6 +8,8 @@ export interface AdmissionContext extends FoldPolicy {
   readonly maxPayloadBytes: number;
   /** False for evaluation results, which carry metrics and no payload. */
   readonly expectsPayload: boolean;
+  /** The round's strategy (aggregation workers fold FedAvg rounds only). */
+  readonly strategy?: string;
 }
 
 export type Admission = { ok: true; context: AdmissionContext } | { ok: false; refusal: Refusal };

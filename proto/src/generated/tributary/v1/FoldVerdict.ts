@@ -1,0 +1,26 @@
+// Original file: tributary.proto
+
+
+export interface FoldVerdict {
+  'epoch'?: (string);
+  'runId'?: (string);
+  'round'?: (number);
+  'updateId'?: (string);
+  'manifestSha256'?: (string);
+  'accepted'?: (boolean);
+  'reason'?: (string);
+  'message'?: (string);
+  'worker'?: (string);
+}
+
+export interface FoldVerdict__Output {
+  'epoch': (string);
+  'runId': (string);
+  'round': (number);
+  'updateId': (string);
+  'manifestSha256': (string);
+  'accepted': (boolean);
+  'reason': (string);
+  'message': (string);
+  'worker': (string);
+}
