@@ -195,6 +195,27 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
       expect(committed.accepted.map((u) => u.site).sort()).toEqual([...round.sites].sort());
       expect(await modelError(stack, federation, round, round.sites)).toBeLessThan(1e-6);
     }, 120_000);
+
+    it('lose nothing when the coordinator restarts mid-round: it re-folds what workers folded from the payload stream', async () => {
+      const federation = 'coordinator-restart';
+      const round = await openRound(stack, federation, 6);
+      const verdicts = [];
+      for (const site of round.sites.slice(0, 3)) verdicts.push(await send(raw, federation, round, site));
+      await stack.stopCoordinator();
+      await stack.restartCoordinator();
+      for (const site of round.sites.slice(3)) verdicts.push(await send(raw, federation, round, site));
+      expect(verdicts.map((v) => v.state)).toEqual(round.sites.map(() => 'UPDATE_STATE_ACCEPTED'));
+      expect((await stack.admin.waitForRun(round.runId)).status).toBe('RUN_STATUS_FINISHED');
+      expect(await modelError(stack, federation, round, round.sites)).toBeLessThan(1e-6);
+      // The three sent after the restart were folded by the surviving worker.
+      expect(await metric(stack, 'tributary_fold_jobs_total', 'outcome="folded"')).toBe(3);
+    }, 120_000);
+
+    it('exits 0 on SIGTERM, leaving its partials to the coordinator', async () => {
+      const exited = new Promise<number | null>((resolve) => one.child.once('exit', (code) => resolve(code)));
+      one.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }, 30_000);
   });
 
   describe('a worker that lies about its partial', () => {

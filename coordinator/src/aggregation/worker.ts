@@ -213,6 +213,8 @@ export class AggregationWorker {
     const key = `${job.epoch}/${job.runId}/${job.round}`;
     let partial = this.partials.get(key);
     if (partial === undefined) {
+      // A partial of the same round for an earlier coordinator start is never asked for: the restarted coordinator re-folded its updates.
+      for (const [k, p] of this.partials) if (p.runId === job.runId && p.round === job.round) this.partials.delete(k);
       const spec = job.modelSpec;
       partial = { epoch: job.epoch, runId: job.runId, round: job.round, spec, sums: new FoldAccumulator(spec.map((s) => elements(s.shape))), updateIds: [], weight: 0, folding: Promise.resolve() };
       this.partials.set(key, partial);
