@@ -28,7 +28,7 @@ import {
 } from '@tributary/proto';
 import { connect, headers, jwtAuthenticator } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCli, type CliProcess } from '../helpers/cli.js';
+import { runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { SiteConnection } from '../helpers/operator-nats.js';
 import type { RawSite } from '../helpers/raw-site.js';
 import { addSite, eventually, refusalsCounted, startStack, type Stack } from '../helpers/stack.js';
@@ -336,4 +336,16 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
       client.close();
     }
   });
+
+  it('tells a key outside the group how to become a worker, when `tributary aggregator` starts with it', async () => {
+    const key = generateSigningKey('not-a-worker-cli');
+    await stack.admin.addPrincipal({ name: 'not-a-worker-cli', publicKey: key.publicKey, groups: [] });
+    await stack.admin.grant({ privilege: 'read', resource: 'federation:*', grantee: 'principal:not-a-worker-cli' });
+    const keyFile = join(dir, 'not-a-worker-cli.key');
+    await writeKeyFile(keyFile, key);
+    const r = await runCli(['aggregator', '--coordinator', stack.coordinator.address, '--key', keyFile], { timeoutMs: 30_000 });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Error (NOT_AN_AGGREGATOR)');
+    expect(r.stderr).toContain('--group aggregators');
+  }, 40_000);
 });

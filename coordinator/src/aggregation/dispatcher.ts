@@ -13,6 +13,7 @@ import {
   decodeEnvelope,
   decodeManifest,
   decodeSafetensors,
+  isReasonCode,
   openFoldVerdict,
   openPartialManifest,
   refusalOf,
@@ -21,6 +22,7 @@ import {
   subjects,
   type FoldJob,
   type PartialManifest__Output,
+  type ReasonCode,
   type Refusal,
   type SigningKey,
   type TensorSpec__Output,
@@ -61,7 +63,7 @@ export interface AggregationDispatcherOptions {
 }
 
 /** What a worker's verdict may refuse for: the payload's own faults, as the ingest names them. */
-const PAYLOAD_REASONS: ReadonlySet<string> = new Set([
+const PAYLOAD_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   Reason.MALFORMED_PAYLOAD,
   Reason.SCHEMA_MISMATCH,
   Reason.NON_FINITE,
@@ -185,13 +187,14 @@ export class AggregationDispatcher implements DelegatedFolds {
     }
     const { worker, verdict } = opened;
     if (!verdict.accepted) {
-      if (!PAYLOAD_REASONS.has(verdict.reason)) {
+      const reason = verdict.reason;
+      if (!isReasonCode(reason) || !PAYLOAD_REASONS.has(reason)) {
         this.log.warn({ updateId: manifest.updateId, worker: worker.name, reason: verdict.reason }, 'a worker could not judge the update: it is folded here');
         this.opts.metrics.foldJobs.inc({ outcome: 'local' });
         return undefined;
       }
       this.opts.metrics.foldJobs.inc({ outcome: 'refused' });
-      return refusalOf(verdict.reason as Refusal['reason'] & keyof typeof Reason, verdict.message);
+      return refusalOf(reason, verdict.message);
     }
     this.assign(manifest, worker);
     this.opts.metrics.foldJobs.inc({ outcome: 'folded' });

@@ -138,7 +138,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     },
     JoinAggregation: async (req, ctx): Promise<AggregationCredentials__Output> => {
       if (deps.aggregation === undefined) {
-        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not use aggregation workers: start it with aggregation enabled (--aggregation-workers)');
+        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not use aggregation workers: start it with `tributary serve --aggregation-workers`');
       }
       const principal = caller(ctx);
       return deps.aggregation.issue({ name: principal.name, groups: principal.groups }, { userPublicKey: req.userPublicKey, ttlSeconds: req.ttlSeconds });

@@ -170,10 +170,7 @@ export class NatsAuthority {
   async issueSiteCredentials(req: SiteCredentialsRequest): Promise<SiteCredentials> {
     const site = assertName('site', req.site);
     const federations = [...new Set(req.federations.map((f) => assertName('federation', f)))].sort();
-    const ttlMs = req.ttlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS;
-    if (!Number.isInteger(ttlMs) || ttlMs < MIN_SITE_CREDENTIAL_TTL_MS || ttlMs > MAX_SITE_CREDENTIAL_TTL_MS) {
-      throw TributaryError.invalidArgument(`credential ttl ${String(ttlMs)} ms must be a whole number of milliseconds in [${MIN_SITE_CREDENTIAL_TTL_MS}, ${MAX_SITE_CREDENTIAL_TTL_MS}]`);
-    }
+    const ttlMs = checkedTtl(req.ttlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS);
     let user: KeyPair;
     let made = false;
     if (req.userPublicKey !== undefined) {
@@ -207,10 +204,7 @@ export class NatsAuthority {
    */
   async issueAggregatorCredentials(req: { worker: string; userPublicKey: string; ttlMs?: number }): Promise<{ jwt: string; inboxPrefix: string; expiresAtMs: number }> {
     const worker = assertName('principal', req.worker);
-    const ttlMs = req.ttlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS;
-    if (!Number.isInteger(ttlMs) || ttlMs < MIN_SITE_CREDENTIAL_TTL_MS || ttlMs > MAX_SITE_CREDENTIAL_TTL_MS) {
-      throw TributaryError.invalidArgument(`credential ttl ${String(ttlMs)} ms must be a whole number of milliseconds in [${MIN_SITE_CREDENTIAL_TTL_MS}, ${MAX_SITE_CREDENTIAL_TTL_MS}]`);
-    }
+    const ttlMs = checkedTtl(req.ttlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS);
     const user = fromPublic(expectPublicKey(req.userPublicKey, 'U', 'userPublicKey', (why) => TributaryError.invalidArgument(why)));
     await this.afterRevocationOf(user.getPublicKey());
     const exp = Math.floor((Date.now() + ttlMs) / 1000);
@@ -278,6 +272,14 @@ export class NatsAuthority {
     const waitMs = (revokedAt + 1) * 1000 - Date.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
+}
+
+/** A credential lifetime within the bounds, or INVALID_ARGUMENT. */
+function checkedTtl(ttlMs: number): number {
+  if (!Number.isInteger(ttlMs) || ttlMs < MIN_SITE_CREDENTIAL_TTL_MS || ttlMs > MAX_SITE_CREDENTIAL_TTL_MS) {
+    throw TributaryError.invalidArgument(`credential ttl ${String(ttlMs)} ms must be a whole number of milliseconds in [${MIN_SITE_CREDENTIAL_TTL_MS}, ${MAX_SITE_CREDENTIAL_TTL_MS}]`);
+  }
+  return ttlMs;
 }
 
 async function readJwt(path: string, subject: string, invalid: (why: string) => Error): Promise<string> {

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { defineCommand, Running } from '../command.js';
@@ -66,12 +67,13 @@ export default defineCommand({
     };
     renew();
     const logger = createLogger(ctx.logLevel ?? 'info');
+    const stagingDir = resolve(ctx.cwd, input.stagingDir ?? join(tmpdir(), `tributary-aggregator-${issued.worker}-${process.pid}`));
     const worker = await AggregationWorker.start({
       nc,
       key,
       worker: issued.worker,
       coordinatorPublicKey: issued.coordinatorPublicKey,
-      stagingDir: resolve(ctx.cwd, input.stagingDir ?? join(tmpdir(), `tributary-aggregator-${issued.worker}-${process.pid}`)),
+      stagingDir,
       logger,
       ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
       onProgress: (p) => ctx.progress.update(`folded ${p.folded} update(s), refused ${p.refused}, partials handed back ${p.partialsHandedBack}, held ${p.partialsHeld}`),
@@ -84,6 +86,8 @@ export default defineCommand({
       await worker.stop();
       ctx.progress.done();
       await nc.drain().catch(() => nc.close());
+      // A directory of its own (no --staging-dir) goes with it.
+      if (input.stagingDir === undefined) await rm(stagingDir, { recursive: true, force: true });
     });
   },
   render(r) {
