@@ -22,6 +22,7 @@ import {
   tensor,
   writeKeyFile,
   type AggregationCredentials__Output,
+  type FederationSettings,
   type PartialManifest,
   type SigningKey,
   type TensorMap,
@@ -33,6 +34,7 @@ import { SiteConnection } from '../helpers/operator-nats.js';
 import type { RawSite } from '../helpers/raw-site.js';
 import { addSite, eventually, refusalsCounted, startStack, type Stack } from '../helpers/stack.js';
 import { referenceFedAvg } from '../helpers/training.js';
+import { clipUpdateToNorm } from '../../coordinator/src/strategies/index.js';
 
 /** 300 x 1000 float32 and a bias: 1.2 MB, so each payload travels in two chunks and is staged in a file. */
 const ROWS = 300;
@@ -89,8 +91,8 @@ interface Round {
 }
 
 /** A federation of `count` sites, all selected, and its run started. */
-async function openRound(stack: Stack, federation: string, count: number): Promise<Round> {
-  await stack.admin.createFederation({ name: federation, settings: { rounds: 1, minSites: count, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(model(0)) });
+async function openRound(stack: Stack, federation: string, count: number, settings: Partial<FederationSettings> = {}): Promise<Round> {
+  await stack.admin.createFederation({ name: federation, settings: { rounds: 1, minSites: count, roundDeadlineSeconds: 300, ...settings }, initialModel: encodeSafetensors(model(0)) });
   const keys: Record<string, SigningKey> = {};
   const sites = Array.from({ length: count }, (_, i) => `${federation}-s${i}`);
   for (const site of sites) keys[site] = await addSite(stack, site, [federation]);
@@ -167,11 +169,42 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
       const round = await openRound(stack, federation, 2);
       const [site] = round.sites as [string];
       const before = await refusalsCounted(stack.coordinator.metrics, 'NON_FINITE');
+      const refusedByWorkers = await metric(stack, 'tributary_fold_jobs_total', 'outcome="refused"');
       const weights = model(99);
       (weights['w']?.data as Float32Array)[12345] = NaN;
       const verdict = await raw.send({ key: round.keys[site] as SigningKey, site, federation, runId: round.runId, round: 1, weights, numExamples: 10 });
       expect(verdict).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'NON_FINITE' });
       expect(await refusalsCounted(stack.coordinator.metrics, 'NON_FINITE')).toBe(before + 1);
+      expect(await metric(stack, 'tributary_fold_jobs_total', 'outcome="refused"')).toBe(refusedByWorkers + 1);
+      await stack.admin.stopRun(round.runId, 'test done');
+    }, 60_000);
+
+    it('clip updates to the norm bound as the coordinator would, measured from the model the round hands out', async () => {
+      const federation = 'norm-clip';
+      const bound = 150;
+      const round = await openRound(stack, federation, 4, { normBound: bound, normBoundMode: 'clip' });
+      const folded = await metric(stack, 'tributary_fold_jobs_total', 'outcome="folded"');
+      const verdicts = await Promise.all(round.sites.map((site) => send(raw, federation, round, site)));
+      expect(verdicts.map((v) => v.state)).toEqual(round.sites.map(() => 'UPDATE_STATE_ACCEPTED'));
+      expect((await stack.admin.waitForRun(round.runId)).status).toBe('RUN_STATUS_FINISHED');
+      expect((await metric(stack, 'tributary_fold_jobs_total', 'outcome="folded"')) - folded).toBe(4);
+      expect((await stack.admin.getRound(round.runId, 1)).metrics['clipped_updates']).toBe(4);
+      const clipped = round.sites.map((site) => {
+        const { weights, numExamples } = updateOf(round, site);
+        return { weights: clipUpdateToNorm(weights, model(0), bound).tensors, numExamples };
+      });
+      const { bytes } = await stack.admin.downloadModel(federation);
+      expect(maxRelativeError(decodeSafetensors(bytes).tensors, referenceFedAvg(clipped))).toBeLessThan(1e-6);
+    }, 120_000);
+
+    it('refuse an update beyond a refusing norm bound with NORM_EXCEEDED, as the coordinator would', async () => {
+      const federation = 'norm-refuse';
+      const round = await openRound(stack, federation, 2, { normBound: 150 });
+      const [site] = round.sites as [string];
+      const refusedByWorkers = await metric(stack, 'tributary_fold_jobs_total', 'outcome="refused"');
+      const verdict = await send(raw, federation, round, site);
+      expect(verdict).toMatchObject({ state: 'UPDATE_STATE_REFUSED', reason: 'NORM_EXCEEDED' });
+      expect(await metric(stack, 'tributary_fold_jobs_total', 'outcome="refused"')).toBe(refusedByWorkers + 1);
       await stack.admin.stopRun(round.runId, 'test done');
     }, 60_000);
 

@@ -72,6 +72,7 @@ const PAYLOAD_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   Reason.SIZE_MISMATCH,
   Reason.PAYLOAD_MISSING,
   Reason.UPLOAD_TIMEOUT,
+  Reason.NORM_EXCEEDED,
 ]);
 
 /** An update a worker folded: enough to read it again from the data plane. */
@@ -145,7 +146,7 @@ export class AggregationDispatcher implements DelegatedFolds {
   async delegate(manifest: UpdateManifest__Output, ctx: AdmissionContext, manifestSeq: number, blobs: BlobStore): Promise<VerifiedUpdate | Refusal | undefined> {
     const nc = this.nc;
     if (nc === undefined) return undefined;
-    const why = ctx.strategy !== 'fedavg' ? `strategy ${ctx.strategy ?? 'unknown'} is folded by the coordinator only` : ctx.heterogeneous || !isTensorFlavor(manifest.flavor) ? 'opaque payloads are folded by the coordinator only' : ctx.normBound > 0 ? 'a norm bound needs the global model: folded by the coordinator' : undefined;
+    const why = ctx.strategy !== 'fedavg' ? `strategy ${ctx.strategy ?? 'unknown'} is folded by the coordinator only` : ctx.heterogeneous || !isTensorFlavor(manifest.flavor) ? 'opaque payloads are folded by the coordinator only' : undefined;
     if (why !== undefined) {
       if (!this.localRuns.has(manifest.runId)) this.log.info({ runId: manifest.runId, why }, 'updates of this run are folded here, not by aggregation workers');
       this.localRuns.add(manifest.runId);
@@ -171,6 +172,9 @@ export class AggregationDispatcher implements DelegatedFolds {
       numExamples: manifest.numExamples,
       issuedAtMs: now,
       deadlineAtMs: now + readMs,
+      baseVersion: ctx.baseVersion ?? 0,
+      normBound: ctx.normBound,
+      normMode: ctx.normMode,
     };
     let answer: Uint8Array;
     try {
@@ -198,7 +202,7 @@ export class AggregationDispatcher implements DelegatedFolds {
     }
     this.assign(manifest, worker);
     this.opts.metrics.foldJobs.inc({ outcome: 'folded' });
-    return new VerifiedUpdate(manifest, Number(manifest.payloadSize), undefined, blobs, manifestSeq, undefined, worker.name);
+    return new VerifiedUpdate(manifest, Number(manifest.payloadSize), undefined, blobs, manifestSeq, undefined, worker.name, verdict.clipped);
   }
 
   async collect(round: RoundRecord, aggregator: Aggregator, policy: FoldPolicy): Promise<void> {

@@ -19,6 +19,7 @@ import {
   type PartialManifest,
   type Refusal,
   type SigningKey,
+  type TensorMap,
   type TensorSpec__Output,
 } from '@tributary/proto';
 import { createHash } from 'node:crypto';
@@ -46,6 +47,11 @@ export interface AggregationWorkerOptions {
   idleTimeoutMs?: number;
   /** Payload bytes pulled ahead over all reads together. @default 16 MiB */
   pullAheadBytes?: number;
+  /**
+   * The tensors of a federation's model version: the global model a norm bound measures from.
+   * Without it, jobs of rounds with a norm bound are refused (the coordinator folds them itself).
+   */
+  globalModel?: (federation: string, version: number) => Promise<TensorMap>;
   /** Called after every job, with the counts so far. */
   onProgress?: (progress: AggregationWorkerProgress) => void;
 }
@@ -83,6 +89,8 @@ export class AggregationWorker {
   private readonly log: Logger;
   private readonly js: JetStreamClient;
   private readonly partials = new Map<string, Partial>();
+  /** Global models by federation and version, loading or loaded. */
+  private readonly models = new Map<string, Promise<TensorMap>>();
   private jobs?: Subscription;
   private collects?: Subscription;
   private running?: Promise<void>;
@@ -148,7 +156,9 @@ export class AggregationWorker {
     const verdict: FoldVerdict = { epoch: job.epoch, runId: job.runId, round: job.round, updateId: job.updateId, manifestSha256: job.manifestSha256, worker: this.opts.worker, accepted: false };
     let refusal: Refusal | undefined;
     try {
-      refusal = await this.fold(job);
+      const folded = await this.fold(job);
+      if ('reason' in folded) refusal = folded;
+      else verdict.clipped = folded.clipped;
     } catch (err) {
       const e = TributaryError.from(err);
       this.log.error({ updateId: job.updateId, err: e.message }, 'fold job failed');
@@ -168,7 +178,7 @@ export class AggregationWorker {
   }
 
   /** Reads, checks and folds one update into its round's partial; a refusal leaves the partial as it was. */
-  private async fold(job: FoldJob__Output): Promise<Refusal | undefined> {
+  private async fold(job: FoldJob__Output): Promise<Refusal | { clipped: boolean }> {
     const deadlineMs = Number(job.deadlineAtMs) - Date.now();
     if (deadlineMs <= 0) return refusalOf(Reason.UNAVAILABLE, 'the job arrived past its deadline');
     if (job.payloadSubject !== subjects.sitePayload(job.federation, job.site, job.updateId)) {
@@ -189,7 +199,7 @@ export class AggregationWorker {
       pullAheadBytes: Math.floor((this.opts.pullAheadBytes ?? 16 * 1024 * 1024) / Math.max(1, this.opts.concurrency ?? 2)),
     });
     if (!read.ok) return read.refusal;
-    const policy: FoldPolicy = { modelSpec: job.modelSpec, globalModel: {}, normBound: 0, normMode: 'refuse', heterogeneous: false };
+    const policy: FoldPolicy = { modelSpec: job.modelSpec, globalModel: await this.globalModelOf(job), normBound: job.normBound, normMode: job.normMode === 'clip' ? 'clip' : 'refuse', heterogeneous: false };
     const checked = await foldableOf(read.bytes, 'tensors', policy);
     if (!checked.ok) return checked.refusal;
     const partial = this.partialOf(job);
@@ -206,7 +216,23 @@ export class AggregationWorker {
     });
     partial.folding = folding.catch(() => undefined);
     await folding;
-    return undefined;
+    return { clipped: checked.foldable.clipped };
+  }
+
+  /** The global model a norm bound measures from; the last few versions are kept. */
+  private async globalModelOf(job: FoldJob__Output): Promise<TensorMap> {
+    if (!(job.normBound > 0)) return {};
+    const load = this.opts.globalModel;
+    if (load === undefined) throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this worker cannot fetch global models, which a norm bound needs');
+    const key = `${job.federation}@${job.baseVersion}`;
+    let model = this.models.get(key);
+    if (model === undefined) {
+      model = load(job.federation, job.baseVersion);
+      this.models.set(key, model);
+      model.catch(() => this.models.delete(key));
+      for (const k of [...this.models.keys()].slice(0, Math.max(0, this.models.size - 4))) this.models.delete(k);
+    }
+    return model;
   }
 
   private partialOf(job: FoldJob__Output): Partial {

@@ -10,6 +10,8 @@ export interface AdmissionContext extends FoldPolicy {
   readonly expectsPayload: boolean;
   /** The round's strategy (aggregation workers fold FedAvg rounds only). */
   readonly strategy?: string;
+  /** The model version the round hands out (norm bounds measure from it). */
+  readonly baseVersion?: number;
 }
 
 export type Admission = { ok: true; context: AdmissionContext } | { ok: false; refusal: Refusal };

@@ -150,7 +150,7 @@ export class RoundEngine implements UpdateAdmission {
     const evaluating = manifest.taskKind === 'evaluate';
     const problem = evaluating ? this.evaluation.admissionProblem(active, manifest) : this.rounds.admissionProblem(active, manifest);
     if (problem) return { ok: false, refusal: problem };
-    return { ok: true, context: { ...foldPolicyOf(active), maxPayloadBytes: this.services.maxUpdateBytes, expectsPayload: !evaluating, strategy: active.strategy.name } };
+    return { ok: true, context: { ...foldPolicyOf(active), maxPayloadBytes: this.services.maxUpdateBytes, expectsPayload: !evaluating, strategy: active.strategy.name, baseVersion: active.round?.baseVersion ?? active.run.latestVersion } };
   }
 
   /**

@@ -134,7 +134,7 @@ export class RoundLifecycle {
         continue;
       }
       // A worker folded it already: its partial is combined at close.
-      const result = update.foldedBy !== undefined ? { clipped: false } : await this.foldOne(active, update);
+      const result = update.foldedBy !== undefined ? { clipped: update.clippedByWorker } : await this.foldOne(active, update);
       if ('refusal' in result) refuse(i, result.refusal);
       else folded.push({ update, summary: summaryOf(update.manifest, this.s.now()), clipped: result.clipped });
     }

@@ -29,6 +29,8 @@ export class VerifiedUpdate {
      * records the update without folding it (the payload stays in the data plane until the round ends).
      */
     readonly foldedBy?: string,
+    /** The worker scaled it back to the round's norm bound before folding it. */
+    readonly clippedByWorker = false,
   ) {
     this.staged = staged;
   }

@@ -38,7 +38,7 @@ export default defineCommand({
     const admin = await ctx.admin();
     const config = ctx.clientConfig();
     // Loaded on demand: the worker is server code (NATS, the fold kernels).
-    const [{ AggregationWorker }, { createLogger }, { readKeyFile }, nats, { createUser }] = await Promise.all([
+    const [{ AggregationWorker }, { createLogger }, { readKeyFile, decodeSafetensors }, nats, { createUser }] = await Promise.all([
       import('../../aggregation/worker.js'),
       import('../../observability/logger.js'),
       import('@tributary/proto'),
@@ -76,6 +76,8 @@ export default defineCommand({
       stagingDir,
       logger,
       ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
+      // Rounds with a norm bound measure each update from the model they hand out.
+      globalModel: async (federation, version) => decodeSafetensors((await admin.downloadModel(federation, version)).bytes).tensors,
       onProgress: (p) => ctx.progress.update(`folded ${p.folded} update(s), refused ${p.refused}, partials handed back ${p.partialsHandedBack}, held ${p.partialsHeld}`),
     });
     const result: AggregatorResult = { worker: issued.worker, keyId: key.keyId, nats: servers, expiresAtMs: Number(issued.expiresAtMs) };

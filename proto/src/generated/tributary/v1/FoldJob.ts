@@ -20,6 +20,9 @@ export interface FoldJob {
   'numExamples'?: (number | string | Long);
   'issuedAtMs'?: (number | string | Long);
   'deadlineAtMs'?: (number | string | Long);
+  'baseVersion'?: (number);
+  'normBound'?: (number | string);
+  'normMode'?: (string);
 }
 
 export interface FoldJob__Output {
@@ -39,4 +42,7 @@ export interface FoldJob__Output {
   'numExamples': (number);
   'issuedAtMs': (number);
   'deadlineAtMs': (number);
+  'baseVersion': (number);
+  'normBound': (number);
+  'normMode': (string);
 }

@@ -11,6 +11,7 @@ export interface FoldVerdict {
   'reason'?: (string);
   'message'?: (string);
   'worker'?: (string);
+  'clipped'?: (boolean);
 }
 
 export interface FoldVerdict__Output {
@@ -23,4 +24,5 @@ export interface FoldVerdict__Output {
   'reason': (string);
   'message': (string);
   'worker': (string);
+  'clipped': (boolean);
 }
