@@ -75,6 +75,9 @@ const PAYLOAD_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   Reason.NORM_EXCEEDED,
 ]);
 
+/** Strategies whose round model is the FedAvg weighted mean of the updates (fedprox only adds a term at the sites). */
+const SUMMED_STRATEGIES: ReadonlySet<string> = new Set(['fedavg', 'fedprox']);
+
 /** An update a worker folded: enough to read it again from the data plane. */
 interface Assigned {
   readonly manifest: UpdateManifest__Output;
@@ -143,10 +146,10 @@ export class AggregationDispatcher implements DelegatedFolds {
    * the refusal a worker found in its payload, or undefined: fold it here (no worker answered in
    * time, or the round is not one workers fold).
    */
-  async delegate(manifest: UpdateManifest__Output, ctx: AdmissionContext, manifestSeq: number, blobs: BlobStore): Promise<VerifiedUpdate | Refusal | undefined> {
+  async delegate(manifest: UpdateManifest__Output, ctx: AdmissionContext, manifestSeq: number): Promise<VerifiedUpdate | Refusal | undefined> {
     const nc = this.nc;
     if (nc === undefined) return undefined;
-    const why = ctx.strategy !== 'fedavg' ? `strategy ${ctx.strategy ?? 'unknown'} is folded by the coordinator only` : ctx.heterogeneous || !isTensorFlavor(manifest.flavor) ? 'opaque payloads are folded by the coordinator only' : undefined;
+    const why = !SUMMED_STRATEGIES.has(ctx.strategy ?? '') ? `strategy ${ctx.strategy ?? 'unknown'} is folded by the coordinator only` : ctx.heterogeneous || !isTensorFlavor(manifest.flavor) ? 'opaque payloads are folded by the coordinator only' : undefined;
     if (why !== undefined) {
       if (!this.localRuns.has(manifest.runId)) this.log.info({ runId: manifest.runId, why }, 'updates of this run are folded here, not by aggregation workers');
       this.localRuns.add(manifest.runId);
@@ -202,7 +205,7 @@ export class AggregationDispatcher implements DelegatedFolds {
     }
     this.assign(manifest, worker);
     this.opts.metrics.foldJobs.inc({ outcome: 'folded' });
-    return new VerifiedUpdate(manifest, Number(manifest.payloadSize), undefined, blobs, manifestSeq, undefined, worker.name, verdict.clipped);
+    return new VerifiedUpdate(manifest, Number(manifest.payloadSize), undefined, this.opts.blobs, manifestSeq, undefined, worker.name, verdict.clipped);
   }
 
   async collect(round: RoundRecord, aggregator: Aggregator, policy: FoldPolicy): Promise<void> {

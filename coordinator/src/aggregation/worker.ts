@@ -126,21 +126,30 @@ export class AggregationWorker {
 
   private listen(): void {
     const concurrency = Math.max(1, Math.floor(this.opts.concurrency ?? 2));
-    const jobs = this.opts.nc.subscribe(aggregationSubjects.job, { queue: AGGREGATOR_QUEUE, max: undefined });
+    const jobs = this.opts.nc.subscribe(aggregationSubjects.job, { queue: AGGREGATOR_QUEUE });
     this.jobs = jobs;
     this.running = (async () => {
       const active = new Set<Promise<void>>();
-      for await (const m of jobs) {
-        const handled = this.job(m).finally(() => active.delete(handled));
-        active.add(handled);
-        if (active.size >= concurrency) await Promise.race(active);
+      try {
+        for await (const m of jobs) {
+          const handled = this.job(m).finally(() => active.delete(handled));
+          active.add(handled);
+          if (active.size >= concurrency) await Promise.race(active);
+        }
+      } catch (err) {
+        this.log.error({ err: TributaryError.from(err).message }, 'fold jobs can no longer be taken');
+      } finally {
+        await Promise.allSettled([...active]);
       }
-      await Promise.allSettled([...active]);
     })();
     const collects = this.opts.nc.subscribe(aggregationSubjects.collect(this.opts.worker));
     this.collects = collects;
     void (async () => {
-      for await (const m of collects) await this.collect(m);
+      try {
+        for await (const m of collects) await this.collect(m);
+      } catch (err) {
+        this.log.error({ err: TributaryError.from(err).message }, 'partial requests can no longer be heard: the coordinator re-folds this worker\'s updates');
+      }
     })();
   }
 

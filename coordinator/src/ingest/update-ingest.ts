@@ -77,7 +77,7 @@ export interface FoldDelegation {
    * The update as a worker verified and folded it, the refusal it found in the payload, or
    * undefined: read and fold it here.
    */
-  delegate(manifest: UpdateManifest__Output, ctx: AdmissionContext, manifestSeq: number, blobs: BlobStore): Promise<VerifiedUpdate | Refusal | undefined>;
+  delegate(manifest: UpdateManifest__Output, ctx: AdmissionContext, manifestSeq: number): Promise<VerifiedUpdate | Refusal | undefined>;
 }
 
 /** setTimeout's limit. */
@@ -342,7 +342,7 @@ export class UpdateIngest {
     this.uploading.add(manifest.site);
     let read;
     try {
-      const delegated = await this.opts.delegation?.delegate(manifest, ctx, manifestSeq, this.opts.blobs);
+      const delegated = await this.opts.delegation?.delegate(manifest, ctx, manifestSeq);
       if (delegated !== undefined) {
         staging.path = undefined;
         return delegated;
