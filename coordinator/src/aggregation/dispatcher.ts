@@ -239,7 +239,7 @@ export class AggregationDispatcher implements DelegatedFolds {
         }
       }
     }
-    this.rounds.delete(key);
+    // Kept until `ended`: a job still under way at close may leave a worker a partial to drop.
   }
 
   payloadOf(federation: string, update: UpdateSummary__Output): Promise<Uint8Array> {
@@ -250,7 +250,7 @@ export class AggregationDispatcher implements DelegatedFolds {
     const key = roundKey(round.runId, round.number);
     const assignments = this.rounds.get(key);
     this.rounds.delete(key);
-    // Workers holding a partial of a round that failed drop it.
+    // Workers drop what they may still hold of the round (a failed round, a job still under way at close).
     for (const { worker } of assignments?.values() ?? []) {
       this.nc?.publish(aggregationSubjects.collect(worker.name), signPartialRequest({ epoch: this.epoch, runId: round.runId, round: round.number, abandon: true, issuedAtMs: Date.now() }, this.opts.key));
     }

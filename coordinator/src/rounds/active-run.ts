@@ -44,7 +44,7 @@ export interface RoundServices {
   readonly schedule: Scheduler;
   /** Uniform [0, 1) source for site sampling. */
   readonly random: () => number;
-  /** Aggregation workers, when the coordinator has them (FedAvg rounds only). */
+  /** Aggregation workers, when the coordinator has them (fedavg and fedprox rounds). */
   readonly delegatedFolds?: DelegatedFolds;
   /** Runs `fn` after everything queued for the federation (timers use it). */
   readonly serialise: <T>(federation: string, fn: () => Promise<T>) => Promise<T>;

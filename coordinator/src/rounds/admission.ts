@@ -8,7 +8,7 @@ export interface AdmissionContext extends FoldPolicy {
   readonly maxPayloadBytes: number;
   /** False for evaluation results, which carry metrics and no payload. */
   readonly expectsPayload: boolean;
-  /** The round's strategy (aggregation workers fold FedAvg rounds only). */
+  /** The round's strategy (aggregation workers fold fedavg and fedprox rounds only). */
   readonly strategy?: string;
   /** The model version the round hands out (norm bounds measure from it). */
   readonly baseVersion?: number;
