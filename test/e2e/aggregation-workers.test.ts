@@ -358,6 +358,17 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
     });
   });
 
+  it('folds every update itself when no worker is connected, into the same model', async () => {
+    const federation = 'no-workers';
+    const round = await openRound(stack, federation, 3);
+    const local = await metric(stack, 'tributary_fold_jobs_total', 'outcome="local"');
+    const verdicts = await Promise.all(round.sites.map((site) => send(raw, federation, round, site)));
+    expect(verdicts.map((v) => v.state)).toEqual(round.sites.map(() => 'UPDATE_STATE_ACCEPTED'));
+    expect((await stack.admin.waitForRun(round.runId)).status).toBe('RUN_STATUS_FINISHED');
+    expect((await metric(stack, 'tributary_fold_jobs_total', 'outcome="local"')) - local).toBe(3);
+    expect(await modelError(stack, federation, round, round.sites)).toBeLessThan(1e-6);
+  }, 60_000);
+
   it('refuses worker credentials to a principal outside the group "aggregators"', async () => {
     const key = generateSigningKey('not-a-worker');
     await stack.admin.addPrincipal({ name: 'not-a-worker', publicKey: key.publicKey, groups: [] });
