@@ -244,6 +244,19 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
       expect(await metric(stack, 'tributary_fold_jobs_total', 'outcome="folded"')).toBe(3);
     }, 120_000);
 
+    it('are no longer taken at their word once their principal is disabled: the coordinator re-folds what one held', async () => {
+      const federation = 'disabled-worker';
+      const round = await openRound(stack, federation, 3);
+      const refused = await metric(stack, 'tributary_partials_total', 'outcome="PARTIAL_REFUSED"');
+      const verdicts = [await send(raw, federation, round, round.sites[0] as string), await send(raw, federation, round, round.sites[1] as string)];
+      await stack.admin.disablePrincipal('agg-one');
+      verdicts.push(await send(raw, federation, round, round.sites[2] as string));
+      expect(verdicts.map((v) => v.state)).toEqual(round.sites.map(() => 'UPDATE_STATE_ACCEPTED'));
+      expect((await stack.admin.waitForRun(round.runId)).status).toBe('RUN_STATUS_FINISHED');
+      expect(await metric(stack, 'tributary_partials_total', 'outcome="PARTIAL_REFUSED"')).toBe(refused + 1);
+      expect(await modelError(stack, federation, round, round.sites)).toBeLessThan(1e-6);
+    }, 120_000);
+
     it('exits 0 on SIGTERM, leaving its partials to the coordinator', async () => {
       const exited = new Promise<number | null>((resolve) => one.child.once('exit', (code) => resolve(code)));
       one.child.kill('SIGTERM');

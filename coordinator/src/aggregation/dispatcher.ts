@@ -303,8 +303,19 @@ export class AggregationDispatcher implements DelegatedFolds {
   }
 
   private async workerOf(keyId: string): Promise<Worker> {
-    const p: PrincipalRecord | undefined = await this.opts.state.getPrincipalByKeyId(keyId);
-    if (p === undefined) throw TributaryError.of(Reason.UNKNOWN_KEY, `key ${JSON.stringify(keyId)} is not known`);
+    return this.workerFrom(await this.opts.state.getPrincipalByKeyId(keyId), `key ${JSON.stringify(keyId)}`);
+  }
+
+  private async currentWorker(name: string): Promise<Worker> {
+    try {
+      return this.workerFrom(await this.opts.state.getPrincipal(name), `principal "${name}"`);
+    } catch (err) {
+      throw TributaryError.of(Reason.PARTIAL_REFUSED, `partial of worker "${name}" refused: ${TributaryError.from(err).message}`);
+    }
+  }
+
+  private workerFrom(p: PrincipalRecord | undefined, what: string): Worker {
+    if (p === undefined) throw TributaryError.of(Reason.UNKNOWN_KEY, `${what} is not known`);
     if (p.status !== 'ACTIVE') throw TributaryError.of(Reason.KEY_REVOKED, `principal "${p.name}" is disabled`);
     if (!p.groups.includes(AGGREGATOR_GROUP)) throw TributaryError.of(Reason.NOT_AN_AGGREGATOR, `principal "${p.name}" is not in the group "${AGGREGATOR_GROUP}"`);
     return { name: p.name, keyId: p.keyId, publicKey: Buffer.from(p.publicKey, 'base64') };
@@ -316,7 +327,9 @@ export class AggregationDispatcher implements DelegatedFolds {
    * with their total weight, F64 sums in the model's names and shapes, digest and size as
    * signed. Answers the sums in spec order; PARTIAL_REFUSED (or the reader's reason) otherwise.
    */
-  private async partialOf(worker: Worker, round: RoundRecord, expected: ReadonlySet<string>, summaries: readonly UpdateSummary__Output[], spec: readonly TensorSpec__Output[]): Promise<Float64Array[]> {
+  private async partialOf(assigned: Worker, round: RoundRecord, expected: ReadonlySet<string>, summaries: readonly UpdateSummary__Output[], spec: readonly TensorSpec__Output[]): Promise<Float64Array[]> {
+    // The principal as it is now: a worker disabled, moved out of the group or given a new key since its verdicts is not taken at its word.
+    const worker = await this.currentWorker(assigned.name);
     const nc = this.nc;
     const jsm = this.jsm;
     const js = this.js;
