@@ -7,6 +7,7 @@ import type {
   AuditEntry__Output,
   AuditVerification__Output,
   NatsCredentials__Output,
+  AggregationCredentials__Output,
   BackoffPolicy,
   Federation__Output,
   FederationSettings,
@@ -134,6 +135,15 @@ export class AdminClient {
    */
   issueSiteNatsCredentials(req: { site: string; userPublicKey: string; ttlSeconds?: number }): Promise<NatsCredentials__Output> {
     return this.call('IssueSiteNatsCredentials', { site: req.site, userPublicKey: req.userPublicKey, ttlSeconds: req.ttlSeconds ?? 0 });
+  }
+
+  /**
+   * An aggregation worker's NATS user JWT for the nkey `userPublicKey` (its seed stays with the
+   * caller), the coordinator's public key and the worker's subjects. The calling key must be a
+   * principal in the group "aggregators" with read on federation:*.
+   */
+  joinAggregation(req: { userPublicKey: string; ttlSeconds?: number }): Promise<AggregationCredentials__Output> {
+    return this.call('JoinAggregation', { userPublicKey: req.userPublicKey, ttlSeconds: req.ttlSeconds ?? 0 });
   }
 
   /** Mints a one-time enrollment token. @param req.ttlSeconds @default 86400 (server side) */

@@ -112,6 +112,10 @@ export const Reason = {
   NON_FINITE_AGGREGATE: 'NON_FINITE_AGGREGATE',
   RUN_STOPPED: 'RUN_STOPPED',
   RESUME_FAILED: 'RESUME_FAILED',
+  // Aggregation workers: a partial aggregate the coordinator does not take (wrong key, ids, digest)
+  PARTIAL_REFUSED: 'PARTIAL_REFUSED',
+  // A key that is not an aggregation worker asked for a worker's credentials
+  NOT_AN_AGGREGATOR: 'NOT_AN_AGGREGATOR',
   // Starting the coordinator
   NATS_UNAVAILABLE: 'NATS_UNAVAILABLE',
   NATS_AUTH_FAILED: 'NATS_AUTH_FAILED',
@@ -227,6 +231,8 @@ export const REASON_STATUS: Readonly<Record<ReasonCode, Code>> = {
   NON_FINITE_AGGREGATE: 'FAILED_PRECONDITION',
   RUN_STOPPED: 'FAILED_PRECONDITION',
   RESUME_FAILED: 'INTERNAL',
+  PARTIAL_REFUSED: 'FAILED_PRECONDITION',
+  NOT_AN_AGGREGATOR: 'PERMISSION_DENIED',
   NATS_UNAVAILABLE: 'UNAVAILABLE',
   NATS_AUTH_FAILED: 'PERMISSION_DENIED',
   NATS_CREDENTIALS_INVALID: 'UNAUTHENTICATED',

@@ -44,6 +44,23 @@ export type { Signer, SigningKey } from './keys.js';
 export { envelopeSigningBytes, isEnvelopeKind, signEnvelope, verifyEnvelope } from './envelope.js';
 export type { EnvelopeKind } from './envelope.js';
 export { MAX_VERDICT_BYTES, openVerdict, signVerdict } from './verdict.js';
+export {
+  AGGREGATOR_GROUP,
+  AGGREGATOR_QUEUE,
+  MAX_AGGREGATION_MESSAGE_BYTES,
+  STREAM_PARTIALS,
+  aggregationEnvelope,
+  aggregationSubjects,
+  openFoldJob,
+  openFoldVerdict,
+  openPartialManifest,
+  openPartialRequest,
+  signFoldJob,
+  signFoldVerdict,
+  signPartialManifest,
+  signPartialRequest,
+} from './aggregation.js';
+export type { OpenedAggregationMessage } from './aggregation.js';
 export type { OpenedVerdict } from './verdict.js';
 export {
   UPDATE_ID_PATTERN,
@@ -271,3 +288,9 @@ export type { RevokePrivilegeRequest, RevokePrivilegeRequest__Output } from './g
 export type { ListGrantsRequest, ListGrantsRequest__Output } from './generated/tributary/v1/ListGrantsRequest.js';
 export type { ListGrantsResponse, ListGrantsResponse__Output } from './generated/tributary/v1/ListGrantsResponse.js';
 export type { ProtoGrpcType } from './generated/tributary.js';
+export type { JoinAggregationRequest, JoinAggregationRequest__Output } from './generated/tributary/v1/JoinAggregationRequest.js';
+export type { AggregationCredentials, AggregationCredentials__Output } from './generated/tributary/v1/AggregationCredentials.js';
+export type { FoldJob, FoldJob__Output } from './generated/tributary/v1/FoldJob.js';
+export type { FoldVerdict, FoldVerdict__Output } from './generated/tributary/v1/FoldVerdict.js';
+export type { PartialRequest, PartialRequest__Output } from './generated/tributary/v1/PartialRequest.js';
+export type { PartialManifest, PartialManifest__Output } from './generated/tributary/v1/PartialManifest.js';

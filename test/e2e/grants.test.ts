@@ -152,10 +152,12 @@ const CASES: Record<string, MethodCase> = {
       return c.restoreSite(site.name);
     },
   },
+  // This stack runs without aggregation workers, so an allowed call hears they are off.
+  JoinAggregation: { needs: { privilege: 'read', on: '*' }, call: (c) => c.joinAggregation({ userPublicKey: createUser().getPublicKey() }) },
 };
 
 /** Calls that, when allowed, answer with this code rather than OK (see CASES). */
-const ALLOWED_CODE: Record<string, string> = { WatchMetrics: 'NOT_FOUND', CreateDashboardSession: 'FAILED_PRECONDITION' };
+const ALLOWED_CODE: Record<string, string> = { WatchMetrics: 'NOT_FOUND', CreateDashboardSession: 'FAILED_PRECONDITION', JoinAggregation: 'FAILED_PRECONDITION' };
 
 const HOLDINGS: Array<{ privilege: Privilege; on: Place } | undefined> = [
   undefined,

@@ -95,6 +95,8 @@ export const ADMIN_ACCESS: AdminAccess = {
   RemoveSite: { needs: 'operate', on: (req, lookup) => lookup.siteFederations(req.name) },
   // A removed site is in no federation: trusting its key again is then coordinator-wide.
   RestoreSite: { needs: 'operate', on: (req, lookup) => lookup.siteFederations(req.name) },
+  // A worker reads every federation's update payloads; the handler also wants the group "aggregators".
+  JoinAggregation: { needs: 'read', on: () => everything },
 };
 
 /** Checks a call against its method's rule before the handler runs; PERMISSION_DENIED names what it lacked. */

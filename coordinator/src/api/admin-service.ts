@@ -8,6 +8,7 @@ import {
   quoted,
   type CreateFederationPart__Output,
   type NatsCredentials__Output,
+  type AggregationCredentials__Output,
   type Federation__Output,
   type Invitation__Output,
   type ListInvitationsResponse__Output,
@@ -43,6 +44,7 @@ import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { requireDashboardAccess, type Dashboard } from '../dashboard/index.js';
+import type { WorkerCredentials } from '../aggregation/worker-credentials.js';
 
 export interface AdminServiceDeps {
   state: StateStore;
@@ -57,6 +59,8 @@ export interface AdminServiceDeps {
   natsCredentials?: SiteNatsCredentials;
   /** The web dashboard; absent when it is off. */
   dashboard?: Pick<Dashboard, 'createLogin'>;
+  /** Aggregation workers' credentials; absent when the coordinator uses none. */
+  aggregation?: Pick<WorkerCredentials, 'issue'>;
   /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
   audit: AuditServiceDeps;
   /** Sites' last seen and connected, on every Site returned. */
@@ -134,6 +138,13 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const site = assertName('site', req.site);
       const issued = await deps.natsCredentials.issue({ site, userPublicKey: req.userPublicKey, ...(req.ttlSeconds === 0 ? {} : { ttlMs: req.ttlSeconds * 1000 }) });
       return natsCredentialsMessage(issued);
+    },
+    JoinAggregation: async (req, ctx): Promise<AggregationCredentials__Output> => {
+      if (deps.aggregation === undefined) {
+        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not use aggregation workers: start it with `tributary serve --aggregation-workers`');
+      }
+      const principal = caller(ctx);
+      return deps.aggregation.issue({ name: principal.name, groups: principal.groups }, { userPublicKey: req.userPublicKey, ttlSeconds: req.ttlSeconds });
     },
     CreateInvitation: async (req, ctx): Promise<Invitation__Output> => {
       const mintedBy = caller(ctx).name;

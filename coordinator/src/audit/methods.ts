@@ -26,6 +26,8 @@ export const METHOD_EFFECTS: { readonly [S in ServiceName]: Readonly<Record<stri
     ListSites: 'read',
     RevokeSite: 'change',
     IssueSiteNatsCredentials: 'change',
+    // Issues an aggregation worker's NATS user JWT.
+    JoinAggregation: 'change',
     CreateInvitation: 'change',
     StartRun: 'change',
     StopRun: 'change',

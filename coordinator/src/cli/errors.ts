@@ -113,6 +113,8 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
       return '`tributary run list` shows the runs.';
     case 'RUN_NOT_RUNNING':
       return '`tributary run status <run-id>` shows how the run ended.';
+    case 'NOT_AN_AGGREGATOR':
+      return 'An admin makes the key an aggregation worker: `tributary principal add <name> --public-key <key> --group aggregators` and `tributary grant read federation:* principal:<name>`.';
     default:
       break;
   }

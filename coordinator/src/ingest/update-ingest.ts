@@ -70,6 +70,17 @@ export interface UpdateIngestOptions {
   audit?: UpdateOutcomesOptions['audit'];
   /** Told when a site's manifest is attributable to it (signature verified): its last seen. */
   presence?: Pick<SitePresence, 'seen'>;
+  /** Aggregation workers, when configured: offered each admitted update before it is read here. */
+  delegation?: FoldDelegation;
+}
+
+/** Hands an admitted update to an aggregation worker (see `aggregation/dispatcher.ts`). */
+export interface FoldDelegation {
+  /**
+   * The update as a worker verified and folded it, the refusal it found in the payload, or
+   * undefined: read and fold it here.
+   */
+  delegate(manifest: UpdateManifest__Output, ctx: AdmissionContext, manifestSeq: number): Promise<VerifiedUpdate | Refusal | undefined>;
 }
 
 /** setTimeout's limit. */
@@ -302,7 +313,8 @@ export class UpdateIngest {
       { federation: manifest.federation, runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId, bytes: verified.bytes, ms: Math.round(performance.now() - started) },
       'update accepted',
     );
-    this.outcomes?.accepted(d);
+    // A worker's update keeps its chunks until the round ends: a re-fold may read them again.
+    this.outcomes?.accepted(d, { keepPayload: verified.foldedBy !== undefined });
     return 'ack';
   }
 
@@ -334,6 +346,11 @@ export class UpdateIngest {
     this.uploading.add(manifest.site);
     let read;
     try {
+      const delegated = await this.opts.delegation?.delegate(manifest, ctx, manifestSeq);
+      if (delegated !== undefined) {
+        staging.path = undefined;
+        return delegated;
+      }
       read = await readPayload({
         js: this.jetstream(),
         nc: this.opts.nc,

@@ -26,6 +26,18 @@ export class CoordinatorMetrics {
     help: 'Payload bytes of accepted updates',
     registers: [this.registry],
   });
+  readonly foldJobs = new Counter({
+    name: 'tributary_fold_jobs_total',
+    help: 'Updates offered to aggregation workers, by outcome: folded (by a worker), refused (by a worker), local (folded here: no worker answered in time, or the round is not one workers fold)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly partials = new Counter({
+    name: 'tributary_partials_total',
+    help: 'Partial aggregates asked of aggregation workers, by outcome: combined, or the reason they were refused (their updates are then re-folded here)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly aggregationSeconds = new Histogram({
     name: 'tributary_aggregation_seconds',
     help: 'Time to close a round: finish the aggregate and commit the model version',

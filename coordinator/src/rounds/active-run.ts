@@ -5,6 +5,7 @@ import type { BlobStore, FederationRecord, RoundRecord, RunRecord, StateStore } 
 import type { Aggregator, Strategy, StrategyRegistry } from '../strategies/index.js';
 import type { FoldPolicy } from '../updates/foldable-update.js';
 import type { RunEventBus, TaskBus } from './events.js';
+import type { DelegatedFolds } from './delegated-folds.js';
 import type { EvaluationWindow } from './evaluation-phase.js';
 import { normaliseSettings } from './settings.js';
 
@@ -43,6 +44,8 @@ export interface RoundServices {
   readonly schedule: Scheduler;
   /** Uniform [0, 1) source for site sampling. */
   readonly random: () => number;
+  /** Aggregation workers, when the coordinator has them (fedavg and fedprox rounds). */
+  readonly delegatedFolds?: DelegatedFolds;
   /** Runs `fn` after everything queued for the federation (timers use it). */
   readonly serialise: <T>(federation: string, fn: () => Promise<T>) => Promise<T>;
 }

@@ -8,6 +8,10 @@ export interface AdmissionContext extends FoldPolicy {
   readonly maxPayloadBytes: number;
   /** False for evaluation results, which carry metrics and no payload. */
   readonly expectsPayload: boolean;
+  /** The round's strategy (aggregation workers fold fedavg and fedprox rounds only). */
+  readonly strategy?: string;
+  /** The model version the round hands out (norm bounds measure from it). */
+  readonly baseVersion?: number;
 }
 
 export type Admission = { ok: true; context: AdmissionContext } | { ok: false; refusal: Refusal };

@@ -8,6 +8,7 @@ import type { StrategyRegistry } from '../strategies/index.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
 import { disarmTimer, foldPolicyOf, settingsOf, timerScheduler, type ActiveRun, type RoundServices, type Scheduler } from './active-run.js';
 import type { Admission, UpdateAdmission } from './admission.js';
+import type { DelegatedFolds } from './delegated-folds.js';
 import { EvaluationPhase } from './evaluation-phase.js';
 import type { RunEventBus, TaskBus } from './events.js';
 import { Recovery } from './recovery.js';
@@ -34,6 +35,8 @@ export interface RoundEngineOptions {
   scratchDir: string;
   /** Update bytes an aggregator may hold in memory before spilling. */
   aggregatorMemoryBytes: number;
+  /** Aggregation workers, when configured: updates they folded are combined from their partials at close. */
+  delegatedFolds?: DelegatedFolds;
   /** Clock, replaceable in tests. @default Date.now */
   now?: () => number;
   /** Calls at a time on the `now` clock, replaceable in tests with `now`. @default setTimeout against `now` */
@@ -147,7 +150,7 @@ export class RoundEngine implements UpdateAdmission {
     const evaluating = manifest.taskKind === 'evaluate';
     const problem = evaluating ? this.evaluation.admissionProblem(active, manifest) : this.rounds.admissionProblem(active, manifest);
     if (problem) return { ok: false, refusal: problem };
-    return { ok: true, context: { ...foldPolicyOf(active), maxPayloadBytes: this.services.maxUpdateBytes, expectsPayload: !evaluating } };
+    return { ok: true, context: { ...foldPolicyOf(active), maxPayloadBytes: this.services.maxUpdateBytes, expectsPayload: !evaluating, strategy: active.strategy.name, baseVersion: active.round?.baseVersion ?? active.run.latestVersion } };
   }
 
   /**

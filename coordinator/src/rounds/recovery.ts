@@ -64,7 +64,10 @@ export class Recovery {
     active.aggregator = aggregator;
     const policy = foldPolicyOf(active);
     for (const u of round.accepted) {
-      const { tensors } = await toFoldable(await this.s.blobs.read(u.payloadSha256), u.flavor, policy);
+      // A payload an aggregation worker folded was never kept here: it is read again from the data plane.
+      const delegated = this.s.delegatedFolds !== undefined && !(await this.s.blobs.has(u.payloadSha256));
+      const payload = delegated && this.s.delegatedFolds ? await this.s.delegatedFolds.payloadOf(run.federation, u) : await this.s.blobs.read(u.payloadSha256);
+      const { tensors } = await toFoldable(payload, u.flavor, policy);
       await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors });
     }
     this.s.logger.info({ runId: run.id, round: round.number, refolded: round.accepted.length }, 'run resumed');

@@ -133,7 +133,8 @@ export class RoundLifecycle {
         outcomes[i] = stored;
         continue;
       }
-      const result = await this.foldOne(active, update);
+      // A worker folded it already: its partial is combined at close.
+      const result = update.foldedBy !== undefined ? { clipped: update.clippedByWorker } : await this.foldOne(active, update);
       if ('refusal' in result) refuse(i, result.refusal);
       else folded.push({ update, summary: summaryOf(update.manifest, this.s.now()), clipped: result.clipped });
     }
@@ -242,6 +243,7 @@ export class RoundLifecycle {
     const started = process.hrtime.bigint();
     let result: AggregateResult;
     try {
+      await this.s.delegatedFolds?.collect(round, aggregator, foldPolicyOf(active));
       result = await aggregator.finish();
     } catch (err) {
       await this.fail(active, `${Reason.STRATEGY_ERROR}: ${TributaryError.from(err).message}`);
@@ -256,6 +258,7 @@ export class RoundLifecycle {
       return;
     }
     await this.commit(active, round, result, started);
+    this.s.delegatedFolds?.ended(round);
     await this.outcomes.committed(active, round);
   }
 
@@ -306,6 +309,7 @@ export class RoundLifecycle {
     this.s.metrics.rounds.inc({ state: 'failed' });
     this.s.logger.warn({ runId: active.run.id, round: round.number, reason }, 'round failed');
     emit(this.s, active, 'ROUND_FAILED');
+    this.s.delegatedFolds?.ended(round);
     if (advance) await this.outcomes.failed(active, round, reason);
   }
 

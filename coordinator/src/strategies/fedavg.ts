@@ -11,7 +11,7 @@ import { narrowToFloat32InPlace, scale, weightedMeanOfMetrics } from './kernels.
 import type { WeightedMetrics } from './kernels.js';
 import { rejectAllOptions } from './strategy-options.js';
 import { exampleWeight, sampleSites, strategyError } from './strategy.js';
-import type { Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
+import type { Aggregator, PartialAggregate, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
 
 /** Federated averaging: the mean of the sites' models weighted by their numbers of examples. */
 export class FedAvgStrategy implements Strategy {
@@ -91,6 +91,24 @@ export class FedAvgAggregator implements Aggregator {
       for (const [i, v] of values.entries()) await this.accumulator.addInSlices(i, v, weight, FOLD_SLICE_ELEMENTS);
       counted();
     })();
+  }
+
+  /**
+   * Adds a worker's sums as they are (weight 1): the mean is still taken once, in `finish`, so the
+   * model equals the one folded here update by update, up to the order of float64 additions.
+   */
+  async foldPartial(partial: PartialAggregate): Promise<void> {
+    const sums = this.sums;
+    if (sums === undefined) throw strategyError('FAILED_PRECONDITION', 'fedavg: the round was already aggregated');
+    if (partial.sums.length !== sums.length || partial.sums.some((s, i) => s.length !== sums[i]!.length)) {
+      throw strategyError('INVALID_ARGUMENT', 'fedavg: a partial aggregate does not match the model spec');
+    }
+    for (const [i, s] of partial.sums.entries()) await this.accumulator.addInSlices(i, s, 1, FOLD_SLICE_ELEMENTS);
+    for (const u of partial.updates) {
+      const weight = exampleWeight(u as SiteUpdate, 'fedavg');
+      this.totalExamples += weight;
+      this.siteMetrics.push({ weight, metrics: u.metrics });
+    }
   }
 
   finish(): { model: TensorMap; metrics: Record<string, number> } {

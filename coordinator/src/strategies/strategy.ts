@@ -68,6 +68,19 @@ export interface Aggregator {
   finish(): AggregateResult | Promise<AggregateResult>;
   /** Releases spill files and buffers; called once the round is closed, whatever its outcome. */
   dispose?(): Promise<void>;
+  /**
+   * Adds a partial aggregate made elsewhere (an aggregation worker) of the updates it lists, as if
+   * each had been folded here. Only aggregators whose fold is a sum offer it (FedAvg).
+   */
+  foldPartial?(partial: PartialAggregate): void | Promise<void>;
+}
+
+/** Weighted sums of some updates, made by an aggregation worker. */
+export interface PartialAggregate {
+  /** Per tensor of the model spec, in its order: the sum of num_examples x values, in float64. */
+  sums: Float64Array[];
+  /** The updates summed, with the weights and metrics the round recorded for them. */
+  updates: ReadonlyArray<Pick<SiteUpdate, 'site' | 'updateId' | 'numExamples' | 'metrics'>>;
 }
 
 /** An aggregation strategy: which sites take part, what they are told, how updates combine. */

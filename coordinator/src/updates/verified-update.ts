@@ -24,6 +24,13 @@ export class VerifiedUpdate {
     readonly manifestSeq?: number,
     /** The payload's safetensors layout as inspection read it: the fold decodes with it, not parsing the header again. */
     readonly layout?: SafetensorsLayout,
+    /**
+     * The aggregation worker that verified the payload and folded it into its partial: the round
+     * records the update without folding it (the payload stays in the data plane until the round ends).
+     */
+    readonly foldedBy?: string,
+    /** The worker scaled it back to the round's norm bound before folding it. */
+    readonly clippedByWorker = false,
   ) {
     this.staged = staged;
   }

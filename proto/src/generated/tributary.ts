@@ -4,6 +4,7 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 import type { AddPrincipalRequest as _tributary_v1_AddPrincipalRequest, AddPrincipalRequest__Output as _tributary_v1_AddPrincipalRequest__Output } from './tributary/v1/AddPrincipalRequest.js';
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from './tributary/v1/AddSiteRequest.js';
 import type { AdminServiceClient as _tributary_v1_AdminServiceClient, AdminServiceDefinition as _tributary_v1_AdminServiceDefinition } from './tributary/v1/AdminService.js';
+import type { AggregationCredentials as _tributary_v1_AggregationCredentials, AggregationCredentials__Output as _tributary_v1_AggregationCredentials__Output } from './tributary/v1/AggregationCredentials.js';
 import type { AuditBreak as _tributary_v1_AuditBreak, AuditBreak__Output as _tributary_v1_AuditBreak__Output } from './tributary/v1/AuditBreak.js';
 import type { AuditEntry as _tributary_v1_AuditEntry, AuditEntry__Output as _tributary_v1_AuditEntry__Output } from './tributary/v1/AuditEntry.js';
 import type { AuditVerification as _tributary_v1_AuditVerification, AuditVerification__Output as _tributary_v1_AuditVerification__Output } from './tributary/v1/AuditVerification.js';
@@ -21,6 +22,8 @@ import type { EnrollRequest as _tributary_v1_EnrollRequest, EnrollRequest__Outpu
 import type { EnrollResponse as _tributary_v1_EnrollResponse, EnrollResponse__Output as _tributary_v1_EnrollResponse__Output } from './tributary/v1/EnrollResponse.js';
 import type { Federation as _tributary_v1_Federation, Federation__Output as _tributary_v1_Federation__Output } from './tributary/v1/Federation.js';
 import type { FederationSettings as _tributary_v1_FederationSettings, FederationSettings__Output as _tributary_v1_FederationSettings__Output } from './tributary/v1/FederationSettings.js';
+import type { FoldJob as _tributary_v1_FoldJob, FoldJob__Output as _tributary_v1_FoldJob__Output } from './tributary/v1/FoldJob.js';
+import type { FoldVerdict as _tributary_v1_FoldVerdict, FoldVerdict__Output as _tributary_v1_FoldVerdict__Output } from './tributary/v1/FoldVerdict.js';
 import type { GetFederationRequest as _tributary_v1_GetFederationRequest, GetFederationRequest__Output as _tributary_v1_GetFederationRequest__Output } from './tributary/v1/GetFederationRequest.js';
 import type { GetMetricHistoryRequest as _tributary_v1_GetMetricHistoryRequest, GetMetricHistoryRequest__Output as _tributary_v1_GetMetricHistoryRequest__Output } from './tributary/v1/GetMetricHistoryRequest.js';
 import type { GetMetricHistoryResponse as _tributary_v1_GetMetricHistoryResponse, GetMetricHistoryResponse__Output as _tributary_v1_GetMetricHistoryResponse__Output } from './tributary/v1/GetMetricHistoryResponse.js';
@@ -32,6 +35,7 @@ import type { Grant as _tributary_v1_Grant, Grant__Output as _tributary_v1_Grant
 import type { GrantPrivilegeRequest as _tributary_v1_GrantPrivilegeRequest, GrantPrivilegeRequest__Output as _tributary_v1_GrantPrivilegeRequest__Output } from './tributary/v1/GrantPrivilegeRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from './tributary/v1/Invitation.js';
 import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from './tributary/v1/IssueSiteNatsCredentialsRequest.js';
+import type { JoinAggregationRequest as _tributary_v1_JoinAggregationRequest, JoinAggregationRequest__Output as _tributary_v1_JoinAggregationRequest__Output } from './tributary/v1/JoinAggregationRequest.js';
 import type { ListAuditEntriesRequest as _tributary_v1_ListAuditEntriesRequest, ListAuditEntriesRequest__Output as _tributary_v1_ListAuditEntriesRequest__Output } from './tributary/v1/ListAuditEntriesRequest.js';
 import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from './tributary/v1/ListFederationsRequest.js';
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from './tributary/v1/ListFederationsResponse.js';
@@ -57,6 +61,8 @@ import type { ModelChunk as _tributary_v1_ModelChunk, ModelChunk__Output as _tri
 import type { ModelSpec as _tributary_v1_ModelSpec, ModelSpec__Output as _tributary_v1_ModelSpec__Output } from './tributary/v1/ModelSpec.js';
 import type { ModelVersion as _tributary_v1_ModelVersion, ModelVersion__Output as _tributary_v1_ModelVersion__Output } from './tributary/v1/ModelVersion.js';
 import type { NatsCredentials as _tributary_v1_NatsCredentials, NatsCredentials__Output as _tributary_v1_NatsCredentials__Output } from './tributary/v1/NatsCredentials.js';
+import type { PartialManifest as _tributary_v1_PartialManifest, PartialManifest__Output as _tributary_v1_PartialManifest__Output } from './tributary/v1/PartialManifest.js';
+import type { PartialRequest as _tributary_v1_PartialRequest, PartialRequest__Output as _tributary_v1_PartialRequest__Output } from './tributary/v1/PartialRequest.js';
 import type { Principal as _tributary_v1_Principal, Principal__Output as _tributary_v1_Principal__Output } from './tributary/v1/Principal.js';
 import type { Refusal as _tributary_v1_Refusal, Refusal__Output as _tributary_v1_Refusal__Output } from './tributary/v1/Refusal.js';
 import type { RemoveSiteRequest as _tributary_v1_RemoveSiteRequest, RemoveSiteRequest__Output as _tributary_v1_RemoveSiteRequest__Output } from './tributary/v1/RemoveSiteRequest.js';
@@ -98,6 +104,7 @@ export interface ProtoGrpcType {
       AddPrincipalRequest: MessageTypeDefinition<_tributary_v1_AddPrincipalRequest, _tributary_v1_AddPrincipalRequest__Output>
       AddSiteRequest: MessageTypeDefinition<_tributary_v1_AddSiteRequest, _tributary_v1_AddSiteRequest__Output>
       AdminService: SubtypeConstructor<typeof grpc.Client, _tributary_v1_AdminServiceClient> & { service: _tributary_v1_AdminServiceDefinition }
+      AggregationCredentials: MessageTypeDefinition<_tributary_v1_AggregationCredentials, _tributary_v1_AggregationCredentials__Output>
       AuditBreak: MessageTypeDefinition<_tributary_v1_AuditBreak, _tributary_v1_AuditBreak__Output>
       AuditEntry: MessageTypeDefinition<_tributary_v1_AuditEntry, _tributary_v1_AuditEntry__Output>
       AuditVerification: MessageTypeDefinition<_tributary_v1_AuditVerification, _tributary_v1_AuditVerification__Output>
@@ -116,6 +123,8 @@ export interface ProtoGrpcType {
       EvaluationState: EnumTypeDefinition
       Federation: MessageTypeDefinition<_tributary_v1_Federation, _tributary_v1_Federation__Output>
       FederationSettings: MessageTypeDefinition<_tributary_v1_FederationSettings, _tributary_v1_FederationSettings__Output>
+      FoldJob: MessageTypeDefinition<_tributary_v1_FoldJob, _tributary_v1_FoldJob__Output>
+      FoldVerdict: MessageTypeDefinition<_tributary_v1_FoldVerdict, _tributary_v1_FoldVerdict__Output>
       GetFederationRequest: MessageTypeDefinition<_tributary_v1_GetFederationRequest, _tributary_v1_GetFederationRequest__Output>
       GetMetricHistoryRequest: MessageTypeDefinition<_tributary_v1_GetMetricHistoryRequest, _tributary_v1_GetMetricHistoryRequest__Output>
       GetMetricHistoryResponse: MessageTypeDefinition<_tributary_v1_GetMetricHistoryResponse, _tributary_v1_GetMetricHistoryResponse__Output>
@@ -127,6 +136,7 @@ export interface ProtoGrpcType {
       GrantPrivilegeRequest: MessageTypeDefinition<_tributary_v1_GrantPrivilegeRequest, _tributary_v1_GrantPrivilegeRequest__Output>
       Invitation: MessageTypeDefinition<_tributary_v1_Invitation, _tributary_v1_Invitation__Output>
       IssueSiteNatsCredentialsRequest: MessageTypeDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_IssueSiteNatsCredentialsRequest__Output>
+      JoinAggregationRequest: MessageTypeDefinition<_tributary_v1_JoinAggregationRequest, _tributary_v1_JoinAggregationRequest__Output>
       ListAuditEntriesRequest: MessageTypeDefinition<_tributary_v1_ListAuditEntriesRequest, _tributary_v1_ListAuditEntriesRequest__Output>
       ListFederationsRequest: MessageTypeDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsRequest__Output>
       ListFederationsResponse: MessageTypeDefinition<_tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsResponse__Output>
@@ -152,6 +162,8 @@ export interface ProtoGrpcType {
       ModelSpec: MessageTypeDefinition<_tributary_v1_ModelSpec, _tributary_v1_ModelSpec__Output>
       ModelVersion: MessageTypeDefinition<_tributary_v1_ModelVersion, _tributary_v1_ModelVersion__Output>
       NatsCredentials: MessageTypeDefinition<_tributary_v1_NatsCredentials, _tributary_v1_NatsCredentials__Output>
+      PartialManifest: MessageTypeDefinition<_tributary_v1_PartialManifest, _tributary_v1_PartialManifest__Output>
+      PartialRequest: MessageTypeDefinition<_tributary_v1_PartialRequest, _tributary_v1_PartialRequest__Output>
       Principal: MessageTypeDefinition<_tributary_v1_Principal, _tributary_v1_Principal__Output>
       PrincipalStatus: EnumTypeDefinition
       Refusal: MessageTypeDefinition<_tributary_v1_Refusal, _tributary_v1_Refusal__Output>

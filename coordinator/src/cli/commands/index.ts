@@ -4,6 +4,7 @@ import auditExport from './audit/export.js';
 import auditList from './audit/list.js';
 import auditVerify from './audit/verify.js';
 import dev from './dev.js';
+import aggregator from './aggregator.js';
 import federationCreate from './federation/create.js';
 import federationList from './federation/list.js';
 import federationShow from './federation/show.js';
@@ -47,6 +48,7 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   keygen,
   serve,
   dev,
+  aggregator,
   siteAdd,
   siteList,
   siteRevoke,

@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AddPrincipalRequest as _tributary_v1_AddPrincipalRequest, AddPrincipalRequest__Output as _tributary_v1_AddPrincipalRequest__Output } from '../../tributary/v1/AddPrincipalRequest.js';
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from '../../tributary/v1/AddSiteRequest.js';
+import type { AggregationCredentials as _tributary_v1_AggregationCredentials, AggregationCredentials__Output as _tributary_v1_AggregationCredentials__Output } from '../../tributary/v1/AggregationCredentials.js';
 import type { AuditEntry as _tributary_v1_AuditEntry, AuditEntry__Output as _tributary_v1_AuditEntry__Output } from '../../tributary/v1/AuditEntry.js';
 import type { AuditVerification as _tributary_v1_AuditVerification, AuditVerification__Output as _tributary_v1_AuditVerification__Output } from '../../tributary/v1/AuditVerification.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from '../../tributary/v1/CollectGarbageRequest.js';
@@ -24,6 +25,7 @@ import type { Grant as _tributary_v1_Grant, Grant__Output as _tributary_v1_Grant
 import type { GrantPrivilegeRequest as _tributary_v1_GrantPrivilegeRequest, GrantPrivilegeRequest__Output as _tributary_v1_GrantPrivilegeRequest__Output } from '../../tributary/v1/GrantPrivilegeRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from '../../tributary/v1/Invitation.js';
 import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from '../../tributary/v1/IssueSiteNatsCredentialsRequest.js';
+import type { JoinAggregationRequest as _tributary_v1_JoinAggregationRequest, JoinAggregationRequest__Output as _tributary_v1_JoinAggregationRequest__Output } from '../../tributary/v1/JoinAggregationRequest.js';
 import type { ListAuditEntriesRequest as _tributary_v1_ListAuditEntriesRequest, ListAuditEntriesRequest__Output as _tributary_v1_ListAuditEntriesRequest__Output } from '../../tributary/v1/ListAuditEntriesRequest.js';
 import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from '../../tributary/v1/ListFederationsRequest.js';
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from '../../tributary/v1/ListFederationsResponse.js';
@@ -185,6 +187,15 @@ export interface AdminServiceClient extends grpc.Client {
   issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
   issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
   issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  
+  JoinAggregation(argument: _tributary_v1_JoinAggregationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  JoinAggregation(argument: _tributary_v1_JoinAggregationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  JoinAggregation(argument: _tributary_v1_JoinAggregationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  JoinAggregation(argument: _tributary_v1_JoinAggregationRequest, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  joinAggregation(argument: _tributary_v1_JoinAggregationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  joinAggregation(argument: _tributary_v1_JoinAggregationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  joinAggregation(argument: _tributary_v1_JoinAggregationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  joinAggregation(argument: _tributary_v1_JoinAggregationRequest, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
   
   ListAuditEntries(argument: _tributary_v1_ListAuditEntriesRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_AuditEntry__Output>;
   ListAuditEntries(argument: _tributary_v1_ListAuditEntriesRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_AuditEntry__Output>;
@@ -394,6 +405,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   IssueSiteNatsCredentials: grpc.handleUnaryCall<_tributary_v1_IssueSiteNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials>;
   
+  JoinAggregation: grpc.handleUnaryCall<_tributary_v1_JoinAggregationRequest__Output, _tributary_v1_AggregationCredentials>;
+  
   ListAuditEntries: grpc.handleServerStreamingCall<_tributary_v1_ListAuditEntriesRequest__Output, _tributary_v1_AuditEntry>;
   
   ListFederations: grpc.handleUnaryCall<_tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse>;
@@ -453,6 +466,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   GetRun: MethodDefinition<_tributary_v1_GetRunRequest, _tributary_v1_Run, _tributary_v1_GetRunRequest__Output, _tributary_v1_Run__Output>
   GrantPrivilege: MethodDefinition<_tributary_v1_GrantPrivilegeRequest, _tributary_v1_Grant, _tributary_v1_GrantPrivilegeRequest__Output, _tributary_v1_Grant__Output>
   IssueSiteNatsCredentials: MethodDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_NatsCredentials, _tributary_v1_IssueSiteNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials__Output>
+  JoinAggregation: MethodDefinition<_tributary_v1_JoinAggregationRequest, _tributary_v1_AggregationCredentials, _tributary_v1_JoinAggregationRequest__Output, _tributary_v1_AggregationCredentials__Output>
   ListAuditEntries: MethodDefinition<_tributary_v1_ListAuditEntriesRequest, _tributary_v1_AuditEntry, _tributary_v1_ListAuditEntriesRequest__Output, _tributary_v1_AuditEntry__Output>
   ListFederations: MethodDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse__Output>
   ListGrants: MethodDefinition<_tributary_v1_ListGrantsRequest, _tributary_v1_ListGrantsResponse, _tributary_v1_ListGrantsRequest__Output, _tributary_v1_ListGrantsResponse__Output>
