@@ -9,6 +9,7 @@ import {
   type CreateFederationPart__Output,
   type NatsCredentials__Output,
   type Federation__Output,
+  type DeleteFederationResponse__Output,
   type Invitation__Output,
   type ListFederationsResponse__Output,
   type ListModelVersionsResponse__Output,
@@ -31,7 +32,7 @@ import type { Catalog } from '../federations/catalog.js';
 import type { RunEventBus } from '../rounds/events.js';
 import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { RoundEngine } from '../rounds/engine.js';
-import type { BlobStore, StateStore } from '../state/index.js';
+import type { BlobStore, FederationRecord, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { auditService, type AuditServiceDeps } from './audit-service.js';
 import type { CallContext, ServiceHandlers } from './call.js';
@@ -48,7 +49,7 @@ export interface AdminServiceDeps {
   catalog: Catalog;
   engine: RoundEngine;
   events: RunEventBus;
-  tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
+  tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns' | 'deleteExperiment'>;
   metricEvents: MetricEventBus;
   principals: PrincipalRegistry;
   /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
@@ -100,6 +101,33 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     GetFederation: async (req): Promise<Federation__Output> => {
       const federation = await deps.catalog.getFederation(req.name);
       return federationMessage(federation, await deps.catalog.membersOf(federation.name));
+    },
+    UpdateFederation: async (req, ctx): Promise<Federation__Output> => {
+      const name = assertName('federation', req.name);
+      const { result } = await deps.engine.whileNoRun(name, 'update it', () =>
+        deps.catalog.updateFederation({ name, description: req.description, settings: req.settings, updateMask: req.updateMask }),
+      );
+      ctx.auditDetail?.(changeDetail(result.before, result.after, result.changed));
+      return federationMessage(result.after, await deps.catalog.membersOf(name));
+    },
+    DeleteFederation: async (req, ctx): Promise<DeleteFederationResponse__Output> => {
+      const name = assertName('federation', req.name);
+      const by = caller(ctx).name;
+      const { result, stopped } = await deps.engine.whileNoRun(
+        name,
+        'delete it (or force: the run is stopped first)',
+        async () => {
+          const deleted = await deps.catalog.deleteFederation(name, by);
+          // Only what its keep_versions keeps stays, as `model gc` leaves it.
+          await deps.engine.applyRetention(deleted);
+          return deleted;
+        },
+        req.force ? { reason: `federation deleted by ${by}` } : undefined,
+      );
+      // The membership is gone: the sites' NATS permissions follow at their next renewal.
+      await deps.tracker.deleteExperiment(name);
+      ctx.auditDetail?.(`force=${req.force}${stopped ? ` stopped_run=${stopped.id}` : ''} former_sites=${result.formerSites.join(',')}`);
+      return { name, deletedAtMs: result.deletedAtMs, stoppedRunId: stopped?.id ?? '', formerSites: result.formerSites };
     },
     ListFederations: async (_req, ctx): Promise<ListFederationsResponse__Output> => {
       const canRead = readable(ctx);
@@ -212,4 +240,15 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
 function requestIdOf(id: string): string {
   if (id !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw TributaryError.invalidArgument('request_id must be 1-64 characters of [A-Za-z0-9_-]');
   return id;
+}
+
+/** An update's old and new values, as the audit entry keeps them: `settings.rounds: 3 -> 5; ...`. */
+function changeDetail(before: FederationRecord, after: FederationRecord, changed: readonly string[]): string {
+  if (changed.length === 0) return 'no change';
+  const valueOf = (f: FederationRecord, field: string): string => {
+    if (field === 'description') return JSON.stringify(f.description);
+    const camel = field.slice('settings.'.length).replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    return JSON.stringify((f.settings as unknown as Record<string, unknown>)[camel]);
+  };
+  return changed.map((field) => `${field}: ${valueOf(before, field)} -> ${valueOf(after, field)}`).join('; ');
 }

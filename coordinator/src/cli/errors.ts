@@ -165,6 +165,9 @@ const FIELD_FLAGS: readonly (readonly [RegExp, string])[] = [
   [/\b(?:settings\.)?round_deadline_seconds\b/g, '--deadline'],
   [/\b(?:settings\.)?evaluate_every\b/g, '--evaluate-every'],
   [/\b(?:settings\.)?keep_versions\b/g, '--keep-versions'],
+  [/\b(?:settings\.)?wait_after_quorum_seconds\b/g, '--wait-after-quorum'],
+  [/\b(?:settings\.)?strategy_options\b/g, '--strategy-option'],
+  [/\bsettings\.strategy\b/g, '--strategy'],
   [/\bsettings\.rounds\b/g, '--rounds'],
   [/\bttl_seconds\b/g, '--ttl'],
 ];

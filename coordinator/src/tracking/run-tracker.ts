@@ -183,6 +183,22 @@ export class RunTracker {
     if (metrics.length > 0) await this.opts.store.logBatch(trackingRunId, { metrics });
   }
 
+  /**
+   * Marks the federation's experiment deleted, through the outbox after whatever its runs still
+   * have to log (a force-stopped run's end first): the deletion survives a restart or an outage
+   * of the store like any other write. Resolves once it is in the outbox.
+   */
+  deleteExperiment(federation: string): Promise<void> {
+    const queued = this.chain.then(async () => {
+      for (const run of await this.opts.state.listRuns(federation)) await this.sync(run.id);
+      await this.opts.outbox.enqueue('', [{ kind: 'deleteExperiment', federation }], undefined);
+      this.observeOutbox();
+      this.drain();
+    });
+    this.chain = queued.catch(() => undefined);
+    return queued;
+  }
+
   /** Runs of a federation in the tracking store, with MLflow's search semantics. */
   async searchTrackingRuns(federation: string, opts: { filter?: string; orderBy?: string[]; maxResults?: number; pageToken?: string }): Promise<SearchRunsResponse__Output> {
     const experimentId = await this.findExperiment(federation);
@@ -337,6 +353,7 @@ export class RunTracker {
   private async deliver(entry: OutboxEntry): Promise<boolean> {
     const { outbox, store } = this.opts;
     const write = entry.write;
+    if (write.kind === 'deleteExperiment') return this.deliverDeletion(entry, write.federation);
     try {
       const run = await this.opts.state.getRun(write.runId);
       if (!run) {
@@ -368,10 +385,38 @@ export class RunTracker {
     return true;
   }
 
+  /** A federation's experiment marked deleted: one already deleted, or never created, is done. */
+  private async deliverDeletion(entry: OutboxEntry, federation: string): Promise<boolean> {
+    try {
+      this.experimentIds.delete(federation);
+      const experimentId = await this.findExperiment(federation);
+      this.experimentIds.delete(federation);
+      if (experimentId !== undefined && (await this.opts.store.getExperiment(experimentId)).lifecycleStage === 'active') {
+        await this.opts.store.deleteExperiment(experimentId);
+        this.log.info({ federation, experimentId }, 'tracking experiment marked deleted');
+      }
+    } catch (err) {
+      const e = TributaryError.from(err);
+      if (!isRefusal(e)) {
+        this.failures += 1;
+        this.lastError = `${e.reason}: ${e.message}`;
+        this.log.warn({ federation, kind: 'deleteExperiment', failures: this.failures, err: e.message }, 'tracking store did not take the write; it stays in the outbox and is retried');
+        return false;
+      }
+      await this.refused(entry, e.reason, e.message);
+      return true;
+    }
+    await this.opts.outbox.delivered(entry);
+    this.failures = 0;
+    this.lastError = undefined;
+    return true;
+  }
+
   /** A write the store refused for its data: recorded in the outbox's refused list, logged and counted; never retried. */
   private async refused(entry: OutboxEntry, reason: string, message: string): Promise<void> {
     const write = entry.write;
-    this.log.error({ runId: write.runId, kind: write.kind, ...(write.kind === 'round' ? { round: write.round } : {}), reason, err: message }, 'the tracking store refused a write; recorded, not retried');
+    const about = write.kind === 'deleteExperiment' ? { federation: write.federation } : { runId: write.runId, ...(write.kind === 'round' ? { round: write.round } : {}) };
+    this.log.error({ ...about, kind: write.kind, reason, err: message }, 'the tracking store refused a write; recorded, not retried');
     this.opts.metrics?.trackingWritesRefused.inc({ reason });
     await this.opts.outbox.refuse(entry, reason, message);
   }
