@@ -78,6 +78,25 @@ describe('federation update and delete through the CLI and a real coordinator', 
     expect(json<Federation__Output>(await tributary(['federation', 'show', 'churn', '--json'])).settings?.strategy).toBe('fedavg');
   });
 
+  it('refuses to change the strategy between averaging and ensembling, which would break the model lineage', async () => {
+    const bad = await tributary(['federation', 'update', 'churn', '--strategy', 'ensemble', '--json']);
+    expect(bad.code).toBe(1);
+    expect(envelopeOf(bad).error?.message).toContain('--strategy cannot change from "fedavg" to "ensemble"');
+  });
+
+  it('changes the strategy within its kind, leaving the old strategy\'s options behind', async () => {
+    const update = await tributary(['federation', 'update', 'churn', '--strategy', 'fedprox', '--strategy-option', 'mu=0.1', '--json']);
+    expect(json<{ federation: Federation__Output }>(update).federation.settings).toMatchObject({ strategy: 'fedprox', strategyOptions: { mu: '0.1' } });
+    const back = await tributary(['federation', 'update', 'churn', '--strategy', 'fedavg', '--json']);
+    expect(json<{ federation: Federation__Output }>(back).federation.settings).toMatchObject({ strategy: 'fedavg', strategyOptions: {} });
+  });
+
+  it('refuses an update that names nothing to change, before calling the coordinator', async () => {
+    const none = await tributary(['federation', 'update', 'churn']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('Error (USAGE): nothing to change');
+  });
+
   it('refuses an update while a run is running, which keeps the settings it started with', async () => {
     const run = await startRun();
     const refused = await tributary(['federation', 'update', 'churn', '--rounds', '7', '--json']);
