@@ -110,6 +110,7 @@ describe('federation update and delete through the CLI and a real coordinator', 
     const refused = await tributary(['federation', 'delete', 'churn', '--yes', '--json']);
     expect(refused.code).toBe(1);
     expect(envelopeOf(refused).error).toMatchObject({ code: 'RUN_ALREADY_RUNNING' });
+    expect(envelopeOf(refused).error?.hint).toContain('Add --force to stop the run and delete the federation');
     expect(json<Federation__Output[]>(await tributary(['federation', 'list', '--json'])).map((f) => f.name)).toContain('churn');
   });
 
@@ -183,14 +184,18 @@ describe('federation delete with an MLflow tracking server (REST contract fake)'
   let stack: Stack;
   let fake: MlflowContractFake;
   let dir: string;
+  let savedRetries: string | undefined;
   const tributary = cliOf(
     () => stack,
     () => dir,
   );
 
   beforeAll(async () => {
+    // Only the outbox retries, so an outage shows in its depth rather than in one long request.
+    savedRetries = process.env['MLFLOW_HTTP_REQUEST_MAX_RETRIES'];
+    process.env['MLFLOW_HTTP_REQUEST_MAX_RETRIES'] = '0';
     fake = await MlflowContractFake.start();
-    stack = await startStack({ trackingUri: fake.url }, { natsAuth: false });
+    stack = await startStack({ trackingUri: fake.url, trackingRetryDelay: '100ms', trackingRetryMaxDelay: '500ms' }, { natsAuth: false });
     dir = await mkdtemp(join(tmpdir(), 'tributary-fedlife-mlflow-'));
     await writeKeyFile(join(dir, 'owner.key'), stack.adminKey);
     await stack.admin.createFederation({ name: 'fraud', settings: { rounds: 2, minSites: 1, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(toyModel()) });
@@ -200,6 +205,8 @@ describe('federation delete with an MLflow tracking server (REST contract fake)'
     await stack?.stop();
     await fake?.stop();
     await rm(dir, { recursive: true, force: true });
+    if (savedRetries === undefined) delete process.env['MLFLOW_HTTP_REQUEST_MAX_RETRIES'];
+    else process.env['MLFLOW_HTTP_REQUEST_MAX_RETRIES'] = savedRetries;
   });
 
   it('marks the experiment and its runs deleted (lifecycle_stage "deleted") after the stopped run ended', async () => {
@@ -220,6 +227,29 @@ describe('federation delete with an MLflow tracking server (REST contract fake)'
       const all = await searchAllRuns(fake.url, experiment.experimentId);
       expect(all).toEqual([{ status: 'KILLED', lifecycle_stage: 'deleted' }]);
     } finally {
+      await reader.close();
+    }
+  });
+
+  it('marks the experiment deleted once the MLflow server is back, when it was down at the delete', async () => {
+    await stack.admin.createFederation({ name: 'loans', settings: { rounds: 2, minSites: 1, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(toyModel()) });
+    await addSite(stack, 'loans-site', ['loans']);
+    await stack.admin.startRun('loans');
+    const reader = MlflowRestStore.create({ uri: fake.url, env: {}, maxRetries: 0 });
+    try {
+      const experiment = await eventually(async () => reader.getExperimentByName('loans').catch(() => undefined));
+      await stack.coordinator.tracker.idle();
+      fake.unavailable = true;
+      const deleted = await tributary(['federation', 'delete', 'loans', '--force', '--yes']);
+      expect(deleted.code, deleted.stderr).toBe(0);
+      // The deletion waits in the outbox, behind the stopped run's end, while the server is down.
+      await eventually(() => (stack.coordinator.tracker.health().lastError !== undefined ? true : undefined));
+      expect(stack.coordinator.tracker.health().outboxDepth).toBeGreaterThan(0);
+      fake.unavailable = false;
+      await eventually(async () => ((await reader.getExperiment(experiment.experimentId)).lifecycleStage === 'deleted' ? true : undefined));
+      expect(await searchAllRuns(fake.url, experiment.experimentId)).toEqual([{ status: 'KILLED', lifecycle_stage: 'deleted' }]);
+    } finally {
+      fake.unavailable = false;
       await reader.close();
     }
   });

@@ -104,7 +104,8 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     },
     UpdateFederation: async (req, ctx): Promise<Federation__Output> => {
       const name = assertName('federation', req.name);
-      const { result } = await deps.engine.whileNoRun(name, 'update it', () =>
+      const busy = (runId: string) => `federation "${name}" has run ${runId} in progress, which keeps the settings it started with: update it once the run ends, or stop the run first`;
+      const { result } = await deps.engine.whileNoRun(name, busy, () =>
         deps.catalog.updateFederation({ name, description: req.description, settings: req.settings, updateMask: req.updateMask }),
       );
       ctx.auditDetail?.(changeDetail(result.before, result.after, result.changed));
@@ -115,7 +116,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const by = caller(ctx).name;
       const { result, stopped } = await deps.engine.whileNoRun(
         name,
-        'delete it (or force: the run is stopped first)',
+        (runId) => `federation "${name}" has run ${runId} in progress: stop it first, or delete with force, which stops it`,
         async () => {
           const deleted = await deps.catalog.deleteFederation(name, by);
           // Only what its keep_versions keeps stays, as `model gc` leaves it.

@@ -107,6 +107,10 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
       return 'Add members with `tributary site add <site> --public-key <key> --federation <federation>` or invite them with `tributary site invite --federation <federation>`; `tributary site list --federation <federation>` shows the members and which are revoked.';
     case 'RUN_NOT_FOUND':
       return '`tributary run list` shows the runs.';
+    case 'RUN_ALREADY_RUNNING':
+      return ctx.command.join(' ') === 'federation delete'
+        ? 'Add --force to stop the run and delete the federation, or stop it first with `tributary run stop <run-id>` (the message names it).'
+        : 'Stop the run with `tributary run stop <run-id>` (the message names it), or wait until it ends: `tributary run status <run-id>` follows it.';
     case 'RUN_NOT_RUNNING':
       return '`tributary run status <run-id>` shows how the run ended.';
     default:

@@ -77,6 +77,7 @@ export class Catalog {
   async createFederation(req: { name: string; description: string; settings: FederationSettings | null | undefined; model: StreamedModel }): Promise<FederationRecord> {
     const name = assertName('federation', req.name);
     const { settings, strategy } = this.compileSettings(req.settings as Parameters<typeof normaliseSettings>[0]);
+    checkDescription(req.description);
     const { size, sha256: digest } = req.model;
     if (size === 0) throw TributaryError.invalidArgument('initial_model_size is required: the initial weights are a safetensors file');
     if (size > this.opts.maxModelBytes) {
@@ -143,8 +144,7 @@ export class Catalog {
       if (mask.includes('strategy') && !mask.includes('strategy_options') && patch['strategy'] !== before.settings.strategy) patch['strategyOptions'] = {};
       const { settings, strategy } = this.compileSettings(patch as Partial<FederationSettings__Output>);
       if (settings.strategy !== before.settings.strategy) this.checkStrategyKind(before.settings.strategy, strategy);
-      const description = mask.includes('description') ? req.description : before.description;
-      if (description.length > MAX_DESCRIPTION_CHARS) throw TributaryError.invalidArgument(`description must be at most ${MAX_DESCRIPTION_CHARS} characters`);
+      const description = mask.includes('description') ? checkDescription(req.description) : before.description;
       const after: FederationRecord = { ...before, description, settings };
       const changed = changedFields(before, after);
       if (changed.length > 0) {
@@ -381,4 +381,9 @@ function changedFields(before: FederationRecord, after: FederationRecord): strin
     if (JSON.stringify(a[field]) !== JSON.stringify(b[field])) changed.push(`settings.${snake}`);
   }
   return changed;
+}
+
+function checkDescription(description: string): string {
+  if (description.length > MAX_DESCRIPTION_CHARS) throw TributaryError.invalidArgument(`description must be at most ${MAX_DESCRIPTION_CHARS} characters`);
+  return description;
 }

@@ -126,15 +126,16 @@ export class RoundEngine implements UpdateAdmission {
   /**
    * Runs `change` in the federation's queue, so no run starts or advances meanwhile, once the
    * federation has no running run: a running run refuses it (FAILED_PRECONDITION), unless `stop`
-   * says why to stop it first, as StopRun does. Answers what `change` did and the run stopped.
+   * says why to stop it first, as StopRun does. `refusal` words the refusal from the running
+   * run's id. Answers what `change` did and the run stopped.
    */
-  whileNoRun<T>(federation: string, what: string, change: () => Promise<T>, stop?: { reason: string }): Promise<{ result: T; stopped?: RunRecord }> {
+  whileNoRun<T>(federation: string, refusal: (runId: string) => string, change: () => Promise<T>, stop?: { reason: string }): Promise<{ result: T; stopped?: RunRecord }> {
     return this.queues.run(federation, async () => {
       const running = this.active.ofFederation(federation);
       let stopped: RunRecord | undefined;
       if (running) {
         if (stop === undefined) {
-          throw TributaryError.of(Reason.RUN_ALREADY_RUNNING, `federation "${federation}" has run ${running.run.id} in progress, which keeps the settings it started with; ${what} once it ends, or stop it first`);
+          throw TributaryError.of(Reason.RUN_ALREADY_RUNNING, refusal(running.run.id));
         }
         stopped = await this.runs.stop(running.run.id, stop.reason);
       }

@@ -353,22 +353,25 @@ export class RunTracker {
   private async deliver(entry: OutboxEntry): Promise<boolean> {
     const { outbox, store } = this.opts;
     const write = entry.write;
-    if (write.kind === 'deleteExperiment') return this.deliverDeletion(entry, write.federation);
     try {
-      const run = await this.opts.state.getRun(write.runId);
-      if (!run) {
-        await this.refused(entry, Reason.RUN_NOT_FOUND, `run ${quoted(write.runId)} no longer exists`);
-        return true;
+      if (write.kind === 'deleteExperiment') {
+        await this.markExperimentDeleted(write.federation);
+      } else {
+        const run = await this.opts.state.getRun(write.runId);
+        if (!run) {
+          await this.refused(entry, Reason.RUN_NOT_FOUND, `run ${quoted(write.runId)} no longer exists`);
+          return true;
+        }
+        const trackingRunId = await this.ensureTrackingRun(run);
+        if (write.batch.metrics?.length || write.batch.params?.length || write.batch.tags?.length) await store.logBatch(trackingRunId, write.batch);
+        if (write.kind === 'end') await store.updateRun(trackingRunId, { status: write.status, endTime: write.endTime });
       }
-      const trackingRunId = await this.ensureTrackingRun(run);
-      if (write.batch.metrics?.length || write.batch.params?.length || write.batch.tags?.length) await store.logBatch(trackingRunId, write.batch);
-      if (write.kind === 'end') await store.updateRun(trackingRunId, { status: write.status, endTime: write.endTime });
     } catch (err) {
       const e = TributaryError.from(err);
       if (!isRefusal(e)) {
         this.failures += 1;
         this.lastError = `${e.reason}: ${e.message}`;
-        this.log.warn({ runId: write.runId, kind: write.kind, failures: this.failures, err: e.message }, 'tracking store did not take the write; it stays in the outbox and is retried');
+        this.log.warn({ ...subjectOf(write), kind: write.kind, failures: this.failures, err: e.message }, 'tracking store did not take the write; it stays in the outbox and is retried');
         return false;
       }
       await this.refused(entry, e.reason, e.message);
@@ -385,38 +388,21 @@ export class RunTracker {
     return true;
   }
 
-  /** A federation's experiment marked deleted: one already deleted, or never created, is done. */
-  private async deliverDeletion(entry: OutboxEntry, federation: string): Promise<boolean> {
-    try {
-      this.experimentIds.delete(federation);
-      const experimentId = await this.findExperiment(federation);
-      this.experimentIds.delete(federation);
-      if (experimentId !== undefined && (await this.opts.store.getExperiment(experimentId)).lifecycleStage === 'active') {
-        await this.opts.store.deleteExperiment(experimentId);
-        this.log.info({ federation, experimentId }, 'tracking experiment marked deleted');
-      }
-    } catch (err) {
-      const e = TributaryError.from(err);
-      if (!isRefusal(e)) {
-        this.failures += 1;
-        this.lastError = `${e.reason}: ${e.message}`;
-        this.log.warn({ federation, kind: 'deleteExperiment', failures: this.failures, err: e.message }, 'tracking store did not take the write; it stays in the outbox and is retried');
-        return false;
-      }
-      await this.refused(entry, e.reason, e.message);
-      return true;
-    }
-    await this.opts.outbox.delivered(entry);
-    this.failures = 0;
-    this.lastError = undefined;
-    return true;
+  /** Marks a federation's experiment deleted; one already deleted, or never created, is left as it is. */
+  private async markExperimentDeleted(federation: string): Promise<void> {
+    // Looked up afresh, and forgotten after: the deleted experiment takes no more runs.
+    this.experimentIds.delete(federation);
+    const experimentId = await this.findExperiment(federation);
+    this.experimentIds.delete(federation);
+    if (experimentId === undefined || (await this.opts.store.getExperiment(experimentId)).lifecycleStage !== 'active') return;
+    await this.opts.store.deleteExperiment(experimentId);
+    this.log.info({ federation, experimentId }, 'tracking experiment marked deleted');
   }
 
   /** A write the store refused for its data: recorded in the outbox's refused list, logged and counted; never retried. */
   private async refused(entry: OutboxEntry, reason: string, message: string): Promise<void> {
     const write = entry.write;
-    const about = write.kind === 'deleteExperiment' ? { federation: write.federation } : { runId: write.runId, ...(write.kind === 'round' ? { round: write.round } : {}) };
-    this.log.error({ ...about, kind: write.kind, reason, err: message }, 'the tracking store refused a write; recorded, not retried');
+    this.log.error({ ...subjectOf(write), kind: write.kind, reason, err: message }, 'the tracking store refused a write; recorded, not retried');
     this.opts.metrics?.trackingWritesRefused.inc({ reason });
     await this.opts.outbox.refuse(entry, reason, message);
   }
@@ -544,6 +530,12 @@ export class RunTracker {
     if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   }
+}
+
+/** What a write is about, for its log lines: its run (and round), or its federation. */
+function subjectOf(write: OutboxWrite): Record<string, string | number> {
+  if (write.kind === 'deleteExperiment') return { federation: write.federation };
+  return write.kind === 'round' ? { runId: write.runId, round: write.round } : { runId: write.runId };
 }
 
 /** A round is logged once nothing more will be added to it. */
