@@ -251,7 +251,12 @@ export class Catalog {
     return site;
   }
 
-  async revokeSite(name: string): Promise<SiteRecord> {
+  /** Revokes a site's key; in the catalog's queue, so a membership change cannot write over the revocation. */
+  revokeSite(name: string): Promise<SiteRecord> {
+    return this.writes.run('catalog', () => this.revokeSiteNow(name));
+  }
+
+  private async revokeSiteNow(name: string): Promise<SiteRecord> {
     const site = await this.opts.state.getSite(assertName('site', name));
     if (!site) throw TributaryError.notFound(`site "${name}" does not exist`);
     if (site.status === 'REVOKED') return site;
