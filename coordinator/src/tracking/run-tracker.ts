@@ -95,6 +95,8 @@ export class RunTracker {
   private halted = false;
   /** The delivery loop while it runs. */
   private draining: Promise<void> | undefined;
+  /** Entries were enqueued while the loop ran: it runs again once it ends. */
+  private drainAgain = false;
   /** The wait before the next delivery attempt after a failure. */
   private backoff: NodeJS.Timeout | undefined;
   /** Failed attempts in a row. */
@@ -315,7 +317,13 @@ export class RunTracker {
 
   /** Starts delivering the outbox, unless a delivery runs or waits out a backoff. */
   private drain(): void {
-    if (this.draining !== undefined || this.backoff !== undefined || this.halted) return;
+    if (this.draining !== undefined) {
+      // The delivery in flight may already have found the outbox empty: it starts again when it ends.
+      this.drainAgain = true;
+      return;
+    }
+    if (this.backoff !== undefined || this.halted) return;
+    this.drainAgain = false;
     this.draining = this.deliverAll()
       .catch((err: unknown) => {
         // The outbox itself failed (closed, disk): the entries stay, the next drain tries again.
@@ -327,6 +335,7 @@ export class RunTracker {
       .finally(() => {
         this.draining = undefined;
         this.observeOutbox();
+        if (this.drainAgain) this.drain();
         for (const wake of this.restWaiters.splice(0)) wake();
       });
   }
