@@ -19,6 +19,7 @@ export function trainingTask(active: ActiveRun, round: RoundRecord): Task__Outpu
     runMessage: '',
     // SiteService stamps the advertised NATS URLs on every task it sends.
     natsUrls: [],
+    announced: false,
   };
 }
 
@@ -39,5 +40,6 @@ export function evaluationTask(active: ActiveRun, round: RoundRecord, deadlineAt
     runMessage: '',
     // SiteService stamps the advertised NATS URLs on every task it sends.
     natsUrls: [],
+    announced: false,
   };
 }
