@@ -9,6 +9,7 @@ import type {
   NatsCredentials__Output,
   AggregationCredentials__Output,
   BackoffPolicy,
+  DeleteFederationResponse__Output,
   Federation__Output,
   FederationSettings,
   GetMetricHistoryResponse__Output,
@@ -85,6 +86,30 @@ export class AdminClient {
 
   getFederation(name: string): Promise<Federation__Output> {
     return this.call('GetFederation', { name });
+  }
+
+  /**
+   * Changes a federation between runs: its description when given, and the settings `settings`
+   * holds (a key present changes, even to 0 or ''; a key absent stays). Refused with
+   * FAILED_PRECONDITION while a run is running.
+   */
+  updateFederation(req: { name: string; description?: string; settings?: FederationSettings }): Promise<Federation__Output> {
+    const settings = req.settings ?? {};
+    const updateMask = [
+      ...(req.description === undefined ? [] : ['description']),
+      ...Object.entries(settings)
+        .filter(([, v]) => v !== undefined)
+        .map(([k]) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)),
+    ];
+    return this.call('UpdateFederation', { name: req.name, description: req.description ?? '', settings, updateMask });
+  }
+
+  /**
+   * Marks a federation deleted (hidden from listings and lookups; its records stay, its name is
+   * never reused) and its tracking experiment deleted. With `force`, a running run is stopped first.
+   */
+  deleteFederation(req: { name: string; force?: boolean }): Promise<DeleteFederationResponse__Output> {
+    return this.call('DeleteFederation', { name: req.name, force: req.force === true });
   }
 
   async listFederations(): Promise<Federation__Output[]> {

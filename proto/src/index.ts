@@ -206,6 +206,9 @@ export type { GetUpdateStatusRequest, GetUpdateStatusRequest__Output } from './g
 export type { Invitation, Invitation__Output } from './generated/tributary/v1/Invitation.js';
 export type { ListFederationsRequest, ListFederationsRequest__Output } from './generated/tributary/v1/ListFederationsRequest.js';
 export type { ListFederationsResponse, ListFederationsResponse__Output } from './generated/tributary/v1/ListFederationsResponse.js';
+export type { UpdateFederationRequest, UpdateFederationRequest__Output } from './generated/tributary/v1/UpdateFederationRequest.js';
+export type { DeleteFederationRequest, DeleteFederationRequest__Output } from './generated/tributary/v1/DeleteFederationRequest.js';
+export type { DeleteFederationResponse, DeleteFederationResponse__Output } from './generated/tributary/v1/DeleteFederationResponse.js';
 export type { ListModelVersionsRequest, ListModelVersionsRequest__Output } from './generated/tributary/v1/ListModelVersionsRequest.js';
 export type { ListModelVersionsResponse, ListModelVersionsResponse__Output } from './generated/tributary/v1/ListModelVersionsResponse.js';
 export type { CollectGarbageRequest, CollectGarbageRequest__Output } from './generated/tributary/v1/CollectGarbageRequest.js';

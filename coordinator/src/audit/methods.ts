@@ -21,6 +21,8 @@ export const METHOD_EFFECTS: { readonly [S in ServiceName]: Readonly<Record<stri
   AdminService: {
     CreateFederation: 'change',
     GetFederation: 'read',
+    UpdateFederation: 'change',
+    DeleteFederation: 'change',
     ListFederations: 'read',
     AddSite: 'change',
     ListSites: 'read',
@@ -76,6 +78,8 @@ export interface CallTarget {
 const NAMED: Readonly<Record<string, (r: Record<string, unknown>) => Partial<CallTarget>>> = {
   CreateFederation: (r) => ({ federation: text(record(r['request'])['name']) }),
   GetFederation: (r) => ({ federation: text(r['name']) }),
+  UpdateFederation: (r) => ({ federation: text(r['name']) }),
+  DeleteFederation: (r) => ({ federation: text(r['name']) }),
   AddSite: (r) => ({ site: text(r['name']), federation: list(r['federations']) }),
   RevokeSite: (r) => ({ site: text(r['name']) }),
   RemoveSite: (r) => ({ site: text(r['name']) }),

@@ -111,6 +111,10 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
       break;
     case 'RUN_NOT_FOUND':
       return '`tributary run list` shows the runs.';
+    case 'RUN_ALREADY_RUNNING':
+      return ctx.command.join(' ') === 'federation delete'
+        ? 'Add --force to stop the run and delete the federation, or stop it first with `tributary run stop <run-id>` (the message names it).'
+        : 'Stop the run with `tributary run stop <run-id>` (the message names it), or wait until it ends: `tributary run status <run-id>` follows it.';
     case 'RUN_NOT_RUNNING':
       return '`tributary run status <run-id>` shows how the run ended.';
     case 'NOT_AN_AGGREGATOR':
@@ -171,6 +175,9 @@ const FIELD_FLAGS: readonly (readonly [RegExp, string])[] = [
   [/\b(?:settings\.)?round_deadline_seconds\b/g, '--deadline'],
   [/\b(?:settings\.)?evaluate_every\b/g, '--evaluate-every'],
   [/\b(?:settings\.)?keep_versions\b/g, '--keep-versions'],
+  [/\b(?:settings\.)?wait_after_quorum_seconds\b/g, '--wait-after-quorum'],
+  [/\b(?:settings\.)?strategy_options\b/g, '--strategy-option'],
+  [/\bsettings\.strategy\b/g, '--strategy'],
   [/\bsettings\.rounds\b/g, '--rounds'],
   [/\bttl_seconds\b/g, '--ttl'],
 ];

@@ -3,7 +3,7 @@ import { Reason, TributaryError, refusalOf, type ReasonCode, type Refusal, type 
 import type { Logger } from 'pino';
 import { collectGarbage, type GarbageCollected } from '../models/blob-retention.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
-import type { BlobStore, RoundRecord, RunRecord, StateStore } from '../state/index.js';
+import type { BlobStore, FederationRecord, RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
 import { disarmTimer, foldPolicyOf, settingsOf, timerScheduler, type ActiveRun, type RoundServices, type Scheduler } from './active-run.js';
@@ -124,6 +124,32 @@ export class RoundEngine implements UpdateAdmission {
     const record = await this.services.state.getFederation(federation);
     if (!record) throw TributaryError.notFound(`federation "${federation}" does not exist`);
     return this.queues.run(federation, () => collectGarbage(this.services.state, this.services.blobs, record, (f) => f.settings.keepVersions || SETTINGS_DEFAULTS.keepVersions));
+  }
+
+  /**
+   * Runs `change` in the federation's queue, so no run starts or advances meanwhile, once the
+   * federation has no running run: a running run refuses it (FAILED_PRECONDITION), unless `stop`
+   * says why to stop it first, as StopRun does. `refusal` words the refusal from the running
+   * run's id. Answers what `change` did and the run stopped.
+   */
+  whileNoRun<T>(federation: string, refusal: (runId: string) => string, change: () => Promise<T>, stop?: { reason: string }): Promise<{ result: T; stopped?: RunRecord }> {
+    return this.queues.run(federation, async () => {
+      const running = this.active.ofFederation(federation);
+      let stopped: RunRecord | undefined;
+      if (running) {
+        if (stop === undefined) {
+          throw TributaryError.of(Reason.RUN_ALREADY_RUNNING, refusal(running.run.id));
+        }
+        stopped = await this.runs.stop(running.run.id, stop.reason);
+      }
+      const result = await change();
+      return stopped === undefined ? { result } : { result, stopped };
+    });
+  }
+
+  /** Applies a (deleted) federation's blob retention; only inside `whileNoRun`, which holds its queue. */
+  applyRetention(record: FederationRecord): Promise<GarbageCollected> {
+    return collectGarbage(this.services.state, this.services.blobs, record, (f) => f.settings.keepVersions || SETTINGS_DEFAULTS.keepVersions);
   }
 
   /** The open round of a run, for snapshots. */

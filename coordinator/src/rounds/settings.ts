@@ -54,3 +54,16 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
   if (settings.waitAfterQuorumSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('wait_after_quorum_seconds', 'must be at most one week');
   return settings;
 }
+
+let patchFields: ReadonlyMap<string, keyof FederationSettings__Output> | undefined;
+
+/**
+ * Every settings field by its proto (snake_case) name, as an update mask names it: taken from
+ * what `normaliseSettings` fills, so a new setting is updatable as soon as it is normalised.
+ */
+export function settingsPatchFields(): ReadonlyMap<string, keyof FederationSettings__Output> {
+  patchFields ??= new Map(
+    (Object.keys(normaliseSettings(undefined)) as Array<keyof FederationSettings__Output>).map((field) => [field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), field]),
+  );
+  return patchFields;
+}

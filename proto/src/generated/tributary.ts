@@ -16,6 +16,8 @@ import type { CreateFederationRequest as _tributary_v1_CreateFederationRequest, 
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from './tributary/v1/CreateInvitationRequest.js';
 import type { DashboardLogin as _tributary_v1_DashboardLogin, DashboardLogin__Output as _tributary_v1_DashboardLogin__Output } from './tributary/v1/DashboardLogin.js';
 import type { DatasetDescriptor as _tributary_v1_DatasetDescriptor, DatasetDescriptor__Output as _tributary_v1_DatasetDescriptor__Output } from './tributary/v1/DatasetDescriptor.js';
+import type { DeleteFederationRequest as _tributary_v1_DeleteFederationRequest, DeleteFederationRequest__Output as _tributary_v1_DeleteFederationRequest__Output } from './tributary/v1/DeleteFederationRequest.js';
+import type { DeleteFederationResponse as _tributary_v1_DeleteFederationResponse, DeleteFederationResponse__Output as _tributary_v1_DeleteFederationResponse__Output } from './tributary/v1/DeleteFederationResponse.js';
 import type { DisablePrincipalRequest as _tributary_v1_DisablePrincipalRequest, DisablePrincipalRequest__Output as _tributary_v1_DisablePrincipalRequest__Output } from './tributary/v1/DisablePrincipalRequest.js';
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from './tributary/v1/DownloadModelRequest.js';
 import type { EnrollRequest as _tributary_v1_EnrollRequest, EnrollRequest__Output as _tributary_v1_EnrollRequest__Output } from './tributary/v1/EnrollRequest.js';
@@ -84,6 +86,7 @@ import type { StopRunRequest as _tributary_v1_StopRunRequest, StopRunRequest__Ou
 import type { Task as _tributary_v1_Task, Task__Output as _tributary_v1_Task__Output } from './tributary/v1/Task.js';
 import type { TensorSpec as _tributary_v1_TensorSpec, TensorSpec__Output as _tributary_v1_TensorSpec__Output } from './tributary/v1/TensorSpec.js';
 import type { TrackedRun as _tributary_v1_TrackedRun, TrackedRun__Output as _tributary_v1_TrackedRun__Output } from './tributary/v1/TrackedRun.js';
+import type { UpdateFederationRequest as _tributary_v1_UpdateFederationRequest, UpdateFederationRequest__Output as _tributary_v1_UpdateFederationRequest__Output } from './tributary/v1/UpdateFederationRequest.js';
 import type { UpdateManifest as _tributary_v1_UpdateManifest, UpdateManifest__Output as _tributary_v1_UpdateManifest__Output } from './tributary/v1/UpdateManifest.js';
 import type { UpdateStatus as _tributary_v1_UpdateStatus, UpdateStatus__Output as _tributary_v1_UpdateStatus__Output } from './tributary/v1/UpdateStatus.js';
 import type { UpdateSummary as _tributary_v1_UpdateSummary, UpdateSummary__Output as _tributary_v1_UpdateSummary__Output } from './tributary/v1/UpdateSummary.js';
@@ -116,6 +119,8 @@ export interface ProtoGrpcType {
       CreateInvitationRequest: MessageTypeDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_CreateInvitationRequest__Output>
       DashboardLogin: MessageTypeDefinition<_tributary_v1_DashboardLogin, _tributary_v1_DashboardLogin__Output>
       DatasetDescriptor: MessageTypeDefinition<_tributary_v1_DatasetDescriptor, _tributary_v1_DatasetDescriptor__Output>
+      DeleteFederationRequest: MessageTypeDefinition<_tributary_v1_DeleteFederationRequest, _tributary_v1_DeleteFederationRequest__Output>
+      DeleteFederationResponse: MessageTypeDefinition<_tributary_v1_DeleteFederationResponse, _tributary_v1_DeleteFederationResponse__Output>
       DisablePrincipalRequest: MessageTypeDefinition<_tributary_v1_DisablePrincipalRequest, _tributary_v1_DisablePrincipalRequest__Output>
       DownloadModelRequest: MessageTypeDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_DownloadModelRequest__Output>
       EnrollRequest: MessageTypeDefinition<_tributary_v1_EnrollRequest, _tributary_v1_EnrollRequest__Output>
@@ -190,6 +195,7 @@ export interface ProtoGrpcType {
       Task: MessageTypeDefinition<_tributary_v1_Task, _tributary_v1_Task__Output>
       TensorSpec: MessageTypeDefinition<_tributary_v1_TensorSpec, _tributary_v1_TensorSpec__Output>
       TrackedRun: MessageTypeDefinition<_tributary_v1_TrackedRun, _tributary_v1_TrackedRun__Output>
+      UpdateFederationRequest: MessageTypeDefinition<_tributary_v1_UpdateFederationRequest, _tributary_v1_UpdateFederationRequest__Output>
       UpdateManifest: MessageTypeDefinition<_tributary_v1_UpdateManifest, _tributary_v1_UpdateManifest__Output>
       UpdateState: EnumTypeDefinition
       UpdateStatus: MessageTypeDefinition<_tributary_v1_UpdateStatus, _tributary_v1_UpdateStatus__Output>

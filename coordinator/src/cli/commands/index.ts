@@ -8,6 +8,8 @@ import aggregator from './aggregator.js';
 import federationCreate from './federation/create.js';
 import federationList from './federation/list.js';
 import federationShow from './federation/show.js';
+import federationUpdate from './federation/update.js';
+import federationDelete from './federation/delete.js';
 import grant from './grant.js';
 import grants from './grants.js';
 import keygen from './keygen.js';
@@ -61,6 +63,8 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   federationCreate,
   federationList,
   federationShow,
+  federationUpdate,
+  federationDelete,
   runStart,
   runStop,
   runStatus,

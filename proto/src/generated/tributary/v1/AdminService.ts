@@ -13,6 +13,8 @@ import type { CreateDashboardSessionRequest as _tributary_v1_CreateDashboardSess
 import type { CreateFederationPart as _tributary_v1_CreateFederationPart, CreateFederationPart__Output as _tributary_v1_CreateFederationPart__Output } from '../../tributary/v1/CreateFederationPart.js';
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from '../../tributary/v1/CreateInvitationRequest.js';
 import type { DashboardLogin as _tributary_v1_DashboardLogin, DashboardLogin__Output as _tributary_v1_DashboardLogin__Output } from '../../tributary/v1/DashboardLogin.js';
+import type { DeleteFederationRequest as _tributary_v1_DeleteFederationRequest, DeleteFederationRequest__Output as _tributary_v1_DeleteFederationRequest__Output } from '../../tributary/v1/DeleteFederationRequest.js';
+import type { DeleteFederationResponse as _tributary_v1_DeleteFederationResponse, DeleteFederationResponse__Output as _tributary_v1_DeleteFederationResponse__Output } from '../../tributary/v1/DeleteFederationResponse.js';
 import type { DisablePrincipalRequest as _tributary_v1_DisablePrincipalRequest, DisablePrincipalRequest__Output as _tributary_v1_DisablePrincipalRequest__Output } from '../../tributary/v1/DisablePrincipalRequest.js';
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from '../../tributary/v1/DownloadModelRequest.js';
 import type { Federation as _tributary_v1_Federation, Federation__Output as _tributary_v1_Federation__Output } from '../../tributary/v1/Federation.js';
@@ -61,6 +63,7 @@ import type { SearchRunsResponse as _tributary_v1_SearchRunsResponse, SearchRuns
 import type { Site as _tributary_v1_Site, Site__Output as _tributary_v1_Site__Output } from '../../tributary/v1/Site.js';
 import type { StartRunRequest as _tributary_v1_StartRunRequest, StartRunRequest__Output as _tributary_v1_StartRunRequest__Output } from '../../tributary/v1/StartRunRequest.js';
 import type { StopRunRequest as _tributary_v1_StopRunRequest, StopRunRequest__Output as _tributary_v1_StopRunRequest__Output } from '../../tributary/v1/StopRunRequest.js';
+import type { UpdateFederationRequest as _tributary_v1_UpdateFederationRequest, UpdateFederationRequest__Output as _tributary_v1_UpdateFederationRequest__Output } from '../../tributary/v1/UpdateFederationRequest.js';
 import type { VerifyAuditLogRequest as _tributary_v1_VerifyAuditLogRequest, VerifyAuditLogRequest__Output as _tributary_v1_VerifyAuditLogRequest__Output } from '../../tributary/v1/VerifyAuditLogRequest.js';
 import type { WatchMetricsRequest as _tributary_v1_WatchMetricsRequest, WatchMetricsRequest__Output as _tributary_v1_WatchMetricsRequest__Output } from '../../tributary/v1/WatchMetricsRequest.js';
 import type { WatchRunRequest as _tributary_v1_WatchRunRequest, WatchRunRequest__Output as _tributary_v1_WatchRunRequest__Output } from '../../tributary/v1/WatchRunRequest.js';
@@ -119,6 +122,15 @@ export interface AdminServiceClient extends grpc.Client {
   createInvitation(argument: _tributary_v1_CreateInvitationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
   createInvitation(argument: _tributary_v1_CreateInvitationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
   createInvitation(argument: _tributary_v1_CreateInvitationRequest, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  
+  DeleteFederation(argument: _tributary_v1_DeleteFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederation(argument: _tributary_v1_DeleteFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederation(argument: _tributary_v1_DeleteFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederation(argument: _tributary_v1_DeleteFederationRequest, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederation(argument: _tributary_v1_DeleteFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederation(argument: _tributary_v1_DeleteFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederation(argument: _tributary_v1_DeleteFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederation(argument: _tributary_v1_DeleteFederationRequest, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
   
   DisablePrincipal(argument: _tributary_v1_DisablePrincipalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Principal__Output>): grpc.ClientUnaryCall;
   DisablePrincipal(argument: _tributary_v1_DisablePrincipalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Principal__Output>): grpc.ClientUnaryCall;
@@ -355,6 +367,15 @@ export interface AdminServiceClient extends grpc.Client {
   stopRun(argument: _tributary_v1_StopRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   stopRun(argument: _tributary_v1_StopRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   
+  UpdateFederation(argument: _tributary_v1_UpdateFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  UpdateFederation(argument: _tributary_v1_UpdateFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  UpdateFederation(argument: _tributary_v1_UpdateFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  UpdateFederation(argument: _tributary_v1_UpdateFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  updateFederation(argument: _tributary_v1_UpdateFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  updateFederation(argument: _tributary_v1_UpdateFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  updateFederation(argument: _tributary_v1_UpdateFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  updateFederation(argument: _tributary_v1_UpdateFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  
   VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
   VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
   VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
@@ -388,6 +409,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   CreateFederation: grpc.handleClientStreamingCall<_tributary_v1_CreateFederationPart__Output, _tributary_v1_Federation>;
   
   CreateInvitation: grpc.handleUnaryCall<_tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation>;
+  
+  DeleteFederation: grpc.handleUnaryCall<_tributary_v1_DeleteFederationRequest__Output, _tributary_v1_DeleteFederationResponse>;
   
   DisablePrincipal: grpc.handleUnaryCall<_tributary_v1_DisablePrincipalRequest__Output, _tributary_v1_Principal>;
   
@@ -443,6 +466,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   StopRun: grpc.handleUnaryCall<_tributary_v1_StopRunRequest__Output, _tributary_v1_Run>;
   
+  UpdateFederation: grpc.handleUnaryCall<_tributary_v1_UpdateFederationRequest__Output, _tributary_v1_Federation>;
+  
   VerifyAuditLog: grpc.handleUnaryCall<_tributary_v1_VerifyAuditLogRequest__Output, _tributary_v1_AuditVerification>;
   
   WatchMetrics: grpc.handleServerStreamingCall<_tributary_v1_WatchMetricsRequest__Output, _tributary_v1_MetricEvent>;
@@ -458,6 +483,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   CreateDashboardSession: MethodDefinition<_tributary_v1_CreateDashboardSessionRequest, _tributary_v1_DashboardLogin, _tributary_v1_CreateDashboardSessionRequest__Output, _tributary_v1_DashboardLogin__Output>
   CreateFederation: MethodDefinition<_tributary_v1_CreateFederationPart, _tributary_v1_Federation, _tributary_v1_CreateFederationPart__Output, _tributary_v1_Federation__Output>
   CreateInvitation: MethodDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_Invitation, _tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation__Output>
+  DeleteFederation: MethodDefinition<_tributary_v1_DeleteFederationRequest, _tributary_v1_DeleteFederationResponse, _tributary_v1_DeleteFederationRequest__Output, _tributary_v1_DeleteFederationResponse__Output>
   DisablePrincipal: MethodDefinition<_tributary_v1_DisablePrincipalRequest, _tributary_v1_Principal, _tributary_v1_DisablePrincipalRequest__Output, _tributary_v1_Principal__Output>
   DownloadModel: MethodDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_ModelChunk, _tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk__Output>
   GetFederation: MethodDefinition<_tributary_v1_GetFederationRequest, _tributary_v1_Federation, _tributary_v1_GetFederationRequest__Output, _tributary_v1_Federation__Output>
@@ -485,6 +511,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   SearchRuns: MethodDefinition<_tributary_v1_SearchRunsRequest, _tributary_v1_SearchRunsResponse, _tributary_v1_SearchRunsRequest__Output, _tributary_v1_SearchRunsResponse__Output>
   StartRun: MethodDefinition<_tributary_v1_StartRunRequest, _tributary_v1_Run, _tributary_v1_StartRunRequest__Output, _tributary_v1_Run__Output>
   StopRun: MethodDefinition<_tributary_v1_StopRunRequest, _tributary_v1_Run, _tributary_v1_StopRunRequest__Output, _tributary_v1_Run__Output>
+  UpdateFederation: MethodDefinition<_tributary_v1_UpdateFederationRequest, _tributary_v1_Federation, _tributary_v1_UpdateFederationRequest__Output, _tributary_v1_Federation__Output>
   VerifyAuditLog: MethodDefinition<_tributary_v1_VerifyAuditLogRequest, _tributary_v1_AuditVerification, _tributary_v1_VerifyAuditLogRequest__Output, _tributary_v1_AuditVerification__Output>
   WatchMetrics: MethodDefinition<_tributary_v1_WatchMetricsRequest, _tributary_v1_MetricEvent, _tributary_v1_WatchMetricsRequest__Output, _tributary_v1_MetricEvent__Output>
   WatchRun: MethodDefinition<_tributary_v1_WatchRunRequest, _tributary_v1_RunEvent, _tributary_v1_WatchRunRequest__Output, _tributary_v1_RunEvent__Output>
