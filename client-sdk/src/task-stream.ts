@@ -1,3 +1,4 @@
+import { TaskHeartbeat } from './heartbeat.js';
 import { assertName, Backoff, decodeSafetensors, checkSpec, downloadModel, tensorSpecsOf, TributaryError, Reason } from '@tributary/proto';
 import type { Task__Output, TensorMap, WatchTasksRequest } from '@tributary/proto';
 import { describeError, logDownloadRetry } from './logging.js';
@@ -136,7 +137,9 @@ async function prepareTask(
     );
     ledger.add(key);
     const metrics = deps.metrics.forTask(where);
-    return new ActiveSiteTask({ task: raw, model, signal: link, metrics });
+    // Heartbeats from the moment the task is handed out: training may take longer than the idle timeout.
+    const heartbeat = raw.kind === 'train' ? TaskHeartbeat.start(session, where, raw.heartbeatIntervalSeconds) : undefined;
+    return new ActiveSiteTask({ task: raw, model, signal: link, metrics, ...(heartbeat === undefined ? {} : { heartbeat }) });
   } catch (err) {
     link.dispose();
     if (opts.signal.aborted) return undefined;

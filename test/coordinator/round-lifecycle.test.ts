@@ -346,6 +346,47 @@ describe('RoundEngine', () => {
     expect((await h.state.getRound(run.id, 1))?.closedAtMs).toBe((await h.state.getRound(run.id, 1))!.openedAtMs + 10_000);
   });
 
+  it('fails the run and its open round with RUN_TIMEOUT once run_timeout_seconds have passed', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 3, runTimeoutSeconds: 30 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 1, 1, 1], 1);
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(30_000);
+    await ended;
+    const stored = await h.state.getRun(run.id);
+    expect(stored?.status).toBe('RUN_STATUS_FAILED');
+    expect(stored?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+    expect((await h.state.getRound(run.id, 1))?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+  });
+
+  it('counts the run timeout from the run\'s start across a restart', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 3, runTimeoutSeconds: 30 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.stop();
+    h.clock.tick(20_000);
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+    h.clock.advance(9_000);
+    expect((await h.state.getRun(run.id))?.status).toBe('RUN_STATUS_RUNNING');
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(1_000);
+    await ended;
+    expect((await h.state.getRun(run.id))?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+  });
+
+  it('fails a selected site silent past site_idle_timeout_seconds with SITE_UNRESPONSIVE, and the round once quorum is out of reach', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1, heartbeatIntervalSeconds: 5, siteIdleTimeoutSeconds: 10 });
+    const run = await h.engine.startRun('churn');
+    h.clock.advance(6_000);
+    await h.engine.sites.heartbeat('alpha', { federation: 'churn', runId: run.id, round: 1 }, { phase: 'train', uploadBytes: 0 });
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(4_000);
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.siteFailures.map((f) => [f.site, f.reason])).toEqual([['beta', 'SITE_UNRESPONSIVE']]);
+    expect(round?.failureReason).toMatch(/^QUORUM_NOT_MET: quorum unreachable/);
+  });
+
   it('fails the round with QUORUM_NOT_MET at the deadline, and the run with it', async () => {
     await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 2 });
     const run = await h.engine.startRun('churn');

@@ -33,6 +33,11 @@ export default defineCommand({
       .option('--deadline <duration>', 'round deadline, e.g. 300, 30s, 5m (default 5m)')
       .option('--wait-after-quorum <duration>', 'once min-sites updates are in, close the round this much later (or at the deadline) without waiting for the rest (default off)')
       .option('--on-round-failure <policy>', 'fail (end the run) or continue with the next round (default fail)')
+      .option('--on-site-error <policy>', 'ignore (go on while quorum is reachable) or fail (the round) when a selected site fails (default ignore)')
+      .option('--site-idle-timeout <duration>', 'fail a selected site silent this long (no heartbeat, no update) with SITE_UNRESPONSIVE (default off)')
+      .option('--heartbeat-interval <duration>', 'time between heartbeats of a site while it trains and uploads (default 10s)')
+      .option('--upload-grace <duration>', 'keep a round open this much past its deadline for uploads still moving (default off)')
+      .option('--run-timeout <duration>', 'fail a run still running this long after it started with RUN_TIMEOUT (default off)')
       .option('--norm-bound <n>', "largest L2 norm of an update's difference from the global model (default off)")
       .option('--norm-bound-mode <mode>', 'refuse (default) or clip updates beyond --norm-bound')
       .option('--evaluate-every <n>', 'federated evaluation of the new model every n rounds (default off)')
@@ -53,6 +58,8 @@ export default defineCommand({
     if (graceMs !== undefined && (graceMs < 1000 || graceMs / 1000 > UINT32_MAX)) {
       throw invalidValue('--wait-after-quorum', optString(raw, 'waitAfterQuorum'), 'must be at least one second');
     }
+    const onSiteError = optString(raw, 'onSiteError');
+    if (onSiteError !== undefined && onSiteError !== 'ignore' && onSiteError !== 'fail') throw invalidValue('--on-site-error', onSiteError, 'expected ignore or fail');
     const policyText = optString(raw, 'onRoundFailure');
     let onRoundFailure: FederationSettings['onRoundFailure'];
     if (policyText !== undefined) {
@@ -84,6 +91,11 @@ export default defineCommand({
         roundDeadlineSeconds: deadlineMs === undefined ? undefined : Math.ceil(deadlineMs / 1000),
         waitAfterQuorumSeconds: graceMs === undefined ? undefined : Math.ceil(graceMs / 1000),
         onRoundFailure,
+        onSiteError,
+        siteIdleTimeoutSeconds: optSeconds(raw, 'siteIdleTimeout', '--site-idle-timeout'),
+        heartbeatIntervalSeconds: optSeconds(raw, 'heartbeatInterval', '--heartbeat-interval'),
+        uploadGraceSeconds: optSeconds(raw, 'uploadGrace', '--upload-grace'),
+        runTimeoutSeconds: optSeconds(raw, 'runTimeout', '--run-timeout'),
         normBound,
         normBoundMode: normModeText,
         evaluateEvery: optInteger(raw, 'evaluateEvery', '--evaluate-every', 1, UINT32_MAX),
@@ -116,6 +128,13 @@ export default defineCommand({
     return `Created federation "${f.name}" (${settingsSummary(f.settings)}; model of ${plural(tensors, 'tensor')}, version ${f.latestVersion}).`;
   },
 });
+
+/** A duration flag as whole seconds (rounded up), at least one second; the coordinator checks the upper bounds. */
+function optSeconds(raw: Parameters<typeof optString>[0], key: string, flag: string): number | undefined {
+  const ms = optDurationMs(raw, key, flag);
+  if (ms !== undefined && (ms < 1000 || ms / 1000 > UINT32_MAX)) throw invalidValue(flag, optString(raw, key), 'must be at least one second');
+  return ms === undefined ? undefined : Math.ceil(ms / 1000);
+}
 
 function collectOption(value: string, previous: string[] = []): string[] {
   // key=value pairs may contain commas, so they are not split like other repeatable options.

@@ -18,6 +18,7 @@ export interface Task {
   'runStatus'?: (_tributary_v1_RunStatus);
   'runMessage'?: (string);
   'natsUrls'?: (string)[];
+  'heartbeatIntervalSeconds'?: (number);
 }
 
 export interface Task__Output {
@@ -34,4 +35,5 @@ export interface Task__Output {
   'runStatus': (_tributary_v1_RunStatus__Output);
   'runMessage': (string);
   'natsUrls': (string)[];
+  'heartbeatIntervalSeconds': (number);
 }

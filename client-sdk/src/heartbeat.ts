@@ -1,0 +1,90 @@
+import type { HeartbeatRequest, HeartbeatResponse__Output, ReportTaskFailureRequest, ReportTaskFailureResponse__Output, SiteFailure__Output } from '@tributary/proto';
+import { TributaryError } from '@tributary/proto';
+import { describeError } from './logging.js';
+import type { SiteSession } from './session.js';
+
+/** Longest message a failure report carries; the coordinator takes no more. */
+export const MAX_FAILURE_MESSAGE_CHARS = 512;
+/** How long one report or heartbeat call may take. */
+const CALL_TIMEOUT_MS = 10_000;
+
+/** The round a heartbeat or report is about. */
+export interface TaskRef {
+  readonly federation: string;
+  readonly runId: string;
+  readonly round: number;
+}
+
+/**
+ * Heartbeats for one task while it is trained and its update uploaded: one at once, then one
+ * every interval, saying the phase and the upload bytes acked so far. Stops when told to, or
+ * when the coordinator answers that the round no longer needs the site. Failures are logged,
+ * never thrown: a missed heartbeat costs nothing unless the site stays silent.
+ */
+export class TaskHeartbeat {
+  readonly #session: SiteSession;
+  readonly #task: TaskRef;
+  readonly #timer: NodeJS.Timeout;
+  #phase: 'train' | 'upload' = 'train';
+  #uploadBytes = 0;
+  #inFlight = false;
+  #stopped = false;
+
+  private constructor(session: SiteSession, task: TaskRef, intervalMs: number) {
+    this.#session = session;
+    this.#task = task;
+    this.#timer = setInterval(() => this.#beat(), intervalMs);
+    this.#timer.unref();
+    this.#beat();
+  }
+
+  /** Starts heartbeats for a task whose round asks for them (interval above 0), unless the site turned them off. */
+  static start(session: SiteSession, task: TaskRef, intervalSeconds: number): TaskHeartbeat | undefined {
+    if (!session.options.heartbeats || !(intervalSeconds > 0)) return undefined;
+    return new TaskHeartbeat(session, task, intervalSeconds * 1000);
+  }
+
+  /** The update is being uploaded: `bytes` acked so far. */
+  uploading(bytes: number): void {
+    this.#phase = 'upload';
+    this.#uploadBytes = bytes;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+  }
+
+  #beat(): void {
+    if (this.#stopped || this.#inFlight) return;
+    this.#inFlight = true;
+    const { rpc, logger } = this.#session;
+    const request: HeartbeatRequest = { ...this.#task, phase: this.#phase, uploadBytes: this.#uploadBytes };
+    rpc
+      .unary<HeartbeatRequest, HeartbeatResponse__Output>('Heartbeat', request, { timeoutMs: CALL_TIMEOUT_MS })
+      .then(
+        (answer) => {
+          if (!answer.continue) {
+            logger.debug({ ...this.#task }, 'the round no longer needs this site; heartbeats stop');
+            this.stop();
+          }
+        },
+        (err: unknown) => logger.debug({ ...this.#task, err: describeError(err) }, 'heartbeat not delivered'),
+      )
+      .finally(() => {
+        this.#inFlight = false;
+      });
+  }
+}
+
+/**
+ * Tells the coordinator that the site's training for a round failed, with `error`'s message
+ * (cut to 512 characters): the round records it as SITE_ERROR. Resolves with the record.
+ */
+export async function reportTaskFailure(session: SiteSession, task: TaskRef, error: unknown): Promise<SiteFailure__Output> {
+  const message = describeError(error).slice(0, MAX_FAILURE_MESSAGE_CHARS);
+  const request: ReportTaskFailureRequest = { federation: task.federation, runId: task.runId, round: task.round, message, taskKind: 'train' };
+  const answer = await session.rpc.unary<ReportTaskFailureRequest, ReportTaskFailureResponse__Output>('ReportTaskFailure', request, { timeoutMs: CALL_TIMEOUT_MS });
+  if (!answer.failure) throw TributaryError.internal('the coordinator answered a failure report without its record');
+  return answer.failure;
+}
