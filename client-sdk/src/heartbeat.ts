@@ -1,10 +1,8 @@
 import type { HeartbeatRequest, HeartbeatResponse__Output, ReportTaskFailureRequest, ReportTaskFailureResponse__Output, SiteFailure__Output } from '@tributary/proto';
-import { TributaryError } from '@tributary/proto';
+import { MAX_SITE_FAILURE_MESSAGE_CHARS, TributaryError } from '@tributary/proto';
 import { describeError } from './logging.js';
 import type { SiteSession } from './session.js';
 
-/** Longest message a failure report carries; the coordinator takes no more. */
-export const MAX_FAILURE_MESSAGE_CHARS = 512;
 /** How long one report or heartbeat call may take. */
 const CALL_TIMEOUT_MS = 10_000;
 
@@ -46,8 +44,11 @@ export class TaskHeartbeat {
 
   /** The update is being uploaded: `bytes` acked so far. */
   uploading(bytes: number): void {
+    const starting = this.#phase !== 'upload';
     this.#phase = 'upload';
     this.#uploadBytes = bytes;
+    // The coordinator hears at once that the upload began: a deadline may be near.
+    if (starting) this.#beat();
   }
 
   stop(): void {
@@ -78,12 +79,14 @@ export class TaskHeartbeat {
 }
 
 /**
- * Tells the coordinator that the site's training for a round failed, with `error`'s message
- * (cut to 512 characters): the round records it as SITE_ERROR. Resolves with the record.
+ * Tells the coordinator that the site's training (or evaluation) for a round failed, with
+ * `error`'s message (cut to 512 characters): a training failure is recorded on the round as
+ * SITE_ERROR. Resolves with the record.
  */
-export async function reportTaskFailure(session: SiteSession, task: TaskRef, error: unknown): Promise<SiteFailure__Output> {
-  const message = describeError(error).slice(0, MAX_FAILURE_MESSAGE_CHARS);
-  const request: ReportTaskFailureRequest = { federation: task.federation, runId: task.runId, round: task.round, message, taskKind: 'train' };
+export async function reportTaskFailure(session: SiteSession, task: TaskRef & { readonly kind?: string }, error: unknown): Promise<SiteFailure__Output> {
+  const message = describeError(error).slice(0, MAX_SITE_FAILURE_MESSAGE_CHARS);
+  const taskKind = task.kind === 'evaluate' ? 'evaluate' : 'train';
+  const request: ReportTaskFailureRequest = { federation: task.federation, runId: task.runId, round: task.round, message, taskKind };
   const answer = await session.rpc.unary<ReportTaskFailureRequest, ReportTaskFailureResponse__Output>('ReportTaskFailure', request, { timeoutMs: CALL_TIMEOUT_MS });
   if (!answer.failure) throw TributaryError.internal('the coordinator answered a failure report without its record');
   return answer.failure;

@@ -118,8 +118,8 @@ async function handleTask(
   if (outcome.status === 'failed') {
     counts.failed++;
     logger.warn({ ...where, kind: task.kind, err: describeError(outcome.error) }, `${task.kind} failed; waiting for the next task`);
-    // The round hears of it at once rather than waiting for its deadline (evaluations just miss theirs).
-    if (!evaluating && client.reportFailure !== undefined) {
+    // The round hears of it at once rather than waiting for the site until its deadline.
+    if (client.reportFailure !== undefined) {
       if (task instanceof ActiveSiteTask) task.stopHeartbeats();
       await client.reportFailure(task, outcome.error).catch((err: unknown) => logger.warn({ ...where, err: describeError(err) }, 'failure report not delivered'));
     }

@@ -197,10 +197,11 @@ export class SiteClient {
   /**
    * Tells the coordinator that training for `task` failed, with `error`'s message (at most 512
    * characters): the round records the site's failure as SITE_ERROR, and the federation's
-   * `on_site_error` decides what becomes of the round. `participate` does this by itself when
-   * `train` throws. Resolves with the round's record of the failure; a repeat answers the same.
+   * `on_site_error` decides what becomes of the round. For an evaluate task, the evaluation stops
+   * waiting for this site. `participate` does this by itself when `train` or `evaluate` throws.
+   * Resolves with the record of the failure; a repeat answers the same.
    */
-  async reportFailure(task: Pick<SiteTask, 'federation' | 'runId' | 'round'>, error: unknown, opts: { signal?: AbortSignal } = {}): Promise<SiteFailure__Output> {
+  async reportFailure(task: Pick<SiteTask, 'federation' | 'runId' | 'round'> & { readonly kind?: string }, error: unknown, opts: { signal?: AbortSignal } = {}): Promise<SiteFailure__Output> {
     if (task instanceof ActiveSiteTask) task.stopHeartbeats();
     return this.#whileOpen(opts.signal, async (signal) => {
       try {

@@ -487,6 +487,37 @@ describe('RoundEngine', () => {
     expect(h.engine.currentRound(run.id)?.number).toBe(2);
   });
 
+  it('closes an evaluation without waiting for a site whose evaluation failed', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2, evaluateEvery: 1 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 2, 3, 4], 1);
+    await train(run, 'beta', [3, 6, 9, 12], 3);
+    expect(await evaluate(run, 'alpha', { accuracy: 0.5 }, 1)).toBeUndefined();
+    await h.engine.sites.reportFailure('beta', { federation: 'churn', runId: run.id, round: 1 }, 'evaluation data missing', 'evaluate');
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.evaluation).toBe('EVALUATION_STATE_DONE');
+    expect(round?.metrics).toMatchObject({ eval_accuracy: 0.5, eval_num_sites: 1 });
+    expect(h.engine.currentRound(run.id)?.number).toBe(2);
+  });
+
+  it('refuses a failure report for a round that is not open and changes nothing', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2 });
+    const run = await h.engine.startRun('churn');
+    const err = await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 2 }, 'too late', 'train').catch((e: unknown) => TributaryError.from(e));
+    expect(err).toMatchObject({ reason: 'WRONG_ROUND' });
+    expect((await h.state.getRound(run.id, 1))?.siteFailures).toEqual([]);
+  });
+
+  it('answers a repeated failure report with the first record', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const ref = { federation: 'churn', runId: run.id, round: 1 };
+    const first = await h.engine.sites.reportFailure('alpha', ref, 'first', 'train');
+    h.clock.tick(1_000);
+    expect(await h.engine.sites.reportFailure('alpha', ref, 'second', 'train')).toEqual(first);
+    expect((await h.state.getRound(run.id, 1))?.siteFailures).toEqual([first]);
+  });
+
   it('skips an evaluation nobody answered by its deadline and goes on with the next round', async () => {
     await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2, evaluateEvery: 1 });
     const run = await h.engine.startRun('churn');

@@ -265,14 +265,14 @@ describe('uploads still moving at the deadline', () => {
     await stack?.stop();
   });
 
-  /** A model of 1.5M float32 (6 MB): at 1 MB/s its upload takes about six seconds. */
+  /** A model of 2M float32 (8 MB): at 1 MB/s its upload takes about eight seconds. */
   function largeModel(): TensorMap {
-    return { w: tensor('F32', [1_500_000], new Float32Array(1_500_000)) };
+    return { w: tensor('F32', [2_000_000], new Float32Array(2_000_000)) };
   }
 
-  /** Returns the model once the deadline is two seconds away, so the upload straddles it. */
+  /** Returns the model once the deadline is four seconds away, so the upload straddles it. */
   const lateStarter: Train = async (task) => {
-    const wait = task.deadlineAtMs - 2_000 - Date.now();
+    const wait = task.deadlineAtMs - 4_000 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const w = task.model['w'];
     if (w === undefined) throw new Error('the model has no tensor "w"');
@@ -281,7 +281,7 @@ describe('uploads still moving at the deadline', () => {
   };
 
   it('accepts an update whose upload was still moving at the deadline, within upload_grace_seconds', async () => {
-    const f = await federate(stack, 'slowlink', { rounds: 1, minSites: 1, roundDeadlineSeconds: 8, heartbeatIntervalSeconds: 1, uploadGraceSeconds: 60 }, [lateStarter], largeModel(), { uploadBytesPerSecond: 1_000_000 });
+    const f = await federate(stack, 'slowlink', { rounds: 1, minSites: 1, roundDeadlineSeconds: 10, heartbeatIntervalSeconds: 1, uploadGraceSeconds: 60 }, [lateStarter], largeModel(), { uploadBytesPerSecond: 1_000_000 });
     try {
       expect((await stack.admin.waitForRun(f.runId)).status).toBe('RUN_STATUS_FINISHED');
     } finally {
@@ -292,5 +292,18 @@ describe('uploads still moving at the deadline', () => {
     expect(round.accepted.map((u) => u.site)).toEqual(['slowlink-a']);
     expect(round.accepted[0]?.acceptedAtMs).toBeGreaterThan(round.deadlineAtMs);
     expect(round.extendedUntilMs).toBeGreaterThan(round.deadlineAtMs);
+  }, 90_000);
+
+  it('closes at the deadline without the upload when upload_grace_seconds is off', async () => {
+    const f = await federate(stack, 'nograce', { rounds: 1, minSites: 1, roundDeadlineSeconds: 10, heartbeatIntervalSeconds: 1 }, [lateStarter], largeModel(), { uploadBytesPerSecond: 1_000_000 });
+    try {
+      expect((await stack.admin.waitForRun(f.runId)).status).toBe('RUN_STATUS_FAILED');
+    } finally {
+      await closeAll(f);
+    }
+    const round = await stack.admin.getRound(f.runId, 1);
+    expect(round.accepted).toEqual([]);
+    expect(round.failureReason).toMatch(/^QUORUM_NOT_MET: 0 of 1/);
+    expect(round.extendedUntilMs).toBe(0);
   }, 90_000);
 });

@@ -96,7 +96,7 @@ export class RoundEngine implements UpdateAdmission {
     this.recovery = new Recovery(this.services, this.active, this.runs, this.rounds);
     this.watch = new SiteWatch(this.services, this.rounds);
     this.runTimeout = new RunTimeout(this.services, this.runs, this.rounds);
-    this.sites = new SiteReports(this.services, this.active, this.queues, this.watch);
+    this.sites = new SiteReports(this.services, this.active, this.queues, this.watch, this.evaluation);
   }
 
   /** Resumes the runs that were RUNNING when the coordinator last stopped. */
@@ -173,6 +173,11 @@ export class RoundEngine implements UpdateAdmission {
     // A manifest arriving is a sign of life, whatever its payload's fate.
     if (!evaluating) this.watch.touched(active, manifest.site);
     return { ok: true, context: { ...foldPolicyOf(active), maxPayloadBytes: this.services.maxUpdateBytes, expectsPayload: !evaluating } };
+  }
+
+  progress(manifest: UpdateManifest__Output): void {
+    const active = this.active.get(manifest.runId);
+    if (active && active.run.federation === manifest.federation && manifest.taskKind !== 'evaluate') this.watch.touched(active, manifest.site);
   }
 
   /**

@@ -1,8 +1,9 @@
-import { Reason, TributaryError, type ReasonCode, type SiteFailure__Output } from '@tributary/proto';
+import { MAX_SITE_FAILURE_MESSAGE_CHARS, Reason, TributaryError, quoted, type ReasonCode, type SiteFailure__Output } from '@tributary/proto';
 import type { RoundServices } from './active-run.js';
+import type { EvaluationPhase } from './evaluation-phase.js';
 import type { ActiveRuns } from './run-lifecycle.js';
 import type { SerialQueues } from './serial-queues.js';
-import { MAX_FAILURE_MESSAGE_CHARS, type SiteHeartbeat, type SiteWatch } from './site-watch.js';
+import type { SiteHeartbeat, SiteWatch } from './site-watch.js';
 
 /** Which round of which run a site's report names. */
 export interface RoundRef {
@@ -22,23 +23,31 @@ export class SiteReports {
     private readonly active: ActiveRuns,
     private readonly queues: SerialQueues,
     private readonly watch: SiteWatch,
+    private readonly evaluation: EvaluationPhase,
   ) {}
 
   /** Records that `site`'s task in the round failed (SITE_ERROR); a repeat answers the first record. */
   async reportFailure(site: string, ref: RoundRef, message: string, kind: string): Promise<SiteFailure__Output> {
-    if (kind !== '' && kind !== 'train') {
-      return this.refuse('ReportTaskFailure', Reason.INVALID_ARGUMENT, `only a train task's failure is recorded on its round, not "${kind.slice(0, 32)}"`);
+    if (kind !== '' && kind !== 'train' && kind !== 'evaluate') {
+      return this.refuse('ReportTaskFailure', Reason.INVALID_ARGUMENT, `task_kind must be "train" or "evaluate", not ${quoted(kind)}`);
     }
-    if (message.length > MAX_FAILURE_MESSAGE_CHARS) {
-      return this.refuse('ReportTaskFailure', Reason.INVALID_ARGUMENT, `message holds ${message.length} characters, at most ${MAX_FAILURE_MESSAGE_CHARS} are taken`);
+    if (message.length > MAX_SITE_FAILURE_MESSAGE_CHARS) {
+      return this.refuse('ReportTaskFailure', Reason.INVALID_ARGUMENT, `message holds ${message.length} characters, at most ${MAX_SITE_FAILURE_MESSAGE_CHARS} are taken`);
     }
+    const text = message || 'the site reported no message';
     return this.queues.run(ref.federation, async () => {
       const active = await this.runOf(ref, 'ReportTaskFailure');
+      if (kind === 'evaluate') {
+        // Evaluations live in memory and commit nothing: the failure is counted and announced, not stored.
+        const refused = await this.evaluation.siteFailed(active, site, ref.round, text);
+        if (refused) return this.refuse('ReportTaskFailure', refused.reason, refused.message);
+        return { site, reason: Reason.SITE_ERROR, message: text, atMs: this.s.now() };
+      }
       const earlier = this.watch.failureOf(active, site);
       if (earlier && active.round?.number === ref.round) return earlier;
       const problem = this.watch.problem(active, site, ref.round);
       if (problem) return this.refuse('ReportTaskFailure', problem.reason, problem.message);
-      return this.watch.fail(active, site, Reason.SITE_ERROR, message || 'the site reported no message');
+      return this.watch.fail(active, site, Reason.SITE_ERROR, text);
     });
   }
 

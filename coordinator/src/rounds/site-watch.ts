@@ -1,11 +1,8 @@
-import { Reason, refusalOf, type Refusal, type SiteFailure__Output } from '@tributary/proto';
+import { MAX_SITE_FAILURE_MESSAGE_CHARS, Reason, refusalOf, type Refusal, type SiteFailure__Output } from '@tributary/proto';
 import type { RoundRecord } from '../state/index.js';
 import { emit, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import type { RoundLifecycle } from './round-lifecycle.js';
 import { SETTINGS_DEFAULTS } from './settings.js';
-
-/** Longest message a site may attach to a failure report. */
-export const MAX_FAILURE_MESSAGE_CHARS = 512;
 
 /** The reasons a selected site fails its round for. */
 export type SiteFailureReason = typeof Reason.SITE_ERROR | typeof Reason.SITE_UNRESPONSIVE;
@@ -117,7 +114,7 @@ export class SiteWatch {
     const round = active.round;
     const earlier = this.failureOf(active, site);
     if (earlier || !round) return earlier ?? { site, reason, message, atMs: this.s.now() };
-    const failure: SiteFailure__Output = { site, reason, message: message.slice(0, MAX_FAILURE_MESSAGE_CHARS), atMs: this.s.now() };
+    const failure: SiteFailure__Output = { site, reason, message: message.slice(0, MAX_SITE_FAILURE_MESSAGE_CHARS), atMs: this.s.now() };
     const recorded: RoundRecord = { ...round, siteFailures: [...round.siteFailures, failure] };
     // Memory follows the synced write.
     await this.s.state.write([{ kind: 'round', value: recorded }]);
