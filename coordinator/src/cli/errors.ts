@@ -165,6 +165,11 @@ const FIELD_FLAGS: readonly (readonly [RegExp, string])[] = [
   [/\b(?:settings\.)?round_deadline_seconds\b/g, '--deadline'],
   [/\b(?:settings\.)?evaluate_every\b/g, '--evaluate-every'],
   [/\b(?:settings\.)?keep_versions\b/g, '--keep-versions'],
+  [/\b(?:settings\.)?on_site_error\b/g, '--on-site-error'],
+  [/\b(?:settings\.)?site_idle_timeout_seconds\b/g, '--site-idle-timeout (seconds)'],
+  [/\b(?:settings\.)?heartbeat_interval_seconds\b/g, '--heartbeat-interval (seconds)'],
+  [/\b(?:settings\.)?upload_grace_seconds\b/g, '--upload-grace (seconds)'],
+  [/\b(?:settings\.)?run_timeout_seconds\b/g, '--run-timeout (seconds)'],
   [/\bsettings\.rounds\b/g, '--rounds'],
   [/\bttl_seconds\b/g, '--ttl'],
 ];

@@ -524,6 +524,9 @@ function roundRecords(round: RoundRecord, modelSha256: string): { metrics: Metri
   const byReason = new Map<string, number>();
   for (const r of round.refused) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + refusalCount(r));
   for (const [reason, count] of byReason) metrics.push(m(`refused/${reason}`, count));
+  // Only rounds where a site failed log these, so other rounds' records stay as they were.
+  const failures = round.siteFailures ?? [];
+  if (failures.length > 0) metrics.push(m('sites_failed', failures.length));
   for (const [key, value] of Object.entries(round.metrics)) metrics.push(m(key, value));
   const tags: TrackingRunTag[] = [];
   const prefix = `tributary.round.${round.number}`;
