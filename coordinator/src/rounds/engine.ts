@@ -133,6 +133,8 @@ export class RoundEngine implements UpdateAdmission {
     const round = active.round;
     if (!round || round.state !== 'ROUND_STATE_OPEN' || !round.selectedSites.includes(site)) return undefined;
     if (round.accepted.some((u) => u.site === site)) return undefined;
+    // A site that failed in the round is out of it.
+    if (round.siteFailures?.some((f) => f.site === site)) return undefined;
     return trainingTask(active, round);
   }
 

@@ -19,6 +19,12 @@ export class RunTimeout {
 
   /** Arms the run's timeout once (later calls do nothing). */
   arm(active: ActiveRun): void {
+    for (const [run, cancel] of this.armedFor) {
+      if (run.ended) {
+        cancel();
+        this.armedFor.delete(run);
+      }
+    }
     const seconds = settingsOf(active).runTimeoutSeconds ?? 0;
     if (!seconds || this.armedFor.has(active) || active.ended) return;
     const atMs = active.run.startedAtMs + seconds * 1000;

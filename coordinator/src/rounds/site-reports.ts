@@ -51,16 +51,18 @@ export class SiteReports {
     });
   }
 
-  /** Records a heartbeat; answers whether the site should go on with the round. */
+  /**
+   * Records a heartbeat; answers whether the site should go on with the round. It only touches
+   * memory, so it does not wait behind the federation's queue (a long fold): a heartbeat is
+   * never late because the coordinator was busy.
+   */
   async heartbeat(site: string, ref: RoundRef, beat: SiteHeartbeat): Promise<boolean> {
-    return this.queues.run(ref.federation, async () => {
-      const active = await this.runOf(ref, 'Heartbeat');
-      const problem = this.watch.problem(active, site, ref.round);
-      // A round the site is done with (or that moved on) is answered "stop", not refused.
-      if (problem?.reason === Reason.SITE_NOT_SELECTED) return this.refuse('Heartbeat', problem.reason, problem.message);
-      if (problem) return false;
-      return this.watch.heartbeat(active, site, beat);
-    });
+    const active = await this.runOf(ref, 'Heartbeat');
+    const problem = this.watch.problem(active, site, ref.round);
+    // A round the site is done with (or that moved on) is answered "stop", not refused.
+    if (problem?.reason === Reason.SITE_NOT_SELECTED) return this.refuse('Heartbeat', problem.reason, problem.message);
+    if (problem) return false;
+    return this.watch.heartbeat(active, site, beat);
   }
 
   /** The running run the report names, in its federation. */

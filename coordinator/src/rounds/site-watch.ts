@@ -48,6 +48,13 @@ export class SiteWatch {
 
   /** The round's deadline was (re)armed: watch its sites from now (a new round starts afresh). */
   armed(active: ActiveRun): void {
+    // Ended runs leave nothing behind.
+    for (const [run, w] of this.watched) {
+      if (run.ended) {
+        w.cancelSweep?.();
+        this.watched.delete(run);
+      }
+    }
     const round = active.round;
     if (!round || round.state !== 'ROUND_STATE_OPEN') return;
     let w = this.watched.get(active);
