@@ -200,9 +200,10 @@ describe('heartbeats and silent sites', () => {
 
   /**
    * Two healthy in-process sites and one in a child process that takes its task and then trains
-   * forever (heartbeating); resolves once the child is training.
+   * forever, heartbeating; with `freeze` the child is stopped (SIGSTOP) once it trains. Resolves
+   * with the run's status and its first round once the run has ended.
    */
-  async function withLongTrainer(federation: string, settings: FederationSettings): Promise<{ f: Federated; child: ChildProcess; exited: Promise<void> }> {
+  async function withLongTrainer(federation: string, settings: FederationSettings, opts: { freeze: boolean }): Promise<{ status: string; round: Round__Output }> {
     await stack.admin.createFederation({ name: federation, settings, initialModel: encodeSafetensors(toyModel()) });
     const slowKey = await addSite(stack, `${federation}-slow`, [federation]);
     const keys = [await addSite(stack, `${federation}-a`, [federation]), await addSite(stack, `${federation}-b`, [federation])];
@@ -210,29 +211,30 @@ describe('heartbeats and silent sites', () => {
     await writeKeyFile(keyFile, slowKey);
     const outDir = await mkdtemp(join(work, `${federation}-`));
     const before = (await stack.coordinator.metrics.connectedSites.get()).values[0]?.value ?? 0;
-    const child = spawn(process.execPath, [SITE_PROCESS], {
+    const child: ChildProcess = spawn(process.execPath, [SITE_PROCESS], {
       env: { ...process.env, COORDINATOR: stack.coordinator.address, NATS: stack.nats.url, KEY_FILE: keyFile, FEDERATION: federation, OUT_DIR: outDir, DELTA: '0', NUM_EXAMPLES: '10', MAX_TASKS: '1', STALL: '1' },
       stdio: 'ignore',
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const clients = await Promise.all(keys.map((key) => SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key })));
-    const done = clients.map((client) => client.participate(federation, (task) => healthy(task, client), { maxTasks: 1 }));
-    await sitesWatching(stack, before + 3);
-    const runId = (await stack.admin.startRun(federation)).id;
-    await eventually(() => (existsSync(join(outDir, 'training')) ? true : undefined), 30_000);
-    return { f: { runId, clients, done }, child, exited };
-  }
-
-  it('does not fail a site that trains longer than site_idle_timeout_seconds while it heartbeats', async () => {
-    const { f, child, exited } = await withLongTrainer('patient', { rounds: 1, minSites: 2, roundDeadlineSeconds: 12, heartbeatIntervalSeconds: 1, siteIdleTimeoutSeconds: 3 });
+    const f: Federated = { runId: '', clients, done: clients.map((client) => client.participate(federation, (task) => healthy(task, client), { maxTasks: 1 })) };
     try {
-      expect((await stack.admin.waitForRun(f.runId)).status).toBe('RUN_STATUS_FINISHED');
+      await sitesWatching(stack, before + 3);
+      f.runId = (await stack.admin.startRun(federation)).id;
+      await eventually(() => (existsSync(join(outDir, 'training')) ? true : undefined), 30_000);
+      if (opts.freeze) child.kill('SIGSTOP');
+      const status = (await stack.admin.waitForRun(f.runId)).status;
+      return { status, round: await stack.admin.getRound(f.runId, 1) };
     } finally {
       child.kill('SIGKILL');
       await exited;
       await closeAll(f);
     }
-    const round = await stack.admin.getRound(f.runId, 1);
+  }
+
+  it('does not fail a site that trains longer than site_idle_timeout_seconds while it heartbeats', async () => {
+    const { status, round } = await withLongTrainer('patient', { rounds: 1, minSites: 2, roundDeadlineSeconds: 12, heartbeatIntervalSeconds: 1, siteIdleTimeoutSeconds: 3 }, { freeze: false });
+    expect(status).toBe('RUN_STATUS_FINISHED');
     // The round ran to its deadline (12 s), four idle timeouts, waiting for the slow site.
     expect(round.closedAtMs).toBeGreaterThanOrEqual(round.deadlineAtMs);
     expect(round.siteFailures).toEqual([]);
@@ -240,16 +242,8 @@ describe('heartbeats and silent sites', () => {
   }, 90_000);
 
   it('fails a frozen site with SITE_UNRESPONSIVE and commits without it before the deadline', async () => {
-    const { f, child, exited } = await withLongTrainer('frozen', { rounds: 1, minSites: 2, roundDeadlineSeconds: 600, heartbeatIntervalSeconds: 1, siteIdleTimeoutSeconds: 3 });
-    try {
-      child.kill('SIGSTOP');
-      expect((await stack.admin.waitForRun(f.runId)).status).toBe('RUN_STATUS_FINISHED');
-    } finally {
-      child.kill('SIGKILL');
-      await exited;
-      await closeAll(f);
-    }
-    const round = await stack.admin.getRound(f.runId, 1);
+    const { status, round } = await withLongTrainer('frozen', { rounds: 1, minSites: 2, roundDeadlineSeconds: 600, heartbeatIntervalSeconds: 1, siteIdleTimeoutSeconds: 3 }, { freeze: true });
+    expect(status).toBe('RUN_STATUS_FINISHED');
     expect(round.siteFailures.map((x) => [x.site, x.reason])).toEqual([['frozen-slow', 'SITE_UNRESPONSIVE']]);
     expect(round.state).toBe('ROUND_STATE_COMMITTED');
     expect(round.closedAtMs).toBeLessThan(round.deadlineAtMs);
