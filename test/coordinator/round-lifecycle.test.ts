@@ -508,6 +508,28 @@ describe('RoundEngine', () => {
     expect((await h.state.getRound(run.id, 1))?.siteFailures).toEqual([]);
   });
 
+  it('keeps a site\'s failure across a restart: the round closes once the other sites delivered', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 1 }, 'disk full', 'train');
+    await h.engine.stop();
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+    await train(run, 'beta', [1, 1, 1, 1], 1);
+    await train(run, 'gamma', [3, 3, 3, 3], 1);
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(round?.siteFailures.map((f) => f.site)).toEqual(['alpha']);
+  });
+
+  it('refuses an update from a site that failed in the round, with its failure\'s reason', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 1 }, 'crashed', 'train');
+    expect(await train(run, 'alpha', [1, 1, 1, 1], 1)).toMatchObject({ reason: 'SITE_ERROR' });
+    expect((await h.state.getRound(run.id, 1))?.accepted).toEqual([]);
+  });
+
   it('answers a repeated failure report with the first record', async () => {
     await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 1, rounds: 1 });
     const run = await h.engine.startRun('churn');

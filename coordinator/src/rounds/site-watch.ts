@@ -4,6 +4,16 @@ import { emit, settingsOf, type ActiveRun, type RoundServices } from './active-r
 import type { RoundLifecycle } from './round-lifecycle.js';
 import { SETTINGS_DEFAULTS } from './settings.js';
 
+/**
+ * Whether waiting longer can change an open round's outcome: false once every selected site has
+ * delivered or failed, or once the sites that have not failed can no longer reach `minSites`.
+ */
+export function waitingCanHelp(round: RoundRecord, minSites: number): boolean {
+  const failed = round.siteFailures?.length ?? 0;
+  const stillIn = round.selectedSites.length - failed;
+  return stillIn >= minSites && round.accepted.length < stillIn;
+}
+
 /** The reasons a selected site fails its round for. */
 export type SiteFailureReason = typeof Reason.SITE_ERROR | typeof Reason.SITE_UNRESPONSIVE;
 
