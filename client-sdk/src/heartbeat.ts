@@ -27,19 +27,27 @@ export class TaskHeartbeat {
   #uploadBytes = 0;
   #inFlight = false;
   #stopped = false;
+  readonly #stopWith: ReadonlyArray<AbortSignal | undefined>;
+  readonly #onAbort = (): void => this.stop();
 
-  private constructor(session: SiteSession, task: TaskRef, intervalMs: number) {
+  private constructor(session: SiteSession, task: TaskRef, intervalMs: number, stopWith: ReadonlyArray<AbortSignal | undefined>) {
     this.#session = session;
     this.#task = task;
+    this.#stopWith = stopWith;
     this.#timer = setInterval(() => this.#beat(), intervalMs);
     this.#timer.unref();
-    this.#beat();
+    for (const signal of stopWith) signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (stopWith.some((signal) => signal?.aborted === true)) this.stop();
+    else this.#beat();
   }
 
-  /** Starts heartbeats for a task whose round asks for them (interval above 0), unless the site turned them off. */
-  static start(session: SiteSession, task: TaskRef, intervalSeconds: number): TaskHeartbeat | undefined {
+  /**
+   * Starts heartbeats for a task whose round asks for them (interval above 0), unless the site
+   * turned them off; they stop when any of `stopWith` aborts (the client closing, the caller).
+   */
+  static start(session: SiteSession, task: TaskRef, intervalSeconds: number, stopWith: ReadonlyArray<AbortSignal | undefined> = []): TaskHeartbeat | undefined {
     if (!session.options.heartbeats || !(intervalSeconds > 0)) return undefined;
-    return new TaskHeartbeat(session, task, intervalSeconds * 1000);
+    return new TaskHeartbeat(session, task, intervalSeconds * 1000, stopWith);
   }
 
   /** The update is being uploaded: `bytes` acked so far. */
@@ -52,8 +60,10 @@ export class TaskHeartbeat {
   }
 
   stop(): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
+    for (const signal of this.#stopWith) signal?.removeEventListener('abort', this.#onAbort);
   }
 
   #beat(): void {

@@ -138,7 +138,8 @@ async function prepareTask(
     ledger.add(key);
     const metrics = deps.metrics.forTask(where);
     // Heartbeats from the moment the task is handed out: training may take longer than the idle timeout.
-    const heartbeat = raw.kind === 'train' ? TaskHeartbeat.start(session, where, raw.heartbeatIntervalSeconds) : undefined;
+    // They outlive the task's deadline (an upload may be granted time past it), not the client or the caller's signal.
+    const heartbeat = raw.kind === 'train' ? TaskHeartbeat.start(session, where, raw.heartbeatIntervalSeconds, opts.taskParents) : undefined;
     return new ActiveSiteTask({ task: raw, model, signal: link, metrics, ...(heartbeat === undefined ? {} : { heartbeat }) });
   } catch (err) {
     link.dispose();
