@@ -18,6 +18,7 @@ import type {
   ListRoundsResponse__Output,
   ListRunsResponse__Output,
   ListSitesResponse__Output,
+  ListInvitationsResponse__Output,
   MetricEvent__Output,
   ModelVersion__Output,
   Round__Output,
@@ -104,6 +105,27 @@ export class AdminClient {
   /** Revokes a site's key: its calls and updates are refused from now on. */
   revokeSite(name: string): Promise<Site__Output> {
     return this.call('RevokeSite', { name });
+  }
+
+  /** Takes a site out of every federation and revokes its key; the record stays, marked removed. */
+  removeSite(name: string): Promise<Site__Output> {
+    return this.call('RemoveSite', { name });
+  }
+
+  /** Trusts a revoked or removed site's key again; `addSite` with that key re-adds it to federations. */
+  restoreSite(name: string): Promise<Site__Output> {
+    return this.call('RestoreSite', { name });
+  }
+
+  /** Pending invitations (not used, expired or revoked), newest first, without their tokens. */
+  async listInvitations(federation?: string): Promise<Invitation__Output[]> {
+    const res = await this.call<ListInvitationsResponse__Output>('ListInvitations', { federation: federation ?? '' });
+    return res.invitations;
+  }
+
+  /** Revokes a pending invitation by its id: its token no longer enrolls. */
+  revokeInvitation(id: string): Promise<Invitation__Output> {
+    return this.call('RevokeInvitation', { id });
   }
 
   /**

@@ -11,6 +11,7 @@ import { answerUnknownMethods, implement, reasonForTransportRefusals } from './a
 import { AuditLog, CallAudit } from './audit/index.js';
 import { siteService } from './api/site-service.js';
 import { CallAuthenticator } from './auth/authenticator.js';
+import type { Principal } from './auth/principal.js';
 import { PrincipalRegistry } from './auth/principal-registry.js';
 import { BucketedNonceStore } from './auth/nonce-store.js';
 import { CallRateLimits } from './auth/rate-limits.js';
@@ -22,6 +23,7 @@ import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateI
 import { PayloadSweeper } from './ingest/payload-sweeper.js';
 import { NatsAuthority } from './nats-auth/authority.js';
 import { SiteNatsCredentials } from './sites/nats-credentials.js';
+import { SitePresence } from './sites/presence.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
@@ -62,6 +64,7 @@ export class Coordinator {
       verdictKey: SigningKey;
       authority: NatsAuthority | undefined;
       audit: AuditLog;
+      presence: SitePresence;
     },
   ) {}
 
@@ -106,6 +109,9 @@ export class Coordinator {
         aggregatorMemoryBytes: opts.rounds.aggregatorMemoryBytes,
         scratchDir: join(opts.dataDir, 'scratch'),
       });
+      // Sites' last seen, stored at most once per site per interval and at close.
+      const presence = await SitePresence.open({ table: state.siteLastSeenTable(), logger });
+      cleanup.unshift(() => presence.close());
       const catalog = new Catalog({ state, blobs, strategies, logger, stagingDir: join(opts.dataDir, 'staging'), maxModelBytes: opts.rounds.maxUpdateBytes });
 
       const servers = opts.nats.servers.join(',');
@@ -168,6 +174,7 @@ export class Coordinator {
         consumerName: METRIC_CONSUMER,
         ensureStreams: dataPlane,
         ...opts.metricIngest,
+        presence,
       });
       await metricIngest.start();
       cleanup.unshift(() => metricIngest.stop());
@@ -193,6 +200,7 @@ export class Coordinator {
         stopTimeoutMs: opts.ingest.stopTimeoutMs,
         heldDeliveriesPath: join(opts.dataDir, 'ingest-held.json'),
         audit,
+        presence,
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
@@ -235,16 +243,19 @@ export class Coordinator {
           ? undefined
           : new SiteNatsCredentials({ authority, state, ttlMs: authoritySettings.siteCredentialTtlMs, metrics, logger });
       const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
-      const site = siteService({ state, blobs, catalog, engine, tasks, events, metrics, coordinatorKey: verdictKey, natsAdvertise: opts.nats.advertise, ...withNatsCredentials });
+      const site = siteService({ state, blobs, catalog, engine, tasks, events, metrics, coordinatorKey: verdictKey, natsAdvertise: opts.nats.advertise, presence, ...withNatsCredentials });
       const host = opts.grpc.listen.slice(0, opts.grpc.listen.lastIndexOf(':'));
       const dashboardTls = opts.grpc.tls === undefined ? undefined : { cert: await readFile(opts.grpc.tls.certFile), key: await readFile(opts.grpc.tls.keyFile) };
       const dashboard =
         opts.httpPort === undefined
           ? undefined
-          : await Dashboard.start({ host: host.replace(/^\[|\]$/g, ''), port: opts.httpPort, tls: dashboardTls, state, sessionTable: state.dashboardSessionTable(), principals, engine, tracker, events, metricEvents, logger, metrics });
+          : await Dashboard.start({ host: host.replace(/^\[|\]$/g, ''), port: opts.httpPort, tls: dashboardTls, state, presence, sessionTable: state.dashboardSessionTable(), principals, engine, tracker, events, metricEvents, logger, metrics });
       if (dashboard !== undefined) cleanup.unshift(() => dashboard.close());
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, principals, audit: { audit, coordinatorKey: verdictKey.publicKey }, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
-      server.addService(serviceDefinition('SiteService'), implement('SiteService', site, deps));
+      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, principals, audit: { audit, coordinatorKey: verdictKey.publicKey }, presence, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
+      const siteSeen = (p: Principal) => {
+        if (p.role === 'site') presence.seen(p.site.name);
+      };
+      server.addService(serviceDefinition('SiteService'), implement('SiteService', site, { ...deps, authenticated: siteSeen }));
       server.addService(serviceDefinition('AdminService'), implement('AdminService', admin, { ...deps, authorize: adminAuthorizer({ state, logger }) }));
       // The real descriptor of tributary.proto (snake_case fields, proper map entries), not proto-loader's.
       new ReflectionService(reflectionDefinition() as unknown as ConstructorParameters<typeof ReflectionService>[0]).addToServer(server);
@@ -262,7 +273,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort, dashboardPort: dashboard?.port }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingOutbox, payloadSweeper, trackingStore, metricIngest, nonces, verdictKey, authority, audit });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingOutbox, payloadSweeper, trackingStore, metricIngest, nonces, verdictKey, authority, audit, presence });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -312,6 +323,8 @@ export class Coordinator {
     await p.ingest.stop();
     await p.payloadSweeper.stop();
     await p.metricIngest.stop();
+    // Streams and ingests are over: the last-seen times the table lacks go in now.
+    await p.presence.close();
     await p.engine.stop();
     await p.tracker.stop();
     await p.trackingStore.close().catch((err: unknown) => logger.warn({ err: TributaryError.from(err).message }, 'tracking store did not close cleanly'));

@@ -1,6 +1,7 @@
 // The dashboard page: a hash router over the coordinator's read-only JSON views, uPlot charts
 // fed by history and then by server-sent events. Text goes in through textContent only.
 import uPlot from 'uplot';
+import { formatAgo } from '../src/cli/render.js';
 
 type Json = Record<string, unknown>;
 interface MetricPoint { key: string; value: number; step: number; timestampMs: number }
@@ -48,7 +49,7 @@ function show(...nodes: Node[]): void {
 }
 
 async function federationsPage(): Promise<void> {
-  const list = await get<Array<Json & { name: string; sites: string[]; settings: { strategy: string } | null; latestRun: { id: string; status: string; currentRound: number; rounds: number } | null }>>('/api/federations');
+  const list = await get<Array<Json & { name: string; sites: string[]; revokedSites: string[]; settings: { strategy: string } | null; latestRun: { id: string; status: string; currentRound: number; rounds: number } | null }>>('/api/federations');
   show(
     h('h1', {}, 'Federations'),
     table(
@@ -56,7 +57,7 @@ async function federationsPage(): Promise<void> {
       list.map((f) => [
         link(`#/federation/${encodeURIComponent(f.name)}`, f.name),
         f.settings?.strategy ?? '',
-        f.sites.join(', '),
+        members(f),
         f.latestRun === null ? h('span', { class: 'muted' }, 'no runs') : badge(f.latestRun.status),
         f.latestRun === null ? '' : link(`#/run/${f.latestRun.id}`, `${f.latestRun.id} (round ${f.latestRun.currentRound}/${f.latestRun.rounds})`),
       ]),
@@ -67,14 +68,14 @@ async function federationsPage(): Promise<void> {
 
 async function federationPage(name: string): Promise<void> {
   const { federation, runs, versions } = await get<{
-    federation: { name: string; description: string; sites: string[]; settings: Json & { strategy: string; rounds: number; minSites: number } };
+    federation: { name: string; description: string; sites: string[]; revokedSites: string[]; settings: Json & { strategy: string; rounds: number; minSites: number } };
     runs: Run[];
     versions: Array<{ version: number; parentVersion: number; runId: string; round: number; sha256: string; size: number; strategy: string; contributions: UpdateSummary[]; createdAtMs: number }>;
   }>(`/api/federations/${encodeURIComponent(name)}`);
   const s = federation.settings;
   show(
     h('h1', {}, `Federation ${federation.name}`),
-    h('div', { class: 'facts' }, ...[['strategy', s.strategy], ['rounds', String(s.rounds)], ['quorum', String(s.minSites)], ['members', federation.sites.join(', ')]].map(([k, v]) => h('div', {}, h('span', {}, k ?? ''), v ?? ''))),
+    h('div', { class: 'facts' }, ...[['strategy', s.strategy], ['rounds', String(s.rounds)], ['quorum', String(s.minSites)], ['members', members(federation)]].map(([k, v]) => h('div', {}, h('span', {}, k ?? ''), v ?? ''))),
     h('h2', {}, 'Runs'),
     table(['run', 'status', 'round', 'started', 'ended', 'reason'], runs.map((r) => [link(`#/run/${r.id}`, r.id), badge(r.status), `${r.currentRound}/${r.rounds}`, time(r.startedAtMs), time(r.endedAtMs), r.failureReason]), 'No runs yet.'),
     h('h2', {}, 'Model versions'),
@@ -248,13 +249,28 @@ async function runPage(id: string): Promise<void> {
   });
 }
 
+/** A federation's members, revoked ones marked: `site-a, site-b (revoked)`. */
+function members(f: { sites: string[]; revokedSites: string[] }): string {
+  return f.sites.map((s) => (f.revokedSites.includes(s) ? `${s} (revoked)` : s)).join(', ');
+}
+
 async function sitesPage(): Promise<void> {
-  const sites = await get<Array<{ name: string; keyId: string; fingerprint: string; status: string; federations: string[]; createdAtMs: number; revokedAtMs: number }>>('/api/sites');
+  const sites = await get<Array<{ name: string; keyId: string; fingerprint: string; status: string; federations: string[]; createdAtMs: number; revokedAtMs: number; removedAtMs: number; lastSeenAtMs: number; connected: boolean }>>('/api/sites');
   show(
     h('h1', {}, 'Sites'),
     table(
-      ['site', 'status', 'key fingerprint (SHA-256)', 'key id', 'federations', 'added', 'revoked'],
-      sites.map((s) => [s.name, badge(s.status), h('span', { class: 'mono' }, s.fingerprint), h('span', { class: 'mono' }, s.keyId), s.federations.join(', '), time(s.createdAtMs), time(s.revokedAtMs)]),
+      ['site', 'status', 'key fingerprint (SHA-256)', 'key id', 'federations', 'added', 'revoked', 'last seen', 'connected'],
+      sites.map((s) => [
+        s.name,
+        badge(s.removedAtMs > 0 ? 'REMOVED' : s.status),
+        h('span', { class: 'mono' }, s.fingerprint),
+        h('span', { class: 'mono' }, s.keyId),
+        s.federations.join(', '),
+        time(s.createdAtMs),
+        time(s.revokedAtMs),
+        h('span', { class: 'last-seen', title: time(s.lastSeenAtMs) }, formatAgo(s.lastSeenAtMs)),
+        h('span', { class: s.connected ? 'connected' : 'disconnected' }, s.connected ? 'yes' : 'no'),
+      ]),
       'No sites yet.',
     ),
   );

@@ -212,6 +212,11 @@ export type { ModelSpec, ModelSpec__Output } from './generated/tributary/v1/Mode
 export type { ModelVersion, ModelVersion__Output } from './generated/tributary/v1/ModelVersion.js';
 export type { Refusal as RefusalMessage, Refusal__Output } from './generated/tributary/v1/Refusal.js';
 export type { RevokeSiteRequest, RevokeSiteRequest__Output } from './generated/tributary/v1/RevokeSiteRequest.js';
+export type { ListInvitationsRequest, ListInvitationsRequest__Output } from './generated/tributary/v1/ListInvitationsRequest.js';
+export type { ListInvitationsResponse, ListInvitationsResponse__Output } from './generated/tributary/v1/ListInvitationsResponse.js';
+export type { RevokeInvitationRequest, RevokeInvitationRequest__Output } from './generated/tributary/v1/RevokeInvitationRequest.js';
+export type { RemoveSiteRequest, RemoveSiteRequest__Output } from './generated/tributary/v1/RemoveSiteRequest.js';
+export type { RestoreSiteRequest, RestoreSiteRequest__Output } from './generated/tributary/v1/RestoreSiteRequest.js';
 export type { IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output } from './generated/tributary/v1/IssueSiteNatsCredentialsRequest.js';
 export type { Round, Round__Output } from './generated/tributary/v1/Round.js';
 export { RoundFailurePolicy } from './generated/tributary/v1/RoundFailurePolicy.js';

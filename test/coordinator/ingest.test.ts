@@ -8,7 +8,8 @@ import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.
 import { silentLogger } from '../../coordinator/src/observability/logger.js';
 import type { Admission, AdmissionContext, UpdateAdmission } from '../../coordinator/src/rounds/admission.js';
 import { BlobStore } from '../../coordinator/src/state/blob-store.js';
-import type { LevelStateStore } from '../../coordinator/src/state/index.js';
+import { SitePresence } from '../../coordinator/src/sites/presence.js';
+import { MemorySiteLastSeenTable, type LevelStateStore } from '../../coordinator/src/state/index.js';
 import { toFoldable } from '../../coordinator/src/updates/foldable-update.js';
 import type { VerifiedUpdate } from '../../coordinator/src/updates/verified-update.js';
 import {
@@ -147,13 +148,15 @@ describe('UpdateIngest', () => {
   const beta = generateSigningKey('beta');
   const gone = generateSigningKey('gone');
   const stranger = generateSigningKey('stranger');
+  const delta = generateSigningKey('delta');
+  let presence: SitePresence;
   let runSeq = 0;
   let runId = '';
 
   beforeAll(async () => {
     plane = await startDataPlane('tributary-ingest-');
     ({ nc, js, jsm, dir, state } = plane);
-    await state.write([siteWrite('alpha', alpha, 'APPROVED', [FED]), siteWrite('beta', beta, 'APPROVED', [FED]), siteWrite('gone', gone, 'REVOKED', [FED])]);
+    await state.write([siteWrite('alpha', alpha, 'APPROVED', [FED]), siteWrite('beta', beta, 'APPROVED', [FED]), siteWrite('gone', gone, 'REVOKED', [FED]), siteWrite('delta', delta, 'APPROVED', [FED])]);
     nc.subscribe(`trib.${FED}.verdict.*`, {
       callback: (_err, msg) => {
         const opened = openVerdict(msg.data, coordinatorKey.publicKey);
@@ -164,7 +167,9 @@ describe('UpdateIngest', () => {
     admission = new RecordingAdmission(state);
     blobs = new BlobStore(join(dir, 'blobs'));
     metrics = new CoordinatorMetrics();
+    presence = await SitePresence.open({ table: new MemorySiteLastSeenTable(), logger: silentLogger(), writeIntervalMs: 3_600_000 });
     ingest = new UpdateIngest({
+      presence,
       nc,
       state,
       blobs,
@@ -191,6 +196,7 @@ describe('UpdateIngest', () => {
 
   afterAll(async () => {
     await ingest?.stop();
+    await presence?.close();
     await plane?.stop();
   });
 
@@ -405,6 +411,21 @@ describe('UpdateIngest', () => {
     const { updateId } = await submit({ key: alpha, site: 'alpha', runId, signWith: stranger });
     // The claimed update id is not recorded: a forger cannot burn a real site's id.
     await expectUnanswered('SIGNATURE_INVALID', counted, updateId);
+  });
+
+  it("records nothing in a site's last seen for a manifest naming it that another key signed", async () => {
+    const counted = await refusedCount('SIGNATURE_INVALID');
+    await submit({ key: delta, site: 'delta', runId, signWith: stranger });
+    await eventually(async () => (await refusedCount('SIGNATURE_INVALID')) === counted + 1);
+    expect(presence.of('delta').lastSeenAtMs).toBe(0);
+  });
+
+  it("records a manifest whose signature verified as its site's last seen", async () => {
+    const before = Date.now();
+    await submit({ key: delta, site: 'delta', runId });
+    const seen = await eventually(() => presence.of('delta').lastSeenAtMs || undefined);
+    expect(seen).toBeGreaterThanOrEqual(before - 1000);
+    expect(seen).toBeLessThanOrEqual(Date.now());
   });
 
   it('counts a key it does not know as UNKNOWN_KEY and answers no verdict', async () => {

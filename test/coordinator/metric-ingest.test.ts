@@ -5,7 +5,8 @@ import { METRIC_CONSUMER, MetricEventBus, MetricIngest, ensureStreams } from '..
 import { silentLogger } from '../../coordinator/src/observability/logger.js';
 import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.js';
 import { RunEventBus } from '../../coordinator/src/rounds/events.js';
-import type { LevelStateStore } from '../../coordinator/src/state/index.js';
+import { SitePresence } from '../../coordinator/src/sites/presence.js';
+import { MemorySiteLastSeenTable, type LevelStateStore } from '../../coordinator/src/state/index.js';
 import { TrackingOutbox } from '../../coordinator/src/tracking/outbox.js';
 import { RunTracker } from '../../coordinator/src/tracking/run-tracker.js';
 import {
@@ -82,6 +83,8 @@ describe('MetricIngest', () => {
   const gone = generateSigningKey('gone');
   const outsider = generateSigningKey('outsider');
   const stranger = generateSigningKey('stranger');
+  const delta = generateSigningKey('delta');
+  let presence: SitePresence;
   let runSeq = 0;
   let runId = '';
 
@@ -92,6 +95,7 @@ describe('MetricIngest', () => {
       siteWrite('alpha', alpha, 'APPROVED', [FED]),
       siteWrite('beta', beta, 'APPROVED', [FED]),
       siteWrite('gamma', gamma, 'APPROVED', [FED]),
+      siteWrite('delta', delta, 'APPROVED', [FED]),
       siteWrite('gone', gone, 'REVOKED', [FED]),
       siteWrite('outsider', outsider, 'APPROVED', [OTHER_FED]),
       { kind: 'run', value: runRecord('other-run', OTHER_FED) },
@@ -103,12 +107,14 @@ describe('MetricIngest', () => {
     flaky = new FlakyTracker(tracker);
     metrics = new CoordinatorMetrics();
     bus.subscribe(FED, (e) => events.push(e));
-    ingest = new MetricIngest({ nc, state, tracker: flaky, bus, metrics, logger: silentLogger(), consumerName: METRIC_CONSUMER, ensureStreams: () => ensureStreams(jsm), ...tuning, flushIntervalMs: 20, maxBatchPoints: 300 });
+    presence = await SitePresence.open({ table: new MemorySiteLastSeenTable(), logger: silentLogger(), writeIntervalMs: 3_600_000 });
+    ingest = new MetricIngest({ nc, state, tracker: flaky, bus, metrics, logger: silentLogger(), consumerName: METRIC_CONSUMER, ensureStreams: () => ensureStreams(jsm), ...tuning, flushIntervalMs: 20, maxBatchPoints: 300, presence });
     await ingest.start();
   });
 
   afterAll(async () => {
     await ingest?.stop();
+    await presence?.close();
     await outbox?.close();
     await plane?.stop();
     await store?.close();
@@ -302,6 +308,20 @@ describe('MetricIngest', () => {
     expect(await stored('gamma')).toHaveLength(5);
     expect(await stored('beta', 'poison')).toEqual([]);
     expect(await refusedCount('INVALID_PARAMETER_VALUE')).toBe(before + 1);
+  });
+
+  it("records nothing in a site's last seen for a batch naming it that another key signed", async () => {
+    await publish({ key: delta, signWith: stranger, points: points(1) });
+    await settled();
+    expect(presence.of('delta').lastSeenAtMs).toBe(0);
+  });
+
+  it("records a verified batch as its site's last seen, at the time the stream stored it", async () => {
+    const before = Date.now();
+    await publish({ key: delta, points: points(1) });
+    const seen = await eventually(() => presence.of('delta').lastSeenAtMs || undefined);
+    expect(seen).toBeGreaterThanOrEqual(before - 1000);
+    expect(seen).toBeLessThanOrEqual(Date.now());
   });
 
   it('records the ingest lag of every point, from its timestamp to the commit', async () => {

@@ -225,6 +225,7 @@ describe.each(STORES)('$name', ({ create }) => {
     expect(await store.getUpdate(update.updateId)).toEqual(update);
     expect(await store.getModelVersion('churn', 1)).toEqual(modelVersion('churn', 1));
     expect(await store.getInvitation(invitation.tokenSha256)).toEqual(invitation);
+    expect(await store.listInvitations()).toEqual([invitation]);
   });
 
   it('answers undefined for records that do not exist', async () => {
@@ -236,6 +237,7 @@ describe.each(STORES)('$name', ({ create }) => {
     expect(await store.getUpdate('0'.repeat(32))).toBeUndefined();
     expect(await store.getModelVersion('none', 1)).toBeUndefined();
     expect(await store.getInvitation('0'.repeat(64))).toBeUndefined();
+    expect(await store.listInvitations()).toEqual([]);
     expect(await store.listRuns()).toEqual([]);
     expect(await store.listRounds('ffffffffffffffff')).toEqual([]);
     expect(await store.getPrincipal('nobody')).toBeUndefined();

@@ -4,10 +4,11 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.js';
 import { envelopeOf, runCli } from '../helpers/cli.js';
-import { addSite, startStack, type Stack } from '../helpers/stack.js';
+import { addSite, eventually, startStack, type Stack } from '../helpers/stack.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 
 /** Screenshots land here, beside other test output (ignored by git). */
@@ -34,6 +35,9 @@ describe('the web dashboard in a real browser', () => {
     await writeKeyFile(join(dir, 'admin.key'), stack.adminKey);
     await stack.admin.createFederation({ name: 'mail', settings: { rounds: 3, minSites: 3, roundDeadlineSeconds: 60 }, initialModel: encodeSafetensors(toyModel()) });
     const keys = await Promise.all(SITES.map((name) => addSite(stack, name, ['mail'])));
+    // A revoked member, which the pages mark.
+    await addSite(stack, 'mail-gone', ['mail']);
+    await stack.admin.revokeSite('mail-gone');
     clients = await Promise.all(keys.map((key) => SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key })));
     siteLoops = Promise.all(
       clients.map((client, i) =>
@@ -51,10 +55,7 @@ describe('the web dashboard in a real browser', () => {
     const cli = await runCli(['dashboard', '--json'], { env: { TRIBUTARY_COORDINATOR: stack.coordinator.address, TRIBUTARY_KEY: join(dir, 'admin.key') } });
     loginUrl = envelopeOf<{ url: string }>(cli).result?.url ?? '';
     origin = new URL(loginUrl).origin;
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (m) => {
@@ -88,6 +89,11 @@ describe('the web dashboard in a real browser', () => {
     const row = page.locator('tr', { hasText: 'mail-a' });
     await expect(row.textContent()).resolves.toContain('fedavg');
     await expect(row.textContent()).resolves.toContain('mail-b, mail-c');
+  });
+
+  it('marks a revoked member of the federation', async () => {
+    const row = page.locator('tr', { hasText: 'mail-a' });
+    await expect(row.textContent()).resolves.toContain('mail-c, mail-gone (revoked)');
   });
 
   it('refuses a login token used a second time', async () => {
@@ -124,7 +130,32 @@ describe('the web dashboard in a real browser', () => {
     const row = page.locator('main tbody tr', { hasText: 'mail-b' });
     await row.waitFor();
     await expect(row.textContent()).resolves.toMatch(/APPROVED/);
+    await expect(page.locator('main tbody tr', { hasText: 'mail-gone' }).textContent()).resolves.toMatch(/REVOKED/);
     await expect(row.locator('.mono').first().textContent()).resolves.toMatch(/^([0-9a-f]{4}:){7}[0-9a-f]{4}$/);
+  });
+
+  it('shows when each site was last seen and whether it is connected', async () => {
+    // A site watching a federation with no run stays connected whatever the run above does.
+    await stack.admin.createFederation({ name: 'idle', initialModel: encodeSafetensors(toyModel()) });
+    const watcher = await SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key: await addSite(stack, 'idle-site', ['idle']) });
+    const stopWatching = new AbortController();
+    const watching = watcher.participate('idle', async (task) => ({ weights: task.model, numExamples: 1 }), { signal: stopWatching.signal });
+    try {
+      await eventually(async () => (await stack.admin.listSites()).find((s) => s.name === 'idle-site' && s.connected));
+      // The page may show the sites already: load it again for the site added since.
+      await page.goto(`${origin}/#/sites`);
+      await page.reload();
+      await page.locator('main tbody tr', { hasText: 'idle-site' }).waitFor();
+      await expect(page.locator('main thead').textContent()).resolves.toMatch(/last seen.*connected/i);
+      const idle = page.locator('main tbody tr', { hasText: 'idle-site' });
+      await expect(idle.locator('.last-seen').textContent()).resolves.toMatch(/^\d+s ago$/);
+      await expect(idle.locator('.connected').textContent()).resolves.toBe('yes');
+      await expect(page.locator('main tbody tr', { hasText: 'mail-c' }).locator('.last-seen').textContent()).resolves.toMatch(/^\d+[smhd] ago$/);
+    } finally {
+      stopWatching.abort();
+      await watching.catch(() => undefined);
+      await watcher.close();
+    }
   });
 
   it('runs its pages without a script error or a blocked resource', () => {

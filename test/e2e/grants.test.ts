@@ -134,6 +134,24 @@ const CASES: Record<string, MethodCase> = {
   ListAuditEntries: { needs: { privilege: 'admin', on: '*' }, call: async (c) => { const out = []; for await (const e of c.auditEntries({ limit: 1 })) out.push(e); return out; } },
   VerifyAuditLog: { needs: { privilege: 'admin', on: '*' }, call: (c) => c.verifyAuditLog() },
   CreateDashboardSession: { needs: { privilege: 'read', on: '*' }, call: (c) => c.createDashboardSession() },
+  ListInvitations: { needs: { privilege: 'read', on: 'any' }, call: (c) => c.listInvitations() },
+  RevokeInvitation: {
+    needs: { privilege: 'operate', on: 'churn' },
+    call: async (c, owner) => c.revokeInvitation((await owner.createInvitation({ federations: ['churn'] })).id),
+  },
+  RemoveSite: {
+    needs: { privilege: 'operate', on: 'churn' },
+    call: async (c, owner) => c.removeSite((await owner.addSite({ name: fresh('site'), publicKey: generateSigningKey('s').publicKey, federations: ['churn'] })).name),
+  },
+  // A revoked site keeps its memberships: restoring it needs operate on them.
+  RestoreSite: {
+    needs: { privilege: 'operate', on: 'churn' },
+    call: async (c, owner) => {
+      const site = await owner.addSite({ name: fresh('site'), publicKey: generateSigningKey('s').publicKey, federations: ['churn'] });
+      await owner.revokeSite(site.name);
+      return c.restoreSite(site.name);
+    },
+  },
 };
 
 /** Calls that, when allowed, answer with this code rather than OK (see CASES). */

@@ -1,7 +1,7 @@
 import { EVERY_FEDERATION, TributaryError, assertName, parseResource, quoted } from '@tributary/proto';
 import type { Logger } from 'pino';
 import { requireAdminSide } from '../auth/principal.js';
-import type { Privilege, StateStore } from '../state/index.js';
+import { invitationIdOf, type Privilege, type StateStore } from '../state/index.js';
 import type { ServiceHandlers, implement } from './call.js';
 
 type AdminMethod = keyof ServiceHandlers<'AdminService'>;
@@ -22,6 +22,8 @@ export interface AccessLookup {
   runFederation(runId: string): Promise<string>;
   /** The federations a site is a member of (`*` for a site in none); NOT_FOUND for an unknown site. */
   siteFederations(name: string): Promise<readonly string[]>;
+  /** The federations an invitation (by its public id) joins; NOT_FOUND for an unknown id. */
+  invitationFederations(id: string): Promise<readonly string[]>;
 }
 
 /** The privilege a method needs, and on what. */
@@ -42,7 +44,8 @@ const federationsOrEvery = (names: readonly string[]): AccessScope => (names.len
 /**
  * The privilege every AdminService method needs, beside the handlers in admin-service.ts and
  * metrics-service.ts, and stated in docs/security.md. `read`: list, get, watch, download, metrics,
- * search. `operate`: runs, inviting, adding and revoking sites. `admin`: creating federations,
+ * search. `operate`: runs, inviting (and revoking invitations), adding, revoking,
+ * removing and restoring sites. `admin`: creating federations,
  * collecting their garbage, grants and principals.
  */
 export const ADMIN_ACCESS: AdminAccess = {
@@ -86,6 +89,12 @@ export const ADMIN_ACCESS: AdminAccess = {
   // The audit log spans every federation and every principal.
   ListAuditEntries: { needs: 'admin', on: () => everything },
   VerifyAuditLog: { needs: 'admin', on: () => everything },
+  ListInvitations: { needs: 'read', on: (req) => optionalFederation(req.federation) },
+  RevokeInvitation: { needs: 'operate', on: (req, lookup) => lookup.invitationFederations(req.id) },
+  // Removing takes the site out of all its federations: operate on each of them.
+  RemoveSite: { needs: 'operate', on: (req, lookup) => lookup.siteFederations(req.name) },
+  // A removed site is in no federation: trusting its key again is then coordinator-wide.
+  RestoreSite: { needs: 'operate', on: (req, lookup) => lookup.siteFederations(req.name) },
 };
 
 /** Checks a call against its method's rule before the handler runs; PERMISSION_DENIED names what it lacked. */
@@ -102,6 +111,11 @@ export function adminAuthorizer(deps: { state: StateStore; logger: Logger }): Au
       const site = await deps.state.getSite(assertName('site', name));
       if (site === undefined) throw TributaryError.notFound(`site ${quoted(name)} does not exist`);
       return site.federations.length === 0 ? everything : site.federations;
+    },
+    async invitationFederations(id) {
+      const found = (await deps.state.listInvitations()).find((i) => invitationIdOf(i) === id);
+      if (found === undefined) throw TributaryError.notFound(`invitation ${quoted(id)} does not exist`);
+      return found.federations;
     },
   };
   const rules = ADMIN_ACCESS as unknown as Readonly<Record<string, AccessRule<object>>>;

@@ -10,6 +10,7 @@ import {
   type NatsCredentials__Output,
   type Federation__Output,
   type Invitation__Output,
+  type ListInvitationsResponse__Output,
   type ListFederationsResponse__Output,
   type ListModelVersionsResponse__Output,
   type ListRoundsResponse__Output,
@@ -30,12 +31,13 @@ import type { PrincipalRegistry } from '../auth/principal-registry.js';
 import type { Catalog } from '../federations/catalog.js';
 import type { RunEventBus } from '../rounds/events.js';
 import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
+import type { SitePresence } from '../sites/presence.js';
 import type { RoundEngine } from '../rounds/engine.js';
-import type { BlobStore, StateStore } from '../state/index.js';
+import type { BlobStore, FederationRecord, SiteRecord, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { auditService, type AuditServiceDeps } from './audit-service.js';
 import type { CallContext, ServiceHandlers } from './call.js';
-import { federationMessage, grantMessage, natsCredentialsMessage, principalMessage, siteMessage } from './convert.js';
+import { federationMessage, grantMessage, invitationMessage, natsCredentialsMessage, principalMessage, siteMessage } from './convert.js';
 import { modelChunks } from './model-download.js';
 import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
@@ -57,6 +59,8 @@ export interface AdminServiceDeps {
   dashboard?: Pick<Dashboard, 'createLogin'>;
   /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
   audit: AuditServiceDeps;
+  /** Sites' last seen and connected, on every Site returned. */
+  presence: Pick<SitePresence, 'of'>;
 }
 
 /**
@@ -74,6 +78,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   };
+  const sitePresent = (record: SiteRecord) => siteMessage(record, deps.presence.of(record.name, record.createdAtMs));
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
     CreateFederation: async (parts: AsyncIterable<CreateFederationPart__Output>): Promise<Federation__Output> => {
@@ -99,30 +104,28 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     },
     GetFederation: async (req): Promise<Federation__Output> => {
       const federation = await deps.catalog.getFederation(req.name);
-      return federationMessage(federation, await deps.catalog.membersOf(federation.name));
+      return withMembers(federation, await deps.state.listSites());
     },
     ListFederations: async (_req, ctx): Promise<ListFederationsResponse__Output> => {
       const canRead = readable(ctx);
       const federations = (await deps.state.listFederations()).filter((f) => canRead(f.name));
       const sites = await deps.state.listSites();
-      return {
-        federations: federations.map((f) => federationMessage(f, sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name))),
-      };
+      return { federations: federations.map((f) => withMembers(f, sites)) };
     },
-    AddSite: async (req): Promise<Site__Output> => siteMessage(await deps.catalog.addSite(req)),
+    AddSite: async (req): Promise<Site__Output> => sitePresent(await deps.catalog.addSite(req)),
     ListSites: async (req, ctx): Promise<ListSitesResponse__Output> => {
       const canRead = readable(ctx);
       const sites = await deps.state.listSites();
       const visible = req.federation
         ? sites.filter((s) => s.federations.includes(req.federation))
         : sites.filter((s) => (s.federations.length === 0 ? canRead(EVERY_FEDERATION) : s.federations.some(canRead)));
-      return { sites: visible.map(siteMessage) };
+      return { sites: visible.map(sitePresent) };
     },
     RevokeSite: async (req): Promise<Site__Output> => {
       // The state first: from here every check refuses the site, whatever NATS does next.
       const site = await deps.catalog.revokeSite(req.name);
       await deps.natsCredentials?.revoke(site.name);
-      return siteMessage(site);
+      return sitePresent(site);
     },
     IssueSiteNatsCredentials: async (req): Promise<NatsCredentials__Output> => {
       if (deps.natsCredentials === undefined) {
@@ -135,8 +138,22 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     CreateInvitation: async (req, ctx): Promise<Invitation__Output> => {
       const mintedBy = caller(ctx).name;
       const { token, record } = await deps.catalog.createInvitation({ federations: req.federations, siteName: req.siteName, ttlSeconds: req.ttlSeconds, mintedBy });
-      return { token, federations: record.federations, siteName: record.siteName, expiresAtMs: record.expiresAtMs, mintedBy };
+      return invitationMessage(record, token);
     },
+    ListInvitations: async (req, ctx): Promise<ListInvitationsResponse__Output> => {
+      const canRead = readable(ctx);
+      const federation = req.federation === '' ? undefined : (await deps.catalog.getFederation(req.federation)).name;
+      const pending = await deps.catalog.pendingInvitations(federation);
+      return { invitations: pending.filter((i) => i.federations.some(canRead)).map((i) => invitationMessage(i)) };
+    },
+    RevokeInvitation: async (req, ctx): Promise<Invitation__Output> => invitationMessage(await deps.catalog.revokeInvitation(req.id, caller(ctx).name)),
+    RemoveSite: async (req, ctx): Promise<Site__Output> => {
+      // As RevokeSite: the state first, then the site's NATS users.
+      const site = await deps.catalog.removeSite(req.name, caller(ctx).name);
+      await deps.natsCredentials?.revoke(site.name);
+      return sitePresent(site);
+    },
+    RestoreSite: async (req, ctx): Promise<Site__Output> => sitePresent(await deps.catalog.restoreSite(req.name, caller(ctx).name)),
     StartRun: async (req): Promise<Run__Output> => deps.engine.startRun(assertName('federation', req.federation), req.rounds || undefined, requestIdOf(req.requestId)),
     StopRun: async (req): Promise<Run__Output> => deps.engine.stopRun(req.runId, req.reason),
     GetRun: async (req): Promise<Run__Output> => getRun(req.runId),
@@ -206,6 +223,16 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
   } finally {
     unsubscribe();
   }
+}
+
+/** A federation with its members, marking those whose key is revoked. */
+function withMembers(federation: FederationRecord, sites: readonly SiteRecord[]): Federation__Output {
+  const members = sites.filter((s) => s.federations.includes(federation.name));
+  return federationMessage(
+    federation,
+    members.map((s) => s.name),
+    members.filter((s) => s.status === 'REVOKED').map((s) => s.name),
+  );
 }
 
 /** StartRun's idempotency key: empty, or 1-64 of [A-Za-z0-9_-]. */

@@ -67,6 +67,8 @@ interface Deps {
   /** Records audited calls before they are answered. */
   audit: CallAudit;
   limits: CallRateLimits;
+  /** Told of every authenticated caller, before authorisation (SiteService: the site's last seen). */
+  authenticated?: (principal: Principal) => void;
   logger: Logger;
   metrics: CoordinatorMetrics;
   shutdown: AbortSignal;
@@ -137,6 +139,7 @@ async function context(call: AnyCall, target: Target, body: Buffer, deps: Deps):
   }
   // Authorisation (counted with the other refusals in toServiceError).
   const { principal } = authenticated;
+  deps.authenticated?.(principal);
   await deps.authorize?.(target.name, principal, authenticated.request).catch((err: unknown) => {
     done();
     // A denied call is audited under the caller that made it.

@@ -17,6 +17,7 @@ import type { Catalog } from '../federations/catalog.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { RunEventBus, TaskBus } from '../rounds/events.js';
 import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
+import type { SitePresence } from '../sites/presence.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
@@ -39,6 +40,8 @@ export interface SiteServiceDeps {
   natsCredentials?: SiteNatsCredentials;
   /** The NATS URLs told to sites on every task, so they follow a NATS that moved. */
   natsAdvertise: readonly string[];
+  /** Connected while a WatchTasks stream is open; authenticated calls are reported by `implement`. */
+  presence: Pick<SitePresence, 'of' | 'seen' | 'streamOpened'>;
 }
 
 /** SiteService: thin handlers that check the caller and delegate. */
@@ -49,12 +52,13 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
         throw TributaryError.of(Reason.ALREADY_EXISTS, 'this key is already registered');
       }
       const site = await deps.catalog.enroll({ token: req.invitationToken, siteName: req.siteName, publicKey: ctx.principal.publicKey, accepted: ctx.principal.claimNonce });
-      return { site: siteMessage(site) };
+      deps.presence.seen(site.name);
+      return { site: siteMessage(site, deps.presence.of(site.name, site.createdAtMs)) };
     },
     WhoAmI: async (_req, ctx): Promise<WhoAmIResponse__Output> => {
       const p = ctx.principal;
       const coordinator = { coordinatorKey: Buffer.from(deps.coordinatorKey.publicKey), coordinatorKeyId: deps.coordinatorKey.keyId, natsCredentialsRequired: deps.natsCredentials !== undefined };
-      if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site), ...coordinator };
+      if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site, deps.presence.of(p.site.name, p.site.createdAtMs)), ...coordinator };
       if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null, ...coordinator };
       throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'unknown key');
     },
@@ -117,6 +121,7 @@ async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, dep
     if (event.type === 'RUN_ENDED' && event.run?.federation === req.federation) queue.push(runEndedTask(event.run));
   });
   deps.metrics.connectedSites.inc();
+  const streamEnded = deps.presence.streamOpened(site.name);
   try {
     const natsUrls = [...deps.natsAdvertise];
     const open = deps.engine.openTaskFor(req.federation, site.name);
@@ -130,6 +135,7 @@ async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, dep
     unsubscribe();
     unsubscribeEnds();
     deps.metrics.connectedSites.dec();
+    streamEnded();
   }
 }
 

@@ -55,6 +55,10 @@ export const METHOD_EFFECTS: { readonly [S in ServiceName]: Readonly<Record<stri
     GrantPrivilege: 'change',
     RevokePrivilege: 'change',
     ListGrants: 'read',
+    ListInvitations: 'read',
+    RevokeInvitation: 'change',
+    RemoveSite: 'change',
+    RestoreSite: 'change',
   },
 };
 
@@ -76,6 +80,8 @@ const NAMED: Readonly<Record<string, (r: Record<string, unknown>) => Partial<Cal
   GetFederation: (r) => ({ federation: text(r['name']) }),
   AddSite: (r) => ({ site: text(r['name']), federation: list(r['federations']) }),
   RevokeSite: (r) => ({ site: text(r['name']) }),
+  RemoveSite: (r) => ({ site: text(r['name']) }),
+  RestoreSite: (r) => ({ site: text(r['name']) }),
   CreateInvitation: (r) => ({ site: text(r['siteName']), federation: list(r['federations']) }),
   Enroll: (r) => ({ site: text(r['siteName']) }),
 };

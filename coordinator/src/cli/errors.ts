@@ -53,6 +53,7 @@ export const EXIT_INTERRUPTED = 130;
 /** The command that lists what a command group refers to. */
 const LISTING: Readonly<Record<string, string>> = {
   site: 'tributary site list',
+  invitation: 'tributary site invitations',
   federation: 'tributary federation list',
   model: 'tributary federation list',
   run: 'tributary run list',
@@ -105,6 +106,9 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
       return 'Another process may hold the port: choose another with --grpc-listen (port 0 picks a free one).';
     case 'QUORUM_NOT_MET':
       return 'Add members with `tributary site add <site> --public-key <key> --federation <federation>` or invite them with `tributary site invite --federation <federation>`; `tributary site list --federation <federation>` shows the members and which are revoked.';
+    case 'KEY_REVOKED':
+      if (ctx.command[0] === 'site') return '`tributary site list` shows which sites are revoked; `tributary site restore <site>` trusts a key again, if it is safe.';
+      break;
     case 'RUN_NOT_FOUND':
       return '`tributary run list` shows the runs.';
     case 'RUN_NOT_RUNNING':
@@ -150,7 +154,7 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
 function missingListing(message: string): string | undefined {
   const version = /^model version \d+ of "([a-z0-9_-]+)"/.exec(message);
   if (version !== null) return `tributary model list ${version[1] ?? ''}`;
-  const noun = /^(federation|site|run|round) /.exec(message)?.[1];
+  const noun = /^(federation|site|invitation|run|round) /.exec(message)?.[1];
   return noun === undefined ? undefined : noun === 'round' ? 'tributary round list <run-id>' : LISTING[noun];
 }
 

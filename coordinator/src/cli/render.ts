@@ -68,3 +68,13 @@ export function list(items: readonly string[]): string {
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
+
+/** How long ago `ms` was: `never` for 0, `12s ago`, `4m ago`, `3h ago`, `2d ago` (a time ahead of `nowMs` is `0s ago`). */
+export function formatAgo(ms: number, nowMs = Date.now()): string {
+  if (ms <= 0) return 'never';
+  const s = Math.max(0, Math.floor((nowMs - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86_400)}d ago`;
+}

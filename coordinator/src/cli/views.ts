@@ -1,5 +1,5 @@
-import type { Round__Output, Run__Output, Site__Output } from '@tributary/proto';
-import { enumLabel, formatElapsed, formatTime, list, plural, table } from './render.js';
+import type { Invitation__Output, Round__Output, Run__Output, Site__Output } from '@tributary/proto';
+import { enumLabel, formatAgo, formatElapsed, formatTime, list, plural, table } from './render.js';
 
 /** `RUNNING`, `FINISHED`... */
 export function runStatus(run: Run__Output): string {
@@ -11,8 +11,17 @@ export function roundState(round: Round__Output): string {
   return enumLabel(round.state, 'ROUND_STATE_');
 }
 
+/** `APPROVED`, `REVOKED`, or `REMOVED` for a revoked site taken out of its federations. */
 export function siteStatus(site: Site__Output): string {
-  return enumLabel(site.status, 'SITE_STATUS_');
+  return site.removedAtMs > 0 ? 'REMOVED' : enumLabel(site.status, 'SITE_STATUS_');
+}
+
+/** Pending invitations, without tokens: what `site uninvite` takes is the ID. */
+export function invitationsTable(invitations: readonly Invitation__Output[]): string {
+  return table(
+    ['ID', 'SITE', 'FEDERATIONS', 'EXPIRES', 'BY'],
+    invitations.map((i) => [i.id, i.siteName === '' ? '(any)' : i.siteName, list(i.federations), formatTime(i.expiresAtMs), i.mintedBy === '' ? '-' : i.mintedBy]),
+  );
 }
 
 /** How long a run has taken so far (or took). */
@@ -23,8 +32,8 @@ export function runElapsedMs(run: Run__Output, nowMs = Date.now()): number {
 
 export function sitesTable(sites: readonly Site__Output[]): string {
   return table(
-    ['NAME', 'STATUS', 'KEY ID', 'FEDERATIONS', 'ADDED'],
-    sites.map((s) => [s.name, siteStatus(s), s.keyId, list(s.federations), formatTime(s.createdAtMs)]),
+    ['NAME', 'STATUS', 'KEY ID', 'FEDERATIONS', 'ADDED', 'LAST SEEN', 'CONNECTED'],
+    sites.map((s) => [s.name, siteStatus(s), s.keyId, list(s.federations), formatTime(s.createdAtMs), formatAgo(s.lastSeenAtMs), s.connected ? 'yes' : 'no']),
   );
 }
 

@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { RunEventBus } from '../rounds/events.js';
+import type { SitePresence, SitePresenceView } from '../sites/presence.js';
 import type { FederationRecord, SiteRecord, StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
@@ -22,6 +23,8 @@ export interface DashboardReadDeps {
   tracker: Pick<RunTracker, 'metricHistory'>;
   events: RunEventBus;
   metricEvents: MetricEventBus;
+  /** Sites' last seen and connected, for the sites page. */
+  presence: Pick<SitePresence, 'of'>;
   /** Asked on every request whether the session's principal may still read everything. */
   principals: Pick<PrincipalRegistry, 'adminKey' | 'permissionsOf'>;
 }
@@ -172,7 +175,7 @@ export class DashboardServer {
     const deps = this.opts;
     if (noun === 'federations' && id === undefined) return json(res, await this.federations());
     if (noun === 'federations' && id !== undefined && view === undefined) return json(res, await this.federation(assertName('federation', id)));
-    if (noun === 'sites' && id === undefined) return json(res, (await deps.state.listSites()).map(siteView));
+    if (noun === 'sites' && id === undefined) return json(res, (await deps.state.listSites()).map((s) => siteView(s, deps.presence.of(s.name, s.createdAtMs))));
     if (noun === 'runs' && id !== undefined) {
       if (!RUN_ID.test(id)) throw new HttpRefusal(400, 'malformed run id');
       const run = await deps.state.getRun(id);
@@ -306,12 +309,25 @@ function federationView(f: FederationRecord, sites: readonly SiteRecord[]) {
     createdAtMs: f.createdAtMs,
     latestVersion: f.latestVersion,
     sites: sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name),
+    /** Members whose key is revoked, marked on the pages. */
+    revokedSites: sites.filter((s) => s.federations.includes(f.name) && s.status === 'REVOKED').map((s) => s.name),
   };
 }
 
-/** A site as the pages show it: the public key only as its fingerprint. */
-function siteView(s: SiteRecord) {
-  return { name: s.name, keyId: s.keyId, status: s.status, federations: s.federations, createdAtMs: s.createdAtMs, revokedAtMs: s.revokedAtMs, fingerprint: fingerprint(s.publicKey) };
+/** A site as the pages show it: the public key only as its fingerprint, with its presence. */
+function siteView(s: SiteRecord, presence: SitePresenceView) {
+  return {
+    name: s.name,
+    keyId: s.keyId,
+    status: s.status,
+    federations: s.federations,
+    createdAtMs: s.createdAtMs,
+    revokedAtMs: s.revokedAtMs,
+    removedAtMs: s.removedAtMs ?? 0,
+    fingerprint: fingerprint(s.publicKey),
+    lastSeenAtMs: presence.lastSeenAtMs,
+    connected: presence.connected,
+  };
 }
 
 /** SHA-256 of the raw public key, first 16 bytes in hex: what an operator compares by eye. */

@@ -7,12 +7,13 @@ import {
   assertName,
   formatPublicKey,
   keyIdOf,
+  quoted,
   type FederationSettings,
   type SafetensorsEntry,
   type TensorSpec__Output,
 } from '@tributary/proto';
 import type { Logger } from 'pino';
-import type { BlobStore, FederationRecord, InvitationRecord, SiteRecord, StateStore } from '../state/index.js';
+import { invitationIdOf, type BlobStore, type FederationRecord, type InvitationRecord, type SiteRecord, type StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
 import { inspectInitialModel } from '../updates/foldable-update.js';
 import { INITIAL_WEIGHTS, prepareModelVersion } from '../models/model-version.js';
@@ -25,6 +26,8 @@ const DEFAULT_INVITATION_TTL_SECONDS = 24 * 3600;
 const MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** What `invitationIdOf` makes. */
+const INVITATION_ID = /^inv-[0-9a-f]{12}$/;
 
 /** The initial weights of a new federation as they arrive: declared size and digest, then the bytes. */
 export interface StreamedModel {
@@ -106,10 +109,6 @@ export class Catalog {
     return federation;
   }
 
-  async membersOf(federation: string): Promise<string[]> {
-    return (await this.opts.state.listSites()).filter((s) => s.federations.includes(federation)).map((s) => s.name);
-  }
-
   addSite(req: { name: string; publicKey: Uint8Array; federations: string[] }): Promise<SiteRecord> {
     return this.writes.run('catalog', () => this.addSiteNow(req));
   }
@@ -151,14 +150,64 @@ export class Catalog {
     return site;
   }
 
-  async revokeSite(name: string): Promise<SiteRecord> {
+  /** Revokes a site's key; in the catalog's queue, so it cannot write back a membership a removal just took away. */
+  revokeSite(name: string): Promise<SiteRecord> {
+    return this.writes.run('catalog', async () => {
+      const site = await this.getSite(name);
+      if (site.status === 'REVOKED') return site;
+      const revoked: SiteRecord = { ...site, status: 'REVOKED', revokedAtMs: this.now() };
+      await this.opts.state.write([{ kind: 'site', value: revoked }]);
+      this.opts.logger.warn({ site: name, keyId: site.keyId }, 'site revoked');
+      return revoked;
+    });
+  }
+
+  /**
+   * Takes a site out of every federation and revokes its key, in one write. The record stays,
+   * marked removed: rounds, refusals and model lineage name it. A round it was selected for goes
+   * on without it (its updates are refused KEY_REVOKED, and the round closes at its deadline or
+   * when the others have delivered). Removing a removed site changes nothing.
+   */
+  removeSite(name: string, by: string): Promise<SiteRecord> {
+    return this.writes.run('catalog', async () => {
+      const site = await this.getSite(name);
+      if (site.removedAtMs !== undefined) return site;
+      const at = this.now();
+      const removed: SiteRecord = {
+        ...site,
+        status: 'REVOKED',
+        revokedAtMs: site.status === 'REVOKED' ? site.revokedAtMs : at,
+        federations: [],
+        removedAtMs: at,
+        removedBy: by,
+        removedFrom: site.federations,
+      };
+      await this.opts.state.write([{ kind: 'site', value: removed }]);
+      this.opts.logger.warn({ site: site.name, keyId: site.keyId, federations: site.federations, by }, 'site removed');
+      return removed;
+    });
+  }
+
+  /**
+   * Trusts a revoked site's key again: status APPROVED, the revocation and removal marks cleared,
+   * who and when recorded. Memberships are not given back: `addSite` with the same key re-adds it.
+   */
+  restoreSite(name: string, by: string): Promise<SiteRecord> {
+    return this.writes.run('catalog', async () => {
+      const site = await this.getSite(name);
+      if (site.status !== 'REVOKED') throw TributaryError.of(Reason.FAILED_PRECONDITION, `site "${site.name}" is not revoked`);
+      const { removedAtMs: _at, removedBy: _by, removedFrom: _from, ...kept } = site;
+      const restored: SiteRecord = { ...kept, status: 'APPROVED', revokedAtMs: 0, restoredAtMs: this.now(), restoredBy: by };
+      await this.opts.state.write([{ kind: 'site', value: restored }]);
+      this.opts.logger.warn({ site: site.name, keyId: site.keyId, by }, 'site restored');
+      return restored;
+    });
+  }
+
+  private async getSite(name: string): Promise<SiteRecord> {
     const site = await this.opts.state.getSite(assertName('site', name));
     if (!site) throw TributaryError.notFound(`site "${name}" does not exist`);
-    if (site.status === 'REVOKED') return site;
-    const revoked: SiteRecord = { ...site, status: 'REVOKED', revokedAtMs: this.now() };
-    await this.opts.state.write([{ kind: 'site', value: revoked }]);
-    this.opts.logger.warn({ site: name, keyId: site.keyId }, 'site revoked');
-    return revoked;
+    return site;
   }
 
   /** Mints an invitation to `federations`, recording the principal that minted it. */
@@ -170,8 +219,10 @@ export class Catalog {
     if (ttl > MAX_INVITATION_TTL_SECONDS) throw TributaryError.invalidArgument(`ttl_seconds must be at most ${MAX_INVITATION_TTL_SECONDS}`);
     const token = `trib_inv_${randomBytes(24).toString('base64url')}`;
     const at = this.now();
+    const tokenSha256 = sha256(token);
     const record: InvitationRecord = {
-      tokenSha256: sha256(token),
+      tokenSha256,
+      id: invitationIdOf({ tokenSha256 }),
       federations,
       siteName,
       expiresAtMs: at + ttl * 1000,
@@ -180,8 +231,40 @@ export class Catalog {
       mintedBy: req.mintedBy,
     };
     await this.opts.state.write([{ kind: 'invitation', value: record }]);
-    this.opts.logger.info({ federations, siteName, expiresAtMs: record.expiresAtMs, mintedBy: req.mintedBy }, 'invitation created');
+    this.opts.logger.info({ id: record.id, federations, siteName, expiresAtMs: record.expiresAtMs, mintedBy: req.mintedBy }, 'invitation created');
     return { token, record };
+  }
+
+  /** Pending invitations (neither used, expired nor revoked), newest first; to `federation` only when given. */
+  async pendingInvitations(federation?: string): Promise<InvitationRecord[]> {
+    const now = this.now();
+    return (await this.opts.state.listInvitations())
+      .filter((i) => pending(i, now) && (federation === undefined || i.federations.includes(federation)))
+      .sort((a, b) => b.createdAtMs - a.createdAtMs);
+  }
+
+  /** The invitation with public id `id`, whatever its state; NOT_FOUND if there is none. */
+  async invitation(id: string): Promise<InvitationRecord> {
+    const found = INVITATION_ID.test(id) ? (await this.opts.state.listInvitations()).find((i) => invitationIdOf(i) === id) : undefined;
+    if (found === undefined) throw TributaryError.notFound(`invitation ${quoted(id)} does not exist`);
+    return found;
+  }
+
+  /**
+   * Revokes a pending invitation: its token no longer enrolls. A used or expired invitation can
+   * no longer be used anyway and is refused FAILED_PRECONDITION; revoking twice changes nothing.
+   */
+  revokeInvitation(id: string, by: string): Promise<InvitationRecord> {
+    return this.writes.run('catalog', async () => {
+      const invitation = await this.invitation(id);
+      if (invitation.revokedAtMs !== undefined) return invitation;
+      if (invitation.usedAtMs !== 0) throw TributaryError.of(Reason.FAILED_PRECONDITION, `invitation ${id} was already used`);
+      if (this.now() > invitation.expiresAtMs) throw TributaryError.of(Reason.FAILED_PRECONDITION, `invitation ${id} has already expired`);
+      const revoked: InvitationRecord = { ...invitation, revokedAtMs: this.now(), revokedBy: by };
+      await this.opts.state.write([{ kind: 'invitation', value: revoked }]);
+      this.opts.logger.warn({ id, federations: invitation.federations, siteName: invitation.siteName, by }, 'invitation revoked');
+      return revoked;
+    });
   }
 
   /**
@@ -198,6 +281,7 @@ export class Catalog {
     const invitation = req.token ? await this.opts.state.getInvitation(sha256(req.token)) : undefined;
     if (!invitation) throw TributaryError.of(Reason.INVITATION_INVALID, 'invitation token is not valid');
     if (invitation.usedAtMs !== 0) throw TributaryError.of(Reason.INVITATION_INVALID, 'invitation token was already used');
+    if (invitation.revokedAtMs !== undefined) throw TributaryError.of(Reason.INVITATION_INVALID, 'invitation token was revoked');
     if (this.now() > invitation.expiresAtMs) throw TributaryError.of(Reason.INVITATION_INVALID, 'invitation token has expired');
     const name = assertName('site', req.siteName || invitation.siteName);
     if (invitation.siteName && invitation.siteName !== name) throw TributaryError.of(Reason.INVITATION_INVALID, `this invitation is for site "${invitation.siteName}"`);
@@ -259,6 +343,10 @@ async function stageModel(path: string, model: StreamedModel): Promise<void> {
 /** The model spec an initial model's header declares. */
 function specOf(entries: readonly SafetensorsEntry[]): TensorSpec__Output[] {
   return entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] }));
+}
+
+function pending(invitation: InvitationRecord, now: number): boolean {
+  return invitation.usedAtMs === 0 && invitation.revokedAtMs === undefined && now <= invitation.expiresAtMs;
 }
 
 function sha256(text: string): string {

@@ -18,7 +18,8 @@ import type { StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
 import type { MetricEventBus } from './metric-events.js';
-import { SupervisedConsumer } from './streams.js';
+import { SupervisedConsumer, storedAtMs } from './streams.js';
+import type { SitePresence } from '../sites/presence.js';
 
 /** A refused batch: the refusal, tagged so it cannot be mistaken for a batch. */
 type RefusedBatch = { readonly ok: false } & Refusal;
@@ -59,6 +60,8 @@ export interface MetricIngestOptions {
   /** Redelivery delay after a failed write: doubles with each delivery up to `retryMaxMs`. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Told when a site's batch is attributable to it (signature verified): its last seen. */
+  presence?: Pick<SitePresence, 'seen'>;
 }
 /** Run id -> federation entries kept; runs never move, so the cache only needs a size bound. */
 const RUN_CACHE_SIZE = 10_000;
@@ -216,6 +219,7 @@ export class MetricIngest {
     if (!site.federations.includes(batch.federation)) {
       return refusal(Reason.NOT_A_MEMBER, `site "${site.name}" is not a member of federation "${batch.federation}"`);
     }
+    this.opts.presence?.seen(site.name, storedAtMs(m));
     if ((await this.federationOfRun(batch.runId)) !== batch.federation) {
       return refusal(Reason.RUN_NOT_FOUND, `run "${batch.runId}" of federation "${batch.federation}" does not exist`);
     }

@@ -1,11 +1,19 @@
 import { Backoff, DEFAULT_CHUNK_SIZE, Reason, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, TributaryError, sleep, subjects } from '@tributary/proto';
 import { COORDINATOR_DEFAULTS, type StreamLimits } from '../config/coordinator-options.js';
-import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
+import { AckPolicy, DeliverPolicy, NatsError, StorageType, nanos, type ConsumerMessages, type ConsumerUpdateConfig, type JetStreamManager, type JsMsg, type NatsConnection, type StreamConfig } from 'nats';
 import type { Logger } from 'pino';
 
 /** The coordinator's durable consumers: updates (manifests) and metric batches. */
 export const UPDATE_CONSUMER = 'tributary-ingest';
 export const METRIC_CONSUMER = 'tributary-metrics';
+
+/**
+ * When the stream stored a message (ms), never later than now: the time a site sent it, even
+ * when it is delivered again after a restart.
+ */
+export function storedAtMs(m: JsMsg): number {
+  return Math.min(Date.now(), Math.floor(m.info.timestampNanos / 1e6));
+}
 
 /** Resubmits within this window are dropped by JetStream (`Nats-Msg-Id` = update id, chunk id). */
 const DUPLICATE_WINDOW_MS = 10 * 60_000;

@@ -20,12 +20,13 @@ import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { AdmissionContext, UpdateAdmission } from '../rounds/admission.js';
 import { isMember } from '../sites/membership.js';
+import type { SitePresence } from '../sites/presence.js';
 import type { BlobStore, StateStore, UpdateRecord } from '../state/index.js';
 import { inspectStagedPayload, isTensorFlavor } from '../updates/foldable-update.js';
 import { VerifiedUpdate } from '../updates/verified-update.js';
 import { HeldDeliveries } from './held-deliveries.js';
 import { readPayload } from './payload-reader.js';
-import { SupervisedConsumer } from './streams.js';
+import { SupervisedConsumer, storedAtMs } from './streams.js';
 import { UpdateOutcomes, type Delivery, type UpdateOutcomesOptions } from './update-outcomes.js';
 import { manifestProblem, metricKeyProblem, subjectMismatch, unsupportedFlavor } from './verification.js';
 
@@ -67,6 +68,8 @@ export interface UpdateIngestOptions {
   heldDeliveriesPath: string;
   /** Records refusals of updates whose key is known. */
   audit?: UpdateOutcomesOptions['audit'];
+  /** Told when a site's manifest is attributable to it (signature verified): its last seen. */
+  presence?: Pick<SitePresence, 'seen'>;
 }
 
 /** setTimeout's limit. */
@@ -251,6 +254,7 @@ export class UpdateIngest {
     // Signed by the site its subject names, a member of the federation: from here its update
     // id may be recorded.
     d.attributable = true;
+    this.opts.presence?.seen(site.name, storedAtMs(m));
     const problem = manifestProblem(manifest);
     if (problem !== undefined) return this.refuse(d, refusalOf(Reason.MALFORMED_MANIFEST, problem));
     const badKey = metricKeyProblem(manifest);

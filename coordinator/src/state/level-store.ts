@@ -17,6 +17,7 @@ import type { StateStore, StateWrite } from './store.js';
 import { modelVersionKey, planWrites, roundKey, type StateTable } from './write-plan.js';
 import type { IssuedSiteCredential } from '../nats-auth/credential-ledger.js';
 import { LevelSiteCredentialLedger } from './site-credential-ledger.js';
+import { LevelSiteLastSeenTable } from './site-last-seen.js';
 
 /** The state store on one LevelDB database in `dir`, one sublevel per record kind. */
 export class LevelStateStore implements StateStore {
@@ -45,6 +46,8 @@ export class LevelStateStore implements StateStore {
   private readonly natsCredentials: Sublevel<IssuedSiteCredential>;
   /** SHA-256 of a dashboard session's secret -> the session. */
   private readonly dashboardSessions: Sublevel<DashboardSessionRecord>;
+  /** site name -> when it was last heard from (ms). */
+  private readonly siteLastSeen: Sublevel<number>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
   /** Set by close(): a write after it (work abandoned by a bounded stop) is refused, not a disk fault. */
@@ -70,6 +73,7 @@ export class LevelStateStore implements StateStore {
     this.grants = openSublevel(this.db, 'grants');
     this.natsCredentials = openSublevel(this.db, 'nats-credentials');
     this.dashboardSessions = openSublevel(this.db, 'dashboard-sessions');
+    this.siteLastSeen = openSublevel(this.db, 'site-last-seen');
   }
 
   async open(): Promise<void> {
@@ -77,6 +81,7 @@ export class LevelStateStore implements StateStore {
     for (const sub of Object.values(this.tables())) await sub.open();
     await this.natsCredentials.open();
     await this.dashboardSessions.open();
+    await this.siteLastSeen.open();
   }
 
   async close(): Promise<void> {
@@ -93,6 +98,13 @@ export class LevelStateStore implements StateStore {
   /** The web dashboard's sessions, kept across restarts (see DashboardSessions). */
   dashboardSessionTable(): Sublevel<DashboardSessionRecord> {
     return this.dashboardSessions;
+  }
+
+  /** When each site was last heard from; its writes stop once the store is closed or fenced. */
+  siteLastSeenTable(): LevelSiteLastSeenTable {
+    return new LevelSiteLastSeenTable(this.siteLastSeen, () =>
+      this.closed ? TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, 'the state store is closed: the coordinator is stopping') : this.failed,
+    );
   }
 
   getSite(name: string): Promise<SiteRecord | undefined> {
@@ -154,6 +166,10 @@ export class LevelStateStore implements StateStore {
 
   getInvitation(tokenSha256: string): Promise<InvitationRecord | undefined> {
     return this.invitations.get(tokenSha256);
+  }
+
+  listInvitations(): Promise<InvitationRecord[]> {
+    return this.invitations.values().all();
   }
 
   getPrincipal(name: string): Promise<PrincipalRecord | undefined> {

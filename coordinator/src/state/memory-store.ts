@@ -91,6 +91,10 @@ export class MemoryStateStore implements StateStore {
     return this.get('invitations', tokenSha256);
   }
 
+  async listInvitations(): Promise<InvitationRecord[]> {
+    return this.values('invitations');
+  }
+
   async getPrincipal(name: string): Promise<PrincipalRecord | undefined> {
     return this.get('principals', name);
   }

@@ -23,6 +23,16 @@ export interface SiteRecord {
   createdAtMs: number;
   /** 0 if never revoked. */
   revokedAtMs: number;
+  /**
+   * Set while the site is removed (out of every federation, key revoked); absent on sites never
+   * removed and cleared by a restore. `removedFrom` keeps the memberships it had, for the record.
+   */
+  removedAtMs?: number;
+  removedBy?: string;
+  removedFrom?: string[];
+  /** When and by whom its key was last trusted again after a revocation; absent if never. */
+  restoredAtMs?: number;
+  restoredBy?: string;
 }
 
 /** A federation; its members are the sites whose `federations` name it. */
@@ -65,6 +75,11 @@ export type ModelVersionRecord = ModelVersion__Output;
 /** A one-time enrolment token; only its digest is stored. */
 export interface InvitationRecord {
   tokenSha256: string;
+  /**
+   * Public id (see `invitationIdOf`): derived from the digest, so invitations stored before ids
+   * existed have the same one. Absent on those.
+   */
+  id?: string;
   federations: string[];
   /** Name the site must enrol under; empty lets the site choose. */
   siteName: string;
@@ -74,6 +89,14 @@ export interface InvitationRecord {
   usedAtMs: number;
   /** Name of the principal that minted it; absent on invitations minted before principals existed. */
   mintedBy?: string;
+  /** When and by whom it was revoked; absent unless revoked. */
+  revokedAtMs?: number;
+  revokedBy?: string;
+}
+
+/** The public id of an invitation: `inv-` and the first 12 hex digits of its token's SHA-256. */
+export function invitationIdOf(record: Pick<InvitationRecord, 'tokenSha256' | 'id'>): string {
+  return record.id ?? `inv-${record.tokenSha256.slice(0, 12)}`;
 }
 
 /** A named admin-side key (a person, a CI job, a dashboard), managed at run time. */

@@ -51,6 +51,8 @@ export interface StateStore {
   listModelVersions(federation: string): Promise<ModelVersionRecord[]>;
 
   getInvitation(tokenSha256: string): Promise<InvitationRecord | undefined>;
+  /** Every invitation, used, expired and revoked ones too, in no particular order. */
+  listInvitations(): Promise<InvitationRecord[]>;
 
   getPrincipal(name: string): Promise<PrincipalRecord | undefined>;
   getPrincipalByKeyId(keyId: string): Promise<PrincipalRecord | undefined>;

@@ -39,6 +39,8 @@ import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, Li
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from './tributary/v1/ListFederationsResponse.js';
 import type { ListGrantsRequest as _tributary_v1_ListGrantsRequest, ListGrantsRequest__Output as _tributary_v1_ListGrantsRequest__Output } from './tributary/v1/ListGrantsRequest.js';
 import type { ListGrantsResponse as _tributary_v1_ListGrantsResponse, ListGrantsResponse__Output as _tributary_v1_ListGrantsResponse__Output } from './tributary/v1/ListGrantsResponse.js';
+import type { ListInvitationsRequest as _tributary_v1_ListInvitationsRequest, ListInvitationsRequest__Output as _tributary_v1_ListInvitationsRequest__Output } from './tributary/v1/ListInvitationsRequest.js';
+import type { ListInvitationsResponse as _tributary_v1_ListInvitationsResponse, ListInvitationsResponse__Output as _tributary_v1_ListInvitationsResponse__Output } from './tributary/v1/ListInvitationsResponse.js';
 import type { ListModelVersionsRequest as _tributary_v1_ListModelVersionsRequest, ListModelVersionsRequest__Output as _tributary_v1_ListModelVersionsRequest__Output } from './tributary/v1/ListModelVersionsRequest.js';
 import type { ListModelVersionsResponse as _tributary_v1_ListModelVersionsResponse, ListModelVersionsResponse__Output as _tributary_v1_ListModelVersionsResponse__Output } from './tributary/v1/ListModelVersionsResponse.js';
 import type { ListPrincipalsRequest as _tributary_v1_ListPrincipalsRequest, ListPrincipalsRequest__Output as _tributary_v1_ListPrincipalsRequest__Output } from './tributary/v1/ListPrincipalsRequest.js';
@@ -59,8 +61,11 @@ import type { ModelVersion as _tributary_v1_ModelVersion, ModelVersion__Output a
 import type { NatsCredentials as _tributary_v1_NatsCredentials, NatsCredentials__Output as _tributary_v1_NatsCredentials__Output } from './tributary/v1/NatsCredentials.js';
 import type { Principal as _tributary_v1_Principal, Principal__Output as _tributary_v1_Principal__Output } from './tributary/v1/Principal.js';
 import type { Refusal as _tributary_v1_Refusal, Refusal__Output as _tributary_v1_Refusal__Output } from './tributary/v1/Refusal.js';
+import type { RemoveSiteRequest as _tributary_v1_RemoveSiteRequest, RemoveSiteRequest__Output as _tributary_v1_RemoveSiteRequest__Output } from './tributary/v1/RemoveSiteRequest.js';
 import type { ReportTaskFailureRequest as _tributary_v1_ReportTaskFailureRequest, ReportTaskFailureRequest__Output as _tributary_v1_ReportTaskFailureRequest__Output } from './tributary/v1/ReportTaskFailureRequest.js';
 import type { ReportTaskFailureResponse as _tributary_v1_ReportTaskFailureResponse, ReportTaskFailureResponse__Output as _tributary_v1_ReportTaskFailureResponse__Output } from './tributary/v1/ReportTaskFailureResponse.js';
+import type { RestoreSiteRequest as _tributary_v1_RestoreSiteRequest, RestoreSiteRequest__Output as _tributary_v1_RestoreSiteRequest__Output } from './tributary/v1/RestoreSiteRequest.js';
+import type { RevokeInvitationRequest as _tributary_v1_RevokeInvitationRequest, RevokeInvitationRequest__Output as _tributary_v1_RevokeInvitationRequest__Output } from './tributary/v1/RevokeInvitationRequest.js';
 import type { RevokePrivilegeRequest as _tributary_v1_RevokePrivilegeRequest, RevokePrivilegeRequest__Output as _tributary_v1_RevokePrivilegeRequest__Output } from './tributary/v1/RevokePrivilegeRequest.js';
 import type { RevokeSiteRequest as _tributary_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _tributary_v1_RevokeSiteRequest__Output } from './tributary/v1/RevokeSiteRequest.js';
 import type { RotatePrincipalKeyRequest as _tributary_v1_RotatePrincipalKeyRequest, RotatePrincipalKeyRequest__Output as _tributary_v1_RotatePrincipalKeyRequest__Output } from './tributary/v1/RotatePrincipalKeyRequest.js';
@@ -134,6 +139,8 @@ export interface ProtoGrpcType {
       ListFederationsResponse: MessageTypeDefinition<_tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsResponse__Output>
       ListGrantsRequest: MessageTypeDefinition<_tributary_v1_ListGrantsRequest, _tributary_v1_ListGrantsRequest__Output>
       ListGrantsResponse: MessageTypeDefinition<_tributary_v1_ListGrantsResponse, _tributary_v1_ListGrantsResponse__Output>
+      ListInvitationsRequest: MessageTypeDefinition<_tributary_v1_ListInvitationsRequest, _tributary_v1_ListInvitationsRequest__Output>
+      ListInvitationsResponse: MessageTypeDefinition<_tributary_v1_ListInvitationsResponse, _tributary_v1_ListInvitationsResponse__Output>
       ListModelVersionsRequest: MessageTypeDefinition<_tributary_v1_ListModelVersionsRequest, _tributary_v1_ListModelVersionsRequest__Output>
       ListModelVersionsResponse: MessageTypeDefinition<_tributary_v1_ListModelVersionsResponse, _tributary_v1_ListModelVersionsResponse__Output>
       ListPrincipalsRequest: MessageTypeDefinition<_tributary_v1_ListPrincipalsRequest, _tributary_v1_ListPrincipalsRequest__Output>
@@ -155,8 +162,11 @@ export interface ProtoGrpcType {
       Principal: MessageTypeDefinition<_tributary_v1_Principal, _tributary_v1_Principal__Output>
       PrincipalStatus: EnumTypeDefinition
       Refusal: MessageTypeDefinition<_tributary_v1_Refusal, _tributary_v1_Refusal__Output>
+      RemoveSiteRequest: MessageTypeDefinition<_tributary_v1_RemoveSiteRequest, _tributary_v1_RemoveSiteRequest__Output>
       ReportTaskFailureRequest: MessageTypeDefinition<_tributary_v1_ReportTaskFailureRequest, _tributary_v1_ReportTaskFailureRequest__Output>
       ReportTaskFailureResponse: MessageTypeDefinition<_tributary_v1_ReportTaskFailureResponse, _tributary_v1_ReportTaskFailureResponse__Output>
+      RestoreSiteRequest: MessageTypeDefinition<_tributary_v1_RestoreSiteRequest, _tributary_v1_RestoreSiteRequest__Output>
+      RevokeInvitationRequest: MessageTypeDefinition<_tributary_v1_RevokeInvitationRequest, _tributary_v1_RevokeInvitationRequest__Output>
       RevokePrivilegeRequest: MessageTypeDefinition<_tributary_v1_RevokePrivilegeRequest, _tributary_v1_RevokePrivilegeRequest__Output>
       RevokeSiteRequest: MessageTypeDefinition<_tributary_v1_RevokeSiteRequest, _tributary_v1_RevokeSiteRequest__Output>
       RotatePrincipalKeyRequest: MessageTypeDefinition<_tributary_v1_RotatePrincipalKeyRequest, _tributary_v1_RotatePrincipalKeyRequest__Output>

@@ -33,8 +33,12 @@ import runWatch from './run/watch.js';
 import serve from './serve.js';
 import siteAdd from './site/add.js';
 import siteInvite from './site/invite.js';
+import siteInvitations from './site/invitations.js';
 import siteList from './site/list.js';
 import siteRevoke from './site/revoke.js';
+import siteRemove from './site/remove.js';
+import siteRestore from './site/restore.js';
+import siteUninvite from './site/uninvite.js';
 import siteCredentials from './site/credentials.js';
 import tlsInit from './tls/init.js';
 
@@ -46,8 +50,12 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   siteAdd,
   siteList,
   siteRevoke,
+  siteRemove,
+  siteRestore,
   siteCredentials,
   siteInvite,
+  siteInvitations,
+  siteUninvite,
   federationCreate,
   federationList,
   federationShow,

@@ -21,7 +21,7 @@ export default defineCommand({
         f.settings?.strategy || '-',
         String(f.settings?.rounds ?? 0),
         String(f.settings?.minSites ?? 0),
-        String(f.sites.length),
+        f.revokedSites.length === 0 ? String(f.sites.length) : `${f.sites.length} (${f.revokedSites.length} revoked)`,
         String(f.latestVersion),
         formatTime(f.createdAtMs),
         f.description,

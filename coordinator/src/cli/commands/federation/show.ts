@@ -23,7 +23,7 @@ export default defineCommand({
         ['description', f.description === '' ? undefined : f.description],
         ['created', formatTime(f.createdAtMs)],
         ['latest version', String(f.latestVersion)],
-        ['sites', list(f.sites)],
+        ['sites', list(f.sites.map((s) => (f.revokedSites.includes(s) ? `${s} (revoked)` : s)))],
         ['strategy', s === null ? undefined : `${s.strategy || 'fedavg'}${strategyOptions(s)}`],
         ['rounds', s === null ? undefined : String(s.rounds)],
         ['min sites', s === null ? undefined : String(s.minSites)],

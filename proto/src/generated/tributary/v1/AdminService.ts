@@ -29,6 +29,8 @@ import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, Li
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from '../../tributary/v1/ListFederationsResponse.js';
 import type { ListGrantsRequest as _tributary_v1_ListGrantsRequest, ListGrantsRequest__Output as _tributary_v1_ListGrantsRequest__Output } from '../../tributary/v1/ListGrantsRequest.js';
 import type { ListGrantsResponse as _tributary_v1_ListGrantsResponse, ListGrantsResponse__Output as _tributary_v1_ListGrantsResponse__Output } from '../../tributary/v1/ListGrantsResponse.js';
+import type { ListInvitationsRequest as _tributary_v1_ListInvitationsRequest, ListInvitationsRequest__Output as _tributary_v1_ListInvitationsRequest__Output } from '../../tributary/v1/ListInvitationsRequest.js';
+import type { ListInvitationsResponse as _tributary_v1_ListInvitationsResponse, ListInvitationsResponse__Output as _tributary_v1_ListInvitationsResponse__Output } from '../../tributary/v1/ListInvitationsResponse.js';
 import type { ListModelVersionsRequest as _tributary_v1_ListModelVersionsRequest, ListModelVersionsRequest__Output as _tributary_v1_ListModelVersionsRequest__Output } from '../../tributary/v1/ListModelVersionsRequest.js';
 import type { ListModelVersionsResponse as _tributary_v1_ListModelVersionsResponse, ListModelVersionsResponse__Output as _tributary_v1_ListModelVersionsResponse__Output } from '../../tributary/v1/ListModelVersionsResponse.js';
 import type { ListPrincipalsRequest as _tributary_v1_ListPrincipalsRequest, ListPrincipalsRequest__Output as _tributary_v1_ListPrincipalsRequest__Output } from '../../tributary/v1/ListPrincipalsRequest.js';
@@ -43,6 +45,9 @@ import type { MetricEvent as _tributary_v1_MetricEvent, MetricEvent__Output as _
 import type { ModelChunk as _tributary_v1_ModelChunk, ModelChunk__Output as _tributary_v1_ModelChunk__Output } from '../../tributary/v1/ModelChunk.js';
 import type { NatsCredentials as _tributary_v1_NatsCredentials, NatsCredentials__Output as _tributary_v1_NatsCredentials__Output } from '../../tributary/v1/NatsCredentials.js';
 import type { Principal as _tributary_v1_Principal, Principal__Output as _tributary_v1_Principal__Output } from '../../tributary/v1/Principal.js';
+import type { RemoveSiteRequest as _tributary_v1_RemoveSiteRequest, RemoveSiteRequest__Output as _tributary_v1_RemoveSiteRequest__Output } from '../../tributary/v1/RemoveSiteRequest.js';
+import type { RestoreSiteRequest as _tributary_v1_RestoreSiteRequest, RestoreSiteRequest__Output as _tributary_v1_RestoreSiteRequest__Output } from '../../tributary/v1/RestoreSiteRequest.js';
+import type { RevokeInvitationRequest as _tributary_v1_RevokeInvitationRequest, RevokeInvitationRequest__Output as _tributary_v1_RevokeInvitationRequest__Output } from '../../tributary/v1/RevokeInvitationRequest.js';
 import type { RevokePrivilegeRequest as _tributary_v1_RevokePrivilegeRequest, RevokePrivilegeRequest__Output as _tributary_v1_RevokePrivilegeRequest__Output } from '../../tributary/v1/RevokePrivilegeRequest.js';
 import type { RevokeSiteRequest as _tributary_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _tributary_v1_RevokeSiteRequest__Output } from '../../tributary/v1/RevokeSiteRequest.js';
 import type { RotatePrincipalKeyRequest as _tributary_v1_RotatePrincipalKeyRequest, RotatePrincipalKeyRequest__Output as _tributary_v1_RotatePrincipalKeyRequest__Output } from '../../tributary/v1/RotatePrincipalKeyRequest.js';
@@ -204,6 +209,15 @@ export interface AdminServiceClient extends grpc.Client {
   listGrants(argument: _tributary_v1_ListGrantsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListGrantsResponse__Output>): grpc.ClientUnaryCall;
   listGrants(argument: _tributary_v1_ListGrantsRequest, callback: grpc.requestCallback<_tributary_v1_ListGrantsResponse__Output>): grpc.ClientUnaryCall;
   
+  ListInvitations(argument: _tributary_v1_ListInvitationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListInvitationsResponse__Output>): grpc.ClientUnaryCall;
+  ListInvitations(argument: _tributary_v1_ListInvitationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListInvitationsResponse__Output>): grpc.ClientUnaryCall;
+  ListInvitations(argument: _tributary_v1_ListInvitationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListInvitationsResponse__Output>): grpc.ClientUnaryCall;
+  ListInvitations(argument: _tributary_v1_ListInvitationsRequest, callback: grpc.requestCallback<_tributary_v1_ListInvitationsResponse__Output>): grpc.ClientUnaryCall;
+  listInvitations(argument: _tributary_v1_ListInvitationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListInvitationsResponse__Output>): grpc.ClientUnaryCall;
+  listInvitations(argument: _tributary_v1_ListInvitationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListInvitationsResponse__Output>): grpc.ClientUnaryCall;
+  listInvitations(argument: _tributary_v1_ListInvitationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListInvitationsResponse__Output>): grpc.ClientUnaryCall;
+  listInvitations(argument: _tributary_v1_ListInvitationsRequest, callback: grpc.requestCallback<_tributary_v1_ListInvitationsResponse__Output>): grpc.ClientUnaryCall;
+  
   ListModelVersions(argument: _tributary_v1_ListModelVersionsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
   ListModelVersions(argument: _tributary_v1_ListModelVersionsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
   ListModelVersions(argument: _tributary_v1_ListModelVersionsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListModelVersionsResponse__Output>): grpc.ClientUnaryCall;
@@ -248,6 +262,33 @@ export interface AdminServiceClient extends grpc.Client {
   listSites(argument: _tributary_v1_ListSitesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
   listSites(argument: _tributary_v1_ListSitesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
   listSites(argument: _tributary_v1_ListSitesRequest, callback: grpc.requestCallback<_tributary_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  
+  RemoveSite(argument: _tributary_v1_RemoveSiteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  RemoveSite(argument: _tributary_v1_RemoveSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  RemoveSite(argument: _tributary_v1_RemoveSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  RemoveSite(argument: _tributary_v1_RemoveSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  removeSite(argument: _tributary_v1_RemoveSiteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  removeSite(argument: _tributary_v1_RemoveSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  removeSite(argument: _tributary_v1_RemoveSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  removeSite(argument: _tributary_v1_RemoveSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  
+  RestoreSite(argument: _tributary_v1_RestoreSiteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  RestoreSite(argument: _tributary_v1_RestoreSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  RestoreSite(argument: _tributary_v1_RestoreSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  RestoreSite(argument: _tributary_v1_RestoreSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  restoreSite(argument: _tributary_v1_RestoreSiteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  restoreSite(argument: _tributary_v1_RestoreSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  restoreSite(argument: _tributary_v1_RestoreSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  restoreSite(argument: _tributary_v1_RestoreSiteRequest, callback: grpc.requestCallback<_tributary_v1_Site__Output>): grpc.ClientUnaryCall;
+  
+  RevokeInvitation(argument: _tributary_v1_RevokeInvitationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  RevokeInvitation(argument: _tributary_v1_RevokeInvitationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  RevokeInvitation(argument: _tributary_v1_RevokeInvitationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  RevokeInvitation(argument: _tributary_v1_RevokeInvitationRequest, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  revokeInvitation(argument: _tributary_v1_RevokeInvitationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  revokeInvitation(argument: _tributary_v1_RevokeInvitationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  revokeInvitation(argument: _tributary_v1_RevokeInvitationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  revokeInvitation(argument: _tributary_v1_RevokeInvitationRequest, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
   
   RevokePrivilege(argument: _tributary_v1_RevokePrivilegeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Grant__Output>): grpc.ClientUnaryCall;
   RevokePrivilege(argument: _tributary_v1_RevokePrivilegeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Grant__Output>): grpc.ClientUnaryCall;
@@ -359,6 +400,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   ListGrants: grpc.handleUnaryCall<_tributary_v1_ListGrantsRequest__Output, _tributary_v1_ListGrantsResponse>;
   
+  ListInvitations: grpc.handleUnaryCall<_tributary_v1_ListInvitationsRequest__Output, _tributary_v1_ListInvitationsResponse>;
+  
   ListModelVersions: grpc.handleUnaryCall<_tributary_v1_ListModelVersionsRequest__Output, _tributary_v1_ListModelVersionsResponse>;
   
   ListPrincipals: grpc.handleUnaryCall<_tributary_v1_ListPrincipalsRequest__Output, _tributary_v1_ListPrincipalsResponse>;
@@ -368,6 +411,12 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   ListRuns: grpc.handleUnaryCall<_tributary_v1_ListRunsRequest__Output, _tributary_v1_ListRunsResponse>;
   
   ListSites: grpc.handleUnaryCall<_tributary_v1_ListSitesRequest__Output, _tributary_v1_ListSitesResponse>;
+  
+  RemoveSite: grpc.handleUnaryCall<_tributary_v1_RemoveSiteRequest__Output, _tributary_v1_Site>;
+  
+  RestoreSite: grpc.handleUnaryCall<_tributary_v1_RestoreSiteRequest__Output, _tributary_v1_Site>;
+  
+  RevokeInvitation: grpc.handleUnaryCall<_tributary_v1_RevokeInvitationRequest__Output, _tributary_v1_Invitation>;
   
   RevokePrivilege: grpc.handleUnaryCall<_tributary_v1_RevokePrivilegeRequest__Output, _tributary_v1_Grant>;
   
@@ -407,11 +456,15 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   ListAuditEntries: MethodDefinition<_tributary_v1_ListAuditEntriesRequest, _tributary_v1_AuditEntry, _tributary_v1_ListAuditEntriesRequest__Output, _tributary_v1_AuditEntry__Output>
   ListFederations: MethodDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse__Output>
   ListGrants: MethodDefinition<_tributary_v1_ListGrantsRequest, _tributary_v1_ListGrantsResponse, _tributary_v1_ListGrantsRequest__Output, _tributary_v1_ListGrantsResponse__Output>
+  ListInvitations: MethodDefinition<_tributary_v1_ListInvitationsRequest, _tributary_v1_ListInvitationsResponse, _tributary_v1_ListInvitationsRequest__Output, _tributary_v1_ListInvitationsResponse__Output>
   ListModelVersions: MethodDefinition<_tributary_v1_ListModelVersionsRequest, _tributary_v1_ListModelVersionsResponse, _tributary_v1_ListModelVersionsRequest__Output, _tributary_v1_ListModelVersionsResponse__Output>
   ListPrincipals: MethodDefinition<_tributary_v1_ListPrincipalsRequest, _tributary_v1_ListPrincipalsResponse, _tributary_v1_ListPrincipalsRequest__Output, _tributary_v1_ListPrincipalsResponse__Output>
   ListRounds: MethodDefinition<_tributary_v1_ListRoundsRequest, _tributary_v1_ListRoundsResponse, _tributary_v1_ListRoundsRequest__Output, _tributary_v1_ListRoundsResponse__Output>
   ListRuns: MethodDefinition<_tributary_v1_ListRunsRequest, _tributary_v1_ListRunsResponse, _tributary_v1_ListRunsRequest__Output, _tributary_v1_ListRunsResponse__Output>
   ListSites: MethodDefinition<_tributary_v1_ListSitesRequest, _tributary_v1_ListSitesResponse, _tributary_v1_ListSitesRequest__Output, _tributary_v1_ListSitesResponse__Output>
+  RemoveSite: MethodDefinition<_tributary_v1_RemoveSiteRequest, _tributary_v1_Site, _tributary_v1_RemoveSiteRequest__Output, _tributary_v1_Site__Output>
+  RestoreSite: MethodDefinition<_tributary_v1_RestoreSiteRequest, _tributary_v1_Site, _tributary_v1_RestoreSiteRequest__Output, _tributary_v1_Site__Output>
+  RevokeInvitation: MethodDefinition<_tributary_v1_RevokeInvitationRequest, _tributary_v1_Invitation, _tributary_v1_RevokeInvitationRequest__Output, _tributary_v1_Invitation__Output>
   RevokePrivilege: MethodDefinition<_tributary_v1_RevokePrivilegeRequest, _tributary_v1_Grant, _tributary_v1_RevokePrivilegeRequest__Output, _tributary_v1_Grant__Output>
   RevokeSite: MethodDefinition<_tributary_v1_RevokeSiteRequest, _tributary_v1_Site, _tributary_v1_RevokeSiteRequest__Output, _tributary_v1_Site__Output>
   RotatePrincipalKey: MethodDefinition<_tributary_v1_RotatePrincipalKeyRequest, _tributary_v1_Principal, _tributary_v1_RotatePrincipalKeyRequest__Output, _tributary_v1_Principal__Output>

@@ -12,6 +12,7 @@ export interface Federation {
   'sites'?: (string)[];
   'createdAtMs'?: (number | string | Long);
   'latestVersion'?: (number | string | Long);
+  'revokedSites'?: (string)[];
 }
 
 export interface Federation__Output {
@@ -22,4 +23,5 @@ export interface Federation__Output {
   'sites': (string)[];
   'createdAtMs': (number);
   'latestVersion': (number);
+  'revokedSites': (string)[];
 }

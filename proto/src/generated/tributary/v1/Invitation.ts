@@ -8,6 +8,8 @@ export interface Invitation {
   'siteName'?: (string);
   'expiresAtMs'?: (number | string | Long);
   'mintedBy'?: (string);
+  'id'?: (string);
+  'createdAtMs'?: (number | string | Long);
 }
 
 export interface Invitation__Output {
@@ -16,4 +18,6 @@ export interface Invitation__Output {
   'siteName': (string);
   'expiresAtMs': (number);
   'mintedBy': (string);
+  'id': (string);
+  'createdAtMs': (number);
 }

@@ -11,6 +11,13 @@ export interface Site {
   'federations'?: (string)[];
   'createdAtMs'?: (number | string | Long);
   'revokedAtMs'?: (number | string | Long);
+  'lastSeenAtMs'?: (number | string | Long);
+  'connected'?: (boolean);
+  'removedAtMs'?: (number | string | Long);
+  'removedBy'?: (string);
+  'restoredAtMs'?: (number | string | Long);
+  'restoredBy'?: (string);
+  'removedFrom'?: (string)[];
 }
 
 export interface Site__Output {
@@ -21,4 +28,11 @@ export interface Site__Output {
   'federations': (string)[];
   'createdAtMs': (number);
   'revokedAtMs': (number);
+  'lastSeenAtMs': (number);
+  'connected': (boolean);
+  'removedAtMs': (number);
+  'removedBy': (string);
+  'restoredAtMs': (number);
+  'restoredBy': (string);
+  'removedFrom': (string)[];
 }

@@ -1,0 +1,25 @@
+import { assertName } from '@tributary/proto';
+import type { Invitation__Output } from '@tributary/proto';
+import { defineCommand } from '../../command.js';
+import { optString } from '../../input.js';
+import { invitationsTable } from '../../views.js';
+
+export default defineCommand({
+  path: ['site', 'invitations'],
+  summary: 'List pending invitations (not used, expired or revoked), without their tokens',
+  connects: true,
+  options(cmd) {
+    cmd.option('--federation <name>', 'only invitations to this federation');
+  },
+  parse(raw) {
+    const federation = optString(raw, 'federation');
+    return { federation: federation === undefined ? undefined : assertName('federation', federation) };
+  },
+  async run(input, ctx): Promise<Invitation__Output[]> {
+    return (await ctx.admin()).listInvitations(input.federation);
+  },
+  render(invitations) {
+    return invitations.length === 0 ? 'No pending invitations.' : invitationsTable(invitations);
+  },
+  quiet: (invitations) => invitations.map((i) => i.id).join('\n'),
+});

@@ -1,0 +1,10 @@
+// Original file: tributary.proto
+
+
+export interface ListInvitationsRequest {
+  'federation'?: (string);
+}
+
+export interface ListInvitationsRequest__Output {
+  'federation': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: tributary.proto
+
+
+export interface RevokeInvitationRequest {
+  'id'?: (string);
+}
+
+export interface RevokeInvitationRequest__Output {
+  'id': (string);
+}
