@@ -151,8 +151,7 @@ export class SiteWatch {
       return;
     }
     const failed = round.siteFailures.length;
-    const stillIn = round.selectedSites.length - failed;
-    if (stillIn < settings.minSites) {
+    if (round.selectedSites.length - failed < settings.minSites) {
       await this.rounds.fail(
         active,
         `${Reason.QUORUM_NOT_MET}: quorum unreachable: ${failed} of ${round.selectedSites.length} selected site(s) failed, ${round.accepted.length} delivered, min_sites is ${settings.minSites}`,
@@ -160,7 +159,7 @@ export class SiteWatch {
       return;
     }
     // Every site still in the round has delivered: nothing more to wait for.
-    if (round.accepted.length >= stillIn) await this.rounds.close(active);
+    if (!waitingCanHelp(round, settings.minSites)) await this.rounds.close(active);
   }
 
   /**
