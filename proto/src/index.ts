@@ -44,7 +44,7 @@ export type { Signer, SigningKey } from './keys.js';
 export { envelopeSigningBytes, isEnvelopeKind, signEnvelope, verifyEnvelope } from './envelope.js';
 export type { EnvelopeKind } from './envelope.js';
 export { MAX_VERDICT_BYTES, openVerdict, signVerdict } from './verdict.js';
-export { MAX_SITE_FAILURE_MESSAGE_CHARS } from './site-failure.js';
+export { MAX_SITE_FAILURE_MESSAGE_CHARS, printableFailureMessage } from './site-failure.js';
 export type { OpenedVerdict } from './verdict.js';
 export {
   UPDATE_ID_PATTERN,

@@ -1,6 +1,7 @@
 import {
   Reason,
   TributaryError,
+  quoted,
   type EnrollResponse__Output,
   type HeartbeatResponse__Output,
   type ReportTaskFailureResponse__Output,
@@ -98,7 +99,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
     },
     Heartbeat: async (req, ctx): Promise<HeartbeatResponse__Output> => {
       const site = requireSiteMember(ctx.principal, req.federation);
-      if (req.phase !== 'train' && req.phase !== 'upload') throw TributaryError.invalidArgument(`phase must be "train" or "upload", got "${req.phase.slice(0, 32)}"`);
+      if (req.phase !== 'train' && req.phase !== 'upload') throw TributaryError.invalidArgument(`phase must be "train" or "upload", got ${quoted(req.phase)}`);
       const going = await deps.engine.sites.heartbeat(site.name, { federation: req.federation, runId: req.runId, round: req.round }, { phase: req.phase, uploadBytes: req.uploadBytes });
       return { continue: going };
     },

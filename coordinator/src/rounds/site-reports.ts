@@ -1,4 +1,4 @@
-import { MAX_SITE_FAILURE_MESSAGE_CHARS, Reason, TributaryError, quoted, type ReasonCode, type SiteFailure__Output } from '@tributary/proto';
+import { MAX_SITE_FAILURE_MESSAGE_CHARS, Reason, TributaryError, printableFailureMessage, quoted, type ReasonCode, type SiteFailure__Output } from '@tributary/proto';
 import type { RoundServices } from './active-run.js';
 import type { EvaluationPhase } from './evaluation-phase.js';
 import type { ActiveRuns } from './run-lifecycle.js';
@@ -34,7 +34,7 @@ export class SiteReports {
     if (message.length > MAX_SITE_FAILURE_MESSAGE_CHARS) {
       return this.refuse('ReportTaskFailure', Reason.INVALID_ARGUMENT, `message holds ${message.length} characters, at most ${MAX_SITE_FAILURE_MESSAGE_CHARS} are taken`);
     }
-    const text = message || 'the site reported no message';
+    const text = printableFailureMessage(message) || 'the site reported no message';
     return this.queues.run(ref.federation, async () => {
       const active = await this.runOf(ref, 'ReportTaskFailure');
       if (kind === 'evaluate') {
