@@ -233,16 +233,16 @@ describe('heartbeats and silent sites', () => {
   }
 
   it('does not fail a site that trains longer than site_idle_timeout_seconds while it heartbeats', async () => {
-    const { status, round } = await withLongTrainer('patient', { rounds: 1, minSites: 2, roundDeadlineSeconds: 12, heartbeatIntervalSeconds: 1, siteIdleTimeoutSeconds: 3 }, { freeze: false });
+    const { status, round } = await withLongTrainer('patient', { rounds: 1, minSites: 2, roundDeadlineSeconds: 15, heartbeatIntervalSeconds: 1, siteIdleTimeoutSeconds: 5 }, { freeze: false });
     expect(status).toBe('RUN_STATUS_FINISHED');
-    // The round ran to its deadline (12 s), four idle timeouts, waiting for the slow site.
+    // The round ran to its deadline (15 s), three idle timeouts, waiting for the slow site.
     expect(round.closedAtMs).toBeGreaterThanOrEqual(round.deadlineAtMs);
     expect(round.siteFailures).toEqual([]);
     expect(round.state).toBe('ROUND_STATE_COMMITTED');
   }, 90_000);
 
   it('fails a frozen site with SITE_UNRESPONSIVE and commits without it before the deadline', async () => {
-    const { status, round } = await withLongTrainer('frozen', { rounds: 1, minSites: 2, roundDeadlineSeconds: 600, heartbeatIntervalSeconds: 1, siteIdleTimeoutSeconds: 3 }, { freeze: true });
+    const { status, round } = await withLongTrainer('frozen', { rounds: 1, minSites: 2, roundDeadlineSeconds: 600, heartbeatIntervalSeconds: 1, siteIdleTimeoutSeconds: 5 }, { freeze: true });
     expect(status).toBe('RUN_STATUS_FINISHED');
     expect(round.siteFailures.map((x) => [x.site, x.reason])).toEqual([['frozen-slow', 'SITE_UNRESPONSIVE']]);
     expect(round.state).toBe('ROUND_STATE_COMMITTED');
