@@ -574,6 +574,10 @@ function paramsOf(run: RunRecord): Param[] {
     { key: 'norm_bound', value: String(s.normBound) },
     { key: 'norm_bound_mode', value: s.normBoundMode || 'refuse' },
     { key: 'max_examples', value: String(s.maxExamples || SETTINGS_DEFAULTS.maxExamples) },
+    { key: 'on_site_error', value: s.onSiteError || SETTINGS_DEFAULTS.onSiteError },
+    { key: 'site_idle_timeout_seconds', value: String(s.siteIdleTimeoutSeconds ?? 0) },
+    { key: 'upload_grace_seconds', value: String(s.uploadGraceSeconds ?? 0) },
+    { key: 'run_timeout_seconds', value: String(s.runTimeoutSeconds ?? 0) },
   );
   for (const [k, v] of Object.entries(s.strategyOptions)) params.push({ key: `strategy.${k}`, value: v });
   return params;
