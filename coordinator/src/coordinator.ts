@@ -21,6 +21,7 @@ import { Dashboard } from './dashboard/index.js';
 import { loadCoordinatorKey } from './identity/coordinator-key.js';
 import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { PayloadSweeper } from './ingest/payload-sweeper.js';
+import { JetStreamWatch } from './ingest/jetstream-watch.js';
 import { NatsAuthority } from './nats-auth/authority.js';
 import { SiteNatsCredentials } from './sites/nats-credentials.js';
 import { SitePresence } from './sites/presence.js';
@@ -57,6 +58,7 @@ export class Coordinator {
       tracker: RunTracker;
       trackingOutbox: TrackingOutbox;
       payloadSweeper: PayloadSweeper;
+      jetStreamWatch: JetStreamWatch;
       trackingStore: TrackingStore;
       metricIngest: MetricIngest;
       nonces: BucketedNonceStore;
@@ -211,9 +213,14 @@ export class Coordinator {
         logger,
         updateConsumer: UPDATE_CONSUMER,
         abandonAfterMs: 2 * opts.ingest.payloadTimeoutMs,
+        onSweep: (outcome) => metrics.payloadSweeps.inc({ outcome }),
       });
       payloadSweeper.start();
       cleanup.unshift(() => payloadSweeper.stop());
+      const jetStreamWatch = new JetStreamWatch({ nc, logger });
+      metrics.addHealthDetail('jetstream', () => jetStreamWatch.health());
+      jetStreamWatch.start();
+      cleanup.unshift(() => jetStreamWatch.stop());
       // After a failed state write nothing more may be accepted: the manifests stay in the stream
       // for the restarted coordinator, and health says why.
       state.onFailure((failure) => {
@@ -273,7 +280,7 @@ export class Coordinator {
       const address = `${host}:${port}`;
       const metricsServer = opts.metricsPort ? await metrics.serve(opts.metricsPort) : undefined;
       logger.info({ address, dataDir: opts.dataDir, metricsPort: opts.metricsPort, dashboardPort: dashboard?.port }, 'coordinator listening');
-      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingOutbox, payloadSweeper, trackingStore, metricIngest, nonces, verdictKey, authority, audit, presence });
+      return new Coordinator(address, opts, metrics, { server, nc, ingest, engine, state, shutdown, metricsServer, dashboard, tracker, trackingOutbox, payloadSweeper, jetStreamWatch, trackingStore, metricIngest, nonces, verdictKey, authority, audit, presence });
     } catch (err) {
       for (const step of cleanup) await step().catch(() => undefined);
       throw err;
@@ -322,6 +329,7 @@ export class Coordinator {
     });
     await p.ingest.stop();
     await p.payloadSweeper.stop();
+    await p.jetStreamWatch.stop();
     await p.metricIngest.stop();
     // Streams and ingests are over: the last-seen times the table lacks go in now.
     await p.presence.close();

@@ -89,6 +89,12 @@ export class CoordinatorMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly payloadSweeps = new Counter({
+    name: 'tributary_payload_sweeps_total',
+    help: 'Sweeps of abandoned uploads from the payload stream, by outcome: completed, or failed (retried with backoff)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly trackingOutboxDepth = new Gauge({
     name: 'tributary_tracking_outbox_depth',
     help: 'Tracking store writes waiting in the durable outbox (they survive restarts and are retried until the store takes them)',

@@ -19,6 +19,7 @@ export interface Task {
   'runMessage'?: (string);
   'natsUrls'?: (string)[];
   'heartbeatIntervalSeconds'?: (number);
+  'announced'?: (boolean);
 }
 
 export interface Task__Output {
@@ -36,4 +37,5 @@ export interface Task__Output {
   'runMessage': (string);
   'natsUrls': (string)[];
   'heartbeatIntervalSeconds': (number);
+  'announced': (boolean);
 }
