@@ -24,7 +24,7 @@ import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.
 import type { Scheduler } from '../../coordinator/src/rounds/active-run.js';
 import { RoundEngine } from '../../coordinator/src/rounds/engine.js';
 import { RunEventBus, TaskBus } from '../../coordinator/src/rounds/events.js';
-import { BlobStore, MemoryStateStore, type RunRecord, type StateWrite } from '../../coordinator/src/state/index.js';
+import { BlobStore, MemoryStateStore, type RoundRecord, type RunRecord, type StateWrite } from '../../coordinator/src/state/index.js';
 import {
   FedAvgStrategy,
   builtinStrategies,
@@ -528,6 +528,64 @@ describe('RoundEngine', () => {
     await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 1 }, 'crashed', 'train');
     expect(await train(run, 'alpha', [1, 1, 1, 1], 1)).toMatchObject({ reason: 'SITE_ERROR' });
     expect((await h.state.getRound(run.id, 1))?.accepted).toEqual([]);
+  });
+
+  /** Heartbeats of a site whose upload has `bytes` acked. */
+  function uploading(run: RunRecord, site: string, bytes: number): Promise<boolean> {
+    return h.engine.sites.heartbeat(site, { federation: 'churn', runId: run.id, round: 1 }, { phase: 'upload', uploadBytes: bytes });
+  }
+
+  /** Resolves once the stored round satisfies `holds`. */
+  async function roundWhen(run: RunRecord, holds: (round: RoundRecord) => boolean): Promise<RoundRecord> {
+    for (let i = 0; i < 500; i++) {
+      const round = await h.state.getRound(run.id, 1);
+      if (round && holds(round)) return round;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    throw new Error('the round never got there');
+  }
+
+  it('takes the update of a site whose upload was moving at the deadline, within upload_grace_seconds', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 1, rounds: 1, heartbeatIntervalSeconds: 5, uploadGraceSeconds: 20 });
+    const run = await h.engine.startRun('churn');
+    h.clock.advance((DEADLINE_S - 4) * 1000);
+    await uploading(run, 'alpha', 1_000);
+    h.clock.advance(3_000);
+    await uploading(run, 'alpha', 2_000);
+    h.clock.advance(1_000);
+    const extended = await roundWhen(run, (r) => r.extendedUntilMs > 0);
+    expect(extended.extendedUntilMs).toBeGreaterThan(extended.deadlineAtMs);
+    h.clock.advance(2_000);
+    expect(await train(run, 'beta', [2, 2, 2, 2], 1)).toMatchObject({ reason: 'DEADLINE_PASSED' });
+    expect(await train(run, 'alpha', [1, 1, 1, 1], 1)).toBeUndefined();
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(5_000);
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(round?.accepted[0]?.acceptedAtMs).toBeGreaterThan(round!.deadlineAtMs);
+  });
+
+  it('closes a round kept open for an upload at its deadline plus upload_grace_seconds at the latest', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 1, rounds: 1, heartbeatIntervalSeconds: 5, uploadGraceSeconds: 20 });
+    const run = await h.engine.startRun('churn');
+    h.clock.advance((DEADLINE_S - 2) * 1000);
+    await uploading(run, 'alpha', 1_000);
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    let bytes = 1_000;
+    let done = false;
+    void ended.then(() => (done = true));
+    // The upload keeps moving, and never finishes.
+    for (let i = 0; i < 20 && !done; i++) {
+      h.clock.advance(2_000);
+      await uploading(run, 'alpha', (bytes += 1_000));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_FAILED');
+    expect(round!.closedAtMs).toBeGreaterThan(round!.deadlineAtMs);
+    expect(round!.closedAtMs).toBeLessThanOrEqual(round!.deadlineAtMs + 20_000);
   });
 
   it('answers a repeated failure report with the first record', async () => {
