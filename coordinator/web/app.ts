@@ -7,8 +7,9 @@ type Json = Record<string, unknown>;
 interface MetricPoint { key: string; value: number; step: number; timestampMs: number }
 interface Refusal { site: string; reason: string; message: string; count: number }
 interface UpdateSummary { site: string; payloadSha256: string; numExamples: number }
+interface SiteFailure { site: string; reason: string; message: string }
 interface Round {
-  number: number; state: string; selectedSites: string[]; accepted: UpdateSummary[]; refused: Refusal[];
+  number: number; state: string; selectedSites: string[]; accepted: UpdateSummary[]; refused: Refusal[]; siteFailures?: SiteFailure[];
   openedAtMs: number; closedAtMs: number; failureReason: string; committedVersion: number; metrics: Record<string, number>;
 }
 interface Run {
@@ -186,7 +187,7 @@ async function runPage(id: string): Promise<void> {
     );
     rounds.replaceChildren(
       table(
-        ['round', 'state', 'duration', 'selected', 'accepted', 'refused', 'version'],
+        ['round', 'state', 'duration', 'selected', 'accepted', 'refused', 'failed', 'version'],
         list.map((r) => {
           for (const k of Object.keys(r.metrics)) addKey(k);
           for (const [k, v] of Object.entries(r.metrics)) if (k === key) globalChart.add('global', r.number, v);
@@ -197,6 +198,7 @@ async function runPage(id: string): Promise<void> {
             String(r.selectedSites.length),
             r.accepted.map((a) => a.site).join(', ') || '—',
             r.refused.length === 0 ? '—' : h('div', {}, ...r.refused.map((x) => h('div', { class: 'refusal', title: x.message }, `${x.site}: ${x.reason}${x.count > 1 ? ` ×${x.count}` : ''}`))),
+            (r.siteFailures ?? []).length === 0 ? '—' : h('div', {}, ...(r.siteFailures ?? []).map((x) => h('div', { class: 'refusal', title: x.message }, `${x.site}: ${x.reason}`))),
             r.committedVersion > 0 ? `v${r.committedVersion}` : r.failureReason,
           ];
         }),

@@ -61,6 +61,7 @@ export {
   signPartialRequest,
 } from './aggregation.js';
 export type { OpenedAggregationMessage } from './aggregation.js';
+export { MAX_SITE_FAILURE_MESSAGE_CHARS, printableFailureMessage } from './site-failure.js';
 export type { OpenedVerdict } from './verdict.js';
 export {
   UPDATE_ID_PATTERN,
@@ -196,6 +197,11 @@ export type { CreateDashboardSessionRequest, CreateDashboardSessionRequest__Outp
 export type { DashboardLogin, DashboardLogin__Output } from './generated/tributary/v1/DashboardLogin.js';
 export type { DownloadModelRequest, DownloadModelRequest__Output } from './generated/tributary/v1/DownloadModelRequest.js';
 export type { EnrollRequest, EnrollRequest__Output } from './generated/tributary/v1/EnrollRequest.js';
+export type { HeartbeatRequest, HeartbeatRequest__Output } from './generated/tributary/v1/HeartbeatRequest.js';
+export type { HeartbeatResponse, HeartbeatResponse__Output } from './generated/tributary/v1/HeartbeatResponse.js';
+export type { ReportTaskFailureRequest, ReportTaskFailureRequest__Output } from './generated/tributary/v1/ReportTaskFailureRequest.js';
+export type { ReportTaskFailureResponse, ReportTaskFailureResponse__Output } from './generated/tributary/v1/ReportTaskFailureResponse.js';
+export type { SiteFailure, SiteFailure__Output } from './generated/tributary/v1/SiteFailure.js';
 export type { EnrollResponse, EnrollResponse__Output } from './generated/tributary/v1/EnrollResponse.js';
 export type { Federation, Federation__Output } from './generated/tributary/v1/Federation.js';
 export type { FederationSettings, FederationSettings__Output } from './generated/tributary/v1/FederationSettings.js';

@@ -24,7 +24,7 @@ import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.
 import type { Scheduler } from '../../coordinator/src/rounds/active-run.js';
 import { RoundEngine } from '../../coordinator/src/rounds/engine.js';
 import { RunEventBus, TaskBus } from '../../coordinator/src/rounds/events.js';
-import { BlobStore, MemoryStateStore, type RunRecord, type StateWrite } from '../../coordinator/src/state/index.js';
+import { BlobStore, MemoryStateStore, type RoundRecord, type RunRecord, type StateWrite } from '../../coordinator/src/state/index.js';
 import {
   FedAvgStrategy,
   builtinStrategies,
@@ -346,6 +346,47 @@ describe('RoundEngine', () => {
     expect((await h.state.getRound(run.id, 1))?.closedAtMs).toBe((await h.state.getRound(run.id, 1))!.openedAtMs + 10_000);
   });
 
+  it('fails the run and its open round with RUN_TIMEOUT once run_timeout_seconds have passed', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 3, runTimeoutSeconds: 30 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 1, 1, 1], 1);
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(30_000);
+    await ended;
+    const stored = await h.state.getRun(run.id);
+    expect(stored?.status).toBe('RUN_STATUS_FAILED');
+    expect(stored?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+    expect((await h.state.getRound(run.id, 1))?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+  });
+
+  it('counts the run timeout from the run\'s start across a restart', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 3, runTimeoutSeconds: 30 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.stop();
+    h.clock.tick(20_000);
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+    h.clock.advance(9_000);
+    expect((await h.state.getRun(run.id))?.status).toBe('RUN_STATUS_RUNNING');
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(1_000);
+    await ended;
+    expect((await h.state.getRun(run.id))?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+  });
+
+  it('fails a selected site silent past site_idle_timeout_seconds with SITE_UNRESPONSIVE, and the round once quorum is out of reach', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1, heartbeatIntervalSeconds: 5, siteIdleTimeoutSeconds: 10 });
+    const run = await h.engine.startRun('churn');
+    h.clock.advance(6_000);
+    await h.engine.sites.heartbeat('alpha', { federation: 'churn', runId: run.id, round: 1 }, { phase: 'train', uploadBytes: 0 });
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(4_000);
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.siteFailures.map((f) => [f.site, f.reason])).toEqual([['beta', 'SITE_UNRESPONSIVE']]);
+    expect(round?.failureReason).toMatch(/^QUORUM_NOT_MET: quorum unreachable/);
+  });
+
   it('fails the round with QUORUM_NOT_MET at the deadline, and the run with it', async () => {
     await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 2 });
     const run = await h.engine.startRun('churn');
@@ -444,6 +485,117 @@ describe('RoundEngine', () => {
     expect(round?.evaluation).toBe('EVALUATION_STATE_DONE');
     expect(round?.metrics).toMatchObject({ eval_accuracy: (0.5 * 1 + 0.75 * 3) / 4, eval_num_sites: 2, eval_num_examples: 4 });
     expect(h.engine.currentRound(run.id)?.number).toBe(2);
+  });
+
+  it('closes an evaluation without waiting for a site whose evaluation failed', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2, evaluateEvery: 1 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 2, 3, 4], 1);
+    await train(run, 'beta', [3, 6, 9, 12], 3);
+    expect(await evaluate(run, 'alpha', { accuracy: 0.5 }, 1)).toBeUndefined();
+    await h.engine.sites.reportFailure('beta', { federation: 'churn', runId: run.id, round: 1 }, 'evaluation data missing', 'evaluate');
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.evaluation).toBe('EVALUATION_STATE_DONE');
+    expect(round?.metrics).toMatchObject({ eval_accuracy: 0.5, eval_num_sites: 1 });
+    expect(h.engine.currentRound(run.id)?.number).toBe(2);
+  });
+
+  it('refuses a failure report for a round that is not open and changes nothing', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2 });
+    const run = await h.engine.startRun('churn');
+    const err = await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 2 }, 'too late', 'train').catch((e: unknown) => TributaryError.from(e));
+    expect(err).toMatchObject({ reason: 'WRONG_ROUND' });
+    expect((await h.state.getRound(run.id, 1))?.siteFailures).toEqual([]);
+  });
+
+  it('keeps a site\'s failure across a restart: the round closes once the other sites delivered', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 1 }, 'disk full', 'train');
+    await h.engine.stop();
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+    await train(run, 'beta', [1, 1, 1, 1], 1);
+    await train(run, 'gamma', [3, 3, 3, 3], 1);
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(round?.siteFailures.map((f) => f.site)).toEqual(['alpha']);
+  });
+
+  it('refuses an update from a site that failed in the round, with its failure\'s reason', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 1 }, 'crashed', 'train');
+    expect(await train(run, 'alpha', [1, 1, 1, 1], 1)).toMatchObject({ reason: 'SITE_ERROR' });
+    expect((await h.state.getRound(run.id, 1))?.accepted).toEqual([]);
+  });
+
+  /** Heartbeats of a site whose upload has `bytes` acked. */
+  function uploading(run: RunRecord, site: string, bytes: number): Promise<boolean> {
+    return h.engine.sites.heartbeat(site, { federation: 'churn', runId: run.id, round: 1 }, { phase: 'upload', uploadBytes: bytes });
+  }
+
+  /** Resolves once the stored round satisfies `holds`. */
+  async function roundWhen(run: RunRecord, holds: (round: RoundRecord) => boolean): Promise<RoundRecord> {
+    for (let i = 0; i < 500; i++) {
+      const round = await h.state.getRound(run.id, 1);
+      if (round && holds(round)) return round;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    throw new Error('the round never got there');
+  }
+
+  it('takes the update of a site whose upload was moving at the deadline, within upload_grace_seconds', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 1, rounds: 1, heartbeatIntervalSeconds: 5, uploadGraceSeconds: 20 });
+    const run = await h.engine.startRun('churn');
+    h.clock.advance((DEADLINE_S - 4) * 1000);
+    await uploading(run, 'alpha', 1_000);
+    h.clock.advance(3_000);
+    await uploading(run, 'alpha', 2_000);
+    h.clock.advance(1_000);
+    const extended = await roundWhen(run, (r) => r.extendedUntilMs > 0);
+    expect(extended.extendedUntilMs).toBeGreaterThan(extended.deadlineAtMs);
+    h.clock.advance(2_000);
+    expect(await train(run, 'beta', [2, 2, 2, 2], 1)).toMatchObject({ reason: 'DEADLINE_PASSED' });
+    expect(await train(run, 'alpha', [1, 1, 1, 1], 1)).toBeUndefined();
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(5_000);
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(round?.accepted[0]?.acceptedAtMs).toBeGreaterThan(round!.deadlineAtMs);
+  });
+
+  it('closes a round kept open for an upload at its deadline plus upload_grace_seconds at the latest', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 1, rounds: 1, heartbeatIntervalSeconds: 5, uploadGraceSeconds: 20 });
+    const run = await h.engine.startRun('churn');
+    h.clock.advance((DEADLINE_S - 2) * 1000);
+    await uploading(run, 'alpha', 1_000);
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    let bytes = 1_000;
+    let done = false;
+    void ended.then(() => (done = true));
+    // The upload keeps moving, and never finishes.
+    for (let i = 0; i < 20 && !done; i++) {
+      h.clock.advance(2_000);
+      await uploading(run, 'alpha', (bytes += 1_000));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_FAILED');
+    expect(round!.closedAtMs).toBeGreaterThan(round!.deadlineAtMs);
+    expect(round!.closedAtMs).toBeLessThanOrEqual(round!.deadlineAtMs + 20_000);
+  });
+
+  it('answers a repeated failure report with the first record', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const ref = { federation: 'churn', runId: run.id, round: 1 };
+    const first = await h.engine.sites.reportFailure('alpha', ref, 'first', 'train');
+    h.clock.tick(1_000);
+    expect(await h.engine.sites.reportFailure('alpha', ref, 'second', 'train')).toEqual(first);
+    expect((await h.state.getRound(run.id, 1))?.siteFailures).toEqual([first]);
   });
 
   it('skips an evaluation nobody answered by its deadline and goes on with the next round', async () => {

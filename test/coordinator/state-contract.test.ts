@@ -124,6 +124,8 @@ function round(runId: string, number: number): RoundRecord {
     bytesReceived: 4096,
     config: { mu: '0.01' },
     evaluation: 'EVALUATION_STATE_NONE',
+    siteFailures: [{ site: 'site-b', reason: 'SITE_ERROR', message: 'out of memory', atMs: 1_700_000_100_000 }],
+    extendedUntilMs: 0,
   };
 }
 

@@ -17,6 +17,10 @@ export const METHOD_EFFECTS: { readonly [S in ServiceName]: Readonly<Record<stri
     GetUpdateStatus: 'read',
     // Issues a NATS user JWT and records it in the credential ledger.
     GetNatsCredentials: 'change',
+    // Records the site's failure on its round.
+    ReportTaskFailure: 'change',
+    // Only refreshes the site's progress in memory, every few seconds: audited when denied.
+    Heartbeat: 'read',
   },
   AdminService: {
     CreateFederation: 'change',

@@ -178,6 +178,11 @@ const FIELD_FLAGS: readonly (readonly [RegExp, string])[] = [
   [/\b(?:settings\.)?wait_after_quorum_seconds\b/g, '--wait-after-quorum'],
   [/\b(?:settings\.)?strategy_options\b/g, '--strategy-option'],
   [/\bsettings\.strategy\b/g, '--strategy'],
+  [/\b(?:settings\.)?on_site_error\b/g, '--on-site-error'],
+  [/\b(?:settings\.)?site_idle_timeout_seconds\b/g, '--site-idle-timeout (seconds)'],
+  [/\b(?:settings\.)?heartbeat_interval_seconds\b/g, '--heartbeat-interval (seconds)'],
+  [/\b(?:settings\.)?upload_grace_seconds\b/g, '--upload-grace (seconds)'],
+  [/\b(?:settings\.)?run_timeout_seconds\b/g, '--run-timeout (seconds)'],
   [/\bsettings\.rounds\b/g, '--rounds'],
   [/\bttl_seconds\b/g, '--ttl'],
 ];

@@ -24,6 +24,8 @@ export interface PayloadReadRequest {
   deadlineMs: number;
   /** Bytes pulled ahead of the reader: NATS drops a connection with more than 64 MB unsent to it, so keep this well below, whatever else the connection carries. */
   pullAheadBytes: number;
+  /** Told of each chunk that arrives while the read waits for it: the upload is moving. */
+  onChunk?: () => void;
 }
 
 /**
@@ -138,6 +140,7 @@ async function readByConsumer(req: PayloadReadRequest, assembly: PayloadAssembly
     armTimer();
     for await (const m of messages) {
       armTimer();
+      req.onChunk?.();
       const failure = await assembly.take(m.headers, m.data);
       if (failure !== undefined) return failure;
       if (assembly.complete) return undefined;

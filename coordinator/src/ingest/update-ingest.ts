@@ -363,6 +363,7 @@ export class UpdateIngest {
         deadlineMs: this.uploadDeadlineMs(manifest.payloadSize),
         // The readers share the coordinator's connection, which nats-server drops past 64 MB unsent.
         pullAheadBytes: Math.floor(this.opts.pullAheadBytes / Math.max(1, Math.floor(this.opts.concurrency))),
+        onChunk: () => this.opts.admission.progress?.(manifest),
       });
     } finally {
       this.uploading.delete(manifest.site);

@@ -21,6 +21,18 @@ export class CoordinatorMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly siteFailures = new Counter({
+    name: 'tributary_site_failures_total',
+    help: 'Selected sites failed in their round, by reason code (SITE_ERROR, SITE_UNRESPONSIVE)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly siteReportsRefused = new Counter({
+    name: 'tributary_site_reports_refused_total',
+    help: 'Failure reports and heartbeats from sites refused, by call and reason code',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly bytesReceived = new Counter({
     name: 'tributary_update_bytes_total',
     help: 'Payload bytes of accepted updates',

@@ -33,6 +33,8 @@ export interface UpdateAdmission {
    * committed or discarded before this resolves.
    */
   deliver(update: VerifiedUpdate): Promise<Refusal | undefined>;
+  /** The admitted update's payload chunks are arriving: a sign of life of its site. */
+  progress?(manifest: UpdateManifest__Output): void;
   /** Adds an authenticated update's refusal to its round's record and events. Never throws. */
   noteRefusal(manifest: UpdateManifest__Output, refusal: Refusal): Promise<void>;
 }

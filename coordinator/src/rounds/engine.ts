@@ -17,6 +17,9 @@ import { SETTINGS_DEFAULTS } from './settings.js';
 import { ActiveRuns, RunLifecycle } from './run-lifecycle.js';
 import { GroupCommit, SerialQueues } from './serial-queues.js';
 import { trainingTask } from './tasks.js';
+import { RunTimeout } from './run-timeout.js';
+import { SiteReports } from './site-reports.js';
+import { SiteWatch } from './site-watch.js';
 
 /** Most verified updates judged and written together; the ingest's concurrency bounds it first. */
 const MAX_ACCEPT_GROUP = 256;
@@ -61,6 +64,10 @@ export class RoundEngine implements UpdateAdmission {
   private readonly evaluation: EvaluationPhase;
   private readonly runs: RunLifecycle;
   private readonly recovery: Recovery;
+  private readonly watch: SiteWatch;
+  private readonly runTimeout: RunTimeout;
+  /** Sites' failure reports and heartbeats (SiteService). */
+  readonly sites: SiteReports;
   private stopping = false;
 
   constructor(opts: RoundEngineOptions) {
@@ -72,13 +79,27 @@ export class RoundEngine implements UpdateAdmission {
       random: opts.random ?? (() => randomInt(0, 2 ** 47) / 2 ** 47),
       serialise: (federation, fn) => this.queues.run(federation, fn),
     };
-    this.rounds = new RoundLifecycle(this.services, {
-      committed: (active, round) => this.runs.committed(active, round),
-      failed: (active, round, reason) => this.runs.failed(active, round, reason),
-    });
+    this.rounds = new RoundLifecycle(
+      this.services,
+      {
+        committed: (active, round) => this.runs.committed(active, round),
+        failed: (active, round, reason) => this.runs.failed(active, round, reason),
+      },
+      {
+        armed: (active) => {
+          this.watch.armed(active);
+          this.runTimeout.arm(active);
+        },
+        extendPastDeadline: (active, round) => this.watch.extendPastDeadline(active, round),
+        graced: (active, round, site) => this.watch.graced(active, round, site),
+      },
+    );
     this.evaluation = new EvaluationPhase(this.services, (active) => this.runs.advance(active));
     this.runs = new RunLifecycle(this.services, this.active, this.rounds, this.evaluation, () => this.stopping);
     this.recovery = new Recovery(this.services, this.active, this.runs, this.rounds);
+    this.watch = new SiteWatch(this.services, this.rounds);
+    this.runTimeout = new RunTimeout(this.services, this.runs, this.rounds);
+    this.sites = new SiteReports(this.services, this.active, this.queues, this.watch, this.evaluation);
   }
 
   /** Resumes the runs that were RUNNING when the coordinator last stopped. */
@@ -92,6 +113,8 @@ export class RoundEngine implements UpdateAdmission {
     this.stopping = true;
     await this.queues.idle();
     for (const active of this.active.all()) disarmTimer(active);
+    this.watch.stop();
+    this.runTimeout.stop();
   }
 
   /** Starts a run; a `requestId` already used in this federation answers the run it started. */
@@ -113,6 +136,8 @@ export class RoundEngine implements UpdateAdmission {
     const round = active.round;
     if (!round || round.state !== 'ROUND_STATE_OPEN' || !round.selectedSites.includes(site)) return undefined;
     if (round.accepted.some((u) => u.site === site)) return undefined;
+    // A site that failed in the round is out of it.
+    if (round.siteFailures?.some((f) => f.site === site)) return undefined;
     return trainingTask(active, round);
   }
 
@@ -176,7 +201,14 @@ export class RoundEngine implements UpdateAdmission {
     const evaluating = manifest.taskKind === 'evaluate';
     const problem = evaluating ? this.evaluation.admissionProblem(active, manifest) : this.rounds.admissionProblem(active, manifest);
     if (problem) return { ok: false, refusal: problem };
+    // A manifest arriving is a sign of life, whatever its payload's fate.
+    if (!evaluating) this.watch.touched(active, manifest.site);
     return { ok: true, context: { ...foldPolicyOf(active), maxPayloadBytes: this.services.maxUpdateBytes, expectsPayload: !evaluating, strategy: active.strategy.name, baseVersion: active.round?.baseVersion ?? active.run.latestVersion } };
+  }
+
+  progress(manifest: UpdateManifest__Output): void {
+    const active = this.active.get(manifest.runId);
+    if (active && active.run.federation === manifest.federation && manifest.taskKind !== 'evaluate') this.watch.touched(active, manifest.site);
   }
 
   /**

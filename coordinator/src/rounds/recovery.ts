@@ -5,6 +5,7 @@ import { foldPolicyOf, type ActiveRun, type RoundServices } from './active-run.j
 import type { RoundLifecycle } from './round-lifecycle.js';
 import type { ActiveRuns, RunLifecycle } from './run-lifecycle.js';
 import { normaliseSettings } from './settings.js';
+import { waitingCanHelp } from './site-watch.js';
 
 /**
  * Picks up the runs that were RUNNING when the coordinator last stopped: a round that was open
@@ -71,7 +72,8 @@ export class Recovery {
       await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors });
     }
     this.s.logger.info({ runId: run.id, round: round.number, refolded: round.accepted.length }, 'run resumed');
-    if (round.accepted.length >= round.selectedSites.length || this.s.now() >= this.rounds.closesAtMs(active, round)) {
+    // Sites that failed before the stop stay failed: they do not hold the round open.
+    if (!waitingCanHelp(round, settings.minSites) || this.s.now() >= this.rounds.closesAtMs(active, round)) {
       await this.rounds.close(active);
     } else {
       this.rounds.armDeadline(active);

@@ -1,4 +1,4 @@
-import { Reason, TributaryError, allFinite, refusalOf, type Refusal, type Refusal__Output, type UpdateManifest__Output, type UpdateSummary__Output } from '@tributary/proto';
+import { Reason, TributaryError, allFinite, refusalOf, type ReasonCode, type Refusal, type Refusal__Output, type UpdateManifest__Output, type UpdateSummary__Output } from '@tributary/proto';
 import { join } from 'node:path';
 import { prepareModelVersion } from '../models/model-version.js';
 import { membersOf } from '../sites/membership.js';
@@ -17,6 +17,16 @@ export interface RoundOutcomes {
   failed(active: ActiveRun, round: RoundRecord, reason: string): Promise<void>;
 }
 
+/** How the site watch takes part in the round's deadline (`rounds/site-watch.ts`). */
+export interface RoundDeadlineHooks {
+  /** The open round's close was (re)armed. */
+  armed(active: ActiveRun): void;
+  /** At the deadline: a later time to look again (uploads still moving), or undefined to close now. */
+  extendPastDeadline(active: ActiveRun, round: RoundRecord): Promise<number | undefined>;
+  /** Whether the round still takes this site's update past its deadline. */
+  graced(active: ActiveRun, round: RoundRecord, site: string): boolean;
+}
+
 /**
  * One round of a run: PENDING -> OPEN -> AGGREGATING -> COMMITTED, or FAILED with a reason.
  * Opens it (sampling, task offer, deadline), folds verified updates as they arrive, closes it at
@@ -27,6 +37,7 @@ export class RoundLifecycle {
   constructor(
     private readonly s: RoundServices,
     private readonly outcomes: RoundOutcomes,
+    private readonly deadlines?: RoundDeadlineHooks,
   ) {}
 
   /** Opens round `run.currentRound + 1`. */
@@ -56,6 +67,8 @@ export class RoundLifecycle {
       bytesReceived: 0,
       config: active.strategy.siteConfig(ctx),
       evaluation: 'EVALUATION_STATE_NONE',
+      siteFailures: [],
+      extendedUntilMs: 0,
     };
     // Memory follows the state store, never leads it: a failed write leaves both as they were.
     await this.s.state.write([
@@ -82,8 +95,10 @@ export class RoundLifecycle {
       return refusalOf(Reason.WRONG_ROUND, `round ${manifest.round} is not the current round${round ? ` (${round.number})` : ''}`);
     }
     if (round.state !== 'ROUND_STATE_OPEN') return refusalOf(Reason.ROUND_NOT_OPEN, `round ${round.number} is ${round.state.replace('ROUND_STATE_', '')}`);
-    if (this.s.now() > round.deadlineAtMs) return refusalOf(Reason.DEADLINE_PASSED, `round ${round.number} closed at its deadline`);
+    if (this.s.now() > round.deadlineAtMs && !this.deadlines?.graced(active, round, manifest.site)) return refusalOf(Reason.DEADLINE_PASSED, `round ${round.number} closed at its deadline`);
     if (!round.selectedSites.includes(manifest.site)) return refusalOf(Reason.SITE_NOT_SELECTED, `site "${manifest.site}" was not selected for round ${round.number}`);
+    const failure = round.siteFailures?.find((f) => f.site === manifest.site);
+    if (failure) return refusalOf(failure.reason as ReasonCode, `site "${manifest.site}" failed in round ${round.number} (${failure.reason}): it is out of the round`);
     if (round.accepted.some((u) => u.site === manifest.site)) {
       return refusalOf(Reason.ALREADY_DELIVERED, `site "${manifest.site}" already delivered an update for round ${round.number}`);
     }
@@ -162,7 +177,8 @@ export class RoundLifecycle {
     }
     if (folded.length > 1) this.s.logger.debug({ runId: active.run.id, round: round.number, updates: folded.length }, 'updates accepted in one write');
     const minSites = settingsOf(active).minSites;
-    if (round.accepted.length >= round.selectedSites.length) await this.close(active);
+    // Sites that failed in the round will not deliver: the others complete it.
+    if (round.accepted.length + (round.siteFailures?.length ?? 0) >= round.selectedSites.length) await this.close(active);
     // With wait_after_quorum, quorum brings the close forward.
     else if (before < minSites && round.accepted.length >= minSites) this.armDeadline(active);
     return outcomes;
@@ -222,9 +238,14 @@ export class RoundLifecycle {
   armDeadline(active: ActiveRun): void {
     const round = active.round;
     if (!round) return;
-    armTimer(this.s, active, this.closesAtMs(active, round), async () => {
-      if (active.round === round && round.state === 'ROUND_STATE_OPEN') await this.close(active);
-    }, 'round close');
+    const fire = async (): Promise<void> => {
+      if (active.round !== round || round.state !== 'ROUND_STATE_OPEN') return;
+      const later = await this.deadlines?.extendPastDeadline(active, round);
+      if (later === undefined) await this.close(active);
+      else armTimer(this.s, active, later, fire, 'round close');
+    };
+    armTimer(this.s, active, this.closesAtMs(active, round), fire, 'round close');
+    this.deadlines?.armed(active);
   }
 
   /** Closes the open round: commits a model version at quorum, otherwise fails the round. */

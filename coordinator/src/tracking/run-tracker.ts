@@ -570,6 +570,9 @@ function roundRecords(round: RoundRecord, modelSha256: string): { metrics: Metri
   const byReason = new Map<string, number>();
   for (const r of round.refused) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + refusalCount(r));
   for (const [reason, count] of byReason) metrics.push(m(`refused/${reason}`, count));
+  // Only rounds where a site failed log these, so other rounds' records stay as they were.
+  const failures = round.siteFailures ?? [];
+  if (failures.length > 0) metrics.push(m('sites_failed', failures.length));
   for (const [key, value] of Object.entries(round.metrics)) metrics.push(m(key, value));
   const tags: TrackingRunTag[] = [];
   const prefix = `tributary.round.${round.number}`;
@@ -617,6 +620,10 @@ function paramsOf(run: RunRecord): Param[] {
     { key: 'norm_bound', value: String(s.normBound) },
     { key: 'norm_bound_mode', value: s.normBoundMode || 'refuse' },
     { key: 'max_examples', value: String(s.maxExamples || SETTINGS_DEFAULTS.maxExamples) },
+    { key: 'on_site_error', value: s.onSiteError || SETTINGS_DEFAULTS.onSiteError },
+    { key: 'site_idle_timeout_seconds', value: String(s.siteIdleTimeoutSeconds ?? 0) },
+    { key: 'upload_grace_seconds', value: String(s.uploadGraceSeconds ?? 0) },
+    { key: 'run_timeout_seconds', value: String(s.runTimeoutSeconds ?? 0) },
   );
   for (const [k, v] of Object.entries(s.strategyOptions)) params.push({ key: `strategy.${k}`, value: v });
   return params;

@@ -35,6 +35,8 @@ import type { GetRunRequest as _tributary_v1_GetRunRequest, GetRunRequest__Outpu
 import type { GetUpdateStatusRequest as _tributary_v1_GetUpdateStatusRequest, GetUpdateStatusRequest__Output as _tributary_v1_GetUpdateStatusRequest__Output } from './tributary/v1/GetUpdateStatusRequest.js';
 import type { Grant as _tributary_v1_Grant, Grant__Output as _tributary_v1_Grant__Output } from './tributary/v1/Grant.js';
 import type { GrantPrivilegeRequest as _tributary_v1_GrantPrivilegeRequest, GrantPrivilegeRequest__Output as _tributary_v1_GrantPrivilegeRequest__Output } from './tributary/v1/GrantPrivilegeRequest.js';
+import type { HeartbeatRequest as _tributary_v1_HeartbeatRequest, HeartbeatRequest__Output as _tributary_v1_HeartbeatRequest__Output } from './tributary/v1/HeartbeatRequest.js';
+import type { HeartbeatResponse as _tributary_v1_HeartbeatResponse, HeartbeatResponse__Output as _tributary_v1_HeartbeatResponse__Output } from './tributary/v1/HeartbeatResponse.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from './tributary/v1/Invitation.js';
 import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from './tributary/v1/IssueSiteNatsCredentialsRequest.js';
 import type { JoinAggregationRequest as _tributary_v1_JoinAggregationRequest, JoinAggregationRequest__Output as _tributary_v1_JoinAggregationRequest__Output } from './tributary/v1/JoinAggregationRequest.js';
@@ -68,6 +70,8 @@ import type { PartialRequest as _tributary_v1_PartialRequest, PartialRequest__Ou
 import type { Principal as _tributary_v1_Principal, Principal__Output as _tributary_v1_Principal__Output } from './tributary/v1/Principal.js';
 import type { Refusal as _tributary_v1_Refusal, Refusal__Output as _tributary_v1_Refusal__Output } from './tributary/v1/Refusal.js';
 import type { RemoveSiteRequest as _tributary_v1_RemoveSiteRequest, RemoveSiteRequest__Output as _tributary_v1_RemoveSiteRequest__Output } from './tributary/v1/RemoveSiteRequest.js';
+import type { ReportTaskFailureRequest as _tributary_v1_ReportTaskFailureRequest, ReportTaskFailureRequest__Output as _tributary_v1_ReportTaskFailureRequest__Output } from './tributary/v1/ReportTaskFailureRequest.js';
+import type { ReportTaskFailureResponse as _tributary_v1_ReportTaskFailureResponse, ReportTaskFailureResponse__Output as _tributary_v1_ReportTaskFailureResponse__Output } from './tributary/v1/ReportTaskFailureResponse.js';
 import type { RestoreSiteRequest as _tributary_v1_RestoreSiteRequest, RestoreSiteRequest__Output as _tributary_v1_RestoreSiteRequest__Output } from './tributary/v1/RestoreSiteRequest.js';
 import type { RevokeInvitationRequest as _tributary_v1_RevokeInvitationRequest, RevokeInvitationRequest__Output as _tributary_v1_RevokeInvitationRequest__Output } from './tributary/v1/RevokeInvitationRequest.js';
 import type { RevokePrivilegeRequest as _tributary_v1_RevokePrivilegeRequest, RevokePrivilegeRequest__Output as _tributary_v1_RevokePrivilegeRequest__Output } from './tributary/v1/RevokePrivilegeRequest.js';
@@ -80,6 +84,7 @@ import type { SearchRunsRequest as _tributary_v1_SearchRunsRequest, SearchRunsRe
 import type { SearchRunsResponse as _tributary_v1_SearchRunsResponse, SearchRunsResponse__Output as _tributary_v1_SearchRunsResponse__Output } from './tributary/v1/SearchRunsResponse.js';
 import type { SignedEnvelope as _tributary_v1_SignedEnvelope, SignedEnvelope__Output as _tributary_v1_SignedEnvelope__Output } from './tributary/v1/SignedEnvelope.js';
 import type { Site as _tributary_v1_Site, Site__Output as _tributary_v1_Site__Output } from './tributary/v1/Site.js';
+import type { SiteFailure as _tributary_v1_SiteFailure, SiteFailure__Output as _tributary_v1_SiteFailure__Output } from './tributary/v1/SiteFailure.js';
 import type { SiteServiceClient as _tributary_v1_SiteServiceClient, SiteServiceDefinition as _tributary_v1_SiteServiceDefinition } from './tributary/v1/SiteService.js';
 import type { StartRunRequest as _tributary_v1_StartRunRequest, StartRunRequest__Output as _tributary_v1_StartRunRequest__Output } from './tributary/v1/StartRunRequest.js';
 import type { StopRunRequest as _tributary_v1_StopRunRequest, StopRunRequest__Output as _tributary_v1_StopRunRequest__Output } from './tributary/v1/StopRunRequest.js';
@@ -139,6 +144,8 @@ export interface ProtoGrpcType {
       GetUpdateStatusRequest: MessageTypeDefinition<_tributary_v1_GetUpdateStatusRequest, _tributary_v1_GetUpdateStatusRequest__Output>
       Grant: MessageTypeDefinition<_tributary_v1_Grant, _tributary_v1_Grant__Output>
       GrantPrivilegeRequest: MessageTypeDefinition<_tributary_v1_GrantPrivilegeRequest, _tributary_v1_GrantPrivilegeRequest__Output>
+      HeartbeatRequest: MessageTypeDefinition<_tributary_v1_HeartbeatRequest, _tributary_v1_HeartbeatRequest__Output>
+      HeartbeatResponse: MessageTypeDefinition<_tributary_v1_HeartbeatResponse, _tributary_v1_HeartbeatResponse__Output>
       Invitation: MessageTypeDefinition<_tributary_v1_Invitation, _tributary_v1_Invitation__Output>
       IssueSiteNatsCredentialsRequest: MessageTypeDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_IssueSiteNatsCredentialsRequest__Output>
       JoinAggregationRequest: MessageTypeDefinition<_tributary_v1_JoinAggregationRequest, _tributary_v1_JoinAggregationRequest__Output>
@@ -173,6 +180,8 @@ export interface ProtoGrpcType {
       PrincipalStatus: EnumTypeDefinition
       Refusal: MessageTypeDefinition<_tributary_v1_Refusal, _tributary_v1_Refusal__Output>
       RemoveSiteRequest: MessageTypeDefinition<_tributary_v1_RemoveSiteRequest, _tributary_v1_RemoveSiteRequest__Output>
+      ReportTaskFailureRequest: MessageTypeDefinition<_tributary_v1_ReportTaskFailureRequest, _tributary_v1_ReportTaskFailureRequest__Output>
+      ReportTaskFailureResponse: MessageTypeDefinition<_tributary_v1_ReportTaskFailureResponse, _tributary_v1_ReportTaskFailureResponse__Output>
       RestoreSiteRequest: MessageTypeDefinition<_tributary_v1_RestoreSiteRequest, _tributary_v1_RestoreSiteRequest__Output>
       RevokeInvitationRequest: MessageTypeDefinition<_tributary_v1_RevokeInvitationRequest, _tributary_v1_RevokeInvitationRequest__Output>
       RevokePrivilegeRequest: MessageTypeDefinition<_tributary_v1_RevokePrivilegeRequest, _tributary_v1_RevokePrivilegeRequest__Output>
@@ -188,6 +197,7 @@ export interface ProtoGrpcType {
       SearchRunsResponse: MessageTypeDefinition<_tributary_v1_SearchRunsResponse, _tributary_v1_SearchRunsResponse__Output>
       SignedEnvelope: MessageTypeDefinition<_tributary_v1_SignedEnvelope, _tributary_v1_SignedEnvelope__Output>
       Site: MessageTypeDefinition<_tributary_v1_Site, _tributary_v1_Site__Output>
+      SiteFailure: MessageTypeDefinition<_tributary_v1_SiteFailure, _tributary_v1_SiteFailure__Output>
       SiteService: SubtypeConstructor<typeof grpc.Client, _tributary_v1_SiteServiceClient> & { service: _tributary_v1_SiteServiceDefinition }
       SiteStatus: EnumTypeDefinition
       StartRunRequest: MessageTypeDefinition<_tributary_v1_StartRunRequest, _tributary_v1_StartRunRequest__Output>

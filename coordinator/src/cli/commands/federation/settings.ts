@@ -29,6 +29,11 @@ export function settingsOptions(cmd: Command, mode: SettingsFlagsMode): Command 
     .option('--deadline <duration>', 'round deadline, e.g. 300, 30s, 5m (default 5m)')
     .option('--wait-after-quorum <duration>', `once min-sites updates are in, close the round this much later (or at the deadline) without waiting for the rest${off}`)
     .option('--on-round-failure <policy>', 'fail (end the run) or continue with the next round (default fail)')
+    .option('--on-site-error <policy>', 'ignore (go on while quorum is reachable) or fail (the round) when a selected site fails (default ignore)')
+    .option('--site-idle-timeout <duration>', `fail a selected site silent this long (no heartbeat, no update) with SITE_UNRESPONSIVE${off}`)
+    .option('--heartbeat-interval <duration>', 'time between heartbeats of a site while it trains and uploads (default 10s)')
+    .option('--upload-grace <duration>', `keep a round open this much past its deadline for uploads still moving${off}`)
+    .option('--run-timeout <duration>', `fail a run still running this long after it started with RUN_TIMEOUT${off}`)
     .option('--norm-bound <n>', `largest L2 norm of an update's difference from the global model${off}`)
     .option('--norm-bound-mode <mode>', 'refuse (default) or clip updates beyond --norm-bound')
     .option('--evaluate-every <n>', `federated evaluation of the new model every n rounds${off}`)
@@ -63,6 +68,8 @@ export function parseSettingsFlags(raw: RawInput, mode: SettingsFlagsMode): Fede
     if (policyText !== 'fail' && policyText !== 'continue') throw invalidValue('--on-round-failure', policyText, 'expected fail or continue');
     onRoundFailure = FAILURE_POLICIES[policyText];
   }
+  const onSiteError = optString(raw, 'onSiteError');
+  if (onSiteError !== undefined && onSiteError !== 'ignore' && onSiteError !== 'fail') throw invalidValue('--on-site-error', onSiteError, 'expected ignore or fail');
   const normText = optString(raw, 'normBound');
   const normBound = normText === undefined ? undefined : updating && normText === 'off' ? 0 : Number(normText);
   if (normBound !== undefined && !(Number.isFinite(normBound) && (normBound > 0 || (updating && normBound === 0)))) {
@@ -88,6 +95,11 @@ export function parseSettingsFlags(raw: RawInput, mode: SettingsFlagsMode): Fede
     roundDeadlineSeconds: deadlineMs === undefined ? undefined : Math.ceil(deadlineMs / 1000),
     waitAfterQuorumSeconds: graceMs === undefined ? undefined : Math.ceil(graceMs / 1000),
     onRoundFailure,
+    onSiteError,
+    siteIdleTimeoutSeconds: optSeconds(raw, 'siteIdleTimeout', '--site-idle-timeout', updating),
+    heartbeatIntervalSeconds: optSeconds(raw, 'heartbeatInterval', '--heartbeat-interval', false),
+    uploadGraceSeconds: optSeconds(raw, 'uploadGrace', '--upload-grace', updating),
+    runTimeoutSeconds: optSeconds(raw, 'runTimeout', '--run-timeout', updating),
     normBound,
     normBoundMode: normModeText,
     evaluateEvery: optInteger(raw, 'evaluateEvery', '--evaluate-every', updating ? 0 : 1, UINT32_MAX),
@@ -96,6 +108,18 @@ export function parseSettingsFlags(raw: RawInput, mode: SettingsFlagsMode): Fede
     // Creation always sends the options (none is an empty map); an update only when given.
     strategyOptions: updating && optionEntries.length === 0 ? undefined : strategyOptions,
   });
+}
+
+/**
+ * A duration flag as whole seconds (rounded up), at least one second; where `offAllowed`, `0` or
+ * `off` gives 0 (turned off). The coordinator checks the upper bounds.
+ */
+function optSeconds(raw: RawInput, key: string, flag: string, offAllowed: boolean): number | undefined {
+  const text = optString(raw, key);
+  if (offAllowed && (text === '0' || text === 'off')) return 0;
+  const ms = optDurationMs(raw, key, flag);
+  if (ms !== undefined && (ms < 1000 || ms / 1000 > UINT32_MAX)) throw invalidValue(flag, text, 'must be at least one second');
+  return ms === undefined ? undefined : Math.ceil(ms / 1000);
 }
 
 function collectOption(value: string, previous: string[] = []): string[] {
