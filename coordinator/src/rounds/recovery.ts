@@ -1,6 +1,8 @@
 import { Reason, TributaryError, decodeSafetensorsAsync } from '@tributary/proto';
 import type { RunRecord } from '../state/index.js';
-import { toFoldable } from '../updates/foldable-update.js';
+import type { SlicedSiteUpdate } from '../strategies/index.js';
+import { inspectStagedPayload, isTensorFlavor, toFoldable, type FoldPolicy } from '../updates/foldable-update.js';
+import { foldPayloadInSlices, foldsInSlices, type SlicingAggregator } from '../updates/sliced-update.js';
 import { foldPolicyOf, type ActiveRun, type RoundServices } from './active-run.js';
 import type { RoundLifecycle } from './round-lifecycle.js';
 import type { ActiveRuns, RunLifecycle } from './run-lifecycle.js';
@@ -64,8 +66,10 @@ export class Recovery {
     active.aggregator = aggregator;
     const policy = foldPolicyOf(active);
     for (const u of round.accepted) {
+      const update = { site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics };
+      if (foldsInSlices(aggregator) && isTensorFlavor(u.flavor) && (await this.refoldInSlices(aggregator, update, u.payloadSha256, policy))) continue;
       const { tensors } = await toFoldable(await this.s.blobs.read(u.payloadSha256), u.flavor, policy);
-      await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors });
+      await aggregator.fold({ ...update, flavor: u.flavor || 'tensors', tensors });
     }
     this.s.logger.info({ runId: run.id, round: round.number, refolded: round.accepted.length }, 'run resumed');
     if (round.accepted.length >= round.selectedSites.length || this.s.now() >= this.rounds.closesAtMs(active, round)) {
@@ -73,5 +77,17 @@ export class Recovery {
     } else {
       this.rounds.armDeadline(active);
     }
+  }
+
+  /**
+   * Re-folds an accepted payload from its blob slice by slice, as it was folded live: inspected
+   * again for its layout and norm (bounded memory, a second read), then folded. False when it
+   * cannot be, and it is decoded whole instead.
+   */
+  private async refoldInSlices(aggregator: SlicingAggregator, update: Omit<SlicedSiteUpdate, 'specs' | 'values'>, sha256: string, policy: FoldPolicy): Promise<boolean> {
+    const path = this.s.blobs.path(sha256);
+    const inspected = await inspectStagedPayload(path, await this.s.blobs.size(sha256), 'tensors', policy);
+    if (!inspected.ok || inspected.layout === undefined) return false;
+    return (await foldPayloadInSlices(aggregator, update, { path, layout: inspected.layout, norm: inspected.norm }, policy)) !== undefined;
   }
 }

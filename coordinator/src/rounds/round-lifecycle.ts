@@ -4,8 +4,9 @@ import { prepareModelVersion } from '../models/model-version.js';
 import { membersOf } from '../sites/membership.js';
 import type { RoundRecord } from '../state/index.js';
 import type { AggregateResult, RoundContext } from '../strategies/index.js';
-import { toFoldable } from '../updates/foldable-update.js';
-import type { VerifiedUpdate } from '../updates/verified-update.js';
+import { isTensorFlavor, toFoldable } from '../updates/foldable-update.js';
+import { foldPayloadInSlices, foldsInSlices } from '../updates/sliced-update.js';
+import { forgetUnrecorded, type VerifiedUpdate } from '../updates/verified-update.js';
 import { armTimer, disarmTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { recordRefusal } from './round-refusals.js';
 import { trainingTask } from './tasks.js';
@@ -123,9 +124,11 @@ export class RoundLifecycle {
     });
     if (!round || taking.length === 0) return outcomes;
     // Keep the verified payloads, all at once: lineage points at them, and a restart re-folds the
-    // open round from them. A payload kept for an update refused below stays a harmless orphan.
+    // open round from them. A payload kept for an update that is not recorded after all is taken
+    // back (`forgetUnrecorded`), so no blob is left that no record names.
     const kept = await Promise.allSettled(taking.map((i) => (updates[i] as VerifiedUpdate).commit()));
     const folded: Array<{ update: VerifiedUpdate; summary: UpdateSummary__Output; clipped: boolean }> = [];
+    const unrecorded: VerifiedUpdate[] = [];
     for (const [k, i] of taking.entries()) {
       const update = updates[i] as VerifiedUpdate;
       const stored = kept[k] as PromiseSettledResult<void>;
@@ -134,9 +137,12 @@ export class RoundLifecycle {
         continue;
       }
       const result = await this.foldOne(active, update);
-      if ('refusal' in result) refuse(i, result.refusal);
-      else folded.push({ update, summary: summaryOf(update.manifest, this.s.now()), clipped: result.clipped });
+      if ('refusal' in result) {
+        refuse(i, result.refusal);
+        unrecorded.push(update);
+      } else folded.push({ update, summary: summaryOf(update.manifest, this.s.now()), clipped: result.clipped });
     }
+    await forgetUnrecorded(unrecorded, folded.map((f) => f.update), this.orphanNotRemoved);
     if (folded.length === 0) return outcomes;
     // The round as it is once these updates count; memory takes it only after the synced write.
     // (The aggregator already holds them: after a failed write the store is fenced, nothing
@@ -149,7 +155,14 @@ export class RoundLifecycle {
       bytesReceived: folded.reduce((sum, f) => sum + f.update.bytes, round.bytesReceived),
       metrics,
     };
-    await this.s.state.write([...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
+    try {
+      await this.s.state.write([...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
+    } catch (err) {
+      // The batch is dropped (the store is fenced; the next open discards a torn record), so
+      // nothing names these payloads.
+      await forgetUnrecorded(folded.map((f) => f.update), [], this.orphanNotRemoved);
+      throw err;
+    }
     const before = round.accepted.length;
     Object.assign(round, counted);
     for (const { update, summary } of folded) {
@@ -167,14 +180,32 @@ export class RoundLifecycle {
     return outcomes;
   }
 
-  /** Decodes a verified update's payload and folds it into the round's aggregator. */
+  /**
+   * Folds a verified update into the round's aggregator: read from its file slice by slice when
+   * the aggregator takes slices, else decoded whole.
+   */
   private async foldOne(active: ActiveRun, update: VerifiedUpdate): Promise<{ clipped: boolean } | { refusal: Refusal }> {
     const manifest = update.manifest;
     const aggregator = active.aggregator;
     if (!aggregator) return { refusal: refusalOf(Reason.ROUND_NOT_OPEN, 'the round is not open') };
+    const policy = foldPolicyOf(active);
+    const file = update.payloadFile();
+    if (foldsInSlices(aggregator) && file !== undefined && update.layout !== undefined && isTensorFlavor(manifest.flavor)) {
+      try {
+        const payload = { path: file, layout: update.layout, norm: update.norm };
+        const sliced = await foldPayloadInSlices(aggregator, { site: manifest.site, updateId: manifest.updateId, numExamples: manifest.numExamples, metrics: manifest.metrics }, payload, policy);
+        if (sliced !== undefined) {
+          if (sliced.clipped) this.s.logger.info({ runId: manifest.runId, site: manifest.site, norm: sliced.norm }, 'update clipped to the norm bound');
+          return { clipped: sliced.clipped };
+        }
+      } catch (err) {
+        const e = TributaryError.from(err);
+        return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.STRATEGY_ERROR : e.reason, e.message) };
+      }
+    }
     let foldable;
     try {
-      foldable = await toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active), update.layout);
+      foldable = await toFoldable(await update.payload(), manifest.flavor, policy, update.layout);
     } catch (err) {
       const e = TributaryError.from(err);
       return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.MALFORMED_PAYLOAD : e.reason, `payload cannot be folded: ${e.message}`) };
@@ -195,6 +226,11 @@ export class RoundLifecycle {
     }
     return { clipped: foldable.clipped };
   }
+
+  private readonly orphanNotRemoved = (update: VerifiedUpdate, err: unknown): void => {
+    const manifest = update.manifest;
+    this.s.logger.warn({ runId: manifest.runId, updateId: manifest.updateId, err: TributaryError.from(err).message }, 'payload of an unrecorded update could not be removed');
+  };
 
   /** Adds a refusal to the record of the round the manifest names (or the current one) and announces it. */
   async noteRefusal(active: ActiveRun, manifest: UpdateManifest__Output, refusal: Refusal__Output): Promise<void> {

@@ -75,7 +75,7 @@ const TENSORS_UNSPECIFIED = MAX_SAFETENSORS_TENSORS;
 const INSPECT_SLICE_BYTES = 1024 * 1024;
 
 /** Random access to a staged payload's bytes. */
-interface StagedBytes {
+export interface StagedBytes {
   /**
    * Exactly `length` bytes from `position`, valid until the next read (file slices share one
    * scratch buffer, so inspecting a large payload allocates nothing per slice); a payload ending
@@ -86,7 +86,7 @@ interface StagedBytes {
 }
 
 /** A staged payload: the path of its file, or its bytes when it was kept in memory. */
-async function openStaged(staged: string | Uint8Array): Promise<StagedBytes> {
+export async function openStaged(staged: string | Uint8Array): Promise<StagedBytes> {
   if (typeof staged !== 'string') {
     return {
       read: async (position, length) => {
@@ -107,8 +107,12 @@ async function openStaged(staged: string | Uint8Array): Promise<StagedBytes> {
   };
 }
 
-/** What inspection found: a refusal, or the payload's layout (none for an opaque flavor), which the fold decodes with. */
-export type Inspection = { readonly ok: false; readonly refusal: Refusal } | { readonly ok: true; readonly layout: SafetensorsLayout | undefined };
+/**
+ * What inspection found: a refusal, or the payload's layout (none for an opaque flavor), which the
+ * fold decodes with, and, under a norm bound, the update's L2 distance from the global model (a
+ * clipping fold scales by it without reading the payload twice).
+ */
+export type Inspection = { readonly ok: false; readonly refusal: Refusal } | { readonly ok: true; readonly layout: SafetensorsLayout | undefined; readonly norm?: number };
 
 /** How large a header may be, and how many tensors it may list. */
 interface HeaderBounds {
@@ -160,21 +164,32 @@ async function inspectWithin(staged: string | Uint8Array, size: number, bounds: 
       const mismatch = await checkSpecAsync(policy.modelSpec, layout.entries);
       if (mismatch !== undefined) return refused(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${mismatch}`);
     }
-    const measure = policy.normBound > 0 && policy.normMode === 'refuse' && !policy.heterogeneous;
+    const measure = policy.normBound > 0 && !policy.heterogeneous;
     const distance = new SquaredDistance();
-    for (const entry of layout.entries) {
+    // In the order of the decoded tensor map, the order `updateNorm` adds them in, so a norm
+    // measured here is the one a whole-update fold would measure, to the last bit.
+    for (const entry of inMapOrder(layout.entries)) {
       const problem = await inspectTensor(file, layout.dataStart, entry, measure ? { distance, global: policy.globalModel } : undefined);
       if (problem !== undefined) return { ok: false, refusal: problem };
     }
+    if (!measure) return { ok: true, layout };
     const norm = distance.norm();
     // Not `norm > bound`: a NaN norm must refuse, never pass.
-    if (measure && !(norm <= policy.normBound)) {
+    if (policy.normMode === 'refuse' && !(norm <= policy.normBound)) {
       return refused(Reason.NORM_EXCEEDED, `update norm ${norm.toPrecision(6)} exceeds the bound ${policy.normBound}`);
     }
-    return { ok: true, layout };
+    return { ok: true, layout, norm };
   } finally {
     await file.close();
   }
+}
+
+/** Entries in the order a decoded TensorMap lists them (`Object.values`: array-index names first). */
+export function inMapOrder(entries: readonly SafetensorsEntry[]): SafetensorsEntry[] {
+  // No prototype, so a tensor named "__proto__" is an entry like any other.
+  const byName = Object.create(null) as Record<string, SafetensorsEntry>;
+  for (const entry of entries) byName[entry.name] = entry;
+  return Object.values(byName);
 }
 
 function refused(reason: ReasonCode, message: string): Inspection {
