@@ -20,6 +20,7 @@ const cases = {
   large: () => import('./large.mjs'),
   metrics: () => import('./metrics.mjs'),
   state: () => import('./state.mjs'),
+  accumulation: () => import('./accumulation.mjs'),
 };
 const [name, ...args] = process.argv.slice(2);
 const quick = name === 'quick';

@@ -6,6 +6,7 @@ import { encodeSafetensors, fromFloat64, isTributaryError, tensor, type DType, t
 import { FedAvgAggregator, builtinStrategies, updateNorm, type Aggregator } from '../../coordinator/src/strategies/index.js';
 import { FoldAccumulator } from '../../coordinator/src/strategies/fold-kernel.js';
 import { inspectStagedPayload, toFoldable, type FoldPolicy } from '../../coordinator/src/updates/foldable-update.js';
+import { StoredModel, type GlobalModelSource } from '../../coordinator/src/updates/global-model-values.js';
 import { FOLD_READ_SLICE_BYTES, foldPayloadInSlices, type SlicingAggregator } from '../../coordinator/src/updates/sliced-update.js';
 import { prng } from '../helpers/random.js';
 import { roundContext, siteUpdate } from '../helpers/strategy-inputs.js';
@@ -31,7 +32,7 @@ function randomModel(random: () => number, spread: number): TensorMap {
   return model;
 }
 
-function policyOf(globalModel: TensorMap, normBound = 0, normMode: 'refuse' | 'clip' = 'refuse'): FoldPolicy {
+function policyOf(globalModel: GlobalModelSource, normBound = 0, normMode: 'refuse' | 'clip' = 'refuse'): FoldPolicy {
   return { modelSpec: spec, globalModel, normBound, normMode, heterogeneous: false };
 }
 
@@ -59,6 +60,14 @@ describe('folding an update slice by slice from its file', () => {
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
+
+  /** The global model written to a file and opened as the engine keeps it for fedavg. */
+  async function storedGlobal(): Promise<StoredModel> {
+    const bytes = encodeSafetensors(globalModel);
+    const path = join(dir, 'global.safetensors');
+    await writeFile(path, bytes);
+    return StoredModel.open(path, bytes.length);
+  }
 
   /** Folds update `k` as the round did before slicing: the payload read and decoded whole. */
   async function foldWhole(aggregator: Aggregator, k: number, policy: FoldPolicy): Promise<boolean> {
@@ -120,6 +129,25 @@ describe('folding an update slice by slice from its file', () => {
     const policy = { modelSpec: [], globalModel: zeros, normBound: 1e12, normMode: 'clip' as const, heterogeneous: false };
     const inspected = await inspectStagedPayload(path, bytes.length, 'tensors', { ...policy, modelSpec: [{ name: 'w', dtype: 'F64', shape: [5000] }, { name: '7', dtype: 'F64', shape: [5000] }] });
     expect(inspected.ok && inspected.norm).toBe(updateNorm(model, zeros));
+  });
+
+  it('measures the same norm against a global model kept on disk as against its decoded tensors', async () => {
+    const stored = await storedGlobal();
+    const u = updates[2]!;
+    const fromDisk = await inspectStagedPayload(u.path, u.size, 'tensors', policyOf(stored, 1e9, 'clip'));
+    const fromMemory = await inspectStagedPayload(u.path, u.size, 'tensors', policyOf(globalModel, 1e9, 'clip'));
+    expect(fromDisk.ok && fromDisk.norm).toBe(fromMemory.ok && fromMemory.norm);
+  });
+
+  it('clips towards a global model kept on disk exactly as towards its decoded tensors', async () => {
+    const stored = await storedGlobal();
+    const whole = new FedAvgAggregator(spec);
+    const sliced = new FedAvgAggregator(spec);
+    for (let k = 0; k < updates.length; k++) {
+      await foldWhole(whole, k, policyOf(globalModel, 3, 'clip'));
+      await foldSliced(sliced, k, policyOf(stored, 3, 'clip'), 24);
+    }
+    expect(bytesOf(sliced.finish().model).equals(bytesOf(whole.finish().model))).toBe(true);
   });
 
   it('averages 16-bit tensors under fedadam exactly as the whole-update fold does', async () => {

@@ -41,11 +41,12 @@ export class Recovery {
     const version = await this.s.state.getModelVersion(run.federation, run.latestVersion);
     if (!version) throw TributaryError.notFound(`model version ${run.latestVersion} is missing`);
     const settings = run.settings ?? normaliseSettings(federation.settings);
+    const strategy = this.s.strategies.get(settings.strategy);
     const active: ActiveRun = {
       run,
       federation,
-      strategy: this.s.strategies.get(settings.strategy),
-      model: await this.runs.loadModel(version),
+      strategy,
+      model: await this.runs.loadModel(version, strategy),
       // Only a version this run committed carries this run's strategy state.
       serverState: version.runId === run.id && version.strategyStateSha256 ? (await decodeSafetensorsAsync(await this.s.blobs.read(version.strategyStateSha256))).tensors : {},
     };

@@ -5,6 +5,7 @@ import { membersOf } from '../sites/membership.js';
 import type { RoundRecord } from '../state/index.js';
 import type { AggregateResult, RoundContext } from '../strategies/index.js';
 import { isTensorFlavor, toFoldable } from '../updates/foldable-update.js';
+import { StoredModel } from '../updates/global-model-values.js';
 import { foldPayloadInSlices, foldsInSlices } from '../updates/sliced-update.js';
 import { forgetUnrecorded, type VerifiedUpdate } from '../updates/verified-update.js';
 import { armTimer, disarmTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
@@ -307,6 +308,8 @@ export class RoundLifecycle {
       { serverState, atMs: at },
     );
     const version = prepared.record.version;
+    // The next round's global model: decoded only for a strategy that reads it.
+    const values = active.strategy.readsGlobalModel === false ? await StoredModel.open(this.s.blobs.path(prepared.record.sha256), prepared.record.size) : result.model;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const settings = settingsOf(active);
     const committed: RoundRecord = {
@@ -322,7 +325,7 @@ export class RoundLifecycle {
     Object.assign(round, committed);
     active.run.latestVersion = version;
     active.federation = prepared.federation;
-    active.model = { tensors: result.model, sha256: prepared.record.sha256, size: prepared.record.size };
+    active.model = { values, sha256: prepared.record.sha256, size: prepared.record.size };
     active.serverState = serverState;
     this.s.metrics.aggregationSeconds.observe(seconds);
     this.s.metrics.rounds.inc({ state: 'committed' });
@@ -354,7 +357,8 @@ export class RoundLifecycle {
       round: round.number,
       modelSpec: active.federation.modelSpec,
       options: settings.strategyOptions,
-      globalModel: active.model.tensors,
+      // Empty for a strategy that never reads it (the model is then kept on disk).
+      globalModel: active.model.values instanceof StoredModel ? {} : active.model.values,
       serverState: active.serverState,
       scratchDir: join(this.s.scratchDir, `${active.run.id}-${round.number}`),
       memoryBudgetBytes: this.s.aggregatorMemoryBytes,

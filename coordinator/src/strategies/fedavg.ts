@@ -16,6 +16,7 @@ import type { Aggregator, RoundContext, SiteConfigContext, SiteUpdate, SlicedSit
 /** Federated averaging: the mean of the sites' models weighted by their numbers of examples. */
 export class FedAvgStrategy implements Strategy {
   readonly name = 'fedavg';
+  readonly readsGlobalModel = false;
 
   validateOptions(options: Record<string, string>): Record<string, string> {
     return rejectAllOptions(this.name, options);

@@ -102,6 +102,12 @@ export interface Strategy {
    * federation's model spec is not enforced on updates and tasks carry no spec.
    */
   readonly heterogeneous?: boolean;
+  /**
+   * False when the strategy's aggregators never read `RoundContext.globalModel` (fedavg and
+   * fedprox only average the sites' models): the engine then keeps the global model on disk
+   * instead of decoded in memory, and hands the aggregator an empty `globalModel`. Default true.
+   */
+  readonly readsGlobalModel?: boolean;
   /** Validates options (INVALID_ARGUMENT naming the option) and returns them normalised. */
   validateOptions(options: Record<string, string>): Record<string, string>;
   /** Which of the eligible sites take part, given the settings (sample_fraction / sample_count; deterministic given `random`). */

@@ -1,6 +1,8 @@
-import { Reason, TributaryError, dtypeSize, fromFloat64, tensor, tensorViewOfBytes, toFloat64, type SafetensorsEntry, type SafetensorsLayout, type Tensor } from '@tributary/proto';
+import { Reason, TributaryError, dtypeSize, fromFloat64, tensorViewOfBytes, toFloat64, type SafetensorsEntry, type SafetensorsLayout, type Tensor } from '@tributary/proto';
 import { isFloatDType, type Aggregator, type SlicedSiteUpdate } from '../strategies/index.js';
-import { openStaged, type FoldPolicy, type StagedBytes } from './foldable-update.js';
+import type { FoldPolicy } from './foldable-update.js';
+import { openGlobalModelSlices, type GlobalModelSlices } from './global-model-values.js';
+import { openStaged, type StagedBytes } from './staged-bytes.js';
 
 /**
  * Payload bytes read per slice by a sliced fold: memory stays bounded whatever the model's size,
@@ -52,8 +54,12 @@ export async function foldPayloadInSlices(
   if (clips && Number.isNaN(norm)) throw TributaryError.of(Reason.NON_FINITE, 'the distance from the global model is not a number');
   const clipped = clips && norm > policy.normBound;
   const file = await openStaged(payload.path);
+  const global = clipped ? await openGlobalModelSlices(policy.globalModel).catch(async (err: unknown) => {
+    await file.close();
+    throw err;
+  }) : undefined;
   try {
-    const reader = new SliceReader(file, payload.layout, clipped ? { policy, factor: policy.normBound / norm } : undefined, sliceBytes);
+    const reader = new SliceReader(file, payload.layout, global ? { global, factor: policy.normBound / norm } : undefined, sliceBytes);
     await aggregator.foldSlices({
       ...update,
       specs: payload.layout.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] })),
@@ -61,6 +67,7 @@ export async function foldPayloadInSlices(
     });
   } finally {
     await file.close();
+    await global?.close();
   }
   return { clipped, norm: clips ? norm : 0 };
 }
@@ -72,7 +79,7 @@ class SliceReader {
   constructor(
     private readonly file: StagedBytes,
     private readonly layout: SafetensorsLayout,
-    private readonly clip: { policy: FoldPolicy; factor: number } | undefined,
+    private readonly clip: { global: GlobalModelSlices; factor: number } | undefined,
     private readonly sliceBytes: number,
   ) {
     for (const e of layout.entries) this.entries.set(e.name, e);
@@ -84,23 +91,17 @@ class SliceReader {
     const size = dtypeSize(entry.dtype);
     // Whole elements a slice, so no value straddles two reads.
     const step = Math.max(1, Math.floor(this.sliceBytes / size)) * size;
-    const base = this.clip && isFloatDType(entry.dtype) ? this.comparableBase(entry) : undefined;
+    const clip = this.clip;
+    const scaled = clip !== undefined && isFloatDType(entry.dtype) && clip.global.comparable(name, entry.shape.reduce((n, d) => n * d, 1));
     let element = 0;
     for (let at = entry.begin; at < entry.end; at += step) {
       // A view of the reader's scratch buffer (aligned whatever the file offset), valid until the next read.
       const slice = tensorViewOfBytes({ dtype: entry.dtype, shape: [] }, await this.file.read(this.layout.dataStart + at, Math.min(step, entry.end - at)));
       const n = slice.data.length;
-      const values = base === undefined ? slice : clippedSlice(slice, base.data.subarray(element, element + n), base.dtype, this.clip!.factor);
+      const values = scaled ? clippedSlice(slice, await clip.global.read(name, element, n), clip.factor) : slice;
       element += n;
       yield values.data instanceof Float32Array || values.data instanceof Float64Array ? values.data : toFloat64(values);
     }
-  }
-
-  /** The global model's tensor of the same name and length, which clipping scales towards. */
-  private comparableBase(entry: SafetensorsEntry): Tensor | undefined {
-    const base = this.clip?.policy.globalModel[entry.name];
-    const length = entry.shape.reduce((n, d) => n * d, 1);
-    return base !== undefined && base.data.length === length ? base : undefined;
   }
 }
 
@@ -108,9 +109,9 @@ class SliceReader {
  * A slice scaled back towards the global model by `factor`, in float64 and rounded to its dtype:
  * element by element what `clipUpdateToNorm` computes for the whole tensor.
  */
-function clippedSlice(slice: Tensor, baseData: Tensor['data'], baseDtype: Tensor['dtype'], factor: number): Tensor {
+function clippedSlice(slice: Tensor, base: Tensor, factor: number): Tensor {
   const values = toFloat64(slice);
-  const origin = toFloat64(tensor(baseDtype, [values.length], baseData));
+  const origin = toFloat64(base);
   for (let i = 0; i < values.length; i++) values[i] = origin[i]! + (values[i]! - origin[i]!) * factor;
   return fromFloat64(slice.dtype, [values.length], values);
 }
