@@ -5,20 +5,9 @@
 // compensation (TwoSum, about 106 bits), against which even the float64 sums show their error.
 // Printed: the largest and mean relative error of the sums, and the share of parameters whose
 // committed float32 mean differs from the correctly rounded one.
+import { seededRandom } from '@tributary/proto';
 import { FoldAccumulator } from '../coordinator/dist/strategies/fold-kernel.js';
 import { options, report, round, table } from './stack.mjs';
-
-/** mulberry32: the same updates every run. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A site's model: shared weights (about N(0, 0.05)) moved by its own training (about 1% of them). */
 function siteUpdate(base, r) {
@@ -34,7 +23,8 @@ export async function run(args, { quick = false } = {}) {
   console.log(`FedAvg accumulation error: K float32 updates of ${p.toLocaleString('en')} parameters, weights 100-10,000 examples`);
   const rows = [];
   for (const k of ks) {
-    const r = random(k);
+    // The same updates every run.
+    const r = seededRandom(k);
     const base = Float32Array.from({ length: p }, () => (r() + r() + r() - 1.5) * 0.1);
     const f64 = new FoldAccumulator([p], false);
     const refHi = new Float64Array(p);

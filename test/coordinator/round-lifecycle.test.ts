@@ -693,7 +693,11 @@ describe('RoundEngine group commit', () => {
     expect(round?.bytesReceived).toBe(3 * weightsPayload(INITIAL).length);
   });
 
-  it('removes the payloads of a group whose write failed, so no blob is left that no record names', async () => {
+  /**
+   * Starts a run and delivers alpha's update, then beta's and gamma's while alpha's fold waits,
+   * so those two are judged in one group, whose write fails.
+   */
+  async function groupWhoseWriteFails(): Promise<{ run: RunRecord; updates: Array<{ manifest: UpdateManifest__Output; payload: Buffer }>; verdicts: Array<Promise<Refusal | undefined>> }> {
     const run = await h.engine.startRun('group');
     const updates = SITES.map((site, i) => update(run, site, [1, 2, 3, 6][i]!));
     const alpha = await deliver(updates[0]!);
@@ -702,8 +706,12 @@ describe('RoundEngine group commit', () => {
     const gamma = await deliver(updates[2]!);
     h.state.failAfter(1);
     gated.open();
-    await alpha.verdict;
-    await Promise.allSettled([beta.verdict, gamma.verdict]);
+    return { run, updates, verdicts: [alpha.verdict, beta.verdict, gamma.verdict] };
+  }
+
+  it('removes the payloads of a group whose write failed, so no blob is left that no record names', async () => {
+    const { updates, verdicts } = await groupWhoseWriteFails();
+    await Promise.allSettled(verdicts);
 
     const stored = await storedBlobs(h.blobs);
     expect(stored).toContain(updates[0]!.manifest.payloadSha256);
@@ -713,18 +721,12 @@ describe('RoundEngine group commit', () => {
   });
 
   it('acknowledges none of a group whose write fails, and judges each of them once after a restart', async () => {
-    const run = await h.engine.startRun('group');
-    const updates = SITES.map((site, i) => update(run, site, [1, 2, 3, 6][i]!));
-    const alpha = await deliver(updates[0]!);
-    await gated.folding;
-    const beta = await deliver(updates[1]!);
-    const gamma = await deliver(updates[2]!);
-    h.state.failAfter(1);
-    gated.open();
+    const { run, updates, verdicts } = await groupWhoseWriteFails();
+    const [alpha, beta, gamma] = verdicts;
 
-    expect(await alpha.verdict).toBeUndefined();
-    await expect(beta.verdict).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
-    await expect(gamma.verdict).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
+    expect(await alpha).toBeUndefined();
+    await expect(beta).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
+    await expect(gamma).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
     expect(await h.state.getUpdate(updates[1]!.manifest.updateId)).toBeUndefined();
     expect(await h.state.getUpdate(updates[2]!.manifest.updateId)).toBeUndefined();
     expect((await h.state.getRound(run.id, 1))?.accepted.map((u) => u.site)).toEqual(['alpha']);
