@@ -6,7 +6,7 @@ import type {
   TensorMap,
   TensorSpec__Output,
 } from '@tributary/proto';
-import { FoldAccumulator, isShrinkable } from './fold-kernel.js';
+import { FoldAccumulator } from './fold-kernel.js';
 import { narrowToFloat32InPlace, scale, weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import { rejectAllOptions } from './strategy-options.js';
@@ -136,14 +136,11 @@ export class FedAvgAggregator implements Aggregator {
     this.spec.forEach((t, i) => {
       const mean = sums[i]!;
       scale(mean, 1 / this.totalExamples);
-      // Sums of models too large for the WebAssembly kernel become the float32 mean in place:
-      // finishing needs no further model's worth of memory. Shrinkable ones (up to 4 GiB of sums)
-      // give back their other half; a larger tensor's mean keeps its sums' buffer until the model
-      // is dropped. Sums in the kernel's memory are copied out, and dropped with the aggregator.
-      model[t.name] =
-        t.dtype === 'F32' && (isShrinkable(mean) || this.accumulator.kernel === 'js')
-          ? tensor('F32', t.shape, narrowToFloat32InPlace(mean))
-          : fromFloat64(t.dtype as DType, t.shape, mean);
+      // A float32 tensor's sums become its mean in place: closing the round makes no second
+      // copy of the model. Shrinkable sums (too large for the WebAssembly kernel, up to 4 GiB)
+      // give back their other half; others (the kernel's linear memory, or larger sums) stay
+      // whole until the model is dropped, as fedavg's model is once its blob is written.
+      model[t.name] = t.dtype === 'F32' ? tensor('F32', t.shape, narrowToFloat32InPlace(mean)) : fromFloat64(t.dtype as DType, t.shape, mean);
     });
     const metrics = {
       ...weightedMeanOfMetrics(this.siteMetrics),
