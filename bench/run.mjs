@@ -10,6 +10,7 @@ setMaxListeners(0);
 
 const cases = {
   fold: () => import('./fold.mjs'),
+  accumulation: () => import('./accumulation.mjs'),
   verify: () => import('./verify.mjs'),
   decode: () => import('./decode.mjs'),
   ingest: () => import('./ingest.mjs'),
@@ -20,7 +21,6 @@ const cases = {
   large: () => import('./large.mjs'),
   metrics: () => import('./metrics.mjs'),
   state: () => import('./state.mjs'),
-  accumulation: () => import('./accumulation.mjs'),
 };
 const [name, ...args] = process.argv.slice(2);
 const quick = name === 'quick';

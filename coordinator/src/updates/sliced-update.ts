@@ -53,20 +53,20 @@ export async function foldPayloadInSlices(
   // NaN only comes from a non-finite global model, which nothing may be scaled against.
   if (clips && Number.isNaN(norm)) throw TributaryError.of(Reason.NON_FINITE, 'the distance from the global model is not a number');
   const clipped = clips && norm > policy.normBound;
-  const file = await openStaged(payload.path);
-  const global = clipped ? await openGlobalModelSlices(policy.globalModel).catch(async (err: unknown) => {
-    await file.close();
-    throw err;
-  }) : undefined;
+  const global = clipped ? await openGlobalModelSlices(policy.globalModel) : undefined;
   try {
-    const reader = new SliceReader(file, payload.layout, global ? { global, factor: policy.normBound / norm } : undefined, sliceBytes);
-    await aggregator.foldSlices({
-      ...update,
-      specs: payload.layout.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] })),
-      values: (name) => reader.values(name),
-    });
+    const file = await openStaged(payload.path);
+    try {
+      const reader = new SliceReader(file, payload.layout, global ? { global, factor: policy.normBound / norm } : undefined, sliceBytes);
+      await aggregator.foldSlices({
+        ...update,
+        specs: payload.layout.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] })),
+        values: (name) => reader.values(name),
+      });
+    } finally {
+      await file.close();
+    }
   } finally {
-    await file.close();
     await global?.close();
   }
   return { clipped, norm: clips ? norm : 0 };
