@@ -60,7 +60,7 @@ export type { Logger } from './observability/logger.js';
 
 // Strategy plugins: what a third-party aggregation strategy implements.
 export { StrategyRegistry, sampleSites } from './strategies/strategy.js';
-export type { AggregateResult, Aggregator, PartialAggregate, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategies/strategy.js';
+export type { AggregateResult, Aggregator, PartialAggregate, RoundContext, SiteConfigContext, SiteUpdate, SlicedSiteUpdate, Strategy } from './strategies/strategy.js';
 export type { StrategyPluginModule } from './plugins/strategy-plugins.js';
 
 // Tracking stores: the store interface a plugin implements, the registry and the built-in stores.

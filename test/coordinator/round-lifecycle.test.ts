@@ -34,7 +34,9 @@ import {
   type Strategy,
   type StrategyRegistry,
 } from '../../coordinator/src/strategies/index.js';
+import { inspectStagedPayload, type FoldPolicy } from '../../coordinator/src/updates/foldable-update.js';
 import { VerifiedUpdate } from '../../coordinator/src/updates/verified-update.js';
+import { storedBlobs, unnamedBlobs } from '../helpers/blob-liveness.js';
 import { siteWrite } from '../helpers/data-plane.js';
 import { prng } from '../helpers/random.js';
 
@@ -248,16 +250,22 @@ describe('RoundEngine', () => {
   async function submit(manifest: UpdateManifest__Output, payload?: Buffer): Promise<Refusal | undefined> {
     const admitted = await h.engine.admit(manifest);
     if (!admitted.ok) return admitted.refusal;
-    return deliverStaged(manifest, payload);
+    return deliverStaged(manifest, payload, admitted.context);
   }
 
-  async function deliverStaged(manifest: UpdateManifest__Output, payload?: Buffer): Promise<Refusal | undefined> {
+  /** Stages the payload as a file and, as the ingest does, inspects it (its layout lets the round fold it in slices). */
+  async function deliverStaged(manifest: UpdateManifest__Output, payload?: Buffer, policy?: FoldPolicy): Promise<Refusal | undefined> {
     let path: string | undefined;
+    let inspected;
     if (payload) {
       path = join(dir, 'staging', manifest.updateId);
       await writeFile(path, payload);
+      if (policy) {
+        inspected = await inspectStagedPayload(path, payload.length, manifest.flavor, policy);
+        if (!inspected.ok) return inspected.refusal;
+      }
     }
-    return h.engine.deliver(new VerifiedUpdate(manifest, payload?.length ?? 0, path, h.blobs));
+    return h.engine.deliver(new VerifiedUpdate(manifest, payload?.length ?? 0, path, h.blobs, undefined, inspected?.layout, inspected?.norm));
   }
 
   async function train(run: RunRecord, site: string, weights: number[], numExamples: number, round = 1): Promise<Refusal | undefined> {
@@ -300,6 +308,28 @@ describe('RoundEngine', () => {
     expect(await modelValues('churn', 2)).toEqual([2.5, 5, 7.5, 10]);
     expect(await h.state.getRun(run.id)).toMatchObject({ status: 'RUN_STATUS_FINISHED', latestVersion: 2 });
     expect((await h.state.getFederation('churn'))?.latestVersion).toBe(2);
+  });
+
+  it('removes the payload of an update refused at fold time, so no blob is left that no record names', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const payload = weightsPayload([5, 5, 5, 5]);
+    // Zero examples pass admission and verification; fedavg refuses the update when it folds it.
+    expect(await submit(manifestOf(run, 'alpha', { numExamples: 0, payload }), payload)).toMatchObject({ reason: 'ZERO_EXAMPLES' });
+
+    expect(await unnamedBlobs(h.state, h.blobs)).toEqual([]);
+    expect(await h.blobs.has(sha256Hex(payload))).toBe(false);
+  });
+
+  it('keeps the payload of an update refused at fold time when an accepted update holds the same bytes', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const payload = weightsPayload([5, 5, 5, 5]);
+    expect(await submit(manifestOf(run, 'alpha', { numExamples: 2, payload }), payload)).toBeUndefined();
+    expect(await submit(manifestOf(run, 'beta', { numExamples: 0, payload }), payload)).toMatchObject({ reason: 'ZERO_EXAMPLES' });
+
+    expect(await h.blobs.has(sha256Hex(payload))).toBe(true);
+    expect(await unnamedBlobs(h.state, h.blobs)).toEqual([]);
   });
 
   it('commits at the deadline with the updates it has when they meet the quorum', async () => {
@@ -815,7 +845,11 @@ describe('RoundEngine group commit', () => {
     expect(round?.bytesReceived).toBe(3 * weightsPayload(INITIAL).length);
   });
 
-  it('acknowledges none of a group whose write fails, and judges each of them once after a restart', async () => {
+  /**
+   * Starts a run and delivers alpha's update, then beta's and gamma's while alpha's fold waits,
+   * so those two are judged in one group, whose write fails.
+   */
+  async function groupWhoseWriteFails(): Promise<{ run: RunRecord; updates: Array<{ manifest: UpdateManifest__Output; payload: Buffer }>; verdicts: Array<Promise<Refusal | undefined>> }> {
     const run = await h.engine.startRun('group');
     const updates = SITES.map((site, i) => update(run, site, [1, 2, 3, 6][i]!));
     const alpha = await deliver(updates[0]!);
@@ -824,10 +858,27 @@ describe('RoundEngine group commit', () => {
     const gamma = await deliver(updates[2]!);
     h.state.failAfter(1);
     gated.open();
+    return { run, updates, verdicts: [alpha.verdict, beta.verdict, gamma.verdict] };
+  }
 
-    expect(await alpha.verdict).toBeUndefined();
-    await expect(beta.verdict).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
-    await expect(gamma.verdict).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
+  it('removes the payloads of a group whose write failed, so no blob is left that no record names', async () => {
+    const { updates, verdicts } = await groupWhoseWriteFails();
+    await Promise.allSettled(verdicts);
+
+    const stored = await storedBlobs(h.blobs);
+    expect(stored).toContain(updates[0]!.manifest.payloadSha256);
+    expect(stored).not.toContain(updates[1]!.manifest.payloadSha256);
+    expect(stored).not.toContain(updates[2]!.manifest.payloadSha256);
+    expect(await unnamedBlobs(h.state, h.blobs)).toEqual([]);
+  });
+
+  it('acknowledges none of a group whose write fails, and judges each of them once after a restart', async () => {
+    const { run, updates, verdicts } = await groupWhoseWriteFails();
+    const [alpha, beta, gamma] = verdicts;
+
+    expect(await alpha).toBeUndefined();
+    await expect(beta).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
+    await expect(gamma).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
     expect(await h.state.getUpdate(updates[1]!.manifest.updateId)).toBeUndefined();
     expect(await h.state.getUpdate(updates[2]!.manifest.updateId)).toBeUndefined();
     expect((await h.state.getRound(run.id, 1))?.accepted.map((u) => u.site)).toEqual(['alpha']);

@@ -378,12 +378,14 @@ export class UpdateIngest {
     this.log.debug({ updateId: manifest.updateId, bytes: read.bytes }, 'payload digest verified');
     // An opaque member of a heterogeneous round is verified by digest and size only.
     let layout;
+    let norm;
     if (isTensorFlavor(manifest.flavor)) {
       const inspected = await inspectStagedPayload(read.staged.path ?? read.staged.bytes, read.bytes, manifest.flavor, ctx);
       if (!inspected.ok) return inspected.refusal;
       layout = inspected.layout;
+      norm = inspected.norm;
     }
-    return new VerifiedUpdate(manifest, read.bytes, read.staged.path ?? read.staged.bytes, this.opts.blobs, manifestSeq, layout);
+    return new VerifiedUpdate(manifest, read.bytes, read.staged.path ?? read.staged.bytes, this.opts.blobs, manifestSeq, layout, norm);
   }
 
   /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */

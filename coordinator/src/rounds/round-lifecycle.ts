@@ -4,8 +4,10 @@ import { prepareModelVersion } from '../models/model-version.js';
 import { membersOf } from '../sites/membership.js';
 import type { RoundRecord } from '../state/index.js';
 import type { AggregateResult, RoundContext } from '../strategies/index.js';
-import { toFoldable } from '../updates/foldable-update.js';
-import type { VerifiedUpdate } from '../updates/verified-update.js';
+import { isTensorFlavor, toFoldable } from '../updates/foldable-update.js';
+import { StoredModel } from '../updates/global-model-values.js';
+import { foldPayloadInSlices, foldsInSlices } from '../updates/sliced-update.js';
+import { forgetUnrecorded, type VerifiedUpdate } from '../updates/verified-update.js';
 import { armTimer, disarmTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { recordRefusal } from './round-refusals.js';
 import { trainingTask } from './tasks.js';
@@ -138,9 +140,11 @@ export class RoundLifecycle {
     });
     if (!round || taking.length === 0) return outcomes;
     // Keep the verified payloads, all at once: lineage points at them, and a restart re-folds the
-    // open round from them. A payload kept for an update refused below stays a harmless orphan.
+    // open round from them. A payload kept for an update that is not recorded after all is taken
+    // back (`forgetUnrecorded`), so no blob is left that no record names.
     const kept = await Promise.allSettled(taking.map((i) => (updates[i] as VerifiedUpdate).commit()));
     const folded: Array<{ update: VerifiedUpdate; summary: UpdateSummary__Output; clipped: boolean }> = [];
+    const unrecorded: VerifiedUpdate[] = [];
     for (const [k, i] of taking.entries()) {
       const update = updates[i] as VerifiedUpdate;
       const stored = kept[k] as PromiseSettledResult<void>;
@@ -150,9 +154,12 @@ export class RoundLifecycle {
       }
       // A worker folded it already: its partial is combined at close.
       const result = update.foldedBy !== undefined ? { clipped: update.clippedByWorker } : await this.foldOne(active, update);
-      if ('refusal' in result) refuse(i, result.refusal);
-      else folded.push({ update, summary: summaryOf(update.manifest, this.s.now()), clipped: result.clipped });
+      if ('refusal' in result) {
+        refuse(i, result.refusal);
+        unrecorded.push(update);
+      } else folded.push({ update, summary: summaryOf(update.manifest, this.s.now()), clipped: result.clipped });
     }
+    await forgetUnrecorded(unrecorded, folded.map((f) => f.update), this.orphanNotRemoved);
     if (folded.length === 0) return outcomes;
     // The round as it is once these updates count; memory takes it only after the synced write.
     // (The aggregator already holds them: after a failed write the store is fenced, nothing
@@ -165,7 +172,14 @@ export class RoundLifecycle {
       bytesReceived: folded.reduce((sum, f) => sum + f.update.bytes, round.bytesReceived),
       metrics,
     };
-    await this.s.state.write([...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
+    try {
+      await this.s.state.write([...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
+    } catch (err) {
+      // The batch is dropped (the store is fenced; the next open discards a torn record), so
+      // nothing names these payloads.
+      await forgetUnrecorded(folded.map((f) => f.update), [], this.orphanNotRemoved);
+      throw err;
+    }
     const before = round.accepted.length;
     Object.assign(round, counted);
     for (const { update, summary } of folded) {
@@ -184,14 +198,32 @@ export class RoundLifecycle {
     return outcomes;
   }
 
-  /** Decodes a verified update's payload and folds it into the round's aggregator. */
+  /**
+   * Folds a verified update into the round's aggregator: read from its file slice by slice when
+   * the aggregator takes slices, else decoded whole.
+   */
   private async foldOne(active: ActiveRun, update: VerifiedUpdate): Promise<{ clipped: boolean } | { refusal: Refusal }> {
     const manifest = update.manifest;
     const aggregator = active.aggregator;
     if (!aggregator) return { refusal: refusalOf(Reason.ROUND_NOT_OPEN, 'the round is not open') };
+    const policy = foldPolicyOf(active);
+    const file = update.payloadFile();
+    if (foldsInSlices(aggregator) && file !== undefined && update.layout !== undefined && isTensorFlavor(manifest.flavor)) {
+      try {
+        const payload = { path: file, layout: update.layout, norm: update.norm };
+        const sliced = await foldPayloadInSlices(aggregator, { site: manifest.site, updateId: manifest.updateId, numExamples: manifest.numExamples, metrics: manifest.metrics }, payload, policy);
+        if (sliced !== undefined) {
+          if (sliced.clipped) this.s.logger.info({ runId: manifest.runId, site: manifest.site, norm: sliced.norm }, 'update clipped to the norm bound');
+          return { clipped: sliced.clipped };
+        }
+      } catch (err) {
+        const e = TributaryError.from(err);
+        return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.STRATEGY_ERROR : e.reason, e.message) };
+      }
+    }
     let foldable;
     try {
-      foldable = await toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active), update.layout);
+      foldable = await toFoldable(await update.payload(), manifest.flavor, policy, update.layout);
     } catch (err) {
       const e = TributaryError.from(err);
       return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.MALFORMED_PAYLOAD : e.reason, `payload cannot be folded: ${e.message}`) };
@@ -212,6 +244,11 @@ export class RoundLifecycle {
     }
     return { clipped: foldable.clipped };
   }
+
+  private readonly orphanNotRemoved = (update: VerifiedUpdate, err: unknown): void => {
+    const manifest = update.manifest;
+    this.s.logger.warn({ runId: manifest.runId, updateId: manifest.updateId, err: TributaryError.from(err).message }, 'payload of an unrecorded update could not be removed');
+  };
 
   /** Adds a refusal to the record of the round the manifest names (or the current one) and announces it. */
   async noteRefusal(active: ActiveRun, manifest: UpdateManifest__Output, refusal: Refusal__Output): Promise<void> {
@@ -295,6 +332,8 @@ export class RoundLifecycle {
       { serverState, atMs: at },
     );
     const version = prepared.record.version;
+    // The next round's global model: decoded only for a strategy that reads it.
+    const values = active.strategy.readsGlobalModel === false ? await StoredModel.open(this.s.blobs.path(prepared.record.sha256), prepared.record.size) : result.model;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const settings = settingsOf(active);
     const committed: RoundRecord = {
@@ -310,7 +349,7 @@ export class RoundLifecycle {
     Object.assign(round, committed);
     active.run.latestVersion = version;
     active.federation = prepared.federation;
-    active.model = { tensors: result.model, sha256: prepared.record.sha256, size: prepared.record.size };
+    active.model = { values, sha256: prepared.record.sha256, size: prepared.record.size };
     active.serverState = serverState;
     this.s.metrics.aggregationSeconds.observe(seconds);
     this.s.metrics.rounds.inc({ state: 'committed' });
@@ -343,7 +382,8 @@ export class RoundLifecycle {
       round: round.number,
       modelSpec: active.federation.modelSpec,
       options: settings.strategyOptions,
-      globalModel: active.model.tensors,
+      // Empty for a strategy that never reads it (the model is then kept on disk).
+      globalModel: active.model.values instanceof StoredModel ? {} : active.model.values,
       serverState: active.serverState,
       scratchDir: join(this.s.scratchDir, `${active.run.id}-${round.number}`),
       memoryBudgetBytes: this.s.aggregatorMemoryBytes,
