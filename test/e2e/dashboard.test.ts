@@ -44,8 +44,13 @@ describe('the web dashboard in a real browser', () => {
         client.participate(
           'mail',
           async (task) => {
-            for (let step = 1; step <= STEPS; step++) task.log({ loss: (i + 1) / (step + 20 * (task.round - 1)) }, step + STEPS * (task.round - 1));
-            return { weights: toyTrain(task.model, client.site, task.round), numExamples: 10 * (i + 1) };
+            let loss = 0;
+            for (let step = 1; step <= STEPS; step++) {
+              loss = (i + 1) / (step + 20 * (task.round - 1));
+              task.log({ loss }, step + STEPS * (task.round - 1));
+            }
+            // As the quickstart does: the round's loss is the sites' reported losses, averaged.
+            return { weights: toyTrain(task.model, client.site, task.round), numExamples: 10 * (i + 1), metrics: { loss } };
           },
           { signal: stopSites.signal },
         ),
@@ -116,12 +121,52 @@ describe('the web dashboard in a real browser', () => {
     await expect(sites.locator('canvas').count()).resolves.toBe(1);
   });
 
+  it('charts the round metric on the global chart once a round is committed', async () => {
+    const global = page.locator('[data-chart="Global (by round)"]');
+    await page.locator('[data-chart="Global (by round)"][data-points]:not([data-points="0"])').waitFor({ timeout: 45_000 });
+    expect(Number(await global.getAttribute('data-points'))).toBeGreaterThan(0);
+    await expect(global.locator('canvas').count()).resolves.toBe(1);
+    await expect(page.locator('.chart', { has: global }).locator('.chart-empty').isHidden()).resolves.toBe(true);
+  });
+
+  it('shows each round\'s duration', async () => {
+    const firstRound = page.locator('main tbody tr', { has: page.locator('.state-COMMITTED') }).first();
+    await expect(firstRound.locator('td').nth(2).textContent()).resolves.toMatch(/^\d+\.\d s$/);
+  });
+
   it('saves a screenshot of the run page', async () => {
     await page.locator('td .state-COMMITTED').nth(2).waitFor({ timeout: 45_000 });
     await mkdir(OUTPUT_DIR, { recursive: true });
     const file = join(OUTPUT_DIR, 'dashboard-run.png');
     await page.screenshot({ path: file, fullPage: true });
     expect((await stat(file)).size).toBeGreaterThan(10_000);
+  });
+
+  it('charts the global points of a finished run when its page is opened afresh', async () => {
+    await eventually(async () => (await stack.admin.getRun(runId)).status === 'RUN_STATUS_FINISHED');
+    await page.goto(`${origin}/#/federations`);
+    await page.goto(`${origin}/#/run/${runId}`);
+    await page.reload();
+    await page.locator('[data-chart="Global (by round)"][data-points="3"]').waitFor({ timeout: 45_000 });
+  });
+
+  it('lists the federation\'s model versions with parent, contributing sites and digests as the AdminService gives them', async () => {
+    const versions = await stack.admin.listModelVersions('mail');
+    expect(versions.length).toBe(4);
+    await page.goto(`${origin}/#/federation/mail`);
+    await page.getByRole('heading', { name: 'Model versions' }).waitFor();
+    const table = page.locator('main table').nth(1);
+    for (const v of versions) {
+      const row = table.locator('tbody tr').filter({ has: page.locator('td:first-child', { hasText: new RegExp(`^v${v.version}$`) }) });
+      const cells = row.locator('td');
+      await expect(cells.nth(1).textContent()).resolves.toBe(Number(v.parentVersion) > 0 ? `v${v.parentVersion}` : '—');
+      await expect(cells.nth(2).textContent()).resolves.toBe(v.runId === '' ? 'initial' : `${v.runId} #${v.round}`);
+      await expect(cells.nth(4).locator('span').getAttribute('title')).resolves.toBe(v.sha256);
+      const contributions = cells.nth(3).locator('.contribution');
+      const shown = await Promise.all((await contributions.all()).map(async (c) => ({ text: (await c.textContent()) ?? '', digest: (await c.getAttribute('title')) ?? '' })));
+      expect(shown.map((c) => c.text.split(' ')[0]).sort()).toEqual(v.contributions.map((c) => c.site).sort());
+      expect(shown.map((c) => c.digest).sort()).toEqual(v.contributions.map((c) => c.payloadSha256).sort());
+    }
   });
 
   it('lists sites with their key fingerprints and status', async () => {
