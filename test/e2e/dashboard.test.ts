@@ -1,5 +1,5 @@
 import { SiteClient } from '@tributary/client-sdk';
-import { encodeSafetensors, writeKeyFile } from '@tributary/proto';
+import { encodeSafetensors, tensor, writeKeyFile, type UpdateStatus__Output } from '@tributary/proto';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ describe('the web dashboard in a real browser', () => {
   let page: Page;
   let loginUrl = '';
   let runId = '';
+  let refusal: UpdateStatus__Output | undefined;
   let origin = '';
   const stopSites = new AbortController();
   let siteLoops: Promise<unknown> = Promise.resolve();
@@ -39,11 +40,15 @@ describe('the web dashboard in a real browser', () => {
     await addSite(stack, 'mail-gone', ['mail']);
     await stack.admin.revokeSite('mail-gone');
     clients = await Promise.all(keys.map((key) => SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key })));
+    // mail-c trains round 1 only once an update of the wrong shape, signed with its key, was refused.
+    let releaseMailC = (): void => undefined;
+    const mailCMayTrain = new Promise<void>((resolve) => (releaseMailC = resolve));
     siteLoops = Promise.all(
       clients.map((client, i) =>
         client.participate(
           'mail',
           async (task) => {
+            if (client.site === 'mail-c' && task.round === 1) await mailCMayTrain;
             let loss = 0;
             for (let step = 1; step <= STEPS; step++) {
               loss = (i + 1) / (step + 20 * (task.round - 1));
@@ -57,6 +62,15 @@ describe('the web dashboard in a real browser', () => {
       ),
     );
     runId = (await stack.admin.startRun('mail')).id;
+    const raw = await stack.rawSite();
+    try {
+      await eventually(async () => (await stack.admin.getRun(runId)).currentRound === 1);
+      const wrongShape = { w: tensor('F32', [3, 2], new Float32Array(6)), b: tensor('F32', [3], new Float32Array(3)) };
+      refusal = await raw.send({ key: keys[2]!, site: 'mail-c', federation: 'mail', runId, round: 1, weights: wrongShape, numExamples: 5 });
+    } finally {
+      releaseMailC();
+      await raw.close();
+    }
     const cli = await runCli(['dashboard', '--json'], { env: { TRIBUTARY_COORDINATOR: stack.coordinator.address, TRIBUTARY_KEY: join(dir, 'admin.key') } });
     loginUrl = envelopeOf<{ url: string }>(cli).result?.url ?? '';
     origin = new URL(loginUrl).origin;
@@ -127,6 +141,15 @@ describe('the web dashboard in a real browser', () => {
     expect(Number(await global.getAttribute('data-points'))).toBeGreaterThan(0);
     await expect(global.locator('canvas').count()).resolves.toBe(1);
     await expect(page.locator('.chart', { has: global }).locator('.chart-empty').isHidden()).resolves.toBe(true);
+  });
+
+  it('shows why the coordinator refused an update, with its message on hover', async () => {
+    expect(refusal?.state).toBe('UPDATE_STATE_REFUSED');
+    expect(refusal?.reason).toBe('SCHEMA_MISMATCH');
+    const firstRound = page.locator('main tbody tr').first();
+    const refused = firstRound.locator('td').nth(5).locator('.refusal');
+    await expect(refused.textContent()).resolves.toBe(`mail-c: ${refusal?.reason}`);
+    await expect(refused.getAttribute('title')).resolves.toBe(refusal?.message);
   });
 
   it('shows each round\'s duration', async () => {
