@@ -85,7 +85,7 @@ async function federationPage(name: string): Promise<void> {
         `v${v.version}`,
         v.parentVersion > 0 ? `v${v.parentVersion}` : '—',
         v.runId === '' ? 'initial' : h('span', {}, link(`#/run/${v.runId}`, v.runId), ` #${v.round}`),
-        h('div', { class: 'mono' }, ...v.contributions.map((c) => h('div', {}, `${c.site} ${c.payloadSha256.slice(0, 12)} (${c.numExamples})`))),
+        h('div', { class: 'mono' }, ...v.contributions.map((c) => h('div', { class: 'contribution', title: c.payloadSha256 }, `${c.site} ${c.payloadSha256.slice(0, 12)} (${c.numExamples})`))),
         h('span', { class: 'mono', title: v.sha256 }, v.sha256.slice(0, 16)),
         time(v.createdAtMs),
       ]),
@@ -93,6 +93,8 @@ async function federationPage(name: string): Promise<void> {
     ),
   );
 }
+
+const WHOLE_NUMBER_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000];
 
 /** One chart: x = step (sites) or round (global), one series per name. */
 class SeriesChart {
@@ -102,9 +104,18 @@ class SeriesChart {
   readonly element: HTMLElement;
   private readonly body: HTMLElement;
 
+  private readonly emptyNote: HTMLElement;
+
   constructor(title: string, private readonly xLabel: string) {
     this.body = h('div', { 'data-chart': title });
-    this.element = h('div', { class: 'chart' }, h('h3', {}, title), this.body);
+    this.emptyNote = h('p', { class: 'muted chart-empty' });
+    this.emptyNote.hidden = true;
+    this.element = h('div', { class: 'chart' }, h('h3', {}, title), this.emptyNote, this.body);
+  }
+
+  /** Shown while the chart has no point: what would feed it. */
+  setEmptyNote(text: string): void {
+    this.emptyNote.textContent = text;
   }
 
   add(name: string, x: number, y: number): void {
@@ -134,6 +145,7 @@ class SeriesChart {
     const data: uPlot.AlignedData = [xs, ...names.map((n) => xs.map((x) => this.series.get(n)?.get(x) ?? null))];
     // Set once drawn, so a reader of data-points sees a chart that holds them.
     const points = String(names.reduce((sum, n) => sum + (this.series.get(n)?.size ?? 0), 0));
+    this.emptyNote.hidden = points !== '0' || this.emptyNote.textContent === '';
     const palette = ['#0e7490', '#b45309', '#7c3aed', '#15803d', '#be123c', '#1d4ed8', '#4d7c0f', '#a21caf'];
     const shape = names.join('\n');
     if (this.plot !== undefined && this.body.dataset['series'] === shape) {
@@ -148,7 +160,8 @@ class SeriesChart {
         width: Math.max(400, this.body.clientWidth || 520),
         height: 240,
         scales: { x: { time: false } },
-        axes: [{ label: this.xLabel }, {}],
+        // Steps and rounds are whole numbers: no ticks in between.
+        axes: [{ label: this.xLabel, incrs: WHOLE_NUMBER_TICKS }, {}],
         series: [{ label: this.xLabel }, ...names.map((n, i) => ({ label: n, stroke: palette[i % palette.length] ?? '#333', width: 2, spanGaps: true, points: { show: xs.length < 40 } }))],
       },
       data,
@@ -162,6 +175,11 @@ async function runPage(id: string): Promise<void> {
   let key = 'loss';
   const siteChart = new SeriesChart('Per site (by step)', 'step');
   const globalChart = new SeriesChart('Global (by round)', 'round');
+  // Rounds carry the metrics sites return from `train` (averaged by examples) and the strategy's
+  // own; points logged with `task.log` only feed the per-site chart.
+  const globalNote = (k: string) =>
+    `No round has a "${k}" yet: a round gets it when it commits, from the metrics the sites return with their update, or from the strategy.`;
+  globalChart.setEmptyNote(globalNote(key));
   const keySelect = h('select', { 'aria-label': 'metric' }) as HTMLSelectElement;
   const keys = new Set<string>([key]);
   const summary = h('div', { class: 'facts' });
@@ -217,11 +235,14 @@ async function runPage(id: string): Promise<void> {
 
   keySelect.addEventListener('change', () => {
     key = keySelect.value;
+    globalChart.setEmptyNote(globalNote(key));
     void loadHistory().then(refresh);
   });
 
-  const run = await refresh();
+  // History first: it clears the charts, and would otherwise wipe the global points that the
+  // rounds' own metrics just gave (a finished run gets no later refresh to bring them back).
   await loadHistory();
+  const run = await refresh();
   if (run.status !== 'RUN_STATUS_RUNNING') return;
   const source = new EventSource(`/api/runs/${id}/events`);
   let refreshing = false;
