@@ -201,7 +201,9 @@ describe('verdicts a site can trust', () => {
         expect(log.ignored).toContain('MALFORMED_ENVELOPE');
         expect(log.ignored).toContain('verdict ignored: about another federation or site');
       }
-      const round = await stack.admin.getRound(run.id, 1);
+      // The sites' heartbeats met the stopped coordinator, and the admin client shares their
+      // channel's connection: it may still be in its reconnect backoff.
+      const round = await untilConnected(() => stack.admin.getRound(run.id, 1));
       expect(round.accepted.map((a) => a.site)).toEqual(['honest']);
       expect(round.refused.map((r) => [r.site, r.reason])).toEqual([['pusher', 'NORM_EXCEEDED']]);
     } finally {
@@ -211,3 +213,15 @@ describe('verdicts a site can trust', () => {
     }
   });
 });
+
+/** Retries a call refused UNAVAILABLE while the gRPC connection is re-established (bounded). */
+async function untilConnected<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt >= 50 || (err as { code?: string }).code !== 'UNAVAILABLE') throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}

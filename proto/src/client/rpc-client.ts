@@ -37,6 +37,9 @@ const DEFAULT_MAX_RECEIVE_BYTES = 32 * 1024 * 1024;
 const identity = (bytes: Buffer): Buffer => bytes;
 const ignore = (): void => {};
 
+/** Longest wait between attempts to reconnect to an unreachable server. */
+const MAX_RECONNECT_BACKOFF_MS = 5_000;
+
 /**
  * Signed gRPC calls to one Tributary service (SiteService or AdminService), for sites and
  * operators alike: each call carries fresh auth metadata signed over its request bytes, honours
@@ -53,6 +56,8 @@ export class RpcClient {
     this.key = opts.key;
     this.client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
+      // A coordinator back after a restart is reached within seconds, not after grpc-js's default 120 s backoff.
+      'grpc.max_reconnect_backoff_ms': MAX_RECONNECT_BACKOFF_MS,
     });
   }
 
