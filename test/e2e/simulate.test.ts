@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,11 +6,22 @@ import { describeFailure } from '../../coordinator/src/cli/errors.js';
 import { locateSiteAgent } from '../../coordinator/src/cli/site-agent.js';
 import { envelopeOf, runCli, startCli, type CliProcess } from '../helpers/cli.js';
 import { caught } from '../helpers/errors.js';
+import { eventually } from '../helpers/stack.js';
 
 /** As `tributary-site simulate --json` reports it. */
 interface Simulation {
   run: { status: string; federation: string };
   sites: { name: string; accepted: number }[];
+}
+
+/** The ids of running processes whose command line contains `text`. */
+async function processesNaming(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const cmdline = await readFile(join('/proc', pid, 'cmdline'), 'utf8').catch(() => '');
+    if (cmdline.split('\0').some((arg) => arg.includes(text))) found.push(pid);
+  }
+  return found;
 }
 
 describe('tributary simulate, through the real binaries against a dev stack', () => {
@@ -73,6 +84,17 @@ describe('tributary simulate, through the real binaries against a dev stack', ()
     );
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
     expect(envelopeOf<{ simulation: Simulation }>(r).result?.simulation.run.status).toBe('RUN_STATUS_FINISHED');
+  }, 240_000);
+
+  it('passes Ctrl-C on to the simulation, which stops its sites and exits with 130', async () => {
+    await federation('sim-stop', 1);
+    const sim = await startCli(['simulate', 'sim-stop', '--sites', '1', '--rounds', '100000', '--dir', 'sim-stop-sites'], { env, cwd: dir, withoutOuterSettings: true });
+    await eventually(() => (/^round 1\/100000 COMMITTED/m.test(sim.output()) ? true : undefined), 120_000);
+    const exited = new Promise<number | null>((resolve) => sim.child.once('exit', (code) => resolve(code)));
+    sim.child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(sim.output()).toMatch(/interrupted/);
+    expect(await processesNaming('sim-stop-sites')).toEqual([]);
   }, 240_000);
 
   it("reports the site SDK's refusal as its own error, with a hint naming tributary simulate", async () => {

@@ -32,10 +32,10 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
 }
 
-/** Runs a program to its end; a failure is a status, not a throw. */
-export async function runProgram(file: string, args: string[], cwd: string): Promise<ProgramResult> {
+/** Runs a program to its end; a failure is a status, not a throw. `env` is set on top of the clean environment. */
+export async function runProgram(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<ProgramResult> {
   try {
-    const { stdout, stderr } = await execFileAsync(file, args, { cwd, env: cleanEnv(), maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await execFileAsync(file, args, { cwd, env: { ...cleanEnv(), ...env }, maxBuffer: 64 * 1024 * 1024 });
     return { stdout, stderr, status: 0 };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; code?: number };

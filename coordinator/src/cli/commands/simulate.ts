@@ -102,7 +102,8 @@ function connectionArgs(config: ClientConfig): string[] {
  */
 function runSiteAgent(program: SiteAgentProgram, args: readonly string[], ctx: CommandContext): Promise<{ exitCode: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program.command, args, { cwd: ctx.cwd, env: { ...ctx.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // In a process group of its own, a Ctrl-C at the terminal reaches it once: from here.
+    const child = spawn(program.command, args, { cwd: ctx.cwd, env: { ...ctx.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     const lines = new LineSplitter((line) => ctx.progress.line(line));
@@ -116,13 +117,22 @@ function runSiteAgent(program: SiteAgentProgram, args: readonly string[], ctx: C
     const onAbort = (): void => {
       child.kill('SIGINT');
     };
+    // A second Ctrl-C exits this process at once; its sites go with it.
+    const onExit = (): void => {
+      child.kill('SIGTERM');
+    };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    child.once('error', (err) => {
+    process.once('exit', onExit);
+    const settled = (): void => {
       ctx.signal.removeEventListener('abort', onAbort);
+      process.off('exit', onExit);
+    };
+    child.once('error', (err) => {
+      settled();
       reject(TributaryError.of(Reason.SITE_AGENT_MISSING, `${program.command} could not be started (${err.message})`, { cause: err }));
     });
     child.once('close', (code, signal) => {
-      ctx.signal.removeEventListener('abort', onAbort);
+      settled();
       lines.end();
       const exitCode = code ?? (signal === 'SIGINT' ? 130 : 1);
       const failure = errorOf(stderr);
