@@ -1,44 +1,17 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { encodeSafetensors, parsePublicKey } from '@tributary/proto';
+import { runProgram as run, type Packed } from '../helpers/packages.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { toyModel } from '../helpers/training.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const WORKSPACES = ['proto', 'client-sdk', 'coordinator'] as const;
-const execFileAsync = promisify(execFile);
 // Packing, installing from the registry's cache and running real sites on a busy machine.
 const LONG = 300_000;
-
-interface PackedFile {
-  path: string;
-}
-interface Packed {
-  name: string;
-  version: string;
-  filename: string;
-  files: PackedFile[];
-}
-
-/** The environment of a child npm or program, without the npm_* variables of a surrounding `npm test`. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
-}
-
-async function run(file: string, args: string[], cwd: string): Promise<{ stdout: string; stderr: string; status: number }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(file, args, { cwd, env: cleanEnv(), maxBuffer: 64 * 1024 * 1024 });
-    return { stdout, stderr, status: 0 };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; code?: number };
-    return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', status: typeof e.code === 'number' ? e.code : 1 };
-  }
-}
 
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });

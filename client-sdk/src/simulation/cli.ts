@@ -135,7 +135,7 @@ function progressLine(e: SimulationProgress): string {
     case 'run-started':
       return `run ${e.run.id} of ${e.run.federation} started: ${e.run.rounds} rounds\n`;
     case 'update':
-      return e.accepted ? '' : `  ${e.site}: round ${e.round} update refused (${e.reason})\n`;
+      return e.accepted ? `  ${e.site}: round ${e.round} update accepted\n` : `  ${e.site}: round ${e.round} update refused (${e.reason})\n`;
     case 'round-ended': {
       const r = e.round;
       const state = r.state.replace(/^ROUND_STATE_/, '');

@@ -34,6 +34,7 @@ import runStop from './run/stop.js';
 import runSearch from './run/search.js';
 import runWatch from './run/watch.js';
 import serve from './serve.js';
+import simulate from './simulate.js';
 import siteAdd from './site/add.js';
 import siteInvite from './site/invite.js';
 import siteInvitations from './site/invitations.js';
@@ -71,6 +72,7 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   runList,
   runWatch,
   runSearch,
+  simulate,
   roundList,
   metricTail,
   metricShow,
