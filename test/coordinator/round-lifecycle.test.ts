@@ -663,6 +663,24 @@ describe('RoundEngine group commit', () => {
     expect(round?.bytesReceived).toBe(3 * weightsPayload(INITIAL).length);
   });
 
+  it('announces each update of a group accepted, each event with its own update and the round after the group', async () => {
+    const run = await h.engine.startRun('group');
+    const accepted: RunEvent__Output[] = [];
+    const off = h.events.subscribe(run.id, (event) => {
+      if (event.type === 'UPDATE_ACCEPTED') accepted.push(event);
+    });
+    const alpha = await deliver(update(run, 'alpha', 1));
+    await gated.folding;
+    const beta = await deliver(update(run, 'beta', 2));
+    const gamma = await deliver(update(run, 'gamma', 3));
+    gated.open();
+    await Promise.all([alpha.verdict, beta.verdict, gamma.verdict]);
+    off();
+
+    expect(accepted.map((e) => e.update?.site)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(accepted.map((e) => e.round?.accepted.map((u) => u.site))).toEqual([['alpha'], ['alpha', 'beta', 'gamma'], ['alpha', 'beta', 'gamma']]);
+  });
+
   it('acknowledges none of a group whose write fails, and judges each of them once after a restart', async () => {
     const run = await h.engine.startRun('group');
     const updates = SITES.map((site, i) => update(run, site, [1, 2, 3, 6][i]!));

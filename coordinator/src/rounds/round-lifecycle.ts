@@ -6,7 +6,7 @@ import type { RoundRecord } from '../state/index.js';
 import type { AggregateResult, RoundContext } from '../strategies/index.js';
 import { toFoldable } from '../updates/foldable-update.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
-import { armTimer, disarmTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
+import { armTimer, disarmTimer, emit, emitEach, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { recordRefusal } from './round-refusals.js';
 import { trainingTask } from './tasks.js';
 import { acceptedRecord, summaryOf } from './update-records.js';
@@ -152,13 +152,13 @@ export class RoundLifecycle {
     await this.s.state.write([...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
     const before = round.accepted.length;
     Object.assign(round, counted);
-    for (const { update, summary } of folded) {
+    for (const { update } of folded) {
       const manifest = update.manifest;
       this.s.metrics.updatesAccepted.inc();
       this.s.metrics.bytesReceived.inc(update.bytes);
       this.s.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId }, 'update accepted');
-      emit(this.s, active, 'UPDATE_ACCEPTED', { update: summary });
     }
+    emitEach(this.s, active, 'UPDATE_ACCEPTED', folded.map(({ summary }) => ({ update: summary })));
     if (folded.length > 1) this.s.logger.debug({ runId: active.run.id, round: round.number, updates: folded.length }, 'updates accepted in one write');
     const minSites = settingsOf(active).minSites;
     if (round.accepted.length >= round.selectedSites.length) await this.close(active);
