@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Reason, TributaryError, sha256HexOfParts } from '@tributary/proto';
+import { Reason, TributaryError } from '@tributary/proto';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/private-file.js';
 
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
@@ -32,7 +32,7 @@ export class BlobStore {
    * buffer of the whole file), hashed and written in slices, so a blob may pass 2 GiB.
    */
   async putParts(parts: readonly Uint8Array[]): Promise<{ sha256: string; size: number }> {
-    const sha256 = sha256HexOfParts(parts);
+    const sha256 = await sha256HexInSteps(parts);
     const size = parts.reduce((n, p) => n + p.byteLength, 0);
     const target = this.path(sha256);
     if (!(await this.has(sha256))) {
@@ -164,6 +164,34 @@ export class BlobStore {
     await mkdir(dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
     return `${target}.${randomBytes(6).toString('hex')}.tmp`;
   }
+}
+
+/** Bytes hashed between two turns of the event loop: a few milliseconds of SHA-256 here. */
+export const HASH_STEP_BYTES = 8 * 2 ** 20;
+
+/**
+ * Lowercase hex SHA-256 of `parts` one after another, giving the event loop a turn after every
+ * `step` bytes: a round's new model (tens of MB) is hashed as it is stored without holding up
+ * gRPC calls and NATS traffic for the whole digest. Parts smaller than `step` in all are hashed
+ * at once, with no pause.
+ */
+export async function sha256HexInSteps(parts: readonly Uint8Array[], step = HASH_STEP_BYTES): Promise<string> {
+  if (!Number.isSafeInteger(step) || step < 1) throw TributaryError.invalidArgument(`a hash step is at least one byte, not ${step}`);
+  const hash = createHash('sha256');
+  let sinceTurn = 0;
+  for (const bytes of parts) {
+    for (let at = 0; at < bytes.byteLength; ) {
+      const n = Math.min(step - sinceTurn, bytes.byteLength - at);
+      hash.update(bytes.subarray(at, at + n));
+      at += n;
+      sinceTurn += n;
+      if (sinceTurn >= step) {
+        sinceTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  return hash.digest('hex');
 }
 
 /** An open blob; blobs never change, so its size is read once. */
