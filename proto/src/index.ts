@@ -271,3 +271,4 @@ export type { RevokePrivilegeRequest, RevokePrivilegeRequest__Output } from './g
 export type { ListGrantsRequest, ListGrantsRequest__Output } from './generated/tributary/v1/ListGrantsRequest.js';
 export type { ListGrantsResponse, ListGrantsResponse__Output } from './generated/tributary/v1/ListGrantsResponse.js';
 export type { ProtoGrpcType } from './generated/tributary.js';
+export { PRE_ENCODED, allocateModelChunk, preEncodedOf, type ModelChunkHeader, type PreEncoded } from './model-chunk.js';

@@ -212,7 +212,8 @@ export class BlobReader {
         { code: 'OUT_OF_RANGE' },
       );
     }
-    const buffer = Buffer.alloc(Math.min(length, this.size - offset));
+    // Not zero-filled first: every byte handed out is read from the file (a short read is cut).
+    const buffer = Buffer.allocUnsafe(Math.min(length, this.size - offset));
     let filled = 0;
     while (filled < buffer.length) {
       const { bytesRead } = await this.file.read(buffer, filled, Math.min(FILE_READ_SLICE_BYTES, buffer.length - filled), offset + filled);
@@ -220,6 +221,23 @@ export class BlobReader {
       filled += bytesRead;
     }
     return filled === buffer.length ? buffer : buffer.subarray(0, filled);
+  }
+
+  /**
+   * Fills `target` with the blob's bytes from `offset` (a model chunk read straight into its
+   * wire form); fails if the blob ends before `target` is full.
+   */
+  async readInto(target: Uint8Array, offset: number): Promise<void> {
+    checkRange(offset, target.length);
+    if (offset + target.length > this.size) {
+      throw TributaryError.of(Reason.INVALID_ARGUMENT, `bytes ${offset}..${offset + target.length} are past the end of blob ${this.sha256} (${this.size} bytes)`, { code: 'OUT_OF_RANGE' });
+    }
+    let filled = 0;
+    while (filled < target.length) {
+      const { bytesRead } = await this.file.read(target, filled, Math.min(FILE_READ_SLICE_BYTES, target.length - filled), offset + filled);
+      if (bytesRead === 0) throw TributaryError.internal(`blob ${this.sha256} ended at ${offset + filled} of ${this.size} bytes`);
+      filled += bytesRead;
+    }
   }
 
   async close(): Promise<void> {
