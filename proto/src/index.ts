@@ -272,3 +272,4 @@ export type { ListGrantsRequest, ListGrantsRequest__Output } from './generated/t
 export type { ListGrantsResponse, ListGrantsResponse__Output } from './generated/tributary/v1/ListGrantsResponse.js';
 export type { ProtoGrpcType } from './generated/tributary.js';
 export { PRE_ENCODED, allocateModelChunk, preEncodedOf, type ModelChunkHeader, type PreEncoded } from './model-chunk.js';
+export { preEncodeRunEvent } from './run-event-encoding.js';

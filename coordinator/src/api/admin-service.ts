@@ -3,6 +3,7 @@ import {
   parseGrantSpec,
   Reason,
   TributaryError,
+  preEncodeRunEvent,
   assertName,
   type CollectGarbageResponse__Output,
   quoted,
@@ -217,7 +218,8 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
     for (;;) {
       const e = await queue.next(ctx.signal);
       if (!e) return;
-      yield e;
+      // Published events carry copies of the run and round, shared by the events of one group.
+      yield preEncodeRunEvent(e);
       if (e.type === 'RUN_ENDED') return;
     }
   } finally {
