@@ -153,6 +153,8 @@ export {
   serviceMethods,
 } from './grpc.js';
 export type { ServiceDefinitionOf, ServiceName } from './grpc.js';
+export { PRE_ENCODED, allocateModelChunk, preEncodedOf, type ModelChunkHeader, type PreEncoded } from './model-chunk.js';
+export { preEncodeRunEvent } from './run-event-encoding.js';
 export { PROTO_FILE_NAME, mapEntryName, reflectionDefinition, tributaryFileDescriptor } from './descriptor.js';
 // Client side, shared by the site SDK and the admin client.
 export { RpcClient } from './client/rpc-client.js';
@@ -271,5 +273,3 @@ export type { RevokePrivilegeRequest, RevokePrivilegeRequest__Output } from './g
 export type { ListGrantsRequest, ListGrantsRequest__Output } from './generated/tributary/v1/ListGrantsRequest.js';
 export type { ListGrantsResponse, ListGrantsResponse__Output } from './generated/tributary/v1/ListGrantsResponse.js';
 export type { ProtoGrpcType } from './generated/tributary.js';
-export { PRE_ENCODED, allocateModelChunk, preEncodedOf, type ModelChunkHeader, type PreEncoded } from './model-chunk.js';
-export { preEncodeRunEvent } from './run-event-encoding.js';
