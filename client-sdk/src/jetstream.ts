@@ -55,7 +55,7 @@ export function natsFailure(err: unknown, what: string): TributaryError {
     case ErrorCode.NoResponders:
       return TributaryError.of(
         Reason.UNAVAILABLE,
-        `${what}: no JetStream stream answered (is the coordinator running? it creates the streams)`,
+        `${what}: no JetStream stream answered: the coordinator has not created the streams yet, or the stream has no leader (a NATS cluster electing one, or one that lost a majority of its nodes)`,
         { cause: err },
       );
     case ErrorCode.MaxPayloadExceeded:

@@ -60,6 +60,14 @@ export interface SiteClientOptions {
   retry?: { initialDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
   /** Longest time a `task.log` point waits before its batch is published. @default 1_000 */
   metricsFlushIntervalMs?: number;
+  /**
+   * Heartbeats to the coordinator while a task is trained and its update uploaded, every
+   * `heartbeat_interval_seconds` of the task, so a long local training is not taken for a dead
+   * site (`site_idle_timeout_seconds`). @default true
+   */
+  heartbeats?: boolean;
+  /** Caps the rate of update payload uploads, for sites on a link they share. @default unlimited */
+  uploadBytesPerSecond?: number;
 }
 
 /** Validated, defaulted, frozen options. */
@@ -79,6 +87,9 @@ export interface CompiledSiteClientOptions {
   readonly metricsFlushIntervalMs: number;
   /** Points that trigger an immediate metrics flush. */
   readonly metricsMaxBatch: number;
+  readonly heartbeats: boolean;
+  /** 0: unlimited. */
+  readonly uploadBytesPerSecond: number;
 }
 
 /** `SiteClientOptions.natsAuth`, checked: one kind of credentials at most, readable files. */
@@ -126,6 +137,8 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
       DEFAULT_METRICS_FLUSH_INTERVAL_MS,
     ),
     metricsMaxBatch: METRICS_MAX_BATCH,
+    heartbeats: flag('heartbeats', opts.heartbeats, true),
+    uploadBytesPerSecond: integer('uploadBytesPerSecond', opts.uploadBytesPerSecond, 0, 1, Number.MAX_SAFE_INTEGER),
   });
 }
 
@@ -321,6 +334,12 @@ function integer(name: string, v: unknown, fallback: number, min: number, max: n
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     invalid(name, `an integer from ${min} to ${max}`, v);
   }
+  return v;
+}
+
+function flag(name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') invalid(name, 'true or false', v);
   return v;
 }
 

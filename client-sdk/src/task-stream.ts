@@ -1,3 +1,4 @@
+import { TaskHeartbeat } from './heartbeat.js';
 import { assertName, Backoff, decodeSafetensors, checkSpec, downloadModel, tensorSpecsOf, TributaryError, Reason } from '@tributary/proto';
 import type { Task__Output, TensorMap, WatchTasksRequest } from '@tributary/proto';
 import { describeError, logDownloadRetry } from './logging.js';
@@ -10,9 +11,41 @@ import type { RunEnd } from './types.js';
 /** Run/round keys remembered to skip tasks already handed out; oldest forgotten first. */
 const LEDGER_CAPACITY = 4_096;
 
-/** The tasks already handed to user code, so a task re-sent after a reconnect is skipped. */
+/** Runs remembered per federation as joined and not yet seen to end; as many as WatchTasks takes. */
+const JOINED_RUNS_CAPACITY = 16;
+
+/**
+ * The tasks already handed to user code, so a task re-sent after a reconnect is skipped, and the
+ * runs they belong to until their end is heard, so a site away when a run ended is told on
+ * its return (WatchTasksRequest.joined_runs).
+ */
 export class TaskLedger {
   readonly #keys = new Set<string>();
+  readonly #joined = new Map<string, string[]>();
+
+  /** Runs of `federation` this client took part in whose end it has not heard, oldest first. */
+  joinedRuns(federation: string): string[] {
+    return [...(this.#joined.get(federation) ?? [])];
+  }
+
+  hasJoined(federation: string, runId: string): boolean {
+    return this.#joined.get(federation)?.includes(runId) === true;
+  }
+
+  join(federation: string, runId: string): void {
+    const runs = this.#joined.get(federation) ?? [];
+    if (runs.includes(runId)) return;
+    runs.push(runId);
+    if (runs.length > JOINED_RUNS_CAPACITY) runs.shift();
+    this.#joined.set(federation, runs);
+  }
+
+  /** The run's end was heard: nothing more to ask about it. */
+  ended(federation: string, runId: string): void {
+    const runs = this.#joined.get(federation)?.filter((r) => r !== runId) ?? [];
+    if (runs.length === 0) this.#joined.delete(federation);
+    else this.#joined.set(federation, runs);
+  }
 
   has(key: string): boolean {
     return this.#keys.has(key);
@@ -56,7 +89,7 @@ export async function* watchTasks(deps: TaskStreamDeps, opts: TaskStreamOptions)
     try {
       const stream = session.rpc.serverStream<WatchTasksRequest, Task__Output>(
         'WatchTasks',
-        { federation },
+        { federation, joinedRuns: deps.ledger.joinedRuns(federation) },
         { signal },
       );
       session.logger.debug({ federation }, 'watching tasks');
@@ -97,9 +130,18 @@ async function prepareTask(
   const where = { federation: raw.federation, runId: raw.runId, round: raw.round };
   if (raw.kind === RUN_ENDED_KIND) {
     const end = runEndOf(raw, opts.federation);
-    if (typeof end !== 'string') return end;
-    session.logger.warn({ ...where, problem: end }, 'malformed run end skipped');
-    return undefined;
+    if (typeof end === 'string') {
+      session.logger.warn({ ...where, problem: end }, 'malformed run end skipped');
+      return undefined;
+    }
+    // Told on reconnecting: it concerns this site only if it took part in the run.
+    if (raw.announced && !ledger.hasJoined(end.federation, end.runId)) {
+      session.logger.debug(where, 'end of a run this site did not take part in skipped');
+      return undefined;
+    }
+    ledger.ended(end.federation, end.runId);
+    if (raw.announced) session.logger.info({ ...where, status: end.status }, 'a run this site took part in ended while it was away');
+    return end;
   }
   const problem = taskProblem(raw, opts.federation);
   if (problem !== undefined) {
@@ -135,8 +177,12 @@ async function prepareTask(
       'task received',
     );
     ledger.add(key);
+    ledger.join(raw.federation, raw.runId);
     const metrics = deps.metrics.forTask(where);
-    return new ActiveSiteTask({ task: raw, model, signal: link, metrics });
+    // Heartbeats from the moment the task is handed out: training may take longer than the idle timeout.
+    // They outlive the task's deadline (an upload may be granted time past it), not the client or the caller's signal.
+    const heartbeat = raw.kind === 'train' ? TaskHeartbeat.start(session, where, raw.heartbeatIntervalSeconds, opts.taskParents) : undefined;
+    return new ActiveSiteTask({ task: raw, model, signal: link, metrics, ...(heartbeat === undefined ? {} : { heartbeat }) });
   } catch (err) {
     link.dispose();
     if (opts.signal.aborted) return undefined;

@@ -45,7 +45,7 @@ describe('hashing and storing a model in steps', () => {
     const encoded = encodeSafetensors(tensors, { round: '1' });
     const blobs = new BlobStore(dir);
     const stored = await blobs.putParts(safetensorsParts(tensors, { round: '1' }).parts);
-    expect(stored).toEqual({ sha256: sha256Hex(encoded), size: encoded.length });
+    expect(stored).toEqual({ sha256: sha256Hex(encoded), size: encoded.length, created: true });
     expect(Buffer.compare(await readFile(blobs.path(stored.sha256)), encoded)).toBe(0);
   });
 });

@@ -49,8 +49,11 @@ export interface ProcessStack {
   killCoordinator(): Promise<void>;
   /** Starts a coordinator child on the same data directory, NATS and ports. */
   startCoordinator(): Promise<void>;
-  /** Stops nats-server (SIGTERM) and starts it again on the same port, with its storage or, with `wipe`, without it. */
-  restartNats(opts?: { wipe?: boolean }): Promise<void>;
+  /**
+   * Stops nats-server (SIGTERM) and starts it again on the same port, with its storage or, with
+   * `wipe`, without it; `whileDown` runs (and is awaited) between the two.
+   */
+  restartNats(opts?: { wipe?: boolean; whileDown?: () => Promise<void> }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -140,6 +143,7 @@ export async function startProcessStack(overrides: ChildCoordinatorOptions = {})
     },
     async restartNats(opts = {}) {
       await stack.nats.stop();
+      await opts.whileDown?.();
       if (opts.wipe === true) await rm(storeDir, { recursive: true, force: true });
       stack.nats = await NatsServer.start({ storeDir, port: stack.nats.port });
     },

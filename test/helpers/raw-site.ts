@@ -5,8 +5,10 @@ import {
   encodeManifest,
   encodeSafetensors,
   newUpdateId,
+  retry,
   openVerdict,
   sha256Hex,
+  type BackoffPolicy,
   signEnvelope,
   subjects,
   tensorSpecsOf,
@@ -15,7 +17,7 @@ import {
   type UpdateManifest,
   type UpdateStatus__Output,
 } from '@tributary/proto';
-import { connect, headers as natsHeaders, type ConnectionOptions, type MsgHdrs, type NatsConnection } from 'nats';
+import { ErrorCode, NatsError, connect, headers as natsHeaders, type ConnectionOptions, type MsgHdrs, type NatsConnection } from 'nats';
 
 export interface RawUpdateOptions {
   key: SigningKey;
@@ -35,6 +37,16 @@ export interface RawUpdateOptions {
   subject?: string;
   /** Bytes per payload chunk. @default DEFAULT_CHUNK_SIZE */
   chunkSize?: number;
+  /**
+   * Publishes each message again under the same msgID while JetStream answers 503 (no
+   * responders: a stream leader being elected) or not at all, as the SDK does. @default no retry
+   */
+  retry?: BackoffPolicy;
+}
+
+/** The failures a cluster gives while it elects a stream leader: worth the same message again. */
+function isElectionFailure(err: unknown): boolean {
+  return err instanceof NatsError && (err.code === ErrorCode.NoResponders || err.code === ErrorCode.Timeout || err.code === ErrorCode.JetStream408RequestTimeout);
 }
 
 /** One JetStream message of an upload. */
@@ -106,11 +118,21 @@ export class RawSite {
     return new RawSite(await connect({ servers: [url], ...options }), coordinatorKey);
   }
 
-  /** Publishes payload chunks, then a manifest signed by `signer`; resolves with the verdict. */
-  async send(opts: RawUpdateOptions): Promise<UpdateStatus__Output> {
+  /**
+   * Publishes payload chunks, then a manifest signed by `signer`; resolves with the verdict. When
+   * the publish fails, the verdict wait ends with it: no timer outlives the call.
+   */
+  async send(opts: RawUpdateOptions, verdictTimeoutMs?: number): Promise<UpdateStatus__Output> {
     const updateId = opts.updateId ?? newUpdateId();
-    const verdict = this.verdict(opts.federation, opts.site, updateId);
-    await this.publish({ ...opts, updateId });
+    const cancel = new AbortController();
+    const verdict = this.verdict(opts.federation, opts.site, updateId, verdictTimeoutMs, cancel.signal);
+    try {
+      await this.publish({ ...opts, updateId });
+    } catch (err) {
+      cancel.abort();
+      await verdict.catch(() => undefined);
+      throw err;
+    }
     return verdict;
   }
 
@@ -118,9 +140,18 @@ export class RawSite {
   async publish(opts: RawUpdateOptions): Promise<string> {
     const js = this.nc.jetstream();
     const upload = prepareUpload(opts);
-    for (const chunk of upload.chunks) await js.publish(chunk.subject, chunk.data, { msgID: chunk.msgID, headers: chunk.headers });
+    const policy = opts.retry;
+    const durably = <T>(fn: () => Promise<T>): Promise<T> => (policy === undefined ? fn() : retry(fn, { policy, isRetryable: isElectionFailure }));
+    for (const chunk of upload.chunks) {
+      await durably(() => {
+        // A fresh header set per attempt: js.publish adds the msgID header to the one it is given.
+        const h = natsHeaders();
+        for (const [k, v] of chunk.headers) h.set(k, v[0] as string);
+        return js.publish(chunk.subject, chunk.data, { msgID: chunk.msgID, headers: h });
+      });
+    }
     this.lastEnvelope = upload.manifest;
-    await js.publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId });
+    await durably(() => js.publish(upload.manifest.subject, upload.manifest.bytes, { msgID: upload.updateId }));
     return upload.updateId;
   }
 
@@ -149,19 +180,31 @@ export class RawSite {
     }
   }
 
-  /** The verdict on `updateId`; rejects on a message that does not verify with the coordinator's key. */
-  verdict(federation: string, site: string, updateId: string, timeoutMs = 20_000): Promise<UpdateStatus__Output> {
+  /**
+   * The verdict on `updateId`; rejects on a message that does not verify with the coordinator's
+   * key, after `timeoutMs`, or at once when `signal` aborts (its timer cleared with it).
+   */
+  verdict(federation: string, site: string, updateId: string, timeoutMs = 20_000, signal?: AbortSignal): Promise<UpdateStatus__Output> {
     const sub = this.nc.subscribe(subjects.verdict(federation, site));
     return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        reject(new Error(`verdict wait for ${updateId} cancelled`));
+      };
       const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
         sub.unsubscribe();
         reject(new Error(`no verdict for ${updateId}`));
       }, timeoutMs);
+      if (signal?.aborted === true) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       void (async () => {
         for await (const m of sub) {
           const opened = openVerdict(m.data, this.coordinatorKey);
           if (opened.ok && opened.status.updateId !== updateId) continue;
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           sub.unsubscribe();
           if (opened.ok) resolve(opened.status);
           else reject(new Error(`unverifiable verdict: ${opened.refusal.reason} ${opened.refusal.message}`));

@@ -1,7 +1,10 @@
 import {
   Reason,
   TributaryError,
+  quoted,
   type EnrollResponse__Output,
+  type HeartbeatResponse__Output,
+  type ReportTaskFailureResponse__Output,
   type SigningKey,
   type NatsCredentials__Output,
   type Run__Output,
@@ -89,6 +92,17 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
       const issued = await deps.natsCredentials.issue({ site: ctx.principal.site.name, userPublicKey: req.userPublicKey });
       return natsCredentialsMessage(issued);
     },
+    ReportTaskFailure: async (req, ctx): Promise<ReportTaskFailureResponse__Output> => {
+      const site = requireSiteMember(ctx.principal, req.federation);
+      const failure = await deps.engine.sites.reportFailure(site.name, { federation: req.federation, runId: req.runId, round: req.round }, req.message, req.taskKind);
+      return { failure };
+    },
+    Heartbeat: async (req, ctx): Promise<HeartbeatResponse__Output> => {
+      const site = requireSiteMember(ctx.principal, req.federation);
+      if (req.phase !== 'train' && req.phase !== 'upload') throw TributaryError.invalidArgument(`phase must be "train" or "upload", got ${quoted(req.phase)}`);
+      const going = await deps.engine.sites.heartbeat(site.name, { federation: req.federation, runId: req.runId, round: req.round }, { phase: req.phase, uploadBytes: req.uploadBytes });
+      return { continue: going };
+    },
     WatchTasks: (req, ctx) => watchTasks(req, ctx, deps),
     DownloadModel: (req, ctx) => {
       requireMemberOrReader(ctx.principal, req.federation);
@@ -99,6 +113,7 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
 
 async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, deps: SiteServiceDeps): AsyncIterable<Task__Output> {
   const site = requireSiteMember(ctx.principal, req.federation);
+  const joined = joinedRunsOf(req);
   const queue = new AsyncQueue<Task__Output>();
   // Subscribe before looking at the open round, so no task falls between the two.
   const unsubscribe = deps.tasks.subscribe(req.federation, (offer) => {
@@ -110,6 +125,8 @@ async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, dep
   deps.metrics.connectedSites.inc();
   const streamEnded = deps.presence.streamOpened(site.name);
   try {
+    // Ends the site missed while away come before any task: its participation in them is over.
+    for (const run of await endedRunsAmong(joined, req.federation, deps.state)) yield { ...runEndedTask(run), announced: true };
     const natsUrls = [...deps.natsAdvertise];
     const open = deps.engine.openTaskFor(req.federation, site.name);
     if (open) yield { ...open, natsUrls };
@@ -124,6 +141,32 @@ async function* watchTasks(req: WatchTasksRequest__Output, ctx: CallContext, dep
     deps.metrics.connectedSites.dec();
     streamEnded();
   }
+}
+
+/** Most run ids a WatchTasks request may name in `joined_runs`. */
+export const MAX_JOINED_RUNS = 16;
+
+/** The run ids a WatchTasks request names in `joined_runs`, each once; more than `MAX_JOINED_RUNS` is refused. */
+function joinedRunsOf(req: WatchTasksRequest__Output): string[] {
+  const named = [...new Set(req.joinedRuns)].filter((id) => id !== '');
+  if (named.length > MAX_JOINED_RUNS) {
+    throw TributaryError.invalidArgument(`joined_runs names ${named.length} runs; at most ${MAX_JOINED_RUNS} are taken`);
+  }
+  return named;
+}
+
+/**
+ * The runs among `runIds` that belong to `federation` and have ended, in the order named.
+ * Unknown ids and runs of other federations are passed over: a site learns no more than a
+ * member hears as runs end.
+ */
+async function endedRunsAmong(runIds: readonly string[], federation: string, state: StateStore): Promise<Run__Output[]> {
+  const ended: Run__Output[] = [];
+  for (const runId of runIds) {
+    const run = await state.getRun(runId);
+    if (run !== undefined && run.federation === federation && run.status !== 'RUN_STATUS_RUNNING') ended.push(run);
+  }
+  return ended;
 }
 
 /** The task of kind "run_ended" that tells a watching site how a run of its federation ended. */
@@ -142,5 +185,7 @@ function runEndedTask(run: Run__Output): Task__Output {
     runStatus: run.status,
     runMessage: run.failureReason,
     natsUrls: [],
+    heartbeatIntervalSeconds: 0,
+    announced: false,
   };
 }

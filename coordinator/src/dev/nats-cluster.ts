@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Reason, TributaryError } from '@tributary/proto';
+import { Backoff, Reason, TributaryError, sleep } from '@tributary/proto';
 import { connect } from 'nats';
 import { NATS_SERVER_INSTALL_HINT, NatsServer, freePort, waitForPort } from './nats-server.js';
 
@@ -103,9 +103,14 @@ export class NatsCluster {
     await stopNode(this.node(name), 'SIGKILL');
   }
 
-  /** Starts a killed node again on its port and storage. */
-  async revive(name: string): Promise<void> {
-    await this.startNode(this.node(name), 10_000);
+  /**
+   * Starts a killed node again on its port and storage, and waits (within `timeoutMs`) until
+   * JetStream answers through it: the node rejoined the cluster and a meta leader is elected.
+   */
+  async revive(name: string, timeoutMs = 30_000): Promise<void> {
+    const node = this.node(name);
+    await this.startNode(node, timeoutMs);
+    await waitForJetStream([`nats://127.0.0.1:${node.port}`], timeoutMs);
   }
 
   /** Stops every node (SIGTERM, SIGKILL after 5 s); their storage stays in the directory. */
@@ -136,21 +141,42 @@ async function stopNode(node: ClusterNode, signal: NodeJS.Signals): Promise<void
   clearTimeout(timer);
 }
 
-/** Waits until the cluster has a JetStream meta leader (it answers account info). */
+/** Pauses between readiness probes: short at first, a cluster usually elects in about a second. */
+const READINESS_BACKOFF = { initialDelayMs: 100, maxDelayMs: 1_000, multiplier: 2 } as const;
+/** Bound of one probe: a node without a meta leader answers 503 at once, or not at all. */
+const PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * Waits until JetStream answers through every node in `urls`: each node is up, routed to the
+ * others, and the cluster has elected its meta leader (only the meta leader answers account info
+ * in a cluster; until then the nodes answer 503, or nothing). Probes with backoff within
+ * `timeoutMs`; on time out, the last answer says why.
+ */
 async function waitForJetStream(urls: string[], timeoutMs: number): Promise<void> {
-  const nc = await connect({ servers: urls });
-  try {
-    const until = Date.now() + timeoutMs;
+  const until = Date.now() + timeoutMs;
+  for (const url of urls) {
+    const backoff = new Backoff(READINESS_BACKOFF);
     for (;;) {
-      try {
-        await (await nc.jetstreamManager()).getAccountInfo();
-        return;
-      } catch (err) {
-        if (Date.now() > until) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const failure = await probeJetStream(url, Math.max(1, Math.min(PROBE_TIMEOUT_MS, until - Date.now())));
+      if (failure === undefined) break;
+      const delayMs = backoff.nextDelay() + 50;
+      if (Date.now() + delayMs > until) throw TributaryError.of(Reason.NATS_UNAVAILABLE, `JetStream did not answer through ${url} within ${timeoutMs} ms: ${failure}`);
+      await sleep(delayMs);
     }
+  }
+}
+
+/** One account info request through the node at `url`: undefined when answered, else why not. */
+async function probeJetStream(url: string, timeoutMs: number): Promise<string | undefined> {
+  let nc: Awaited<ReturnType<typeof connect>> | undefined;
+  try {
+    nc = await connect({ servers: [url], timeout: timeoutMs, reconnect: false });
+    const jsm = await nc.jetstreamManager({ timeout: timeoutMs, checkAPI: false });
+    await jsm.getAccountInfo();
+    return undefined;
+  } catch (err) {
+    return TributaryError.from(err).message;
   } finally {
-    await nc.close();
+    await nc?.close().catch(() => undefined);
   }
 }

@@ -1,12 +1,16 @@
-import { STREAM_PAYLOADS, STREAM_UPDATES, TributaryError, subjects } from '@tributary/proto';
-import type { JetStreamManager } from 'nats';
+import { Backoff, STREAM_PAYLOADS, STREAM_UPDATES, TributaryError, subjects } from '@tributary/proto';
+import { NatsError, type JetStreamManager } from 'nats';
 import type { Logger } from 'pino';
-import type { StateStore } from '../state/index.js';
+import type { StateStore, UpdateRecord } from '../state/index.js';
 
 /** Payload subjects looked at in one sweep; the rest wait for the next. */
 const MAX_SUBJECTS_PER_SWEEP = 10_000;
 /** Purges (and age reads) running at once: each is a JetStream API call of 30-80 ms. */
 const CONCURRENCY = 4;
+/** JetStream's API error code for "no message found". */
+const NO_MESSAGE_FOUND = 10037;
+/** First pause before a failed sweep is tried again; it doubles up to the sweep interval. */
+const RETRY_INITIAL_DELAY_MS = 500;
 
 export interface PayloadSweeperOptions {
   jsm: JetStreamManager;
@@ -18,7 +22,14 @@ export interface PayloadSweeperOptions {
   abandonAfterMs: number;
   /** Time between sweeps (besides the ones asked for). @default abandonAfterMs */
   intervalMs?: number;
+  /** Counts each sweep by how it ended: `completed`, or `failed` (retried with backoff). */
+  onSweep?: (outcome: 'completed' | 'failed') => void;
+  /** Decided updates whose chunks must stay (accepted by an aggregation worker, round not over). */
+  keeps?: (record: UpdateRecord) => Promise<boolean>;
 }
+
+/** A sweep that could not look at or purge some subject (NATS down, a stream leader moving). */
+class SweepIncomplete extends Error {}
 
 /**
  * Purges abandoned uploads from the payload stream, by subject: chunks of an update already
@@ -26,18 +37,24 @@ export interface PayloadSweeperOptions {
  * manifest never came (a site that crashed mid-upload and sent a new update after its restart, a
  * round that closed meanwhile) once they are older than `abandonAfterMs` and the manifest
  * consumer has nothing waiting or in progress, so an upload whose manifest waits to be verified
- * is never touched. It runs beside the ingest, a few calls at a time; a failure is logged and
- * retried by the next sweep, and never blocks ingest.
+ * is never touched. It runs beside the ingest, a few calls at a time, and never blocks ingest. A
+ * sweep that fails, whole or for some subject, is logged and tried again after a backoff
+ * (from half a second up to the sweep interval), so a NATS restart or a stream leader moving
+ * delays a purge by seconds, not by an interval.
  */
 export class PayloadSweeper {
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retryBackoff: Backoff;
   private running: Promise<number> | undefined;
   private again = false;
   private stopped = false;
 
   constructor(private readonly opts: PayloadSweeperOptions) {
     this.log = opts.logger.child({ component: 'payload-sweeper' });
+    const intervalMs = opts.intervalMs ?? opts.abandonAfterMs;
+    this.retryBackoff = new Backoff({ initialDelayMs: RETRY_INITIAL_DELAY_MS, maxDelayMs: Math.max(RETRY_INITIAL_DELAY_MS, intervalMs), multiplier: 2 });
   }
 
   start(): void {
@@ -48,6 +65,7 @@ export class PayloadSweeper {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
     await this.running?.catch(() => undefined);
   }
 
@@ -59,8 +77,20 @@ export class PayloadSweeper {
       return;
     }
     this.running = this.sweep()
+      .then((purged) => {
+        this.retryBackoff.reset();
+        this.opts.onSweep?.('completed');
+        return purged;
+      })
       .catch((err: unknown) => {
-        this.log.warn({ err: TributaryError.from(err).message }, 'payload sweep failed; the next one retries');
+        this.opts.onSweep?.('failed');
+        if (this.stopped) return 0;
+        // Half a second plus the jittered backoff: never a tight loop against a NATS that is down.
+        const delayMs = RETRY_INITIAL_DELAY_MS + this.retryBackoff.nextDelay();
+        this.log.warn({ err: TributaryError.from(err).message, retryInMs: delayMs }, 'payload sweep failed; retrying');
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => this.request(), delayMs);
+        this.retryTimer.unref?.();
         return 0;
       })
       .finally(() => {
@@ -87,6 +117,7 @@ export class PayloadSweeper {
     const consumer = await jsm.consumers.info(STREAM_UPDATES, this.opts.updateConsumer).catch(() => undefined);
     const ingestIdle = consumer !== undefined && consumer.num_pending === 0 && consumer.num_ack_pending === 0;
     let purged = 0;
+    let failed = 0;
     const queue = [...listed];
     const worker = async (): Promise<void> => {
       for (let subject = queue.shift(); subject !== undefined && !this.stopped; subject = queue.shift()) {
@@ -97,12 +128,14 @@ export class PayloadSweeper {
             this.log.debug({ subject }, 'abandoned upload purged');
           }
         } catch (err) {
-          this.log.warn({ subject, err: TributaryError.from(err).message }, 'could not purge an abandoned upload; the next sweep retries');
+          failed += 1;
+          this.log.warn({ subject, err: TributaryError.from(err).message }, 'could not purge an abandoned upload');
         }
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     if (purged > 0) this.log.info({ purged }, 'abandoned uploads purged from the payload stream');
+    if (failed > 0) throw new SweepIncomplete(`${failed} of ${listed.length} payload subject(s) could not be looked at or purged (${purged} purged)`);
     return purged;
   }
 
@@ -112,9 +145,15 @@ export class PayloadSweeper {
     const decided = await state.getUpdate(parsed.updateId);
     // A decided update's chunks are of no more use (chunks another site sent under its id are
     // judged as any other upload).
-    if (decided !== undefined && decided.site === parsed.site && decided.federation === parsed.federation) return true;
+    if (decided !== undefined && decided.site === parsed.site && decided.federation === parsed.federation) return !(await this.opts.keeps?.(decided));
     if (!ingestIdle) return false;
-    const last = await this.opts.jsm.streams.getMessage(STREAM_PAYLOADS, { last_by_subj: subject });
-    return Date.now() - last.time.getTime() > this.opts.abandonAfterMs;
+    try {
+      const last = await this.opts.jsm.streams.getMessage(STREAM_PAYLOADS, { last_by_subj: subject });
+      return Date.now() - last.time.getTime() > this.opts.abandonAfterMs;
+    } catch (err) {
+      // Purged since it was listed (its verdict came meanwhile): nothing left to sweep.
+      if (err instanceof NatsError && err.api_error?.err_code === NO_MESSAGE_FOUND) return false;
+      throw err;
+    }
   }
 }

@@ -33,6 +33,8 @@ const CHUNK_HEADER_ALLOWANCE = 4096;
 /** JetStream's API error codes for "stream not found" and "consumer not found". */
 const STREAM_NOT_FOUND = 10059;
 const CONSUMER_NOT_FOUND = 10014;
+/** JetStream's API error code for "no suitable peers for placement" (too few servers for the replicas). */
+const NO_SUITABLE_PEERS = 10005;
 
 type DataPlaneStream = Pick<StreamConfig, 'name' | 'subjects' | 'storage'> &
   Partial<Pick<StreamConfig, 'duplicate_window' | 'max_msg_size' | 'max_age' | 'max_bytes' | 'num_replicas' | 'allow_direct'>>;
@@ -101,10 +103,14 @@ async function ensureStreamsOnce(jsm: JetStreamManager, limits: StreamLimits): P
     // A single server takes an update to 3 replicas and keeps one copy: asked-for availability
     // that is not there must stop the start, not be found missing when a node fails.
     if (wanted.num_replicas !== undefined && wanted.num_replicas > 1) {
-      const peers = 1 + ((await jsm.streams.info(wanted.name)).cluster?.replicas?.length ?? 0);
+      const cluster = (await jsm.streams.info(wanted.name)).cluster;
+      const peers = 1 + (cluster?.replicas?.length ?? 0);
       if (peers < wanted.num_replicas) {
-        throw TributaryError.of(Reason.NATS_UNAVAILABLE, `stream ${wanted.name} has ${peers} replica(s) where ${wanted.num_replicas} were asked: the NATS servers must be a JetStream cluster of at least ${wanted.num_replicas}`, { code: 'FAILED_PRECONDITION' });
+        throw TributaryError.of(Reason.NATS_UNAVAILABLE, `stream ${wanted.name} has ${peers} replica(s) where ${wanted.num_replicas} were asked: the NATS servers must be a JetStream cluster of at least ${wanted.num_replicas}`, { code: 'FAILED_PRECONDITION', retryable: false });
       }
+      // A stream just created has its peers before it has a leader: until then a publish to it
+      // finds no responder. The coordinator is ready when its streams take messages.
+      if (cluster?.leader === undefined || cluster.leader === '') throw new LeaderPending(wanted.name);
     }
   }
 }
@@ -136,10 +142,33 @@ async function whileLeadersElected(step: () => Promise<void>): Promise<void> {
     try {
       return await step();
     } catch (err) {
-      if (!(err instanceof NatsError && (err.code === '503' || err.code === 'TIMEOUT')) || Date.now() + wait > until) throw err;
+      if (!isElectionPending(err)) throw err;
+      if (Date.now() + wait > until) {
+        if (err instanceof LeaderPending) throw TributaryError.of(Reason.NATS_UNAVAILABLE, `${err.message} after ${LEADER_ELECTION_WAIT_MS / 1000} s: is a majority of the cluster's nodes up?`);
+        if (err instanceof NatsError && err.api_error?.err_code === NO_SUITABLE_PEERS) {
+          throw TributaryError.of(Reason.NATS_UNAVAILABLE, `${err.message} after ${LEADER_ELECTION_WAIT_MS / 1000} s: fewer JetStream servers are up and joined to the cluster than the replicas asked for`, { cause: err });
+        }
+        throw err;
+      }
       await sleep(wait);
     }
   }
+}
+
+/** A replicated stream without an elected leader yet. */
+class LeaderPending extends Error {
+  constructor(stream: string) {
+    super(`stream ${stream} has no leader yet`);
+  }
+}
+
+/**
+ * True while a cluster is still forming or electing: 503 (no responders), no answer at all, a
+ * stream without a leader, or no peers to place a stream's replicas on (the meta leader is elected
+ * but has not yet heard of every node).
+ */
+function isElectionPending(err: unknown): boolean {
+  return err instanceof LeaderPending || (err instanceof NatsError && (err.code === '503' || err.code === 'TIMEOUT' || err.api_error?.err_code === NO_SUITABLE_PEERS));
 }
 
 async function ensureDurableConsumerOnce(jsm: JetStreamManager, stream: string, name: string, tuning: ConsumerUpdateConfig): Promise<void> {

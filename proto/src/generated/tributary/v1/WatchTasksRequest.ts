@@ -3,8 +3,10 @@
 
 export interface WatchTasksRequest {
   'federation'?: (string);
+  'joinedRuns'?: (string)[];
 }
 
 export interface WatchTasksRequest__Output {
   'federation': (string);
+  'joinedRuns': (string)[];
 }
