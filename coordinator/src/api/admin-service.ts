@@ -3,7 +3,6 @@ import {
   parseGrantSpec,
   Reason,
   TributaryError,
-  preEncodeRunEvent,
   assertName,
   type CollectGarbageResponse__Output,
   quoted,
@@ -258,8 +257,7 @@ async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: A
     for (;;) {
       const e = await queue.next(ctx.signal);
       if (!e) return;
-      // Published events carry copies of the run and round, shared by the events of one group.
-      yield preEncodeRunEvent(e);
+      yield e;
       if (e.type === 'RUN_ENDED') return;
     }
   } finally {
