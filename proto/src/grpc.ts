@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { Reason, TributaryError } from './errors.js';
+import { preEncodedOf } from './model-chunk.js';
 import type { ProtoGrpcType } from './generated/tributary.js';
 import type { AdminServiceDefinition } from './generated/tributary/v1/AdminService.js';
 import type { SiteServiceDefinition } from './generated/tributary/v1/SiteService.js';
@@ -54,7 +55,9 @@ export function serviceDefinition<S extends ServiceName>(service: S): ServiceDef
   if (wrapped === undefined) {
     wrapped = {};
     for (const [name, def] of Object.entries(serviceMethods(service))) {
-      wrapped[name] = { ...def, requestDeserialize: (bytes: Buffer): Buffer => bytes };
+      const serialize = def.responseSerialize.bind(def);
+      // A response that carries its own encoding (a model chunk read straight into it) goes out as is.
+      wrapped[name] = { ...def, requestDeserialize: (bytes: Buffer): Buffer => bytes, responseSerialize: (value: object): Buffer => preEncodedOf(value) ?? serialize(value) };
     }
     cachedServices.set(service, wrapped);
   }

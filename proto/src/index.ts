@@ -171,6 +171,7 @@ export {
   serviceMethods,
 } from './grpc.js';
 export type { ServiceDefinitionOf, ServiceName } from './grpc.js';
+export { PRE_ENCODED, allocateModelChunk, preEncodedOf, type ModelChunkHeader, type PreEncoded } from './model-chunk.js';
 export { PROTO_FILE_NAME, mapEntryName, reflectionDefinition, tributaryFileDescriptor } from './descriptor.js';
 // Client side, shared by the site SDK and the admin client.
 export { RpcClient } from './client/rpc-client.js';

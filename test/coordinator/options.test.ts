@@ -23,7 +23,7 @@ describe('compileCoordinatorOptions', () => {
     expect(o.auth).toMatchObject({ skewMs: 300_000, maxNonces: 1_000_000 });
     expect(o.auth.rateLimits).toEqual({ perPeer: { ratePerSecond: 500, burst: 2_000 }, perKey: { ratePerSecond: 100, burst: 500 }, maxTracked: 100_000 });
     expect(o.rounds).toEqual({ maxUpdateBytes: 2 ** 30, aggregatorMemoryBytes: 2 ** 30 });
-    expect(o.ingest).toEqual({ concurrency: 4, payloadTimeoutMs: 30_000, minUploadBytesPerSecond: 2 ** 20, minUploadMs: 60_000, ackWaitMs: 15_000, maxDeliveries: 5, retryDelayMs: 2_000, pullAheadBytes: 16 * 2 ** 20, stopTimeoutMs: 10_000 });
+    expect(o.ingest).toEqual({ concurrency: 4, smallConcurrency: 64, smallPayloadBytes: 256 * 1024, smallInFlightBytes: 16 * 2 ** 20, payloadTimeoutMs: 30_000, minUploadBytesPerSecond: 2 ** 20, minUploadMs: 60_000, ackWaitMs: 15_000, maxDeliveries: 5, retryDelayMs: 2_000, pullAheadBytes: 16 * 2 ** 20, stopTimeoutMs: 10_000 });
     expect(o.metricIngest).toMatchObject({ flushIntervalMs: 100, maxBatchPoints: 5_000, ackWaitMs: 30_000, maxPointsPerBatch: 10_000 });
     expect(o.streams).toEqual({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 });
     expect(o.tracking).toEqual({ uri: 'level:///var/lib/tributary/tracking', plugins: [], retryDelayMs: 1_000, retryMaxDelayMs: 30_000, flushTimeoutMs: 5_000 });
@@ -54,6 +54,14 @@ describe('compileCoordinatorOptions', () => {
     expect(o.metricIngest).toMatchObject({ flushIntervalMs: 250, maxBatchPoints: 100 });
   });
 
+  it('admits 64 small updates of up to 256 KiB, 16 MiB in all, besides the large ones by default', () => {
+    expect(compileCoordinatorOptions(base).ingest).toMatchObject({ concurrency: 4, smallConcurrency: 64, smallPayloadBytes: 256 * 1024, smallInFlightBytes: 16 * 2 ** 20 });
+  });
+
+  it('turns the small updates budget off with a small concurrency of 0', () => {
+    expect(compileCoordinatorOptions({ ...base, ingest: { smallConcurrency: 0 } }).ingest.smallConcurrency).toBe(0);
+  });
+
   it('splits a comma-separated NATS string', () => {
     expect(compileCoordinatorOptions({ ...base, nats: 'nats://a:4222, nats://b:4222' }).nats.servers).toEqual(['nats://a:4222', 'nats://b:4222']);
   });
@@ -75,6 +83,8 @@ describe('compileCoordinatorOptions', () => {
     ['a size with an unknown unit', { maxUpdateSize: '1 GiBibytes' }, 'maxUpdateSize'],
     ['a zero size', { aggregatorMemory: 0 }, 'aggregatorMemory'],
     ['zero ingest concurrency', { ingest: { concurrency: 0 } }, 'ingest.concurrency'],
+    ['a small in-flight budget below one small payload', { ingest: { smallPayloadSize: '256KiB', smallInFlight: '100KiB' } }, 'ingest.smallInFlight'],
+    ['a fractional small concurrency', { ingest: { smallConcurrency: 2.5 } }, 'ingest.smallConcurrency'],
     ['a zero upload rate', { ingest: { minUploadRate: '0MiB/s' } }, 'ingest.minUploadRate'],
     ['a stream limit with an unknown unit', { streams: { payloadsMaxBytes: '8 parsecs' } }, 'streams.payloadsMaxBytes'],
     ['a fractional batch size', { metricIngest: { maxBatchPoints: 1.5 } }, 'metricIngest.maxBatchPoints'],

@@ -845,6 +845,24 @@ describe('RoundEngine group commit', () => {
     expect(round?.bytesReceived).toBe(3 * weightsPayload(INITIAL).length);
   });
 
+  it('announces each update of a group accepted, each event with its own update and the round after the group', async () => {
+    const run = await h.engine.startRun('group');
+    const accepted: RunEvent__Output[] = [];
+    const off = h.events.subscribe(run.id, (event) => {
+      if (event.type === 'UPDATE_ACCEPTED') accepted.push(event);
+    });
+    const alpha = await deliver(update(run, 'alpha', 1));
+    await gated.folding;
+    const beta = await deliver(update(run, 'beta', 2));
+    const gamma = await deliver(update(run, 'gamma', 3));
+    gated.open();
+    await Promise.all([alpha.verdict, beta.verdict, gamma.verdict]);
+    off();
+
+    expect(accepted.map((e) => e.update?.site)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(accepted.map((e) => e.round?.accepted.map((u) => u.site))).toEqual([['alpha'], ['alpha', 'beta', 'gamma'], ['alpha', 'beta', 'gamma']]);
+  });
+
   /**
    * Starts a run and delivers alpha's update, then beta's and gamma's while alpha's fold waits,
    * so those two are judged in one group, whose write fails.

@@ -1,4 +1,4 @@
-import { Reason, TributaryError, quoted, type DownloadModelRequest__Output, type ModelChunk__Output } from '@tributary/proto';
+import { Reason, TributaryError, allocateModelChunk, quoted, type DownloadModelRequest__Output, type ModelChunk__Output } from '@tributary/proto';
 import type { BlobStore, StateStore } from '../state/index.js';
 
 const DEFAULT_CHUNK = 1024 * 1024;
@@ -29,8 +29,10 @@ export async function* modelChunks(req: DownloadModelRequest__Output, deps: { st
   try {
     while (offset < version.size && !signal.aborted) {
       const length = Math.min(chunk, version.size - offset);
-      const data = await reader.readRange(offset, length);
-      yield { ...header, offset, data };
+      // Read straight into the chunk's wire form: one buffer a chunk, no encoder copy.
+      const next = allocateModelChunk(header, offset, length);
+      await reader.readInto(next.data, offset);
+      yield next;
       offset += length;
     }
   } finally {

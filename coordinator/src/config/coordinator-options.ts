@@ -102,6 +102,16 @@ export interface CoordinatorOptions {
   ingest?: {
     /** Updates verified at the same time; each holds one decoded update in memory. @default 4 */
     concurrency?: number;
+    /**
+     * Small updates verified at the same time besides `concurrency`, so many small updates are
+     * read at once and accepted in larger groups; 0 sends every update through `concurrency`.
+     * @default 64
+     */
+    smallConcurrency?: number;
+    /** A payload of at most this size (as its signed manifest claims) is small. @default '256KiB' */
+    smallPayloadSize?: ByteSize;
+    /** Claimed payload bytes of all small updates in flight together. @default '16MiB' */
+    smallInFlight?: ByteSize;
     /** Longest wait for the next payload chunk before refusing with PAYLOAD_MISSING. @default '30s' */
     payloadTimeout?: Duration;
     /**
@@ -232,6 +242,9 @@ export interface CompiledCoordinatorOptions {
   };
   readonly ingest: {
     readonly concurrency: number;
+    readonly smallConcurrency: number;
+    readonly smallPayloadBytes: number;
+    readonly smallInFlightBytes: number;
     readonly payloadTimeoutMs: number;
     readonly minUploadBytesPerSecond: number;
     readonly minUploadMs: number;
@@ -311,6 +324,9 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   maxUpdateBytes: 2 ** 30,
   aggregatorMemoryBytes: 2 ** 30,
   ingestConcurrency: 4,
+  ingestSmallConcurrency: 64,
+  ingestSmallPayloadBytes: 256 * 1024,
+  ingestSmallInFlightBytes: 16 * 2 ** 20,
   payloadTimeoutMs: 30_000,
   minUploadBytesPerSecond: 2 ** 20,
   minUploadMs: 60_000,
@@ -391,6 +407,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
     }),
     ingest: Object.freeze({
       concurrency: integer('ingest.concurrency', ingest.concurrency, d.ingestConcurrency, 1_000),
+      ...smallUpdates(ingest, d),
       payloadTimeoutMs: duration('ingest.payloadTimeout', ingest.payloadTimeout, d.payloadTimeoutMs),
       minUploadBytesPerSecond: byteRate('ingest.minUploadRate', ingest.minUploadRate, d.minUploadBytesPerSecond),
       minUploadMs: duration('ingest.minUploadTime', ingest.minUploadTime, d.minUploadMs),
@@ -548,6 +565,20 @@ function adminKeys(v: unknown): Uint8Array[] {
     }
     return key;
   });
+}
+
+/** The small updates' budget: its byte bound must hold at least one small payload. */
+function smallUpdates(
+  ingest: NonNullable<CoordinatorOptions['ingest']>,
+  d: typeof COORDINATOR_DEFAULTS,
+): { smallConcurrency: number; smallPayloadBytes: number; smallInFlightBytes: number } {
+  const smallConcurrency = ingest.smallConcurrency === 0 ? 0 : integer('ingest.smallConcurrency', ingest.smallConcurrency, d.ingestSmallConcurrency, 10_000);
+  const smallPayloadBytes = byteSize('ingest.smallPayloadSize', ingest.smallPayloadSize, d.ingestSmallPayloadBytes);
+  const smallInFlightBytes = byteSize('ingest.smallInFlight', ingest.smallInFlight, d.ingestSmallInFlightBytes);
+  if (smallConcurrency > 0 && smallInFlightBytes < smallPayloadBytes) {
+    throw invalidValue(label('ingest.smallInFlight'), ingest.smallInFlight ?? smallInFlightBytes, `must be at least ingest.smallPayloadSize (${smallPayloadBytes} bytes)`);
+  }
+  return { smallConcurrency, smallPayloadBytes, smallInFlightBytes };
 }
 
 function integer(name: string, v: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {

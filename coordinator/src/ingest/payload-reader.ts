@@ -38,8 +38,9 @@ export type PayloadReadResult = { ok: true; bytes: number; sha256: string; stage
 
 /**
  * Payloads up to this size stay in memory instead of a staging file: one chunk of the default
- * size. With the ingest's bounded concurrency that is a few MiB at most, and it spares a small
- * update a file write and two reads back (inspection, fold).
+ * size. The ingest's budgets bound what that holds (a few MiB for its large slots, the small
+ * updates' byte budget for the rest), and it spares a small update a file write and two reads
+ * back (inspection, fold).
  */
 export const IN_MEMORY_PAYLOAD_BYTES = 1024 * 1024;
 

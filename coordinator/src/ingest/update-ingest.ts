@@ -28,6 +28,7 @@ import { HeldDeliveries } from './held-deliveries.js';
 import { readPayload } from './payload-reader.js';
 import { SupervisedConsumer, storedAtMs } from './streams.js';
 import { UpdateOutcomes, type Delivery, type UpdateOutcomesOptions } from './update-outcomes.js';
+import { VerificationSlots, type ReleaseSlot } from './verification-slots.js';
 import { manifestProblem, metricKeyProblem, subjectMismatch, unsupportedFlavor } from './verification.js';
 
 export interface UpdateIngestOptions {
@@ -48,6 +49,14 @@ export interface UpdateIngestOptions {
   consumerName: string;
   /** Updates verified at the same time; each holds at most a bounded read window in memory. */
   concurrency: number;
+  /**
+   * Small updates verified at the same time besides `concurrency` (0: none); a payload is small
+   * when its manifest claims at most `smallPayloadBytes`. Small updates in flight together hold at
+   * most `smallInFlightBytes` of claimed payload.
+   */
+  smallConcurrency?: number;
+  smallPayloadBytes?: number;
+  smallInFlightBytes?: number;
   /** Slowest accepted upload, bytes per second: with `minUploadMs`, it sets each payload's read deadline. */
   minUploadBytesPerSecond: number;
   /** Shortest read deadline of a payload. */
@@ -83,10 +92,19 @@ export interface FoldDelegation {
   delegate(manifest: UpdateManifest__Output, ctx: AdmissionContext, manifestSeq: number): Promise<VerifiedUpdate | Refusal | undefined>;
 }
 
+/** Defaults of the small updates' budget: a 256 KiB payload is small; 64 of them or 16 MiB in flight. */
+export const SMALL_UPDATE_DEFAULTS = Object.freeze({ concurrency: 64, payloadBytes: 256 * 1024, inFlightBytes: 16 * 2 ** 20 });
+
 /** setTimeout's limit. */
 const MAX_TIMER_MS = 2_147_483_647;
 
 type Outcome = 'ack' | 'term';
+
+/** What a manifest's processing holds until its verdict: a staging file, a verification slot. */
+interface Holdings {
+  path: string | undefined;
+  release: ReleaseSlot | undefined;
+}
 
 /**
  * The first step of an update's path: pulls signed manifests from TRIB_UPDATES, authenticates
@@ -108,10 +126,17 @@ export class UpdateIngest {
   private readonly held: HeldDeliveries;
   /** Set when a stop stopped waiting: what is still being verified is left unjudged. */
   private abandoned = false;
+  private readonly slots: VerificationSlots;
 
   constructor(private readonly opts: UpdateIngestOptions) {
     this.log = opts.logger.child({ component: 'ingest' });
     this.held = new HeldDeliveries(opts.heldDeliveriesPath, this.log);
+    this.slots = new VerificationSlots({
+      large: Math.max(1, Math.floor(opts.concurrency)),
+      small: opts.smallConcurrency ?? SMALL_UPDATE_DEFAULTS.concurrency,
+      smallPayloadBytes: opts.smallPayloadBytes ?? SMALL_UPDATE_DEFAULTS.payloadBytes,
+      smallBytes: opts.smallInFlightBytes ?? SMALL_UPDATE_DEFAULTS.inFlightBytes,
+    });
   }
 
   /** Binds the durable consumer (the streams must exist: ensureStreams) and starts processing. */
@@ -121,7 +146,9 @@ export class UpdateIngest {
     const jsm = await this.opts.nc.jetstreamManager();
     this.js = this.opts.nc.jetstream();
     this.outcomes = new UpdateOutcomes({ nc: this.opts.nc, jsm, state: this.opts.state, admission: this.opts.admission, metrics: this.opts.metrics, logger: this.log, verdictKey: this.opts.verdictKey, ...(this.opts.audit === undefined ? {} : { audit: this.opts.audit }) });
-    const concurrency = Math.max(1, Math.floor(this.opts.concurrency));
+    // Manifests held at once: one per slot of either budget. A manifest waiting for a slot has
+    // been authenticated and checked, and holds nothing but its own message.
+    const concurrency = this.slots.capacity;
     // A crashed predecessor's deliveries would hold every slot until their ack wait ends.
     const released = await this.held.releasePrevious(this.opts.nc);
     if (released > 0) this.log.info({ released }, 'manifests held by the previous coordinator handed back for redelivery');
@@ -185,7 +212,7 @@ export class UpdateIngest {
   /** Processes one manifest; never throws. */
   private async handle(m: JsMsg): Promise<void> {
     const delivery: Delivery = { subject: m.subject, parsed: subjects.parseUpdate(m.subject), seq: m.seq };
-    const staging = { path: undefined as string | undefined };
+    const staging: Holdings = { path: undefined, release: undefined };
     const progress = setInterval(() => this.settle(() => m.working()), this.opts.ackWaitMs / 4);
     // On disk before anything of the manifest is processed: a kill -9 from here on hands it back.
     await this.held.add(m);
@@ -210,6 +237,7 @@ export class UpdateIngest {
       }
     } finally {
       clearInterval(progress);
+      staging.release?.();
       this.held.remove(m);
       if (staging.path !== undefined) await rm(staging.path, { force: true }).catch(() => undefined);
     }
@@ -225,7 +253,7 @@ export class UpdateIngest {
   }
 
   /** Authenticates the manifest; every check in order, returning once the verdict is recorded and answered. */
-  private async process(m: JsMsg, d: Delivery, staging: { path: string | undefined }): Promise<Outcome> {
+  private async process(m: JsMsg, d: Delivery, staging: Holdings): Promise<Outcome> {
     let envelope;
     try {
       envelope = decodeEnvelope(m.data);
@@ -284,7 +312,7 @@ export class UpdateIngest {
   }
 
   /** The checks after the manifest is authenticated, with its update id claimed. */
-  private async processAuthenticated(m: JsMsg, d: Delivery, manifest: UpdateManifest__Output, staging: { path: string | undefined }): Promise<Outcome> {
+  private async processAuthenticated(m: JsMsg, d: Delivery, manifest: UpdateManifest__Output, staging: Holdings): Promise<Outcome> {
     const started = performance.now();
     const prior = await this.opts.state.getUpdate(manifest.updateId);
     if (prior !== undefined) {
@@ -319,7 +347,7 @@ export class UpdateIngest {
   }
 
   /** Payload checks: size bound, schema, chunks (digest, size), then the staged file's tensors. */
-  private async verifyPayload(manifest: UpdateManifest__Output, ctx: AdmissionContext, staging: { path: string | undefined }, manifestSeq: number): Promise<VerifiedUpdate | Refusal> {
+  private async verifyPayload(manifest: UpdateManifest__Output, ctx: AdmissionContext, staging: Holdings, manifestSeq: number): Promise<VerifiedUpdate | Refusal> {
     for (const [key, value] of Object.entries(manifest.metrics)) {
       if (!Number.isFinite(value)) return refusalOf(Reason.NON_FINITE, `metric "${key}" is not a finite number`);
     }
@@ -338,6 +366,13 @@ export class UpdateIngest {
       if (declared !== undefined) return refusalOf(Reason.SCHEMA_MISMATCH, `manifest tensors do not match the model: ${declared}`);
     }
 
+    if (this.uploading.has(manifest.site)) {
+      return { reason: 'UPLOAD_IN_PROGRESS', message: `site "${manifest.site}" is already uploading another update; send the next one after its verdict` };
+    }
+    // Every check that costs nothing is passed: the update waits for a slot of its budget, held
+    // (with the payload kept in memory, if small) until its verdict.
+    const small = this.slots.isSmall(manifest.payloadSize);
+    staging.release = await this.slots.acquire(manifest.payloadSize);
     if (this.uploading.has(manifest.site)) {
       return { reason: 'UPLOAD_IN_PROGRESS', message: `site "${manifest.site}" is already uploading another update; send the next one after its verdict` };
     }
@@ -361,8 +396,10 @@ export class UpdateIngest {
         payloadSize: manifest.payloadSize,
         idleTimeoutMs: this.opts.payloadTimeoutMs,
         deadlineMs: this.uploadDeadlineMs(manifest.payloadSize),
-        // The readers share the coordinator's connection, which nats-server drops past 64 MB unsent.
-        pullAheadBytes: Math.floor(this.opts.pullAheadBytes / Math.max(1, Math.floor(this.opts.concurrency))),
+        // The readers share the coordinator's connection, which nats-server drops past 64 MB unsent:
+        // large readers share the pull-ahead budget, a small one pulls no more than its payload
+        // (the small budget bounds their sum).
+        pullAheadBytes: small ? Math.max(1, manifest.payloadSize) : Math.floor(this.opts.pullAheadBytes / Math.max(1, Math.floor(this.opts.concurrency))),
         onChunk: () => this.opts.admission.progress?.(manifest),
       });
     } finally {

@@ -101,6 +101,17 @@ export function emit(services: RoundServices, active: ActiveRun, type: string, e
   services.events.publish(active.run.id, { ...runEvent(type, services.now(), active.run, active.round ?? null), ...extra });
 }
 
+/**
+ * Publishes one event of `type` for each of `extras`, all carrying one copy of the run and its
+ * round as they are now: a group of accepted updates costs one copy of the round (whose list of
+ * accepted updates grows with every update), not one each. Listeners must not change events.
+ */
+export function emitEach(services: RoundServices, active: ActiveRun, type: string, extras: ReadonlyArray<Partial<RunEvent__Output>>): void {
+  if (extras.length === 0) return;
+  const shared = runEvent(type, services.now(), active.run, active.round ?? null);
+  for (const extra of extras) services.events.publish(active.run.id, { ...shared, ...extra });
+}
+
 export function runEvent(type: string, atMs: number, run: RunRecord, round: RoundRecord | null): RunEvent__Output {
   return {
     type,

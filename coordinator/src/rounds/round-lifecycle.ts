@@ -8,7 +8,7 @@ import { isTensorFlavor, toFoldable } from '../updates/foldable-update.js';
 import { StoredModel } from '../updates/global-model-values.js';
 import { foldPayloadInSlices, foldsInSlices } from '../updates/sliced-update.js';
 import { forgetUnrecorded, type VerifiedUpdate } from '../updates/verified-update.js';
-import { armTimer, disarmTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
+import { armTimer, disarmTimer, emit, emitEach, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { recordRefusal } from './round-refusals.js';
 import { trainingTask } from './tasks.js';
 import { acceptedRecord, summaryOf } from './update-records.js';
@@ -182,13 +182,13 @@ export class RoundLifecycle {
     }
     const before = round.accepted.length;
     Object.assign(round, counted);
-    for (const { update, summary } of folded) {
+    for (const { update } of folded) {
       const manifest = update.manifest;
       this.s.metrics.updatesAccepted.inc();
       this.s.metrics.bytesReceived.inc(update.bytes);
       this.s.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId }, 'update accepted');
-      emit(this.s, active, 'UPDATE_ACCEPTED', { update: summary });
     }
+    emitEach(this.s, active, 'UPDATE_ACCEPTED', folded.map(({ summary }) => ({ update: summary })));
     if (folded.length > 1) this.s.logger.debug({ runId: active.run.id, round: round.number, updates: folded.length }, 'updates accepted in one write');
     const minSites = settingsOf(active).minSites;
     // Sites that failed in the round will not deliver: the others complete it.

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Reason, TributaryError, sha256HexOfParts } from '@tributary/proto';
+import { Reason, TributaryError } from '@tributary/proto';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/private-file.js';
 
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
@@ -33,7 +33,7 @@ export class BlobStore {
    * `created` says whether the blob is new (false when the same bytes were stored already).
    */
   async putParts(parts: readonly Uint8Array[]): Promise<{ sha256: string; size: number; created: boolean }> {
-    const sha256 = sha256HexOfParts(parts);
+    const sha256 = await sha256HexInSteps(parts);
     const size = parts.reduce((n, p) => n + p.byteLength, 0);
     const target = this.path(sha256);
     const created = !(await this.has(sha256));
@@ -170,6 +170,34 @@ export class BlobStore {
   }
 }
 
+/** Bytes hashed between two turns of the event loop: a few milliseconds of SHA-256 here. */
+export const HASH_STEP_BYTES = 8 * 2 ** 20;
+
+/**
+ * Lowercase hex SHA-256 of `parts` one after another, giving the event loop a turn after every
+ * `step` bytes: a round's new model (tens of MB) is hashed as it is stored without holding up
+ * gRPC calls and NATS traffic for the whole digest. Parts smaller than `step` in all are hashed
+ * at once, with no pause.
+ */
+export async function sha256HexInSteps(parts: readonly Uint8Array[], step = HASH_STEP_BYTES): Promise<string> {
+  if (!Number.isSafeInteger(step) || step < 1) throw TributaryError.invalidArgument(`a hash step is at least one byte, not ${step}`);
+  const hash = createHash('sha256');
+  let sinceTurn = 0;
+  for (const bytes of parts) {
+    for (let at = 0; at < bytes.byteLength; ) {
+      const n = Math.min(step - sinceTurn, bytes.byteLength - at);
+      hash.update(bytes.subarray(at, at + n));
+      at += n;
+      sinceTurn += n;
+      if (sinceTurn >= step) {
+        sinceTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  return hash.digest('hex');
+}
+
 /** An open blob; blobs never change, so its size is read once. */
 export class BlobReader {
   constructor(
@@ -188,7 +216,8 @@ export class BlobReader {
         { code: 'OUT_OF_RANGE' },
       );
     }
-    const buffer = Buffer.alloc(Math.min(length, this.size - offset));
+    // Not zero-filled first: every byte handed out is read from the file (a short read is cut).
+    const buffer = Buffer.allocUnsafe(Math.min(length, this.size - offset));
     let filled = 0;
     while (filled < buffer.length) {
       const { bytesRead } = await this.file.read(buffer, filled, Math.min(FILE_READ_SLICE_BYTES, buffer.length - filled), offset + filled);
@@ -196,6 +225,23 @@ export class BlobReader {
       filled += bytesRead;
     }
     return filled === buffer.length ? buffer : buffer.subarray(0, filled);
+  }
+
+  /**
+   * Fills `target` with the blob's bytes from `offset` (a model chunk read straight into its
+   * wire form); fails if the blob ends before `target` is full.
+   */
+  async readInto(target: Uint8Array, offset: number): Promise<void> {
+    checkRange(offset, target.length);
+    if (offset + target.length > this.size) {
+      throw TributaryError.of(Reason.INVALID_ARGUMENT, `bytes ${offset}..${offset + target.length} are past the end of blob ${this.sha256} (${this.size} bytes)`, { code: 'OUT_OF_RANGE' });
+    }
+    let filled = 0;
+    while (filled < target.length) {
+      const { bytesRead } = await this.file.read(target, filled, Math.min(FILE_READ_SLICE_BYTES, target.length - filled), offset + filled);
+      if (bytesRead === 0) throw TributaryError.internal(`blob ${this.sha256} ended at ${offset + filled} of ${this.size} bytes`);
+      filled += bytesRead;
+    }
   }
 
   async close(): Promise<void> {
