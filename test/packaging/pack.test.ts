@@ -151,11 +151,9 @@ describe('the packages, packed and installed outside the repository', () => {
     expect(where.status, where.stderr).toBe(0);
     const dir = where.stdout.trim();
     expect(dir.endsWith(join('node_modules', '@tributary', 'client-sdk', 'python'))).toBe(true);
-    const { stdout } = await execFileAsync('python3', ['-c', 'import tributary_task; print(tributary_task.__file__); print(callable(tributary_task.load_task))'], {
-      cwd: app,
-      env: { ...cleanEnv(), PYTHONPATH: dir },
-    });
-    const [file, loadTask] = stdout.trim().split('\n');
+    const py = await run('python3', ['-c', 'import tributary_task; print(tributary_task.__file__); print(callable(tributary_task.load_task))'], app, { PYTHONPATH: dir });
+    expect(py.status, py.stderr).toBe(0);
+    const [file, loadTask] = py.stdout.trim().split('\n');
     expect(file).toBe(join(dir, 'tributary_task.py'));
     expect(loadTask).toBe('True');
   });
