@@ -155,6 +155,7 @@ export async function publishPayload(
   updateId: string,
   payload: Buffer,
   signal: AbortSignal,
+  bounds: { deadlineAtMs?: number } = {},
 ): Promise<PublishedPayload> {
   const { chunkSize, retry } = session.options;
   const chunkCount = Math.ceil(payload.length / chunkSize);
@@ -175,7 +176,7 @@ export async function publishPayload(
       window[slot] = publishDurably(
         session.js,
         { subject, data: chunk, msgID: `${session.site}.${updateId}.${i}`, headers: { [CHUNK_INDEX_HEADER]: String(i) } },
-        { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger },
+        { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger, ...bounds },
       ).then(
         () => undefined,
         (error: unknown) => {
