@@ -82,3 +82,54 @@ describe('a site that crashes mid-round and comes back with the same key', () =>
     for (const [name, t] of Object.entries(sent)) expect(Array.from(committed[name]?.data as Float32Array)).toEqual(Array.from(t.data as Float32Array));
   });
 });
+
+describe('a site killed between its payload and its manifest that comes back with the same key', () => {
+  let stack: Stack;
+  let work: string;
+  let runId: string;
+  let firstOut: string;
+  let secondOut: string;
+  let second: { stdout: string; code: number | null; signal: string | null };
+
+  beforeAll(async () => {
+    stack = await startStack();
+    work = await mkdtemp(join(tmpdir(), 'tributary-site-return-'));
+    await stack.admin.createFederation({ name: 'halfway', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(toyModel()) });
+    const key = await addSite(stack, 'halfway-site', ['halfway']);
+    const keyFile = join(work, 'halfway.key');
+    await writeKeyFile(keyFile, key);
+    const env = { COORDINATOR: stack.coordinator.address, NATS: stack.nats.url, KEY_FILE: keyFile, FEDERATION: 'halfway', NUM_EXAMPLES: '10', MAX_TASKS: '1' };
+    runId = (await stack.admin.startRun('halfway')).id;
+
+    // The first process trains (other weights than the second's), uploads every chunk and dies before its manifest.
+    firstOut = await mkdtemp(join(work, 'first-'));
+    const first = await startSite({ ...env, OUT_DIR: firstOut, DELTA: '5', DIE_AFTER_PAYLOAD: '1' }).done;
+    expect(first.signal).toBe('SIGKILL');
+
+    secondOut = await mkdtemp(join(work, 'second-'));
+    second = await startSite({ ...env, OUT_DIR: secondOut, DELTA: String(DELTA) }).done;
+  }, 180_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
+  });
+
+  it('died after training on round 1', () => {
+    expect(existsSync(join(firstOut, '1.safetensors'))).toBe(true);
+  });
+
+  it('receives the open round task again and has its new update accepted once', async () => {
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout.trim())).toMatchObject({ accepted: 1, refused: 0 });
+    expect((await stack.admin.getRound(runId, 1)).accepted.map((u) => u.site)).toEqual(['halfway-site']);
+  });
+
+  it('commits the round from the new update alone: the half-done upload is not folded in', async () => {
+    expect((await stack.admin.waitForRun(runId)).status).toBe('RUN_STATUS_FINISHED');
+    const sent = decodeSafetensors(await readFile(join(secondOut, '1.safetensors'))).tensors;
+    const committed = decodeSafetensors((await stack.admin.downloadModel('halfway', 2)).bytes).tensors;
+    for (const [name, t] of Object.entries(sent)) expect(Array.from(committed[name]?.data as Float32Array)).toEqual(Array.from(t.data as Float32Array));
+  });
+});
+
