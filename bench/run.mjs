@@ -10,6 +10,7 @@ setMaxListeners(0);
 
 const cases = {
   fold: () => import('./fold.mjs'),
+  accumulation: () => import('./accumulation.mjs'),
   verify: () => import('./verify.mjs'),
   decode: () => import('./decode.mjs'),
   ingest: () => import('./ingest.mjs'),

@@ -50,6 +50,7 @@ export type { EvaluateFn, EvaluationResult } from './evaluation.js';
 export type { DatasetDescriptor, ParticipationEnd, ParticipationSummary, RunEnd, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
 export type { PayloadTrainResult, TensorTrainResult } from './types.js';
 export { EnsembleModel } from './ensemble-model.js';
+export { PYTHON_HELPER_DIR } from './python-helper.js';
 export type { EnsemblePredictOptions, EnsemblePrediction, MemberPredict } from './ensemble-model.js';
 // The tensor helpers a training callback needs, so a site imports one package.
 export { decodeSafetensors, encodeSafetensors, fromBigInt64, fromFloat32, fromFloat64, tensor, toBigInt64, toFloat32, toFloat64 } from '@tributary/proto';

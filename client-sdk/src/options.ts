@@ -64,6 +64,14 @@ export interface SiteClientOptions {
   retry?: SiteRetryOptions;
   /** Longest time a `task.log` point waits before its batch is published. @default 1_000 */
   metricsFlushIntervalMs?: number;
+  /**
+   * Heartbeats to the coordinator while a task is trained and its update uploaded, every
+   * `heartbeat_interval_seconds` of the task, so a long local training is not taken for a dead
+   * site (`site_idle_timeout_seconds`). @default true
+   */
+  heartbeats?: boolean;
+  /** Caps the rate of update payload uploads, for sites on a link they share. @default unlimited */
+  uploadBytesPerSecond?: number;
 }
 
 /** `SiteClientOptions.retry`. */
@@ -100,6 +108,9 @@ export interface CompiledSiteClientOptions {
   readonly metricsFlushIntervalMs: number;
   /** Points that trigger an immediate metrics flush. */
   readonly metricsMaxBatch: number;
+  readonly heartbeats: boolean;
+  /** 0: unlimited. */
+  readonly uploadBytesPerSecond: number;
 }
 
 /** `SiteClientOptions.natsAuth`, checked: one kind of credentials at most, readable files. */
@@ -148,6 +159,8 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
       DEFAULT_METRICS_FLUSH_INTERVAL_MS,
     ),
     metricsMaxBatch: METRICS_MAX_BATCH,
+    heartbeats: flag('heartbeats', opts.heartbeats, true),
+    uploadBytesPerSecond: integer('uploadBytesPerSecond', opts.uploadBytesPerSecond, 0, 1, Number.MAX_SAFE_INTEGER),
   });
 }
 
@@ -372,6 +385,12 @@ function waitDuration(name: string, v: unknown): number {
   const ms = m === null ? NaN : Number(m[1]) * (DURATION_UNIT_MS[m[2] as string] as number);
   if (!(ms > 0) || !Number.isFinite(ms)) invalid(name, expected, v);
   return ms;
+}
+
+function flag(name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') invalid(name, 'true or false', v);
+  return v;
 }
 
 function duration(name: string, v: unknown, fallback: number): number {

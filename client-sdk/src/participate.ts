@@ -31,6 +31,8 @@ export interface Participant {
   taskEvents(federation: string, opts: { signal?: AbortSignal }): AsyncIterable<SiteTask | RunEnd>;
   submit(task: SiteTask, result: TrainResult, opts: { signal?: AbortSignal }): Promise<UpdateVerdict>;
   submitEvaluation(task: SiteTask, result: EvaluationResult, opts: { signal?: AbortSignal }): Promise<UpdateVerdict>;
+  /** Tells the coordinator that training for the task failed. */
+  reportFailure?(task: SiteTask, error: unknown): Promise<unknown>;
 }
 
 /** How one call of the user's `train` (or `evaluate`) ended. */
@@ -116,6 +118,11 @@ async function handleTask(
   if (outcome.status === 'failed') {
     counts.failed++;
     logger.warn({ ...where, kind: task.kind, err: describeError(outcome.error) }, `${task.kind} failed; waiting for the next task`);
+    // The round hears of it at once rather than waiting for the site until its deadline.
+    if (client.reportFailure !== undefined) {
+      if (task instanceof ActiveSiteTask) task.stopHeartbeats();
+      await client.reportFailure(task, outcome.error).catch((err: unknown) => logger.warn({ ...where, err: describeError(err) }, 'failure report not delivered'));
+    }
     return 'handled';
   }
   try {

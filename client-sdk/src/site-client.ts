@@ -11,7 +11,7 @@ import {
   readKeyFile,
   throwIfAborted,
 } from '@tributary/proto';
-import type { EnrollRequest, EnrollResponse__Output, Site__Output, SigningKey, TensorMap, WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
+import type { EnrollRequest, EnrollResponse__Output, SiteFailure__Output, Site__Output, SigningKey, TensorMap, WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
 import { channelCredentials, compileSiteClientOptions } from './options.js';
 import type { CompiledNatsAuth, CompiledSiteClientOptions, SiteClientOptions } from './options.js';
 import { describeError, logDownloadRetry } from './logging.js';
@@ -24,6 +24,7 @@ import { SiteNatsConnection } from './nats-connection.js';
 import { linkSignals, raceAbort } from './signals.js';
 import { ActiveSiteTask } from './site-task.js';
 import { submitUpdate } from './submission.js';
+import { reportTaskFailure } from './heartbeat.js';
 import { submitEvaluation, type EvaluationResult } from './evaluation.js';
 import { TaskLedger, watchTasks } from './task-stream.js';
 import type { ParticipationSummary, RunEnd, SiteTask, TrainFn, TrainResult, UpdateVerdict } from './types.js';
@@ -194,6 +195,24 @@ export class SiteClient {
   }
 
   /**
+   * Tells the coordinator that training for `task` failed, with `error`'s message (at most 512
+   * characters): the round records the site's failure as SITE_ERROR, and the federation's
+   * `on_site_error` decides what becomes of the round. For an evaluate task, the evaluation stops
+   * waiting for this site. `participate` does this by itself when `train` or `evaluate` throws.
+   * Resolves with the record of the failure; a repeat answers the same.
+   */
+  async reportFailure(task: Pick<SiteTask, 'federation' | 'runId' | 'round'> & { readonly kind?: string }, error: unknown, opts: { signal?: AbortSignal } = {}): Promise<SiteFailure__Output> {
+    if (task instanceof ActiveSiteTask) task.stopHeartbeats();
+    return this.#whileOpen(opts.signal, async (signal) => {
+      try {
+        return await raceAbort(reportTaskFailure(this.#session, task, error), signal);
+      } catch (err) {
+        throw TributaryError.from(err);
+      }
+    });
+  }
+
+  /**
    * Trains on every task of a federation with `train` and submits the results. A failing
    * `train` is logged and counted, and the site waits for the next task. Resolves with the
    * counts and how it ended (`summary.end`): when a run of the federation ends (the coordinator
@@ -206,6 +225,7 @@ export class SiteClient {
       taskEvents: (fed, o) => this.#taskEvents(fed, o.signal),
       submit: (task, result, o) => this.submit(task, result, o),
       submitEvaluation: (task, result, o) => this.submitEvaluation(task, result, o),
+      reportFailure: (task, error) => this.reportFailure(task, error),
     };
     return participate(participant, this.#session.logger, federation, train, opts);
   }

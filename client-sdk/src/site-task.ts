@@ -1,5 +1,6 @@
 import { Reason, TributaryError } from '@tributary/proto';
 import type { Task__Output, TensorMap } from '@tributary/proto';
+import type { TaskHeartbeat } from './heartbeat.js';
 import type { TaskMetrics } from './metrics.js';
 import { linkSignals } from './signals.js';
 import type { LinkedSignal } from './signals.js';
@@ -47,7 +48,9 @@ export class ActiveSiteTask extends withFields<Omit<SiteTask, 'log'>>() implemen
 
   readonly #signal: LinkedSignal;
 
-  constructor(init: { task: Task__Output; model: TensorMap; signal: LinkedSignal; metrics: TaskMetrics }) {
+  readonly #heartbeat: TaskHeartbeat | undefined;
+
+  constructor(init: { task: Task__Output; model: TensorMap; signal: LinkedSignal; metrics: TaskMetrics; heartbeat?: TaskHeartbeat }) {
     const t = init.task;
     super({
       federation: t.federation,
@@ -63,6 +66,17 @@ export class ActiveSiteTask extends withFields<Omit<SiteTask, 'log'>>() implemen
     });
     this.#metrics = init.metrics;
     this.#signal = init.signal;
+    this.#heartbeat = init.heartbeat;
+  }
+
+  /** The update's payload is being uploaded: `bytes` acked so far (heartbeats say so). */
+  uploading(bytes: number): void {
+    this.#heartbeat?.uploading(bytes);
+  }
+
+  /** Stops the task's heartbeats (its training failed, or it is over). */
+  stopHeartbeats(): void {
+    this.#heartbeat?.stop();
   }
 
   /**
@@ -71,6 +85,7 @@ export class ActiveSiteTask extends withFields<Omit<SiteTask, 'log'>>() implemen
    * collect one listener per task. Idempotent.
    */
   release(): void {
+    this.#heartbeat?.stop();
     this.#signal.dispose();
   }
 

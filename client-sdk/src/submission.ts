@@ -5,6 +5,7 @@ import type { SiteSession } from './session.js';
 import type { SiteTask, TrainResult, UpdateVerdict } from './types.js';
 import { encodeUpdate, publishPayload } from './update-payload.js';
 import { VerdictWatch } from './verdict.js';
+import { ActiveSiteTask } from './site-task.js';
 import { describeDatasets } from './lineage.js';
 
 /**
@@ -25,7 +26,12 @@ export async function submitUpdate(
   const where = { federation, runId, round, updateId };
   const started = Date.now();
 
-  const payload = await publishPayload(session, federation, updateId, update.payload, signal, uploadDeadline(task));
+  const payload = await publishPayload(session, federation, updateId, update.payload, signal, {
+    ...uploadDeadline(task),
+    onProgress: (bytes) => {
+      if (task instanceof ActiveSiteTask) task.uploading(bytes);
+    },
+  });
   logger.debug({ ...where, bytes: payload.size, chunks: payload.chunkCount, ms: Date.now() - started }, 'update payload published');
 
   const manifest: UpdateManifest & { updateId: string } = {

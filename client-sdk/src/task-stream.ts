@@ -1,3 +1,4 @@
+import { TaskHeartbeat } from './heartbeat.js';
 import { assertName, Backoff, decodeSafetensors, sleep, checkSpec, downloadModel, tensorSpecsOf, TributaryError, Reason } from '@tributary/proto';
 import type { Task__Output, TensorMap, WatchTasksRequest } from '@tributary/proto';
 import { describeError, logDownloadRetry } from './logging.js';
@@ -188,7 +189,10 @@ async function prepareTask(
     ledger.add(key);
     ledger.join(raw.federation, raw.runId);
     const metrics = deps.metrics.forTask(where);
-    return new ActiveSiteTask({ task: raw, model, signal: link, metrics });
+    // Heartbeats from the moment the task is handed out: training may take longer than the idle timeout.
+    // They outlive the task's deadline (an upload may be granted time past it), not the client or the caller's signal.
+    const heartbeat = raw.kind === 'train' ? TaskHeartbeat.start(session, where, raw.heartbeatIntervalSeconds, opts.taskParents) : undefined;
+    return new ActiveSiteTask({ task: raw, model, signal: link, metrics, ...(heartbeat === undefined ? {} : { heartbeat }) });
   } catch (err) {
     link.dispose();
     if (opts.signal.aborted) return undefined;

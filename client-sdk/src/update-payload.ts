@@ -12,6 +12,7 @@ import {
   encodeSafetensors,
   isOpaqueFlavor,
   payloadFlavorProblem,
+  sleep,
   subjects,
   tensorSpecsOf,
 } from '@tributary/proto';
@@ -155,9 +156,16 @@ export async function publishPayload(
   updateId: string,
   payload: Buffer,
   signal: AbortSignal,
-  bounds: { deadlineAtMs?: number } = {},
+  opts: {
+    /** The round's deadline (epoch ms): no chunk is retried past it. */
+    deadlineAtMs?: number;
+    /** Told the bytes acked so far, after each chunk's ack. */
+    onProgress?: (bytes: number) => void;
+  } = {},
 ): Promise<PublishedPayload> {
-  const { chunkSize, retry } = session.options;
+  const { chunkSize, retry, uploadBytesPerSecond } = session.options;
+  const started = Date.now();
+  let acked = 0;
   const chunkCount = Math.ceil(payload.length / chunkSize);
   const subject = subjects.sitePayload(federation, session.site, updateId);
   const hash = createHash('sha256');
@@ -171,14 +179,23 @@ export async function publishPayload(
       const slot = i % MAX_CHUNKS_IN_FLIGHT;
       await window[slot];
       if (failure !== undefined || stop.signal.aborted) break;
+      // With a rate cap, chunk i leaves no earlier than its share of the allowed rate.
+      if (uploadBytesPerSecond > 0) {
+        const due = started + ((i * chunkSize) / uploadBytesPerSecond) * 1000;
+        if (due > Date.now()) await sleep(due - Date.now(), stop.signal).catch(() => undefined);
+        if (stop.signal.aborted) break;
+      }
       const chunk = payload.subarray(i * chunkSize, Math.min(payload.length, (i + 1) * chunkSize));
       hash.update(chunk);
       window[slot] = publishDurably(
         session.js,
         { subject, data: chunk, msgID: `${session.site}.${updateId}.${i}`, headers: { [CHUNK_INDEX_HEADER]: String(i) } },
-        { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger, ...bounds },
+        { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger, ...(opts.deadlineAtMs === undefined ? {} : { deadlineAtMs: opts.deadlineAtMs }) },
       ).then(
-        () => undefined,
+        () => {
+          acked += chunk.length;
+          opts.onProgress?.(acked);
+        },
         (error: unknown) => {
           if (failure === undefined) {
             failure = { error };

@@ -7,7 +7,9 @@ import type {
   AuditEntry__Output,
   AuditVerification__Output,
   NatsCredentials__Output,
+  AggregationCredentials__Output,
   BackoffPolicy,
+  DeleteFederationResponse__Output,
   Federation__Output,
   FederationSettings,
   GetMetricHistoryResponse__Output,
@@ -86,6 +88,30 @@ export class AdminClient {
     return this.call('GetFederation', { name });
   }
 
+  /**
+   * Changes a federation between runs: its description when given, and the settings `settings`
+   * holds (a key present changes, even to 0 or ''; a key absent stays). Refused with
+   * FAILED_PRECONDITION while a run is running.
+   */
+  updateFederation(req: { name: string; description?: string; settings?: FederationSettings }): Promise<Federation__Output> {
+    const settings = req.settings ?? {};
+    const updateMask = [
+      ...(req.description === undefined ? [] : ['description']),
+      ...Object.entries(settings)
+        .filter(([, v]) => v !== undefined)
+        .map(([k]) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)),
+    ];
+    return this.call('UpdateFederation', { name: req.name, description: req.description ?? '', settings, updateMask });
+  }
+
+  /**
+   * Marks a federation deleted (hidden from listings and lookups; its records stay, its name is
+   * never reused) and its tracking experiment deleted. With `force`, a running run is stopped first.
+   */
+  deleteFederation(req: { name: string; force?: boolean }): Promise<DeleteFederationResponse__Output> {
+    return this.call('DeleteFederation', { name: req.name, force: req.force === true });
+  }
+
   async listFederations(): Promise<Federation__Output[]> {
     const res = await this.call<ListFederationsResponse__Output>('ListFederations', {});
     return res.federations;
@@ -134,6 +160,15 @@ export class AdminClient {
    */
   issueSiteNatsCredentials(req: { site: string; userPublicKey: string; ttlSeconds?: number }): Promise<NatsCredentials__Output> {
     return this.call('IssueSiteNatsCredentials', { site: req.site, userPublicKey: req.userPublicKey, ttlSeconds: req.ttlSeconds ?? 0 });
+  }
+
+  /**
+   * An aggregation worker's NATS user JWT for the nkey `userPublicKey` (its seed stays with the
+   * caller), the coordinator's public key and the worker's subjects. The calling key must be a
+   * principal in the group "aggregators" with read on federation:*.
+   */
+  joinAggregation(req: { userPublicKey: string; ttlSeconds?: number }): Promise<AggregationCredentials__Output> {
+    return this.call('JoinAggregation', { userPublicKey: req.userPublicKey, ttlSeconds: req.ttlSeconds ?? 0 });
   }
 
   /** Mints a one-time enrollment token. @param req.ttlSeconds @default 86400 (server side) */

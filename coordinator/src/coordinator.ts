@@ -22,11 +22,13 @@ import { loadCoordinatorKey } from './identity/coordinator-key.js';
 import { METRIC_CONSUMER, MetricEventBus, MetricIngest, UPDATE_CONSUMER, UpdateIngest, ensureStreams } from './ingest/index.js';
 import { PayloadSweeper } from './ingest/payload-sweeper.js';
 import { JetStreamWatch } from './ingest/jetstream-watch.js';
-import { NatsAuthority } from './nats-auth/authority.js';
+import { DEFAULT_SITE_CREDENTIAL_TTL_MS, NatsAuthority } from './nats-auth/authority.js';
 import { SiteNatsCredentials } from './sites/nats-credentials.js';
 import { SitePresence } from './sites/presence.js';
 import { CoordinatorMetrics } from './observability/metrics.js';
 import { RoundEngine } from './rounds/engine.js';
+import { AggregationDispatcher } from './aggregation/dispatcher.js';
+import { WorkerCredentials } from './aggregation/worker-credentials.js';
 import { RunEventBus, TaskBus } from './rounds/events.js';
 import { BlobStore, LevelStateStore } from './state/index.js';
 import { ensurePrivateDirectory } from './config/private-file.js';
@@ -99,7 +101,26 @@ export class Coordinator {
       }
       const events = new RunEventBus();
       const tasks = new TaskBus();
+      // Off by default: without it every update is read and folded here.
+      const aggregation =
+        opts.aggregation === undefined
+          ? undefined
+          : new AggregationDispatcher({
+              state,
+              blobs,
+              key: verdictKey,
+              metrics,
+              logger,
+              stagingDir: join(opts.dataDir, 'staging'),
+              jobTimeoutMs: opts.aggregation.jobTimeoutMs,
+              collectTimeoutMs: opts.aggregation.collectTimeoutMs,
+              payloadTimeoutMs: opts.ingest.payloadTimeoutMs,
+              minUploadBytesPerSecond: opts.ingest.minUploadBytesPerSecond,
+              minUploadMs: opts.ingest.minUploadMs,
+              pullAheadBytes: opts.ingest.pullAheadBytes,
+            });
       const engine = new RoundEngine({
+        ...(aggregation === undefined ? {} : { delegatedFolds: aggregation }),
         state,
         blobs,
         strategies,
@@ -140,6 +161,7 @@ export class Coordinator {
             : TributaryError.of(Reason.NATS_UNAVAILABLE, `cannot set up the JetStream streams: ${TributaryError.from(err).message}`, { code: 'FAILED_PRECONDITION', cause: err });
         });
       if (authority !== undefined) await publishAccount(authority, servers);
+      await aggregation?.start(nc, opts.streams.replicas);
       await engine.start();
       cleanup.unshift(() => engine.stop());
       const trackingRegistry = TrackingStoreRegistry.withBuiltins();
@@ -203,6 +225,7 @@ export class Coordinator {
         heldDeliveriesPath: join(opts.dataDir, 'ingest-held.json'),
         audit,
         presence,
+        ...(aggregation === undefined ? {} : { delegation: aggregation }),
       });
       await ingest.start();
       cleanup.unshift(() => ingest.stop());
@@ -214,6 +237,7 @@ export class Coordinator {
         updateConsumer: UPDATE_CONSUMER,
         abandonAfterMs: 2 * opts.ingest.payloadTimeoutMs,
         onSweep: (outcome) => metrics.payloadSweeps.inc({ outcome }),
+        ...(aggregation === undefined ? {} : { keeps: (record) => aggregation.keepsPayload(record) }),
       });
       payloadSweeper.start();
       cleanup.unshift(() => payloadSweeper.stop());
@@ -258,7 +282,25 @@ export class Coordinator {
           ? undefined
           : await Dashboard.start({ host: host.replace(/^\[|\]$/g, ''), port: opts.httpPort, tls: dashboardTls, state, presence, sessionTable: state.dashboardSessionTable(), principals, engine, tracker, events, metricEvents, logger, metrics });
       if (dashboard !== undefined) cleanup.unshift(() => dashboard.close());
-      const admin = adminService({ state, blobs, catalog, engine, events, tracker, metricEvents, principals, audit: { audit, coordinatorKey: verdictKey.publicKey }, presence, ...withNatsCredentials, ...(dashboard === undefined ? {} : { dashboard }) });
+      const workerCredentials =
+        aggregation === undefined
+          ? undefined
+          : new WorkerCredentials({ ...(authority === undefined ? {} : { authority }), ttlMs: authoritySettings?.siteCredentialTtlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS, coordinatorPublicKey: verdictKey.publicKey, natsUrls: opts.nats.advertise, logger });
+      const admin = adminService({
+        state,
+        blobs,
+        catalog,
+        engine,
+        events,
+        tracker,
+        metricEvents,
+        principals,
+        audit: { audit, coordinatorKey: verdictKey.publicKey },
+        presence,
+        ...withNatsCredentials,
+        ...(dashboard === undefined ? {} : { dashboard }),
+        ...(workerCredentials === undefined ? {} : { aggregation: workerCredentials }),
+      });
       const siteSeen = (p: Principal) => {
         if (p.role === 'site') presence.seen(p.site.name);
       };

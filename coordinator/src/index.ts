@@ -38,6 +38,11 @@ export { NATS_SERVER_INSTALL_HINT, NatsServer } from './dev/nats-server.js';
 export type { NatsServerOptions, OperatorModeAccess } from './dev/nats-server.js';
 
 // NATS decentralised auth: the operator, the accounts and per-site credentials (`tributary nats init`).
+// Aggregation workers: what `tributary aggregator` runs, for programs that embed a worker.
+export { AggregationWorker } from './aggregation/worker.js';
+export type { AggregationWorkerOptions, AggregationWorkerProgress } from './aggregation/worker.js';
+export { aggregatorPermissions } from './nats-auth/permissions.js';
+
 export { NatsAuthority, DEFAULT_SITE_CREDENTIAL_TTL_MS, MAX_SITE_CREDENTIAL_TTL_MS, MIN_SITE_CREDENTIAL_TTL_MS } from './nats-auth/authority.js';
 export type { NatsAuthorityOptions, SiteCredentials, SiteCredentialsRequest } from './nats-auth/authority.js';
 export { createNatsAuthority } from './nats-auth/authority-setup.js';
@@ -55,7 +60,7 @@ export type { Logger } from './observability/logger.js';
 
 // Strategy plugins: what a third-party aggregation strategy implements.
 export { StrategyRegistry, sampleSites } from './strategies/strategy.js';
-export type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategies/strategy.js';
+export type { AggregateResult, Aggregator, PartialAggregate, RoundContext, SiteConfigContext, SiteUpdate, SlicedSiteUpdate, Strategy } from './strategies/strategy.js';
 export type { StrategyPluginModule } from './plugins/strategy-plugins.js';
 
 // Tracking stores: the store interface a plugin implements, the registry and the built-in stores.

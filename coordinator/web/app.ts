@@ -7,8 +7,9 @@ type Json = Record<string, unknown>;
 interface MetricPoint { key: string; value: number; step: number; timestampMs: number }
 interface Refusal { site: string; reason: string; message: string; count: number }
 interface UpdateSummary { site: string; payloadSha256: string; numExamples: number }
+interface SiteFailure { site: string; reason: string; message: string }
 interface Round {
-  number: number; state: string; selectedSites: string[]; accepted: UpdateSummary[]; refused: Refusal[];
+  number: number; state: string; selectedSites: string[]; accepted: UpdateSummary[]; refused: Refusal[]; siteFailures?: SiteFailure[];
   openedAtMs: number; closedAtMs: number; failureReason: string; committedVersion: number; metrics: Record<string, number>;
 }
 interface Run {
@@ -84,7 +85,7 @@ async function federationPage(name: string): Promise<void> {
         `v${v.version}`,
         v.parentVersion > 0 ? `v${v.parentVersion}` : '—',
         v.runId === '' ? 'initial' : h('span', {}, link(`#/run/${v.runId}`, v.runId), ` #${v.round}`),
-        h('div', { class: 'mono' }, ...v.contributions.map((c) => h('div', {}, `${c.site} ${c.payloadSha256.slice(0, 12)} (${c.numExamples})`))),
+        h('div', { class: 'mono' }, ...v.contributions.map((c) => h('div', { class: 'contribution', title: c.payloadSha256 }, `${c.site} ${c.payloadSha256.slice(0, 12)} (${c.numExamples})`))),
         h('span', { class: 'mono', title: v.sha256 }, v.sha256.slice(0, 16)),
         time(v.createdAtMs),
       ]),
@@ -92,6 +93,8 @@ async function federationPage(name: string): Promise<void> {
     ),
   );
 }
+
+const WHOLE_NUMBER_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000];
 
 /** One chart: x = step (sites) or round (global), one series per name. */
 class SeriesChart {
@@ -101,9 +104,18 @@ class SeriesChart {
   readonly element: HTMLElement;
   private readonly body: HTMLElement;
 
+  private readonly emptyNote: HTMLElement;
+
   constructor(title: string, private readonly xLabel: string) {
     this.body = h('div', { 'data-chart': title });
-    this.element = h('div', { class: 'chart' }, h('h3', {}, title), this.body);
+    this.emptyNote = h('p', { class: 'muted chart-empty' });
+    this.emptyNote.hidden = true;
+    this.element = h('div', { class: 'chart' }, h('h3', {}, title), this.emptyNote, this.body);
+  }
+
+  /** Shown while the chart has no point: what would feed it. */
+  setEmptyNote(text: string): void {
+    this.emptyNote.textContent = text;
   }
 
   add(name: string, x: number, y: number): void {
@@ -133,6 +145,7 @@ class SeriesChart {
     const data: uPlot.AlignedData = [xs, ...names.map((n) => xs.map((x) => this.series.get(n)?.get(x) ?? null))];
     // Set once drawn, so a reader of data-points sees a chart that holds them.
     const points = String(names.reduce((sum, n) => sum + (this.series.get(n)?.size ?? 0), 0));
+    this.emptyNote.hidden = points !== '0' || this.emptyNote.textContent === '';
     const palette = ['#0e7490', '#b45309', '#7c3aed', '#15803d', '#be123c', '#1d4ed8', '#4d7c0f', '#a21caf'];
     const shape = names.join('\n');
     if (this.plot !== undefined && this.body.dataset['series'] === shape) {
@@ -147,7 +160,8 @@ class SeriesChart {
         width: Math.max(400, this.body.clientWidth || 520),
         height: 240,
         scales: { x: { time: false } },
-        axes: [{ label: this.xLabel }, {}],
+        // Steps and rounds are whole numbers: no ticks in between.
+        axes: [{ label: this.xLabel, incrs: WHOLE_NUMBER_TICKS }, {}],
         series: [{ label: this.xLabel }, ...names.map((n, i) => ({ label: n, stroke: palette[i % palette.length] ?? '#333', width: 2, spanGaps: true, points: { show: xs.length < 40 } }))],
       },
       data,
@@ -161,6 +175,11 @@ async function runPage(id: string): Promise<void> {
   let key = 'loss';
   const siteChart = new SeriesChart('Per site (by step)', 'step');
   const globalChart = new SeriesChart('Global (by round)', 'round');
+  // Rounds carry the metrics sites return from `train` (averaged by examples) and the strategy's
+  // own; points logged with `task.log` only feed the per-site chart.
+  const globalNote = (k: string) =>
+    `No round has a "${k}" yet: a round gets it when it commits, from the metrics the sites return with their update, or from the strategy.`;
+  globalChart.setEmptyNote(globalNote(key));
   const keySelect = h('select', { 'aria-label': 'metric' }) as HTMLSelectElement;
   const keys = new Set<string>([key]);
   const summary = h('div', { class: 'facts' });
@@ -186,7 +205,7 @@ async function runPage(id: string): Promise<void> {
     );
     rounds.replaceChildren(
       table(
-        ['round', 'state', 'duration', 'selected', 'accepted', 'refused', 'version'],
+        ['round', 'state', 'duration', 'selected', 'accepted', 'refused', 'failed', 'version'],
         list.map((r) => {
           for (const k of Object.keys(r.metrics)) addKey(k);
           for (const [k, v] of Object.entries(r.metrics)) if (k === key) globalChart.add('global', r.number, v);
@@ -197,6 +216,7 @@ async function runPage(id: string): Promise<void> {
             String(r.selectedSites.length),
             r.accepted.map((a) => a.site).join(', ') || '—',
             r.refused.length === 0 ? '—' : h('div', {}, ...r.refused.map((x) => h('div', { class: 'refusal', title: x.message }, `${x.site}: ${x.reason}${x.count > 1 ? ` ×${x.count}` : ''}`))),
+            (r.siteFailures ?? []).length === 0 ? '—' : h('div', {}, ...(r.siteFailures ?? []).map((x) => h('div', { class: 'refusal', title: x.message }, `${x.site}: ${x.reason}`))),
             r.committedVersion > 0 ? `v${r.committedVersion}` : r.failureReason,
           ];
         }),
@@ -215,11 +235,14 @@ async function runPage(id: string): Promise<void> {
 
   keySelect.addEventListener('change', () => {
     key = keySelect.value;
+    globalChart.setEmptyNote(globalNote(key));
     void loadHistory().then(refresh);
   });
 
-  const run = await refresh();
+  // History first: it clears the charts, and would otherwise wipe the global points that the
+  // rounds' own metrics just gave (a finished run gets no later refresh to bring them back).
   await loadHistory();
+  const run = await refresh();
   if (run.status !== 'RUN_STATUS_RUNNING') return;
   const source = new EventSource(`/api/runs/${id}/events`);
   let refreshing = false;

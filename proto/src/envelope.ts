@@ -2,12 +2,14 @@ import type { SignedEnvelope__Output } from './generated/tributary/v1/SignedEnve
 import { keyIdOf, signBytes, verifyBytes, type Signer, type SigningKey } from './keys.js';
 
 /**
- * What a SignedEnvelope's body is: an UpdateManifest or a MetricBatch (signed by a site), or an
- * UpdateStatus (a verdict, signed by the coordinator).
+ * What a SignedEnvelope's body is: an UpdateManifest or a MetricBatch (signed by a site), an
+ * UpdateStatus (a verdict, signed by the coordinator), a FoldJob or PartialRequest (signed by the
+ * coordinator for its aggregation workers), or a FoldVerdict or PartialManifest (signed by a worker).
+ * The kind is part of the signed bytes, so a signature made for one kind never verifies as another.
  */
-export type EnvelopeKind = 'update' | 'metrics' | 'verdict';
+export type EnvelopeKind = 'update' | 'metrics' | 'verdict' | 'fold-job' | 'fold-verdict' | 'partial-request' | 'partial';
 
-const ENVELOPE_KINDS: ReadonlySet<string> = new Set<EnvelopeKind>(['update', 'metrics', 'verdict']);
+const ENVELOPE_KINDS: ReadonlySet<string> = new Set<EnvelopeKind>(['update', 'metrics', 'verdict', 'fold-job', 'fold-verdict', 'partial-request', 'partial']);
 
 export function isEnvelopeKind(s: unknown): s is EnvelopeKind {
   return typeof s === 'string' && ENVELOPE_KINDS.has(s);

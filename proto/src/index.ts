@@ -44,6 +44,24 @@ export type { Signer, SigningKey } from './keys.js';
 export { envelopeSigningBytes, isEnvelopeKind, signEnvelope, verifyEnvelope } from './envelope.js';
 export type { EnvelopeKind } from './envelope.js';
 export { MAX_VERDICT_BYTES, openVerdict, signVerdict } from './verdict.js';
+export {
+  AGGREGATOR_GROUP,
+  AGGREGATOR_QUEUE,
+  MAX_AGGREGATION_MESSAGE_BYTES,
+  STREAM_PARTIALS,
+  aggregationEnvelope,
+  aggregationSubjects,
+  openFoldJob,
+  openFoldVerdict,
+  openPartialManifest,
+  openPartialRequest,
+  signFoldJob,
+  signFoldVerdict,
+  signPartialManifest,
+  signPartialRequest,
+} from './aggregation.js';
+export type { OpenedAggregationMessage } from './aggregation.js';
+export { MAX_SITE_FAILURE_MESSAGE_CHARS, printableFailureMessage } from './site-failure.js';
 export type { OpenedVerdict } from './verdict.js';
 export {
   UPDATE_ID_PATTERN,
@@ -179,6 +197,11 @@ export type { CreateDashboardSessionRequest, CreateDashboardSessionRequest__Outp
 export type { DashboardLogin, DashboardLogin__Output } from './generated/tributary/v1/DashboardLogin.js';
 export type { DownloadModelRequest, DownloadModelRequest__Output } from './generated/tributary/v1/DownloadModelRequest.js';
 export type { EnrollRequest, EnrollRequest__Output } from './generated/tributary/v1/EnrollRequest.js';
+export type { HeartbeatRequest, HeartbeatRequest__Output } from './generated/tributary/v1/HeartbeatRequest.js';
+export type { HeartbeatResponse, HeartbeatResponse__Output } from './generated/tributary/v1/HeartbeatResponse.js';
+export type { ReportTaskFailureRequest, ReportTaskFailureRequest__Output } from './generated/tributary/v1/ReportTaskFailureRequest.js';
+export type { ReportTaskFailureResponse, ReportTaskFailureResponse__Output } from './generated/tributary/v1/ReportTaskFailureResponse.js';
+export type { SiteFailure, SiteFailure__Output } from './generated/tributary/v1/SiteFailure.js';
 export type { EnrollResponse, EnrollResponse__Output } from './generated/tributary/v1/EnrollResponse.js';
 export type { Federation, Federation__Output } from './generated/tributary/v1/Federation.js';
 export type { FederationSettings, FederationSettings__Output } from './generated/tributary/v1/FederationSettings.js';
@@ -189,6 +212,9 @@ export type { GetUpdateStatusRequest, GetUpdateStatusRequest__Output } from './g
 export type { Invitation, Invitation__Output } from './generated/tributary/v1/Invitation.js';
 export type { ListFederationsRequest, ListFederationsRequest__Output } from './generated/tributary/v1/ListFederationsRequest.js';
 export type { ListFederationsResponse, ListFederationsResponse__Output } from './generated/tributary/v1/ListFederationsResponse.js';
+export type { UpdateFederationRequest, UpdateFederationRequest__Output } from './generated/tributary/v1/UpdateFederationRequest.js';
+export type { DeleteFederationRequest, DeleteFederationRequest__Output } from './generated/tributary/v1/DeleteFederationRequest.js';
+export type { DeleteFederationResponse, DeleteFederationResponse__Output } from './generated/tributary/v1/DeleteFederationResponse.js';
 export type { ListModelVersionsRequest, ListModelVersionsRequest__Output } from './generated/tributary/v1/ListModelVersionsRequest.js';
 export type { ListModelVersionsResponse, ListModelVersionsResponse__Output } from './generated/tributary/v1/ListModelVersionsResponse.js';
 export type { CollectGarbageRequest, CollectGarbageRequest__Output } from './generated/tributary/v1/CollectGarbageRequest.js';
@@ -271,3 +297,9 @@ export type { RevokePrivilegeRequest, RevokePrivilegeRequest__Output } from './g
 export type { ListGrantsRequest, ListGrantsRequest__Output } from './generated/tributary/v1/ListGrantsRequest.js';
 export type { ListGrantsResponse, ListGrantsResponse__Output } from './generated/tributary/v1/ListGrantsResponse.js';
 export type { ProtoGrpcType } from './generated/tributary.js';
+export type { JoinAggregationRequest, JoinAggregationRequest__Output } from './generated/tributary/v1/JoinAggregationRequest.js';
+export type { AggregationCredentials, AggregationCredentials__Output } from './generated/tributary/v1/AggregationCredentials.js';
+export type { FoldJob, FoldJob__Output } from './generated/tributary/v1/FoldJob.js';
+export type { FoldVerdict, FoldVerdict__Output } from './generated/tributary/v1/FoldVerdict.js';
+export type { PartialRequest, PartialRequest__Output } from './generated/tributary/v1/PartialRequest.js';
+export type { PartialManifest, PartialManifest__Output } from './generated/tributary/v1/PartialManifest.js';

@@ -14,14 +14,14 @@ export function newUpdateId(): string {
   return randomBytes(16).toString('hex');
 }
 
-interface MessageCodec<In, Out> {
+export interface MessageCodec<In, Out> {
   encode(message: In): Uint8Array;
   decode(bytes: Uint8Array): Out;
 }
 
 // Codecs for the messages that travel over NATS, with the gRPC loader's conversion options so
 // decoded objects have the generated `__Output` shapes (bytes fields decode to Buffer).
-function messageCodec<In extends object, Out>(typeName: string, malformedReason: ReasonCode): MessageCodec<In, Out> {
+export function messageCodec<In extends object, Out>(typeName: string, malformedReason: ReasonCode): MessageCodec<In, Out> {
   let type: protobuf.Type | undefined;
   const lookup = (): protobuf.Type => (type ??= protoRoot().lookupType(`tributary.v1.${typeName}`));
   return {

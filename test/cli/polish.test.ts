@@ -84,6 +84,19 @@ describe('CLI messages a newcomer meets', () => {
     expect(error?.message).not.toContain('sample_count');
   });
 
+  it('names --site-idle-timeout and --heartbeat-interval when the idle timeout is shorter than two heartbeats', async () => {
+    const r = await tributary(['federation', 'create', 'hasty', '--initial-model', 'init.safetensors', '--heartbeat-interval', '10s', '--site-idle-timeout', '15s', '--json']);
+    const { error } = envelopeOf(r);
+    expect(error?.code).toBe('INVALID_ARGUMENT');
+    expect(error?.message).toContain('--site-idle-timeout (seconds) must be 0 or at least twice --heartbeat-interval (seconds)');
+  });
+
+  it('refuses an --on-site-error other than ignore or fail before calling the coordinator', async () => {
+    const { error } = envelopeOf(await tributary(['federation', 'create', 'lenient', '--initial-model', 'init.safetensors', '--on-site-error', 'retry', '--json']));
+    expect(error?.message).toContain('--on-site-error');
+    expect(error?.message).toContain('expected ignore or fail');
+  });
+
   it('names --ttl when an invitation would live too long', async () => {
     const { error } = envelopeOf(await tributary(['site', 'invite', '--federation', 'churn', '--ttl', '400d', '--json']));
     expect(error?.message).toContain('--ttl');

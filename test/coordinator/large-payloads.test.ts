@@ -71,7 +71,7 @@ describe('model versions written from their tensors', () => {
       const model = { w: tensor('F32', [3, 2], Float32Array.of(1, 2, 3, 4, 5, 6)), b: tensor('F64', [2], Float64Array.of(0.5, -0.5)) };
       const encoded = encodeSafetensors(model, { format: 'pt' });
       const stored = await blobs.putParts(safetensorsParts(model, { format: 'pt' }).parts);
-      expect(stored).toEqual({ sha256: sha256Hex(encoded), size: encoded.length });
+      expect(stored).toEqual({ sha256: sha256Hex(encoded), size: encoded.length, created: true });
       expect((await blobs.read(stored.sha256)).equals(encoded)).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });

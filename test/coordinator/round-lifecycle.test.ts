@@ -24,7 +24,7 @@ import { CoordinatorMetrics } from '../../coordinator/src/observability/metrics.
 import type { Scheduler } from '../../coordinator/src/rounds/active-run.js';
 import { RoundEngine } from '../../coordinator/src/rounds/engine.js';
 import { RunEventBus, TaskBus } from '../../coordinator/src/rounds/events.js';
-import { BlobStore, MemoryStateStore, type RunRecord, type StateWrite } from '../../coordinator/src/state/index.js';
+import { BlobStore, MemoryStateStore, type RoundRecord, type RunRecord, type StateWrite } from '../../coordinator/src/state/index.js';
 import {
   FedAvgStrategy,
   builtinStrategies,
@@ -34,7 +34,9 @@ import {
   type Strategy,
   type StrategyRegistry,
 } from '../../coordinator/src/strategies/index.js';
+import { inspectStagedPayload, type FoldPolicy } from '../../coordinator/src/updates/foldable-update.js';
 import { VerifiedUpdate } from '../../coordinator/src/updates/verified-update.js';
+import { storedBlobs, unnamedBlobs } from '../helpers/blob-liveness.js';
 import { siteWrite } from '../helpers/data-plane.js';
 import { prng } from '../helpers/random.js';
 
@@ -248,16 +250,22 @@ describe('RoundEngine', () => {
   async function submit(manifest: UpdateManifest__Output, payload?: Buffer): Promise<Refusal | undefined> {
     const admitted = await h.engine.admit(manifest);
     if (!admitted.ok) return admitted.refusal;
-    return deliverStaged(manifest, payload);
+    return deliverStaged(manifest, payload, admitted.context);
   }
 
-  async function deliverStaged(manifest: UpdateManifest__Output, payload?: Buffer): Promise<Refusal | undefined> {
+  /** Stages the payload as a file and, as the ingest does, inspects it (its layout lets the round fold it in slices). */
+  async function deliverStaged(manifest: UpdateManifest__Output, payload?: Buffer, policy?: FoldPolicy): Promise<Refusal | undefined> {
     let path: string | undefined;
+    let inspected;
     if (payload) {
       path = join(dir, 'staging', manifest.updateId);
       await writeFile(path, payload);
+      if (policy) {
+        inspected = await inspectStagedPayload(path, payload.length, manifest.flavor, policy);
+        if (!inspected.ok) return inspected.refusal;
+      }
     }
-    return h.engine.deliver(new VerifiedUpdate(manifest, payload?.length ?? 0, path, h.blobs));
+    return h.engine.deliver(new VerifiedUpdate(manifest, payload?.length ?? 0, path, h.blobs, undefined, inspected?.layout, inspected?.norm));
   }
 
   async function train(run: RunRecord, site: string, weights: number[], numExamples: number, round = 1): Promise<Refusal | undefined> {
@@ -302,6 +310,28 @@ describe('RoundEngine', () => {
     expect((await h.state.getFederation('churn'))?.latestVersion).toBe(2);
   });
 
+  it('removes the payload of an update refused at fold time, so no blob is left that no record names', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const payload = weightsPayload([5, 5, 5, 5]);
+    // Zero examples pass admission and verification; fedavg refuses the update when it folds it.
+    expect(await submit(manifestOf(run, 'alpha', { numExamples: 0, payload }), payload)).toMatchObject({ reason: 'ZERO_EXAMPLES' });
+
+    expect(await unnamedBlobs(h.state, h.blobs)).toEqual([]);
+    expect(await h.blobs.has(sha256Hex(payload))).toBe(false);
+  });
+
+  it('keeps the payload of an update refused at fold time when an accepted update holds the same bytes', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const payload = weightsPayload([5, 5, 5, 5]);
+    expect(await submit(manifestOf(run, 'alpha', { numExamples: 2, payload }), payload)).toBeUndefined();
+    expect(await submit(manifestOf(run, 'beta', { numExamples: 0, payload }), payload)).toMatchObject({ reason: 'ZERO_EXAMPLES' });
+
+    expect(await h.blobs.has(sha256Hex(payload))).toBe(true);
+    expect(await unnamedBlobs(h.state, h.blobs)).toEqual([]);
+  });
+
   it('commits at the deadline with the updates it has when they meet the quorum', async () => {
     await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 2, rounds: 1 });
     const run = await h.engine.startRun('churn');
@@ -344,6 +374,47 @@ describe('RoundEngine', () => {
     h.clock.advance(6_000);
     await ended;
     expect((await h.state.getRound(run.id, 1))?.closedAtMs).toBe((await h.state.getRound(run.id, 1))!.openedAtMs + 10_000);
+  });
+
+  it('fails the run and its open round with RUN_TIMEOUT once run_timeout_seconds have passed', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 3, runTimeoutSeconds: 30 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 1, 1, 1], 1);
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(30_000);
+    await ended;
+    const stored = await h.state.getRun(run.id);
+    expect(stored?.status).toBe('RUN_STATUS_FAILED');
+    expect(stored?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+    expect((await h.state.getRound(run.id, 1))?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+  });
+
+  it('counts the run timeout from the run\'s start across a restart', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 3, runTimeoutSeconds: 30 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.stop();
+    h.clock.tick(20_000);
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+    h.clock.advance(9_000);
+    expect((await h.state.getRun(run.id))?.status).toBe('RUN_STATUS_RUNNING');
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(1_000);
+    await ended;
+    expect((await h.state.getRun(run.id))?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+  });
+
+  it('fails a selected site silent past site_idle_timeout_seconds with SITE_UNRESPONSIVE, and the round once quorum is out of reach', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1, heartbeatIntervalSeconds: 5, siteIdleTimeoutSeconds: 10 });
+    const run = await h.engine.startRun('churn');
+    h.clock.advance(6_000);
+    await h.engine.sites.heartbeat('alpha', { federation: 'churn', runId: run.id, round: 1 }, { phase: 'train', uploadBytes: 0 });
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(4_000);
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.siteFailures.map((f) => [f.site, f.reason])).toEqual([['beta', 'SITE_UNRESPONSIVE']]);
+    expect(round?.failureReason).toMatch(/^QUORUM_NOT_MET: quorum unreachable/);
   });
 
   it('fails the round with QUORUM_NOT_MET at the deadline, and the run with it', async () => {
@@ -444,6 +515,117 @@ describe('RoundEngine', () => {
     expect(round?.evaluation).toBe('EVALUATION_STATE_DONE');
     expect(round?.metrics).toMatchObject({ eval_accuracy: (0.5 * 1 + 0.75 * 3) / 4, eval_num_sites: 2, eval_num_examples: 4 });
     expect(h.engine.currentRound(run.id)?.number).toBe(2);
+  });
+
+  it('closes an evaluation without waiting for a site whose evaluation failed', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2, evaluateEvery: 1 });
+    const run = await h.engine.startRun('churn');
+    await train(run, 'alpha', [1, 2, 3, 4], 1);
+    await train(run, 'beta', [3, 6, 9, 12], 3);
+    expect(await evaluate(run, 'alpha', { accuracy: 0.5 }, 1)).toBeUndefined();
+    await h.engine.sites.reportFailure('beta', { federation: 'churn', runId: run.id, round: 1 }, 'evaluation data missing', 'evaluate');
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.evaluation).toBe('EVALUATION_STATE_DONE');
+    expect(round?.metrics).toMatchObject({ eval_accuracy: 0.5, eval_num_sites: 1 });
+    expect(h.engine.currentRound(run.id)?.number).toBe(2);
+  });
+
+  it('refuses a failure report for a round that is not open and changes nothing', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 2 });
+    const run = await h.engine.startRun('churn');
+    const err = await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 2 }, 'too late', 'train').catch((e: unknown) => TributaryError.from(e));
+    expect(err).toMatchObject({ reason: 'WRONG_ROUND' });
+    expect((await h.state.getRound(run.id, 1))?.siteFailures).toEqual([]);
+  });
+
+  it('keeps a site\'s failure across a restart: the round closes once the other sites delivered', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 1 }, 'disk full', 'train');
+    await h.engine.stop();
+    h = engineOver(h.state, h.strategies, h.clock);
+    await h.engine.start();
+    await train(run, 'beta', [1, 1, 1, 1], 1);
+    await train(run, 'gamma', [3, 3, 3, 3], 1);
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(round?.siteFailures.map((f) => f.site)).toEqual(['alpha']);
+  });
+
+  it('refuses an update from a site that failed in the round, with its failure\'s reason', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    await h.engine.sites.reportFailure('alpha', { federation: 'churn', runId: run.id, round: 1 }, 'crashed', 'train');
+    expect(await train(run, 'alpha', [1, 1, 1, 1], 1)).toMatchObject({ reason: 'SITE_ERROR' });
+    expect((await h.state.getRound(run.id, 1))?.accepted).toEqual([]);
+  });
+
+  /** Heartbeats of a site whose upload has `bytes` acked. */
+  function uploading(run: RunRecord, site: string, bytes: number): Promise<boolean> {
+    return h.engine.sites.heartbeat(site, { federation: 'churn', runId: run.id, round: 1 }, { phase: 'upload', uploadBytes: bytes });
+  }
+
+  /** Resolves once the stored round satisfies `holds`. */
+  async function roundWhen(run: RunRecord, holds: (round: RoundRecord) => boolean): Promise<RoundRecord> {
+    for (let i = 0; i < 500; i++) {
+      const round = await h.state.getRound(run.id, 1);
+      if (round && holds(round)) return round;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    throw new Error('the round never got there');
+  }
+
+  it('takes the update of a site whose upload was moving at the deadline, within upload_grace_seconds', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 1, rounds: 1, heartbeatIntervalSeconds: 5, uploadGraceSeconds: 20 });
+    const run = await h.engine.startRun('churn');
+    h.clock.advance((DEADLINE_S - 4) * 1000);
+    await uploading(run, 'alpha', 1_000);
+    h.clock.advance(3_000);
+    await uploading(run, 'alpha', 2_000);
+    h.clock.advance(1_000);
+    const extended = await roundWhen(run, (r) => r.extendedUntilMs > 0);
+    expect(extended.extendedUntilMs).toBeGreaterThan(extended.deadlineAtMs);
+    h.clock.advance(2_000);
+    expect(await train(run, 'beta', [2, 2, 2, 2], 1)).toMatchObject({ reason: 'DEADLINE_PASSED' });
+    expect(await train(run, 'alpha', [1, 1, 1, 1], 1)).toBeUndefined();
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    h.clock.advance(5_000);
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_COMMITTED');
+    expect(round?.accepted[0]?.acceptedAtMs).toBeGreaterThan(round!.deadlineAtMs);
+  });
+
+  it('closes a round kept open for an upload at its deadline plus upload_grace_seconds at the latest', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 1, rounds: 1, heartbeatIntervalSeconds: 5, uploadGraceSeconds: 20 });
+    const run = await h.engine.startRun('churn');
+    h.clock.advance((DEADLINE_S - 2) * 1000);
+    await uploading(run, 'alpha', 1_000);
+    const ended = nextEvent(run.id, 'RUN_ENDED');
+    let bytes = 1_000;
+    let done = false;
+    void ended.then(() => (done = true));
+    // The upload keeps moving, and never finishes.
+    for (let i = 0; i < 20 && !done; i++) {
+      h.clock.advance(2_000);
+      await uploading(run, 'alpha', (bytes += 1_000));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await ended;
+    const round = await h.state.getRound(run.id, 1);
+    expect(round?.state).toBe('ROUND_STATE_FAILED');
+    expect(round!.closedAtMs).toBeGreaterThan(round!.deadlineAtMs);
+    expect(round!.closedAtMs).toBeLessThanOrEqual(round!.deadlineAtMs + 20_000);
+  });
+
+  it('answers a repeated failure report with the first record', async () => {
+    await federation('churn', ['alpha', 'beta', 'gamma'], { minSites: 1, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const ref = { federation: 'churn', runId: run.id, round: 1 };
+    const first = await h.engine.sites.reportFailure('alpha', ref, 'first', 'train');
+    h.clock.tick(1_000);
+    expect(await h.engine.sites.reportFailure('alpha', ref, 'second', 'train')).toEqual(first);
+    expect((await h.state.getRound(run.id, 1))?.siteFailures).toEqual([first]);
   });
 
   it('skips an evaluation nobody answered by its deadline and goes on with the next round', async () => {
@@ -663,7 +845,11 @@ describe('RoundEngine group commit', () => {
     expect(round?.bytesReceived).toBe(3 * weightsPayload(INITIAL).length);
   });
 
-  it('acknowledges none of a group whose write fails, and judges each of them once after a restart', async () => {
+  /**
+   * Starts a run and delivers alpha's update, then beta's and gamma's while alpha's fold waits,
+   * so those two are judged in one group, whose write fails.
+   */
+  async function groupWhoseWriteFails(): Promise<{ run: RunRecord; updates: Array<{ manifest: UpdateManifest__Output; payload: Buffer }>; verdicts: Array<Promise<Refusal | undefined>> }> {
     const run = await h.engine.startRun('group');
     const updates = SITES.map((site, i) => update(run, site, [1, 2, 3, 6][i]!));
     const alpha = await deliver(updates[0]!);
@@ -672,10 +858,27 @@ describe('RoundEngine group commit', () => {
     const gamma = await deliver(updates[2]!);
     h.state.failAfter(1);
     gated.open();
+    return { run, updates, verdicts: [alpha.verdict, beta.verdict, gamma.verdict] };
+  }
 
-    expect(await alpha.verdict).toBeUndefined();
-    await expect(beta.verdict).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
-    await expect(gamma.verdict).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
+  it('removes the payloads of a group whose write failed, so no blob is left that no record names', async () => {
+    const { updates, verdicts } = await groupWhoseWriteFails();
+    await Promise.allSettled(verdicts);
+
+    const stored = await storedBlobs(h.blobs);
+    expect(stored).toContain(updates[0]!.manifest.payloadSha256);
+    expect(stored).not.toContain(updates[1]!.manifest.payloadSha256);
+    expect(stored).not.toContain(updates[2]!.manifest.payloadSha256);
+    expect(await unnamedBlobs(h.state, h.blobs)).toEqual([]);
+  });
+
+  it('acknowledges none of a group whose write fails, and judges each of them once after a restart', async () => {
+    const { run, updates, verdicts } = await groupWhoseWriteFails();
+    const [alpha, beta, gamma] = verdicts;
+
+    expect(await alpha).toBeUndefined();
+    await expect(beta).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
+    await expect(gamma).rejects.toMatchObject({ reason: 'STATE_WRITE_FAILED' });
     expect(await h.state.getUpdate(updates[1]!.manifest.updateId)).toBeUndefined();
     expect(await h.state.getUpdate(updates[2]!.manifest.updateId)).toBeUndefined();
     expect((await h.state.getRound(run.id, 1))?.accepted.map((u) => u.site)).toEqual(['alpha']);

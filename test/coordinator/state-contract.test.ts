@@ -124,6 +124,8 @@ function round(runId: string, number: number): RoundRecord {
     bytesReceived: 4096,
     config: { mu: '0.01' },
     evaluation: 'EVALUATION_STATE_NONE',
+    siteFailures: [{ site: 'site-b', reason: 'SITE_ERROR', message: 'out of memory', atMs: 1_700_000_100_000 }],
+    extendedUntilMs: 0,
   };
 }
 
@@ -295,6 +297,19 @@ describe.each(STORES)('$name', ({ create }) => {
     ]);
     expect((await store.listSites()).map((s) => s.name)).toEqual(['alpha', 'beta']);
     expect((await store.listFederations()).map((f) => f.name)).toEqual(['churn', 'fraud']);
+  });
+
+  it('moves a deleted federation out of the live ones, keeping it and its model versions readable', async () => {
+    await store.write([
+      { kind: 'federation', value: federation('churn') },
+      { kind: 'federation', value: federation('fraud') },
+    ]);
+    await store.write([{ kind: 'federationDeleted', value: { ...federation('churn'), deletedAtMs: 1_700_000_001_000, deletedBy: 'owner', formerSites: ['alpha'] } }]);
+    expect(await store.getFederation('churn')).toBeUndefined();
+    expect((await store.listFederations()).map((f) => f.name)).toEqual(['fraud']);
+    expect(await store.getDeletedFederation('churn')).toMatchObject({ name: 'churn', deletedBy: 'owner', formerSites: ['alpha'] });
+    expect((await store.listDeletedFederations()).map((f) => f.name)).toEqual(['churn']);
+    expect(await store.getDeletedFederation('fraud')).toBeUndefined();
   });
 
   it('finds a site by its key id, and forgets the old key id when the key changes', async () => {

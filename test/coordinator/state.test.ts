@@ -23,7 +23,7 @@ describe('BlobStore', () => {
   it('stores bytes under their SHA-256 at sha256/<first two hex>/<hex>', async () => {
     const bytes = Buffer.from('federated weights');
     const digest = sha256(bytes);
-    expect(await blobs.put(bytes)).toEqual({ sha256: digest, size: bytes.length });
+    expect(await blobs.put(bytes)).toEqual({ sha256: digest, size: bytes.length, created: true });
     expect(blobs.path(digest)).toBe(join(dir, 'blobs', 'sha256', digest.slice(0, 2), digest));
     expect(await blobs.has(digest)).toBe(true);
     expect(await blobs.size(digest)).toBe(bytes.length);
@@ -34,7 +34,7 @@ describe('BlobStore', () => {
     const bytes = Buffer.from('same bytes twice');
     const first = await blobs.put(bytes);
     const mtime = (await stat(blobs.path(first.sha256))).mtimeMs;
-    expect(await blobs.put(bytes)).toEqual(first);
+    expect(await blobs.put(bytes)).toEqual({ ...first, created: false });
     expect((await stat(blobs.path(first.sha256))).mtimeMs).toBe(mtime);
     expect(await readdir(join(dir, 'blobs', 'sha256', first.sha256.slice(0, 2)))).toEqual([first.sha256]);
   });

@@ -1,5 +1,5 @@
 import { SiteClient } from '@tributary/client-sdk';
-import { encodeSafetensors, writeKeyFile } from '@tributary/proto';
+import { encodeSafetensors, tensor, writeKeyFile, type UpdateStatus__Output } from '@tributary/proto';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ describe('the web dashboard in a real browser', () => {
   let page: Page;
   let loginUrl = '';
   let runId = '';
+  let refusal: UpdateStatus__Output | undefined;
   let origin = '';
   const stopSites = new AbortController();
   let siteLoops: Promise<unknown> = Promise.resolve();
@@ -39,19 +40,37 @@ describe('the web dashboard in a real browser', () => {
     await addSite(stack, 'mail-gone', ['mail']);
     await stack.admin.revokeSite('mail-gone');
     clients = await Promise.all(keys.map((key) => SiteClient.connect({ coordinator: stack.coordinator.address, nats: stack.nats.url, key })));
+    // mail-c trains round 1 only once an update of the wrong shape, signed with its key, was refused.
+    let releaseMailC = (): void => undefined;
+    const mailCMayTrain = new Promise<void>((resolve) => (releaseMailC = resolve));
     siteLoops = Promise.all(
       clients.map((client, i) =>
         client.participate(
           'mail',
           async (task) => {
-            for (let step = 1; step <= STEPS; step++) task.log({ loss: (i + 1) / (step + 20 * (task.round - 1)) }, step + STEPS * (task.round - 1));
-            return { weights: toyTrain(task.model, client.site, task.round), numExamples: 10 * (i + 1) };
+            if (client.site === 'mail-c' && task.round === 1) await mailCMayTrain;
+            let loss = 0;
+            for (let step = 1; step <= STEPS; step++) {
+              loss = (i + 1) / (step + 20 * (task.round - 1));
+              task.log({ loss }, step + STEPS * (task.round - 1));
+            }
+            // As the quickstart does: the round's loss is the sites' reported losses, averaged.
+            return { weights: toyTrain(task.model, client.site, task.round), numExamples: 10 * (i + 1), metrics: { loss } };
           },
           { signal: stopSites.signal },
         ),
       ),
     );
     runId = (await stack.admin.startRun('mail')).id;
+    const raw = await stack.rawSite();
+    try {
+      await eventually(async () => (await stack.admin.getRun(runId)).currentRound === 1);
+      const wrongShape = { w: tensor('F32', [3, 2], new Float32Array(6)), b: tensor('F32', [3], new Float32Array(3)) };
+      refusal = await raw.send({ key: keys[2]!, site: 'mail-c', federation: 'mail', runId, round: 1, weights: wrongShape, numExamples: 5 });
+    } finally {
+      releaseMailC();
+      await raw.close();
+    }
     const cli = await runCli(['dashboard', '--json'], { env: { TRIBUTARY_COORDINATOR: stack.coordinator.address, TRIBUTARY_KEY: join(dir, 'admin.key') } });
     loginUrl = envelopeOf<{ url: string }>(cli).result?.url ?? '';
     origin = new URL(loginUrl).origin;
@@ -116,12 +135,61 @@ describe('the web dashboard in a real browser', () => {
     await expect(sites.locator('canvas').count()).resolves.toBe(1);
   });
 
+  it('charts the round metric on the global chart once a round is committed', async () => {
+    const global = page.locator('[data-chart="Global (by round)"]');
+    await page.locator('[data-chart="Global (by round)"][data-points]:not([data-points="0"])').waitFor({ timeout: 45_000 });
+    expect(Number(await global.getAttribute('data-points'))).toBeGreaterThan(0);
+    await expect(global.locator('canvas').count()).resolves.toBe(1);
+    await expect(page.locator('.chart', { has: global }).locator('.chart-empty').isHidden()).resolves.toBe(true);
+  });
+
+  it('shows why the coordinator refused an update, with its message on hover', async () => {
+    expect(refusal?.state).toBe('UPDATE_STATE_REFUSED');
+    expect(refusal?.reason).toBe('SCHEMA_MISMATCH');
+    const firstRound = page.locator('main tbody tr').first();
+    const refused = firstRound.locator('td').nth(5).locator('.refusal');
+    await expect(refused.textContent()).resolves.toBe(`mail-c: ${refusal?.reason}`);
+    await expect(refused.getAttribute('title')).resolves.toBe(refusal?.message);
+  });
+
+  it('shows each round\'s duration', async () => {
+    const firstRound = page.locator('main tbody tr', { has: page.locator('.state-COMMITTED') }).first();
+    await expect(firstRound.locator('td').nth(2).textContent()).resolves.toMatch(/^\d+\.\d s$/);
+  });
+
   it('saves a screenshot of the run page', async () => {
     await page.locator('td .state-COMMITTED').nth(2).waitFor({ timeout: 45_000 });
     await mkdir(OUTPUT_DIR, { recursive: true });
     const file = join(OUTPUT_DIR, 'dashboard-run.png');
     await page.screenshot({ path: file, fullPage: true });
     expect((await stat(file)).size).toBeGreaterThan(10_000);
+  });
+
+  it('charts the global points of a finished run when its page is opened afresh', async () => {
+    await eventually(async () => (await stack.admin.getRun(runId)).status === 'RUN_STATUS_FINISHED');
+    await page.goto(`${origin}/#/federations`);
+    await page.goto(`${origin}/#/run/${runId}`);
+    await page.reload();
+    await page.locator('[data-chart="Global (by round)"][data-points="3"]').waitFor({ timeout: 45_000 });
+  });
+
+  it('lists the federation\'s model versions with parent, contributing sites and digests as the AdminService gives them', async () => {
+    const versions = await stack.admin.listModelVersions('mail');
+    expect(versions.length).toBe(4);
+    await page.goto(`${origin}/#/federation/mail`);
+    await page.getByRole('heading', { name: 'Model versions' }).waitFor();
+    const table = page.locator('main table').nth(1);
+    for (const v of versions) {
+      const row = table.locator('tbody tr').filter({ has: page.locator('td:first-child', { hasText: new RegExp(`^v${v.version}$`) }) });
+      const cells = row.locator('td');
+      await expect(cells.nth(1).textContent()).resolves.toBe(Number(v.parentVersion) > 0 ? `v${v.parentVersion}` : '—');
+      await expect(cells.nth(2).textContent()).resolves.toBe(v.runId === '' ? 'initial' : `${v.runId} #${v.round}`);
+      await expect(cells.nth(4).locator('span').getAttribute('title')).resolves.toBe(v.sha256);
+      const contributions = cells.nth(3).locator('.contribution');
+      const shown = await Promise.all((await contributions.all()).map(async (c) => ({ text: (await c.textContent()) ?? '', digest: (await c.getAttribute('title')) ?? '' })));
+      expect(shown.map((c) => c.text.split(' ')[0]).sort()).toEqual(v.contributions.map((c) => c.site).sort());
+      expect(shown.map((c) => c.digest).sort()).toEqual(v.contributions.map((c) => c.payloadSha256).sort());
+    }
   });
 
   it('lists sites with their key fingerprints and status', async () => {

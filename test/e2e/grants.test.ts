@@ -97,6 +97,19 @@ const CASES: Record<string, MethodCase> = {
   ListModelVersions: { needs: { privilege: 'read', on: 'churn' }, call: (c) => c.listModelVersions('churn') },
   DownloadModel: { needs: { privilege: 'read', on: 'churn' }, call: (c) => c.downloadModel('churn') },
   CollectGarbage: { needs: { privilege: 'admin', on: 'churn' }, call: (c) => c.collectGarbage('churn') },
+  UpdateFederation: { needs: { privilege: 'admin', on: 'churn' }, call: (c) => c.updateFederation({ name: 'churn', description: fresh('about churn') }) },
+  // churn must outlive the matrix: its run is running, so an allowed call is refused FAILED_PRECONDITION (no force).
+  DeleteFederation: {
+    needs: { privilege: 'admin', on: 'churn' },
+    call: async (c, owner) => {
+      const run = await owner.startRun('churn');
+      try {
+        return await c.deleteFederation({ name: 'churn' });
+      } finally {
+        await owner.stopRun(run.id);
+      }
+    },
+  },
   // A run id of no run of churn: an allowed call answers NOT_FOUND instead of waiting for points.
   WatchMetrics: {
     needs: { privilege: 'read', on: 'churn' },
@@ -152,10 +165,12 @@ const CASES: Record<string, MethodCase> = {
       return c.restoreSite(site.name);
     },
   },
+  // This stack runs without aggregation workers, so an allowed call hears they are off.
+  JoinAggregation: { needs: { privilege: 'read', on: '*' }, call: (c) => c.joinAggregation({ userPublicKey: createUser().getPublicKey() }) },
 };
 
 /** Calls that, when allowed, answer with this code rather than OK (see CASES). */
-const ALLOWED_CODE: Record<string, string> = { WatchMetrics: 'NOT_FOUND', CreateDashboardSession: 'FAILED_PRECONDITION' };
+const ALLOWED_CODE: Record<string, string> = { WatchMetrics: 'NOT_FOUND', CreateDashboardSession: 'FAILED_PRECONDITION', JoinAggregation: 'FAILED_PRECONDITION', DeleteFederation: 'FAILED_PRECONDITION' };
 
 const HOLDINGS: Array<{ privilege: Privilege; on: Place } | undefined> = [
   undefined,

@@ -60,4 +60,10 @@ describe('blob retention', () => {
     await stack.admin.collectGarbage('sharing');
     expect((await stack.admin.downloadModel('sharing', 1)).version).toBe(1);
   });
+
+  it('never deletes a blob a deleted federation keeps: its lineage stays whole for the record', async () => {
+    // "sharing" holds the weights of "retained"'s released version 1; once deleted, it still keeps them.
+    await stack.admin.deleteFederation({ name: 'sharing' });
+    expect(await stack.admin.collectGarbage('retained')).toMatchObject({ blobsDeleted: 0, bytesFreed: 0 });
+  });
 });

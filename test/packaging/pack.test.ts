@@ -172,6 +172,21 @@ describe('the packages, packed and installed outside the repository', () => {
     expect(r.stdout.trim()).toBe(version);
   });
 
+  it('installs the Python helper with the SDK, in the folder PYTHON_HELPER_DIR names, from where python3 imports it', async () => {
+    expect(packed.get('@tributary/client-sdk')!.files.map((f) => f.path)).toContain('python/tributary_task.py');
+    const where = await run(process.execPath, ['--input-type=module', '-e', "const { PYTHON_HELPER_DIR } = await import('@tributary/client-sdk'); console.log(PYTHON_HELPER_DIR)"], app);
+    expect(where.status, where.stderr).toBe(0);
+    const dir = where.stdout.trim();
+    expect(dir.endsWith(join('node_modules', '@tributary', 'client-sdk', 'python'))).toBe(true);
+    const { stdout } = await execFileAsync('python3', ['-c', 'import tributary_task; print(tributary_task.__file__); print(callable(tributary_task.load_task))'], {
+      cwd: app,
+      env: { ...cleanEnv(), PYTHONPATH: dir },
+    });
+    const [file, loadTask] = stdout.trim().split('\n');
+    expect(file).toBe(join(dir, 'tributary_task.py'));
+    expect(loadTask).toBe('True');
+  });
+
   describe('a site run from the installed packages against a coordinator', () => {
     let stack: Stack;
 

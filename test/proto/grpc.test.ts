@@ -78,6 +78,12 @@ describe('gRPC plumbing', () => {
       GetNatsCredentials(_call, callback) {
         callback(statusError(new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'FAILED_PRECONDITION', message: 'no NATS credentials here' })));
       },
+      ReportTaskFailure(_call, callback) {
+        callback(statusError(new TributaryError({ code: 'FAILED_PRECONDITION', reason: 'SITE_NOT_SELECTED', message: 'site-a is not selected' })));
+      },
+      Heartbeat(_call, callback) {
+        callback(null, { continue: false });
+      },
       WatchTasks(call) {
         let round = 0;
         const { federation } = decodeRequest('SiteService', 'WatchTasks', call.request as unknown as Buffer) as { federation: string };

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const SITE_CLI = fileURLToPath(new URL('../../client-sdk/dist/site-agent/cli.js', import.meta.url));
-export const PYTHON_HELPER_DIR = fileURLToPath(new URL('../../python', import.meta.url));
+export const PYTHON_HELPER_DIR = fileURLToPath(new URL('../../client-sdk/python', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('./fixtures', import.meta.url));
 
 /** A `tributary-site` process, its output so far, and its exit status. */
@@ -15,7 +15,8 @@ export interface SiteAgentProcess {
 
 export function startSiteAgent(args: string[], env: Record<string, string> = {}, cwd?: string): SiteAgentProcess {
   const child = spawn(process.execPath, [SITE_CLI, ...args], {
-    env: { ...process.env, PYTHONPATH: PYTHON_HELPER_DIR, ...env },
+    // No PYTHONPATH: the agent puts the SDK's own Python helper on its scripts' path.
+    env: { ...withoutPythonPath(process.env), ...env },
     ...(cwd === undefined ? {} : { cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -25,4 +26,8 @@ export function startSiteAgent(args: string[], env: Record<string, string> = {},
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number>((resolve) => child.on('close', (code, sig) => resolve(code ?? (sig === null ? -1 : 128))));
   return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+function withoutPythonPath(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'PYTHONPATH'));
 }

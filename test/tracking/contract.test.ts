@@ -125,6 +125,42 @@ describe.each([memoryKind(), levelKind(), restKind()])('tracking store contract:
     });
   });
 
+  describe('deleteExperiment', () => {
+    it('marks the experiment deleted, still readable by id and by name', async () => {
+      const id = await store.createExperiment('churn');
+      await store.deleteExperiment(id);
+      expect(await store.getExperiment(id)).toMatchObject({ experimentId: id, name: 'churn', lifecycleStage: 'deleted' });
+      expect((await store.getExperimentByName('churn')).lifecycleStage).toBe('deleted');
+    });
+
+    it('marks its runs deleted: search no longer finds them and getRun shows them deleted', async () => {
+      const run = await newRun('doomed');
+      await store.deleteExperiment(run.info.experimentId);
+      expect((await store.searchRuns({ experimentIds: [run.info.experimentId] })).runs).toEqual([]);
+      expect((await store.getRun(run.info.runId)).info.lifecycleStage).toBe('deleted');
+    });
+
+    it('refuses writes to the runs of a deleted experiment, and new runs in it, with INVALID_PARAMETER_VALUE', async () => {
+      const run = await newRun('doomed');
+      await store.deleteExperiment(run.info.experimentId);
+      expect(await failureOf(store.logBatch(run.info.runId, { params: [{ key: 'a', value: '1' }] }))).toMatchObject({ reason: 'INVALID_PARAMETER_VALUE' });
+      expect(await failureOf(store.updateRun(run.info.runId, { status: 'FINISHED' }))).toMatchObject({ reason: 'INVALID_PARAMETER_VALUE' });
+      expect(await failureOf(store.createRun({ experimentId: run.info.experimentId, runName: 'late' }))).toMatchObject({ reason: 'INVALID_PARAMETER_VALUE' });
+    });
+
+    it('keeps the name of a deleted experiment taken', async () => {
+      await store.deleteExperiment(await store.createExperiment('churn'));
+      expect(await failureOf(store.createExperiment('churn'))).toMatchObject({ code: 'ALREADY_EXISTS', reason: 'RESOURCE_ALREADY_EXISTS' });
+    });
+
+    it('refuses an unknown or already deleted experiment with RESOURCE_DOES_NOT_EXIST', async () => {
+      expect(await failureOf(store.deleteExperiment('424242'))).toMatchObject({ code: 'NOT_FOUND', reason: 'RESOURCE_DOES_NOT_EXIST' });
+      const id = await store.createExperiment('churn');
+      await store.deleteExperiment(id);
+      expect(await failureOf(store.deleteExperiment(id))).toMatchObject({ code: 'NOT_FOUND', reason: 'RESOURCE_DOES_NOT_EXIST' });
+    });
+  });
+
   describe('runs', () => {
     it('creates a RUNNING run with its name, start time and tags, the name mirrored in mlflow.runName', async () => {
       const run = await newRun('round-robin', { tags: { federation: 'churn' } });

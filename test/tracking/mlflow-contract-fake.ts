@@ -268,6 +268,7 @@ export class MlflowContractFake {
       'experiments/get': ['GET', () => ({ experiment: this.experimentJson(this.experiment(input['experiment_id'])) })],
       'experiments/get-by-name': ['GET', () => ({ experiment: this.experimentJson(this.experimentByName(input['experiment_name'])) })],
       'experiments/search': ['POST', () => this.searchExperiments(input)],
+      'experiments/delete': ['POST', () => this.deleteExperiment(input)],
       'runs/create': ['POST', () => this.createRun(input)],
       'runs/get': ['GET', () => ({ run: this.runJson(this.run(input['run_id'])) })],
       'runs/update': ['POST', () => this.updateRun(input)],
@@ -299,6 +300,13 @@ export class MlflowContractFake {
     return r;
   }
 
+  /** Writes go to active runs only: a run of a deleted experiment is deleted too. */
+  private activeRun(id: unknown): FakeRun {
+    const r = this.run(id);
+    if (r.info.lifecycleStage !== 'active') throw invalid(`The run ${r.info.runId} must be in the 'active' state. Current state is ${r.info.lifecycleStage}.`);
+    return r;
+  }
+
   private createExperiment(input: Record<string, unknown>): unknown {
     const name = input['name'];
     if (typeof name !== 'string' || name === '') throw invalid(`Invalid experiment name: '${String(name)}'`);
@@ -318,6 +326,17 @@ export class MlflowContractFake {
       tags: Object.fromEntries(tags.map((t) => [t.key, t.value])),
     });
     return { experiment_id: id };
+  }
+
+  /** MLflow marks an active experiment and its runs deleted; an unknown or deleted one is RESOURCE_DOES_NOT_EXIST. */
+  private deleteExperiment(input: Record<string, unknown>): unknown {
+    const id = input['experiment_id'];
+    if (typeof id !== 'string' || id === '') throw invalid("Missing value for required parameter 'experiment_id'.");
+    const e = this.experiments.get(id);
+    if (e === undefined || e.lifecycleStage !== 'active') throw notFound(`No Experiment with id=${id} exists`);
+    this.experiments.set(id, { ...e, lifecycleStage: 'deleted', lastUpdateTime: Date.now() });
+    for (const r of this.runs.values()) if (r.info.experimentId === id) r.info.lifecycleStage = 'deleted';
+    return {};
   }
 
   private experimentJson(e: Experiment): unknown {
@@ -348,6 +367,7 @@ export class MlflowContractFake {
 
   private createRun(input: Record<string, unknown>): unknown {
     const experiment = this.experiment(input['experiment_id']);
+    if (experiment.lifecycleStage !== 'active') throw invalid(`The experiment ${experiment.experimentId} must be in the 'active' state. Current state is ${experiment.lifecycleStage}.`);
     const tags = new Map(((input['tags'] as Array<{ key: string; value: string }> | undefined) ?? []).map((t) => [t.key, t.value]));
     const given = typeof input['run_name'] === 'string' && input['run_name'] !== '' ? input['run_name'] : undefined;
     const tagged = tags.get('mlflow.runName');
@@ -411,7 +431,7 @@ export class MlflowContractFake {
   }
 
   private updateRun(input: Record<string, unknown>): unknown {
-    const run = this.run(input['run_id'] ?? input['run_uuid']);
+    const run = this.activeRun(input['run_id'] ?? input['run_uuid']);
     const status = input['status'] ?? 'RUNNING';
     if (!['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'].includes(String(status))) {
       throw invalid(`Invalid value ${JSON.stringify(status)} for parameter 'status' supplied.`);
@@ -427,7 +447,10 @@ export class MlflowContractFake {
 
   private searchRuns(input: Record<string, unknown>): unknown {
     const ids = ((input['experiment_ids'] as unknown[] | undefined) ?? []).map(String);
-    const runs = [...this.runs.values()].filter((r) => ids.includes(r.info.experimentId)).map((r) => this.asRun(r));
+    // run_view_type: ACTIVE_ONLY (the default), DELETED_ONLY or ALL, as MLflow.
+    const view = typeof input['run_view_type'] === 'string' ? input['run_view_type'] : 'ACTIVE_ONLY';
+    const shown = (r: FakeRun) => view === 'ALL' || (view === 'DELETED_ONLY' ? r.info.lifecycleStage === 'deleted' : r.info.lifecycleStage === 'active');
+    const runs = [...this.runs.values()].filter((r) => ids.includes(r.info.experimentId) && shown(r)).map((r) => this.asRun(r));
     const page = searchTrackingRunList(runs, {
       maxResults: maxResultsOf(input['max_results'], 1000, 50_000),
       ...(typeof input['filter'] === 'string' ? { filter: input['filter'] } : {}),
@@ -464,7 +487,7 @@ export class MlflowContractFake {
     if (Buffer.byteLength(raw, 'utf8') > 1_000_000) {
       throw invalid(`Batched logging API requests must be at most 1000000 bytes, got a request of size ${Buffer.byteLength(raw, 'utf8')}.`);
     }
-    const run = this.run(input['run_id']);
+    const run = this.activeRun(input['run_id']);
     const metrics = (input['metrics'] as Array<Record<string, unknown>> | undefined) ?? [];
     const params = (input['params'] as Array<{ key: string; value: string }> | undefined) ?? [];
     const tags = (input['tags'] as Array<{ key: string; value: string }> | undefined) ?? [];
@@ -519,7 +542,7 @@ export class MlflowContractFake {
   }
 
   private deleteTag(input: Record<string, unknown>): unknown {
-    const run = this.run(input['run_id']);
+    const run = this.activeRun(input['run_id']);
     const key = String(input['key']);
     if (!run.tags.has(key)) throw notFound(`No tag with name: ${key} in run with id ${run.info.runId}`);
     run.tags.delete(key);

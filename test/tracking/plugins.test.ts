@@ -24,6 +24,7 @@ export class AcmeStore {
   }
   async getExperimentByName() { throw new Error('not supported'); }
   async searchExperiments() { return { experiments: [] }; }
+  async deleteExperiment() {}
   async createRun() { throw new Error('not supported'); }
   async getRun() { throw new Error('not supported'); }
   async updateRun() { throw new Error('not supported'); }

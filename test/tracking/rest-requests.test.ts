@@ -129,6 +129,14 @@ describe('MLflow REST requests', () => {
     await store.deleteTag(runId, 'draft');
     expect(fake.requestsTo('runs/delete-tag')[0]?.body).toEqual({ run_id: runId, key: 'draft' });
   });
+
+  it('deletes an experiment with POST experiments/delete and its id as JSON', async () => {
+    const store = storeOn();
+    const id = await store.createExperiment('doomed');
+    await store.deleteExperiment(id);
+    const [request] = fake.requestsTo('experiments/delete');
+    expect([request?.method, request?.headers['content-type'], request?.body]).toEqual(['POST', 'application/json', { experiment_id: id }]);
+  });
 });
 
 describe('MLflow REST log-batch', () => {

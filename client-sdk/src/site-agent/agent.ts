@@ -1,12 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { TributaryError } from '@tributary/proto';
 import type { SiteClient } from '../site-client.js';
 import type { ParticipationSummary, SiteTask, TrainResult, UpdateVerdict } from '../types.js';
 import type { EvaluationResult } from '../evaluation.js';
 import { runScript } from './script-run.js';
 import { TaskDirectory } from './task-directory.js';
+import { PYTHON_HELPER_DIR } from '../python-helper.js';
 
 export interface SiteAgentOptions {
   client: SiteClient;
@@ -59,7 +60,8 @@ export async function runSiteAgent(opts: SiteAgentOptions): Promise<Participatio
     try {
       await runScript({
         command: opts.command,
-        env: { TRIBUTARY_TASK_DIR: dir.path },
+        // The Python helper that comes with the SDK is importable as `tributary_task`.
+        env: { TRIBUTARY_TASK_DIR: dir.path, PYTHONPATH: withPythonHelper(process.env['PYTHONPATH']) },
         signal: task.signal,
         onOutput: (line) => opts.print(`${label} ${line}`),
         metrics: {
@@ -94,4 +96,9 @@ export async function runSiteAgent(opts: SiteAgentOptions): Promise<Participatio
   } finally {
     await Promise.all(running);
   }
+}
+
+/** `PYTHONPATH` with the SDK's helper folder after what the site set (its own copy wins). */
+function withPythonHelper(pythonPath: string | undefined): string {
+  return pythonPath === undefined || pythonPath === '' ? PYTHON_HELPER_DIR : `${pythonPath}${delimiter}${PYTHON_HELPER_DIR}`;
 }

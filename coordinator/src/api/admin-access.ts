@@ -45,7 +45,7 @@ const federationsOrEvery = (names: readonly string[]): AccessScope => (names.len
  * The privilege every AdminService method needs, beside the handlers in admin-service.ts and
  * metrics-service.ts, and stated in docs/security.md. `read`: list, get, watch, download, metrics,
  * search. `operate`: runs, inviting (and revoking invitations), adding, revoking,
- * removing and restoring sites. `admin`: creating federations,
+ * removing and restoring sites. `admin`: creating, updating and deleting federations,
  * collecting their garbage, grants and principals.
  */
 export const ADMIN_ACCESS: AdminAccess = {
@@ -57,6 +57,9 @@ export const ADMIN_ACCESS: AdminAccess = {
     },
   },
   GetFederation: { needs: 'read', on: (req) => federation(req.name) },
+  // Guarded as creation is: settings and the federation's existence are an admin's decisions.
+  UpdateFederation: { needs: 'admin', on: (req) => federation(req.name) },
+  DeleteFederation: { needs: 'admin', on: (req) => federation(req.name) },
   ListFederations: { needs: 'read', on: () => 'any' },
   AddSite: { needs: 'operate', on: (req) => federationsOrEvery(req.federations) },
   ListSites: { needs: 'read', on: (req) => optionalFederation(req.federation) },
@@ -95,6 +98,8 @@ export const ADMIN_ACCESS: AdminAccess = {
   RemoveSite: { needs: 'operate', on: (req, lookup) => lookup.siteFederations(req.name) },
   // A removed site is in no federation: trusting its key again is then coordinator-wide.
   RestoreSite: { needs: 'operate', on: (req, lookup) => lookup.siteFederations(req.name) },
+  // A worker reads every federation's update payloads; the handler also wants the group "aggregators".
+  JoinAggregation: { needs: 'read', on: () => everything },
 };
 
 /** Checks a call against its method's rule before the handler runs; PERMISSION_DENIED names what it lacked. */

@@ -8,7 +8,9 @@ import {
   quoted,
   type CreateFederationPart__Output,
   type NatsCredentials__Output,
+  type AggregationCredentials__Output,
   type Federation__Output,
+  type DeleteFederationResponse__Output,
   type Invitation__Output,
   type ListInvitationsResponse__Output,
   type ListFederationsResponse__Output,
@@ -43,6 +45,7 @@ import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { requireDashboardAccess, type Dashboard } from '../dashboard/index.js';
+import type { WorkerCredentials } from '../aggregation/worker-credentials.js';
 
 export interface AdminServiceDeps {
   state: StateStore;
@@ -50,13 +53,15 @@ export interface AdminServiceDeps {
   catalog: Catalog;
   engine: RoundEngine;
   events: RunEventBus;
-  tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns'>;
+  tracker: Pick<RunTracker, 'metricHistory' | 'searchTrackingRuns' | 'deleteExperiment'>;
   metricEvents: MetricEventBus;
   principals: PrincipalRegistry;
   /** Per-site NATS users; absent when NATS authentication is managed elsewhere. */
   natsCredentials?: SiteNatsCredentials;
   /** The web dashboard; absent when it is off. */
   dashboard?: Pick<Dashboard, 'createLogin'>;
+  /** Aggregation workers' credentials; absent when the coordinator uses none. */
+  aggregation?: Pick<WorkerCredentials, 'issue'>;
   /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
   audit: AuditServiceDeps;
   /** Sites' last seen and connected, on every Site returned. */
@@ -106,6 +111,34 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const federation = await deps.catalog.getFederation(req.name);
       return withMembers(federation, await deps.state.listSites());
     },
+    UpdateFederation: async (req, ctx): Promise<Federation__Output> => {
+      const name = assertName('federation', req.name);
+      const busy = (runId: string) => `federation "${name}" has run ${runId} in progress, which keeps the settings it started with: update it once the run ends, or stop the run first`;
+      const { result } = await deps.engine.whileNoRun(name, busy, () =>
+        deps.catalog.updateFederation({ name, description: req.description, settings: req.settings, updateMask: req.updateMask }),
+      );
+      ctx.auditDetail?.(changeDetail(result.before, result.after, result.changed));
+      return withMembers(result.after, await deps.state.listSites());
+    },
+    DeleteFederation: async (req, ctx): Promise<DeleteFederationResponse__Output> => {
+      const name = assertName('federation', req.name);
+      const by = caller(ctx).name;
+      const { result, stopped } = await deps.engine.whileNoRun(
+        name,
+        (runId) => `federation "${name}" has run ${runId} in progress: stop it first, or delete with force, which stops it`,
+        async () => {
+          const deleted = await deps.catalog.deleteFederation(name, by);
+          // Only what its keep_versions keeps stays, as `model gc` leaves it.
+          await deps.engine.applyRetention(deleted);
+          return deleted;
+        },
+        req.force ? { reason: `federation deleted by ${by}` } : undefined,
+      );
+      // The membership is gone: the sites' NATS permissions follow at their next renewal.
+      await deps.tracker.deleteExperiment(name);
+      ctx.auditDetail?.(`force=${req.force}${stopped ? ` stopped_run=${stopped.id}` : ''} former_sites=${result.formerSites.join(',')}`);
+      return { name, deletedAtMs: result.deletedAtMs, stoppedRunId: stopped?.id ?? '', formerSites: result.formerSites };
+    },
     ListFederations: async (_req, ctx): Promise<ListFederationsResponse__Output> => {
       const canRead = readable(ctx);
       const federations = (await deps.state.listFederations()).filter((f) => canRead(f.name));
@@ -134,6 +167,13 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const site = assertName('site', req.site);
       const issued = await deps.natsCredentials.issue({ site, userPublicKey: req.userPublicKey, ...(req.ttlSeconds === 0 ? {} : { ttlMs: req.ttlSeconds * 1000 }) });
       return natsCredentialsMessage(issued);
+    },
+    JoinAggregation: async (req, ctx): Promise<AggregationCredentials__Output> => {
+      if (deps.aggregation === undefined) {
+        throw TributaryError.of(Reason.FAILED_PRECONDITION, 'this coordinator does not use aggregation workers: start it with `tributary serve --aggregation-workers`');
+      }
+      const principal = caller(ctx);
+      return deps.aggregation.issue({ name: principal.name, groups: principal.groups }, { userPublicKey: req.userPublicKey, ttlSeconds: req.ttlSeconds });
     },
     CreateInvitation: async (req, ctx): Promise<Invitation__Output> => {
       const mintedBy = caller(ctx).name;
@@ -239,4 +279,15 @@ function withMembers(federation: FederationRecord, sites: readonly SiteRecord[])
 function requestIdOf(id: string): string {
   if (id !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw TributaryError.invalidArgument('request_id must be 1-64 characters of [A-Za-z0-9_-]');
   return id;
+}
+
+/** An update's old and new values, as the audit entry keeps them: `settings.rounds: 3 -> 5; ...`. */
+function changeDetail(before: FederationRecord, after: FederationRecord, changed: readonly string[]): string {
+  if (changed.length === 0) return 'no change';
+  const valueOf = (f: FederationRecord, field: string): string => {
+    if (field === 'description') return JSON.stringify(f.description);
+    const camel = field.slice('settings.'.length).replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    return JSON.stringify((f.settings as unknown as Record<string, unknown>)[camel]);
+  };
+  return changed.map((field) => `${field}: ${valueOf(before, field)} -> ${valueOf(after, field)}`).join('; ');
 }

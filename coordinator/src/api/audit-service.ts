@@ -69,6 +69,7 @@ export function auditEntryMessage(e: StoredAuditEntry): AuditEntry__Output {
     outcome: e.outcome,
     reason: e.reason,
     hash: e.hash,
+    detail: e.detail ?? '',
   };
 }
 

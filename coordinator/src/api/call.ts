@@ -14,6 +14,8 @@ export interface CallContext {
   /** Fires when the client cancels, the deadline passes or the server shuts down. */
   readonly signal: AbortSignal;
   readonly method: string;
+  /** Says what the call changed, for its audit entry (the last word counts). */
+  readonly auditDetail?: (detail: string) => void;
 }
 
 /** A unary method: a plain typed function, in the connect-es style. */
@@ -110,7 +112,7 @@ interface Target {
 
 type AnyCall = grpc.ServerUnaryCall<Buffer, object> | grpc.ServerWritableStream<Buffer, object> | grpc.ServerReadableStream<Buffer, object>;
 
-async function context(call: AnyCall, target: Target, body: Buffer, deps: Deps): Promise<{ ctx: CallContext; request: object; done: () => void }> {
+async function context(call: AnyCall, target: Target, body: Buffer, deps: Deps): Promise<{ ctx: CallContext; request: object; done: () => void; detail: () => string | undefined }> {
   const controller = new AbortController();
   const abort = () => controller.abort();
   (call as grpc.ServerUnaryCall<Buffer, object>).on('cancelled', abort);
@@ -145,7 +147,11 @@ async function context(call: AnyCall, target: Target, body: Buffer, deps: Deps):
     // A denied call is audited under the caller that made it.
     throw withKnownCaller(err, { keyId: principal.keyId, ...(principal.role === 'admin' ? { name: principal.name } : principal.role === 'site' ? { name: principal.site.name } : {}) });
   });
-  return { ctx: { principal: authenticated.principal, signal: controller.signal, method: target.path }, request: authenticated.request, done };
+  let detail: string | undefined;
+  const auditDetail = (text: string) => {
+    detail = text;
+  };
+  return { ctx: { principal: authenticated.principal, signal: controller.signal, method: target.path, auditDetail }, request: authenticated.request, done, detail: () => detail };
 }
 
 async function serveUnary(call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>, target: Target, deps: Deps): Promise<void> {
@@ -243,6 +249,7 @@ async function recorded(call: AnyCall, target: Target, deps: Deps, c: Authentica
       path: target.path,
       peer: call.getPeer(),
       ...(c === undefined ? {} : { principal: c.ctx.principal, request: c.request }),
+      ...(c?.detail() === undefined ? {} : { detail: c.detail() }),
       ...(error === undefined ? {} : { error, knownCaller: knownCallerOf(error) }),
     });
     return outcome;

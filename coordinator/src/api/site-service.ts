@@ -1,7 +1,10 @@
 import {
   Reason,
   TributaryError,
+  quoted,
   type EnrollResponse__Output,
+  type HeartbeatResponse__Output,
+  type ReportTaskFailureResponse__Output,
   type SigningKey,
   type NatsCredentials__Output,
   type Run__Output,
@@ -89,6 +92,17 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
       const issued = await deps.natsCredentials.issue({ site: ctx.principal.site.name, userPublicKey: req.userPublicKey });
       return natsCredentialsMessage(issued);
     },
+    ReportTaskFailure: async (req, ctx): Promise<ReportTaskFailureResponse__Output> => {
+      const site = requireSiteMember(ctx.principal, req.federation);
+      const failure = await deps.engine.sites.reportFailure(site.name, { federation: req.federation, runId: req.runId, round: req.round }, req.message, req.taskKind);
+      return { failure };
+    },
+    Heartbeat: async (req, ctx): Promise<HeartbeatResponse__Output> => {
+      const site = requireSiteMember(ctx.principal, req.federation);
+      if (req.phase !== 'train' && req.phase !== 'upload') throw TributaryError.invalidArgument(`phase must be "train" or "upload", got ${quoted(req.phase)}`);
+      const going = await deps.engine.sites.heartbeat(site.name, { federation: req.federation, runId: req.runId, round: req.round }, { phase: req.phase, uploadBytes: req.uploadBytes });
+      return { continue: going };
+    },
     WatchTasks: (req, ctx) => watchTasks(req, ctx, deps),
     DownloadModel: (req, ctx) => {
       requireMemberOrReader(ctx.principal, req.federation);
@@ -171,6 +185,7 @@ function runEndedTask(run: Run__Output): Task__Output {
     runStatus: run.status,
     runMessage: run.failureReason,
     natsUrls: [],
+    heartbeatIntervalSeconds: 0,
     announced: false,
   };
 }

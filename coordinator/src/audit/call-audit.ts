@@ -21,6 +21,8 @@ export interface EndedCall {
   readonly request?: object;
   /** Undefined when the call succeeded. */
   readonly error?: unknown;
+  /** What the handler said the call changed. */
+  readonly detail?: string;
 }
 
 export interface CallAuditOptions {
@@ -61,6 +63,7 @@ export class CallAudit {
       runId: target.runId,
       outcome,
       reason: error === undefined ? '' : auditedReason(error),
+      ...(call.detail === undefined ? {} : { detail: call.detail }),
     });
   }
 }

@@ -17,15 +17,23 @@ export const METHOD_EFFECTS: { readonly [S in ServiceName]: Readonly<Record<stri
     GetUpdateStatus: 'read',
     // Issues a NATS user JWT and records it in the credential ledger.
     GetNatsCredentials: 'change',
+    // Records the site's failure on its round.
+    ReportTaskFailure: 'change',
+    // Only refreshes the site's progress in memory, every few seconds: audited when denied.
+    Heartbeat: 'read',
   },
   AdminService: {
     CreateFederation: 'change',
     GetFederation: 'read',
+    UpdateFederation: 'change',
+    DeleteFederation: 'change',
     ListFederations: 'read',
     AddSite: 'change',
     ListSites: 'read',
     RevokeSite: 'change',
     IssueSiteNatsCredentials: 'change',
+    // Issues an aggregation worker's NATS user JWT.
+    JoinAggregation: 'change',
     CreateInvitation: 'change',
     StartRun: 'change',
     StopRun: 'change',
@@ -74,6 +82,8 @@ export interface CallTarget {
 const NAMED: Readonly<Record<string, (r: Record<string, unknown>) => Partial<CallTarget>>> = {
   CreateFederation: (r) => ({ federation: text(record(r['request'])['name']) }),
   GetFederation: (r) => ({ federation: text(r['name']) }),
+  UpdateFederation: (r) => ({ federation: text(r['name']) }),
+  DeleteFederation: (r) => ({ federation: text(r['name']) }),
   AddSite: (r) => ({ site: text(r['name']), federation: list(r['federations']) }),
   RevokeSite: (r) => ({ site: text(r['name']) }),
   RemoveSite: (r) => ({ site: text(r['name']) }),

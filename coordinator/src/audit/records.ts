@@ -19,6 +19,8 @@ export const AUDIT_RECORD_VERSION = 1;
 export const MAX_RECORD_BYTES = 16 * 1024;
 /** Longest text field kept in an entry: names are 63 characters, methods and peers short; anything longer is cut. */
 export const MAX_FIELD_CHARS = 200;
+/** Longest detail kept in an entry (an update's old and new values). */
+export const MAX_DETAIL_CHARS = 4000;
 
 /** How a call or update ended, as the audit log records it. */
 export type AuditOutcome = 'ok' | 'denied' | 'refused';
@@ -42,6 +44,8 @@ export interface AuditEvent {
   readonly outcome: AuditOutcome;
   /** Reason code of a denial or refusal; empty when the outcome is ok. */
   readonly reason: string;
+  /** What a call changed, when its handler says (an update's old and new values); absent otherwise. */
+  readonly detail?: string;
 }
 
 interface Position {
@@ -85,6 +89,8 @@ export function encodeEntry(pos: Position, e: AuditEvent): EncodedRecord {
     run: clip(e.runId),
     outcome: e.outcome,
     reason: clip(e.reason),
+    // Last and only when there is one, so entries without it keep the format they always had.
+    ...(e.detail ? { detail: clip(e.detail, MAX_DETAIL_CHARS) } : {}),
   });
   return { line, hash: hashLine(line) };
 }
@@ -154,12 +160,14 @@ export function parseLine(line: string): ParsedLine {
     return { ok: false, why: 'an entry with missing or invalid fields' };
   }
   const [keyId, name, peer, method, federation, site, runId, reason] = fields as string[];
+  const detail = r['detail'];
+  if (detail !== undefined && typeof detail !== 'string') return { ok: false, why: 'an entry with an invalid detail' };
   return {
     ok: true,
     record: {
       ...pos,
       kind,
-      event: { atMs, keyId: keyId!, name: name!, peer: peer!, method: method!, federation: federation!, site: site!, runId: runId!, outcome: outcome as AuditOutcome, reason: reason! },
+      event: { atMs, keyId: keyId!, name: name!, peer: peer!, method: method!, federation: federation!, site: site!, runId: runId!, outcome: outcome as AuditOutcome, reason: reason!, ...(detail === undefined ? {} : { detail }) },
     },
   };
 }
@@ -168,6 +176,6 @@ function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-function clip(s: string): string {
-  return s.length <= MAX_FIELD_CHARS ? s : `${s.slice(0, MAX_FIELD_CHARS)}…`;
+function clip(s: string, max = MAX_FIELD_CHARS): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…`;
 }

@@ -27,6 +27,10 @@ export interface CommandContext {
   admin(): Promise<AdminClient>;
   /** Live lines for people; silent with `--json`. */
   readonly progress: Progress;
+  /** Someone at a terminal can answer a question (stdin is a TTY, no `--json`). */
+  readonly interactive: boolean;
+  /** Asks a yes/no question on the terminal; false when nobody can answer. */
+  confirm(question: string): Promise<boolean>;
 }
 
 /** How a result is shown to people. */

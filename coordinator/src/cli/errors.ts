@@ -111,8 +111,14 @@ function hintFor(e: TributaryError, ctx: FailureContext): string {
       break;
     case 'RUN_NOT_FOUND':
       return '`tributary run list` shows the runs.';
+    case 'RUN_ALREADY_RUNNING':
+      return ctx.command.join(' ') === 'federation delete'
+        ? 'Add --force to stop the run and delete the federation, or stop it first with `tributary run stop <run-id>` (the message names it).'
+        : 'Stop the run with `tributary run stop <run-id>` (the message names it), or wait until it ends: `tributary run status <run-id>` follows it.';
     case 'RUN_NOT_RUNNING':
       return '`tributary run status <run-id>` shows how the run ended.';
+    case 'NOT_AN_AGGREGATOR':
+      return 'An admin makes the key an aggregation worker: `tributary principal add <name> --public-key <key> --group aggregators` and `tributary grant read federation:* principal:<name>`.';
     default:
       break;
   }
@@ -169,6 +175,14 @@ const FIELD_FLAGS: readonly (readonly [RegExp, string])[] = [
   [/\b(?:settings\.)?round_deadline_seconds\b/g, '--deadline'],
   [/\b(?:settings\.)?evaluate_every\b/g, '--evaluate-every'],
   [/\b(?:settings\.)?keep_versions\b/g, '--keep-versions'],
+  [/\b(?:settings\.)?wait_after_quorum_seconds\b/g, '--wait-after-quorum'],
+  [/\b(?:settings\.)?strategy_options\b/g, '--strategy-option'],
+  [/\bsettings\.strategy\b/g, '--strategy'],
+  [/\b(?:settings\.)?on_site_error\b/g, '--on-site-error'],
+  [/\b(?:settings\.)?site_idle_timeout_seconds\b/g, '--site-idle-timeout (seconds)'],
+  [/\b(?:settings\.)?heartbeat_interval_seconds\b/g, '--heartbeat-interval (seconds)'],
+  [/\b(?:settings\.)?upload_grace_seconds\b/g, '--upload-grace (seconds)'],
+  [/\b(?:settings\.)?run_timeout_seconds\b/g, '--run-timeout (seconds)'],
   [/\bsettings\.rounds\b/g, '--rounds'],
   [/\bttl_seconds\b/g, '--ttl'],
 ];

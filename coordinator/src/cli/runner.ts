@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { logVerbosity, setLogVerbosity } from '@grpc/grpc-js';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { CommanderError } from 'commander';
@@ -32,10 +33,12 @@ export interface CliIo {
   readonly cwd: string;
   /** Source of SIGINT / SIGTERM. @default process */
   readonly signals?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
+  /** Where a confirmation is read from; none (or not a terminal) means nobody can be asked. */
+  readonly stdin?: NodeJS.ReadableStream & { readonly isTTY?: boolean };
 }
 
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), stdin: process.stdin };
 }
 
 /**
@@ -145,10 +148,11 @@ class RunnerContext implements CommandContext {
   private config: ClientConfig | undefined;
   private timeoutMs: number | undefined;
   private client: Promise<AdminClient> | undefined;
+  readonly interactive: boolean;
 
   constructor(
     private readonly raw: RawInput,
-    io: CliIo,
+    private readonly io: CliIo,
     readonly json: boolean,
     readonly signal: AbortSignal,
     readonly progress: Progress,
@@ -157,6 +161,23 @@ class RunnerContext implements CommandContext {
     this.logLevel = level === undefined ? undefined : parseLogLevel(level, '--log-level');
     this.env = io.env;
     this.cwd = io.cwd;
+    this.interactive = !json && io.stdin?.isTTY === true;
+  }
+
+  async confirm(question: string): Promise<boolean> {
+    const { stdin } = this.io;
+    if (!this.interactive || stdin === undefined) return false;
+    const prompt = createInterface({ input: stdin, output: this.io.stderr, terminal: false });
+    try {
+      const answer = await new Promise<string>((resolve) => {
+        prompt.question(`${question} [y/N] `, resolve);
+        prompt.once('close', () => resolve(''));
+        this.signal.addEventListener('abort', () => prompt.close(), { once: true });
+      });
+      return /^y(es)?$/i.test(answer.trim());
+    } finally {
+      prompt.close();
+    }
   }
 
   clientConfig(): ClientConfig {

@@ -137,6 +137,19 @@ export interface CoordinatorOptions {
      */
     replicas?: number;
   };
+  /**
+   * Aggregation workers (`tributary aggregator`): FedAvg updates are offered to them as fold
+   * jobs, and their partials combined at close. Off unless `enabled`: every update is then read
+   * and folded by the coordinator itself.
+   */
+  aggregation?: {
+    /** @default false */
+    enabled?: boolean;
+    /** Wait for a worker's verdict beyond the payload's read deadline, after which the update is folded here. @default '10s' */
+    jobTimeout?: Duration;
+    /** Wait for a worker's partial manifest at close, after which its updates are re-folded here. @default '10s' */
+    collectTimeout?: Duration;
+  };
   /** Metric ingest over NATS. */
   metricIngest?: {
     /** Longest time a verified point waits before it is written to the tracking store. @default '100ms' */
@@ -234,6 +247,11 @@ export interface CompiledCoordinatorOptions {
     readonly stopTimeoutMs: number;
   };
   readonly streams: StreamLimits;
+  /** Absent when aggregation workers are off. */
+  readonly aggregation?: {
+    readonly jobTimeoutMs: number;
+    readonly collectTimeoutMs: number;
+  };
   readonly metricIngest: {
     readonly flushIntervalMs: number;
     readonly maxBatchPoints: number;
@@ -303,6 +321,8 @@ export const COORDINATOR_DEFAULTS = Object.freeze({
   ingestRetryDelayMs: 2_000,
   payloadPullAheadBytes: 16 * 2 ** 20,
   ingestStopTimeoutMs: 10_000,
+  aggregationJobTimeoutMs: 10_000,
+  aggregationCollectTimeoutMs: 10_000,
   streams: Object.freeze({ updatesMaxBytes: 256 * 2 ** 20, payloadsMaxBytes: 8 * 2 ** 30, metricsMaxBytes: 2 ** 30 }),
   metricFlushIntervalMs: 100,
   metricMaxBatchPoints: 5_000,
@@ -341,6 +361,7 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
   const metricIngest = group('metricIngest', opts.metricIngest);
   const streams = group('streams', opts.streams);
   const audit = group('audit', opts.audit);
+  const aggregation = group('aggregation', opts.aggregation);
   return Object.freeze({
     dataDir,
     adminKeys: adminKeys(opts.adminKeys),
@@ -385,6 +406,14 @@ export function compileCoordinatorOptions(opts: CoordinatorOptions): CompiledCoo
       metricsMaxBytes: byteSize('streams.metricsMaxBytes', streams.metricsMaxBytes, d.streams.metricsMaxBytes),
       ...(streams.replicas === undefined ? {} : { replicas: integer('streams.replicas', streams.replicas, 1, 5) }),
     }),
+    ...(aggregation.enabled === true
+      ? {
+          aggregation: Object.freeze({
+            jobTimeoutMs: duration('aggregation.jobTimeout', aggregation.jobTimeout, d.aggregationJobTimeoutMs),
+            collectTimeoutMs: duration('aggregation.collectTimeout', aggregation.collectTimeout, d.aggregationCollectTimeoutMs),
+          }),
+        }
+      : {}),
     metricIngest: Object.freeze({
       flushIntervalMs: duration('metricIngest.flushInterval', metricIngest.flushInterval, d.metricFlushIntervalMs),
       maxBatchPoints: integer('metricIngest.maxBatchPoints', metricIngest.maxBatchPoints, d.metricMaxBatchPoints),

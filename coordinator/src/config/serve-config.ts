@@ -48,6 +48,7 @@ export const SERVE_CONFIG_KEYS = [
   'tracking_plugins',
   'strategy_plugins',
   'insecure',
+  'aggregation_workers',
 ] as const;
 export type ServeConfigKey = (typeof SERVE_CONFIG_KEYS)[number];
 
@@ -87,6 +88,8 @@ export interface ServeConfig {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** Plaintext gRPC on an address other than loopback was asked for (`--insecure`), e.g. behind a TLS proxy. @default false */
   readonly insecure: boolean;
+  /** FedAvg updates are offered to aggregation workers (`tributary aggregator`). @default false */
+  readonly aggregationWorkers: boolean;
   /** Largest accepted clock difference of a signed call. @default 300 */
   readonly authSkewSeconds: number;
   /** Largest accepted update payload. @default 1 GiB */
@@ -205,6 +208,8 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
 
   const insecureSetting = layers.text('insecure');
   const insecure = insecureSetting === undefined ? false : parseSwitch(insecureSetting);
+  const workersSetting = layers.text('aggregation_workers');
+  const aggregationWorkers = workersSetting === undefined ? false : parseSwitch(workersSetting);
   if (tls === undefined && !insecure && !isLoopbackListen(grpcListen)) {
     throw TributaryError.of(Reason.INSECURE_LISTEN, `refusing to serve plaintext gRPC on ${grpcListen}, which is not a loopback address: admin keys' calls and sites' models would cross the network unencrypted`, {
       details: {
@@ -246,6 +251,7 @@ export async function loadServeConfig(opts: LoadServeConfigOptions = {}): Promis
     httpPort,
     ...(tls === undefined ? {} : { tls: Object.freeze(tls) }),
     insecure,
+    aggregationWorkers,
     authSkewSeconds,
     maxUpdateBytes,
     ...(trackingUri === undefined ? {} : { trackingUri }),
@@ -266,6 +272,7 @@ export function coordinatorOptionsOf(config: ServeConfig, logger?: Logger): Coor
     metricsPort: config.metricsPort,
     ...(config.httpPort === 0 ? {} : { httpPort: config.httpPort }),
     ...(config.natsReplicas === undefined ? {} : { streams: { replicas: config.natsReplicas } }),
+    ...(config.aggregationWorkers ? { aggregation: { enabled: true } } : {}),
     authSkew: config.authSkewSeconds * 1000,
     maxUpdateSize: config.maxUpdateBytes,
     strategyPlugins: [...config.strategyPlugins],

@@ -9,16 +9,27 @@ import {
   keyIdOf,
   quoted,
   type FederationSettings,
+  type FederationSettings__Output,
   type SafetensorsEntry,
   type TensorSpec__Output,
 } from '@tributary/proto';
 import type { Logger } from 'pino';
-import { invitationIdOf, type BlobStore, type FederationRecord, type InvitationRecord, type SiteRecord, type StateStore } from '../state/index.js';
-import type { StrategyRegistry } from '../strategies/index.js';
+import { invitationIdOf, type BlobStore, type DeletedFederationRecord, type FederationRecord, type InvitationRecord, type SiteRecord, type StateStore } from '../state/index.js';
+import type { Strategy, StrategyRegistry } from '../strategies/index.js';
 import { inspectInitialModel } from '../updates/foldable-update.js';
 import { INITIAL_WEIGHTS, prepareModelVersion } from '../models/model-version.js';
-import { normaliseSettings } from '../rounds/settings.js';
+import { normaliseSettings, settingsPatchFields } from '../rounds/settings.js';
 import { SerialQueues } from '../rounds/serial-queues.js';
+
+/** Longest federation description. */
+const MAX_DESCRIPTION_CHARS = 1000;
+
+/** A federation before and after an update, and the fields that changed (`description`, `settings.rounds`, ...). */
+export interface FederationChange {
+  before: FederationRecord;
+  after: FederationRecord;
+  changed: string[];
+}
 
 /** Default lifetime of an invitation token. */
 const DEFAULT_INVITATION_TTL_SECONDS = 24 * 3600;
@@ -67,16 +78,15 @@ export class Catalog {
    */
   async createFederation(req: { name: string; description: string; settings: FederationSettings | null | undefined; model: StreamedModel }): Promise<FederationRecord> {
     const name = assertName('federation', req.name);
-    const settings = normaliseSettings(req.settings as Parameters<typeof normaliseSettings>[0]);
-    const strategy = this.opts.strategies.get(settings.strategy);
-    settings.strategyOptions = strategy.validateOptions(settings.strategyOptions);
+    const { settings, strategy } = this.compileSettings(req.settings as Parameters<typeof normaliseSettings>[0]);
+    checkDescription(req.description);
     const { size, sha256: digest } = req.model;
     if (size === 0) throw TributaryError.invalidArgument('initial_model_size is required: the initial weights are a safetensors file');
     if (size > this.opts.maxModelBytes) {
       throw TributaryError.of(Reason.PAYLOAD_TOO_LARGE, `the initial weights are ${size} bytes; this coordinator accepts at most ${this.opts.maxModelBytes}`);
     }
     if (!SHA256_HEX.test(digest)) throw TributaryError.invalidArgument('initial_model_sha256 must be 64 lowercase hex characters');
-    if (await this.opts.state.getFederation(name)) throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" already exists`);
+    await this.checkNameFree(name);
     const staged = join(this.opts.stagingDir, `initial-${randomBytes(12).toString('hex')}`);
     try {
       await stageModel(staged, req.model);
@@ -90,7 +100,7 @@ export class Catalog {
       if (modelSpec.length === 0 && !strategy.heterogeneous) throw TributaryError.invalidArgument('the initial weights hold no tensors');
       await this.opts.blobs.putFile(staged, digest);
       return await this.writes.run('catalog', async () => {
-        if (await this.opts.state.getFederation(name)) throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" already exists`);
+        await this.checkNameFree(name);
         const at = this.now();
         const draft: FederationRecord = { name, description: req.description, settings, modelSpec, createdAtMs: at, latestVersion: 0 };
         const initial = await prepareModelVersion(this.opts.blobs, draft, { blob: { sha256: digest, size } }, INITIAL_WEIGHTS, { atMs: at, version: 1 });
@@ -105,8 +115,97 @@ export class Catalog {
 
   async getFederation(name: string): Promise<FederationRecord> {
     const federation = await this.opts.state.getFederation(assertName('federation', name));
-    if (!federation) throw TributaryError.notFound(`federation "${name}" does not exist`);
-    return federation;
+    if (federation) return federation;
+    const deleted = await this.opts.state.getDeletedFederation(name);
+    if (deleted) throw TributaryError.notFound(`federation "${name}" does not exist: it was deleted at ${new Date(deleted.deletedAtMs).toISOString()}`);
+    throw TributaryError.notFound(`federation "${name}" does not exist`);
+  }
+
+  /**
+   * Changes a federation's description and the settings `updateMask` names (snake_case field
+   * names, as in the proto), validated exactly as at creation. The caller makes sure no run is
+   * running (a run keeps the settings it started with). The strategy may change within its kind:
+   * a strategy that averages tensors of the model spec cannot become one that ensembles whole
+   * models, or the reverse, since the model lineage would not carry over. Changing the strategy
+   * without naming strategy_options clears them: they were the old strategy's.
+   */
+  async updateFederation(req: { name: string; description: string; settings: Partial<FederationSettings__Output> | null; updateMask: readonly string[] }): Promise<FederationChange> {
+    return this.writes.run('catalog', async () => {
+      const before = await this.getFederation(req.name);
+      const mask = [...new Set(req.updateMask)];
+      if (mask.length === 0) throw TributaryError.invalidArgument('update_mask names nothing to change: give "description" or settings field names');
+      const fields = settingsPatchFields();
+      const patch: Record<string, unknown> = { ...before.settings };
+      const given = (req.settings ?? {}) as Record<string, unknown>;
+      for (const entry of mask) {
+        if (entry === 'description') continue;
+        const field = fields.get(entry);
+        if (field === undefined) throw TributaryError.invalidArgument(`update_mask names ${quoted(entry)}, which is not a federation setting (the model spec never changes)`);
+        patch[field] = given[field];
+      }
+      if (mask.includes('strategy') && !mask.includes('strategy_options') && patch['strategy'] !== before.settings.strategy) patch['strategyOptions'] = {};
+      const { settings, strategy } = this.compileSettings(patch as Partial<FederationSettings__Output>);
+      if (settings.strategy !== before.settings.strategy) this.checkStrategyKind(before.settings.strategy, strategy);
+      const description = mask.includes('description') ? checkDescription(req.description) : before.description;
+      const after: FederationRecord = { ...before, description, settings };
+      const changed = changedFields(before, after);
+      if (changed.length > 0) {
+        await this.opts.state.write([{ kind: 'federation', value: after }]);
+        this.opts.logger.info({ federation: after.name, changed }, 'federation updated');
+      }
+      return { before, after, changed };
+    });
+  }
+
+  /**
+   * Marks a federation deleted: it leaves the live federations (listings, lookups, new runs,
+   * memberships) in one write with its sites' memberships; its runs, rounds, model versions and
+   * grants stay for the record under its name, which is never given to another federation. The
+   * caller makes sure no run is running.
+   */
+  async deleteFederation(name: string, deletedBy: string): Promise<DeletedFederationRecord> {
+    return this.writes.run('catalog', async () => {
+      const federation = await this.getFederation(name);
+      const members = (await this.opts.state.listSites()).filter((s) => s.federations.includes(federation.name));
+      const deleted: DeletedFederationRecord = { ...federation, deletedAtMs: this.now(), deletedBy, formerSites: members.map((s) => s.name) };
+      await this.opts.state.write([
+        { kind: 'federationDeleted', value: deleted },
+        ...members.map((s) => ({ kind: 'site' as const, value: { ...s, federations: s.federations.filter((f) => f !== federation.name) } })),
+      ]);
+      this.opts.logger.warn({ federation: federation.name, deletedBy, formerSites: deleted.formerSites }, 'federation deleted');
+      return deleted;
+    });
+  }
+
+  /** Settings filled with their defaults and checked, with the strategy's own check of its options: creation and updates alike. */
+  private compileSettings(input: Partial<FederationSettings__Output> | null | undefined): { settings: FederationSettings__Output; strategy: Strategy } {
+    const settings = normaliseSettings(input);
+    const strategy = this.opts.strategies.get(settings.strategy);
+    settings.strategyOptions = strategy.validateOptions(settings.strategyOptions);
+    return { settings, strategy };
+  }
+
+  private checkStrategyKind(previous: string, next: Strategy): void {
+    let heterogeneous: boolean | undefined;
+    try {
+      heterogeneous = this.opts.strategies.get(previous).heterogeneous === true;
+    } catch {
+      // The old strategy's plugin is gone: nothing to compare with.
+      return;
+    }
+    if (heterogeneous !== (next.heterogeneous === true)) {
+      throw TributaryError.invalidArgument(
+        `settings.strategy cannot change from ${quoted(previous)} to ${quoted(next.name)}: one ensembles whole models, the other averages the model spec's tensors, so the model lineage would not carry over; create another federation`,
+      );
+    }
+  }
+
+  /** A name is free when no federation, live or deleted, holds it. */
+  private async checkNameFree(name: string): Promise<void> {
+    if (await this.opts.state.getFederation(name)) throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" already exists`);
+    if (await this.opts.state.getDeletedFederation(name)) {
+      throw TributaryError.of(Reason.ALREADY_EXISTS, `federation "${name}" was deleted; its runs and model versions keep the name, so choose another`);
+    }
   }
 
   addSite(req: { name: string; publicKey: Uint8Array; federations: string[] }): Promise<SiteRecord> {
@@ -299,7 +398,8 @@ export class Catalog {
       keyId,
       publicKey: formatPublicKey(req.publicKey),
       status: 'APPROVED',
-      federations: invitation.federations,
+      // A federation deleted since the invitation was minted is not joined.
+      federations: await this.liveFederations(invitation.federations),
       createdAtMs: this.now(),
       revokedAtMs: 0,
     };
@@ -309,6 +409,12 @@ export class Catalog {
     ]);
     this.opts.logger.info({ site: name, keyId, federations: site.federations }, 'site enrolled');
     return site;
+  }
+
+  private async liveFederations(names: readonly string[]): Promise<string[]> {
+    const live: string[] = [];
+    for (const name of names) if (await this.opts.state.getFederation(name)) live.push(name);
+    return live;
   }
 
   private async checkFederations(names: string[]): Promise<string[]> {
@@ -353,3 +459,18 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** The fields an update changed, as `description` and `settings.<snake_case name>`. */
+function changedFields(before: FederationRecord, after: FederationRecord): string[] {
+  const changed = before.description === after.description ? [] : ['description'];
+  const a = before.settings as unknown as Record<string, unknown>;
+  const b = after.settings as unknown as Record<string, unknown>;
+  for (const [snake, field] of settingsPatchFields()) {
+    if (JSON.stringify(a[field]) !== JSON.stringify(b[field])) changed.push(`settings.${snake}`);
+  }
+  return changed;
+}
+
+function checkDescription(description: string): string {
+  if (description.length > MAX_DESCRIPTION_CHARS) throw TributaryError.invalidArgument(`description must be at most ${MAX_DESCRIPTION_CHARS} characters`);
+  return description;
+}

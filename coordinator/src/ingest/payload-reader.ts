@@ -10,6 +10,8 @@ export interface PayloadReadRequest {
   nc: NatsConnection;
   /** `trib.<federation>.payload.<site>.<updateId>`: the authenticated sender's chunks only. */
   subject: string;
+  /** The stream holding the chunks. @default TRIB_PAYLOADS (an aggregation worker's partial sums are on TRIB_PARTIALS) */
+  stream?: string;
   /** Staging file to create (truncated if present) when the payload is not kept in memory. */
   path: string;
   chunkCount: number;
@@ -22,6 +24,8 @@ export interface PayloadReadRequest {
   deadlineMs: number;
   /** Bytes pulled ahead of the reader: NATS drops a connection with more than 64 MB unsent to it, so keep this well below, whatever else the connection carries. */
   pullAheadBytes: number;
+  /** Told of each chunk that arrives while the read waits for it: the upload is moving. */
+  onChunk?: () => void;
 }
 
 /**
@@ -67,7 +71,7 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
     let lastSeq = 0;
     if (req.chunkCount <= DIRECT_READ_MAX_CHUNKS) {
       while (!assembly.complete) {
-        const m = await storedChunk(req.nc, req.subject, lastSeq + 1);
+        const m = await storedChunk(req.nc, req.stream ?? STREAM_PAYLOADS, req.subject, lastSeq + 1);
         if (m === undefined) break;
         lastSeq = m.seq;
         failure = await assembly.take(m.header, m.data);
@@ -90,10 +94,10 @@ const DIRECT_GET_TIMEOUT_MS = 10_000;
  * message itself, its headers and sequence in the answer's headers), or undefined when there is
  * none yet or the stream does not answer direct gets.
  */
-async function storedChunk(nc: NatsConnection, subject: string, seq: number): Promise<{ seq: number; header: MsgHdrs | undefined; data: Uint8Array } | undefined> {
+async function storedChunk(nc: NatsConnection, stream: string, subject: string, seq: number): Promise<{ seq: number; header: MsgHdrs | undefined; data: Uint8Array } | undefined> {
   let m;
   try {
-    m = await nc.request(`$JS.API.DIRECT.GET.${STREAM_PAYLOADS}`, JSON.stringify({ seq, next_by_subj: subject }), { timeout: DIRECT_GET_TIMEOUT_MS });
+    m = await nc.request(`$JS.API.DIRECT.GET.${stream}`, JSON.stringify({ seq, next_by_subj: subject }), { timeout: DIRECT_GET_TIMEOUT_MS });
   } catch (err) {
     if (err instanceof NatsError && err.code === ErrorCode.NoResponders) return undefined;
     throw err;
@@ -102,14 +106,14 @@ async function storedChunk(nc: NatsConnection, subject: string, seq: number): Pr
   if (status === NOT_FOUND) return undefined;
   const stored = Number(m.headers?.get(DIRECT_SEQUENCE_HEADER));
   if ((status !== 0 && status !== OK) || !Number.isSafeInteger(stored) || stored < seq) {
-    throw TributaryError.internal(`direct get on ${STREAM_PAYLOADS} answered ${status} ${m.headers?.description ?? ''}`.trim());
+    throw TributaryError.internal(`direct get on ${stream} answered ${status} ${m.headers?.description ?? ''}`.trim());
   }
   return { seq: stored, header: m.headers, data: m.data };
 }
 
 /** Reads the remaining chunks from `startSeq` on with an ordered consumer, waiting for chunks not yet stored. */
 async function readByConsumer(req: PayloadReadRequest, assembly: PayloadAssembly, startSeq: number): Promise<({ ok: false } & Refusal) | undefined> {
-  const consumer = await req.js.consumers.get(STREAM_PAYLOADS, {
+  const consumer = await req.js.consumers.get(req.stream ?? STREAM_PAYLOADS, {
     filterSubjects: req.subject,
     ...(startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : {}),
   });
@@ -136,6 +140,7 @@ async function readByConsumer(req: PayloadReadRequest, assembly: PayloadAssembly
     armTimer();
     for await (const m of messages) {
       armTimer();
+      req.onChunk?.();
       const failure = await assembly.take(m.headers, m.data);
       if (failure !== undefined) return failure;
       if (assembly.complete) return undefined;

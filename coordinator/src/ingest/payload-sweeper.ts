@@ -1,7 +1,7 @@
 import { Backoff, STREAM_PAYLOADS, STREAM_UPDATES, TributaryError, subjects } from '@tributary/proto';
 import { NatsError, type JetStreamManager } from 'nats';
 import type { Logger } from 'pino';
-import type { StateStore } from '../state/index.js';
+import type { StateStore, UpdateRecord } from '../state/index.js';
 
 /** Payload subjects looked at in one sweep; the rest wait for the next. */
 const MAX_SUBJECTS_PER_SWEEP = 10_000;
@@ -24,6 +24,8 @@ export interface PayloadSweeperOptions {
   intervalMs?: number;
   /** Counts each sweep by how it ended: `completed`, or `failed` (retried with backoff). */
   onSweep?: (outcome: 'completed' | 'failed') => void;
+  /** Decided updates whose chunks must stay (accepted by an aggregation worker, round not over). */
+  keeps?: (record: UpdateRecord) => Promise<boolean>;
 }
 
 /** A sweep that could not look at or purge some subject (NATS down, a stream leader moving). */
@@ -143,7 +145,7 @@ export class PayloadSweeper {
     const decided = await state.getUpdate(parsed.updateId);
     // A decided update's chunks are of no more use (chunks another site sent under its id are
     // judged as any other upload).
-    if (decided !== undefined && decided.site === parsed.site && decided.federation === parsed.federation) return true;
+    if (decided !== undefined && decided.site === parsed.site && decided.federation === parsed.federation) return !(await this.opts.keeps?.(decided));
     if (!ingestIdle) return false;
     try {
       const last = await this.opts.jsm.streams.getMessage(STREAM_PAYLOADS, { last_by_subj: subject });

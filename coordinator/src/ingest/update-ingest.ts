@@ -70,6 +70,17 @@ export interface UpdateIngestOptions {
   audit?: UpdateOutcomesOptions['audit'];
   /** Told when a site's manifest is attributable to it (signature verified): its last seen. */
   presence?: Pick<SitePresence, 'seen'>;
+  /** Aggregation workers, when configured: offered each admitted update before it is read here. */
+  delegation?: FoldDelegation;
+}
+
+/** Hands an admitted update to an aggregation worker (see `aggregation/dispatcher.ts`). */
+export interface FoldDelegation {
+  /**
+   * The update as a worker verified and folded it, the refusal it found in the payload, or
+   * undefined: read and fold it here.
+   */
+  delegate(manifest: UpdateManifest__Output, ctx: AdmissionContext, manifestSeq: number): Promise<VerifiedUpdate | Refusal | undefined>;
 }
 
 /** setTimeout's limit. */
@@ -302,7 +313,8 @@ export class UpdateIngest {
       { federation: manifest.federation, runId: manifest.runId, round: manifest.round, site: manifest.site, updateId: manifest.updateId, bytes: verified.bytes, ms: Math.round(performance.now() - started) },
       'update accepted',
     );
-    this.outcomes?.accepted(d);
+    // A worker's update keeps its chunks until the round ends: a re-fold may read them again.
+    this.outcomes?.accepted(d, { keepPayload: verified.foldedBy !== undefined });
     return 'ack';
   }
 
@@ -334,6 +346,11 @@ export class UpdateIngest {
     this.uploading.add(manifest.site);
     let read;
     try {
+      const delegated = await this.opts.delegation?.delegate(manifest, ctx, manifestSeq);
+      if (delegated !== undefined) {
+        staging.path = undefined;
+        return delegated;
+      }
       read = await readPayload({
         js: this.jetstream(),
         nc: this.opts.nc,
@@ -346,6 +363,7 @@ export class UpdateIngest {
         deadlineMs: this.uploadDeadlineMs(manifest.payloadSize),
         // The readers share the coordinator's connection, which nats-server drops past 64 MB unsent.
         pullAheadBytes: Math.floor(this.opts.pullAheadBytes / Math.max(1, Math.floor(this.opts.concurrency))),
+        onChunk: () => this.opts.admission.progress?.(manifest),
       });
     } finally {
       this.uploading.delete(manifest.site);
@@ -360,12 +378,14 @@ export class UpdateIngest {
     this.log.debug({ updateId: manifest.updateId, bytes: read.bytes }, 'payload digest verified');
     // An opaque member of a heterogeneous round is verified by digest and size only.
     let layout;
+    let norm;
     if (isTensorFlavor(manifest.flavor)) {
       const inspected = await inspectStagedPayload(read.staged.path ?? read.staged.bytes, read.bytes, manifest.flavor, ctx);
       if (!inspected.ok) return inspected.refusal;
       layout = inspected.layout;
+      norm = inspected.norm;
     }
-    return new VerifiedUpdate(manifest, read.bytes, read.staged.path ?? read.staged.bytes, this.opts.blobs, manifestSeq, layout);
+    return new VerifiedUpdate(manifest, read.bytes, read.staged.path ?? read.staged.bytes, this.opts.blobs, manifestSeq, layout, norm);
   }
 
   /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */

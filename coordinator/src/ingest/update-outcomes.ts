@@ -126,8 +126,9 @@ export class UpdateOutcomes {
   }
 
   /** Answers an accepted update, naming the payload digest and size it was verified against. */
-  accepted(d: Delivery): void {
-    this.answer(d, 'UPDATE_STATE_ACCEPTED', '', '');
+  accepted(d: Delivery, opts: { keepPayload?: boolean } = {}): void {
+    if (opts.keepPayload) this.verdict(d, 'UPDATE_STATE_ACCEPTED', '', '');
+    else this.answer(d, 'UPDATE_STATE_ACCEPTED', '', '');
   }
 
   /** A redelivered manifest whose verdict was already recorded: answer it again, change nothing. */

@@ -18,7 +18,8 @@ function blobsOf(version: ModelVersionRecord): string[] {
  * older than the newest `keep_versions`, and the payloads of its rounds that committed nothing,
  * are deleted, unless something kept needs them. Kept is reckoned over every federation (blobs
  * are content-addressed, so two federations may share one): the newest `keep_versions` versions
- * of each with their lineage's blobs, every running run's latest version, and the updates already
+ * of each (deleted federations too: their lineage stays for the record) with their lineage's
+ * blobs, every running run's latest version, and the updates already
  * folded into every open round (a restart re-folds them). Version records stay; a released
  * version's download answers NOT_FOUND. Callers serialise it with the federation's rounds.
  */
@@ -34,7 +35,7 @@ export async function collectGarbage(
   let versionsKept = 0;
   let versionsReleased = 0;
   const running = (await state.listRuns()).filter((run) => run.status === 'RUN_STATUS_RUNNING');
-  for (const f of await state.listFederations()) {
+  for (const f of [...(await state.listFederations()), ...(await state.listDeletedFederations())]) {
     const versions = await state.listModelVersions(f.name);
     const keepFrom = versions.length - keepVersionsOf(f);
     const inUse = new Set(running.filter((run) => run.federation === f.name).map((run) => run.latestVersion));

@@ -1,12 +1,12 @@
 import { decode, encodeAccount, encodeUser, fmtCreds, type Account, type ClaimsData, type KeyPair } from '@nats-io/jwt';
 import { createUser, fromPublic } from '@nats-io/nkeys';
-import { Reason, assertName, subjects, TributaryError } from '@tributary/proto';
+import { Reason, aggregationSubjects, assertName, subjects, TributaryError } from '@tributary/proto';
 import type { ConnectionOptions } from 'nats';
 import { AuthorityLayout, readPrivateFile, writePrivateFile } from './authority-layout.js';
 import { expectPublicKey, parseAuthoritySecrets, signingKeyOf, type AuthoritySecrets } from './authority-secrets.js';
 import { ClaimsUpdater, type ClaimsUpdateAck } from './claims-update.js';
 import { MemorySiteCredentialLedger, type SiteCredentialLedger } from './credential-ledger.js';
-import { sitePermissions } from './permissions.js';
+import { aggregatorPermissions, sitePermissions } from './permissions.js';
 import type { OperatorModeSettings } from './server-config.js';
 
 import { DEFAULT_SITE_CREDENTIAL_TTL_MS, MAX_SITE_CREDENTIAL_TTL_MS, MIN_SITE_CREDENTIAL_TTL_MS } from '../config/site-credential-ttl.js';
@@ -170,10 +170,7 @@ export class NatsAuthority {
   async issueSiteCredentials(req: SiteCredentialsRequest): Promise<SiteCredentials> {
     const site = assertName('site', req.site);
     const federations = [...new Set(req.federations.map((f) => assertName('federation', f)))].sort();
-    const ttlMs = req.ttlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS;
-    if (!Number.isInteger(ttlMs) || ttlMs < MIN_SITE_CREDENTIAL_TTL_MS || ttlMs > MAX_SITE_CREDENTIAL_TTL_MS) {
-      throw TributaryError.invalidArgument(`credential ttl ${String(ttlMs)} ms must be a whole number of milliseconds in [${MIN_SITE_CREDENTIAL_TTL_MS}, ${MAX_SITE_CREDENTIAL_TTL_MS}]`);
-    }
+    const ttlMs = checkedTtl(req.ttlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS);
     let user: KeyPair;
     let made = false;
     if (req.userPublicKey !== undefined) {
@@ -198,6 +195,21 @@ export class NatsAuthority {
     if (!made) return { ...credential, jwt, inboxPrefix };
     const seed = new TextDecoder().decode(user.getSeed());
     return { ...credential, jwt, seed, creds: new TextDecoder().decode(fmtCreds(jwt, user)), inboxPrefix };
+  }
+
+  /**
+   * A user JWT for the aggregation worker `worker` (a principal's name) and its nkey, expiring
+   * after `ttlMs`: read the payload stream, take fold jobs, answer them, hand back its partials
+   * (`aggregatorPermissions`). Not in the site ledger: it lapses at its expiry.
+   */
+  async issueAggregatorCredentials(req: { worker: string; userPublicKey: string; ttlMs?: number }): Promise<{ jwt: string; inboxPrefix: string; expiresAtMs: number }> {
+    const worker = assertName('principal', req.worker);
+    const ttlMs = checkedTtl(req.ttlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS);
+    const user = fromPublic(expectPublicKey(req.userPublicKey, 'U', 'userPublicKey', (why) => TributaryError.invalidArgument(why)));
+    await this.afterRevocationOf(user.getPublicKey());
+    const exp = Math.floor((Date.now() + ttlMs) / 1000);
+    const jwt = await encodeUser(`aggregator-${worker}`, user, this.accountPublicKey, { ...aggregatorPermissions(worker), allowed_connection_types: ['STANDARD'] }, { signer: this.accountSigningKey, exp });
+    return { jwt, inboxPrefix: aggregationSubjects.inboxPrefix(worker), expiresAtMs: exp * 1000 };
   }
 
   /**
@@ -260,6 +272,14 @@ export class NatsAuthority {
     const waitMs = (revokedAt + 1) * 1000 - Date.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   }
+}
+
+/** A credential lifetime within the bounds, or INVALID_ARGUMENT. */
+function checkedTtl(ttlMs: number): number {
+  if (!Number.isInteger(ttlMs) || ttlMs < MIN_SITE_CREDENTIAL_TTL_MS || ttlMs > MAX_SITE_CREDENTIAL_TTL_MS) {
+    throw TributaryError.invalidArgument(`credential ttl ${String(ttlMs)} ms must be a whole number of milliseconds in [${MIN_SITE_CREDENTIAL_TTL_MS}, ${MAX_SITE_CREDENTIAL_TTL_MS}]`);
+  }
+  return ttlMs;
 }
 
 async function readJwt(path: string, subject: string, invalid: (why: string) => Error): Promise<string> {

@@ -5,5 +5,5 @@ export { AuthorityLayout } from './authority-layout.js';
 export { DEFAULT_JETSTREAM_LIMITS, type AccountJetStreamLimits } from './account-claims.js';
 export { ClaimsUpdater, CLAIMS_UPDATE_SUBJECT, type ClaimsUpdateAck, type ClaimsUpdaterOptions } from './claims-update.js';
 export { MemorySiteCredentialLedger, type IssuedSiteCredential, type SiteCredentialLedger } from './credential-ledger.js';
-export { coordinatorPermissions, sitePermissions } from './permissions.js';
+export { aggregatorPermissions, coordinatorPermissions, sitePermissions } from './permissions.js';
 export { operatorModeLines, standaloneServerConfig, type OperatorModeSettings, type StandaloneServerSettings } from './server-config.js';

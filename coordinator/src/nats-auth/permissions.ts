@@ -1,5 +1,5 @@
 import type { Permissions } from '@nats-io/jwt';
-import { subjects } from '@tributary/proto';
+import { STREAM_PARTIALS, STREAM_PAYLOADS, aggregationSubjects, subjects } from '@tributary/proto';
 
 /**
  * What a site's NATS user may do, and nothing else (an allow list denies all it does not name):
@@ -25,7 +25,39 @@ export function sitePermissions(site: string, federations: readonly string[]): P
  */
 export function coordinatorPermissions(): Permissions {
   return {
-    pub: { allow: ['$JS.API.>', '$JS.ACK.>', subjects.verdictWildcard] },
+    pub: { allow: ['$JS.API.>', '$JS.ACK.>', subjects.verdictWildcard, aggregationSubjects.job, aggregationSubjects.collectWildcard] },
     sub: { allow: ['_INBOX.>'] },
+  };
+}
+
+/**
+ * What an aggregation worker's NATS user may do, and nothing else:
+ * - read the payload stream (direct gets, and ordered consumers it creates, pulls from and
+ *   deletes), but no other stream, and manage nothing;
+ * - take fold jobs in the queue group and hear its own partial requests and inbox;
+ * - answer the requests it received (one response each), and publish its own partial sums.
+ * It cannot publish as a site, read manifests or metrics, or see another worker's requests.
+ */
+export function aggregatorPermissions(worker: string): Permissions {
+  const payloads = STREAM_PAYLOADS;
+  return {
+    pub: {
+      allow: [
+        '$JS.API.INFO',
+        `$JS.API.STREAM.INFO.${payloads}`,
+        `$JS.API.DIRECT.GET.${payloads}`,
+        `$JS.API.DIRECT.GET.${payloads}.>`,
+        `$JS.API.CONSUMER.CREATE.${payloads}`,
+        `$JS.API.CONSUMER.CREATE.${payloads}.>`,
+        `$JS.API.CONSUMER.INFO.${payloads}.>`,
+        `$JS.API.CONSUMER.DELETE.${payloads}.>`,
+        `$JS.API.CONSUMER.MSG.NEXT.${payloads}.>`,
+        `$JS.FC.${payloads}.>`,
+        `$JS.API.STREAM.INFO.${STREAM_PARTIALS}`,
+        aggregationSubjects.partialsOf(worker),
+      ],
+    },
+    sub: { allow: [`${aggregationSubjects.inboxPrefix(worker)}.>`, aggregationSubjects.job, aggregationSubjects.collect(worker)] },
+    resp: { max: 1, ttl: 0 },
   };
 }

@@ -21,9 +21,33 @@ export class CoordinatorMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly siteFailures = new Counter({
+    name: 'tributary_site_failures_total',
+    help: 'Selected sites failed in their round, by reason code (SITE_ERROR, SITE_UNRESPONSIVE)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly siteReportsRefused = new Counter({
+    name: 'tributary_site_reports_refused_total',
+    help: 'Failure reports and heartbeats from sites refused, by call and reason code',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly bytesReceived = new Counter({
     name: 'tributary_update_bytes_total',
     help: 'Payload bytes of accepted updates',
+    registers: [this.registry],
+  });
+  readonly foldJobs = new Counter({
+    name: 'tributary_fold_jobs_total',
+    help: 'Updates offered to aggregation workers, by outcome: folded (by a worker), refused (by a worker), local (folded here: no worker answered in time, or the round is not one workers fold)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly partials = new Counter({
+    name: 'tributary_partials_total',
+    help: 'Partial aggregates asked of aggregation workers, by outcome: combined, or the reason they were refused (their updates are then re-folded here)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
   readonly aggregationSeconds = new Histogram({

@@ -4,7 +4,9 @@ import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { BlobStore, FederationRecord, RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import type { Aggregator, Strategy, StrategyRegistry } from '../strategies/index.js';
 import type { FoldPolicy } from '../updates/foldable-update.js';
+import type { GlobalModelSource } from '../updates/global-model-values.js';
 import type { RunEventBus, TaskBus } from './events.js';
+import type { DelegatedFolds } from './delegated-folds.js';
 import type { EvaluationWindow } from './evaluation-phase.js';
 import { normaliseSettings } from './settings.js';
 
@@ -43,13 +45,18 @@ export interface RoundServices {
   readonly schedule: Scheduler;
   /** Uniform [0, 1) source for site sampling. */
   readonly random: () => number;
+  /** Aggregation workers, when the coordinator has them (fedavg and fedprox rounds). */
+  readonly delegatedFolds?: DelegatedFolds;
   /** Runs `fn` after everything queued for the federation (timers use it). */
   readonly serialise: <T>(federation: string, fn: () => Promise<T>) => Promise<T>;
 }
 
-/** The global model a run's current round hands out. */
+/**
+ * The global model a run's current round hands out: decoded when the run's strategy reads it,
+ * else kept on disk (its blob), so a large model costs no memory while fedavg folds.
+ */
 export interface GlobalModel {
-  tensors: TensorMap;
+  values: GlobalModelSource;
   sha256: string;
   size: number;
 }
@@ -82,7 +89,7 @@ export function foldPolicyOf(active: ActiveRun): FoldPolicy {
   const settings = settingsOf(active);
   return {
     modelSpec: active.federation.modelSpec,
-    globalModel: active.model.tensors,
+    globalModel: active.model.values,
     normBound: settings.normBound,
     normMode: settings.normBoundMode === 'clip' ? 'clip' : 'refuse',
     heterogeneous: active.strategy.heterogeneous ?? false,

@@ -8,6 +8,10 @@ export interface AdmissionContext extends FoldPolicy {
   readonly maxPayloadBytes: number;
   /** False for evaluation results, which carry metrics and no payload. */
   readonly expectsPayload: boolean;
+  /** The round's strategy (aggregation workers fold fedavg and fedprox rounds only). */
+  readonly strategy?: string;
+  /** The model version the round hands out (norm bounds measure from it). */
+  readonly baseVersion?: number;
 }
 
 export type Admission = { ok: true; context: AdmissionContext } | { ok: false; refusal: Refusal };
@@ -29,6 +33,8 @@ export interface UpdateAdmission {
    * committed or discarded before this resolves.
    */
   deliver(update: VerifiedUpdate): Promise<Refusal | undefined>;
+  /** The admitted update's payload chunks are arriving: a sign of life of its site. */
+  progress?(manifest: UpdateManifest__Output): void;
   /** Adds an authenticated update's refusal to its round's record and events. Never throws. */
   noteRefusal(manifest: UpdateManifest__Output, refusal: Refusal): Promise<void>;
 }

@@ -3,11 +3,12 @@ import { Reason, TributaryError, refusalOf, type ReasonCode, type Refusal, type 
 import type { Logger } from 'pino';
 import { collectGarbage, type GarbageCollected } from '../models/blob-retention.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
-import type { BlobStore, RoundRecord, RunRecord, StateStore } from '../state/index.js';
+import type { BlobStore, FederationRecord, RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import type { StrategyRegistry } from '../strategies/index.js';
 import type { VerifiedUpdate } from '../updates/verified-update.js';
 import { disarmTimer, foldPolicyOf, settingsOf, timerScheduler, type ActiveRun, type RoundServices, type Scheduler } from './active-run.js';
 import type { Admission, UpdateAdmission } from './admission.js';
+import type { DelegatedFolds } from './delegated-folds.js';
 import { EvaluationPhase } from './evaluation-phase.js';
 import type { RunEventBus, TaskBus } from './events.js';
 import { Recovery } from './recovery.js';
@@ -16,6 +17,9 @@ import { SETTINGS_DEFAULTS } from './settings.js';
 import { ActiveRuns, RunLifecycle } from './run-lifecycle.js';
 import { GroupCommit, SerialQueues } from './serial-queues.js';
 import { trainingTask } from './tasks.js';
+import { RunTimeout } from './run-timeout.js';
+import { SiteReports } from './site-reports.js';
+import { SiteWatch } from './site-watch.js';
 
 /** Most verified updates judged and written together; the ingest's concurrency bounds it first. */
 const MAX_ACCEPT_GROUP = 256;
@@ -34,6 +38,8 @@ export interface RoundEngineOptions {
   scratchDir: string;
   /** Update bytes an aggregator may hold in memory before spilling. */
   aggregatorMemoryBytes: number;
+  /** Aggregation workers, when configured: updates they folded are combined from their partials at close. */
+  delegatedFolds?: DelegatedFolds;
   /** Clock, replaceable in tests. @default Date.now */
   now?: () => number;
   /** Calls at a time on the `now` clock, replaceable in tests with `now`. @default setTimeout against `now` */
@@ -58,6 +64,10 @@ export class RoundEngine implements UpdateAdmission {
   private readonly evaluation: EvaluationPhase;
   private readonly runs: RunLifecycle;
   private readonly recovery: Recovery;
+  private readonly watch: SiteWatch;
+  private readonly runTimeout: RunTimeout;
+  /** Sites' failure reports and heartbeats (SiteService). */
+  readonly sites: SiteReports;
   private stopping = false;
 
   constructor(opts: RoundEngineOptions) {
@@ -69,13 +79,27 @@ export class RoundEngine implements UpdateAdmission {
       random: opts.random ?? (() => randomInt(0, 2 ** 47) / 2 ** 47),
       serialise: (federation, fn) => this.queues.run(federation, fn),
     };
-    this.rounds = new RoundLifecycle(this.services, {
-      committed: (active, round) => this.runs.committed(active, round),
-      failed: (active, round, reason) => this.runs.failed(active, round, reason),
-    });
+    this.rounds = new RoundLifecycle(
+      this.services,
+      {
+        committed: (active, round) => this.runs.committed(active, round),
+        failed: (active, round, reason) => this.runs.failed(active, round, reason),
+      },
+      {
+        armed: (active) => {
+          this.watch.armed(active);
+          this.runTimeout.arm(active);
+        },
+        extendPastDeadline: (active, round) => this.watch.extendPastDeadline(active, round),
+        graced: (active, round, site) => this.watch.graced(active, round, site),
+      },
+    );
     this.evaluation = new EvaluationPhase(this.services, (active) => this.runs.advance(active));
     this.runs = new RunLifecycle(this.services, this.active, this.rounds, this.evaluation, () => this.stopping);
     this.recovery = new Recovery(this.services, this.active, this.runs, this.rounds);
+    this.watch = new SiteWatch(this.services, this.rounds);
+    this.runTimeout = new RunTimeout(this.services, this.runs, this.rounds);
+    this.sites = new SiteReports(this.services, this.active, this.queues, this.watch, this.evaluation);
   }
 
   /** Resumes the runs that were RUNNING when the coordinator last stopped. */
@@ -89,6 +113,8 @@ export class RoundEngine implements UpdateAdmission {
     this.stopping = true;
     await this.queues.idle();
     for (const active of this.active.all()) disarmTimer(active);
+    this.watch.stop();
+    this.runTimeout.stop();
   }
 
   /** Starts a run; a `requestId` already used in this federation answers the run it started. */
@@ -110,6 +136,8 @@ export class RoundEngine implements UpdateAdmission {
     const round = active.round;
     if (!round || round.state !== 'ROUND_STATE_OPEN' || !round.selectedSites.includes(site)) return undefined;
     if (round.accepted.some((u) => u.site === site)) return undefined;
+    // A site that failed in the round is out of it.
+    if (round.siteFailures?.some((f) => f.site === site)) return undefined;
     return trainingTask(active, round);
   }
 
@@ -121,6 +149,32 @@ export class RoundEngine implements UpdateAdmission {
     const record = await this.services.state.getFederation(federation);
     if (!record) throw TributaryError.notFound(`federation "${federation}" does not exist`);
     return this.queues.run(federation, () => collectGarbage(this.services.state, this.services.blobs, record, (f) => f.settings.keepVersions || SETTINGS_DEFAULTS.keepVersions));
+  }
+
+  /**
+   * Runs `change` in the federation's queue, so no run starts or advances meanwhile, once the
+   * federation has no running run: a running run refuses it (FAILED_PRECONDITION), unless `stop`
+   * says why to stop it first, as StopRun does. `refusal` words the refusal from the running
+   * run's id. Answers what `change` did and the run stopped.
+   */
+  whileNoRun<T>(federation: string, refusal: (runId: string) => string, change: () => Promise<T>, stop?: { reason: string }): Promise<{ result: T; stopped?: RunRecord }> {
+    return this.queues.run(federation, async () => {
+      const running = this.active.ofFederation(federation);
+      let stopped: RunRecord | undefined;
+      if (running) {
+        if (stop === undefined) {
+          throw TributaryError.of(Reason.RUN_ALREADY_RUNNING, refusal(running.run.id));
+        }
+        stopped = await this.runs.stop(running.run.id, stop.reason);
+      }
+      const result = await change();
+      return stopped === undefined ? { result } : { result, stopped };
+    });
+  }
+
+  /** Applies a (deleted) federation's blob retention; only inside `whileNoRun`, which holds its queue. */
+  applyRetention(record: FederationRecord): Promise<GarbageCollected> {
+    return collectGarbage(this.services.state, this.services.blobs, record, (f) => f.settings.keepVersions || SETTINGS_DEFAULTS.keepVersions);
   }
 
   /** The open round of a run, for snapshots. */
@@ -147,7 +201,14 @@ export class RoundEngine implements UpdateAdmission {
     const evaluating = manifest.taskKind === 'evaluate';
     const problem = evaluating ? this.evaluation.admissionProblem(active, manifest) : this.rounds.admissionProblem(active, manifest);
     if (problem) return { ok: false, refusal: problem };
-    return { ok: true, context: { ...foldPolicyOf(active), maxPayloadBytes: this.services.maxUpdateBytes, expectsPayload: !evaluating } };
+    // A manifest arriving is a sign of life, whatever its payload's fate.
+    if (!evaluating) this.watch.touched(active, manifest.site);
+    return { ok: true, context: { ...foldPolicyOf(active), maxPayloadBytes: this.services.maxUpdateBytes, expectsPayload: !evaluating, strategy: active.strategy.name, baseVersion: active.round?.baseVersion ?? active.run.latestVersion } };
+  }
+
+  progress(manifest: UpdateManifest__Output): void {
+    const active = this.active.get(manifest.runId);
+    if (active && active.run.federation === manifest.federation && manifest.taskKind !== 'evaluate') this.watch.touched(active, manifest.site);
   }
 
   /**

@@ -15,6 +15,8 @@ export interface EvaluationWindow {
   round: RoundRecord;
   selected: string[];
   results: UpdateSummary__Output[];
+  /** Selected sites whose evaluation failed (they said so): the evaluation does not wait for them. */
+  failed: string[];
   deadlineAtMs: number;
 }
 
@@ -35,7 +37,7 @@ export class EvaluationPhase {
     const settings = settingsOf(active);
     const eligible = (await membersOf(this.s.state, active.run.federation, { approvedOnly: true })).map((site) => site.name);
     const selected = active.strategy.selectSites(eligible, settings, this.s.random);
-    const window: EvaluationWindow = { round, selected, results: [], deadlineAtMs: this.s.now() + settings.roundDeadlineSeconds * 1000 };
+    const window: EvaluationWindow = { round, selected, results: [], failed: [], deadlineAtMs: this.s.now() + settings.roundDeadlineSeconds * 1000 };
     active.evaluation = window;
     this.s.logger.info({ runId: active.run.id, round: round.number, selected }, 'evaluation opened');
     emit(this.s, active, 'EVALUATION_OPENED', { round });
@@ -77,7 +79,26 @@ export class EvaluationPhase {
     await this.s.state.write([acceptedRecord(manifest, summary, update.manifestSeq)]);
     this.s.logger.info({ runId: manifest.runId, round: manifest.round, site: manifest.site }, 'evaluation received');
     emit(this.s, active, 'EVALUATION_RECEIVED', { update: summary, round: window.round });
-    if (window.results.length >= window.selected.length) await this.finish(active);
+    if (window.results.length + window.failed.length >= window.selected.length) await this.finish(active);
+    return undefined;
+  }
+
+  /**
+   * A selected site's evaluation failed: counted, logged and announced (SITE_FAILED), and the
+   * evaluation closes once every other selected site answered. Refused when the site has no open
+   * evaluation task for that round.
+   */
+  async siteFailed(active: ActiveRun, site: string, round: number, message: string): Promise<Refusal | undefined> {
+    const window = active.evaluation;
+    if (!window || window.round.number !== round) return refusalOf(Reason.ROUND_NOT_OPEN, `no evaluation is open for round ${round}`);
+    if (!window.selected.includes(site)) return refusalOf(Reason.SITE_NOT_SELECTED, `site "${site}" was not selected to evaluate round ${round}`);
+    if (window.results.some((r) => r.site === site)) return refusalOf(Reason.ALREADY_DELIVERED, `site "${site}" already evaluated round ${round}`);
+    if (window.failed.includes(site)) return undefined;
+    window.failed.push(site);
+    this.s.metrics.siteFailures.inc({ reason: Reason.SITE_ERROR });
+    this.s.logger.warn({ runId: active.run.id, round, site, message }, 'site failed to evaluate');
+    emit(this.s, active, 'SITE_FAILED', { round: window.round, refusal: { site, updateId: '', reason: Reason.SITE_ERROR, message, atMs: this.s.now(), count: 1 } });
+    if (window.results.length + window.failed.length >= window.selected.length) await this.finish(active);
     return undefined;
   }
 

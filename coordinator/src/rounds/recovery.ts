@@ -1,10 +1,13 @@
 import { Reason, TributaryError, decodeSafetensorsAsync } from '@tributary/proto';
 import type { RunRecord } from '../state/index.js';
-import { toFoldable } from '../updates/foldable-update.js';
+import type { SlicedSiteUpdate } from '../strategies/index.js';
+import { inspectStagedPayload, isTensorFlavor, toFoldable, type FoldPolicy } from '../updates/foldable-update.js';
+import { foldPayloadInSlices, foldsInSlices, type SlicingAggregator } from '../updates/sliced-update.js';
 import { foldPolicyOf, type ActiveRun, type RoundServices } from './active-run.js';
 import type { RoundLifecycle } from './round-lifecycle.js';
 import type { ActiveRuns, RunLifecycle } from './run-lifecycle.js';
 import { normaliseSettings } from './settings.js';
+import { waitingCanHelp } from './site-watch.js';
 
 /**
  * Picks up the runs that were RUNNING when the coordinator last stopped: a round that was open
@@ -39,11 +42,12 @@ export class Recovery {
     const version = await this.s.state.getModelVersion(run.federation, run.latestVersion);
     if (!version) throw TributaryError.notFound(`model version ${run.latestVersion} is missing`);
     const settings = run.settings ?? normaliseSettings(federation.settings);
+    const strategy = this.s.strategies.get(settings.strategy);
     const active: ActiveRun = {
       run,
       federation,
-      strategy: this.s.strategies.get(settings.strategy),
-      model: await this.runs.loadModel(version),
+      strategy,
+      model: await this.runs.loadModel(version, strategy),
       // Only a version this run committed carries this run's strategy state.
       serverState: version.runId === run.id && version.strategyStateSha256 ? (await decodeSafetensorsAsync(await this.s.blobs.read(version.strategyStateSha256))).tensors : {},
     };
@@ -64,14 +68,32 @@ export class Recovery {
     active.aggregator = aggregator;
     const policy = foldPolicyOf(active);
     for (const u of round.accepted) {
-      const { tensors } = await toFoldable(await this.s.blobs.read(u.payloadSha256), u.flavor, policy);
-      await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics, flavor: u.flavor || 'tensors', tensors });
+      const update = { site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics };
+      // A payload an aggregation worker folded was never kept here: it is read again from the data plane.
+      const delegated = this.s.delegatedFolds !== undefined && !(await this.s.blobs.has(u.payloadSha256));
+      if (!delegated && foldsInSlices(aggregator) && isTensorFlavor(u.flavor) && (await this.refoldInSlices(aggregator, update, u.payloadSha256, policy))) continue;
+      const payload = delegated && this.s.delegatedFolds ? await this.s.delegatedFolds.payloadOf(run.federation, u) : await this.s.blobs.read(u.payloadSha256);
+      const { tensors } = await toFoldable(payload, u.flavor, policy);
+      await aggregator.fold({ ...update, flavor: u.flavor || 'tensors', tensors });
     }
     this.s.logger.info({ runId: run.id, round: round.number, refolded: round.accepted.length }, 'run resumed');
-    if (round.accepted.length >= round.selectedSites.length || this.s.now() >= this.rounds.closesAtMs(active, round)) {
+    // Sites that failed before the stop stay failed: they do not hold the round open.
+    if (!waitingCanHelp(round, settings.minSites) || this.s.now() >= this.rounds.closesAtMs(active, round)) {
       await this.rounds.close(active);
     } else {
       this.rounds.armDeadline(active);
     }
+  }
+
+  /**
+   * Re-folds an accepted payload from its blob slice by slice, as it was folded live: inspected
+   * again for its layout and norm (bounded memory, a second read), then folded. False when it
+   * cannot be, and it is decoded whole instead.
+   */
+  private async refoldInSlices(aggregator: SlicingAggregator, update: Omit<SlicedSiteUpdate, 'specs' | 'values'>, sha256: string, policy: FoldPolicy): Promise<boolean> {
+    const path = this.s.blobs.path(sha256);
+    const inspected = await inspectStagedPayload(path, await this.s.blobs.size(sha256), 'tensors', policy);
+    if (!inspected.ok || inspected.layout === undefined) return false;
+    return (await foldPayloadInSlices(aggregator, update, { path, layout: inspected.layout, norm: inspected.norm }, policy)) !== undefined;
   }
 }

@@ -1,11 +1,13 @@
-import { Reason, TributaryError, allFinite, refusalOf, type Refusal, type Refusal__Output, type UpdateManifest__Output, type UpdateSummary__Output } from '@tributary/proto';
+import { Reason, TributaryError, allFinite, refusalOf, type ReasonCode, type Refusal, type Refusal__Output, type UpdateManifest__Output, type UpdateSummary__Output } from '@tributary/proto';
 import { join } from 'node:path';
 import { prepareModelVersion } from '../models/model-version.js';
 import { membersOf } from '../sites/membership.js';
 import type { RoundRecord } from '../state/index.js';
 import type { AggregateResult, RoundContext } from '../strategies/index.js';
-import { toFoldable } from '../updates/foldable-update.js';
-import type { VerifiedUpdate } from '../updates/verified-update.js';
+import { isTensorFlavor, toFoldable } from '../updates/foldable-update.js';
+import { StoredModel } from '../updates/global-model-values.js';
+import { foldPayloadInSlices, foldsInSlices } from '../updates/sliced-update.js';
+import { forgetUnrecorded, type VerifiedUpdate } from '../updates/verified-update.js';
 import { armTimer, disarmTimer, emit, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { recordRefusal } from './round-refusals.js';
 import { trainingTask } from './tasks.js';
@@ -15,6 +17,16 @@ import { acceptedRecord, summaryOf } from './update-records.js';
 export interface RoundOutcomes {
   committed(active: ActiveRun, round: RoundRecord): Promise<void>;
   failed(active: ActiveRun, round: RoundRecord, reason: string): Promise<void>;
+}
+
+/** How the site watch takes part in the round's deadline (`rounds/site-watch.ts`). */
+export interface RoundDeadlineHooks {
+  /** The open round's close was (re)armed. */
+  armed(active: ActiveRun): void;
+  /** At the deadline: a later time to look again (uploads still moving), or undefined to close now. */
+  extendPastDeadline(active: ActiveRun, round: RoundRecord): Promise<number | undefined>;
+  /** Whether the round still takes this site's update past its deadline. */
+  graced(active: ActiveRun, round: RoundRecord, site: string): boolean;
 }
 
 /**
@@ -27,6 +39,7 @@ export class RoundLifecycle {
   constructor(
     private readonly s: RoundServices,
     private readonly outcomes: RoundOutcomes,
+    private readonly deadlines?: RoundDeadlineHooks,
   ) {}
 
   /** Opens round `run.currentRound + 1`. */
@@ -56,6 +69,8 @@ export class RoundLifecycle {
       bytesReceived: 0,
       config: active.strategy.siteConfig(ctx),
       evaluation: 'EVALUATION_STATE_NONE',
+      siteFailures: [],
+      extendedUntilMs: 0,
     };
     // Memory follows the state store, never leads it: a failed write leaves both as they were.
     await this.s.state.write([
@@ -82,8 +97,10 @@ export class RoundLifecycle {
       return refusalOf(Reason.WRONG_ROUND, `round ${manifest.round} is not the current round${round ? ` (${round.number})` : ''}`);
     }
     if (round.state !== 'ROUND_STATE_OPEN') return refusalOf(Reason.ROUND_NOT_OPEN, `round ${round.number} is ${round.state.replace('ROUND_STATE_', '')}`);
-    if (this.s.now() > round.deadlineAtMs) return refusalOf(Reason.DEADLINE_PASSED, `round ${round.number} closed at its deadline`);
+    if (this.s.now() > round.deadlineAtMs && !this.deadlines?.graced(active, round, manifest.site)) return refusalOf(Reason.DEADLINE_PASSED, `round ${round.number} closed at its deadline`);
     if (!round.selectedSites.includes(manifest.site)) return refusalOf(Reason.SITE_NOT_SELECTED, `site "${manifest.site}" was not selected for round ${round.number}`);
+    const failure = round.siteFailures?.find((f) => f.site === manifest.site);
+    if (failure) return refusalOf(failure.reason as ReasonCode, `site "${manifest.site}" failed in round ${round.number} (${failure.reason}): it is out of the round`);
     if (round.accepted.some((u) => u.site === manifest.site)) {
       return refusalOf(Reason.ALREADY_DELIVERED, `site "${manifest.site}" already delivered an update for round ${round.number}`);
     }
@@ -123,9 +140,11 @@ export class RoundLifecycle {
     });
     if (!round || taking.length === 0) return outcomes;
     // Keep the verified payloads, all at once: lineage points at them, and a restart re-folds the
-    // open round from them. A payload kept for an update refused below stays a harmless orphan.
+    // open round from them. A payload kept for an update that is not recorded after all is taken
+    // back (`forgetUnrecorded`), so no blob is left that no record names.
     const kept = await Promise.allSettled(taking.map((i) => (updates[i] as VerifiedUpdate).commit()));
     const folded: Array<{ update: VerifiedUpdate; summary: UpdateSummary__Output; clipped: boolean }> = [];
+    const unrecorded: VerifiedUpdate[] = [];
     for (const [k, i] of taking.entries()) {
       const update = updates[i] as VerifiedUpdate;
       const stored = kept[k] as PromiseSettledResult<void>;
@@ -133,10 +152,14 @@ export class RoundLifecycle {
         outcomes[i] = stored;
         continue;
       }
-      const result = await this.foldOne(active, update);
-      if ('refusal' in result) refuse(i, result.refusal);
-      else folded.push({ update, summary: summaryOf(update.manifest, this.s.now()), clipped: result.clipped });
+      // A worker folded it already: its partial is combined at close.
+      const result = update.foldedBy !== undefined ? { clipped: update.clippedByWorker } : await this.foldOne(active, update);
+      if ('refusal' in result) {
+        refuse(i, result.refusal);
+        unrecorded.push(update);
+      } else folded.push({ update, summary: summaryOf(update.manifest, this.s.now()), clipped: result.clipped });
     }
+    await forgetUnrecorded(unrecorded, folded.map((f) => f.update), this.orphanNotRemoved);
     if (folded.length === 0) return outcomes;
     // The round as it is once these updates count; memory takes it only after the synced write.
     // (The aggregator already holds them: after a failed write the store is fenced, nothing
@@ -149,7 +172,14 @@ export class RoundLifecycle {
       bytesReceived: folded.reduce((sum, f) => sum + f.update.bytes, round.bytesReceived),
       metrics,
     };
-    await this.s.state.write([...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
+    try {
+      await this.s.state.write([...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
+    } catch (err) {
+      // The batch is dropped (the store is fenced; the next open discards a torn record), so
+      // nothing names these payloads.
+      await forgetUnrecorded(folded.map((f) => f.update), [], this.orphanNotRemoved);
+      throw err;
+    }
     const before = round.accepted.length;
     Object.assign(round, counted);
     for (const { update, summary } of folded) {
@@ -161,20 +191,39 @@ export class RoundLifecycle {
     }
     if (folded.length > 1) this.s.logger.debug({ runId: active.run.id, round: round.number, updates: folded.length }, 'updates accepted in one write');
     const minSites = settingsOf(active).minSites;
-    if (round.accepted.length >= round.selectedSites.length) await this.close(active);
+    // Sites that failed in the round will not deliver: the others complete it.
+    if (round.accepted.length + (round.siteFailures?.length ?? 0) >= round.selectedSites.length) await this.close(active);
     // With wait_after_quorum, quorum brings the close forward.
     else if (before < minSites && round.accepted.length >= minSites) this.armDeadline(active);
     return outcomes;
   }
 
-  /** Decodes a verified update's payload and folds it into the round's aggregator. */
+  /**
+   * Folds a verified update into the round's aggregator: read from its file slice by slice when
+   * the aggregator takes slices, else decoded whole.
+   */
   private async foldOne(active: ActiveRun, update: VerifiedUpdate): Promise<{ clipped: boolean } | { refusal: Refusal }> {
     const manifest = update.manifest;
     const aggregator = active.aggregator;
     if (!aggregator) return { refusal: refusalOf(Reason.ROUND_NOT_OPEN, 'the round is not open') };
+    const policy = foldPolicyOf(active);
+    const file = update.payloadFile();
+    if (foldsInSlices(aggregator) && file !== undefined && update.layout !== undefined && isTensorFlavor(manifest.flavor)) {
+      try {
+        const payload = { path: file, layout: update.layout, norm: update.norm };
+        const sliced = await foldPayloadInSlices(aggregator, { site: manifest.site, updateId: manifest.updateId, numExamples: manifest.numExamples, metrics: manifest.metrics }, payload, policy);
+        if (sliced !== undefined) {
+          if (sliced.clipped) this.s.logger.info({ runId: manifest.runId, site: manifest.site, norm: sliced.norm }, 'update clipped to the norm bound');
+          return { clipped: sliced.clipped };
+        }
+      } catch (err) {
+        const e = TributaryError.from(err);
+        return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.STRATEGY_ERROR : e.reason, e.message) };
+      }
+    }
     let foldable;
     try {
-      foldable = await toFoldable(await update.payload(), manifest.flavor, foldPolicyOf(active), update.layout);
+      foldable = await toFoldable(await update.payload(), manifest.flavor, policy, update.layout);
     } catch (err) {
       const e = TributaryError.from(err);
       return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.MALFORMED_PAYLOAD : e.reason, `payload cannot be folded: ${e.message}`) };
@@ -195,6 +244,11 @@ export class RoundLifecycle {
     }
     return { clipped: foldable.clipped };
   }
+
+  private readonly orphanNotRemoved = (update: VerifiedUpdate, err: unknown): void => {
+    const manifest = update.manifest;
+    this.s.logger.warn({ runId: manifest.runId, updateId: manifest.updateId, err: TributaryError.from(err).message }, 'payload of an unrecorded update could not be removed');
+  };
 
   /** Adds a refusal to the record of the round the manifest names (or the current one) and announces it. */
   async noteRefusal(active: ActiveRun, manifest: UpdateManifest__Output, refusal: Refusal__Output): Promise<void> {
@@ -221,9 +275,14 @@ export class RoundLifecycle {
   armDeadline(active: ActiveRun): void {
     const round = active.round;
     if (!round) return;
-    armTimer(this.s, active, this.closesAtMs(active, round), async () => {
-      if (active.round === round && round.state === 'ROUND_STATE_OPEN') await this.close(active);
-    }, 'round close');
+    const fire = async (): Promise<void> => {
+      if (active.round !== round || round.state !== 'ROUND_STATE_OPEN') return;
+      const later = await this.deadlines?.extendPastDeadline(active, round);
+      if (later === undefined) await this.close(active);
+      else armTimer(this.s, active, later, fire, 'round close');
+    };
+    armTimer(this.s, active, this.closesAtMs(active, round), fire, 'round close');
+    this.deadlines?.armed(active);
   }
 
   /** Closes the open round: commits a model version at quorum, otherwise fails the round. */
@@ -242,6 +301,7 @@ export class RoundLifecycle {
     const started = process.hrtime.bigint();
     let result: AggregateResult;
     try {
+      await this.s.delegatedFolds?.collect(round, aggregator, foldPolicyOf(active));
       result = await aggregator.finish();
     } catch (err) {
       await this.fail(active, `${Reason.STRATEGY_ERROR}: ${TributaryError.from(err).message}`);
@@ -256,6 +316,7 @@ export class RoundLifecycle {
       return;
     }
     await this.commit(active, round, result, started);
+    this.s.delegatedFolds?.ended(round);
     await this.outcomes.committed(active, round);
   }
 
@@ -271,6 +332,8 @@ export class RoundLifecycle {
       { serverState, atMs: at },
     );
     const version = prepared.record.version;
+    // The next round's global model: decoded only for a strategy that reads it.
+    const values = active.strategy.readsGlobalModel === false ? await StoredModel.open(this.s.blobs.path(prepared.record.sha256), prepared.record.size) : result.model;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const settings = settingsOf(active);
     const committed: RoundRecord = {
@@ -286,7 +349,7 @@ export class RoundLifecycle {
     Object.assign(round, committed);
     active.run.latestVersion = version;
     active.federation = prepared.federation;
-    active.model = { tensors: result.model, sha256: prepared.record.sha256, size: prepared.record.size };
+    active.model = { values, sha256: prepared.record.sha256, size: prepared.record.size };
     active.serverState = serverState;
     this.s.metrics.aggregationSeconds.observe(seconds);
     this.s.metrics.rounds.inc({ state: 'committed' });
@@ -306,6 +369,7 @@ export class RoundLifecycle {
     this.s.metrics.rounds.inc({ state: 'failed' });
     this.s.logger.warn({ runId: active.run.id, round: round.number, reason }, 'round failed');
     emit(this.s, active, 'ROUND_FAILED');
+    this.s.delegatedFolds?.ended(round);
     if (advance) await this.outcomes.failed(active, round, reason);
   }
 
@@ -318,7 +382,8 @@ export class RoundLifecycle {
       round: round.number,
       modelSpec: active.federation.modelSpec,
       options: settings.strategyOptions,
-      globalModel: active.model.tensors,
+      // Empty for a strategy that never reads it (the model is then kept on disk).
+      globalModel: active.model.values instanceof StoredModel ? {} : active.model.values,
       serverState: active.serverState,
       scratchDir: join(this.s.scratchDir, `${active.run.id}-${round.number}`),
       memoryBudgetBytes: this.s.aggregatorMemoryBytes,

@@ -6,6 +6,8 @@ import type { EvaluationPhase } from './evaluation-phase.js';
 import type { RoundLifecycle } from './round-lifecycle.js';
 import { normaliseSettings } from './settings.js';
 import { membersOf } from '../sites/membership.js';
+import type { Strategy } from '../strategies/index.js';
+import { StoredModel } from '../updates/global-model-values.js';
 
 export const TERMINAL_RUN: ReadonlySet<RunStatus__Output> = new Set(['RUN_STATUS_FINISHED', 'RUN_STATUS_FAILED', 'RUN_STATUS_KILLED']);
 
@@ -95,7 +97,7 @@ export class RunLifecycle {
       requestId,
     };
     await this.s.state.write([{ kind: 'run', value: run }]);
-    const active: ActiveRun = { run, federation, strategy, model: await this.loadModel(version), serverState: {} };
+    const active: ActiveRun = { run, federation, strategy, model: await this.loadModel(version, strategy), serverState: {} };
     this.active.add(active);
     this.s.logger.info({ runId: run.id, federation: federationName, rounds: run.rounds }, 'run started');
     await this.advance(active);
@@ -163,10 +165,13 @@ export class RunLifecycle {
     return { ...record };
   }
 
-  async loadModel(version: ModelVersionRecord): Promise<GlobalModel> {
+  /** The global model a run starts or resumes from, for its strategy: decoded if it reads it, else kept on disk. */
+  async loadModel(version: ModelVersionRecord, strategy: Strategy): Promise<GlobalModel> {
+    const { sha256, size } = version;
+    if (strategy.readsGlobalModel === false) return { values: await StoredModel.open(this.s.blobs.path(sha256), size), sha256, size };
     // Decoded in steps (an initial model's header may be 16 MiB), as views of the blob's bytes,
     // which nobody else holds: a large model is not copied again.
-    return { tensors: (await decodeSafetensorsAsync(await this.s.blobs.read(version.sha256), { view: true })).tensors, sha256: version.sha256, size: version.size };
+    return { values: (await decodeSafetensorsAsync(await this.s.blobs.read(sha256), { view: true })).tensors, sha256, size };
   }
 
   /** The federation a run belongs to, or NOT_FOUND. */

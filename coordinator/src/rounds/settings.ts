@@ -11,12 +11,25 @@ export const SETTINGS_DEFAULTS = {
   maxExamples: 1_000_000_000,
   /** Model versions whose blobs `CollectGarbage` keeps, newest first. */
   keepVersions: 10,
+  /** What a site's failure does to its round. */
+  onSiteError: 'ignore',
+  /** Seconds between a site's heartbeats while it trains and uploads. */
+  heartbeatIntervalSeconds: 10,
 } as const;
+
+/** The values of `on_site_error`. */
+export const ON_SITE_ERROR = ['ignore', 'fail'] as const;
+export type OnSiteError = (typeof ON_SITE_ERROR)[number];
 
 /** Largest number of rounds a run may ask for. */
 export const MAX_ROUNDS = 100_000;
 /** Longest round deadline: one week. */
 export const MAX_ROUND_DEADLINE_SECONDS = 7 * 24 * 3600;
+
+/** Longest heartbeat interval: an hour. */
+export const MAX_HEARTBEAT_INTERVAL_SECONDS = 3600;
+/** Longest run timeout: a year. */
+export const MAX_RUN_TIMEOUT_SECONDS = 366 * 24 * 3600;
 
 /** Fills defaults and checks ranges; errors name the offending setting. */
 export function normaliseSettings(input: Partial<FederationSettings__Output> | null | undefined): FederationSettings__Output {
@@ -39,6 +52,11 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
     maxExamples: s.maxExamples || SETTINGS_DEFAULTS.maxExamples,
     keepVersions: s.keepVersions || SETTINGS_DEFAULTS.keepVersions,
     waitAfterQuorumSeconds: s.waitAfterQuorumSeconds ?? 0,
+    onSiteError: s.onSiteError || SETTINGS_DEFAULTS.onSiteError,
+    siteIdleTimeoutSeconds: s.siteIdleTimeoutSeconds ?? 0,
+    uploadGraceSeconds: s.uploadGraceSeconds ?? 0,
+    runTimeoutSeconds: s.runTimeoutSeconds ?? 0,
+    heartbeatIntervalSeconds: s.heartbeatIntervalSeconds || SETTINGS_DEFAULTS.heartbeatIntervalSeconds,
   };
   const bad = (field: string, why: string): never => {
     throw TributaryError.invalidArgument(`settings.${field} ${why}`);
@@ -52,5 +70,27 @@ export function normaliseSettings(input: Partial<FederationSettings__Output> | n
   if (!Number.isSafeInteger(settings.maxExamples)) bad('max_examples', `must be at most ${Number.MAX_SAFE_INTEGER}`);
   if (settings.roundDeadlineSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('round_deadline_seconds', 'must be at most one week');
   if (settings.waitAfterQuorumSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('wait_after_quorum_seconds', 'must be at most one week');
+  if (!(ON_SITE_ERROR as readonly string[]).includes(settings.onSiteError)) bad('on_site_error', `must be "ignore" or "fail", got ${quoted(settings.onSiteError)}`);
+  if (settings.heartbeatIntervalSeconds > MAX_HEARTBEAT_INTERVAL_SECONDS) bad('heartbeat_interval_seconds', `must be at most ${MAX_HEARTBEAT_INTERVAL_SECONDS}`);
+  if (settings.siteIdleTimeoutSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('site_idle_timeout_seconds', 'must be at most one week');
+  // Two missed heartbeats before a working site counts as silent: one late heartbeat is not death.
+  if (settings.siteIdleTimeoutSeconds > 0 && settings.siteIdleTimeoutSeconds < 2 * settings.heartbeatIntervalSeconds) {
+    bad('site_idle_timeout_seconds', `must be 0 or at least twice heartbeat_interval_seconds (${2 * settings.heartbeatIntervalSeconds})`);
+  }
+  if (settings.uploadGraceSeconds > MAX_ROUND_DEADLINE_SECONDS) bad('upload_grace_seconds', 'must be at most one week');
+  if (settings.runTimeoutSeconds > MAX_RUN_TIMEOUT_SECONDS) bad('run_timeout_seconds', `must be at most ${MAX_RUN_TIMEOUT_SECONDS} (a year)`);
   return settings;
+}
+
+let patchFields: ReadonlyMap<string, keyof FederationSettings__Output> | undefined;
+
+/**
+ * Every settings field by its proto (snake_case) name, as an update mask names it: taken from
+ * what `normaliseSettings` fills, so a new setting is updatable as soon as it is normalised.
+ */
+export function settingsPatchFields(): ReadonlyMap<string, keyof FederationSettings__Output> {
+  patchFields ??= new Map(
+    (Object.keys(normaliseSettings(undefined)) as Array<keyof FederationSettings__Output>).map((field) => [field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), field]),
+  );
+  return patchFields;
 }

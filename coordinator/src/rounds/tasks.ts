@@ -1,6 +1,7 @@
 import type { Task__Output } from '@tributary/proto';
 import type { RoundRecord } from '../state/index.js';
-import type { ActiveRun } from './active-run.js';
+import { settingsOf, type ActiveRun } from './active-run.js';
+import { SETTINGS_DEFAULTS } from './settings.js';
 
 /** The training task of an open round, as the selected sites receive it. */
 export function trainingTask(active: ActiveRun, round: RoundRecord): Task__Output {
@@ -19,6 +20,7 @@ export function trainingTask(active: ActiveRun, round: RoundRecord): Task__Outpu
     runMessage: '',
     // SiteService stamps the advertised NATS URLs on every task it sends.
     natsUrls: [],
+    heartbeatIntervalSeconds: heartbeatIntervalOf(active),
     announced: false,
   };
 }
@@ -40,6 +42,12 @@ export function evaluationTask(active: ActiveRun, round: RoundRecord, deadlineAt
     runMessage: '',
     // SiteService stamps the advertised NATS URLs on every task it sends.
     natsUrls: [],
+    heartbeatIntervalSeconds: heartbeatIntervalOf(active),
     announced: false,
   };
+}
+
+/** Seconds between the heartbeats a site sends while it works on a task. */
+function heartbeatIntervalOf(active: ActiveRun): number {
+  return settingsOf(active).heartbeatIntervalSeconds || SETTINGS_DEFAULTS.heartbeatIntervalSeconds;
 }

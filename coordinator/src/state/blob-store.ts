@@ -23,19 +23,21 @@ export class BlobStore {
   }
 
   /** Stores bytes under their digest; storing the same bytes again changes nothing. */
-  put(bytes: Uint8Array): Promise<{ sha256: string; size: number }> {
+  put(bytes: Uint8Array): Promise<{ sha256: string; size: number; created: boolean }> {
     return this.putParts([bytes]);
   }
 
   /**
    * Stores `parts`, one after another, as one blob (e.g. a model's header and tensors, with no
    * buffer of the whole file), hashed and written in slices, so a blob may pass 2 GiB.
+   * `created` says whether the blob is new (false when the same bytes were stored already).
    */
-  async putParts(parts: readonly Uint8Array[]): Promise<{ sha256: string; size: number }> {
+  async putParts(parts: readonly Uint8Array[]): Promise<{ sha256: string; size: number; created: boolean }> {
     const sha256 = sha256HexOfParts(parts);
     const size = parts.reduce((n, p) => n + p.byteLength, 0);
     const target = this.path(sha256);
-    if (!(await this.has(sha256))) {
+    const created = !(await this.has(sha256));
+    if (created) {
       const temp = await this.tempPathFor(target);
       try {
         const file = await open(temp, 'wx', PRIVATE_FILE_MODE);
@@ -54,18 +56,19 @@ export class BlobStore {
       }
       await syncDirectory(dirname(target));
     }
-    return { sha256, size };
+    return { sha256, size, created };
   }
 
   /**
    * Moves a staged file in under `sha256`, which the caller has already verified (it is not
    * hashed again). The staged file is gone afterwards, also when the blob already existed.
+   * True when the blob is new, false when it was stored already.
    */
-  async putFile(path: string, sha256: string): Promise<void> {
+  async putFile(path: string, sha256: string): Promise<boolean> {
     const target = this.path(sha256);
     if (await this.has(sha256)) {
       await rm(path, { force: true });
-      return;
+      return false;
     }
     await mkdir(dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
     await syncFile(path);
@@ -87,6 +90,7 @@ export class BlobStore {
       await rm(path, { force: true });
     }
     await syncDirectory(dirname(target));
+    return true;
   }
 
   /** Deletes a blob; its size in bytes, or undefined when it was not there. */

@@ -1,4 +1,5 @@
 export type {
+  DeletedFederationRecord,
   FederationRecord,
   GrantRecord,
   InvitationRecord,

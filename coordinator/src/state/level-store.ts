@@ -1,6 +1,7 @@
 import { Reason, TributaryError } from '@tributary/proto';
 import { Level } from 'level';
 import type {
+  DeletedFederationRecord,
   FederationRecord,
   GrantRecord,
   InvitationRecord,
@@ -26,6 +27,7 @@ export class LevelStateStore implements StateStore {
   /** keyId -> site name. */
   private readonly siteKeys: Sublevel<string>;
   private readonly federations: Sublevel<FederationRecord>;
+  private readonly deletedFederations: Sublevel<DeletedFederationRecord>;
   private readonly runs: Sublevel<RunRecord>;
   /** federation, reversed start time, run id -> run id. */
   private readonly runsByFederation: Sublevel<string>;
@@ -61,6 +63,7 @@ export class LevelStateStore implements StateStore {
     this.sites = openSublevel(this.db, 'sites');
     this.siteKeys = openSublevel(this.db, 'site-keys');
     this.federations = openSublevel(this.db, 'federations');
+    this.deletedFederations = openSublevel(this.db, 'deleted-federations');
     this.runs = openSublevel(this.db, 'runs');
     this.runsByFederation = openSublevel(this.db, 'runs-by-federation');
     this.runsByStart = openSublevel(this.db, 'runs-by-start');
@@ -128,6 +131,14 @@ export class LevelStateStore implements StateStore {
 
   listFederations(): Promise<FederationRecord[]> {
     return this.federations.values().all();
+  }
+
+  getDeletedFederation(name: string): Promise<DeletedFederationRecord | undefined> {
+    return this.deletedFederations.get(name);
+  }
+
+  listDeletedFederations(): Promise<DeletedFederationRecord[]> {
+    return this.deletedFederations.values().all();
   }
 
   getRun(runId: string): Promise<RunRecord | undefined> {
@@ -247,6 +258,7 @@ export class LevelStateStore implements StateStore {
       sites: this.sites,
       siteKeys: this.siteKeys,
       federations: this.federations,
+      deletedFederations: this.deletedFederations,
       runs: this.runs,
       runsByFederation: this.runsByFederation,
       runsByStart: this.runsByStart,

@@ -1,6 +1,7 @@
 import { Reason, TributaryError } from '@tributary/proto';
 import { prefixRange } from './level-layout.js';
 import type {
+  DeletedFederationRecord,
   FederationRecord,
   GrantRecord,
   InvitationRecord,
@@ -56,6 +57,14 @@ export class MemoryStateStore implements StateStore {
 
   async listFederations(): Promise<FederationRecord[]> {
     return this.values('federations');
+  }
+
+  async getDeletedFederation(name: string): Promise<DeletedFederationRecord | undefined> {
+    return this.get('deletedFederations', name);
+  }
+
+  async listDeletedFederations(): Promise<DeletedFederationRecord[]> {
+    return this.values('deletedFederations');
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

@@ -45,6 +45,18 @@ export interface FederationRecord {
   latestVersion: number;
 }
 
+/**
+ * A deleted federation, kept for the record: its runs, rounds and model versions stay under its
+ * name, so the name is never given to another federation.
+ */
+export interface DeletedFederationRecord extends FederationRecord {
+  deletedAtMs: number;
+  /** Name of the principal that deleted it. */
+  deletedBy: string;
+  /** Sites that were its members when it was deleted. */
+  formerSites: string[];
+}
+
 export type RunRecord = Run__Output;
 
 export type RoundRecord = Round__Output;

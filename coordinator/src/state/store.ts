@@ -1,4 +1,5 @@
 import type {
+  DeletedFederationRecord,
   FederationRecord,
   GrantRecord,
   PrincipalRecord,
@@ -14,6 +15,8 @@ import type {
 export type StateWrite =
   | { kind: 'site'; value: SiteRecord }
   | { kind: 'federation'; value: FederationRecord }
+  /** Moves the federation of that name out of the live federations, into the deleted ones. */
+  | { kind: 'federationDeleted'; value: DeletedFederationRecord }
   | { kind: 'run'; value: RunRecord }
   | { kind: 'round'; value: RoundRecord }
   | { kind: 'update'; value: UpdateRecord }
@@ -35,6 +38,10 @@ export interface StateStore {
 
   getFederation(name: string): Promise<FederationRecord | undefined>;
   listFederations(): Promise<FederationRecord[]>;
+  /** A deleted federation: `getFederation` no longer answers it. */
+  getDeletedFederation(name: string): Promise<DeletedFederationRecord | undefined>;
+  /** Ascending by name. */
+  listDeletedFederations(): Promise<DeletedFederationRecord[]>;
 
   getRun(runId: string): Promise<RunRecord | undefined>;
   /** Newest first; all federations when `federation` is undefined. */

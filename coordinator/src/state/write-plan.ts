@@ -12,6 +12,8 @@ export type StateTable =
   /** keyId -> site name. */
   | 'siteKeys'
   | 'federations'
+  /** name -> deleted federation. */
+  | 'deletedFederations'
   | 'runs'
   /** federation, reversed start time, run id -> run id. */
   | 'runsByFederation'
@@ -33,6 +35,7 @@ export const STATE_TABLES: readonly StateTable[] = [
   'sites',
   'siteKeys',
   'federations',
+  'deletedFederations',
   'runs',
   'runsByFederation',
   'runsByStart',
@@ -111,6 +114,12 @@ export async function planWrites(ops: readonly StateWrite[], stored: StoredRecor
       case 'federation':
         put('federations', keyPart('federation', 'name', op.value.name), op.value);
         break;
+      case 'federationDeleted': {
+        const name = keyPart('federation', 'name', op.value.name);
+        del('federations', name);
+        put('deletedFederations', name, op.value);
+        break;
+      }
       case 'run': {
         const run = op.value;
         const id = keyPart('run', 'id', run.id);

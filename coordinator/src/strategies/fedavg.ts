@@ -1,4 +1,4 @@
-import { checkSpec, fromFloat64, tensor, tensorSpecsOf, toFloat64 } from '@tributary/proto';
+import { TributaryError, checkSpec, fromFloat64, tensor, tensorSpecsOf, toFloat64 } from '@tributary/proto';
 import type {
   DType,
   FederationSettings__Output,
@@ -6,16 +6,17 @@ import type {
   TensorMap,
   TensorSpec__Output,
 } from '@tributary/proto';
-import { FoldAccumulator, isShrinkable } from './fold-kernel.js';
+import { FoldAccumulator } from './fold-kernel.js';
 import { narrowToFloat32InPlace, scale, weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import { rejectAllOptions } from './strategy-options.js';
 import { exampleWeight, sampleSites, strategyError } from './strategy.js';
-import type { Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
+import type { Aggregator, PartialAggregate, RoundContext, SiteConfigContext, SiteUpdate, SlicedSiteUpdate, Strategy } from './strategy.js';
 
 /** Federated averaging: the mean of the sites' models weighted by their numbers of examples. */
 export class FedAvgStrategy implements Strategy {
   readonly name = 'fedavg';
+  readonly readsGlobalModel = false;
 
   validateOptions(options: Record<string, string>): Record<string, string> {
     return rejectAllOptions(this.name, options);
@@ -54,6 +55,8 @@ export class FedAvgAggregator implements Aggregator {
   private readonly accumulator: FoldAccumulator;
   private readonly siteMetrics: WeightedMetrics[] = [];
   private totalExamples = 0;
+  /** Why the sums are incomplete: a sliced fold that failed part way; nothing folds or finishes after it. */
+  private spoiled: string | undefined;
 
   constructor(modelSpec: TensorSpec__Output[]) {
     this.spec = modelSpec;
@@ -71,10 +74,7 @@ export class FedAvgAggregator implements Aggregator {
    * them (the promise returned), so a large model's fold never holds the coordinator's loop.
    */
   fold(update: SiteUpdate): void | Promise<void> {
-    const sums = this.sums;
-    if (sums === undefined) {
-      throw strategyError('FAILED_PRECONDITION', 'fedavg: the round was already aggregated');
-    }
+    const sums = this.openSums();
     const weight = exampleWeight(update, 'fedavg');
     // Check every tensor before adding any, so a refused update leaves the sums untouched.
     const values = this.matchingTensors(update, sums).map((t) => (t.data instanceof Float32Array || t.data instanceof Float64Array ? t.data : toFloat64(t)));
@@ -93,11 +93,58 @@ export class FedAvgAggregator implements Aggregator {
     })();
   }
 
-  finish(): { model: TensorMap; metrics: Record<string, number> } {
-    const sums = this.sums;
-    if (sums === undefined) {
-      throw strategyError('FAILED_PRECONDITION', 'fedavg: the round was already aggregated');
+  /**
+   * Adds a worker's sums as they are (weight 1): the mean is still taken once, in `finish`, so the
+   * model equals the one folded here update by update, up to the order of float64 additions.
+   */
+  async foldPartial(partial: PartialAggregate): Promise<void> {
+    const sums = this.openSums();
+    if (partial.sums.length !== sums.length || partial.sums.some((s, i) => s.length !== sums[i]!.length)) {
+      throw strategyError('INVALID_ARGUMENT', 'fedavg: a partial aggregate does not match the model spec');
     }
+    for (const [i, s] of partial.sums.entries()) await this.accumulator.addInSlices(i, s, 1, FOLD_SLICE_ELEMENTS);
+    for (const u of partial.updates) {
+      const weight = exampleWeight(u as SiteUpdate, 'fedavg');
+      this.totalExamples += weight;
+      this.siteMetrics.push({ weight, metrics: u.metrics });
+    }
+  }
+
+  /**
+   * Adds an update read slice by slice (a large model's update is never held whole): the same
+   * sums as `fold` to the last bit, since every element is rounded alike however it is sliced.
+   * The spec and weight are checked before any value is added; a read failing part way leaves
+   * the sums incomplete, and the round then fails at `finish()` rather than commit them.
+   */
+  async foldSlices(update: SlicedSiteUpdate): Promise<void> {
+    const sums = this.openSums();
+    const weight = exampleWeight(update, 'fedavg');
+    const from = `update ${update.updateId} from site "${update.site}"`;
+    const mismatch = checkSpec(this.spec, update.specs);
+    if (mismatch !== undefined) throw strategyError('INVALID_ARGUMENT', `${from} does not match the model spec: ${mismatch}`);
+    let added = false;
+    try {
+      for (const [i, spec] of this.spec.entries()) {
+        const expected = sums[i]!.length;
+        let at = 0;
+        for await (const values of update.values(spec.name)) {
+          if (at + values.length > expected) throw strategyError('INVALID_ARGUMENT', `${from}: tensor "${spec.name}" holds more than ${expected} values`);
+          added = true;
+          this.accumulator.addAt(i, at, values, weight);
+          at += values.length;
+        }
+        if (at !== expected) throw strategyError('INVALID_ARGUMENT', `${from}: tensor "${spec.name}" holds ${at} values, not ${expected}`);
+      }
+    } catch (err) {
+      if (added) this.spoiled = `${from} failed part way through its fold (${TributaryError.from(err).message}), so the sums are incomplete`;
+      throw err;
+    }
+    this.totalExamples += weight;
+    this.siteMetrics.push({ weight, metrics: update.metrics });
+  }
+
+  finish(): { model: TensorMap; metrics: Record<string, number> } {
+    const sums = this.openSums();
     if (this.count === 0) {
       throw strategyError('FAILED_PRECONDITION', 'fedavg: no update to aggregate');
     }
@@ -106,11 +153,11 @@ export class FedAvgAggregator implements Aggregator {
     this.spec.forEach((t, i) => {
       const mean = sums[i]!;
       scale(mean, 1 / this.totalExamples);
-      // Shrinkable sums (models too large for the WebAssembly kernel, up to 4 GiB of sums) become
-      // the float32 mean in place and give back their other half: finishing needs no further
-      // model's worth of memory. Others are copied, and the sums dropped with the aggregator.
-      model[t.name] =
-        t.dtype === 'F32' && isShrinkable(mean) ? tensor('F32', t.shape, narrowToFloat32InPlace(mean)) : fromFloat64(t.dtype as DType, t.shape, mean);
+      // A float32 tensor's sums become its mean in place: closing the round makes no second
+      // copy of the model. Shrinkable sums (too large for the WebAssembly kernel, up to 4 GiB)
+      // give back their other half; others (the kernel's linear memory, or larger sums) stay
+      // whole until the model is dropped, as fedavg's model is once its blob is written.
+      model[t.name] = t.dtype === 'F32' ? tensor('F32', t.shape, narrowToFloat32InPlace(mean)) : fromFloat64(t.dtype as DType, t.shape, mean);
     });
     const metrics = {
       ...weightedMeanOfMetrics(this.siteMetrics),
@@ -118,6 +165,13 @@ export class FedAvgAggregator implements Aggregator {
       num_examples: this.totalExamples,
     };
     return { model, metrics };
+  }
+
+  /** The sums to fold into, or STRATEGY_ERROR once finished or spoiled. */
+  private openSums(): Float64Array[] {
+    if (this.spoiled !== undefined) throw strategyError('FAILED_PRECONDITION', `fedavg: ${this.spoiled}`);
+    if (this.sums === undefined) throw strategyError('FAILED_PRECONDITION', 'fedavg: the round was already aggregated');
+    return this.sums;
   }
 
   /** The update's tensors in spec order, or STRATEGY_ERROR naming the first mismatch. */

@@ -21,7 +21,7 @@ import {
 import { formatNumberOptions, parseNumberOptions } from './strategy-options.js';
 import type { NumberOptionSpec } from './strategy-options.js';
 import { sampleSites, strategyError } from './strategy.js';
-import type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, Strategy } from './strategy.js';
+import type { AggregateResult, Aggregator, RoundContext, SiteConfigContext, SiteUpdate, SlicedSiteUpdate, Strategy } from './strategy.js';
 
 /**
  * The server optimiser of a FedOpt strategy (Reddi et al. 2021, Algorithm 1): how the global
@@ -89,6 +89,18 @@ export class ServerOptimizerAggregator implements Aggregator {
       tensors[name] = tensor('F64', t.shape, toFloat64(t));
     }
     return this.mean.fold({ ...update, tensors });
+  }
+
+  /** As `fold`, slice by slice: 16-bit float tensors arrive widened to float64 already. */
+  async foldSlices(update: SlicedSiteUpdate): Promise<void> {
+    if (this.widened.size === 0) return this.mean.foldSlices(update);
+    // Checked against the real spec first, so a wrong dtype is reported as the site sent it.
+    const mismatch = checkSpec(this.spec, update.specs);
+    if (mismatch !== undefined) {
+      throw strategyError('INVALID_ARGUMENT', `update ${update.updateId} from site "${update.site}" does not match the model spec: ${mismatch}`);
+    }
+    const specs = update.specs.map((t) => (this.widened.has(t.name) ? { ...t, dtype: 'F64' } : t));
+    await this.mean.foldSlices({ ...update, specs });
   }
 
   finish(): AggregateResult {

@@ -22,6 +22,7 @@ const FEDPROX_OPTIONS = {
  */
 export class FedProxStrategy implements Strategy {
   readonly name = 'fedprox';
+  readonly readsGlobalModel = false;
 
   validateOptions(options: Record<string, string>): Record<string, string> {
     return formatNumberOptions(parseNumberOptions(this.name, FEDPROX_OPTIONS, options));

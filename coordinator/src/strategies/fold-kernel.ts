@@ -158,7 +158,8 @@ export class FoldAccumulator {
 
   /** `sums[index][i] += weight * values[i]` for every i; the lengths must match. */
   add(index: number, values: Float32Array | Float64Array, weight: number): void {
-    this.addRange(index, values, weight, 0, this.checked(index, values).length);
+    this.checked(index, values);
+    this.addRange(index, values, weight, 0);
   }
 
   /**
@@ -172,7 +173,7 @@ export class FoldAccumulator {
     const slice = Math.max(1, Math.floor(sliceElements / FOLD_BLOCK)) * FOLD_BLOCK;
     for (let start = 0; start < length; start += slice) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      this.addRange(index, values, weight, start, Math.min(start + slice, length));
+      this.addRange(index, values.subarray(start, Math.min(start + slice, length)), weight, start);
     }
   }
 
@@ -185,17 +186,31 @@ export class FoldAccumulator {
     return acc;
   }
 
-  /** Folds elements [from, to); `from` is a multiple of FOLD_BLOCK. */
-  private addRange(index: number, values: Float32Array | Float64Array, weight: number, from: number, to: number): void {
+  /**
+   * `sums[index][offset + i] += weight * values[i]` for every i of `values`: a slice of a tensor
+   * folded where it belongs. Each element is rounded as `add` rounds it, so a tensor folded in
+   * slices of any size sums to exactly what folding it whole gives.
+   */
+  addAt(index: number, offset: number, values: Float32Array | Float64Array, weight: number): void {
+    const acc = this.sums[index];
+    if (acc === undefined) throw new RangeError(`no tensor ${index}`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + values.length > acc.length) {
+      throw new RangeError(`slice [${offset}, ${offset + values.length}) is outside the accumulator's ${acc.length} values`);
+    }
+    this.addRange(index, values, weight, offset);
+  }
+
+  /** Folds `values` into tensor `index` from element `offset` on; the range is checked. */
+  private addRange(index: number, values: Float32Array | Float64Array, weight: number, offset: number): void {
     const acc = this.sums[index]!;
     const e = this.exports;
     if (e === undefined) {
-      foldJs(acc.subarray(from, to), values.subarray(from, to), weight);
+      foldJs(acc.subarray(offset, offset + values.length), values, weight);
       return;
     }
-    const base = this.offsets[index]!;
-    for (let start = from; start < to; start += FOLD_BLOCK) {
-      const end = Math.min(start + FOLD_BLOCK, to);
+    const base = this.offsets[index]! + offset * 8;
+    for (let start = 0; start < values.length; start += FOLD_BLOCK) {
+      const end = Math.min(start + FOLD_BLOCK, values.length);
       const n = end - start;
       const simd = n - (n % LANES);
       if (values instanceof Float64Array) {
@@ -205,7 +220,7 @@ export class FoldAccumulator {
         this.scratch32!.set(values.subarray(start, end));
         e.f32(base + start * 8, 0, simd, weight);
       }
-      for (let i = start + simd; i < end; i++) acc[i]! += weight * values[i]!;
+      for (let i = start + simd; i < end; i++) acc[offset + i]! += weight * values[i]!;
     }
   }
 }

@@ -55,6 +55,23 @@ export interface SiteUpdate {
 
 export { OPAQUE_PAYLOAD_TENSOR } from '@tributary/proto';
 
+/**
+ * One verified update of a round with a model spec, read slice by slice from where it is kept
+ * rather than decoded whole: what an aggregator that only sums values needs, in bounded memory
+ * whatever the model's size.
+ */
+export interface SlicedSiteUpdate extends Omit<SiteUpdate, 'tensors' | 'flavor'> {
+  /** Name, dtype and shape of each tensor of the update. */
+  readonly specs: readonly TensorSpec__Output[];
+  /**
+   * The values of tensor `name` in order, as a whole-update fold would see them (F32 as
+   * float32, F64 as float64, every other dtype widened to float64; scaled back to the norm bound
+   * when the round clips), in slices of a bounded number of elements. A slice is valid until the
+   * next one is asked for: fold it, do not keep it.
+   */
+  values(name: string): AsyncIterable<Float32Array | Float64Array>;
+}
+
 /** Folds a round's updates one by one into the round's model (streaming). */
 export interface Aggregator {
   /**
@@ -62,12 +79,32 @@ export interface Aggregator {
    * Throws without changing the aggregate when the update cannot be folded.
    */
   fold(update: SiteUpdate): void | Promise<void>;
+  /**
+   * Folds one update read in slices, for aggregators that add values up and never need a whole
+   * update at once; the engine prefers it when present. Checks everything that does not need the
+   * values before adding any; should reading fail part way, the aggregate is incomplete and
+   * `finish()` must refuse it.
+   */
+  foldSlices?(update: SlicedSiteUpdate): Promise<void>;
   /** Number folded so far. */
   readonly count: number;
   /** The round's model (same names/dtypes/shapes as the spec) and metrics. Throws TributaryError STRATEGY_ERROR if nothing folded. */
   finish(): AggregateResult | Promise<AggregateResult>;
   /** Releases spill files and buffers; called once the round is closed, whatever its outcome. */
   dispose?(): Promise<void>;
+  /**
+   * Adds a partial aggregate made elsewhere (an aggregation worker) of the updates it lists, as if
+   * each had been folded here. Only aggregators whose fold is a sum offer it (FedAvg).
+   */
+  foldPartial?(partial: PartialAggregate): void | Promise<void>;
+}
+
+/** Weighted sums of some updates, made by an aggregation worker. */
+export interface PartialAggregate {
+  /** Per tensor of the model spec, in its order: the sum of num_examples x values, in float64. */
+  sums: Float64Array[];
+  /** The updates summed, with the weights and metrics the round recorded for them. */
+  updates: ReadonlyArray<Pick<SiteUpdate, 'site' | 'updateId' | 'numExamples' | 'metrics'>>;
 }
 
 /** An aggregation strategy: which sites take part, what they are told, how updates combine. */
@@ -78,6 +115,12 @@ export interface Strategy {
    * federation's model spec is not enforced on updates and tasks carry no spec.
    */
   readonly heterogeneous?: boolean;
+  /**
+   * False when the strategy's aggregators never read `RoundContext.globalModel` (fedavg and
+   * fedprox only average the sites' models): the engine then keeps the global model on disk
+   * instead of decoded in memory, and hands the aggregator an empty `globalModel`. Default true.
+   */
+  readonly readsGlobalModel?: boolean;
   /** Validates options (INVALID_ARGUMENT naming the option) and returns them normalised. */
   validateOptions(options: Record<string, string>): Record<string, string>;
   /** Which of the eligible sites take part, given the settings (sample_fraction / sample_count; deterministic given `random`). */
@@ -167,7 +210,7 @@ export function strategyError(code: 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION', 
  * The update's number of examples, the weight it carries; ZERO_EXAMPLES unless it is a positive
  * finite number, e.g. `update u1 from site "a" has 0 examples; fedavg needs more than 0`.
  */
-export function exampleWeight(update: SiteUpdate, strategy: string): number {
+export function exampleWeight(update: Pick<SiteUpdate, 'numExamples' | 'updateId' | 'site'>, strategy: string): number {
   const weight = update.numExamples;
   if (Number.isFinite(weight) && weight > 0) return weight;
   throw TributaryError.of(

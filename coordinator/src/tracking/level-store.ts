@@ -93,6 +93,13 @@ class LevelBackend implements TrackingBackend {
     if (Number.isSafeInteger(seq) && seq > this.experimentSeq) this.experimentSeq = seq;
   }
 
+  async updateExperiment(experiment: Experiment, runs: readonly TrackingRunRecord[]): Promise<void> {
+    await this.db.batch([
+      { type: 'put', sublevel: this.experiments, key: experiment.experimentId, value: experiment },
+      ...runs.map((r): LevelBatchOp => ({ type: 'put', sublevel: this.runs, key: r.info.runId, value: r })),
+    ]);
+  }
+
   getRun(runId: string): Promise<TrackingRunRecord | undefined> {
     return this.runs.get(runId);
   }

@@ -68,6 +68,8 @@ export interface TrackingBackend {
   listExperiments(): Promise<Experiment[]>;
   /** Adds an experiment and its name index entry. */
   createExperiment(experiment: Experiment): Promise<void>;
+  /** Replaces a stored experiment and the records of runs, in one write (deleting marks both). */
+  updateExperiment(experiment: Experiment, runs: readonly TrackingRunRecord[]): Promise<void>;
   getRun(runId: string): Promise<TrackingRunRecord | undefined>;
   listRuns(experimentIds: readonly string[]): Promise<TrackingRunRecord[]>;
   /** The latest point of each of the run's metrics (only `keys`, when given). */
@@ -132,6 +134,18 @@ export class LocalTrackingStore implements TrackingStore {
     const experiment = id === undefined ? undefined : await this.backend.getExperiment(id);
     if (experiment === undefined) throw TributaryError.of(Reason.RESOURCE_DOES_NOT_EXIST, `Could not find experiment with name '${name}'`);
     return experiment;
+  }
+
+  async deleteExperiment(experimentId: string): Promise<void> {
+    this.checkOpen();
+    const id = validateExperimentId(experimentId);
+    await this.serialised(async () => {
+      const experiment = await this.backend.getExperiment(id);
+      // As MLflow: only an active experiment can be deleted.
+      if (experiment === undefined || experiment.lifecycleStage !== 'active') throw TributaryError.of(Reason.RESOURCE_DOES_NOT_EXIST, `No Experiment with id=${experimentId} exists`);
+      const runs = (await this.backend.listRuns([id])).filter((r) => r.info.lifecycleStage === 'active').map((r) => ({ ...r, info: { ...r.info, lifecycleStage: 'deleted' as const } }));
+      await this.backend.updateExperiment({ ...experiment, lifecycleStage: 'deleted', lastUpdateTime: Date.now() }, runs);
+    });
   }
 
   async searchExperiments(options: SearchExperimentsOptions = {}): Promise<ExperimentsPage> {
@@ -219,7 +233,8 @@ export class LocalTrackingStore implements TrackingStore {
     if (!Array.isArray(options?.experimentIds)) throw TributaryError.of(Reason.INVALID_PARAMETER_VALUE, 'experiment_ids must be a list of experiment ids');
     const experimentIds = options.experimentIds.map(validateExperimentId);
     const maxResults = validateSearchMaxResults(options.maxResults);
-    const records = await this.backend.listRuns([...new Set(experimentIds)]);
+    // Active runs only, as MLflow's default view: a deleted experiment's runs are deleted.
+    const records = (await this.backend.listRuns([...new Set(experimentIds)])).filter((r) => r.info.lifecycleStage === 'active');
     const runs = await Promise.all(
       records.map(async (r) => toTrackingRun(r, await this.backend.latestMetrics(r.info.runId))),
     );

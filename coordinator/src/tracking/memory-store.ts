@@ -47,6 +47,11 @@ class MemoryBackend implements TrackingBackend {
     this.experimentNames.set(experiment.name, experiment.experimentId);
   }
 
+  async updateExperiment(experiment: Experiment, runs: readonly TrackingRunRecord[]): Promise<void> {
+    this.experiments.set(experiment.experimentId, copy(experiment));
+    for (const r of runs) this.runs.set(r.info.runId, copy(r));
+  }
+
   async getRun(runId: string): Promise<TrackingRunRecord | undefined> {
     const r = this.runs.get(runId);
     return r === undefined ? undefined : copy(r);

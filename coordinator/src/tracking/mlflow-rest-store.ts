@@ -328,6 +328,10 @@ export class MlflowRestStore implements TrackingStore {
     return decodeExperiment(res['experiment']);
   }
 
+  async deleteExperiment(experimentId: string): Promise<void> {
+    await this.call('POST', 'experiments/delete', { experiment_id: validateExperimentId(experimentId) });
+  }
+
   async searchExperiments(options: SearchExperimentsOptions = {}): Promise<ExperimentsPage> {
     const res = await this.call('POST', 'experiments/search', {
       max_results: validateSearchMaxResults(options.maxResults),

@@ -14,7 +14,9 @@ export type OutboxWrite =
   | { kind: 'round'; runId: string; round: number; batch: LogBatchInput }
   | { kind: 'end'; runId: string; status: TrackingRunStatus; endTime: number; batch: LogBatchInput }
   /** Tags saying a record was refused; a refused note is not noted again. */
-  | { kind: 'note'; runId: string; batch: LogBatchInput };
+  | { kind: 'note'; runId: string; batch: LogBatchInput }
+  /** The federation was deleted: its experiment is marked deleted, after its runs' earlier writes. */
+  | { kind: 'deleteExperiment'; federation: string };
 
 export interface OutboxEntry {
   /** Position in the outbox: entries are delivered in this order. */

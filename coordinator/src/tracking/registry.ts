@@ -33,6 +33,7 @@ const STORE_METHODS = [
   'getExperiment',
   'getExperimentByName',
   'searchExperiments',
+  'deleteExperiment',
   'createRun',
   'getRun',
   'updateRun',

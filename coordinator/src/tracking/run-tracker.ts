@@ -95,6 +95,8 @@ export class RunTracker {
   private halted = false;
   /** The delivery loop while it runs. */
   private draining: Promise<void> | undefined;
+  /** Entries were enqueued while the loop ran: it runs again once it ends. */
+  private drainAgain = false;
   /** The wait before the next delivery attempt after a failure. */
   private backoff: NodeJS.Timeout | undefined;
   /** Failed attempts in a row. */
@@ -181,6 +183,22 @@ export class RunTracker {
       for (const p of e.points) metrics.push({ key: siteKey(e.site, p.key), value: p.value, timestamp: p.timestampMs, step: p.step });
     }
     if (metrics.length > 0) await this.opts.store.logBatch(trackingRunId, { metrics });
+  }
+
+  /**
+   * Marks the federation's experiment deleted, through the outbox after whatever its runs still
+   * have to log (a force-stopped run's end first): the deletion survives a restart or an outage
+   * of the store like any other write. Resolves once it is in the outbox.
+   */
+  deleteExperiment(federation: string): Promise<void> {
+    const queued = this.chain.then(async () => {
+      for (const run of await this.opts.state.listRuns(federation)) await this.sync(run.id);
+      await this.opts.outbox.enqueue('', [{ kind: 'deleteExperiment', federation }], undefined);
+      this.observeOutbox();
+      this.drain();
+    });
+    this.chain = queued.catch(() => undefined);
+    return queued;
   }
 
   /** Runs of a federation in the tracking store, with MLflow's search semantics. */
@@ -299,7 +317,13 @@ export class RunTracker {
 
   /** Starts delivering the outbox, unless a delivery runs or waits out a backoff. */
   private drain(): void {
-    if (this.draining !== undefined || this.backoff !== undefined || this.halted) return;
+    if (this.draining !== undefined) {
+      // The delivery in flight may already have found the outbox empty: it starts again when it ends.
+      this.drainAgain = true;
+      return;
+    }
+    if (this.backoff !== undefined || this.halted) return;
+    this.drainAgain = false;
     this.draining = this.deliverAll()
       .catch((err: unknown) => {
         // The outbox itself failed (closed, disk): the entries stay, the next drain tries again.
@@ -311,6 +335,7 @@ export class RunTracker {
       .finally(() => {
         this.draining = undefined;
         this.observeOutbox();
+        if (this.drainAgain) this.drain();
         for (const wake of this.restWaiters.splice(0)) wake();
       });
   }
@@ -338,20 +363,24 @@ export class RunTracker {
     const { outbox, store } = this.opts;
     const write = entry.write;
     try {
-      const run = await this.opts.state.getRun(write.runId);
-      if (!run) {
-        await this.refused(entry, Reason.RUN_NOT_FOUND, `run ${quoted(write.runId)} no longer exists`);
-        return true;
+      if (write.kind === 'deleteExperiment') {
+        await this.markExperimentDeleted(write.federation);
+      } else {
+        const run = await this.opts.state.getRun(write.runId);
+        if (!run) {
+          await this.refused(entry, Reason.RUN_NOT_FOUND, `run ${quoted(write.runId)} no longer exists`);
+          return true;
+        }
+        const trackingRunId = await this.ensureTrackingRun(run);
+        if (write.batch.metrics?.length || write.batch.params?.length || write.batch.tags?.length) await store.logBatch(trackingRunId, write.batch);
+        if (write.kind === 'end') await store.updateRun(trackingRunId, { status: write.status, endTime: write.endTime });
       }
-      const trackingRunId = await this.ensureTrackingRun(run);
-      if (write.batch.metrics?.length || write.batch.params?.length || write.batch.tags?.length) await store.logBatch(trackingRunId, write.batch);
-      if (write.kind === 'end') await store.updateRun(trackingRunId, { status: write.status, endTime: write.endTime });
     } catch (err) {
       const e = TributaryError.from(err);
       if (!isRefusal(e)) {
         this.failures += 1;
         this.lastError = `${e.reason}: ${e.message}`;
-        this.log.warn({ runId: write.runId, kind: write.kind, failures: this.failures, err: e.message }, 'tracking store did not take the write; it stays in the outbox and is retried');
+        this.log.warn({ ...subjectOf(write), kind: write.kind, failures: this.failures, err: e.message }, 'tracking store did not take the write; it stays in the outbox and is retried');
         return false;
       }
       await this.refused(entry, e.reason, e.message);
@@ -368,10 +397,21 @@ export class RunTracker {
     return true;
   }
 
+  /** Marks a federation's experiment deleted; one already deleted, or never created, is left as it is. */
+  private async markExperimentDeleted(federation: string): Promise<void> {
+    // Looked up afresh, and forgotten after: the deleted experiment takes no more runs.
+    this.experimentIds.delete(federation);
+    const experimentId = await this.findExperiment(federation);
+    this.experimentIds.delete(federation);
+    if (experimentId === undefined || (await this.opts.store.getExperiment(experimentId)).lifecycleStage !== 'active') return;
+    await this.opts.store.deleteExperiment(experimentId);
+    this.log.info({ federation, experimentId }, 'tracking experiment marked deleted');
+  }
+
   /** A write the store refused for its data: recorded in the outbox's refused list, logged and counted; never retried. */
   private async refused(entry: OutboxEntry, reason: string, message: string): Promise<void> {
     const write = entry.write;
-    this.log.error({ runId: write.runId, kind: write.kind, ...(write.kind === 'round' ? { round: write.round } : {}), reason, err: message }, 'the tracking store refused a write; recorded, not retried');
+    this.log.error({ ...subjectOf(write), kind: write.kind, reason, err: message }, 'the tracking store refused a write; recorded, not retried');
     this.opts.metrics?.trackingWritesRefused.inc({ reason });
     await this.opts.outbox.refuse(entry, reason, message);
   }
@@ -501,6 +541,12 @@ export class RunTracker {
   }
 }
 
+/** What a write is about, for its log lines: its run (and round), or its federation. */
+function subjectOf(write: OutboxWrite): Record<string, string | number> {
+  if (write.kind === 'deleteExperiment') return { federation: write.federation };
+  return write.kind === 'round' ? { runId: write.runId, round: write.round } : { runId: write.runId };
+}
+
 /** A round is logged once nothing more will be added to it. */
 function isFinal(round: RoundRecord, movedOn: boolean): boolean {
   if (round.state === 'ROUND_STATE_FAILED') return true;
@@ -524,6 +570,9 @@ function roundRecords(round: RoundRecord, modelSha256: string): { metrics: Metri
   const byReason = new Map<string, number>();
   for (const r of round.refused) byReason.set(r.reason, (byReason.get(r.reason) ?? 0) + refusalCount(r));
   for (const [reason, count] of byReason) metrics.push(m(`refused/${reason}`, count));
+  // Only rounds where a site failed log these, so other rounds' records stay as they were.
+  const failures = round.siteFailures ?? [];
+  if (failures.length > 0) metrics.push(m('sites_failed', failures.length));
   for (const [key, value] of Object.entries(round.metrics)) metrics.push(m(key, value));
   const tags: TrackingRunTag[] = [];
   const prefix = `tributary.round.${round.number}`;
@@ -571,6 +620,10 @@ function paramsOf(run: RunRecord): Param[] {
     { key: 'norm_bound', value: String(s.normBound) },
     { key: 'norm_bound_mode', value: s.normBoundMode || 'refuse' },
     { key: 'max_examples', value: String(s.maxExamples || SETTINGS_DEFAULTS.maxExamples) },
+    { key: 'on_site_error', value: s.onSiteError || SETTINGS_DEFAULTS.onSiteError },
+    { key: 'site_idle_timeout_seconds', value: String(s.siteIdleTimeoutSeconds ?? 0) },
+    { key: 'upload_grace_seconds', value: String(s.uploadGraceSeconds ?? 0) },
+    { key: 'run_timeout_seconds', value: String(s.runTimeoutSeconds ?? 0) },
   );
   for (const [k, v] of Object.entries(s.strategyOptions)) params.push({ key: `strategy.${k}`, value: v });
   return params;

@@ -150,6 +150,12 @@ export interface TrackingStore {
   getExperiment(experimentId: string): Promise<Experiment>;
   getExperimentByName(name: string): Promise<Experiment>;
   searchExperiments(options?: SearchExperimentsOptions): Promise<ExperimentsPage>;
+  /**
+   * Marks an active experiment and its runs deleted (lifecycle stage `deleted`), as MLflow's
+   * `experiments/delete` does: they stay readable by id and name, take no new runs or writes, and
+   * the name stays taken. RESOURCE_DOES_NOT_EXIST for an unknown or already deleted experiment.
+   */
+  deleteExperiment(experimentId: string): Promise<void>;
 
   createRun(options: CreateTrackingRunOptions): Promise<TrackingRun>;
   getRun(trackingRunId: string): Promise<TrackingRun>;

@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises';
 import {
   MAX_EXACT_INTEGER,
   MAX_SAFETENSORS_TENSORS,
@@ -22,13 +21,15 @@ import {
   type TensorSpec__Output,
 } from '@tributary/proto';
 import { SquaredDistance, clipUpdateToNorm, floatValues, isFloatDType } from '../strategies/index.js';
+import { globalTensorsOf, openGlobalModelSlices, type GlobalModelSlices, type GlobalModelSource } from './global-model-values.js';
+import { HEADER_BYTES_INITIAL_MODEL, INSPECT_SLICE_BYTES, openStaged, type StagedBytes } from './staged-bytes.js';
 
 /** How a round takes updates: the model they must match and the norm policy. */
 export interface FoldPolicy {
   /** Tensors every update must have (ignored when `heterogeneous`). */
   readonly modelSpec: readonly TensorSpec__Output[];
-  /** The model the sites trained from: the origin of the norm. */
-  readonly globalModel: TensorMap;
+  /** The model the sites trained from, the origin of the norm: decoded, or kept on disk. */
+  readonly globalModel: GlobalModelSource;
   /** Largest L2 distance from the global model; 0 = no bound. */
   readonly normBound: number;
   /** Beyond the bound: scale back (`clip`) or refuse (`refuse`). */
@@ -64,51 +65,16 @@ export function headerBytesFor(spec: readonly TensorSpec__Output[]): number {
  * architecture): about 8,000 tensors of ordinary names, more than any model's file holds.
  */
 const HEADER_BYTES_UNSPECIFIED = 1024 * 1024;
-/**
- * Header bytes allowed for an initial model, which defines the spec: an authenticated admin's
- * call, given room for very large models (65,536 tensors of about 250 bytes).
- */
-export const HEADER_BYTES_INITIAL_MODEL = 16 * 1024 * 1024;
 /** Tensors a member of a round without a spec may hold: MAX_SAFETENSORS_TENSORS. */
 const TENSORS_UNSPECIFIED = MAX_SAFETENSORS_TENSORS;
-/** Data read per step while inspecting: bounded memory whatever the payload's size. */
-const INSPECT_SLICE_BYTES = 1024 * 1024;
 
-/** Random access to a staged payload's bytes. */
-interface StagedBytes {
-  /**
-   * Exactly `length` bytes from `position`, valid until the next read (file slices share one
-   * scratch buffer, so inspecting a large payload allocates nothing per slice); a payload ending
-   * early is MALFORMED_PAYLOAD.
-   */
-  read(position: number, length: number): Promise<Uint8Array>;
-  close(): Promise<void>;
-}
 
-/** A staged payload: the path of its file, or its bytes when it was kept in memory. */
-async function openStaged(staged: string | Uint8Array): Promise<StagedBytes> {
-  if (typeof staged !== 'string') {
-    return {
-      read: async (position, length) => {
-        if (position + length > staged.byteLength) throw TributaryError.of(Reason.MALFORMED_PAYLOAD, `payload ends ${position + length - staged.byteLength} bytes early`);
-        return staged.subarray(position, position + length);
-      },
-      close: async () => undefined,
-    };
-  }
-  const file = await open(staged, 'r');
-  let scratch = new Uint8Array(0);
-  return {
-    read: (position, length) => {
-      if (scratch.length < length) scratch = new Uint8Array(Math.max(length, Math.min(INSPECT_SLICE_BYTES, 2 * scratch.length)));
-      return readExactly(file, position, scratch.subarray(0, length));
-    },
-    close: () => file.close(),
-  };
-}
-
-/** What inspection found: a refusal, or the payload's layout (none for an opaque flavor), which the fold decodes with. */
-export type Inspection = { readonly ok: false; readonly refusal: Refusal } | { readonly ok: true; readonly layout: SafetensorsLayout | undefined };
+/**
+ * What inspection found: a refusal, or the payload's layout (none for an opaque flavor), which the
+ * fold decodes with, and, under a norm bound, the update's L2 distance from the global model (a
+ * clipping fold scales by it without reading the payload twice).
+ */
+export type Inspection = { readonly ok: false; readonly refusal: Refusal } | { readonly ok: true; readonly layout: SafetensorsLayout | undefined; readonly norm?: number };
 
 /** How large a header may be, and how many tensors it may list. */
 interface HeaderBounds {
@@ -160,21 +126,37 @@ async function inspectWithin(staged: string | Uint8Array, size: number, bounds: 
       const mismatch = await checkSpecAsync(policy.modelSpec, layout.entries);
       if (mismatch !== undefined) return refused(Reason.SCHEMA_MISMATCH, `payload tensors do not match the model: ${mismatch}`);
     }
-    const measure = policy.normBound > 0 && policy.normMode === 'refuse' && !policy.heterogeneous;
+    const measure = policy.normBound > 0 && !policy.heterogeneous;
     const distance = new SquaredDistance();
-    for (const entry of layout.entries) {
-      const problem = await inspectTensor(file, layout.dataStart, entry, measure ? { distance, global: policy.globalModel } : undefined);
-      if (problem !== undefined) return { ok: false, refusal: problem };
+    const global = measure ? await openGlobalModelSlices(policy.globalModel) : undefined;
+    try {
+      // In the order of the decoded tensor map, the order `updateNorm` adds them in, so a norm
+      // measured here is the one a whole-update fold would measure, to the last bit.
+      for (const entry of inMapOrder(layout.entries)) {
+        const problem = await inspectTensor(file, layout.dataStart, entry, global ? { distance, global } : undefined);
+        if (problem !== undefined) return { ok: false, refusal: problem };
+      }
+    } finally {
+      await global?.close();
     }
+    if (!measure) return { ok: true, layout };
     const norm = distance.norm();
     // Not `norm > bound`: a NaN norm must refuse, never pass.
-    if (measure && !(norm <= policy.normBound)) {
+    if (policy.normMode === 'refuse' && !(norm <= policy.normBound)) {
       return refused(Reason.NORM_EXCEEDED, `update norm ${norm.toPrecision(6)} exceeds the bound ${policy.normBound}`);
     }
-    return { ok: true, layout };
+    return { ok: true, layout, norm };
   } finally {
     await file.close();
   }
+}
+
+/** Entries in the order a decoded TensorMap lists them (`Object.values`: array-index names first). */
+export function inMapOrder(entries: readonly SafetensorsEntry[]): SafetensorsEntry[] {
+  // No prototype, so a tensor named "__proto__" is an entry like any other.
+  const byName = Object.create(null) as Record<string, SafetensorsEntry>;
+  for (const entry of entries) byName[entry.name] = entry;
+  return Object.values(byName);
 }
 
 function refused(reason: ReasonCode, message: string): Inspection {
@@ -186,9 +168,9 @@ async function inspectTensor(
   file: StagedBytes,
   dataStart: number,
   entry: SafetensorsEntry,
-  norm: { distance: SquaredDistance; global: TensorMap } | undefined,
+  norm: { distance: SquaredDistance; global: GlobalModelSlices } | undefined,
 ): Promise<Refusal | undefined> {
-  const base = norm && isFloatDType(entry.dtype) ? comparableBase(norm.global, entry) : undefined;
+  const hasBase = norm !== undefined && isFloatDType(entry.dtype) && norm.global.comparable(entry.name, entry.shape.reduce((n, d) => n * d, 1));
   let elements = 0;
   for (let at = entry.begin; at < entry.end; at += INSPECT_SLICE_BYTES) {
     const bytes = await file.read(dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));
@@ -201,31 +183,13 @@ async function inspectTensor(
     }
     if (norm && isFloatDType(entry.dtype)) {
       const values = floatValues(slice);
-      norm.distance.add(values, base?.subarray(elements, elements + values.length));
+      norm.distance.add(values, hasBase ? floatValues(await norm.global.read(entry.name, elements, values.length)) : undefined);
       elements += values.length;
     }
   }
   return undefined;
 }
 
-/** The global model's values for a tensor of the update, when it has one of the same length. */
-function comparableBase(global: TensorMap, entry: SafetensorsEntry): Float32Array | Float64Array | undefined {
-  const base = global[entry.name];
-  const length = entry.shape.reduce((n, d) => n * d, 1);
-  return base !== undefined && base.data.length === length ? floatValues(base) : undefined;
-}
-
-/** Fills `buffer` from `position` of the file. */
-async function readExactly(file: Awaited<ReturnType<typeof open>>, position: number, buffer: Uint8Array): Promise<Uint8Array> {
-  const length = buffer.length;
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await file.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) throw TributaryError.of(Reason.MALFORMED_PAYLOAD, `payload ends ${length - done} bytes early`);
-    done += bytesRead;
-  }
-  return buffer;
-}
 
 /** An update as an aggregator folds it, and whether the norm bound scaled it back. */
 export interface FoldableUpdate {
@@ -250,5 +214,5 @@ export async function toFoldable(bytes: Uint8Array, flavor: string, policy: Fold
   // payload is not copied again on the event loop).
   const { tensors } = await decodeSafetensorsAsync(bytes, layout === undefined ? { view: true } : { view: true, layout });
   if (policy.normBound <= 0 || policy.normMode !== 'clip' || policy.heterogeneous) return { tensors, clipped: false, norm: 0 };
-  return clipUpdateToNorm(tensors, policy.globalModel, policy.normBound);
+  return clipUpdateToNorm(tensors, await globalTensorsOf(policy.globalModel), policy.normBound);
 }

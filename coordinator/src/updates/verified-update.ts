@@ -3,6 +3,23 @@ import type { SafetensorsLayout, UpdateManifest__Output } from '@tributary/proto
 import { readWholeFile, type BlobStore } from '../state/index.js';
 
 /**
+ * Takes back the commits of updates that were not recorded (see `VerifiedUpdate.uncommit`),
+ * except payloads that an update recorded with them, `recorded`, shares (the same bytes).
+ */
+export async function forgetUnrecorded(
+  unrecorded: readonly VerifiedUpdate[],
+  recorded: readonly VerifiedUpdate[],
+  onError: (update: VerifiedUpdate, err: unknown) => void,
+): Promise<void> {
+  const named = new Set(recorded.map((u) => u.manifest.payloadSha256));
+  for (const update of unrecorded) {
+    if (named.has(update.manifest.payloadSha256)) continue;
+    // A blob that cannot be removed is left for the retention sweep; the verdicts still go out.
+    await update.uncommit().catch((err: unknown) => onError(update, err));
+  }
+}
+
+/**
  * An update whose signature, site, digest, size, schema and values were verified by the ingest,
  * with the staged payload it owns: a file, or the bytes themselves when the payload was small
  * enough to be kept in memory. Whoever holds it ends it exactly once: `commit()` keeps the
@@ -12,6 +29,8 @@ export class VerifiedUpdate {
   private staged: string | Uint8Array | undefined;
   /** The payload once committed: its bytes when they were kept in memory, else read from the blob store. */
   private committed: Uint8Array | 'blob' | undefined;
+  /** Whether `commit()` added the blob (rather than finding the same bytes stored already). */
+  private created = false;
 
   constructor(
     readonly manifest: UpdateManifest__Output,
@@ -24,6 +43,15 @@ export class VerifiedUpdate {
     readonly manifestSeq?: number,
     /** The payload's safetensors layout as inspection read it: the fold decodes with it, not parsing the header again. */
     readonly layout?: SafetensorsLayout,
+    /** The update's distance from the global model, when inspection measured it (a norm bound is set). */
+    readonly norm?: number,
+    /**
+     * The aggregation worker that verified the payload and folded it into its partial: the round
+     * records the update without folding it (the payload stays in the data plane until the round ends).
+     */
+    readonly foldedBy?: string,
+    /** The worker scaled it back to the round's norm bound before folding it. */
+    readonly clippedByWorker = false,
   ) {
     this.staged = staged;
   }
@@ -46,18 +74,40 @@ export class VerifiedUpdate {
     return readWholeFile(this.staged);
   }
 
+  /**
+   * The file holding the payload, for reading it in slices: where it is staged, or its blob once
+   * committed; undefined when its bytes are kept in memory (or there is none).
+   */
+  payloadFile(): string | undefined {
+    if (this.committed === 'blob') return this.blobs.path(this.manifest.payloadSha256);
+    return typeof this.staged === 'string' ? this.staged : undefined;
+  }
+
   /** Moves the payload into the blob store under its verified digest. */
   async commit(): Promise<void> {
     const staged = this.staged;
     this.staged = undefined;
     if (staged === undefined) return;
     if (typeof staged === 'string') {
-      await this.blobs.putFile(staged, this.manifest.payloadSha256);
+      this.created = await this.blobs.putFile(staged, this.manifest.payloadSha256);
       this.committed = 'blob';
     } else {
-      await this.blobs.put(staged);
+      this.created = (await this.blobs.put(staged)).created;
       this.committed = staged;
     }
+  }
+
+  /**
+   * Takes back a commit whose update was not recorded after all (refused at fold time, or its
+   * round's write failed): the blob is removed if this commit added it, so no blob is left that
+   * no record names. A blob that was there before (another update's or a model version's
+   * identical bytes) stays. The caller makes sure no update recorded meanwhile names the digest.
+   */
+  async uncommit(): Promise<void> {
+    const created = this.created;
+    this.created = false;
+    if (created && this.committed !== undefined) await this.blobs.remove(this.manifest.payloadSha256);
+    this.committed = undefined;
   }
 
   /** Drops the staged payload and forgets a committed one; safe to call more than once, and after `commit()`. */

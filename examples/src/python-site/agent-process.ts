@@ -53,7 +53,8 @@ export async function startPythonSite(opts: {
   await writeFile(data, csvOf(opts.data));
   const args = ['run', '--federation', opts.federation, '--coordinator', opts.coordinator, '--nats', opts.nats, '--key', keyFile, '--', 'python3', opts.script];
   const child = spawn(process.execPath, [AGENT, ...args], {
-    env: { ...process.env, SITE_DATA: data, PYTHONPATH: join(ROOT, 'python') },
+    // The agent puts the SDK's Python helper (tributary_task) on the script's PYTHONPATH.
+    env: { ...process.env, SITE_DATA: data },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -7,12 +7,38 @@
 // an ensemble in which each provider sends a different model (two logistic regressions with
 // their own hashing and a naive Bayes shipped as a `custom:naive-bayes` payload).
 import cliProgress from 'cli-progress';
+import { parseArgs } from 'node:util';
 import { NATS_SERVER_INSTALL_HINT, NatsServer } from '@tributary/coordinator';
 import { describeError } from '../shared/local-stack.js';
 import { GROUPS } from './data.js';
-import { runSpamFilter, type ComparisonRow, type SpamFilterProgress, type SpamFilterReport } from './federation.js';
+import { runSpamFilter, type SpamFilterOptions, type SpamFilterProgress, type SpamFilterReport } from './federation.js';
+import { formatTable } from './table.js';
+
+const USAGE = 'usage: npm run example:spam -- [--fraction F] [--rounds N] [--epochs N]';
+
+/**
+ * `--fraction` (share of the corpus used, 1 by default), `--rounds` (fedavg rounds, 5) and
+ * `--epochs` (SGD epochs a site runs per round, 2): smaller runs for a quick look or a test.
+ */
+function commandOptions(argv: readonly string[]): Pick<SpamFilterOptions, 'split' | 'rounds' | 'epochsPerRound'> {
+  const { values } = parseArgs({ args: [...argv], options: { fraction: { type: 'string' }, rounds: { type: 'string' }, epochs: { type: 'string' } }, strict: true });
+  const number = (name: string, text: string | undefined, valid: (n: number) => boolean): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (text.trim() === '' || !valid(n)) throw new Error(`--${name} ${JSON.stringify(text)} is out of range; ${USAGE}`);
+    return n;
+  };
+  const positiveInteger = (n: number): boolean => Number.isInteger(n) && n > 0;
+  const fraction = number('fraction', values.fraction, (n) => n > 0 && n <= 1);
+  return {
+    ...(fraction === undefined ? {} : { split: { fraction } }),
+    rounds: number('rounds', values.rounds, positiveInteger),
+    epochsPerRound: number('epochs', values.epochs, positiveInteger),
+  };
+}
 
 async function main(): Promise<number> {
+  const options = commandOptions(process.argv.slice(2));
   if (!NatsServer.available()) {
     console.error(NATS_SERVER_INSTALL_HINT);
     return 1;
@@ -23,7 +49,7 @@ async function main(): Promise<number> {
   const bars = new ProgressBars();
   try {
     console.log('SpamAssassin public corpus: training each provider alone, then fedavg, then an ensemble\n');
-    const report = await runSpamFilter({ signal: interrupt.signal, progress: bars });
+    const report = await runSpamFilter({ ...options, signal: interrupt.signal, progress: bars });
     bars.stop();
     printReport(report);
     return 0;
@@ -80,23 +106,6 @@ function printReport(report: SpamFilterReport): void {
   console.log(formatTable(report.rows));
   const members = report.ensembleMembers.map((m) => `${m.site} ${m.flavor} ${m.weight.toFixed(2)}`).join(', ');
   console.log(`\nensemble members (site, flavor, weight): ${members}`);
-}
-
-function formatTable(rows: readonly ComparisonRow[]): string {
-  const header = ['model', 'accuracy', 'precision', 'recall', 'F1', 'rounds', 'seconds', 'MB moved'];
-  const cells = rows.map((r) => [
-    r.name,
-    r.scores.accuracy.toFixed(3),
-    r.scores.precision.toFixed(3),
-    r.scores.recall.toFixed(3),
-    r.scores.f1.toFixed(3),
-    String(r.rounds),
-    r.seconds.toFixed(1),
-    (r.bytesMoved / 1e6).toFixed(1),
-  ]);
-  const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
-  const line = (row: readonly string[]): string => `| ${row.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join(' | ')} |`;
-  return [line(header), `|${widths.map((w, c) => (c === 0 ? '-' : '').padEnd(w + 1, '-') + (c === 0 ? '-' : ':')).join('|')}|`, ...cells.map(line)].join('\n');
 }
 
 main().then(

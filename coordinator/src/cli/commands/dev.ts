@@ -54,6 +54,7 @@ export default defineCommand({
       .option('--tls', 'serve gRPC and NATS over TLS, with a local CA and certificates made in <dir>/tls (kept with --dir)')
       .option('--no-nats-auth', 'run nats-server without authentication instead of in operator mode with per-site credentials')
       .option('--cluster <nodes>', 'run a local cluster of 3 (to 5) nats-server nodes with JetStream, and streams with that many replicas (implies --no-nats-auth; not with --tls)')
+      .option('--aggregation-workers', 'offer FedAvg updates to aggregation workers (`tributary aggregator`), as `serve --aggregation-workers` does')
       .option('--stop-on-stdin-close', 'also stop when standard input closes, e.g. when the program that started dev as a child exits');
   },
   parse(raw) {
@@ -69,6 +70,7 @@ export default defineCommand({
       tls: optFlag(raw, 'tls'),
       cluster: optInteger(raw, 'cluster', '--cluster', 3, 5),
       maxUpdateBytes: optionalByteSize(optString(raw, 'maxUpdateBytes')),
+      aggregationWorkers: optFlag(raw, 'aggregationWorkers'),
     };
   },
   async run(input, ctx) {
@@ -149,6 +151,7 @@ export default defineCommand({
         adminKeys: [key.publicKey],
         httpPort: input.httpPort,
         ...(input.maxUpdateBytes === undefined ? {} : { maxUpdateSize: input.maxUpdateBytes }),
+        ...(input.aggregationWorkers ? { aggregation: { enabled: true } } : {}),
         // A person reads this console: short lines, not JSON.
         logger: createConsoleLogger(ctx.logLevel ?? 'warn'),
       });

@@ -4,9 +4,12 @@ import auditExport from './audit/export.js';
 import auditList from './audit/list.js';
 import auditVerify from './audit/verify.js';
 import dev from './dev.js';
+import aggregator from './aggregator.js';
 import federationCreate from './federation/create.js';
 import federationList from './federation/list.js';
 import federationShow from './federation/show.js';
+import federationUpdate from './federation/update.js';
+import federationDelete from './federation/delete.js';
 import grant from './grant.js';
 import grants from './grants.js';
 import keygen from './keygen.js';
@@ -47,6 +50,7 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   keygen,
   serve,
   dev,
+  aggregator,
   siteAdd,
   siteList,
   siteRevoke,
@@ -59,6 +63,8 @@ export const COMMANDS: readonly CliCommand<unknown, unknown>[] = [
   federationCreate,
   federationList,
   federationShow,
+  federationUpdate,
+  federationDelete,
   runStart,
   runStop,
   runStatus,

@@ -50,6 +50,7 @@ export default defineCommand({
       .option('--http-port <port>', 'read-only web dashboard port (`tributary dashboard` logs in); 0 = off (default 0)')
       .option('--tls-cert <file>', 'gRPC TLS certificate (PEM)')
       .option('--tls-key <file>', 'gRPC TLS private key (PEM)')
+      .option('--aggregation-workers', 'offer FedAvg updates to aggregation workers (`tributary aggregator`) as fold jobs, and combine their partials')
       .option('--insecure', 'allow plaintext gRPC on an address other than loopback (only behind a proxy that terminates TLS)')
       .option('--auth-skew-seconds <duration>', 'accepted clock skew of signed calls (default 300)')
       .option('--max-update-bytes <size>', 'largest accepted update payload (default 1GiB)')
@@ -83,6 +84,7 @@ export default defineCommand({
       tlsCert: optString(raw, 'tlsCert'),
       tlsKey: optString(raw, 'tlsKey'),
       insecure: optFlag(raw, 'insecure') ? true : undefined,
+      aggregationWorkers: optFlag(raw, 'aggregationWorkers') ? true : undefined,
       authSkewSeconds: optString(raw, 'authSkewSeconds'),
       maxUpdateBytes: optString(raw, 'maxUpdateBytes'),
       trackingUri: optString(raw, 'trackingUri'),

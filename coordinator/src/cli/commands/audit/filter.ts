@@ -52,6 +52,7 @@ export function auditRecordJson(e: AuditEntry__Output): AuditRecordJson {
     runId: e.runId,
     outcome: e.outcome,
     reason: e.reason,
+    detail: e.detail,
     segment: e.segment,
     index: e.index,
     hash: e.hash,

@@ -19,13 +19,14 @@ export default defineCommand({
   render(rounds) {
     if (rounds.length === 0) return 'No rounds yet.';
     return table(
-      ['ROUND', 'STATE', 'SELECTED', 'ACCEPTED', 'REFUSED', 'VERSION', 'OPENED', 'DURATION', 'RECEIVED', 'METRICS / FAILURE'],
+      ['ROUND', 'STATE', 'SELECTED', 'ACCEPTED', 'REFUSED', 'FAILED', 'VERSION', 'OPENED', 'DURATION', 'RECEIVED', 'METRICS / FAILURE'],
       rounds.map((r) => [
         String(r.number),
         roundState(r),
         String(r.selectedSites.length),
         String(r.accepted.length),
         String(totalRefusals(r.refused)),
+        siteFailures(r),
         r.committedVersion > 0 ? String(r.committedVersion) : '-',
         formatTime(r.openedAtMs),
         r.openedAtMs > 0 && r.closedAtMs > 0 ? formatElapsed(r.closedAtMs - r.openedAtMs) : '-',
@@ -35,3 +36,9 @@ export default defineCommand({
     );
   },
 });
+
+/** `0`, or how many selected sites failed with their names: `1 (site-b)`. */
+function siteFailures(r: Round__Output): string {
+  const failures = r.siteFailures ?? [];
+  return failures.length === 0 ? '0' : `${failures.length} (${failures.map((f) => f.site).join(', ')})`;
+}

@@ -21,7 +21,7 @@ export interface SearchResult {
 }
 
 /** Metrics every round logs about itself; not what a reader of a search wants first. */
-const BOOKKEEPING = new Set(['round_duration_seconds', 'sites_selected', 'sites_accepted', 'sites_refused', 'bytes_received', 'round_failed', 'model_version']);
+const BOOKKEEPING = new Set(['round_duration_seconds', 'sites_selected', 'sites_accepted', 'sites_refused', 'sites_failed', 'bytes_received', 'round_failed', 'model_version']);
 const MAX_DEFAULT_COLUMNS = 4;
 /** `metrics.accuracy`, `metrics."val loss"`, metrics.`val loss` in a filter or an order-by clause. */
 const METRIC_REFERENCE = /\bmetrics?\.(?:"([^"]+)"|`([^`]+)`|([\w./-]+))/g;

@@ -40,8 +40,10 @@ export default defineCommand({
         ['model version', `${run.latestVersion} (started from ${run.startVersion})`],
         ['strategy', s === null ? undefined : s.strategy],
         ['on round failure', s === null ? undefined : enumLabel(s.onRoundFailure, 'ROUND_FAILURE_POLICY_')],
+        ['on site error', s === null ? undefined : s.onSiteError || 'ignore'],
       ]),
       ...(round === undefined ? [] : ['', progressLine(run, round, '').replace(`run ${run.id}  `, '')]),
+      ...(round === undefined || (round.siteFailures ?? []).length === 0 ? [] : ['', 'Site failures:', ...round.siteFailures.map((f) => `  ${f.site}  ${f.reason}  ${f.message}`)]),
     ].join('\n');
   },
 });

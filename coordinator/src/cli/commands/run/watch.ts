@@ -80,6 +80,8 @@ export async function followRun(admin: AdminClient, runId: string, ctx: CommandC
             return draw(event.update === null ? '' : `accepted ${event.update.site}`);
           case 'UPDATE_REFUSED':
             return draw(event.refusal === null ? '' : `refused ${event.refusal.site || '?'}: ${event.refusal.reason}${refusalCount(event.refusal) > 1 ? ` (x${refusalCount(event.refusal)})` : ''}`);
+          case 'SITE_FAILED':
+            return draw(event.refusal === null ? '' : `failed ${event.refusal.site}: ${event.refusal.reason}`);
           case 'RUN_ENDED':
             return;
           default:

@@ -4,6 +4,7 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AddPrincipalRequest as _tributary_v1_AddPrincipalRequest, AddPrincipalRequest__Output as _tributary_v1_AddPrincipalRequest__Output } from '../../tributary/v1/AddPrincipalRequest.js';
 import type { AddSiteRequest as _tributary_v1_AddSiteRequest, AddSiteRequest__Output as _tributary_v1_AddSiteRequest__Output } from '../../tributary/v1/AddSiteRequest.js';
+import type { AggregationCredentials as _tributary_v1_AggregationCredentials, AggregationCredentials__Output as _tributary_v1_AggregationCredentials__Output } from '../../tributary/v1/AggregationCredentials.js';
 import type { AuditEntry as _tributary_v1_AuditEntry, AuditEntry__Output as _tributary_v1_AuditEntry__Output } from '../../tributary/v1/AuditEntry.js';
 import type { AuditVerification as _tributary_v1_AuditVerification, AuditVerification__Output as _tributary_v1_AuditVerification__Output } from '../../tributary/v1/AuditVerification.js';
 import type { CollectGarbageRequest as _tributary_v1_CollectGarbageRequest, CollectGarbageRequest__Output as _tributary_v1_CollectGarbageRequest__Output } from '../../tributary/v1/CollectGarbageRequest.js';
@@ -12,6 +13,8 @@ import type { CreateDashboardSessionRequest as _tributary_v1_CreateDashboardSess
 import type { CreateFederationPart as _tributary_v1_CreateFederationPart, CreateFederationPart__Output as _tributary_v1_CreateFederationPart__Output } from '../../tributary/v1/CreateFederationPart.js';
 import type { CreateInvitationRequest as _tributary_v1_CreateInvitationRequest, CreateInvitationRequest__Output as _tributary_v1_CreateInvitationRequest__Output } from '../../tributary/v1/CreateInvitationRequest.js';
 import type { DashboardLogin as _tributary_v1_DashboardLogin, DashboardLogin__Output as _tributary_v1_DashboardLogin__Output } from '../../tributary/v1/DashboardLogin.js';
+import type { DeleteFederationRequest as _tributary_v1_DeleteFederationRequest, DeleteFederationRequest__Output as _tributary_v1_DeleteFederationRequest__Output } from '../../tributary/v1/DeleteFederationRequest.js';
+import type { DeleteFederationResponse as _tributary_v1_DeleteFederationResponse, DeleteFederationResponse__Output as _tributary_v1_DeleteFederationResponse__Output } from '../../tributary/v1/DeleteFederationResponse.js';
 import type { DisablePrincipalRequest as _tributary_v1_DisablePrincipalRequest, DisablePrincipalRequest__Output as _tributary_v1_DisablePrincipalRequest__Output } from '../../tributary/v1/DisablePrincipalRequest.js';
 import type { DownloadModelRequest as _tributary_v1_DownloadModelRequest, DownloadModelRequest__Output as _tributary_v1_DownloadModelRequest__Output } from '../../tributary/v1/DownloadModelRequest.js';
 import type { Federation as _tributary_v1_Federation, Federation__Output as _tributary_v1_Federation__Output } from '../../tributary/v1/Federation.js';
@@ -24,6 +27,7 @@ import type { Grant as _tributary_v1_Grant, Grant__Output as _tributary_v1_Grant
 import type { GrantPrivilegeRequest as _tributary_v1_GrantPrivilegeRequest, GrantPrivilegeRequest__Output as _tributary_v1_GrantPrivilegeRequest__Output } from '../../tributary/v1/GrantPrivilegeRequest.js';
 import type { Invitation as _tributary_v1_Invitation, Invitation__Output as _tributary_v1_Invitation__Output } from '../../tributary/v1/Invitation.js';
 import type { IssueSiteNatsCredentialsRequest as _tributary_v1_IssueSiteNatsCredentialsRequest, IssueSiteNatsCredentialsRequest__Output as _tributary_v1_IssueSiteNatsCredentialsRequest__Output } from '../../tributary/v1/IssueSiteNatsCredentialsRequest.js';
+import type { JoinAggregationRequest as _tributary_v1_JoinAggregationRequest, JoinAggregationRequest__Output as _tributary_v1_JoinAggregationRequest__Output } from '../../tributary/v1/JoinAggregationRequest.js';
 import type { ListAuditEntriesRequest as _tributary_v1_ListAuditEntriesRequest, ListAuditEntriesRequest__Output as _tributary_v1_ListAuditEntriesRequest__Output } from '../../tributary/v1/ListAuditEntriesRequest.js';
 import type { ListFederationsRequest as _tributary_v1_ListFederationsRequest, ListFederationsRequest__Output as _tributary_v1_ListFederationsRequest__Output } from '../../tributary/v1/ListFederationsRequest.js';
 import type { ListFederationsResponse as _tributary_v1_ListFederationsResponse, ListFederationsResponse__Output as _tributary_v1_ListFederationsResponse__Output } from '../../tributary/v1/ListFederationsResponse.js';
@@ -59,6 +63,7 @@ import type { SearchRunsResponse as _tributary_v1_SearchRunsResponse, SearchRuns
 import type { Site as _tributary_v1_Site, Site__Output as _tributary_v1_Site__Output } from '../../tributary/v1/Site.js';
 import type { StartRunRequest as _tributary_v1_StartRunRequest, StartRunRequest__Output as _tributary_v1_StartRunRequest__Output } from '../../tributary/v1/StartRunRequest.js';
 import type { StopRunRequest as _tributary_v1_StopRunRequest, StopRunRequest__Output as _tributary_v1_StopRunRequest__Output } from '../../tributary/v1/StopRunRequest.js';
+import type { UpdateFederationRequest as _tributary_v1_UpdateFederationRequest, UpdateFederationRequest__Output as _tributary_v1_UpdateFederationRequest__Output } from '../../tributary/v1/UpdateFederationRequest.js';
 import type { VerifyAuditLogRequest as _tributary_v1_VerifyAuditLogRequest, VerifyAuditLogRequest__Output as _tributary_v1_VerifyAuditLogRequest__Output } from '../../tributary/v1/VerifyAuditLogRequest.js';
 import type { WatchMetricsRequest as _tributary_v1_WatchMetricsRequest, WatchMetricsRequest__Output as _tributary_v1_WatchMetricsRequest__Output } from '../../tributary/v1/WatchMetricsRequest.js';
 import type { WatchRunRequest as _tributary_v1_WatchRunRequest, WatchRunRequest__Output as _tributary_v1_WatchRunRequest__Output } from '../../tributary/v1/WatchRunRequest.js';
@@ -117,6 +122,15 @@ export interface AdminServiceClient extends grpc.Client {
   createInvitation(argument: _tributary_v1_CreateInvitationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
   createInvitation(argument: _tributary_v1_CreateInvitationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
   createInvitation(argument: _tributary_v1_CreateInvitationRequest, callback: grpc.requestCallback<_tributary_v1_Invitation__Output>): grpc.ClientUnaryCall;
+  
+  DeleteFederation(argument: _tributary_v1_DeleteFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederation(argument: _tributary_v1_DeleteFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederation(argument: _tributary_v1_DeleteFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  DeleteFederation(argument: _tributary_v1_DeleteFederationRequest, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederation(argument: _tributary_v1_DeleteFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederation(argument: _tributary_v1_DeleteFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederation(argument: _tributary_v1_DeleteFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
+  deleteFederation(argument: _tributary_v1_DeleteFederationRequest, callback: grpc.requestCallback<_tributary_v1_DeleteFederationResponse__Output>): grpc.ClientUnaryCall;
   
   DisablePrincipal(argument: _tributary_v1_DisablePrincipalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Principal__Output>): grpc.ClientUnaryCall;
   DisablePrincipal(argument: _tributary_v1_DisablePrincipalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Principal__Output>): grpc.ClientUnaryCall;
@@ -185,6 +199,15 @@ export interface AdminServiceClient extends grpc.Client {
   issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
   issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
   issueSiteNatsCredentials(argument: _tributary_v1_IssueSiteNatsCredentialsRequest, callback: grpc.requestCallback<_tributary_v1_NatsCredentials__Output>): grpc.ClientUnaryCall;
+  
+  JoinAggregation(argument: _tributary_v1_JoinAggregationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  JoinAggregation(argument: _tributary_v1_JoinAggregationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  JoinAggregation(argument: _tributary_v1_JoinAggregationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  JoinAggregation(argument: _tributary_v1_JoinAggregationRequest, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  joinAggregation(argument: _tributary_v1_JoinAggregationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  joinAggregation(argument: _tributary_v1_JoinAggregationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  joinAggregation(argument: _tributary_v1_JoinAggregationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
+  joinAggregation(argument: _tributary_v1_JoinAggregationRequest, callback: grpc.requestCallback<_tributary_v1_AggregationCredentials__Output>): grpc.ClientUnaryCall;
   
   ListAuditEntries(argument: _tributary_v1_ListAuditEntriesRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_AuditEntry__Output>;
   ListAuditEntries(argument: _tributary_v1_ListAuditEntriesRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_tributary_v1_AuditEntry__Output>;
@@ -344,6 +367,15 @@ export interface AdminServiceClient extends grpc.Client {
   stopRun(argument: _tributary_v1_StopRunRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   stopRun(argument: _tributary_v1_StopRunRequest, callback: grpc.requestCallback<_tributary_v1_Run__Output>): grpc.ClientUnaryCall;
   
+  UpdateFederation(argument: _tributary_v1_UpdateFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  UpdateFederation(argument: _tributary_v1_UpdateFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  UpdateFederation(argument: _tributary_v1_UpdateFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  UpdateFederation(argument: _tributary_v1_UpdateFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  updateFederation(argument: _tributary_v1_UpdateFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  updateFederation(argument: _tributary_v1_UpdateFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  updateFederation(argument: _tributary_v1_UpdateFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  updateFederation(argument: _tributary_v1_UpdateFederationRequest, callback: grpc.requestCallback<_tributary_v1_Federation__Output>): grpc.ClientUnaryCall;
+  
   VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
   VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
   VerifyAuditLog(argument: _tributary_v1_VerifyAuditLogRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tributary_v1_AuditVerification__Output>): grpc.ClientUnaryCall;
@@ -378,6 +410,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   CreateInvitation: grpc.handleUnaryCall<_tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation>;
   
+  DeleteFederation: grpc.handleUnaryCall<_tributary_v1_DeleteFederationRequest__Output, _tributary_v1_DeleteFederationResponse>;
+  
   DisablePrincipal: grpc.handleUnaryCall<_tributary_v1_DisablePrincipalRequest__Output, _tributary_v1_Principal>;
   
   DownloadModel: grpc.handleServerStreamingCall<_tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk>;
@@ -393,6 +427,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   GrantPrivilege: grpc.handleUnaryCall<_tributary_v1_GrantPrivilegeRequest__Output, _tributary_v1_Grant>;
   
   IssueSiteNatsCredentials: grpc.handleUnaryCall<_tributary_v1_IssueSiteNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials>;
+  
+  JoinAggregation: grpc.handleUnaryCall<_tributary_v1_JoinAggregationRequest__Output, _tributary_v1_AggregationCredentials>;
   
   ListAuditEntries: grpc.handleServerStreamingCall<_tributary_v1_ListAuditEntriesRequest__Output, _tributary_v1_AuditEntry>;
   
@@ -430,6 +466,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   StopRun: grpc.handleUnaryCall<_tributary_v1_StopRunRequest__Output, _tributary_v1_Run>;
   
+  UpdateFederation: grpc.handleUnaryCall<_tributary_v1_UpdateFederationRequest__Output, _tributary_v1_Federation>;
+  
   VerifyAuditLog: grpc.handleUnaryCall<_tributary_v1_VerifyAuditLogRequest__Output, _tributary_v1_AuditVerification>;
   
   WatchMetrics: grpc.handleServerStreamingCall<_tributary_v1_WatchMetricsRequest__Output, _tributary_v1_MetricEvent>;
@@ -445,6 +483,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   CreateDashboardSession: MethodDefinition<_tributary_v1_CreateDashboardSessionRequest, _tributary_v1_DashboardLogin, _tributary_v1_CreateDashboardSessionRequest__Output, _tributary_v1_DashboardLogin__Output>
   CreateFederation: MethodDefinition<_tributary_v1_CreateFederationPart, _tributary_v1_Federation, _tributary_v1_CreateFederationPart__Output, _tributary_v1_Federation__Output>
   CreateInvitation: MethodDefinition<_tributary_v1_CreateInvitationRequest, _tributary_v1_Invitation, _tributary_v1_CreateInvitationRequest__Output, _tributary_v1_Invitation__Output>
+  DeleteFederation: MethodDefinition<_tributary_v1_DeleteFederationRequest, _tributary_v1_DeleteFederationResponse, _tributary_v1_DeleteFederationRequest__Output, _tributary_v1_DeleteFederationResponse__Output>
   DisablePrincipal: MethodDefinition<_tributary_v1_DisablePrincipalRequest, _tributary_v1_Principal, _tributary_v1_DisablePrincipalRequest__Output, _tributary_v1_Principal__Output>
   DownloadModel: MethodDefinition<_tributary_v1_DownloadModelRequest, _tributary_v1_ModelChunk, _tributary_v1_DownloadModelRequest__Output, _tributary_v1_ModelChunk__Output>
   GetFederation: MethodDefinition<_tributary_v1_GetFederationRequest, _tributary_v1_Federation, _tributary_v1_GetFederationRequest__Output, _tributary_v1_Federation__Output>
@@ -453,6 +492,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   GetRun: MethodDefinition<_tributary_v1_GetRunRequest, _tributary_v1_Run, _tributary_v1_GetRunRequest__Output, _tributary_v1_Run__Output>
   GrantPrivilege: MethodDefinition<_tributary_v1_GrantPrivilegeRequest, _tributary_v1_Grant, _tributary_v1_GrantPrivilegeRequest__Output, _tributary_v1_Grant__Output>
   IssueSiteNatsCredentials: MethodDefinition<_tributary_v1_IssueSiteNatsCredentialsRequest, _tributary_v1_NatsCredentials, _tributary_v1_IssueSiteNatsCredentialsRequest__Output, _tributary_v1_NatsCredentials__Output>
+  JoinAggregation: MethodDefinition<_tributary_v1_JoinAggregationRequest, _tributary_v1_AggregationCredentials, _tributary_v1_JoinAggregationRequest__Output, _tributary_v1_AggregationCredentials__Output>
   ListAuditEntries: MethodDefinition<_tributary_v1_ListAuditEntriesRequest, _tributary_v1_AuditEntry, _tributary_v1_ListAuditEntriesRequest__Output, _tributary_v1_AuditEntry__Output>
   ListFederations: MethodDefinition<_tributary_v1_ListFederationsRequest, _tributary_v1_ListFederationsResponse, _tributary_v1_ListFederationsRequest__Output, _tributary_v1_ListFederationsResponse__Output>
   ListGrants: MethodDefinition<_tributary_v1_ListGrantsRequest, _tributary_v1_ListGrantsResponse, _tributary_v1_ListGrantsRequest__Output, _tributary_v1_ListGrantsResponse__Output>
@@ -471,6 +511,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   SearchRuns: MethodDefinition<_tributary_v1_SearchRunsRequest, _tributary_v1_SearchRunsResponse, _tributary_v1_SearchRunsRequest__Output, _tributary_v1_SearchRunsResponse__Output>
   StartRun: MethodDefinition<_tributary_v1_StartRunRequest, _tributary_v1_Run, _tributary_v1_StartRunRequest__Output, _tributary_v1_Run__Output>
   StopRun: MethodDefinition<_tributary_v1_StopRunRequest, _tributary_v1_Run, _tributary_v1_StopRunRequest__Output, _tributary_v1_Run__Output>
+  UpdateFederation: MethodDefinition<_tributary_v1_UpdateFederationRequest, _tributary_v1_Federation, _tributary_v1_UpdateFederationRequest__Output, _tributary_v1_Federation__Output>
   VerifyAuditLog: MethodDefinition<_tributary_v1_VerifyAuditLogRequest, _tributary_v1_AuditVerification, _tributary_v1_VerifyAuditLogRequest__Output, _tributary_v1_AuditVerification__Output>
   WatchMetrics: MethodDefinition<_tributary_v1_WatchMetricsRequest, _tributary_v1_MetricEvent, _tributary_v1_WatchMetricsRequest__Output, _tributary_v1_MetricEvent__Output>
   WatchRun: MethodDefinition<_tributary_v1_WatchRunRequest, _tributary_v1_RunEvent, _tributary_v1_WatchRunRequest__Output, _tributary_v1_RunEvent__Output>

@@ -16,6 +16,7 @@ export interface AuditEntry {
   'outcome'?: (string);
   'reason'?: (string);
   'hash'?: (string);
+  'detail'?: (string);
 }
 
 export interface AuditEntry__Output {
@@ -32,4 +33,5 @@ export interface AuditEntry__Output {
   'outcome': (string);
   'reason': (string);
   'hash': (string);
+  'detail': (string);
 }

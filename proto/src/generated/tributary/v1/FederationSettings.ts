@@ -18,6 +18,11 @@ export interface FederationSettings {
   'maxExamples'?: (number | string | Long);
   'keepVersions'?: (number);
   'waitAfterQuorumSeconds'?: (number);
+  'onSiteError'?: (string);
+  'siteIdleTimeoutSeconds'?: (number);
+  'uploadGraceSeconds'?: (number);
+  'runTimeoutSeconds'?: (number);
+  'heartbeatIntervalSeconds'?: (number);
 }
 
 export interface FederationSettings__Output {
@@ -35,4 +40,9 @@ export interface FederationSettings__Output {
   'maxExamples': (number);
   'keepVersions': (number);
   'waitAfterQuorumSeconds': (number);
+  'onSiteError': (string);
+  'siteIdleTimeoutSeconds': (number);
+  'uploadGraceSeconds': (number);
+  'runTimeoutSeconds': (number);
+  'heartbeatIntervalSeconds': (number);
 }

@@ -4,6 +4,7 @@ import type { RoundState as _tributary_v1_RoundState, RoundState__Output as _tri
 import type { UpdateSummary as _tributary_v1_UpdateSummary, UpdateSummary__Output as _tributary_v1_UpdateSummary__Output } from '../../tributary/v1/UpdateSummary.js';
 import type { Refusal as _tributary_v1_Refusal, Refusal__Output as _tributary_v1_Refusal__Output } from '../../tributary/v1/Refusal.js';
 import type { EvaluationState as _tributary_v1_EvaluationState, EvaluationState__Output as _tributary_v1_EvaluationState__Output } from '../../tributary/v1/EvaluationState.js';
+import type { SiteFailure as _tributary_v1_SiteFailure, SiteFailure__Output as _tributary_v1_SiteFailure__Output } from '../../tributary/v1/SiteFailure.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Round {
@@ -24,6 +25,8 @@ export interface Round {
   'bytesReceived'?: (number | string | Long);
   'config'?: ({[key: string]: string});
   'evaluation'?: (_tributary_v1_EvaluationState);
+  'siteFailures'?: (_tributary_v1_SiteFailure)[];
+  'extendedUntilMs'?: (number | string | Long);
 }
 
 export interface Round__Output {
@@ -44,4 +47,6 @@ export interface Round__Output {
   'bytesReceived': (number);
   'config': ({[key: string]: string});
   'evaluation': (_tributary_v1_EvaluationState__Output);
+  'siteFailures': (_tributary_v1_SiteFailure__Output)[];
+  'extendedUntilMs': (number);
 }

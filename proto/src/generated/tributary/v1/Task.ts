@@ -18,6 +18,7 @@ export interface Task {
   'runStatus'?: (_tributary_v1_RunStatus);
   'runMessage'?: (string);
   'natsUrls'?: (string)[];
+  'heartbeatIntervalSeconds'?: (number);
   'announced'?: (boolean);
 }
 
@@ -35,5 +36,6 @@ export interface Task__Output {
   'runStatus': (_tributary_v1_RunStatus__Output);
   'runMessage': (string);
   'natsUrls': (string)[];
+  'heartbeatIntervalSeconds': (number);
   'announced': (boolean);
 }

@@ -1,0 +1,10 @@
+// Original file: tributary.proto
+
+
+export interface HeartbeatResponse {
+  'continue'?: (boolean);
+}
+
+export interface HeartbeatResponse__Output {
+  'continue': (boolean);
+}
