@@ -43,7 +43,7 @@
  */
 export { SiteClient } from './site-client.js';
 export { compileSiteClientOptions, DEFAULT_VERDICT_TIMEOUT_MS } from './options.js';
-export type { CompiledSiteClientOptions, SiteClientOptions } from './options.js';
+export type { CompiledSiteClientOptions, SiteClientOptions, SiteRetryOptions } from './options.js';
 export type { SiteLogger } from './logging.js';
 export type { ParticipateOptions, TrainOutcome } from './participate.js';
 export type { EvaluateFn, EvaluationResult } from './evaluation.js';

@@ -17,6 +17,8 @@ export interface PublishPolicy {
   readonly policy: BackoffPolicy;
   readonly maxAttempts: number;
   readonly signal?: AbortSignal;
+  /** The round's deadline (epoch ms): a retry that would start after it is pointless. */
+  readonly deadlineAtMs?: number;
   readonly logger: SiteLogger;
 }
 
@@ -98,6 +100,7 @@ export async function publishDurably(
         policy: policy.policy,
         maxAttempts: policy.maxAttempts,
         ...(policy.signal === undefined ? {} : { signal: policy.signal }),
+        ...(policy.deadlineAtMs === undefined ? {} : { deadlineAtMs: policy.deadlineAtMs }),
         isRetryable: isTransientNatsError,
         onRetry: ({ error, attempt, delayMs }) =>
           policy.logger.warn(

@@ -150,7 +150,12 @@ export class NatsCredentialLease {
         this.#timer.unref();
         return;
       }
-      const delayMs = backoff.nextDelay();
+      // Any other failure may pass; only retry.maxRetries / retry.maxWait (unlimited by default) end the attempts.
+      const delayMs = backoff.retryDelay(e, () => true);
+      if (delayMs === undefined) {
+        this.#logger.warn({ err: describeError(e), attempts: backoff.attempt, expiresAtMs: this.#current.expiresAtMs }, 'NATS credentials renewal given up (retry limit); the connection ends when they expire');
+        return;
+      }
       this.#logger.warn({ err: describeError(e), delayMs, expiresAtMs: this.#current.expiresAtMs }, 'NATS credentials renewal failed; retrying');
       this.#arm(delayMs, backoff);
     }

@@ -53,11 +53,15 @@ export interface SiteClientOptions {
   /** Logger for connection, task and retry events. @default silent */
   logger?: SiteLogger;
   /**
-   * Retries of transient failures (task stream reconnects, model download resumes, NATS
-   * publishes): exponential backoff with full jitter.
-   * @default { initialDelayMs: 200, maxDelayMs: 10_000, maxAttempts: 8 }
+   * Retries of transient failures (NATS publishes of update chunks and manifests, model
+   * download resumes, credential renewals, task stream reconnects): exponential backoff with
+   * full jitter, unlimited unless bounded here. Every retry also stops when the call's
+   * AbortSignal aborts, and an upload stops with DEADLINE_PASSED once its round's deadline
+   * would pass before the next attempt. Refusals (PERMISSION_DENIED, KEY_REVOKED, ...) are
+   * never retried.
+   * @default { initialDelayMs: 200, maxDelayMs: 10_000 } and no limit on retries or their time
    */
-  retry?: { initialDelayMs?: number; maxDelayMs?: number; maxAttempts?: number };
+  retry?: SiteRetryOptions;
   /** Longest time a `task.log` point waits before its batch is published. @default 1_000 */
   metricsFlushIntervalMs?: number;
   /**
@@ -68,6 +72,23 @@ export interface SiteClientOptions {
   heartbeats?: boolean;
   /** Caps the rate of update payload uploads, for sites on a link they share. @default unlimited */
   uploadBytesPerSecond?: number;
+}
+
+/** `SiteClientOptions.retry`. */
+export interface SiteRetryOptions {
+  /** Ceiling of the first delay, in ms. @default 200 */
+  initialDelayMs?: number;
+  /** Largest delay ceiling, in ms. @default 10_000 */
+  maxDelayMs?: number;
+  /** Retries of one operation (after its first attempt) before its last error is thrown. @default unlimited */
+  maxRetries?: number;
+  /**
+   * Total time one operation may spend retrying, as ms or a duration such as `'90s'`, `'5m'`,
+   * `'1h'`: no retry starts that would begin later. @default unlimited
+   */
+  maxWait?: number | string;
+  /** @deprecated attempts in all, the first included: `maxRetries + 1`. Give `maxRetries` instead. */
+  maxAttempts?: number;
 }
 
 /** Validated, defaulted, frozen options. */
@@ -82,8 +103,8 @@ export interface CompiledSiteClientOptions {
   readonly chunkSize: number;
   readonly verdictTimeoutMs: number;
   readonly logger: SiteLogger;
-  /** Backoff of every retry; `maxAttempts` bounds publishes and downloads (stream reconnects never give up). */
-  readonly retry: BackoffPolicy & { readonly maxAttempts: number };
+  /** Backoff of every retry; `maxAttempts` (`maxRetries + 1`) and `maxElapsedMs` (`maxWait`) are Infinity unless given. */
+  readonly retry: BackoffPolicy & { readonly maxAttempts: number; readonly maxElapsedMs: number };
   readonly metricsFlushIntervalMs: number;
   /** Points that trigger an immediate metrics flush. */
   readonly metricsMaxBatch: number;
@@ -118,7 +139,8 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
   if (maxDelayMs < initialDelayMs) {
     invalid('retry.maxDelayMs', `a duration of at least retry.initialDelayMs (${initialDelayMs})`, maxDelayMs);
   }
-  const maxAttempts = integer('retry.maxAttempts', retryIn.maxAttempts, DEFAULT_RETRY.maxAttempts, 1, 1_000);
+  const maxAttempts = retryAttempts(retryIn);
+  const maxElapsedMs = retryIn.maxWait === undefined ? Infinity : waitDuration('retry.maxWait', retryIn.maxWait);
 
   return Object.freeze({
     coordinator: coordinatorAddress(opts.coordinator),
@@ -130,7 +152,7 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
     chunkSize: integer('chunkSize', opts.chunkSize, DEFAULT_CHUNK_SIZE, 1, DEFAULT_CHUNK_SIZE),
     verdictTimeoutMs: duration('verdictTimeoutMs', opts.verdictTimeoutMs, DEFAULT_VERDICT_TIMEOUT_MS),
     logger: logger(opts.logger),
-    retry: Object.freeze({ initialDelayMs, maxDelayMs, multiplier: 2, maxAttempts }),
+    retry: Object.freeze({ initialDelayMs, maxDelayMs, multiplier: 2, maxAttempts, maxElapsedMs }),
     metricsFlushIntervalMs: duration(
       'metricsFlushIntervalMs',
       opts.metricsFlushIntervalMs,
@@ -335,6 +357,34 @@ function integer(name: string, v: unknown, fallback: number, min: number, max: n
     invalid(name, `an integer from ${min} to ${max}`, v);
   }
   return v;
+}
+
+/** Attempts in all from `maxRetries`, or from the deprecated `maxAttempts`; not both. */
+function retryAttempts(given: SiteRetryOptions): number {
+  const { maxRetries, maxAttempts } = given;
+  if (maxRetries !== undefined && maxAttempts !== undefined) {
+    invalid('retry.maxAttempts', 'either retry.maxRetries or the deprecated retry.maxAttempts, not both', maxAttempts);
+  }
+  if (maxAttempts !== undefined) return integer('retry.maxAttempts', maxAttempts, Infinity, 1, Number.MAX_SAFE_INTEGER);
+  if (maxRetries === undefined || maxRetries === Infinity) return Infinity;
+  return integer('retry.maxRetries', maxRetries, Infinity, 0, Number.MAX_SAFE_INTEGER - 1) + 1;
+}
+
+const DURATION_TEXT = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** A duration as ms, or text such as `'90s'`; Infinity means no limit. */
+function waitDuration(name: string, v: unknown): number {
+  const expected = 'a duration: ms above 0, or text such as "90s", "5m", "1h"';
+  if (v === Infinity) return Infinity;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v <= 0) invalid(name, expected, v);
+    return v;
+  }
+  const m = typeof v === 'string' ? DURATION_TEXT.exec(v.trim()) : null;
+  const ms = m === null ? NaN : Number(m[1]) * (DURATION_UNIT_MS[m[2] as string] as number);
+  if (!(ms > 0) || !Number.isFinite(ms)) invalid(name, expected, v);
+  return ms;
 }
 
 function flag(name: string, v: unknown, fallback: boolean): boolean {

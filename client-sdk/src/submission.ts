@@ -26,8 +26,11 @@ export async function submitUpdate(
   const where = { federation, runId, round, updateId };
   const started = Date.now();
 
-  const payload = await publishPayload(session, federation, updateId, update.payload, signal, (bytes) => {
-    if (task instanceof ActiveSiteTask) task.uploading(bytes);
+  const payload = await publishPayload(session, federation, updateId, update.payload, signal, {
+    ...uploadDeadline(task),
+    onProgress: (bytes) => {
+      if (task instanceof ActiveSiteTask) task.uploading(bytes);
+    },
   });
   logger.debug({ ...where, bytes: payload.size, chunks: payload.chunkCount, ms: Date.now() - started }, 'update payload published');
 
@@ -53,6 +56,11 @@ export async function submitUpdate(
   return publishManifest(session, task, manifest, signal, { bytes: payload.size, started });
 }
 
+/** The task's deadline bounds its upload's retries (a task without one has 0). */
+function uploadDeadline(task: SiteTask): { deadlineAtMs?: number } {
+  return task.deadlineAtMs > 0 ? { deadlineAtMs: task.deadlineAtMs } : {};
+}
+
 /**
  * Signs and publishes a manifest (msgID = update id) with the verdict subscription opened
  * first, then waits for the verdict. A refusal is a verdict, not an error.
@@ -74,7 +82,7 @@ export async function publishManifest(
     await publishDurably(
       js,
       { subject: subjects.update(federation, runId, round, site), data: envelope, msgID: updateId },
-      { policy: options.retry, maxAttempts: options.retry.maxAttempts, signal, logger },
+      { policy: options.retry, maxAttempts: options.retry.maxAttempts, signal, logger, ...uploadDeadline(task) },
     );
     logger.info({ ...where, bytes: progress.bytes, ms: Date.now() - progress.started }, 'update published; awaiting verdict');
     const status = await watch.wait({ signal, deadlineAtMs: task.deadlineAtMs });

@@ -1,5 +1,5 @@
 import { TaskHeartbeat } from './heartbeat.js';
-import { assertName, Backoff, decodeSafetensors, checkSpec, downloadModel, tensorSpecsOf, TributaryError, Reason } from '@tributary/proto';
+import { assertName, Backoff, decodeSafetensors, sleep, checkSpec, downloadModel, tensorSpecsOf, TributaryError, Reason } from '@tributary/proto';
 import type { Task__Output, TensorMap, WatchTasksRequest } from '@tributary/proto';
 import { describeError, logDownloadRetry } from './logging.js';
 import type { MetricsPublisher } from './metrics.js';
@@ -103,17 +103,27 @@ export async function* watchTasks(deps: TaskStreamDeps, opts: TaskStreamOptions)
     } catch (err) {
       if (signal.aborted) return;
       const e = TributaryError.from(err);
-      if (!e.retryable) throw e;
+      // Not retryable, or past retry.maxRetries / retry.maxWait (unlimited by default).
+      const delayMs = backoff.retryDelay(e);
+      if (delayMs === undefined) throw e;
       session.logger.warn(
-        { federation, attempt: backoff.attempt + 1, err: describeError(e) },
+        { federation, attempt: backoff.attempt, delayMs, err: describeError(e) },
         'task stream interrupted; reconnecting',
       );
+      if (!(await pause(delayMs, signal))) return;
+      continue;
     }
-    try {
-      await backoff.wait(signal);
-    } catch {
-      return;
-    }
+    if (!(await pause(backoff.nextDelay(), signal))) return;
+  }
+}
+
+/** Sleeps `ms`; false when `signal` aborted meanwhile. */
+async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(ms, signal);
+    return true;
+  } catch {
+    return false;
   }
 }
 

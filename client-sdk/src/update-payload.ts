@@ -156,8 +156,12 @@ export async function publishPayload(
   updateId: string,
   payload: Buffer,
   signal: AbortSignal,
-  /** Told the bytes acked so far, after each chunk's ack. */
-  onProgress?: (bytes: number) => void,
+  opts: {
+    /** The round's deadline (epoch ms): no chunk is retried past it. */
+    deadlineAtMs?: number;
+    /** Told the bytes acked so far, after each chunk's ack. */
+    onProgress?: (bytes: number) => void;
+  } = {},
 ): Promise<PublishedPayload> {
   const { chunkSize, retry, uploadBytesPerSecond } = session.options;
   const started = Date.now();
@@ -186,11 +190,11 @@ export async function publishPayload(
       window[slot] = publishDurably(
         session.js,
         { subject, data: chunk, msgID: `${session.site}.${updateId}.${i}`, headers: { [CHUNK_INDEX_HEADER]: String(i) } },
-        { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger },
+        { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger, ...(opts.deadlineAtMs === undefined ? {} : { deadlineAtMs: opts.deadlineAtMs }) },
       ).then(
         () => {
           acked += chunk.length;
-          onProgress?.(acked);
+          opts.onProgress?.(acked);
         },
         (error: unknown) => {
           if (failure === undefined) {

@@ -178,7 +178,7 @@ export { RpcClient } from './client/rpc-client.js';
 export type { CallOptions, RpcClientOptions } from './client/rpc-client.js';
 export { abortError, throwIfAborted } from './client/abort.js';
 export { Backoff, DEFAULT_BACKOFF_POLICY, backoffDelay, isRetryable, retry, sleep } from './client/backoff.js';
-export type { BackoffPolicy, RetryOptions } from './client/backoff.js';
+export type { BackoffPolicy, RetryClock, RetryOptions } from './client/backoff.js';
 export { downloadModel } from './client/model-download.js';
 export { MODEL_CHUNK_BYTES, createFederation, initialModelOf } from './client/create-federation.js';
 export type { InitialModelSource } from './client/create-federation.js';

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SiteClient } from '@tributary/client-sdk';
 import { AdminClient, Coordinator, createLogger } from '@tributary/coordinator';
 import { encodeSafetensors, generateSigningKey, STREAM_METRICS, STREAM_PAYLOADS, STREAM_UPDATES, type SigningKey } from '@tributary/proto';
 import { connect } from 'nats';
@@ -105,5 +106,61 @@ describe('a 3-node NATS cluster with 3 replicas', () => {
       await raw.close();
     }
     expect((await admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+  }, 300_000);
+});
+
+describe('an SDK site on a 3-node NATS cluster whose update stream leader is killed', () => {
+  let cluster: NatsCluster;
+  let coordinator: Coordinator;
+  let admin: AdminClient;
+  let dir: string;
+  beforeAll(async () => {
+    cluster = await startNatsCluster(3);
+    dir = await mkdtemp(join(tmpdir(), 'tributary-cluster-sdk-'));
+    const adminKey = generateSigningKey('admin');
+    coordinator = await Coordinator.start({ ...(process.env['TRIBUTARY_TEST_LOG'] ? { logger: createLogger(process.env['TRIBUTARY_TEST_LOG']) } : {}), dataDir: dir, grpcListen: '127.0.0.1:0', nats: cluster.urls, adminKeys: [adminKey.publicKey], streams: { replicas: 3 } });
+    admin = new AdminClient({ address: coordinator.address, key: adminKey });
+  });
+  afterAll(async () => {
+    admin?.close();
+    await coordinator?.close();
+    await cluster?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('delivers the update it publishes as the leader dies once, and the round commits', async () => {
+    const base = toyModel();
+    await admin.createFederation({ name: 'sdkha', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 300 }, initialModel: encodeSafetensors(base) });
+    const key = generateSigningKey('sdk-ha');
+    await admin.addSite({ name: 'sdk-ha', publicKey: key.publicKey, federations: ['sdkha'] });
+    const run = await admin.startRun('sdkha');
+    let acceptedAtMs = 0;
+    const logger = { debug: () => undefined, warn: () => undefined, info: (_: object, msg?: string) => void (msg === 'update accepted' && (acceptedAtMs = Date.now())) };
+    const client = await SiteClient.connect({ coordinator: coordinator.address, nats: cluster.urls, key, logger });
+    const nc = await connect({ servers: cluster.urls });
+    let killedAtMs = 0;
+    try {
+      const summary = await client.participate(
+        'sdkha',
+        async (task) => {
+          // The leader of the update stream dies as training ends: the upload meets the election.
+          const leader = (await (await nc.jetstreamManager()).streams.info(STREAM_UPDATES)).cluster?.leader as string;
+          expect(cluster.names).toContain(leader);
+          killedAtMs = Date.now();
+          await cluster.kill(leader);
+          return { weights: toyTrain(task.model, 'sdk-ha', task.round), numExamples: 10 };
+        },
+        { maxTasks: 1 },
+      );
+      expect(summary).toMatchObject({ accepted: 1, refused: 0, failed: 0 });
+    } finally {
+      await nc.close().catch(() => undefined);
+      await client.close();
+    }
+    console.log(`ingest pause after the update stream leader was killed: ${((acceptedAtMs - killedAtMs) / 1000).toFixed(1)} s from the kill to the accepted update (noisy: shared machine)`);
+    expect((await admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+    const round = await admin.getRound(run.id, 1);
+    expect(round.state).toBe('ROUND_STATE_COMMITTED');
+    expect(round.accepted.map((u) => u.site)).toEqual(['sdk-ha']);
   }, 300_000);
 });

@@ -86,4 +86,55 @@ describe('nats-server restarted under a running federation', () => {
     expect([model[0], model[1], model[6], model[7]]).toEqual([0.5, 0.625, 1.25, 0.5]);
     expect(stack.exitOf()).toBeUndefined();
   }, 120_000);
+
+  it('lets an SDK site deliver its update once when NATS stays down longer than the old eight-attempt budget', async () => {
+    stack = await startProcessStack();
+    const base = toyModel();
+    await stack.admin.createFederation({ name: 'outage', settings: { rounds: 1, minSites: 1, roundDeadlineSeconds: 600 }, initialModel: encodeSafetensors(base) });
+    const key = (await addSites(stack, 'outage', ['patient']))['patient'] as SigningKey;
+    const run = await stack.admin.startRun('outage');
+    // The highest attempt number of a failed publish so far; the old default gave up after the 8th.
+    let attempts = 0;
+    const logger = {
+      info: () => undefined,
+      debug: () => undefined,
+      warn: (obj: object, msg?: string) => {
+        if (msg === 'NATS publish failed; retrying') attempts = Math.max(attempts, Number((obj as { attempt?: number }).attempt));
+      },
+    };
+    // No retry option: the default must not give up.
+    const client = await SiteClient.connect({ coordinator: stack.address, nats: stack.nats.url, key, logger });
+    const live = stack;
+    let restarted: Promise<void> | undefined;
+    let downMs = 0;
+    try {
+      const summary = await client.participate(
+        'outage',
+        async (task) => {
+          let down: () => void = () => undefined;
+          const isDown = new Promise<void>((resolve) => (down = resolve));
+          restarted = live.restartNats({
+            // NATS stays down until one publish has failed more often than the old budget allowed.
+            whileDown: async () => {
+              const since = Date.now();
+              down();
+              await eventually(async () => (attempts >= 10 ? true : undefined), 200_000);
+              downMs = Date.now() - since;
+            },
+          });
+          await isDown;
+          return { weights: toyTrain(task.model, 'patient', task.round), numExamples: 10 };
+        },
+        { maxTasks: 1 },
+      );
+      expect(summary).toMatchObject({ accepted: 1 });
+    } finally {
+      await restarted;
+      await client.close();
+    }
+    console.log(`NATS was down ${(downMs / 1000).toFixed(1)} s; one publish failed ${attempts} times before it went through (timings noisy: shared machine)`);
+    expect((await stack.admin.waitForRun(run.id)).status).toBe('RUN_STATUS_FINISHED');
+    expect((await stack.admin.getRound(run.id, 1)).accepted.map((a) => a.site)).toEqual(['patient']);
+    expect(metricValue(await stack.metricsText(), 'tributary_updates_accepted_total')).toBe(1);
+  }, 300_000);
 });

@@ -1,7 +1,8 @@
 // A partner site in its own OS process: joins a federation with the SDK, trains by adding
 // DELTA to every weight, and writes each update it sends to OUT_DIR/<round>.safetensors so the
 // test can recompute the aggregate independently. With STALL=1 it writes OUT_DIR/training when
-// its first task arrives and never finishes training.
+// its first task arrives and never finishes training. With DIE_AFTER_PAYLOAD=1 it kills itself
+// (SIGKILL) once its payload chunks are acked, before the manifest: an upload left half done.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SiteClient } from '@tributary/client-sdk';
@@ -14,7 +15,10 @@ const env = (name) => {
 };
 const delta = Number(env('DELTA'));
 const numExamples = Number(env('NUM_EXAMPLES'));
-const client = await SiteClient.connect({ coordinator: env('COORDINATOR'), nats: env('NATS'), key: env('KEY_FILE') });
+const dieAfterPayload = process.env.DIE_AFTER_PAYLOAD === '1'
+  ? { logger: { info() {}, warn() {}, debug: (_, msg) => msg === 'update payload published' && process.kill(process.pid, 'SIGKILL') } }
+  : {};
+const client = await SiteClient.connect({ coordinator: env('COORDINATOR'), nats: env('NATS'), key: env('KEY_FILE'), ...dieAfterPayload });
 const controller = new AbortController();
 process.on('SIGTERM', () => controller.abort());
 const summary = await client.participate(

@@ -155,3 +155,94 @@ describe('retry', () => {
     expect(fn).not.toHaveBeenCalled();
   });
 });
+
+/** A clock whose sleeps only move its time forward, so long waits take no real time. */
+function fakeClock(startMs = 1_000_000): { now(): number; sleep(ms: number): Promise<void>; slept: number[] } {
+  let t = startMs;
+  const slept: number[] = [];
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      slept.push(ms);
+      t += ms;
+    },
+    slept,
+  };
+}
+
+describe('retry with a clock', () => {
+  const slow = { initialDelayMs: 1_000, maxDelayMs: 10_000 };
+  const failing = (): (() => Promise<never>) =>
+    vi.fn(async () => {
+      throw unavailable();
+    });
+
+  it('keeps retrying past the old eight-attempt budget when no limit is given', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const result = await retry(
+      async () => {
+        calls++;
+        if (calls < 50) throw unavailable();
+        return 'through';
+      },
+      { policy: slow, random: () => 0.5, clock },
+    );
+    expect(result).toBe('through');
+    expect(calls).toBe(50);
+  });
+
+  it('makes maxAttempts attempts in all, the first included', async () => {
+    const fn = failing();
+    await expect(retry(fn, { policy: { ...slow, maxAttempts: 4 }, random: () => 0.5, clock: fakeClock() })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(fn).toHaveBeenCalledTimes(4);
+  });
+
+  it('starts no retry that would begin after maxElapsedMs, and throws the last error', async () => {
+    const clock = fakeClock();
+    const fn = failing();
+    // Delays of 500, 1000, 2000, 4000 ms: the fourth would end at 7.5 s, past 5 s.
+    await expect(retry(fn, { policy: { ...slow, maxElapsedMs: 5_000 }, random: () => 0.5, clock })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(clock.slept).toEqual([500, 1_000, 2_000]);
+    expect(fn).toHaveBeenCalledTimes(4);
+  });
+
+  it('stops with DEADLINE_PASSED when the next attempt would start after the deadline', async () => {
+    const clock = fakeClock();
+    const fn = failing();
+    const err = await retry(fn, { policy: slow, random: () => 0.5, clock, deadlineAtMs: clock.now() + 3_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'DEADLINE_PASSED', retryable: false });
+    expect((err as Error).message).toMatch(/^gave up after 3 failed attempts: the deadline \(.+\) passes before the next one; last failure: down$/);
+    expect((err as Error).cause).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(clock.slept).toEqual([500, 1_000]);
+  });
+
+  it('does not look at the deadline when the first attempt succeeds', async () => {
+    const clock = fakeClock();
+    await expect(retry(async () => 'ok', { policy: slow, clock, deadlineAtMs: clock.now() - 1 })).resolves.toBe('ok');
+  });
+
+  it('fails at once on an error that is not retryable, whatever the limits', async () => {
+    const revoked = new TributaryError({ code: 'PERMISSION_DENIED', reason: 'KEY_REVOKED', message: 'revoked' });
+    const fn = vi.fn(async () => {
+      throw revoked;
+    });
+    const clock = fakeClock();
+    await expect(retry(fn, { policy: slow, clock, deadlineAtMs: clock.now() + 60_000 })).rejects.toBe(revoked);
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect(clock.slept).toEqual([]);
+  });
+
+  it('stops with the abort error when the signal aborts between attempts', async () => {
+    const ac = new AbortController();
+    const clock = fakeClock();
+    let calls = 0;
+    const fn = async (): Promise<never> => {
+      calls++;
+      if (calls === 3) ac.abort();
+      throw unavailable();
+    };
+    await expect(retry(fn, { policy: slow, random: () => 0.5, clock, signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(calls).toBe(3);
+  });
+});

@@ -24,7 +24,7 @@ describe('compileSiteClientOptions', () => {
     expect(o.chunkSize).toBe(DEFAULT_CHUNK_SIZE);
     expect(o.verdictTimeoutMs).toBe(DEFAULT_VERDICT_TIMEOUT_MS);
     expect(o.metricsFlushIntervalMs).toBe(1_000);
-    expect(o.retry).toMatchObject({ initialDelayMs: 200, maxDelayMs: 10_000, maxAttempts: 8 });
+    expect(o.retry).toMatchObject({ initialDelayMs: 200, maxDelayMs: 10_000, maxAttempts: Infinity, maxElapsedMs: Infinity });
     expect(o.credentials).toBeUndefined();
   });
 
@@ -51,12 +51,31 @@ describe('compileSiteClientOptions', () => {
       chunkSize: 4096,
       verdictTimeoutMs: 500,
       metricsFlushIntervalMs: 50,
-      retry: { initialDelayMs: 10, maxDelayMs: 100, maxAttempts: 3 },
+      retry: { initialDelayMs: 10, maxDelayMs: 100, maxRetries: 2, maxWait: 30_000 },
     });
     expect(o.chunkSize).toBe(4096);
     expect(o.verdictTimeoutMs).toBe(500);
     expect(o.metricsFlushIntervalMs).toBe(50);
-    expect(o.retry).toMatchObject({ initialDelayMs: 10, maxDelayMs: 100, maxAttempts: 3 });
+    expect(o.retry).toMatchObject({ initialDelayMs: 10, maxDelayMs: 100, maxAttempts: 3, maxElapsedMs: 30_000 });
+  });
+
+  it('counts maxRetries after the first attempt', () => {
+    expect(compileSiteClientOptions({ ...base, retry: { maxRetries: 0 } }).retry.maxAttempts).toBe(1);
+    expect(compileSiteClientOptions({ ...base, retry: { maxRetries: Infinity } }).retry.maxAttempts).toBe(Infinity);
+  });
+
+  it('keeps the deprecated maxAttempts as attempts in all', () => {
+    expect(compileSiteClientOptions({ ...base, retry: { maxAttempts: 8 } }).retry.maxAttempts).toBe(8);
+  });
+
+  it.each([
+    ['90s', 90_000],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['250ms', 250],
+    ['1.5s', 1_500],
+  ])('reads the maxWait duration %s', (text, ms) => {
+    expect(compileSiteClientOptions({ ...base, retry: { maxWait: text } }).retry.maxElapsedMs).toBe(ms);
   });
 
   it('accepts gRPC target schemes and bracketed IPv6 addresses', () => {
@@ -113,6 +132,12 @@ describe('compileSiteClientOptions', () => {
     ['a coordinator key given as a number', { coordinatorKey: 42 }, 'coordinatorKey'],
     ['a retry ceiling below the first delay', { retry: { initialDelayMs: 500, maxDelayMs: 100 } }, 'retry.maxDelayMs'],
     ['zero retry attempts', { retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
+    ['a negative number of retries', { retry: { maxRetries: -1 } }, 'retry.maxRetries'],
+    ['a fractional number of retries', { retry: { maxRetries: 1.5 } }, 'retry.maxRetries'],
+    ['both maxRetries and maxAttempts', { retry: { maxRetries: 3, maxAttempts: 4 } }, 'retry.maxAttempts'],
+    ['a zero maxWait', { retry: { maxWait: 0 } }, 'retry.maxWait'],
+    ['a maxWait without a unit', { retry: { maxWait: '90' } }, 'retry.maxWait'],
+    ['a maxWait in days', { retry: { maxWait: '2d' } }, 'retry.maxWait'],
     ['a zero metrics flush interval', { metricsFlushIntervalMs: 0 }, 'metricsFlushIntervalMs'],
   ])('refuses %s', (_what, patch, option) => {
     const e = failure({ ...base, ...patch });

@@ -1,4 +1,4 @@
-import { TributaryError } from '../errors.js';
+import { Reason, TributaryError } from '../errors.js';
 import { abortError, throwIfAborted } from './abort.js';
 
 /**
@@ -64,12 +64,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export class Backoff {
   readonly #policy: BackoffPolicy;
   readonly #random: () => number;
+  readonly #now: () => number;
   #attempt = 0;
-  #startedAtMs = Date.now();
+  #startedAtMs: number;
 
-  constructor(policy: BackoffPolicy, random: () => number = Math.random) {
+  constructor(policy: BackoffPolicy, random: () => number = Math.random, now: () => number = Date.now) {
     this.#policy = policy;
     this.#random = random;
+    this.#now = now;
+    this.#startedAtMs = now();
   }
 
   /** Failures since the last reset. */
@@ -91,14 +94,14 @@ export class Backoff {
     if (!retryable(error)) return undefined;
     if (this.#attempt + 1 >= (this.#policy.maxAttempts ?? Infinity)) return undefined;
     const delayMs = this.nextDelay();
-    if (Date.now() + delayMs - this.#startedAtMs > (this.#policy.maxElapsedMs ?? Infinity)) return undefined;
+    if (this.#now() + delayMs - this.#startedAtMs > (this.#policy.maxElapsedMs ?? Infinity)) return undefined;
     return delayMs;
   }
 
   /** Starts over, attempts and elapsed time alike (after progress). */
   reset(): void {
     this.#attempt = 0;
-    this.#startedAtMs = Date.now();
+    this.#startedAtMs = this.#now();
   }
 
   /** Sleeps for `nextDelay()`; rejects when `signal` aborts. Returns the delay slept. */
@@ -121,15 +124,34 @@ export interface RetryOptions {
   readonly onRetry?: (info: { error: unknown; attempt: number; delayMs: number }) => void;
   /** Source of jitter. @default Math.random */
   readonly random?: () => number;
+  /**
+   * Epoch ms after which another attempt is pointless (an upload past its round's deadline):
+   * when the next attempt would start at or after it, retry stops with DEADLINE_PASSED, whose
+   * cause is the last failure.
+   */
+  readonly deadlineAtMs?: number;
+  /** Time and sleeping, replaced in tests. @default Date.now and `sleep` */
+  readonly clock?: RetryClock;
 }
 
+/** The time source of `retry`. */
+export interface RetryClock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+const SYSTEM_CLOCK: RetryClock = { now: () => Date.now(), sleep };
+
 /**
- * Runs `fn` until it succeeds, the error is not retryable, the policy gives up, or the signal
- * aborts. The last error is rethrown as is (callers normalise it); an abort throws the abort error.
+ * Runs `fn` until it succeeds, the error is not retryable, the policy gives up (`maxAttempts`,
+ * `maxElapsedMs`), the deadline would pass before the next attempt, or the signal aborts. The
+ * last error is rethrown as is (callers normalise it); a deadline throws DEADLINE_PASSED; an
+ * abort throws the abort error.
  */
 export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
   const policy = opts.maxAttempts === undefined ? opts.policy : { ...opts.policy, maxAttempts: opts.maxAttempts };
-  const backoff = new Backoff(policy, opts.random);
+  const clock = opts.clock ?? SYSTEM_CLOCK;
+  const backoff = new Backoff(policy, opts.random, () => clock.now());
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(opts.signal);
     try {
@@ -138,8 +160,20 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       throwIfAborted(opts.signal);
       const delayMs = backoff.retryDelay(error, opts.isRetryable);
       if (delayMs === undefined) throw error;
+      if (opts.deadlineAtMs !== undefined && clock.now() + delayMs >= opts.deadlineAtMs) {
+        throw deadlinePassed(error, attempt + 1, opts.deadlineAtMs);
+      }
       opts.onRetry?.({ error, attempt, delayMs });
-      await sleep(delayMs, opts.signal);
+      await clock.sleep(delayMs, opts.signal);
     }
   }
+}
+
+function deadlinePassed(last: unknown, attempts: number, deadlineAtMs: number): TributaryError {
+  const cause = TributaryError.from(last);
+  return TributaryError.of(
+    Reason.DEADLINE_PASSED,
+    `gave up after ${attempts} failed attempt${attempts === 1 ? '' : 's'}: the deadline (${new Date(deadlineAtMs).toISOString()}) passes before the next one; last failure: ${cause.message}`,
+    { retryable: false, cause: last },
+  );
 }
