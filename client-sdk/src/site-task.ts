@@ -60,6 +60,7 @@ export class ActiveSiteTask extends withFields<Omit<SiteTask, 'log'>>() implemen
       modelVersion: t.modelVersion,
       config: Object.freeze({ ...t.config }),
       deadlineAtMs: t.deadlineAtMs,
+      uploadGraceMs: t.uploadGraceSeconds * 1000,
       modelSpec: t.modelSpec?.tensors ?? [],
       model: init.model,
       signal: init.signal.signal,

@@ -56,9 +56,12 @@ export async function submitUpdate(
   return publishManifest(session, task, manifest, signal, { bytes: payload.size, started });
 }
 
-/** The task's deadline bounds its upload's retries (a task without one has 0). */
+/**
+ * The task's deadline, stretched by the round's upload grace, bounds its upload's retries (a task
+ * without a deadline has 0).
+ */
 function uploadDeadline(task: SiteTask): { deadlineAtMs?: number } {
-  return task.deadlineAtMs > 0 ? { deadlineAtMs: task.deadlineAtMs } : {};
+  return task.deadlineAtMs > 0 ? { deadlineAtMs: task.deadlineAtMs + (task.uploadGraceMs ?? 0) } : {};
 }
 
 /**
@@ -85,7 +88,7 @@ export async function publishManifest(
       { policy: options.retry, maxAttempts: options.retry.maxAttempts, signal, logger, ...uploadDeadline(task) },
     );
     logger.info({ ...where, bytes: progress.bytes, ms: Date.now() - progress.started }, 'update published; awaiting verdict');
-    const status = await watch.wait({ signal, deadlineAtMs: task.deadlineAtMs });
+    const status = await watch.wait({ signal, deadlineAtMs: uploadDeadline(task).deadlineAtMs ?? task.deadlineAtMs });
     const verdict: UpdateVerdict = {
       updateId,
       accepted: status.state === 'UPDATE_STATE_ACCEPTED',

@@ -13,6 +13,11 @@ export interface SiteTask {
   readonly config: Readonly<Record<string, string>>;
   /** Unix ms after which the coordinator refuses the update. */
   readonly deadlineAtMs: number;
+  /**
+   * How long past `deadlineAtMs` the coordinator keeps the round open for an upload still moving
+   * (the federation's upload grace); the SDK retries an upload until then. @default 0
+   */
+  readonly uploadGraceMs?: number;
   /** Tensors the update must carry: the same names, dtypes and shapes. */
   readonly modelSpec: TensorSpec__Output[];
   /** The global model; yours to modify in place. */

@@ -186,6 +186,7 @@ function runEndedTask(run: Run__Output): Task__Output {
     runMessage: run.failureReason,
     natsUrls: [],
     heartbeatIntervalSeconds: 0,
+    uploadGraceSeconds: 0,
     announced: false,
   };
 }

@@ -21,6 +21,7 @@ export function trainingTask(active: ActiveRun, round: RoundRecord): Task__Outpu
     // SiteService stamps the advertised NATS URLs on every task it sends.
     natsUrls: [],
     heartbeatIntervalSeconds: heartbeatIntervalOf(active),
+    uploadGraceSeconds: settingsOf(active).uploadGraceSeconds,
     announced: false,
   };
 }
@@ -43,6 +44,7 @@ export function evaluationTask(active: ActiveRun, round: RoundRecord, deadlineAt
     // SiteService stamps the advertised NATS URLs on every task it sends.
     natsUrls: [],
     heartbeatIntervalSeconds: heartbeatIntervalOf(active),
+    uploadGraceSeconds: 0,
     announced: false,
   };
 }

@@ -19,6 +19,7 @@ export interface Task {
   'runMessage'?: (string);
   'natsUrls'?: (string)[];
   'heartbeatIntervalSeconds'?: (number);
+  'uploadGraceSeconds'?: (number);
   'announced'?: (boolean);
 }
 
@@ -37,5 +38,6 @@ export interface Task__Output {
   'runMessage': (string);
   'natsUrls': (string)[];
   'heartbeatIntervalSeconds': (number);
+  'uploadGraceSeconds': (number);
   'announced': (boolean);
 }
