@@ -302,7 +302,7 @@ export class RoundLifecycle {
     let result: AggregateResult;
     try {
       await this.s.delegatedFolds?.collect(round, aggregator, foldPolicyOf(active));
-      result = await aggregator.finish();
+      result = aggregator.finishInSlices !== undefined ? await aggregator.finishInSlices() : await aggregator.finish();
     } catch (err) {
       await this.fail(active, `${Reason.STRATEGY_ERROR}: ${TributaryError.from(err).message}`);
       return;
