@@ -91,6 +91,7 @@ export {
   MAX_EXACT_INTEGER,
   MAX_SAFETENSORS_TENSORS,
   allFinite,
+  allFiniteAsync,
   checkSpec,
   checkSpecAsync,
   decodeSafetensors,

@@ -597,12 +597,33 @@ export function firstInexactInteger(t: Tensor): number {
 
 /** True when no value is NaN or infinite (integer dtypes always are finite). */
 export function allFinite(t: Tensor): boolean {
+  return runAtOnce(allFiniteSteps(t));
+}
+
+/**
+ * `allFinite` without holding the event loop: the values are checked in runs of
+ * FLOAT64_STEP_ELEMENTS (a committed model of 1e7 values is checked in 153 of them).
+ */
+export function allFiniteAsync(t: Tensor): Promise<boolean> {
+  return runCooperatively(allFiniteSteps(t));
+}
+
+/** `allFinite` as steps that may pause between runs of FLOAT64_STEP_ELEMENTS values. */
+export function* allFiniteSteps(t: Tensor): Steps<boolean> {
   const d = t.data;
-  switch (t.dtype) {
+  for (let start = 0; start < d.length; start += FLOAT64_STEP_ELEMENTS) {
+    if (start > 0) yield;
+    if (!finiteRun(t.dtype, d, start, Math.min(start + FLOAT64_STEP_ELEMENTS, d.length))) return false;
+  }
+  return true;
+}
+
+function finiteRun(dtype: DType, d: TensorData, start: number, end: number): boolean {
+  switch (dtype) {
     case 'F32':
     case 'F64': {
       const f = d as Float32Array | Float64Array;
-      for (let i = 0; i < f.length; i++) {
+      for (let i = start; i < end; i++) {
         const v = f[i] as number;
         // v - v is NaN exactly for NaN and ±Infinity.
         if (v - v !== 0) return false;
@@ -611,9 +632,9 @@ export function allFinite(t: Tensor): boolean {
     }
     case 'F16':
     case 'BF16': {
-      const mask = t.dtype === 'F16' ? 0x7c00 : 0x7f80;
+      const mask = dtype === 'F16' ? 0x7c00 : 0x7f80;
       const bits = d as Uint16Array;
-      for (let i = 0; i < bits.length; i++) if (((bits[i] as number) & mask) === mask) return false;
+      for (let i = start; i < end; i++) if (((bits[i] as number) & mask) === mask) return false;
       return true;
     }
     default:
