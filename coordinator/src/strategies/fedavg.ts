@@ -131,7 +131,8 @@ export class FedAvgAggregator implements Aggregator {
         for await (const values of update.values(spec.name)) {
           if (at + values.length > expected) throw strategyError('INVALID_ARGUMENT', `${from}: tensor "${spec.name}" holds more than ${expected} values`);
           added = true;
-          this.accumulator.addAt(i, at, values, weight);
+          // A read slice is large (16 MiB): folded in steps, so it never holds the loop whole.
+          await this.accumulator.addAtInSlices(i, at, values, weight, FOLD_SLICE_ELEMENTS);
           at += values.length;
         }
         if (at !== expected) throw strategyError('INVALID_ARGUMENT', `${from}: tensor "${spec.name}" holds ${at} values, not ${expected}`);
