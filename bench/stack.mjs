@@ -32,6 +32,8 @@ export async function startDevStack({ args = [] } = {}) {
     coordinator: result.coordinator,
     nats: result.nats,
     adminKey: await readKeyFile(result.keyFile),
+    /** The admin key's file, for a worker thread or process to load. */
+    keyFile: result.keyFile,
     dir,
     pid: child.pid,
     /** Peak and current resident memory of the coordinator process, in MiB. */

@@ -91,6 +91,7 @@ export {
   MAX_EXACT_INTEGER,
   MAX_SAFETENSORS_TENSORS,
   allFinite,
+  allFiniteAsync,
   checkSpec,
   checkSpecAsync,
   decodeSafetensors,
@@ -102,6 +103,8 @@ export {
   fromBigInt64,
   fromFloat32,
   fromFloat64,
+  fromFloat64Async,
+  fromFloat64Steps,
   isDType,
   sha256Hex,
   sha256HexOfParts,
@@ -127,6 +130,7 @@ export {
 } from './model-init.js';
 export type { InitialModelOptions, ModelInit, TensorDeclaration } from './model-init.js';
 export { refusalCount, totalRefusals } from './refusal-counts.js';
+export { runAtOnce, runCooperatively, type Steps } from './cooperative.js';
 export type { DType, SafetensorsEntry, SafetensorsLayout, Tensor, TensorData, TensorMap } from './safetensors.js';
 export {
   ENSEMBLE_FORMAT_VERSION,

@@ -311,9 +311,15 @@ function* tensorSteps(bytes: Uint8Array, layout: SafetensorsLayout, view: boolea
     if (pauseAt(i)) yield;
     const e = layout.entries[i] as SafetensorsEntry;
     const data = bytes.subarray(layout.dataStart + e.begin, layout.dataStart + e.end);
-    setOwn(tensors, e.name, view ? tensorViewOfBytes(e, data) : tensorOfBytes(e, data));
+    setOwn(tensors, e.name, view && isAligned(e, data) ? tensorViewOfBytes(e, data) : yield* tensorCopySteps(e, data));
   }
   return tensors;
+}
+
+/** Whether `bytes` can be viewed as the entry's dtype where they lie. */
+function isAligned(entry: Pick<SafetensorsEntry, 'dtype'>, bytes: Uint8Array): boolean {
+  const size = DTYPES[entry.dtype].bytes;
+  return bytes.byteOffset % size === 0 && bytes.length % size === 0;
 }
 
 /**
@@ -323,15 +329,30 @@ function* tensorSteps(bytes: Uint8Array, layout: SafetensorsLayout, view: boolea
  */
 export function tensorViewOfBytes(entry: Pick<SafetensorsEntry, 'dtype' | 'shape'>, bytes: Uint8Array): Tensor {
   const info = DTYPES[entry.dtype];
-  if (bytes.byteOffset % info.bytes !== 0 || bytes.length % info.bytes !== 0) return tensorOfBytes(entry, bytes);
+  if (!isAligned(entry, bytes)) return tensorOfBytes(entry, bytes);
   return { dtype: entry.dtype, shape: [...entry.shape], data: info.view(bytes.buffer, bytes.byteOffset, bytes.length / info.bytes) };
 }
 
 /** A tensor holding a copy of `bytes` (the entry's data, little-endian) in an aligned array. */
 export function tensorOfBytes(entry: Pick<SafetensorsEntry, 'dtype' | 'shape'>, bytes: Uint8Array): Tensor {
+  return runAtOnce(tensorCopySteps(entry, bytes));
+}
+
+/** Bytes copied between two pause points of tensorCopySteps (a fraction of a millisecond). */
+const COPY_STEP_BYTES = 1024 * 1024;
+
+/**
+ * `tensorOfBytes` as steps that may pause between 1 MiB runs of bytes: copying a large unaligned
+ * tensor (and touching its fresh pages) never holds the event loop for the whole tensor.
+ */
+function* tensorCopySteps(entry: Pick<SafetensorsEntry, 'dtype' | 'shape'>, bytes: Uint8Array): Steps<Tensor> {
   const info = DTYPES[entry.dtype];
   const data = info.create(bytes.length / info.bytes);
-  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes);
+  const target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  for (let start = 0; start < bytes.length; start += COPY_STEP_BYTES) {
+    if (start > 0) yield;
+    target.set(bytes.subarray(start, Math.min(start + COPY_STEP_BYTES, bytes.length)), start);
+  }
   return { dtype: entry.dtype, shape: [...entry.shape], data };
 }
 
@@ -498,36 +519,64 @@ export function toFloat64(t: Tensor): Float64Array {
  * overflow to infinity); integer dtypes round half to even and must be finite and in range.
  */
 export function fromFloat64(dtype: DType, shape: readonly number[], values: Float64Array): Tensor {
+  return runAtOnce(fromFloat64Steps(dtype, shape, values));
+}
+
+/**
+ * `fromFloat64` without holding the event loop: the values are converted in steps of
+ * FLOAT64_STEP_ELEMENTS, each rounded as `fromFloat64` rounds it, so the tensor is the same to
+ * the last bit. `values` must not change until it resolves.
+ */
+export function fromFloat64Async(dtype: DType, shape: readonly number[], values: Float64Array): Promise<Tensor> {
+  return runCooperatively(fromFloat64Steps(dtype, shape, values));
+}
+
+/** Values converted between two pause points of fromFloat64Steps (well under a millisecond). */
+const FLOAT64_STEP_ELEMENTS = 1 << 16;
+
+/** `fromFloat64` as steps that may pause between runs of FLOAT64_STEP_ELEMENTS values. */
+export function* fromFloat64Steps(dtype: DType, shape: readonly number[], values: Float64Array): Steps<Tensor> {
   if (!isDType(dtype)) throw TributaryError.invalidArgument(`unsupported dtype ${JSON.stringify(dtype)}`);
   const n = values.length;
+  const out = DTYPES[dtype].create(n);
+  const convert = converterTo(dtype);
+  for (let start = 0; start < n; start += FLOAT64_STEP_ELEMENTS) {
+    if (start > 0) yield;
+    convert(out, values, start, Math.min(start + FLOAT64_STEP_ELEMENTS, n));
+  }
+  return tensor(dtype, shape, out);
+}
+
+/** Writes `values[start..end)` into `out` as `dtype` (out is an array of that dtype). */
+function converterTo(dtype: DType): (out: TensorData, values: Float64Array, start: number, end: number) => void {
   switch (dtype) {
     case 'F64':
-      return tensor(dtype, shape, Float64Array.from(values));
     case 'F32':
-      return tensor(dtype, shape, Float32Array.from(values));
+      return (out, values, start, end) => (out as Float64Array | Float32Array).set(values.subarray(start, end), start);
     case 'F16':
     case 'BF16': {
       const [e, m] = dtype === 'F16' ? [5, 10] : [8, 7];
-      const out = new Uint16Array(n);
-      for (let i = 0; i < n; i++) out[i] = encodeMinifloat(values[i] as number, e, m);
-      return tensor(dtype, shape, out);
+      return (out, values, start, end) => {
+        const o = out as Uint16Array;
+        for (let i = start; i < end; i++) o[i] = encodeMinifloat(values[i] as number, e, m);
+      };
     }
-    case 'I32': {
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = integerIn(values[i] as number, -2147483648, 2147483647, dtype);
-      return tensor(dtype, shape, out);
-    }
-    case 'U8': {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = integerIn(values[i] as number, 0, 255, dtype);
-      return tensor(dtype, shape, out);
-    }
-    case 'I64': {
-      const out = new BigInt64Array(n);
-      // 2^63 is exactly representable; every double below it converts into range.
-      for (let i = 0; i < n; i++) out[i] = BigInt(integerIn(values[i] as number, -(2 ** 63), 2 ** 63, dtype, true));
-      return tensor(dtype, shape, out);
-    }
+    case 'I32':
+      return (out, values, start, end) => {
+        const o = out as Int32Array;
+        for (let i = start; i < end; i++) o[i] = integerIn(values[i] as number, -2147483648, 2147483647, dtype);
+      };
+    case 'U8':
+      return (out, values, start, end) => {
+        const o = out as Uint8Array;
+        for (let i = start; i < end; i++) o[i] = integerIn(values[i] as number, 0, 255, dtype);
+      };
+    case 'I64':
+      return (out, values, start, end) => {
+        const o = out as BigInt64Array;
+        // 2^63 is exactly representable; every double below it converts into range.
+        for (let i = start; i < end; i++) o[i] = BigInt(integerIn(values[i] as number, -(2 ** 63), 2 ** 63, dtype, true));
+      };
   }
 }
 
@@ -548,12 +597,33 @@ export function firstInexactInteger(t: Tensor): number {
 
 /** True when no value is NaN or infinite (integer dtypes always are finite). */
 export function allFinite(t: Tensor): boolean {
+  return runAtOnce(allFiniteSteps(t));
+}
+
+/**
+ * `allFinite` without holding the event loop: the values are checked in runs of
+ * FLOAT64_STEP_ELEMENTS (a committed model of 1e7 values is checked in 153 of them).
+ */
+export function allFiniteAsync(t: Tensor): Promise<boolean> {
+  return runCooperatively(allFiniteSteps(t));
+}
+
+/** `allFinite` as steps that may pause between runs of FLOAT64_STEP_ELEMENTS values. */
+export function* allFiniteSteps(t: Tensor): Steps<boolean> {
   const d = t.data;
-  switch (t.dtype) {
+  for (let start = 0; start < d.length; start += FLOAT64_STEP_ELEMENTS) {
+    if (start > 0) yield;
+    if (!finiteRun(t.dtype, d, start, Math.min(start + FLOAT64_STEP_ELEMENTS, d.length))) return false;
+  }
+  return true;
+}
+
+function finiteRun(dtype: DType, d: TensorData, start: number, end: number): boolean {
+  switch (dtype) {
     case 'F32':
     case 'F64': {
       const f = d as Float32Array | Float64Array;
-      for (let i = 0; i < f.length; i++) {
+      for (let i = start; i < end; i++) {
         const v = f[i] as number;
         // v - v is NaN exactly for NaN and ±Infinity.
         if (v - v !== 0) return false;
@@ -562,9 +632,9 @@ export function allFinite(t: Tensor): boolean {
     }
     case 'F16':
     case 'BF16': {
-      const mask = t.dtype === 'F16' ? 0x7c00 : 0x7f80;
+      const mask = dtype === 'F16' ? 0x7c00 : 0x7f80;
       const bits = d as Uint16Array;
-      for (let i = 0; i < bits.length; i++) if (((bits[i] as number) & mask) === mask) return false;
+      for (let i = start; i < end; i++) if (((bits[i] as number) & mask) === mask) return false;
       return true;
     }
     default:

@@ -119,3 +119,39 @@ describe('fold kernel', () => {
     expect(order).toEqual(['event loop', 'fold done']);
   });
 });
+
+describe('FoldAccumulator.addAtInSlices', () => {
+  // A slice read from a file, placed at an offset that is not a whole number of blocks.
+  const length = 5 * FOLD_BLOCK + 13;
+  const offset = FOLD_BLOCK + 3;
+  const values32 = Float32Array.from(randomValues(3 * FOLD_BLOCK + 7, 91, 10));
+  const values64 = randomValues(3 * FOLD_BLOCK + 7, 92, 10);
+
+  for (const [kind, values] of [['float32', values32], ['float64', values64]] as const) {
+    for (const useWasm of [true, false]) {
+      it(`sums ${kind} values at an offset to the last bit as addAt does (${useWasm ? 'kernel' : 'JS loop'})`, async () => {
+        const sliced = new FoldAccumulator([length], useWasm);
+        const whole = new FoldAccumulator([length], useWasm);
+        for (const site of [0, 1]) {
+          await sliced.addAtInSlices(0, offset, values, 3 + site, FOLD_BLOCK);
+          whole.addAt(0, offset, values, 3 + site);
+        }
+        expect(Buffer.from(sliced.sums[0]!.buffer, sliced.sums[0]!.byteOffset, sliced.sums[0]!.byteLength).equals(Buffer.from(whole.sums[0]!.buffer, whole.sums[0]!.byteOffset, whole.sums[0]!.byteLength))).toBe(true);
+      });
+    }
+  }
+
+  it('refuses a slice that reaches past the tensor, adding nothing', async () => {
+    const acc = new FoldAccumulator([length]);
+    await expect(acc.addAtInSlices(0, length - 10, values32, 1, FOLD_BLOCK)).rejects.toThrow(/outside the accumulator/);
+    expect(acc.sums[0]!.every((v) => v === 0)).toBe(true);
+  });
+
+  it('lets the event loop run between its slices', async () => {
+    const acc = new FoldAccumulator([length]);
+    const order: string[] = [];
+    setImmediate(() => order.push('event loop'));
+    await acc.addAtInSlices(0, 0, new Float32Array(length).fill(1), 1, FOLD_BLOCK).then(() => order.push('fold done'));
+    expect(order).toEqual(['event loop', 'fold done']);
+  });
+});

@@ -1,4 +1,4 @@
-import { Reason, TributaryError, allFinite, refusalOf, type ReasonCode, type Refusal, type Refusal__Output, type UpdateManifest__Output, type UpdateSummary__Output } from '@tributary/proto';
+import { Reason, TributaryError, allFiniteAsync, refusalOf, type ReasonCode, type Refusal, type Refusal__Output, type UpdateManifest__Output, type UpdateSummary__Output } from '@tributary/proto';
 import { join } from 'node:path';
 import { prepareModelVersion } from '../models/model-version.js';
 import { membersOf } from '../sites/membership.js';
@@ -302,7 +302,7 @@ export class RoundLifecycle {
     let result: AggregateResult;
     try {
       await this.s.delegatedFolds?.collect(round, aggregator, foldPolicyOf(active));
-      result = await aggregator.finish();
+      result = aggregator.finishInSlices !== undefined ? await aggregator.finishInSlices() : await aggregator.finish();
     } catch (err) {
       await this.fail(active, `${Reason.STRATEGY_ERROR}: ${TributaryError.from(err).message}`);
       return;
@@ -310,7 +310,14 @@ export class RoundLifecycle {
       await this.disposeAggregator(active);
     }
     // Finite inputs can still sum past the largest double: such a model is never committed.
-    const overflowed = Object.entries(result.model).find(([, t]) => !allFinite(t));
+    // Checked in steps: a large model's values are not scanned in one turn of the event loop.
+    let overflowed: [string, unknown] | undefined;
+    for (const entry of Object.entries(result.model)) {
+      if (!(await allFiniteAsync(entry[1]))) {
+        overflowed = entry;
+        break;
+      }
+    }
     if (overflowed !== undefined) {
       await this.fail(active, `${Reason.NON_FINITE_AGGREGATE}: tensor "${overflowed[0]}" of the aggregate holds NaN or infinity`);
       return;

@@ -1,13 +1,14 @@
-import { TributaryError, checkSpec, fromFloat64, tensor, tensorSpecsOf, toFloat64 } from '@tributary/proto';
+import { TributaryError, checkSpec, fromFloat64Steps, runAtOnce, runCooperatively, tensor, tensorSpecsOf, toFloat64 } from '@tributary/proto';
 import type {
   DType,
   FederationSettings__Output,
+  Steps,
   Tensor,
   TensorMap,
   TensorSpec__Output,
 } from '@tributary/proto';
 import { FoldAccumulator } from './fold-kernel.js';
-import { narrowToFloat32InPlace, scale, weightedMeanOfMetrics } from './kernels.js';
+import { narrowToFloat32InPlaceSteps, scaleSteps, weightedMeanOfMetrics } from './kernels.js';
 import type { WeightedMetrics } from './kernels.js';
 import { rejectAllOptions } from './strategy-options.js';
 import { exampleWeight, sampleSites, strategyError } from './strategy.js';
@@ -130,7 +131,8 @@ export class FedAvgAggregator implements Aggregator {
         for await (const values of update.values(spec.name)) {
           if (at + values.length > expected) throw strategyError('INVALID_ARGUMENT', `${from}: tensor "${spec.name}" holds more than ${expected} values`);
           added = true;
-          this.accumulator.addAt(i, at, values, weight);
+          // A read slice is large (16 MiB): folded in steps, so it never holds the loop whole.
+          await this.accumulator.addAtInSlices(i, at, values, weight, FOLD_SLICE_ELEMENTS);
           at += values.length;
         }
         if (at !== expected) throw strategyError('INVALID_ARGUMENT', `${from}: tensor "${spec.name}" holds ${at} values, not ${expected}`);
@@ -144,21 +146,34 @@ export class FedAvgAggregator implements Aggregator {
   }
 
   finish(): { model: TensorMap; metrics: Record<string, number> } {
+    return runAtOnce(this.finishSteps());
+  }
+
+  /**
+   * As `finish`, giving the event loop its turns while the mean of a large model is taken and
+   * narrowed (the engine prefers it): the same model to the last bit.
+   */
+  finishInSlices(): Promise<{ model: TensorMap; metrics: Record<string, number> }> {
+    return runCooperatively(this.finishSteps());
+  }
+
+  private *finishSteps(): Steps<{ model: TensorMap; metrics: Record<string, number> }> {
     const sums = this.openSums();
     if (this.count === 0) {
       throw strategyError('FAILED_PRECONDITION', 'fedavg: no update to aggregate');
     }
+    // From here the sums are spent: nothing folds into them while the steps pause.
     this.sums = undefined;
     const model: TensorMap = {};
-    this.spec.forEach((t, i) => {
+    for (const [i, t] of this.spec.entries()) {
       const mean = sums[i]!;
-      scale(mean, 1 / this.totalExamples);
+      yield* scaleSteps(mean, 1 / this.totalExamples);
       // A float32 tensor's sums become its mean in place: closing the round makes no second
       // copy of the model. Shrinkable sums (too large for the WebAssembly kernel, up to 4 GiB)
       // give back their other half; others (the kernel's linear memory, or larger sums) stay
       // whole until the model is dropped, as fedavg's model is once its blob is written.
-      model[t.name] = t.dtype === 'F32' ? tensor('F32', t.shape, narrowToFloat32InPlace(mean)) : fromFloat64(t.dtype as DType, t.shape, mean);
-    });
+      model[t.name] = t.dtype === 'F32' ? tensor('F32', t.shape, yield* narrowToFloat32InPlaceSteps(mean)) : yield* fromFloat64Steps(t.dtype as DType, t.shape, mean);
+    }
     const metrics = {
       ...weightedMeanOfMetrics(this.siteMetrics),
       num_sites: this.count,

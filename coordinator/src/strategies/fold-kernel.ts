@@ -168,12 +168,26 @@ export class FoldAccumulator {
    * until it resolves.
    */
   async addInSlices(index: number, values: Float32Array | Float64Array, weight: number, sliceElements: number): Promise<void> {
-    const length = this.checked(index, values).length;
+    this.checked(index, values);
+    await this.addRangeInSlices(index, 0, values, weight, sliceElements);
+  }
+
+  /**
+   * As `addAt`, yielding to the event loop after every `sliceElements` elements: a large slice
+   * read from a file is folded without holding the loop for the whole of it. Nothing else may
+   * fold into this accumulator until it resolves.
+   */
+  async addAtInSlices(index: number, offset: number, values: Float32Array | Float64Array, weight: number, sliceElements: number): Promise<void> {
+    this.checkedRange(index, offset, values);
+    await this.addRangeInSlices(index, offset, values, weight, sliceElements);
+  }
+
+  private async addRangeInSlices(index: number, offset: number, values: Float32Array | Float64Array, weight: number, sliceElements: number): Promise<void> {
     // Whole blocks per slice, so the blocks (and the JS tail of each) are those `add` folds.
     const slice = Math.max(1, Math.floor(sliceElements / FOLD_BLOCK)) * FOLD_BLOCK;
-    for (let start = 0; start < length; start += slice) {
+    for (let start = 0; start < values.length; start += slice) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      this.addRange(index, values.subarray(start, Math.min(start + slice, length)), weight, start);
+      this.addRange(index, values.subarray(start, Math.min(start + slice, values.length)), weight, offset + start);
     }
   }
 
@@ -192,12 +206,16 @@ export class FoldAccumulator {
    * slices of any size sums to exactly what folding it whole gives.
    */
   addAt(index: number, offset: number, values: Float32Array | Float64Array, weight: number): void {
+    this.checkedRange(index, offset, values);
+    this.addRange(index, values, weight, offset);
+  }
+
+  private checkedRange(index: number, offset: number, values: Float32Array | Float64Array): void {
     const acc = this.sums[index];
     if (acc === undefined) throw new RangeError(`no tensor ${index}`);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + values.length > acc.length) {
       throw new RangeError(`slice [${offset}, ${offset + values.length}) is outside the accumulator's ${acc.length} values`);
     }
-    this.addRange(index, values, weight, offset);
   }
 
   /** Folds `values` into tensor `index` from element `offset` on; the range is checked. */

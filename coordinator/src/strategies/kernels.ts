@@ -2,7 +2,11 @@
 // Plain indexed loops: V8 keeps them monomorphic per array type. The fold (weighted
 // accumulate) runs as a WebAssembly SIMD kernel when the engine has it (fold-kernel.ts).
 
+import { runAtOnce, type Steps } from '@tributary/proto';
 import { fold, isShrinkable, type ResizableArrayBuffer } from './fold-kernel.js';
+
+/** Elements handled between two pause points of the kernels' steps (well under a millisecond). */
+const STEP_ELEMENTS = 1 << 16;
 
 /** `acc[i] += weight * values[i]` for every i; the lengths must match. */
 export function weightedAccumulate(
@@ -18,6 +22,14 @@ export function scale(values: Float64Array, factor: number): void {
   for (let i = 0; i < values.length; i++) values[i]! *= factor;
 }
 
+/** `scale` as steps that may pause between runs of STEP_ELEMENTS values; the same products. */
+export function* scaleSteps(values: Float64Array, factor: number): Steps<void> {
+  for (let start = 0; start < values.length; start += STEP_ELEMENTS) {
+    if (start > 0) yield;
+    scale(values.subarray(start, Math.min(start + STEP_ELEMENTS, values.length)), factor);
+  }
+}
+
 /**
  * `values` rounded to float32 in their own memory: a Float32Array over the first half of
  * `values`' bytes, equal to `Float32Array.from(values)` with no second array. In order, value i
@@ -26,8 +38,21 @@ export function scale(values: Float64Array, factor: number): void {
  * half is given back. `values` is spent.
  */
 export function narrowToFloat32InPlace(values: Float64Array): Float32Array {
+  return runAtOnce(narrowToFloat32InPlaceSteps(values));
+}
+
+/**
+ * `narrowToFloat32InPlace` as steps that may pause between runs of STEP_ELEMENTS values: still
+ * in index order, so no float is written over a value not yet read. Nothing may touch `values`
+ * until the steps are done.
+ */
+export function* narrowToFloat32InPlaceSteps(values: Float64Array): Steps<Float32Array> {
   const out = new Float32Array(values.buffer, values.byteOffset, values.length);
-  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
+  for (let start = 0; start < values.length; start += STEP_ELEMENTS) {
+    if (start > 0) yield;
+    const end = Math.min(start + STEP_ELEMENTS, values.length);
+    for (let i = start; i < end; i++) out[i] = values[i]!;
+  }
   if (isShrinkable(values)) (values.buffer as ResizableArrayBuffer).resize(out.byteLength);
   return out;
 }

@@ -90,6 +90,11 @@ export interface Aggregator {
   readonly count: number;
   /** The round's model (same names/dtypes/shapes as the spec) and metrics. Throws TributaryError STRATEGY_ERROR if nothing folded. */
   finish(): AggregateResult | Promise<AggregateResult>;
+  /**
+   * As `finish`, yielding to the event loop while a large model is finished (the same result);
+   * the engine prefers it when present.
+   */
+  finishInSlices?(): Promise<AggregateResult>;
   /** Releases spill files and buffers; called once the round is closed, whatever its outcome. */
   dispose?(): Promise<void>;
   /**
