@@ -18,6 +18,7 @@ const cases = {
   events: () => import('./events.mjs'),
   rounds: () => import('./rounds.mjs'),
   round: () => import('./round.mjs'),
+  downloads: () => import('./downloads.mjs'),
   large: () => import('./large.mjs'),
   metrics: () => import('./metrics.mjs'),
   state: () => import('./state.mjs'),

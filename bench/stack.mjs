@@ -16,6 +16,8 @@ export async function startDevStack({ args = [] } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'tributary-bench-'));
   // BENCH_CPU_PROF=<dir> writes a CPU profile of the coordinator there (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  // The coordinator's memory split at its peak (bench/memory-probe.mjs).
+  if (process.env.BENCH_MEMORY_PROBE) profile.push('--import', fileURLToPath(new URL('./memory-probe.mjs', import.meta.url)));
   // BENCH_LOG_LEVEL=debug shows the coordinator's per-update log lines (on stderr).
   const logLevel = process.env.BENCH_LOG_LEVEL ? ['--log-level', process.env.BENCH_LOG_LEVEL] : [];
   const child = spawn(process.execPath, [...profile, CLI, 'dev', '--dir', dir, '--grpc-listen', '127.0.0.1:0', '--json', '--no-nats-auth', ...logLevel, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -10,6 +10,7 @@ import { adminService } from './api/admin-service.js';
 import { answerUnknownMethods, implement, reasonForTransportRefusals } from './api/call.js';
 import { AuditLog, CallAudit } from './audit/index.js';
 import { siteService } from './api/site-service.js';
+import { ByteBudget, DOWNLOAD_QUEUE_BYTES } from './api/download-budget.js';
 import { CallAuthenticator } from './auth/authenticator.js';
 import type { Principal } from './auth/principal.js';
 import { PrincipalRegistry } from './auth/principal-registry.js';
@@ -277,7 +278,9 @@ export class Coordinator {
           ? undefined
           : new SiteNatsCredentials({ authority, state, ttlMs: authoritySettings.siteCredentialTtlMs, metrics, logger });
       const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
-      const site = siteService({ state, blobs, catalog, engine, tasks, events, metrics, coordinatorKey: verdictKey, natsAdvertise: opts.nats.advertise, presence, ...withNatsCredentials });
+      // One bound on unsent model bytes for every download, whichever service serves it.
+      const downloads = new ByteBudget(DOWNLOAD_QUEUE_BYTES);
+      const site = siteService({ downloads, state, blobs, catalog, engine, tasks, events, metrics, coordinatorKey: verdictKey, natsAdvertise: opts.nats.advertise, presence, ...withNatsCredentials });
       const host = opts.grpc.listen.slice(0, opts.grpc.listen.lastIndexOf(':'));
       const dashboardTls = opts.grpc.tls === undefined ? undefined : { cert: await readFile(opts.grpc.tls.certFile), key: await readFile(opts.grpc.tls.keyFile) };
       const dashboard =
@@ -290,6 +293,7 @@ export class Coordinator {
           ? undefined
           : new WorkerCredentials({ ...(authority === undefined ? {} : { authority }), ttlMs: authoritySettings?.siteCredentialTtlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS, coordinatorPublicKey: verdictKey.publicKey, natsUrls: opts.nats.advertise, logger });
       const admin = adminService({
+        downloads,
         state,
         blobs,
         catalog,

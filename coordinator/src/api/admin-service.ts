@@ -40,6 +40,7 @@ import { AsyncQueue } from './async-queue.js';
 import { auditService, type AuditServiceDeps } from './audit-service.js';
 import type { CallContext, ServiceHandlers } from './call.js';
 import { federationMessage, grantMessage, invitationMessage, natsCredentialsMessage, principalMessage, siteMessage } from './convert.js';
+import type { ByteBudget } from './download-budget.js';
 import { modelChunks } from './model-download.js';
 import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
@@ -50,6 +51,8 @@ import type { WorkerCredentials } from '../aggregation/worker-credentials.js';
 export interface AdminServiceDeps {
   state: StateStore;
   blobs: BlobStore;
+  /** Unsent model chunk bytes for all downloads together, shared with the site service. */
+  downloads: ByteBudget;
   catalog: Catalog;
   engine: RoundEngine;
   events: RunEventBus;

@@ -7,6 +7,7 @@ import { knownCallerOf, withKnownCaller, type CallAuthenticator } from '../auth/
 import { peerAddressOf, type CallRateLimits } from '../auth/rate-limits.js';
 import type { Principal } from '../auth/principal.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
+import { whenSentOf } from './download-budget.js';
 
 /** What a handler knows about its call. */
 export interface CallContext {
@@ -207,7 +208,9 @@ async function serveStream(call: grpc.ServerWritableStream<Buffer, object>, targ
     if (!isAsyncIterable(items)) throw TributaryError.internal(`${path}: the handler returned no stream`);
     for await (const item of items) {
       if (authenticated.ctx.signal.aborted) break;
-      if (!call.write(item)) {
+      // A stream that bounds its unsent bytes learns when each item has left.
+      const sent = whenSentOf(item);
+      if (!(sent === undefined ? call.write(item) : call.write(item, () => sent()))) {
         await new Promise<void>((resolve) => {
           const resume = () => {
             call.off('drain', resume);

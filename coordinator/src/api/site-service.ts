@@ -24,6 +24,7 @@ import type { BlobStore, StateStore } from '../state/index.js';
 import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceHandlers } from './call.js';
 import { natsCredentialsMessage, siteMessage } from './convert.js';
+import type { ByteBudget } from './download-budget.js';
 import { modelChunks } from './model-download.js';
 
 export interface SiteServiceDeps {
@@ -43,6 +44,8 @@ export interface SiteServiceDeps {
   natsAdvertise: readonly string[];
   /** Connected while a WatchTasks stream is open; authenticated calls are reported by `implement`. */
   presence: Pick<SitePresence, 'of' | 'seen' | 'streamOpened'>;
+  /** Unsent model chunk bytes for all downloads together, shared with the admin service. */
+  downloads: ByteBudget;
 }
 
 /** SiteService: thin handlers that check the caller and delegate. */
