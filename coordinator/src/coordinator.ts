@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
@@ -258,6 +259,8 @@ export class Coordinator {
       });
 
       const shutdown = new AbortController();
+      // Every open call listens to it: as many listeners as calls, not a leak.
+      setMaxListeners(0, shutdown.signal);
       // Nonces outlive restarts: a call captured just before one stays a replay after it.
       const nonces = BucketedNonceStore.open(join(opts.dataDir, 'call-nonces'), { skewMs: opts.auth.skewMs, maxNonces: opts.auth.maxNonces });
       cleanup.unshift(async () => nonces.close());
