@@ -15,7 +15,8 @@ import type {
 } from './records.js';
 import { openSublevel, prefixRange, type LevelBatchOp, type LevelDb, type Sublevel } from './level-layout.js';
 import type { StateStore, StateWrite } from './store.js';
-import { modelVersionKey, planWrites, roundKey, type StateTable } from './write-plan.js';
+import { modelVersionKey, planWrites, roundKey, splitInlineBlobs, type StateTable } from './write-plan.js';
+import type { InlineBlobTable } from './blob-store.js';
 import type { IssuedSiteCredential } from '../nats-auth/credential-ledger.js';
 import { LevelSiteCredentialLedger } from './site-credential-ledger.js';
 import { LevelSiteLastSeenTable } from './site-last-seen.js';
@@ -50,6 +51,8 @@ export class LevelStateStore implements StateStore {
   private readonly dashboardSessions: Sublevel<DashboardSessionRecord>;
   /** site name -> when it was last heard from (ms). */
   private readonly siteLastSeen: Sublevel<number>;
+  /** SHA-256 -> a small blob's bytes (see `BlobStore`). */
+  private readonly inlineBlobs: Sublevel<Uint8Array>;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
   /** Set by close(): a write after it (work abandoned by a bounded stop) is refused, not a disk fault. */
@@ -77,6 +80,7 @@ export class LevelStateStore implements StateStore {
     this.natsCredentials = openSublevel(this.db, 'nats-credentials');
     this.dashboardSessions = openSublevel(this.db, 'dashboard-sessions');
     this.siteLastSeen = openSublevel(this.db, 'site-last-seen');
+    this.inlineBlobs = openSublevel(this.db, 'inline-blobs', 'view');
   }
 
   async open(): Promise<void> {
@@ -85,6 +89,22 @@ export class LevelStateStore implements StateStore {
     await this.natsCredentials.open();
     await this.dashboardSessions.open();
     await this.siteLastSeen.open();
+    await this.inlineBlobs.open();
+  }
+
+  /** The small blobs written inline with state records, for the blob store to read. */
+  inlineBlobTable(): InlineBlobTable {
+    return {
+      get: (sha256) => this.inlineBlobs.get(sha256),
+      remove: async (sha256) => {
+        const bytes = await this.inlineBlobs.get(sha256);
+        if (bytes === undefined) return undefined;
+        if (this.closed) throw TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, 'the state store is closed: the coordinator is stopping');
+        if (this.failed) throw this.failed;
+        await this.db.batch([{ type: 'del', sublevel: this.inlineBlobs as Sublevel<unknown>, key: sha256 }], { sync: true });
+        return bytes.byteLength;
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -228,7 +248,8 @@ export class LevelStateStore implements StateStore {
   }
 
   private async applyWrites(ops: StateWrite[]): Promise<void> {
-    const plan = await planWrites(ops, {
+    const { records, blobs } = splitInlineBlobs(ops);
+    const plan = await planWrites(records, {
       site: (name) => this.sites.get(name),
       keyOwner: (keyId) => this.siteKeys.get(keyId),
       run: (runId) => this.runs.get(runId),
@@ -241,6 +262,7 @@ export class LevelStateStore implements StateStore {
         ? { type: 'put', sublevel: tables[op.table], key: op.key, value: op.value }
         : { type: 'del', sublevel: tables[op.table], key: op.key },
     );
+    for (const blob of blobs) batch.push({ type: 'put', sublevel: this.inlineBlobs as Sublevel<unknown>, key: blob.sha256, value: blob.bytes });
     if (batch.length === 0) return;
     if (this.failed) throw this.failed;
     try {
