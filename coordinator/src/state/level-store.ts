@@ -21,6 +21,9 @@ import type { IssuedSiteCredential } from '../nats-auth/credential-ledger.js';
 import { LevelSiteCredentialLedger } from './site-credential-ledger.js';
 import { LevelSiteLastSeenTable } from './site-last-seen.js';
 
+/** Sites (and key owners) kept in memory at most; past it the cache starts over. */
+const SITE_CACHE_ENTRIES = 100_000;
+
 /** The state store on one LevelDB database in `dir`, one sublevel per record kind. */
 export class LevelStateStore implements StateStore {
   private readonly db: LevelDb;
@@ -53,6 +56,14 @@ export class LevelStateStore implements StateStore {
   private readonly siteLastSeen: Sublevel<number>;
   /** SHA-256 -> a small blob's bytes (see `BlobStore`). */
   private readonly inlineBlobs: Sublevel<Uint8Array>;
+  /**
+   * Sites and key owners as read, so the update path (every update names its site's key) reads
+   * LevelDB once a site rather than twice an update. Every write goes through this store, which
+   * drops what it changes; a read that began before a site write is not kept (`siteWrites`).
+   */
+  private readonly siteCache = new Map<string, SiteRecord | null>();
+  private readonly keyOwnerCache = new Map<string, string | null>();
+  private siteWrites = 0;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
   /** Set by close(): a write after it (work abandoned by a bounded stop) is refused, not a disk fault. */
@@ -131,14 +142,27 @@ export class LevelStateStore implements StateStore {
   }
 
   getSite(name: string): Promise<SiteRecord | undefined> {
-    return this.sites.get(name);
+    return this.cachedRead(this.siteCache, name, (n) => this.sites.get(n));
   }
 
   async getSiteByKeyId(keyId: string): Promise<SiteRecord | undefined> {
-    const name = await this.siteKeys.get(keyId);
+    const name = await this.cachedRead(this.keyOwnerCache, keyId, (k) => this.siteKeys.get(k));
     if (name === undefined) return undefined;
-    const site = await this.sites.get(name);
+    const site = await this.getSite(name);
     return site?.keyId === keyId ? site : undefined;
+  }
+
+  /** A fresh copy of the cached record (callers may change what they get), read and kept on a miss. */
+  private async cachedRead<V>(cache: Map<string, V | null>, key: string, read: (key: string) => Promise<V | undefined>): Promise<V | undefined> {
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached === null ? undefined : structuredClone(cached);
+    const writes = this.siteWrites;
+    const value = await read(key);
+    if (writes === this.siteWrites) {
+      if (cache.size >= SITE_CACHE_ENTRIES) cache.clear();
+      cache.set(key, value === undefined ? null : structuredClone(value));
+    }
+    return value;
   }
 
   listSites(): Promise<SiteRecord[]> {
@@ -265,6 +289,8 @@ export class LevelStateStore implements StateStore {
     for (const blob of blobs) batch.push({ type: 'put', sublevel: this.inlineBlobs as Sublevel<unknown>, key: blob.sha256, value: blob.bytes });
     if (batch.length === 0) return;
     if (this.failed) throw this.failed;
+    const sitesChange = plan.filter((op) => op.table === 'sites' || op.table === 'siteKeys');
+    if (sitesChange.length > 0) this.siteWrites++;
     try {
       await this.db.batch(batch, { sync: true });
     } catch (err) {
@@ -272,6 +298,10 @@ export class LevelStateStore implements StateStore {
       this.failed = TributaryError.of(Reason.STATE_WRITE_FAILED, `a state write failed (${TributaryError.from(cause).message}); the coordinator accepts nothing more until it is restarted`, { cause: err });
       for (const listener of this.failureListeners) listener(this.failed);
       throw this.failed;
+    } finally {
+      // Dropped after the batch (a read meanwhile is not kept either): the next read sees it.
+      for (const op of sitesChange) (op.table === 'sites' ? this.siteCache : this.keyOwnerCache).delete(op.key);
+      if (sitesChange.length > 0) this.siteWrites++;
     }
   }
 
