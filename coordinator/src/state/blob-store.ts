@@ -17,6 +17,8 @@ export interface InlineBlobTable {
   get(sha256: string): Promise<Uint8Array | undefined>;
   /** Deletes it; its size in bytes, or undefined when it was not there. */
   remove(sha256: string): Promise<number | undefined>;
+  /** The digests of every inline blob, ascending. */
+  digests(): Promise<string[]>;
 }
 
 export interface BlobStoreOptions {
@@ -53,6 +55,11 @@ export class BlobStore {
     if (this.inline === undefined || bytes.byteLength > this.inlineMaxBytes) return undefined;
     this.path(sha256);
     return { kind: 'inlineBlob', sha256, bytes };
+  }
+
+  /** The digests of the blobs kept inline, ascending (none without an inline table). */
+  inlineDigests(): Promise<string[]> {
+    return this.inline?.digests() ?? Promise.resolve([]);
   }
 
   /** The file of a blob kept as a file; undefined when it is inline or absent. */

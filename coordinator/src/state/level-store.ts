@@ -107,6 +107,7 @@ export class LevelStateStore implements StateStore {
   inlineBlobTable(): InlineBlobTable {
     return {
       get: (sha256) => this.inlineBlobs.get(sha256),
+      digests: () => this.inlineBlobs.keys().all(),
       remove: async (sha256) => {
         const bytes = await this.inlineBlobs.get(sha256);
         if (bytes === undefined) return undefined;

@@ -140,6 +140,10 @@ export class MemoryStateStore implements StateStore {
         const bytes = this.inlineBlobs.get(sha256);
         return bytes === undefined ? undefined : new Uint8Array(bytes);
       },
+      digests: async () => {
+        this.checkOpen();
+        return [...this.inlineBlobs.keys()].sort();
+      },
       remove: async (sha256) => {
         this.checkOpen();
         const bytes = this.inlineBlobs.get(sha256);
