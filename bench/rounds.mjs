@@ -4,14 +4,15 @@
 import { setMaxListeners } from 'node:events';
 import { AdminClient } from '@tributary/coordinator';
 import { SiteClient } from '@tributary/client-sdk';
-import { encodeSafetensors, generateSigningKey, tensor } from '@tributary/proto';
+import { encodeSafetensors, generateSigningKey, signBytesNative, tensor } from '@tributary/proto';
 import { options, rawPublish, report, round, startDevStack, table } from './stack.mjs';
 
 /**
  * Runs a fedavg federation of `sites` sites (sharing this process) of `params` float32
  * parameters for `rounds` rounds on `stack`. `during` (optional) runs while the run does and
  * is stopped by its signal when the run ends. Throws if any update was refused or a round did
- * not commit.
+ * not commit. `nativeSigning`: the sites sign with node:crypto, not tweetnacl, so that many
+ * sites in this one process do not bound what is measured of the coordinator.
  */
 export async function runFederation(stack, admin, o, during) {
   const clients = [];
@@ -30,7 +31,7 @@ export async function runFederation(stack, admin, o, during) {
     for (let i = 0; i < o.sites; i++) {
       const key = generateSigningKey(`site-${i}`);
       await admin.addSite({ name: key.name, publicKey: key.publicKey, federations: ['bench'] });
-      clients.push(await SiteClient.connect({ coordinator: stack.coordinator, nats: stack.nats, key }));
+      clients.push(await SiteClient.connect({ coordinator: stack.coordinator, nats: stack.nats, key, ...(o.nativeSigning ? { signer: signBytesNative } : {}) }));
     }
     const loops = clients.map((client, i) =>
       client.participate(

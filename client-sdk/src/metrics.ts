@@ -140,7 +140,7 @@ export class TaskMetrics {
         createdAtMs: Date.now(),
         points,
       });
-      const envelope = encodeEnvelope(signEnvelope('metrics', body, key));
+      const envelope = encodeEnvelope(signEnvelope('metrics', body, key, options.signer));
       await publishDurably(
         js,
         { subject: subjects.metrics(federation, runId, site), data: envelope, msgID: batchId },

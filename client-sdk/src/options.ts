@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError, parsePublicKey, tlsChannelCredentials } from '@tributary/proto';
-import type { BackoffPolicy, SigningKey } from '@tributary/proto';
+import { signBytes, DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError, parsePublicKey, tlsChannelCredentials } from '@tributary/proto';
+import type { BackoffPolicy, Signer, SigningKey } from '@tributary/proto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { SILENT_LOGGER } from './logging.js';
 import type { SiteLogger } from './logging.js';
@@ -72,6 +72,12 @@ export interface SiteClientOptions {
   heartbeats?: boolean;
   /** Caps the rate of update payload uploads, for sites on a link they share. @default unlimited */
   uploadBytesPerSecond?: number;
+  /**
+   * How update manifests and metric batches are signed: `signBytes` (tweetnacl, portable) or
+   * `signBytesNative` (node:crypto, for many sites in one process). Both give the same bytes.
+   * @default signBytes
+   */
+  signer?: Signer;
 }
 
 /** `SiteClientOptions.retry`. */
@@ -111,6 +117,7 @@ export interface CompiledSiteClientOptions {
   readonly heartbeats: boolean;
   /** 0: unlimited. */
   readonly uploadBytesPerSecond: number;
+  readonly signer: Signer;
 }
 
 /** `SiteClientOptions.natsAuth`, checked: one kind of credentials at most, readable files. */
@@ -161,6 +168,7 @@ export function compileSiteClientOptions(opts: SiteClientOptions): CompiledSiteC
     metricsMaxBatch: METRICS_MAX_BATCH,
     heartbeats: flag('heartbeats', opts.heartbeats, true),
     uploadBytesPerSecond: integer('uploadBytesPerSecond', opts.uploadBytesPerSecond, 0, 1, Number.MAX_SAFE_INTEGER),
+    signer: opts.signer === undefined ? signBytes : typeof opts.signer === 'function' ? opts.signer : invalid('signer', 'a function such as signBytes or signBytesNative', opts.signer),
   });
 }
 

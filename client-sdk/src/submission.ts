@@ -79,7 +79,7 @@ export async function publishManifest(
   const { federation, runId, round } = task;
   const { updateId } = manifest;
   const where = { federation, runId, round, updateId, kind: manifest.taskKind || 'train' };
-  const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key));
+  const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key, options.signer));
   const watch = await VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site));
   try {
     await publishDurably(

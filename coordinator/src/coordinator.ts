@@ -94,7 +94,7 @@ export class Coordinator {
       logger.info({ keyId: verdictKey.keyId, created: identity.created }, 'coordinator key loaded');
       const audit = await AuditLog.open({ ...opts.audit, key: verdictKey, logger });
       cleanup.unshift(() => audit.close());
-      const blobs = new BlobStore(join(opts.dataDir, 'blobs'));
+      const blobs = new BlobStore(join(opts.dataDir, 'blobs'), { inline: state.inlineBlobTable() });
       const metrics = new CoordinatorMetrics({ defaultMetrics: true });
       const strategies = builtinStrategies();
       for (const plugin of opts.strategyPlugins) {

@@ -172,7 +172,8 @@ describe('RoundEngine', () => {
   /** An engine over `state` and the test's blob store, with its own clock and seeded sampling. */
   function engineOver(state: MemoryStateStore, strategies: StrategyRegistry, clock: TestClock): Harness {
     const events = new RunEventBus();
-    const blobs = new BlobStore(join(dir, 'blobs'));
+    // Small payloads inline, as the coordinator keeps them.
+    const blobs = new BlobStore(join(dir, 'blobs'), { inline: state.inlineBlobTable() });
     const engine = new RoundEngine({
       state,
       blobs,
@@ -253,6 +254,13 @@ describe('RoundEngine', () => {
     return deliverStaged(manifest, payload, admitted.context);
   }
 
+  /** Delivers the payload as bytes held in memory, as the ingest does with small payloads. */
+  async function submitInMemory(manifest: UpdateManifest__Output, payload: Buffer): Promise<Refusal | undefined> {
+    const admitted = await h.engine.admit(manifest);
+    if (!admitted.ok) return admitted.refusal;
+    return h.engine.deliver(new VerifiedUpdate(manifest, payload.length, new Uint8Array(payload), h.blobs));
+  }
+
   /** Stages the payload as a file and, as the ingest does, inspects it (its layout lets the round fold it in slices). */
   async function deliverStaged(manifest: UpdateManifest__Output, payload?: Buffer, policy?: FoldPolicy): Promise<Refusal | undefined> {
     let path: string | undefined;
@@ -319,6 +327,39 @@ describe('RoundEngine', () => {
 
     expect(await unnamedBlobs(h.state, h.blobs)).toEqual([]);
     expect(await h.blobs.has(sha256Hex(payload))).toBe(false);
+  });
+
+  it('keeps an accepted small payload inline in the state store, with no blob file', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const payload = weightsPayload([1, 2, 3, 4]);
+    expect(await submitInMemory(manifestOf(run, 'alpha', { numExamples: 1, payload }), payload)).toBeUndefined();
+
+    expect(await h.blobs.inlineDigests()).toEqual([sha256Hex(payload)]);
+    expect(await h.blobs.filePath(sha256Hex(payload))).toBeUndefined();
+    expect(await h.blobs.read(sha256Hex(payload))).toEqual(payload);
+  });
+
+  it('writes nothing inline for a small payload refused at fold time', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const payload = weightsPayload([5, 5, 5, 5]);
+    expect(await submitInMemory(manifestOf(run, 'alpha', { numExamples: 0, payload }), payload)).toMatchObject({ reason: 'ZERO_EXAMPLES' });
+
+    expect(await h.blobs.has(sha256Hex(payload))).toBe(false);
+    expect(await unnamedBlobs(h.state, h.blobs)).toEqual([]);
+  });
+
+  it('commits the same model from small payloads kept inline as from files', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 1 });
+    const run = await h.engine.startRun('churn');
+    const alpha = weightsPayload([1, 2, 3, 4]);
+    expect(await submitInMemory(manifestOf(run, 'alpha', { numExamples: 1, payload: alpha }), alpha)).toBeUndefined();
+    const beta = weightsPayload([3, 6, 9, 12]);
+    expect(await submitInMemory(manifestOf(run, 'beta', { numExamples: 3, payload: beta }), beta)).toBeUndefined();
+
+    expect(await modelValues('churn', 2)).toEqual([2.5, 5, 7.5, 10]);
+    expect(await unnamedBlobs(h.state, h.blobs)).toEqual([]);
   });
 
   it('keeps the payload of an update refused at fold time when an accepted update holds the same bytes', async () => {
@@ -745,7 +786,8 @@ describe('RoundEngine group commit', () => {
 
   function engineOver(state: WriteLog, strategies: StrategyRegistry, clock: TestClock): Harness & { state: WriteLog } {
     const events = new RunEventBus();
-    const blobs = new BlobStore(join(dir, 'blobs'));
+    // Small payloads inline, as the coordinator keeps them.
+    const blobs = new BlobStore(join(dir, 'blobs'), { inline: state.inlineBlobTable() });
     const engine = new RoundEngine({
       state,
       blobs,

@@ -321,6 +321,23 @@ describe.each(STORES)('$name', ({ create }) => {
     expect((await store.getSiteByKeyId('3'.repeat(32)))?.name).toBe('alpha');
   });
 
+  it('answers a site as last written, also when it was read before the write', async () => {
+    await store.write([{ kind: 'site', value: site('alpha', '1'.repeat(32)) }]);
+    expect((await store.getSite('alpha'))?.status).not.toBe('REVOKED');
+    await store.write([{ kind: 'site', value: site('alpha', '1'.repeat(32), { status: 'REVOKED' }) }]);
+    expect((await store.getSite('alpha'))?.status).toBe('REVOKED');
+    expect((await store.getSiteByKeyId('1'.repeat(32)))?.status).toBe('REVOKED');
+  });
+
+  it('hands out a copy of a site: changing what was read changes nothing stored', async () => {
+    await store.write([{ kind: 'site', value: site('alpha', '1'.repeat(32)) }]);
+    const read = await store.getSite('alpha');
+    if (read === undefined) throw new Error('expected the site');
+    read.federations.push('changed');
+    expect((await store.getSite('alpha'))?.federations).not.toContain('changed');
+    expect((await store.getSiteByKeyId('1'.repeat(32)))?.federations).not.toContain('changed');
+  });
+
   it('refuses to give one key id to two sites', async () => {
     await store.write([{ kind: 'site', value: site('alpha', '1'.repeat(32)) }]);
     const err = await store.write([{ kind: 'site', value: site('beta', '1'.repeat(32)) }]).catch((e: unknown) => e);

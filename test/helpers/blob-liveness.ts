@@ -20,16 +20,16 @@ export async function unnamedBlobs(state: StateStore, blobs: BlobStore): Promise
   return (await storedBlobs(blobs)).filter((sha) => !named.has(sha));
 }
 
-/** Digests of every blob in the store (temp files of unfinished writes aside). */
+/** Digests of every blob in the store, files and inline ones (temp files of unfinished writes aside). */
 export async function storedBlobs(blobs: BlobStore): Promise<string[]> {
   const root = join(blobs.dir, 'sha256');
+  const digests: string[] = await blobs.inlineDigests();
   let prefixes: string[];
   try {
     prefixes = await readdir(root);
   } catch {
-    return [];
+    return [...new Set(digests)].sort();
   }
-  const digests: string[] = [];
   for (const prefix of prefixes) for (const name of await readdir(join(root, prefix))) if (/^[0-9a-f]{64}$/.test(name)) digests.push(name);
-  return digests.sort();
+  return [...new Set(digests)].sort();
 }

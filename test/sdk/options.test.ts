@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CHUNK_SIZE, TributaryError, formatPublicKey, generateSigningKey } from '@tributary/proto';
+import { DEFAULT_CHUNK_SIZE, TributaryError, formatPublicKey, generateSigningKey, signBytes, signBytesNative } from '@tributary/proto';
 import { compileSiteClientOptions, DEFAULT_VERDICT_TIMEOUT_MS } from '@tributary/client-sdk';
 import type { SiteClientOptions } from '@tributary/client-sdk';
 import { caught } from '../helpers/errors.js';
@@ -26,6 +26,11 @@ describe('compileSiteClientOptions', () => {
     expect(o.metricsFlushIntervalMs).toBe(1_000);
     expect(o.retry).toMatchObject({ initialDelayMs: 200, maxDelayMs: 10_000, maxAttempts: Infinity, maxElapsedMs: Infinity });
     expect(o.credentials).toBeUndefined();
+  });
+
+  it('signs with tweetnacl unless given a signer, and keeps the one given', () => {
+    expect(compileSiteClientOptions(base).signer).toBe(signBytes);
+    expect(compileSiteClientOptions({ ...base, signer: signBytesNative }).signer).toBe(signBytesNative);
   });
 
   it('returns frozen options', () => {
@@ -139,6 +144,7 @@ describe('compileSiteClientOptions', () => {
     ['a maxWait without a unit', { retry: { maxWait: '90' } }, 'retry.maxWait'],
     ['a maxWait in days', { retry: { maxWait: '2d' } }, 'retry.maxWait'],
     ['a zero metrics flush interval', { metricsFlushIntervalMs: 0 }, 'metricsFlushIntervalMs'],
+    ['a signer that is not a function', { signer: 'native' }, 'signer'],
   ])('refuses %s', (_what, patch, option) => {
     const e = failure({ ...base, ...patch });
     expect(e.code).toBe('INVALID_ARGUMENT');

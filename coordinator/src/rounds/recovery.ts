@@ -91,7 +91,9 @@ export class Recovery {
    * cannot be, and it is decoded whole instead.
    */
   private async refoldInSlices(aggregator: SlicingAggregator, update: Omit<SlicedSiteUpdate, 'specs' | 'values'>, sha256: string, policy: FoldPolicy): Promise<boolean> {
-    const path = this.s.blobs.path(sha256);
+    // An inline blob is small: decoded whole.
+    const path = await this.s.blobs.filePath(sha256);
+    if (path === undefined) return false;
     const inspected = await inspectStagedPayload(path, await this.s.blobs.size(sha256), 'tensors', policy);
     if (!inspected.ok || inspected.layout === undefined) return false;
     return (await foldPayloadInSlices(aggregator, update, { path, layout: inspected.layout, norm: inspected.norm }, policy)) !== undefined;

@@ -173,7 +173,9 @@ export class RoundLifecycle {
       metrics,
     };
     try {
-      await this.s.state.write([...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
+      // Small payloads are kept inline, in this same synced batch: stored before acknowledged.
+      const inline = folded.flatMap((f) => f.update.inlineWrite() ?? []);
+      await this.s.state.write([...inline, ...folded.map((f) => acceptedRecord(f.update.manifest, f.summary, f.update.manifestSeq)), { kind: 'round', value: counted }]);
     } catch (err) {
       // The batch is dropped (the store is fenced; the next open discards a torn record), so
       // nothing names these payloads.

@@ -6,13 +6,67 @@ import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/private-file.js';
 
 const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
+/** Payloads up to this size may be kept inline, in the state store, rather than as files. */
+export const INLINE_BLOB_MAX_BYTES = 256 * 1024;
+
 /**
- * Content-addressed files: the blob with digest `abcd...` lives at `<dir>/sha256/ab/abcd...`.
- * A blob appears whole or not at all (temp file, fsync, rename), so a reader never sees a
- * partial payload and a crash leaves at most a stray temp file.
+ * Small blobs kept in the state store (a LevelDB sublevel), written in the same synced batch as
+ * the record naming them: a group of small updates then costs one sync, not one a payload.
+ */
+export interface InlineBlobTable {
+  get(sha256: string): Promise<Uint8Array | undefined>;
+  /** Deletes it; its size in bytes, or undefined when it was not there. */
+  remove(sha256: string): Promise<number | undefined>;
+  /** The digests of every inline blob, ascending. */
+  digests(): Promise<string[]>;
+}
+
+export interface BlobStoreOptions {
+  /** Where small blobs live inline; without it every blob is a file. */
+  inline?: InlineBlobTable;
+  /** The largest blob kept inline. @default INLINE_BLOB_MAX_BYTES */
+  inlineMaxBytes?: number;
+}
+
+/**
+ * Content-addressed blobs: the blob with digest `abcd...` lives at `<dir>/sha256/ab/abcd...`,
+ * or, when small and written with a state record (`inlineWrite`), inline in the state store.
+ * Readers look in both places. A file blob appears whole or not at all (temp file, fsync,
+ * rename), so a reader never sees a partial payload and a crash leaves at most a stray temp file.
  */
 export class BlobStore {
-  constructor(readonly dir: string) {}
+  private readonly inline: InlineBlobTable | undefined;
+  private readonly inlineMaxBytes: number;
+
+  constructor(
+    readonly dir: string,
+    opts: BlobStoreOptions = {},
+  ) {
+    this.inline = opts.inline;
+    this.inlineMaxBytes = opts.inlineMaxBytes ?? INLINE_BLOB_MAX_BYTES;
+  }
+
+  /**
+   * The state write that keeps `bytes` inline under `sha256` (already verified, not hashed
+   * again), to go in the batch of the record that names it; undefined when the blob is too big
+   * for inline or this store keeps none (then `put` it as a file).
+   */
+  inlineWrite(sha256: string, bytes: Uint8Array): { kind: 'inlineBlob'; sha256: string; bytes: Uint8Array } | undefined {
+    if (this.inline === undefined || bytes.byteLength > this.inlineMaxBytes) return undefined;
+    this.path(sha256);
+    return { kind: 'inlineBlob', sha256, bytes };
+  }
+
+  /** The digests of the blobs kept inline, ascending (none without an inline table). */
+  inlineDigests(): Promise<string[]> {
+    return this.inline?.digests() ?? Promise.resolve([]);
+  }
+
+  /** The file of a blob kept as a file; undefined when it is inline or absent. */
+  async filePath(sha256: string): Promise<string | undefined> {
+    const path = this.path(sha256);
+    return (await this.hasFile(sha256)) ? path : undefined;
+  }
 
   /** Path of a blob (whether or not it exists). */
   path(sha256: string): string {
@@ -36,7 +90,8 @@ export class BlobStore {
     const sha256 = await sha256HexInSteps(parts);
     const size = parts.reduce((n, p) => n + p.byteLength, 0);
     const target = this.path(sha256);
-    const created = !(await this.has(sha256));
+    // Always a file (model readers open it by path), also when the same bytes are kept inline.
+    const created = !(await this.hasFile(sha256));
     if (created) {
       const temp = await this.tempPathFor(target);
       try {
@@ -66,7 +121,7 @@ export class BlobStore {
    */
   async putFile(path: string, sha256: string): Promise<boolean> {
     const target = this.path(sha256);
-    if (await this.has(sha256)) {
+    if (await this.hasFile(sha256)) {
       await rm(path, { force: true });
       return false;
     }
@@ -93,21 +148,41 @@ export class BlobStore {
     return true;
   }
 
-  /** Deletes a blob; its size in bytes, or undefined when it was not there. */
+  /** Deletes a blob, from both places; its size in bytes, or undefined when it was not there. */
   async remove(sha256: string): Promise<number | undefined> {
+    this.path(sha256);
+    // The same bytes may be kept in both places (an update's payload inline, a model version's file).
+    const inlineSize = await this.inline?.remove(sha256);
+    return (await this.removeFile(sha256)) ?? inlineSize;
+  }
+
+  /**
+   * Deletes a blob's file only (taking back a `put` or `putFile` that created it), leaving the
+   * same bytes kept inline for the record that names them; its size, or undefined when absent.
+   */
+  async removeFile(sha256: string): Promise<number | undefined> {
     const path = this.path(sha256);
-    let size: number;
     try {
-      size = (await stat(path)).size;
+      const size = (await stat(path)).size;
       await rm(path);
+      return size;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
-    return size;
   }
 
   async has(sha256: string): Promise<boolean> {
+    return (await this.inlineBytes(sha256)) !== undefined || this.hasFile(sha256);
+  }
+
+  private async inlineBytes(sha256: string): Promise<Uint8Array | undefined> {
+    if (this.inline === undefined) return undefined;
+    this.path(sha256);
+    return this.inline.get(sha256);
+  }
+
+  private async hasFile(sha256: string): Promise<boolean> {
     try {
       return (await stat(this.path(sha256))).isFile();
     } catch (err) {
@@ -118,6 +193,8 @@ export class BlobStore {
 
   /** Size in bytes; NOT_FOUND if absent. */
   async size(sha256: string): Promise<number> {
+    const inline = await this.inlineBytes(sha256);
+    if (inline !== undefined) return inline.byteLength;
     try {
       return (await stat(this.path(sha256))).size;
     } catch (err) {
@@ -127,6 +204,8 @@ export class BlobStore {
 
   /** The whole blob; NOT_FOUND if absent. */
   async read(sha256: string): Promise<Buffer> {
+    const inline = await this.inlineBytes(sha256);
+    if (inline !== undefined) return Buffer.from(inline.buffer, inline.byteOffset, inline.byteLength);
     try {
       return await readWholeFile(this.path(sha256));
     } catch (err) {
@@ -150,6 +229,8 @@ export class BlobStore {
 
   /** Opens a blob once for many range reads (a download's chunks); close it when done. NOT_FOUND if absent. */
   async openReader(sha256: string): Promise<BlobReader> {
+    const inline = await this.inlineBytes(sha256);
+    if (inline !== undefined) return new BlobReader(inline, sha256, inline.byteLength);
     let file;
     try {
       file = await open(this.path(sha256), 'r');
@@ -198,10 +279,10 @@ export async function sha256HexInSteps(parts: readonly Uint8Array[], step = HASH
   return hash.digest('hex');
 }
 
-/** An open blob; blobs never change, so its size is read once. */
+/** An open blob (a file, or the bytes of an inline one); blobs never change, so its size is read once. */
 export class BlobReader {
   constructor(
-    private readonly file: FileHandle,
+    private readonly file: FileHandle | Uint8Array,
     private readonly sha256: string,
     readonly size: number,
   ) {}
@@ -216,6 +297,7 @@ export class BlobReader {
         { code: 'OUT_OF_RANGE' },
       );
     }
+    if (this.file instanceof Uint8Array) return Buffer.from(this.file.subarray(offset, offset + length));
     // Not zero-filled first: every byte handed out is read from the file (a short read is cut).
     const buffer = Buffer.allocUnsafe(Math.min(length, this.size - offset));
     let filled = 0;
@@ -236,6 +318,10 @@ export class BlobReader {
     if (offset + target.length > this.size) {
       throw TributaryError.of(Reason.INVALID_ARGUMENT, `bytes ${offset}..${offset + target.length} are past the end of blob ${this.sha256} (${this.size} bytes)`, { code: 'OUT_OF_RANGE' });
     }
+    if (this.file instanceof Uint8Array) {
+      target.set(this.file.subarray(offset, offset + target.length));
+      return;
+    }
     let filled = 0;
     while (filled < target.length) {
       const { bytesRead } = await this.file.read(target, filled, Math.min(FILE_READ_SLICE_BYTES, target.length - filled), offset + filled);
@@ -245,7 +331,7 @@ export class BlobReader {
   }
 
   async close(): Promise<void> {
-    await this.file.close();
+    if (!(this.file instanceof Uint8Array)) await this.file.close();
   }
 }
 

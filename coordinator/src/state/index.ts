@@ -11,9 +11,9 @@ export type {
   SiteRecord,
   UpdateRecord,
 } from './records.js';
-export type { StateStore, StateWrite } from './store.js';
+export type { InlineBlobWrite, StateStore, StateWrite } from './store.js';
 export { LevelStateStore } from './level-store.js';
-export { BlobStore, readWholeFile } from './blob-store.js';
+export { BlobStore, INLINE_BLOB_MAX_BYTES, readWholeFile, type BlobStoreOptions, type InlineBlobTable } from './blob-store.js';
 export { MemoryStateStore } from './memory-store.js';
 export { invitationIdOf } from './records.js';
 export { LevelSiteLastSeenTable, MemorySiteLastSeenTable, type SiteLastSeenTable } from './site-last-seen.js';

@@ -15,10 +15,14 @@ import type {
 } from './records.js';
 import { openSublevel, prefixRange, type LevelBatchOp, type LevelDb, type Sublevel } from './level-layout.js';
 import type { StateStore, StateWrite } from './store.js';
-import { modelVersionKey, planWrites, roundKey, type StateTable } from './write-plan.js';
+import { modelVersionKey, planWrites, roundKey, splitInlineBlobs, type StateTable } from './write-plan.js';
+import type { InlineBlobTable } from './blob-store.js';
 import type { IssuedSiteCredential } from '../nats-auth/credential-ledger.js';
 import { LevelSiteCredentialLedger } from './site-credential-ledger.js';
 import { LevelSiteLastSeenTable } from './site-last-seen.js';
+
+/** Sites (and key owners) kept in memory at most; past it the cache starts over. */
+const SITE_CACHE_ENTRIES = 100_000;
 
 /** The state store on one LevelDB database in `dir`, one sublevel per record kind. */
 export class LevelStateStore implements StateStore {
@@ -50,6 +54,16 @@ export class LevelStateStore implements StateStore {
   private readonly dashboardSessions: Sublevel<DashboardSessionRecord>;
   /** site name -> when it was last heard from (ms). */
   private readonly siteLastSeen: Sublevel<number>;
+  /** SHA-256 -> a small blob's bytes (see `BlobStore`). */
+  private readonly inlineBlobs: Sublevel<Uint8Array>;
+  /**
+   * Sites and key owners as read, so the update path (every update names its site's key) reads
+   * LevelDB once a site rather than twice an update. Every write goes through this store, which
+   * drops what it changes; a read that began before a site write is not kept (`siteWrites`).
+   */
+  private readonly siteCache = new Map<string, SiteRecord | null>();
+  private readonly keyOwnerCache = new Map<string, string | null>();
+  private siteWrites = 0;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
   /** Set by close(): a write after it (work abandoned by a bounded stop) is refused, not a disk fault. */
@@ -77,6 +91,7 @@ export class LevelStateStore implements StateStore {
     this.natsCredentials = openSublevel(this.db, 'nats-credentials');
     this.dashboardSessions = openSublevel(this.db, 'dashboard-sessions');
     this.siteLastSeen = openSublevel(this.db, 'site-last-seen');
+    this.inlineBlobs = openSublevel(this.db, 'inline-blobs', 'view');
   }
 
   async open(): Promise<void> {
@@ -85,6 +100,23 @@ export class LevelStateStore implements StateStore {
     await this.natsCredentials.open();
     await this.dashboardSessions.open();
     await this.siteLastSeen.open();
+    await this.inlineBlobs.open();
+  }
+
+  /** The small blobs written inline with state records, for the blob store to read. */
+  inlineBlobTable(): InlineBlobTable {
+    return {
+      get: (sha256) => this.inlineBlobs.get(sha256),
+      digests: () => this.inlineBlobs.keys().all(),
+      remove: async (sha256) => {
+        const bytes = await this.inlineBlobs.get(sha256);
+        if (bytes === undefined) return undefined;
+        if (this.closed) throw TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, 'the state store is closed: the coordinator is stopping');
+        if (this.failed) throw this.failed;
+        await this.db.batch([{ type: 'del', sublevel: this.inlineBlobs as Sublevel<unknown>, key: sha256 }], { sync: true });
+        return bytes.byteLength;
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -111,14 +143,27 @@ export class LevelStateStore implements StateStore {
   }
 
   getSite(name: string): Promise<SiteRecord | undefined> {
-    return this.sites.get(name);
+    return this.cachedRead(this.siteCache, name, (n) => this.sites.get(n));
   }
 
   async getSiteByKeyId(keyId: string): Promise<SiteRecord | undefined> {
-    const name = await this.siteKeys.get(keyId);
+    const name = await this.cachedRead(this.keyOwnerCache, keyId, (k) => this.siteKeys.get(k));
     if (name === undefined) return undefined;
-    const site = await this.sites.get(name);
+    const site = await this.getSite(name);
     return site?.keyId === keyId ? site : undefined;
+  }
+
+  /** A fresh copy of the cached record (callers may change what they get), read and kept on a miss. */
+  private async cachedRead<V>(cache: Map<string, V | null>, key: string, read: (key: string) => Promise<V | undefined>): Promise<V | undefined> {
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached === null ? undefined : structuredClone(cached);
+    const writes = this.siteWrites;
+    const value = await read(key);
+    if (writes === this.siteWrites) {
+      if (cache.size >= SITE_CACHE_ENTRIES) cache.clear();
+      cache.set(key, value === undefined ? null : structuredClone(value));
+    }
+    return value;
   }
 
   listSites(): Promise<SiteRecord[]> {
@@ -228,7 +273,8 @@ export class LevelStateStore implements StateStore {
   }
 
   private async applyWrites(ops: StateWrite[]): Promise<void> {
-    const plan = await planWrites(ops, {
+    const { records, blobs } = splitInlineBlobs(ops);
+    const plan = await planWrites(records, {
       site: (name) => this.sites.get(name),
       keyOwner: (keyId) => this.siteKeys.get(keyId),
       run: (runId) => this.runs.get(runId),
@@ -241,8 +287,11 @@ export class LevelStateStore implements StateStore {
         ? { type: 'put', sublevel: tables[op.table], key: op.key, value: op.value }
         : { type: 'del', sublevel: tables[op.table], key: op.key },
     );
+    for (const blob of blobs) batch.push({ type: 'put', sublevel: this.inlineBlobs as Sublevel<unknown>, key: blob.sha256, value: blob.bytes });
     if (batch.length === 0) return;
     if (this.failed) throw this.failed;
+    const sitesChange = plan.filter((op) => op.table === 'sites' || op.table === 'siteKeys');
+    if (sitesChange.length > 0) this.siteWrites++;
     try {
       await this.db.batch(batch, { sync: true });
     } catch (err) {
@@ -250,6 +299,10 @@ export class LevelStateStore implements StateStore {
       this.failed = TributaryError.of(Reason.STATE_WRITE_FAILED, `a state write failed (${TributaryError.from(cause).message}); the coordinator accepts nothing more until it is restarted`, { cause: err });
       for (const listener of this.failureListeners) listener(this.failed);
       throw this.failed;
+    } finally {
+      // Dropped after the batch (a read meanwhile is not kept either): the next read sees it.
+      for (const op of sitesChange) (op.table === 'sites' ? this.siteCache : this.keyOwnerCache).delete(op.key);
+      if (sitesChange.length > 0) this.siteWrites++;
     }
   }
 

@@ -13,7 +13,8 @@ import type {
   UpdateRecord,
 } from './records.js';
 import type { StateStore, StateWrite } from './store.js';
-import { STATE_TABLES, modelVersionKey, planWrites, roundKey, type StateTable } from './write-plan.js';
+import { STATE_TABLES, modelVersionKey, planWrites, roundKey, splitInlineBlobs, type StateTable } from './write-plan.js';
+import type { InlineBlobTable } from './blob-store.js';
 
 /**
  * The state store in memory, for tests and throwaway coordinators: the same tables, keys, checks
@@ -23,6 +24,8 @@ import { STATE_TABLES, modelVersionKey, planWrites, roundKey, type StateTable } 
  */
 export class MemoryStateStore implements StateStore {
   private readonly tables = new Map<StateTable, Map<string, string>>(STATE_TABLES.map((t) => [t, new Map()]));
+  /** SHA-256 -> a small blob's bytes, a copy of what was written. */
+  private readonly inlineBlobs = new Map<string, Uint8Array>();
   private isOpen = false;
   // Writes read the records they replace to keep the indexes right, so they run one at a time.
   private writeTail: Promise<void> = Promise.resolve();
@@ -129,9 +132,31 @@ export class MemoryStateStore implements StateStore {
     return done;
   }
 
+  /** The small blobs written inline with state records, for the blob store to read. */
+  inlineBlobTable(): InlineBlobTable {
+    return {
+      get: async (sha256) => {
+        this.checkOpen();
+        const bytes = this.inlineBlobs.get(sha256);
+        return bytes === undefined ? undefined : new Uint8Array(bytes);
+      },
+      digests: async () => {
+        this.checkOpen();
+        return [...this.inlineBlobs.keys()].sort();
+      },
+      remove: async (sha256) => {
+        this.checkOpen();
+        const bytes = this.inlineBlobs.get(sha256);
+        this.inlineBlobs.delete(sha256);
+        return bytes?.byteLength;
+      },
+    };
+  }
+
   private async applyWrites(ops: StateWrite[]): Promise<void> {
     this.checkOpen();
-    const plan = await planWrites(ops, {
+    const { records, blobs } = splitInlineBlobs(ops);
+    const plan = await planWrites(records, {
       site: async (name) => this.get('sites', name),
       keyOwner: async (keyId) => this.get('siteKeys', keyId),
       run: async (runId) => this.get('runs', runId),
@@ -146,6 +171,7 @@ export class MemoryStateStore implements StateStore {
       if (op.type === 'put') table.set(op.key, op.text);
       else table.delete(op.key);
     }
+    for (const blob of blobs) this.inlineBlobs.set(blob.sha256, new Uint8Array(blob.bytes));
   }
 
   private get<V>(table: StateTable, key: string): V | undefined {

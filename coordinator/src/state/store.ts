@@ -11,8 +11,16 @@ import type {
   UpdateRecord,
 } from './records.js';
 
+/** A small blob kept inline in the state store (see `BlobStore.inlineWrite`), keyed by its verified SHA-256. */
+export interface InlineBlobWrite {
+  kind: 'inlineBlob';
+  sha256: string;
+  bytes: Uint8Array;
+}
+
 /** One record to write; `write()` applies several together or none. */
 export type StateWrite =
+  | InlineBlobWrite
   | { kind: 'site'; value: SiteRecord }
   | { kind: 'federation'; value: FederationRecord }
   /** Moves the federation of that name out of the live federations, into the deleted ones. */

@@ -1,7 +1,19 @@
 import { Reason, TributaryError } from '@tributary/proto';
 import { AFTER_SEP, SEP } from './level-layout.js';
 import type { GrantRecord, PrincipalRecord, RunRecord, SiteRecord } from './records.js';
-import type { StateWrite } from './store.js';
+import type { InlineBlobWrite, StateWrite } from './store.js';
+
+/** Splits a write's inline blobs (raw bytes, not records) from its records. */
+export function splitInlineBlobs(ops: readonly StateWrite[]): { records: Array<Exclude<StateWrite, InlineBlobWrite>>; blobs: InlineBlobWrite[] } {
+  const records: Array<Exclude<StateWrite, InlineBlobWrite>> = [];
+  const blobs: InlineBlobWrite[] = [];
+  for (const op of ops) {
+    if (op.kind !== 'inlineBlob') records.push(op);
+    else if (!/^[0-9a-f]{64}$/.test(op.sha256) || !(op.bytes instanceof Uint8Array)) throw TributaryError.invalidArgument(`invalid inline blob "${String(op.sha256)}": expected a lowercase hex SHA-256 and bytes`);
+    else blobs.push(op);
+  }
+  return { records, blobs };
+}
 
 /**
  * The state store's tables: one per record kind, and the indexes kept beside them. Every state
@@ -70,7 +82,7 @@ const SAFE_DIGITS = 16; // Number.MAX_SAFE_INTEGER
  * finite JSON values) and throws INVALID_ARGUMENT, or ALREADY_EXISTS for a key id another site or
  * principal holds (a key is a site's or a principal's, never both), before anything is changed. Records replaced earlier in the same write count as stored.
  */
-export async function planWrites(ops: readonly StateWrite[], stored: StoredRecords): Promise<TableOp[]> {
+export async function planWrites(ops: ReadonlyArray<Exclude<StateWrite, InlineBlobWrite>>, stored: StoredRecords): Promise<TableOp[]> {
   const plan: TableOp[] = [];
   const pendingSites = new Map<string, SiteRecord>();
   const pendingRuns = new Map<string, RunRecord>();

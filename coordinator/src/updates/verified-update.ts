@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { SafetensorsLayout, UpdateManifest__Output } from '@tributary/proto';
-import { readWholeFile, type BlobStore } from '../state/index.js';
+import { readWholeFile, type BlobStore, type InlineBlobWrite } from '../state/index.js';
 
 /**
  * Takes back the commits of updates that were not recorded (see `VerifiedUpdate.uncommit`),
@@ -31,6 +31,11 @@ export class VerifiedUpdate {
   private committed: Uint8Array | 'blob' | undefined;
   /** Whether `commit()` added the blob (rather than finding the same bytes stored already). */
   private created = false;
+  /**
+   * A small payload `commit()` keeps inline: written in the same synced batch as the update's
+   * record (`inlineWrite`), so a group of small updates costs one sync.
+   */
+  private inline: InlineBlobWrite | undefined;
 
   constructor(
     readonly manifest: UpdateManifest__Output,
@@ -83,11 +88,21 @@ export class VerifiedUpdate {
     return typeof this.staged === 'string' ? this.staged : undefined;
   }
 
-  /** Moves the payload into the blob store under its verified digest. */
+  /**
+   * Moves the payload into the blob store under its verified digest. A small payload held in
+   * memory is not written here but handed to the record's write (`inlineWrite`), which keeps it.
+   */
   async commit(): Promise<void> {
     const staged = this.staged;
     this.staged = undefined;
     if (staged === undefined) return;
+    const inline = typeof staged === 'string' ? undefined : this.blobs.inlineWrite(this.manifest.payloadSha256, staged);
+    if (inline !== undefined) {
+      // Already stored (the same bytes, inline or as a file): nothing to write.
+      if (!(await this.blobs.has(this.manifest.payloadSha256))) this.inline = inline;
+      this.committed = staged as Uint8Array;
+      return;
+    }
     if (typeof staged === 'string') {
       this.created = await this.blobs.putFile(staged, this.manifest.payloadSha256);
       this.committed = 'blob';
@@ -106,8 +121,15 @@ export class VerifiedUpdate {
   async uncommit(): Promise<void> {
     const created = this.created;
     this.created = false;
-    if (created && this.committed !== undefined) await this.blobs.remove(this.manifest.payloadSha256);
+    // An inline payload is stored only with its record: unrecorded, it was never written.
+    this.inline = undefined;
+    if (created && this.committed !== undefined) await this.blobs.removeFile(this.manifest.payloadSha256);
     this.committed = undefined;
+  }
+
+  /** The write that keeps the committed payload inline, for the batch recording the update; undefined when it is a file or stored already. */
+  inlineWrite(): InlineBlobWrite | undefined {
+    return this.inline;
   }
 
   /** Drops the staged payload and forgets a committed one; safe to call more than once, and after `commit()`. */
@@ -115,6 +137,7 @@ export class VerifiedUpdate {
     const staged = this.staged;
     this.staged = undefined;
     this.committed = undefined;
+    this.inline = undefined;
     if (typeof staged === 'string') await rm(staged, { force: true });
   }
 }
