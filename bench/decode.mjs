@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MAX_SAFETENSORS_TENSORS, encodeSafetensors, parseSafetensorsHeaderAsync, safetensorsHeaderLength, tensor } from '@tributary/proto';
-import { HEADER_BYTES_INITIAL_MODEL, inspectStagedPayload } from '../coordinator/dist/updates/foldable-update.js';
+import { inspectStagedPayload } from '../coordinator/dist/updates/foldable-update.js';
+import { HEADER_BYTES_INITIAL_MODEL } from '../coordinator/dist/updates/staged-bytes.js';
 import { options, report, round, table } from './stack.mjs';
 
 const TARGET_MS = 50;
