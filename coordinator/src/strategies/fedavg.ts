@@ -105,7 +105,7 @@ export class FedAvgAggregator implements Aggregator {
     }
     for (const [i, s] of partial.sums.entries()) await this.accumulator.addInSlices(i, s, 1, FOLD_SLICE_ELEMENTS);
     for (const u of partial.updates) {
-      const weight = exampleWeight(u as SiteUpdate, 'fedavg');
+      const weight = exampleWeight(u, 'fedavg');
       this.totalExamples += weight;
       this.siteMetrics.push({ weight, metrics: u.metrics });
     }
