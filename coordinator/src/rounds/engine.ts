@@ -148,7 +148,7 @@ export class RoundEngine implements UpdateAdmission {
   async collectGarbage(federation: string): Promise<GarbageCollected> {
     const record = await this.services.state.getFederation(federation);
     if (!record) throw TributaryError.notFound(`federation "${federation}" does not exist`);
-    return this.queues.run(federation, () => collectGarbage(this.services.state, this.services.blobs, record, (f) => f.settings.keepVersions || SETTINGS_DEFAULTS.keepVersions));
+    return this.queues.run(federation, () => this.applyRetention(record));
   }
 
   /**
