@@ -176,7 +176,7 @@ export class SiteWatch {
     const limit = round.deadlineAtMs + graceS * 1000;
     if (now >= limit) return undefined;
     const window = this.liveWindowMs(active);
-    const pending = round.selectedSites.filter((site) => !round.accepted.some((u) => u.site === site) && !this.failureOf(active, site));
+    const pending = round.selectedSites.filter((site) => !this.settled(round, site));
     if (w.graced.size === 0) {
       // Entering the grace: only uploads moving at the deadline, not sites still training.
       for (const site of pending) {
