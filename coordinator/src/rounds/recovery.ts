@@ -67,12 +67,13 @@ export class Recovery {
     const aggregator = active.strategy.createAggregator(this.rounds.aggregatorContext(active, round));
     active.aggregator = aggregator;
     const policy = foldPolicyOf(active);
+    const folds = this.s.delegatedFolds;
     for (const u of round.accepted) {
       const update = { site: u.site, updateId: u.updateId, numExamples: u.numExamples, metrics: u.metrics };
       // A payload an aggregation worker folded was never kept here: it is read again from the data plane.
-      const delegated = this.s.delegatedFolds !== undefined && !(await this.s.blobs.has(u.payloadSha256));
+      const delegated = folds !== undefined && !(await this.s.blobs.has(u.payloadSha256));
       if (!delegated && foldsInSlices(aggregator) && isTensorFlavor(u.flavor) && (await this.refoldInSlices(aggregator, update, u.payloadSha256, policy))) continue;
-      const payload = delegated && this.s.delegatedFolds ? await this.s.delegatedFolds.payloadOf(run.federation, u) : await this.s.blobs.read(u.payloadSha256);
+      const payload = delegated ? await folds.payloadOf(run.federation, u) : await this.s.blobs.read(u.payloadSha256);
       const { tensors } = await toFoldable(payload, u.flavor, policy);
       await aggregator.fold({ ...update, flavor: u.flavor || 'tensors', tensors });
     }
