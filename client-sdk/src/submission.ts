@@ -80,15 +80,16 @@ export async function publishManifest(
   const { updateId } = manifest;
   const where = { federation, runId, round, updateId, kind: manifest.taskKind || 'train' };
   const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key, options.signer));
+  const upload = uploadDeadline(task);
   const watch = await VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site));
   try {
     await publishDurably(
       js,
       { subject: subjects.update(federation, runId, round, site), data: envelope, msgID: updateId },
-      { policy: options.retry, maxAttempts: options.retry.maxAttempts, signal, logger, ...uploadDeadline(task) },
+      { policy: options.retry, maxAttempts: options.retry.maxAttempts, signal, logger, ...upload },
     );
     logger.info({ ...where, bytes: progress.bytes, ms: Date.now() - progress.started }, 'update published; awaiting verdict');
-    const status = await watch.wait({ signal, deadlineAtMs: uploadDeadline(task).deadlineAtMs ?? task.deadlineAtMs });
+    const status = await watch.wait({ signal, deadlineAtMs: upload.deadlineAtMs ?? task.deadlineAtMs });
     const verdict: UpdateVerdict = {
       updateId,
       accepted: status.state === 'UPDATE_STATE_ACCEPTED',

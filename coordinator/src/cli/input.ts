@@ -24,6 +24,12 @@ export function optString(raw: RawInput, key: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** An optional name option, checked against the name rules. */
+export function optName(raw: RawInput, key: string, kind: NameKind): string | undefined {
+  const v = optString(raw, key);
+  return v === undefined ? undefined : assertName(kind, v);
+}
+
 export function optList(raw: RawInput, key: string): string[] {
   const v = raw.opts[key];
   return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];

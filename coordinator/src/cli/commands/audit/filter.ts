@@ -1,9 +1,8 @@
 import type { AuditEntry__Output } from '@tributary/proto';
-import { assertName } from '@tributary/proto';
 import type { Command } from 'commander';
 import { invalidValue, parseDuration } from '../../../config/values.js';
 import type { RawInput } from '../../command.js';
-import { optString } from '../../input.js';
+import { optName, optString } from '../../input.js';
 
 /** Which audit entries a command reads. */
 export interface AuditFilterInput {
@@ -22,8 +21,7 @@ export function auditFilterOptions(cmd: Command): void {
 
 export function parseAuditFilter(raw: RawInput, nowMs = Date.now()): AuditFilterInput {
   const since = optString(raw, 'since');
-  const federation = optString(raw, 'federation');
-  return { sinceMs: since === undefined ? undefined : sinceMs(since, nowMs), principal: optString(raw, 'principal'), federation: federation === undefined ? undefined : assertName('federation', federation) };
+  return { sinceMs: since === undefined ? undefined : sinceMs(since, nowMs), principal: optString(raw, 'principal'), federation: optName(raw, 'federation', 'federation') };
 }
 
 /** A duration back from now, or an absolute ISO time. */

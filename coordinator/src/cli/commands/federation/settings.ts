@@ -52,16 +52,8 @@ export function parseSettingsFlags(raw: RawInput, mode: SettingsFlagsMode): Fede
   if (sampleFraction !== undefined && sampleCount !== undefined) {
     throw new UsageError('--sample-fraction and --sample-count exclude each other: give one');
   }
-  const deadlineMs = optDurationMs(raw, 'deadline', '--deadline');
-  if (deadlineMs !== undefined && (deadlineMs < 1000 || deadlineMs / 1000 > UINT32_MAX)) {
-    throw invalidValue('--deadline', optString(raw, 'deadline'), 'must be at least one second');
-  }
-  const graceText = optString(raw, 'waitAfterQuorum');
-  const graceOff = updating && (graceText === '0' || graceText === 'off');
-  const graceMs = graceOff ? 0 : optDurationMs(raw, 'waitAfterQuorum', '--wait-after-quorum');
-  if (!graceOff && graceMs !== undefined && (graceMs < 1000 || graceMs / 1000 > UINT32_MAX)) {
-    throw invalidValue('--wait-after-quorum', graceText, 'must be at least one second');
-  }
+  const roundDeadlineSeconds = optSeconds(raw, 'deadline', '--deadline', false);
+  const waitAfterQuorumSeconds = optSeconds(raw, 'waitAfterQuorum', '--wait-after-quorum', updating);
   const policyText = optString(raw, 'onRoundFailure');
   let onRoundFailure: FederationSettings['onRoundFailure'];
   if (policyText !== undefined) {
@@ -92,8 +84,8 @@ export function parseSettingsFlags(raw: RawInput, mode: SettingsFlagsMode): Fede
     minSites: optInteger(raw, 'minSites', '--min-sites', 1, UINT32_MAX),
     sampleFraction: sampleFraction ?? (updating && sampleCount !== undefined ? 0 : undefined),
     sampleCount: sampleCount ?? (updating && sampleFraction !== undefined ? 0 : undefined),
-    roundDeadlineSeconds: deadlineMs === undefined ? undefined : Math.ceil(deadlineMs / 1000),
-    waitAfterQuorumSeconds: graceMs === undefined ? undefined : Math.ceil(graceMs / 1000),
+    roundDeadlineSeconds,
+    waitAfterQuorumSeconds,
     onRoundFailure,
     onSiteError,
     siteIdleTimeoutSeconds: optSeconds(raw, 'siteIdleTimeout', '--site-idle-timeout', updating),

@@ -2,6 +2,7 @@ import type { Federation__Output, FederationSettings__Output } from '@tributary/
 import { defineCommand } from '../../command.js';
 import { UsageError } from '../../errors.js';
 import { nameArg, optString } from '../../input.js';
+import { enumLabel } from '../../render.js';
 import { parseSettingsFlags, settingsOptions } from './settings.js';
 
 /** One setting an update changed, as people read it. */
@@ -66,7 +67,7 @@ function changesBetween(before: Federation__Output, after: Federation__Output): 
 }
 
 function shown(value: unknown): string {
-  if (typeof value === 'string') return value.replace(/^ROUND_FAILURE_POLICY_/, '').toLowerCase() || '""';
+  if (typeof value === 'string') return enumLabel(value, 'ROUND_FAILURE_POLICY_').toLowerCase() || '""';
   if (typeof value === 'object' && value !== null) {
     const entries = Object.entries(value);
     return entries.length === 0 ? '(none)' : entries.map(([k, v]) => `${k}=${String(v)}`).join(', ');

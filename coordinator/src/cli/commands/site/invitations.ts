@@ -1,7 +1,6 @@
-import { assertName } from '@tributary/proto';
 import type { Invitation__Output } from '@tributary/proto';
 import { defineCommand } from '../../command.js';
-import { optString } from '../../input.js';
+import { optName } from '../../input.js';
 import { invitationsTable } from '../../views.js';
 
 export default defineCommand({
@@ -12,8 +11,7 @@ export default defineCommand({
     cmd.option('--federation <name>', 'only invitations to this federation');
   },
   parse(raw) {
-    const federation = optString(raw, 'federation');
-    return { federation: federation === undefined ? undefined : assertName('federation', federation) };
+    return { federation: optName(raw, 'federation', 'federation') };
   },
   async run(input, ctx): Promise<Invitation__Output[]> {
     return (await ctx.admin()).listInvitations(input.federation);

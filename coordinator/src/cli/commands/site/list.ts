@@ -1,7 +1,6 @@
-import { assertName } from '@tributary/proto';
 import type { Invitation__Output, Site__Output } from '@tributary/proto';
 import { defineCommand } from '../../command.js';
-import { optString } from '../../input.js';
+import { optName } from '../../input.js';
 import { invitationsTable, sitesTable } from '../../views.js';
 
 /** The sites, and the invitations pending for sites still to come. */
@@ -18,8 +17,7 @@ export default defineCommand({
     cmd.option('--federation <name>', 'only members of this federation, and invitations to it');
   },
   parse(raw) {
-    const federation = optString(raw, 'federation');
-    return { federation: federation === undefined ? undefined : assertName('federation', federation) };
+    return { federation: optName(raw, 'federation', 'federation') };
   },
   async run(input, ctx): Promise<SiteListResult> {
     const admin = await ctx.admin();
