@@ -205,7 +205,7 @@ export class AggregationDispatcher implements DelegatedFolds {
     }
     this.assign(manifest, worker);
     this.opts.metrics.foldJobs.inc({ outcome: 'folded' });
-    return new VerifiedUpdate(manifest, Number(manifest.payloadSize), undefined, this.opts.blobs, manifestSeq, undefined, undefined, worker.name, verdict.clipped);
+    return new VerifiedUpdate({ manifest, bytes: Number(manifest.payloadSize), blobs: this.opts.blobs, manifestSeq, foldedBy: worker.name, clippedByWorker: verdict.clipped });
   }
 
   async collect(round: RoundRecord, aggregator: Aggregator, policy: FoldPolicy): Promise<void> {

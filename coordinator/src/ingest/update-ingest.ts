@@ -353,7 +353,7 @@ export class UpdateIngest {
     }
     if (!ctx.expectsPayload) {
       if (manifest.payloadSize !== 0) return refusalOf(Reason.MALFORMED_MANIFEST, 'this result carries no payload');
-      return new VerifiedUpdate(manifest, 0, undefined, this.opts.blobs, manifestSeq);
+      return new VerifiedUpdate({ manifest, bytes: 0, blobs: this.opts.blobs, manifestSeq });
     }
     if (manifest.taskKind === 'evaluate') return refusalOf(Reason.MALFORMED_MANIFEST, 'an evaluation result was sent where an update is expected');
     if (ctx.maxPayloadBytes > 0 && manifest.payloadSize > ctx.maxPayloadBytes) {
@@ -422,7 +422,7 @@ export class UpdateIngest {
       layout = inspected.layout;
       norm = inspected.norm;
     }
-    return new VerifiedUpdate(manifest, read.bytes, read.staged.path ?? read.staged.bytes, this.opts.blobs, manifestSeq, layout, norm);
+    return new VerifiedUpdate({ manifest, bytes: read.bytes, staged: read.staged.path ?? read.staged.bytes, blobs: this.opts.blobs, manifestSeq, layout, norm });
   }
 
   /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */
