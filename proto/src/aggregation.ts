@@ -7,6 +7,7 @@ import type { PartialRequest, PartialRequest__Output } from './generated/tributa
 import type { SignedEnvelope__Output } from './generated/tributary/v1/SignedEnvelope.js';
 import { signBytesNative, type SigningKey } from './keys.js';
 import { assertName } from './names.js';
+import { ID_TOKEN, ROUND_TOKEN } from './subjects.js';
 import { decodeEnvelope, encodeEnvelope, messageCodec, type MessageCodec } from './wire.js';
 
 /** JetStream stream of partial sums handed back by aggregation workers. */
@@ -17,9 +18,6 @@ export const AGGREGATOR_QUEUE = 'tributary-aggregators';
 export const AGGREGATOR_GROUP = 'aggregators';
 /** Largest signed job, verdict, request or partial manifest (a partial lists its update ids). */
 export const MAX_AGGREGATION_MESSAGE_BYTES = 512 * 1024;
-
-const ROUND_TOKEN = /^(0|[1-9][0-9]{0,9})$/;
-const ID_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Subjects of the aggregation plane: a root of their own, apart from every federation's `trib.<federation>.…`. */
 export const aggregationSubjects = {

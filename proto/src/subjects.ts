@@ -20,8 +20,8 @@ export const DEFAULT_CHUNK_SIZE = 983_040;
 export const CHUNK_WINDOW = 16;
 
 // Run and update ids become single subject tokens: no dots, wildcards or spaces.
-const ID_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
-const ROUND_TOKEN = /^(0|[1-9][0-9]{0,9})$/;
+export const ID_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+export const ROUND_TOKEN = /^(0|[1-9][0-9]{0,9})$/;
 const MAX_ROUND = 0xffff_ffff;
 
 export interface UpdateSubject {

@@ -258,7 +258,7 @@ describe('RoundEngine', () => {
   async function submitInMemory(manifest: UpdateManifest__Output, payload: Buffer): Promise<Refusal | undefined> {
     const admitted = await h.engine.admit(manifest);
     if (!admitted.ok) return admitted.refusal;
-    return h.engine.deliver(new VerifiedUpdate(manifest, payload.length, new Uint8Array(payload), h.blobs));
+    return h.engine.deliver(new VerifiedUpdate({ manifest, bytes: payload.length, staged: new Uint8Array(payload), blobs: h.blobs }));
   }
 
   /** Stages the payload as a file and, as the ingest does, inspects it (its layout lets the round fold it in slices). */
@@ -273,7 +273,7 @@ describe('RoundEngine', () => {
         if (!inspected.ok) return inspected.refusal;
       }
     }
-    return h.engine.deliver(new VerifiedUpdate(manifest, payload?.length ?? 0, path, h.blobs, undefined, inspected?.layout, inspected?.norm));
+    return h.engine.deliver(new VerifiedUpdate({ manifest, bytes: payload?.length ?? 0, staged: path, blobs: h.blobs, layout: inspected?.layout, norm: inspected?.norm }));
   }
 
   async function train(run: RunRecord, site: string, weights: number[], numExamples: number, round = 1): Promise<Refusal | undefined> {
@@ -862,7 +862,7 @@ describe('RoundEngine group commit', () => {
   /** Admits the update and hands it to the engine; resolves once it waits for its verdict, with that verdict to come. */
   async function deliver(u: { manifest: UpdateManifest__Output; payload: Buffer }): Promise<{ verdict: Promise<Refusal | undefined> }> {
     expect((await h.engine.admit(u.manifest)).ok).toBe(true);
-    const verdict = h.engine.deliver(new VerifiedUpdate(u.manifest, u.payload.length, new Uint8Array(u.payload), h.blobs));
+    const verdict = h.engine.deliver(new VerifiedUpdate({ manifest: u.manifest, bytes: u.payload.length, staged: new Uint8Array(u.payload), blobs: h.blobs }));
     // Observed by the test later; settled either way, it must not count as unhandled meanwhile.
     verdict.catch(() => undefined);
     return { verdict };

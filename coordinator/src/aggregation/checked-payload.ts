@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Reason, refusalOf, type Refusal } from '@tributary/proto';
+import type { Refusal } from '@tributary/proto';
 import type { JetStreamClient, NatsConnection } from 'nats';
-import { readPayload } from '../ingest/payload-reader.js';
+import { payloadMismatch, readPayload } from '../ingest/payload-reader.js';
 import { readWholeFile } from '../state/index.js';
 import { inspectStagedPayload, toFoldable, type FoldableUpdate, type FoldPolicy } from '../updates/foldable-update.js';
 
@@ -49,8 +49,8 @@ export async function readCheckedPayload(req: CheckedPayloadRequest): Promise<{ 
       pullAheadBytes: req.pullAheadBytes,
     });
     if (!read.ok) return { ok: false, refusal: { reason: read.reason, message: read.message } };
-    if (read.bytes !== req.payloadSize) return { ok: false, refusal: refusalOf(Reason.SIZE_MISMATCH, `payload has ${read.bytes} bytes, the manifest says ${req.payloadSize}`) };
-    if (read.sha256 !== req.sha256) return { ok: false, refusal: refusalOf(Reason.DIGEST_MISMATCH, `payload SHA-256 is ${read.sha256}, the manifest says ${req.sha256}`) };
+    const mismatch = payloadMismatch(read, req.payloadSize, req.sha256);
+    if (mismatch !== undefined) return { ok: false, refusal: mismatch };
     return { ok: true, bytes: read.staged.bytes ?? (await readWholeFile(read.staged.path)) };
   } finally {
     await rm(path, { force: true }).catch(() => undefined);

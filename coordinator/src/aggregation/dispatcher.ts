@@ -90,6 +90,19 @@ interface Worker {
   readonly publicKey: Uint8Array;
 }
 
+/** What a worker's partial of a round must be: see `partialOf`. */
+interface PartialExpectation {
+  readonly worker: Worker;
+  readonly round: RoundRecord;
+  /** The update ids it must fold, exactly. */
+  readonly expected: ReadonlySet<string>;
+  /** Their summaries (their total weight). */
+  readonly summaries: readonly UpdateSummary__Output[];
+  readonly spec: readonly TensorSpec__Output[];
+  /** Where its sums must be. */
+  readonly subject: string;
+}
+
 /** One round's updates, by the worker that folded them. */
 type RoundAssignments = Map<string, { worker: Worker; updates: Map<string, Assigned> }>;
 
@@ -205,7 +218,7 @@ export class AggregationDispatcher implements DelegatedFolds {
     }
     this.assign(manifest, worker);
     this.opts.metrics.foldJobs.inc({ outcome: 'folded' });
-    return new VerifiedUpdate(manifest, Number(manifest.payloadSize), undefined, this.opts.blobs, manifestSeq, undefined, undefined, worker.name, verdict.clipped);
+    return new VerifiedUpdate({ manifest, bytes: Number(manifest.payloadSize), blobs: this.opts.blobs, manifestSeq, foldedBy: worker.name, clippedByWorker: verdict.clipped });
   }
 
   async collect(round: RoundRecord, aggregator: Aggregator, policy: FoldPolicy): Promise<void> {
@@ -344,7 +357,7 @@ export class AggregationDispatcher implements DelegatedFolds {
       throw TributaryError.of(Reason.UNAVAILABLE, `worker "${worker.name}" did not answer: ${TributaryError.from(err).message}`);
     }
     try {
-      const m = this.openPartial(answer, worker, round, expected, summaries, spec, subject);
+      const m = this.openPartial(answer, { worker, round, expected, summaries, spec, subject });
       const read = await readCheckedPayload({
         js,
         nc,
@@ -379,7 +392,7 @@ export class AggregationDispatcher implements DelegatedFolds {
     }
   }
 
-  private openPartial(answer: Uint8Array, worker: Worker, round: RoundRecord, expected: ReadonlySet<string>, summaries: readonly UpdateSummary__Output[], spec: readonly TensorSpec__Output[], subject: string): PartialManifest__Output {
+  private openPartial(answer: Uint8Array, { worker, round, expected, summaries, spec, subject }: PartialExpectation): PartialManifest__Output {
     const refuse = (why: string): TributaryError => TributaryError.of(Reason.PARTIAL_REFUSED, `partial of worker "${worker.name}" refused: ${why}`);
     let m: PartialManifest__Output;
     try {

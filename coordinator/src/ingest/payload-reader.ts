@@ -87,6 +87,16 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
   return { ok: true, bytes: assembly.bytes, sha256: assembly.digest(), staged: assembly.staged() };
 }
 
+/**
+ * Checks a payload read against what its signed manifest said: the refusal when its size or
+ * SHA-256 differ, else undefined.
+ */
+export function payloadMismatch(read: { bytes: number; sha256: string }, payloadSize: number, sha256: string): Refusal | undefined {
+  if (read.bytes !== payloadSize) return refusalOf(Reason.SIZE_MISMATCH, `payload has ${read.bytes} bytes, the manifest says ${payloadSize}`);
+  if (read.sha256 !== sha256) return refusalOf(Reason.DIGEST_MISMATCH, `payload SHA-256 is ${read.sha256}, the manifest says ${sha256}`);
+  return undefined;
+}
+
 /** Longest wait for a direct get's answer. */
 const DIRECT_GET_TIMEOUT_MS = 10_000;
 

@@ -25,7 +25,7 @@ import type { BlobStore, StateStore, UpdateRecord } from '../state/index.js';
 import { inspectStagedPayload, isTensorFlavor } from '../updates/foldable-update.js';
 import { VerifiedUpdate } from '../updates/verified-update.js';
 import { HeldDeliveries } from './held-deliveries.js';
-import { readPayload } from './payload-reader.js';
+import { payloadMismatch, readPayload } from './payload-reader.js';
 import { SupervisedConsumer, storedAtMs } from './streams.js';
 import { UpdateOutcomes, type Delivery, type UpdateOutcomesOptions } from './update-outcomes.js';
 import { VerificationSlots, type ReleaseSlot } from './verification-slots.js';
@@ -353,7 +353,7 @@ export class UpdateIngest {
     }
     if (!ctx.expectsPayload) {
       if (manifest.payloadSize !== 0) return refusalOf(Reason.MALFORMED_MANIFEST, 'this result carries no payload');
-      return new VerifiedUpdate(manifest, 0, undefined, this.opts.blobs, manifestSeq);
+      return new VerifiedUpdate({ manifest, bytes: 0, blobs: this.opts.blobs, manifestSeq });
     }
     if (manifest.taskKind === 'evaluate') return refusalOf(Reason.MALFORMED_MANIFEST, 'an evaluation result was sent where an update is expected');
     if (ctx.maxPayloadBytes > 0 && manifest.payloadSize > ctx.maxPayloadBytes) {
@@ -408,10 +408,8 @@ export class UpdateIngest {
     if (!read.ok) return read;
     // A small payload was kept in memory: no staging file to remove.
     if (read.staged.path === undefined) staging.path = undefined;
-    if (read.bytes !== manifest.payloadSize) return refusalOf(Reason.SIZE_MISMATCH, `payload has ${read.bytes} bytes, the manifest says ${manifest.payloadSize}`);
-    if (read.sha256 !== manifest.payloadSha256) {
-      return refusalOf(Reason.DIGEST_MISMATCH, `payload SHA-256 is ${read.sha256}, the manifest says ${manifest.payloadSha256}`);
-    }
+    const mismatch = payloadMismatch(read, manifest.payloadSize, manifest.payloadSha256);
+    if (mismatch !== undefined) return mismatch;
     this.log.debug({ updateId: manifest.updateId, bytes: read.bytes }, 'payload digest verified');
     // An opaque member of a heterogeneous round is verified by digest and size only.
     let layout;
@@ -422,7 +420,7 @@ export class UpdateIngest {
       layout = inspected.layout;
       norm = inspected.norm;
     }
-    return new VerifiedUpdate(manifest, read.bytes, read.staged.path ?? read.staged.bytes, this.opts.blobs, manifestSeq, layout, norm);
+    return new VerifiedUpdate({ manifest, bytes: read.bytes, staged: read.staged.path ?? read.staged.bytes, blobs: this.opts.blobs, manifestSeq, layout, norm });
   }
 
   /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */

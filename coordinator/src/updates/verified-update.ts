@@ -19,6 +19,22 @@ export async function forgetUnrecorded(
   }
 }
 
+/** What a `VerifiedUpdate` is made of (see its fields). */
+export interface VerifiedUpdateInit {
+  manifest: UpdateManifest__Output;
+  /** Verified payload bytes (0 for an evaluation result). */
+  bytes: number;
+  /** The staged payload: a file's path, or its bytes; undefined for an evaluation result. */
+  staged?: string | Uint8Array | undefined;
+  blobs: BlobStore;
+  manifestSeq?: number | undefined;
+  layout?: SafetensorsLayout | undefined;
+  norm?: number | undefined;
+  foldedBy?: string | undefined;
+  /** @default false */
+  clippedByWorker?: boolean | undefined;
+}
+
 /**
  * An update whose signature, site, digest, size, schema and values were verified by the ingest,
  * with the staged payload it owns: a file, or the bytes themselves when the payload was small
@@ -37,28 +53,34 @@ export class VerifiedUpdate {
    */
   private inline: InlineBlobWrite | undefined;
 
-  constructor(
-    readonly manifest: UpdateManifest__Output,
-    /** Verified payload bytes (0 for an evaluation result). */
-    readonly bytes: number,
-    /** The staged payload: a file's path, or its bytes; undefined for an evaluation result. */
-    staged: string | Uint8Array | undefined,
-    private readonly blobs: BlobStore,
-    /** Stream sequence of the manifest's TRIB_UPDATES message, kept in the update's record. */
-    readonly manifestSeq?: number,
-    /** The payload's safetensors layout as inspection read it: the fold decodes with it, not parsing the header again. */
-    readonly layout?: SafetensorsLayout,
-    /** The update's distance from the global model, when inspection measured it (a norm bound is set). */
-    readonly norm?: number,
-    /**
-     * The aggregation worker that verified the payload and folded it into its partial: the round
-     * records the update without folding it (the payload stays in the data plane until the round ends).
-     */
-    readonly foldedBy?: string,
-    /** The worker scaled it back to the round's norm bound before folding it. */
-    readonly clippedByWorker = false,
-  ) {
-    this.staged = staged;
+  readonly manifest: UpdateManifest__Output;
+  /** Verified payload bytes (0 for an evaluation result). */
+  readonly bytes: number;
+  private readonly blobs: BlobStore;
+  /** Stream sequence of the manifest's TRIB_UPDATES message, kept in the update's record. */
+  readonly manifestSeq: number | undefined;
+  /** The payload's safetensors layout as inspection read it: the fold decodes with it, not parsing the header again. */
+  readonly layout: SafetensorsLayout | undefined;
+  /** The update's distance from the global model, when inspection measured it (a norm bound is set). */
+  readonly norm: number | undefined;
+  /**
+   * The aggregation worker that verified the payload and folded it into its partial: the round
+   * records the update without folding it (the payload stays in the data plane until the round ends).
+   */
+  readonly foldedBy: string | undefined;
+  /** The worker scaled it back to the round's norm bound before folding it. */
+  readonly clippedByWorker: boolean;
+
+  constructor(init: VerifiedUpdateInit) {
+    this.manifest = init.manifest;
+    this.bytes = init.bytes;
+    this.staged = init.staged;
+    this.blobs = init.blobs;
+    this.manifestSeq = init.manifestSeq;
+    this.layout = init.layout;
+    this.norm = init.norm;
+    this.foldedBy = init.foldedBy;
+    this.clippedByWorker = init.clippedByWorker ?? false;
   }
 
   /** An evaluation result: metrics only, no payload. */
