@@ -38,6 +38,7 @@ import type { BlobStore, PrincipalRecord, RoundRecord, StateStore, UpdateRecord 
 import type { Aggregator } from '../strategies/index.js';
 import { isTensorFlavor, type FoldPolicy } from '../updates/foldable-update.js';
 import { VerifiedUpdate } from '../updates/verified-update.js';
+import { payloadReadDeadlineMs } from '../ingest/payload-reader.js';
 import { foldableOf, readCheckedPayload } from './checked-payload.js';
 
 export interface AggregationDispatcherOptions {
@@ -453,7 +454,7 @@ export class AggregationDispatcher implements DelegatedFolds {
   }
 
   private readDeadlineMs(bytes: number): number {
-    return Math.max(this.opts.minUploadMs, Math.ceil((bytes / this.opts.minUploadBytesPerSecond) * 1000));
+    return payloadReadDeadlineMs(bytes, this.opts);
   }
 }
 

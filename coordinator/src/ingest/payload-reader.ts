@@ -87,6 +87,14 @@ export async function readPayload(req: PayloadReadRequest): Promise<PayloadReadR
   return { ok: true, bytes: assembly.bytes, sha256: assembly.digest(), staged: assembly.staged() };
 }
 
+/** The longest delay a Node timer takes; a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time, within a timer's range. */
+export function payloadReadDeadlineMs(bytes: number, limits: { minUploadMs: number; minUploadBytesPerSecond: number }): number {
+  return Math.min(MAX_TIMER_MS, Math.max(limits.minUploadMs, Math.ceil((bytes / limits.minUploadBytesPerSecond) * 1000)));
+}
+
 /**
  * Checks a payload read against what its signed manifest said: the refusal when its size or
  * SHA-256 differ, else undefined.

@@ -25,7 +25,7 @@ import type { BlobStore, StateStore, UpdateRecord } from '../state/index.js';
 import { inspectStagedPayload, isTensorFlavor } from '../updates/foldable-update.js';
 import { VerifiedUpdate } from '../updates/verified-update.js';
 import { HeldDeliveries } from './held-deliveries.js';
-import { payloadMismatch, readPayload } from './payload-reader.js';
+import { payloadMismatch, payloadReadDeadlineMs, readPayload } from './payload-reader.js';
 import { SupervisedConsumer, storedAtMs } from './streams.js';
 import { UpdateOutcomes, type Delivery, type UpdateOutcomesOptions } from './update-outcomes.js';
 import { VerificationSlots, type ReleaseSlot } from './verification-slots.js';
@@ -94,9 +94,6 @@ export interface FoldDelegation {
 
 /** Defaults of the small updates' budget: a 256 KiB payload is small; 64 of them or 16 MiB in flight. */
 export const SMALL_UPDATE_DEFAULTS = Object.freeze({ concurrency: 64, payloadBytes: 256 * 1024, inFlightBytes: 16 * 2 ** 20 });
-
-/** setTimeout's limit. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 type Outcome = 'ack' | 'term';
 
@@ -423,11 +420,8 @@ export class UpdateIngest {
     return new VerifiedUpdate({ manifest, bytes: read.bytes, staged: read.staged.path ?? read.staged.bytes, blobs: this.opts.blobs, manifestSeq, layout, norm });
   }
 
-  /** How long a payload of `bytes` may take to read: the minimum rate, never less than the minimum time. */
   private uploadDeadlineMs(bytes: number): number {
-    const rate = this.opts.minUploadBytesPerSecond;
-    const floor = this.opts.minUploadMs;
-    return Math.min(MAX_TIMER_MS, Math.max(floor, Math.ceil((bytes / rate) * 1000)));
+    return payloadReadDeadlineMs(bytes, this.opts);
   }
 
   private refuse(d: Delivery, r: Refusal): Promise<Outcome> {
