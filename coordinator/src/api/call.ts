@@ -245,6 +245,7 @@ type Authenticated = Awaited<ReturnType<typeof context>>;
  */
 async function recorded(call: AnyCall, target: Target, deps: Deps, c: Authenticated | undefined, outcome: Outcome): Promise<Outcome> {
   const error = 'error' in outcome ? outcome.error : undefined;
+  const detail = c?.detail();
   try {
     await deps.audit.ended({
       service: target.service,
@@ -252,7 +253,7 @@ async function recorded(call: AnyCall, target: Target, deps: Deps, c: Authentica
       path: target.path,
       peer: call.getPeer(),
       ...(c === undefined ? {} : { principal: c.ctx.principal, request: c.request }),
-      ...(c?.detail() === undefined ? {} : { detail: c.detail() }),
+      ...(detail === undefined ? {} : { detail }),
       ...(error === undefined ? {} : { error, knownCaller: knownCallerOf(error) }),
     });
     return outcome;

@@ -302,15 +302,16 @@ function decodeSegment(segment: string): string {
 
 /** A federation as the pages show it: its record, without the model spec, and its members. */
 function federationView(f: FederationRecord, sites: readonly SiteRecord[]) {
+  const members = sites.filter((s) => s.federations.includes(f.name));
   return {
     name: f.name,
     description: f.description,
     settings: f.settings,
     createdAtMs: f.createdAtMs,
     latestVersion: f.latestVersion,
-    sites: sites.filter((s) => s.federations.includes(f.name)).map((s) => s.name),
+    sites: members.map((s) => s.name),
     /** Members whose key is revoked, marked on the pages. */
-    revokedSites: sites.filter((s) => s.federations.includes(f.name) && s.status === 'REVOKED').map((s) => s.name),
+    revokedSites: members.filter((s) => s.status === 'REVOKED').map((s) => s.name),
   };
 }
 

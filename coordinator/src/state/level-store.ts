@@ -111,8 +111,8 @@ export class LevelStateStore implements StateStore {
       remove: async (sha256) => {
         const bytes = await this.inlineBlobs.get(sha256);
         if (bytes === undefined) return undefined;
-        if (this.closed) throw TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, 'the state store is closed: the coordinator is stopping');
-        if (this.failed) throw this.failed;
+        const refusal = this.writeRefusal();
+        if (refusal !== undefined) throw refusal;
         await this.db.batch([{ type: 'del', sublevel: this.inlineBlobs as Sublevel<unknown>, key: sha256 }], { sync: true });
         return bytes.byteLength;
       },
@@ -137,9 +137,12 @@ export class LevelStateStore implements StateStore {
 
   /** When each site was last heard from; its writes stop once the store is closed or fenced. */
   siteLastSeenTable(): LevelSiteLastSeenTable {
-    return new LevelSiteLastSeenTable(this.siteLastSeen, () =>
-      this.closed ? TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, 'the state store is closed: the coordinator is stopping') : this.failed,
-    );
+    return new LevelSiteLastSeenTable(this.siteLastSeen, () => this.writeRefusal());
+  }
+
+  /** Why a write outside `write()` is refused now: the store is closed, or fenced by a failed write. */
+  private writeRefusal(): TributaryError | undefined {
+    return this.closed ? closedError() : this.failed;
   }
 
   getSite(name: string): Promise<SiteRecord | undefined> {
@@ -256,7 +259,7 @@ export class LevelStateStore implements StateStore {
    * must be restarted (LevelDB then discards the torn record, which nobody was told about).
    */
   write(ops: StateWrite[]): Promise<void> {
-    if (this.closed) return Promise.reject(TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, 'the state store is closed: the coordinator is stopping'));
+    if (this.closed) return Promise.reject(closedError());
     const done = this.writeTail.then(() => this.applyWrites(ops));
     this.writeTail = done.catch(() => undefined);
     return done;
@@ -326,3 +329,6 @@ export class LevelStateStore implements StateStore {
   }
 }
 
+function closedError(): TributaryError {
+  return TributaryError.of(Reason.STATE_STORE_UNAVAILABLE, 'the state store is closed: the coordinator is stopping');
+}
