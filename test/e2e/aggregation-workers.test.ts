@@ -7,6 +7,7 @@ import {
   AGGREGATOR_GROUP,
   AGGREGATOR_QUEUE,
   CHUNK_INDEX_HEADER,
+  STREAM_PARTIALS,
   STREAM_PAYLOADS,
   STREAM_UPDATES,
   aggregationSubjects,
@@ -362,6 +363,24 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
         await expect(liar.nc.request(subject, new TextEncoder().encode('{"seq":1}'), { timeout: 2000 })).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
       });
 
+      it('may read one update’s payload through a consumer filtered to its subject', async () => {
+        const consumer = await liar.nc.jetstream().consumers.get(STREAM_PAYLOADS, { filterSubjects: subjects.sitePayload('two-workers', 'two-workers-s0', 'cd'.repeat(16)) });
+        expect(await consumer.next({ expires: 1000 })).toBeNull();
+        await consumer.delete();
+        expect(conn.refusals).toEqual([]);
+      });
+
+      it.each([
+        ['a consumer over the whole payload stream', `$JS.API.CONSUMER.CREATE.${STREAM_PAYLOADS}`],
+        ['a named consumer over the whole payload stream', `$JS.API.CONSUMER.CREATE.${STREAM_PAYLOADS}.wide`],
+        ['a durable consumer', `$JS.API.CONSUMER.DURABLE.CREATE.${STREAM_PAYLOADS}.kept`],
+        ['a consumer of metric batches', `$JS.API.CONSUMER.CREATE.${STREAM_PAYLOADS}.peek.${subjects.metrics('two-workers', 'run', 'two-workers-s0')}`],
+        ['a consumer on the manifests stream', `$JS.API.CONSUMER.CREATE.${STREAM_UPDATES}.peek.${subjects.update('two-workers', 'run', 1, 'two-workers-s0')}`],
+        ['a consumer on the partials stream', `$JS.API.CONSUMER.CREATE.${STREAM_PARTIALS}.peek.${aggregationSubjects.partial('agg-one', 'run', 1)}`],
+      ])('may not create %s', async (_what, subject) => {
+        await expect(liar.nc.request(subject, new TextEncoder().encode('{}'), { timeout: 2000 })).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+      });
+
       it.each([
         ['a site’s update manifest', subjects.update('two-workers', 'run', 1, 'two-workers-s0')],
         ['a site’s payload chunk', subjects.sitePayload('two-workers', 'two-workers-s0', 'ab'.repeat(16))],
@@ -371,6 +390,24 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
       });
     });
   });
+
+  it('closes a worker’s NATS connection as soon as its principal is disabled, and refuses its user from then on', async () => {
+    const { key } = await addWorker(stack, dir, 'agg-disabled');
+    const client = new AdminClient({ address: stack.coordinator.address, key });
+    const user = createUser();
+    const credentials = await client.joinAggregation({ userPublicKey: user.getPublicKey() }).finally(() => client.close());
+    const options = { servers: [stack.nats.url], authenticator: jwtAuthenticator(credentials.jwt, user.getSeed()), inboxPrefix: credentials.inboxPrefix };
+    const worker = new SiteConnection(await connect({ ...options, maxReconnectAttempts: 0 }));
+    try {
+      worker.nc.subscribe(credentials.collectSubject);
+      await worker.nc.flush();
+      await stack.admin.disablePrincipal('agg-disabled');
+      await worker.dropped(5000);
+      await expect(connect({ ...options, reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+    } finally {
+      await worker.close();
+    }
+  }, 30_000);
 
   it('folds every update itself when no worker is connected, into the same model', async () => {
     const federation = 'no-workers';
