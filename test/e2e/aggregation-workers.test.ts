@@ -107,9 +107,9 @@ function updateOf(round: Round, site: string): { weights: TensorMap; numExamples
   return { weights: model(i + 1), numExamples: 10 + 7 * i };
 }
 
-async function send(raw: RawSite, federation: string, round: Round, site: string) {
+async function send(raw: RawSite, federation: string, round: Round, site: string, opts: { chunkSize?: number } = {}) {
   const { weights, numExamples } = updateOf(round, site);
-  return raw.send({ key: round.keys[site] as SigningKey, site, federation, runId: round.runId, round: 1, weights, numExamples });
+  return raw.send({ key: round.keys[site] as SigningKey, site, federation, runId: round.runId, round: 1, weights, numExamples, ...opts });
 }
 
 /** The committed model against FedAvg of the given sites' updates, computed independently. */
@@ -163,6 +163,18 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
       await eventually(() => (foldedBy(one) + foldedBy(two) >= 12 ? true : undefined));
       expect(foldedBy(one)).toBeGreaterThan(0);
       expect(foldedBy(two)).toBeGreaterThan(0);
+    }, 120_000);
+
+    it('read a payload of more than two chunks through a consumer filtered to its subject, and fold it', async () => {
+      const federation = 'many-chunks';
+      const round = await openRound(stack, federation, 3);
+      const folded = await metric(stack, 'tributary_fold_jobs_total', 'outcome="folded"');
+      // 256 KiB chunks: five an update, more than a worker reads with direct gets.
+      const verdicts = await Promise.all(round.sites.map((site) => send(raw, federation, round, site, { chunkSize: 256 * 1024 })));
+      expect(verdicts.map((v) => v.state)).toEqual(round.sites.map(() => 'UPDATE_STATE_ACCEPTED'));
+      expect((await stack.admin.waitForRun(round.runId)).status).toBe('RUN_STATUS_FINISHED');
+      expect((await metric(stack, 'tributary_fold_jobs_total', 'outcome="folded"')) - folded).toBe(3);
+      expect(await modelError(stack, federation, round, round.sites)).toBeLessThan(1e-6);
     }, 120_000);
 
     it('refuse a bad update with the reason the coordinator gives without workers', async () => {
