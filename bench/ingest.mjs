@@ -5,6 +5,7 @@
 // `--workers W` (or 0, 1 and 2 by default): W `tributary aggregator` processes read, check and
 // fold the updates, and the coordinator combines their partials at close (0: it folds them itself).
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminClient } from '@tributary/coordinator';
@@ -23,7 +24,10 @@ async function startWorkers(stack, admin, count) {
     await admin.grant({ privilege: 'read', resource: 'federation:*', grantee: `principal:${key.name}` });
     const keyFile = join(stack.dir, `${key.name}.key`);
     await writeKeyFile(keyFile, key);
-    const child = spawn(process.execPath, [CLI, 'aggregator', '--coordinator', stack.coordinator, '--key', keyFile, '--nats', stack.nats, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // The workers' log lines go to a file beside the stack, warnings only, so the figures print as a table.
+    const log = openSync(join(stack.dir, `${key.name}.log`), 'a');
+    const child = spawn(process.execPath, [CLI, 'aggregator', '--coordinator', stack.coordinator, '--key', keyFile, '--nats', stack.nats, '--json', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', log] });
+    closeSync(log);
     await new Promise((resolve, reject) => {
       child.stdout.once('data', resolve);
       child.once('exit', (code) => reject(new Error(`tributary aggregator exited with ${code}`)));

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
   CHUNK_INDEX_HEADER,
-  CHUNK_WINDOW,
   Reason,
   TributaryError,
   TENSORS_FLAVOR,
@@ -12,6 +11,7 @@ import {
   encodeSafetensors,
   isOpaqueFlavor,
   payloadFlavorProblem,
+  sendInWindow,
   sleep,
   subjects,
   tensorSpecsOf,
@@ -21,13 +21,6 @@ import { publishDurably } from './jetstream.js';
 import type { SiteSession } from './session.js';
 import { linkSignals } from './signals.js';
 import type { SiteTask, TrainResult } from './types.js';
-
-/**
- * Chunk publishes awaiting their ack at once; more gains nothing against one JetStream server.
- * At most CHUNK_WINDOW: a chunk waits for the one this many places before it, so a retried chunk
- * is never stored further out of order than the coordinator reassembles.
- */
-export const MAX_CHUNKS_IN_FLIGHT = Math.min(8, CHUNK_WINDOW);
 
 /** A checked, encoded update, ready to publish. */
 export interface EncodedUpdate {
@@ -146,9 +139,9 @@ export interface PublishedPayload {
 /**
  * Publishes the payload in chunks on trib.<fed>.payload.<site>.<updateId> (msgID `<site>.<updateId>.<i>`,
  * header Trib-Chunk = i), hashing each chunk as it is sliced (no copy of the payload). Chunk `i`
- * goes out only once chunk `i - MAX_CHUNKS_IN_FLIGHT` is acked: a window over indexes, not a
- * count, so while one chunk is being retried (a NATS restart) later ones cannot run ahead of it
- * by more than the window. Resolves once every chunk is acked.
+ * goes out only once chunk `i - MAX_CHUNKS_IN_FLIGHT` is acked (`sendInWindow`): a window over
+ * indexes, not a count, so while one chunk is being retried (a NATS restart) later ones cannot
+ * run ahead of it by more than the window. Resolves once every chunk is acked.
  */
 export async function publishPayload(
   session: SiteSession,
@@ -171,44 +164,40 @@ export async function publishPayload(
   const hash = createHash('sha256');
   // The first failure stops the chunks still retrying.
   const stop = linkSignals([signal]);
-  // The last MAX_CHUNKS_IN_FLIGHT chunks' publishes, by index modulo the window.
-  const window: Array<Promise<void>> = [];
-  let failure: { error: unknown } | undefined;
   try {
-    for (let i = 0; i < chunkCount && failure === undefined && !stop.signal.aborted; i++) {
-      const slot = i % MAX_CHUNKS_IN_FLIGHT;
-      await window[slot];
-      if (failure !== undefined || stop.signal.aborted) break;
-      // With a rate cap, chunk i leaves no earlier than its share of the allowed rate.
-      if (uploadBytesPerSecond > 0) {
-        const due = started + ((i * chunkSize) / uploadBytesPerSecond) * 1000;
-        if (due > Date.now()) await sleep(due - Date.now(), stop.signal).catch(() => undefined);
-        if (stop.signal.aborted) break;
-      }
-      const chunk = payload.subarray(i * chunkSize, Math.min(payload.length, (i + 1) * chunkSize));
-      hash.update(chunk);
-      window[slot] = publishDurably(
-        session.js,
-        { subject, data: chunk, msgID: `${session.site}.${updateId}.${i}`, headers: { [CHUNK_INDEX_HEADER]: String(i) } },
-        { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger, ...(opts.deadlineAtMs === undefined ? {} : { deadlineAtMs: opts.deadlineAtMs }) },
-      ).then(
-        () => {
-          acked += chunk.length;
-          opts.onProgress?.(acked);
-        },
-        (error: unknown) => {
-          if (failure === undefined) {
-            failure = { error };
-            stop.abort(error);
-          }
-        },
-      );
-    }
-    await Promise.all(window);
+    await sendInWindow({
+      count: chunkCount,
+      send: async (i) => {
+        if (stop.signal.aborted) throw abortError(stop.signal);
+        // Sends start in index order, so the chunks are hashed in order before anything is awaited.
+        const chunk = payload.subarray(i * chunkSize, Math.min(payload.length, (i + 1) * chunkSize));
+        hash.update(chunk);
+        // With a rate cap, chunk i leaves no earlier than its share of the allowed rate.
+        if (uploadBytesPerSecond > 0) {
+          const due = started + ((i * chunkSize) / uploadBytesPerSecond) * 1000;
+          if (due > Date.now()) await sleep(due - Date.now(), stop.signal).catch(() => undefined);
+          if (stop.signal.aborted) throw abortError(stop.signal);
+        }
+        try {
+          await publishDurably(
+            session.js,
+            { subject, data: chunk, msgID: `${session.site}.${updateId}.${i}`, headers: { [CHUNK_INDEX_HEADER]: String(i) } },
+            { policy: retry, maxAttempts: retry.maxAttempts, signal: stop.signal, logger: session.logger, ...(opts.deadlineAtMs === undefined ? {} : { deadlineAtMs: opts.deadlineAtMs }) },
+          );
+        } catch (error) {
+          stop.abort(error);
+          throw error;
+        }
+        acked += chunk.length;
+        opts.onProgress?.(acked);
+      },
+    });
+  } catch (error) {
+    if (signal.aborted) throw abortError(signal);
+    throw error;
   } finally {
     stop.dispose();
   }
   if (signal.aborted) throw abortError(signal);
-  if (failure !== undefined) throw failure.error;
   return { sha256: hash.digest('hex'), size: payload.length, chunkCount, chunkSize };
 }

@@ -77,7 +77,15 @@ export function aggregationEnvelope(bytes: Uint8Array, kind: EnvelopeKind): Sign
  * received (SIGNATURE_INVALID), then decoded.
  */
 function open<Out>(bytes: Uint8Array, kind: EnvelopeKind, codec: MessageCodec<never, Out>, publicKey: Uint8Array): OpenedAggregationMessage<Out> {
-  const env = aggregationEnvelope(bytes, kind);
+  return verified(aggregationEnvelope(bytes, kind), kind, codec, publicKey);
+}
+
+/**
+ * An envelope already read (by `aggregationEnvelope`, to learn its signer's key id), checked to be
+ * of `kind` and signed by `publicKey`, then its body decoded: the message is not decoded twice.
+ */
+function verified<Out>(env: SignedEnvelope__Output, kind: EnvelopeKind, codec: MessageCodec<never, Out>, publicKey: Uint8Array): OpenedAggregationMessage<Out> {
+  if (env.kind !== kind) throw TributaryError.of(Reason.MALFORMED_ENVELOPE, `envelope kind "${env.kind}" is not "${kind}"`);
   if (!verifyEnvelope(env, publicKey)) throw TributaryError.of(Reason.SIGNATURE_INVALID, `the ${kind} message is not signed by the expected key`);
   return { keyId: env.keyId, body: codec.decode(env.body) };
 }
@@ -86,7 +94,11 @@ export const signFoldJob = (job: FoldJob, key: SigningKey): Uint8Array => seal('
 export const openFoldJob = (bytes: Uint8Array, coordinatorKey: Uint8Array): OpenedAggregationMessage<FoldJob__Output> => open(bytes, 'fold-job', foldJobCodec, coordinatorKey);
 export const signFoldVerdict = (verdict: FoldVerdict, key: SigningKey): Uint8Array => seal('fold-verdict', foldVerdictCodec, verdict, key);
 export const openFoldVerdict = (bytes: Uint8Array, workerKey: Uint8Array): OpenedAggregationMessage<FoldVerdict__Output> => open(bytes, 'fold-verdict', foldVerdictCodec, workerKey);
+/** A fold verdict's envelope from `aggregationEnvelope`, verified against the worker's key and decoded. */
+export const verifyFoldVerdict = (env: SignedEnvelope__Output, workerKey: Uint8Array): OpenedAggregationMessage<FoldVerdict__Output> => verified(env, 'fold-verdict', foldVerdictCodec, workerKey);
 export const signPartialRequest = (request: PartialRequest, key: SigningKey): Uint8Array => seal('partial-request', partialRequestCodec, request, key);
 export const openPartialRequest = (bytes: Uint8Array, coordinatorKey: Uint8Array): OpenedAggregationMessage<PartialRequest__Output> => open(bytes, 'partial-request', partialRequestCodec, coordinatorKey);
 export const signPartialManifest = (manifest: PartialManifest, key: SigningKey): Uint8Array => seal('partial', partialManifestCodec, manifest, key);
 export const openPartialManifest = (bytes: Uint8Array, workerKey: Uint8Array): OpenedAggregationMessage<PartialManifest__Output> => open(bytes, 'partial', partialManifestCodec, workerKey);
+/** A partial manifest's envelope from `aggregationEnvelope`, verified against the worker's key and decoded. */
+export const verifyPartialManifest = (env: SignedEnvelope__Output, workerKey: Uint8Array): OpenedAggregationMessage<PartialManifest__Output> => verified(env, 'partial', partialManifestCodec, workerKey);

@@ -59,6 +59,8 @@ export {
   signFoldVerdict,
   signPartialManifest,
   signPartialRequest,
+  verifyFoldVerdict,
+  verifyPartialManifest,
 } from './aggregation.js';
 export type { OpenedAggregationMessage } from './aggregation.js';
 export { MAX_SITE_FAILURE_MESSAGE_CHARS, printableFailureMessage } from './site-failure.js';
@@ -131,6 +133,7 @@ export {
 export type { InitialModelOptions, ModelInit, TensorDeclaration } from './model-init.js';
 export { refusalCount, totalRefusals } from './refusal-counts.js';
 export { runAtOnce, runCooperatively, type Steps } from './cooperative.js';
+export { MAX_CHUNKS_IN_FLIGHT, sendInWindow, type ChunkWindowOptions } from './chunk-window.js';
 export type { DType, SafetensorsEntry, SafetensorsLayout, Tensor, TensorData, TensorMap } from './safetensors.js';
 export {
   ENSEMBLE_FORMAT_VERSION,

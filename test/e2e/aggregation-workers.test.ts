@@ -7,6 +7,7 @@ import {
   AGGREGATOR_GROUP,
   AGGREGATOR_QUEUE,
   CHUNK_INDEX_HEADER,
+  STREAM_PARTIALS,
   STREAM_PAYLOADS,
   STREAM_UPDATES,
   aggregationSubjects,
@@ -106,9 +107,9 @@ function updateOf(round: Round, site: string): { weights: TensorMap; numExamples
   return { weights: model(i + 1), numExamples: 10 + 7 * i };
 }
 
-async function send(raw: RawSite, federation: string, round: Round, site: string) {
+async function send(raw: RawSite, federation: string, round: Round, site: string, opts: { chunkSize?: number } = {}) {
   const { weights, numExamples } = updateOf(round, site);
-  return raw.send({ key: round.keys[site] as SigningKey, site, federation, runId: round.runId, round: 1, weights, numExamples });
+  return raw.send({ key: round.keys[site] as SigningKey, site, federation, runId: round.runId, round: 1, weights, numExamples, ...opts });
 }
 
 /** The committed model against FedAvg of the given sites' updates, computed independently. */
@@ -162,6 +163,18 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
       await eventually(() => (foldedBy(one) + foldedBy(two) >= 12 ? true : undefined));
       expect(foldedBy(one)).toBeGreaterThan(0);
       expect(foldedBy(two)).toBeGreaterThan(0);
+    }, 120_000);
+
+    it('read a payload of more than two chunks through a consumer filtered to its subject, and fold it', async () => {
+      const federation = 'many-chunks';
+      const round = await openRound(stack, federation, 3);
+      const folded = await metric(stack, 'tributary_fold_jobs_total', 'outcome="folded"');
+      // 256 KiB chunks: five an update, more than a worker reads with direct gets.
+      const verdicts = await Promise.all(round.sites.map((site) => send(raw, federation, round, site, { chunkSize: 256 * 1024 })));
+      expect(verdicts.map((v) => v.state)).toEqual(round.sites.map(() => 'UPDATE_STATE_ACCEPTED'));
+      expect((await stack.admin.waitForRun(round.runId)).status).toBe('RUN_STATUS_FINISHED');
+      expect((await metric(stack, 'tributary_fold_jobs_total', 'outcome="folded"')) - folded).toBe(3);
+      expect(await modelError(stack, federation, round, round.sites)).toBeLessThan(1e-6);
     }, 120_000);
 
     it('refuse a bad update with the reason the coordinator gives without workers', async () => {
@@ -250,17 +263,23 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
       const round = await openRound(stack, federation, 3);
       const refused = await metric(stack, 'tributary_partials_total', 'outcome="PARTIAL_REFUSED"');
       const verdicts = [await send(raw, federation, round, round.sites[0] as string), await send(raw, federation, round, round.sites[1] as string)];
+      const oneExited = new Promise<number | null>((resolve) => one.child.once('exit', (code) => resolve(code)));
       await stack.admin.disablePrincipal('agg-one');
       verdicts.push(await send(raw, federation, round, round.sites[2] as string));
       expect(verdicts.map((v) => v.state)).toEqual(round.sites.map(() => 'UPDATE_STATE_ACCEPTED'));
       expect((await stack.admin.waitForRun(round.runId)).status).toBe('RUN_STATUS_FINISHED');
       expect(await metric(stack, 'tributary_partials_total', 'outcome="PARTIAL_REFUSED"')).toBe(refused + 1);
       expect(await modelError(stack, federation, round, round.sites)).toBeLessThan(1e-6);
+      // Its NATS user is revoked with the principal: the worker stops, saying why.
+      expect(await oneExited).not.toBe(0);
+      expect(one.output()).toContain('Error (KEY_REVOKED)');
     }, 120_000);
 
     it('exits 0 on SIGTERM, leaving its partials to the coordinator', async () => {
-      const exited = new Promise<number | null>((resolve) => one.child.once('exit', (code) => resolve(code)));
-      one.child.kill('SIGTERM');
+      // One killed, one disabled: a third, healthy one.
+      const three = await startWorker((await addWorker(stack, dir, 'agg-three')).keyFile);
+      const exited = new Promise<number | null>((resolve) => three.child.once('exit', (code) => resolve(code)));
+      three.child.kill('SIGTERM');
       expect(await exited).toBe(0);
     }, 30_000);
   });
@@ -362,6 +381,25 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
         await expect(liar.nc.request(subject, new TextEncoder().encode('{"seq":1}'), { timeout: 2000 })).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
       });
 
+      it('may read one update’s payload through a consumer filtered to its subject', async () => {
+        const refusals = conn.refusals.length;
+        const consumer = await liar.nc.jetstream().consumers.get(STREAM_PAYLOADS, { filterSubjects: subjects.sitePayload('two-workers', 'two-workers-s0', 'cd'.repeat(16)) });
+        expect(await consumer.next({ expires: 1000 })).toBeNull();
+        await consumer.delete();
+        expect(conn.refusals.slice(refusals)).toEqual([]);
+      });
+
+      it.each([
+        ['a consumer over the whole payload stream', `$JS.API.CONSUMER.CREATE.${STREAM_PAYLOADS}`],
+        ['a named consumer over the whole payload stream', `$JS.API.CONSUMER.CREATE.${STREAM_PAYLOADS}.wide`],
+        ['a durable consumer', `$JS.API.CONSUMER.DURABLE.CREATE.${STREAM_PAYLOADS}.kept`],
+        ['a consumer of metric batches', `$JS.API.CONSUMER.CREATE.${STREAM_PAYLOADS}.peek.${subjects.metrics('two-workers', 'run', 'two-workers-s0')}`],
+        ['a consumer on the manifests stream', `$JS.API.CONSUMER.CREATE.${STREAM_UPDATES}.peek.${subjects.update('two-workers', 'run', 1, 'two-workers-s0')}`],
+        ['a consumer on the partials stream', `$JS.API.CONSUMER.CREATE.${STREAM_PARTIALS}.peek.${aggregationSubjects.partial('agg-one', 'run', 1)}`],
+      ])('may not create %s', async (_what, subject) => {
+        await expect(liar.nc.request(subject, new TextEncoder().encode('{}'), { timeout: 2000 })).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+      });
+
       it.each([
         ['a site’s update manifest', subjects.update('two-workers', 'run', 1, 'two-workers-s0')],
         ['a site’s payload chunk', subjects.sitePayload('two-workers', 'two-workers-s0', 'ab'.repeat(16))],
@@ -371,6 +409,24 @@ describe.skipIf(!NatsServer.available())('aggregation workers (`tributary aggreg
       });
     });
   });
+
+  it('closes a worker’s NATS connection as soon as its principal is disabled, and refuses its user from then on', async () => {
+    const { key } = await addWorker(stack, dir, 'agg-disabled');
+    const client = new AdminClient({ address: stack.coordinator.address, key });
+    const user = createUser();
+    const credentials = await client.joinAggregation({ userPublicKey: user.getPublicKey() }).finally(() => client.close());
+    const options = { servers: [stack.nats.url], authenticator: jwtAuthenticator(credentials.jwt, user.getSeed()), inboxPrefix: credentials.inboxPrefix };
+    const worker = new SiteConnection(await connect({ ...options, maxReconnectAttempts: 0 }));
+    try {
+      worker.nc.subscribe(credentials.collectSubject);
+      await worker.nc.flush();
+      await stack.admin.disablePrincipal('agg-disabled');
+      await worker.dropped(5000);
+      await expect(connect({ ...options, reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+    } finally {
+      await worker.close();
+    }
+  }, 30_000);
 
   it('folds every update itself when no worker is connected, into the same model', async () => {
     const federation = 'no-workers';

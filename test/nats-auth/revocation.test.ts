@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNatsAuthority, MemorySiteCredentialLedger, NatsAuthority, NatsServer } from '@tributary/coordinator';
 import { STREAM_UPDATES, subjects } from '@tributary/proto';
+import { createUser } from '@nats-io/nkeys';
 import { connect, credsAuthenticator } from 'nats';
 import { startOperatorNats, type OperatorNats } from '../helpers/operator-nats.js';
 
@@ -42,6 +43,18 @@ describe.skipIf(!NatsServer.available())('revoking and expiring site credentials
     expect([...update.revoked].sort()).toEqual([first.userPublicKey, renewed.userPublicKey].sort());
     await Promise.all(connections.map((c) => c.dropped(5000)));
     expect(Object.keys(env.authority.revocations)).toEqual(expect.arrayContaining([first.userPublicKey, renewed.userPublicKey]));
+  });
+
+  it('revokes every key an aggregation worker holds, and no site’s of the same name', async () => {
+    const site = await env.authority.issueSiteCredentials({ site: 'clinic-w', federations: ['churn'] });
+    const workerKeys = [createUser().getPublicKey(), createUser().getPublicKey()];
+    for (const userPublicKey of workerKeys) await env.authority.issueAggregatorCredentials({ worker: 'clinic-w', userPublicKey });
+    const siteConnection = await env.connectSite(site);
+    const update = await env.authority.revokeAggregator('clinic-w');
+    expect([...update.revoked].sort()).toEqual([...workerKeys].sort());
+    expect(env.authority.revocations).not.toHaveProperty(site.userPublicKey);
+    expect(siteConnection.nc.isClosed()).toBe(false);
+    expect((await env.authority.revokeSite('clinic-w')).revoked).toEqual([site.userPublicKey]);
   });
 
   it('changes nothing when the site holds no live key', async () => {

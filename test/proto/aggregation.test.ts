@@ -1,5 +1,6 @@
 import {
   MAX_AGGREGATION_MESSAGE_BYTES,
+  aggregationEnvelope,
   decodeEnvelope,
   encodeEnvelope,
   generateSigningKey,
@@ -11,6 +12,8 @@ import {
   signFoldVerdict,
   signPartialManifest,
   signPartialRequest,
+  verifyFoldVerdict,
+  verifyPartialManifest,
 } from '@tributary/proto';
 import { describe, expect, it } from 'vitest';
 
@@ -42,5 +45,15 @@ describe('aggregation wire messages', () => {
 
   it('refuses a message larger than the bound before decoding it', () => {
     expect(() => openFoldJob(new Uint8Array(MAX_AGGREGATION_MESSAGE_BYTES + 1), coordinator.publicKey)).toThrow(expect.objectContaining({ reason: 'MALFORMED_ENVELOPE' }));
+  });
+
+  it('verify an envelope already read for its key id, with the same checks as opening the bytes', () => {
+    const env = aggregationEnvelope(signFoldVerdict(verdict, worker), 'fold-verdict');
+    expect(env.keyId).toBe(worker.keyId);
+    expect(verifyFoldVerdict(env, worker.publicKey)).toMatchObject({ keyId: worker.keyId, body: { accepted: true, worker: 'agg-1' } });
+    expect(() => verifyFoldVerdict(env, coordinator.publicKey)).toThrow(expect.objectContaining({ reason: 'SIGNATURE_INVALID' }));
+    expect(() => verifyPartialManifest(env, worker.publicKey)).toThrow(expect.objectContaining({ reason: 'MALFORMED_ENVELOPE' }));
+    const partial = aggregationEnvelope(signPartialManifest({ worker: 'agg-1', updateIds: ['a'], totalWeight: 3 }, worker), 'partial');
+    expect(verifyPartialManifest(partial, worker.publicKey).body).toMatchObject({ updateIds: ['a'], totalWeight: 3 });
   });
 });

@@ -61,7 +61,7 @@ export async function readCheckedPayload(req: CheckedPayloadRequest): Promise<{ 
  * A digest-checked payload inspected as the ingest inspects it (header, schema, finite values,
  * integer range, norm) and decoded for a fold: no value reaches an aggregate before this.
  */
-export async function foldableOf(bytes: Uint8Array, flavor: string, policy: FoldPolicy): Promise<{ ok: true; foldable: FoldableUpdate } | { ok: false; refusal: Refusal }> {
+export async function foldableOf({ bytes, flavor, policy }: { bytes: Uint8Array; flavor: string; policy: FoldPolicy }): Promise<{ ok: true; foldable: FoldableUpdate } | { ok: false; refusal: Refusal }> {
   const inspected = await inspectStagedPayload(bytes, bytes.byteLength, flavor, policy);
   if (!inspected.ok) return { ok: false, refusal: inspected.refusal };
   return { ok: true, foldable: await toFoldable(bytes, flavor, policy, inspected.layout) };

@@ -14,8 +14,6 @@ import {
   decodeManifest,
   decodeSafetensors,
   isReasonCode,
-  openFoldVerdict,
-  openPartialManifest,
   refusalOf,
   signFoldJob,
   signPartialRequest,
@@ -28,6 +26,8 @@ import {
   type TensorSpec__Output,
   type UpdateManifest__Output,
   type UpdateSummary__Output,
+  verifyFoldVerdict,
+  verifyPartialManifest,
 } from '@tributary/proto';
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
@@ -103,6 +103,9 @@ interface PartialExpectation {
   /** Where its sums must be. */
   readonly subject: string;
 }
+
+/** What `partialOf` asks a worker for: its partial of a round, which must be `expected` with their summaries' weight, in `spec`. */
+type PartialRequestOf = Omit<PartialExpectation, 'subject'>;
 
 /** One round's updates, by the worker that folded them. */
 type RoundAssignments = Map<string, { worker: Worker; updates: Map<string, Assigned> }>;
@@ -233,7 +236,7 @@ export class AggregationDispatcher implements DelegatedFolds {
       let combined = false;
       if (aggregator.foldPartial !== undefined) {
         try {
-          const sums = await this.partialOf(worker, round, new Set(expected), summaries, policy.modelSpec);
+          const sums = await this.partialOf({ worker, round, expected: new Set(expected), summaries, spec: policy.modelSpec });
           if (expected.length > 0) await aggregator.foldPartial({ sums, updates: summaries.map((u) => ({ site: u.site, updateId: u.updateId, numExamples: Number(u.numExamples), metrics: u.metrics })) });
           combined = true;
           this.opts.metrics.partials.inc({ outcome: 'combined' });
@@ -246,8 +249,9 @@ export class AggregationDispatcher implements DelegatedFolds {
       }
       if (!combined) {
         for (const u of summaries) {
-          const bytes = await this.reread(round.federation, u, updates.get(u.updateId)?.manifest);
-          const checked = await foldableOf(bytes, u.flavor || 'tensors', policy);
+          const manifest = updates.get(u.updateId)?.manifest;
+          const bytes = await this.reread({ federation: round.federation, update: u, ...(manifest === undefined ? {} : { manifest }) });
+          const checked = await foldableOf({ bytes, flavor: u.flavor || 'tensors', policy });
           if (!checked.ok) throw TributaryError.of(Reason.STRATEGY_ERROR, `accepted update ${u.updateId} no longer verifies: ${checked.refusal.message}`);
           await aggregator.fold({ site: u.site, updateId: u.updateId, numExamples: Number(u.numExamples), metrics: u.metrics, flavor: u.flavor || 'tensors', tensors: checked.foldable.tensors });
         }
@@ -257,7 +261,7 @@ export class AggregationDispatcher implements DelegatedFolds {
   }
 
   payloadOf(federation: string, update: UpdateSummary__Output): Promise<Uint8Array> {
-    return this.reread(federation, update, undefined);
+    return this.reread({ federation, update });
   }
 
   ended(round: RoundRecord): void {
@@ -299,11 +303,11 @@ export class AggregationDispatcher implements DelegatedFolds {
   }
 
   /** The verdict, if signed by an active aggregation worker and about this job; undefined (logged) otherwise. */
-  private async openVerdict(bytes: Uint8Array, job: FoldJob): Promise<{ worker: Worker; verdict: ReturnType<typeof openFoldVerdict>['body'] } | undefined> {
+  private async openVerdict(bytes: Uint8Array, job: FoldJob): Promise<{ worker: Worker; verdict: ReturnType<typeof verifyFoldVerdict>['body'] } | undefined> {
     try {
       const env = aggregationEnvelope(bytes, 'fold-verdict');
       const worker = await this.workerOf(env.keyId);
-      const verdict = openFoldVerdict(bytes, worker.publicKey).body;
+      const verdict = verifyFoldVerdict(env, worker.publicKey).body;
       if (verdict.epoch !== job.epoch || verdict.runId !== job.runId || verdict.round !== job.round || verdict.updateId !== job.updateId || verdict.manifestSha256 !== job.manifestSha256) {
         throw TributaryError.of(Reason.MALFORMED_ENVELOPE, 'the verdict is about another job');
       }
@@ -341,7 +345,7 @@ export class AggregationDispatcher implements DelegatedFolds {
    * with their total weight, F64 sums in the model's names and shapes, digest and size as
    * signed. Answers the sums in spec order; PARTIAL_REFUSED (or the reader's reason) otherwise.
    */
-  private async partialOf(assigned: Worker, round: RoundRecord, expected: ReadonlySet<string>, summaries: readonly UpdateSummary__Output[], spec: readonly TensorSpec__Output[]): Promise<Float64Array[]> {
+  private async partialOf({ worker: assigned, round, expected, summaries, spec }: PartialRequestOf): Promise<Float64Array[]> {
     // The principal as it is now: a worker disabled, moved out of the group or given a new key since its verdicts is not taken at its word.
     const worker = await this.currentWorker(assigned.name);
     const nc = this.nc;
@@ -399,7 +403,7 @@ export class AggregationDispatcher implements DelegatedFolds {
     try {
       const env = aggregationEnvelope(answer, 'partial');
       if (env.keyId !== worker.keyId) throw refuse(`signed with key ${JSON.stringify(env.keyId)}, not the worker's`);
-      m = openPartialManifest(answer, worker.publicKey).body;
+      m = verifyPartialManifest(env, worker.publicKey).body;
     } catch (err) {
       throw TributaryError.from(err).reason === Reason.PARTIAL_REFUSED ? err : refuse(TributaryError.from(err).message);
     }
@@ -417,8 +421,11 @@ export class AggregationDispatcher implements DelegatedFolds {
     return m;
   }
 
-  /** An accepted update's payload, read again from TRIB_PAYLOADS and checked against its recorded digest. */
-  private async reread(federation: string, u: UpdateSummary__Output, known: UpdateManifest__Output | undefined): Promise<Uint8Array> {
+  /**
+   * An accepted update's payload, read again from TRIB_PAYLOADS and checked against its recorded
+   * digest; its chunk layout from `manifest`, or else from the manifest stored in TRIB_UPDATES.
+   */
+  private async reread({ federation, update: u, manifest: known }: { federation: string; update: UpdateSummary__Output; manifest?: UpdateManifest__Output }): Promise<Uint8Array> {
     const nc = this.nc;
     const js = this.js;
     if (nc === undefined || js === undefined) throw TributaryError.of(Reason.UNAVAILABLE, 'aggregation is not started');

@@ -1,10 +1,10 @@
 import { AGGREGATOR_GROUP, AGGREGATOR_QUEUE, Reason, TributaryError, aggregationSubjects, type AggregationCredentials__Output } from '@tributary/proto';
 import type { Logger } from 'pino';
-import type { NatsAuthority } from '../nats-auth/authority.js';
+import type { AccountUpdate, NatsAuthority } from '../nats-auth/authority.js';
 
 export interface WorkerCredentialsOptions {
-  /** Mints the NATS user; absent when NATS authentication is managed elsewhere (the worker brings its own). */
-  authority?: Pick<NatsAuthority, 'issueAggregatorCredentials'>;
+  /** Mints and revokes the NATS users; absent when NATS authentication is managed elsewhere (the worker brings its own). */
+  authority?: Pick<NatsAuthority, 'issueAggregatorCredentials' | 'revokeAggregator'>;
   ttlMs: number;
   /** NATS URLs told to workers. */
   natsUrls: readonly string[];
@@ -13,7 +13,10 @@ export interface WorkerCredentialsOptions {
   logger: Logger;
 }
 
-/** What a principal in the group "aggregators" gets from JoinAggregation: its NATS user and where it works. */
+/**
+ * What a principal in the group "aggregators" gets from JoinAggregation: its NATS user and where
+ * it works. Every user issued is recorded, so disabling the principal revokes them all at once.
+ */
 export class WorkerCredentials {
   constructor(private readonly opts: WorkerCredentialsOptions) {}
 
@@ -38,5 +41,16 @@ export class WorkerCredentials {
       collectSubject: aggregationSubjects.collect(principal.name),
       natsUrls: [...this.opts.natsUrls],
     };
+  }
+
+  /**
+   * Revokes every unexpired NATS user issued to the principal `name` (disabled, or its key
+   * replaced): the servers close its connections. Nothing to do for a principal that never joined.
+   */
+  async revoke(name: string): Promise<AccountUpdate | undefined> {
+    if (this.opts.authority === undefined) return undefined;
+    const update = await this.opts.authority.revokeAggregator(name);
+    if (update.revoked.length > 0) this.opts.logger.warn({ worker: name, users: update.revoked.length, pushedTo: update.pushed?.server }, 'aggregation worker NATS users revoked');
+    return update;
   }
 }

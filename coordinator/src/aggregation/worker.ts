@@ -10,6 +10,7 @@ import {
   openFoldJob,
   openPartialRequest,
   refusalOf,
+  sendInWindow,
   signFoldVerdict,
   signPartialManifest,
   subjects,
@@ -209,7 +210,7 @@ export class AggregationWorker {
     });
     if (!read.ok) return read.refusal;
     const policy: FoldPolicy = { modelSpec: job.modelSpec, globalModel: await this.globalModelOf(job), normBound: job.normBound, normMode: job.normMode === 'clip' ? 'clip' : 'refuse', heterogeneous: false };
-    const checked = await foldableOf(read.bytes, 'tensors', policy);
+    const checked = await foldableOf({ bytes: read.bytes, flavor: 'tensors', policy });
     if (!checked.ok) return checked.refusal;
     const partial = this.partialOf(job);
     const values = partial.spec.map((s) => {
@@ -270,11 +271,15 @@ export class AggregationWorker {
         const sums = encodeSafetensors(Object.fromEntries(partial.spec.map((s, i) => [s.name, tensor('F64', s.shape.map(Number), partial.sums.sums[i] as Float64Array)])));
         const subject = aggregationSubjects.partial(this.opts.worker, request.runId, request.round);
         const chunkCount = Math.max(1, Math.ceil(sums.byteLength / DEFAULT_CHUNK_SIZE));
-        for (let i = 0; i < chunkCount; i++) {
-          const h = headers();
-          h.set(CHUNK_INDEX_HEADER, String(i));
-          await this.js.publish(subject, sums.subarray(i * DEFAULT_CHUNK_SIZE, Math.min(sums.byteLength, (i + 1) * DEFAULT_CHUNK_SIZE)), { headers: h });
-        }
+        // Acked publishes in a window, as sites send payloads: a failed one leaves the request unanswered, and the coordinator re-folds.
+        await sendInWindow({
+          count: chunkCount,
+          send: async (i) => {
+            const h = headers();
+            h.set(CHUNK_INDEX_HEADER, String(i));
+            await this.js.publish(subject, sums.subarray(i * DEFAULT_CHUNK_SIZE, Math.min(sums.byteLength, (i + 1) * DEFAULT_CHUNK_SIZE)), { headers: h });
+          },
+        });
         Object.assign(manifest, {
           updateIds: partial.updateIds,
           totalWeight: partial.weight,

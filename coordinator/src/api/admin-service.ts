@@ -64,7 +64,7 @@ export interface AdminServiceDeps {
   /** The web dashboard; absent when it is off. */
   dashboard?: Pick<Dashboard, 'createLogin'>;
   /** Aggregation workers' credentials; absent when the coordinator uses none. */
-  aggregation?: Pick<WorkerCredentials, 'issue'>;
+  aggregation?: Pick<WorkerCredentials, 'issue' | 'revoke'>;
   /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
   audit: AuditServiceDeps;
   /** Sites' last seen and connected, on every Site returned. */
@@ -232,8 +232,18 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       return principalMessage(added);
     },
     ListPrincipals: async (): Promise<ListPrincipalsResponse__Output> => ({ principals: (await deps.principals.list()).map(principalMessage) }),
-    DisablePrincipal: async (req, ctx): Promise<Principal__Output> => principalMessage(await deps.principals.disable(req.name, caller(ctx).name)),
-    RotatePrincipalKey: async (req, ctx): Promise<Principal__Output> => principalMessage(await deps.principals.rotate(req.name, req.publicKey, caller(ctx).name)),
+    // The state first, as for RevokeSite: from there every check refuses the key, whatever NATS does next.
+    DisablePrincipal: async (req, ctx): Promise<Principal__Output> => {
+      const disabled = await deps.principals.disable(req.name, caller(ctx).name);
+      await deps.aggregation?.revoke(disabled.name);
+      return principalMessage(disabled);
+    },
+    // A worker's NATS users were issued to the holder of the old key.
+    RotatePrincipalKey: async (req, ctx): Promise<Principal__Output> => {
+      const rotated = await deps.principals.rotate(req.name, req.publicKey, caller(ctx).name);
+      await deps.aggregation?.revoke(rotated.name);
+      return principalMessage(rotated);
+    },
     GrantPrivilege: async (req, ctx): Promise<Grant__Output> => grantMessage(await deps.principals.grant(parseGrantSpec(req), caller(ctx).name)),
     RevokePrivilege: async (req, ctx): Promise<Grant__Output> => grantMessage(await deps.principals.revoke(parseGrantSpec(req), caller(ctx).name)),
     ListGrants: async (req, ctx): Promise<ListGrantsResponse__Output> => {

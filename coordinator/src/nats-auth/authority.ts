@@ -5,7 +5,7 @@ import type { ConnectionOptions } from 'nats';
 import { AuthorityLayout, readPrivateFile, writePrivateFile } from './authority-layout.js';
 import { expectPublicKey, parseAuthoritySecrets, signingKeyOf, type AuthoritySecrets } from './authority-secrets.js';
 import { ClaimsUpdater, type ClaimsUpdateAck } from './claims-update.js';
-import { MemorySiteCredentialLedger, type SiteCredentialLedger } from './credential-ledger.js';
+import { MemorySiteCredentialLedger, aggregatorHolder, type SiteCredentialLedger } from './credential-ledger.js';
 import { aggregatorPermissions, sitePermissions } from './permissions.js';
 import type { OperatorModeSettings } from './server-config.js';
 
@@ -67,6 +67,7 @@ export interface AccountUpdate {
  * const authority = await NatsAuthority.load({ dir: '/etc/tributary/nats', servers: ['nats://127.0.0.1:4222'] });
  * const creds = await authority.issueSiteCredentials({ site: 'clinic-a', federations: ['churn'] });
  * await authority.revokeSite('clinic-a');
+ * await authority.revokeAggregator('agg-1');
  * await authority.close();
  * ```
  */
@@ -200,15 +201,18 @@ export class NatsAuthority {
   /**
    * A user JWT for the aggregation worker `worker` (a principal's name) and its nkey, expiring
    * after `ttlMs`: read the payload stream, take fold jobs, answer them, hand back its partials
-   * (`aggregatorPermissions`). Not in the site ledger: it lapses at its expiry.
+   * (`aggregatorPermissions`). Recorded in the ledger before it is returned, so
+   * `revokeAggregator` reaches it.
    */
   async issueAggregatorCredentials(req: { worker: string; userPublicKey: string; ttlMs?: number }): Promise<{ jwt: string; inboxPrefix: string; expiresAtMs: number }> {
     const worker = assertName('principal', req.worker);
     const ttlMs = checkedTtl(req.ttlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS);
     const user = fromPublic(expectPublicKey(req.userPublicKey, 'U', 'userPublicKey', (why) => TributaryError.invalidArgument(why)));
     await this.afterRevocationOf(user.getPublicKey());
-    const exp = Math.floor((Date.now() + ttlMs) / 1000);
+    const issuedAtMs = Date.now();
+    const exp = Math.floor((issuedAtMs + ttlMs) / 1000);
     const jwt = await encodeUser(`aggregator-${worker}`, user, this.accountPublicKey, { ...aggregatorPermissions(worker), allowed_connection_types: ['STANDARD'] }, { signer: this.accountSigningKey, exp });
+    await this.ledger.record({ site: aggregatorHolder(worker), federations: [], userPublicKey: user.getPublicKey(), issuedAtMs, expiresAtMs: exp * 1000 });
     return { jwt, inboxPrefix: aggregationSubjects.inboxPrefix(worker), expiresAtMs: exp * 1000 };
   }
 
@@ -235,10 +239,13 @@ export class NatsAuthority {
   }
 
   /** Revokes every key issued to `site` that has not expired. */
-  async revokeSite(site: string): Promise<AccountUpdate> {
-    const credentials = await this.ledger.unexpired(assertName('site', site), Date.now());
-    if (credentials.length === 0) return { revoked: [], accountJwt: this.account };
-    return this.revokeUsers(credentials.map((c) => c.userPublicKey));
+  revokeSite(site: string): Promise<AccountUpdate> {
+    return this.revokeHolder(assertName('site', site));
+  }
+
+  /** Revokes every key issued to the aggregation worker `worker` (a principal's name) that has not expired. */
+  revokeAggregator(worker: string): Promise<AccountUpdate> {
+    return this.revokeHolder(aggregatorHolder(assertName('principal', worker)));
   }
 
   /** Pushes the current account JWT to the servers (after a failed push, or when a server joins). */
@@ -254,6 +261,12 @@ export class NatsAuthority {
   async close(): Promise<void> {
     await this.updating.catch(() => undefined);
     await this.updater?.close();
+  }
+
+  private async revokeHolder(holder: string): Promise<AccountUpdate> {
+    const credentials = await this.ledger.unexpired(holder, Date.now());
+    if (credentials.length === 0) return { revoked: [], accountJwt: this.account };
+    return this.revokeUsers(credentials.map((c) => c.userPublicKey));
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
-/** One NATS user credential issued to a site. */
+/** One NATS user credential issued to a site, or to an aggregation worker. */
 export interface IssuedSiteCredential {
+  /** Who holds it: a site's name, or `aggregatorHolder(worker)` for an aggregation worker's user. */
   readonly site: string;
   /** The user's nkey public key (`U...`): what a revocation names. */
   readonly userPublicKey: string;
@@ -10,8 +11,16 @@ export interface IssuedSiteCredential {
 }
 
 /**
- * The record of credentials issued to sites, so that revoking a site revokes every key it still
- * holds. The coordinator's state store implements it; `MemorySiteCredentialLedger` serves tests
+ * The holder under which an aggregation worker's NATS users are recorded. A name never holds a
+ * `:`, so a worker's users and a site's of the same name stay apart.
+ */
+export function aggregatorHolder(worker: string): string {
+  return `aggregator:${worker}`;
+}
+
+/**
+ * The record of credentials issued to sites and aggregation workers, so that revoking a site (or
+ * disabling a worker's principal) revokes every key it still holds. The coordinator's state store implements it; `MemorySiteCredentialLedger` serves tests
  * and single runs.
  *
  * LevelDB shape: key `<site>\0<expiresAtMs, 16 digits>\0<userPublicKey>`, value the record as

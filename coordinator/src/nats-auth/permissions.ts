@@ -32,8 +32,12 @@ export function coordinatorPermissions(): Permissions {
 
 /**
  * What an aggregation worker's NATS user may do, and nothing else:
- * - read the payload stream (direct gets, and ordered consumers it creates, pulls from and
- *   deletes), but no other stream, and manage nothing;
+ * - read the payload stream: direct gets, and ordered consumers it creates, pulls from and
+ *   deletes. A consumer may be created only in the form that names its filter
+ *   (`$JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>`, nats-server 2.9 and later, which refuses
+ *   a body whose filter differs), and only filtered to one update's payload subject: no consumer
+ *   over the whole stream, none on another stream, no `CONSUMER.DURABLE.CREATE`, and it manages
+ *   nothing else;
  * - take fold jobs in the queue group and hear its own partial requests and inbox;
  * - answer the requests it received (one response each), and publish its own partial sums.
  * It cannot publish as a site, read manifests or metrics, or see another worker's requests.
@@ -47,11 +51,10 @@ export function aggregatorPermissions(worker: string): Permissions {
         `$JS.API.STREAM.INFO.${payloads}`,
         `$JS.API.DIRECT.GET.${payloads}`,
         `$JS.API.DIRECT.GET.${payloads}.>`,
-        `$JS.API.CONSUMER.CREATE.${payloads}`,
-        `$JS.API.CONSUMER.CREATE.${payloads}.>`,
-        `$JS.API.CONSUMER.INFO.${payloads}.>`,
-        `$JS.API.CONSUMER.DELETE.${payloads}.>`,
-        `$JS.API.CONSUMER.MSG.NEXT.${payloads}.>`,
+        `$JS.API.CONSUMER.CREATE.${payloads}.*.${subjects.payloadWildcard}`,
+        `$JS.API.CONSUMER.INFO.${payloads}.*`,
+        `$JS.API.CONSUMER.DELETE.${payloads}.*`,
+        `$JS.API.CONSUMER.MSG.NEXT.${payloads}.*`,
         `$JS.FC.${payloads}.>`,
         `$JS.API.STREAM.INFO.${STREAM_PARTIALS}`,
         aggregationSubjects.partialsOf(worker),

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Reason, TributaryError } from '@tributary/proto';
 import { defineCommand, Running } from '../command.js';
 import { optInteger, optString } from '../input.js';
 import { untilAborted } from '../signals.js';
@@ -82,14 +83,25 @@ export default defineCommand({
     });
     const result: AggregatorResult = { worker: issued.worker, keyId: key.keyId, nats: servers, expiresAtMs: Number(issued.expiresAtMs) };
     return new Running(result, async () => {
-      await untilAborted(ctx.signal);
+      // A connection closed for good ends the worker: NATS refuses its user (revoked when its principal is disabled or re-keyed).
+      const lost = await Promise.race([untilAborted(ctx.signal).then(() => undefined), nc.closed().then((err) => err ?? new Error('closed'))]);
       clearTimeout(renewal);
       // Partials still held are dropped: the coordinator re-folds their updates from the payload stream.
       await worker.stop();
       ctx.progress.done();
-      await nc.drain().catch(() => nc.close());
+      if (lost === undefined) await nc.drain().catch(() => nc.close());
       // A directory of its own (no --staging-dir) goes with it.
       if (input.stagingDir === undefined) await rm(stagingDir, { recursive: true, force: true });
+      if (lost !== undefined) {
+        const refused = lost instanceof nats.NatsError && lost.code === nats.ErrorCode.AuthorizationViolation;
+        throw TributaryError.of(
+          refused ? Reason.KEY_REVOKED : Reason.NATS_UNAVAILABLE,
+          refused
+            ? `NATS refuses the user of worker "${issued.worker}": its principal was disabled or re-keyed`
+            : `the NATS connection of worker "${issued.worker}" closed: ${lost.message}`,
+          { retryable: false, cause: lost },
+        );
+      }
     });
   },
   render(r) {
