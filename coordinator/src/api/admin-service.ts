@@ -117,26 +117,28 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     UpdateFederation: async (req, ctx): Promise<Federation__Output> => {
       const name = assertName('federation', req.name);
       const busy = (runId: string) => `federation "${name}" has run ${runId} in progress, which keeps the settings it started with: update it once the run ends, or stop the run first`;
-      const { result } = await deps.engine.whileNoRun(name, busy, () =>
-        deps.catalog.updateFederation({ name, description: req.description, settings: req.settings, updateMask: req.updateMask }),
-      );
+      const { result } = await deps.engine.whileNoRun({
+        federation: name,
+        refusal: busy,
+        change: () => deps.catalog.updateFederation({ name, description: req.description, settings: req.settings, updateMask: req.updateMask }),
+      });
       ctx.auditDetail?.(changeDetail(result.before, result.after, result.changed));
       return withMembers(result.after, await deps.state.listSites());
     },
     DeleteFederation: async (req, ctx): Promise<DeleteFederationResponse__Output> => {
       const name = assertName('federation', req.name);
       const by = caller(ctx).name;
-      const { result, stopped } = await deps.engine.whileNoRun(
-        name,
-        (runId) => `federation "${name}" has run ${runId} in progress: stop it first, or delete with force, which stops it`,
-        async () => {
+      const { result, stopped } = await deps.engine.whileNoRun({
+        federation: name,
+        refusal: (runId) => `federation "${name}" has run ${runId} in progress: stop it first, or delete with force, which stops it`,
+        change: async () => {
           const deleted = await deps.catalog.deleteFederation(name, by);
           // Only what its keep_versions keeps stays, as `model gc` leaves it.
           await deps.engine.applyRetention(deleted);
           return deleted;
         },
-        req.force ? { reason: `federation deleted by ${by}` } : undefined,
-      );
+        stop: req.force ? { reason: `federation deleted by ${by}` } : undefined,
+      });
       // The membership is gone: the sites' NATS permissions follow at their next renewal.
       await deps.tracker.deleteExperiment(name);
       ctx.auditDetail?.(`force=${req.force}${stopped ? ` stopped_run=${stopped.id}` : ''} former_sites=${result.formerSites.join(',')}`);
