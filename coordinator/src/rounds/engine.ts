@@ -65,7 +65,12 @@ export interface WhileNoRunOptions<T> {
   readonly stop?: { readonly reason: string };
 }
 export class RoundEngine implements UpdateAdmission {
-  private readonly active = new ActiveRuns();
+  private readonly active = new ActiveRuns({
+    removed: (active) => {
+      this.watch.ended(active);
+      this.runTimeout.ended(active);
+    },
+  });
   private readonly queues = new SerialQueues();
   /** Verified updates waiting for their federation's queue, judged and written together. */
   private readonly accepts = new GroupCommit<VerifiedUpdate, Refusal | undefined>(this.queues, (federation, updates) => this.acceptGroup(federation, updates), MAX_ACCEPT_GROUP);
