@@ -68,7 +68,7 @@ export interface AdminServiceDeps {
   /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
   audit: AuditServiceDeps;
   /** Sites' last seen and connected, on every Site returned. */
-  presence: Pick<SitePresence, 'of'>;
+  presence: Pick<SitePresence, 'of' | 'ofSites'>;
 }
 
 /**
@@ -86,7 +86,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   };
-  const sitePresent = (record: SiteRecord) => siteMessage(record, deps.presence.of(record.name, record.createdAtMs));
+  const sitePresent = async (record: SiteRecord) => siteMessage(record, await deps.presence.of(record.name, record.createdAtMs));
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
     CreateFederation: async (parts: AsyncIterable<CreateFederationPart__Output>): Promise<Federation__Output> => {
@@ -157,7 +157,8 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const visible = req.federation
         ? sites.filter((s) => s.federations.includes(req.federation))
         : sites.filter((s) => (s.federations.length === 0 ? canRead(EVERY_FEDERATION) : s.federations.some(canRead)));
-      return { sites: visible.map(sitePresent) };
+      const presence = await deps.presence.ofSites(visible.map((s) => ({ name: s.name, createdAtMs: s.createdAtMs })));
+      return { sites: visible.map((s, i) => siteMessage(s, presence[i])) };
     },
     RevokeSite: async (req): Promise<Site__Output> => {
       // The state first: from here every check refuses the site, whatever NATS does next.
