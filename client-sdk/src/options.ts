@@ -378,7 +378,6 @@ function retryAttempts(given: SiteRetryOptions): number {
   return integer('retry.maxRetries', maxRetries, Infinity, 0, Number.MAX_SAFE_INTEGER - 1) + 1;
 }
 
-
 /** The units `retry.maxWait` takes: no days. */
 const WAIT_UNITS: readonly DurationUnit[] = ['ms', 's', 'm', 'h'];
 
