@@ -13,6 +13,16 @@ export interface TaskRef {
   readonly round: number;
 }
 
+/** The task `TaskHeartbeat.start` beats for, and when it stops. */
+export interface TaskHeartbeatOptions {
+  readonly session: SiteSession;
+  readonly task: TaskRef;
+  /** The round's heartbeat interval; 0 asks for none. */
+  readonly intervalSeconds: number;
+  /** Heartbeats stop when any of these aborts. @default [] */
+  readonly stopWith?: ReadonlyArray<AbortSignal | undefined>;
+}
+
 /**
  * Heartbeats for one task while it is trained and its update uploaded: one at once, then one
  * every interval, saying the phase and the upload bytes acked so far. Stops when told to, or
@@ -45,7 +55,8 @@ export class TaskHeartbeat {
    * Starts heartbeats for a task whose round asks for them (interval above 0), unless the site
    * turned them off; they stop when any of `stopWith` aborts (the client closing, the caller).
    */
-  static start(session: SiteSession, task: TaskRef, intervalSeconds: number, stopWith: ReadonlyArray<AbortSignal | undefined> = []): TaskHeartbeat | undefined {
+  static start(opts: TaskHeartbeatOptions): TaskHeartbeat | undefined {
+    const { session, task, intervalSeconds, stopWith = [] } = opts;
     if (!session.options.heartbeats || !(intervalSeconds > 0)) return undefined;
     return new TaskHeartbeat(session, task, intervalSeconds * 1000, stopWith);
   }

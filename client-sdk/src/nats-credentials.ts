@@ -125,7 +125,7 @@ export class NatsCredentialLease {
   #schedule(): void {
     if (this.#closed) return;
     const lifetimeMs = Math.max(0, this.#current.expiresAtMs - Date.now());
-    this.#arm(Math.floor(lifetimeMs * RENEW_AT), new Backoff(this.#retry));
+    this.#arm(Math.floor(lifetimeMs * RENEW_AT), new Backoff({ policy: this.#retry }));
   }
 
   #arm(delayMs: number, backoff: Backoff): void {

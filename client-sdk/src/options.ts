@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { signBytes, DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError, parsePublicKey, tlsChannelCredentials } from '@tributary/proto';
-import type { BackoffPolicy, Signer, SigningKey } from '@tributary/proto';
+import { signBytes, DEFAULT_BACKOFF_POLICY, DEFAULT_CHUNK_SIZE, PUBLIC_KEY_BYTES, Reason, SECRET_KEY_BYTES, TributaryError, parseDurationText, parsePublicKey, tlsChannelCredentials } from '@tributary/proto';
+import type { BackoffPolicy, DurationUnit, Signer, SigningKey } from '@tributary/proto';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { SILENT_LOGGER } from './logging.js';
 import type { SiteLogger } from './logging.js';
@@ -378,8 +378,8 @@ function retryAttempts(given: SiteRetryOptions): number {
   return integer('retry.maxRetries', maxRetries, Infinity, 0, Number.MAX_SAFE_INTEGER - 1) + 1;
 }
 
-const DURATION_TEXT = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
-const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+/** The units `retry.maxWait` takes: no days. */
+const WAIT_UNITS: readonly DurationUnit[] = ['ms', 's', 'm', 'h'];
 
 /** A duration as ms, or text such as `'90s'`; Infinity means no limit. */
 function waitDuration(name: string, v: unknown): number {
@@ -389,9 +389,8 @@ function waitDuration(name: string, v: unknown): number {
     if (!Number.isFinite(v) || v <= 0) invalid(name, expected, v);
     return v;
   }
-  const m = typeof v === 'string' ? DURATION_TEXT.exec(v.trim()) : null;
-  const ms = m === null ? NaN : Number(m[1]) * (DURATION_UNIT_MS[m[2] as string] as number);
-  if (!(ms > 0) || !Number.isFinite(ms)) invalid(name, expected, v);
+  const ms = typeof v === 'string' ? parseDurationText(v, WAIT_UNITS) : undefined;
+  if (ms === undefined || !(ms > 0)) invalid(name, expected, v);
   return ms;
 }
 

@@ -83,7 +83,7 @@ export async function* watchTasks(deps: TaskStreamDeps, opts: TaskStreamOptions)
   const { session } = deps;
   const { federation, signal } = opts;
   assertName('federation', federation);
-  const backoff = new Backoff(session.options.retry);
+  const backoff = new Backoff({ policy: session.options.retry });
 
   while (!signal.aborted) {
     try {
@@ -191,7 +191,7 @@ async function prepareTask(
     const metrics = deps.metrics.forTask(where);
     // Heartbeats from the moment the task is handed out: training may take longer than the idle timeout.
     // They outlive the task's deadline (an upload may be granted time past it), not the client or the caller's signal.
-    const heartbeat = raw.kind === 'train' ? TaskHeartbeat.start(session, where, raw.heartbeatIntervalSeconds, opts.taskParents) : undefined;
+    const heartbeat = raw.kind === 'train' ? TaskHeartbeat.start({ session, task: where, intervalSeconds: raw.heartbeatIntervalSeconds, stopWith: opts.taskParents }) : undefined;
     return new ActiveSiteTask({ task: raw, model, signal: link, metrics, ...(heartbeat === undefined ? {} : { heartbeat }) });
   } catch (err) {
     link.dispose();

@@ -90,7 +90,7 @@ export class VerdictWatch {
         'no verdict on NATS yet; asking the coordinator',
       );
       const giveUpAtMs = Math.max(Date.now(), opts.deadlineAtMs) + verdictTimeoutMs;
-      const backoff = new Backoff(retry);
+      const backoff = new Backoff({ policy: retry });
       for (;;) {
         const polled = await raceAbort(Promise.race([this.#decided, this.#poll(signal)]), signal);
         if (polled !== undefined) return polled;

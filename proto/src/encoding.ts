@@ -34,6 +34,13 @@ export function toBase64Url(bytes: Uint8Array): string {
  */
 export const HASH_SLICE_BYTES = 2 ** 30;
 
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** True for a SHA-256 digest as Tributary writes it everywhere: 64 lowercase hex characters. */
+export function isSha256Hex(value: unknown): value is string {
+  return typeof value === 'string' && SHA256_HEX.test(value);
+}
+
 /** Lowercase hex SHA-256 of `bytes`, of any length. */
 export function sha256Hex(bytes: Uint8Array): string {
   return sha256HexOfParts([bytes]);

@@ -132,6 +132,9 @@ export {
 } from './model-init.js';
 export type { InitialModelOptions, ModelInit, TensorDeclaration } from './model-init.js';
 export { refusalCount, totalRefusals } from './refusal-counts.js';
+export { checkedElementCount, elementCount } from './tensor-shape.js';
+export { parseDurationText, type DurationUnit } from './duration.js';
+export { isSha256Hex } from './encoding.js';
 export { runAtOnce, runCooperatively, type Steps } from './cooperative.js';
 export { MAX_CHUNKS_IN_FLIGHT, sendInWindow, type ChunkWindowOptions } from './chunk-window.js';
 export type { DType, SafetensorsEntry, SafetensorsLayout, Tensor, TensorData, TensorMap } from './safetensors.js';
@@ -185,7 +188,7 @@ export { RpcClient } from './client/rpc-client.js';
 export type { CallOptions, RpcClientOptions } from './client/rpc-client.js';
 export { abortError, throwIfAborted } from './client/abort.js';
 export { Backoff, DEFAULT_BACKOFF_POLICY, backoffDelay, isRetryable, retry, sleep } from './client/backoff.js';
-export type { BackoffPolicy, RetryClock, RetryOptions } from './client/backoff.js';
+export type { BackoffOptions, BackoffPolicy, RetryClock, RetryOptions } from './client/backoff.js';
 export { downloadModel } from './client/model-download.js';
 export { MODEL_CHUNK_BYTES, createFederation, initialModelOf } from './client/create-federation.js';
 export type { InitialModelSource } from './client/create-federation.js';

@@ -3,6 +3,7 @@
 // same bytes on every machine.
 import { TributaryError } from './errors.js';
 import { DTYPE_NAMES, fromFloat64, isDType } from './safetensors.js';
+import { elementCount } from './tensor-shape.js';
 import type { DType, TensorMap } from './safetensors.js';
 
 /** One tensor of a model spec: `w:F32:[784,10]`. */
@@ -47,7 +48,7 @@ export function parseModelSpec(text: string): TensorDeclaration[] {
     if (!isDType(upper)) throw TributaryError.invalidArgument(`tensor ${name}: unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPE_NAMES.join(', ')}`);
     const shape = dims.trim() === '' ? [] : dims.split(',').map((d) => dimension(name, d));
     if (shape.length > MAX_SPEC_DIMS) throw TributaryError.invalidArgument(`tensor ${name} has ${shape.length} dimensions; at most ${MAX_SPEC_DIMS}`);
-    values += shape.reduce((n, d) => n * d, 1);
+    values += elementCount(shape);
     if (values > MAX_SPEC_VALUES) throw TributaryError.invalidArgument(`the model spec holds more than ${MAX_SPEC_VALUES} values`);
     return { name, dtype: upper, shape };
   });
@@ -82,7 +83,7 @@ export function initialTensors(declarations: readonly TensorDeclaration[], optio
     if (init !== 'zeros' && !FLOAT_DTYPES.has(d.dtype)) {
       throw TributaryError.invalidArgument(`tensor ${d.name} is ${d.dtype}: --init ${init} needs a float dtype (${[...FLOAT_DTYPES].join(', ')}); use zeros`);
     }
-    const values = new Float64Array(d.shape.reduce((n, x) => n * x, 1));
+    const values = new Float64Array(elementCount(d.shape));
     if (init === 'normal') for (let i = 0; i < values.length; i++) values[i] = scale * standardNormal(random);
     if (init === 'uniform') for (let i = 0; i < values.length; i++) values[i] = scale * (2 * random() - 1);
     out[d.name] = fromFloat64(d.dtype, d.shape, values);

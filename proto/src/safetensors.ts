@@ -4,6 +4,7 @@ import { Reason, TributaryError } from './errors.js';
 import { readHeaderJson, setOwn, utf8Text } from './header-json.js';
 import type { TensorSpec__Output } from './generated/tributary/v1/TensorSpec.js';
 export { sha256Hex, sha256HexOfParts } from './encoding.js';
+import { checkedElementCount } from './tensor-shape.js';
 
 /** Safetensors dtypes Tributary reads and writes. */
 export type DType = 'F32' | 'F64' | 'F16' | 'BF16' | 'I32' | 'I64' | 'U8';
@@ -73,7 +74,7 @@ function assertLittleEndianHost(): void {
 /** Builds a tensor, checking the array type against the dtype and its length against the shape. */
 export function tensor(dtype: DType, shape: readonly number[], data: TensorData): Tensor {
   if (!isDType(dtype)) throw TributaryError.invalidArgument(`unsupported dtype ${JSON.stringify(dtype)}; expected one of ${DTYPE_NAMES.join(', ')}`);
-  const count = elementCount(shape);
+  const count = checkedElementCount(shape);
   if (count === undefined) throw TributaryError.invalidArgument(`invalid shape ${JSON.stringify(shape)}: dimensions must be non-negative integers`);
   if (!DTYPES[dtype].accepts(data)) throw TributaryError.invalidArgument(`${dtype} data must be a ${DTYPES[dtype].create(0).constructor.name}`);
   if (data.length !== count) {
@@ -370,7 +371,7 @@ function parseEntry(name: string, raw: unknown, order: number, dataLength: numbe
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end || end > dataLength) throw malformed(`${what} has data_offsets [${begin}, ${end}] outside the ${dataLength}-byte data`);
-  const count = elementCount(shape as number[]);
+  const count = checkedElementCount(shape);
   const size = DTYPES[dtype].bytes;
   if (count === undefined || count * size !== end - begin) {
     throw malformed(`${what}: ${dtype} shape ${formatShape(shape as number[])} does not match its ${end - begin} bytes`);
@@ -693,17 +694,6 @@ function integerIn(v: number, min: number, max: number, dtype: DType, maxExclusi
     throw TributaryError.invalidArgument(`value ${v} does not fit dtype ${dtype}`);
   }
   return r === 0 ? 0 : r;
-}
-
-function elementCount(shape: readonly unknown[]): number | undefined {
-  if (!Array.isArray(shape)) return undefined;
-  let count = 1;
-  for (const d of shape) {
-    if (!isNonNegativeInteger(d)) return undefined;
-    count *= d;
-    if (!Number.isSafeInteger(count)) return undefined;
-  }
-  return count;
 }
 
 function isNonNegativeInteger(v: unknown): v is number {

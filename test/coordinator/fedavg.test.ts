@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromFloat64, isTributaryError, tensor } from '@tributary/proto';
+import { fromFloat64, isTributaryError, tensor, elementCount } from '@tributary/proto';
 import type { FederationSettings__Output, TensorMap, TensorSpec__Output } from '@tributary/proto';
 import { FedAvgStrategy, builtinStrategies, l2NormOfDifference } from '../../coordinator/src/strategies/index.js';
 import { narrowToFloat32InPlace } from '../../coordinator/src/strategies/kernels.js';
@@ -20,7 +20,7 @@ const spec: TensorSpec__Output[] = [
 function randomModel(random: () => number, modelSpec = spec): TensorMap {
   const model: TensorMap = {};
   for (const t of modelSpec) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
+    const n = elementCount(t.shape);
     const values = Float64Array.from({ length: n }, () => (random() - 0.5) * 4);
     model[t.name] = fromFloat64(t.dtype as 'F32' | 'F64' | 'F16', t.shape, values);
   }

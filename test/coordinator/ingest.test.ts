@@ -417,13 +417,13 @@ describe('UpdateIngest', () => {
     const counted = await refusedCount('SIGNATURE_INVALID');
     await submit({ key: delta, site: 'delta', runId, signWith: stranger });
     await eventually(async () => (await refusedCount('SIGNATURE_INVALID')) === counted + 1);
-    expect(presence.of('delta').lastSeenAtMs).toBe(0);
+    expect((await presence.of('delta')).lastSeenAtMs).toBe(0);
   });
 
   it("records a manifest whose signature verified as its site's last seen", async () => {
     const before = Date.now();
     await submit({ key: delta, site: 'delta', runId });
-    const seen = await eventually(() => presence.of('delta').lastSeenAtMs || undefined);
+    const seen = await eventually(async () => (await presence.of('delta')).lastSeenAtMs || undefined);
     expect(seen).toBeGreaterThanOrEqual(before - 1000);
     expect(seen).toBeLessThanOrEqual(Date.now());
   });

@@ -313,13 +313,13 @@ describe('MetricIngest', () => {
   it("records nothing in a site's last seen for a batch naming it that another key signed", async () => {
     await publish({ key: delta, signWith: stranger, points: points(1) });
     await settled();
-    expect(presence.of('delta').lastSeenAtMs).toBe(0);
+    expect((await presence.of('delta')).lastSeenAtMs).toBe(0);
   });
 
   it("records a verified batch as its site's last seen, at the time the stream stored it", async () => {
     const before = Date.now();
     await publish({ key: delta, points: points(1) });
-    const seen = await eventually(() => presence.of('delta').lastSeenAtMs || undefined);
+    const seen = await eventually(async () => (await presence.of('delta')).lastSeenAtMs || undefined);
     expect(seen).toBeGreaterThanOrEqual(before - 1000);
     expect(seen).toBeLessThanOrEqual(Date.now());
   });

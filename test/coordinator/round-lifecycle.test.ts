@@ -60,6 +60,11 @@ class TestClock {
     };
   };
 
+  /** Deadlines armed and not yet run or cancelled. */
+  get pending(): number {
+    return this.timers.length;
+  }
+
   /** Moves time on without running the deadlines now due. */
   tick(ms: number): void {
     this.at += ms;
@@ -443,6 +448,14 @@ describe('RoundEngine', () => {
     h.clock.advance(1_000);
     await ended;
     expect((await h.state.getRun(run.id))?.failureReason).toMatch(/^RUN_TIMEOUT: /);
+  });
+
+  it('cancels the run timeout and the idle-site sweep as soon as the run ends', async () => {
+    await federation('churn', ['alpha', 'beta'], { minSites: 2, rounds: 3, runTimeoutSeconds: 3_600, heartbeatIntervalSeconds: 5, siteIdleTimeoutSeconds: 600 });
+    const run = await h.engine.startRun('churn');
+    expect(h.clock.pending).toBeGreaterThan(0);
+    await h.engine.stopRun(run.id, 'enough');
+    expect(h.clock.pending).toBe(0);
   });
 
   it('fails a selected site silent past site_idle_timeout_seconds with SITE_UNRESPONSIVE, and the round once quorum is out of reach', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromFloat64, toFloat64, type DType, type TensorMap, type TensorSpec__Output } from '@tributary/proto';
+import { fromFloat64, toFloat64, type DType, type TensorMap, type TensorSpec__Output, elementCount } from '@tributary/proto';
 import { FedAvgAggregator } from '../../coordinator/src/strategies/index.js';
 import { prng } from '../helpers/random.js';
 import { siteUpdate } from '../helpers/strategy-inputs.js';
@@ -13,7 +13,7 @@ const spec: TensorSpec__Output[] = [
   { name: 'steps', dtype: 'I32', shape: [65539] },
 ];
 
-const lengthOf = (t: TensorSpec__Output): number => t.shape.reduce((a, b) => a * b, 1);
+const lengthOf = (t: TensorSpec__Output): number => elementCount(t.shape);
 
 function randomValues(random: () => number, t: TensorSpec__Output): Float64Array {
   const integer = t.dtype === 'I32';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeSafetensors, fromFloat64, isTributaryError, tensor, type DType, type TensorMap, type TensorSpec__Output } from '@tributary/proto';
+import { encodeSafetensors, fromFloat64, isTributaryError, tensor, type DType, type TensorMap, type TensorSpec__Output, elementCount } from '@tributary/proto';
 import { FedAvgAggregator, builtinStrategies, updateNorm, type Aggregator } from '../../coordinator/src/strategies/index.js';
 import { FoldAccumulator } from '../../coordinator/src/strategies/fold-kernel.js';
 import { inspectStagedPayload, toFoldable, type FoldPolicy } from '../../coordinator/src/updates/foldable-update.js';
@@ -24,7 +24,7 @@ const spec: TensorSpec__Output[] = [
 function randomModel(random: () => number, spread: number): TensorMap {
   const model: TensorMap = {};
   for (const t of spec) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
+    const n = elementCount(t.shape);
     const integer = t.dtype === 'I32';
     const values = Float64Array.from({ length: n }, () => (integer ? Math.round((random() - 0.5) * 100) : (random() - 0.5) * spread));
     model[t.name] = fromFloat64(t.dtype as DType, t.shape, values);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSafetensors, encodeSafetensors, fromFloat64, isTributaryError, tensor, toFloat64 } from '@tributary/proto';
+import { decodeSafetensors, encodeSafetensors, fromFloat64, isTributaryError, tensor, toFloat64, elementCount } from '@tributary/proto';
 import type { TensorMap, TensorSpec__Output } from '@tributary/proto';
 import {
   FedAvgAggregator,
@@ -87,7 +87,7 @@ const spec: TensorSpec__Output[] = [
 ];
 
 function sizeOf(t: TensorSpec__Output): number {
-  return t.shape.reduce((a, b) => a * b, 1);
+  return elementCount(t.shape);
 }
 
 function modelOf(modelSpec: TensorSpec__Output[], values: (t: TensorSpec__Output) => Float64Array): TensorMap {

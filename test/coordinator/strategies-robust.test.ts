@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromFloat64, isTributaryError, tensor } from '@tributary/proto';
+import { fromFloat64, isTributaryError, tensor, elementCount } from '@tributary/proto';
 import type { TensorMap, TensorSpec__Output } from '@tributary/proto';
 import {
   FedAvgStrategy,
@@ -107,7 +107,7 @@ function modelOf(values: ArrayLike<number>, modelSpec = spec): TensorMap {
   const model: TensorMap = {};
   let offset = 0;
   for (const t of modelSpec) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
+    const n = elementCount(t.shape);
     model[t.name] = fromFloat64(t.dtype as 'F32' | 'F64' | 'F16', t.shape, Float64Array.from({ length: n }, (_, i) => values[offset + i]!));
     offset += n;
   }
@@ -425,7 +425,7 @@ describe('robust aggregation of a round', () => {
   const sent = updates.map((u) => flat(u.tensors, spec));
   // Half an ulp of each value's output dtype, relative.
   const ulp: Record<string, number> = { F32: 2 ** -24, F64: 1e-15, F16: 2 ** -11 };
-  const tolerance = spec.flatMap((t) => Array<number>(t.shape.reduce((a, b) => a * b, 1)).fill(ulp[t.dtype]!));
+  const tolerance = spec.flatMap((t) => Array<number>(elementCount(t.shape)).fill(ulp[t.dtype]!));
 
   function expectModel(model: TensorMap, expected: number[]): void {
     expect(Object.keys(model)).toEqual(spec.map((t) => t.name));

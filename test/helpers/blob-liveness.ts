@@ -1,3 +1,4 @@
+import { isSha256Hex } from '@tributary/proto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlobStore, StateStore } from '../../coordinator/src/state/index.js';
@@ -30,6 +31,6 @@ export async function storedBlobs(blobs: BlobStore): Promise<string[]> {
   } catch {
     return [...new Set(digests)].sort();
   }
-  for (const prefix of prefixes) for (const name of await readdir(join(root, prefix))) if (/^[0-9a-f]{64}$/.test(name)) digests.push(name);
+  for (const prefix of prefixes) for (const name of await readdir(join(root, prefix))) if (isSha256Hex(name)) digests.push(name);
   return [...new Set(digests)].sort();
 }

@@ -27,7 +27,7 @@ describe('backoffDelay', () => {
 
 describe('Backoff', () => {
   it('grows with each delay and starts over after reset', () => {
-    const b = new Backoff(policy, () => 0.5);
+    const b = new Backoff({ policy, random: () => 0.5 });
     expect([b.nextDelay(), b.nextDelay(), b.nextDelay()]).toEqual([50, 100, 200]);
     expect(b.attempt).toBe(3);
     b.reset();
@@ -36,21 +36,21 @@ describe('Backoff', () => {
   });
 
   it('gives a retry delay for retryable errors until maxAttempts attempts have failed', () => {
-    const b = new Backoff({ ...policy, maxAttempts: 3 }, () => 0.5);
+    const b = new Backoff({ policy: { ...policy, maxAttempts: 3 }, random: () => 0.5 });
     expect([b.retryDelay(unavailable()), b.retryDelay(unavailable()), b.retryDelay(unavailable())]).toEqual([50, 100, undefined]);
   });
 
   it('gives no retry delay for errors that are not retryable', () => {
-    const b = new Backoff(policy, () => 0.5);
+    const b = new Backoff({ policy, random: () => 0.5 });
     const refused = new TributaryError({ code: 'PERMISSION_DENIED', reason: 'NOT_A_MEMBER', message: 'no' });
     expect(b.retryDelay(refused)).toBeUndefined();
     expect(b.retryDelay(new Error('flaky'), () => true)).toBe(50);
   });
 
   it('gives no retry delay that would end past maxElapsedMs', () => {
-    const b = new Backoff({ initialDelayMs: 1_000, maxDelayMs: 1_000, maxElapsedMs: 500 }, () => 0.9);
+    const b = new Backoff({ policy: { initialDelayMs: 1_000, maxDelayMs: 1_000, maxElapsedMs: 500 }, random: () => 0.9 });
     expect(b.retryDelay(unavailable())).toBeUndefined();
-    const c = new Backoff({ initialDelayMs: 1_000, maxDelayMs: 1_000, maxElapsedMs: 500 }, () => 0.1);
+    const c = new Backoff({ policy: { initialDelayMs: 1_000, maxDelayMs: 1_000, maxElapsedMs: 500 }, random: () => 0.1 });
     expect(c.retryDelay(unavailable())).toBe(100);
   });
 });

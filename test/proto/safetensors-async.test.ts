@@ -11,6 +11,7 @@ import {
   tensor,
   tensorSpecsOf,
   type TensorMap,
+  elementCount,
 } from '@tributary/proto';
 import { prng } from '../helpers/random.js';
 
@@ -46,7 +47,7 @@ const entry = (name: string, at: number, size = 1): string => `${JSON.stringify(
 
 function manyTensors(count: number, shape = [64]): TensorMap {
   const out: TensorMap = {};
-  const size = shape.reduce((a, b) => a * b, 1);
+  const size = elementCount(shape);
   for (let i = 0; i < count; i++) out[`layer.${i}.weight`] = tensor('F32', shape, new Float32Array(size).fill(i));
   return out;
 }

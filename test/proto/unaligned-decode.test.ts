@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSafetensors, decodeSafetensorsAsync, encodeSafetensors, fromFloat64, fromFloat64Async, toFloat64, type DType, type Tensor, type TensorMap } from '@tributary/proto';
+import { decodeSafetensors, decodeSafetensorsAsync, encodeSafetensors, fromFloat64, fromFloat64Async, toFloat64, type DType, type Tensor, type TensorMap, elementCount } from '@tributary/proto';
 import { prng } from '../helpers/random.js';
 
 // Odd sizes: the F16 tensor first leaves every later tensor's data unaligned for its dtype, and
@@ -16,7 +16,7 @@ function randomModel(seed: number): TensorMap {
   const random = prng(seed);
   const model: TensorMap = {};
   for (const s of shapes) {
-    const n = s.shape.reduce((a, b) => a * b, 1);
+    const n = elementCount(s.shape);
     const integer = s.dtype === 'I64';
     model[s.name] = fromFloat64(s.dtype, s.shape, Float64Array.from({ length: n }, () => (integer ? Math.round((random() - 0.5) * 1e6) : (random() - 0.5) * 1e3)));
   }

@@ -68,7 +68,7 @@ export interface AdminServiceDeps {
   /** The audit log and the coordinator's public key, for ListAuditEntries and VerifyAuditLog. */
   audit: AuditServiceDeps;
   /** Sites' last seen and connected, on every Site returned. */
-  presence: Pick<SitePresence, 'of'>;
+  presence: Pick<SitePresence, 'of' | 'ofSites'>;
 }
 
 /**
@@ -86,7 +86,7 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     if (!run) throw TributaryError.notFound(`run ${quoted(runId)} does not exist`);
     return run;
   };
-  const sitePresent = (record: SiteRecord) => siteMessage(record, deps.presence.of(record.name, record.createdAtMs));
+  const sitePresent = async (record: SiteRecord) => siteMessage(record, await deps.presence.of(record.name, record.createdAtMs));
   const metricsApi = metricsService({ state: deps.state, tracker: deps.tracker, bus: deps.metricEvents });
   return {
     CreateFederation: async (parts: AsyncIterable<CreateFederationPart__Output>): Promise<Federation__Output> => {
@@ -117,26 +117,28 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     UpdateFederation: async (req, ctx): Promise<Federation__Output> => {
       const name = assertName('federation', req.name);
       const busy = (runId: string) => `federation "${name}" has run ${runId} in progress, which keeps the settings it started with: update it once the run ends, or stop the run first`;
-      const { result } = await deps.engine.whileNoRun(name, busy, () =>
-        deps.catalog.updateFederation({ name, description: req.description, settings: req.settings, updateMask: req.updateMask }),
-      );
+      const { result } = await deps.engine.whileNoRun({
+        federation: name,
+        refusal: busy,
+        change: () => deps.catalog.updateFederation({ name, description: req.description, settings: req.settings, updateMask: req.updateMask }),
+      });
       ctx.auditDetail?.(changeDetail(result.before, result.after, result.changed));
       return withMembers(result.after, await deps.state.listSites());
     },
     DeleteFederation: async (req, ctx): Promise<DeleteFederationResponse__Output> => {
       const name = assertName('federation', req.name);
       const by = caller(ctx).name;
-      const { result, stopped } = await deps.engine.whileNoRun(
-        name,
-        (runId) => `federation "${name}" has run ${runId} in progress: stop it first, or delete with force, which stops it`,
-        async () => {
+      const { result, stopped } = await deps.engine.whileNoRun({
+        federation: name,
+        refusal: (runId) => `federation "${name}" has run ${runId} in progress: stop it first, or delete with force, which stops it`,
+        change: async () => {
           const deleted = await deps.catalog.deleteFederation(name, by);
           // Only what its keep_versions keeps stays, as `model gc` leaves it.
           await deps.engine.applyRetention(deleted);
           return deleted;
         },
-        req.force ? { reason: `federation deleted by ${by}` } : undefined,
-      );
+        stop: req.force ? { reason: `federation deleted by ${by}` } : undefined,
+      });
       // The membership is gone: the sites' NATS permissions follow at their next renewal.
       await deps.tracker.deleteExperiment(name);
       ctx.auditDetail?.(`force=${req.force}${stopped ? ` stopped_run=${stopped.id}` : ''} former_sites=${result.formerSites.join(',')}`);
@@ -155,7 +157,8 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
       const visible = req.federation
         ? sites.filter((s) => s.federations.includes(req.federation))
         : sites.filter((s) => (s.federations.length === 0 ? canRead(EVERY_FEDERATION) : s.federations.some(canRead)));
-      return { sites: visible.map(sitePresent) };
+      const presence = await deps.presence.ofSites(visible.map((s) => ({ name: s.name, createdAtMs: s.createdAtMs })));
+      return { sites: visible.map((s, i) => siteMessage(s, presence[i])) };
     },
     RevokeSite: async (req): Promise<Site__Output> => {
       // The state first: from here every check refuses the site, whatever NATS does next.

@@ -57,12 +57,12 @@ export function siteService(deps: SiteServiceDeps): ServiceHandlers<'SiteService
       }
       const site = await deps.catalog.enroll({ token: req.invitationToken, siteName: req.siteName, publicKey: ctx.principal.publicKey, accepted: ctx.principal.claimNonce });
       deps.presence.seen(site.name);
-      return { site: siteMessage(site, deps.presence.of(site.name, site.createdAtMs)) };
+      return { site: siteMessage(site, await deps.presence.of(site.name, site.createdAtMs)) };
     },
     WhoAmI: async (_req, ctx): Promise<WhoAmIResponse__Output> => {
       const p = ctx.principal;
       const coordinator = { coordinatorKey: Buffer.from(deps.coordinatorKey.publicKey), coordinatorKeyId: deps.coordinatorKey.keyId, natsCredentialsRequired: deps.natsCredentials !== undefined };
-      if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site, deps.presence.of(p.site.name, p.site.createdAtMs)), ...coordinator };
+      if (p.role === 'site') return { role: 'site', keyId: p.keyId, site: siteMessage(p.site, await deps.presence.of(p.site.name, p.site.createdAtMs)), ...coordinator };
       if (p.role === 'admin') return { role: 'admin', keyId: p.keyId, site: null, ...coordinator };
       throw TributaryError.of(Reason.AUTH_UNKNOWN_KEY, 'unknown key');
     },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { signBytesNative, verifyBytes, type SigningKey } from '@tributary/proto';
+import { signBytesNative, verifyBytes, type SigningKey, isSha256Hex } from '@tributary/proto';
 
 /**
  * The stored form of the audit log: one JSON record a line, in segment files. A record's hash is
@@ -125,7 +125,6 @@ function signingBytes(unsigned: string): Uint8Array {
 /** A stored line read back: the record, or why it is not one. */
 export type ParsedLine = { readonly ok: true; readonly record: AuditRecord } | { readonly ok: false; readonly why: string };
 
-const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Parses a stored line without trusting it: every field is checked for type. */
 export function parseLine(line: string): ParsedLine {
@@ -141,7 +140,7 @@ export function parseLine(line: string): ParsedLine {
   const seg = r['seg'];
   const i = r['i'];
   const prev = r['prev'];
-  if (!isCount(seg) || seg < 1 || !isCount(i) || typeof prev !== 'string' || !HEX64.test(prev)) return { ok: false, why: 'missing or invalid seg, i or prev' };
+  if (!isCount(seg) || seg < 1 || !isCount(i) || typeof prev !== 'string' || !isSha256Hex(prev)) return { ok: false, why: 'missing or invalid seg, i or prev' };
   const atMs = typeof r['at'] === 'string' ? Date.parse(r['at']) : NaN;
   if (!Number.isFinite(atMs)) return { ok: false, why: 'missing or invalid time' };
   const pos = { seg, i, prev };

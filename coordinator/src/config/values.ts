@@ -1,4 +1,4 @@
-import { Reason, TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, parseDurationText } from '@tributary/proto';
 
 /** Names a value in errors: a flag (`--rounds`), or a setting and where it came from. */
 export type ValueLabel = string | { readonly name: string; readonly from: string };
@@ -13,15 +13,6 @@ export function invalidValue(what: ValueLabel, text: unknown, why: string, hint?
   return TributaryError.of(Reason.INVALID_ARGUMENT, `invalid ${subject}: ${why}`, hint === undefined ? {} : { details: { hint } });
 }
 
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-
 /**
  * Parses a duration into milliseconds: a bare number is seconds (`'300'`, `300`), otherwise a
  * number with a unit (`'250ms'`, `'30s'`, `'5m'`, `'1h'`, `'2d'`), or several (`'1h30m'`).
@@ -34,18 +25,9 @@ export function parseDuration(text: string | number, what: ValueLabel = 'duratio
   }
   const s = text.trim();
   if (/^\d+(?:\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  if (s === '') throw invalidValue(what, text, why);
-  DURATION_PART.lastIndex = 0;
-  let ms = 0;
-  let match: RegExpExecArray | null;
-  let consumed = 0;
-  while ((match = DURATION_PART.exec(s)) !== null) {
-    const [whole, value, unit] = match;
-    ms += Number(value) * (DURATION_UNITS_MS[unit ?? ''] ?? Number.NaN);
-    consumed += whole.length;
-  }
-  if (consumed !== s.length || !Number.isFinite(ms)) throw invalidValue(what, text, why);
-  return Math.round(ms);
+  const ms = parseDurationText(s);
+  if (ms === undefined) throw invalidValue(what, text, why);
+  return ms;
 }
 
 /** A duration in whole seconds (rounded up), for settings the wire carries in seconds. */

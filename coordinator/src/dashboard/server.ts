@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { RoundEngine } from '../rounds/engine.js';
 import type { RunEventBus } from '../rounds/events.js';
-import type { SitePresence, SitePresenceView } from '../sites/presence.js';
+import { NEVER_SEEN, type SitePresence, type SitePresenceView } from '../sites/presence.js';
 import type { FederationRecord, SiteRecord, StateStore } from '../state/index.js';
 import type { RunTracker } from '../tracking/run-tracker.js';
 import { validateMetricKey } from '../tracking/validation.js';
@@ -24,7 +24,7 @@ export interface DashboardReadDeps {
   events: RunEventBus;
   metricEvents: MetricEventBus;
   /** Sites' last seen and connected, for the sites page. */
-  presence: Pick<SitePresence, 'of'>;
+  presence: Pick<SitePresence, 'ofSites'>;
   /** Asked on every request whether the session's principal may still read everything. */
   principals: Pick<PrincipalRegistry, 'adminKey' | 'permissionsOf'>;
 }
@@ -175,7 +175,11 @@ export class DashboardServer {
     const deps = this.opts;
     if (noun === 'federations' && id === undefined) return json(res, await this.federations());
     if (noun === 'federations' && id !== undefined && view === undefined) return json(res, await this.federation(assertName('federation', id)));
-    if (noun === 'sites' && id === undefined) return json(res, (await deps.state.listSites()).map((s) => siteView(s, deps.presence.of(s.name, s.createdAtMs))));
+    if (noun === 'sites' && id === undefined) {
+      const sites = await deps.state.listSites();
+      const presence = await deps.presence.ofSites(sites.map((s) => ({ name: s.name, createdAtMs: s.createdAtMs })));
+      return json(res, sites.map((s, i) => siteView(s, presence[i] ?? NEVER_SEEN)));
+    }
     if (noun === 'runs' && id !== undefined) {
       if (!RUN_ID.test(id)) throw new HttpRefusal(400, 'malformed run id');
       const run = await deps.state.getRun(id);

@@ -155,7 +155,7 @@ const PROBE_TIMEOUT_MS = 2_000;
 async function waitForJetStream(urls: string[], timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (const url of urls) {
-    const backoff = new Backoff(READINESS_BACKOFF);
+    const backoff = new Backoff({ policy: READINESS_BACKOFF });
     for (;;) {
       const failure = await probeJetStream(url, Math.max(1, Math.min(PROBE_TIMEOUT_MS, until - Date.now())));
       if (failure === undefined) break;

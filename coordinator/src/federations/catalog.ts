@@ -8,6 +8,7 @@ import {
   formatPublicKey,
   keyIdOf,
   quoted,
+  isSha256Hex,
   type FederationSettings,
   type FederationSettings__Output,
   type SafetensorsEntry,
@@ -36,7 +37,6 @@ const DEFAULT_INVITATION_TTL_SECONDS = 24 * 3600;
 /** Longest lifetime an invitation may be given. */
 const MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600;
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** What `invitationIdOf` makes. */
 const INVITATION_ID = /^inv-[0-9a-f]{12}$/;
 
@@ -85,7 +85,7 @@ export class Catalog {
     if (size > this.opts.maxModelBytes) {
       throw TributaryError.of(Reason.PAYLOAD_TOO_LARGE, `the initial weights are ${size} bytes; this coordinator accepts at most ${this.opts.maxModelBytes}`);
     }
-    if (!SHA256_HEX.test(digest)) throw TributaryError.invalidArgument('initial_model_sha256 must be 64 lowercase hex characters');
+    if (!isSha256Hex(digest)) throw TributaryError.invalidArgument('initial_model_sha256 must be 64 lowercase hex characters');
     await this.checkNameFree(name);
     const staged = join(this.opts.stagingDir, `initial-${randomBytes(12).toString('hex')}`);
     try {

@@ -54,7 +54,7 @@ export class PayloadSweeper {
   constructor(private readonly opts: PayloadSweeperOptions) {
     this.log = opts.logger.child({ component: 'payload-sweeper' });
     const intervalMs = opts.intervalMs ?? opts.abandonAfterMs;
-    this.retryBackoff = new Backoff({ initialDelayMs: RETRY_INITIAL_DELAY_MS, maxDelayMs: Math.max(RETRY_INITIAL_DELAY_MS, intervalMs), multiplier: 2 });
+    this.retryBackoff = new Backoff({ policy: { initialDelayMs: RETRY_INITIAL_DELAY_MS, maxDelayMs: Math.max(RETRY_INITIAL_DELAY_MS, intervalMs), multiplier: 2 } });
   }
 
   start(): void {

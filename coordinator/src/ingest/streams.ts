@@ -249,7 +249,7 @@ export class SupervisedConsumer {
 
   private async supervise(first: ConsumerMessages): Promise<void> {
     const log = this.opts.logger;
-    const backoff = new Backoff(REBIND_BACKOFF);
+    const backoff = new Backoff({ policy: REBIND_BACKOFF });
     for (let messages = first; ; ) {
       try {
         await this.opts.drain(messages);

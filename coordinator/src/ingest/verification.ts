@@ -1,8 +1,7 @@
-import { DEFAULT_CHUNK_SIZE, TributaryError, UPDATE_ID_PATTERN, isOpaqueFlavor, type UpdateManifest__Output, type UpdateSubject } from '@tributary/proto';
+import { DEFAULT_CHUNK_SIZE, TributaryError, UPDATE_ID_PATTERN, isOpaqueFlavor, type UpdateManifest__Output, type UpdateSubject, isSha256Hex } from '@tributary/proto';
 import { validateMetricKey } from '../tracking/validation.js';
 import { isTensorFlavor } from '../updates/foldable-update.js';
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** What a manifest reports: a trained update ("" from older writers) or an evaluation. */
 const TASK_KINDS: ReadonlySet<string> = new Set(['', 'train', 'evaluate']);
 
@@ -33,7 +32,7 @@ export function manifestProblem(m: UpdateManifest__Output): string | undefined {
     if (m.payloadSize !== 0 || m.chunkCount !== 0) return 'an evaluation result carries no payload (payload_size and chunk_count must be 0)';
     return undefined;
   }
-  if (!SHA256_HEX.test(m.payloadSha256)) return `payload_sha256 ${JSON.stringify(m.payloadSha256)} is not 64 lowercase hex characters`;
+  if (!isSha256Hex(m.payloadSha256)) return `payload_sha256 ${JSON.stringify(m.payloadSha256)} is not 64 lowercase hex characters`;
   if (!Number.isSafeInteger(m.payloadSize) || m.payloadSize < 1) return `payload_size ${m.payloadSize} is not a positive size`;
   if (m.chunkSize < 1 || m.chunkSize > DEFAULT_CHUNK_SIZE) {
     return `chunk_size ${m.chunkSize} is outside 1..${DEFAULT_CHUNK_SIZE}`;

@@ -54,8 +54,23 @@ export interface RoundEngineOptions {
  * federation's mutations never interleave, and a slow fold in one federation does not hold up
  * another's.
  */
+
+/** A change `RoundEngine.whileNoRun` makes while the federation has no running run. */
+export interface WhileNoRunOptions<T> {
+  readonly federation: string;
+  /** Words the refusal from the running run's id. */
+  readonly refusal: (runId: string) => string;
+  readonly change: () => Promise<T>;
+  /** Stops a running run first, for this reason, instead of refusing. */
+  readonly stop?: { readonly reason: string };
+}
 export class RoundEngine implements UpdateAdmission {
-  private readonly active = new ActiveRuns();
+  private readonly active = new ActiveRuns({
+    removed: (active) => {
+      this.watch.ended(active);
+      this.runTimeout.ended(active);
+    },
+  });
   private readonly queues = new SerialQueues();
   /** Verified updates waiting for their federation's queue, judged and written together. */
   private readonly accepts = new GroupCommit<VerifiedUpdate, Refusal | undefined>(this.queues, (federation, updates) => this.acceptGroup(federation, updates), MAX_ACCEPT_GROUP);
@@ -157,7 +172,8 @@ export class RoundEngine implements UpdateAdmission {
    * says why to stop it first, as StopRun does. `refusal` words the refusal from the running
    * run's id. Answers what `change` did and the run stopped.
    */
-  whileNoRun<T>(federation: string, refusal: (runId: string) => string, change: () => Promise<T>, stop?: { reason: string }): Promise<{ result: T; stopped?: RunRecord }> {
+  whileNoRun<T>(opts: WhileNoRunOptions<T>): Promise<{ result: T; stopped?: RunRecord }> {
+    const { federation, refusal, change, stop } = opts;
     return this.queues.run(federation, async () => {
       const running = this.active.ofFederation(federation);
       let stopped: RunRecord | undefined;

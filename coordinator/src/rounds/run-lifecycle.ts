@@ -16,6 +16,9 @@ export class ActiveRuns {
   private readonly byId = new Map<string, ActiveRun>();
   private readonly byFederation = new Map<string, ActiveRun>();
 
+  /** `removed` hears of each run that ended, so what watches runs forgets it then. */
+  constructor(private readonly opts: { readonly removed?: (active: ActiveRun) => void } = {}) {}
+
   get(runId: string): ActiveRun | undefined {
     return this.byId.get(runId);
   }
@@ -34,6 +37,7 @@ export class ActiveRuns {
     disarmTimer(active);
     this.byId.delete(active.run.id);
     if (this.byFederation.get(active.run.federation) === active) this.byFederation.delete(active.run.federation);
+    this.opts.removed?.(active);
   }
 
   all(): ActiveRun[] {

@@ -19,12 +19,6 @@ export class RunTimeout {
 
   /** Arms the run's timeout once (later calls do nothing). */
   arm(active: ActiveRun): void {
-    for (const [run, cancel] of this.armedFor) {
-      if (run.ended) {
-        cancel();
-        this.armedFor.delete(run);
-      }
-    }
     const seconds = settingsOf(active).runTimeoutSeconds ?? 0;
     if (!seconds || this.armedFor.has(active) || active.ended) return;
     const atMs = active.run.startedAtMs + seconds * 1000;
@@ -37,6 +31,12 @@ export class RunTimeout {
           .catch((err: unknown) => this.s.logger.error({ err, runId: active.run.id }, 'run timeout failed'));
       }),
     );
+  }
+
+  /** The run ended: its timeout is cancelled and forgotten. */
+  ended(active: ActiveRun): void {
+    this.armedFor.get(active)?.();
+    this.armedFor.delete(active);
   }
 
   stop(): void {

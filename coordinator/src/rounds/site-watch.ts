@@ -58,15 +58,8 @@ export class SiteWatch {
 
   /** The round's deadline was (re)armed: watch its sites from now (a new round starts afresh). */
   armed(active: ActiveRun): void {
-    // Ended runs leave nothing behind.
-    for (const [run, w] of this.watched) {
-      if (run.ended) {
-        w.cancelSweep?.();
-        this.watched.delete(run);
-      }
-    }
     const round = active.round;
-    if (!round || round.state !== 'ROUND_STATE_OPEN') return;
+    if (active.ended || !round || round.state !== 'ROUND_STATE_OPEN') return;
     let w = this.watched.get(active);
     if (w?.round !== round) {
       w?.cancelSweep?.();
@@ -79,6 +72,12 @@ export class SiteWatch {
       if (!w.progress.has(site)) w.progress.set(site, { atMs: now, phase: 'train', uploadBytes: 0, uploadMovedAtMs: 0 });
     }
     this.armSweep(active, w);
+  }
+
+  /** The run ended: its watch and sweep go, so ended runs leave nothing behind. */
+  ended(active: ActiveRun): void {
+    this.watched.get(active)?.cancelSweep?.();
+    this.watched.delete(active);
   }
 
   /** Forgets every watched round and cancels their timers (the engine is stopping). */

@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Reason, TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, isSha256Hex } from '@tributary/proto';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/private-file.js';
 
-const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
 /** Payloads up to this size may be kept inline, in the state store, rather than as files. */
 export const INLINE_BLOB_MAX_BYTES = 256 * 1024;
@@ -70,7 +69,7 @@ export class BlobStore {
 
   /** Path of a blob (whether or not it exists). */
   path(sha256: string): string {
-    if (!SHA256_PATTERN.test(sha256)) {
+    if (!isSha256Hex(sha256)) {
       throw TributaryError.invalidArgument(`invalid sha256 "${sha256}": expected 64 lowercase hex characters`);
     }
     return join(this.dir, 'sha256', sha256.slice(0, 2), sha256);

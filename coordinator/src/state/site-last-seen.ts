@@ -3,8 +3,8 @@ import type { Sublevel } from './level-layout.js';
 
 /** When each site was last heard from, kept across restarts (see SitePresence). */
 export interface SiteLastSeenTable {
-  /** Every site's stored last-seen time, ms since the epoch. */
-  load(): Promise<Map<string, number>>;
+  /** These sites' stored last-seen times, ms since the epoch, in order (undefined: none stored). */
+  get(sites: readonly string[]): Promise<(number | undefined)[]>;
   /** Stores these sites' last-seen times together. */
   save(lastSeen: ReadonlyMap<string, number>): Promise<void>;
 }
@@ -20,8 +20,8 @@ export class LevelSiteLastSeenTable implements SiteLastSeenTable {
     private readonly writable: () => TributaryError | undefined,
   ) {}
 
-  async load(): Promise<Map<string, number>> {
-    return new Map(await this.entries.iterator().all());
+  async get(sites: readonly string[]): Promise<(number | undefined)[]> {
+    return sites.length === 0 ? [] : this.entries.getMany([...sites]);
   }
 
   async save(lastSeen: ReadonlyMap<string, number>): Promise<void> {
@@ -38,8 +38,8 @@ export class MemorySiteLastSeenTable implements SiteLastSeenTable {
   /** How many save() calls wrote something: what the write throttle is measured by. */
   writes = 0;
 
-  async load(): Promise<Map<string, number>> {
-    return new Map(this.stored);
+  async get(sites: readonly string[]): Promise<(number | undefined)[]> {
+    return sites.map((site) => this.stored.get(site));
   }
 
   async save(lastSeen: ReadonlyMap<string, number>): Promise<void> {

@@ -1,4 +1,4 @@
-import { Reason, TributaryError } from '@tributary/proto';
+import { Reason, TributaryError, isSha256Hex } from '@tributary/proto';
 import { AFTER_SEP, SEP } from './level-layout.js';
 import type { GrantRecord, PrincipalRecord, RunRecord, SiteRecord } from './records.js';
 import type { InlineBlobWrite, StateWrite } from './store.js';
@@ -9,7 +9,7 @@ export function splitInlineBlobs(ops: readonly StateWrite[]): { records: Array<E
   const blobs: InlineBlobWrite[] = [];
   for (const op of ops) {
     if (op.kind !== 'inlineBlob') records.push(op);
-    else if (!/^[0-9a-f]{64}$/.test(op.sha256) || !(op.bytes instanceof Uint8Array)) throw TributaryError.invalidArgument(`invalid inline blob "${String(op.sha256)}": expected a lowercase hex SHA-256 and bytes`);
+    else if (!isSha256Hex(op.sha256) || !(op.bytes instanceof Uint8Array)) throw TributaryError.invalidArgument(`invalid inline blob "${String(op.sha256)}": expected a lowercase hex SHA-256 and bytes`);
     else blobs.push(op);
   }
   return { records, blobs };

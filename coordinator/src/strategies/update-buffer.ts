@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkSpec, fromFloat64, tensorSpecsOf, toFloat64 } from '@tributary/proto';
+import { checkSpec, fromFloat64, tensorSpecsOf, toFloat64, elementCount } from '@tributary/proto';
 import type { DType, Tensor, TensorMap, TensorSpec__Output } from '@tributary/proto';
 import type { FloatVector } from './robust-kernels.js';
 import { strategyError } from './strategy.js';
@@ -62,7 +62,7 @@ export class UpdateBuffer {
       throw new RangeError(`memoryBudgetBytes must be a non-negative number, got ${opts.memoryBudgetBytes}`);
     }
     this.spec = opts.modelSpec;
-    this.sizes = opts.modelSpec.map((t) => t.shape.reduce((n, d) => n * d, 1));
+    this.sizes = opts.modelSpec.map((t) => elementCount(t.shape));
     this.length = this.sizes.reduce((a, b) => a + b, 0);
     this.valueType = opts.modelSpec.every((t) => FLOAT32_EXACT.has(t.dtype)) ? 'float32' : 'float64';
     this.scratchDir = opts.scratchDir;

@@ -13,6 +13,7 @@ import {
   safetensorsHeaderLength,
   tensor,
   tensorViewOfBytes,
+  elementCount,
   type ReasonCode,
   type Refusal,
   type SafetensorsEntry,
@@ -170,7 +171,7 @@ async function inspectTensor(
   entry: SafetensorsEntry,
   norm: { distance: SquaredDistance; global: GlobalModelSlices } | undefined,
 ): Promise<Refusal | undefined> {
-  const hasBase = norm !== undefined && isFloatDType(entry.dtype) && norm.global.comparable(entry.name, entry.shape.reduce((n, d) => n * d, 1));
+  const hasBase = norm !== undefined && isFloatDType(entry.dtype) && norm.global.comparable(entry.name, elementCount(entry.shape));
   let elements = 0;
   for (let at = entry.begin; at < entry.end; at += INSPECT_SLICE_BYTES) {
     const bytes = await file.read(dataStart + at, Math.min(INSPECT_SLICE_BYTES, entry.end - at));

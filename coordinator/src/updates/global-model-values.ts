@@ -5,6 +5,7 @@ import {
   safetensorsHeaderLength,
   tensor,
   tensorViewOfBytes,
+  elementCount,
   type SafetensorsEntry,
   type SafetensorsLayout,
   type Tensor,
@@ -71,7 +72,7 @@ export async function openGlobalModelSlices(source: GlobalModelSource): Promise<
   return {
     comparable: (name, length) => {
       const entry = entries.get(name);
-      return entry !== undefined && entry.shape.reduce((n, d) => n * d, 1) === length;
+      return entry !== undefined && elementCount(entry.shape) === length;
     },
     read: async (name, from, count) => {
       const entry = entries.get(name)!;

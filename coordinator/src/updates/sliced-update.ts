@@ -1,4 +1,4 @@
-import { Reason, TributaryError, dtypeSize, fromFloat64, tensorViewOfBytes, toFloat64, type SafetensorsEntry, type SafetensorsLayout, type Tensor } from '@tributary/proto';
+import { Reason, TributaryError, dtypeSize, fromFloat64, tensorViewOfBytes, toFloat64, type SafetensorsEntry, type SafetensorsLayout, type Tensor, elementCount } from '@tributary/proto';
 import { isFloatDType, type Aggregator, type SlicedSiteUpdate } from '../strategies/index.js';
 import type { FoldPolicy } from './foldable-update.js';
 import { openGlobalModelSlices, type GlobalModelSlices } from './global-model-values.js';
@@ -92,7 +92,7 @@ class SliceReader {
     // Whole elements a slice, so no value straddles two reads.
     const step = Math.max(1, Math.floor(this.sliceBytes / size)) * size;
     const clip = this.clip;
-    const scaled = clip !== undefined && isFloatDType(entry.dtype) && clip.global.comparable(name, entry.shape.reduce((n, d) => n * d, 1));
+    const scaled = clip !== undefined && isFloatDType(entry.dtype) && clip.global.comparable(name, elementCount(entry.shape));
     let element = 0;
     for (let at = entry.begin; at < entry.end; at += step) {
       // A view of the reader's scratch buffer (aligned whatever the file offset), valid until the next read.

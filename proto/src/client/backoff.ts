@@ -57,6 +57,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** What a `Backoff` follows, and its sources of jitter and time. */
+export interface BackoffOptions {
+  readonly policy: BackoffPolicy;
+  /** Source of jitter. @default Math.random */
+  readonly random?: () => number;
+  /** Source of time, ms. @default Date.now */
+  readonly now?: () => number;
+}
+
 /**
  * Backoff state for one operation or long-lived loop (stream reconnects, resumable downloads):
  * `retryDelay(err)` after each failure, `reset()` after progress.
@@ -68,11 +77,11 @@ export class Backoff {
   #attempt = 0;
   #startedAtMs: number;
 
-  constructor(policy: BackoffPolicy, random: () => number = Math.random, now: () => number = Date.now) {
-    this.#policy = policy;
-    this.#random = random;
-    this.#now = now;
-    this.#startedAtMs = now();
+  constructor(opts: BackoffOptions) {
+    this.#policy = opts.policy;
+    this.#random = opts.random ?? Math.random;
+    this.#now = opts.now ?? Date.now;
+    this.#startedAtMs = this.#now();
   }
 
   /** Failures since the last reset. */
@@ -151,7 +160,7 @@ const SYSTEM_CLOCK: RetryClock = { now: () => Date.now(), sleep };
 export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
   const policy = opts.maxAttempts === undefined ? opts.policy : { ...opts.policy, maxAttempts: opts.maxAttempts };
   const clock = opts.clock ?? SYSTEM_CLOCK;
-  const backoff = new Backoff(policy, opts.random, () => clock.now());
+  const backoff = new Backoff({ policy, random: opts.random, now: () => clock.now() });
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(opts.signal);
     try {

@@ -6,6 +6,7 @@ import type { ModelChunk__Output } from '../generated/tributary/v1/ModelChunk.js
 import { assertName } from '../names.js';
 import { abortError } from './abort.js';
 import { Backoff, DEFAULT_BACKOFF_POLICY, sleep, type BackoffPolicy } from './backoff.js';
+import { isSha256Hex } from '../encoding.js';
 import type { RpcClient } from './rpc-client.js';
 
 export interface ModelDownloadRequest {
@@ -32,7 +33,6 @@ export interface DownloadedModel {
   readonly bytes: Buffer;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /**
  * Downloads a model version with `DownloadModel` (SiteService or AdminService: `rpc` is a
@@ -50,7 +50,7 @@ export async function downloadModel(rpc: RpcClient, req: ModelDownloadRequest, o
   }
   const { signal } = opts;
   const hash = createHash('sha256');
-  const backoff = new Backoff(opts.retry ?? DEFAULT_BACKOFF_POLICY);
+  const backoff = new Backoff({ policy: opts.retry ?? DEFAULT_BACKOFF_POLICY });
   let version = requested;
   let header: { totalSize: number; sha256: string } | undefined;
   let bytes: Buffer | undefined;
@@ -104,7 +104,7 @@ export async function downloadModel(rpc: RpcClient, req: ModelDownloadRequest, o
 
 function firstChunkHeader(chunk: ModelChunk__Output, req: ModelDownloadRequest, requested: number): { totalSize: number; sha256: string } {
   const { totalSize, sha256 } = chunk;
-  if (!Number.isSafeInteger(totalSize) || totalSize <= 0 || !SHA256_HEX.test(sha256)) {
+  if (!Number.isSafeInteger(totalSize) || totalSize <= 0 || !isSha256Hex(sha256)) {
     throw dataLoss(Reason.MALFORMED_PAYLOAD, `model ${req.federation}: the server announced size ${totalSize} and digest "${sha256}"`);
   }
   if (requested !== 0 && chunk.version !== requested) {

@@ -20,7 +20,7 @@ export interface RunWaitOptions {
  */
 export async function waitForRun(rpc: RpcClient, runId: string, opts: RunWaitOptions = {}): Promise<Run__Output> {
   const { signal } = opts;
-  const backoff = new Backoff(opts.retry ?? DEFAULT_BACKOFF_POLICY);
+  const backoff = new Backoff({ policy: opts.retry ?? DEFAULT_BACKOFF_POLICY });
   for (;;) {
     let progressed = false;
     let failure: TributaryError;

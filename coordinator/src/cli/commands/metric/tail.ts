@@ -65,7 +65,7 @@ export default defineCommand({
       : (event: MetricEvent__Output, p: MetricPoint__Output) => ctx.progress.line(pointLine(event, p));
     let points = 0;
     let batches = 0;
-    const backoff = new Backoff(DEFAULT_BACKOFF_POLICY);
+    const backoff = new Backoff({ policy: DEFAULT_BACKOFF_POLICY });
     for (;;) {
       // The stream ended (coordinator shutting down) or dropped: follow again.
       let failure = TributaryError.of(Reason.UNAVAILABLE, 'the metric stream ended');
