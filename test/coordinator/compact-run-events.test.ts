@@ -3,6 +3,7 @@ import { encodeSafetensors, roundCounts, tensor, type RunEventDetail, type RunEv
 import { addSite, startStack, type Stack } from '../helpers/stack.js';
 import { toyModel, toyTrain } from '../helpers/training.js';
 import type { RawSite } from '../helpers/raw-site.js';
+import { progressLine } from '../../coordinator/src/cli/commands/run/watch.js';
 
 const UPDATE_LEVEL = new Set(['UPDATE_ACCEPTED', 'UPDATE_REFUSED', 'SITE_FAILED', 'EVALUATION_RECEIVED']);
 const SITES = ['ca', 'cb', 'cc'];
@@ -88,6 +89,13 @@ describe('compact run events', () => {
     const committed = compact.find((e) => e.type === 'ROUND_COMMITTED');
     expect(committed?.round).toMatchObject({ listsOmitted: false, acceptedCount: SITES.length });
     expect(committed?.round?.accepted.map((u) => u.site).sort()).toEqual([...SITES].sort());
+  });
+
+  it('draws the same progress line of `run watch` from a compact update event as from a full one', () => {
+    const lines = (events: RunEvent__Output[]) =>
+      events.filter((e) => e.type === 'UPDATE_ACCEPTED' && e.run !== null && e.round !== null).map((e) => progressLine(e.run!, e.round!, '', e.atMs));
+    expect(lines(compact)).toEqual(lines(full));
+    expect(lines(compact).at(-1)).toMatch(/accepted 3\/3 {2}refused 1/);
   });
 
   it('lets a compact watcher rebuild the same final round as a full one', async () => {
