@@ -1,12 +1,13 @@
 // One process of sites for the `round` and `large` cases: reads its job as JSON on stdin
-// ({ coordinator, nats, federation, params, keys: [key file text], offset }), connects every
-// site, prints `ready` once all are connected, trains (a small deterministic change to the
-// global model) and submits until the run ends, then prints one JSON line of what it saw
-// (tasks, accepted, refused, failed, peak memory) and exits.
+// ({ coordinator, nats, federation, params, keys: [key file text], offset, nativeSigning }),
+// connects every site, prints `ready` once all are connected, trains (a small deterministic
+// change to the global model) and submits until the run ends, then prints one JSON line of what
+// it saw (tasks, accepted, refused, failed, peak memory, when the first training returned) and
+// exits. `nativeSigning`: the sites sign with node:crypto rather than tweetnacl.
 import { readFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { SiteClient, tensor } from '@tributary/client-sdk';
-import { decodeKeyFile } from '@tributary/proto';
+import { decodeKeyFile, signBytesNative } from '@tributary/proto';
 
 setMaxListeners(0);
 let input = '';
@@ -19,9 +20,11 @@ async function peakMiB() {
 }
 
 const clients = [];
+/** When a training returned, that is when the SDK's submit of its update began (ms): the earliest. */
+let firstSubmitMs = Infinity;
 try {
   for (const text of job.keys) {
-    clients.push(await SiteClient.connect({ coordinator: job.coordinator, nats: job.nats, key: decodeKeyFile(text) }));
+    clients.push(await SiteClient.connect({ coordinator: job.coordinator, nats: job.nats, key: decodeKeyFile(text), ...(job.nativeSigning ? { signer: signBytesNative } : {}) }));
   }
   process.stdout.write('ready\n');
   const summaries = await Promise.all(
@@ -32,13 +35,14 @@ try {
         if (!(w instanceof Float32Array)) throw new Error('the global model has no float32 tensor "w"');
         const step = (job.offset + i + 1) * 0.001;
         for (let j = 0; j < w.length; j += 97) w[j] += step;
+        firstSubmitMs = Math.min(firstSubmitMs, Date.now());
         return { weights: { w: tensor('F32', [job.params], w) }, numExamples: 100 + job.offset + i };
       }),
     ),
   );
   const total = (k) => summaries.reduce((n, s) => n + s[k], 0);
   process.stdout.write(
-    `${JSON.stringify({ tasks: total('tasks'), accepted: total('accepted'), refused: total('refused'), failed: total('failed'), peakMiB: await peakMiB(), end: summaries[0]?.end })}\n`,
+    `${JSON.stringify({ tasks: total('tasks'), accepted: total('accepted'), refused: total('refused'), failed: total('failed'), peakMiB: await peakMiB(), firstSubmitMs: Number.isFinite(firstSubmitMs) ? firstSubmitMs : null, end: summaries[0]?.end })}\n`,
   );
 } finally {
   for (const c of clients) await c.close().catch(() => {});

@@ -26,10 +26,10 @@ export function median(xs) {
 
 /**
  * Adds `sites` sites to `federation` and starts them in `processes` processes of
- * round-site.mjs, each connected and waiting for tasks when this resolves. `done()` resolves with
+ * round-site.mjs (`nativeSigning`: they sign with node:crypto), each connected and waiting for tasks when this resolves. `done()` resolves with
  * every process's summary once the run has ended; it rejects if a process fails.
  */
-export async function startSiteProcesses(stack, admin, { federation, sites, params, processes }) {
+export async function startSiteProcesses(stack, admin, { federation, sites, params, processes, nativeSigning = false }) {
   const keys = [];
   for (let i = 0; i < sites; i++) {
     const key = generateSigningKey(`site-${i}`);
@@ -41,7 +41,7 @@ export async function startSiteProcesses(stack, admin, { federation, sites, para
   for (let p = 0; p * perProcess < sites; p++) {
     const mine = keys.slice(p * perProcess, (p + 1) * perProcess);
     const child = spawn(process.execPath, [SITE_PROCESS], { stdio: ['pipe', 'pipe', 'inherit'] });
-    child.stdin.end(JSON.stringify({ coordinator: stack.coordinator, nats: stack.nats, federation, params, offset: p * perProcess, keys: mine.map(encodeKeyFile) }));
+    child.stdin.end(JSON.stringify({ coordinator: stack.coordinator, nats: stack.nats, federation, params, nativeSigning, offset: p * perProcess, keys: mine.map(encodeKeyFile) }));
     let out = '';
     const lines = [];
     let onLine = () => {};

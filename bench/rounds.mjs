@@ -1,6 +1,6 @@
 // Round throughput and coordinator memory for FedAvg: N sites, P float32 parameters.
 // The coordinator runs in its own process (`tributary dev`); the sites run here.
-// The `ingest`, `small` and `events` cases run one round through `runFederation` too.
+// The `ingest` and `events` cases run one round through `runFederation` too (`small` runs its sites in child processes).
 import { setMaxListeners } from 'node:events';
 import { AdminClient } from '@tributary/coordinator';
 import { SiteClient } from '@tributary/client-sdk';

@@ -27,6 +27,8 @@ import type {
   DashboardLogin__Output,
   Run__Output,
   RunEvent__Output,
+  RunEventDetail,
+  RunWaitOptions,
   SearchRunsResponse__Output,
   SigningKey,
   Site__Output,
@@ -204,9 +206,13 @@ export class AdminClient {
     return res.runs;
   }
 
-  /** A run's events: SNAPSHOT first, RUN_ENDED last (then the stream ends). */
-  watchRun(runId: string, opts: { signal?: AbortSignal } = {}): AsyncIterable<RunEvent__Output> {
-    return this.rpc.serverStream('WatchRun', { runId }, opts);
+  /**
+   * A run's events: SNAPSHOT first, RUN_ENDED last (then the stream ends). `detail`: how much of
+   * the round update-level events carry (RunEventDetail). @default 'RUN_EVENT_DETAIL_FULL'
+   */
+  watchRun(runId: string, opts: { signal?: AbortSignal; detail?: RunEventDetail } = {}): AsyncIterable<RunEvent__Output> {
+    const { detail, ...callOpts } = opts;
+    return this.rpc.serverStream('WatchRun', { runId, detail: detail ?? 'RUN_EVENT_DETAIL_FULL' }, callOpts);
   }
 
   /**
@@ -215,7 +221,7 @@ export class AdminClient {
    */
   waitForRun(
     runId: string,
-    opts: { signal?: AbortSignal; onEvent?: (e: RunEvent__Output) => void } = {},
+    opts: Pick<RunWaitOptions, 'signal' | 'onEvent' | 'detail'> = {},
   ): Promise<Run__Output> {
     return waitForRun(this.rpc, runId, { ...opts, retry: this.retry });
   }

@@ -241,6 +241,7 @@ export class Coordinator {
         logger,
         updateConsumer: UPDATE_CONSUMER,
         abandonAfterMs: 2 * opts.ingest.payloadTimeoutMs,
+        purgePending: (subject) => ingest.purgePending(subject),
         onSweep: (outcome) => metrics.payloadSweeps.inc({ outcome }),
         ...(aggregation === undefined ? {} : { keeps: (record) => aggregation.keepsPayload(record) }),
       });

@@ -384,6 +384,9 @@ export class TributaryError extends Error {
       const message =
         typeof err.details === 'string' && err.details !== '' ? err.details : err.message;
       if (isReasonCode(trailer)) return TributaryError.of(trailer, message, { code, cause: err });
+      // The connection under the call went away (grpc-js reports it as INTERNAL): the server
+      // never answered, so this is an unavailable server, retried like one.
+      if (code === 'INTERNAL' && trailer === undefined && CONNECTION_LOST.test(message)) return TributaryError.of(Reason.UNAVAILABLE, message, { cause: err });
       // A reason this version does not know (from a newer coordinator) is kept for the logs.
       const unknown = typeof trailer === 'string' && trailer !== '' ? { details: { reason: trailer } } : {};
       return TributaryError.of(reasonOfCode(code), message, { code, cause: err, ...unknown });
@@ -419,6 +422,12 @@ export function isTributaryError(e: unknown): e is TributaryError {
     typeof o['retryable'] === 'boolean'
   );
 }
+
+/**
+ * grpc-js's status details when the HTTP/2 stream or session under a call was reset or closed
+ * on the client's side (a lost connection, a GOAWAY), before the server sent a status.
+ */
+const CONNECTION_LOST = /^Received RST_STREAM with code \d+ triggered by internal client error: Session closed|^Received RST_STREAM with code \d+ \(Call ended without gRPC status\)/;
 
 interface ServiceErrorLike extends Error {
   code: number;

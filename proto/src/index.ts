@@ -193,10 +193,10 @@ export { downloadModel } from './client/model-download.js';
 export { MODEL_CHUNK_BYTES, createFederation, initialModelOf } from './client/create-federation.js';
 export type { InitialModelSource } from './client/create-federation.js';
 export type { DownloadedModel, ModelDownloadOptions, ModelDownloadRequest } from './client/model-download.js';
-export { waitForRun } from './client/run-watch.js';
+export { roundCounts, waitForRun } from './client/run-watch.js';
 export { tlsChannelCredentials } from './client/tls-credentials.js';
 export type { TlsClientPems } from './client/tls-credentials.js';
-export type { RunWaitOptions } from './client/run-watch.js';
+export type { RoundCounts, RunWaitOptions } from './client/run-watch.js';
 
 // Generated from tributary.proto (npm run gen).
 export type { AddSiteRequest, AddSiteRequest__Output } from './generated/tributary/v1/AddSiteRequest.js';
@@ -289,6 +289,7 @@ export type { AuditBreak, AuditBreak__Output } from './generated/tributary/v1/Au
 export type { TrackedRun, TrackedRun__Output } from './generated/tributary/v1/TrackedRun.js';
 export type { WatchMetricsRequest, WatchMetricsRequest__Output } from './generated/tributary/v1/WatchMetricsRequest.js';
 export type { WatchRunRequest, WatchRunRequest__Output } from './generated/tributary/v1/WatchRunRequest.js';
+export type { RunEventDetail, RunEventDetail__Output } from './generated/tributary/v1/RunEventDetail.js';
 export type { WatchTasksRequest, WatchTasksRequest__Output } from './generated/tributary/v1/WatchTasksRequest.js';
 export type { WhoAmIRequest, WhoAmIRequest__Output } from './generated/tributary/v1/WhoAmIRequest.js';
 export type { WhoAmIResponse, WhoAmIResponse__Output } from './generated/tributary/v1/WhoAmIResponse.js';

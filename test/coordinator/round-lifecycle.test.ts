@@ -304,7 +304,7 @@ describe('RoundEngine', () => {
       const off = harness.events.subscribe(runId, (event) => {
         if (event.type !== type) return;
         off();
-        resolve(event);
+        resolve(event.message());
       });
     });
   }
@@ -904,7 +904,7 @@ describe('RoundEngine group commit', () => {
     const run = await h.engine.startRun('group');
     const accepted: RunEvent__Output[] = [];
     const off = h.events.subscribe(run.id, (event) => {
-      if (event.type === 'UPDATE_ACCEPTED') accepted.push(event);
+      if (event.type === 'UPDATE_ACCEPTED') accepted.push(event.message());
     });
     const alpha = await deliver(update(run, 'alpha', 1));
     await gated.folding;

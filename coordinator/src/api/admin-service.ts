@@ -31,7 +31,7 @@ import {
 import { requireAdminSide } from '../auth/principal.js';
 import type { PrincipalRegistry } from '../auth/principal-registry.js';
 import type { Catalog } from '../federations/catalog.js';
-import type { RunEventBus } from '../rounds/events.js';
+import { roundMessage, type RunEventBus } from '../rounds/events.js';
 import type { SiteNatsCredentials } from '../sites/nats-credentials.js';
 import type { SitePresence } from '../sites/presence.js';
 import type { RoundEngine } from '../rounds/engine.js';
@@ -210,12 +210,12 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
     },
     ListRounds: async (req): Promise<ListRoundsResponse__Output> => {
       await getRun(req.runId);
-      return { rounds: await deps.state.listRounds(req.runId) };
+      return { rounds: (await deps.state.listRounds(req.runId)).map((r) => roundMessage(r)) };
     },
     GetRound: async (req): Promise<Round__Output> => {
       const round = await deps.state.getRound(req.runId, req.number);
       if (!round) throw TributaryError.notFound(`round ${req.number} of run ${quoted(req.runId)} does not exist`);
-      return round;
+      return roundMessage(round);
     },
     ListModelVersions: async (req): Promise<ListModelVersionsResponse__Output> => {
       await deps.catalog.getFederation(req.federation);
@@ -263,12 +263,14 @@ export function adminService(deps: AdminServiceDeps): ServiceHandlers<'AdminServ
 
 async function* watchRun(req: WatchRunRequest__Output, ctx: CallContext, deps: AdminServiceDeps): AsyncIterable<RunEvent__Output> {
   const queue = new AsyncQueue<RunEvent__Output>();
-  const unsubscribe = deps.events.subscribe(req.runId, (e) => queue.push(e));
+  // The message is taken as the event is published (the records change after), in the detail asked for.
+  const detail = req.detail;
+  const unsubscribe = deps.events.subscribe(req.runId, (e) => queue.push(e.message(detail)));
   try {
     const run = await deps.state.getRun(req.runId);
     if (!run) throw TributaryError.notFound(`run ${quoted(req.runId)} does not exist`);
     const round = deps.engine.currentRound(run.id) ?? (run.currentRound > 0 ? await deps.state.getRound(run.id, run.currentRound) : undefined);
-    yield { type: 'SNAPSHOT', atMs: Date.now(), run, round: round ?? null, update: null, refusal: null };
+    yield { type: 'SNAPSHOT', atMs: Date.now(), run, round: round === undefined ? null : roundMessage(structuredClone(round)), update: null, refusal: null };
     if (run.status !== 'RUN_STATUS_RUNNING') return;
     for (;;) {
       const e = await queue.next(ctx.signal);

@@ -240,7 +240,7 @@ export class DashboardServer {
     const offMetrics = this.opts.metricEvents.subscribe(federation, (e) => {
       if (e.runId === runId) send('metric', { site: e.site, round: e.round, points: e.points });
     });
-    const offRun = this.opts.events.subscribe(runId, (e) => send('run', { type: e.type, round: e.round?.number ?? null }));
+    const offRun = this.opts.events.subscribe(runId, (e) => send('run', { type: e.type, round: e.roundNumber }));
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     req.socket.once('close', () => {

@@ -24,6 +24,8 @@ export interface PayloadSweeperOptions {
   intervalMs?: number;
   /** Counts each sweep by how it ended: `completed`, or `failed` (retried with backoff). */
   onSweep?: (outcome: 'completed' | 'failed') => void;
+  /** Payload subjects the ingest is purging already (their verdict is out): left to it. */
+  purgePending?: (subject: string) => boolean;
   /** Decided updates whose chunks must stay (accepted by an aggregation worker, round not over). */
   keeps?: (record: UpdateRecord) => Promise<boolean>;
 }
@@ -141,7 +143,7 @@ export class PayloadSweeper {
 
   private async abandoned(subject: string, ingestIdle: boolean, state: Pick<StateStore, 'getUpdate'>): Promise<boolean> {
     const parsed = subjects.parsePayload(subject);
-    if (parsed === undefined) return false;
+    if (parsed === undefined || this.opts.purgePending?.(subject) === true) return false;
     const decided = await state.getUpdate(parsed.updateId);
     // A decided update's chunks are of no more use (chunks another site sent under its id are
     // judged as any other upload).

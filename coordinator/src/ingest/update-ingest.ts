@@ -240,6 +240,11 @@ export class UpdateIngest {
     }
   }
 
+  /** True while a decided update's payload chunks (`subject`) wait for their purge or are being purged. */
+  purgePending(subject: string): boolean {
+    return this.outcomes?.purgePending(subject) ?? false;
+  }
+
   /** Acks, naks, terminates or extends; a closed connection only means the manifest comes back later. */
   private settle(reply: () => void): void {
     try {

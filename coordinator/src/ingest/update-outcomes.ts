@@ -57,6 +57,9 @@ export interface UpdateOutcomesOptions {
 /** The method an update's audit entries name: updates arrive over NATS, not as a gRPC call. */
 export const UPDATE_AUDIT_METHOD = 'nats:update';
 
+/** Chunk purges running at once; the rest wait in order (see `nextPurges`). */
+const PURGE_CONCURRENCY = 4;
+
 /**
  * How an update's processing ends: refusals counted and logged; for attributable manifests only,
  * the refusal recorded (the update id's record and its round's list), the verdict signed and
@@ -67,6 +70,11 @@ export const UPDATE_AUDIT_METHOD = 'nats:update';
 export class UpdateOutcomes {
   /** Chunk purges running after their verdicts; awaited on stop. */
   private readonly cleanups = new Set<Promise<unknown>>();
+  /** Payload subjects whose purge waits for its turn, oldest verdict first. */
+  private readonly purgeQueue: string[] = [];
+  /** Payload subjects queued or being purged. */
+  private readonly purging = new Set<string>();
+  private purgesRunning = 0;
 
   constructor(private readonly opts: UpdateOutcomesOptions) {}
 
@@ -137,9 +145,9 @@ export class UpdateOutcomes {
     this.answer(d, prior.state === 'ACCEPTED' ? 'UPDATE_STATE_ACCEPTED' : 'UPDATE_STATE_REFUSED', prior.reason, prior.message, prior.summary);
   }
 
-  /** Waits for the chunk purges still running. */
+  /** Waits for the chunk purges queued or running. */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.cleanups]);
+    while (this.cleanups.size > 0) await Promise.allSettled([...this.cleanups]);
   }
 
   /** Publishes the signed verdict on the site's verdict subject and purges the update's chunks: attributable manifests only. */
@@ -183,12 +191,39 @@ export class UpdateOutcomes {
     // pending update's payload.
     if (UPDATE_ID_PATTERN.test(manifest.updateId)) {
       const subject = subjects.sitePayload(manifest.federation, manifest.site, manifest.updateId);
-      // Off the critical path: the verdict does not wait for the purge (30-80 ms).
+      if (this.purging.has(subject)) return;
+      this.purging.add(subject);
+      this.purgeQueue.push(subject);
+      this.nextPurges();
+    }
+  }
+
+  /** True while the chunks of `subject` wait for their purge or are being purged. */
+  purgePending(subject: string): boolean {
+    return this.purging.has(subject);
+  }
+
+  /**
+   * Runs queued purges, PURGE_CONCURRENCY at a time. Off the critical path: the verdict does not
+   * wait for the purge (30-80 ms); bounded, because nats-server answers the JetStream API (the
+   * payload reads' direct gets among it) in turn, and a verdict per small update would otherwise
+   * put hundreds of purges in front of the next updates' reads.
+   */
+  private nextPurges(): void {
+    while (this.purgesRunning < PURGE_CONCURRENCY && this.purgeQueue.length > 0) {
+      const subject = this.purgeQueue.shift() as string;
+      this.purgesRunning += 1;
       const purge = this.opts.jsm.streams
         .purge(STREAM_PAYLOADS, { filter: subject })
         .catch((err: unknown) => this.opts.logger.warn({ err, subject }, 'could not purge payload chunks'))
-        .finally(() => this.cleanups.delete(purge));
+        .finally(() => {
+          this.cleanups.delete(purge);
+          this.purging.delete(subject);
+          this.purgesRunning -= 1;
+          this.nextPurges();
+        });
       this.cleanups.add(purge);
     }
   }
+
 }

@@ -1,11 +1,11 @@
-import type { FederationSettings__Output, RunEvent__Output, TensorMap } from '@tributary/proto';
+import type { FederationSettings__Output, Refusal__Output, TensorMap, UpdateSummary__Output } from '@tributary/proto';
 import type { Logger } from 'pino';
 import type { CoordinatorMetrics } from '../observability/metrics.js';
 import type { BlobStore, FederationRecord, RoundRecord, RunRecord, StateStore } from '../state/index.js';
 import type { Aggregator, Strategy, StrategyRegistry } from '../strategies/index.js';
 import type { FoldPolicy } from '../updates/foldable-update.js';
 import type { GlobalModelSource } from '../updates/global-model-values.js';
-import type { RunEventBus, TaskBus } from './events.js';
+import { PublishedRunEvent, RunEventCopies, type RunEventBus, type RunEventInit, type TaskBus } from './events.js';
 import type { DelegatedFolds } from './delegated-folds.js';
 import type { EvaluationWindow } from './evaluation-phase.js';
 import { normaliseSettings } from './settings.js';
@@ -96,31 +96,35 @@ export function foldPolicyOf(active: ActiveRun): FoldPolicy {
   };
 }
 
-/** Publishes a run event carrying copies of the run and its current round. */
-export function emit(services: RoundServices, active: ActiveRun, type: string, extra: Partial<RunEvent__Output> = {}): void {
-  services.events.publish(active.run.id, { ...runEvent(type, services.now(), active.run, active.round ?? null), ...extra });
+/** What an event names besides its type: the change it reports, and the round if not the current one. */
+export interface RunEventExtra {
+  readonly update?: UpdateSummary__Output | null;
+  readonly refusal?: Refusal__Output | null;
+  /** The round concerned, when not the run's current round. */
+  readonly round?: RoundRecord | null;
+}
+
+/** Publishes a run event of the run and its current round (or `extra.round`). */
+export function emit(services: RoundServices, active: ActiveRun, type: string, extra: RunEventExtra = {}): void {
+  const round = extra.round !== undefined ? extra.round : (active.round ?? null);
+  services.events.publish(active.run.id, runEvent({ type, atMs: services.now(), update: extra.update ?? null, refusal: extra.refusal ?? null }, active.run, round));
 }
 
 /**
- * Publishes one event of `type` for each of `extras`, all carrying one copy of the run and its
- * round as they are now: a group of accepted updates costs one copy of the round (whose list of
- * accepted updates grows with every update), not one each. Listeners must not change events.
+ * Publishes one event of `type` for each of `extras`, all sharing the copies of the run and its
+ * round as they are now (RunEventCopies): a group of accepted updates costs at most one copy of
+ * the round in each form asked for, not one each.
  */
-export function emitEach(services: RoundServices, active: ActiveRun, type: string, extras: ReadonlyArray<Partial<RunEvent__Output>>): void {
+export function emitEach(services: RoundServices, active: ActiveRun, type: string, extras: ReadonlyArray<Omit<RunEventExtra, 'round'>>): void {
   if (extras.length === 0) return;
-  const shared = runEvent(type, services.now(), active.run, active.round ?? null);
-  for (const extra of extras) services.events.publish(active.run.id, { ...shared, ...extra });
+  const copies = new RunEventCopies(active.run, active.round ?? null);
+  const atMs = services.now();
+  for (const extra of extras) services.events.publish(active.run.id, new PublishedRunEvent({ type, atMs, update: extra.update ?? null, refusal: extra.refusal ?? null }, copies));
 }
 
-export function runEvent(type: string, atMs: number, run: RunRecord, round: RoundRecord | null): RunEvent__Output {
-  return {
-    type,
-    atMs,
-    run: structuredClone(run),
-    round: round ? structuredClone(round) : null,
-    update: null,
-    refusal: null,
-  };
+/** One event of `run` and `round`, copied only in the forms its listeners ask for. */
+export function runEvent(init: RunEventInit, run: RunRecord, round: RoundRecord | null): PublishedRunEvent {
+  return new PublishedRunEvent(init, new RunEventCopies(run, round));
 }
 
 /** Arms the active run's one timer; `fire` runs in the federation's queue unless the run moved on. */

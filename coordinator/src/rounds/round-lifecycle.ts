@@ -258,7 +258,7 @@ export class RoundLifecycle {
     const round = active.round?.number === manifest.round ? active.round : ((await this.s.state.getRound(manifest.runId, manifest.round)) ?? active.round);
     const entry = round ? recordRefusal(round.refused, refusal) : refusal;
     if (round) await this.s.state.write([{ kind: 'round', value: round }]);
-    emit(this.s, active, 'UPDATE_REFUSED', { refusal: { ...entry }, round: round ? structuredClone(round) : null });
+    emit(this.s, active, 'UPDATE_REFUSED', { refusal: { ...entry }, round: round ?? null });
   }
 
   /**

@@ -164,7 +164,7 @@ export class RunLifecycle {
       emit(this.s, active, 'RUN_ENDED');
       this.active.remove(active);
     } else {
-      this.s.events.publish(run.id, runEvent('RUN_ENDED', this.s.now(), record, null));
+      this.s.events.publish(run.id, runEvent({ type: 'RUN_ENDED', atMs: this.s.now() }, record, null));
     }
     return { ...record };
   }

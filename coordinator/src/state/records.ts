@@ -59,7 +59,11 @@ export interface DeletedFederationRecord extends FederationRecord {
 
 export type RunRecord = Run__Output;
 
-export type RoundRecord = Round__Output;
+/** A round as stored and held by the engine: the wire message without the counts of its lists, which are derived (`roundMessage`). */
+export type RoundRecord = Omit<Round__Output, RoundListCounts>;
+
+/** The fields of a Round message computed from its lists when it is sent. */
+export type RoundListCounts = 'selectedCount' | 'acceptedCount' | 'refusedCount' | 'failedSiteCount' | 'listsOmitted';
 
 /** The verdict on one update id; its presence is what makes a replayed update id detectable. */
 export interface UpdateRecord {

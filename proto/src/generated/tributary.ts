@@ -192,6 +192,7 @@ export interface ProtoGrpcType {
       RoundState: EnumTypeDefinition
       Run: MessageTypeDefinition<_tributary_v1_Run, _tributary_v1_Run__Output>
       RunEvent: MessageTypeDefinition<_tributary_v1_RunEvent, _tributary_v1_RunEvent__Output>
+      RunEventDetail: EnumTypeDefinition
       RunStatus: EnumTypeDefinition
       SearchRunsRequest: MessageTypeDefinition<_tributary_v1_SearchRunsRequest, _tributary_v1_SearchRunsRequest__Output>
       SearchRunsResponse: MessageTypeDefinition<_tributary_v1_SearchRunsResponse, _tributary_v1_SearchRunsResponse__Output>

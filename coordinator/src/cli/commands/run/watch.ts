@@ -1,4 +1,4 @@
-import { Reason, refusalCount, totalRefusals, TributaryError, type Round__Output, type Run__Output, type RunEvent__Output } from '@tributary/proto';
+import { Reason, refusalCount, roundCounts, TributaryError, type Round__Output, type Run__Output, type RunEvent__Output } from '@tributary/proto';
 import type { AdminClient } from '../../../admin-client.js';
 import { defineCommand } from '../../command.js';
 import type { CommandContext } from '../../command.js';
@@ -98,12 +98,13 @@ export function progressLine(run: Run__Output, round: Round__Output | undefined,
   if (round === undefined || round.number === 0) {
     parts.push(`round 0/${run.rounds}`, runStatus(run), 'waiting for the first round');
   } else {
+    const counts = roundCounts(round);
     const elapsed = round.openedAtMs > 0 ? (round.closedAtMs > 0 ? round.closedAtMs : nowMs) - round.openedAtMs : 0;
     parts.push(
       `round ${round.number}/${run.rounds}`,
       roundState(round),
-      `accepted ${round.accepted.length}/${round.selectedSites.length}`,
-      `refused ${totalRefusals(round.refused)}`,
+      `accepted ${counts.accepted}/${counts.selected}`,
+      `refused ${counts.refused}`,
       `elapsed ${formatElapsed(elapsed)}`,
     );
     if (round.state === 'ROUND_STATE_COMMITTED') {

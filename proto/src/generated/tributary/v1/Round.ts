@@ -27,6 +27,11 @@ export interface Round {
   'evaluation'?: (_tributary_v1_EvaluationState);
   'siteFailures'?: (_tributary_v1_SiteFailure)[];
   'extendedUntilMs'?: (number | string | Long);
+  'selectedCount'?: (number);
+  'acceptedCount'?: (number);
+  'refusedCount'?: (number);
+  'failedSiteCount'?: (number);
+  'listsOmitted'?: (boolean);
 }
 
 export interface Round__Output {
@@ -49,4 +54,9 @@ export interface Round__Output {
   'evaluation': (_tributary_v1_EvaluationState__Output);
   'siteFailures': (_tributary_v1_SiteFailure__Output)[];
   'extendedUntilMs': (number);
+  'selectedCount': (number);
+  'acceptedCount': (number);
+  'refusedCount': (number);
+  'failedSiteCount': (number);
+  'listsOmitted': (boolean);
 }
