@@ -19,18 +19,26 @@ async function peakMiB() {
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
+// BENCH_SITE_LOG=debug prints each site's log lines (task received, payload published, verdict)
+// on stderr, timed to the millisecond like the coordinator's debug lines, to line them up.
+const level = process.env.BENCH_SITE_LOG;
+const logLine = (site, lvl) => (obj, msg) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} SITE-${lvl.toUpperCase()} site-${site} ${msg} ${JSON.stringify(obj)}\n`);
+const siteLogger = (site) => (level === undefined ? undefined : { info: logLine(site, 'info'), warn: logLine(site, 'warn'), debug: level === 'debug' ? logLine(site, 'debug') : () => {} });
+
 const clients = [];
 /** When a training returned, that is when the SDK's submit of its update began (ms): the earliest. */
 let firstSubmitMs = Infinity;
 try {
-  for (const text of job.keys) {
-    clients.push(await SiteClient.connect({ coordinator: job.coordinator, nats: job.nats, key: decodeKeyFile(text), ...(job.nativeSigning ? { signer: signBytesNative } : {}) }));
+  for (const [i, text] of job.keys.entries()) {
+    const logger = siteLogger(job.offset + i);
+    clients.push(await SiteClient.connect({ coordinator: job.coordinator, nats: job.nats, key: decodeKeyFile(text), ...(job.nativeSigning ? { signer: signBytesNative } : {}), ...(logger === undefined ? {} : { logger }) }));
   }
   process.stdout.write('ready\n');
   const summaries = await Promise.all(
     clients.map((client, i) =>
       client.participate(job.federation, async (task) => {
         // The update is the downloaded model's own values, changed in place: no second copy.
+        siteLogger(job.offset + i)?.debug({ round: task.round }, 'training');
         const w = task.model['w']?.data;
         if (!(w instanceof Float32Array)) throw new Error('the global model has no float32 tensor "w"');
         const step = (job.offset + i + 1) * 0.001;

@@ -40,7 +40,9 @@ export async function startSiteProcesses(stack, admin, { federation, sites, para
   const children = [];
   for (let p = 0; p * perProcess < sites; p++) {
     const mine = keys.slice(p * perProcess, (p + 1) * perProcess);
-    const child = spawn(process.execPath, [SITE_PROCESS], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // BENCH_SITE_CPU_PROF=<dir> writes a CPU profile of the first site process there.
+    const profile = p === 0 && process.env.BENCH_SITE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SITE_CPU_PROF}`] : [];
+    const child = spawn(process.execPath, [...profile, SITE_PROCESS], { stdio: ['pipe', 'pipe', 'inherit'] });
     child.stdin.end(JSON.stringify({ coordinator: stack.coordinator, nats: stack.nats, federation, params, nativeSigning, offset: p * perProcess, keys: mine.map(encodeKeyFile) }));
     let out = '';
     const lines = [];

@@ -9,9 +9,10 @@ import {
   decodeSafetensors,
   downloadModel,
   readKeyFile,
+  signBytesNative,
   throwIfAborted,
 } from '@tributary/proto';
-import type { EnrollRequest, EnrollResponse__Output, SiteFailure__Output, Site__Output, SigningKey, TensorMap, WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
+import type { EnrollRequest, EnrollResponse__Output, SiteFailure__Output, Site__Output, Signer, SigningKey, TensorMap, WhoAmIRequest, WhoAmIResponse__Output } from '@tributary/proto';
 import { channelCredentials, compileSiteClientOptions } from './options.js';
 import type { CompiledNatsAuth, CompiledSiteClientOptions, SiteClientOptions } from './options.js';
 import { describeError, logDownloadRetry } from './logging.js';
@@ -67,7 +68,7 @@ export class SiteClient {
     /** TLS to the coordinator from PEM files, as `connect` takes it. */
     tls?: SiteClientOptions['tls'];
   }): Promise<Site__Output> {
-    const { key, rpc } = await siteRpc(opts.coordinator, opts.key, channelCredentials(opts.credentials, opts.tls));
+    const { key, rpc } = await siteRpc({ coordinator: opts.coordinator, key: opts.key, credentials: channelCredentials(opts.credentials, opts.tls) });
     try {
       const request: EnrollRequest = { invitationToken: opts.invitationToken, siteName: opts.siteName ?? '', publicKey: Buffer.from(key.publicKey) };
       const response = await rpc.unary<EnrollRequest, EnrollResponse__Output>('Enroll', request);
@@ -89,7 +90,7 @@ export class SiteClient {
    */
   static async connect(opts: SiteClientOptions): Promise<SiteClient> {
     const options = compileSiteClientOptions(opts);
-    const { key, rpc } = await siteRpc(options.coordinator, options.key, options.credentials);
+    const { key, rpc } = await siteRpc({ coordinator: options.coordinator, key: options.key, credentials: options.credentials, signer: options.signer });
     let nats: SiteNatsConnection | undefined;
     let natsCredentials: NatsCredentialLease | undefined;
     try {
@@ -352,15 +353,19 @@ export class SiteClient {
 }
 
 /** The site's key, read from its file when given a path, and a SiteService client signing with it. */
-async function siteRpc(
-  coordinator: string,
-  key: SigningKey | string,
-  credentials: SiteClientOptions['credentials'],
-): Promise<{ key: SigningKey; rpc: RpcClient }> {
+async function siteRpc(opts: {
+  coordinator: string;
+  key: SigningKey | string;
+  credentials: SiteClientOptions['credentials'];
+  /** How calls are signed; node:crypto when not told. */
+  signer?: Signer;
+}): Promise<{ key: SigningKey; rpc: RpcClient }> {
+  const { coordinator, key, credentials } = opts;
   const signingKey = typeof key === 'string' ? await readKeyFile(key) : key;
   const rpc = new RpcClient({
     address: coordinator,
     key: signingKey,
+    signer: opts.signer ?? signBytesNative,
     service: 'SiteService',
     ...(credentials === undefined ? {} : { credentials }),
   });

@@ -25,13 +25,21 @@ export async function submitUpdate(
   const updateId = newUpdateId();
   const where = { federation, runId, round, updateId };
   const started = Date.now();
-
-  const payload = await publishPayload(session, federation, updateId, update.payload, signal, {
-    ...uploadDeadline(task),
-    onProgress: (bytes) => {
-      if (task instanceof ActiveSiteTask) task.uploading(bytes);
-    },
-  });
+  // The verdict subscription is opened (a round trip to the server) while the chunks go out,
+  // not after them: it only has to exist before the manifest does.
+  const watching = VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site));
+  let payload;
+  try {
+    payload = await publishPayload(session, federation, updateId, update.payload, signal, {
+      ...uploadDeadline(task),
+      onProgress: (bytes) => {
+        if (task instanceof ActiveSiteTask) task.uploading(bytes);
+      },
+    });
+  } catch (err) {
+    (await watching).close();
+    throw err;
+  }
   logger.debug({ ...where, bytes: payload.size, chunks: payload.chunkCount, ms: Date.now() - started }, 'update payload published');
 
   const manifest: UpdateManifest & { updateId: string } = {
@@ -53,7 +61,7 @@ export async function submitUpdate(
     flavor: update.flavor,
     baseVersion: task.modelVersion,
   };
-  return publishManifest(session, task, manifest, signal, { bytes: payload.size, started });
+  return publishManifest(session, task, manifest, signal, { bytes: payload.size, started, watch: await watching });
 }
 
 /**
@@ -73,16 +81,17 @@ export async function publishManifest(
   task: SiteTask,
   manifest: UpdateManifest & { updateId: string },
   signal: AbortSignal,
-  progress: { bytes: number; started: number },
+  progress: { bytes: number; started: number; watch?: VerdictWatch },
 ): Promise<UpdateVerdict> {
   const { site, key, js, logger, options } = session;
   const { federation, runId, round } = task;
   const { updateId } = manifest;
   const where = { federation, runId, round, updateId, kind: manifest.taskKind || 'train' };
-  const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key, options.signer));
   const upload = uploadDeadline(task);
-  const watch = await VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site));
+  // Taken over when the caller opened it already (closed here either way).
+  const watch = progress.watch ?? (await VerdictWatch.open(session, federation, updateId, subjects.verdict(federation, site)));
   try {
+    const envelope = encodeEnvelope(signEnvelope('update', encodeManifest(manifest), key, options.signer));
     await publishDurably(
       js,
       { subject: subjects.update(federation, runId, round, site), data: envelope, msgID: updateId },

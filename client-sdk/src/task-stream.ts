@@ -204,7 +204,9 @@ async function prepareTask(
 }
 
 function decodeModel(bytes: Uint8Array, raw: Task__Output): TensorMap {
-  const { tensors } = decodeSafetensors(bytes);
+  // The tensors view the downloaded bytes where they are aligned (no second copy of the model):
+  // nothing else holds those bytes.
+  const { tensors } = decodeSafetensors(bytes, { view: true });
   // An empty spec means a heterogeneous federation (ensembles): any model goes.
   const spec = raw.modelSpec?.tensors ?? [];
   const mismatch = spec.length === 0 ? undefined : checkSpec(spec, tensorSpecsOf(tensors));

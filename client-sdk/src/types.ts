@@ -63,7 +63,10 @@ export interface DatasetDescriptor {
   context?: string;
 }
 
-/** A model as tensors, sent as safetensors (flavor "tensors"). */
+/**
+ * A model as tensors, sent as safetensors (flavor "tensors"). Their bytes are sent as they are,
+ * without a copy: leave them unchanged until the verdict.
+ */
 export interface TensorTrainResult extends TrainResultCommon {
   weights: TensorMap;
   payload?: undefined;

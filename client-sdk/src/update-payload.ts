@@ -8,7 +8,7 @@ import {
   allFinite,
   checkSpec,
   decodeSafetensors,
-  encodeSafetensors,
+  safetensorsParts,
   isOpaqueFlavor,
   payloadFlavorProblem,
   sendInWindow,
@@ -22,9 +22,18 @@ import type { SiteSession } from './session.js';
 import { linkSignals } from './signals.js';
 import type { SiteTask, TrainResult } from './types.js';
 
+/**
+ * A payload as its pieces in order (for tensors: the safetensors header, then each tensor's
+ * bytes as a view of the returned weights, not a copy) and their total size.
+ */
+export interface PayloadParts {
+  readonly parts: readonly Uint8Array[];
+  readonly size: number;
+}
+
 /** A checked, encoded update, ready to publish. */
 export interface EncodedUpdate {
-  readonly payload: Buffer;
+  readonly payload: PayloadParts;
   /** "tensors" for safetensors, else the flavor of opaque bytes. */
   readonly flavor: string;
   /** The payload's tensor schema; empty for opaque bytes. */
@@ -70,7 +79,8 @@ export function encodeUpdate(task: SiteTask, result: TrainResult): EncodedUpdate
   if (typeof weights !== 'object' || weights === null) {
     throw refusedLocally(Reason.INVALID_ARGUMENT, 'weights must be a TensorMap');
   }
-  return { payload: encodeSafetensors(weights), flavor: TENSORS_FLAVOR, tensors: checkedSpecs(task, weights), ...common };
+  // The weights' own bytes are sent (views, no copy of the model): they must not change until the verdict.
+  return { payload: safetensorsParts(weights), flavor: TENSORS_FLAVOR, tensors: checkedSpecs(task, weights), ...common };
 }
 
 /** A payload's bytes as sent: opaque flavors as they are, "tensors" bytes once they decode and check. */
@@ -92,7 +102,7 @@ function encodePayload(task: SiteTask, payload: { flavor: string; bytes: Uint8Ar
     } catch (err) {
       throw refusedLocally(Reason.MALFORMED_PAYLOAD, `a "tensors" payload must be a safetensors file: ${TributaryError.from(err).message}`);
     }
-    return { payload: buffer, flavor, tensors: checkedSpecs(task, tensors) };
+    return { payload: { parts: [buffer], size: buffer.length }, flavor, tensors: checkedSpecs(task, tensors) };
   }
   if (task.modelSpec.length > 0) {
     throw refusedLocally(
@@ -100,7 +110,7 @@ function encodePayload(task: SiteTask, payload: { flavor: string; bytes: Uint8Ar
       `${task.federation} expects tensors in its model spec; a "${flavor}" payload is only taken by heterogeneous federations (ensembles)`,
     );
   }
-  return { payload: buffer, flavor, tensors: [] };
+  return { payload: { parts: [buffer], size: buffer.length }, flavor, tensors: [] };
 }
 
 /** The tensors' schema once it matches the task's spec (any schema when the spec is empty) and every value is finite. */
@@ -138,7 +148,8 @@ export interface PublishedPayload {
 
 /**
  * Publishes the payload in chunks on trib.<fed>.payload.<site>.<updateId> (msgID `<site>.<updateId>.<i>`,
- * header Trib-Chunk = i), hashing each chunk as it is sliced (no copy of the payload). Chunk `i`
+ * header Trib-Chunk = i), hashing each chunk as it is sliced: a chunk within one part is a view of
+ * it, only one that spans parts (the header and the first bytes of a tensor) is copied. Chunk `i`
  * goes out only once chunk `i - MAX_CHUNKS_IN_FLIGHT` is acked (`sendInWindow`): a window over
  * indexes, not a count, so while one chunk is being retried (a NATS restart) later ones cannot
  * run ahead of it by more than the window. Resolves once every chunk is acked.
@@ -147,7 +158,7 @@ export async function publishPayload(
   session: SiteSession,
   federation: string,
   updateId: string,
-  payload: Buffer,
+  payload: PayloadParts,
   signal: AbortSignal,
   opts: {
     /** The round's deadline (epoch ms): no chunk is retried past it. */
@@ -159,7 +170,8 @@ export async function publishPayload(
   const { chunkSize, retry, uploadBytesPerSecond } = session.options;
   const started = Date.now();
   let acked = 0;
-  const chunkCount = Math.ceil(payload.length / chunkSize);
+  const chunkCount = Math.ceil(payload.size / chunkSize);
+  const chunks = new PayloadChunks(payload);
   const subject = subjects.sitePayload(federation, session.site, updateId);
   const hash = createHash('sha256');
   // The first failure stops the chunks still retrying.
@@ -170,7 +182,7 @@ export async function publishPayload(
       send: async (i) => {
         if (stop.signal.aborted) throw abortError(stop.signal);
         // Sends start in index order, so the chunks are hashed in order before anything is awaited.
-        const chunk = payload.subarray(i * chunkSize, Math.min(payload.length, (i + 1) * chunkSize));
+        const chunk = chunks.slice(i * chunkSize, Math.min(payload.size, (i + 1) * chunkSize));
         hash.update(chunk);
         // With a rate cap, chunk i leaves no earlier than its share of the allowed rate.
         if (uploadBytesPerSecond > 0) {
@@ -199,5 +211,39 @@ export async function publishPayload(
     stop.dispose();
   }
   if (signal.aborted) throw abortError(signal);
-  return { sha256: hash.digest('hex'), size: payload.length, chunkCount, chunkSize };
+  return { sha256: hash.digest('hex'), size: payload.size, chunkCount, chunkSize };
+}
+
+/** Byte ranges of a payload in parts, read front to back: a view when one part holds the range, else a copy. */
+export class PayloadChunks {
+  /** The part holding the next range's start, and that part's offset in the payload. */
+  private part = 0;
+  private partStart = 0;
+
+  constructor(private readonly payload: PayloadParts) {}
+
+  /** Bytes [begin, end) of the payload; ranges must come in order, without gaps. */
+  slice(begin: number, end: number): Uint8Array {
+    const { parts } = this.payload;
+    while (this.part < parts.length && this.partStart + (parts[this.part] as Uint8Array).length <= begin) {
+      this.partStart += (parts[this.part] as Uint8Array).length;
+      this.part++;
+    }
+    const first = parts[this.part] as Uint8Array;
+    if (end <= this.partStart + first.length) return first.subarray(begin - this.partStart, end - this.partStart);
+    const out = new Uint8Array(end - begin);
+    let at = 0;
+    let start = this.partStart;
+    for (let p = this.part; at < out.length && p < parts.length; p++) {
+      const part = parts[p] as Uint8Array;
+      const from = Math.max(0, begin - start);
+      const to = Math.min(part.length, end - start);
+      if (to > from) {
+        out.set(part.subarray(from, to), at);
+        at += to - from;
+      }
+      start += part.length;
+    }
+    return out;
+  }
 }

@@ -14,6 +14,12 @@ describe("the dev console's logger", () => {
     expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d INFO {2}round committed federation=iris round=2\n$/);
   });
 
+  it('shows the time to the millisecond at debug level', () => {
+    const { lines, out } = capture();
+    createConsoleLogger('debug', out).debug({ updateId: 'abc' }, 'payload digest verified');
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} DEBUG payload digest verified updateId=abc\n$/);
+  });
+
   it('shows an error by its message, without its stack', () => {
     const { lines, out } = capture();
     createConsoleLogger('warn', out).warn({ err: new Error('nats went away') }, 'ingest paused');

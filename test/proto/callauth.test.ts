@@ -6,6 +6,8 @@ import {
   callSigningBytes,
   generateSigningKey,
   sha256Hex,
+  signBytes,
+  signBytesNative,
   signCall,
   verifyBytes,
   type SigningKey,
@@ -51,6 +53,13 @@ describe('call authentication', () => {
     const signed = Buffer.from(`tributary/v1/call\0${METHOD}\n${NOW}\n${h[AUTH_HEADERS.nonce]}\n${sha256Hex(body)}`, 'utf8');
     expect(Buffer.from(callSigningBytes(METHOD, NOW, h[AUTH_HEADERS.nonce]!, sha256Hex(body)))).toEqual(signed);
     expect(verifyBytes(admin.publicKey, signed, Buffer.from(h[AUTH_HEADERS.signature]!, 'base64'))).toBe(true);
+  });
+
+  it('signs the same bytes with node:crypto as with tweetnacl, and the verifier accepts both', () => {
+    const native = signCall(admin, METHOD, body, NOW, { signer: signBytesNative });
+    expect(setup().check(native)).toEqual({ keyId: admin.keyId });
+    const signed = callSigningBytes(METHOD, NOW, native[AUTH_HEADERS.nonce]!, sha256Hex(body));
+    expect(native[AUTH_HEADERS.signature]).toBe(Buffer.from(signBytes(admin, signed)).toString('base64'));
   });
 
   it('accepts a good call and names its key', () => {

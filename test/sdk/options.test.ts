@@ -28,9 +28,9 @@ describe('compileSiteClientOptions', () => {
     expect(o.credentials).toBeUndefined();
   });
 
-  it('signs with tweetnacl unless given a signer, and keeps the one given', () => {
-    expect(compileSiteClientOptions(base).signer).toBe(signBytes);
-    expect(compileSiteClientOptions({ ...base, signer: signBytesNative }).signer).toBe(signBytesNative);
+  it('signs with node:crypto unless given a signer, and keeps the one given', () => {
+    expect(compileSiteClientOptions(base).signer).toBe(signBytesNative);
+    expect(compileSiteClientOptions({ ...base, signer: signBytes }).signer).toBe(signBytes);
   });
 
   it('returns frozen options', () => {

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { signCall } from '../callauth.js';
 import { Reason, TributaryError } from '../errors.js';
 import { methodPath, serviceMethods, type MethodDefinition, type ServiceName } from '../grpc.js';
-import type { SigningKey } from '../keys.js';
+import type { Signer, SigningKey } from '../keys.js';
 import { abortError } from './abort.js';
 
 export interface RpcClientOptions {
@@ -10,6 +10,8 @@ export interface RpcClientOptions {
   address: string;
   /** Signs every call (per-call auth metadata: key id, timestamp, nonce, signature). */
   key: SigningKey;
+  /** How the calls are signed: `signBytes` (tweetnacl) or `signBytesNative` (node:crypto); the same signatures. @default signBytes */
+  signer?: Signer;
   service: ServiceName;
   /** @default insecure (plaintext) */
   credentials?: grpc.ChannelCredentials;
@@ -49,11 +51,13 @@ const MAX_RECONNECT_BACKOFF_MS = 5_000;
 export class RpcClient {
   readonly service: ServiceName;
   private readonly key: SigningKey;
+  private readonly signer: Signer | undefined;
   private readonly client: grpc.Client;
 
   constructor(opts: RpcClientOptions) {
     this.service = opts.service;
     this.key = opts.key;
+    this.signer = opts.signer;
     this.client = new grpc.Client(opts.address, opts.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_BYTES,
       // A coordinator back after a restart is reached within seconds, not after grpc-js's default 120 s backoff.
@@ -201,7 +205,7 @@ export class RpcClient {
     const bytes = encode(def, method, request);
     const path = methodPath(this.service, method);
     const metadata = new grpc.Metadata();
-    for (const [k, v] of Object.entries(signCall(this.key, path, bytes))) metadata.set(k, v);
+    for (const [k, v] of Object.entries(signCall(this.key, path, bytes, Date.now(), this.signer === undefined ? {} : { signer: this.signer }))) metadata.set(k, v);
     return { path, def, bytes, metadata };
   }
 }
