@@ -3,7 +3,9 @@
 // connects every site, prints `ready` once all are connected, trains (a small deterministic
 // change to the global model) and submits until the run ends, then prints one JSON line of what
 // it saw (tasks, accepted, refused, failed, peak memory, when the first training returned) and
-// exits. `nativeSigning`: the sites sign with node:crypto rather than tweetnacl.
+// exits. `nativeSigning`: the sites sign with node:crypto rather than tweetnacl. `barrier`: in the
+// first round every site holds its update once trained; the process prints `trained` when all of
+// its sites have, and they all submit at once when it receives SIGUSR2.
 import { readFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { SiteClient, tensor } from '@tributary/client-sdk';
@@ -26,6 +28,10 @@ const logLine = (site, lvl) => (obj, msg) => process.stderr.write(`${new Date().
 const siteLogger = (site) => (level === undefined ? undefined : { info: logLine(site, 'info'), warn: logLine(site, 'warn'), debug: level === 'debug' ? logLine(site, 'debug') : () => {} });
 
 const clients = [];
+let release = () => {};
+const go = new Promise((resolve) => (release = resolve));
+process.on('SIGUSR2', () => release());
+let trained = 0;
 /** When a training returned, that is when the SDK's submit of its update began (ms): the earliest. */
 let firstSubmitMs = Infinity;
 try {
@@ -43,6 +49,10 @@ try {
         if (!(w instanceof Float32Array)) throw new Error('the global model has no float32 tensor "w"');
         const step = (job.offset + i + 1) * 0.001;
         for (let j = 0; j < w.length; j += 97) w[j] += step;
+        if (job.barrier) {
+          if (++trained === clients.length) process.stdout.write('trained\n');
+          await go;
+        }
         firstSubmitMs = Math.min(firstSubmitMs, Date.now());
         return { weights: { w: tensor('F32', [job.params], w) }, numExamples: 100 + job.offset + i };
       }),

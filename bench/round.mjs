@@ -26,15 +26,16 @@ export function median(xs) {
 
 /**
  * Adds `sites` sites to `federation` and starts them in `processes` processes of
- * round-site.mjs (`nativeSigning`: they sign with node:crypto), each connected and waiting for tasks when this resolves. `done()` resolves with
- * every process's summary once the run has ended; it rejects if a process fails.
+ * round-site.mjs (`nativeSigning`: they sign with node:crypto), each connected and waiting for
+ * tasks when this resolves. `done()` resolves with every process's summary once the run has
+ * ended; it rejects if a process fails. With `barrier`, sites hold their first update once
+ * trained: `trained()` resolves when every site has, and `release()` lets them all submit.
  */
-export async function startSiteProcesses(stack, admin, { federation, sites, params, processes, nativeSigning = false }) {
-  const keys = [];
-  for (let i = 0; i < sites; i++) {
-    const key = generateSigningKey(`site-${i}`);
-    await admin.addSite({ name: key.name, publicKey: key.publicKey, federations: [federation] });
-    keys.push(key);
+export async function startSiteProcesses(stack, admin, { federation, sites, params, processes, nativeSigning = false, barrier = false }) {
+  const keys = Array.from({ length: sites }, (_, i) => generateSigningKey(`site-${i}`));
+  // Added 16 at a time: one by one, 1,000 sites take about a minute of round trips.
+  for (let i = 0; i < sites; i += 16) {
+    await Promise.all(keys.slice(i, i + 16).map((key) => admin.addSite({ name: key.name, publicKey: key.publicKey, federations: [federation] })));
   }
   const perProcess = Math.ceil(sites / processes);
   const children = [];
@@ -43,7 +44,7 @@ export async function startSiteProcesses(stack, admin, { federation, sites, para
     // BENCH_SITE_CPU_PROF=<dir> writes a CPU profile of the first site process there.
     const profile = p === 0 && process.env.BENCH_SITE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SITE_CPU_PROF}`] : [];
     const child = spawn(process.execPath, [...profile, SITE_PROCESS], { stdio: ['pipe', 'pipe', 'inherit'] });
-    child.stdin.end(JSON.stringify({ coordinator: stack.coordinator, nats: stack.nats, federation, params, nativeSigning, offset: p * perProcess, keys: mine.map(encodeKeyFile) }));
+    child.stdin.end(JSON.stringify({ coordinator: stack.coordinator, nats: stack.nats, federation, params, nativeSigning, barrier, offset: p * perProcess, keys: mine.map(encodeKeyFile) }));
     let out = '';
     const lines = [];
     let onLine = () => {};
@@ -57,10 +58,18 @@ export async function startSiteProcesses(stack, admin, { federation, sites, para
       }
     });
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    const ready = new Promise((resolve, reject) => {
-      onLine = () => lines.includes('ready') && resolve();
-      exited.then(({ code, signal }) => reject(new Error(`site process ${p} exited (${code ?? signal}) before it was ready`)));
-    });
+    const waitFor = (line) =>
+      new Promise((resolve, reject) => {
+        const previous = onLine;
+        onLine = () => {
+          previous();
+          if (lines.includes(line)) resolve();
+        };
+        exited.then(({ code, signal }) => reject(new Error(`site process ${p} exited (${code ?? signal}) before it printed ${line}`)));
+      });
+    const ready = waitFor('ready');
+    const trained = barrier ? waitFor('trained') : Promise.resolve();
+    trained.catch(() => {});
     const done = exited.then(({ code, signal }) => {
       const summary = lines.filter((l) => l.startsWith('{')).pop();
       if (code !== 0 || summary === undefined) throw new Error(`site process ${p} exited with ${code ?? signal}`);
@@ -68,12 +77,16 @@ export async function startSiteProcesses(stack, admin, { federation, sites, para
     });
     // Rejects unawaited when a run fails to start and its processes are killed.
     done.catch(() => {});
-    children.push({ child, ready, done });
+    children.push({ child, ready, trained, done });
   }
   await Promise.all(children.map((c) => c.ready));
   return {
     /** Every process's summary, once the run has ended (a run that fails to start kills them unawaited). */
     done: () => Promise.all(children.map((c) => c.done)),
+    trained: () => Promise.all(children.map((c) => c.trained)),
+    release() {
+      for (const { child } of children) child.kill('SIGUSR2');
+    },
     kill() {
       for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     },
