@@ -144,13 +144,11 @@ export class FedAvgAggregator implements Aggregator {
       }
     });
     if (taking.length === 0) return outcomes;
-    let added = false;
+    const progress = { added: false };
     try {
-      for (const [i, spec] of this.spec.entries()) {
-        added = (await this.foldTensorSlices(i, spec.name, sums[i]!.length, taking)) || added;
-      }
+      for (const [i, spec] of this.spec.entries()) await this.foldTensorSlices(i, spec.name, sums[i]!.length, taking, progress);
     } catch (err) {
-      if (added) {
+      if (progress.added) {
         const which = taking.length === 1 ? sourceOf(taking[0]!.update) : `${taking.length} updates folded together (${taking.map((t) => t.update.updateId).join(', ')})`;
         this.spoiled = `${which} failed part way through ${taking.length === 1 ? 'its' : 'their'} fold (${TributaryError.from(err).message}), so the sums are incomplete`;
       }
@@ -166,15 +164,20 @@ export class FedAvgAggregator implements Aggregator {
 
   /**
    * Folds tensor `index` of every update, reading their slices side by side and folding the span
-   * they all hold at once. Whether any value was added; throws naming the first update whose
-   * tensor holds too few or too many values.
+   * they all hold at once; `progress.added` is set once a value is added. Throws naming the first
+   * update whose tensor holds too few or too many values.
    */
-  private async foldTensorSlices(index: number, name: string, expected: number, taking: ReadonlyArray<{ update: SlicedSiteUpdate; weight: number }>): Promise<boolean> {
+  private async foldTensorSlices(
+    index: number,
+    name: string,
+    expected: number,
+    taking: ReadonlyArray<{ update: SlicedSiteUpdate; weight: number }>,
+    progress: { added: boolean },
+  ): Promise<void> {
     const readers = taking.map(({ update }) => update.values(name)[Symbol.asyncIterator]());
     // The current slice of each update and how much of it is folded; a slice stays valid until its reader's next().
     const current = taking.map(() => ({ values: new Float32Array(0) as Float32Array | Float64Array, used: 0, done: false }));
     let at = 0;
-    let added = false;
     try {
       for (;;) {
         for (const [j, c] of current.entries()) {
@@ -195,13 +198,13 @@ export class FedAvgAggregator implements Aggregator {
             const held = at !== expected ? `${at} values, not ${expected}` : `more than ${expected} values`;
             throw strategyError('INVALID_ARGUMENT', `${sourceOf(taking[j]!.update)}: tensor "${name}" holds ${held}`);
           }
-          return added;
+          return;
         }
         const n = Math.min(...current.map((c) => c.values.length - c.used));
         if (at + n > expected) {
           throw strategyError('INVALID_ARGUMENT', `${sourceOf(taking[0]!.update)}: tensor "${name}" holds more than ${expected} values`);
         }
-        added = true;
+        progress.added = true;
         const terms = current.map((c, j) => ({ values: c.values.subarray(c.used, c.used + n), weight: taking[j]!.weight }));
         // A read slice is large (16 MiB): folded in steps, so it never holds the loop whole.
         await this.accumulator.addManyAtInSlices(index, at, terms, FOLD_SLICE_ELEMENTS);

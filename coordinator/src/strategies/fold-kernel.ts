@@ -395,6 +395,7 @@ const op = {
 const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 const V128_LOAD = 0x00;
 const V128_STORE = 0x0b;
+const V128_LOAD64_ZERO = 0x5d;
 const I8X16_SHUFFLE = 0x0d;
 const F64X2_SPLAT = 0x14;
 const F64X2_PROMOTE_LOW_F32X4 = 0x5f;
@@ -452,6 +453,7 @@ function foldBody(wide: boolean, updates: number): number[] {
   const [VAL, END, V, A0, A1] = [10, 11, 12, 13, 14];
   const load = (offset: number): number[] => [...simd(V128_LOAD), 4, ...uleb(offset)];
   const store = (offset: number): number[] => [...simd(V128_STORE), 4, ...uleb(offset)];
+  const load64 = (offset: number): number[] => [...simd(V128_LOAD64_ZERO), 3, ...uleb(offset)];
   // sum = sum + value * weight: the rounding of `acc[i] += weight * values[i]`.
   const madd = (sum: number, value: number[], j: number): number[] => [
     op.localGet, sum, ...value, op.localGet, WV + j, ...simd(F64X2_MUL), ...simd(F64X2_ADD), op.localSet, sum,
@@ -465,11 +467,9 @@ function foldBody(wide: boolean, updates: number): number[] {
       if (wide) {
         code.push(...madd(A0, [op.localGet, VAL, ...load(at)], j), ...madd(A1, [op.localGet, VAL, ...load(at + 16)], j));
       } else {
-        code.push(op.localGet, VAL, ...load(at), op.localSet, V);
-        code.push(...madd(A0, [op.localGet, V, ...simd(F64X2_PROMOTE_LOW_F32X4)], j));
-        code.push(...madd(A1, [op.localGet, V, op.localGet, V, ...simd(I8X16_SHUFFLE),
-          8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7,
-          ...simd(F64X2_PROMOTE_LOW_F32X4)], j));
+        // Two float32 values a load, promoted: no shuffle of a four-value load.
+        code.push(...madd(A0, [op.localGet, VAL, ...load64(at), ...simd(F64X2_PROMOTE_LOW_F32X4)], j));
+        code.push(...madd(A1, [op.localGet, VAL, ...load64(at + 8), ...simd(F64X2_PROMOTE_LOW_F32X4)], j));
       }
     }
     code.push(op.localGet, ACC, op.localGet, A0, ...store(accOffset), op.localGet, ACC, op.localGet, A1, ...store(accOffset + 16));
