@@ -1,22 +1,27 @@
 // The FedAvg fold, `acc[i] += weight * values[i]` into a float64 accumulator, as a WebAssembly
 // SIMD kernel with a plain JS fallback. Both round the same way (one float64 multiply, then one
 // float64 add, in index order, no fused multiply-add), so their results are bit-for-bit equal.
+// The kernel folds 1 to FOLD_GROUP updates per pass over the sums: per element it still adds
+// the updates one after another, `((acc + w1 * a1) + w2 * a2) + ...`, so a group sums to the
+// same bits as its updates folded one by one, while the float64 sums (8 bytes read and 8
+// written per element) are loaded and stored once for the group instead of once per update.
 //
 // The module's bytes are emitted below by a small encoder rather than assembled from text at
-// build time: the kernel is two short loops, the encoder needs no tool or package, and the bytes
-// are checked by WebAssembly.validate on load (the fallback is used if the engine refuses them).
+// build time: the kernel is eight short loops (float32 or float64 updates, 1 to 4 of them), the
+// encoder needs no tool or package, and the bytes are checked by WebAssembly.validate on load
+// (the fallback is used if the engine refuses them).
 //
 // Memory, two ways:
 // - `FoldAccumulator` (the FedAvg aggregator's sums) keeps its float64 sums in the linear memory of
-//   its own instance of the module, sized once to the model; an update reaches the kernel in
-//   blocks of FOLD_BLOCK elements (512 KiB of float32) copied with `TypedArray.set` into a 1 MiB
-//   scratch area at the start of that memory. Nothing else is copied: the update is never held
-//   whole in linear memory.
+//   its own instance of the module, sized once to the model; each update of a group reaches the
+//   kernel in blocks of FOLD_BLOCK elements (256 KiB of float32) copied with `TypedArray.set` into
+//   its slot of a 2 MiB scratch area at the start of that memory. Nothing else is copied: an
+//   update is never held whole in linear memory.
 // - `fold` on arrays that both live in the JS heap copies the accumulator block in and out as
-//   well (the shared instance's memory is 2 MiB and never grows); about as fast as the JS loop,
+//   well (the shared instance's memory is 2.5 MiB and never grows); about as fast as the JS loop,
 //   kept for callers that own plain arrays.
 
-/** Elements per block: 64 Ki, so a float64 block is 512 KiB and four float32 blocks are 1 MiB. */
+/** Elements per block: 64 Ki, so a float64 block is 512 KiB and a float32 block 256 KiB. */
 export const FOLD_BLOCK = 64 * 1024;
 /** Most updates one pass folds over the sums (the kernel's scratch holds one block of each). */
 export const FOLD_GROUP = 4;
@@ -396,7 +401,6 @@ const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 const V128_LOAD = 0x00;
 const V128_STORE = 0x0b;
 const V128_LOAD64_ZERO = 0x5d;
-const I8X16_SHUFFLE = 0x0d;
 const F64X2_SPLAT = 0x14;
 const F64X2_PROMOTE_LOW_F32X4 = 0x5f;
 const F64X2_ADD = 0xf0;
@@ -442,7 +446,7 @@ function name(s: string): number[] {
 
 /**
  * One fold function of `updates` updates: params (acc ptr, n, weight 1..4), locals (weight
- * splats, values ptr, values end, loaded vector, two sum vectors). The values of update j are
+ * splats, values ptr, values end, two sum vectors). The values of update j are
  * read from scratch at j * SCRATCH_STRIDE. Each iteration folds LANES elements: per four, two
  * float64 vectors of sums are loaded once, every update's values are added into them in
  * order, and they are stored once.
@@ -450,7 +454,7 @@ function name(s: string): number[] {
 function foldBody(wide: boolean, updates: number): number[] {
   const [ACC, N, W] = [0, 1, 2];
   const WV = 6;
-  const [VAL, END, V, A0, A1] = [10, 11, 12, 13, 14];
+  const [VAL, END, A0, A1] = [10, 11, 12, 13];
   const load = (offset: number): number[] => [...simd(V128_LOAD), 4, ...uleb(offset)];
   const store = (offset: number): number[] => [...simd(V128_STORE), 4, ...uleb(offset)];
   const load64 = (offset: number): number[] => [...simd(V128_LOAD64_ZERO), 3, ...uleb(offset)];
@@ -487,7 +491,7 @@ function foldBody(wide: boolean, updates: number): number[] {
     op.br, 0,
     op.end, op.end, op.end,
   ];
-  const locals = vec([[FOLD_GROUP, V128], [2, I32], [3, V128]]);
+  const locals = vec([[FOLD_GROUP, V128], [2, I32], [2, V128]]);
   const body = [...locals, ...code];
   return [...uleb(body.length), ...body];
 }
