@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FOLD_BLOCK, FoldAccumulator, fold, foldJs, foldKernelName } from '../../coordinator/src/strategies/fold-kernel.js';
+import { FOLD_BLOCK, FOLD_GROUP, FoldAccumulator, fold, foldJs, foldKernelName } from '../../coordinator/src/strategies/fold-kernel.js';
 
 /** Deterministic pseudo-random values in [-scale, scale). */
 function randomValues(n: number, seed: number, scale = 1): Float64Array {
@@ -153,5 +153,95 @@ describe('FoldAccumulator.addAtInSlices', () => {
     setImmediate(() => order.push('event loop'));
     await acc.addAtInSlices(0, 0, new Float32Array(length).fill(1), 1, FOLD_BLOCK).then(() => order.push('fold done'));
     expect(order).toEqual(['event loop', 'fold done']);
+  });
+});
+
+describe('FoldAccumulator.addMany', () => {
+  function bytesOf(a: Float64Array): Buffer {
+    return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  }
+
+  /** The JS reference: each update folded in turn with `foldJs`. */
+  function oneByOne(length: number, start: Float64Array, terms: ReadonlyArray<{ values: Float32Array | Float64Array; weight: number }>): Float64Array {
+    const acc = Float64Array.from(start.subarray(0, length));
+    for (const { values, weight } of terms) foldJs(acc, values, weight);
+    return acc;
+  }
+
+  function termsOf(kinds: ReadonlyArray<'f32' | 'f64'>, length: number, seed: number): Array<{ values: Float32Array | Float64Array; weight: number }> {
+    return kinds.map((kind, j) => {
+      const raw = randomValues(length, seed + j, 10);
+      return { values: kind === 'f32' ? Float32Array.from(raw) : raw, weight: 1 + j * 37.5 };
+    });
+  }
+
+  const lengths = [0, 1, 7, 8, 9, 63, FOLD_BLOCK - 1, FOLD_BLOCK, FOLD_BLOCK + 1, 2 * FOLD_BLOCK + 13];
+  const mixes: Array<[string, ReadonlyArray<'f32' | 'f64'>]> = [
+    ['float32', ['f32', 'f32', 'f32', 'f32']],
+    ['float64', ['f64', 'f64', 'f64']],
+    ['mixed float32 and float64', ['f32', 'f64', 'f64', 'f32', 'f32']],
+    ['nine float32', Array.from({ length: 2 * FOLD_GROUP + 1 }, () => 'f32' as const)],
+  ];
+
+  for (const [kind, mix] of mixes) {
+    for (const useWasm of [true, false]) {
+      it(`sums ${kind} updates to the last bit as folding them one by one (${useWasm ? 'kernel' : 'JS loop'})`, () => {
+        for (const length of lengths) {
+          const start = randomValues(length, 500 + length, 100);
+          const terms = termsOf(mix, length, length);
+          const acc = new FoldAccumulator([length], useWasm);
+          acc.sums[0]!.set(start);
+          acc.addMany(0, terms);
+          expect(bytesOf(acc.sums[0]!).equals(bytesOf(oneByOne(length, start, terms))), `length ${length}`).toBe(true);
+        }
+      });
+    }
+  }
+
+  it('sums every group size to the same bits as add of each update in turn', () => {
+    const length = FOLD_BLOCK + 11;
+    for (let k = 1; k <= FOLD_GROUP; k++) {
+      const terms = termsOf(Array.from({ length: k }, () => 'f32' as const), length, 900 + k);
+      const together = new FoldAccumulator([length]);
+      const apart = new FoldAccumulator([length]);
+      together.addMany(0, terms);
+      for (const t of terms) apart.add(0, t.values, t.weight);
+      expect(bytesOf(together.sums[0]!).equals(bytesOf(apart.sums[0]!)), `${k} updates`).toBe(true);
+    }
+  });
+
+  it('carries NaN and infinities through as the JS loop does', () => {
+    const n = 300;
+    const terms = termsOf(['f32', 'f32', 'f32'], n, 77);
+    (terms[0]!.values as Float32Array)[3] = NaN;
+    (terms[1]!.values as Float32Array)[9] = Infinity;
+    (terms[2]!.values as Float32Array)[9] = -Infinity;
+    (terms[2]!.values as Float32Array)[299] = Infinity;
+    const acc = new FoldAccumulator([n]);
+    acc.addMany(0, terms);
+    const reference = oneByOne(n, new Float64Array(n), terms);
+    expect(Array.from(acc.sums[0]!)).toEqual(Array.from(reference));
+    expect(Number.isNaN(acc.sums[0]![9])).toBe(true);
+    expect(acc.sums[0]![299]).toBe(Infinity);
+  });
+
+  it('folds slices of several updates at an offset, in steps, to the bits of whole updates folded one by one', async () => {
+    const length = 3 * FOLD_BLOCK + 5;
+    const offset = FOLD_BLOCK - 3;
+    const whole = termsOf(['f32', 'f32', 'f64', 'f32', 'f32'], length, 31);
+    const sliced = new FoldAccumulator([length]);
+    const apart = new FoldAccumulator([length]);
+    // The first `offset` values as one slice each, the rest as another, with a yield between steps.
+    sliced.addManyAt(0, 0, whole.map((t) => ({ values: t.values.subarray(0, offset), weight: t.weight })));
+    await sliced.addManyAtInSlices(0, offset, whole.map((t) => ({ values: t.values.subarray(offset), weight: t.weight })), FOLD_BLOCK);
+    for (const t of whole) apart.add(0, t.values, t.weight);
+    expect(bytesOf(sliced.sums[0]!).equals(bytesOf(apart.sums[0]!))).toBe(true);
+  });
+
+  it('refuses updates of the wrong length before adding any of them', () => {
+    const acc = new FoldAccumulator([100]);
+    expect(() => acc.addMany(0, [{ values: new Float32Array(100).fill(1), weight: 1 }, { values: new Float32Array(99), weight: 1 }])).toThrow(/length mismatch/);
+    expect(() => acc.addManyAt(0, 0, [{ values: new Float32Array(10), weight: 1 }, { values: new Float32Array(9), weight: 1 }])).toThrow(/same length/);
+    expect(acc.sums[0]!.every((v) => v === 0)).toBe(true);
   });
 });

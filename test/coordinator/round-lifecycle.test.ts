@@ -26,6 +26,7 @@ import { RoundEngine } from '../../coordinator/src/rounds/engine.js';
 import { RunEventBus, TaskBus } from '../../coordinator/src/rounds/events.js';
 import { BlobStore, MemoryStateStore, type RoundRecord, type RunRecord, type StateWrite } from '../../coordinator/src/state/index.js';
 import {
+  FedAvgAggregator,
   FedAvgStrategy,
   builtinStrategies,
   type Aggregator,
@@ -86,7 +87,7 @@ class TestClock {
 
 /** FedAvg whose folds wait until the test opens the gate: a slow fold, on demand. */
 class GatedFedAvg implements Strategy {
-  readonly name = 'gated-fedavg';
+  readonly name: string = 'gated-fedavg';
   private readonly inner = new FedAvgStrategy();
   private entered!: () => void;
   private opened!: () => void;
@@ -117,9 +118,43 @@ class GatedFedAvg implements Strategy {
         return inner.count;
       },
       fold: async (update) => {
-        this.entered();
-        await this.gate;
+        await this.atGate();
         inner.fold(update);
+      },
+      finish: () => inner.finish(),
+    };
+  }
+
+  /** Waits at the gate until `open()`. */
+  protected async atGate(): Promise<void> {
+    this.entered();
+    await this.gate;
+  }
+}
+
+/** GatedFedAvg reading updates from their files: one at a time at the gate, and several together (recorded). */
+class GatedSlicingFedAvg extends GatedFedAvg {
+  override readonly name: string = 'gated-slicing-fedavg';
+  /** The sites of each call folding several updates together. */
+  readonly together: string[][] = [];
+
+  override createAggregator(ctx: RoundContext): Aggregator {
+    const inner = new FedAvgStrategy().createAggregator(ctx);
+    return {
+      get count() {
+        return inner.count;
+      },
+      fold: async (update) => {
+        await this.atGate();
+        inner.fold(update);
+      },
+      foldSlices: async (update) => {
+        await this.atGate();
+        await inner.foldSlices(update);
+      },
+      foldSlicesTogether: async (updates) => {
+        this.together.push(updates.map((u) => u.site));
+        return inner.foldSlicesTogether(updates);
       },
       finish: () => inner.finish(),
     };
@@ -916,6 +951,48 @@ describe('RoundEngine group commit', () => {
 
     expect(accepted.map((e) => e.update?.site)).toEqual(['alpha', 'beta', 'gamma']);
     expect(accepted.map((e) => e.round?.accepted.map((u) => u.site))).toEqual([['alpha'], ['alpha', 'beta', 'gamma'], ['alpha', 'beta', 'gamma']]);
+  });
+
+  it('folds the updates of a group read from their files together, to the bits of folding them one by one', async () => {
+    const slicing = new GatedSlicingFedAvg();
+    h.strategies.register(slicing);
+    const catalog = new Catalog({ state: h.state, blobs: h.blobs, strategies: h.strategies, logger: silentLogger(), now: h.clock.now, stagingDir: dir, maxModelBytes: 2 ** 20 });
+    await catalog.createFederation({
+      name: 'files',
+      description: '',
+      settings: { roundDeadlineSeconds: DEADLINE_S, strategy: slicing.name, minSites: 4, rounds: 1 },
+      model: initialModelOf(encodeSafetensors({ w: tensor('F32', [4], new Float32Array(INITIAL)) })),
+    });
+    for (const site of SITES) await h.state.write([siteWrite(site, generateSigningKey(site), 'APPROVED', ['group', 'files'])]);
+    const run = await h.engine.startRun('files');
+    const updates = SITES.map((site, i) => {
+      const u = update(run, site, [0.1, 0.7, 1 / 3, 2.9][i]!);
+      return { ...u, manifest: { ...u.manifest, numExamples: [3, 7, 11, 13][i]! } };
+    });
+    /** Admits the update and hands it to the engine staged as a file, inspected as the ingest does. */
+    const deliverFile = async (u: { manifest: UpdateManifest__Output; payload: Buffer }): Promise<{ verdict: Promise<Refusal | undefined> }> => {
+      const admitted = await h.engine.admit(u.manifest);
+      if (!admitted.ok) throw new Error(admitted.refusal.message);
+      const path = join(dir, `${u.manifest.updateId}.safetensors`);
+      await writeFile(path, u.payload);
+      const inspected = await inspectStagedPayload(path, u.payload.length, 'tensors', admitted.context);
+      if (!inspected.ok) throw new Error(inspected.refusal.message);
+      const verdict = h.engine.deliver(new VerifiedUpdate({ manifest: u.manifest, bytes: u.payload.length, staged: path, blobs: h.blobs, layout: inspected.layout, norm: inspected.norm }));
+      verdict.catch(() => undefined);
+      return { verdict };
+    };
+    const verdicts = [await deliverFile(updates[0]!)];
+    await slicing.folding;
+    for (const u of updates.slice(1)) verdicts.push(await deliverFile(u));
+    slicing.open();
+
+    for (const { verdict } of verdicts) expect(await verdict).toBeUndefined();
+    expect(slicing.together).toEqual([['beta', 'gamma', 'delta']]);
+    const reference = new FedAvgAggregator([{ name: 'w', dtype: 'F32', shape: [4] }]);
+    for (const u of updates) reference.fold({ site: u.manifest.site, updateId: u.manifest.updateId, numExamples: u.manifest.numExamples, metrics: {}, flavor: 'tensors', tensors: decodeSafetensors(u.payload).tensors });
+    const record = await h.state.getModelVersion('files', 2);
+    const w = decodeSafetensors(await h.blobs.read(record!.sha256)).tensors['w'];
+    expect(Array.from(w!.data as Float32Array)).toEqual(Array.from(reference.finish().model['w']!.data as Float32Array));
   });
 
   /**

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSafetensors, fromFloat64, isTributaryError, tensor, type DType, type TensorMap, type TensorSpec__Output, elementCount } from '@tributary/proto';
-import { FedAvgAggregator, builtinStrategies, updateNorm, type Aggregator } from '../../coordinator/src/strategies/index.js';
+import { FOLD_GROUP, FedAvgAggregator, builtinStrategies, updateNorm, type Aggregator, type SlicedSiteUpdate } from '../../coordinator/src/strategies/index.js';
 import { FoldAccumulator } from '../../coordinator/src/strategies/fold-kernel.js';
 import { inspectStagedPayload, toFoldable, type FoldPolicy } from '../../coordinator/src/updates/foldable-update.js';
 import { StoredModel, type GlobalModelSource } from '../../coordinator/src/updates/global-model-values.js';
-import { FOLD_READ_SLICE_BYTES, foldPayloadInSlices, type SlicingAggregator } from '../../coordinator/src/updates/sliced-update.js';
+import { FOLD_READ_SLICE_BYTES, foldPayloadInSlices, foldPayloadsInSlices, type SlicedFoldItem, type SlicingAggregator } from '../../coordinator/src/updates/sliced-update.js';
 import { prng } from '../helpers/random.js';
 import { roundContext, siteUpdate } from '../helpers/strategy-inputs.js';
 
@@ -163,6 +163,95 @@ describe('folding an update slice by slice from its file', () => {
     const [a, b] = [await whole.finish(), await sliced.finish()];
     expect(bytesOf(b.model).equals(bytesOf(a.model))).toBe(true);
     expect(bytesOf(b.serverState ?? {}).equals(bytesOf(a.serverState ?? {}))).toBe(true);
+  });
+
+  /** Updates 0, 1, 2, 0, 1, ... as `count` items from distinct sites, inspected as the round inspects them. */
+  async function groupItems(count: number, policy: FoldPolicy): Promise<SlicedFoldItem[]> {
+    const items: SlicedFoldItem[] = [];
+    for (let j = 0; j < count; j++) {
+      const k = j % updates.length;
+      const u = updates[k]!;
+      const inspected = await inspectStagedPayload(u.path, u.size, 'tensors', policy);
+      if (!inspected.ok || inspected.layout === undefined) throw new Error('inspection refused the update');
+      const site = `site-${j}`;
+      items.push({ update: { site, updateId: site.padEnd(32, '0'), numExamples: u.numExamples + j, metrics: {} }, payload: { path: u.path, layout: inspected.layout, norm: inspected.norm } });
+    }
+    return items;
+  }
+
+  it.each([8, 24, 4096, FOLD_READ_SLICE_BYTES])('folds several updates together to the bits of folding them one by one, slices of %i bytes', async (sliceBytes) => {
+    const policy = policyOf(globalModel);
+    const items = await groupItems(2 * FOLD_GROUP + 1, policy);
+    const apart = new FedAvgAggregator(spec);
+    const together = new FedAvgAggregator(spec);
+    for (const item of items) await foldPayloadInSlices(apart, item.update, item.payload, policy, sliceBytes);
+    const outcomes = await foldPayloadsInSlices(together, items, policy, sliceBytes);
+    expect(outcomes.every((o) => o.status === 'fulfilled' && o.value?.clipped === false)).toBe(true);
+    expect(together.count).toBe(items.length);
+    const [a, b] = [apart.finish(), together.finish()];
+    expect(bytesOf(b.model).equals(bytesOf(a.model))).toBe(true);
+    expect(b.metrics).toEqual(a.metrics);
+  });
+
+  it('clips updates folded together, towards a global model kept on disk, exactly as one by one', async () => {
+    const policy = policyOf(await storedGlobal(), 3, 'clip');
+    const items = await groupItems(FOLD_GROUP + 1, policy);
+    const apart = new FedAvgAggregator(spec);
+    const together = new FedAvgAggregator(spec);
+    for (const item of items) await foldPayloadInSlices(apart, item.update, item.payload, policy, 24);
+    const outcomes = await foldPayloadsInSlices(together, items, policy, 24);
+    expect(outcomes.map((o) => o.status === 'fulfilled' && o.value?.clipped)).toEqual(items.map(() => true));
+    expect(bytesOf(together.finish().model).equals(bytesOf(apart.finish().model))).toBe(true);
+  });
+
+  it('refuses one update of a group alone, before adding any of its values, and folds the others', async () => {
+    const policy = policyOf(globalModel);
+    const items = await groupItems(3, policy);
+    const zero = { ...items[1]!, update: { ...items[1]!.update, numExamples: 0 } };
+    const together = new FedAvgAggregator(spec);
+    const outcomes = await foldPayloadsInSlices(together, [items[0]!, zero, items[2]!], policy, 24);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const refused = outcomes[1]!;
+    expect(refused.status === 'rejected' && isTributaryError(refused.reason) && refused.reason.reason).toBe('ZERO_EXAMPLES');
+    const reference = new FedAvgAggregator(spec);
+    for (const item of [items[0]!, items[2]!]) await foldPayloadInSlices(reference, item.update, item.payload, policy, 24);
+    expect(bytesOf(together.finish().model).equals(bytesOf(reference.finish().model))).toBe(true);
+  });
+
+  it('folds updates together whose slices are of different lengths', async () => {
+    const n = 2 * 65_536 + 29;
+    const small: TensorSpec__Output[] = [{ name: 'w', dtype: 'F32', shape: [n] }];
+    const r = prng(3);
+    const data = [0, 1, 2].map(() => Float32Array.from({ length: n }, () => r() - 0.5));
+    const sliced = (j: number, step: number): SlicedSiteUpdate => ({
+      site: `s${j}`, updateId: `s${j}`.padEnd(32, '0'), numExamples: 2 + j, metrics: {}, specs: small,
+      values: async function* () {
+        for (let at = 0; at < n; at += step) yield data[j]!.slice(at, at + step);
+      },
+    });
+    const steps = [1000, 65_536, 7];
+    const apart = new FedAvgAggregator(small);
+    for (const j of [0, 1, 2]) await apart.foldSlices(sliced(j, steps[j]!));
+    const together = new FedAvgAggregator(small);
+    const outcomes = await together.foldSlicesTogether([0, 1, 2].map((j) => sliced(j, steps[j]!)));
+    expect(outcomes.every((o) => o.status === 'fulfilled')).toBe(true);
+    expect(bytesOf(together.finish().model).equals(bytesOf(apart.finish().model))).toBe(true);
+  });
+
+  it('refuses every update of a group and fails the aggregate when one of them ends short', async () => {
+    const small: TensorSpec__Output[] = [{ name: 'w', dtype: 'F32', shape: [100] }];
+    const update = (j: number, length: number): SlicedSiteUpdate => ({
+      site: `s${j}`, updateId: `s${j}`.padEnd(32, '0'), numExamples: 1, metrics: {}, specs: small,
+      values: async function* () {
+        yield new Float32Array(length).fill(1);
+      },
+    });
+    const aggregator = new FedAvgAggregator(small);
+    const outcomes = await aggregator.foldSlicesTogether([update(0, 100), update(1, 60)]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    const first = outcomes[0]!;
+    expect(first.status === 'rejected' && String(first.reason)).toMatch(/holds 60 values, not 100/);
+    expect(() => aggregator.finish()).toThrow(/incomplete/);
   });
 
   it('refuses an update of another spec before adding any of its values', async () => {

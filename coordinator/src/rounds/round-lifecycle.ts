@@ -6,7 +6,7 @@ import type { RoundRecord } from '../state/index.js';
 import type { AggregateResult, RoundContext } from '../strategies/index.js';
 import { isTensorFlavor, toFoldable } from '../updates/foldable-update.js';
 import { StoredModel } from '../updates/global-model-values.js';
-import { foldPayloadInSlices, foldsInSlices } from '../updates/sliced-update.js';
+import { foldPayloadInSlices, foldPayloadsInSlices, foldsInSlices, foldsTogetherInSlices, foldsWithoutDecoding } from '../updates/sliced-update.js';
 import { forgetUnrecorded, type VerifiedUpdate } from '../updates/verified-update.js';
 import { armTimer, disarmTimer, emit, emitEach, foldPolicyOf, settingsOf, type ActiveRun, type RoundServices } from './active-run.js';
 import { recordRefusal } from './round-refusals.js';
@@ -143,6 +143,7 @@ export class RoundLifecycle {
     // open round from them. A payload kept for an update that is not recorded after all is taken
     // back (`forgetUnrecorded`), so no blob is left that no record names.
     const kept = await Promise.allSettled(taking.map((i) => (updates[i] as VerifiedUpdate).commit()));
+    const results = await this.foldInOrder(active, taking.filter((_, k) => kept[k]!.status === 'fulfilled').map((i) => updates[i] as VerifiedUpdate));
     const folded: Array<{ update: VerifiedUpdate; summary: UpdateSummary__Output; clipped: boolean }> = [];
     const unrecorded: VerifiedUpdate[] = [];
     for (const [k, i] of taking.entries()) {
@@ -153,7 +154,7 @@ export class RoundLifecycle {
         continue;
       }
       // A worker folded it already: its partial is combined at close.
-      const result = update.foldedBy !== undefined ? { clipped: update.clippedByWorker } : await this.foldOne(active, update);
+      const result = update.foldedBy !== undefined ? { clipped: update.clippedByWorker } : results.get(update)!;
       if ('refusal' in result) {
         refuse(i, result.refusal);
         unrecorded.push(update);
@@ -201,6 +202,46 @@ export class RoundLifecycle {
   }
 
   /**
+   * Folds the updates a worker has not folded, in their order: consecutive ones read from their
+   * files are folded together when the aggregator takes several at once (one pass over its sums
+   * for several updates, the same aggregate to the last bit), the others one by one.
+   */
+  private async foldInOrder(active: ActiveRun, updates: readonly VerifiedUpdate[]): Promise<Map<VerifiedUpdate, { clipped: boolean } | { refusal: Refusal }>> {
+    const results = new Map<VerifiedUpdate, { clipped: boolean } | { refusal: Refusal }>();
+    const aggregator = active.aggregator !== undefined && foldsTogetherInSlices(active.aggregator) ? active.aggregator : undefined;
+    const policy = foldPolicyOf(active);
+    const together = (u: VerifiedUpdate): boolean =>
+      aggregator !== undefined && u.payloadFile() !== undefined && u.layout !== undefined && isTensorFlavor(u.manifest.flavor) && foldsWithoutDecoding(u.norm, policy);
+    const pending = updates.filter((u) => u.foldedBy === undefined);
+    for (let i = 0; i < pending.length; ) {
+      let end = i;
+      while (end < pending.length && together(pending[end]!)) end++;
+      if (end - i < 2) {
+        results.set(pending[i]!, await this.foldOne(active, pending[i]!));
+        i++;
+        continue;
+      }
+      const run = pending.slice(i, end);
+      const folded = await foldPayloadsInSlices(aggregator!, run.map((u) => ({
+        update: { site: u.manifest.site, updateId: u.manifest.updateId, numExamples: u.manifest.numExamples, metrics: u.manifest.metrics },
+        payload: { path: u.payloadFile()!, layout: u.layout!, norm: u.norm },
+      })), policy);
+      for (const [k, u] of run.entries()) {
+        const f = folded[k]!;
+        if (f.status === 'rejected') results.set(u, { refusal: slicedFoldRefusal(f.reason) });
+        // Not folded (`together` rules it out): decoded whole instead.
+        else if (f.value === undefined) results.set(u, await this.foldOne(active, u));
+        else {
+          if (f.value.clipped) this.s.logger.info({ runId: u.manifest.runId, site: u.manifest.site, norm: f.value.norm }, 'update clipped to the norm bound');
+          results.set(u, { clipped: f.value.clipped });
+        }
+      }
+      i = end;
+    }
+    return results;
+  }
+
+  /**
    * Folds a verified update into the round's aggregator: read from its file slice by slice when
    * the aggregator takes slices, else decoded whole.
    */
@@ -219,8 +260,7 @@ export class RoundLifecycle {
           return { clipped: sliced.clipped };
         }
       } catch (err) {
-        const e = TributaryError.from(err);
-        return { refusal: refusalOf(e.reason === Reason.INTERNAL ? Reason.STRATEGY_ERROR : e.reason, e.message) };
+        return { refusal: slicedFoldRefusal(err) };
       }
     }
     let foldable;
@@ -405,4 +445,10 @@ export class RoundLifecycle {
     if (!aggregator?.dispose) return;
     await aggregator.dispose().catch((err: unknown) => this.s.logger.warn({ err: TributaryError.from(err).message }, 'aggregator cleanup failed'));
   }
+}
+
+/** The refusal of an update whose fold from its file failed. */
+function slicedFoldRefusal(err: unknown): Refusal {
+  const e = TributaryError.from(err);
+  return refusalOf(e.reason === Reason.INTERNAL ? Reason.STRATEGY_ERROR : e.reason, e.message);
 }

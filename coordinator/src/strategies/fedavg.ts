@@ -118,31 +118,102 @@ export class FedAvgAggregator implements Aggregator {
    * the sums incomplete, and the round then fails at `finish()` rather than commit them.
    */
   async foldSlices(update: SlicedSiteUpdate): Promise<void> {
+    const [outcome] = await this.foldSlicesTogether([update]);
+    if (outcome?.status === 'rejected') throw outcome.reason;
+  }
+
+  /**
+   * Adds several updates read slice by slice, each slice of the sums once for all of them (up to
+   * FOLD_GROUP per pass): the same sums as `foldSlices` of each in turn, to the last bit. An
+   * update whose spec or weight is wrong is refused alone, before any value is added; a read
+   * failing part way refuses every update still being folded and leaves the sums incomplete, as
+   * in `foldSlices`. Settles per update, in their order.
+   */
+  async foldSlicesTogether(updates: readonly SlicedSiteUpdate[]): Promise<Array<PromiseSettledResult<void>>> {
     const sums = this.openSums();
-    const weight = exampleWeight(update, 'fedavg');
-    const from = `update ${update.updateId} from site "${update.site}"`;
-    const mismatch = checkSpec(this.spec, update.specs);
-    if (mismatch !== undefined) throw strategyError('INVALID_ARGUMENT', `${from} does not match the model spec: ${mismatch}`);
-    let added = false;
-    try {
-      for (const [i, spec] of this.spec.entries()) {
-        const expected = sums[i]!.length;
-        let at = 0;
-        for await (const values of update.values(spec.name)) {
-          if (at + values.length > expected) throw strategyError('INVALID_ARGUMENT', `${from}: tensor "${spec.name}" holds more than ${expected} values`);
-          added = true;
-          // A read slice is large (16 MiB): folded in steps, so it never holds the loop whole.
-          await this.accumulator.addAtInSlices(i, at, values, weight, FOLD_SLICE_ELEMENTS);
-          at += values.length;
-        }
-        if (at !== expected) throw strategyError('INVALID_ARGUMENT', `${from}: tensor "${spec.name}" holds ${at} values, not ${expected}`);
+    const outcomes: Array<PromiseSettledResult<void>> = updates.map(() => ({ status: 'fulfilled', value: undefined }));
+    const taking: Array<{ update: SlicedSiteUpdate; weight: number; at: number }> = [];
+    updates.forEach((update, k) => {
+      try {
+        const weight = exampleWeight(update, 'fedavg');
+        const mismatch = checkSpec(this.spec, update.specs);
+        if (mismatch !== undefined) throw strategyError('INVALID_ARGUMENT', `${sourceOf(update)} does not match the model spec: ${mismatch}`);
+        taking.push({ update, weight, at: k });
+      } catch (err) {
+        outcomes[k] = { status: 'rejected', reason: err };
       }
+    });
+    if (taking.length === 0) return outcomes;
+    const progress = { added: false };
+    try {
+      for (const [i, spec] of this.spec.entries()) await this.foldTensorSlices(i, spec.name, sums[i]!.length, taking, progress);
     } catch (err) {
-      if (added) this.spoiled = `${from} failed part way through its fold (${TributaryError.from(err).message}), so the sums are incomplete`;
-      throw err;
+      if (progress.added) {
+        const which = taking.length === 1 ? sourceOf(taking[0]!.update) : `${taking.length} updates folded together (${taking.map((t) => t.update.updateId).join(', ')})`;
+        this.spoiled = `${which} failed part way through ${taking.length === 1 ? 'its' : 'their'} fold (${TributaryError.from(err).message}), so the sums are incomplete`;
+      }
+      for (const t of taking) outcomes[t.at] = { status: 'rejected', reason: err };
+      return outcomes;
     }
-    this.totalExamples += weight;
-    this.siteMetrics.push({ weight, metrics: update.metrics });
+    for (const { update, weight } of taking) {
+      this.totalExamples += weight;
+      this.siteMetrics.push({ weight, metrics: update.metrics });
+    }
+    return outcomes;
+  }
+
+  /**
+   * Folds tensor `index` of every update, reading their slices side by side and folding the span
+   * they all hold at once; `progress.added` is set once a value is added. Throws naming the first
+   * update whose tensor holds too few or too many values.
+   */
+  private async foldTensorSlices(
+    index: number,
+    name: string,
+    expected: number,
+    taking: ReadonlyArray<{ update: SlicedSiteUpdate; weight: number }>,
+    progress: { added: boolean },
+  ): Promise<void> {
+    const readers = taking.map(({ update }) => update.values(name)[Symbol.asyncIterator]());
+    // The current slice of each update and how much of it is folded; a slice stays valid until its reader's next().
+    const current = taking.map(() => ({ values: new Float32Array(0) as Float32Array | Float64Array, used: 0, done: false }));
+    let at = 0;
+    try {
+      for (;;) {
+        for (const [j, c] of current.entries()) {
+          while (!c.done && c.used === c.values.length) {
+            const next = await readers[j]!.next();
+            if (next.done === true) c.done = true;
+            else {
+              c.values = next.value;
+              c.used = 0;
+            }
+          }
+        }
+        const ended = current.findIndex((c) => c.done);
+        if (ended >= 0) {
+          const going = current.findIndex((c) => !c.done);
+          if (at !== expected || going >= 0) {
+            const j = at !== expected ? ended : going;
+            const held = at !== expected ? `${at} values, not ${expected}` : `more than ${expected} values`;
+            throw strategyError('INVALID_ARGUMENT', `${sourceOf(taking[j]!.update)}: tensor "${name}" holds ${held}`);
+          }
+          return;
+        }
+        const n = Math.min(...current.map((c) => c.values.length - c.used));
+        if (at + n > expected) {
+          throw strategyError('INVALID_ARGUMENT', `${sourceOf(taking[0]!.update)}: tensor "${name}" holds more than ${expected} values`);
+        }
+        progress.added = true;
+        const terms = current.map((c, j) => ({ values: c.values.subarray(c.used, c.used + n), weight: taking[j]!.weight }));
+        // A read slice is large (16 MiB): folded in steps, so it never holds the loop whole.
+        await this.accumulator.addManyAtInSlices(index, at, terms, FOLD_SLICE_ELEMENTS);
+        for (const c of current) c.used += n;
+        at += n;
+      }
+    } finally {
+      await Promise.allSettled(readers.map((r) => r.return?.()));
+    }
   }
 
   finish(): { model: TensorMap; metrics: Record<string, number> } {
@@ -192,7 +263,7 @@ export class FedAvgAggregator implements Aggregator {
   /** The update's tensors in spec order, or STRATEGY_ERROR naming the first mismatch. */
   private matchingTensors(update: SiteUpdate, sums: Float64Array[]): Tensor[] {
     const mismatch = checkSpec(this.spec, tensorSpecsOf(update.tensors));
-    const from = `update ${update.updateId} from site "${update.site}"`;
+    const from = sourceOf(update);
     if (mismatch !== undefined) {
       throw strategyError('INVALID_ARGUMENT', `${from} does not match the model spec: ${mismatch}`);
     }
@@ -208,6 +279,10 @@ export class FedAvgAggregator implements Aggregator {
       return t;
     });
   }
+}
+
+function sourceOf(update: Pick<SiteUpdate, 'updateId' | 'site'>): string {
+  return `update ${update.updateId} from site "${update.site}"`;
 }
 
 function elementCount(shape: readonly number[]): number {

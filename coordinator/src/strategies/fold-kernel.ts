@@ -1,28 +1,46 @@
 // The FedAvg fold, `acc[i] += weight * values[i]` into a float64 accumulator, as a WebAssembly
 // SIMD kernel with a plain JS fallback. Both round the same way (one float64 multiply, then one
 // float64 add, in index order, no fused multiply-add), so their results are bit-for-bit equal.
+// The kernel folds 1 to FOLD_GROUP updates per pass over the sums: per element it still adds
+// the updates one after another, `((acc + w1 * a1) + w2 * a2) + ...`, so a group sums to the
+// same bits as its updates folded one by one, while the float64 sums (8 bytes read and 8
+// written per element) are loaded and stored once for the group instead of once per update.
 //
 // The module's bytes are emitted below by a small encoder rather than assembled from text at
-// build time: the kernel is two short loops, the encoder needs no tool or package, and the bytes
-// are checked by WebAssembly.validate on load (the fallback is used if the engine refuses them).
+// build time: the kernel is eight short loops (float32 or float64 updates, 1 to 4 of them), the
+// encoder needs no tool or package, and the bytes are checked by WebAssembly.validate on load
+// (the fallback is used if the engine refuses them).
 //
 // Memory, two ways:
 // - `FoldAccumulator` (the FedAvg aggregator's sums) keeps its float64 sums in the linear memory of
-//   its own instance of the module, sized once to the model; an update reaches the kernel in
-//   blocks of FOLD_BLOCK elements (512 KiB of float32) copied with `TypedArray.set` into a 1 MiB
-//   scratch area at the start of that memory. Nothing else is copied: the update is never held
-//   whole in linear memory.
+//   its own instance of the module, sized once to the model; each update of a group reaches the
+//   kernel in blocks of FOLD_BLOCK elements (256 KiB of float32) copied with `TypedArray.set` into
+//   its slot of a 2 MiB scratch area at the start of that memory. Nothing else is copied: an
+//   update is never held whole in linear memory.
 // - `fold` on arrays that both live in the JS heap copies the accumulator block in and out as
-//   well (the shared instance's memory is 2 MiB and never grows); about as fast as the JS loop,
+//   well (the shared instance's memory is 2.5 MiB and never grows); about as fast as the JS loop,
 //   kept for callers that own plain arrays.
 
-/** Elements per block: 128 Ki, so a float64 block is 1 MiB. */
-export const FOLD_BLOCK = 128 * 1024;
+/** Elements per block: 64 Ki, so a float64 block is 512 KiB and a float32 block 256 KiB. */
+export const FOLD_BLOCK = 64 * 1024;
+/** Most updates one pass folds over the sums (the kernel's scratch holds one block of each). */
+export const FOLD_GROUP = 4;
+/** Float32 vectors per iteration of the SIMD loop. */
+const UNROLL = 2;
 /** Elements the SIMD loop handles per iteration; the rest of a block is folded in JS. */
-const LANES = 4;
-const ACC_OFFSET = 0;
-const VALUES_OFFSET = FOLD_BLOCK * 8;
-const PAGES = (FOLD_BLOCK * 16) / 65536;
+const LANES = 4 * UNROLL;
+/** Bytes between two updates' blocks in the scratch area (a float64 block). */
+const SCRATCH_STRIDE = FOLD_BLOCK * 8;
+const SCRATCH_BYTES = SCRATCH_STRIDE * FOLD_GROUP;
+// The shared instance of `fold`: the scratch area, then one block of sums.
+const ACC_OFFSET = SCRATCH_BYTES;
+const PAGES = (SCRATCH_BYTES + FOLD_BLOCK * 8) / 65536;
+
+/** One update's part in a fold: its values and the weight they are added with. */
+export interface FoldTerm {
+  readonly values: Float32Array | Float64Array;
+  readonly weight: number;
+}
 
 /** `acc[i] += weight * values[i]` in a plain loop: the fallback and the reference. */
 export function foldJs(acc: Float64Array, values: Float32Array | Float64Array, weight: number): void {
@@ -36,18 +54,34 @@ interface Wasm {
   Instance: new (module: object) => { exports: unknown };
 }
 
+/** Folds `n` values (a multiple of LANES) of 1 to FOLD_GROUP updates; the unused weights are ignored. */
+type KernelFn = (acc: number, n: number, w1: number, w2: number, w3: number, w4: number) => void;
+
 interface FoldExports {
   m: { buffer: ArrayBuffer; grow(pages: number): number };
-  f32: (acc: number, values: number, n: number, weight: number) => void;
-  f64: (acc: number, values: number, n: number, weight: number) => void;
+  [name: string]: unknown;
+}
+
+/** The kernel's functions by update width, then by number of updates less one. */
+interface Kernels {
+  f32: KernelFn[];
+  f64: KernelFn[];
+}
+
+function kernelsOf(e: FoldExports): Kernels {
+  const fns = (wide: boolean): KernelFn[] => Array.from({ length: FOLD_GROUP }, (_, j) => e[kernelName(wide, j + 1)] as KernelFn);
+  return { f32: fns(false), f64: fns(true) };
+}
+
+function kernelName(wide: boolean, updates: number): string {
+  return `${wide ? 'f64' : 'f32'}x${updates}`;
 }
 
 interface WasmFold {
   acc: Float64Array;
   values32: Float32Array;
   values64: Float64Array;
-  f32: FoldExports['f32'];
-  f64: FoldExports['f64'];
+  kernels: Kernels;
 }
 
 let wasm: WasmFold | undefined | null = null;
@@ -61,10 +95,9 @@ function wasmFold(): WasmFold | undefined {
     const e = new c.wa.Instance(c.module).exports as FoldExports;
     wasm = {
       acc: new Float64Array(e.m.buffer, ACC_OFFSET, FOLD_BLOCK),
-      values32: new Float32Array(e.m.buffer, VALUES_OFFSET, FOLD_BLOCK),
-      values64: new Float64Array(e.m.buffer, VALUES_OFFSET, FOLD_BLOCK),
-      f32: e.f32,
-      f64: e.f64,
+      values32: new Float32Array(e.m.buffer, 0, FOLD_BLOCK),
+      values64: new Float64Array(e.m.buffer, 0, FOLD_BLOCK),
+      kernels: kernelsOf(e),
     };
   }
   return wasm;
@@ -118,19 +151,25 @@ const MAX_MEMORY_BYTES = 2 ** 31;
  * live in this accumulator's own linear memory and `add` folds an update into them block by
  * block; without it (or for models beyond 2 GiB of sums) they are plain Float64Arrays and `add`
  * is the JS loop. The results are identical either way.
+ *
+ * `addMany` folds up to FOLD_GROUP updates in one pass over the sums: per element still
+ * `((acc + w1 * a1) + w2 * a2) + ...`, the operations of folding them one by one in that order,
+ * so the sums are the same to the last bit, while the sums are read and written once per group
+ * instead of once per update.
  */
 export class FoldAccumulator {
   /** The sums, one per tensor, in the order of the lengths given. */
   readonly sums: Float64Array[];
   readonly kernel: 'wasm-simd' | 'js';
-  private readonly exports: FoldExports | undefined;
+  private readonly kernels: Kernels | undefined;
   private readonly offsets: number[] = [];
-  private readonly scratch32: Float32Array | undefined;
-  private readonly scratch64: Float64Array | undefined;
+  /** The scratch blocks of the updates folded together, as float32 and as float64. */
+  private readonly scratch32: Float32Array[] = [];
+  private readonly scratch64: Float64Array[] = [];
 
   constructor(lengths: readonly number[], useWasm = true) {
     const total = lengths.reduce((n, l) => n + l, 0);
-    const bytes = FOLD_BLOCK * 8 + total * 8;
+    const bytes = SCRATCH_BYTES + total * 8;
     const c = useWasm && bytes <= MAX_MEMORY_BYTES ? compiledModule() : undefined;
     if (c === undefined) {
       this.kernel = 'js';
@@ -143,11 +182,13 @@ export class FoldAccumulator {
     const have = e.m.buffer.byteLength / 65536;
     if (pages > have) e.m.grow(pages - have);
     const buffer = e.m.buffer;
-    this.exports = e;
+    this.kernels = kernelsOf(e);
     this.kernel = 'wasm-simd';
-    this.scratch32 = new Float32Array(buffer, 0, FOLD_BLOCK);
-    this.scratch64 = new Float64Array(buffer, 0, FOLD_BLOCK);
-    let offset = FOLD_BLOCK * 8;
+    for (let j = 0; j < FOLD_GROUP; j++) {
+      this.scratch32.push(new Float32Array(buffer, j * SCRATCH_STRIDE, FOLD_BLOCK));
+      this.scratch64.push(new Float64Array(buffer, j * SCRATCH_STRIDE, FOLD_BLOCK));
+    }
+    let offset = SCRATCH_BYTES;
     this.sums = lengths.map((l) => {
       this.offsets.push(offset);
       const view = new Float64Array(buffer, offset, l);
@@ -158,8 +199,34 @@ export class FoldAccumulator {
 
   /** `sums[index][i] += weight * values[i]` for every i; the lengths must match. */
   add(index: number, values: Float32Array | Float64Array, weight: number): void {
-    this.checked(index, values);
-    this.addRange(index, values, weight, 0);
+    this.addMany(index, [{ values, weight }]);
+  }
+
+  /**
+   * Folds the terms into tensor `index` in their order, bit for bit as `add` of each in turn
+   * would, in one pass over the sums per FOLD_GROUP terms. Every length must match.
+   */
+  addMany(index: number, terms: readonly FoldTerm[]): void {
+    this.checkedWhole(index, terms);
+    this.addRange(index, 0, terms);
+  }
+
+  /**
+   * As `addMany`, yielding to the event loop after every `sliceElements` elements, so folding a
+   * large tensor never holds the loop for long. Nothing else may fold into this accumulator
+   * until it resolves.
+   */
+  async addManyInSlices(index: number, terms: readonly FoldTerm[], sliceElements: number): Promise<void> {
+    this.checkedWhole(index, terms);
+    await this.addRangeInSlices(index, 0, terms, sliceElements);
+  }
+
+  private checkedWhole(index: number, terms: readonly FoldTerm[]): void {
+    const acc = this.sums[index];
+    if (acc === undefined) throw new RangeError(`no tensor ${index}`);
+    for (const { values } of terms) {
+      if (values.length !== acc.length) throw new RangeError(`length mismatch: accumulator ${acc.length}, values ${values.length}`);
+    }
   }
 
   /**
@@ -168,8 +235,7 @@ export class FoldAccumulator {
    * until it resolves.
    */
   async addInSlices(index: number, values: Float32Array | Float64Array, weight: number, sliceElements: number): Promise<void> {
-    this.checked(index, values);
-    await this.addRangeInSlices(index, 0, values, weight, sliceElements);
+    await this.addManyInSlices(index, [{ values, weight }], sliceElements);
   }
 
   /**
@@ -178,26 +244,27 @@ export class FoldAccumulator {
    * fold into this accumulator until it resolves.
    */
   async addAtInSlices(index: number, offset: number, values: Float32Array | Float64Array, weight: number, sliceElements: number): Promise<void> {
-    this.checkedRange(index, offset, values);
-    await this.addRangeInSlices(index, offset, values, weight, sliceElements);
+    await this.addManyAtInSlices(index, offset, [{ values, weight }], sliceElements);
   }
 
-  private async addRangeInSlices(index: number, offset: number, values: Float32Array | Float64Array, weight: number, sliceElements: number): Promise<void> {
+  /**
+   * As `addManyAt`, yielding to the event loop after every `sliceElements` elements. Nothing else
+   * may fold into this accumulator until it resolves.
+   */
+  async addManyAtInSlices(index: number, offset: number, terms: readonly FoldTerm[], sliceElements: number): Promise<void> {
+    this.checkedRange(index, offset, terms);
+    await this.addRangeInSlices(index, offset, terms, sliceElements);
+  }
+
+  private async addRangeInSlices(index: number, offset: number, terms: readonly FoldTerm[], sliceElements: number): Promise<void> {
+    const length = terms[0]?.values.length ?? 0;
     // Whole blocks per slice, so the blocks (and the JS tail of each) are those `add` folds.
     const slice = Math.max(1, Math.floor(sliceElements / FOLD_BLOCK)) * FOLD_BLOCK;
-    for (let start = 0; start < values.length; start += slice) {
+    for (let start = 0; start < length; start += slice) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      this.addRange(index, values.subarray(start, Math.min(start + slice, values.length)), weight, offset + start);
+      const end = Math.min(start + slice, length);
+      this.addRange(index, offset + start, terms.map((t) => ({ values: t.values.subarray(start, end), weight: t.weight })));
     }
-  }
-
-  private checked(index: number, values: Float32Array | Float64Array): Float64Array {
-    const acc = this.sums[index];
-    if (acc === undefined) throw new RangeError(`no tensor ${index}`);
-    if (values.length !== acc.length) {
-      throw new RangeError(`length mismatch: accumulator ${acc.length}, values ${values.length}`);
-    }
-    return acc;
   }
 
   /**
@@ -206,40 +273,76 @@ export class FoldAccumulator {
    * slices of any size sums to exactly what folding it whole gives.
    */
   addAt(index: number, offset: number, values: Float32Array | Float64Array, weight: number): void {
-    this.checkedRange(index, offset, values);
-    this.addRange(index, values, weight, offset);
+    this.addManyAt(index, offset, [{ values, weight }]);
   }
 
-  private checkedRange(index: number, offset: number, values: Float32Array | Float64Array): void {
+  /** As `addAt` for several slices of the same length and place, folded in their order as `addMany` does. */
+  addManyAt(index: number, offset: number, terms: readonly FoldTerm[]): void {
+    this.checkedRange(index, offset, terms);
+    this.addRange(index, offset, terms);
+  }
+
+  private checkedRange(index: number, offset: number, terms: readonly FoldTerm[]): void {
     const acc = this.sums[index];
     if (acc === undefined) throw new RangeError(`no tensor ${index}`);
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + values.length > acc.length) {
-      throw new RangeError(`slice [${offset}, ${offset + values.length}) is outside the accumulator's ${acc.length} values`);
+    const length = terms[0]?.values.length ?? 0;
+    if (terms.some((t) => t.values.length !== length)) throw new RangeError('slices folded together must be of the same length');
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > acc.length) {
+      throw new RangeError(`slice [${offset}, ${offset + length}) is outside the accumulator's ${acc.length} values`);
     }
   }
 
-  /** Folds `values` into tensor `index` from element `offset` on; the range is checked. */
-  private addRange(index: number, values: Float32Array | Float64Array, weight: number, offset: number): void {
-    const acc = this.sums[index]!;
-    const e = this.exports;
-    if (e === undefined) {
-      foldJs(acc.subarray(offset, offset + values.length), values, weight);
+  /** Folds the terms (of one length) into tensor `index` from element `offset` on; the range is checked. */
+  private addRange(index: number, offset: number, terms: readonly FoldTerm[]): void {
+    const length = terms[0]?.values.length ?? 0;
+    const acc = this.sums[index]!.subarray(offset, offset + length);
+    const k = this.kernels;
+    if (k === undefined) {
+      for (const { values, weight } of terms) foldJs(acc, values, weight);
       return;
     }
     const base = this.offsets[index]! + offset * 8;
-    for (let start = 0; start < values.length; start += FOLD_BLOCK) {
-      const end = Math.min(start + FOLD_BLOCK, values.length);
+    const groups = foldGroups(terms);
+    for (let start = 0; start < length; start += FOLD_BLOCK) {
+      const end = Math.min(start + FOLD_BLOCK, length);
       const n = end - start;
       const simd = n - (n % LANES);
-      if (values instanceof Float64Array) {
-        this.scratch64!.set(values.subarray(start, end));
-        e.f64(base + start * 8, 0, simd, weight);
-      } else {
-        this.scratch32!.set(values.subarray(start, end));
-        e.f32(base + start * 8, 0, simd, weight);
+      for (const group of groups) {
+        const wide = group[0]!.values instanceof Float64Array;
+        group.forEach((t, j) => (wide ? this.scratch64[j]! : this.scratch32[j]!).set(t.values.subarray(start, end)));
+        const w = (j: number): number => group[j]?.weight ?? 0;
+        (wide ? k.f64 : k.f32)[group.length - 1]!(base + start * 8, simd, w(0), w(1), w(2), w(3));
+        foldTail(acc, group, start + simd, end);
       }
-      for (let i = start + simd; i < end; i++) acc[offset + i]! += weight * values[i]!;
     }
+  }
+}
+
+/**
+ * The terms in runs of at most FOLD_GROUP of one width, in their order: folding the runs one
+ * after another adds to each element in the order of the terms.
+ */
+function foldGroups(terms: readonly FoldTerm[]): FoldTerm[][] {
+  const groups: FoldTerm[][] = [];
+  let group: FoldTerm[] = [];
+  for (const t of terms) {
+    const first = group[0];
+    if (first !== undefined && (group.length === FOLD_GROUP || first.values instanceof Float64Array !== t.values instanceof Float64Array)) {
+      groups.push(group);
+      group = [];
+    }
+    group.push(t);
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
+/** The elements [from, to) of a group that the SIMD loop left, in JS, term after term per element. */
+function foldTail(acc: Float64Array, group: readonly FoldTerm[], from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    let sum = acc[i]!;
+    for (const { values, weight } of group) sum += weight * values[i]!;
+    acc[i] = sum;
   }
 }
 
@@ -275,10 +378,10 @@ export function fold(
     k.acc.set(accBlock);
     if (wide) {
       k.values64.set(values.subarray(start, end));
-      k.f64(ACC_OFFSET, VALUES_OFFSET, simd, weight);
+      k.kernels.f64[0]!(ACC_OFFSET, simd, weight, 0, 0, 0);
     } else {
       k.values32.set(values.subarray(start, end));
-      k.f32(ACC_OFFSET, VALUES_OFFSET, simd, weight);
+      k.kernels.f32[0]!(ACC_OFFSET, simd, weight, 0, 0, 0);
     }
     accBlock.set(k.acc.subarray(0, simd));
     for (let i = start + simd; i < end; i++) acc[i]! += weight * values[i]!;
@@ -297,7 +400,7 @@ const op = {
 const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 const V128_LOAD = 0x00;
 const V128_STORE = 0x0b;
-const I8X16_SHUFFLE = 0x0d;
+const V128_LOAD64_ZERO = 0x5d;
 const F64X2_SPLAT = 0x14;
 const F64X2_PROMOTE_LOW_F32X4 = 0x5f;
 const F64X2_ADD = 0xf0;
@@ -314,6 +417,20 @@ function uleb(n: number): number[] {
   return out;
 }
 
+/** Signed LEB128, as `i32.const` takes its operand. */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
 function vec(items: number[][]): number[] {
   return [...uleb(items.length), ...items.flat()];
 }
@@ -328,59 +445,70 @@ function name(s: string): number[] {
 }
 
 /**
- * One fold function: params (acc ptr, values ptr, n, weight), locals (weight splat, values end,
- * loaded vector). Each iteration folds four values: two float64 vectors of the accumulator.
+ * One fold function of `updates` updates: params (acc ptr, n, weight 1..4), locals (weight
+ * splats, values ptr, values end, two sum vectors). The values of update j are
+ * read from scratch at j * SCRATCH_STRIDE. Each iteration folds LANES elements: per four, two
+ * float64 vectors of sums are loaded once, every update's values are added into them in
+ * order, and they are stored once.
  */
-function foldBody(wide: boolean): number[] {
-  const [ACC, VAL, N, W, WV, END, V] = [0, 1, 2, 3, 4, 5, 6];
+function foldBody(wide: boolean, updates: number): number[] {
+  const [ACC, N, W] = [0, 1, 2];
+  const WV = 6;
+  const [VAL, END, A0, A1] = [10, 11, 12, 13];
   const load = (offset: number): number[] => [...simd(V128_LOAD), 4, ...uleb(offset)];
   const store = (offset: number): number[] => [...simd(V128_STORE), 4, ...uleb(offset)];
-  const madd = (accOffset: number, value: number[]): number[] => [
-    op.localGet, ACC,
-    op.localGet, ACC, ...load(accOffset),
-    ...value, op.localGet, WV, ...simd(F64X2_MUL), ...simd(F64X2_ADD),
-    ...store(accOffset),
+  const load64 = (offset: number): number[] => [...simd(V128_LOAD64_ZERO), 3, ...uleb(offset)];
+  // sum = sum + value * weight: the rounding of `acc[i] += weight * values[i]`.
+  const madd = (sum: number, value: number[], j: number): number[] => [
+    op.localGet, sum, ...value, op.localGet, WV + j, ...simd(F64X2_MUL), ...simd(F64X2_ADD), op.localSet, sum,
   ];
-  const step = wide ? 32 : 16;
-  const low = wide
-    ? [op.localGet, VAL, ...load(0)]
-    : [op.localGet, V, ...simd(F64X2_PROMOTE_LOW_F32X4)];
-  const high = wide
-    ? [op.localGet, VAL, ...load(16)]
-    : [op.localGet, V, op.localGet, V, ...simd(I8X16_SHUFFLE),
-        8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7,
-        ...simd(F64X2_PROMOTE_LOW_F32X4)];
+  const size = wide ? 8 : 4;
+  const four = (u: number): number[] => {
+    const accOffset = u * 32;
+    const code = [op.localGet, ACC, ...load(accOffset), op.localSet, A0, op.localGet, ACC, ...load(accOffset + 16), op.localSet, A1];
+    for (let j = 0; j < updates; j++) {
+      const at = j * SCRATCH_STRIDE + u * 4 * size;
+      if (wide) {
+        code.push(...madd(A0, [op.localGet, VAL, ...load(at)], j), ...madd(A1, [op.localGet, VAL, ...load(at + 16)], j));
+      } else {
+        // Two float32 values a load, promoted: no shuffle of a four-value load.
+        code.push(...madd(A0, [op.localGet, VAL, ...load64(at), ...simd(F64X2_PROMOTE_LOW_F32X4)], j));
+        code.push(...madd(A1, [op.localGet, VAL, ...load64(at + 8), ...simd(F64X2_PROMOTE_LOW_F32X4)], j));
+      }
+    }
+    code.push(op.localGet, ACC, op.localGet, A0, ...store(accOffset), op.localGet, ACC, op.localGet, A1, ...store(accOffset + 16));
+    return code;
+  };
+  const splats = Array.from({ length: updates }, (_, j) => [op.localGet, W + j, ...simd(F64X2_SPLAT), op.localSet, WV + j]).flat();
   const code = [
-    op.localGet, W, ...simd(F64X2_SPLAT), op.localSet, WV,
-    op.localGet, VAL, op.localGet, N, op.i32Const, wide ? 3 : 2, op.i32Shl, op.i32Add, op.localSet, END,
+    ...splats,
+    op.localGet, N, op.i32Const, wide ? 3 : 2, op.i32Shl, op.localSet, END,
     op.block, 0x40, op.loop, 0x40,
     op.localGet, VAL, op.localGet, END, op.i32GeU, op.brIf, 1,
-    ...(wide ? [] : [op.localGet, VAL, ...load(0), op.localSet, V]),
-    ...madd(0, low),
-    ...madd(16, high),
-    op.localGet, ACC, op.i32Const, 32, op.i32Add, op.localSet, ACC,
-    op.localGet, VAL, op.i32Const, ...uleb(step), op.i32Add, op.localSet, VAL,
+    ...Array.from({ length: UNROLL }, (_, u) => four(u)).flat(),
+    op.localGet, ACC, op.i32Const, ...sleb(32 * UNROLL), op.i32Add, op.localSet, ACC,
+    op.localGet, VAL, op.i32Const, ...sleb(4 * size * UNROLL), op.i32Add, op.localSet, VAL,
     op.br, 0,
     op.end, op.end, op.end,
   ];
-  const locals = vec([[1, V128], [1, I32], [1, V128]]);
+  const locals = vec([[FOLD_GROUP, V128], [2, I32], [2, V128]]);
   const body = [...locals, ...code];
   return [...uleb(body.length), ...body];
 }
 
 function foldModuleBytes(): Uint8Array<ArrayBuffer> {
-  const type = [0x60, ...vec([[I32], [I32], [I32], [F64]]), 0];
+  const type = [0x60, ...vec([[I32], [I32], [F64], [F64], [F64], [F64]]), 0];
+  const kinds = [false, true].flatMap((wide) => Array.from({ length: FOLD_GROUP }, (_, j) => ({ wide, updates: j + 1 })));
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([type])),
-    ...section(3, vec([[0], [0]])),
+    ...section(3, vec(kinds.map(() => [0]))),
     ...section(5, vec([[0x00, ...uleb(PAGES)]])),
     ...section(7, vec([
       [...name('m'), 0x02, 0],
-      [...name('f32'), 0x00, 0],
-      [...name('f64'), 0x00, 1],
+      ...kinds.map((k, i) => [...name(kernelName(k.wide, k.updates)), 0x00, i]),
     ])),
-    ...section(10, vec([foldBody(false), foldBody(true)])),
+    ...section(10, vec(kinds.map((k) => foldBody(k.wide, k.updates)))),
   ];
   return new Uint8Array(bytes);
 }

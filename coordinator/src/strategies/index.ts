@@ -11,7 +11,7 @@ import { StrategyRegistry } from './strategy.js';
 export { FedAvgAggregator, FedAvgStrategy } from './fedavg.js';
 export { OPAQUE_PAYLOAD_TENSOR, StrategyRegistry, sampleSites } from './strategy.js';
 export type { AggregateResult, Aggregator, PartialAggregate, RoundContext, SiteConfigContext, SiteUpdate, SlicedSiteUpdate, Strategy } from './strategy.js';
-export { FoldAccumulator } from './fold-kernel.js';
+export { FOLD_GROUP, FoldAccumulator } from './fold-kernel.js';
 export { FedProxStrategy } from './fedprox.js';
 export { KrumAggregator, KrumStrategy, MultiKrumStrategy } from './krum.js';
 export type { KrumOptions } from './krum.js';

@@ -86,6 +86,12 @@ export interface Aggregator {
    * `finish()` must refuse it.
    */
   foldSlices?(update: SlicedSiteUpdate): Promise<void>;
+  /**
+   * Folds several updates read in slices together, to the same aggregate as `foldSlices` of each
+   * in turn; the engine prefers it for updates verified together. Settles per update, in order:
+   * one refused before any value is added is refused alone.
+   */
+  foldSlicesTogether?(updates: readonly SlicedSiteUpdate[]): Promise<Array<PromiseSettledResult<void>>>;
   /** Number folded so far. */
   readonly count: number;
   /** The round's model (same names/dtypes/shapes as the spec) and metrics. Throws TributaryError STRATEGY_ERROR if nothing folded. */

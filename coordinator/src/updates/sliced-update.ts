@@ -1,5 +1,5 @@
 import { Reason, TributaryError, dtypeSize, fromFloat64, tensorViewOfBytes, toFloat64, type SafetensorsEntry, type SafetensorsLayout, type Tensor, elementCount } from '@tributary/proto';
-import { isFloatDType, type Aggregator, type SlicedSiteUpdate } from '../strategies/index.js';
+import { FOLD_GROUP, isFloatDType, type Aggregator, type SlicedSiteUpdate } from '../strategies/index.js';
 import type { FoldPolicy } from './foldable-update.js';
 import { openGlobalModelSlices, type GlobalModelSlices } from './global-model-values.js';
 import { openStaged, type StagedBytes } from './staged-bytes.js';
@@ -18,6 +18,14 @@ export function foldsInSlices(aggregator: Aggregator): aggregator is SlicingAggr
   return typeof aggregator.foldSlices === 'function';
 }
 
+/** An aggregator that folds several updates' slices together. */
+export type GroupSlicingAggregator = SlicingAggregator & Required<Pick<Aggregator, 'foldSlicesTogether'>>;
+
+/** Whether the aggregator folds several updates' slices together (see `Aggregator.foldSlicesTogether`). */
+export function foldsTogetherInSlices(aggregator: Aggregator): aggregator is GroupSlicingAggregator {
+  return foldsInSlices(aggregator) && typeof aggregator.foldSlicesTogether === 'function';
+}
+
 /** A verified payload file, as inspection read it. */
 export interface InspectedPayload {
   /** The file: staged, or the blob it was kept as. */
@@ -31,6 +39,12 @@ export interface InspectedPayload {
 export interface SlicedFold {
   readonly clipped: boolean;
   readonly norm: number;
+}
+
+/** One verified update of those folded together, and its payload. */
+export interface SlicedFoldItem {
+  readonly update: Omit<SlicedSiteUpdate, 'specs' | 'values'>;
+  readonly payload: InspectedPayload;
 }
 
 /**
@@ -47,29 +61,123 @@ export async function foldPayloadInSlices(
   policy: FoldPolicy,
   sliceBytes = FOLD_READ_SLICE_BYTES,
 ): Promise<SlicedFold | undefined> {
-  const clips = policy.normBound > 0 && policy.normMode === 'clip' && !policy.heterogeneous;
-  if (clips && payload.norm === undefined) return undefined;
-  const norm = payload.norm ?? 0;
-  // NaN only comes from a non-finite global model, which nothing may be scaled against.
-  if (clips && Number.isNaN(norm)) throw TributaryError.of(Reason.NON_FINITE, 'the distance from the global model is not a number');
-  const clipped = clips && norm > policy.normBound;
-  const global = clipped ? await openGlobalModelSlices(policy.globalModel) : undefined;
+  const plan = clipPlan(payload, policy);
+  if (plan === undefined) return undefined;
+  const opened = await openSliced({ update, payload }, plan, policy, sliceBytes);
   try {
-    const file = await openStaged(payload.path);
+    await aggregator.foldSlices(opened.update);
+  } finally {
+    await opened.close();
+  }
+  return plan.fold;
+}
+
+/**
+ * As `foldPayloadInSlices` for several verified payloads, folded FOLD_GROUP at a time in one pass
+ * over the aggregate (`foldSlicesTogether`): the same aggregate to the last bit as folding them
+ * one by one in this order, with one read slice per update of the group in memory. Settles per
+ * item, in order: its fold, undefined when it must be decoded whole instead (nothing folded),
+ * or why it was refused.
+ */
+export async function foldPayloadsInSlices(
+  aggregator: GroupSlicingAggregator,
+  items: readonly SlicedFoldItem[],
+  policy: FoldPolicy,
+  sliceBytes = FOLD_READ_SLICE_BYTES,
+): Promise<Array<PromiseSettledResult<SlicedFold | undefined>>> {
+  const outcomes: Array<PromiseSettledResult<SlicedFold | undefined>> = items.map(() => ({ status: 'fulfilled', value: undefined }));
+  const planned: Array<{ at: number; plan: ClipPlan }> = [];
+  items.forEach((item, at) => {
     try {
-      const reader = new SliceReader(file, payload.layout, global ? { global, factor: policy.normBound / norm } : undefined, sliceBytes);
-      await aggregator.foldSlices({
-        ...update,
-        specs: payload.layout.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] })),
-        values: (name) => reader.values(name),
+      const plan = clipPlan(item.payload, policy);
+      if (plan !== undefined) planned.push({ at, plan });
+    } catch (err) {
+      outcomes[at] = { status: 'rejected', reason: err };
+    }
+  });
+  for (let start = 0; start < planned.length; start += FOLD_GROUP) {
+    const group = planned.slice(start, start + FOLD_GROUP);
+    const opened: Array<{ at: number; plan: ClipPlan; sliced: OpenedSlices }> = [];
+    try {
+      for (const { at, plan } of group) {
+        try {
+          opened.push({ at, plan, sliced: await openSliced(items[at]!, plan, policy, sliceBytes) });
+        } catch (err) {
+          outcomes[at] = { status: 'rejected', reason: err };
+        }
+      }
+      if (opened.length === 0) continue;
+      const folded = await aggregator.foldSlicesTogether(opened.map((o) => o.sliced.update));
+      opened.forEach((o, k) => {
+        const f = folded[k]!;
+        outcomes[o.at] = f.status === 'fulfilled' ? { status: 'fulfilled', value: o.plan.fold } : f;
       });
     } finally {
-      await file.close();
+      await Promise.allSettled(opened.map((o) => o.sliced.close()));
     }
-  } finally {
-    await global?.close();
   }
-  return { clipped, norm: clips ? norm : 0 };
+  return outcomes;
+}
+
+/** Whether and how a payload is scaled back to the norm bound as it is read. */
+interface ClipPlan {
+  readonly clipped: boolean;
+  /** The factor when clipped. */
+  readonly factor: number;
+  readonly fold: SlicedFold;
+}
+
+/** Whether a payload with this norm (as inspection measured it) folds from its file without being decoded whole. */
+export function foldsWithoutDecoding(norm: number | undefined, policy: FoldPolicy): boolean {
+  return !(clips(policy) && norm === undefined);
+}
+
+function clips(policy: FoldPolicy): boolean {
+  return policy.normBound > 0 && policy.normMode === 'clip' && !policy.heterogeneous;
+}
+
+/** How the payload is clipped, or undefined when the round clips and inspection measured no norm. */
+function clipPlan(payload: InspectedPayload, policy: FoldPolicy): ClipPlan | undefined {
+  if (!foldsWithoutDecoding(payload.norm, policy)) return undefined;
+  const clipping = clips(policy);
+  const norm = payload.norm ?? 0;
+  // NaN only comes from a non-finite global model, which nothing may be scaled against.
+  if (clipping && Number.isNaN(norm)) throw TributaryError.of(Reason.NON_FINITE, 'the distance from the global model is not a number');
+  const clipped = clipping && norm > policy.normBound;
+  return { clipped, factor: clipped ? policy.normBound / norm : 1, fold: { clipped, norm: clipping ? norm : 0 } };
+}
+
+interface OpenedSlices {
+  readonly update: SlicedSiteUpdate;
+  close(): Promise<void>;
+}
+
+/** The payload's file (and the global model's, when clipped) opened as a sliced update. */
+async function openSliced(item: SlicedFoldItem, plan: ClipPlan, policy: FoldPolicy, sliceBytes: number): Promise<OpenedSlices> {
+  const { payload } = item;
+  const global = plan.clipped ? await openGlobalModelSlices(policy.globalModel) : undefined;
+  let file: StagedBytes;
+  try {
+    file = await openStaged(payload.path);
+  } catch (err) {
+    await global?.close();
+    throw err;
+  }
+  const reader = new SliceReader(file, payload.layout, global ? { global, factor: plan.factor } : undefined, sliceBytes);
+  return {
+    update: {
+      ...item.update,
+      specs: payload.layout.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] })),
+      values: (name) => reader.values(name),
+    },
+    close: async () => {
+      try {
+        await file.close();
+      } finally {
+        await global?.close();
+      }
+    },
+  };
 }
 
 /** Reads a payload's tensors in slices, as fold values. */
