@@ -1,4 +1,4 @@
-import { TributaryError, checkSpec, fromFloat64Steps, runAtOnce, runCooperatively, tensor, tensorSpecsOf, toFloat64 } from '@tributary/proto';
+import { TributaryError, checkSpec, elementCount, fromFloat64Steps, runAtOnce, runCooperatively, tensor, tensorSpecsOf, toFloat64 } from '@tributary/proto';
 import type {
   DType,
   FederationSettings__Output,
@@ -285,6 +285,3 @@ function sourceOf(update: Pick<SiteUpdate, 'updateId' | 'site'>): string {
   return `update ${update.updateId} from site "${update.site}"`;
 }
 
-function elementCount(shape: readonly number[]): number {
-  return shape.reduce((n, d) => n * d, 1);
-}
