@@ -196,10 +196,17 @@ export class SiteWatch {
     return next;
   }
 
-  /** Whether the round takes `site`'s update after its deadline (the upload grace). */
+  /**
+   * Whether the round takes `site`'s update after its deadline (the upload grace): the site's
+   * upload was moving at the deadline and the grace has not run out. While the round is open
+   * that holds even between two looks at the uploads: a close timer that fires late must not
+   * refuse an update that arrived before it.
+   */
   graced(active: ActiveRun, round: RoundRecord, site: string): boolean {
     const w = this.watched.get(active);
-    return w !== undefined && w.round === round && w.graced.has(site) && this.s.now() <= round.extendedUntilMs;
+    if (w === undefined || w.round !== round || !w.graced.has(site)) return false;
+    const limit = round.deadlineAtMs + (settingsOf(active).uploadGraceSeconds ?? 0) * 1000;
+    return this.s.now() <= limit;
   }
 
   /** How recent a heartbeat must be for a site to count as alive: two intervals and a second. */
