@@ -67,7 +67,8 @@ export async function* modelChunks(req: DownloadModelRequest__Output, deps: Mode
     }
   } finally {
     shared.close();
-    if (reader !== undefined) await (await reader).close();
+    // A reader that failed to open has nothing to close (its error went to the read).
+    await reader?.then((r) => r.close(), () => undefined);
   }
 }
 
