@@ -11,7 +11,8 @@ import { adminService } from './api/admin-service.js';
 import { answerUnknownMethods, implement, reasonForTransportRefusals } from './api/call.js';
 import { AuditLog, CallAudit } from './audit/index.js';
 import { siteService } from './api/site-service.js';
-import { ByteBudget, DOWNLOAD_QUEUE_BYTES } from './api/download-budget.js';
+import { ByteBudget, DOWNLOAD_QUEUE_BYTES, SHARED_CHUNKS_KEEP_BYTES } from './api/download-budget.js';
+import { SharedModelChunks } from './api/shared-model-chunks.js';
 import { CallAuthenticator } from './auth/authenticator.js';
 import type { Principal } from './auth/principal.js';
 import { PrincipalRegistry } from './auth/principal-registry.js';
@@ -284,7 +285,9 @@ export class Coordinator {
       const withNatsCredentials = natsCredentials === undefined ? {} : { natsCredentials };
       // One bound on unsent model bytes for every download, whichever service serves it.
       const downloads = new ByteBudget(DOWNLOAD_QUEUE_BYTES);
-      const site = siteService({ downloads, state, blobs, catalog, engine, tasks, events, metrics, coordinatorKey: verdictKey, natsAdvertise: opts.nats.advertise, presence, ...withNatsCredentials });
+      // Downloads of the same model version, by sites or operators, read each chunk once.
+      const chunks = new SharedModelChunks(SHARED_CHUNKS_KEEP_BYTES);
+      const site = siteService({ downloads, chunks, state, blobs, catalog, engine, tasks, events, metrics, coordinatorKey: verdictKey, natsAdvertise: opts.nats.advertise, presence, ...withNatsCredentials });
       const host = opts.grpc.listen.slice(0, opts.grpc.listen.lastIndexOf(':'));
       const dashboardTls = opts.grpc.tls === undefined ? undefined : { cert: await readFile(opts.grpc.tls.certFile), key: await readFile(opts.grpc.tls.keyFile) };
       const dashboard =
@@ -298,6 +301,7 @@ export class Coordinator {
           : new WorkerCredentials({ ...(authority === undefined ? {} : { authority }), ttlMs: authoritySettings?.siteCredentialTtlMs ?? DEFAULT_SITE_CREDENTIAL_TTL_MS, coordinatorPublicKey: verdictKey.publicKey, natsUrls: opts.nats.advertise, logger });
       const admin = adminService({
         downloads,
+        chunks,
         state,
         blobs,
         catalog,

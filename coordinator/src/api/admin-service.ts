@@ -41,6 +41,7 @@ import { auditService, type AuditServiceDeps } from './audit-service.js';
 import type { CallContext, ServiceHandlers } from './call.js';
 import { federationMessage, grantMessage, invitationMessage, natsCredentialsMessage, principalMessage, siteMessage } from './convert.js';
 import type { ByteBudget } from './download-budget.js';
+import type { SharedModelChunks } from './shared-model-chunks.js';
 import { modelChunks } from './model-download.js';
 import { metricsService } from './metrics-service.js';
 import type { MetricEventBus } from '../ingest/metric-events.js';
@@ -53,6 +54,8 @@ export interface AdminServiceDeps {
   blobs: BlobStore;
   /** Unsent model chunk bytes for all downloads together, shared with the site service. */
   downloads: ByteBudget;
+  /** Model chunks shared by the downloads of a version, with the other service. */
+  chunks: SharedModelChunks;
   catalog: Catalog;
   engine: RoundEngine;
   events: RunEventBus;

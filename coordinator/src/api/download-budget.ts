@@ -102,3 +102,5 @@ export class ByteBudget {
 export const DOWNLOAD_QUEUE_BYTES = 32 * 1024 * 1024;
 /** Unsent chunks allowed a single download: one being sent and one ready behind it. */
 export const DOWNLOAD_QUEUE_CHUNKS = 2;
+/** Chunks no download holds, kept for downloads of the same version that have yet to reach them. */
+export const SHARED_CHUNKS_KEEP_BYTES = 16 * 1024 * 1024;

@@ -1,6 +1,7 @@
 import { Reason, TributaryError, allocateModelChunk, quoted, type DownloadModelRequest__Output, type ModelChunk__Output } from '@tributary/proto';
 import type { BlobStore, StateStore } from '../state/index.js';
 import { ByteBudget, DOWNLOAD_QUEUE_CHUNKS, WHEN_SENT } from './download-budget.js';
+import type { SharedModelChunks } from './shared-model-chunks.js';
 
 const DEFAULT_CHUNK = 1024 * 1024;
 const MIN_CHUNK = 16 * 1024;
@@ -12,6 +13,8 @@ export interface ModelDownloadDeps {
   blobs: BlobStore;
   /** Unsent chunk bytes for all downloads together; each chunk is held until it is sent. */
   downloads: ByteBudget;
+  /** Chunks read once per version and shared by the downloads of that version. */
+  chunks: SharedModelChunks;
 }
 
 /**
@@ -36,26 +39,36 @@ export async function* modelChunks(req: DownloadModelRequest__Output, deps: Mode
   }
   if (signal.aborted) return;
   const queue = new SendQueue(deps.downloads, chunk, signal);
-  // One open file for the whole stream; closed also when the consumer stops early.
-  const reader = await deps.blobs.openReader(version.sha256);
+  const shared = deps.chunks.open({ digest: version.sha256, totalSize: version.size, offset, chunkBytes: chunk });
+  // Opened only if a chunk is not already shared; closed also when the consumer stops early.
+  let reader: ReturnType<BlobStore['openReader']> | undefined;
   try {
     while (offset < version.size && !signal.aborted) {
       const length = Math.min(chunk, version.size - offset);
-      const sent = await queue.hold(length);
-      if (!sent) return;
-      // Read straight into the chunk's wire form: one buffer a chunk, no encoder copy.
-      const next = allocateModelChunk(header, offset, length);
-      try {
-        await reader.readInto(next.data, offset);
-      } catch (err) {
-        sent();
-        throw err;
-      }
-      yield Object.assign(next, { [WHEN_SENT]: sent });
+      const held = await queue.hold(length);
+      if (!held) return;
+      const at = offset;
+      const taken = await shared
+        .take(at, length, async () => {
+          reader ??= deps.blobs.openReader(version.sha256);
+          // Read straight into the chunk's wire form: one buffer a chunk, no encoder copy.
+          const next = allocateModelChunk(header, at, length);
+          await (await reader).readInto(next.data, at);
+          return next;
+        })
+        .catch((err: unknown) => {
+          held.sent();
+          throw err;
+        });
+      held.also(taken.release);
+      // The chunk is shared: each download yields its own message around it.
+      yield Object.assign({ ...taken.chunk }, { [WHEN_SENT]: held.sent });
       offset += length;
     }
   } finally {
-    await reader.close();
+    shared.close();
+    // A reader that failed to open has nothing to close (its error went to the read).
+    await reader?.then((r) => r.close(), () => undefined);
   }
 }
 
@@ -79,23 +92,37 @@ class SendQueue {
     signal.addEventListener('abort', () => this.releaseAll(), { once: true });
   }
 
-  /** Waits for room for `bytes`; the callback gives them back (once). Undefined when cancelled. */
-  async hold(bytes: number): Promise<(() => void) | undefined> {
+  /** Waits for room for `bytes`; `sent` gives them back (once). Undefined when cancelled. */
+  async hold(bytes: number): Promise<Held | undefined> {
     if (!(await this.own.acquire(0, bytes, this.signal))) return undefined;
     if (!(await this.shared.acquire(this.ticket, bytes, this.signal))) {
       this.own.release(bytes);
       return undefined;
     }
+    // Granted in the same turn as the cancellation, after releaseAll ran: give it straight back.
+    if (this.signal.aborted) {
+      this.own.release(bytes);
+      this.shared.release(bytes);
+      return undefined;
+    }
+    const alsoOnSent: Array<() => void> = [];
     const sent = () => {
       if (!this.unsent.delete(sent)) return;
       this.own.release(bytes);
       this.shared.release(bytes);
+      for (const release of alsoOnSent) release();
     };
     this.unsent.add(sent);
-    return sent;
+    return { sent, also: (release) => (this.unsent.has(sent) ? alsoOnSent.push(release) : release()) };
   }
 
   private releaseAll(): void {
     for (const sent of [...this.unsent]) sent();
   }
+}
+
+/** Bytes held for one chunk until it is sent; `also` runs another release with it. */
+interface Held {
+  readonly sent: () => void;
+  also(release: () => void): void;
 }

@@ -25,6 +25,7 @@ import { AsyncQueue } from './async-queue.js';
 import type { CallContext, ServiceHandlers } from './call.js';
 import { natsCredentialsMessage, siteMessage } from './convert.js';
 import type { ByteBudget } from './download-budget.js';
+import type { SharedModelChunks } from './shared-model-chunks.js';
 import { modelChunks } from './model-download.js';
 
 export interface SiteServiceDeps {
@@ -46,6 +47,8 @@ export interface SiteServiceDeps {
   presence: Pick<SitePresence, 'of' | 'seen' | 'streamOpened'>;
   /** Unsent model chunk bytes for all downloads together, shared with the admin service. */
   downloads: ByteBudget;
+  /** Model chunks shared by the downloads of a version, with the other service. */
+  chunks: SharedModelChunks;
 }
 
 /** SiteService: thin handlers that check the caller and delegate. */
