@@ -94,6 +94,7 @@ export {
   MAX_SAFETENSORS_TENSORS,
   allFinite,
   allFiniteAsync,
+  allFiniteSteps,
   checkSpec,
   checkSpecAsync,
   decodeSafetensors,

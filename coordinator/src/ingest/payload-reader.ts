@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CHUNK_INDEX_HEADER, CHUNK_WINDOW, Reason, STREAM_PAYLOADS, TributaryError, refusalOf, type ReasonCode, type Refusal } from '@tributary/proto';
 import { DeliverPolicy, ErrorCode, NatsError, type Consumer, type ConsumerMessages, type JetStreamClient, type MsgHdrs, type NatsConnection } from 'nats';
 import { PRIVATE_FILE_MODE } from '../config/private-file.js';
@@ -180,6 +181,9 @@ async function readByConsumer(req: PayloadReadRequest, assembly: PayloadAssembly
   return refused(Reason.PAYLOAD_MISSING, `received ${assembly.next} of ${req.chunkCount} chunks ${why}`);
 }
 
+/** Longest stretch of chunk handling (SHA-256 of 1 MiB is under a millisecond) before the event loop gets a turn. */
+const TURN_EVERY_MS = 4;
+
 /** Chunks checked in index order, hashed, and kept in memory or written to the staging file. */
 class PayloadAssembly {
   next = 0;
@@ -189,6 +193,8 @@ class PayloadAssembly {
   /** Chunks stored ahead of their turn, fewer than CHUNK_WINDOW. */
   private readonly early = new Map<number, Uint8Array>();
   private readonly lastSize: number;
+  /** When the event loop last had a turn during this read (see `take`). */
+  private turnAt = performance.now();
 
   private constructor(
     private readonly req: PayloadReadRequest,
@@ -226,10 +232,19 @@ class PayloadAssembly {
     for (let chunk = this.early.get(this.next); chunk !== undefined; chunk = this.early.get(this.next)) {
       this.early.delete(this.next);
       this.hash.update(chunk);
-      if (this.file !== undefined) await this.file.write(chunk);
-      else this.parts.push(chunk);
+      if (this.file !== undefined) {
+        await this.file.write(chunk);
+        this.turnAt = performance.now();
+      } else this.parts.push(chunk);
       this.bytes += chunk.length;
       this.next++;
+    }
+    // Chunks already pulled arrive as a batch, handed over without a turn of the event loop in
+    // between; hashing (and, in memory, keeping) them one after another would hold the loop for
+    // the whole batch, so after TURN_EVERY_MS of it timers and I/O get their turn.
+    if (performance.now() - this.turnAt >= TURN_EVERY_MS) {
+      await nextTurn();
+      this.turnAt = performance.now();
     }
     return undefined;
   }

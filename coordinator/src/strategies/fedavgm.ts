@@ -1,7 +1,7 @@
 import type { FederationSettings__Output } from '@tributary/proto';
 import { ServerOptimizerAggregator } from './fedopt.js';
 import type { ServerOptimizer } from './fedopt.js';
-import { momentumStep } from './optimizer-kernels.js';
+import { momentumStepSteps } from './optimizer-kernels.js';
 import { formatNumberOptions, parseNumberOptions } from './strategy-options.js';
 import type { NumberOptionSpec } from './strategy-options.js';
 import { sampleSites } from './strategy.js';
@@ -48,6 +48,6 @@ export class FedAvgMStrategy implements Strategy {
 export function momentumOptimizer(learningRate: number, momentum: number): ServerOptimizer {
   return {
     slots: [{ name: 'momentum', initial: 0 }],
-    step: (x, delta, [u]) => momentumStep(x, u!, delta, learningRate, momentum),
+    step: (x, delta, [u]) => momentumStepSteps(x, u!, delta, learningRate, momentum),
   };
 }

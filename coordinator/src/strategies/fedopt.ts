@@ -1,22 +1,24 @@
 import {
   TributaryError,
-  allFinite,
+  allFiniteSteps,
   checkSpec,
-  fromFloat64,
+  fromFloat64Steps,
+  runAtOnce,
+  runCooperatively,
   tensor,
   tensorSpecsOf,
   toFloat64,
 } from '@tributary/proto';
-import type { DType, FederationSettings__Output, Tensor, TensorMap, TensorSpec__Output } from '@tributary/proto';
+import type { DType, FederationSettings__Output, Steps, Tensor, TensorData, TensorMap, TensorSpec__Output } from '@tributary/proto';
 import { FedAvgAggregator } from './fedavg.js';
 import {
-  adagradSecondMoment,
-  adamSecondMoment,
-  adaptiveStep,
-  firstMoment,
-  sumOfSquares,
-  toPseudoGradient,
-  yogiSecondMoment,
+  adagradSecondMomentSteps,
+  adamSecondMomentSteps,
+  adaptiveStepSteps,
+  firstMomentSteps,
+  sumOfSquaresSteps,
+  toPseudoGradientSteps,
+  yogiSecondMomentSteps,
 } from './optimizer-kernels.js';
 import { formatNumberOptions, parseNumberOptions } from './strategy-options.js';
 import type { NumberOptionSpec } from './strategy-options.js';
@@ -35,9 +37,10 @@ export interface ServerOptimizer {
   readonly slots: readonly { readonly name: string; readonly initial: number }[];
   /**
    * Moves `x` along the pseudo-gradient `delta`, both float64 and in place, updating `state`
-   * (one array per slot, in `slots` order) in place; returns the squared norm of the step.
+   * (one array per slot, in `slots` order) in place; returns the squared norm of the step. As
+   * steps that may pause (see `Steps`), so a large model's step need not hold the event loop.
    */
-  step(x: Float64Array, delta: Float64Array, state: Float64Array[]): number;
+  step(x: Float64Array, delta: Float64Array, state: Float64Array[]): Steps<number>;
 }
 
 /**
@@ -104,9 +107,26 @@ export class ServerOptimizerAggregator implements Aggregator {
   }
 
   finish(): AggregateResult {
+    return runAtOnce(this.stepSteps(this.openMean().finish()));
+  }
+
+  /**
+   * As `finish`, giving the event loop its turns while the mean is taken and the server step is
+   * made (the engine prefers it): the same model, metrics and state to the last bit.
+   */
+  async finishInSlices(): Promise<AggregateResult> {
+    return runCooperatively(this.stepSteps(await this.openMean().finishInSlices()));
+  }
+
+  /** FedAvg's aggregator, once something was folded. */
+  private openMean(): FedAvgAggregator {
     if (this.count === 0) throw strategyError('FAILED_PRECONDITION', `${this.strategy}: no update to aggregate`);
-    const averaged = this.mean.finish();
-    const previous = this.previousState();
+    return this.mean;
+  }
+
+  /** One step of the server optimiser from the global model along the round's mean. */
+  private *stepSteps(averaged: { model: TensorMap; metrics: Record<string, number> }): Steps<AggregateResult> {
+    const previous = yield* this.previousStateSteps();
     const model: TensorMap = {};
     const serverState: TensorMap = {};
     let gradientSquares = 0;
@@ -117,17 +137,15 @@ export class ServerOptimizerAggregator implements Aggregator {
         model[spec.name] = mean;
         continue;
       }
-      const x = this.globalValues(spec);
+      const x = yield* this.globalValuesSteps(spec);
       // FedAvg's result is a fresh array, so a float64 one can become Δ in place.
-      const delta = mean.data instanceof Float64Array ? mean.data : toFloat64(mean);
-      toPseudoGradient(delta, x);
-      gradientSquares += sumOfSquares(delta);
-      const state =
-        previous?.get(spec.name) ??
-        this.optimizer.slots.map(({ initial }) => new Float64Array(x.length).fill(initial));
-      stepSquares += this.optimizer.step(x, delta, state);
-      const next = fromFloat64(spec.dtype as DType, spec.shape, x);
-      if (!allFinite(next)) {
+      const delta = mean.data instanceof Float64Array ? mean.data : yield* float64Steps(mean);
+      yield* toPseudoGradientSteps(delta, x);
+      gradientSquares += yield* sumOfSquaresSteps(delta);
+      const state = previous?.get(spec.name) ?? (yield* this.initialStateSteps(x.length));
+      stepSquares += yield* this.optimizer.step(x, delta, state);
+      const next = yield* fromFloat64Steps(spec.dtype as DType, spec.shape, x);
+      if (!(yield* allFiniteSteps(next))) {
         throw strategyError('FAILED_PRECONDITION', `${this.strategy}: the step left tensor "${spec.name}" with non-finite values (try a smaller server learning rate)`);
       }
       model[spec.name] = next;
@@ -146,31 +164,46 @@ export class ServerOptimizerAggregator implements Aggregator {
     };
   }
 
+  /** Each slot's state at a run's first round: `length` values of the slot's initial value. */
+  private *initialStateSteps(length: number): Steps<Float64Array[]> {
+    const state: Float64Array[] = [];
+    for (const { initial } of this.optimizer.slots) {
+      const values = new Float64Array(length);
+      for (let start = 0; start < length; start += COPY_STEP_ELEMENTS) {
+        if (start > 0) yield;
+        values.fill(initial, start, Math.min(start + COPY_STEP_ELEMENTS, length));
+      }
+      state.push(values);
+    }
+    return state;
+  }
+
   /** The global model's values of a float tensor, as float64 (a copy: the step writes into it). */
-  private globalValues(spec: TensorSpec__Output): Float64Array {
+  private *globalValuesSteps(spec: TensorSpec__Output): Steps<Float64Array> {
     const t = this.globalModel[spec.name];
     const expected = elementCount(spec.shape);
     if (t === undefined || t.data.length !== expected) {
       throw strategyError('FAILED_PRECONDITION', `${this.strategy}: the global model has no tensor "${spec.name}" of ${expected} values`);
     }
-    return toFloat64(t);
+    return yield* float64Steps(t);
   }
 
   /**
    * Copies of the state the previous round left, by tensor; undefined at a run's first round
    * (empty state). The copies keep the caller's state intact should this round fail.
    */
-  private previousState(): Map<string, Float64Array[]> | undefined {
+  private *previousStateSteps(): Steps<Map<string, Float64Array[]> | undefined> {
     if (Object.keys(this.serverState).length === 0) return undefined;
     const state = new Map<string, Float64Array[]>();
     const expected = new Set<string>();
     for (const spec of this.spec) {
       if (!isFloat(spec.dtype)) continue;
-      const arrays = this.optimizer.slots.map(({ name }) => {
+      const arrays: Float64Array[] = [];
+      for (const { name } of this.optimizer.slots) {
         const key = `${name}/${spec.name}`;
         expected.add(key);
-        return stateValues(this.strategy, key, this.serverState[key], spec.shape);
-      });
+        arrays.push(yield* float64Steps(stateTensor(this.strategy, key, this.serverState[key], spec.shape)));
+      }
       state.set(spec.name, arrays);
     }
     const unexpected = Object.keys(this.serverState).find((key) => !expected.has(key));
@@ -229,10 +262,10 @@ const ADAPTIVE_OPTIONS: Readonly<Record<AdaptiveStrategyName, Readonly<Record<st
   },
 };
 
-const SECOND_MOMENTS: Readonly<Record<AdaptiveStrategyName, (v: Float64Array, delta: Float64Array, beta2: number) => void>> = {
-  fedadam: adamSecondMoment,
-  fedyogi: yogiSecondMoment,
-  fedadagrad: (v, delta) => adagradSecondMoment(v, delta),
+const SECOND_MOMENTS: Readonly<Record<AdaptiveStrategyName, (v: Float64Array, delta: Float64Array, beta2: number) => Steps<void>>> = {
+  fedadam: adamSecondMomentSteps,
+  fedyogi: yogiSecondMomentSteps,
+  fedadagrad: (v, delta) => adagradSecondMomentSteps(v, delta),
 };
 
 /**
@@ -293,10 +326,10 @@ export function adaptiveOptimizer(name: AdaptiveStrategyName, p: AdaptiveParamet
       { name: 'm', initial: 0 },
       { name: 'v', initial: p.tau * p.tau },
     ],
-    step(x, delta, [m, v]) {
-      firstMoment(m!, delta, p.beta1);
-      secondMoment(v!, delta, p.beta2);
-      return adaptiveStep(x, m!, v!, p.eta, p.tau);
+    *step(x, delta, [m, v]) {
+      yield* firstMomentSteps(m!, delta, p.beta1);
+      yield* secondMoment(v!, delta, p.beta2);
+      return yield* adaptiveStepSteps(x, m!, v!, p.eta, p.tau);
     },
   };
 }
@@ -307,12 +340,27 @@ function option(values: Record<string, number>, name: string): number {
   return value;
 }
 
-function stateValues(strategy: string, key: string, t: Tensor | undefined, shape: readonly number[]): Float64Array {
+/** A tensor of the carried server state, checked to be F64 of the tensor's shape. */
+function stateTensor(strategy: string, key: string, t: Tensor | undefined, shape: readonly number[]): Tensor {
   if (t === undefined) throw strategyError('FAILED_PRECONDITION', `${strategy}: the server state carried from the previous round has no tensor "${key}"`);
   if (t.dtype !== 'F64' || !(t.data instanceof Float64Array) || !sameShape(t.shape, shape)) {
     throw strategyError('FAILED_PRECONDITION', `${strategy}: server state tensor "${key}" is ${t.dtype} [${t.shape.join(', ')}], expected F64 [${shape.join(', ')}]`);
   }
-  return Float64Array.from(t.data);
+  return t;
+}
+
+/** Values copied or converted between two pause points (a fraction of a millisecond). */
+const COPY_STEP_ELEMENTS = 1 << 16;
+
+/** `toFloat64(t)` (a fresh array) as steps that may pause between runs of COPY_STEP_ELEMENTS values. */
+function* float64Steps(t: Tensor): Steps<Float64Array> {
+  const out = new Float64Array(t.data.length);
+  for (let start = 0; start < out.length; start += COPY_STEP_ELEMENTS) {
+    if (start > 0) yield;
+    const end = Math.min(start + COPY_STEP_ELEMENTS, out.length);
+    out.set(toFloat64({ dtype: t.dtype, shape: [end - start], data: t.data.subarray(start, end) as TensorData }), start);
+  }
+  return out;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
