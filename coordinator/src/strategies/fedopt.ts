@@ -2,6 +2,7 @@ import {
   TributaryError,
   allFiniteSteps,
   checkSpec,
+  elementCount,
   fromFloat64Steps,
   runAtOnce,
   runCooperatively,
@@ -371,6 +372,3 @@ function isFloat(dtype: string): boolean {
   return dtype === 'F32' || dtype === 'F64' || dtype === 'F16' || dtype === 'BF16';
 }
 
-function elementCount(shape: readonly number[]): number {
-  return shape.reduce((n, d) => n * d, 1);
-}
