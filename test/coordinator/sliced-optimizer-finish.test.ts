@@ -92,7 +92,9 @@ describe('server optimisers finishing in slices', () => {
     { name: 'fedadam', optimizer: adaptiveOptimizer('fedadam', { eta: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3 }) },
     { name: 'fedavgm', optimizer: momentumOptimizer(0.5, 0.9) },
   ])('$name takes its step over a large model in turns of the event loop, timers included', async ({ optimizer }) => {
-    const n = 1 << 20;
+    // Large enough that the step outlasts two slices on any machine: a timer armed before it can
+    // only run once the loop has gone past its check phase twice.
+    const n = 1 << 22;
     const x = new Float64Array(n).fill(1);
     const delta = new Float64Array(n).fill(-0.5);
     const state = optimizer.slots.map(({ initial }) => new Float64Array(n).fill(initial));
