@@ -48,4 +48,14 @@ describe('hashing and storing a model in steps', () => {
     expect(stored).toEqual({ sha256: sha256Hex(encoded), size: encoded.length, created: true });
     expect(Buffer.compare(await readFile(blobs.path(stored.sha256)), encoded)).toBe(0);
   });
+
+  it('stores verified bytes under the digest they were verified against, once', async () => {
+    const bytes = new Uint8Array(3 * 2 ** 20 + 5).map((_, i) => i % 251);
+    const sha256 = sha256Hex(bytes);
+    const blobs = new BlobStore(dir);
+    expect(await blobs.putVerified(bytes, sha256)).toBe(true);
+    expect(Buffer.compare(await readFile(blobs.path(sha256)), bytes)).toBe(0);
+    expect(await blobs.putVerified(bytes, sha256)).toBe(false);
+    expect((await blobs.putParts([bytes])).created).toBe(false);
+  });
 });

@@ -86,7 +86,18 @@ export class BlobStore {
    * `created` says whether the blob is new (false when the same bytes were stored already).
    */
   async putParts(parts: readonly Uint8Array[]): Promise<{ sha256: string; size: number; created: boolean }> {
-    const sha256 = await sha256HexInSteps(parts);
+    return this.writeParts(parts, await sha256HexInSteps(parts));
+  }
+
+  /**
+   * Stores bytes the caller has already verified against `sha256` (an update's payload checked
+   * against its signed manifest), without hashing them again. True when the blob is new.
+   */
+  async putVerified(bytes: Uint8Array, sha256: string): Promise<boolean> {
+    return (await this.writeParts([bytes], sha256)).created;
+  }
+
+  private async writeParts(parts: readonly Uint8Array[], sha256: string): Promise<{ sha256: string; size: number; created: boolean }> {
     const size = parts.reduce((n, p) => n + p.byteLength, 0);
     const target = this.path(sha256);
     // Always a file (model readers open it by path), also when the same bytes are kept inline.

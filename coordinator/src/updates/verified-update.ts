@@ -129,7 +129,7 @@ export class VerifiedUpdate {
       this.created = await this.blobs.putFile(staged, this.manifest.payloadSha256);
       this.committed = 'blob';
     } else {
-      this.created = (await this.blobs.put(staged)).created;
+      this.created = await this.blobs.putVerified(staged, this.manifest.payloadSha256);
       this.committed = staged;
     }
   }
