@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AdminClient } from '@tributary/coordinator';
 import { encodeKeyFile, encodeSafetensors, generateSigningKey, tensor } from '@tributary/proto';
-import { options, rawPublish, report, round, startDevStack, table } from './stack.mjs';
+import { cpus } from 'node:os';
+import { cpuSeconds, options, rawPublish, report, round, startDevStack, table } from './stack.mjs';
 import { roundSeconds } from './rounds.mjs';
 
 const SITE_PROCESS = fileURLToPath(new URL('./round-site.mjs', import.meta.url));
@@ -81,6 +82,14 @@ export async function startSiteProcesses(stack, admin, { federation, sites, para
   }
   await Promise.all(children.map((c) => c.ready));
   return {
+    /**
+     * CPU seconds the site processes have used so far, together; a process that has exited
+     * counts with the last figure read (call it while they run, e.g. with the memory sampler).
+     */
+    cpu() {
+      for (const c of children) c.cpu = Math.max(c.cpu ?? 0, cpuSeconds(c.child.pid));
+      return children.reduce((s, c) => s + c.cpu, 0);
+    },
     /** Every process's summary, once the run has ended (a run that fails to start kills them unawaited). */
     done: () => Promise.all(children.map((c) => c.done)),
     trained: () => Promise.all(children.map((c) => c.trained)),
@@ -112,11 +121,18 @@ export async function measureRounds({ sites, params, processes, rounds, initialM
     siteProcesses = await startSiteProcesses(stack, admin, { federation: 'bench', sites, params, processes });
     const before = await stack.memory();
     let peak = before.peakMiB;
-    const sampler = setInterval(() => stack.memory().then((m) => (peak = Math.max(peak, m.peakMiB))).catch(() => {}), 200);
+    const sampler = setInterval(() => {
+      siteProcesses.cpu();
+      stack.memory().then((m) => (peak = Math.max(peak, m.peakMiB))).catch(() => {});
+    }, 200);
+    // CPU of every process of the run, between the run's start and its end (sites still running).
+    const cpuBefore = { ...(await stack.cpu()), sites: siteProcesses.cpu() };
     const started = Date.now();
     const runInfo = await admin.startRun('bench');
     const ended = await admin.waitForRun(runInfo.id, {}).finally(() => clearInterval(sampler));
     const wall = (Date.now() - started) / 1000;
+    const cpuAfter = { ...(await stack.cpu()), sites: siteProcesses.cpu() };
+    const cpu = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, cpuAfter[k] - cpuBefore[k]]));
     const summaries = await siteProcesses.done();
     const list = await admin.listRounds(runInfo.id);
     for (const r of list) {
@@ -134,6 +150,7 @@ export async function measureRounds({ sites, params, processes, rounds, initialM
       after: afterResult,
       rounds: list,
       wall,
+      cpu,
       raw,
       coordinatorStartMiB: before.rssMiB,
       coordinatorPeakMiB: Math.max(peak, mem.peakMiB),
@@ -176,6 +193,9 @@ export async function run(args, { quick = false } = {}) {
     // What the server's file store alone needs for a round's updates.
     const boundSeconds = (c.sites * modelBytes) / 1e6 / res.raw.mbps;
     const memBound = memoryBoundMiB(modelBytes);
+    // Where the machine's CPU went, a round on average: how busy the run kept all cores.
+    const perRound = (k) => res.cpu[k] / res.rounds.length;
+    const busy = (res.cpu.coordinator + res.cpu.nats + res.cpu.sites) / (res.wall * cpus().length);
     const met = c.target === null ? null : med <= c.target && res.coordinatorPeakMiB <= memBound;
     rows.push({
       sites: c.sites,
@@ -189,6 +209,10 @@ export async function run(args, { quick = false } = {}) {
       'file store MB/s': res.raw.mbps.toFixed(0),
       'bound s': boundSeconds.toFixed(3),
       ratio: (boundSeconds / med).toFixed(3),
+      'CPU s a round: coordinator': perRound('coordinator').toFixed(2),
+      'nats-server': perRound('nats').toFixed(2),
+      'site processes': perRound('sites').toFixed(2),
+      'cores busy': `${(100 * busy).toFixed(0)}%`,
       'coordinator peak MiB': res.coordinatorPeakMiB.toFixed(0),
       'memory bound MiB': memBound.toFixed(0),
       'site process peak MiB': res.sitePeakMiB.toFixed(0),
@@ -211,6 +235,8 @@ export async function run(args, { quick = false } = {}) {
         memoryBoundMiB: round(memBound, 0),
         memoryMet: res.coordinatorPeakMiB <= memBound,
         sitePeakMiB: round(res.sitePeakMiB, 0),
+        cpuSecondsPerRound: { coordinator: round(perRound('coordinator')), nats: round(perRound('nats')), sites: round(perRound('sites')) },
+        coresBusy: round(busy),
       },
       { ratio: boundSeconds / med, target: c.target, met },
     );

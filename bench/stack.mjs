@@ -2,7 +2,8 @@
 // memory can be read apart from the benchmark's own sites. NATS runs without authentication
 // (`--no-nats-auth`), so the raw-publish limit and the metric sites can connect directly.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,11 @@ export async function startDevStack({ args = [] } = {}) {
       const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
       return { peakMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024 };
     },
+    /** CPU seconds used so far by the coordinator process and by the nats-server it started. */
+    async cpu() {
+      const natsPids = (await childPids(child.pid)).filter((pid) => processName(pid) === 'nats-server');
+      return { coordinator: cpuSeconds(child.pid), nats: natsPids.reduce((s, pid) => s + cpuSeconds(pid), 0) };
+    },
     /** The coordinator's level tracking store (read it once the stack is stopped). */
     trackingPath: join(dir, 'data', 'tracking'),
     /** Stops the stack and removes its directory, unless `keep` (then call `remove`). */
@@ -59,6 +65,39 @@ export async function startDevStack({ args = [] } = {}) {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Clock ticks a second in /proc/<pid>/stat (USER_HZ: 100 on Linux). */
+const TICKS = 100;
+
+/** User and system CPU seconds a process has used so far; 0 when it is gone or not on Linux. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+function processName(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+async function childPids(pid) {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => []);
+  const pids = [];
+  for (const t of tasks) {
+    const list = await readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '');
+    pids.push(...list.split(' ').filter(Boolean).map(Number));
+  }
+  return pids;
 }
 
 /** Parses `--name value` options with defaults. */
