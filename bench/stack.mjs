@@ -13,15 +13,22 @@ import { connect } from 'nats';
 const CLI = fileURLToPath(new URL('../coordinator/dist/cli/main.js', import.meta.url));
 
 /** `args`: more `tributary dev` flags, e.g. ['--max-update-bytes', '3GiB']. */
-export async function startDevStack({ args = [] } = {}) {
+export async function startDevStack({ args = [], loopProbe = false } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'tributary-bench-'));
+  const env = { ...process.env };
   // BENCH_CPU_PROF=<dir> writes a CPU profile of the coordinator there (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   // The coordinator's memory split at its peak (bench/memory-probe.mjs).
   if (process.env.BENCH_MEMORY_PROBE) profile.push('--import', fileURLToPath(new URL('./memory-probe.mjs', import.meta.url)));
+  // `loopProbe`: the coordinator's event-loop delay, read with `loopDelay()` (bench/loop-probe.mjs).
+  const loopFile = join(dir, 'loop-delay.json');
+  if (loopProbe) {
+    profile.push('--import', fileURLToPath(new URL('./loop-probe.mjs', import.meta.url)));
+    env.BENCH_LOOP_PROBE = loopFile;
+  }
   // BENCH_LOG_LEVEL=debug shows the coordinator's per-update log lines (on stderr).
   const logLevel = process.env.BENCH_LOG_LEVEL ? ['--log-level', process.env.BENCH_LOG_LEVEL] : [];
-  const child = spawn(process.execPath, [...profile, CLI, 'dev', '--dir', dir, '--grpc-listen', '127.0.0.1:0', '--json', '--no-nats-auth', ...logLevel, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, CLI, 'dev', '--dir', dir, '--grpc-listen', '127.0.0.1:0', '--json', '--no-nats-auth', ...logLevel, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const line = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -44,6 +51,20 @@ export async function startDevStack({ args = [] } = {}) {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
       return { peakMiB: kib('VmHWM') / 1024, rssMiB: kib('VmRSS') / 1024 };
+    },
+    /**
+     * The coordinator's event-loop delay since the last call (count of 5 ms samples, p50, p99
+     * and max in ms); the first call starts the measurement. Needs `loopProbe`.
+     */
+    async loopDelay() {
+      const before = await readFile(loopFile, 'utf8').catch(() => '');
+      child.kill('SIGUSR2');
+      for (let i = 0; i < 200; i++) {
+        const now = await readFile(loopFile, 'utf8').catch(() => '');
+        if (now !== '' && now !== before) return JSON.parse(now);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('the coordinator did not report its event-loop delay');
     },
     /** CPU seconds used so far by the coordinator process and by the nats-server it started. */
     async cpu() {
