@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FOLD_BLOCK, FOLD_GROUP, FoldAccumulator, fold, foldJs, foldKernelName } from '../../coordinator/src/strategies/fold-kernel.js';
+import { FOLD_BLOCK, FOLD_GROUP, FoldAccumulator, fold, foldJs, foldKernelName, hasSpareFoldMemory } from '../../coordinator/src/strategies/fold-kernel.js';
 
 /** Deterministic pseudo-random values in [-scale, scale). */
 function randomValues(n: number, seed: number, scale = 1): Float64Array {
@@ -243,5 +243,51 @@ describe('FoldAccumulator.addMany', () => {
     expect(() => acc.addMany(0, [{ values: new Float32Array(100).fill(1), weight: 1 }, { values: new Float32Array(99), weight: 1 }])).toThrow(/length mismatch/);
     expect(() => acc.addManyAt(0, 0, [{ values: new Float32Array(10), weight: 1 }, { values: new Float32Array(9), weight: 1 }])).toThrow(/same length/);
     expect(acc.sums[0]!.every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe('FoldAccumulator.release', () => {
+  const foldInto = (acc: FoldAccumulator, lengths: number[], seed: number): void =>
+    lengths.forEach((n, t) => [3, 11].forEach((w, k) => acc.add(t, Float32Array.from(randomValues(n, seed + 10 * t + k)), w)));
+
+  it('hands its memory, zeroed, to the next accumulator that fits, which then sums as a fresh one does', () => {
+    const first = new FoldAccumulator([FOLD_BLOCK * 2 + 3, 17]);
+    foldInto(first, [FOLD_BLOCK * 2 + 3, 17], 90);
+    const memory = first.sums[0]!.buffer;
+    first.release();
+    expect(hasSpareFoldMemory()).toBe(true);
+
+    const lengths = [FOLD_BLOCK + 1, 9];
+    const second = new FoldAccumulator(lengths);
+    expect(hasSpareFoldMemory()).toBe(false);
+    expect(second.sums[0]!.buffer).toBe(memory);
+    expect(second.sums.every((sums) => sums.every((v) => v === 0))).toBe(true);
+    const fresh = new FoldAccumulator(lengths);
+    expect(fresh.sums[0]!.buffer).not.toBe(memory);
+    foldInto(second, lengths, 7);
+    foldInto(fresh, lengths, 7);
+    lengths.forEach((_, t) => expect(Buffer.from(second.sums[t]!.buffer, second.sums[t]!.byteOffset, second.sums[t]!.byteLength).equals(Buffer.from(fresh.sums[t]!.buffer, fresh.sums[t]!.byteOffset, fresh.sums[t]!.byteLength))).toBe(true));
+  });
+
+  it('is not taken by an accumulator larger than its memory', () => {
+    const small = new FoldAccumulator([100]);
+    const memory = small.sums[0]!.buffer;
+    small.release();
+    const large = new FoldAccumulator([(memory.byteLength / 8) * 2]);
+    expect(large.sums[0]!.buffer).not.toBe(memory);
+    expect(hasSpareFoldMemory()).toBe(true);
+    expect(new FoldAccumulator([100]).sums[0]!.buffer).toBe(memory);
+  });
+
+  it('refuses to fold once released, whichever way it is asked', async () => {
+    const acc = new FoldAccumulator([FOLD_BLOCK]);
+    acc.release();
+    const values = new Float32Array(FOLD_BLOCK);
+    expect(() => acc.add(0, values, 1)).toThrow(/released/);
+    expect(() => acc.addAt(0, 0, values, 1)).toThrow(/released/);
+    await expect(acc.addManyInSlices(0, [{ values, weight: 1 }], FOLD_BLOCK)).rejects.toThrow(/released/);
+    // Taken back by the next accumulator, so later tests start without a spare.
+    new FoldAccumulator([1]);
+    expect(hasSpareFoldMemory()).toBe(false);
   });
 });

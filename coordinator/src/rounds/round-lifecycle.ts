@@ -351,20 +351,25 @@ export class RoundLifecycle {
     } finally {
       await this.disposeAggregator(active);
     }
-    // Finite inputs can still sum past the largest double: such a model is never committed.
-    // Checked in steps: a large model's values are not scanned in one turn of the event loop.
-    let overflowed: [string, unknown] | undefined;
-    for (const entry of Object.entries(result.model)) {
-      if (!(await allFiniteAsync(entry[1]))) {
-        overflowed = entry;
-        break;
+    try {
+      // Finite inputs can still sum past the largest double: such a model is never committed.
+      // Checked in steps: a large model's values are not scanned in one turn of the event loop.
+      let overflowed: [string, unknown] | undefined;
+      for (const entry of Object.entries(result.model)) {
+        if (!(await allFiniteAsync(entry[1]))) {
+          overflowed = entry;
+          break;
+        }
       }
+      if (overflowed !== undefined) {
+        await this.fail(active, `${Reason.NON_FINITE_AGGREGATE}: tensor "${overflowed[0]}" of the aggregate holds NaN or infinity`);
+        return;
+      }
+      await this.commit(active, round, result, started);
+    } finally {
+      // The engine keeps the tensors only as the next global model of a strategy that reads it.
+      if (active.strategy.readsGlobalModel === false) result.release?.();
     }
-    if (overflowed !== undefined) {
-      await this.fail(active, `${Reason.NON_FINITE_AGGREGATE}: tensor "${overflowed[0]}" of the aggregate holds NaN or infinity`);
-      return;
-    }
-    await this.commit(active, round, result, started);
     this.s.delegatedFolds?.ended(round);
     await this.outcomes.committed(active, round);
   }

@@ -12,7 +12,7 @@ import { narrowToFloat32InPlaceSteps, scaleSteps, weightedMeanOfMetrics } from '
 import type { WeightedMetrics } from './kernels.js';
 import { rejectAllOptions } from './strategy-options.js';
 import { exampleWeight, sampleSites, strategyError } from './strategy.js';
-import type { Aggregator, PartialAggregate, RoundContext, SiteConfigContext, SiteUpdate, SlicedSiteUpdate, Strategy } from './strategy.js';
+import type { AggregateResult, Aggregator, PartialAggregate, RoundContext, SiteConfigContext, SiteUpdate, SlicedSiteUpdate, Strategy } from './strategy.js';
 
 /** Federated averaging: the mean of the sites' models weighted by their numbers of examples. */
 export class FedAvgStrategy implements Strategy {
@@ -216,7 +216,7 @@ export class FedAvgAggregator implements Aggregator {
     }
   }
 
-  finish(): { model: TensorMap; metrics: Record<string, number> } {
+  finish(): AggregateResult {
     return runAtOnce(this.finishSteps());
   }
 
@@ -224,11 +224,11 @@ export class FedAvgAggregator implements Aggregator {
    * As `finish`, giving the event loop its turns while the mean of a large model is taken and
    * narrowed (the engine prefers it): the same model to the last bit.
    */
-  finishInSlices(): Promise<{ model: TensorMap; metrics: Record<string, number> }> {
+  finishInSlices(): Promise<AggregateResult> {
     return runCooperatively(this.finishSteps());
   }
 
-  private *finishSteps(): Steps<{ model: TensorMap; metrics: Record<string, number> }> {
+  private *finishSteps(): Steps<AggregateResult> {
     const sums = this.openSums();
     if (this.count === 0) {
       throw strategyError('FAILED_PRECONDITION', 'fedavg: no update to aggregate');
@@ -250,7 +250,9 @@ export class FedAvgAggregator implements Aggregator {
       num_sites: this.count,
       num_examples: this.totalExamples,
     };
-    return { model, metrics };
+    // The mean lives in the accumulator's memory: once the engine is done with it, that memory
+    // goes to the next round's accumulator instead of being mapped afresh.
+    return { model, metrics, release: () => this.accumulator.release() };
   }
 
   /** The sums to fold into, or STRATEGY_ERROR once finished or spoiled. */

@@ -147,6 +147,40 @@ export function isShrinkable(values: Float64Array): boolean {
 const MAX_MEMORY_BYTES = 2 ** 31;
 
 /**
+ * Largest linear memory kept for reuse once released: zeroing it for the next accumulator is a
+ * memset of at most this much (tens of milliseconds), far cheaper than touching as many freshly
+ * mapped pages again (about 2.5 ms a MiB on a virtual machine).
+ */
+const MAX_SPARE_BYTES = 256 * 2 ** 20;
+/** A spare memory not taken again within this long is dropped, so an idle coordinator gives it back. */
+const SPARE_IDLE_MS = 60_000;
+
+/** The instance of the last accumulator released, kept for the next one that fits in its memory. */
+let spare: { exports: FoldExports; timer: NodeJS.Timeout } | undefined;
+
+function takeSpare(bytes: number): FoldExports | undefined {
+  const kept = spare;
+  if (kept === undefined || kept.exports.m.buffer.byteLength < bytes) return undefined;
+  spare = undefined;
+  clearTimeout(kept.timer);
+  return kept.exports;
+}
+
+function keepSpare(exports: FoldExports): void {
+  if (spare !== undefined) clearTimeout(spare.timer);
+  const timer = setTimeout(() => {
+    if (spare?.exports === exports) spare = undefined;
+  }, SPARE_IDLE_MS);
+  timer.unref();
+  spare = { exports, timer };
+}
+
+/** Whether a released accumulator's memory is kept for the next (for tests). */
+export function hasSpareFoldMemory(): boolean {
+  return spare !== undefined;
+}
+
+/**
  * Float64 sums of several tensors for a streaming weighted mean. With WebAssembly SIMD the sums
  * live in this accumulator's own linear memory and `add` folds an update into them block by
  * block; without it (or for models beyond 2 GiB of sums) they are plain Float64Arrays and `add`
@@ -166,6 +200,9 @@ export class FoldAccumulator {
   /** The scratch blocks of the updates folded together, as float32 and as float64. */
   private readonly scratch32: Float32Array[] = [];
   private readonly scratch64: Float64Array[] = [];
+  /** The instance whose linear memory holds the sums; undefined for the JS kernel or once released. */
+  private exports: FoldExports | undefined;
+  private released = false;
 
   constructor(lengths: readonly number[], useWasm = true) {
     const total = lengths.reduce((n, l) => n + l, 0);
@@ -177,11 +214,15 @@ export class FoldAccumulator {
       this.sums = lengths.map((l) => shrinkableFloat64Array(l));
       return;
     }
-    const e = new c.wa.Instance(c.module).exports as FoldExports;
+    // A released accumulator's memory, already mapped, is zeroed (its scratch area need not be).
+    const reused = takeSpare(bytes);
+    const e = reused ?? (new c.wa.Instance(c.module).exports as FoldExports);
     const pages = Math.ceil(bytes / 65536);
     const have = e.m.buffer.byteLength / 65536;
     if (pages > have) e.m.grow(pages - have);
     const buffer = e.m.buffer;
+    if (reused !== undefined) new Uint8Array(buffer, SCRATCH_BYTES, total * 8).fill(0);
+    this.exports = e;
     this.kernels = kernelsOf(e);
     this.kernel = 'wasm-simd';
     for (let j = 0; j < FOLD_GROUP; j++) {
@@ -195,6 +236,19 @@ export class FoldAccumulator {
       offset += l * 8;
       return view;
     });
+  }
+
+  /**
+   * Hands this accumulator's linear memory on to the next accumulator made (zeroed then), instead
+   * of leaving it for the garbage collector while the next one maps as much afresh. Call it only
+   * once nothing reads the sums, nor any view of them (e.g. a mean narrowed in place), any more:
+   * the next accumulator writes over them. Nothing may fold into this one afterwards.
+   */
+  release(): void {
+    const e = this.exports;
+    this.exports = undefined;
+    this.released = true;
+    if (e !== undefined && e.m.buffer.byteLength <= MAX_SPARE_BYTES) keepSpare(e);
   }
 
   /** `sums[index][i] += weight * values[i]` for every i; the lengths must match. */
@@ -222,6 +276,7 @@ export class FoldAccumulator {
   }
 
   private checkedWhole(index: number, terms: readonly FoldTerm[]): void {
+    if (this.released) throw new RangeError('the accumulator was released: its memory is another\'s now');
     const acc = this.sums[index];
     if (acc === undefined) throw new RangeError(`no tensor ${index}`);
     for (const { values } of terms) {
@@ -283,6 +338,7 @@ export class FoldAccumulator {
   }
 
   private checkedRange(index: number, offset: number, terms: readonly FoldTerm[]): void {
+    if (this.released) throw new RangeError('the accumulator was released: its memory is another\'s now');
     const acc = this.sums[index];
     if (acc === undefined) throw new RangeError(`no tensor ${index}`);
     const length = terms[0]?.values.length ?? 0;

@@ -36,6 +36,11 @@ export interface AggregateResult {
   serverState?: TensorMap;
   /** Safetensors `__metadata__` of the committed model (e.g. an ensemble's member table). */
   metadata?: Record<string, string>;
+  /**
+   * Called by the engine once it no longer reads `model` (its blob written, and the engine keeps
+   * no copy of the tensors): the aggregator may then reuse their memory, e.g. for the next round.
+   */
+  release?: () => void;
 }
 
 /** One verified update, as handed to an aggregator. */
