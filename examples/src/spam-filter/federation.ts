@@ -247,18 +247,15 @@ class SpamFederations {
     const started = Date.now();
     try {
       const run = await this.stack.admin.startRun(fed.name);
-      const participating: Promise<unknown>[] = [];
-      for (const [name, train] of trainers) {
-        const client = await SiteClient.connect({ coordinator: this.stack.coordinator.address, nats: this.stack.nats.url, key: this.keys.get(name)! });
-        clients.push(client);
-        const stop = new AbortController();
-        stops.push(stop);
-        participating.push(client.participate(fed.name, train, { signal: stop.signal }).catch((err: unknown) => watch.abort(err)));
-      }
       let rounds = 0;
       let bytesMoved = 0;
-      const ended = await followRun(this.stack.admin, run.id, watch.signal, (event) => {
-        if (event.type === 'UPDATE_ACCEPTED' && event.update) {
+      // The watch is open (its SNAPSHOT received) before any site starts, so no accepted update
+      // happens before it and goes uncounted.
+      let watching = (): void => {};
+      const opened = new Promise<void>((resolve) => (watching = resolve));
+      const following = followRun(this.stack.admin, run.id, watch.signal, (event) => {
+        if (event.type === 'SNAPSHOT') watching();
+        else if (event.type === 'UPDATE_ACCEPTED' && event.update) {
           const bytes = Number(event.update.payloadSize);
           bytesMoved += bytes;
           this.opts.progress?.updateAccepted?.(event.update.site, bytes);
@@ -269,11 +266,25 @@ class SpamFederations {
           this.opts.progress?.roundCommitted?.(event.round.number);
         }
       });
+      // Settled below; until then a failed watch stops the start-up through the race.
+      following.catch(() => {});
+      await Promise.race([opened, following]);
+      const participating: Promise<unknown>[] = [];
+      for (const [name, train] of trainers) {
+        const client = await SiteClient.connect({ coordinator: this.stack.coordinator.address, nats: this.stack.nats.url, key: this.keys.get(name)! });
+        clients.push(client);
+        const stop = new AbortController();
+        stops.push(stop);
+        participating.push(client.participate(fed.name, train, { signal: stop.signal }).catch((err: unknown) => watch.abort(err)));
+      }
+      const ended = await following;
       for (const stop of stops) stop.abort();
       await Promise.all(participating);
       return { status: ended.status, rounds, seconds: (Date.now() - started) / 1000, bytesMoved };
     } finally {
       for (const stop of stops) stop.abort();
+      // A start-up that failed leaves no watch open behind it.
+      watch.abort(new Error(`the ${fed.name} run is over`));
       clearTimeout(timeout);
       this.opts.signal?.removeEventListener('abort', onAbort);
       await runCleanup(clients.map((c) => () => c.close()));
