@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,20 @@ async function rssOf(pid: number | undefined): Promise<number> {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Prints what a run that did not finish in time was doing: its rounds, the site processes, their logs. */
+async function describeStall(live: ProcessStack, runId: string, sites: ChildProcess[], logs: string[]): Promise<void> {
+  const rounds = await live.admin.listRounds(runId).catch((err: unknown) => `listRounds failed: ${String(err)}`);
+  const lines = ['soak stalled: the run did not finish in time'];
+  if (typeof rounds === 'string') lines.push(rounds);
+  else for (const r of rounds) lines.push(`round ${r.number}: ${r.state} accepted ${r.accepted.map((u) => u.site).join(',') || '-'} selected ${r.selectedSites.join(',')} ${r.failureReason}`);
+  sites.forEach((child, p) => lines.push(`site process ${p}: pid ${child.pid} exit ${child.exitCode ?? child.signalCode ?? 'running'}`));
+  for (const log of logs) {
+    const text = await readFile(log, 'utf8').catch(() => '');
+    if (text.trim() !== '') lines.push(`${log}:`, ...text.trim().split('\n').slice(-15));
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 describe(`soak (${LONG ? 'long' : 'short'}): ${PLAN.rounds} rounds, ${PLAN.processes * PLAN.sitesPerProcess} sites, random kill -9 of sites and the coordinator`, () => {
   let stack: ProcessStack | undefined;
   const sites: ChildProcess[] = [];
@@ -65,10 +80,32 @@ describe(`soak (${LONG ? 'long' : 'short'}): ${PLAN.rounds} rounds, ${PLAN.proce
       keyFiles.push(file);
     }
     const groups = Array.from({ length: PLAN.processes }, (_, p) => keyFiles.slice(p * PLAN.sitesPerProcess, (p + 1) * PLAN.sitesPerProcess));
+    // Each site process's stderr goes to a file of its own, shown if the run does not finish.
+    const siteLogs: string[] = [];
+    // As a partner's supervisor would, a site process that fails by itself (it started while the
+    // coordinator was down, and SiteClient.connect does not wait for it) is started again; the
+    // count is printed with the figures.
+    let siteRestarts = 0;
+    let ending = false;
     const startSites = (p: number): void => {
-      sites[p] = spawn(process.execPath, [SOAK_SITES], {
+      const log = join(work, `sites-${p}-${siteLogs.length}.log`);
+      siteLogs.push(log);
+      const fd = openSync(log, 'a');
+      const child = spawn(process.execPath, [SOAK_SITES], {
         env: { ...process.env, COORDINATOR: live.address, NATS: live.nats.url, KEY_FILES: groups[p]!.join(','), FEDERATION: 'soak', OUT_DIR: work },
-        stdio: 'ignore',
+        stdio: ['ignore', 'ignore', fd],
+      });
+      closeSync(fd);
+      sites[p] = child;
+      child.once('exit', (code, signal) => {
+        // Exit 0: its run ended before the test saw it end; nothing to restart.
+        if (ending || code === 0 || signal === 'SIGKILL' || sites[p] !== child) return;
+        siteRestarts += 1;
+        const last = readFileSync(log, 'utf8').trim().split('\n').filter((l) => /Error|error:/.test(l)).slice(0, 2);
+        process.stdout.write(`soak: site process ${p} exited by itself (${code ?? signal}): ${last.join(' / ') || 'no error logged'}\n`);
+        setTimeout(() => {
+          if (!ending && sites[p] === child) startSites(p);
+        }, 500);
       });
     };
     groups.forEach((_, p) => startSites(p));
@@ -79,7 +116,13 @@ describe(`soak (${LONG ? 'long' : 'short'}): ${PLAN.rounds} rounds, ${PLAN.proce
     let seen = 0;
     let rssStart = 0;
     let rssStartRound = 0;
+    // Stops waiting in time to say why, rather than at the test's timeout with nothing to show.
+    const giveUpAt = Date.now() + PLAN.timeoutMs - 20_000;
     for (;;) {
+      if (Date.now() > giveUpAt) {
+        await describeStall(live, runId, sites, siteLogs);
+        break;
+      }
       const run = await live.admin.getRun(runId).catch(() => undefined);
       if (run !== undefined && run.status !== 'RUN_STATUS_RUNNING') break;
       while (run !== undefined && seen < run.currentRound) {
@@ -105,6 +148,7 @@ describe(`soak (${LONG ? 'long' : 'short'}): ${PLAN.rounds} rounds, ${PLAN.proce
       }
       await pause(100);
     }
+    ending = true;
     const rssEnd = await rssOf(live.child.pid);
     const ended = await live.admin.getRun(runId);
     const rounds = await live.admin.listRounds(runId);
@@ -124,6 +168,7 @@ describe(`soak (${LONG ? 'long' : 'short'}): ${PLAN.rounds} rounds, ${PLAN.proce
       updatesAccepted: accepted.length,
       verdictsToldAccepted: toldAccepted.length,
       siteKills,
+      siteRestarts,
       coordinatorKills,
       updatesLost: lost.length,
       coordinatorRssStartMiB: Math.round(rssStart / 2 ** 20),
