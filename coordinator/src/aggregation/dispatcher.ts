@@ -41,8 +41,6 @@ import { VerifiedUpdate } from '../updates/verified-update.js';
 import { payloadReadDeadlineMs } from '../ingest/payload-reader.js';
 import { foldableOf, readCheckedPayload } from './checked-payload.js';
 
-/** Purges of a finished round's payload chunks in flight at once. */
-const PURGE_CONCURRENCY = 4;
 export interface AggregationDispatcherOptions {
   state: StateStore;
   blobs: BlobStore;
@@ -274,22 +272,14 @@ export class AggregationDispatcher implements DelegatedFolds {
     for (const { worker } of assignments?.values() ?? []) {
       this.nc?.publish(aggregationSubjects.collect(worker.name), signPartialRequest({ epoch: this.epoch, runId: round.runId, round: round.number, abandon: true, issuedAtMs: Date.now() }, this.opts.key));
     }
-    // The accepted updates' chunks stayed for a re-fold; the round is over. A few purges at a
-    // time: nats-server answers the JetStream API in turn, and a round's hundred purges at once
-    // would time out and hold up the next round's payload reads behind them.
+    // The accepted updates' chunks stayed for a re-fold; the round is over.
     const jsm = this.jsm;
     if (jsm === undefined) return;
-    const pending = [...round.accepted];
-    const purgeNext = async (): Promise<void> => {
-      for (let u = pending.shift(); u !== undefined; u = pending.shift()) {
-        try {
-          if (!(await this.opts.blobs.has(u.payloadSha256))) await jsm.streams.purge(STREAM_PAYLOADS, { filter: subjects.sitePayload(round.federation, u.site, u.updateId) });
-        } catch (err) {
-          this.log.warn({ updateId: u.updateId, err: TributaryError.from(err).message }, 'could not purge payload chunks; the sweeper retries');
-        }
-      }
-    };
-    for (let i = 0; i < Math.min(PURGE_CONCURRENCY, pending.length); i++) void purgeNext();
+    for (const u of round.accepted) {
+      void this.opts.blobs.has(u.payloadSha256).then(async (kept) => {
+        if (!kept) await jsm.streams.purge(STREAM_PAYLOADS, { filter: subjects.sitePayload(round.federation, u.site, u.updateId) });
+      }).catch((err: unknown) => this.log.warn({ updateId: u.updateId, err: TributaryError.from(err).message }, 'could not purge payload chunks; the sweeper retries'));
+    }
   }
 
   /**
