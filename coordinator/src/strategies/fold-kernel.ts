@@ -251,6 +251,10 @@ export class FoldAccumulator {
     if (e !== undefined && e.m.buffer.byteLength <= MAX_SPARE_BYTES) keepSpare(e);
   }
 
+  private assertHeld(): void {
+    if (this.released) throw new RangeError("the accumulator was released: its memory is another's now");
+  }
+
   /** `sums[index][i] += weight * values[i]` for every i; the lengths must match. */
   add(index: number, values: Float32Array | Float64Array, weight: number): void {
     this.addMany(index, [{ values, weight }]);
@@ -276,7 +280,7 @@ export class FoldAccumulator {
   }
 
   private checkedWhole(index: number, terms: readonly FoldTerm[]): void {
-    if (this.released) throw new RangeError('the accumulator was released: its memory is another\'s now');
+    this.assertHeld();
     const acc = this.sums[index];
     if (acc === undefined) throw new RangeError(`no tensor ${index}`);
     for (const { values } of terms) {
@@ -338,7 +342,7 @@ export class FoldAccumulator {
   }
 
   private checkedRange(index: number, offset: number, terms: readonly FoldTerm[]): void {
-    if (this.released) throw new RangeError('the accumulator was released: its memory is another\'s now');
+    this.assertHeld();
     const acc = this.sums[index];
     if (acc === undefined) throw new RangeError(`no tensor ${index}`);
     const length = terms[0]?.values.length ?? 0;
